@@ -1,0 +1,83 @@
+/*
+ * htd.h - the public interface of htd, an HTTP/1.1 origin server library.
+ *
+ * An embedding program fills an htd_config, creates a server, adds handlers
+ * for the paths it wants to answer itself, and runs it. Everything a handler
+ * sees of a request is a slice into the connection's read buffer: it is valid
+ * only while the handler runs. Paths no handler claims are served as static
+ * files from the configured root, exactly as the `htd` binary does.
+ */
+#ifndef HTD_H
+#define HTD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTD_VERSION "0.1.0"
+
+/* A string that is a pointer and a length; never NUL-terminated by contract. */
+typedef struct htd_str {
+    const char *p;
+    size_t len;
+} htd_str;
+
+typedef struct htd_server htd_server;
+typedef struct htd_req htd_req;
+
+/* A handler answers with htd_respond() and returns HTD_DONE, or returns
+ * HTD_DECLINED without responding to let the next handler (finally the static
+ * file handler) take the request. */
+enum { HTD_DONE = 0, HTD_DECLINED = 1 };
+typedef int (*htd_handler_fn)(htd_req *req, void *arg);
+
+typedef struct htd_config {
+    const char *root;           /* document root; NULL means no static files */
+    const char *const *listen;  /* "HOST:PORT", "[V6]:PORT" or "PORT" */
+    size_t nlisten;             /* 0 means 127.0.0.1:8080 */
+    int threads;                /* worker threads; 0 means one per core */
+    const char *access_log;     /* file path, "-" for stdout, NULL for none */
+    unsigned max_requests;      /* per keep-alive connection; 0 means 1000 */
+    unsigned header_timeout_ms; /* 0 means 10000 */
+    unsigned body_timeout_ms;   /* 0 means 30000 */
+    unsigned idle_timeout_ms;   /* 0 means 60000 */
+    unsigned send_timeout_ms;   /* 0 means 30000 */
+    size_t max_body;            /* largest body a handler may receive; 0 means 1 MiB */
+} htd_config;
+
+/* Creates a server: loads MIME types, opens the root and binds every listen
+ * address. On failure returns NULL and writes one line naming the problem to
+ * err. */
+htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen);
+
+/* Routes requests whose decoded path starts with prefix to fn. Handlers are
+ * tried in the order they were added. Call before htd_server_run. */
+int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
+
+/* The actual address of listener i (after binding port 0), as "HOST:PORT". */
+const char *htd_server_address(const htd_server *s, size_t i);
+
+/* Runs the worker threads until htd_server_stop; returns 0 on a clean stop. */
+int htd_server_run(htd_server *s);
+
+/* Asks the server to stop gracefully: stop accepting, finish responses in
+ * flight, close idle connections. Async-signal-safe. */
+void htd_server_stop(htd_server *s);
+
+void htd_server_free(htd_server *s);
+
+/* The request, as parsed. */
+htd_str htd_req_method(const htd_req *r);
+htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
+htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
+htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
+/* A request header by case-insensitive name; {NULL, 0} if absent. */
+htd_str htd_req_header(const htd_req *r, const char *name);
+
+/* Adds a response header before htd_respond. Returns -1 if there is no room. */
+int htd_resp_header(htd_req *r, const char *name, const char *value);
+
+/* Sends the response: status, optional content type, and a body that is
+ * copied, so it may live on the caller's stack. Returns 0 or -1. */
+int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len);
+
+#endif

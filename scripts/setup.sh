@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# setup.sh - installs what htd needs to build, test and fuzz on Debian 12.
+#
+# Idempotent: each package is checked with dpkg-query, and apt is touched only
+# when something is missing, so a run on a machine that has everything takes
+# a few milliseconds and needs no root. Installing needs root (or sudo).
+set -euo pipefail
+
+# build-essential      gcc, make, libc headers
+# clang                the sanitizer and fuzzer builds (make asan, make fuzz)
+# libclang-rt-14-dev   ASan/UBSan runtimes and libFuzzer for Debian 12's clang 14;
+#                      only a Recommends of clang, so it must be named
+# python3              the black-box test runner
+# media-types          /etc/mime.types, read by htd for Content-Type
+# util-linux           setpriv, with which a test drops root to see 403s
+# curl                 to poke at the demo by hand
+packages=(build-essential clang libclang-rt-14-dev python3 media-types util-linux curl)
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "setup: dpkg-query not found; this script is for Debian 12" >&2
+    exit 1
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "setup: all dependencies present"
+    exit 0
+fi
+
+if ((EUID == 0)); then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+else
+    echo "setup: must run as root (or with sudo installed) to install: ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,644 @@
+/*
+ * conn.c - the connection state machine (see conn.h for the states).
+ *
+ * conn_run() is the only place that moves a connection between states. It
+ * loops until the connection must wait for the socket: it parses what is
+ * buffered, dispatches a whole request, writes what is queued, and reads only
+ * when nothing buffered can make progress. Sockets are edge-triggered, so
+ * `readable` and `writable` remember what epoll said until a syscall shows
+ * the socket drained or full.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "path.h"
+#include "response.h"
+#include "static.h"
+
+enum { IO_DONE, IO_AGAIN, IO_ERROR };
+
+static void conn_run(conn *c);
+
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->kind = EV_CONN;
+    c->fd = fd;
+    c->loop = l;
+    c->state = CS_HEAD;
+    c->writable = 1;
+    /* TCP_DEFER_ACCEPT on the listener means there is usually a request
+     * waiting already: try reading before asking epoll. */
+    c->readable = 1;
+    if (salen > sizeof c->peer) salen = sizeof c->peer;
+    memcpy(&c->peer, sa, salen);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    l->nconns++;
+    conn_run(c);
+}
+
+static void release_out(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    if (q->file_fd >= 0) close(q->file_fd);
+    free(q->heap);
+    pool_put(&c->loop->outqs, q);
+    c->out = NULL;
+}
+
+static void release_rbuf(conn *c)
+{
+    if (c->rbuf && c->rpos == c->rlen) {
+        pool_put(&c->loop->rbufs, c->rbuf);
+        c->rbuf = NULL;
+        c->rpos = c->rlen = 0;
+    }
+}
+
+void conn_close(conn *c)
+{
+    loop *l = c->loop;
+    htd_timer_disarm(&c->timer);
+    release_out(c);
+    c->rpos = c->rlen;
+    release_rbuf(c);
+    free(c->body);
+    close(c->fd); /* also removes it from epoll */
+    l->nconns--;
+    free(c);
+}
+
+void conn_event(conn *c, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable = 1;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->writable = 1;
+    conn_run(c);
+}
+
+void conn_timeout(conn *c)
+{
+    htd_timer_disarm(&c->timer);
+    if (c->state == CS_HEAD && c->started) {
+        conn_error(c, 408, "the request head did not arrive in time", 0);
+        conn_run(c);
+    } else if (c->state == CS_BODY) {
+        conn_error(c, 408, "the request body did not arrive in time", 0);
+        conn_run(c);
+    } else {
+        conn_close(c);
+    }
+}
+
+void conn_stop(conn *c)
+{
+    if (c->state == CS_HEAD && !c->started) conn_close(c);
+}
+
+/* ---- the out queue ---- */
+
+outq *conn_outq(conn *c)
+{
+    if (!c->out) {
+        outq *q = pool_get(&c->loop->outqs);
+        if (!q) return NULL;
+        q->nseg = q->cur = 0;
+        q->file_fd = -1;
+        q->heap = NULL;
+        q->dlen = 0;
+        c->out = q;
+    }
+    return c->out;
+}
+
+static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off)
+{
+    if (len == 0) return 0;
+    /* Adjacent memory in the data area extends the previous segment. */
+    if (p && q->nseg && q->seg[q->nseg - 1].p && q->seg[q->nseg - 1].p + q->seg[q->nseg - 1].len == p) {
+        q->seg[q->nseg - 1].len += len;
+        return 0;
+    }
+    if (q->nseg == OUTQ_SEGS) return -1;
+    q->seg[q->nseg++] = (out_seg){.p = p, .len = len, .off = off};
+    return 0;
+}
+
+int conn_out_copy(conn *c, const void *p, size_t len)
+{
+    if (c->head_only) return 0;
+    outq *q = conn_outq(c);
+    if (!q) return -1;
+    if (len <= OUTQ_DATA - q->dlen) {
+        char *dst = q->data + q->dlen;
+        memcpy(dst, p, len);
+        q->dlen += len;
+        return add_seg(q, dst, len, 0);
+    }
+    if (q->heap) return -1; /* one large body per response is enough for anyone */
+    q->heap = malloc(len);
+    if (!q->heap) return -1;
+    memcpy(q->heap, p, len);
+    return add_seg(q, q->heap, len, 0);
+}
+
+int conn_out_file(conn *c, int fd, uint64_t off, uint64_t len)
+{
+    outq *q = conn_outq(c);
+    if (!q) {
+        close(fd);
+        return -1;
+    }
+    if (q->file_fd >= 0 && q->file_fd != fd) close(q->file_fd);
+    q->file_fd = fd;
+    if (c->head_only) return 0;
+    return add_seg(q, NULL, len, off);
+}
+
+/* Writes what is queued: memory segments with one writev, file ranges with
+ * sendfile. MSG_MORE on a head followed by a file lets the kernel put both in
+ * one packet. */
+static int flush(conn *c)
+{
+    outq *q = c->out;
+    while (q->cur < q->nseg) {
+        if (!c->writable) return IO_AGAIN;
+        out_seg *s = &q->seg[q->cur];
+        ssize_t n;
+        if (s->p) {
+            struct iovec iov[16];
+            int cnt = 0;
+            for (unsigned i = q->cur; i < q->nseg && cnt < 16 && q->seg[i].p; i++, cnt++)
+                iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
+            int more = q->cur + cnt < q->nseg ? MSG_MORE : 0;
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
+            n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | more);
+        } else {
+            off_t off = (off_t)s->off;
+            size_t want = s->len > (1u << 30) ? (1u << 30) : s->len;
+            n = sendfile(c->fd, q->file_fd, &off, want);
+            if (n == 0) return IO_ERROR; /* the file shrank under us */
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                c->writable = 0;
+                return IO_AGAIN;
+            }
+            return IO_ERROR;
+        }
+        size_t left = (size_t)n;
+        while (left && q->cur < q->nseg) {
+            out_seg *t = &q->seg[q->cur];
+            size_t k = left < t->len ? left : t->len;
+            if (t->p) t->p += k;
+            else t->off += k;
+            t->len -= k;
+            left -= k;
+            if (t->len == 0) q->cur++;
+        }
+        /* A short write means the socket buffer is full. */
+        if (q->cur < q->nseg && s->p) c->writable = 0;
+    }
+    return IO_DONE;
+}
+
+void conn_send(conn *c)
+{
+    c->state = CS_WRITE;
+}
+
+/* ---- errors ---- */
+
+void conn_error(conn *c, int status, const char *why, int keep)
+{
+    loop *l = c->loop;
+    release_out(c);
+    if (!keep) c->keep_alive = 0;
+    c->head_only = 0;
+    if (l->hreq.c == c && l->hreq.r) c->head_only = l->hreq.r->method_id == HTD_M_HEAD;
+    char body[256];
+    size_t len = strlen(why);
+    if (len > sizeof body - 2) len = sizeof body - 2;
+    memcpy(body, why, len);
+    body[len++] = '\n';
+    resp r = {.status = status,
+              .ctype = "text/plain; charset=utf-8",
+              .length = (int64_t)len};
+    const char *extra = NULL;
+    if (status == 405) extra = "Allow: GET, HEAD, OPTIONS\r\n";
+    if (extra) {
+        r.extra = extra;
+        r.extra_len = strlen(extra);
+    }
+    if (response_head(c, &r) == 0) conn_out_copy(c, body, len);
+    log_access(l, c, l->hreq.c == c ? l->hreq.r : NULL, status, len);
+    c->state = CS_WRITE;
+}
+
+/* ---- request bodies ---- */
+
+/* Takes body bytes from p[0..avail): *consumed input bytes, of which the body
+ * data is p[0..*dlen) (chunked bodies are decoded in place). Returns 1 when the
+ * body is complete, 0 if more is needed, -1 if it is malformed. */
+static int body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
+                     const char **why)
+{
+    if (c->body_chunked) {
+        ssize_t n = htd_chunked_decode(&c->chunked, p, avail, dlen, why);
+        if (n < 0) return -1;
+        *consumed = (size_t)n;
+        return c->chunked.done;
+    }
+    size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
+    c->body_left -= k;
+    *consumed = *dlen = k;
+    return c->body_left == 0;
+}
+
+static int body_pending(const conn *c)
+{
+    return c->body_chunked ? !c->chunked.done : c->body_left > 0;
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(conn *c);
+
+static void start_request_framing(conn *c, const htd_request *r)
+{
+    c->body_chunked = r->chunked;
+    c->body_left = r->content_length > 0 ? (uint64_t)r->content_length : 0;
+    if (r->chunked) memset(&c->chunked, 0, sizeof c->chunked);
+}
+
+/* Ends a request that failed before any handler ran. */
+static void fail(conn *c, size_t head_len, int status, const char *why, int keep)
+{
+    c->rpos += (uint32_t)head_len;
+    conn_error(c, status, why, keep);
+    c->loop->hreq.c = NULL;
+    c->loop->hreq.r = NULL;
+}
+
+/* Called with a whole head parsed into l->req. */
+static void on_head(conn *c, size_t head_len)
+{
+    loop *l = c->loop;
+    htd_request *r = &l->req;
+    htd_server *s = l->srv;
+    struct htd_req *hr = &l->hreq;
+
+    c->nreq++;
+    c->started = 0;
+    c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
+    c->http09 = r->version == 9;
+    c->head_only = r->method_id == HTD_M_HEAD;
+    start_request_framing(c, r);
+
+    hr->c = c;
+    hr->r = r;
+    hr->hdrs_len = 0;
+    hr->responded = 0;
+    hr->body = (htd_str){NULL, 0};
+
+    const char *why;
+    if (r->method_id == HTD_M_UNKNOWN) {
+        fail(c, head_len, 501, "request method not implemented", 1);
+        return;
+    }
+    int n;
+    if (r->path.len == 1 && r->path.p[0] == '*') {
+        n = 1;
+        hr->path[0] = '*';
+        hr->path[1] = 0;
+    } else {
+        n = htd_path_normalize(r->path.p, r->path.len, hr->path, sizeof hr->path, &why);
+    }
+    if (n < 0) {
+        fail(c, head_len, 400, why, 1);
+        return;
+    }
+    hr->path_len = (size_t)n;
+
+    /* A handler that takes a body gets all of it first; the head stays in
+     * the read buffer meanwhile and is parsed again when the body is in. */
+    const route *rt = NULL;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        if (hr->path_len >= s->routes[i].len &&
+            memcmp(hr->path, s->routes[i].prefix, s->routes[i].len) == 0) {
+            rt = &s->routes[i];
+            break;
+        }
+    }
+    if (rt && body_pending(c)) {
+        if (!r->chunked && (uint64_t)r->content_length > s->cfg.max_body) {
+            fail(c, head_len, 413, "request body larger than the server accepts", 0);
+            return;
+        }
+        c->head_start = c->rpos;
+        c->rpos += head_len;
+        c->body_len = 0;
+        c->state = CS_BODY;
+        if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            /* Best effort: a socket that cannot take 25 bytes now is one
+             * whose client is not waiting for them. */
+            if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) < 0) c->writable = 0;
+        }
+        htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+        hr->c = NULL;
+        hr->r = NULL;
+        return;
+    }
+    c->rpos += head_len;
+    /* A client waiting for 100-continue that we will not read the body
+     * of gets its answer now, and the connection ends after it. */
+    if (body_pending(c) && r->expect_continue) c->keep_alive = 0;
+    dispatch(c);
+}
+
+/* Runs the handlers for the request in l->req / l->hreq. */
+static void dispatch(conn *c)
+{
+    loop *l = c->loop;
+    htd_server *s = l->srv;
+    struct htd_req *hr = &l->hreq;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const route *rt = &s->routes[i];
+        if (hr->path_len < rt->len || memcmp(hr->path, rt->prefix, rt->len) != 0) continue;
+        if (rt->fn(hr, rt->arg) == HTD_DONE) {
+            if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
+            goto out;
+        }
+    }
+    if (s->root_fd >= 0) static_serve(hr);
+    else conn_error(c, 404, "no such resource", 1);
+out:
+    hr->c = NULL;
+    hr->r = NULL;
+    c->state = CS_WRITE;
+}
+
+/* BODY: moves body bytes from the read buffer to c->body until it is whole,
+ * then parses the kept head again and dispatches. */
+static int read_body_step(conn *c)
+{
+    loop *l = c->loop;
+    const char *why = "malformed chunked body";
+    size_t avail = c->rlen - c->rpos, consumed, dlen;
+    int done = body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
+    if (done < 0) {
+        conn_error(c, 400, why, 0);
+        return 0;
+    }
+    if (c->body_len + dlen > l->srv->cfg.max_body) {
+        conn_error(c, 413, "request body larger than the server accepts", 0);
+        return 0;
+    }
+    if (dlen) {
+        if (c->body_len + dlen > c->body_cap) {
+            size_t cap = c->body_cap ? c->body_cap : 4096;
+            while (cap < c->body_len + dlen) cap *= 2;
+            char *nb = realloc(c->body, cap);
+            if (!nb) {
+                conn_error(c, 500, "out of memory", 0);
+                return 0;
+            }
+            c->body = nb;
+            c->body_cap = cap;
+        }
+        memcpy(c->body + c->body_len, c->rbuf + c->rpos, dlen);
+        c->body_len += dlen;
+    }
+    /* Close the gap so the next pipelined bytes follow the kept head. */
+    memmove(c->rbuf + c->rpos, c->rbuf + c->rpos + consumed, avail - consumed);
+    c->rlen -= (uint32_t)consumed;
+    if (!done) return 0;
+
+    htd_parser p = {0};
+    const char *w;
+    size_t head_len = c->rpos - c->head_start;
+    int n = htd_parse_request(&p, c->rbuf + c->head_start, head_len, RBUF_SIZE, &l->req, &w);
+    if (n != (int)head_len) {
+        conn_error(c, 500, "request head lost while reading the body", 0);
+        return 0;
+    }
+    struct htd_req *hr = &l->hreq;
+    /* Other connections used the loop's request meanwhile: derive the path again. */
+    int pn = htd_path_normalize(l->req.path.p, l->req.path.len, hr->path, sizeof hr->path, &w);
+    if (pn < 0) {
+        conn_error(c, 400, w, 0);
+        return 0;
+    }
+    hr->path_len = (size_t)pn;
+    hr->c = c;
+    hr->r = &l->req;
+    hr->hdrs_len = 0;
+    hr->responded = 0;
+    hr->body = (htd_str){c->body, c->body_len};
+    dispatch(c);
+    return 1;
+}
+
+/* ---- the state machine ---- */
+
+/* Reads into the read buffer. IO_DONE if bytes arrived, IO_AGAIN if none,
+ * IO_ERROR on end of stream or error. */
+static int fill(conn *c)
+{
+    loop *l = c->loop;
+    if (!c->rbuf) {
+        c->rbuf = pool_get(&l->rbufs);
+        if (!c->rbuf) return IO_ERROR;
+        c->rpos = c->rlen = 0;
+    }
+    if (c->rpos && (c->state != CS_BODY)) {
+        /* Keep the pending bytes at the front so a head can use the whole buffer. */
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    size_t room = RBUF_SIZE - c->rlen;
+    if (room == 0) return IO_AGAIN; /* the parser reports a full buffer itself */
+    ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+    if (n > 0) {
+        c->rlen += (uint32_t)n;
+        if ((size_t)n < room) c->readable = 0;
+        return IO_DONE;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        c->readable = 0;
+        release_rbuf(c);
+        return IO_AGAIN;
+    }
+    return IO_ERROR;
+}
+
+/* After a response is out: decide between the next request, discarding the
+ * rest of a body, and closing. */
+static void response_done(conn *c)
+{
+    loop *l = c->loop;
+    release_out(c);
+    if (c->body) {
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+    }
+    if (!c->keep_alive || c->http09) {
+        if (c->rpos == c->rlen && !body_pending(c) && !c->readable) {
+            conn_close(c);
+            return;
+        }
+        /* Unread input: shut our side and drain theirs before closing, or
+         * the kernel would answer it with a reset that can destroy the
+         * response in flight. */
+        shutdown(c->fd, SHUT_WR);
+        c->rpos = c->rlen;
+        c->state = CS_LINGER;
+        htd_timer_arm(&l->timers[T_LINGER], &c->timer, l->now);
+        return;
+    }
+    c->parser.scanned = 0;
+    c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
+}
+
+static void conn_run(conn *c)
+{
+    loop *l = c->loop;
+    for (;;) {
+        switch (c->state) {
+        case CS_WRITE: {
+            int r = c->out ? flush(c) : IO_DONE;
+            if (r == IO_AGAIN) {
+                htd_timer_arm(&l->timers[T_SEND], &c->timer, l->now);
+                return;
+            }
+            if (r == IO_ERROR) {
+                conn_close(c);
+                return;
+            }
+            response_done(c);
+            if (c->state == CS_LINGER && !c->readable) return;
+            break;
+        }
+        case CS_HEAD:
+            if (c->rpos < c->rlen) {
+                const char *why = "bad request";
+                int n = htd_parse_request(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
+                                          RBUF_SIZE, &l->req, &why);
+                if (n > 0) {
+                    on_head(c, (size_t)n);
+                    break;
+                }
+                if (n < 0) {
+                    conn_error(c, -n, why, 0);
+                    break;
+                }
+                if (!c->started) {
+                    c->started = 1;
+                    htd_timer_arm(&l->timers[T_HEADER], &c->timer, l->now);
+                }
+            } else if (l->stopping) {
+                conn_close(c);
+                return;
+            } else {
+                c->started = 0;
+                c->parser.scanned = 0;
+                release_rbuf(c);
+                if (!c->timer.next || c->nreq == 0 || c->timer.deadline < l->now)
+                    htd_timer_arm(&l->timers[c->nreq ? T_IDLE : T_HEADER], &c->timer, l->now);
+            }
+            if (!c->readable) return;
+            switch (fill(c)) {
+            case IO_AGAIN:
+                return;
+            case IO_ERROR:
+                conn_close(c);
+                return;
+            }
+            if (!c->started) {
+                c->started = 1;
+                htd_timer_arm(&l->timers[T_HEADER], &c->timer, l->now);
+            }
+            break;
+        case CS_BODY:
+            if (c->rpos < c->rlen) {
+                read_body_step(c);
+                if (c->state != CS_BODY) break;
+            }
+            if (!c->readable) return;
+            switch (fill(c)) {
+            case IO_AGAIN:
+                return;
+            case IO_ERROR:
+                conn_close(c);
+                return;
+            }
+            htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+            break;
+        case CS_DISCARD: {
+            if (c->rpos < c->rlen) {
+                const char *why = "malformed chunked body";
+                size_t consumed, dlen;
+                int done = body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
+                if (done < 0) {
+                    /* The response is already out; nothing can follow it. */
+                    conn_close(c);
+                    return;
+                }
+                c->rpos += (uint32_t)consumed;
+                if (done) {
+                    c->state = CS_HEAD;
+                    break;
+                }
+            }
+            if (!c->readable) {
+                htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+                return;
+            }
+            c->rpos = c->rlen = 0;
+            switch (fill(c)) {
+            case IO_AGAIN:
+                htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+                return;
+            case IO_ERROR:
+                conn_close(c);
+                return;
+            }
+            break;
+        }
+        case CS_LINGER: {
+            char sink[4096];
+            for (;;) {
+                ssize_t n = read(c->fd, sink, sizeof sink);
+                if (n > 0) continue;
+                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                    c->readable = 0;
+                    return;
+                }
+                conn_close(c);
+                return;
+            }
+        }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+/*
+ * conn.h - one client connection and its state machine.
+ *
+ *   HEAD     reading a request head (idle keep-alive when nothing is buffered)
+ *   BODY     reading a request body that a handler will receive
+ *   WRITE    sending a response queued in the connection's out queue
+ *   DISCARD  reading and dropping the body of a request already answered
+ *   LINGER   after a final response: write side shut, draining the client's
+ *            last bytes so that closing does not reset the response away
+ *
+ * Memory: an idle connection holds only this struct; the read buffer and the
+ * out queue come from the loop's pools while a request is in progress.
+ */
+#ifndef HTD_CONN_H
+#define HTD_CONN_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "chunked.h"
+#include "loop.h"
+#include "parser.h"
+#include "timer.h"
+
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER };
+
+/* One piece of a response: bytes in memory, or a range of an open file. */
+typedef struct out_seg {
+    const char *p; /* memory, or NULL for a file range */
+    uint64_t len;
+    uint64_t off; /* file offset */
+} out_seg;
+
+#define OUTQ_SEGS 40
+
+/* A response being sent: a pooled block of OUTQ_SIZE bytes. */
+typedef struct outq {
+    uint16_t nseg, cur;
+    int file_fd;  /* the file the file segments read from, or -1 */
+    char *heap;   /* an allocated body, freed with the queue, or NULL */
+    size_t dlen;  /* bytes used of data */
+    out_seg seg[OUTQ_SEGS];
+    char data[];
+} outq;
+
+#define OUTQ_DATA (OUTQ_SIZE - sizeof(outq))
+
+typedef struct conn {
+    uint8_t kind; /* EV_CONN */
+    uint8_t state;
+    uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
+    uint8_t writable : 1;   /* the socket may take bytes */
+    uint8_t keep_alive : 1; /* the current request allows another after it */
+    uint8_t head_only : 1;  /* HEAD: send the head but no body */
+    uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
+    uint8_t body_chunked : 1;
+    uint8_t started : 1;    /* some bytes of the current request head have arrived */
+    int fd;
+    loop *loop;
+    htd_timer timer;
+    unsigned nreq;
+    char *rbuf; /* RBUF_SIZE, from the loop's pool, or NULL when idle */
+    uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
+    uint32_t head_start; /* BODY: where the head being kept starts */
+    htd_parser parser;
+    uint64_t body_left; /* Content-Length bytes still to read */
+    htd_chunked chunked;
+    char *body; /* BODY: what a handler will get */
+    size_t body_len, body_cap;
+    outq *out;
+    struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
+} conn;
+
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen);
+void conn_event(conn *c, uint32_t events);
+void conn_timeout(conn *c); /* c's timer fired */
+void conn_close(conn *c);
+/* Graceful stop: close c if it is idle, else let it end after its response. */
+void conn_stop(conn *c);
+
+/* Building a response (used by response.c and handlers). */
+outq *conn_outq(conn *c);
+/* Appends len bytes to the response body, copying them. -1 when out of memory. */
+int conn_out_copy(conn *c, const void *p, size_t len);
+/* Appends a file range to the response body; the queue owns fd from the first call. */
+int conn_out_file(conn *c, int fd, uint64_t off, uint64_t len);
+/* Starts sending what is queued. */
+void conn_send(conn *c);
+
+/* Ends the current request with an error response: status, a one-line body
+ * saying why, and whether the connection can be kept (0 forces a close). */
+void conn_error(conn *c, int status, const char *why, int keep);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * loop.c - a worker's event loop: epoll_wait, accept, connection events,
+ * timers, the cached dates, and the graceful stop.
+ *
+ * Listeners are level-triggered and accept in batches of up to 64 per
+ * wakeup, so one busy listener cannot starve the connections; connections
+ * are edge-triggered and registered once for both directions, so serving a
+ * keep-alive request needs no epoll_ctl at all.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+
+#define ACCEPT_BATCH 64
+#define MAX_EVENTS 256
+#define LINGER_MS 2000
+
+void *pool_get(pool *p)
+{
+    if (p->free) {
+        void *b = p->free;
+        p->free = *(void **)b;
+        p->nfree--;
+        return b;
+    }
+    return malloc(p->size);
+}
+
+void pool_put(pool *p, void *block)
+{
+    if (p->nfree >= p->max_free) {
+        free(block);
+        return;
+    }
+    *(void **)block = p->free;
+    p->free = block;
+    p->nfree++;
+}
+
+static void pool_drain(pool *p)
+{
+    while (p->free) {
+        void *b = p->free;
+        p->free = *(void **)b;
+        free(b);
+    }
+    p->nfree = 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Once per iteration: the clock, and the date strings when the second changed. */
+static void tick(loop *l)
+{
+    l->now = now_ms();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec == l->date_sec) return;
+    l->date_sec = ts.tv_sec;
+    htd_date_format(ts.tv_sec, l->date);
+    /* The log date reuses the fields of the IMF-fixdate just made:
+     * "Sun, 06 Nov 1994 08:49:37 GMT" -> "[06/Nov/1994:08:49:37 +0000]" */
+    const char *d = l->date;
+    snprintf(l->log_date, sizeof l->log_date, "[%.2s/%.3s/%.4s:%.8s +0000]", d + 5, d + 8,
+             d + 12, d + 17);
+    if (l->log_len) log_flush(l);
+}
+
+loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
+{
+    loop *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->srv = srv;
+    l->id = id;
+    l->stop_kind = EV_STOP;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->epfd < 0 || l->stop_fd < 0) {
+        snprintf(err, errlen, "cannot create an epoll instance: %s", strerror(errno));
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->stop_kind};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &ev);
+
+    l->nlisteners = srv->naddrs;
+    l->listeners = calloc(l->nlisteners, sizeof *l->listeners);
+    if (!l->listeners) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < l->nlisteners; i++) {
+        ev_listener *ls = &l->listeners[i];
+        ls->kind = EV_LISTENER;
+        ls->fd = srv->lfds[(size_t)id * srv->naddrs + i];
+        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = ls};
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ls->fd, &ev) < 0) {
+            snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    const htd_config *cfg = &srv->cfg;
+    htd_timer_list_init(&l->timers[T_HEADER], cfg->header_timeout_ms);
+    htd_timer_list_init(&l->timers[T_BODY], cfg->body_timeout_ms);
+    htd_timer_list_init(&l->timers[T_IDLE], cfg->idle_timeout_ms);
+    htd_timer_list_init(&l->timers[T_SEND], cfg->send_timeout_ms);
+    htd_timer_list_init(&l->timers[T_LINGER], LINGER_MS);
+    l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
+    l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
+    if (srv->log_fd >= 0 && !(l->log_buf = malloc(65536))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    tick(l);
+    return l;
+fail:
+    loop_free(l);
+    return NULL;
+}
+
+void loop_free(loop *l)
+{
+    if (!l) return;
+    if (l->epfd >= 0) close(l->epfd);
+    if (l->stop_fd >= 0) close(l->stop_fd);
+    free(l->listeners);
+    pool_drain(&l->rbufs);
+    pool_drain(&l->outqs);
+    free(l->log_buf);
+    free(l);
+}
+
+void loop_stop(loop *l)
+{
+    uint64_t one = 1;
+    ssize_t n = write(l->stop_fd, &one, sizeof one);
+    (void)n;
+}
+
+static void do_accept(loop *l, ev_listener *ls)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(ls->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            /* EAGAIN: drained. EMFILE and the like: the listener stays
+             * readable and we try again on the next iteration. */
+            return;
+        }
+        conn_accept(l, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+/* Stop accepting; close what is idle; the rest close after their response. */
+static void begin_stop(loop *l)
+{
+    l->stopping = 1;
+    /* Closing (not just unwatching) the listeners makes new clients see a
+     * refusal instead of a connection nobody will ever answer. */
+    for (size_t i = 0; i < l->nlisteners; i++) {
+        close(l->listeners[i].fd);
+        l->srv->lfds[(size_t)l->id * l->srv->naddrs + i] = -1;
+    }
+    /* Idle connections are exactly those on the idle and (not started)
+     * header timer lists. */
+    static const int lists[] = {T_HEADER, T_IDLE};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        htd_timer_list *tl = &l->timers[lists[k]];
+        htd_timer *t = tl->head.next;
+        while (t != &tl->head) {
+            htd_timer *next = t->next;
+            conn *c = (conn *)((char *)t - offsetof(conn, timer));
+            conn_stop(c);
+            t = next;
+        }
+    }
+}
+
+static void expire(loop *l)
+{
+    for (int k = 0; k < T_COUNT; k++) {
+        htd_timer *t;
+        while ((t = htd_timer_expired(&l->timers[k], l->now))) {
+            conn *c = (conn *)((char *)t - offsetof(conn, timer));
+            conn_timeout(c);
+        }
+    }
+}
+
+static int next_timeout(loop *l)
+{
+    int64_t best = -1;
+    for (int k = 0; k < T_COUNT; k++) {
+        int64_t t = htd_timer_next(&l->timers[k], l->now);
+        if (t >= 0 && (best < 0 || t < best)) best = t;
+    }
+    /* Wake at least once a second to flush the access log. */
+    if (l->log_buf && (best < 0 || best > 1000)) best = 1000;
+    return (int)best;
+}
+
+void *loop_run(void *arg)
+{
+    loop *l = arg;
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        int stop_seen = 0;
+        if (l->srv->stop_requested && !l->stopping) begin_stop(l);
+        if (l->stopping && l->nconns == 0) break;
+        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+        tick(l);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint8_t kind = *(uint8_t *)evs[i].data.ptr;
+            if (kind == EV_CONN) {
+                conn_event(evs[i].data.ptr, evs[i].events);
+            } else if (kind == EV_LISTENER) {
+                if (!l->stopping) do_accept(l, evs[i].data.ptr);
+            } else {
+                uint64_t v;
+                ssize_t r = read(l->stop_fd, &v, sizeof v);
+                (void)r;
+                stop_seen = 1;
+            }
+        }
+        /* Only after the batch: stopping closes connections that may still
+         * have events further down the array. */
+        if (stop_seen && !l->stopping) begin_stop(l);
+        expire(l);
+    }
+    if (l->log_len) log_flush(l);
+    return NULL;
+}

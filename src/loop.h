@@ -1,0 +1,87 @@
+/*
+ * loop.h - one worker thread's event loop over epoll: its listening sockets,
+ * connections, timers, buffer pools and the per-second cached dates.
+ *
+ * A loop owns everything it touches; nothing is shared between loops but the
+ * read-only server. The request being handled lives in the loop, not in the
+ * connection: requests are handled to completion one at a time, so an idle
+ * connection carries no request state at all.
+ */
+#ifndef HTD_LOOP_H
+#define HTD_LOOP_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "date.h"
+#include "parser.h"
+#include "server.h"
+#include "timer.h"
+
+/* Kinds of object registered with epoll; each starts with its kind byte. */
+enum { EV_LISTENER = 1, EV_STOP, EV_CONN };
+
+enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_COUNT };
+
+#define RBUF_SIZE 16384 /* read buffer; also the largest request head */
+#define OUTQ_SIZE 8192  /* response queue block: segments and head bytes */
+#define REQ_PATH_MAX 4096
+
+typedef struct ev_listener {
+    uint8_t kind;
+    int fd;
+} ev_listener;
+
+/* A pooled block of memory: a free list of equal-sized blocks per loop. */
+typedef struct pool {
+    void *free;
+    size_t size;
+    size_t nfree, max_free;
+} pool;
+
+/* The handler's view of a request (the public htd_req). */
+struct htd_req {
+    struct conn *c;
+    htd_request *r;
+    char path[REQ_PATH_MAX + 1]; /* decoded, normalised */
+    size_t path_len;
+    htd_str body;
+    char hdrs[1024]; /* response headers added by htd_resp_header */
+    size_t hdrs_len;
+    int responded;
+};
+
+typedef struct loop {
+    htd_server *srv;
+    int id;
+    int epfd;
+    int stop_fd; /* eventfd written by htd_server_stop */
+    uint8_t stop_kind;
+    ev_listener *listeners;
+    size_t nlisteners;
+    int stopping;
+    size_t nconns;
+    uint64_t now;             /* monotonic milliseconds, once per iteration */
+    time_t date_sec;          /* the second the strings below describe */
+    char date[HTD_DATE_LEN + 1]; /* IMF-fixdate of date_sec */
+    char log_date[32];        /* "[25/Nov/2026:10:00:00 +0000]" */
+    htd_timer_list timers[T_COUNT];
+    pool rbufs, outqs;
+    htd_request req; /* the request being handled */
+    struct htd_req hreq;
+    char *log_buf;
+    size_t log_len;
+    pthread_t thread;
+} loop;
+
+loop *loop_new(htd_server *srv, int id, char *err, size_t errlen);
+void loop_free(loop *l);
+/* Runs until the loop has stopped and every connection is closed. */
+void *loop_run(void *arg);
+void loop_stop(loop *l); /* async-signal-safe */
+
+void *pool_get(pool *p);
+void pool_put(pool *p, void *block);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * main.c - the htd program: command-line flags onto an htd_config, signals
+ * onto htd_server_stop. Everything else is the library.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "htd.h"
+
+static htd_server *server;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (server) htd_server_stop(server);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: htd [--root DIR] [--listen HOST:PORT]... [--threads N] [--access-log FILE|-]\n"
+          "\n"
+          "Serves the files under DIR (default: the current directory) over HTTP/1.1.\n"
+          "\n"
+          "  -r, --root DIR         document root (default: .)\n"
+          "  -l, --listen ADDR      HOST:PORT, [IPV6]:PORT, or PORT for every interface;\n"
+          "                         repeatable (default: 127.0.0.1:8080; port 0 picks one)\n"
+          "  -t, --threads N        worker threads, each with its own event loop\n"
+          "                         (default: one per CPU core)\n"
+          "      --access-log FILE  Combined Log Format access log; - for stdout\n"
+          "  -h, --help             this help\n"
+          "  -V, --version          print the version\n",
+          f);
+}
+
+static void die(const char *fmt, const char *a, const char *b)
+{
+    fputs("htd: ", stderr);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, 'r'},    {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'}, {"access-log", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    htd_config cfg = {.root = "."};
+    const char **listen = calloc((size_t)argc, sizeof *listen);
+    if (!listen) die("%s%s", "out of memory", "");
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":r:l:t:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            cfg.root = optarg;
+            break;
+        case 'l':
+            listen[cfg.nlisten++] = optarg;
+            break;
+        case 't': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 1 || n > 1024)
+                die("--threads: expected a number from 1 to 1024, got '%s'%s", optarg, "");
+            cfg.threads = (int)n;
+            break;
+        }
+        case 'a':
+            cfg.access_log = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            puts("htd " HTD_VERSION);
+            return 0;
+        case ':':
+            die("%s needs a value (see htd --help)%s", argv[optind - 1], "");
+            break;
+        default:
+            die("unknown option '%s' (see htd --help)%s", argv[optind - 1], "");
+        }
+    }
+    if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
+    cfg.listen = listen;
+
+    char err[512];
+    server = htd_server_new(&cfg, err, sizeof err);
+    if (!server) die("%s%s", err, "");
+
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    char root[4096];
+    if (!realpath(cfg.root, root)) snprintf(root, sizeof root, "%s", cfg.root);
+    for (size_t i = 0; htd_server_address(server, i); i++)
+        printf("htd " HTD_VERSION " serving %s at http://%s/\n", root, htd_server_address(server, i));
+    fflush(stdout);
+
+    int rc = htd_server_run(server);
+    htd_server_free(server);
+    free(listen);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,522 @@
+/*
+ * parser.c - the HTTP/1.x request-head parser (RFC 9112, RFC 9110).
+ *
+ * Two passes over bytes that are already in cache. The first only looks for
+ * the end of the head, resuming where the previous call stopped, so a head
+ * trickled in byte by byte costs O(n) in all. The second runs once, when the
+ * head is whole: it validates every byte and fills the htd_request.
+ *
+ * Invariant of the second pass: the head ends in '\n' and no character class
+ * below contains '\n', so every scanner stops inside the head without a
+ * bounds check, and a '\r' seen there always has a byte after it.
+ *
+ * Strictness is the point. Whatever could make two implementations disagree
+ * about where a message ends (bare CR, obs-fold, whitespace before a colon,
+ * Content-Length with Transfer-Encoding, any coding but exactly "chunked") is
+ * an error, never a guess.
+ */
+#include "parser.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <string.h>
+
+/* Character classes, one bit each, for the bytes that may appear in a place. */
+enum {
+    C_TCHAR = 1,  /* token (RFC 9110 5.6.2): methods, field names */
+    C_TARGET = 2, /* request-target: 0x21-0x7E */
+    C_VALUE = 4,  /* field-value: HTAB, SP, VCHAR, obs-text */
+    C_HOST = 8,   /* Host and authority: unreserved, sub-delims, ':', '[', ']', '%' */
+};
+
+static const uint8_t cls[256] = {
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 0x00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+    4,  15, 6,  7,  15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6,  /* 0x20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 6,  14, 6,  6,  /* 0x30 */
+    6,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 6,  14, 7,  15, /* 0x50 */
+    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  7,  6,  15, 0,  /* 0x70 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xA0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xB0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xC0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xD0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xE0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xF0 */
+};
+
+/* Content-Length above this is refused; it keeps every sum of offsets safe. */
+#define CL_MAX ((uint64_t)1 << 62)
+
+static const char slash[] = "/";
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (unsigned)(c - 'A') < 26 ? (unsigned char)(c + 32) : c;
+}
+
+static inline int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline int is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
+static int fail(const char **why, const char *msg, int status)
+{
+    *why = msg;
+    return -status;
+}
+
+/* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
+ * 0 or right after a '\n', so two bytes of look-back tell. */
+static int empty_line(const char *buf, size_t i)
+{
+    if (i == 0 || buf[i - 1] == '\n') return 1;
+    return buf[i - 1] == '\r' && (i == 1 || buf[i - 2] == '\n');
+}
+
+/* Skips the empty lines a server should ignore before the request line
+ * (RFC 9112 2.2); returns where the request line starts. */
+static size_t skip_empty_lines(const char *buf, size_t end)
+{
+    size_t i = 0;
+    for (;;) {
+        if (i < end && buf[i] == '\n')
+            i++;
+        else if (i + 1 < end && buf[i] == '\r' && buf[i + 1] == '\n')
+            i += 2;
+        else
+            return i;
+    }
+}
+
+/* The request line ends at buf[e] == '\n'. Without a second SP it has no
+ * HTTP-version: a one-line (HTTP/0.9) request, or garbage the full parse
+ * rejects; either way the head ends with this line. */
+static int one_line(const char *buf, size_t e)
+{
+    size_t s = skip_empty_lines(buf, e);
+    const char *sp = memchr(buf + s, ' ', e - s);
+    if (!sp) return 1;
+    sp++;
+    return memchr(sp, ' ', (size_t)(buf + e - sp)) == NULL;
+}
+
+static int method_id(const char *m, size_t n)
+{
+    switch (n) {
+    case 3:
+        if (!memcmp(m, "GET", 3)) return HTD_M_GET;
+        if (!memcmp(m, "PUT", 3)) return HTD_M_PUT;
+        break;
+    case 4:
+        if (!memcmp(m, "HEAD", 4)) return HTD_M_HEAD;
+        if (!memcmp(m, "POST", 4)) return HTD_M_POST;
+        break;
+    case 5:
+        if (!memcmp(m, "PATCH", 5)) return HTD_M_PATCH;
+        if (!memcmp(m, "TRACE", 5)) return HTD_M_TRACE;
+        break;
+    case 6:
+        if (!memcmp(m, "DELETE", 6)) return HTD_M_DELETE;
+        break;
+    case 7:
+        if (!memcmp(m, "OPTIONS", 7)) return HTD_M_OPTIONS;
+        if (!memcmp(m, "CONNECT", 7)) return HTD_M_CONNECT;
+        break;
+    }
+    return HTD_M_UNKNOWN;
+}
+
+/* Splits "path[?query]" at the first '?'. */
+static void split_query(htd_request *req, const char *s, size_t n)
+{
+    const char *q = memchr(s, '?', n);
+    if (q) {
+        req->path = (htd_str){s, (size_t)(q - s)};
+        req->query = (htd_str){q + 1, n - (size_t)(q - s) - 1};
+    } else {
+        req->path = (htd_str){s, n};
+        req->query = (htd_str){NULL, 0};
+    }
+}
+
+static int host_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(cls[(unsigned char)s[i]] & C_HOST)) return 0;
+    return 1;
+}
+
+/* Sorts the request-target into its form (RFC 9112 3.2) and sets path, query
+ * and, for absolute-form and authority-form, host. */
+static int parse_target(htd_request *req, const char **why)
+{
+    const char *t = req->target.p;
+    size_t n = req->target.len;
+
+    if (req->method_id == HTD_M_CONNECT) {
+        /* authority-form = uri-host ":" port, and nothing else for CONNECT */
+        size_t c = n;
+        while (c > 0 && is_digit((unsigned char)t[c - 1]))
+            c--;
+        if (c < 2 || c == n || t[c - 1] != ':' || !host_chars(t, c - 1))
+            return fail(why, "CONNECT needs a host:port target", 400);
+        req->host = req->target;
+        req->path = (htd_str){t + n, 0};
+        req->query = (htd_str){NULL, 0};
+        return 0;
+    }
+    if (t[0] == '/') {
+        split_query(req, t, n);
+        return 0;
+    }
+    if (n == 1 && t[0] == '*') {
+        if (req->method_id != HTD_M_OPTIONS)
+            return fail(why, "asterisk-form target is only allowed with OPTIONS", 400);
+        req->path = req->target;
+        req->query = (htd_str){NULL, 0};
+        return 0;
+    }
+
+    size_t a;
+    if (n >= 7 && htd_str_ieq((htd_str){t, 7}, "http://", 7))
+        a = 7;
+    else if (n >= 8 && htd_str_ieq((htd_str){t, 8}, "https://", 8))
+        a = 8;
+    else
+        return fail(why, "invalid request-target", 400);
+    size_t e = a;
+    while (e < n && t[e] != '/' && t[e] != '?')
+        e++;
+    if (e == a) return fail(why, "absolute-form target without a host", 400);
+    if (memchr(t + a, '@', e - a))
+        return fail(why, "userinfo in request-target is not allowed", 400);
+    if (!host_chars(t + a, e - a))
+        return fail(why, "invalid character in request-target host", 400);
+    req->host = (htd_str){t + a, e - a};
+    if (e < n && t[e] == '/') {
+        split_query(req, t + e, n - e);
+    } else {
+        req->path = (htd_str){slash, 1};
+        req->query = e < n ? (htd_str){t + e + 1, n - e - 1} : (htd_str){NULL, 0};
+    }
+    return 0;
+}
+
+/* Content-Length = 1*DIGIT, or a list of identical values (RFC 9110 8.6).
+ * Returns 0 and *out, or the failure. */
+static int parse_content_length(htd_str v, int64_t *out, const char **why)
+{
+    const unsigned char *s = (const unsigned char *)v.p;
+    size_t i = 0;
+    int64_t first = -1;
+    for (;;) {
+        if (i == v.len || !is_digit(s[i])) return fail(why, "invalid Content-Length value", 400);
+        uint64_t x = 0;
+        while (i < v.len && is_digit(s[i])) {
+            unsigned d = s[i++] - '0';
+            if (x > (CL_MAX - d) / 10) return fail(why, "Content-Length value too large", 400);
+            x = x * 10 + d;
+        }
+        if (first >= 0 && (int64_t)x != first)
+            return fail(why, "conflicting Content-Length values", 400);
+        first = (int64_t)x;
+        while (i < v.len && is_ws(s[i]))
+            i++;
+        if (i == v.len) break;
+        if (s[i++] != ',') return fail(why, "invalid Content-Length value", 400);
+        while (i < v.len && is_ws(s[i]))
+            i++;
+    }
+    *out = first;
+    return 0;
+}
+
+/* Connection = #connection-option; only "close" and "keep-alive" matter. */
+static void connection_options(htd_str v, int *close, int *keep)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *z = c ? c : end;
+        while (p < z && is_ws((unsigned char)*p))
+            p++;
+        while (z > p && is_ws((unsigned char)z[-1]))
+            z--;
+        htd_str o = {p, (size_t)(z - p)};
+        if (htd_str_ieq(o, "close", 5))
+            *close = 1;
+        else if (htd_str_ieq(o, "keep-alive", 10))
+            *keep = 1;
+        if (!c) break;
+        p = c + 1;
+    }
+}
+
+/* Framing and routing facts gathered from the header fields. */
+struct fields {
+    int64_t content_length;
+    int host, te, close, keep, expect;
+};
+
+/* Looks at one field for what it says about framing; the switch on the name's
+ * length keeps the common, uninteresting field to one comparison. */
+static int field(htd_request *req, struct fields *f, htd_str name, htd_str value, const char **why)
+{
+    switch (name.len) {
+    case 4:
+        if (!htd_str_ieq(name, "host", 4)) break;
+        if (f->host) return fail(why, "duplicate Host header", 400);
+        if (!host_chars(value.p, value.len))
+            return fail(why, "invalid character in Host header", 400);
+        f->host = 1;
+        if (!req->host.p) req->host = value;
+        break;
+    case 6:
+        if (htd_str_ieq(name, "expect", 6) && htd_str_ieq(value, "100-continue", 12)) f->expect = 1;
+        break;
+    case 10:
+        if (htd_str_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
+        break;
+    case 14: {
+        if (!htd_str_ieq(name, "content-length", 14)) break;
+        int64_t n;
+        int r = parse_content_length(value, &n, why);
+        if (r) return r;
+        if (f->content_length >= 0 && f->content_length != n)
+            return fail(why, "conflicting Content-Length values", 400);
+        f->content_length = n;
+        break;
+    }
+    case 17:
+        if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
+        if (req->version == 10) return fail(why, "Transfer-Encoding in an HTTP/1.0 request", 400);
+        if (f->te) return fail(why, "duplicate Transfer-Encoding header", 400);
+        if (!htd_str_ieq(value, "chunked", 7)) return fail(why, "unsupported transfer coding", 400);
+        f->te = 1;
+        break;
+    }
+    return 0;
+}
+
+/* The header section: buf[i..end) is field lines and then the empty line. */
+static int parse_fields(htd_request *req, const unsigned char *b, size_t i, size_t end,
+                        const char **why)
+{
+    struct fields f = {.content_length = -1};
+    size_t n = 0;
+
+    for (;;) {
+        size_t s = i;
+        if (b[i] == '\n') {
+            i++;
+            break;
+        }
+        if (b[i] == '\r' && b[i + 1] == '\n') {
+            i += 2;
+            break;
+        }
+        if (is_ws(b[i]))
+            return fail(why,
+                        n ? "obs-fold in header is not allowed"
+                          : "whitespace before the first header field",
+                        400);
+        if (n == HTD_MAX_HEADERS) return fail(why, "too many header fields", 431);
+
+        while (cls[b[i]] & C_TCHAR)
+            i++;
+        if (b[i] != ':' || i == s) {
+            if (b[i] == ':') return fail(why, "empty header name", 400);
+            if (is_ws(b[i])) return fail(why, "whitespace between header name and colon", 400);
+            if (b[i] == '\n' || (b[i] == '\r' && b[i + 1] == '\n'))
+                return fail(why, "header line without a colon", 400);
+            if (b[i] == '\r') return fail(why, "bare CR in header", 400);
+            return fail(why, "invalid character in header name", 400);
+        }
+        htd_str name = {(const char *)b + s, i - s};
+
+        i++;
+        while (is_ws(b[i]))
+            i++;
+        size_t vs = i;
+        while (cls[b[i]] & C_VALUE)
+            i++;
+        size_t ve = i;
+        if (b[i] == '\n') {
+            i++;
+        } else if (b[i] == '\r' && b[i + 1] == '\n') {
+            i += 2;
+        } else {
+            return fail(
+                why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value", 400);
+        }
+        while (ve > vs && is_ws(b[ve - 1]))
+            ve--;
+        htd_str value = {(const char *)b + vs, ve - vs};
+
+        req->headers[n].name = name;
+        req->headers[n].value = value;
+        n++;
+        int r = field(req, &f, name, value, why);
+        if (r) return r;
+    }
+    assert(i == end);
+    (void)end;
+
+    if (f.te && f.content_length >= 0)
+        return fail(why, "both Content-Length and Transfer-Encoding", 400);
+    if (!f.host && req->version == 11) return fail(why, "missing Host header", 400);
+    req->nheaders = n;
+    req->content_length = f.content_length;
+    req->chunked = f.te;
+    req->keep_alive = !f.close && (req->version == 11 || f.keep);
+    req->expect_continue = f.expect && req->version == 11;
+    return 0;
+}
+
+/* Validates the whole head buf[0..end) and fills *req. */
+static int parse_head(const char *buf, size_t end, htd_request *req, const char **why)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (end > INT_MAX) return fail(why, "request header fields too large", 431);
+    size_t i = skip_empty_lines(buf, end);
+
+    /* method SP */
+    size_t s = i;
+    while (cls[b[i]] & C_TCHAR)
+        i++;
+    if (b[i] != ' ' || i == s) {
+        if (i == s && b[i] == ' ') return fail(why, "request line starts with whitespace", 400);
+        if (i > s && (b[i] == '\r' || b[i] == '\n'))
+            return fail(why, "request line has no request-target", 400);
+        return fail(why, "invalid character in method", 400);
+    }
+    req->method = (htd_str){buf + s, i - s};
+    req->method_id = method_id(buf + s, i - s);
+
+    /* request-target, then SP or the end of a one-line request */
+    s = ++i;
+    while (cls[b[i]] & C_TARGET)
+        i++;
+    if (b[i] != ' ' && b[i] != '\r' && b[i] != '\n')
+        return fail(why, "invalid character in request-target", 400);
+    if (b[i] == '\r' && b[i + 1] != '\n') return fail(why, "bare CR in request line", 400);
+    if (i == s) return fail(why, "empty request-target", 400);
+    if (i - s > HTD_MAX_TARGET) return fail(why, "request-target too long", 414);
+    req->target = (htd_str){buf + s, i - s};
+
+    if (b[i] != ' ') {
+        /* method SP request-target CRLF: HTTP/0.9, which had only GET */
+        if (req->method_id != HTD_M_GET)
+            return fail(why, "only GET is allowed in a one-line (HTTP/0.9) request", 400);
+        i += b[i] == '\r' ? 2 : 1;
+        assert(i == end);
+        req->version = 9;
+        req->host = (htd_str){NULL, 0};
+        int r = parse_target(req, why);
+        if (r) return r;
+        req->content_length = -1;
+        req->chunked = 0;
+        req->keep_alive = 0;
+        req->expect_continue = 0;
+        req->nheaders = 0;
+        return (int)end;
+    }
+
+    /* SP HTTP-version CRLF; end - i >= 9 keeps every read below in the head */
+    i++;
+    if (end - i < 9 || memcmp(b + i, "HTTP/", 5) != 0 || !is_digit(b[i + 5]) || b[i + 6] != '.' ||
+        !is_digit(b[i + 7]))
+        return fail(why, "malformed HTTP version", 400);
+    int major = b[i + 5] - '0', minor = b[i + 7] - '0';
+    i += 8;
+    if (b[i] == '\n') {
+        i++;
+    } else if (b[i] == '\r' && b[i + 1] == '\n') {
+        i += 2;
+    } else {
+        return fail(why, b[i] == '\r' ? "bare CR in request line" : "malformed HTTP version", 400);
+    }
+    if (major != 1) return fail(why, "HTTP version not supported", 505);
+    req->version = minor == 0 ? 10 : 11;
+    req->host = (htd_str){NULL, 0};
+    int r = parse_target(req, why);
+    if (r) return r;
+    r = parse_fields(req, b, i, end, why);
+    if (r) return r;
+    return (int)end;
+}
+
+int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
+                      const char **why)
+{
+    size_t lim = len < max_head ? len : max_head;
+    size_t i = p->scanned;
+    int reqline = i ? p->reqline_done : 0;
+    if (i > len) {
+        /* not the buffer we scanned before: start over */
+        i = 0;
+        reqline = 0;
+    }
+
+    /* The head ends with the first empty line after the request line, or with
+     * the request line itself if it is a one-line request. A found head leaves
+     * *p alone, so a repeated call gives the same answer. */
+    while (i < lim) {
+        const char *nl = memchr(buf + i, '\n', lim - i);
+        if (!nl) {
+            i = lim;
+            break;
+        }
+        size_t e = (size_t)(nl - buf);
+        i = e + 1;
+        if (!empty_line(buf, e)) {
+            if (!reqline) {
+                reqline = 1;
+                if (one_line(buf, e)) goto found;
+            }
+        } else if (reqline) {
+            goto found;
+        }
+    }
+    p->scanned = i;
+    p->reqline_done = reqline;
+    if (len >= max_head)
+        return reqline ? fail(why, "request header fields too large", 431)
+                       : fail(why, "request line too long", 414);
+    return 0;
+
+found:;
+    int r = parse_head(buf, i, req, why);
+    if (r > 0) req->head_len = (size_t)r;
+    return r;
+}
+
+htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen)
+{
+    for (size_t k = 0; k < req->nheaders; k++) {
+        const htd_header *h = &req->headers[k];
+        if (h->name.len != namelen) continue;
+        size_t j = 0;
+        while (j < namelen && lower((unsigned char)h->name.p[j]) == lower((unsigned char)name[j]))
+            j++;
+        if (j == namelen) return h->value;
+    }
+    return (htd_str){NULL, 0};
+}
+
+int htd_str_ieq(htd_str s, const char *lower_lit, size_t len)
+{
+    if (s.len != len) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (lower((unsigned char)s.p[i]) != (unsigned char)lower_lit[i]) return 0;
+    return 1;
+}

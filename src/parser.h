@@ -1,0 +1,82 @@
+/*
+ * parser.h - the HTTP/1.x request-head parser. Pure: it does no I/O and keeps
+ * no state but a resume offset, so it can be unit-tested and fuzzed alone.
+ *
+ * Every slice it returns points into the caller's buffer. It is strict in the
+ * way RFC 9112 asks of a server that must not be fooled into request
+ * smuggling: anything ambiguous about where a message ends is an error.
+ */
+#ifndef HTD_PARSER_H
+#define HTD_PARSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "htd.h"
+
+#define HTD_MAX_HEADERS 64   /* more fields than this: 431 */
+#define HTD_MAX_TARGET 8192  /* a longer request-target: 414 */
+
+enum htd_method {
+    HTD_M_UNKNOWN = 0, /* a valid token, but not a method htd knows: 501 */
+    HTD_M_GET,
+    HTD_M_HEAD,
+    HTD_M_POST,
+    HTD_M_PUT,
+    HTD_M_DELETE,
+    HTD_M_OPTIONS,
+    HTD_M_TRACE,
+    HTD_M_CONNECT,
+    HTD_M_PATCH,
+};
+
+typedef struct htd_header {
+    htd_str name;  /* as sent; compare case-insensitively */
+    htd_str value; /* leading and trailing whitespace removed */
+} htd_header;
+
+typedef struct htd_request {
+    htd_str method; /* the token as sent */
+    int method_id;  /* enum htd_method */
+    htd_str target; /* the request-target as sent */
+    htd_str path;   /* still percent-encoded; "/..." (or "*" for OPTIONS *) */
+    htd_str query;  /* after the first '?', without it; p == NULL if there was no '?' */
+    htd_str host;   /* from an absolute-form target, else the Host field; len 0 if none */
+    int version;    /* 9 (one-line request), 10 or 11 (any HTTP/1.x with x >= 1) */
+    int64_t content_length; /* -1 if absent */
+    unsigned chunked : 1;   /* Transfer-Encoding: chunked */
+    unsigned keep_alive : 1; /* by version and the Connection field */
+    unsigned expect_continue : 1; /* Expect: 100-continue */
+    size_t head_len; /* bytes of the head, including the empty line */
+    size_t nheaders;
+    htd_header headers[HTD_MAX_HEADERS];
+} htd_request;
+
+/* Resume state: how far a previous call already looked for the end of the
+ * head, so that a head trickled in byte by byte is scanned once. Zero it for
+ * each new request. */
+typedef struct htd_parser {
+    size_t scanned;
+    int reqline_done; /* private: the request line was whole at scanned */
+} htd_parser;
+
+/*
+ * Parses the request head at the start of buf[0..len).
+ * Returns head_len (> 0) and fills *req when a whole head is there;
+ * 0 when more bytes are needed (and len < max_head);
+ * a negative HTTP status (-400, -414, -431, -505) when the request is bad, with
+ * *why set to a short static sentence for the response body.
+ * An unknown but well-formed method is not an error: method_id is HTD_M_UNKNOWN.
+ * Once len reaches max_head without a whole head, the answer is -414 if the
+ * request line is not complete yet, else -431.
+ */
+int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head,
+                      htd_request *req, const char **why);
+
+/* The value of the first header named name (case-insensitive), or {NULL,0}. */
+htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);
+
+/* Case-insensitive compare of a slice against a lowercase literal. */
+int htd_str_ieq(htd_str s, const char *lower, size_t len);
+
+#endif

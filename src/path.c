@@ -1,0 +1,108 @@
+/*
+ * path.c - percent-decoding and normalising a request path, the one gate
+ * between a request-target and the file system.
+ *
+ * Decoding comes first and normalisation works on the decoded bytes, so an
+ * encoded '/' or '.' ("%2F", "%2e%2e") is a separator or a dot segment like
+ * any other: no spelling of ".." gets past the root. Decoding happens once:
+ * "%252e" is the three characters "%2e", a plain file name.
+ *
+ * One pass, left to right, writing into out as it goes. out[0..n) always holds
+ * "/" and the kept segments, each followed by '/'; the segment being read is
+ * written after it, and on its end is kept, or dropped ("." and ".."), in
+ * which case ".." also cuts the last kept segment off out. Whether a segment
+ * is "." or ".." is tracked in counters rather than read back from out, so a
+ * segment that did not fit is still classified.
+ *
+ * A result must fit in outcap, but its intermediate forms need not: in
+ * "/<long name>/../x" the long name is dropped again. Kept segments that no
+ * longer fit are only counted (over) and out stays as it was before them;
+ * ".." uncounts them, and once none is left out is again exactly the result
+ * so far.
+ */
+#include "path.h"
+
+#include <limits.h>
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int fail(char *out, size_t outcap, const char **why, const char *msg)
+{
+    if (outcap > 0) out[0] = '\0';
+    if (why) *why = msg;
+    return -1;
+}
+
+int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why)
+{
+    if (len == 0 || in[0] != '/') return fail(out, outcap, why, "path does not start with '/'");
+    if (outcap < 2) return fail(out, outcap, why, "path too long");
+
+    /* Room for the result's bytes, without its NUL; no more than an int says. */
+    size_t room = outcap - 1 < (size_t)INT_MAX ? outcap - 1 : (size_t)INT_MAX;
+    size_t n = 1;    /* out[0..n) is "/" and the kept segments */
+    size_t over = 0; /* kept segments past room, not in out */
+    size_t seg = 0;  /* length of the segment being read */
+    int dots = 1;    /* it is all '.' so far */
+    out[0] = '/';
+
+    for (size_t i = 1; i <= len; i++) {
+        unsigned char c;
+        if (i == len) {
+            c = '/'; /* the end closes the last segment like a separator */
+        } else {
+            c = (unsigned char)in[i];
+            if (c == '%') {
+                int hi = i + 2 < len ? hexval((unsigned char)in[i + 1]) : -1;
+                int lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
+                if (lo < 0) return fail(out, outcap, why, "bad percent-encoding");
+                c = (unsigned char)(hi << 4 | lo);
+                i += 2;
+            }
+            if (c == '\0') return fail(out, outcap, why, "NUL byte in path");
+        }
+
+        if (c != '/') {
+            if (over == 0 && n + seg < room) out[n + seg] = (char)c;
+            seg++;
+            dots &= c == '.';
+            continue;
+        }
+
+        /* A segment ends. Empty ones ("//") and "." leave no trace. */
+        if (seg == 0 || (dots && seg == 1)) {
+            /* nothing */
+        } else if (dots && seg == 2) {
+            if (over > 0) {
+                over--;
+            } else {
+                if (n == 1) return fail(out, outcap, why, "path escapes the document root");
+                n--; /* the '/' after the last kept segment */
+                while (out[n - 1] != '/')
+                    n--;
+            }
+        } else if (i == len) {
+            /* The last segment, with no '/' after it. */
+            if (over > 0 || n + seg > room) return fail(out, outcap, why, "path too long");
+            n += seg;
+        } else if (over > 0) {
+            over++;
+        } else if (n + seg + 1 > room) {
+            over = 1;
+        } else {
+            out[n + seg] = '/';
+            n += seg + 1;
+        }
+        seg = 0;
+        dots = 1;
+    }
+    if (over > 0) return fail(out, outcap, why, "path too long");
+    out[n] = '\0';
+    return (int)n;
+}

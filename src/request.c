@@ -1,0 +1,76 @@
+/*
+ * request.c - the handler's side of the public API: reading the request and
+ * answering it. A handler runs inside its loop with the request in the loop's
+ * scratch space, so these are plain field reads and one queued response.
+ */
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "response.h"
+
+htd_str htd_req_method(const htd_req *r)
+{
+    return r->r->method;
+}
+
+htd_str htd_req_path(const htd_req *r)
+{
+    return (htd_str){r->path, r->path_len};
+}
+
+htd_str htd_req_query(const htd_req *r)
+{
+    return r->r->query.p ? r->r->query : (htd_str){"", 0};
+}
+
+htd_str htd_req_body(const htd_req *r)
+{
+    return r->body;
+}
+
+htd_str htd_req_header(const htd_req *r, const char *name)
+{
+    return htd_request_header(r->r, name, strlen(name));
+}
+
+static int valid_field(const char *name, const char *value)
+{
+    if (!*name) return 0;
+    for (const char *p = name; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p)) return 0;
+    for (const char *p = value; *p; p++)
+        if ((*p < ' ' && *p != '\t') || *p == 0x7f) return 0;
+    return 1;
+}
+
+int htd_resp_header(htd_req *r, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (!valid_field(name, value) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs) return -1;
+    char *p = r->hdrs + r->hdrs_len;
+    memcpy(p, name, nl);
+    p += nl;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value, vl);
+    p += vl;
+    *p++ = '\r';
+    *p++ = '\n';
+    r->hdrs_len = (size_t)(p - r->hdrs);
+    return 0;
+}
+
+int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len)
+{
+    if (r->responded || status < 200 || status > 599) return -1;
+    int bodiless = status == 204 || status == 304;
+    resp rs = {.status = status,
+               .ctype = bodiless ? NULL : content_type,
+               .length = bodiless ? -1 : (int64_t)len};
+    if (response_head(r->c, &rs) < 0) return -1;
+    if (!bodiless && len && conn_out_copy(r->c, body, len) < 0) return -1;
+    r->responded = 1;
+    log_access(r->c->loop, r->c, r->r, status, bodiless ? 0 : len);
+    return 0;
+}

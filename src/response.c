@@ -1,0 +1,139 @@
+/*
+ * response.c - writing response heads into a connection's out queue.
+ *
+ * Heads are assembled with memcpy from known pieces; the only numbers
+ * formatted per response are the status and the length. Date comes from the
+ * loop's once-a-second cache.
+ */
+#include "response.h"
+
+#include <string.h>
+
+#include "conn.h"
+#include "date.h"
+
+const char *htd_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    default: return status < 200 ? "Informational" : status < 300 ? "Success"
+                  : status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+typedef struct wr {
+    char *p, *end;
+} wr;
+
+static void put(wr *w, const char *s, size_t n)
+{
+    if ((size_t)(w->end - w->p) < n) {
+        w->p = w->end + 1; /* marks overflow */
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+#define PUTS(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+static void put_u64(wr *w, uint64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *q = e;
+    do {
+        *--q = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(w, q, (size_t)(e - q));
+}
+
+int response_head(conn *c, const resp *r)
+{
+    loop *l = c->loop;
+    if (c->http09) return 0;
+    outq *q = conn_outq(c);
+    if (!q) return -1;
+    wr w = {q->data + q->dlen, q->data + OUTQ_DATA};
+    char *start = w.p;
+
+    PUTS(&w, "HTTP/1.1 ");
+    char code[4] = {(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
+                    (char)('0' + r->status % 10), ' '};
+    put(&w, code, 4);
+    const char *reason = htd_reason(r->status);
+    put(&w, reason, strlen(reason));
+    PUTS(&w, "\r\nServer: htd\r\nDate: ");
+    put(&w, l->date, HTD_DATE_LEN);
+    if (r->ctype) {
+        PUTS(&w, "\r\nContent-Type: ");
+        put(&w, r->ctype, strlen(r->ctype));
+    }
+    if (r->length >= 0) {
+        PUTS(&w, "\r\nContent-Length: ");
+        put_u64(&w, (uint64_t)r->length);
+    }
+    if (r->last_modified) {
+        char d[HTD_DATE_LEN + 1];
+        htd_date_format(r->last_modified, d);
+        PUTS(&w, "\r\nLast-Modified: ");
+        put(&w, d, HTD_DATE_LEN);
+    }
+    if (r->etag.len) {
+        PUTS(&w, "\r\nETag: ");
+        put(&w, r->etag.p, r->etag.len);
+    }
+    if (r->location.len) {
+        PUTS(&w, "\r\nLocation: ");
+        put(&w, r->location.p, r->location.len);
+    }
+    PUTS(&w, "\r\n");
+    if (r->extra_len) put(&w, r->extra, r->extra_len);
+    if (l->hreq.c == c && l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
+    if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");
+    else if (l->hreq.c == c && l->hreq.r && l->hreq.r->version == 10)
+        PUTS(&w, "Connection: keep-alive\r\n");
+    PUTS(&w, "\r\n");
+    if (w.p > w.end) return -1;
+
+    size_t n = (size_t)(w.p - start);
+    q->dlen += n;
+    if (q->nseg == OUTQ_SEGS) return -1;
+    q->seg[q->nseg++] = (out_seg){.p = start, .len = n};
+    return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * server.c - creating, running and stopping a server: configuration defaults,
+ * the document root, the listening sockets, and one loop per worker thread.
+ *
+ * Each worker has its own listening socket per address (SO_REUSEPORT), so the
+ * kernel spreads connections over the workers and no accept lock exists.
+ * Everything that can fail for a reason the user must fix (a missing root, an
+ * address in use) fails in htd_server_new, before anything is served.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
+static int parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
+{
+    char host[256] = "";
+    const char *port;
+    const char *colon = strrchr(spec, ':');
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        port = close + 2;
+    } else if (colon) {
+        if ((size_t)(colon - spec) >= sizeof host) goto bad;
+        memcpy(host, spec, (size_t)(colon - spec));
+        port = colon + 1;
+    } else {
+        port = spec; /* a port alone means every interface, as nginx's `listen 8080` */
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || errno || p < 0 || p > 65535) goto bad;
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    /* With no host, prefer IPv4's 0.0.0.0 as nginx does. */
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai && !host[0]; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) pick = ai;
+    memcpy(&a->ss, pick->ai_addr, pick->ai_addrlen);
+    a->sslen = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+bad:
+    snprintf(err, errlen, "bad listen address '%s': expected HOST:PORT, [IPV6]:PORT or PORT", spec);
+    return -1;
+}
+
+static void name_addr(listen_addr *a)
+{
+    char h[INET6_ADDRSTRLEN + 2], p[8];
+    getnameinfo((struct sockaddr *)&a->ss, a->sslen, h, sizeof h, p, sizeof p,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    if (a->ss.ss_family == AF_INET6) snprintf(a->name, sizeof a->name, "[%s]:%s", h, p);
+    else snprintf(a->name, sizeof a->name, "%s:%s", h, p);
+}
+
+static int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a socket for %s: %s", a->name, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a->ss, a->sslen) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", a->name,
+                 errno == EADDRINUSE ? "address already in use" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, LISTEN_BACKLOG) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", a->name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /* Wake us only once the request has arrived. */
+    int secs = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    return fd;
+}
+
+/* Binds the address once without SO_REUSEPORT, so that another program on
+ * the port is reported instead of silently shared, and to learn the port the
+ * kernel picked for port 0. */
+static int probe_addr(listen_addr *a, char *err, size_t errlen)
+{
+    name_addr(a);
+    int fd = listen_socket(a, 0, err, errlen);
+    if (fd < 0) return -1;
+    socklen_t len = sizeof a->ss;
+    getsockname(fd, (struct sockaddr *)&a->ss, &len);
+    a->sslen = len;
+    close(fd);
+    name_addr(a);
+    return 0;
+}
+
+static void fill_defaults(htd_config *c)
+{
+    if (c->threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->threads = n > 0 ? (int)n : 1;
+    }
+    if (!c->max_requests) c->max_requests = 1000;
+    if (!c->header_timeout_ms) c->header_timeout_ms = 10000;
+    if (!c->body_timeout_ms) c->body_timeout_ms = 30000;
+    if (!c->idle_timeout_ms) c->idle_timeout_ms = 60000;
+    if (!c->send_timeout_ms) c->send_timeout_ms = 30000;
+    if (!c->max_body) c->max_body = 1 << 20;
+}
+
+htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
+{
+    htd_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    fill_defaults(&s->cfg);
+    s->root_fd = -1;
+    s->log_fd = -1;
+    s->nthreads = s->cfg.threads;
+
+    if (cfg->root) {
+        s->root = realpath(cfg->root, NULL);
+        if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (!s->root || s->root_fd < 0) {
+            snprintf(err, errlen, "cannot serve root %s: %s", cfg->root, strerror(errno));
+            goto fail;
+        }
+    }
+    if (!(s->mime = htd_mime_new(NULL))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (cfg->access_log) {
+        if (strcmp(cfg->access_log, "-") == 0) s->log_fd = dup(STDOUT_FILENO);
+        else s->log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (s->log_fd < 0) {
+            snprintf(err, errlen, "cannot open access log %s: %s", cfg->access_log, strerror(errno));
+            goto fail;
+        }
+    }
+
+    static const char *const default_listen[] = {"127.0.0.1:8080"};
+    const char *const *specs = cfg->nlisten ? cfg->listen : default_listen;
+    s->naddrs = cfg->nlisten ? cfg->nlisten : 1;
+    s->addrs = calloc(s->naddrs, sizeof *s->addrs);
+    s->lfds = malloc(s->naddrs * (size_t)s->nthreads * sizeof *s->lfds);
+    s->loops = calloc((size_t)s->nthreads, sizeof *s->loops);
+    if (!s->addrs || !s->lfds || !s->loops) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++) s->lfds[i] = -1;
+    for (size_t i = 0; i < s->naddrs; i++)
+        if (parse_listen(specs[i], &s->addrs[i], err, errlen) < 0 ||
+            probe_addr(&s->addrs[i], err, errlen) < 0)
+            goto fail;
+    for (int t = 0; t < s->nthreads; t++)
+        for (size_t i = 0; i < s->naddrs; i++)
+            if ((s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) < 0)
+                goto fail;
+    for (int t = 0; t < s->nthreads; t++)
+        if (!(s->loops[t] = loop_new(s, t, err, errlen))) goto fail;
+    return s;
+fail:
+    htd_server_free(s);
+    return NULL;
+}
+
+int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg)
+{
+    route *r = realloc(s->routes, (s->nroutes + 1) * sizeof *r);
+    if (!r) return -1;
+    s->routes = r;
+    char *p = strdup(prefix);
+    if (!p) return -1;
+    s->routes[s->nroutes++] = (route){.prefix = p, .len = strlen(p), .fn = fn, .arg = arg};
+    return 0;
+}
+
+const char *htd_server_address(const htd_server *s, size_t i)
+{
+    return i < s->naddrs ? s->addrs[i].name : NULL;
+}
+
+int htd_server_run(htd_server *s)
+{
+    /* A peer that goes away mid-response must not kill the process. */
+    struct sigaction sa;
+    sigaction(SIGPIPE, NULL, &sa);
+    if (sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+
+    /* Workers block the stop signals so that the program's handlers run on
+     * the calling thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int started = 1;
+    for (int t = 1; t < s->nthreads; t++) {
+        if (pthread_create(&s->loops[t]->thread, NULL, loop_run, s->loops[t]) != 0) break;
+        started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < s->nthreads) {
+        htd_server_stop(s);
+    }
+    loop_run(s->loops[0]);
+    for (int t = 1; t < started; t++) pthread_join(s->loops[t]->thread, NULL);
+    return started == s->nthreads ? 0 : -1;
+}
+
+void htd_server_stop(htd_server *s)
+{
+    s->stop_requested = 1;
+    for (int t = 0; t < s->nthreads; t++)
+        if (s->loops[t]) loop_stop(s->loops[t]);
+}
+
+void htd_server_free(htd_server *s)
+{
+    if (!s) return;
+    if (s->loops)
+        for (int t = 0; t < s->nthreads; t++) loop_free(s->loops[t]);
+    if (s->lfds)
+        for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
+            if (s->lfds[i] >= 0) close(s->lfds[i]);
+    for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
+    free(s->routes);
+    free(s->loops);
+    free(s->lfds);
+    free(s->addrs);
+    if (s->root_fd >= 0) close(s->root_fd);
+    if (s->log_fd >= 0) close(s->log_fd);
+    htd_mime_free(s->mime);
+    free(s->root);
+    free(s);
+}

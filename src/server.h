@@ -1,0 +1,46 @@
+/*
+ * server.h - the server as a whole: its configuration with defaults filled
+ * in, the document root, MIME table, routes, listening addresses and the
+ * worker loops. Read-only once htd_server_run has started the workers.
+ */
+#ifndef HTD_SERVER_H
+#define HTD_SERVER_H
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "htd.h"
+#include "mime.h"
+
+struct loop;
+
+typedef struct route {
+    char *prefix;
+    size_t len;
+    htd_handler_fn fn;
+    void *arg;
+} route;
+
+typedef struct listen_addr {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char name[80]; /* "127.0.0.1:8080", "[::1]:8080" */
+} listen_addr;
+
+struct htd_server {
+    htd_config cfg;     /* defaults filled in */
+    char *root;         /* absolute path, or NULL */
+    int root_fd;        /* O_PATH directory fd, or -1 */
+    htd_mime *mime;
+    route *routes;
+    size_t nroutes;
+    listen_addr *addrs;
+    size_t naddrs;
+    int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
+    int nthreads;
+    struct loop **loops;
+    int log_fd; /* access log, or -1 */
+    volatile sig_atomic_t stop_requested;
+};
+
+#endif

@@ -1,0 +1,365 @@
+/*
+ * static.c - files from the document root: GET, HEAD and OPTIONS, with
+ * index.html, validators (RFC 9110 section 13), and byte ranges (section 14).
+ *
+ * Safety rests on two things: the path is decoded and normalised before it
+ * gets here (path.c refuses anything climbing above the root), and every file
+ * is opened with openat2(RESOLVE_BENEATH) relative to the root's descriptor,
+ * so that the kernel refuses any symlink or ".." that would leave the root,
+ * whatever a racing rename does to the tree.
+ */
+#include "static.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "date.h"
+#include "log.h"
+#include "range.h"
+#include "response.h"
+
+#define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
+
+static int open_beneath(int root_fd, const char *rel, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+/* Any segment starting with '.' is refused, except a leading ".well-known". */
+static int has_dot_segment(const char *path, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (path[i] == '/' && path[i + 1] == '.') {
+            if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
+                (len == 12 || path[12] == '/'))
+                continue;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does the entity-tag list v contain etag? Weak comparison ignores W/. */
+static int etag_match(htd_str v, htd_str etag, int weak)
+{
+    const char *p = v.p, *e = v.p + v.len;
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+        if (p == e) break;
+        if (*p == '*') return 1;
+        int is_weak = 0;
+        if (e - p >= 2 && p[0] == 'W' && p[1] == '/') {
+            is_weak = 1;
+            p += 2;
+        }
+        if (p == e || *p != '"') return 0; /* not a list of entity-tags */
+        const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+        if (!q) return 0;
+        size_t n = (size_t)(q - p + 1);
+        if ((weak || !is_weak) && n == etag.len && memcmp(p, etag.p, n) == 0) return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
+static htd_str header(const htd_request *r, const char *lit, size_t len)
+{
+    return htd_request_header(r, lit, len);
+}
+#define HDR(r, lit) header((r), (lit), sizeof(lit) - 1)
+
+static int header_date(const htd_request *r, const char *name, size_t len, time_t *t)
+{
+    htd_str v = header(r, name, len);
+    return v.p && htd_date_parse(v.p, v.len, t) == 0;
+}
+#define HDR_DATE(r, lit, t) header_date((r), (lit), sizeof(lit) - 1, (t))
+
+static void finish(struct htd_req *hr, int status, uint64_t bytes)
+{
+    hr->responded = 1;
+    log_access(hr->c->loop, hr->c, hr->r, status, bytes);
+}
+
+static void fail(struct htd_req *hr, int status, const char *why)
+{
+    hr->responded = 1;
+    conn_error(hr->c, status, why, 1);
+}
+
+/* 301 to the directory's slash form, keeping the query. */
+static void redirect_to_slash(struct htd_req *hr)
+{
+    const htd_request *r = hr->r;
+    char loc[REQ_PATH_MAX + 16];
+    size_t n = r->path.len;
+    if (n + 2 + r->query.len >= sizeof loc) {
+        fail(hr, 414, "request-target too long to redirect");
+        return;
+    }
+    memcpy(loc, r->path.p, n);
+    loc[n++] = '/';
+    if (r->query.p) {
+        loc[n++] = '?';
+        memcpy(loc + n, r->query.p, r->query.len);
+        n += r->query.len;
+    }
+    static const char body[] = "moved to the directory's URL with a trailing slash\n";
+    resp rs = {.status = 301,
+               .ctype = "text/plain; charset=utf-8",
+               .length = sizeof body - 1,
+               .location = {loc, n}};
+    if (response_head(hr->c, &rs) < 0 || conn_out_copy(hr->c, body, sizeof body - 1) < 0) {
+        fail(hr, 500, "response too large");
+        return;
+    }
+    finish(hr, 301, sizeof body - 1);
+}
+
+static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const char *ctype,
+                        htd_str etag, time_t mtime, const htd_range *rg, int n)
+{
+    conn *c = hr->c;
+    uint64_t size = (uint64_t)st->st_size;
+    char extra[160];
+    resp rs = {.status = 206, .ctype = ctype, .last_modified = mtime, .etag = etag};
+    if (n == 1) {
+        rs.length = (int64_t)(rg[0].last - rg[0].first + 1);
+        rs.extra = extra;
+        rs.extra_len = (size_t)snprintf(extra, sizeof extra,
+                                        "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n",
+                                        (unsigned long long)rg[0].first,
+                                        (unsigned long long)rg[0].last, (unsigned long long)size);
+        if (response_head(c, &rs) < 0 || conn_out_file(c, fd, rg[0].first, (uint64_t)rs.length) < 0) {
+            fail(hr, 500, "response too large");
+            return;
+        }
+        finish(hr, 206, (uint64_t)rs.length);
+        return;
+    }
+    /* multipart/byteranges: the part heads are formatted first so that the
+     * total length is known for Content-Length. */
+    char boundary[24];
+    unsigned long long seed = ((unsigned long long)st->st_ino * 0x9E3779B97F4A7C15ull) ^
+                              ((unsigned long long)c->loop->now << 20) ^ (uintptr_t)c ^ c->nreq;
+    snprintf(boundary, sizeof boundary, "%016llx", seed);
+    char parts[HTD_MAX_RANGES][200];
+    size_t plen[HTD_MAX_RANGES];
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        plen[i] = (size_t)snprintf(parts[i], sizeof parts[i],
+                                   "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                                   boundary, ctype, (unsigned long long)rg[i].first,
+                                   (unsigned long long)rg[i].last, (unsigned long long)size);
+        total += plen[i] + (rg[i].last - rg[i].first + 1);
+    }
+    char tail[40];
+    size_t tlen = (size_t)snprintf(tail, sizeof tail, "\r\n--%s--\r\n", boundary);
+    total += tlen;
+    char mctype[64];
+    snprintf(mctype, sizeof mctype, "multipart/byteranges; boundary=%s", boundary);
+    rs.ctype = mctype;
+    rs.length = (int64_t)total;
+    rs.extra = "Accept-Ranges: bytes\r\n";
+    rs.extra_len = sizeof "Accept-Ranges: bytes\r\n" - 1;
+    int bad = response_head(c, &rs) < 0;
+    for (int i = 0; i < n && !bad; i++) {
+        bad |= conn_out_copy(c, parts[i], plen[i]) < 0;
+        bad |= conn_out_file(c, fd, rg[i].first, rg[i].last - rg[i].first + 1) < 0;
+    }
+    if (!bad) bad = conn_out_copy(c, tail, tlen) < 0;
+    if (bad) {
+        fail(hr, 500, "response too large");
+        return;
+    }
+    finish(hr, 206, total);
+}
+
+void static_serve(struct htd_req *hr)
+{
+    conn *c = hr->c;
+    loop *l = c->loop;
+    htd_server *s = l->srv;
+    const htd_request *r = hr->r;
+
+    int m = r->method_id;
+    if (m != HTD_M_GET && m != HTD_M_HEAD && m != HTD_M_OPTIONS) {
+        fail(hr, 405, "method not allowed on a static file");
+        return;
+    }
+    if (hr->path[0] == '*') {
+        if (m != HTD_M_OPTIONS) {
+            fail(hr, 400, "asterisk-form is only for OPTIONS");
+            return;
+        }
+        goto options;
+    }
+    if (has_dot_segment(hr->path, hr->path_len)) {
+        fail(hr, 403, "dotfiles are not served");
+        return;
+    }
+
+    /* The path relative to the root, with room for "index.html". */
+    char rel[REQ_PATH_MAX + 16];
+    size_t rlen = hr->path_len - 1;
+    memcpy(rel, hr->path + 1, rlen);
+    rel[rlen] = 0;
+    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY);
+    if (fd < 0) goto open_failed;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        fail(hr, 500, "cannot stat the file");
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        if (hr->path[hr->path_len - 1] != '/') {
+            redirect_to_slash(hr);
+            return;
+        }
+        memcpy(rel + rlen, "index.html", sizeof "index.html");
+        rlen += sizeof "index.html" - 1;
+        fd = open_beneath(s->root_fd, rel, O_RDONLY);
+        if (fd < 0) {
+            if (errno == ENOENT) {
+                fail(hr, 403, "directory has no index.html and listings are off");
+                return;
+            }
+            goto open_failed;
+        }
+        if (fstat(fd, &st) < 0) {
+            close(fd);
+            fail(hr, 500, "cannot stat the file");
+            return;
+        }
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        fail(hr, 403, "not a regular file");
+        return;
+    }
+    if (m == HTD_M_OPTIONS) {
+        close(fd);
+        goto options;
+    }
+
+    time_t mtime = st.st_mtim.tv_sec;
+    if (mtime > l->date_sec) mtime = l->date_sec; /* never a Last-Modified after Date */
+    char etag_buf[64];
+    htd_str etag = {etag_buf, (size_t)snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx-%llx\"",
+                                               (unsigned long long)st.st_ino,
+                                               (unsigned long long)st.st_size,
+                                               (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                                                   (unsigned long long)st.st_mtim.tv_nsec)};
+    const char *ctype = htd_mime_type(s->mime, rel, rlen);
+
+    /* Preconditions in the order of RFC 9110 section 13.2.2. */
+    htd_str v;
+    time_t t;
+    if ((v = HDR(r, "if-match")).p) {
+        if (!etag_match(v, etag, 0)) goto precondition_failed;
+    } else if (HDR_DATE(r, "if-unmodified-since", &t) && mtime > t) {
+        goto precondition_failed;
+    }
+    if ((v = HDR(r, "if-none-match")).p) {
+        if (etag_match(v, etag, 1)) goto not_modified;
+    } else if (HDR_DATE(r, "if-modified-since", &t) && mtime <= t) {
+        goto not_modified;
+    }
+
+    if (m == HTD_M_GET && (v = HDR(r, "range")).p) {
+        htd_str ir = HDR(r, "if-range");
+        int use = 1;
+        if (ir.p) {
+            if (ir.len && ir.p[0] == '"') use = ir.len == etag.len && memcmp(ir.p, etag.p, etag.len) == 0;
+            else use = htd_date_parse(ir.p, ir.len, &t) == 0 && t == mtime;
+        }
+        htd_range rg[HTD_MAX_RANGES];
+        int n = use ? htd_range_parse(v.p, v.len, (uint64_t)st.st_size, rg, HTD_MAX_RANGES) : 0;
+        if (n < 0) {
+            close(fd);
+            char extra[64];
+            static const char body[] = "no requested range is within the file\n";
+            resp rs = {.status = 416,
+                       .ctype = "text/plain; charset=utf-8",
+                       .length = sizeof body - 1,
+                       .extra = extra,
+                       .extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
+                                                     (unsigned long long)st.st_size)};
+            if (response_head(c, &rs) == 0) conn_out_copy(c, body, sizeof body - 1);
+            finish(hr, 416, sizeof body - 1);
+            return;
+        }
+        if (n > 0) {
+            send_ranges(hr, fd, &st, ctype, etag, mtime, rg, n);
+            return;
+        }
+    }
+
+    resp rs = {.status = 200,
+               .ctype = ctype,
+               .length = st.st_size,
+               .last_modified = mtime,
+               .etag = etag,
+               .extra = "Accept-Ranges: bytes\r\n",
+               .extra_len = sizeof "Accept-Ranges: bytes\r\n" - 1};
+    if (response_head(c, &rs) < 0 || conn_out_file(c, fd, 0, (uint64_t)st.st_size) < 0) {
+        fail(hr, 500, "response too large");
+        return;
+    }
+    finish(hr, 200, (uint64_t)st.st_size);
+    return;
+
+not_modified:
+    if (m != HTD_M_GET && m != HTD_M_HEAD) goto precondition_failed;
+    close(fd);
+    resp nm = {.status = 304, .length = -1, .last_modified = mtime, .etag = etag};
+    response_head(c, &nm);
+    finish(hr, 304, 0);
+    return;
+
+precondition_failed:
+    close(fd);
+    fail(hr, 412, "precondition failed: the file has changed");
+    return;
+
+options:;
+    resp op = {.status = 204, .length = -1, .extra = ALLOW, .extra_len = sizeof ALLOW - 1};
+    response_head(c, &op);
+    finish(hr, 204, 0);
+    return;
+
+open_failed:
+    switch (errno) {
+    case ENOENT:
+    case ENOTDIR:
+        fail(hr, 404, "no such file");
+        return;
+    case EACCES:
+    case EPERM:
+        fail(hr, 403, "the file is not readable");
+        return;
+    case EXDEV:
+    case ELOOP:
+        fail(hr, 403, "a symbolic link leads outside the document root");
+        return;
+    case ENAMETOOLONG:
+        fail(hr, 414, "path too long");
+        return;
+    default:
+        fail(hr, 500, "cannot open the file");
+        return;
+    }
+}

@@ -1,0 +1,535 @@
+"""Shared harness for htd's black-box tests.
+
+It writes a document root of fixtures, starts the real `htd` binary on an
+ephemeral loopback port, speaks raw bytes over sockets and parses the
+responses itself (status line, headers, and a body framed by Content-Length,
+chunked coding or connection close). Standard library only.
+
+Every socket operation has a generous timeout (TIMEOUT) so that the suite
+also passes against a build with AddressSanitizer and UBSan.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TIMEOUT = 10.0          # seconds per socket operation and per start/stop
+HTD = "build/htd"       # set by run.py
+EXAMPLES = "build/examples"
+
+SERVING_RE = re.compile(r"^htd 0\.1\.0 serving (\S+) at http://([^/]+)/$")
+URL_RE = re.compile(r"http://([^/]+)/")
+DATE_RE = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"\d\d:\d\d:\d\d GMT$")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+                     "ERROR: LeakSanitizer", "ERROR: ThreadSanitizer",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+ERROR_CT = "text/plain; charset=utf-8"
+ALLOW = "GET, HEAD, OPTIONS"
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run in this environment."""
+
+
+# --------------------------------------------------------------------------
+# assertions
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def eq(got, want, what="value"):
+    if got != want:
+        raise TestFailure("%s: expected %s, got %s" % (what, _short(want), _short(got)))
+
+
+def _short(v, n=300):
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + "...(%d chars)" % len(r)
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+FILE_TXT = b"Hello from file.txt\nThe second line.\n"
+SECRET_TXT = b"this is secret.txt, reachable only by a smuggled request\n"
+LETTERS = (b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+INDEX_HTML = b"<!doctype html><title>root</title><p>root index</p>\n"
+SUB_INDEX = b"<!doctype html><title>sub</title><p>sub index</p>\n"
+STYLE_CSS = b"body { color: #123456; }\n"
+APP_JS = b"console.log('htd');\n"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
+       b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f"
+       b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+DATA_UNKNOWN = bytes(range(256))
+HIDDEN = b"dotfile contents must not be served\n"
+WELL_KNOWN = b"well-known file\n"
+OUTSIDE = b"OUTSIDE-THE-ROOT contents must not be served\n"
+BIG_SIZE = 8 * 1024 * 1024
+
+# A fixed modification time for files whose Last-Modified the tests reason about.
+FIXED_MTIME = 1577880000  # Wed, 01 Jan 2020 12:00:00 GMT
+
+
+class Docroot:
+    """A temporary document root (mode 0755) filled with the fixtures."""
+
+    def __init__(self, big=True):
+        self.path = os.path.realpath(tempfile.mkdtemp(prefix="htd-root-"))
+        os.chmod(self.path, 0o755)
+        self.outside_dir = os.path.realpath(tempfile.mkdtemp(prefix="htd-outside-"))
+        os.chmod(self.outside_dir, 0o755)
+        self.files = {}
+        w = self.write
+        w("file.txt", FILE_TXT)
+        w("secret.txt", SECRET_TXT)
+        w("letters.txt", LETTERS)
+        w("index.html", INDEX_HTML)
+        w("style.css", STYLE_CSS)
+        w("app.js", APP_JS)
+        w("pixel.png", PNG)
+        w("data.zzqx", DATA_UNKNOWN)
+        w("sub/index.html", SUB_INDEX)
+        w("sub/.hidden", HIDDEN)
+        w("sub/page.txt", b"sub page\n")
+        w(".secret", HIDDEN)
+        w(".well-known/x.txt", WELL_KNOWN)
+        w("noindex/readme.txt", b"a directory without index.html\n")
+        if big:
+            self.big = os.urandom(BIG_SIZE)
+            w("big.bin", self.big)
+            self.big_sha = hashlib.sha256(self.big).hexdigest()
+        for name in ("file.txt", "letters.txt"):
+            os.utime(os.path.join(self.path, name), (FIXED_MTIME, FIXED_MTIME))
+        out = os.path.join(self.outside_dir, "outside.txt")
+        with open(out, "wb") as f:
+            f.write(OUTSIDE)
+        os.chmod(out, 0o644)
+        os.symlink(out, os.path.join(self.path, "link_out.txt"))
+        os.symlink("file.txt", os.path.join(self.path, "link_in.txt"))
+
+    def write(self, rel, data, mode=0o644):
+        full = os.path.join(self.path, rel)
+        d = os.path.dirname(full)
+        if not os.path.isdir(d):
+            os.makedirs(d)
+            os.chmod(d, 0o755)
+        with open(full, "wb") as f:
+            f.write(data)
+        os.chmod(full, mode)
+        self.files[rel] = data
+
+    def cleanup(self):
+        for p in (self.path, self.outside_dir):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# the server process
+
+class Server:
+    """A running htd (or example) process, its address, stdout and stderr.
+
+    stdout and stderr go to files (never pipes, which could fill up); the
+    first stdout line is the serving line, read by polling the file.
+    """
+
+    def __init__(self, argv, cwd=None, preexec_user=None, serving_line=True):
+        self.argv = list(argv)
+        self.logdir = tempfile.mkdtemp(prefix="htd-log-")
+        os.chmod(self.logdir, 0o755)
+        self.out_path = os.path.join(self.logdir, "stdout")
+        self.err_path = os.path.join(self.logdir, "stderr")
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err, cwd=cwd)
+        self.serving_line = None
+        self.root = None
+        self.host = self.port = None
+        self.err_checked = 0
+        if serving_line:
+            self._wait_serving_line()
+
+    def _wait_serving_line(self):
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with open(self.out_path, "rb") as f:
+                data = f.read()
+            if b"\n" in data:
+                line = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+                self.serving_line = line
+                m = URL_RE.search(line)
+                if not m:
+                    self.kill()
+                    fail("serving line has no URL: %r" % line)
+                hostport = m.group(1)
+                host, _, port = hostport.rpartition(":")
+                self.host, self.port = host.strip("[]"), int(port)
+                m2 = SERVING_RE.match(line)
+                self.root = m2.group(1) if m2 else None
+                return
+            if self.proc.poll() is not None:
+                fail("server exited with %s before printing its serving line; stderr: %r"
+                     % (self.proc.returncode, self.stderr()[-2000:]))
+            time.sleep(0.01)
+        self.kill()
+        fail("no serving line on stdout within %.0f s" % TIMEOUT)
+
+    @property
+    def addr(self):
+        return (self.host, self.port)
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def sanitizer_report(self, since=0):
+        err = self.stderr()[since:]
+        for m in SANITIZER_MARKERS:
+            if m in err:
+                i = err.index(m)
+                return err[max(0, i - 200):i + 3000]
+        return None
+
+    def check_health(self):
+        """Fails if the process died or wrote a sanitizer report since the last check."""
+        err = self.stderr()
+        rep = self.sanitizer_report(self.err_checked)
+        self.err_checked = len(err)
+        if rep:
+            fail("sanitizer report on server stderr:\n" + rep)
+        if not self.alive():
+            fail("server process died (status %s); stderr tail: %r"
+                 % (self.proc.returncode, err[-1500:]))
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=None):
+        try:
+            return self.proc.wait(TIMEOUT if timeout is None else timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Graceful stop; returns the exit status (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            rc = self.wait(timeout)
+            if rc is None:
+                self.kill()
+                return None
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_files()
+
+    def _close_files(self):
+        for f in (self._out, self._err):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+def start_htd(root, extra=(), threads=2, cwd=None, binary=None, prefix=()):
+    argv = list(prefix) + [binary or HTD]
+    if root is not None:
+        argv += ["--root", root]
+    argv += ["--listen", "127.0.0.1:0", "--threads", str(threads)] + list(extra)
+    return Server(argv, cwd=cwd)
+
+
+# --------------------------------------------------------------------------
+# raw HTTP over sockets
+
+def connect(srv, rcvbuf=None, nodelay=False):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if nodelay:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(TIMEOUT)
+    s.connect(srv.addr)
+    return Conn(s)
+
+
+class Response:
+    def __init__(self):
+        self.version = self.reason = None
+        self.status = None
+        self.headers = []     # [(name, value)] in order, names as sent
+        self.body = b""
+        self.head_raw = b""
+        self.chunked = False
+        self.trailers = []
+
+    def get(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def get_all(self, name):
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    def has(self, name):
+        return bool(self.get_all(name))
+
+    def __repr__(self):
+        return "<Response %s %s %r body=%d bytes>" % (
+            self.status, self.reason, self.headers, len(self.body))
+
+
+class Conn:
+    """A client connection with a receive buffer, for pipelined reads."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def _fill(self, bufsize=65536):
+        if self.eof:
+            return False
+        try:
+            d = self.sock.recv(bufsize)
+        except socket.timeout:
+            fail("timed out after %.0f s waiting for data (have %r)"
+                 % (TIMEOUT, self.buf[:200]))
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            self.eof = True
+            return False
+        self.buf += d
+        return True
+
+    def read_line(self):
+        while b"\n" not in self.buf:
+            if not self._fill():
+                fail("connection closed before a full line; have %r" % self.buf[:300])
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                fail("connection closed after %d of %d body bytes" % (len(self.buf), n))
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def read_to_eof(self, limit=64 * 1024 * 1024):
+        while self._fill():
+            if len(self.buf) > limit:
+                fail("more than %d bytes before close" % limit)
+        d, self.buf = self.buf, b""
+        return d
+
+    def at_eof(self, timeout=None):
+        """True if the peer closes the connection (with no more data) within timeout."""
+        if timeout is None:
+            timeout = TIMEOUT
+        if self.buf:
+            return False
+        if self.eof:
+            return True
+        self.sock.settimeout(timeout)
+        try:
+            d = self.sock.recv(1)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            d = b""
+        finally:
+            self.sock.settimeout(TIMEOUT)
+        if d:
+            self.buf += d
+            return False
+        self.eof = True
+        return True
+
+    def read_response(self, method="GET"):
+        r = Response()
+        line = self.read_line()
+        head = [line]
+        check(line.endswith(b"\r\n"), "status line not ended by CRLF: %r" % line)
+        m = re.match(rb"^(HTTP/\d\.\d) (\d{3}) (.*)\r\n$", line)
+        check(m is not None, "malformed status line: %r" % line)
+        r.version = m.group(1).decode()
+        r.status = int(m.group(2))
+        r.reason = m.group(3).decode("latin-1")
+        while True:
+            line = self.read_line()
+            head.append(line)
+            check(line.endswith(b"\r\n"), "header line not ended by CRLF: %r" % line)
+            if line == b"\r\n":
+                break
+            name, sep, value = line[:-2].partition(b":")
+            check(sep == b":" and name and name.strip() == name,
+                  "malformed response header line: %r" % line)
+            r.headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+        r.head_raw = b"".join(head)
+        if method == "HEAD" or r.status in (204, 304) or 100 <= r.status < 200:
+            return r
+        te = r.get("Transfer-Encoding")
+        cl = r.get_all("Content-Length")
+        if te is not None:
+            check(te.lower() == "chunked", "unexpected response Transfer-Encoding %r" % te)
+            r.chunked = True
+            r.body = self._read_chunked(r)
+        elif cl:
+            check(len(cl) == 1, "several Content-Length headers: %r" % cl)
+            check(re.match(r"^\d+$", cl[0]) is not None, "bad Content-Length %r" % cl[0])
+            r.body = self.read_exact(int(cl[0]))
+        else:
+            r.body = self.read_to_eof()
+        return r
+
+    def _read_chunked(self, r):
+        body = b""
+        while True:
+            line = self.read_line()
+            size = int(line.split(b";")[0].strip(), 16)
+            if size == 0:
+                break
+            body += self.read_exact(size)
+            check(self.read_exact(2) == b"\r\n", "chunk not followed by CRLF")
+        while True:
+            line = self.read_line()
+            if line == b"\r\n":
+                break
+            r.trailers.append(line)
+        return body
+
+
+def req(path, method="GET", headers=None, version="HTTP/1.1", host="localhost", body=b""):
+    """Builds request bytes. headers: list of (name, value) or raw lines."""
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: " + host)
+    for h in headers or ():
+        lines.append(h if isinstance(h, str) else "%s: %s" % h)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def exchange(srv, data, method="GET"):
+    """Sends raw bytes on a new connection, returns (response, conn)."""
+    c = connect(srv)
+    c.send(data)
+    return c.read_response(method), c
+
+
+def get(srv, path, method="GET", headers=None, close=True, **kw):
+    """One request on a fresh connection; returns the response."""
+    c = connect(srv)
+    try:
+        c.send(req(path, method, headers, **kw))
+        return c.read_response(method)
+    finally:
+        if close:
+            c.close()
+
+
+# --------------------------------------------------------------------------
+# response checks
+
+def check_common(r):
+    eq(r.get("Server"), "htd", "Server header")
+    d = r.get("Date")
+    check(d is not None and DATE_RE.match(d), "Date header not an IMF-fixdate: %r" % d)
+    if r.status in (204, 304) or r.status < 200:
+        check(not r.has("Content-Length") or r.status == 304,
+              "status %d must not carry Content-Length: %r" % (r.status, r.headers))
+    else:
+        check(r.has("Content-Length") or r.chunked,
+              "no Content-Length on a %d response: %r" % (r.status, r.headers))
+
+
+def check_ok_file(r, data, ctype=None, method="GET"):
+    eq(r.status, 200, "status")
+    check_common(r)
+    eq(r.get("Content-Length"), str(len(data)), "Content-Length")
+    if method == "GET":
+        check(r.body == data, "body differs from the file: got %s, want %s"
+              % (_short(r.body, 120), _short(data, 120)))
+    if ctype is not None:
+        eq(r.get("Content-Type"), ctype, "Content-Type")
+    lm = r.get("Last-Modified")
+    check(lm is not None and DATE_RE.match(lm), "Last-Modified not an IMF-fixdate: %r" % lm)
+    et = r.get("ETag")
+    check(et is not None and et.startswith('"') and et.endswith('"') and len(et) >= 2,
+          "ETag not a strong entity tag: %r" % et)
+    eq(r.get("Accept-Ranges"), "bytes", "Accept-Ranges")
+
+
+def check_error(r, status, method="GET"):
+    eq(r.status, status, "status (response head %r)" % r.head_raw)
+    check_common(r)
+    eq(r.get("Content-Type"), ERROR_CT, "Content-Type of an error")
+    if method != "HEAD":
+        check(len(r.body) > 0 and r.body.endswith(b"\n"),
+              "error body should be one non-empty line ending in \\n: %r" % r.body)
+        eq(r.get("Content-Length"), str(len(r.body)), "Content-Length of the error body")
+
+
+def http_date(ts):
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+
+
+def sha256(b):
+    return hashlib.sha256(b).hexdigest()

@@ -1,0 +1,124 @@
+"""The command line: --help, --version, the serving line, bad flags, a missing
+root and an address in use (one line on stderr, exit 2), and the defaults
+(serve the current directory)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import harness
+from harness import SERVING_RE, check, check_ok_file, eq, get
+
+
+def run(args, cwd=None):
+    try:
+        return subprocess.run([harness.HTD] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=harness.TIMEOUT, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        harness.fail("htd %s did not exit within %.0f s" % (" ".join(args), harness.TIMEOUT))
+
+
+def one_line(err):
+    text = err.decode("utf-8", "replace")
+    lines = [l for l in text.splitlines() if l.strip()]
+    check(len(lines) == 1, "expected exactly one line on stderr, got %r" % text[:2000])
+    return lines[0]
+
+
+def test_help_exit_0_with_usage(ctx):
+    p = run(["--help"])
+    eq(p.returncode, 0, "exit status of --help")
+    check(b"--root" in p.stdout, "usage on stdout does not mention --root: %r" % p.stdout[:500])
+
+
+def test_version(ctx):
+    p = run(["--version"])
+    eq(p.returncode, 0, "exit status of --version")
+    eq(p.stdout.decode().splitlines()[:1], ["htd 0.1.0"], "first line of --version")
+
+
+def test_unknown_flag_exit_2(ctx):
+    p = run(["--bogus"])
+    eq(p.returncode, 2, "exit status")
+    check("--bogus" in one_line(p.stderr), "stderr does not name --bogus: %r" % p.stderr)
+
+
+def test_missing_root_exit_2(ctx):
+    path = "/nonexistent-htd-test/really-not-there"
+    p = run(["--root", path, "--listen", "127.0.0.1:0"])
+    eq(p.returncode, 2, "exit status")
+    check(path in one_line(p.stderr), "stderr does not name the path: %r" % p.stderr)
+
+
+def test_root_is_a_file_exit_2(ctx):
+    path = os.path.join(ctx.root.path, "file.txt")
+    p = run(["--root", path, "--listen", "127.0.0.1:0"])
+    eq(p.returncode, 2, "exit status")
+    check(path in one_line(p.stderr), "stderr does not name the path: %r" % p.stderr)
+
+
+def test_threads_not_a_number_exit_2(ctx):
+    p = run(["--root", ctx.root.path, "--listen", "127.0.0.1:0", "--threads", "abc"])
+    eq(p.returncode, 2, "exit status")
+    one_line(p.stderr)
+
+
+def test_flag_missing_value_exit_2(ctx):
+    p = run(["--root"])
+    eq(p.returncode, 2, "exit status")
+    check("--root" in one_line(p.stderr), "stderr does not name --root: %r" % p.stderr)
+
+
+def test_bad_listen_address_exit_2(ctx):
+    p = run(["--root", ctx.root.path, "--listen", "not-an-address"])
+    eq(p.returncode, 2, "exit status")
+    check("not-an-address" in one_line(p.stderr), "stderr does not name the address: %r"
+          % p.stderr)
+
+
+def test_address_in_use_exit_2(ctx):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        addr = "127.0.0.1:%d" % s.getsockname()[1]
+        p = run(["--root", ctx.root.path, "--listen", addr, "--threads", "2"])
+        eq(p.returncode, 2, "exit status")
+        line = one_line(p.stderr)
+        check("in use" in line.lower(), "stderr does not say 'in use': %r" % line)
+        check(addr in line, "stderr does not name %s: %r" % (addr, line))
+    finally:
+        s.close()
+
+
+def test_serving_line_format(ctx):
+    srv = ctx.srv
+    m = SERVING_RE.match(srv.serving_line)
+    check(m is not None, "serving line %r not 'htd 0.1.0 serving ROOT at http://H:P/'"
+          % srv.serving_line)
+    eq(m.group(1), ctx.root.path, "root in the serving line")
+    eq(m.group(2), "127.0.0.1:%d" % srv.port, "address in the serving line")
+    check(srv.port != 0, "port 0 printed instead of the bound port")
+
+
+def test_defaults_serve_current_directory(ctx):
+    cwd = os.path.realpath(tempfile.mkdtemp(prefix="htd-cwd-"))
+    srv = None
+    try:
+        os.chmod(cwd, 0o755)
+        with open(os.path.join(cwd, "here.txt"), "wb") as f:
+            f.write(b"served from the cwd\n")
+        srv = harness.Server([harness.HTD, "--listen", "127.0.0.1:0"], cwd=cwd)
+        m = SERVING_RE.match(srv.serving_line)
+        check(m is not None, "bad serving line %r" % srv.serving_line)
+        eq(m.group(1).rstrip("/") or "/", cwd, "root in the serving line")
+        check_ok_file(get(srv, "/here.txt"), b"served from the cwd\n")
+        srv.check_health()
+        eq(srv.stop(), 0, "exit status after SIGTERM")
+    finally:
+        if srv:
+            srv.cleanup()
+        shutil.rmtree(cwd, ignore_errors=True)
+

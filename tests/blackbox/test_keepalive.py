@@ -1,0 +1,206 @@
+"""Connections: keep-alive over 100 requests, pipelining, HTTP/1.0 and 0.9,
+Connection: close, trickled requests, request bodies nobody wants (read and
+discarded), smuggling attempts (CL+TE, two TE values) and Expect: 100-continue."""
+
+import re
+import time
+
+from harness import (APP_JS, FILE_TXT, LETTERS, SECRET_TXT, STYLE_CSS, SUB_INDEX, check,
+                     check_error, check_ok_file, connect, eq, req)
+
+H = b"Host: x\r\n"
+
+
+def test_keepalive_100_sequential_requests(ctx):
+    files = [("/file.txt", FILE_TXT), ("/letters.txt", LETTERS), ("/style.css", STYLE_CSS)]
+    c = connect(ctx.srv)
+    for i in range(100):
+        path, data = files[i % 3]
+        c.send(req(path))
+        r = c.read_response()
+        check(r.status == 200 and r.body == data,
+              "request %d of 100 (%s): status %s, body %r" % (i + 1, path, r.status, r.body[:80]))
+        check(r.get("Connection", "").lower() != "close", "server closed after request %d" % (i + 1))
+    c.close()
+
+
+def test_pipelining_10_requests_in_one_write(ctx):
+    plan = [("GET", "/file.txt", 200, FILE_TXT),
+            ("HEAD", "/file.txt", 200, b""),
+            ("GET", "/letters.txt", 200, LETTERS),
+            ("GET", "/missing-in-the-middle", 404, None),
+            ("GET", "/style.css", 200, STYLE_CSS),
+            ("HEAD", "/missing-too", 404, b""),
+            ("GET", "/sub/", 200, SUB_INDEX),
+            ("GET", "/app.js", 200, APP_JS),
+            ("HEAD", "/letters.txt", 200, b""),
+            ("GET", "/file.txt", 200, FILE_TXT)]
+    c = connect(ctx.srv)
+    c.send(b"".join(req(p, m) for m, p, _, _ in plan))
+    for i, (m, p, status, body) in enumerate(plan):
+        r = c.read_response(m)
+        eq(r.status, status, "status of pipelined response %d (%s %s)" % (i + 1, m, p))
+        if body is not None:
+            eq(r.body, body, "body of pipelined response %d (%s %s)" % (i + 1, m, p))
+        if m == "HEAD" and status == 200:
+            eq(r.get("Content-Length"), str(len(FILE_TXT if p == "/file.txt" else LETTERS)),
+               "HEAD Content-Length")
+    c.send(req("/file.txt", headers=[("Connection", "close")]))
+    check_ok_file(c.read_response(), FILE_TXT)
+    check(c.at_eof(), "connection not closed after Connection: close")
+    c.close()
+
+
+def test_http10_closes_by_default(ctx):
+    c = connect(ctx.srv)
+    c.send(b"GET /file.txt HTTP/1.0\r\n\r\n")
+    r = c.read_response()
+    check_ok_file(r, FILE_TXT)
+    check(c.at_eof(), "HTTP/1.0 connection without keep-alive was not closed")
+    c.close()
+
+
+def test_http10_keepalive(ctx):
+    c = connect(ctx.srv)
+    c.send(b"GET /file.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    r = c.read_response()
+    check_ok_file(r, FILE_TXT)
+    eq(r.get("Connection", "").lower(), "keep-alive", "Connection on a 1.0 keep-alive response")
+    c.send(b"GET /letters.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    check_ok_file(c.read_response(), LETTERS)
+    c.send(b"GET /file.txt HTTP/1.0\r\n\r\n")
+    check_ok_file(c.read_response(), FILE_TXT)
+    check(c.at_eof(), "connection not closed after a 1.0 request without keep-alive")
+    c.close()
+
+
+def test_http11_connection_close(ctx):
+    c = connect(ctx.srv)
+    c.send(req("/file.txt", headers=[("Connection", "close")]))
+    r = c.read_response()
+    check_ok_file(r, FILE_TXT)
+    eq(r.get("Connection", "").lower(), "close", "Connection")
+    check(c.at_eof(), "connection not closed after Connection: close")
+    c.close()
+
+
+def test_http09_one_line_request(ctx):
+    c = connect(ctx.srv)
+    c.send(b"GET /file.txt\r\n")
+    data = c.read_to_eof()
+    c.close()
+    eq(data, FILE_TXT, "HTTP/0.9 response (raw file bytes, no status line)")
+
+
+def test_trickled_request_one_byte_per_send(ctx):
+    c = connect(ctx.srv, nodelay=True)
+    for b in req("/file.txt", headers=[("User-Agent", "trickle"), ("Accept", "*/*")]):
+        c.send(bytes([b]))
+        time.sleep(0.003)
+    check_ok_file(c.read_response(), FILE_TXT)
+    c.close()
+
+
+def test_get_with_content_length_body_discarded(ctx):
+    c = connect(ctx.srv)
+    c.send(b"GET /file.txt HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\n0123456789"
+           + req("/letters.txt"))
+    check_ok_file(c.read_response(), FILE_TXT)
+    check_ok_file(c.read_response(), LETTERS)
+    c.close()
+
+
+def test_get_with_chunked_body_ext_and_trailer_discarded(ctx):
+    c = connect(ctx.srv)
+    c.send(b"GET /file.txt HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+           b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+           + req("/letters.txt"))
+    check_ok_file(c.read_response(), FILE_TXT)
+    check_ok_file(c.read_response(), LETTERS)
+    c.close()
+
+
+def test_get_body_split_across_writes(ctx):
+    c = connect(ctx.srv, nodelay=True)
+    c.send(b"GET /file.txt HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\n01234")
+    time.sleep(0.05)
+    c.send(b"56789" + req("/letters.txt"))
+    check_ok_file(c.read_response(), FILE_TXT)
+    check_ok_file(c.read_response(), LETTERS)
+    c.close()
+
+
+def test_post_with_body_405_then_next_request(ctx):
+    c = connect(ctx.srv)
+    c.send(b"POST /file.txt HTTP/1.1\r\n" + H + b"Content-Length: 11\r\n\r\nhello world"
+           + req("/letters.txt"))
+    check_error(c.read_response(), 405)
+    check_ok_file(c.read_response(), LETTERS)
+    c.close()
+
+
+def test_post_with_chunked_body_405_then_next_request(ctx):
+    c = connect(ctx.srv)
+    c.send(b"POST /file.txt HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+           b"b\r\nhello world\r\n0\r\n\r\n" + req("/letters.txt"))
+    check_error(c.read_response(), 405)
+    check_ok_file(c.read_response(), LETTERS)
+    c.close()
+
+
+STATUS_LINE = re.compile(rb"HTTP/1\.\d \d{3} ")
+
+
+def expect_single_400_then_eof(ctx, data):
+    c = connect(ctx.srv)
+    c.send(data)
+    raw = c.read_to_eof()
+    c.close()
+    lines = STATUS_LINE.findall(raw)
+    check(raw.startswith(b"HTTP/1.1 400 "), "first response not a 400: %r" % raw[:200])
+    eq(len(lines), 1, "number of responses (raw: %r)" % raw[:600])
+    check(SECRET_TXT not in raw, "the smuggled request was answered")
+
+
+def test_smuggling_cl_te_hidden_request_never_answered(ctx):
+    expect_single_400_then_eof(
+        ctx, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n"
+             b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+             b"GET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_smuggling_te_cl_order_reversed(ctx):
+    expect_single_400_then_eof(
+        ctx, b"GET /file.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+             b"Content-Length: 5\r\n\r\n0\r\n\r\n"
+             b"GET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_smuggling_two_transfer_encoding_headers(ctx):
+    expect_single_400_then_eof(
+        ctx, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+             b"Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n"
+             b"GET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_smuggling_transfer_encoding_list(ctx):
+    expect_single_400_then_eof(
+        ctx, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+             b"0\r\n\r\nGET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_smuggling_differing_content_lengths(ctx):
+    expect_single_400_then_eof(
+        ctx, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 40\r\n\r\n"
+             b"GET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_expect_100_continue_post_405_no_interim(ctx):
+    c = connect(ctx.srv)
+    c.send(b"POST /file.txt HTTP/1.1\r\n" + H +
+           b"Content-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+    r = c.read_response()
+    check(r.status != 100, "got 100 Continue for a request that will be refused")
+    check_error(r, 405)
+    check(c.at_eof(), "connection not closed after refusing an unsent body")
+    c.close()

@@ -1,0 +1,117 @@
+"""Graceful stop: SIGTERM with a download in flight lets it finish intact and
+exits 0; idle keep-alive connections are closed by the stop; new connections
+are refused once it completes; SIGINT stops with 0 too."""
+
+import hashlib
+import signal
+import socket
+import time
+
+import harness
+from harness import FILE_TXT, check, check_ok_file, connect, eq, fail, req
+
+
+def _refused(srv):
+    s = socket.socket()
+    s.settimeout(harness.TIMEOUT)
+    try:
+        s.connect(srv.addr)
+    except ConnectionRefusedError:
+        return True
+    finally:
+        s.close()
+    return False
+
+
+def _finish(srv, want_rc=0):
+    rep = srv.sanitizer_report()
+    check(rep is None, "sanitizer report on stderr:\n%s" % rep)
+    eq(srv.proc.returncode, want_rc, "exit status")
+
+
+def test_sigterm_with_download_in_flight(ctx):
+    root = ctx.root
+    srv = harness.start_htd(root.path)
+    try:
+        c = connect(srv, rcvbuf=16384)
+        c.send(req("/big.bin"))
+        got = b""
+        while len(got) < 256 * 1024:
+            d = c.sock.recv(16384)
+            check(d, "connection closed early")
+            got += d
+            time.sleep(0.001)
+        srv.send_signal(signal.SIGTERM)
+        # Keep reading slowly for a while, then fast: the response must finish.
+        t_slow = time.monotonic() + 0.7
+        while time.monotonic() < t_slow:
+            d = c.sock.recv(16384)
+            if not d:
+                break
+            got += d
+            time.sleep(0.005)
+        c.buf = got
+        r = c.read_response()
+        t_done = time.monotonic()
+        eq(r.status, 200, "status")
+        eq(len(r.body), len(root.big), "body length after SIGTERM")
+        eq(hashlib.sha256(r.body).hexdigest(), root.big_sha, "sha256 of the body")
+        check(c.at_eof(), "connection not closed after the in-flight response during stop")
+        c.close()
+        rc = srv.wait(5)
+        if rc is None:
+            fail("htd did not exit within 5 s after the in-flight response finished")
+        check(time.monotonic() - t_done < 5, "exit took too long")
+        _finish(srv)
+        check(_refused(srv), "new connection accepted after the stop completed")
+    finally:
+        srv.cleanup()
+
+
+def test_sigterm_closes_idle_keepalive_connections(ctx):
+    srv = harness.start_htd(ctx.root.path)
+    try:
+        c1 = connect(srv)
+        c1.send(req("/file.txt"))
+        check_ok_file(c1.read_response(), FILE_TXT)
+        c2 = connect(srv)           # connected, never sent a request
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        check(c1.at_eof(5), "idle keep-alive connection not closed within 5 s of SIGTERM")
+        check(c2.at_eof(5) or c2.buf.startswith(b"HTTP/1.1 408"),
+              "idle new connection not closed within 5 s of SIGTERM (got %r)" % c2.buf[:100])
+        c1.close()
+        c2.close()
+        rc = srv.wait(5)
+        check(rc is not None, "htd did not exit within 5 s of SIGTERM with idle connections")
+        check(time.monotonic() - t0 < 5, "stop took too long")
+        _finish(srv)
+        check(_refused(srv), "new connection accepted after the stop completed")
+    finally:
+        srv.cleanup()
+
+
+def test_sigint_stops_with_status_0(ctx):
+    srv = harness.start_htd(ctx.root.path)
+    try:
+        check_ok_file(harness.get(srv, "/file.txt"), FILE_TXT)
+        srv.send_signal(signal.SIGINT)
+        rc = srv.wait(5)
+        check(rc is not None, "htd did not exit within 5 s of SIGINT")
+        _finish(srv)
+    finally:
+        srv.cleanup()
+
+
+def test_sigterm_idle_server_exits_promptly(ctx):
+    srv = harness.start_htd(ctx.root.path, threads=4)
+    try:
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        rc = srv.wait(5)
+        check(rc is not None, "idle htd did not exit within 5 s of SIGTERM")
+        check(time.monotonic() - t0 < 2, "idle stop took %.1f s" % (time.monotonic() - t0))
+        _finish(srv)
+    finally:
+        srv.cleanup()

@@ -1,0 +1,380 @@
+/*
+ * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
+ * percent-decoding errors, the output capacity, and a comparison with a
+ * plain decode-then-split model over many random paths.
+ */
+#include "path.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static const char *why_;
+static char out_[256];
+
+/* Normalises s into out_ (of capacity cap) and returns the result's length,
+ * or -1 with why_ set. */
+static int norm_cap(const char *s, size_t cap)
+{
+    /* An exact-size copy without a NUL, so ASan sees any read past len. */
+    size_t len = strlen(s);
+    char *copy = malloc(len ? len : 1);
+    if (!copy) return -2;
+    memcpy(copy, s, len);
+    why_ = NULL;
+    int n = htd_path_normalize(copy, len, out_, cap, &why_);
+    free(copy);
+    if (n >= 0) {
+        CHECK_EQ_INT(strlen(out_), n);
+        CHECK(why_ == NULL);
+    } else {
+        CHECK(why_ != NULL);
+        if (cap > 0) CHECK(out_[0] == '\0');
+    }
+    return n;
+}
+
+#define OK(in, want)                                                                               \
+    do {                                                                                           \
+        int n_ = norm_cap((in), sizeof out_);                                                      \
+        CHECK(n_ >= 0);                                                                            \
+        if (n_ >= 0)                                                                               \
+            CHECK_STR(out_, n_, want);                                                             \
+        else                                                                                       \
+            fprintf(stderr, "  (\"%s\" failed: %s)\n", (in), why_);                                \
+    } while (0)
+
+#define ERR(in, msg)                                                                               \
+    do {                                                                                           \
+        int n_ = norm_cap((in), sizeof out_);                                                      \
+        CHECK_EQ_INT(n_, -1);                                                                      \
+        if (n_ < 0)                                                                                \
+            CHECK_STR(why_, strlen(why_), msg);                                                    \
+        else                                                                                       \
+            fprintf(stderr, "  (\"%s\" gave \"%s\")\n", (in), out_);                               \
+    } while (0)
+
+#define ESCAPES "path escapes the document root"
+#define BAD_PCT "bad percent-encoding"
+#define NUL_BYTE "NUL byte in path"
+#define TOO_LONG "path too long"
+#define NO_SLASH "path does not start with '/'"
+
+TEST(plain_paths_are_unchanged)
+{
+    OK("/", "/");
+    OK("/index.html", "/index.html");
+    OK("/a/b/c", "/a/b/c");
+    OK("/a/b/c/", "/a/b/c/");
+    OK("/a b/c+d;e=f,g", "/a b/c+d;e=f,g");
+}
+
+TEST(single_dots_are_dropped)
+{
+    OK("/.", "/");
+    OK("/./", "/");
+    OK("/./a", "/a");
+    OK("/a/./b/", "/a/b/");
+    OK("/a/././b", "/a/b");
+    OK("/a/b/.", "/a/b/");
+    OK("/a/b/./", "/a/b/");
+}
+
+TEST(double_dots_pop_a_segment)
+{
+    OK("/a/b/../c", "/a/c");
+    OK("/a/b/..", "/a/");
+    OK("/a/b/../", "/a/");
+    OK("/a/..", "/");
+    OK("/a/../", "/");
+    OK("/a/b/../../c", "/c");
+    OK("/a/b/c/../../d/./e/..", "/a/d/");
+    OK("/a//b//..//c", "/a/c");
+    OK("/long-name/../x", "/x");
+}
+
+TEST(climbing_above_the_root_is_an_error)
+{
+    ERR("/..", ESCAPES);
+    ERR("/../", ESCAPES);
+    ERR("/../a", ESCAPES);
+    ERR("/a/../../b", ESCAPES);
+    ERR("/a/b/../../..", ESCAPES);
+    ERR("/./..", ESCAPES);
+    ERR("//..", ESCAPES);
+    ERR("/a/../b/../..", ESCAPES);
+}
+
+TEST(dots_that_are_not_dot_segments_are_names)
+{
+    OK("/...", "/...");
+    OK("/a/.../b", "/a/.../b");
+    OK("/.hidden", "/.hidden");
+    OK("/..a", "/..a");
+    OK("/a..", "/a..");
+    OK("/a/.b/..c/", "/a/.b/..c/");
+    OK("/..../..", "/");
+}
+
+TEST(encoded_dots_and_slashes_are_resolved_like_plain_ones)
+{
+    ERR("/%2e%2e", ESCAPES);
+    ERR("/%2E%2e%2f", ESCAPES);
+    ERR("/%2e%2E/etc/passwd", ESCAPES);
+    ERR("/..%2f", ESCAPES);
+    ERR("/..%2Fetc%2fpasswd", ESCAPES);
+    ERR("/.%2e/", ESCAPES);
+    ERR("/%2e./x", ESCAPES);
+    ERR("/a%2f..%2f..", ESCAPES);
+    OK("/a/%2e%2e", "/");
+    OK("/a/%2E%2e%2fb", "/b");
+    OK("/a/..%2fb", "/b");
+    OK("/a/%2e%2e/", "/");
+    OK("/%2e", "/");
+    OK("/a/%2e/b", "/a/b");
+    OK("/a%2Fb", "/a/b");
+    OK("/a%2f%2fb", "/a/b");
+    OK("/a/b%2F", "/a/b/");
+    OK("/%2fa", "/a");
+}
+
+TEST(decoding_happens_once)
+{
+    OK("/%252e%252e", "/%2e%2e");
+    OK("/a/%252e%252e/b", "/a/%2e%2e/b");
+    OK("/%252F", "/%2F");
+    OK("/%25", "/%");
+    OK("/100%25", "/100%");
+}
+
+TEST(percent_escapes_decode_either_case)
+{
+    OK("/%41%62%7A%5a", "/AbzZ");
+    OK("/%C3%A9", "/\xC3\xA9");
+    OK("/caf%c3%a9.html", "/caf\xC3\xA9.html");
+    OK("/%e2%82%AC/", "/\xE2\x82\xAC/");
+    OK("/a%20b", "/a b");
+    OK("/%ff", "/\xff");
+}
+
+TEST(bad_percent_escapes_are_errors)
+{
+    ERR("/%zz", BAD_PCT);
+    ERR("/%4", BAD_PCT);
+    ERR("/a%4", BAD_PCT);
+    ERR("/%4g", BAD_PCT);
+    ERR("/%g4", BAD_PCT);
+    ERR("/%", BAD_PCT);
+    ERR("/a/b%", BAD_PCT);
+    ERR("/%%41", BAD_PCT);
+    ERR("/% 1", BAD_PCT);
+    ERR("/%-1", BAD_PCT);
+    ERR("/%+1", BAD_PCT);
+    ERR("/ok/%2", BAD_PCT);
+}
+
+TEST(nul_bytes_are_errors)
+{
+    ERR("/%00", NUL_BYTE);
+    ERR("/a%00b", NUL_BYTE);
+    ERR("/a/%00/../b", NUL_BYTE);
+    const char raw[] = "/a\0b";
+    const char *why = NULL;
+    char out[16];
+    CHECK_EQ_INT(htd_path_normalize(raw, 4, out, sizeof out, &why), -1);
+    CHECK(why != NULL && strcmp(why, NUL_BYTE) == 0);
+}
+
+TEST(runs_of_slashes_collapse)
+{
+    OK("//a///b", "/a/b");
+    OK("//", "/");
+    OK("///", "/");
+    OK("/a//", "/a/");
+    OK("//a//b//", "/a/b/");
+}
+
+TEST(input_must_start_with_a_slash)
+{
+    ERR("", NO_SLASH);
+    ERR("a/b", NO_SLASH);
+    ERR(".", NO_SLASH);
+    ERR("*", NO_SLASH);
+    ERR("%2Fa", NO_SLASH);
+    ERR("http://example.com/", NO_SLASH);
+}
+
+TEST(reads_only_len_bytes)
+{
+    const char *s = "/a/b?x=../..";
+    char out[16];
+    const char *why = NULL;
+    CHECK_EQ_INT(htd_path_normalize(s, 4, out, sizeof out, &why), 4);
+    CHECK_STR(out, 4, "/a/b");
+    /* A '%' whose hex digits lie beyond len is cut short. */
+    CHECK_EQ_INT(htd_path_normalize("/a%41", 4, out, sizeof out, &why), -1);
+    CHECK(strcmp(why, BAD_PCT) == 0);
+}
+
+TEST(output_must_fit_with_its_nul)
+{
+    CHECK_EQ_INT(norm_cap("/abc", 5), 4);
+    CHECK_STR(out_, 4, "/abc");
+    CHECK_EQ_INT(norm_cap("/abc", 4), -1);
+    CHECK(strcmp(why_, TOO_LONG) == 0);
+    CHECK_EQ_INT(norm_cap("/ab/", 5), 4);
+    CHECK_EQ_INT(norm_cap("/ab/", 4), -1);
+    CHECK_EQ_INT(norm_cap("/ab/.", 5), 4);
+    CHECK_EQ_INT(norm_cap("/ab/.", 4), -1);
+    CHECK_EQ_INT(norm_cap("/", 2), 1);
+    CHECK_EQ_INT(norm_cap("/", 1), -1);
+    CHECK(strcmp(why_, TOO_LONG) == 0);
+    CHECK_EQ_INT(norm_cap("/a%41", 4), 3); /* the decoded length counts */
+    CHECK_STR(out_, 3, "/aA");
+}
+
+TEST(zero_capacity_writes_nothing)
+{
+    char out[4] = "xyz";
+    const char *why = NULL;
+    CHECK_EQ_INT(htd_path_normalize("/", 1, out, 0, &why), -1);
+    CHECK(why && strcmp(why, TOO_LONG) == 0);
+    CHECK(out[0] == 'x');
+}
+
+TEST(intermediate_forms_may_exceed_the_capacity)
+{
+    CHECK_EQ_INT(norm_cap("/aaaaaaaaaaaaaaaaaaaa/../x", 3), 2);
+    CHECK_STR(out_, 2, "/x");
+    CHECK_EQ_INT(norm_cap("/aaaa/bbbb/cccc/../../../d", 3), 2);
+    CHECK_STR(out_, 2, "/d");
+    CHECK_EQ_INT(norm_cap("/a/bbbbbbbbbb/../../c", 3), 2);
+    CHECK_STR(out_, 2, "/c");
+    CHECK_EQ_INT(norm_cap("/ab/cccccccc/dd/../../ef", 8), 6);
+    CHECK_STR(out_, 6, "/ab/ef");
+    CHECK_EQ_INT(norm_cap("/ab/cccccccc/dd/../x", 8), -1);
+    CHECK(strcmp(why_, TOO_LONG) == 0);
+    CHECK_EQ_INT(norm_cap("/aaaaaaaa/..", 3), 1);
+    CHECK_EQ_INT(norm_cap("/aaaaaaaa/../", 3), 1);
+    CHECK_EQ_INT(norm_cap("/a/bbbbbbbb/..", 4), 3);
+    CHECK_STR(out_, 3, "/a/");
+}
+
+TEST(errors_past_the_capacity_are_still_found)
+{
+    CHECK_EQ_INT(norm_cap("/aaaaaaaa/bbbbbbbb/%zz", 4), -1);
+    CHECK(strcmp(why_, BAD_PCT) == 0);
+    CHECK_EQ_INT(norm_cap("/aaaaaaaa/%00", 4), -1);
+    CHECK(strcmp(why_, NUL_BYTE) == 0);
+    CHECK_EQ_INT(norm_cap("/aaaaaaaa/../../b", 4), -1);
+    CHECK(strcmp(why_, ESCAPES) == 0);
+}
+
+TEST(why_may_be_null)
+{
+    char out[8];
+    CHECK_EQ_INT(htd_path_normalize("/..", 3, out, sizeof out, NULL), -1);
+    CHECK_EQ_INT(htd_path_normalize("/a", 2, out, sizeof out, NULL), 2);
+}
+
+/*
+ * The model: decode everything, split on '/', keep a stack of names. Slow and
+ * plain, to hold the one-pass version to the same answers.
+ */
+static int model(const char *in, size_t len, char *out, size_t cap)
+{
+    char dec[128];
+    size_t d = 0;
+    if (len == 0 || in[0] != '/') return -1;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') {
+            unsigned v;
+            char hex[3] = {0};
+            if (i + 2 >= len) return -1;
+            memcpy(hex, in + i + 1, 2);
+            if (!strchr("0123456789abcdefABCDEF", hex[0]) || !hex[0] ||
+                !strchr("0123456789abcdefABCDEF", hex[1]) || !hex[1] || sscanf(hex, "%2x", &v) != 1)
+                return -1;
+            c = (int)v;
+            i += 2;
+        }
+        if (c == 0) return -1;
+        dec[d++] = (char)c;
+    }
+    const char *names[64];
+    size_t lens[64];
+    int depth = 0, trailing = 1;
+    for (size_t i = 1; i <= d;) {
+        size_t j = i;
+        while (j < d && dec[j] != '/')
+            j++;
+        size_t l = j - i;
+        trailing = 1;
+        if (l == 0 || (l == 1 && dec[i] == '.')) {
+        } else if (l == 2 && dec[i] == '.' && dec[i + 1] == '.') {
+            if (depth == 0) return -1;
+            depth--;
+        } else {
+            names[depth] = dec + i;
+            lens[depth++] = l;
+            trailing = j < d;
+        }
+        i = j + 1;
+    }
+    char res[256];
+    size_t n = 0;
+    res[n++] = '/';
+    for (int k = 0; k < depth; k++) {
+        memcpy(res + n, names[k], lens[k]);
+        n += lens[k];
+        if (k + 1 < depth || trailing) res[n++] = '/';
+    }
+    if (n + 1 > cap) return -1;
+    memcpy(out, res, n);
+    out[n] = '\0';
+    return (int)n;
+}
+
+TEST(agrees_with_the_model_on_random_paths)
+{
+    static const char alphabet[] = "//..ab%%2eEfF0gzC3";
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    int bad = 0;
+    for (int iter = 0; iter < 300000 && bad < 10; iter++) {
+        char in[40], got[64], want[64];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + x % 24, cap = 1 + (x >> 8) % 30;
+        in[0] = (x >> 20) % 16 ? '/' : 'a';
+        for (size_t i = 1; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            in[i] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        in[len] = '\0';
+        const char *why = NULL;
+        char *copy = malloc(len);
+        if (!copy) break;
+        memcpy(copy, in, len);
+        int g = htd_path_normalize(copy, len, got, cap, &why);
+        free(copy);
+        int w = model(in, len, want, cap);
+        if (g != w || (g >= 0 && memcmp(got, want, (size_t)g + 1) != 0) ||
+            (g < 0) != (why != NULL)) {
+            bad++;
+            failures_++;
+            fprintf(stderr, "\"%s\" cap %zu: got %d \"%s\" (%s), model %d \"%s\"\n", in, cap, g,
+                    g >= 0 ? got : "", why ? why : "-", w, w >= 0 ? want : "");
+        }
+        if (g >= 0) {
+            CHECK(got[0] == '/');
+            CHECK(strstr(got, "//") == NULL);
+            CHECK(strstr(got, "/./") == NULL);
+            CHECK(strstr(got, "/../") == NULL);
+        }
+    }
+}
+
+int main(void)
+{
+    RUN_TESTS();
+}
