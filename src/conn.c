@@ -183,18 +183,21 @@ static int flush(conn *c)
         if (!c->writable) return IO_AGAIN;
         out_seg *s = &q->seg[q->cur];
         ssize_t n;
+        size_t asked = 0;
         if (s->p) {
             struct iovec iov[16];
             int cnt = 0;
-            for (unsigned i = q->cur; i < q->nseg && cnt < 16 && q->seg[i].p; i++, cnt++)
+            for (unsigned i = q->cur; i < q->nseg && cnt < 16 && q->seg[i].p; i++, cnt++) {
                 iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
+                asked += q->seg[i].len;
+            }
             int more = q->cur + cnt < q->nseg ? MSG_MORE : 0;
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
             n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | more);
         } else {
             off_t off = (off_t)s->off;
-            size_t want = s->len > (1u << 30) ? (1u << 30) : s->len;
-            n = sendfile(c->fd, q->file_fd, &off, want);
+            asked = s->len > (1u << 30) ? (1u << 30) : s->len;
+            n = sendfile(c->fd, q->file_fd, &off, asked);
             if (n == 0) return IO_ERROR; /* the file shrank under us */
         }
         if (n < 0) {
@@ -215,7 +218,7 @@ static int flush(conn *c)
             if (t->len == 0) q->cur++;
         }
         /* A short write means the socket buffer is full. */
-        if (q->cur < q->nseg && s->p) c->writable = 0;
+        if ((size_t)n < asked) c->writable = 0;
     }
     return IO_DONE;
 }
@@ -493,8 +496,8 @@ static int fill(conn *c)
 }
 
 /* After a response is out: decide between the next request, discarding the
- * rest of a body, and closing. */
-static void response_done(conn *c)
+ * rest of a body, and closing. Returns 0 if c was closed. */
+static int response_done(conn *c)
 {
     loop *l = c->loop;
     release_out(c);
@@ -506,7 +509,7 @@ static void response_done(conn *c)
     if (!c->keep_alive || c->http09) {
         if (c->rpos == c->rlen && !body_pending(c) && !c->readable) {
             conn_close(c);
-            return;
+            return 0;
         }
         /* Unread input: shut our side and drain theirs before closing, or
          * the kernel would answer it with a reset that can destroy the
@@ -515,10 +518,11 @@ static void response_done(conn *c)
         c->rpos = c->rlen;
         c->state = CS_LINGER;
         htd_timer_arm(&l->timers[T_LINGER], &c->timer, l->now);
-        return;
+        return 1;
     }
     c->parser.scanned = 0;
     c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
+    return 1;
 }
 
 static void conn_run(conn *c)
@@ -536,7 +540,7 @@ static void conn_run(conn *c)
                 conn_close(c);
                 return;
             }
-            response_done(c);
+            if (!response_done(c)) return;
             if (c->state == CS_LINGER && !c->readable) return;
             break;
         }

@@ -74,6 +74,49 @@ static int fail(const char **why, const char *msg, int status)
     return -status;
 }
 
+/*
+ * The two long runs of a head, field values and the request-target, are
+ * scanned eight bytes at a time while every byte of the word is plainly
+ * allowed; a word with anything else (even HTAB) is left to the table. The
+ * tests are exact, from "Bit Twiddling Hacks": hasless(w, n) is true iff a
+ * byte of w is below n, hasmore(w, n) iff one is above n.
+ */
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+#define HASLESS(w, n) (((w)-ONES * (n)) & ~(w)&HIGHS)
+#define HASMORE(w, n) ((((w) + ONES * (127 - (n))) | (w)) & HIGHS)
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Returns the first byte at or after i that is not field-value. */
+static size_t scan_value(const unsigned char *b, size_t i, size_t end)
+{
+    for (; end - i >= 8; i += 8) {
+        uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
+        if (HASLESS(w, 0x20) | HASLESS(del, 1)) break;
+    }
+    while (cls[b[i]] & C_VALUE)
+        i++;
+    return i;
+}
+
+/* Returns the first byte at or after i that is not 0x21-0x7E. */
+static size_t scan_target(const unsigned char *b, size_t i, size_t end)
+{
+    for (; end - i >= 8; i += 8) {
+        uint64_t w = load8(b + i);
+        if (HASLESS(w, 0x21) | HASMORE(w, 0x7E)) break;
+    }
+    while (cls[b[i]] & C_TARGET)
+        i++;
+    return i;
+}
+
 /* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
  * 0 or right after a '\n', so two bytes of look-back tell. */
 static int empty_line(const char *buf, size_t i)
@@ -347,8 +390,7 @@ static int parse_fields(htd_request *req, const unsigned char *b, size_t i, size
         while (is_ws(b[i]))
             i++;
         size_t vs = i;
-        while (cls[b[i]] & C_VALUE)
-            i++;
+        i = scan_value(b, i, end);
         size_t ve = i;
         if (b[i] == '\n') {
             i++;
@@ -369,7 +411,6 @@ static int parse_fields(htd_request *req, const unsigned char *b, size_t i, size
         if (r) return r;
     }
     assert(i == end);
-    (void)end;
 
     if (f.te && f.content_length >= 0)
         return fail(why, "both Content-Length and Transfer-Encoding", 400);
@@ -404,8 +445,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* request-target, then SP or the end of a one-line request */
     s = ++i;
-    while (cls[b[i]] & C_TARGET)
-        i++;
+    i = scan_target(b, i, end);
     if (b[i] != ' ' && b[i] != '\r' && b[i] != '\n')
         return fail(why, "invalid character in request-target", 400);
     if (b[i] == '\r' && b[i + 1] != '\n') return fail(why, "bare CR in request line", 400);
