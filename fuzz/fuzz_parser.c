@@ -21,15 +21,14 @@
 #define ENSURE(cond)                                                                               \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);          \
+            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);           \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
 
 static int inside(htd_str s, const char *buf, size_t len)
 {
-    if (!s.p)
-        return s.len == 0;
+    if (!s.p) return s.len == 0;
     if (s.len == 1 && s.p[0] == '/' && (s.p < buf || s.p >= buf + len))
         return 1; /* the parser's static "/" */
     return s.p >= buf && s.len <= len && (size_t)(s.p - buf) <= len - s.len;
@@ -56,7 +55,12 @@ static void check_request(const htd_request *r, int ret, const char *buf, size_t
     if (r->method_id == HTD_M_CONNECT)
         ENSURE(r->path.len == 0 && r->host.len > 0);
     else
-        ENSURE(r->path.len > 0 && (r->path.p[0] == '/' || (r->path.len == 1 && r->path.p[0] == '*')));
+        ENSURE(r->path.len > 0 &&
+               (r->path.p[0] == '/' || (r->path.len == 1 && r->path.p[0] == '*')));
+    htd_str host = htd_request_header(r, "HOST", 4), first = {NULL, 0};
+    for (size_t i = 0; i < r->nheaders && !first.p; i++)
+        if (htd_str_ieq(r->headers[i].name, "host", 4)) first = r->headers[i].value;
+    ENSURE(host.p == first.p && host.len == first.len);
     for (size_t i = 0; i < r->nheaders; i++) {
         htd_str n = r->headers[i].name, v = r->headers[i].value;
         ENSURE(n.len > 0 && inside(n, buf, r->head_len) && inside(v, buf, r->head_len));
@@ -67,10 +71,8 @@ static void check_request(const htd_request *r, int ret, const char *buf, size_t
 
 static int same_slice(htd_str a, const char *abuf, htd_str b, const char *bbuf)
 {
-    if (!a.p || !b.p)
-        return a.p == b.p && a.len == b.len;
-    if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
-        return 0;
+    if (!a.p || !b.p) return a.p == b.p && a.len == b.len;
+    if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0) return 0;
     return a.p - abuf == b.p - bbuf || (a.len == 1 && a.p[0] == '/');
 }
 
@@ -126,15 +128,12 @@ static int parse_both_ways(const char *buf, size_t len, size_t k, size_t max_hea
     int r1 = parse(&q, pre, k, max_head, &split, &why2);
     if (r1 != 0) {
         ENSURE(r1 == ret && why2 == (ret < 0 ? why : NULL));
-        if (r1 > 0)
-            ENSURE(same_request(&split, pre, whole, buf));
+        if (r1 > 0) ENSURE(same_request(&split, pre, whole, buf));
     } else {
         int r2 = parse(&q, buf, len, max_head, &split, &why2);
         ENSURE(r2 == ret);
-        if (ret < 0)
-            ENSURE(why2 == why);
-        if (ret > 0)
-            ENSURE(same_request(&split, buf, whole, buf));
+        if (ret < 0) ENSURE(why2 == why);
+        if (ret > 0) ENSURE(same_request(&split, buf, whole, buf));
     }
     free(pre);
     return ret;
@@ -187,8 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static htd_request small;
     parse_both_ways(buf, size, k, 16 + (h >> 8) % 256, &small);
 
-    if (ret <= 0 || !req.chunked)
-        return 0;
+    if (ret <= 0 || !req.chunked) return 0;
 
     const char *body = buf + req.head_len;
     size_t n = size - req.head_len;

@@ -336,7 +336,7 @@ static void on_head(conn *c, size_t head_len)
         n = htd_path_normalize(r->path.p, r->path.len, hr->path, sizeof hr->path, &why);
     }
     if (n < 0) {
-        fail(c, head_len, 400, why, 1);
+        fail(c, head_len, 400, why, 0); /* traversal or NUL: a hostile client */
         return;
     }
     hr->path_len = (size_t)n;

@@ -64,6 +64,7 @@ void log_flush(loop *l)
 void log_access(loop *l, const conn *c, const htd_request *r, int status, uint64_t bytes)
 {
     if (l->srv->log_fd < 0 || !l->log_buf) return;
+    if (c->head_only) bytes = 0;
     if (LOG_BUF - l->log_len < LOG_LINE_MAX) log_flush(l);
     char *p = l->log_buf + l->log_len, *end = p + LOG_LINE_MAX - 2;
 

@@ -52,8 +52,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {.root = "."};
-    const char **listen = calloc((size_t)argc, sizeof *listen);
-    if (!listen) die("%s%s", "out of memory", "");
+    const char *listen[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":r:l:t:hV", opts, NULL)) != -1) {
@@ -62,6 +61,8 @@ int main(int argc, char **argv)
             cfg.root = optarg;
             break;
         case 'l':
+            if (cfg.nlisten == sizeof listen / sizeof listen[0])
+                die("--listen %s: at most 64 addresses%s", optarg, "");
             listen[cfg.nlisten++] = optarg;
             break;
         case 't': {
@@ -108,6 +109,5 @@ int main(int argc, char **argv)
 
     int rc = htd_server_run(server);
     htd_server_free(server);
-    free(listen);
     return rc == 0 ? 0 : 1;
 }

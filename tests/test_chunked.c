@@ -76,7 +76,7 @@ static ssize_t decode(const char *s, size_t len)
             fprintf(stderr, "split at %zu of \"%.*s\" differs\n", k, (int)len, s);
         }
     }
-    size_t *cuts = malloc(len * sizeof *cuts + 1);
+    size_t *cuts = malloc((len ? len : 1) * sizeof *cuts);
     if (!cuts) abort();
     for (size_t k = 0; k + 1 < len; k++)
         cuts[k] = k + 1;

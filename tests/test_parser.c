@@ -586,6 +586,44 @@ TEST(bad_header_fields)
     check_bad(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* The value and target scanners go a word at a time: a bad byte must be seen
+ * wherever it falls in a word, and every allowed byte let through. */
+TEST(every_byte_at_every_offset_of_value_and_target)
+{
+    for (int c = 0; c < 256; c++) {
+        int value_ok = c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f);
+        int target_ok = c >= 0x21 && c <= 0x7e;
+        for (size_t at = 0; at < 24; at++) {
+            char buf[128];
+            char v[32];
+            memset(v, 'v', sizeof v);
+            v[at] = (char)c;
+            size_t n = (size_t)sprintf(buf, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+            memcpy(buf + n, v, 24);
+            n += 24;
+            memcpy(buf + n, "w\r\n\r\n", 5);
+            n += 5;
+            htd_parser p = {0};
+            htd_request q;
+            const char *why = NULL;
+            int r = htd_parse_request(&p, buf, n, MAXH, &q, &why);
+            if (c == '\n' || c == '\r')
+                CHECK(r < 0); /* a line break inside: "X: vvv" then a line "vv..w" */
+            else if ((r > 0) != value_ok)
+                CHECK_EQ_INT(c * 1000 + (int)at, -1);
+
+            n = (size_t)sprintf(buf, "GET /");
+            memcpy(buf + n, v, 24);
+            n += 24;
+            memcpy(buf + n, " HTTP/1.1\r\nHost: a\r\n\r\n", 23);
+            n += 23;
+            p = (htd_parser){0};
+            r = htd_parse_request(&p, buf, n, MAXH, &q, &why);
+            if (c != ' ' && c != '\n' && (r > 0) != target_ok) CHECK_EQ_INT(c * 1000 + (int)at, -2);
+        }
+    }
+}
+
 /* ---- framing: Content-Length and Transfer-Encoding ---- */
 
 TEST(content_length_values)

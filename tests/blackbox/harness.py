@@ -9,6 +9,7 @@ Every socket operation has a generous timeout (TIMEOUT) so that the suite
 also passes against a build with AddressSanitizer and UBSan.
 """
 
+import calendar
 import hashlib
 import os
 import re
@@ -114,6 +115,7 @@ class Docroot:
         w(".secret", HIDDEN)
         w(".well-known/x.txt", WELL_KNOWN)
         w("noindex/readme.txt", b"a directory without index.html\n")
+        w("with space.txt", b"a name with a space\n")
         if big:
             self.big = os.urandom(BIG_SIZE)
             w("big.bin", self.big)
@@ -220,6 +222,8 @@ class Server:
 
     def check_health(self):
         """Fails if the process died or wrote a sanitizer report since the last check."""
+        if self.sanitizer_report(self.err_checked) and self.alive():
+            self.wait(3)  # a sanitizer aborts after writing its report: let it finish
         err = self.stderr()
         rep = self.sanitizer_report(self.err_checked)
         self.err_checked = len(err)
@@ -489,9 +493,16 @@ def get(srv, path, method="GET", headers=None, close=True, **kw):
 # response checks
 
 def check_common(r):
+    eq(r.version, "HTTP/1.1", "response version")
     eq(r.get("Server"), "htd", "Server header")
+    for name in ("Server", "Date", "Content-Length", "Content-Type", "ETag", "Last-Modified",
+                 "Connection", "Location", "Allow", "Content-Range"):
+        check(len(r.get_all(name)) <= 1, "%s header sent %d times: %r"
+              % (name, len(r.get_all(name)), r.headers))
     d = r.get("Date")
     check(d is not None and DATE_RE.match(d), "Date header not an IMF-fixdate: %r" % d)
+    skew = abs(calendar.timegm(time.strptime(d, "%a, %d %b %Y %H:%M:%S GMT")) - time.time())
+    check(skew < 60, "Date header %r is %.0f s away from now" % (d, skew))
     if r.status in (204, 304) or r.status < 200:
         check(not r.has("Content-Length") or r.status == 304,
               "status %d must not carry Content-Length: %r" % (r.status, r.headers))

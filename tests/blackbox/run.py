@@ -149,8 +149,9 @@ def main():
                     ctx._srv.check_health()
                 except harness.TestFailure as e:
                     detail += "\n" + str(e)
-                if not ctx._srv.alive():
-                    ctx.restart()
+                # A fresh server for the next test, so that one failure (a
+                # stuck worker, a corrupted heap) does not cascade.
+                ctx.restart()
             dt = time.monotonic() - t0
             report(name, status, dt, detail)
             {"ok": passed, "FAIL": failed, "skip": skipped}[status].append(name)
@@ -178,11 +179,17 @@ def main():
 
 def _where(e):
     """The test's own frame of a failure, for a one-line pointer."""
-    tb = traceback.extract_tb(e.__traceback__)
-    for fr in reversed(tb):
-        if os.path.basename(fr.filename).startswith("test_"):
-            return "at %s:%d: %s" % (os.path.basename(fr.filename), fr.lineno, fr.line)
-    return ""
+    tb = [fr for fr in traceback.extract_tb(e.__traceback__)
+          if os.path.basename(fr.filename).startswith("test_")]
+    if not tb:
+        return ""
+    inner = tb[-1]
+    outer = [fr for fr in tb if fr.name.startswith("test_")][-1:] or [inner]
+    where = "at %s:%d: %s" % (os.path.basename(inner.filename), inner.lineno, inner.line)
+    if outer[0] is not inner:
+        where += "\n  (from %s:%d: %s)" % (os.path.basename(outer[0].filename),
+                                           outer[0].lineno, outer[0].line)
+    return where
 
 
 if __name__ == "__main__":

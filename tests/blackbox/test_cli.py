@@ -14,10 +14,16 @@ from harness import SERVING_RE, check, check_ok_file, eq, get
 
 def run(args, cwd=None):
     try:
-        return subprocess.run([harness.HTD] + args, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=harness.TIMEOUT, cwd=cwd)
+        p = subprocess.run([harness.HTD] + args, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=harness.TIMEOUT, cwd=cwd)
     except subprocess.TimeoutExpired:
         harness.fail("htd %s did not exit within %.0f s" % (" ".join(args), harness.TIMEOUT))
+    err = p.stderr.decode("utf-8", "replace")
+    for m in harness.SANITIZER_MARKERS:
+        if m in err:
+            harness.fail("sanitizer report from htd %s (exit %d):\n%s"
+                         % (" ".join(args), p.returncode, err[:1500]))
+    return p
 
 
 def one_line(err):

@@ -51,6 +51,51 @@ def test_pipelining_10_requests_in_one_write(ctx):
     c.close()
 
 
+def test_pipelining_300_requests_spanning_reads(ctx):
+    """About 12 KB of requests in one write: heads straddle the server's reads."""
+    files = [("/file.txt", FILE_TXT), ("/letters.txt", LETTERS), ("/app.js", APP_JS)]
+    plan = [files[i % 3] for i in range(300)]
+    c = connect(ctx.srv)
+    c.send(b"".join(req(p, headers=[("X-Seq", str(i))]) for i, (p, _) in enumerate(plan)))
+    for i, (p, data) in enumerate(plan):
+        r = c.read_response()
+        check(r.status == 200 and r.body == data,
+              "pipelined response %d (%s): status %s body %r" % (i + 1, p, r.status, r.body[:60]))
+    c.close()
+
+
+def test_concurrent_connections(ctx):
+    conns = [connect(ctx.srv) for _ in range(50)]
+    try:
+        for i, c in enumerate(conns):
+            c.send(req("/file.txt" if i % 2 else "/letters.txt"))
+        for i, c in enumerate(conns):
+            check_ok_file(c.read_response(), FILE_TXT if i % 2 else LETTERS)
+        for c in conns:
+            c.send(req("/style.css"))
+        for c in conns:
+            check_ok_file(c.read_response(), STYLE_CSS)
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_request_limit_closes_after_1000(ctx):
+    """htd.h: max_requests per keep-alive connection, 0 (the binary's) means 1000."""
+    c = connect(ctx.srv)
+    c.send(req("/file.txt") * 500)
+    for i in range(500):
+        eq(c.read_response().status, 200, "status of request %d" % (i + 1))
+    c.send(req("/file.txt") * 501)
+    last = None
+    for i in range(500):
+        last = c.read_response()
+        eq(last.status, 200, "status of request %d" % (501 + i))
+    eq(last.get("Connection", "").lower(), "close", "Connection on the 1000th response")
+    check(c.at_eof(), "connection not closed after 1000 requests (more data: %r)" % c.buf[:80])
+    c.close()
+
+
 def test_http10_closes_by_default(ctx):
     c = connect(ctx.srv)
     c.send(b"GET /file.txt HTTP/1.0\r\n\r\n")

@@ -63,6 +63,19 @@ def test_percent_encoded_path_decoded(ctx):
     check_ok_file(get(ctx.srv, "/%66ile.txt"), FILE_TXT)
 
 
+def test_percent_encoded_space(ctx):
+    check_ok_file(get(ctx.srv, "/with%20space.txt"), b"a name with a space\n")
+
+
+def test_errors_do_not_reveal_the_root_path(ctx):
+    for path in ("/missing.txt", "/.secret", "/link_out.txt", "/noindex/", "/../etc/passwd"):
+        r = get(ctx.srv, path)
+        check(r.status >= 400, "%s answered %d" % (path, r.status))
+        check(ctx.root.path.encode() not in r.body and
+              ctx.root.outside_dir.encode() not in r.body,
+              "%s: error body reveals a filesystem path: %r" % (path, r.body))
+
+
 def test_dot_segments_inside_root_normalised(ctx):
     check_ok_file(get(ctx.srv, "/sub/../file.txt"), FILE_TXT)
 
@@ -221,6 +234,12 @@ def test_large_file_8mib_byte_exact(ctx):
     eq(r.status, 200, "status")
     eq(r.get("Content-Length"), str(len(big)), "Content-Length")
     eq(hashlib.sha256(r.body).hexdigest(), ctx.root.big_sha, "sha256 of the body")
+
+
+def test_large_file_head_content_length(ctx):
+    r = get(ctx.srv, "/big.bin", "HEAD")
+    eq(r.status, 200, "status")
+    eq(r.get("Content-Length"), str(len(ctx.root.big)), "Content-Length")
 
 
 def test_large_file_slow_reader(ctx):
