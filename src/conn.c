@@ -59,7 +59,7 @@ static void release_out(conn *c)
 {
     outq *q = c->out;
     if (!q) return;
-    if (q->file_fd >= 0) close(q->file_fd);
+    for (unsigned i = 0; i < q->nrefs; i++) cache_unref(q->refs[i]);
     free(q->heap);
     pool_put(&c->loop->outqs, q);
     c->out = NULL;
@@ -120,8 +120,9 @@ outq *conn_outq(conn *c)
     if (!c->out) {
         outq *q = pool_get(&c->loop->outqs);
         if (!q) return NULL;
-        q->nseg = q->cur = 0;
-        q->file_fd = -1;
+        q->nseg = q->cur = q->nrefs = 0;
+        q->mark_nseg = q->mark_nrefs = 0;
+        q->mark_dlen = 0;
         q->heap = NULL;
         q->dlen = 0;
         c->out = q;
@@ -129,7 +130,7 @@ outq *conn_outq(conn *c)
     return c->out;
 }
 
-static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off)
+static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off, int fd)
 {
     if (len == 0) return 0;
     /* Adjacent memory in the data area extends the previous segment. */
@@ -138,7 +139,7 @@ static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off)
         return 0;
     }
     if (q->nseg == OUTQ_SEGS) return -1;
-    q->seg[q->nseg++] = (out_seg){.p = p, .len = len, .off = off};
+    q->seg[q->nseg++] = (out_seg){.p = p, .len = len, .off = off, .fd = fd};
     return 0;
 }
 
@@ -151,26 +152,40 @@ int conn_out_copy(conn *c, const void *p, size_t len)
         char *dst = q->data + q->dlen;
         memcpy(dst, p, len);
         q->dlen += len;
-        return add_seg(q, dst, len, 0);
+        return add_seg(q, dst, len, 0, -1);
     }
     if (q->heap) return -1; /* one large body per response is enough for anyone */
     q->heap = malloc(len);
     if (!q->heap) return -1;
     memcpy(q->heap, p, len);
-    return add_seg(q, q->heap, len, 0);
+    return add_seg(q, q->heap, len, 0, -1);
 }
 
-int conn_out_file(conn *c, int fd, uint64_t off, uint64_t len)
+int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
 {
+    if (c->head_only || len == 0) return 0;
     outq *q = conn_outq(c);
-    if (!q) {
-        close(fd);
-        return -1;
+    if (!q) return -1;
+    if (!q->nrefs || q->refs[q->nrefs - 1] != e) {
+        if (q->nrefs == OUTQ_REFS) return -1;
+        cache_ref(e);
+        q->refs[q->nrefs++] = e;
     }
-    if (q->file_fd >= 0 && q->file_fd != fd) close(q->file_fd);
-    q->file_fd = fd;
-    if (c->head_only) return 0;
-    return add_seg(q, NULL, len, off);
+    if (e->data) return add_seg(q, e->data + off, len, 0, -1);
+    return add_seg(q, NULL, len, off, e->fd);
+}
+
+/* Takes back what the current request queued (see outq's mark). */
+static void truncate_out(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    while (q->nrefs > q->mark_nrefs) cache_unref(q->refs[--q->nrefs]);
+    q->nseg = q->mark_nseg;
+    q->dlen = q->mark_dlen;
+    free(q->heap);
+    q->heap = NULL;
+    if (q->nseg == q->cur) release_out(c);
 }
 
 /* Writes what is queued: memory segments with one writev, file ranges with
@@ -197,7 +212,7 @@ static int flush(conn *c)
         } else {
             off_t off = (off_t)s->off;
             asked = s->len > (1u << 30) ? (1u << 30) : s->len;
-            n = sendfile(c->fd, q->file_fd, &off, asked);
+            n = sendfile(c->fd, s->fd, &off, asked);
             if (n == 0) return IO_ERROR; /* the file shrank under us */
         }
         if (n < 0) {
@@ -223,17 +238,12 @@ static int flush(conn *c)
     return IO_DONE;
 }
 
-void conn_send(conn *c)
-{
-    c->state = CS_WRITE;
-}
-
 /* ---- errors ---- */
 
 void conn_error(conn *c, int status, const char *why, int keep)
 {
     loop *l = c->loop;
-    release_out(c);
+    truncate_out(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = 0;
     if (l->hreq.c == c && l->hreq.r) c->head_only = l->hreq.r->method_id == HTD_M_HEAD;
@@ -311,6 +321,12 @@ static void on_head(conn *c, size_t head_len)
 
     c->nreq++;
     c->started = 0;
+    c->parser = (htd_parser){0};
+    if (c->out) {
+        c->out->mark_nseg = c->out->nseg;
+        c->out->mark_nrefs = c->out->nrefs;
+        c->out->mark_dlen = c->out->dlen;
+    }
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
     c->http09 = r->version == 9;
     c->head_only = r->method_id == HTD_M_HEAD;
@@ -361,10 +377,12 @@ static void on_head(conn *c, size_t head_len)
         c->body_len = 0;
         c->state = CS_BODY;
         if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) {
+            /* Queued, so it cannot overtake pipelined responses before it. */
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            /* Best effort: a socket that cannot take 25 bytes now is one
-             * whose client is not waiting for them. */
-            if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) < 0) c->writable = 0;
+            int head_only = c->head_only;
+            c->head_only = 0;
+            conn_out_copy(c, cont, sizeof cont - 1);
+            c->head_only = head_only;
         }
         htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
         hr->c = NULL;
@@ -397,6 +415,11 @@ static void dispatch(conn *c)
 out:
     hr->c = NULL;
     hr->r = NULL;
+    if (c->body) {
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+    }
     c->state = CS_WRITE;
 }
 
@@ -495,16 +518,25 @@ static int fill(conn *c)
     return IO_ERROR;
 }
 
+/* Can the next pipelined request be answered into the queue before writing? */
+static int batchable(const conn *c)
+{
+    const outq *q = c->out;
+    return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !body_pending(c) &&
+           !q->heap && c->resume == 0 && q->nseg + 8 <= OUTQ_SEGS && q->nrefs + 2 <= OUTQ_REFS &&
+           q->dlen + 2048 <= OUTQ_DATA;
+}
+
 /* After a response is out: decide between the next request, discarding the
  * rest of a body, and closing. Returns 0 if c was closed. */
 static int response_done(conn *c)
 {
     loop *l = c->loop;
     release_out(c);
-    if (c->body) {
-        free(c->body);
-        c->body = NULL;
-        c->body_len = c->body_cap = 0;
+    if (c->resume == CS_BODY) {
+        c->resume = 0;
+        c->state = CS_BODY;
+        return 1;
     }
     if (!c->keep_alive || c->http09) {
         if (c->rpos == c->rlen && !body_pending(c) && !c->readable) {
@@ -520,7 +552,6 @@ static int response_done(conn *c)
         htd_timer_arm(&l->timers[T_LINGER], &c->timer, l->now);
         return 1;
     }
-    c->parser.scanned = 0;
     c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
     return 1;
 }
@@ -531,6 +562,12 @@ static void conn_run(conn *c)
     for (;;) {
         switch (c->state) {
         case CS_WRITE: {
+            if (batchable(c)) {
+                /* More pipelined requests are buffered: answer them into
+                 * the same queue, and write once. */
+                c->state = CS_HEAD;
+                break;
+            }
             int r = c->out ? flush(c) : IO_DONE;
             if (r == IO_AGAIN) {
                 htd_timer_arm(&l->timers[T_SEND], &c->timer, l->now);
@@ -561,6 +598,13 @@ static void conn_run(conn *c)
                     c->started = 1;
                     htd_timer_arm(&l->timers[T_HEADER], &c->timer, l->now);
                 }
+                if (c->out) {
+                    c->state = CS_WRITE; /* send the batch before waiting */
+                    break;
+                }
+            } else if (c->out) {
+                c->state = CS_WRITE;
+                break;
             } else if (l->stopping) {
                 conn_close(c);
                 return;
@@ -588,6 +632,11 @@ static void conn_run(conn *c)
             if (c->rpos < c->rlen) {
                 read_body_step(c);
                 if (c->state != CS_BODY) break;
+            }
+            if (c->out) {
+                c->resume = CS_BODY;
+                c->state = CS_WRITE;
+                break;
             }
             if (!c->readable) return;
             switch (fill(c)) {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cache.h"
 #include "chunked.h"
 #include "loop.h"
 #include "parser.h"
@@ -30,16 +31,23 @@ typedef struct out_seg {
     const char *p; /* memory, or NULL for a file range */
     uint64_t len;
     uint64_t off; /* file offset */
+    int fd;       /* the file, for a file range */
 } out_seg;
 
-#define OUTQ_SEGS 40
+#define OUTQ_SEGS 64
+#define OUTQ_REFS 24
 
-/* A response being sent: a pooled block of OUTQ_SIZE bytes. */
+/* Responses being sent, in order: a pooled block of OUTQ_SIZE bytes. Several
+ * pipelined responses share one queue and go out in one write. The mark is
+ * where the current request's response begins, so an error can take back
+ * what the request had queued without touching the responses before it. */
 typedef struct outq {
-    uint16_t nseg, cur;
-    int file_fd;  /* the file the file segments read from, or -1 */
-    char *heap;   /* an allocated body, freed with the queue, or NULL */
-    size_t dlen;  /* bytes used of data */
+    uint16_t nseg, cur, nrefs;
+    uint16_t mark_nseg, mark_nrefs;
+    size_t mark_dlen;
+    char *heap;  /* an allocated body, freed with the queue, or NULL */
+    size_t dlen; /* bytes used of data */
+    struct cache_entry *refs[OUTQ_REFS]; /* entries the segments point into */
     out_seg seg[OUTQ_SEGS];
     char data[];
 } outq;
@@ -56,6 +64,7 @@ typedef struct conn {
     uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
     uint8_t body_chunked : 1;
     uint8_t started : 1;    /* some bytes of the current request head have arrived */
+    uint8_t resume;         /* the state to enter once the out queue is sent */
     int fd;
     loop *loop;
     htd_timer timer;
@@ -83,8 +92,9 @@ void conn_stop(conn *c);
 outq *conn_outq(conn *c);
 /* Appends len bytes to the response body, copying them. -1 when out of memory. */
 int conn_out_copy(conn *c, const void *p, size_t len);
-/* Appends a file range to the response body; the queue owns fd from the first call. */
-int conn_out_file(conn *c, int fd, uint64_t off, uint64_t len);
+/* Appends bytes off..off+len of a cache entry to the response body, holding
+ * a reference to the entry until they are sent. */
+int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
 /* Starts sending what is queued. */
 void conn_send(conn *c);
 

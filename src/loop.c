@@ -19,12 +19,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "conn.h"
 #include "log.h"
 
 #define ACCEPT_BATCH 64
 #define MAX_EVENTS 256
 #define LINGER_MS 2000
+#define CACHE_BYTES (64u << 20) /* per loop */
 
 void *pool_get(pool *p)
 {
@@ -92,6 +94,7 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
     l->srv = srv;
     l->id = id;
     l->stop_kind = EV_STOP;
+    l->cache_kind = EV_CACHE;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->epfd < 0 || l->stop_fd < 0) {
@@ -116,6 +119,10 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
             snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
             goto fail;
         }
+    }
+    if (srv->root && (l->cache = cache_new(srv->root, srv->root_fd, CACHE_BYTES))) {
+        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->cache_kind};
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, cache_fd(l->cache), &ev);
     }
     const htd_config *cfg = &srv->cfg;
     htd_timer_list_init(&l->timers[T_HEADER], cfg->header_timeout_ms);
@@ -142,6 +149,7 @@ void loop_free(loop *l)
     if (l->epfd >= 0) close(l->epfd);
     if (l->stop_fd >= 0) close(l->stop_fd);
     free(l->listeners);
+    cache_free(l->cache);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);
     free(l->log_buf);
@@ -233,8 +241,12 @@ void *loop_run(void *arg)
             if (errno == EINTR) continue;
             break;
         }
+        /* File changes first, so no request in this batch sees a stale entry. */
+        for (int i = 0; i < n; i++)
+            if (*(uint8_t *)evs[i].data.ptr == EV_CACHE) cache_on_event(l->cache);
         for (int i = 0; i < n; i++) {
             uint8_t kind = *(uint8_t *)evs[i].data.ptr;
+            if (kind == EV_CACHE) continue;
             if (kind == EV_CONN) {
                 conn_event(evs[i].data.ptr, evs[i].events);
             } else if (kind == EV_LISTENER) {

@@ -20,12 +20,12 @@
 #include "timer.h"
 
 /* Kinds of object registered with epoll; each starts with its kind byte. */
-enum { EV_LISTENER = 1, EV_STOP, EV_CONN };
+enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_CONN };
 
 enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_COUNT };
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
-#define OUTQ_SIZE 8192  /* response queue block: segments and head bytes */
+#define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
 #define REQ_PATH_MAX 4096
 
 typedef struct ev_listener {
@@ -58,6 +58,8 @@ typedef struct loop {
     int epfd;
     int stop_fd; /* eventfd written by htd_server_stop */
     uint8_t stop_kind;
+    uint8_t cache_kind;
+    struct cache *cache; /* open files, or NULL */
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;

@@ -123,6 +123,7 @@ int response_head(conn *c, const resp *r)
         put(&w, r->location.p, r->location.len);
     }
     PUTS(&w, "\r\n");
+    if (r->pre_len) put(&w, r->pre, r->pre_len);
     if (r->extra_len) put(&w, r->extra, r->extra_len);
     if (l->hreq.c == c && l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
     if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");

@@ -21,6 +21,8 @@ typedef struct resp {
     time_t last_modified;  /* 0 for none */
     htd_str etag;          /* with its quotes; len 0 for none */
     htd_str location;      /* len 0 for none */
+    const char *pre;       /* header lines formatted beforehand, each ending in CRLF */
+    size_t pre_len;
     const char *extra;     /* more header lines, each ending in CRLF */
     size_t extra_len;
 } resp;

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "conn.h"
 #include "date.h"
 #include "log.h"
@@ -127,21 +128,18 @@ static void redirect_to_slash(struct htd_req *hr)
     finish(hr, 301, sizeof body - 1);
 }
 
-static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const char *ctype,
-                        htd_str etag, time_t mtime, const htd_range *rg, int n)
+static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg, int n)
 {
     conn *c = hr->c;
-    uint64_t size = (uint64_t)st->st_size;
-    char extra[160];
-    resp rs = {.status = 206, .ctype = ctype, .last_modified = mtime, .etag = etag};
+    char extra[96];
+    resp rs = {.status = 206, .pre = e->hdrs, .pre_len = e->hdrs_len};
     if (n == 1) {
         rs.length = (int64_t)(rg[0].last - rg[0].first + 1);
         rs.extra = extra;
-        rs.extra_len = (size_t)snprintf(extra, sizeof extra,
-                                        "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n",
+        rs.extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes %llu-%llu/%llu\r\n",
                                         (unsigned long long)rg[0].first,
-                                        (unsigned long long)rg[0].last, (unsigned long long)size);
-        if (response_head(c, &rs) < 0 || conn_out_file(c, fd, rg[0].first, (uint64_t)rs.length) < 0) {
+                                        (unsigned long long)rg[0].last, (unsigned long long)e->size);
+        if (response_head(c, &rs) < 0 || conn_out_entry(c, e, rg[0].first, (uint64_t)rs.length) < 0) {
             fail(hr, 500, "response too large");
             return;
         }
@@ -151,7 +149,7 @@ static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const
     /* multipart/byteranges: the part heads are formatted first so that the
      * total length is known for Content-Length. */
     char boundary[24];
-    unsigned long long seed = ((unsigned long long)st->st_ino * 0x9E3779B97F4A7C15ull) ^
+    unsigned long long seed = ((unsigned long long)e->ino * 0x9E3779B97F4A7C15ull) ^
                               ((unsigned long long)c->loop->now << 20) ^ (uintptr_t)c ^ c->nreq;
     snprintf(boundary, sizeof boundary, "%016llx", seed);
     char parts[HTD_MAX_RANGES][200];
@@ -160,8 +158,8 @@ static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const
     for (int i = 0; i < n; i++) {
         plen[i] = (size_t)snprintf(parts[i], sizeof parts[i],
                                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                                   boundary, ctype, (unsigned long long)rg[i].first,
-                                   (unsigned long long)rg[i].last, (unsigned long long)size);
+                                   boundary, e->ctype, (unsigned long long)rg[i].first,
+                                   (unsigned long long)rg[i].last, (unsigned long long)e->size);
         total += plen[i] + (rg[i].last - rg[i].first + 1);
     }
     char tail[40];
@@ -171,12 +169,12 @@ static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const
     snprintf(mctype, sizeof mctype, "multipart/byteranges; boundary=%s", boundary);
     rs.ctype = mctype;
     rs.length = (int64_t)total;
-    rs.extra = "Accept-Ranges: bytes\r\n";
-    rs.extra_len = sizeof "Accept-Ranges: bytes\r\n" - 1;
+    rs.pre = e->hdrs + e->vhdrs_off; /* the entry's own Content-Type is the parts' */
+    rs.pre_len = e->hdrs_len - e->vhdrs_off;
     int bad = response_head(c, &rs) < 0;
     for (int i = 0; i < n && !bad; i++) {
         bad |= conn_out_copy(c, parts[i], plen[i]) < 0;
-        bad |= conn_out_file(c, fd, rg[i].first, rg[i].last - rg[i].first + 1) < 0;
+        bad |= conn_out_entry(c, e, rg[i].first, rg[i].last - rg[i].first + 1) < 0;
     }
     if (!bad) bad = conn_out_copy(c, tail, tlen) < 0;
     if (bad) {
@@ -186,14 +184,89 @@ static void send_ranges(struct htd_req *hr, int fd, const struct stat *st, const
     finish(hr, 206, total);
 }
 
+/* Opens the file for hr's path, following index.html for a directory, and
+ * makes an entry of it: a file, or "missing". Answers hr itself (and returns
+ * NULL) for what is not cached: redirects and refusals. */
+static cache_entry *resolve(struct htd_req *hr)
+{
+    loop *l = hr->c->loop;
+    htd_server *s = l->srv;
+    /* The path relative to the root, with room for "index.html". */
+    char rel[REQ_PATH_MAX + 16];
+    size_t rlen = hr->path_len - 1;
+    memcpy(rel, hr->path + 1, rlen);
+    rel[rlen] = 0;
+    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY);
+    struct stat st;
+    if (fd < 0) goto open_failed;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        fail(hr, 500, "cannot stat the file");
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        if (hr->path[hr->path_len - 1] != '/') {
+            redirect_to_slash(hr);
+            return NULL;
+        }
+        memcpy(rel + rlen, "index.html", sizeof "index.html");
+        rlen += sizeof "index.html" - 1;
+        fd = open_beneath(s->root_fd, rel, O_RDONLY);
+        if (fd < 0) {
+            if (errno == ENOENT) {
+                fail(hr, 403, "directory has no index.html and listings are off");
+                return NULL;
+            }
+            goto open_failed;
+        }
+        if (fstat(fd, &st) < 0) {
+            close(fd);
+            fail(hr, 500, "cannot stat the file");
+            return NULL;
+        }
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        fail(hr, 403, "not a regular file");
+        return NULL;
+    }
+    cache_entry *e = cache_put(l->cache, hr->path, hr->path_len, rel, fd, &st,
+                               htd_mime_type(s->mime, rel, rlen), l->date_sec);
+    if (!e) fail(hr, 500, "out of memory");
+    return e;
+
+open_failed:
+    switch (errno) {
+    case ENOENT:
+    case ENOTDIR:
+        e = cache_put(l->cache, hr->path, hr->path_len, rel, -1, NULL, NULL, l->date_sec);
+        if (!e) fail(hr, 500, "out of memory");
+        return e;
+    case EACCES:
+    case EPERM:
+        fail(hr, 403, "the file is not readable");
+        return NULL;
+    case EXDEV:
+    case ELOOP:
+        fail(hr, 403, "a symbolic link leads outside the document root");
+        return NULL;
+    case ENAMETOOLONG:
+        fail(hr, 414, "path too long");
+        return NULL;
+    default:
+        fail(hr, 500, "cannot open the file");
+        return NULL;
+    }
+}
+
+static void serve_entry(struct htd_req *hr, cache_entry *e);
+
 void static_serve(struct htd_req *hr)
 {
     conn *c = hr->c;
     loop *l = c->loop;
-    htd_server *s = l->srv;
-    const htd_request *r = hr->r;
-
-    int m = r->method_id;
+    int m = hr->r->method_id;
     if (m != HTD_M_GET && m != HTD_M_HEAD && m != HTD_M_OPTIONS) {
         fail(hr, 405, "method not allowed on a static file");
         return;
@@ -209,73 +282,43 @@ void static_serve(struct htd_req *hr)
         fail(hr, 403, "dotfiles are not served");
         return;
     }
-
-    /* The path relative to the root, with room for "index.html". */
-    char rel[REQ_PATH_MAX + 16];
-    size_t rlen = hr->path_len - 1;
-    memcpy(rel, hr->path + 1, rlen);
-    rel[rlen] = 0;
-    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY);
-    if (fd < 0) goto open_failed;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        fail(hr, 500, "cannot stat the file");
+    cache_entry *e = cache_get(l->cache, hr->path, hr->path_len);
+    if (e) {
+        cache_ref(e);
+    } else if (!(e = resolve(hr))) {
         return;
     }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        if (hr->path[hr->path_len - 1] != '/') {
-            redirect_to_slash(hr);
-            return;
-        }
-        memcpy(rel + rlen, "index.html", sizeof "index.html");
-        rlen += sizeof "index.html" - 1;
-        fd = open_beneath(s->root_fd, rel, O_RDONLY);
-        if (fd < 0) {
-            if (errno == ENOENT) {
-                fail(hr, 403, "directory has no index.html and listings are off");
-                return;
-            }
-            goto open_failed;
-        }
-        if (fstat(fd, &st) < 0) {
-            close(fd);
-            fail(hr, 500, "cannot stat the file");
-            return;
-        }
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        fail(hr, 403, "not a regular file");
-        return;
-    }
-    if (m == HTD_M_OPTIONS) {
-        close(fd);
-        goto options;
-    }
+    if (e->missing) fail(hr, 404, "no such file");
+    else if (m == HTD_M_OPTIONS) goto options_entry;
+    else serve_entry(hr, e);
+    cache_unref(e);
+    return;
 
-    time_t mtime = st.st_mtim.tv_sec;
-    if (mtime > l->date_sec) mtime = l->date_sec; /* never a Last-Modified after Date */
-    char etag_buf[64];
-    htd_str etag = {etag_buf, (size_t)snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx-%llx\"",
-                                               (unsigned long long)st.st_ino,
-                                               (unsigned long long)st.st_size,
-                                               (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                                                   (unsigned long long)st.st_mtim.tv_nsec)};
-    const char *ctype = htd_mime_type(s->mime, rel, rlen);
+options_entry:
+    cache_unref(e);
+options:;
+    resp op = {.status = 204, .length = -1, .extra = ALLOW, .extra_len = sizeof ALLOW - 1};
+    response_head(c, &op);
+    finish(hr, 204, 0);
+}
+
+static void serve_entry(struct htd_req *hr, cache_entry *e)
+{
+    conn *c = hr->c;
+    const htd_request *r = hr->r;
+    int m = r->method_id;
 
     /* Preconditions in the order of RFC 9110 section 13.2.2. */
     htd_str v;
     time_t t;
     if ((v = HDR(r, "if-match")).p) {
-        if (!etag_match(v, etag, 0)) goto precondition_failed;
-    } else if (HDR_DATE(r, "if-unmodified-since", &t) && mtime > t) {
+        if (!etag_match(v, e->etag, 0)) goto precondition_failed;
+    } else if (HDR_DATE(r, "if-unmodified-since", &t) && e->mtime > t) {
         goto precondition_failed;
     }
     if ((v = HDR(r, "if-none-match")).p) {
-        if (etag_match(v, etag, 1)) goto not_modified;
-    } else if (HDR_DATE(r, "if-modified-since", &t) && mtime <= t) {
+        if (etag_match(v, e->etag, 1)) goto not_modified;
+    } else if (HDR_DATE(r, "if-modified-since", &t) && e->mtime <= t) {
         goto not_modified;
     }
 
@@ -283,13 +326,14 @@ void static_serve(struct htd_req *hr)
         htd_str ir = HDR(r, "if-range");
         int use = 1;
         if (ir.p) {
-            if (ir.len && ir.p[0] == '"') use = ir.len == etag.len && memcmp(ir.p, etag.p, etag.len) == 0;
-            else use = htd_date_parse(ir.p, ir.len, &t) == 0 && t == mtime;
+            if (ir.len && ir.p[0] == '"')
+                use = ir.len == e->etag.len && memcmp(ir.p, e->etag.p, ir.len) == 0;
+            else
+                use = htd_date_parse(ir.p, ir.len, &t) == 0 && t == e->mtime;
         }
         htd_range rg[HTD_MAX_RANGES];
-        int n = use ? htd_range_parse(v.p, v.len, (uint64_t)st.st_size, rg, HTD_MAX_RANGES) : 0;
+        int n = use ? htd_range_parse(v.p, v.len, e->size, rg, HTD_MAX_RANGES) : 0;
         if (n < 0) {
-            close(fd);
             char extra[64];
             static const char body[] = "no requested range is within the file\n";
             resp rs = {.status = 416,
@@ -297,69 +341,36 @@ void static_serve(struct htd_req *hr)
                        .length = sizeof body - 1,
                        .extra = extra,
                        .extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
-                                                     (unsigned long long)st.st_size)};
+                                                     (unsigned long long)e->size)};
             if (response_head(c, &rs) == 0) conn_out_copy(c, body, sizeof body - 1);
             finish(hr, 416, sizeof body - 1);
             return;
         }
         if (n > 0) {
-            send_ranges(hr, fd, &st, ctype, etag, mtime, rg, n);
+            send_ranges(hr, e, rg, n);
             return;
         }
     }
 
-    resp rs = {.status = 200,
-               .ctype = ctype,
-               .length = st.st_size,
-               .last_modified = mtime,
-               .etag = etag,
-               .extra = "Accept-Ranges: bytes\r\n",
-               .extra_len = sizeof "Accept-Ranges: bytes\r\n" - 1};
-    if (response_head(c, &rs) < 0 || conn_out_file(c, fd, 0, (uint64_t)st.st_size) < 0) {
+    resp rs = {.status = 200, .length = (int64_t)e->size, .pre = e->hdrs, .pre_len = e->hdrs_len};
+    if (response_head(c, &rs) < 0 || conn_out_entry(c, e, 0, e->size) < 0) {
         fail(hr, 500, "response too large");
         return;
     }
-    finish(hr, 200, (uint64_t)st.st_size);
+    finish(hr, 200, e->size);
     return;
 
 not_modified:
     if (m != HTD_M_GET && m != HTD_M_HEAD) goto precondition_failed;
-    close(fd);
-    resp nm = {.status = 304, .length = -1, .last_modified = mtime, .etag = etag};
+    /* Only the validators: a 304 repeats no other representation metadata. */
+    resp nm = {.status = 304,
+               .length = -1,
+               .pre = e->hdrs + e->vhdrs_off,
+               .pre_len = (size_t)(e->etag.p + e->etag.len + 2 - (e->hdrs + e->vhdrs_off))};
     response_head(c, &nm);
     finish(hr, 304, 0);
     return;
 
 precondition_failed:
-    close(fd);
     fail(hr, 412, "precondition failed: the file has changed");
-    return;
-
-options:;
-    resp op = {.status = 204, .length = -1, .extra = ALLOW, .extra_len = sizeof ALLOW - 1};
-    response_head(c, &op);
-    finish(hr, 204, 0);
-    return;
-
-open_failed:
-    switch (errno) {
-    case ENOENT:
-    case ENOTDIR:
-        fail(hr, 404, "no such file");
-        return;
-    case EACCES:
-    case EPERM:
-        fail(hr, 403, "the file is not readable");
-        return;
-    case EXDEV:
-    case ELOOP:
-        fail(hr, 403, "a symbolic link leads outside the document root");
-        return;
-    case ENAMETOOLONG:
-        fail(hr, 414, "path too long");
-        return;
-    default:
-        fail(hr, 500, "cannot open the file");
-        return;
-    }
 }

@@ -1,0 +1,310 @@
+/*
+ * cache.c - the per-loop open-file cache; see cache.h for the contract.
+ *
+ * A chained hash table keyed by request path, an LRU list to stay within a
+ * byte and an entry budget, and one inotify descriptor. Dropping everything
+ * on any event is deliberately blunt: files on a web server change rarely,
+ * and a cache that is only ever empty or right needs no per-event reasoning.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "date.h"
+
+#define BUCKETS 4096 /* a power of two */
+#define MAX_ENTRIES 8192
+#define INLINE_MAX (128 * 1024) /* files up to this size are kept in memory */
+
+#define DIR_EVENTS                                                                                 \
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | \
+     IN_DELETE_SELF | IN_MOVE_SELF)
+#define FILE_EVENTS (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+struct cache {
+    int ifd;
+    int root_fd;
+    char *root;
+    size_t root_len;
+    size_t bytes, max_bytes, count;
+    cache_entry *buckets[BUCKETS];
+    cache_entry lru; /* sentinel: lru.lru_next is the most recently used */
+    int *wds;
+    size_t nwds, capwds;
+};
+
+static uint32_t hash_path(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+cache *cache_new(const char *root, int root_fd, size_t max_bytes)
+{
+    cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->root_fd = root_fd;
+    c->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    c->root = strdup(root);
+    if (c->ifd < 0 || !c->root) {
+        cache_free(c);
+        return NULL;
+    }
+    c->root_len = strlen(root);
+    c->max_bytes = max_bytes;
+    c->lru.lru_next = c->lru.lru_prev = &c->lru;
+    return c;
+}
+
+int cache_fd(const cache *c)
+{
+    return c ? c->ifd : -1;
+}
+
+static size_t entry_bytes(const cache_entry *e)
+{
+    return sizeof *e + e->path_len + e->hdrs_len + (e->data ? e->size : 0);
+}
+
+static void entry_free(cache_entry *e)
+{
+    if (e->fd >= 0) close(e->fd);
+    free(e->data);
+    free(e->hdrs);
+    free(e);
+}
+
+void cache_ref(cache_entry *e)
+{
+    e->refs++;
+}
+
+void cache_unref(cache_entry *e)
+{
+    if (--e->refs == 0) entry_free(e);
+}
+
+static void unlink_entry(cache *c, cache_entry *e)
+{
+    cache_entry **pp = &c->buckets[e->hash & (BUCKETS - 1)];
+    while (*pp != e) pp = &(*pp)->next;
+    *pp = e->next;
+    e->lru_prev->lru_next = e->lru_next;
+    e->lru_next->lru_prev = e->lru_prev;
+    e->in_table = 0;
+    c->bytes -= entry_bytes(e);
+    c->count--;
+    cache_unref(e);
+}
+
+static void flush_all(cache *c)
+{
+    while (c->lru.lru_next != &c->lru) unlink_entry(c, c->lru.lru_next);
+    for (size_t i = 0; i < c->nwds; i++) inotify_rm_watch(c->ifd, c->wds[i]);
+    c->nwds = 0;
+}
+
+void cache_free(cache *c)
+{
+    if (!c) return;
+    if (c->ifd >= 0) {
+        flush_all(c);
+        close(c->ifd);
+    }
+    free(c->wds);
+    free(c->root);
+    free(c);
+}
+
+void cache_on_event(cache *c)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int any = 0;
+    for (;;) {
+        ssize_t n = read(c->ifd, buf, sizeof buf);
+        if (n <= 0) break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            /* IN_IGNORED follows our own inotify_rm_watch: not a change. */
+            if (!(ev->mask & IN_IGNORED)) any = 1;
+            p += sizeof *ev + ev->len;
+        }
+    }
+    if (any) flush_all(c);
+}
+
+cache_entry *cache_get(cache *c, const char *path, size_t len)
+{
+    if (!c) return NULL;
+    uint32_t h = hash_path(path, len);
+    for (cache_entry *e = c->buckets[h & (BUCKETS - 1)]; e; e = e->next) {
+        if (e->hash == h && e->path_len == len && memcmp(e->path, path, len) == 0) {
+            /* Move to the front of the LRU list. */
+            e->lru_prev->lru_next = e->lru_next;
+            e->lru_next->lru_prev = e->lru_prev;
+            e->lru_next = c->lru.lru_next;
+            e->lru_prev = &c->lru;
+            c->lru.lru_next->lru_prev = e;
+            c->lru.lru_next = e;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static int add_watch(cache *c, const char *path, uint32_t mask)
+{
+    int wd = inotify_add_watch(c->ifd, path, mask);
+    if (wd < 0) return -1;
+    for (size_t i = 0; i < c->nwds; i++)
+        if (c->wds[i] == wd) return 0;
+    if (c->nwds == c->capwds) {
+        size_t cap = c->capwds ? c->capwds * 2 : 64;
+        int *w = realloc(c->wds, cap * sizeof *w);
+        if (!w) {
+            inotify_rm_watch(c->ifd, wd);
+            return -1;
+        }
+        c->wds = w;
+        c->capwds = cap;
+    }
+    c->wds[c->nwds++] = wd;
+    return 0;
+}
+
+/* Watches the root, every directory on the way to rel, and rel itself.
+ * For a missing path, watching the directories that do exist suffices: the
+ * path can only appear through an event in one of them. */
+static int watch_path(cache *c, const char *rel, int exists)
+{
+    char path[4096 + 256];
+    size_t rl = strlen(rel);
+    if (c->root_len + 1 + rl >= sizeof path) return -1;
+    memcpy(path, c->root, c->root_len);
+    path[c->root_len] = 0;
+    if (add_watch(c, path, DIR_EVENTS) < 0) return -1;
+    size_t n = c->root_len;
+    path[n++] = '/';
+    for (size_t i = 0; i < rl; i++) {
+        if (rel[i] == '/') {
+            path[n] = 0;
+            if (add_watch(c, path, DIR_EVENTS) < 0) return exists ? -1 : 0;
+        }
+        path[n++] = rel[i];
+    }
+    path[n] = 0;
+    if (rl && add_watch(c, path, exists ? FILE_EVENTS : DIR_EVENTS) < 0) return exists ? -1 : 0;
+    return 0;
+}
+
+static void make_room(cache *c, size_t need)
+{
+    while (c->lru.lru_prev != &c->lru &&
+           (c->bytes + need > c->max_bytes || c->count >= MAX_ENTRIES))
+        unlink_entry(c, c->lru.lru_prev);
+}
+
+/* The header lines every response of a file repeats, formatted once. */
+static int format_headers(cache_entry *e, const char *ctype, const struct stat *st)
+{
+    char lm[HTD_DATE_LEN + 1];
+    htd_date_format(e->mtime, lm);
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "Content-Type: %s\r\nLast-Modified: %s\r\nETag: \"%llx-%llx-%llx\"\r\n"
+                     "Accept-Ranges: bytes\r\n",
+                     ctype, lm, (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+                     (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                         (unsigned long long)st->st_mtim.tv_nsec);
+    if (n < 0 || (size_t)n >= sizeof buf) return -1;
+    e->hdrs = malloc((size_t)n + 1);
+    if (!e->hdrs) return -1;
+    memcpy(e->hdrs, buf, (size_t)n + 1);
+    e->hdrs_len = (size_t)n;
+    e->vhdrs_off = (size_t)(strstr(e->hdrs, "Last-Modified: ") - e->hdrs);
+    char *et = strstr(e->hdrs, "ETag: ") + 6;
+    e->etag = (htd_str){et, (size_t)(strchr(et, '\r') - et)};
+    e->ctype = ctype;
+    return 0;
+}
+
+cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, int fd,
+                       const struct stat *st, const char *ctype, time_t now)
+{
+    cache_entry *e = calloc(1, sizeof *e + len + 1);
+    if (!e) {
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    e->fd = -1;
+    e->refs = 1;
+    memcpy(e->path, path, len);
+    e->path_len = len;
+    e->hash = hash_path(path, len);
+    if (fd < 0) {
+        e->missing = 1;
+    } else {
+        e->fd = fd;
+        e->size = (uint64_t)st->st_size;
+        e->ino = st->st_ino;
+        e->mtime = st->st_mtim.tv_sec < now ? st->st_mtim.tv_sec : now;
+        if (format_headers(e, ctype, st) < 0) {
+            entry_free(e);
+            return NULL;
+        }
+    }
+    /* Watch first, then check that nothing changed since the caller looked:
+     * a change after the watch is an event, a change before it shows here. */
+    int keep = c && entry_bytes(e) + (e->missing ? 0 : e->size) <= c->max_bytes / 4 &&
+               watch_path(c, rel, !e->missing) == 0;
+    struct stat now_st;
+    if (keep && e->missing)
+        keep = fstatat(c->root_fd, rel, &now_st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+    else if (keep)
+        keep = fstat(fd, &now_st) == 0 && now_st.st_ino == st->st_ino &&
+               now_st.st_size == st->st_size &&
+               now_st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+               now_st.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+               now_st.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+               now_st.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
+    if (!keep) return e;
+
+    /* Small files are read once and then sent from memory with their head
+     * in one write; the descriptor is not needed any more. */
+    if (!e->missing && e->size <= INLINE_MAX && e->size > 0 && (e->data = malloc(e->size))) {
+        size_t got = 0;
+        while (got < e->size) {
+            ssize_t n = pread(fd, e->data + got, e->size - got, (off_t)got);
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        if (got == e->size) {
+            close(fd);
+            e->fd = -1;
+        } else {
+            free(e->data);
+            e->data = NULL;
+        }
+    }
+    size_t need = entry_bytes(e);
+    make_room(c, need);
+    cache_entry **b = &c->buckets[e->hash & (BUCKETS - 1)];
+    e->next = *b;
+    *b = e;
+    e->lru_next = c->lru.lru_next;
+    e->lru_prev = &c->lru;
+    c->lru.lru_next->lru_prev = e;
+    c->lru.lru_next = e;
+    e->in_table = 1;
+    e->refs++;
+    c->bytes += need;
+    c->count++;
+    return e;
+}
