@@ -34,7 +34,7 @@ struct cache {
     size_t root_len;
     size_t bytes, max_bytes, count;
     cache_entry *buckets[BUCKETS];
-    cache_entry lru; /* sentinel: lru.lru_next is the most recently used */
+    cache_entry *mru, *lru; /* both ends of the recency list */
     int *wds;
     size_t nwds, capwds;
 };
@@ -59,7 +59,6 @@ cache *cache_new(const char *root, int root_fd, size_t max_bytes)
     }
     c->root_len = strlen(root);
     c->max_bytes = max_bytes;
-    c->lru.lru_next = c->lru.lru_prev = &c->lru;
     return c;
 }
 
@@ -91,13 +90,29 @@ void cache_unref(cache_entry *e)
     if (--e->refs == 0) entry_free(e);
 }
 
+static void lru_remove(cache *c, cache_entry *e)
+{
+    if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
+    else c->mru = e->lru_next;
+    if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
+    else c->lru = e->lru_prev;
+}
+
+static void lru_push_front(cache *c, cache_entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = c->mru;
+    if (c->mru) c->mru->lru_prev = e;
+    else c->lru = e;
+    c->mru = e;
+}
+
 static void unlink_entry(cache *c, cache_entry *e)
 {
     cache_entry **pp = &c->buckets[e->hash & (BUCKETS - 1)];
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
-    e->lru_prev->lru_next = e->lru_next;
-    e->lru_next->lru_prev = e->lru_prev;
+    lru_remove(c, e);
     e->in_table = 0;
     c->bytes -= entry_bytes(e);
     c->count--;
@@ -106,7 +121,7 @@ static void unlink_entry(cache *c, cache_entry *e)
 
 static void flush_all(cache *c)
 {
-    while (c->lru.lru_next != &c->lru) unlink_entry(c, c->lru.lru_next);
+    while (c->mru) unlink_entry(c, c->mru);
     for (size_t i = 0; i < c->nwds; i++) inotify_rm_watch(c->ifd, c->wds[i]);
     c->nwds = 0;
 }
@@ -146,13 +161,10 @@ cache_entry *cache_get(cache *c, const char *path, size_t len)
     uint32_t h = hash_path(path, len);
     for (cache_entry *e = c->buckets[h & (BUCKETS - 1)]; e; e = e->next) {
         if (e->hash == h && e->path_len == len && memcmp(e->path, path, len) == 0) {
-            /* Move to the front of the LRU list. */
-            e->lru_prev->lru_next = e->lru_next;
-            e->lru_next->lru_prev = e->lru_prev;
-            e->lru_next = c->lru.lru_next;
-            e->lru_prev = &c->lru;
-            c->lru.lru_next->lru_prev = e;
-            c->lru.lru_next = e;
+            if (c->mru != e) {
+                lru_remove(c, e);
+                lru_push_front(c, e);
+            }
             return e;
         }
     }
@@ -206,9 +218,8 @@ static int watch_path(cache *c, const char *rel, int exists)
 
 static void make_room(cache *c, size_t need)
 {
-    while (c->lru.lru_prev != &c->lru &&
-           (c->bytes + need > c->max_bytes || c->count >= MAX_ENTRIES))
-        unlink_entry(c, c->lru.lru_prev);
+    while (c->lru && (c->bytes + need > c->max_bytes || c->count >= MAX_ENTRIES))
+        unlink_entry(c, c->lru);
 }
 
 /* The header lines every response of a file repeats, formatted once. */
@@ -298,10 +309,7 @@ cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, 
     cache_entry **b = &c->buckets[e->hash & (BUCKETS - 1)];
     e->next = *b;
     *b = e;
-    e->lru_next = c->lru.lru_next;
-    e->lru_prev = &c->lru;
-    c->lru.lru_next->lru_prev = e;
-    c->lru.lru_next = e;
+    lru_push_front(c, e);
     e->in_table = 1;
     e->refs++;
     c->bytes += need;
