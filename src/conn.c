@@ -28,7 +28,7 @@ enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
 static void conn_run(conn *c);
 
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, int read_now)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -41,8 +41,8 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
     c->state = CS_HEAD;
     c->writable = 1;
     /* TCP_DEFER_ACCEPT on the listener means there is usually a request
-     * waiting already: try reading before asking epoll. */
-    c->readable = 1;
+     * waiting already: try reading before asking epoll, when allowed. */
+    c->readable = read_now ? 1 : 0;
     if (salen > sizeof c->peer) salen = sizeof c->peer;
     memcpy(&c->peer, sa, salen);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};

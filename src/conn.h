@@ -81,7 +81,9 @@ typedef struct conn {
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Takes a new connection. read_now: its request may be read at once, before
+ * epoll reports it (see do_accept in loop.c for when that is allowed). */
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, int read_now);
 void conn_event(conn *c, uint32_t events);
 void conn_timeout(conn *c); /* c's timer fired */
 void conn_close(conn *c);

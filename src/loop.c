@@ -175,7 +175,11 @@ static void do_accept(loop *l, ev_listener *ls)
              * readable and we try again on the next iteration. */
             return;
         }
-        conn_accept(l, fd, (struct sockaddr *)&ss, len);
+        /* Only the first connection is certain to have arrived before this
+         * batch's epoll_wait, and so before any file change it could have
+         * missed: the rest wait for the next batch, where the inotify events
+         * that came before them are handled first. */
+        conn_accept(l, fd, (struct sockaddr *)&ss, len, i == 0);
     }
 }
 
