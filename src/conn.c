@@ -28,6 +28,12 @@ enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
 static void conn_run(conn *c);
 
+static void arm(conn *c, int kind)
+{
+    c->timer_kind = (uint8_t)kind;
+    htd_timer_arm(&c->loop->timers[kind], &c->timer, c->loop->now);
+}
+
 void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, int read_now)
 {
     conn *c = calloc(1, sizeof *c);
@@ -384,7 +390,7 @@ static void on_head(conn *c, size_t head_len)
             conn_out_copy(c, cont, sizeof cont - 1);
             c->head_only = head_only;
         }
-        htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+        arm(c, T_BODY);
         hr->c = NULL;
         hr->r = NULL;
         return;
@@ -531,7 +537,6 @@ static int batchable(const conn *c)
  * rest of a body, and closing. Returns 0 if c was closed. */
 static int response_done(conn *c)
 {
-    loop *l = c->loop;
     release_out(c);
     if (c->resume == CS_BODY) {
         c->resume = 0;
@@ -549,7 +554,7 @@ static int response_done(conn *c)
         shutdown(c->fd, SHUT_WR);
         c->rpos = c->rlen;
         c->state = CS_LINGER;
-        htd_timer_arm(&l->timers[T_LINGER], &c->timer, l->now);
+        arm(c, T_LINGER);
         return 1;
     }
     c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
@@ -570,7 +575,7 @@ static void conn_run(conn *c)
             }
             int r = c->out ? flush(c) : IO_DONE;
             if (r == IO_AGAIN) {
-                htd_timer_arm(&l->timers[T_SEND], &c->timer, l->now);
+                arm(c, T_SEND);
                 return;
             }
             if (r == IO_ERROR) {
@@ -596,7 +601,7 @@ static void conn_run(conn *c)
                 }
                 if (!c->started) {
                     c->started = 1;
-                    htd_timer_arm(&l->timers[T_HEADER], &c->timer, l->now);
+                    arm(c, T_HEADER);
                 }
                 if (c->out) {
                     c->state = CS_WRITE; /* send the batch before waiting */
@@ -610,10 +615,10 @@ static void conn_run(conn *c)
                 return;
             } else {
                 c->started = 0;
-                c->parser.scanned = 0;
+                c->parser = (htd_parser){0};
                 release_rbuf(c);
-                if (!c->timer.next || c->nreq == 0 || c->timer.deadline < l->now)
-                    htd_timer_arm(&l->timers[c->nreq ? T_IDLE : T_HEADER], &c->timer, l->now);
+                int kind = c->nreq ? T_IDLE : T_HEADER;
+                if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
             }
             if (!c->readable) return;
             switch (fill(c)) {
@@ -625,7 +630,7 @@ static void conn_run(conn *c)
             }
             if (!c->started) {
                 c->started = 1;
-                htd_timer_arm(&l->timers[T_HEADER], &c->timer, l->now);
+                arm(c, T_HEADER);
             }
             break;
         case CS_BODY:
@@ -646,7 +651,7 @@ static void conn_run(conn *c)
                 conn_close(c);
                 return;
             }
-            htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+            arm(c, T_BODY);
             break;
         case CS_DISCARD: {
             if (c->rpos < c->rlen) {
@@ -665,13 +670,13 @@ static void conn_run(conn *c)
                 }
             }
             if (!c->readable) {
-                htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+                arm(c, T_BODY);
                 return;
             }
             c->rpos = c->rlen = 0;
             switch (fill(c)) {
             case IO_AGAIN:
-                htd_timer_arm(&l->timers[T_BODY], &c->timer, l->now);
+                arm(c, T_BODY);
                 return;
             case IO_ERROR:
                 conn_close(c);

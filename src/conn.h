@@ -65,6 +65,7 @@ typedef struct conn {
     uint8_t body_chunked : 1;
     uint8_t started : 1;    /* some bytes of the current request head have arrived */
     uint8_t resume;         /* the state to enter once the out queue is sent */
+    uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
     int fd;
     loop *loop;
     htd_timer timer;

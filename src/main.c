@@ -20,7 +20,7 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: htd [--root DIR] [--listen HOST:PORT]... [--threads N] [--access-log FILE|-]\n"
+    fputs("usage: htd [--root DIR] [--listen HOST:PORT]... [--threads N] [--access-log FILE|-] [...]\n"
           "\n"
           "Serves the files under DIR (default: the current directory) over HTTP/1.1.\n"
           "\n"
@@ -30,6 +30,11 @@ static void usage(FILE *f)
           "  -t, --threads N        worker threads, each with its own event loop\n"
           "                         (default: one per CPU core)\n"
           "      --access-log FILE  Combined Log Format access log; - for stdout\n"
+          "      --header-timeout S seconds to receive a request head (default 10)\n"
+          "      --body-timeout S   seconds between reads of a request body (default 30)\n"
+          "      --idle-timeout S   seconds a keep-alive connection may idle (default 60)\n"
+          "      --send-timeout S   seconds between writes of a response (default 30)\n"
+          "      --max-requests N   requests per keep-alive connection (default 1000)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -43,11 +48,26 @@ static void die(const char *fmt, const char *a, const char *b)
     exit(2);
 }
 
+/* Seconds, fractions allowed, as milliseconds from 1 ms to a day. */
+static unsigned parse_seconds(const char *flag, const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || !(d >= 0.001 && d <= 86400))
+        die("%s: expected seconds from 0.001 to 86400, got '%s'", flag, v);
+    return (unsigned)(d * 1000 + 0.5);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},    {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'}, {"access-log", required_argument, NULL, 'a'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"body-timeout", required_argument, NULL, 'B'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"send-timeout", required_argument, NULL, 'S'},
+        {"max-requests", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -76,6 +96,26 @@ int main(int argc, char **argv)
         case 'a':
             cfg.access_log = optarg;
             break;
+        case 'H':
+            cfg.header_timeout_ms = parse_seconds("--header-timeout", optarg);
+            break;
+        case 'B':
+            cfg.body_timeout_ms = parse_seconds("--body-timeout", optarg);
+            break;
+        case 'I':
+            cfg.idle_timeout_ms = parse_seconds("--idle-timeout", optarg);
+            break;
+        case 'S':
+            cfg.send_timeout_ms = parse_seconds("--send-timeout", optarg);
+            break;
+        case 'm': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 1 || n > 100000000)
+                die("--max-requests: expected a number from 1 to 100000000, got '%s'%s", optarg, "");
+            cfg.max_requests = (unsigned)n;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
