@@ -51,14 +51,22 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, in
     c->readable = read_now ? 1 : 0;
     if (salen > sizeof c->peer) salen = sizeof c->peer;
     memcpy(&c->peer, sa, salen);
+    l->nconns++;
+    /* Registering with epoll waits until the connection first has to wait:
+     * one that is answered and closed at once (Connection: close) never
+     * needs it. conn_close clears l->fresh if c goes meanwhile. */
+    if (read_now) {
+        l->fresh = c;
+        conn_run(c);
+        if (l->fresh != c) return;
+        l->fresh = NULL;
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        close(fd);
-        free(c);
+        conn_close(c);
         return;
     }
-    l->nconns++;
-    conn_run(c);
+    if (!read_now) conn_run(c);
 }
 
 static void release_out(conn *c)
@@ -83,6 +91,7 @@ static void release_rbuf(conn *c)
 void conn_close(conn *c)
 {
     loop *l = c->loop;
+    if (l->fresh == c) l->fresh = NULL;
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;

@@ -165,22 +165,26 @@ void loop_stop(loop *l)
 
 static void do_accept(loop *l, ev_listener *ls)
 {
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int fd = accept4(ls->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage ss[ACCEPT_BATCH];
+    socklen_t len[ACCEPT_BATCH];
+    int fds[ACCEPT_BATCH], n = 0;
+    while (n < ACCEPT_BATCH) {
+        len[n] = sizeof ss[n];
+        int fd = accept4(ls->fd, (struct sockaddr *)&ss[n], &len[n], SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             /* EAGAIN: drained. EMFILE and the like: the listener stays
              * readable and we try again on the next iteration. */
-            return;
+            break;
         }
-        /* Only the first connection is certain to have arrived before this
-         * batch's epoll_wait, and so before any file change it could have
-         * missed: the rest wait for the next batch, where the inotify events
-         * that came before them are handled first. */
-        conn_accept(l, fd, (struct sockaddr *)&ss, len, i == 0);
+        fds[n++] = fd;
     }
+    /* The first connection came before this batch's epoll_wait, and so
+     * after any file change whose event the batch has handled. The others
+     * may have come later: read the file events once more before serving
+     * them, so that none of them can get what a change replaced. */
+    if (n > 1 && l->cache) cache_on_event(l->cache);
+    for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i], 1);
 }
 
 /* Stop accepting; close what is idle; the rest close after their response. */

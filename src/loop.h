@@ -64,6 +64,7 @@ typedef struct loop {
     size_t nlisteners;
     int stopping;
     size_t nconns;
+    struct conn *fresh; /* accepted, being served, not yet watched by epoll */
     uint64_t now;             /* monotonic milliseconds, once per iteration */
     time_t date_sec;          /* the second the strings below describe */
     char date[HTD_DATE_LEN + 1]; /* IMF-fixdate of date_sec */
