@@ -26,6 +26,7 @@
 #define ACCEPT_BATCH 64
 #define MAX_EVENTS 256
 #define LINGER_MS 2000
+#define ACCEPT_PAUSE_MS 100
 #define CACHE_BYTES (64u << 20) /* per loop */
 
 void *pool_get(pool *p)
@@ -163,6 +164,26 @@ void loop_stop(loop *l)
     (void)n;
 }
 
+/* Out of descriptors: a level-triggered listener would wake the loop at
+ * once, forever. Stop watching the listeners for a moment instead; the
+ * pending connections wait in the backlog. */
+static void pause_accept(loop *l)
+{
+    if (l->accept_paused_until) return;
+    for (size_t i = 0; i < l->nlisteners; i++)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listeners[i].fd, NULL);
+    l->accept_paused_until = l->now + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accept(loop *l)
+{
+    for (size_t i = 0; i < l->nlisteners; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->listeners[i]};
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listeners[i].fd, &ev);
+    }
+    l->accept_paused_until = 0;
+}
+
 static void do_accept(loop *l, ev_listener *ls)
 {
     struct sockaddr_storage ss[ACCEPT_BATCH];
@@ -173,9 +194,9 @@ static void do_accept(loop *l, ev_listener *ls)
         int fd = accept4(ls->fd, (struct sockaddr *)&ss[n], &len[n], SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            /* EAGAIN: drained. EMFILE and the like: the listener stays
-             * readable and we try again on the next iteration. */
-            break;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accept(l);
+            break; /* EAGAIN: drained */
         }
         fds[n++] = fd;
     }
@@ -232,6 +253,10 @@ static int next_timeout(loop *l)
     }
     /* Wake at least once a second to flush the access log. */
     if (l->log_buf && (best < 0 || best > 1000)) best = 1000;
+    if (l->accept_paused_until) {
+        int64_t t = l->accept_paused_until > l->now ? (int64_t)(l->accept_paused_until - l->now) : 0;
+        if (best < 0 || t < best) best = t;
+    }
     return (int)best;
 }
 
@@ -270,6 +295,8 @@ void *loop_run(void *arg)
          * have events further down the array. */
         if (stop_seen && !l->stopping) begin_stop(l);
         expire(l);
+        if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
+            resume_accept(l);
     }
     if (l->log_len) log_flush(l);
     return NULL;

@@ -63,6 +63,7 @@ typedef struct loop {
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;
+    uint64_t accept_paused_until; /* out of descriptors: accept again then (ms), or 0 */
     size_t nconns;
     struct conn *fresh; /* accepted, being served, not yet watched by epoll */
     uint64_t now;             /* monotonic milliseconds, once per iteration */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "htd.h"
 
@@ -131,6 +132,14 @@ int main(int argc, char **argv)
     }
     if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
     cfg.listen = listen;
+
+    /* Every connection is a descriptor: allow as many as the hard limit does,
+     * as nginx's worker_rlimit_nofile would. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     char err[512];
     server = htd_server_new(&cfg, err, sizeof err);
