@@ -1,0 +1,43 @@
+"""Running out of file descriptors: htd stops accepting for a moment instead of
+spinning on a listener it cannot accept from, serves the connections it has,
+and takes the waiting ones once descriptors are free again."""
+
+import socket
+import time
+
+import harness
+from harness import FILE_TXT, check, eq, req
+
+
+def _cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_out_of_descriptors_neither_spins_nor_loses_connections(ctx):
+    srv = harness.start_htd(ctx.root.path, threads=1, prefix=["prlimit", "--nofile=40:40"])
+    socks = []
+    try:
+        for _ in range(60):
+            s = socket.create_connection(srv.addr, timeout=harness.TIMEOUT)
+            s.sendall(req("/file.txt"))
+            socks.append(s)
+        t0 = _cpu_ticks(srv.proc.pid)
+        time.sleep(1.0)
+        used = _cpu_ticks(srv.proc.pid) - t0
+        check(used < 30, "htd used %d ticks of CPU in 1 s at its descriptor limit" % used)
+        for s in socks[:30]:
+            s.close()
+        # The last connections waited in the backlog; now they are answered.
+        for s in socks[-5:]:
+            c = harness.Conn(s)
+            r = c.read_response()
+            eq(r.status, 200, "status after descriptors were freed")
+            eq(r.body, FILE_TXT, "body")
+    finally:
+        for s in socks:
+            s.close()
+        eq(srv.stop(), 0, "exit status")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+        srv.cleanup()
