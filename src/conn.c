@@ -190,7 +190,18 @@ int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
     return add_seg(q, NULL, len, off, e->fd);
 }
 
-/* Takes back what the current request queued (see outq's mark). */
+/* Marks the queue's end as the start of the next request's response: what
+ * is queued so far is final (see outq's mark). */
+static void seal_out(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    q->mark_nseg = q->nseg;
+    q->mark_nrefs = q->nrefs;
+    q->mark_dlen = q->dlen;
+}
+
+/* Takes back what the current request queued since the last seal_out. */
 static void truncate_out(conn *c)
 {
     outq *q = c->out;
@@ -277,6 +288,7 @@ void conn_error(conn *c, int status, const char *why, int keep)
         r.extra_len = strlen(extra);
     }
     if (response_head(c, &r) == 0) conn_out_copy(c, body, len);
+    seal_out(c);
     log_access(l, c, l->hreq.c == c ? l->hreq.r : NULL, status, len);
     c->state = CS_WRITE;
 }
@@ -337,11 +349,6 @@ static void on_head(conn *c, size_t head_len)
     c->nreq++;
     c->started = 0;
     c->parser = (htd_parser){0};
-    if (c->out) {
-        c->out->mark_nseg = c->out->nseg;
-        c->out->mark_nrefs = c->out->nrefs;
-        c->out->mark_dlen = c->out->dlen;
-    }
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
     c->http09 = r->version == 9;
     c->head_only = r->method_id == HTD_M_HEAD;
@@ -397,6 +404,7 @@ static void on_head(conn *c, size_t head_len)
             int head_only = c->head_only;
             c->head_only = 0;
             conn_out_copy(c, cont, sizeof cont - 1);
+            seal_out(c);
             c->head_only = head_only;
         }
         arm(c, T_BODY);
@@ -428,6 +436,7 @@ static void dispatch(conn *c)
     if (s->root_fd >= 0) static_serve(hr);
     else conn_error(c, 404, "no such resource", 1);
 out:
+    seal_out(c);
     hr->c = NULL;
     hr->r = NULL;
     if (c->body) {

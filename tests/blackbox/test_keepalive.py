@@ -249,3 +249,19 @@ def test_expect_100_continue_post_405_no_interim(ctx):
     check_error(r, 405)
     check(c.at_eof(), "connection not closed after refusing an unsent body")
     c.close()
+
+
+def test_pipelined_batch_then_malformed_request_keeps_earlier_responses(ctx):
+    """Responses batched for one write survive a later request's error."""
+    c = connect(ctx.srv)
+    try:
+        c.send(req("/file.txt") * 3 + req("/sub/page.txt") + b"GET / HTTP/7.1\r\nHost: x\r\n\r\n")
+        for want in (FILE_TXT, FILE_TXT, FILE_TXT, b"sub page\n"):
+            r = c.read_response()
+            eq(r.status, 200, "status")
+            eq(r.body, want, "body")
+        r = c.read_response()
+        eq(r.status, 505, "the malformed one")
+        check(c.at_eof(), "closed after it")
+    finally:
+        c.close()
