@@ -61,12 +61,25 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, in
         if (l->fresh != c) return;
         l->fresh = NULL;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    c->out_watched = !c->writable;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->out_watched ? EPOLLOUT : 0),
+                             .data.ptr = c};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         conn_close(c);
         return;
     }
     if (!read_now) conn_run(c);
+}
+
+/* Connections are watched for output only once a write has filled the
+ * socket: an edge-triggered EPOLLOUT would otherwise report every ACK of
+ * every small response, for nothing. Once watched, it stays watched. */
+static void watch_output(conn *c)
+{
+    if (c->out_watched || c->loop->fresh == c) return; /* conn_accept registers it */
+    c->out_watched = 1;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 static void release_out(conn *c)
@@ -594,6 +607,7 @@ static void conn_run(conn *c)
             int r = c->out ? flush(c) : IO_DONE;
             if (r == IO_AGAIN) {
                 arm(c, T_SEND);
+                watch_output(c);
                 return;
             }
             if (r == IO_ERROR) {
