@@ -1,6 +1,6 @@
 /*
- * hello.c - htd embedded in a program of its own: one path answered by the
- * program's handler, every other path served as static files from ROOT.
+ * hello.c - htd embedded in a program of its own: /hello and /echo answered
+ * by the program's handlers, every other path served as static files from ROOT.
  *
  *   build/examples/hello ROOT HOST:PORT
  */
@@ -30,6 +30,18 @@ static int hello(htd_req *req, void *arg)
     return HTD_DONE;
 }
 
+/* POST /echo answers with the request body: htd has read all of it (de-chunked,
+ * after a 100 Continue if the client asked for one) before the handler runs. */
+static int echo(htd_req *req, void *arg)
+{
+    (void)arg;
+    htd_str m = htd_req_method(req);
+    if (!(m.len == 4 && memcmp(m.p, "POST", 4) == 0)) return HTD_DECLINED;
+    htd_str body = htd_req_body(req);
+    htd_respond(req, 200, "application/octet-stream", body.p, body.len);
+    return HTD_DONE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -44,6 +56,7 @@ int main(int argc, char **argv)
         return 2;
     }
     htd_server_handle(server, "/hello", hello, NULL);
+    htd_server_handle(server, "/echo", echo, NULL);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1], htd_server_address(server, 0));

@@ -58,3 +58,77 @@ def test_example_head_hello_has_no_body(ctx):
         srv.check_health()
     finally:
         srv.cleanup()
+
+
+def _with_example(ctx, fn):
+    srv = start_example(ctx)
+    try:
+        fn(srv)
+        srv.check_health()
+        eq(srv.stop(), 0, "exit status of the example after SIGTERM")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+    finally:
+        srv.cleanup()
+
+
+def test_handler_gets_the_whole_body(ctx):
+    def body(srv):
+        data = os.urandom(300000)
+        c = harness.connect(srv)
+        c.send(harness.req("/echo", "POST", [("Content-Length", str(len(data)))]) + data)
+        r = c.read_response()
+        eq(r.status, 200, "status")
+        eq(r.body, data, "echoed body")
+        # the same connection goes on
+        c.send(harness.req("/hello"))
+        eq(c.read_response().body, HELLO, "next request on the connection")
+        c.close()
+    _with_example(ctx, body)
+
+
+def test_handler_gets_a_dechunked_body(ctx):
+    def body(srv):
+        c = harness.connect(srv)
+        c.send(harness.req("/echo", "POST", [("Transfer-Encoding", "chunked")])
+               + b"5;name=value\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nX-Trailer: t\r\n\r\n"
+               + harness.req("/hello"))
+        r = c.read_response()
+        eq(r.status, 200, "status")
+        eq(r.body, b"hello world!", "de-chunked body")
+        eq(c.read_response().body, HELLO, "pipelined request after the chunked body")
+        c.close()
+    _with_example(ctx, body)
+
+
+def test_100_continue_before_a_wanted_body(ctx):
+    def body(srv):
+        c = harness.connect(srv)
+        c.send(harness.req("/echo", "POST", [("Content-Length", "5"), ("Expect", "100-continue")]))
+        r = c.read_response()
+        eq(r.status, 100, "interim response before the body is sent")
+        c.send(b"abcde")
+        r = c.read_response()
+        eq(r.status, 200, "final status")
+        eq(r.body, b"abcde", "body")
+        c.close()
+    _with_example(ctx, body)
+
+
+def test_413_for_a_body_over_the_limit(ctx):
+    def body(srv):
+        r, c = harness.exchange(srv, harness.req("/echo", "POST", [("Content-Length", str(2 << 20))]))
+        eq(r.status, 413, "declared too large")
+        eq(r.get("Connection"), "close", "Connection")
+        c.close()
+        c = harness.connect(srv)
+        c.send(harness.req("/echo", "POST", [("Transfer-Encoding", "chunked")]))
+        chunk = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"
+        try:
+            for _ in range(2):
+                c.send(chunk)
+        except OSError:
+            pass  # the server may stop reading once it has answered
+        r = c.read_response()
+        eq(r.status, 413, "chunked body that runs over")
+        c.close()
+    _with_example(ctx, body)
