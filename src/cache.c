@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "date.h"
+#include "static.h"
 
 #define BUCKETS 4096 /* a power of two */
 #define MAX_ENTRIES 8192
@@ -119,7 +120,7 @@ static void unlink_entry(cache *c, cache_entry *e)
     cache_unref(e);
 }
 
-static void flush_all(cache *c)
+void cache_flush(cache *c)
 {
     while (c->mru) unlink_entry(c, c->mru);
     for (size_t i = 0; i < c->nwds; i++) inotify_rm_watch(c->ifd, c->wds[i]);
@@ -130,7 +131,7 @@ void cache_free(cache *c)
 {
     if (!c) return;
     if (c->ifd >= 0) {
-        flush_all(c);
+        cache_flush(c);
         close(c->ifd);
     }
     free(c->wds);
@@ -152,7 +153,7 @@ void cache_on_event(cache *c)
             p += sizeof *ev + ev->len;
         }
     }
-    if (any) flush_all(c);
+    if (any) cache_flush(c);
 }
 
 cache_entry *cache_get(cache *c, const char *path, size_t len)
@@ -227,13 +228,11 @@ static int format_headers(cache_entry *e, const char *ctype, const struct stat *
 {
     char lm[HTD_DATE_LEN + 1];
     htd_date_format(e->mtime, lm);
-    char buf[512];
+    char buf[512], tag[80];
+    static_etag(st, tag, sizeof tag);
     int n = snprintf(buf, sizeof buf,
-                     "Content-Type: %s\r\nLast-Modified: %s\r\nETag: \"%llx-%llx-%llx\"\r\n"
-                     "Accept-Ranges: bytes\r\n",
-                     ctype, lm, (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
-                     (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
-                         (unsigned long long)st->st_mtim.tv_nsec);
+                     "Content-Type: %s\r\nLast-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+                     ctype, lm, tag);
     if (n < 0 || (size_t)n >= sizeof buf) return -1;
     e->hdrs = malloc((size_t)n + 1);
     if (!e->hdrs) return -1;

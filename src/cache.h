@@ -57,6 +57,10 @@ int cache_fd(const cache *c);
 /* Reads pending inotify events; any event empties the cache. */
 void cache_on_event(cache *c);
 
+/* Empties the cache (a loop that just changed a file need not wait for the
+ * event). */
+void cache_flush(cache *c);
+
 cache_entry *cache_get(cache *c, const char *path, size_t len);
 
 /* Builds an entry for path served from fd (an open regular file, owned by the

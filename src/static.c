@@ -38,7 +38,7 @@ static int open_beneath(int root_fd, const char *rel, int flags)
 }
 
 /* Any segment starting with '.' is refused, except a leading ".well-known". */
-static int has_dot_segment(const char *path, size_t len)
+int static_hidden(const char *path, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
         if (path[i] == '/' && path[i + 1] == '.') {
@@ -52,7 +52,15 @@ static int has_dot_segment(const char *path, size_t len)
 }
 
 /* Does the entity-tag list v contain etag? Weak comparison ignores W/. */
-static int etag_match(htd_str v, htd_str etag, int weak)
+int static_etag(const struct stat *st, char *out, size_t cap)
+{
+    return snprintf(out, cap, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
+                    (unsigned long long)st->st_size,
+                    (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                        (unsigned long long)st->st_mtim.tv_nsec);
+}
+
+int static_etag_match(htd_str v, htd_str etag, int weak)
 {
     const char *p = v.p, *e = v.p + v.len;
     while (p < e) {
@@ -278,7 +286,7 @@ void static_serve(struct htd_req *hr)
         }
         goto options;
     }
-    if (has_dot_segment(hr->path, hr->path_len)) {
+    if (static_hidden(hr->path, hr->path_len)) {
         fail(hr, 403, "dotfiles are not served");
         return;
     }
@@ -312,12 +320,12 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
     htd_str v;
     time_t t;
     if ((v = HDR(r, "if-match")).p) {
-        if (!etag_match(v, e->etag, 0)) goto precondition_failed;
+        if (!static_etag_match(v, e->etag, 0)) goto precondition_failed;
     } else if (HDR_DATE(r, "if-unmodified-since", &t) && e->mtime > t) {
         goto precondition_failed;
     }
     if ((v = HDR(r, "if-none-match")).p) {
-        if (etag_match(v, e->etag, 1)) goto not_modified;
+        if (static_etag_match(v, e->etag, 1)) goto not_modified;
     } else if (HDR_DATE(r, "if-modified-since", &t) && e->mtime <= t) {
         goto not_modified;
     }

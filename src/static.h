@@ -6,7 +6,23 @@
 
 struct htd_req;
 
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "htd.h"
+
 /* Answers hr from the root: GET, HEAD and OPTIONS, with validators and ranges. */
 void static_serve(struct htd_req *hr);
+
+/* Does the decoded path have a segment starting with '.' (other than a
+ * leading ".well-known")? Such paths are refused, for reading and writing. */
+int static_hidden(const char *path, size_t len);
+
+/* A file's strong entity-tag, with its quotes: "ino-size-mtime_ns" in hex. */
+int static_etag(const struct stat *st, char *out, size_t cap);
+
+/* Does the entity-tag list v (If-Match, If-None-Match) contain etag? "*"
+ * matches. weak: compare ignoring W/ (If-None-Match); else W/ never matches. */
+int static_etag_match(htd_str v, htd_str etag, int weak);
 
 #endif
