@@ -22,6 +22,8 @@
 #define BUCKETS 4096 /* a power of two */
 #define MAX_ENTRIES 8192
 #define INLINE_MAX (128 * 1024) /* files up to this size are kept in memory */
+#define MAX_FD_ENTRIES 256      /* larger files kept open */
+#define MAX_MISSING 1024        /* negative entries */
 
 #define DIR_EVENTS                                                                                 \
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | \
@@ -34,6 +36,7 @@ struct cache {
     char *root;
     size_t root_len;
     size_t bytes, max_bytes, count;
+    size_t nfds, nmissing; /* entries holding a descriptor; negative entries */
     cache_entry *buckets[BUCKETS];
     cache_entry *mru, *lru; /* both ends of the recency list */
     int *wds;
@@ -117,6 +120,8 @@ static void unlink_entry(cache *c, cache_entry *e)
     e->in_table = 0;
     c->bytes -= entry_bytes(e);
     c->count--;
+    c->nfds -= e->fd >= 0;
+    c->nmissing -= e->missing;
     cache_unref(e);
 }
 
@@ -272,13 +277,23 @@ cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, 
     }
     /* Watch first, then check that nothing changed since the caller looked:
      * a change after the watch is an event, a change before it shows here. */
+    /* Descriptors and negative entries have budgets of their own: a client
+     * walking many large files, or asking for random missing ones, must not
+     * exhaust the descriptors or push out what is worth keeping. */
+    int big = !e->missing && e->size > INLINE_MAX;
     int keep = c && entry_bytes(e) + (e->missing ? 0 : e->size) <= c->max_bytes / 4 &&
+               (!big || c->nfds < MAX_FD_ENTRIES) && (!e->missing || c->nmissing < MAX_MISSING) &&
                watch_path(c, rel, !e->missing) == 0;
     struct stat now_st;
     if (keep && e->missing)
         keep = fstatat(c->root_fd, rel, &now_st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
     else if (keep)
-        keep = fstat(fd, &now_st) == 0 && now_st.st_ino == st->st_ino &&
+        /* The path must still name the file that was opened (a rename over
+         * it before the watches were added would bring no event), and the
+         * file must be as the caller saw it. */
+        keep = fstatat(c->root_fd, rel, &now_st, 0) == 0 && now_st.st_ino == st->st_ino &&
+               now_st.st_dev == st->st_dev && fstat(fd, &now_st) == 0 &&
+               now_st.st_ino == st->st_ino &&
                now_st.st_size == st->st_size &&
                now_st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
                now_st.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
@@ -313,5 +328,7 @@ cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, 
     e->refs++;
     c->bytes += need;
     c->count++;
+    c->nfds += e->fd >= 0;
+    c->nmissing += e->missing;
     return e;
 }

@@ -26,6 +26,8 @@
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
+#define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
+
 static void conn_run(conn *c);
 
 static void arm(conn *c, int kind)
@@ -138,7 +140,8 @@ void conn_timeout(conn *c)
 
 void conn_stop(conn *c)
 {
-    if (c->state == CS_HEAD && !c->started) conn_close(c);
+    /* Idle, or dropping the body of a request already answered. */
+    if ((c->state == CS_HEAD && !c->started) || c->state == CS_DISCARD) conn_close(c);
 }
 
 /* ---- the out queue ---- */
@@ -162,7 +165,8 @@ static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off, int fd)
 {
     if (len == 0) return 0;
     /* Adjacent memory in the data area extends the previous segment. */
-    if (p && q->nseg && q->seg[q->nseg - 1].p && q->seg[q->nseg - 1].p + q->seg[q->nseg - 1].len == p) {
+    if (p && q->nseg > q->mark_nseg && q->seg[q->nseg - 1].p &&
+        q->seg[q->nseg - 1].p + q->seg[q->nseg - 1].len == p) {
         q->seg[q->nseg - 1].len += len;
         return 0;
     }
@@ -427,8 +431,9 @@ static void on_head(conn *c, size_t head_len)
     }
     c->rpos += head_len;
     /* A client waiting for 100-continue that we will not read the body
-     * of gets its answer now, and the connection ends after it. */
-    if (body_pending(c) && r->expect_continue) c->keep_alive = 0;
+     * of gets its answer now, and the connection ends after it; so does one
+     * whose unwanted body is too large to be worth reading and dropping. */
+    if (body_pending(c) && (r->expect_continue || c->body_left > DISCARD_MAX)) c->keep_alive = 0;
     dispatch(c);
 }
 
@@ -533,14 +538,20 @@ static int fill(conn *c)
         if (!c->rbuf) return IO_ERROR;
         c->rpos = c->rlen = 0;
     }
-    if (c->rpos && (c->state != CS_BODY)) {
-        /* Keep the pending bytes at the front so a head can use the whole buffer. */
-        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-        c->rlen -= c->rpos;
-        c->rpos = 0;
+    /* Keep what is pending at the front, so that a head can use the whole
+     * buffer; in BODY, what is pending starts with the head kept for the
+     * handler. */
+    uint32_t keep = c->state == CS_BODY ? c->head_start : c->rpos;
+    if (keep) {
+        memmove(c->rbuf, c->rbuf + keep, c->rlen - keep);
+        c->rlen -= keep;
+        c->rpos -= keep;
+        if (c->state == CS_BODY) c->head_start = 0;
     }
     size_t room = RBUF_SIZE - c->rlen;
-    if (room == 0) return IO_AGAIN; /* the parser reports a full buffer itself */
+    /* In HEAD the parser has answered 414 or 431 before the buffer is full;
+     * in BODY a head that fills the whole buffer leaves no room to go on. */
+    if (room == 0) return IO_ERROR;
     ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (uint32_t)n;
@@ -549,7 +560,7 @@ static int fill(conn *c)
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->readable = 0;
-        release_rbuf(c);
+        if (c->state != CS_BODY) release_rbuf(c); /* BODY keeps the head in it */
         return IO_AGAIN;
     }
     return IO_ERROR;
@@ -686,6 +697,10 @@ static void conn_run(conn *c)
             arm(c, T_BODY);
             break;
         case CS_DISCARD: {
+            if (l->stopping) { /* the response is out; no more will follow */
+                conn_close(c);
+                return;
+            }
             if (c->rpos < c->rlen) {
                 const char *why = "malformed chunked body";
                 size_t consumed, dlen;

@@ -212,15 +212,16 @@ static void do_accept(loop *l, ev_listener *ls)
 static void begin_stop(loop *l)
 {
     l->stopping = 1;
+    l->accept_paused_until = 0; /* the listeners are going for good */
     /* Closing (not just unwatching) the listeners makes new clients see a
      * refusal instead of a connection nobody will ever answer. */
     for (size_t i = 0; i < l->nlisteners; i++) {
         close(l->listeners[i].fd);
         l->srv->lfds[(size_t)l->id * l->srv->naddrs + i] = -1;
     }
-    /* Idle connections are exactly those on the idle and (not started)
-     * header timer lists. */
-    static const int lists[] = {T_HEADER, T_IDLE};
+    /* Idle connections are on the idle and header lists, those dropping a
+     * body on the body list: conn_stop picks them out. */
+    static const int lists[] = {T_HEADER, T_IDLE, T_BODY};
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
         htd_timer_list *tl = &l->timers[lists[k]];
         htd_timer *t = tl->head.next;

@@ -111,13 +111,26 @@ static void fail(struct htd_req *hr, int status, const char *why)
 static void redirect_to_slash(struct htd_req *hr)
 {
     const htd_request *r = hr->r;
-    char loc[REQ_PATH_MAX + 16];
-    size_t n = r->path.len;
-    if (n + 2 + r->query.len >= sizeof loc) {
+    /* From the normalised path, encoded again: the raw one could say
+     * "//evil.example/..%2fdir", which a browser would take for another host. */
+    static const char hex[] = "0123456789ABCDEF";
+    char loc[3 * REQ_PATH_MAX + 16];
+    size_t n = 0;
+    if (3 * hr->path_len + 2 + r->query.len >= sizeof loc) {
         fail(hr, 414, "request-target too long to redirect");
         return;
     }
-    memcpy(loc, r->path.p, n);
+    for (size_t i = 0; i < hr->path_len; i++) {
+        unsigned char ch = (unsigned char)hr->path[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            (ch && strchr("-._~!$&'()*+,;=:@/", ch))) {
+            loc[n++] = (char)ch;
+        } else {
+            loc[n++] = '%';
+            loc[n++] = hex[ch >> 4];
+            loc[n++] = hex[ch & 15];
+        }
+    }
     loc[n++] = '/';
     if (r->query.p) {
         loc[n++] = '?';
@@ -204,7 +217,9 @@ static cache_entry *resolve(struct htd_req *hr)
     size_t rlen = hr->path_len - 1;
     memcpy(rel, hr->path + 1, rlen);
     rel[rlen] = 0;
-    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO (or a device) must never wait; such files
+     * are refused below, once fstat has said what they are. */
+    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
@@ -220,7 +235,7 @@ static cache_entry *resolve(struct htd_req *hr)
         }
         memcpy(rel + rlen, "index.html", sizeof "index.html");
         rlen += sizeof "index.html" - 1;
-        fd = open_beneath(s->root_fd, rel, O_RDONLY);
+        fd = open_beneath(s->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
             if (errno == ENOENT) {
                 fail(hr, 403, "directory has no index.html and listings are off");
