@@ -73,7 +73,10 @@ htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the hand
 /* A request header by case-insensitive name; {NULL, 0} if absent. */
 htd_str htd_req_header(const htd_req *r, const char *name);
 
-/* Adds a response header before htd_respond. Returns -1 if there is no room. */
+/* Adds a response header before htd_respond. Returns -1 if there is no room,
+ * if name or value is malformed, or for a header htd writes itself or that
+ * frames the message (Content-Length, Transfer-Encoding, Connection, Date,
+ * Server, Keep-Alive, Upgrade, Trailer). */
 int htd_resp_header(htd_req *r, const char *name, const char *value);
 
 /* Sends the response: status, optional content type, and a body that is

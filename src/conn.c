@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "range.h"
 #include "response.h"
 #include "static.h"
 
@@ -36,7 +37,7 @@ static void arm(conn *c, int kind)
     htd_timer_arm(&c->loop->timers[kind], &c->timer, c->loop->now);
 }
 
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, int read_now)
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -49,39 +50,34 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, in
     c->state = CS_HEAD;
     c->writable = 1;
     /* TCP_DEFER_ACCEPT on the listener means there is usually a request
-     * waiting already: try reading before asking epoll, when allowed. */
-    c->readable = read_now ? 1 : 0;
+     * waiting already: try reading before asking epoll (do_accept in loop.c
+     * has made sure no file change the request could have seen is pending). */
+    c->readable = 1;
     if (salen > sizeof c->peer) salen = sizeof c->peer;
     memcpy(&c->peer, sa, salen);
     l->nconns++;
     /* Registering with epoll waits until the connection first has to wait:
      * one that is answered and closed at once (Connection: close) never
      * needs it. conn_close clears l->fresh if c goes meanwhile. */
-    if (read_now) {
-        l->fresh = c;
-        conn_run(c);
-        if (l->fresh != c) return;
-        l->fresh = NULL;
-    }
+    l->fresh = c;
+    conn_run(c);
+    if (l->fresh != c) return;
+    l->fresh = NULL;
     c->out_watched = !c->writable;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->out_watched ? EPOLLOUT : 0),
                              .data.ptr = c};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        conn_close(c);
-        return;
-    }
-    if (!read_now) conn_run(c);
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) conn_close(c);
 }
 
 /* Connections are watched for output only once a write has filled the
  * socket: an edge-triggered EPOLLOUT would otherwise report every ACK of
  * every small response, for nothing. Once watched, it stays watched. */
-static void watch_output(conn *c)
+static int watch_output(conn *c)
 {
-    if (c->out_watched || c->loop->fresh == c) return; /* conn_accept registers it */
+    if (c->out_watched || c->loop->fresh == c) return 0; /* conn_accept registers it */
     c->out_watched = 1;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    return epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 static void release_out(conn *c)
@@ -219,7 +215,7 @@ static void seal_out(conn *c)
 }
 
 /* Takes back what the current request queued since the last seal_out. */
-static void truncate_out(conn *c)
+void conn_out_rollback(conn *c)
 {
     outq *q = c->out;
     if (!q) return;
@@ -286,7 +282,7 @@ static int flush(conn *c)
 void conn_error(conn *c, int status, const char *why, int keep)
 {
     loop *l = c->loop;
-    truncate_out(c);
+    conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = 0;
     if (l->hreq.c == c && l->hreq.r) c->head_only = l->hreq.r->method_id == HTD_M_HEAD;
@@ -571,8 +567,10 @@ static int batchable(const conn *c)
 {
     const outq *q = c->out;
     return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !body_pending(c) &&
-           !q->heap && c->resume == 0 && q->nseg + 8 <= OUTQ_SEGS && q->nrefs + 2 <= OUTQ_REFS &&
-           q->dlen + 2048 <= OUTQ_DATA;
+           !q->heap && c->resume == 0 && q->nrefs + 2 <= OUTQ_REFS &&
+           /* room for the largest response a request can make: a multipart
+            * one with HTD_MAX_RANGES parts */
+           q->nseg + 2 * HTD_MAX_RANGES + 4 <= OUTQ_SEGS && q->dlen + 6144 <= OUTQ_DATA;
 }
 
 /* After a response is out: decide between the next request, discarding the
@@ -583,6 +581,7 @@ static int response_done(conn *c)
     if (c->resume == CS_BODY) {
         c->resume = 0;
         c->state = CS_BODY;
+        arm(c, T_BODY);
         return 1;
     }
     if (!c->keep_alive || c->http09) {
@@ -600,6 +599,10 @@ static int response_done(conn *c)
         return 1;
     }
     c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
+    /* A send that had to wait ran on the send timer; waiting for the
+     * client again runs on the timer of what is awaited. */
+    if (c->timer_kind == T_SEND)
+        arm(c, c->state == CS_DISCARD ? T_BODY : c->rpos < c->rlen ? T_HEADER : T_IDLE);
     return 1;
 }
 
@@ -618,7 +621,7 @@ static void conn_run(conn *c)
             int r = c->out ? flush(c) : IO_DONE;
             if (r == IO_AGAIN) {
                 arm(c, T_SEND);
-                watch_output(c);
+                if (watch_output(c) < 0) conn_close(c); /* nothing would wake it */
                 return;
             }
             if (r == IO_ERROR) {

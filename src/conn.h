@@ -34,7 +34,7 @@ typedef struct out_seg {
     int fd;       /* the file, for a file range */
 } out_seg;
 
-#define OUTQ_SEGS 64
+#define OUTQ_SEGS 96
 #define OUTQ_REFS 24
 
 /* Responses being sent, in order: a pooled block of OUTQ_SIZE bytes. Several
@@ -83,9 +83,8 @@ typedef struct conn {
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
-/* Takes a new connection. read_now: its request may be read at once, before
- * epoll reports it (see do_accept in loop.c for when that is allowed). */
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen, int read_now);
+/* Takes a new connection, serving what it has sent before watching it. */
+void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen);
 void conn_event(conn *c, uint32_t events);
 void conn_timeout(conn *c); /* c's timer fired */
 void conn_close(conn *c);
@@ -99,8 +98,8 @@ int conn_out_copy(conn *c, const void *p, size_t len);
 /* Appends bytes off..off+len of a cache entry to the response body, holding
  * a reference to the entry until they are sent. */
 int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
-/* Starts sending what is queued. */
-void conn_send(conn *c);
+/* Takes back what the current request has queued so far. */
+void conn_out_rollback(conn *c);
 
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */

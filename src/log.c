@@ -83,7 +83,7 @@ void log_access(loop *l, const conn *c, const htd_request *r, int status, uint64
         p = put_escaped(p, end, r->target);
         if (r->version != 9)
             p = put_str(p, end, r->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
-    } else if (c->rbuf && c->rpos < c->rlen) {
+    } else if (c->state == CS_HEAD && c->rbuf && c->rpos < c->rlen) {
         /* A request that did not parse: its first line as it came. */
         const char *line = c->rbuf + c->rpos;
         size_t n = c->rlen - c->rpos;

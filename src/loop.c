@@ -205,7 +205,7 @@ static void do_accept(loop *l, ev_listener *ls)
      * may have come later: read the file events once more before serving
      * them, so that none of them can get what a change replaced. */
     if (n > 1 && l->cache) cache_on_event(l->cache);
-    for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i], 1);
+    for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
 }
 
 /* Stop accepting; close what is idle; the rest close after their response. */

@@ -4,6 +4,7 @@
  * scratch space, so these are plain field reads and one queued response.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "log.h"
@@ -44,10 +45,21 @@ static int valid_field(const char *name, const char *value)
     return 1;
 }
 
+/* Headers that frame the message or that htd writes itself. */
+static int reserved(const char *name)
+{
+    static const char *const names[] = {"content-length", "transfer-encoding", "connection",
+                                        "date", "server", "keep-alive", "upgrade", "trailer"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i]) == 0) return 1;
+    return 0;
+}
+
 int htd_resp_header(htd_req *r, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
-    if (!valid_field(name, value) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs) return -1;
+    if (!valid_field(name, value) || reserved(name) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs)
+        return -1;
     char *p = r->hdrs + r->hdrs_len;
     memcpy(p, name, nl);
     p += nl;
@@ -68,8 +80,10 @@ int htd_respond(htd_req *r, int status, const char *content_type, const void *bo
     resp rs = {.status = status,
                .ctype = bodiless ? NULL : content_type,
                .length = bodiless ? -1 : (int64_t)len};
-    if (response_head(r->c, &rs) < 0) return -1;
-    if (!bodiless && len && conn_out_copy(r->c, body, len) < 0) return -1;
+    if (response_head(r->c, &rs) < 0 || (!bodiless && len && conn_out_copy(r->c, body, len) < 0)) {
+        conn_out_rollback(r->c); /* nothing half-queued: the handler may try again */
+        return -1;
+    }
     r->responded = 1;
     log_access(r->c->loop, r->c, r->r, status, bodiless ? 0 : len);
     return 0;

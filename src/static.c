@@ -173,14 +173,19 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     unsigned long long seed = ((unsigned long long)e->ino * 0x9E3779B97F4A7C15ull) ^
                               ((unsigned long long)c->loop->now << 20) ^ (uintptr_t)c ^ c->nreq;
     snprintf(boundary, sizeof boundary, "%016llx", seed);
-    char parts[HTD_MAX_RANGES][200];
+    char parts[HTD_MAX_RANGES][320];
     size_t plen[HTD_MAX_RANGES];
     uint64_t total = 0;
     for (int i = 0; i < n; i++) {
-        plen[i] = (size_t)snprintf(parts[i], sizeof parts[i],
+        int pn = snprintf(parts[i], sizeof parts[i],
                                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                                   boundary, e->ctype, (unsigned long long)rg[i].first,
-                                   (unsigned long long)rg[i].last, (unsigned long long)e->size);
+                          boundary, e->ctype, (unsigned long long)rg[i].first,
+                          (unsigned long long)rg[i].last, (unsigned long long)e->size);
+        if (pn < 0 || (size_t)pn >= sizeof parts[i]) {
+            fail(hr, 500, "content type too long for a multipart response");
+            return;
+        }
+        plen[i] = (size_t)pn;
         total += plen[i] + (rg[i].last - rg[i].first + 1);
     }
     char tail[40];
@@ -321,7 +326,10 @@ options_entry:
     cache_unref(e);
 options:;
     resp op = {.status = 204, .length = -1, .extra = ALLOW, .extra_len = sizeof ALLOW - 1};
-    response_head(c, &op);
+    if (response_head(c, &op) < 0) {
+        fail(hr, 500, "response too large");
+        return;
+    }
     finish(hr, 204, 0);
 }
 
@@ -365,7 +373,10 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
                        .extra = extra,
                        .extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
                                                      (unsigned long long)e->size)};
-            if (response_head(c, &rs) == 0) conn_out_copy(c, body, sizeof body - 1);
+            if (response_head(c, &rs) < 0 || conn_out_copy(c, body, sizeof body - 1) < 0) {
+                fail(hr, 500, "response too large");
+                return;
+            }
             finish(hr, 416, sizeof body - 1);
             return;
         }
@@ -390,7 +401,10 @@ not_modified:
                .length = -1,
                .pre = e->hdrs + e->vhdrs_off,
                .pre_len = (size_t)(e->etag.p + e->etag.len + 2 - (e->hdrs + e->vhdrs_off))};
-    response_head(c, &nm);
+    if (response_head(c, &nm) < 0) {
+        fail(hr, 500, "response too large");
+        return;
+    }
     finish(hr, 304, 0);
     return;
 

@@ -2,6 +2,7 @@
 static files from ROOT for every other path."""
 
 import os
+import time
 
 import harness
 from harness import FILE_TXT, SERVING_RE, check, check_common, check_ok_file, eq, get
@@ -131,4 +132,28 @@ def test_413_for_a_body_over_the_limit(ctx):
         r = c.read_response()
         eq(r.status, 413, "chunked body that runs over")
         c.close()
+    _with_example(ctx, body)
+
+
+def test_body_after_a_read_that_filled_the_buffer(ctx):
+    """The head kept for the handler survives a read that filled the read
+    buffer exactly (htd's buffer is 16 KiB), with and without a pipelined
+    request before it."""
+    def body(srv):
+        for prefix in (b"", harness.req("/hello")):
+            head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+            first = 16384 - len(prefix) - len(head % 99999)
+            h = head % (first + 100)
+            first = 16384 - len(prefix) - len(h)
+            h = head % (first + 100)
+            c = harness.connect(srv, nodelay=True)
+            c.send(prefix + h + b"B" * first)
+            time.sleep(0.3)
+            c.send(b"C" * 100)
+            if prefix:
+                eq(c.read_response().body, HELLO, "the pipelined request first")
+            r = c.read_response()
+            eq(r.status, 200, "status")
+            eq(r.body, b"B" * first + b"C" * 100, "echoed body")
+            c.close()
     _with_example(ctx, body)

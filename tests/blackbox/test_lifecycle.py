@@ -127,3 +127,19 @@ def test_sigterm_idle_server_exits_promptly(ctx):
         _finish(srv)
     finally:
         srv.cleanup()
+
+
+def test_sigterm_ends_a_connection_dropping_a_body(ctx):
+    """A client trickling an unwanted body cannot hold the stop open."""
+    srv = harness.start_htd(ctx.root.path, extra=["--body-timeout", "30"])
+    try:
+        c = connect(srv)
+        c.send(req("/file.txt", "POST", [("Content-Length", "1000000")]) + b"x" * 1000)
+        eq(c.read_response().status, 405, "answered before the body")
+        c.send(b"x")
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(timeout=5)
+        _finish(srv)
+        c.close()
+    finally:
+        srv.cleanup()

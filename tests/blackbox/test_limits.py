@@ -2,6 +2,7 @@
 spinning on a listener it cannot accept from, serves the connections it has,
 and takes the waiting ones once descriptors are free again."""
 
+import signal
 import socket
 import time
 
@@ -40,4 +41,27 @@ def test_out_of_descriptors_neither_spins_nor_loses_connections(ctx):
             s.close()
         eq(srv.stop(), 0, "exit status")
         check(srv.sanitizer_report() is None, "sanitizer report")
+        srv.cleanup()
+
+
+def test_stop_while_accepting_is_paused_does_not_spin(ctx):
+    srv = harness.start_htd(ctx.root.path, threads=1, prefix=["prlimit", "--nofile=24:24"],
+                            extra=["--header-timeout", "3"])
+    socks = []
+    try:
+        for _ in range(30):  # more than the descriptors: accepting pauses
+            s = socket.create_connection(srv.addr, timeout=harness.TIMEOUT)
+            s.sendall(b"GET /file.txt HTTP/1.1\r\n")  # a head that never ends
+            socks.append(s)
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        t0 = _cpu_ticks(srv.proc.pid)
+        time.sleep(1.0)
+        if srv.proc.poll() is None:
+            used = _cpu_ticks(srv.proc.pid) - t0
+            check(used < 30, "htd used %d ticks of CPU in 1 s while stopping" % used)
+        eq(srv.proc.wait(timeout=10), 0, "exit status once the heads time out")
+    finally:
+        for s in socks:
+            s.close()
         srv.cleanup()

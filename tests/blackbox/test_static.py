@@ -271,3 +271,21 @@ def test_large_file_head_and_keepalive_after(ctx):
     c.close()
     eq(hashlib.sha256(r1.body).hexdigest(), ctx.root.big_sha, "sha256 of the first body")
     check_ok_file(r2, FILE_TXT)
+
+
+def test_fifo_is_refused_without_blocking(ctx):
+    path = os.path.join(ctx.root.path, "pipe.fifo")
+    if not os.path.exists(path):
+        os.mkfifo(path)
+    r = get(ctx.srv, "/pipe.fifo")
+    eq(r.status, 403, "a FIFO is not a regular file")
+    check_ok_file(get(ctx.srv, "/file.txt"), FILE_TXT)  # and the loop is not stuck
+    os.unlink(path)
+
+
+def test_slash_redirect_cannot_name_another_host(ctx):
+    r = get(ctx.srv, "//evil.example/..%2fsub")
+    eq(r.status, 301, "status")
+    eq(r.get("Location"), "/sub/", "Location comes from the normalised path")
+    r = get(ctx.srv, "/sub?a=%2F")
+    eq(r.get("Location"), "/sub/?a=%2F", "the query as sent")
