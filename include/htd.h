@@ -42,6 +42,9 @@ typedef struct htd_config {
     unsigned idle_timeout_ms;   /* 0 means 60000 */
     unsigned send_timeout_ms;   /* 0 means 30000 */
     size_t max_body;            /* largest body a handler may receive; 0 means 1 MiB */
+    const char *const *writable; /* path prefixes where PUT, POST and DELETE write */
+    size_t nwritable;
+    uint64_t max_upload;        /* largest document a writable area takes; 0 means 100 MiB */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

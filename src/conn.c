@@ -24,6 +24,7 @@
 #include "range.h"
 #include "response.h"
 #include "static.h"
+#include "store.h"
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
@@ -103,6 +104,7 @@ void conn_close(conn *c)
 {
     loop *l = c->loop;
     if (l->fresh == c) l->fresh = NULL;
+    if (c->up) store_detach(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;
@@ -126,7 +128,7 @@ void conn_timeout(conn *c)
     if (c->state == CS_HEAD && c->started) {
         conn_error(c, 408, "the request head did not arrive in time", 0);
         conn_run(c);
-    } else if (c->state == CS_BODY) {
+    } else if (c->state == CS_BODY || c->state == CS_UPLOAD) {
         conn_error(c, 408, "the request body did not arrive in time", 0);
         conn_run(c);
     } else {
@@ -205,7 +207,7 @@ int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
 
 /* Marks the queue's end as the start of the next request's response: what
  * is queued so far is final (see outq's mark). */
-static void seal_out(conn *c)
+void conn_seal(conn *c)
 {
     outq *q = c->out;
     if (!q) return;
@@ -214,7 +216,7 @@ static void seal_out(conn *c)
     q->mark_dlen = q->dlen;
 }
 
-/* Takes back what the current request queued since the last seal_out. */
+/* Takes back what the current request queued since the last conn_seal. */
 void conn_out_rollback(conn *c)
 {
     outq *q = c->out;
@@ -282,6 +284,12 @@ static int flush(conn *c)
 void conn_error(conn *c, int status, const char *why, int keep)
 {
     loop *l = c->loop;
+    conn_error_log(c, status, why, keep, l->hreq.c == c ? l->hreq.r : NULL);
+}
+
+void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged)
+{
+    loop *l = c->loop;
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = 0;
@@ -295,23 +303,23 @@ void conn_error(conn *c, int status, const char *why, int keep)
               .ctype = "text/plain; charset=utf-8",
               .length = (int64_t)len};
     const char *extra = NULL;
-    if (status == 405) extra = "Allow: GET, HEAD, OPTIONS\r\n";
+    if (status == 405)
+        extra = l->hreq.c == c && store_writable(l->srv, l->hreq.path, l->hreq.path_len)
+                    ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
+                    : "Allow: GET, HEAD, OPTIONS\r\n";
     if (extra) {
         r.extra = extra;
         r.extra_len = strlen(extra);
     }
     if (response_head(c, &r) == 0) conn_out_copy(c, body, len);
-    seal_out(c);
-    log_access(l, c, l->hreq.c == c ? l->hreq.r : NULL, status, len);
+    conn_seal(c);
+    log_access(l, c, logged, status, len);
     c->state = CS_WRITE;
 }
 
 /* ---- request bodies ---- */
 
-/* Takes body bytes from p[0..avail): *consumed input bytes, of which the body
- * data is p[0..*dlen) (chunked bodies are decoded in place). Returns 1 when the
- * body is complete, 0 if more is needed, -1 if it is malformed. */
-static int body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
+int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
                      const char **why)
 {
     if (c->body_chunked) {
@@ -326,7 +334,7 @@ static int body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *d
     return c->body_left == 0;
 }
 
-static int body_pending(const conn *c)
+int conn_body_pending(const conn *c)
 {
     return c->body_chunked ? !c->chunked.done : c->body_left > 0;
 }
@@ -392,6 +400,20 @@ static void on_head(conn *c, size_t head_len)
     }
     hr->path_len = (size_t)n;
 
+    int m = r->method_id;
+    if ((m == HTD_M_PUT || m == HTD_M_POST || m == HTD_M_DELETE) &&
+        store_writable(s, hr->path, hr->path_len)) {
+        c->rpos += (uint32_t)head_len;
+        if (static_hidden(hr->path, hr->path_len)) {
+            conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
+        } else {
+            store_start(c, r, hr);
+        }
+        hr->c = NULL;
+        hr->r = NULL;
+        return;
+    }
+
     /* A handler that takes a body gets all of it first; the head stays in
      * the read buffer meanwhile and is parsed again when the body is in. */
     const route *rt = NULL;
@@ -402,7 +424,7 @@ static void on_head(conn *c, size_t head_len)
             break;
         }
     }
-    if (rt && body_pending(c)) {
+    if (rt && conn_body_pending(c)) {
         if (!r->chunked && (uint64_t)r->content_length > s->cfg.max_body) {
             fail(c, head_len, 413, "request body larger than the server accepts", 0);
             return;
@@ -417,7 +439,7 @@ static void on_head(conn *c, size_t head_len)
             int head_only = c->head_only;
             c->head_only = 0;
             conn_out_copy(c, cont, sizeof cont - 1);
-            seal_out(c);
+            conn_seal(c);
             c->head_only = head_only;
         }
         arm(c, T_BODY);
@@ -429,7 +451,7 @@ static void on_head(conn *c, size_t head_len)
     /* A client waiting for 100-continue that we will not read the body
      * of gets its answer now, and the connection ends after it; so does one
      * whose unwanted body is too large to be worth reading and dropping. */
-    if (body_pending(c) && (r->expect_continue || c->body_left > DISCARD_MAX)) c->keep_alive = 0;
+    if (conn_body_pending(c) && (r->expect_continue || c->body_left > DISCARD_MAX)) c->keep_alive = 0;
     dispatch(c);
 }
 
@@ -450,7 +472,7 @@ static void dispatch(conn *c)
     if (s->root_fd >= 0) static_serve(hr);
     else conn_error(c, 404, "no such resource", 1);
 out:
-    seal_out(c);
+    conn_seal(c);
     hr->c = NULL;
     hr->r = NULL;
     if (c->body) {
@@ -468,7 +490,7 @@ static int read_body_step(conn *c)
     loop *l = c->loop;
     const char *why = "malformed chunked body";
     size_t avail = c->rlen - c->rpos, consumed, dlen;
-    int done = body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
+    int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
     if (done < 0) {
         conn_error(c, 400, why, 0);
         return 0;
@@ -566,7 +588,7 @@ static int fill(conn *c)
 static int batchable(const conn *c)
 {
     const outq *q = c->out;
-    return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !body_pending(c) &&
+    return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !conn_body_pending(c) &&
            !q->heap && c->resume == 0 && q->nrefs + 2 <= OUTQ_REFS &&
            /* room for the largest response a request can make: a multipart
             * one with HTD_MAX_RANGES parts */
@@ -578,14 +600,14 @@ static int batchable(const conn *c)
 static int response_done(conn *c)
 {
     release_out(c);
-    if (c->resume == CS_BODY) {
+    if (c->resume) { /* BODY or UPLOAD: a 100 Continue went out first */
+        c->state = c->resume;
         c->resume = 0;
-        c->state = CS_BODY;
         arm(c, T_BODY);
         return 1;
     }
     if (!c->keep_alive || c->http09) {
-        if (c->rpos == c->rlen && !body_pending(c) && !c->readable) {
+        if (c->rpos == c->rlen && !conn_body_pending(c) && !c->readable) {
             conn_close(c);
             return 0;
         }
@@ -598,12 +620,17 @@ static int response_done(conn *c)
         arm(c, T_LINGER);
         return 1;
     }
-    c->state = body_pending(c) ? CS_DISCARD : CS_HEAD;
+    c->state = conn_body_pending(c) ? CS_DISCARD : CS_HEAD;
     /* A send that had to wait ran on the send timer; waiting for the
      * client again runs on the timer of what is awaited. */
     if (c->timer_kind == T_SEND)
         arm(c, c->state == CS_DISCARD ? T_BODY : c->rpos < c->rlen ? T_HEADER : T_IDLE);
     return 1;
+}
+
+void conn_resume(conn *c)
+{
+    conn_run(c);
 }
 
 static void conn_run(conn *c)
@@ -707,7 +734,7 @@ static void conn_run(conn *c)
             if (c->rpos < c->rlen) {
                 const char *why = "malformed chunked body";
                 size_t consumed, dlen;
-                int done = body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
+                int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
                 if (done < 0) {
                     /* The response is already out; nothing can follow it. */
                     conn_close(c);
@@ -734,6 +761,31 @@ static void conn_run(conn *c)
             }
             break;
         }
+        case CS_STORE:
+            return; /* a disk job will resume it */
+        case CS_UPLOAD:
+            if (c->out) {
+                c->resume = CS_UPLOAD;
+                c->state = CS_WRITE;
+                break;
+            }
+            if (c->rpos < c->rlen) {
+                store_take_body(c);
+                break;
+            }
+            if (!c->readable) {
+                if (c->timer_kind != T_BODY) arm(c, T_BODY);
+                return;
+            }
+            switch (fill(c)) {
+            case IO_AGAIN:
+                return;
+            case IO_ERROR:
+                conn_close(c);
+                return;
+            }
+            arm(c, T_BODY);
+            break;
         case CS_LINGER: {
             char sink[4096];
             for (;;) {

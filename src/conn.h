@@ -7,6 +7,8 @@
  *   DISCARD  reading and dropping the body of a request already answered
  *   LINGER   after a final response: write side shut, draining the client's
  *            last bytes so that closing does not reset the response away
+ *   UPLOAD   reading a request body into a document store upload (store.c)
+ *   STORE    waiting for a disk job of that upload; reading nothing
  *
  * Memory: an idle connection holds only this struct; the read buffer and the
  * out queue come from the loop's pools while a request is in progress.
@@ -24,7 +26,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE };
 
 /* One piece of a response: bytes in memory, or a range of an open file. */
 typedef struct out_seg {
@@ -80,6 +82,7 @@ typedef struct conn {
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
     outq *out;
+    struct upload *up; /* UPLOAD, STORE: the document being written */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
@@ -100,9 +103,22 @@ int conn_out_copy(conn *c, const void *p, size_t len);
 int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
 /* Takes back what the current request has queued so far. */
 void conn_out_rollback(conn *c);
+/* Marks what is queued as final: a later error takes back only what follows. */
+void conn_seal(conn *c);
+/* Runs the state machine again (after a disk job, say). May close c. */
+void conn_resume(conn *c);
+
+/* Request bodies: takes body bytes from p[0..avail): *consumed input bytes,
+ * of which the data is p[0..*dlen) (chunked bodies are decoded in place).
+ * 1 when the body is complete, 0 if more is needed, -1 if malformed. */
+int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
+                   const char **why);
+int conn_body_pending(const conn *c);
 
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
+/* The same, naming the request for the access log. */
+void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged);
 
 #endif

@@ -96,6 +96,8 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
     l->id = id;
     l->stop_kind = EV_STOP;
     l->cache_kind = EV_CACHE;
+    l->jobs_kind = EV_JOBS;
+    l->jret.efd = -1;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->epfd < 0 || l->stop_fd < 0) {
@@ -125,6 +127,14 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
         ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->cache_kind};
         epoll_ctl(l->epfd, EPOLL_CTL_ADD, cache_fd(l->cache), &ev);
     }
+    if (srv->jobs) {
+        if (job_return_init(&l->jret) < 0) {
+            snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+            goto fail;
+        }
+        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->jobs_kind};
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->jret.efd, &ev);
+    }
     const htd_config *cfg = &srv->cfg;
     htd_timer_list_init(&l->timers[T_HEADER], cfg->header_timeout_ms);
     htd_timer_list_init(&l->timers[T_BODY], cfg->body_timeout_ms);
@@ -151,6 +161,7 @@ void loop_free(loop *l)
     if (l->stop_fd >= 0) close(l->stop_fd);
     free(l->listeners);
     cache_free(l->cache);
+    job_return_destroy(&l->jret);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);
     free(l->log_buf);
@@ -268,7 +279,7 @@ void *loop_run(void *arg)
     for (;;) {
         int stop_seen = 0;
         if (l->srv->stop_requested && !l->stopping) begin_stop(l);
-        if (l->stopping && l->nconns == 0) break;
+        if (l->stopping && l->nconns == 0 && !l->uploads) break;
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
         tick(l);
         if (n < 0) {
@@ -281,6 +292,10 @@ void *loop_run(void *arg)
         for (int i = 0; i < n; i++) {
             uint8_t kind = *(uint8_t *)evs[i].data.ptr;
             if (kind == EV_CACHE) continue;
+            if (kind == EV_JOBS) {
+                job_return_reap(&l->jret);
+                continue;
+            }
             if (kind == EV_CONN) {
                 conn_event(evs[i].data.ptr, evs[i].events);
             } else if (kind == EV_LISTENER) {

@@ -15,12 +15,13 @@
 #include <time.h>
 
 #include "date.h"
+#include "jobs.h"
 #include "parser.h"
 #include "server.h"
 #include "timer.h"
 
 /* Kinds of object registered with epoll; each starts with its kind byte. */
-enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_CONN };
+enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_JOBS, EV_CONN };
 
 enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_COUNT };
 
@@ -59,12 +60,15 @@ typedef struct loop {
     int stop_fd; /* eventfd written by htd_server_stop */
     uint8_t stop_kind;
     uint8_t cache_kind;
+    uint8_t jobs_kind;
+    job_return jret; /* finished disk jobs of this loop's uploads */
     struct cache *cache; /* open files, or NULL */
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;
     uint64_t accept_paused_until; /* out of descriptors: accept again then (ms), or 0 */
     size_t nconns;
+    size_t uploads; /* uploads with a disk job still to come back */
     struct conn *fresh; /* accepted, being served, not yet watched by epoll */
     uint64_t now;             /* monotonic milliseconds, once per iteration */
     time_t date_sec;          /* the second the strings below describe */

@@ -36,6 +36,8 @@ static void usage(FILE *f)
           "      --idle-timeout S   seconds a keep-alive connection may idle (default 60)\n"
           "      --send-timeout S   seconds between writes of a response (default 30)\n"
           "      --max-requests N   requests per keep-alive connection (default 1000)\n"
+          "      --writable PREFIX  let PUT, POST and DELETE write under PREFIX (repeatable)\n"
+          "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -69,11 +71,13 @@ int main(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, 'I'},
         {"send-timeout", required_argument, NULL, 'S'},
         {"max-requests", required_argument, NULL, 'm'},
+        {"writable", required_argument, NULL, 'w'},
+        {"max-upload", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {.root = "."};
-    const char *listen[64];
+    const char *listen[64], *writable[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":r:l:t:hV", opts, NULL)) != -1) {
@@ -109,6 +113,23 @@ int main(int argc, char **argv)
         case 'S':
             cfg.send_timeout_ms = parse_seconds("--send-timeout", optarg);
             break;
+        case 'w':
+            if (cfg.nwritable == sizeof writable / sizeof writable[0])
+                die("--writable %s: at most 64 areas%s", optarg, "");
+            writable[cfg.nwritable++] = optarg;
+            break;
+        case 'U': {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            unsigned long long mult = *end == 'k' || *end == 'K' ? 1ull << 10
+                                      : *end == 'm' || *end == 'M' ? 1ull << 20
+                                      : *end == 'g' || *end == 'G' ? 1ull << 30 : 1;
+            if (mult > 1) end++;
+            if (!*optarg || *optarg == '-' || *end || n == 0 || n > (1ull << 40) / mult)
+                die("--max-upload: expected a size like 512K, 100M or 2G, got '%s'%s", optarg, "");
+            cfg.max_upload = n * mult;
+            break;
+        }
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -132,6 +153,7 @@ int main(int argc, char **argv)
     }
     if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
     cfg.listen = listen;
+    cfg.writable = writable;
 
     /* Every connection is a descriptor: allow as many as the hard limit does,
      * as nginx's worker_rlimit_nofile would. */

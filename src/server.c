@@ -23,9 +23,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jobs.h"
 #include "loop.h"
+#include "path.h"
+#include "store.h"
 
 #define LISTEN_BACKLOG 4096
+#define STORE_THREADS 4 /* disk jobs at once: writes and fsyncs of uploads */
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
 static int parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
@@ -136,6 +140,7 @@ static void fill_defaults(htd_config *c)
     if (!c->idle_timeout_ms) c->idle_timeout_ms = 60000;
     if (!c->send_timeout_ms) c->send_timeout_ms = 30000;
     if (!c->max_body) c->max_body = 1 << 20;
+    if (!c->max_upload) c->max_upload = 100u << 20;
 }
 
 htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
@@ -156,6 +161,33 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
         if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (!s->root || s->root_fd < 0) {
             snprintf(err, errlen, "cannot serve root %s: %s", cfg->root, strerror(errno));
+            goto fail;
+        }
+    }
+    pthread_mutex_init(&s->commit_mu, NULL);
+    if (cfg->nwritable) {
+        if (!s->root) {
+            snprintf(err, errlen, "writable areas need a document root");
+            goto fail;
+        }
+        s->writable = calloc(cfg->nwritable, sizeof *s->writable);
+        if (!s->writable) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < cfg->nwritable; i++) {
+            const char *w = cfg->writable[i], *why = "must start with '/'";
+            char norm[4096];
+            int n = w[0] == '/' ? htd_path_normalize(w, strlen(w), norm, sizeof norm, &why) : -1;
+            if (n < 0 || !(s->writable[i] = strdup(norm))) {
+                snprintf(err, errlen, "bad writable area '%s': %s", w, why);
+                goto fail;
+            }
+            s->nwritable++;
+        }
+        if (store_clean(s, err, errlen) < 0) goto fail;
+        if (!(s->jobs = jobs_new(STORE_THREADS))) {
+            snprintf(err, errlen, "cannot start the disk threads: %s", strerror(errno));
             goto fail;
         }
     }
@@ -256,6 +288,9 @@ void htd_server_free(htd_server *s)
     if (s->lfds)
         for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
             if (s->lfds[i] >= 0) close(s->lfds[i]);
+    jobs_free(s->jobs);
+    for (size_t i = 0; i < s->nwritable; i++) free(s->writable[i]);
+    free(s->writable);
     for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
     free(s->routes);
     free(s->loops);

@@ -6,7 +6,9 @@
 #ifndef HTD_SERVER_H
 #define HTD_SERVER_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include "htd.h"
@@ -40,6 +42,11 @@ struct htd_server {
     int nthreads;
     struct loop **loops;
     int log_fd; /* access log, or -1 */
+    char **writable; /* normalised writable path prefixes */
+    size_t nwritable;
+    struct jobs *jobs; /* the disk pool, when there are writable areas */
+    pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
+    atomic_ulong tmp_seq;      /* temporary file names */
     volatile sig_atomic_t stop_requested;
 };
 

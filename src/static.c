@@ -25,8 +25,10 @@
 #include "log.h"
 #include "range.h"
 #include "response.h"
+#include "store.h"
 
 #define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
+#define ALLOW_W "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
 
 static int open_beneath(int root_fd, const char *rel, int flags)
 {
@@ -325,7 +327,9 @@ void static_serve(struct htd_req *hr)
 options_entry:
     cache_unref(e);
 options:;
-    resp op = {.status = 204, .length = -1, .extra = ALLOW, .extra_len = sizeof ALLOW - 1};
+    int w = store_writable(l->srv, hr->path, hr->path_len);
+    resp op = {.status = 204, .length = -1, .extra = w ? ALLOW_W : ALLOW,
+               .extra_len = w ? sizeof ALLOW_W - 1 : sizeof ALLOW - 1};
     if (response_head(c, &op) < 0) {
         fail(hr, 500, "response too large");
         return;

@@ -1,0 +1,569 @@
+/*
+ * store.c - PUT, POST and DELETE in the writable areas; see store.h.
+ *
+ * An upload goes through jobs, one at a time, each run on the pool and
+ * finished on the loop (upload_done):
+ *   BEGIN   make the missing parent directories, check If-Match and
+ *           If-None-Match, create the temporary file (O_EXCL, beside the
+ *           target, a dotfile so it is never served)
+ *   WRITE   append what the connection has buffered (at most UP_BUF bytes)
+ *   COMMIT  write the rest, fsync, check the preconditions again and rename,
+ *           under the store's commit lock, then fsync the directory
+ *   ABORT   remove the temporary file (the client left, or the body was bad)
+ *   DELETE  check, unlink or rmdir, fsync the directory
+ * While a job runs the connection reads nothing: the body waits in the
+ * socket, which is what keeps a slow disk from filling memory.
+ *
+ * Missing parents are created (like `mkdir -p`); a file standing where a
+ * directory must be is 409 Conflict, because replacing it would destroy a
+ * document the client did not name.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "conn.h"
+#include "jobs.h"
+#include "log.h"
+#include "response.h"
+#include "server.h"
+#include "static.h"
+
+#define UP_BUF (64 * 1024)
+
+enum { OP_BEGIN, OP_WRITE, OP_COMMIT, OP_ABORT, OP_DELETE };
+
+typedef struct upload {
+    htd_job job; /* first: a job pointer is an upload pointer */
+    conn *c;     /* NULL once the connection is gone */
+    htd_server *srv;
+    loop *loop;
+    int op, busy;
+    int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
+    int expect_continue; /* answer 100 once BEGIN accepts the upload */
+    int dir_fd, tmp_fd;
+    char dir[REQ_PATH_MAX];  /* the target's directory, relative to the root ("" for the root) */
+    char name[256];          /* the target's name in dir (POST: chosen in BEGIN) */
+    char tmp[64];            /* the temporary file's name in dir */
+    char loc[REQ_PATH_MAX];  /* the Location to answer with (raw, as the client spelled it) */
+    char if_match[256];      /* the If-Match value, if has_if_match */
+    int has_if_match, none_match_star;
+    char ext[8];             /* POST: the extension the Content-Type calls for */
+    char *buf;               /* body bytes not yet written */
+    size_t len;
+    uint64_t total;
+    int status;       /* the job's outcome: 0, or an HTTP status */
+    const char *why;  /* for a failing status */
+    int existed;      /* COMMIT: the target existed (204) or not (201) */
+    /* for the access log, as the request is long gone by then */
+    char log_method[8];
+    char log_target[512];
+    int log_version;
+} upload;
+
+/* ---- areas and cleaning ---- */
+
+int store_writable(const htd_server *s, const char *path, size_t len)
+{
+    for (size_t i = 0; i < s->nwritable; i++) {
+        const char *w = s->writable[i];
+        size_t n = strlen(w);
+        if (n && w[n - 1] == '/') n--;
+        if (len >= n && memcmp(path, w, n) == 0 && (len == n || path[n] == '/')) return 1;
+    }
+    return 0;
+}
+
+static int cleaned;
+
+static int clean_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    if (flag == FTW_F && strncmp(path + ftw->base, STORE_TMP_PREFIX, sizeof STORE_TMP_PREFIX - 1) == 0 &&
+        unlink(path) == 0)
+        cleaned++;
+    return 0;
+}
+
+int store_clean(htd_server *s, char *err, size_t errlen)
+{
+    cleaned = 0; /* called once, before any thread starts */
+    for (size_t i = 0; i < s->nwritable; i++) {
+        char path[4096 + REQ_PATH_MAX];
+        snprintf(path, sizeof path, "%s%s", s->root, s->writable[i]);
+        if (nftw(path, clean_one, 16, FTW_PHYS) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot clean writable area %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return cleaned;
+}
+
+/* ---- on the pool ---- */
+
+static int open_beneath(int root_fd, const char *rel, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof how);
+}
+
+static void set(upload *u, int status, const char *why)
+{
+    u->status = status;
+    u->why = why;
+}
+
+static void set_errno(upload *u, const char *what)
+{
+    switch (errno) {
+    case ENOSPC:
+    case EDQUOT:
+        set(u, 507, "the disk is full");
+        break;
+    case ENOTDIR:
+    case EEXIST:
+        set(u, 409, "a file stands where a directory must be");
+        break;
+    case EXDEV:
+    case ELOOP:
+        set(u, 403, "a symbolic link leads outside the document root");
+        break;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        set(u, 403, "the server may not write here");
+        break;
+    default:
+        set(u, 500, what);
+    }
+}
+
+/* Opens the target's directory, making the missing ones (mkdir -p). */
+static int open_dir(upload *u, int create)
+{
+    int root = u->srv->root_fd;
+    char part[REQ_PATH_MAX];
+    size_t n = strlen(u->dir);
+    /* Each missing directory is made inside its parent as opened beneath the
+     * root, so no symlink can have one made outside it. */
+    for (size_t i = 1; create && i <= n; i++) {
+        if (i < n && u->dir[i] != '/') continue;
+        memcpy(part, u->dir, i);
+        part[i] = 0;
+        char *slash = strrchr(part, '/');
+        const char *leaf = slash ? slash + 1 : part;
+        if (slash) *slash = 0;
+        int pfd = open_beneath(root, slash ? part : "", O_PATH | O_DIRECTORY);
+        int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
+        int e = errno;
+        if (pfd >= 0) close(pfd);
+        errno = e;
+        if (rc < 0 && errno != EEXIST) {
+            set_errno(u, "cannot make a directory");
+            return -1;
+        }
+    }
+    u->dir_fd = open_beneath(root, u->dir, O_RDONLY | O_DIRECTORY);
+    if (u->dir_fd < 0) {
+        if (errno == ENOENT && !create) set(u, 404, "no such document");
+        else set_errno(u, "cannot open the directory");
+        return -1;
+    }
+    return 0;
+}
+
+/* If-Match (strong comparison; "*" matches any current document) and
+ * If-None-Match: * (create only). 0, or the status 412/409. */
+static int check_preconditions(upload *u)
+{
+    struct stat st;
+    int exists = fstatat(u->dir_fd, u->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    u->existed = exists;
+    if (exists && S_ISDIR(st.st_mode) && u->method != HTD_M_DELETE) {
+        set(u, 409, "a directory stands at this path");
+        return -1;
+    }
+    if (u->none_match_star && exists) {
+        set(u, 412, "precondition failed: the document exists");
+        return -1;
+    }
+    if (u->has_if_match) {
+        int ok = 0;
+        if (exists) {
+            char tag[80];
+            int tl = static_etag(&st, tag, sizeof tag);
+            ok = static_etag_match((htd_str){u->if_match, strlen(u->if_match)}, (htd_str){tag, (size_t)tl}, 0);
+        }
+        if (!ok) {
+            set(u, 412, "precondition failed: the document has changed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int write_all(upload *u)
+{
+    size_t off = 0;
+    while (off < u->len) {
+        ssize_t n = write(u->tmp_fd, u->buf + off, u->len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            set_errno(u, "cannot write the document");
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    u->len = 0;
+    return 0;
+}
+
+static void remove_tmp(upload *u)
+{
+    if (u->tmp_fd >= 0) {
+        close(u->tmp_fd);
+        u->tmp_fd = -1;
+        unlinkat(u->dir_fd, u->tmp, 0);
+    }
+}
+
+/* A unique, time-ordered, URL-safe name: nanoseconds and a sequence, in hex. */
+static void choose_name(upload *u)
+{
+    static atomic_ulong seq;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long ns = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+    snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns, atomic_fetch_add(&seq, 1) & 0xffff, u->ext);
+}
+
+static void work(htd_job *j)
+{
+    upload *u = (upload *)j;
+    htd_server *s = u->srv;
+    u->status = 0;
+    switch (u->op) {
+    case OP_BEGIN:
+        if (open_dir(u, u->method == HTD_M_PUT) < 0) return;
+        if (u->method == HTD_M_POST) choose_name(u);
+        else if (check_preconditions(u) < 0) return;
+        snprintf(u->tmp, sizeof u->tmp, STORE_TMP_PREFIX "%d-%lx", (int)getpid(),
+                 atomic_fetch_add(&s->tmp_seq, 1));
+        u->tmp_fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (u->tmp_fd < 0) set_errno(u, "cannot create the document");
+        return;
+    case OP_WRITE:
+        if (write_all(u) < 0) remove_tmp(u);
+        return;
+    case OP_COMMIT: {
+        if (write_all(u) < 0 || fsync(u->tmp_fd) < 0) {
+            if (!u->status) set_errno(u, "cannot write the document");
+            remove_tmp(u);
+            return;
+        }
+        close(u->tmp_fd);
+        u->tmp_fd = -1;
+        /* The check and the rename are one step for every upload of this
+         * server, so two If-Match writers cannot both win. */
+        pthread_mutex_lock(&s->commit_mu);
+        int rc;
+        if (u->method == HTD_M_POST) {
+            rc = renameat2(u->dir_fd, u->tmp, u->dir_fd, u->name, RENAME_NOREPLACE);
+            u->existed = 0;
+        } else {
+            rc = check_preconditions(u);
+            if (rc == 0) rc = renameat(u->dir_fd, u->tmp, u->dir_fd, u->name);
+            else rc = 1;
+        }
+        pthread_mutex_unlock(&s->commit_mu);
+        if (rc != 0) {
+            if (rc < 0) set_errno(u, "cannot rename the document into place");
+            unlinkat(u->dir_fd, u->tmp, 0);
+            return;
+        }
+        if (fsync(u->dir_fd) < 0) set_errno(u, "cannot sync the directory");
+        return;
+    }
+    case OP_ABORT:
+        remove_tmp(u);
+        return;
+    case OP_DELETE:
+        if (open_dir(u, 0) < 0) return;
+        pthread_mutex_lock(&s->commit_mu);
+        struct stat st;
+        if (fstatat(u->dir_fd, u->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            set(u, 404, "no such document");
+        } else if (check_preconditions(u) == 0) {
+            int dir = S_ISDIR(st.st_mode);
+            if (unlinkat(u->dir_fd, u->name, dir ? AT_REMOVEDIR : 0) < 0) {
+                if (errno == ENOTEMPTY || errno == EEXIST) set(u, 409, "the directory is not empty");
+                else set_errno(u, "cannot delete the document");
+            }
+        }
+        pthread_mutex_unlock(&s->commit_mu);
+        if (!u->status && fsync(u->dir_fd) < 0) set_errno(u, "cannot sync the directory");
+        return;
+    }
+}
+
+/* ---- on the loop ---- */
+
+static void upload_free(upload *u)
+{
+    u->loop->uploads--;
+    if (u->dir_fd >= 0) close(u->dir_fd);
+    free(u->buf);
+    free(u);
+}
+
+static void submit(upload *u, int op)
+{
+    u->op = op;
+    u->busy = 1;
+    if (u->c) {
+        u->c->state = CS_STORE;
+        htd_timer_disarm(&u->c->timer); /* the disk's time is not the client's */
+    }
+    jobs_submit(u->srv->jobs, &u->job);
+}
+
+/* The access log wants the request; this is what is left of it. */
+static htd_request logged(const upload *u)
+{
+    return (htd_request){.method = {u->log_method, strlen(u->log_method)},
+                         .target = {u->log_target, strlen(u->log_target)},
+                         .version = u->log_version};
+}
+
+static void log_upload(upload *u, int status, uint64_t bytes)
+{
+    htd_request r = logged(u);
+    log_access(u->c->loop, u->c, &r, status, bytes);
+}
+
+/* Ends the request with an error and lets the upload go. keep: whether the
+ * connection may go on (the rest of the body is then read and dropped). */
+static void finish_error(upload *u, int keep)
+{
+    conn *c = u->c;
+    htd_request r = logged(u);
+    c->up = NULL;
+    conn_error_log(c, u->status, u->why, keep, &r);
+    u->c = NULL;
+    if (u->tmp_fd >= 0) submit(u, OP_ABORT);
+    else upload_free(u);
+}
+
+static void finish_ok(upload *u)
+{
+    conn *c = u->c;
+    loop *l = c->loop;
+    c->up = NULL;
+    if (l->cache) cache_flush(l->cache); /* other loops learn of it by inotify */
+    if (u->method == HTD_M_DELETE || u->existed) {
+        resp r = {.status = 204, .length = -1};
+        response_head(c, &r);
+        log_upload(u, 204, 0);
+    } else {
+        char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
+        if (u->method == HTD_M_POST) {
+            size_t n = strlen(u->loc);
+            snprintf(loc, sizeof loc, "%s%s%s", u->loc, n && u->loc[n - 1] == '/' ? "" : "/", u->name);
+        } else {
+            snprintf(loc, sizeof loc, "%s", u->loc);
+        }
+        int bl = snprintf(body, sizeof body, "created %s\n", loc);
+        resp r = {.status = 201, .ctype = "text/plain; charset=utf-8", .length = bl,
+                  .location = {loc, strlen(loc)}};
+        if (response_head(c, &r) == 0) conn_out_copy(c, body, (size_t)bl);
+        log_upload(u, 201, (uint64_t)bl);
+    }
+    conn_seal(c);
+    upload_free(u);
+    c->state = CS_WRITE;
+}
+
+static void upload_done(htd_job *j)
+{
+    upload *u = (upload *)j;
+    u->busy = 0;
+    if (!u->c) { /* the connection went away meanwhile */
+        if (u->tmp_fd >= 0) submit(u, OP_ABORT);
+        else upload_free(u);
+        return;
+    }
+    conn *c = u->c;
+    if (u->status) {
+        /* A client still to send a body it was told to wait for will not;
+         * a body cut short by a failed write cannot be followed either. */
+        int keep = u->op == OP_DELETE || u->op == OP_COMMIT ||
+                   (u->op == OP_BEGIN && !u->expect_continue);
+        finish_error(u, keep);
+        conn_resume(c);
+        return;
+    }
+    switch (u->op) {
+    case OP_BEGIN:
+        if (u->expect_continue) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            conn_out_copy(c, cont, sizeof cont - 1);
+            conn_seal(c);
+        }
+        /* fall through */
+    case OP_WRITE:
+        c->state = CS_UPLOAD;
+        if (!conn_body_pending(c)) submit(u, OP_COMMIT);
+        else conn_resume(c);
+        return;
+    default:
+        finish_ok(u);
+        conn_resume(c);
+    }
+}
+
+static void copy_str(char *dst, size_t cap, htd_str s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = 0;
+}
+
+static const char *ext_for(htd_str ctype)
+{
+    static const struct {
+        const char *type, *ext;
+    } map[] = {
+        {"application/json", ".json"}, {"text/plain", ".txt"},    {"text/html", ".html"},
+        {"text/csv", ".csv"},          {"text/markdown", ".md"},  {"application/xml", ".xml"},
+        {"text/xml", ".xml"},          {"image/png", ".png"},     {"image/jpeg", ".jpg"},
+        {"image/gif", ".gif"},         {"image/webp", ".webp"},   {"image/svg+xml", ".svg"},
+        {"application/pdf", ".pdf"},   {"text/css", ".css"},      {"text/javascript", ".js"},
+    };
+    size_t n = 0;
+    while (n < ctype.len && ctype.p[n] != ';' && ctype.p[n] != ' ') n++;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].type) == n && strncasecmp(ctype.p, map[i].type, n) == 0) return map[i].ext;
+    return ".bin";
+}
+
+void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
+{
+    loop *l = c->loop;
+    htd_server *s = l->srv;
+    upload *u = calloc(1, sizeof *u);
+    if (!u || !(u->buf = malloc(UP_BUF))) {
+        free(u);
+        conn_error(c, 500, "out of memory", 0);
+        return;
+    }
+    u->job = (htd_job){.work = work, .done = upload_done, .ret = &l->jret};
+    u->c = c;
+    u->srv = s;
+    u->loop = l;
+    l->uploads++;
+    u->method = r->method_id;
+    u->dir_fd = u->tmp_fd = -1;
+    u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
+    copy_str(u->log_method, sizeof u->log_method, r->method);
+    copy_str(u->log_target, sizeof u->log_target, r->target);
+    u->log_version = r->version;
+    copy_str(u->loc, sizeof u->loc, r->path);
+
+    /* dir and name from the decoded path, without its leading '/' */
+    const char *p = hr->path + 1;
+    size_t n = hr->path_len - 1;
+    int collection = u->method == HTD_M_POST;
+    if (collection) {
+        if (n && p[n - 1] == '/') n--;
+        copy_str(u->dir, sizeof u->dir, (htd_str){p, n});
+    } else {
+        if (u->method == HTD_M_DELETE && n && p[n - 1] == '/') n--; /* a directory */
+        if (n == 0 || p[n - 1] == '/') {
+            u->status = 409;
+            u->why = u->method == HTD_M_DELETE ? "the root of the document tree stays"
+                                               : "a document's path cannot end with a slash";
+            goto refuse;
+        }
+        const char *slash = memrchr(p, '/', n);
+        size_t dl = slash ? (size_t)(slash - p) : 0;
+        copy_str(u->dir, sizeof u->dir, (htd_str){p, dl});
+        copy_str(u->name, sizeof u->name, slash ? (htd_str){slash + 1, n - dl - 1} : (htd_str){p, n});
+    }
+    htd_str v = htd_request_header(r, "if-match", 8);
+    if (v.p) {
+        u->has_if_match = 1;
+        copy_str(u->if_match, sizeof u->if_match, v);
+    }
+    v = htd_request_header(r, "if-none-match", 13);
+    if (v.p && v.len == 1 && v.p[0] == '*') u->none_match_star = 1;
+    if (collection) strcpy(u->ext, ext_for(htd_request_header(r, "content-type", 12)));
+
+    if (u->method != HTD_M_DELETE && !r->chunked && r->content_length > 0 &&
+        (uint64_t)r->content_length > s->cfg.max_upload) {
+        u->status = 413;
+        u->why = "document larger than the writable area accepts";
+        goto refuse;
+    }
+    c->up = u;
+    submit(u, u->method == HTD_M_DELETE ? OP_DELETE : OP_BEGIN);
+    return;
+refuse:
+    c->up = u;
+    /* The unwanted body is read and dropped unless the client waits to be
+     * told to send it, or it is too large to be worth reading. */
+    finish_error(u, !u->expect_continue && u->status != 413);
+}
+
+void store_take_body(conn *c)
+{
+    upload *u = c->up;
+    const char *why = "malformed chunked body";
+    size_t consumed, dlen;
+    size_t room = UP_BUF - u->len;
+    size_t avail = c->rlen - c->rpos;
+    /* Chunked decoding is in place and may need to see more than room;
+     * it never yields more data than it consumed, so limit the input. */
+    if (avail > room) avail = room;
+    int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
+    if (done < 0) {
+        u->status = 400;
+        u->why = why;
+        finish_error(u, 0);
+        return;
+    }
+    memcpy(u->buf + u->len, c->rbuf + c->rpos, dlen);
+    u->len += dlen;
+    u->total += dlen;
+    c->rpos += (uint32_t)consumed;
+    if (u->total > c->loop->srv->cfg.max_upload) {
+        u->status = 413;
+        u->why = "document larger than the writable area accepts";
+        finish_error(u, 0);
+        return;
+    }
+    if (done) submit(u, OP_COMMIT);
+    else if (u->len == UP_BUF) submit(u, OP_WRITE);
+}
+
+void store_detach(conn *c)
+{
+    upload *u = c->up;
+    c->up = NULL;
+    u->c = NULL;
+    if (u->busy) return; /* upload_done cleans up */
+    if (u->tmp_fd >= 0) submit(u, OP_ABORT);
+    else upload_free(u);
+}

@@ -1,0 +1,44 @@
+/*
+ * store.h - the writable document store: PUT, POST and DELETE under the
+ * writable areas of the document tree.
+ *
+ * Every step that touches the disk (making directories, checking
+ * preconditions, writing, fsync, rename, unlink) runs on the jobs pool; the
+ * connection waits in CS_STORE meanwhile and reads no more of the body, so a
+ * slow disk slows only its own upload. A document is written to a temporary
+ * file beside it, fsynced, renamed over the old one and its directory
+ * fsynced before the answer: readers see the old bytes or the new, never a
+ * mix, and a crash at any moment leaves one of the two.
+ */
+#ifndef HTD_STORE_H
+#define HTD_STORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct htd_server;
+struct htd_request;
+struct htd_req;
+struct upload;
+
+#define STORE_TMP_PREFIX ".htd-tmp-"
+
+/* Is path (decoded, normalised) inside a writable area? */
+int store_writable(const struct htd_server *s, const char *path, size_t len);
+
+/* Removes temporary files that a killed htd left in the writable areas.
+ * Returns how many, or -1 with err set. */
+int store_clean(struct htd_server *s, char *err, size_t errlen);
+
+/* Takes over a PUT, POST or DELETE in a writable area; the request head has
+ * been consumed and its body (if any) is next in the read buffer. */
+void store_start(struct conn *c, const struct htd_request *r, const struct htd_req *hr);
+
+/* For conn.c: moves body bytes into the upload (state CS_UPLOAD). */
+void store_take_body(struct conn *c);
+/* For conn.c: the connection is closing; the upload finishes on its own. */
+void store_detach(struct conn *c);
+
+#endif
