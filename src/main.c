@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "htd.h"
+#include "store.h"
 
 static htd_server *server;
 
@@ -36,7 +37,8 @@ static void usage(FILE *f)
           "      --idle-timeout S   seconds a keep-alive connection may idle (default 60)\n"
           "      --send-timeout S   seconds between writes of a response (default 30)\n"
           "      --max-requests N   requests per keep-alive connection (default 1000)\n"
-          "      --writable PREFIX  let PUT, POST and DELETE write under PREFIX (repeatable)\n"
+          "      --writable PREFIX[:SIZE]  let PUT, POST and DELETE write under PREFIX,\n"
+          "                         documents up to SIZE (default --max-upload); repeatable\n"
           "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
@@ -118,18 +120,10 @@ int main(int argc, char **argv)
                 die("--writable %s: at most 64 areas%s", optarg, "");
             writable[cfg.nwritable++] = optarg;
             break;
-        case 'U': {
-            char *end;
-            unsigned long long n = strtoull(optarg, &end, 10);
-            unsigned long long mult = *end == 'k' || *end == 'K' ? 1ull << 10
-                                      : *end == 'm' || *end == 'M' ? 1ull << 20
-                                      : *end == 'g' || *end == 'G' ? 1ull << 30 : 1;
-            if (mult > 1) end++;
-            if (!*optarg || *optarg == '-' || *end || n == 0 || n > (1ull << 40) / mult)
+        case 'U':
+            if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)
                 die("--max-upload: expected a size like 512K, 100M or 2G, got '%s'%s", optarg, "");
-            cfg.max_upload = n * mult;
             break;
-        }
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);

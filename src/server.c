@@ -171,14 +171,20 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
             goto fail;
         }
         s->writable = calloc(cfg->nwritable, sizeof *s->writable);
-        if (!s->writable) {
+        s->writable_max = calloc(cfg->nwritable, sizeof *s->writable_max);
+        if (!s->writable || !s->writable_max) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
         for (size_t i = 0; i < cfg->nwritable; i++) {
             const char *w = cfg->writable[i], *why = "must start with '/'";
             char norm[4096];
-            int n = w[0] == '/' ? htd_path_normalize(w, strlen(w), norm, sizeof norm, &why) : -1;
+            /* PREFIX or PREFIX:SIZE */
+            size_t wl = strlen(w);
+            const char *colon = strrchr(w, ':');
+            if (colon && store_parse_size(colon + 1, strlen(colon + 1), &s->writable_max[i]) == 0)
+                wl = (size_t)(colon - w);
+            int n = w[0] == '/' ? htd_path_normalize(w, wl, norm, sizeof norm, &why) : -1;
             if (n < 0 || !(s->writable[i] = strdup(norm))) {
                 snprintf(err, errlen, "bad writable area '%s': %s", w, why);
                 goto fail;
@@ -291,6 +297,7 @@ void htd_server_free(htd_server *s)
     jobs_free(s->jobs);
     for (size_t i = 0; i < s->nwritable; i++) free(s->writable[i]);
     free(s->writable);
+    free(s->writable_max);
     for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
     free(s->routes);
     free(s->loops);

@@ -43,6 +43,7 @@ struct htd_server {
     struct loop **loops;
     int log_fd; /* access log, or -1 */
     char **writable; /* normalised writable path prefixes */
+    uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
     size_t nwritable;
     struct jobs *jobs; /* the disk pool, when there are writable areas */
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */

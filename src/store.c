@@ -63,7 +63,7 @@ typedef struct upload {
     char ext[8];             /* POST: the extension the Content-Type calls for */
     char *buf;               /* body bytes not yet written */
     size_t len;
-    uint64_t total;
+    uint64_t total, limit;
     int status;       /* the job's outcome: 0, or an HTTP status */
     const char *why;  /* for a failing status */
     int existed;      /* COMMIT: the target existed (204) or not (201) */
@@ -75,15 +75,40 @@ typedef struct upload {
 
 /* ---- areas and cleaning ---- */
 
-int store_writable(const htd_server *s, const char *path, size_t len)
+int store_parse_size(const char *v, size_t len, uint64_t *out)
+{
+    uint64_t n = 0, mult = 1;
+    size_t i = 0;
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+        if (n > (1ull << 40)) return -1;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (i == 0 || n == 0) return -1;
+    if (i + 1 == len) {
+        char u = v[i] | 0x20;
+        mult = u == 'k' ? 1ull << 10 : u == 'm' ? 1ull << 20 : u == 'g' ? 1ull << 30 : 0;
+        i++;
+    }
+    if (i != len || !mult || n > (1ull << 40) / mult) return -1;
+    *out = n * mult;
+    return 0;
+}
+
+/* The writable area of path, or -1. */
+static int area_of(const htd_server *s, const char *path, size_t len)
 {
     for (size_t i = 0; i < s->nwritable; i++) {
         const char *w = s->writable[i];
         size_t n = strlen(w);
         if (n && w[n - 1] == '/') n--;
-        if (len >= n && memcmp(path, w, n) == 0 && (len == n || path[n] == '/')) return 1;
+        if (len >= n && memcmp(path, w, n) == 0 && (len == n || path[n] == '/')) return (int)i;
     }
-    return 0;
+    return -1;
+}
+
+int store_writable(const htd_server *s, const char *path, size_t len)
+{
+    return area_of(s, path, len) >= 0;
 }
 
 static int cleaned;
@@ -511,8 +536,10 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     if (v.p && v.len == 1 && v.p[0] == '*') u->none_match_star = 1;
     if (collection) strcpy(u->ext, ext_for(htd_request_header(r, "content-type", 12)));
 
+    int area = area_of(s, hr->path, hr->path_len);
+    u->limit = s->writable_max[area] ? s->writable_max[area] : s->cfg.max_upload;
     if (u->method != HTD_M_DELETE && !r->chunked && r->content_length > 0 &&
-        (uint64_t)r->content_length > s->cfg.max_upload) {
+        (uint64_t)r->content_length > u->limit) {
         u->status = 413;
         u->why = "document larger than the writable area accepts";
         goto refuse;
@@ -548,7 +575,7 @@ void store_take_body(conn *c)
     u->len += dlen;
     u->total += dlen;
     c->rpos += (uint32_t)consumed;
-    if (u->total > c->loop->srv->cfg.max_upload) {
+    if (u->total > u->limit) {
         u->status = 413;
         u->why = "document larger than the writable area accepts";
         finish_error(u, 0);

@@ -28,6 +28,9 @@ struct upload;
 /* Is path (decoded, normalised) inside a writable area? */
 int store_writable(const struct htd_server *s, const char *path, size_t len);
 
+/* Parses a size: digits with an optional K, M or G. -1 if it is not one. */
+int store_parse_size(const char *v, size_t len, uint64_t *out);
+
 /* Removes temporary files that a killed htd left in the writable areas.
  * Returns how many, or -1 with err set. */
 int store_clean(struct htd_server *s, char *err, size_t errlen);

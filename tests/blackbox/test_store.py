@@ -1,0 +1,304 @@
+"""The document store (--writable): PUT 201/204 with Location, POST naming the
+document, DELETE 204/404/409, 405 outside the writable areas, 409 for a file
+in the way, 412 for If-Match and If-None-Match: *, 413 declared and chunked,
+507 on a full disk, 100-continue only for acceptable uploads, byte-exact
+round trips of 10 MiB, concurrent PUTs, a SIGKILL mid-upload, temporary files
+never served and cleaned at start, and a slow upload not stalling GETs."""
+
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import harness
+from harness import check, connect, eq, get, req
+
+
+class Store:
+    def __init__(self, extra=(), root=None):
+        self.root = root or tempfile.mkdtemp(prefix="htd-store-")
+        os.chmod(self.root, 0o755)
+        os.makedirs(os.path.join(self.root, "docs"), exist_ok=True)
+        with open(os.path.join(self.root, "readonly.txt"), "wb") as f:
+            f.write(b"read only\n")
+        self.srv = harness.start_htd(self.root, threads=2,
+                                     extra=["--writable", "/docs", "--writable", "/small:1K"] + list(extra))
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def close(self):
+        rc = self.srv.stop()
+        rep = self.srv.sanitizer_report()
+        self.srv.cleanup()
+        subprocess.run(["rm", "-rf", self.root])
+        eq(rc, 0, "exit status")
+        check(rep is None, "sanitizer report:\n%s" % rep)
+
+
+def _with(fn, extra=()):
+    st = Store(extra)
+    try:
+        fn(st)
+    finally:
+        st.close()
+
+
+def put(srv, path, body, headers=()):
+    r, c = harness.exchange(srv, req(path, "PUT", [("Content-Length", str(len(body)))] + list(headers)) + body)
+    c.close()
+    return r
+
+
+def test_put_creates_then_replaces(ctx):
+    def t(st):
+        r = put(st.srv, "/docs/new.txt", b"first\n")
+        eq(r.status, 201, "PUT of a new document")
+        eq(r.get("Location"), "/docs/new.txt", "Location")
+        g = get(st.srv, "/docs/new.txt")
+        eq(g.body, b"first\n", "GET after PUT")
+        r = put(st.srv, "/docs/new.txt", b"second, longer\n")
+        eq(r.status, 204, "PUT replacing")
+        eq(r.body, b"", "no body on 204")
+        g2 = get(st.srv, "/docs/new.txt")
+        eq(g2.body, b"second, longer\n", "GET right after the replace")
+        check(g2.get("ETag") != g.get("ETag"), "a new ETag")
+    _with(t)
+
+
+def test_put_makes_missing_directories_and_409_for_a_file_in_the_way(ctx):
+    def t(st):
+        eq(put(st.srv, "/docs/a/b/c.txt", b"deep").status, 201, "parents made")
+        check(os.path.isdir(st.path("docs/a/b")), "directories exist")
+        eq(put(st.srv, "/docs/a/b/c.txt/d.txt", b"x").status, 409, "a file where a directory must be")
+        eq(put(st.srv, "/docs/a", b"x").status, 409, "a directory where the document would go")
+    _with(t)
+
+
+def test_post_names_the_document(ctx):
+    def t(st):
+        names = []
+        for ctype, ext in (("application/json", ".json"), ("text/plain; charset=utf-8", ".txt"),
+                           ("application/x-unknown", ".bin")):
+            body = b'{"n": 1}'
+            r, c = harness.exchange(st.srv, req("/docs/", "POST", [("Content-Type", ctype),
+                                                                  ("Content-Length", str(len(body)))]) + body)
+            c.close()
+            eq(r.status, 201, "POST to a collection")
+            loc = r.get("Location")
+            check(re.match(r"^/docs/[0-9a-f]{16}-[0-9a-f]{4}\%s$" % ext, loc or "") is not None,
+                  "Location %r: time-ordered, URL-safe, extension %s" % (loc, ext))
+            check(loc.encode() in r.body, "the body gives the URI")
+            eq(get(st.srv, loc).body, body, "the new document")
+            names.append(loc)
+        eq(names, sorted(names), "names are time-ordered")
+        eq(harness.exchange(st.srv, req("/docs/none/", "POST", [("Content-Length", "1")]) + b"x")[0].status,
+           404, "POST to a missing collection")
+    _with(t)
+
+
+def test_delete(ctx):
+    def t(st):
+        put(st.srv, "/docs/d/x.txt", b"x")
+        r = get(st.srv, "/docs/d/x.txt", "DELETE")
+        eq(r.status, 204, "DELETE")
+        eq(get(st.srv, "/docs/d/x.txt").status, 404, "gone")
+        eq(get(st.srv, "/docs/d/x.txt", "DELETE").status, 404, "DELETE of something absent")
+        put(st.srv, "/docs/d/y.txt", b"y")
+        eq(get(st.srv, "/docs/d", "DELETE").status, 409, "a directory that is not empty")
+        get(st.srv, "/docs/d/y.txt", "DELETE")
+        eq(get(st.srv, "/docs/d/", "DELETE").status, 204, "an empty directory")
+        check(not os.path.exists(st.path("docs/d")), "directory removed")
+    _with(t)
+
+
+def test_405_outside_the_writable_areas(ctx):
+    def t(st):
+        for m in ("PUT", "POST", "DELETE"):
+            r = get(st.srv, "/readonly.txt", m)
+            eq(r.status, 405, m + " outside")
+            eq(r.get("Allow"), "GET, HEAD, OPTIONS", "Allow outside")
+        r = get(st.srv, "/docs/x", "PATCH")
+        eq(r.status, 405, "PATCH inside")
+        eq(r.get("Allow"), "GET, HEAD, OPTIONS, PUT, POST, DELETE", "Allow inside")
+        eq(open(st.path("readonly.txt"), "rb").read(), b"read only\n", "untouched")
+        eq(put(st.srv, "/docs/.hidden", b"x").status, 403, "dotfiles cannot be written")
+        eq(put(st.srv, "/docsx/a.txt", b"x").status, 405, "a prefix is a path segment, not a string")
+    _with(t)
+
+
+def test_412_preconditions(ctx):
+    def t(st):
+        put(st.srv, "/docs/p.txt", b"v1")
+        etag = get(st.srv, "/docs/p.txt").get("ETag")
+        eq(put(st.srv, "/docs/p.txt", b"v2", [("If-Match", '"nope"')]).status, 412, "If-Match mismatch")
+        eq(put(st.srv, "/docs/p.txt", b"v2", [("If-None-Match", "*")]).status, 412, "create-only on existing")
+        eq(get(st.srv, "/docs/p.txt").body, b"v1", "unchanged after 412s")
+        eq(put(st.srv, "/docs/p.txt", b"v2", [("If-Match", etag)]).status, 204, "If-Match with the ETag")
+        eq(put(st.srv, "/docs/p.txt", b"v3", [("If-Match", etag)]).status, 412, "the old ETag no longer")
+        eq(put(st.srv, "/docs/q.txt", b"q", [("If-None-Match", "*")]).status, 201, "create-only, new")
+        eq(put(st.srv, "/docs/r.txt", b"r", [("If-Match", "*")]).status, 412, "If-Match: * on nothing")
+        r = get(st.srv, "/docs/p.txt", "DELETE", headers=[("If-Match", '"nope"')])
+        eq(r.status, 412, "DELETE with a stale If-Match")
+        eq(get(st.srv, "/docs/p.txt").body, b"v2", "still there")
+    _with(t)
+
+
+def test_413_declared_and_chunked(ctx):
+    def t(st):
+        r = put(st.srv, "/small/ok.txt", b"x" * 1024)
+        eq(r.status, 201, "at the area's limit")
+        r, c = harness.exchange(st.srv, req("/small/big.txt", "PUT", [("Content-Length", "1025")]))
+        eq(r.status, 413, "declared too large, answered before the body")
+        c.close()
+        check(not os.path.exists(st.path("small/big.txt")), "nothing written")
+        c = connect(st.srv)
+        c.send(req("/small/ok.txt", "PUT", [("Transfer-Encoding", "chunked")]))
+        try:
+            for _ in range(3):
+                c.send(b"200\r\n" + b"y" * 512 + b"\r\n")
+                time.sleep(0.05)
+        except OSError:
+            pass
+        r = c.read_response()
+        eq(r.status, 413, "chunked body that runs over")
+        c.close()
+        time.sleep(0.2)
+        eq(get(st.srv, "/small/ok.txt").body, b"x" * 1024, "the old version intact")
+        eq([n for n in os.listdir(st.path("small")) if n.startswith(".htd-tmp")], [], "no temporary file left")
+    _with(t)
+
+
+def test_100_continue_only_when_acceptable(ctx):
+    def t(st):
+        c = connect(st.srv)
+        c.send(req("/docs/e.txt", "PUT", [("Content-Length", "5"), ("Expect", "100-continue")]))
+        eq(c.read_response().status, 100, "acceptable upload: 100 first")
+        c.send(b"hello")
+        eq(c.read_response().status, 201, "then 201")
+        c.close()
+        for hdrs, want in (([("Content-Length", "5000")], 413),
+                           ([("Content-Length", "5"), ("If-None-Match", "*")], 412)):
+            path = "/small/e.txt" if want == 413 else "/docs/e.txt"
+            c = connect(st.srv)
+            c.send(req(path, "PUT", hdrs + [("Expect", "100-continue")]))
+            r = c.read_response()
+            eq(r.status, want, "refused without a 100")
+            check(c.at_eof(), "and the connection ends, as the body will not come")
+            c.close()
+    _with(t)
+
+
+def test_10_mib_round_trips(ctx):
+    def t(st):
+        data = os.urandom(10 << 20)
+        eq(put(st.srv, "/docs/big.bin", data).status, 201, "10 MiB with Content-Length")
+        g = get(st.srv, "/docs/big.bin")
+        eq(hashlib.sha256(g.body).hexdigest(), hashlib.sha256(data).hexdigest(), "bytes back")
+        c = connect(st.srv)
+        c.send(req("/docs/big2.bin", "PUT", [("Transfer-Encoding", "chunked")]))
+        for i in range(0, len(data), 100000):
+            piece = data[i:i + 100000]
+            c.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        eq(c.read_response().status, 201, "10 MiB chunked")
+        c.close()
+        g = get(st.srv, "/docs/big2.bin")
+        eq(hashlib.sha256(g.body).hexdigest(), hashlib.sha256(data).hexdigest(), "chunked bytes back")
+    _with(t, extra=["--max-upload", "64M"])
+
+
+def test_50_concurrent_puts_leave_one_whole_version(ctx):
+    def t(st):
+        versions = [bytes([i]) * (100000 + i) for i in range(50)]
+        results = []
+
+        def one(v):
+            results.append(put(st.srv, "/docs/race.bin", v).status)
+        ts = [threading.Thread(target=one, args=(v,)) for v in versions]
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        check(all(s in (201, 204) for s in results), "statuses %r" % sorted(set(results)))
+        eq(results.count(201) >= 1, True, "one of them created it")
+        body = get(st.srv, "/docs/race.bin").body
+        check(body in versions, "one complete version, not a mix (%d bytes)" % len(body))
+        eq([n for n in os.listdir(st.path("docs")) if n.startswith(".htd-tmp")], [], "no temporary files")
+    _with(t)
+
+
+def test_sigkill_mid_upload_keeps_the_old_version(ctx):
+    st = Store(["--max-upload", "64M"])
+    root = st.root
+    try:
+        put(st.srv, "/docs/k.bin", b"old version\n")
+        c = connect(st.srv)
+        c.send(req("/docs/k.bin", "PUT", [("Content-Length", str(50 << 20))]))
+        chunk = os.urandom(1 << 20)
+        for _ in range(20):
+            c.send(chunk)
+        time.sleep(0.2)
+        st.srv.proc.send_signal(signal.SIGKILL)
+        st.srv.proc.wait(timeout=10)
+        c.close()
+        eq(open(os.path.join(root, "docs/k.bin"), "rb").read(), b"old version\n", "old version intact")
+        tmps = [n for n in os.listdir(os.path.join(root, "docs")) if n.startswith(".htd-tmp")]
+        check(tmps, "a killed htd leaves its temporary file (%r)" % tmps)
+        srv2 = harness.start_htd(root, threads=1, extra=["--writable", "/docs"])
+        try:
+            eq(get(srv2, "/docs/" + tmps[0]).status, 403, "a temporary file is never served")
+            eq([n for n in os.listdir(os.path.join(root, "docs")) if n.startswith(".htd-tmp")], [],
+               "cleaned at start")
+            eq(get(srv2, "/docs/k.bin").body, b"old version\n", "served")
+        finally:
+            srv2.stop()
+            srv2.cleanup()
+    finally:
+        st.srv.cleanup()
+        subprocess.run(["rm", "-rf", root])
+
+
+def test_507_on_a_full_disk(ctx):
+    root = tempfile.mkdtemp(prefix="htd-store-")
+    full = os.path.join(root, "full")
+    os.makedirs(full)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", full]).returncode != 0:
+        harness.fail("cannot mount a small tmpfs for the full-disk test (needs root)")
+    try:
+        st = Store(["--writable", "/full"], root=root)
+        try:
+            eq(put(st.srv, "/full/a.bin", b"a" * 1000).status, 201, "fits")
+            r = put(st.srv, "/full/b.bin", os.urandom(512 * 1024))
+            eq(r.status, 507, "the disk is full")
+            eq([n for n in os.listdir(full) if n.startswith(".htd-tmp")], [], "partial file removed")
+            eq(get(st.srv, "/full/a.bin").body, b"a" * 1000, "other documents intact")
+        finally:
+            rc = st.srv.stop()
+            st.srv.cleanup()
+            eq(rc, 0, "exit status")
+    finally:
+        subprocess.run(["umount", full])
+        subprocess.run(["rm", "-rf", root])
+
+
+def test_slow_upload_does_not_stall_gets(ctx):
+    def t(st):
+        put(st.srv, "/docs/g.txt", b"get me\n")
+        c = connect(st.srv, nodelay=True)
+        c.send(req("/docs/slow.bin", "PUT", [("Content-Length", "100000")]))
+        worst = 0.0
+        for i in range(20):
+            c.send(b"z" * 100)
+            t0 = time.time()
+            eq(get(st.srv, "/docs/g.txt").body, b"get me\n", "GET during the upload")
+            worst = max(worst, time.time() - t0)
+            time.sleep(0.02)
+        check(worst < 0.5, "slowest GET during the upload took %.3f s" % worst)
+        c.close()
+    _with(t)
