@@ -312,6 +312,8 @@ void static_serve(struct htd_req *hr)
         fail(hr, 403, "dotfiles are not served");
         return;
     }
+    /* What may be done here does not depend on what is there now. */
+    if (m == HTD_M_OPTIONS) goto options;
     cache_entry *e = cache_get(l->cache, hr->path, hr->path_len);
     if (e) {
         cache_ref(e);
@@ -319,13 +321,10 @@ void static_serve(struct htd_req *hr)
         return;
     }
     if (e->missing) fail(hr, 404, "no such file");
-    else if (m == HTD_M_OPTIONS) goto options_entry;
     else serve_entry(hr, e);
     cache_unref(e);
     return;
 
-options_entry:
-    cache_unref(e);
 options:;
     int w = store_writable(l->srv, hr->path, hr->path_len);
     resp op = {.status = 204, .length = -1, .extra = w ? ALLOW_W : ALLOW,

@@ -302,3 +302,32 @@ def test_slow_upload_does_not_stall_gets(ctx):
         check(worst < 0.5, "slowest GET during the upload took %.3f s" % worst)
         c.close()
     _with(t)
+
+
+def test_client_leaving_mid_upload_leaves_the_old_version(ctx):
+    def t(st):
+        put(st.srv, "/docs/left.txt", b"old\n")
+        for chunked in (False, True):
+            c = connect(st.srv)
+            if chunked:
+                c.send(req("/docs/left.txt", "PUT", [("Transfer-Encoding", "chunked")]))
+                c.send(b"10000\r\n" + b"n" * 0x10000 + b"\r\n" + b"10000\r\n" + b"n" * 1000)
+            else:
+                c.send(req("/docs/left.txt", "PUT", [("Content-Length", "1000000")]) + b"n" * 300000)
+            time.sleep(0.2)
+            c.close()
+            deadline = time.time() + 5
+            while time.time() < deadline and any(n.startswith(".htd-tmp") for n in os.listdir(st.path("docs"))):
+                time.sleep(0.05)
+            eq([n for n in os.listdir(st.path("docs")) if n.startswith(".htd-tmp")], [],
+               "the temporary file is removed")
+            eq(get(st.srv, "/docs/left.txt").body, b"old\n", "the old version")
+    _with(t)
+
+
+def test_options_in_a_writable_area(ctx):
+    def t(st):
+        r = get(st.srv, "/docs/", "OPTIONS")
+        eq(r.status, 204, "status")
+        eq(r.get("Allow"), "GET, HEAD, OPTIONS, PUT, POST, DELETE", "Allow")
+    _with(t)
