@@ -268,11 +268,10 @@ static void remove_tmp(upload *u)
 /* A unique, time-ordered, URL-safe name: nanoseconds and a sequence, in hex. */
 static void choose_name(upload *u)
 {
-    static atomic_ulong seq;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long long ns = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-    snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns, atomic_fetch_add(&seq, 1) & 0xffff, u->ext);
+    snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns, atomic_fetch_add(&u->srv->tmp_seq, 1) & 0xffff, u->ext);
 }
 
 static void work(htd_job *j)
