@@ -628,6 +628,31 @@ static int response_done(conn *c)
     return 1;
 }
 
+/* BODY and UPLOAD: what is queued (a 100 Continue, earlier pipelined
+ * responses) goes out first; then more of the body is read. 1 if bytes
+ * arrived, 0 if c must wait for the socket (or was closed). */
+static int read_body_more(conn *c)
+{
+    if (c->out) {
+        c->resume = c->state;
+        c->state = CS_WRITE;
+        return 1;
+    }
+    if (!c->readable) {
+        if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
+        return 0;
+    }
+    switch (fill(c)) {
+    case IO_AGAIN:
+        return 0;
+    case IO_ERROR:
+        conn_close(c);
+        return 0;
+    }
+    arm(c, T_BODY);
+    return 1;
+}
+
 void conn_resume(conn *c)
 {
     conn_run(c);
@@ -711,20 +736,7 @@ static void conn_run(conn *c)
                 read_body_step(c);
                 if (c->state != CS_BODY) break;
             }
-            if (c->out) {
-                c->resume = CS_BODY;
-                c->state = CS_WRITE;
-                break;
-            }
-            if (!c->readable) return;
-            switch (fill(c)) {
-            case IO_AGAIN:
-                return;
-            case IO_ERROR:
-                conn_close(c);
-                return;
-            }
-            arm(c, T_BODY);
+            if (!read_body_more(c)) return;
             break;
         case CS_DISCARD: {
             if (l->stopping) { /* the response is out; no more will follow */
@@ -764,27 +776,11 @@ static void conn_run(conn *c)
         case CS_STORE:
             return; /* a disk job will resume it */
         case CS_UPLOAD:
-            if (c->out) {
-                c->resume = CS_UPLOAD;
-                c->state = CS_WRITE;
-                break;
-            }
             if (c->rpos < c->rlen) {
                 store_take_body(c);
                 break;
             }
-            if (!c->readable) {
-                if (c->timer_kind != T_BODY) arm(c, T_BODY);
-                return;
-            }
-            switch (fill(c)) {
-            case IO_AGAIN:
-                return;
-            case IO_ERROR:
-                conn_close(c);
-                return;
-            }
-            arm(c, T_BODY);
+            if (!read_body_more(c)) return;
             break;
         case CS_LINGER: {
             char sink[4096];
