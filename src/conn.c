@@ -28,7 +28,6 @@
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
-#define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
 
 static void conn_run(conn *c);
 
@@ -372,6 +371,7 @@ static void on_head(conn *c, size_t head_len)
     c->parser = (htd_parser){0};
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
     c->http09 = r->version == 9;
+    c->http10 = r->version == 10;
     c->head_only = r->method_id == HTD_M_HEAD;
     start_request_framing(c, r);
 
@@ -644,6 +644,7 @@ static int read_body_more(conn *c)
     }
     switch (fill(c)) {
     case IO_AGAIN:
+        if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
         return 0;
     case IO_ERROR:
         conn_close(c);

@@ -37,6 +37,7 @@ typedef struct out_seg {
 } out_seg;
 
 #define OUTQ_SEGS 96
+#define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
 #define OUTQ_REFS 24
 
 /* Responses being sent, in order: a pooled block of OUTQ_SIZE bytes. Several
@@ -64,6 +65,7 @@ typedef struct conn {
     uint8_t keep_alive : 1; /* the current request allows another after it */
     uint8_t head_only : 1;  /* HEAD: send the head but no body */
     uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
+    uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
     uint8_t body_chunked : 1;
     uint8_t started : 1;    /* some bytes of the current request head have arrived */
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */

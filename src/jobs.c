@@ -5,6 +5,7 @@
  */
 #include "jobs.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -61,10 +62,15 @@ jobs *jobs_new(int nthreads)
     if (!p) return NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    /* Signals are for the program's own thread, never a pool thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int i = 0; i < nthreads; i++) {
         if (pthread_create(&p->threads[i], NULL, worker, p) != 0) break;
         p->nthreads++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (p->nthreads == 0) {
         jobs_free(p);
         return NULL;

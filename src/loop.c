@@ -277,7 +277,7 @@ void *loop_run(void *arg)
     loop *l = arg;
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
-        int stop_seen = 0;
+        int stop_seen = 0, jobs_seen = 0;
         if (l->srv->stop_requested && !l->stopping) begin_stop(l);
         if (l->stopping && l->nconns == 0 && !l->uploads) break;
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
@@ -293,7 +293,7 @@ void *loop_run(void *arg)
             uint8_t kind = *(uint8_t *)evs[i].data.ptr;
             if (kind == EV_CACHE) continue;
             if (kind == EV_JOBS) {
-                job_return_reap(&l->jret);
+                jobs_seen = 1;
                 continue;
             }
             if (kind == EV_CONN) {
@@ -309,6 +309,9 @@ void *loop_run(void *arg)
         }
         /* Only after the batch: stopping closes connections that may still
          * have events further down the array. */
+        /* Finished disk jobs resume (and may close) connections: after the
+         * batch too, like the stop. */
+        if (jobs_seen) job_return_reap(&l->jret);
         if (stop_seen && !l->stopping) begin_stop(l);
         expire(l);
         if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)

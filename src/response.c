@@ -127,7 +127,7 @@ int response_head(conn *c, const resp *r)
     if (r->extra_len) put(&w, r->extra, r->extra_len);
     if (l->hreq.c == c && l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
     if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");
-    else if (l->hreq.c == c && l->hreq.r && l->hreq.r->version == 10)
+    else if (c->http10)
         PUTS(&w, "Connection: keep-alive\r\n");
     PUTS(&w, "\r\n");
     if (w.p > w.end) return -1;

@@ -172,7 +172,8 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
         }
         s->writable = calloc(cfg->nwritable, sizeof *s->writable);
         s->writable_max = calloc(cfg->nwritable, sizeof *s->writable_max);
-        if (!s->writable || !s->writable_max) {
+        s->writable_fd = malloc(cfg->nwritable * sizeof *s->writable_fd);
+        if (!s->writable || !s->writable_max || !s->writable_fd) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -189,9 +190,10 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
                 snprintf(err, errlen, "bad writable area '%s': %s", w, why);
                 goto fail;
             }
+            s->writable_fd[i] = -1;
             s->nwritable++;
         }
-        if (store_clean(s, err, errlen) < 0) goto fail;
+        if (store_open_areas(s, err, errlen) < 0) goto fail;
         if (!(s->jobs = jobs_new(STORE_THREADS))) {
             snprintf(err, errlen, "cannot start the disk threads: %s", strerror(errno));
             goto fail;
@@ -298,6 +300,9 @@ void htd_server_free(htd_server *s)
     for (size_t i = 0; i < s->nwritable; i++) free(s->writable[i]);
     free(s->writable);
     free(s->writable_max);
+    for (size_t i = 0; i < s->nwritable; i++)
+        if (s->writable_fd[i] >= 0) close(s->writable_fd[i]);
+    free(s->writable_fd);
     for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
     free(s->routes);
     free(s->loops);

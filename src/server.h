@@ -44,6 +44,7 @@ struct htd_server {
     int log_fd; /* access log, or -1 */
     char **writable; /* normalised writable path prefixes */
     uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
+    int *writable_fd;       /* each area's directory (O_PATH), or -1 */
     size_t nwritable;
     struct jobs *jobs; /* the disk pool, when there are writable areas */
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */

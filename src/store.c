@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,12 +55,14 @@ typedef struct upload {
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
     int dir_fd, tmp_fd;
-    char dir[REQ_PATH_MAX];  /* the target's directory, relative to the root ("" for the root) */
+    char dir[REQ_PATH_MAX];  /* the target's directory, relative to its area ("" for the area) */
     char name[256];          /* the target's name in dir (POST: chosen in BEGIN) */
     char tmp[64];            /* the temporary file's name in dir */
     char loc[REQ_PATH_MAX];  /* the Location to answer with (raw, as the client spelled it) */
     char if_match[256];      /* the If-Match value, if has_if_match */
-    int has_if_match, none_match_star;
+    char if_none_match[256]; /* the If-None-Match value, if has_if_none_match */
+    int has_if_match, has_if_none_match;
+    int area_fd;             /* the writable area's directory: dir is relative to it */
     char ext[8];             /* POST: the extension the Content-Type calls for */
     char *buf;               /* body bytes not yet written */
     size_t len;
@@ -176,32 +179,44 @@ static void set_errno(upload *u, const char *what)
     }
 }
 
-/* Opens the target's directory, making the missing ones (mkdir -p). */
-static int open_dir(upload *u, int create)
+/* mkdir -p of rel beneath base: each missing directory is made inside its
+ * parent as opened beneath base, so no symlink can have one made outside,
+ * and the parent is fsynced so the new entry survives a crash. 0 or -1. */
+static int make_dirs(int base, const char *rel)
 {
-    int root = u->srv->root_fd;
     char part[REQ_PATH_MAX];
-    size_t n = strlen(u->dir);
-    /* Each missing directory is made inside its parent as opened beneath the
-     * root, so no symlink can have one made outside it. */
-    for (size_t i = 1; create && i <= n; i++) {
-        if (i < n && u->dir[i] != '/') continue;
-        memcpy(part, u->dir, i);
+    size_t n = strlen(rel);
+    if (n >= sizeof part) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && rel[i] != '/') continue;
+        memcpy(part, rel, i);
         part[i] = 0;
         char *slash = strrchr(part, '/');
         const char *leaf = slash ? slash + 1 : part;
         if (slash) *slash = 0;
-        int pfd = open_beneath(root, slash ? part : "", O_PATH | O_DIRECTORY);
+        int pfd = open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
         int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
+        if (rc == 0) rc = fsync(pfd);
+        else if (errno == EEXIST) rc = 0;
         int e = errno;
         if (pfd >= 0) close(pfd);
         errno = e;
-        if (rc < 0 && errno != EEXIST) {
-            set_errno(u, "cannot make a directory");
-            return -1;
-        }
+        if (rc < 0) return -1;
     }
-    u->dir_fd = open_beneath(root, u->dir, O_RDONLY | O_DIRECTORY);
+    return 0;
+}
+
+/* Opens the target's directory beneath its area, making the missing ones. */
+static int open_dir(upload *u, int create)
+{
+    if (create && make_dirs(u->area_fd, u->dir) < 0) {
+        set_errno(u, "cannot make a directory");
+        return -1;
+    }
+    u->dir_fd = open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
     if (u->dir_fd < 0) {
         if (errno == ENOENT && !create) set(u, 404, "no such document");
         else set_errno(u, "cannot open the directory");
@@ -221,17 +236,15 @@ static int check_preconditions(upload *u)
         set(u, 409, "a directory stands at this path");
         return -1;
     }
-    if (u->none_match_star && exists) {
+    char tag[80];
+    htd_str etag = {tag, exists ? (size_t)static_etag(&st, tag, sizeof tag) : 0};
+    if (u->has_if_none_match && exists &&
+        static_etag_match((htd_str){u->if_none_match, strlen(u->if_none_match)}, etag, 1)) {
         set(u, 412, "precondition failed: the document exists");
         return -1;
     }
     if (u->has_if_match) {
-        int ok = 0;
-        if (exists) {
-            char tag[80];
-            int tl = static_etag(&st, tag, sizeof tag);
-            ok = static_etag_match((htd_str){u->if_match, strlen(u->if_match)}, (htd_str){tag, (size_t)tl}, 0);
-        }
+        int ok = exists && static_etag_match((htd_str){u->if_match, strlen(u->if_match)}, etag, 0);
         if (!ok) {
             set(u, 412, "precondition failed: the document has changed");
             return -1;
@@ -280,15 +293,29 @@ static void work(htd_job *j)
     htd_server *s = u->srv;
     u->status = 0;
     switch (u->op) {
-    case OP_BEGIN:
-        if (open_dir(u, u->method == HTD_M_PUT) < 0) return;
+    case OP_BEGIN: {
+        /* If-Match needs a current document: with no directory there is
+         * none, and nothing is made for a request that fails. */
+        int create = u->method == HTD_M_PUT && !u->has_if_match;
+        if (open_dir(u, create) < 0) {
+            if (u->status == 404 && u->method == HTD_M_PUT)
+                set(u, 412, "precondition failed: there is no such document");
+            return;
+        }
         if (u->method == HTD_M_POST) choose_name(u);
         else if (check_preconditions(u) < 0) return;
-        snprintf(u->tmp, sizeof u->tmp, STORE_TMP_PREFIX "%d-%lx", (int)getpid(),
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
+            set(u, 500, "no random bytes for a temporary name");
+            return;
+        }
+        snprintf(u->tmp, sizeof u->tmp, STORE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x-%lx",
+                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7],
                  atomic_fetch_add(&s->tmp_seq, 1));
         u->tmp_fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (u->tmp_fd < 0) set_errno(u, "cannot create the document");
         return;
+    }
     case OP_WRITE:
         if (write_all(u) < 0) remove_tmp(u);
         return;
@@ -343,6 +370,26 @@ static void work(htd_job *j)
     }
 }
 
+/* Makes each writable area's directory if missing and opens it: every write
+ * resolves beneath its area, so a symlink inside an area cannot lead a write
+ * into the read-only rest of the root. */
+int store_open_areas(htd_server *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->nwritable; i++) {
+        const char *rel = s->writable[i] + 1;
+        char path[REQ_PATH_MAX];
+        snprintf(path, sizeof path, "%s", rel);
+        size_t n = strlen(path);
+        if (n && path[n - 1] == '/') path[n - 1] = 0;
+        if (make_dirs(s->root_fd, path) < 0 ||
+            (s->writable_fd[i] = open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
+            snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i], strerror(errno));
+            return -1;
+        }
+    }
+    return store_clean(s, err, errlen);
+}
+
 /* ---- on the loop ---- */
 
 static void upload_free(upload *u)
@@ -384,6 +431,9 @@ static void finish_error(upload *u, int keep)
 {
     conn *c = u->c;
     htd_request r = logged(u);
+    /* The unwanted body is read and dropped unless the client waits to be
+     * told to send it, or it is too large to be worth reading. */
+    if (conn_body_pending(c) && (u->expect_continue || c->body_left > DISCARD_MAX)) keep = 0;
     c->up = NULL;
     conn_error_log(c, u->status, u->why, keep, &r);
     u->c = NULL;
@@ -504,38 +554,50 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     copy_str(u->log_method, sizeof u->log_method, r->method);
     copy_str(u->log_target, sizeof u->log_target, r->target);
     u->log_version = r->version;
+    int area = area_of(s, hr->path, hr->path_len);
+    u->area_fd = s->writable_fd[area];
+    htd_str v = htd_request_header(r, "if-match", 8), inm = htd_request_header(r, "if-none-match", 13);
+    if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
+        (inm.p && inm.len >= sizeof u->if_none_match)) {
+        u->status = 431;
+        u->why = "path or precondition too long for the document store";
+        goto refuse;
+    }
     copy_str(u->loc, sizeof u->loc, r->path);
+    if ((u->has_if_match = v.p != NULL)) copy_str(u->if_match, sizeof u->if_match, v);
+    if ((u->has_if_none_match = inm.p != NULL)) copy_str(u->if_none_match, sizeof u->if_none_match, inm);
 
-    /* dir and name from the decoded path, without its leading '/' */
-    const char *p = hr->path + 1;
-    size_t n = hr->path_len - 1;
+    /* dir and name from the decoded path, relative to the area */
+    size_t skip = strlen(s->writable[area]);
+    if (skip && s->writable[area][skip - 1] == '/') skip--;
+    const char *p = hr->path + skip;
+    size_t n = hr->path_len - skip;
+    while (n && *p == '/') p++, n--;
     int collection = u->method == HTD_M_POST;
     if (collection) {
         if (n && p[n - 1] == '/') n--;
         copy_str(u->dir, sizeof u->dir, (htd_str){p, n});
+        strcpy(u->ext, ext_for(htd_request_header(r, "content-type", 12)));
     } else {
         if (u->method == HTD_M_DELETE && n && p[n - 1] == '/') n--; /* a directory */
         if (n == 0 || p[n - 1] == '/') {
             u->status = 409;
-            u->why = u->method == HTD_M_DELETE ? "the root of the document tree stays"
-                                               : "a document's path cannot end with a slash";
+            u->why = n == 0 ? "the writable area itself cannot be replaced or deleted"
+                            : "a document's path cannot end with a slash";
             goto refuse;
         }
         const char *slash = memrchr(p, '/', n);
         size_t dl = slash ? (size_t)(slash - p) : 0;
+        htd_str name = slash ? (htd_str){slash + 1, n - dl - 1} : (htd_str){p, n};
+        if (name.len >= sizeof u->name) {
+            u->status = 414;
+            u->why = "document name longer than 255 bytes";
+            goto refuse;
+        }
         copy_str(u->dir, sizeof u->dir, (htd_str){p, dl});
-        copy_str(u->name, sizeof u->name, slash ? (htd_str){slash + 1, n - dl - 1} : (htd_str){p, n});
+        copy_str(u->name, sizeof u->name, name);
     }
-    htd_str v = htd_request_header(r, "if-match", 8);
-    if (v.p) {
-        u->has_if_match = 1;
-        copy_str(u->if_match, sizeof u->if_match, v);
-    }
-    v = htd_request_header(r, "if-none-match", 13);
-    if (v.p && v.len == 1 && v.p[0] == '*') u->none_match_star = 1;
-    if (collection) strcpy(u->ext, ext_for(htd_request_header(r, "content-type", 12)));
 
-    int area = area_of(s, hr->path, hr->path_len);
     u->limit = s->writable_max[area] ? s->writable_max[area] : s->cfg.max_upload;
     if (u->method != HTD_M_DELETE && !r->chunked && r->content_length > 0 &&
         (uint64_t)r->content_length > u->limit) {
@@ -544,13 +606,13 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         goto refuse;
     }
     c->up = u;
+    /* DELETE never reads a body: one the client waits to send will not come. */
+    if (u->method == HTD_M_DELETE && r->expect_continue && conn_body_pending(c)) c->keep_alive = 0;
     submit(u, u->method == HTD_M_DELETE ? OP_DELETE : OP_BEGIN);
     return;
 refuse:
     c->up = u;
-    /* The unwanted body is read and dropped unless the client waits to be
-     * told to send it, or it is too large to be worth reading. */
-    finish_error(u, !u->expect_continue && u->status != 413);
+    finish_error(u, u->status != 413);
 }
 
 void store_take_body(conn *c)

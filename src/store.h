@@ -35,6 +35,9 @@ int store_parse_size(const char *v, size_t len, uint64_t *out);
  * Returns how many, or -1 with err set. */
 int store_clean(struct htd_server *s, char *err, size_t errlen);
 
+/* Makes and opens the writable areas' directories, then cleans them. */
+int store_open_areas(struct htd_server *s, char *err, size_t errlen);
+
 /* Takes over a PUT, POST or DELETE in a writable area; the request head has
  * been consumed and its body (if any) is next in the read buffer. */
 void store_start(struct conn *c, const struct htd_request *r, const struct htd_req *hr);

@@ -331,3 +331,49 @@ def test_options_in_a_writable_area(ctx):
         eq(r.status, 204, "status")
         eq(r.get("Allow"), "GET, HEAD, OPTIONS, PUT, POST, DELETE", "Allow")
     _with(t)
+
+
+def test_upload_that_stops_after_a_full_buffer_times_out(ctx):
+    def t(st):
+        c = connect(st.srv)
+        c.send(req("/docs/stall.bin", "PUT", [("Content-Length", "200000")]) + b"s" * 65536)
+        t0 = time.time()
+        r = c.read_response()
+        eq(r.status, 408, "the body stopped coming")
+        check(time.time() - t0 < 5, "within a few seconds of a 1 s body timeout")
+        c.close()
+        deadline = time.time() + 5
+        while time.time() < deadline and any(n.startswith(".htd-tmp") for n in os.listdir(st.path("docs"))):
+            time.sleep(0.05)
+        eq([n for n in os.listdir(st.path("docs")) if n.startswith(".htd-tmp")], [], "temporary file removed")
+    _with(t, extra=["--body-timeout", "1"])
+
+
+def test_store_edges(ctx):
+    def t(st):
+        eq(put(st.srv, "/docs/" + "a" * 300, b"x").status, 414, "a name over 255 bytes")
+        os.makedirs(st.path("ro"))
+        with open(st.path("ro/keep.txt"), "wb") as f:
+            f.write(b"keep\n")
+        os.symlink("../ro", st.path("docs/link"))
+        eq(put(st.srv, "/docs/link/keep.txt", b"pwned").status, 403, "a symlink out of the area")
+        eq(open(st.path("ro/keep.txt"), "rb").read(), b"keep\n", "the read-only file is untouched")
+        put(st.srv, "/docs/i.txt", b"i")
+        etag = get(st.srv, "/docs/i.txt").get("ETag")
+        eq(put(st.srv, "/docs/i.txt", b"j", [("If-None-Match", etag)]).status, 412, "If-None-Match with the ETag")
+        eq(put(st.srv, "/docs/n1/n2/f.txt", b"f", [("If-Match", '"x"')]).status, 412, "If-Match on nothing")
+        check(not os.path.exists(st.path("docs/n1")), "no directories made for a failed precondition")
+        eq(get(st.srv, "/docs", "DELETE").status, 409, "the area itself cannot be deleted")
+        eq(put(st.srv, "/docs", b"x").status, 409, "nor replaced")
+        check(os.path.isdir(st.path("docs")), "the area stays")
+        c = connect(st.srv)
+        body = b"ten bytes!"
+        c.send(req("/docs/k10.txt", "PUT", [("Content-Length", "10"), ("Connection", "keep-alive")],
+                   version="HTTP/1.0") + body)
+        r = c.read_response()
+        eq(r.status, 201, "PUT over HTTP/1.0")
+        eq(r.get("Connection"), "keep-alive", "a 1.0 client is told the connection is kept")
+        c.send(req("/docs/k10.txt", version="HTTP/1.0"))
+        eq(c.read_response().body, body, "the next request on it")
+        c.close()
+    _with(t)
