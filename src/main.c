@@ -53,6 +53,18 @@ static void die(const char *fmt, const char *a, const char *b)
     exit(2);
 }
 
+/* A whole number from 1 to max. */
+static long parse_count(const char *flag, const char *v, long max)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > max) {
+        fprintf(stderr, "htd: %s: expected a number from 1 to %ld, got '%s'\n", flag, max, v);
+        exit(2);
+    }
+    return n;
+}
+
 /* Seconds, fractions allowed, as milliseconds from 1 ms to a day. */
 static unsigned parse_seconds(const char *flag, const char *v)
 {
@@ -92,14 +104,9 @@ int main(int argc, char **argv)
                 die("--listen %s: at most 64 addresses%s", optarg, "");
             listen[cfg.nlisten++] = optarg;
             break;
-        case 't': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (!*optarg || *end || n < 1 || n > 1024)
-                die("--threads: expected a number from 1 to 1024, got '%s'%s", optarg, "");
-            cfg.threads = (int)n;
+        case 't':
+            cfg.threads = (int)parse_count("--threads", optarg, 1024);
             break;
-        }
         case 'a':
             cfg.access_log = optarg;
             break;
@@ -124,14 +131,9 @@ int main(int argc, char **argv)
             if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)
                 die("--max-upload: expected a size like 512K, 100M or 2G, got '%s'%s", optarg, "");
             break;
-        case 'm': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (!*optarg || *end || n < 1 || n > 100000000)
-                die("--max-requests: expected a number from 1 to 100000000, got '%s'%s", optarg, "");
-            cfg.max_requests = (unsigned)n;
+        case 'm':
+            cfg.max_requests = (unsigned)parse_count("--max-requests", optarg, 100000000);
             break;
-        }
         case 'h':
             usage(stdout);
             return 0;
