@@ -117,7 +117,6 @@ static void unlink_entry(cache *c, cache_entry *e)
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
     lru_remove(c, e);
-    e->in_table = 0;
     c->bytes -= entry_bytes(e);
     c->count--;
     c->nfds -= e->fd >= 0;
@@ -324,7 +323,6 @@ cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, 
     e->next = *b;
     *b = e;
     lru_push_front(c, e);
-    e->in_table = 1;
     e->refs++;
     c->bytes += need;
     c->count++;

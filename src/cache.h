@@ -29,7 +29,6 @@ typedef struct cache_entry {
     struct cache_entry *lru_prev, *lru_next;
     uint32_t hash;
     unsigned refs;
-    int in_table;
     int missing; /* a negative entry: the path does not exist */
     int fd;      /* the open file, or -1 */
     uint64_t size;
