@@ -31,6 +31,11 @@ enum { HTD_DONE = 0, HTD_DECLINED = 1 };
 typedef int (*htd_handler_fn)(htd_req *req, void *arg);
 
 typedef struct htd_config {
+    /* A config file (libconfig syntax; see the README). Its top-level
+     * settings fill the fields below that are left unset (zero or NULL), so
+     * an embedding program's own values, like the binary's flags, win. With
+     * a file, root defaults to "." instead of no static files. */
+    const char *config_file;
     const char *root;           /* document root; NULL means no static files */
     const char *const *listen;  /* "HOST:PORT", "[V6]:PORT" or "PORT" */
     size_t nlisten;             /* 0 means 127.0.0.1:8080 */
@@ -59,6 +64,9 @@ int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
 const char *htd_server_address(const htd_server *s, size_t i);
 
+/* The document root of the top-level server, as configured ("" if none). */
+const char *htd_server_root(const htd_server *s);
+
 /* Runs the worker threads until htd_server_stop; returns 0 on a clean stop. */
 int htd_server_run(htd_server *s);
 
@@ -67,6 +75,22 @@ int htd_server_run(htd_server *s);
 void htd_server_stop(htd_server *s);
 
 void htd_server_free(htd_server *s);
+
+/* Reads the config file again and, if it is good, serves new requests with
+ * its virtual hosts, rules, roots and logs, while requests already begun
+ * finish under the old ones. If it is bad, nothing changes and err says why
+ * ("FILE:LINE: what"). Settings read only at start (listen, threads,
+ * timeouts, limits, writable areas) keep their values; notes on any that
+ * changed are written to stderr. Not async-signal-safe: call it from a
+ * thread, not from a signal handler. 0 or -1. */
+int htd_server_reload(htd_server *s, char *err, size_t errlen);
+
+/* Opens every access log again, for log rotation. Not async-signal-safe. */
+void htd_server_reopen_logs(htd_server *s);
+
+/* Checks a config file as htd_server_new would (roots, logs, password files,
+ * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
+int htd_config_check(const char *file, char *err, size_t errlen);
 
 /* The request, as parsed. */
 htd_str htd_req_method(const htd_req *r);

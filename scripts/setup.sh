@@ -14,7 +14,13 @@ set -euo pipefail
 # media-types          /etc/mime.types, read by htd for Content-Type
 # util-linux           setpriv, with which a test drops root to see 403s
 # curl                 to poke at the demo by hand
-packages=(build-essential clang libclang-rt-14-dev python3 media-types util-linux curl)
+# libconfig-dev        the config file's parser (htd --config)
+# libcrypt-dev         password hashes for Basic authentication (crypt_rn)
+# libssl-dev           SHA-256 for the verified-credentials cache; TLS later
+# apache2-utils        htpasswd, with which the tests make password files
+# whois                mkpasswd, for yescrypt hashes htpasswd cannot make
+packages=(build-essential clang libclang-rt-14-dev python3 media-types util-linux curl
+          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2

@@ -23,6 +23,8 @@
 #include "path.h"
 #include "range.h"
 #include "response.h"
+#include "rules.h"
+#include "site.h"
 #include "static.h"
 #include "store.h"
 
@@ -103,7 +105,11 @@ void conn_close(conn *c)
 {
     loop *l = c->loop;
     if (l->fresh == c) l->fresh = NULL;
-    if (c->up) store_detach(c);
+    if (c->state == CS_AUTH) {
+        if (c->aw) rules_detach(c);
+    } else if (c->up) {
+        store_detach(c);
+    }
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;
@@ -286,13 +292,24 @@ void conn_error(conn *c, int status, const char *why, int keep)
     conn_error_log(c, status, why, keep, l->hreq.c == c ? l->hreq.r : NULL);
 }
 
-void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged)
+static void reply(conn *c, int status, const char *why, int keep, const htd_request *logged,
+                  const char *extra, size_t extra_len)
 {
     loop *l = c->loop;
+    struct htd_req *hr = &l->hreq;
+    int current = hr->c == c && hr->r;
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
-    c->head_only = 0;
-    if (l->hreq.c == c && l->hreq.r) c->head_only = l->hreq.r->method_id == HTD_M_HEAD;
+    c->head_only = current && hr->r->method_id == HTD_M_HEAD;
+    /* A configured error page, for the requests that would get a body. */
+    if (current && hr->sc && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
+        const char *page = site_errdoc(hr->sc, status);
+        if (page && static_error_page(hr, status, page, extra, extra_len) == 0) {
+            conn_seal(c);
+            c->state = CS_WRITE;
+            return;
+        }
+    }
     char body[256];
     size_t len = strlen(why);
     if (len > sizeof body - 2) len = sizeof body - 2;
@@ -300,20 +317,37 @@ void conn_error_log(conn *c, int status, const char *why, int keep, const htd_re
     body[len++] = '\n';
     resp r = {.status = status,
               .ctype = "text/plain; charset=utf-8",
-              .length = (int64_t)len};
-    const char *extra = NULL;
-    if (status == 405)
-        extra = l->hreq.c == c && store_writable(l->srv, l->hreq.path, l->hreq.path_len)
-                    ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
-                    : "Allow: GET, HEAD, OPTIONS\r\n";
-    if (extra) {
-        r.extra = extra;
-        r.extra_len = strlen(extra);
+              .length = (int64_t)len,
+              .extra = extra,
+              .extra_len = extra_len};
+    if (status == 405 && !extra) {
+        r.extra = current && store_writable(l->srv, hr->path, hr->path_len)
+                      ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
+                      : "Allow: GET, HEAD, OPTIONS\r\n";
+        r.extra_len = strlen(r.extra);
     }
     if (response_head(c, &r) == 0) conn_out_copy(c, body, len);
     conn_seal(c);
     log_access(l, c, logged, status, len);
     c->state = CS_WRITE;
+}
+
+void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged)
+{
+    reply(c, status, why, keep, logged, NULL, 0);
+}
+
+void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
+                 size_t extra_len)
+{
+    loop *l = c->loop;
+    c->rpos += (uint32_t)head_len;
+    /* A body we will not read: drop it and go on, unless the client waits
+     * for 100-continue or it is too large to be worth reading. */
+    int keep = !(conn_body_pending(c) && (l->req.expect_continue || c->body_left > DISCARD_MAX));
+    reply(c, status, why, keep, l->hreq.r, extra, extra_len);
+    l->hreq.c = NULL;
+    l->hreq.r = NULL;
 }
 
 /* ---- request bodies ---- */
@@ -377,6 +411,9 @@ static void on_head(conn *c, size_t head_len)
 
     hr->c = c;
     hr->r = r;
+    hr->vh = NULL;
+    hr->sc = NULL;
+    hr->cache = NULL;
     hr->hdrs_len = 0;
     hr->responded = 0;
     hr->body = (htd_str){NULL, 0};
@@ -399,9 +436,15 @@ static void on_head(conn *c, size_t head_len)
         return;
     }
     hr->path_len = (size_t)n;
+    if (rules_apply(c, head_len) == RULES_DONE) {
+        hr->c = NULL;
+        hr->r = NULL;
+        return;
+    }
 
+    /* Writable areas are the top-level server's: under its root. */
     int m = r->method_id;
-    if ((m == HTD_M_PUT || m == HTD_M_POST || m == HTD_M_DELETE) &&
+    if ((m == HTD_M_PUT || m == HTD_M_POST || m == HTD_M_DELETE) && hr->vh == &l->site->vhosts[0] &&
         store_writable(s, hr->path, hr->path_len)) {
         c->rpos += (uint32_t)head_len;
         if (static_hidden(hr->path, hr->path_len)) {
@@ -469,7 +512,7 @@ static void dispatch(conn *c)
             goto out;
         }
     }
-    if (s->root_fd >= 0) static_serve(hr);
+    if (hr->vh->root_fd >= 0) static_serve(hr);
     else conn_error(c, 404, "no such resource", 1);
 out:
     conn_seal(c);
@@ -537,6 +580,7 @@ static int read_body_step(conn *c)
     hr->path_len = (size_t)pn;
     hr->c = c;
     hr->r = &l->req;
+    rules_scope(c); /* access and authentication were checked before the body */
     hr->hdrs_len = 0;
     hr->responded = 0;
     hr->body = (htd_str){c->body, c->body_len};
@@ -776,6 +820,14 @@ static void conn_run(conn *c)
         }
         case CS_STORE:
             return; /* a disk job will resume it */
+        case CS_AUTH:
+            if (c->out) { /* earlier pipelined responses go out meanwhile */
+                c->resume = CS_AUTH;
+                c->state = CS_WRITE;
+                break;
+            }
+            if (!c->timer.next || c->timer_kind != T_SEND) arm(c, T_SEND);
+            return; /* the password check will resume it */
         case CS_UPLOAD:
             if (c->rpos < c->rlen) {
                 store_take_body(c);

@@ -9,6 +9,8 @@
  *            last bytes so that closing does not reset the response away
  *   UPLOAD   reading a request body into a document store upload (store.c)
  *   STORE    waiting for a disk job of that upload; reading nothing
+ *   AUTH     waiting for a password check (rules.c); reading nothing, the
+ *            request head kept at rpos to be parsed again
  *
  * Memory: an idle connection holds only this struct; the read buffer and the
  * out queue come from the loop's pools while a request is in progress.
@@ -26,7 +28,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH };
 
 /* One piece of a response: bytes in memory, or a range of an open file. */
 typedef struct out_seg {
@@ -71,6 +73,7 @@ typedef struct conn {
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */
     uint8_t resume;         /* the state to enter once the out queue is sent */
     uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
+    uint8_t auth_failed;    /* the password check of the waiting head said no */
     int fd;
     loop *loop;
     htd_timer timer;
@@ -84,7 +87,10 @@ typedef struct conn {
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
     outq *out;
-    struct upload *up; /* UPLOAD, STORE: the document being written */
+    union {
+        struct upload *up;     /* UPLOAD, STORE: the document being written */
+        struct auth_wait *aw;  /* AUTH: the password check */
+    };
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
@@ -122,5 +128,10 @@ int conn_body_pending(const conn *c);
 void conn_error(conn *c, int status, const char *why, int keep);
 /* The same, naming the request for the access log. */
 void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged);
+/* Answers the request whose head_len-byte head is at rpos without serving
+ * it: an error, a refusal or a redirect, with extra header lines. Keeps the
+ * connection when the request's body can be read past. */
+void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
+                 size_t extra_len);
 
 #endif

@@ -1,18 +1,37 @@
 /*
- * log.h - the access log in the Combined Log Format, buffered per loop and
- * written in whole lines, so that threads sharing one file never interleave.
+ * log.h - access logs: a format compiled once from an nginx-style template
+ * ("combined", "common" or "$remote_addr ... $status ..."), lines buffered
+ * per loop and per file, written in whole lines so that threads sharing one
+ * file never interleave.
  */
 #ifndef HTD_LOG_H
 #define HTD_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct conn;
 struct loop;
 struct htd_request;
+struct site;
 
+typedef struct logfmt logfmt;
+
+/* Compiles "combined", "common" or a template. NULL with a reason in err
+ * for an unknown variable. */
+logfmt *logfmt_compile(const char *spec, char *err, size_t errlen);
+void logfmt_free(logfmt *f);
+
+/* Logs a response of the request r (NULL if it did not parse) on c, to the
+ * log of the request's virtual host. */
 void log_access(struct loop *l, const struct conn *c, const struct htd_request *r, int status,
                 uint64_t bytes);
-void log_flush(struct loop *l);
+/* Writes out what loop l has buffered for the logs of site st. */
+void log_flush(struct loop *l, struct site *st);
+/* Opens every log of st again (after rotation): the new file takes the old
+ * descriptor's number, so loops writing at that moment are never confused. */
+void log_reopen(struct site *st);
+/* Opens path for appending ("-" is standard output). -1 with errno. */
+int log_open(const char *path);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "conn.h"
 #include "log.h"
@@ -82,7 +83,78 @@ static void tick(loop *l)
     const char *d = l->date;
     snprintf(l->log_date, sizeof l->log_date, "[%.2s/%.3s/%.4s:%.8s +0000]", d + 5, d + 8,
              d + 12, d + 17);
-    if (l->log_len) log_flush(l);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(l->iso_date, sizeof l->iso_date, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    log_flush(l, l->site);
+}
+
+static void free_caches(loop_cache *lc, size_t n)
+{
+    for (size_t i = 0; lc && i < n; i++) cache_free(lc[i].c); /* closing drops them from epoll */
+    free(lc);
+}
+
+/* Lets go of the site and caches left behind by the last adopt_site. */
+static void retire(loop *l)
+{
+    if (!l->old_site) return;
+    free_caches(l->old_caches, l->old_site->nvhosts);
+    site_release(l->srv, l->old_site);
+    l->old_site = NULL;
+    l->old_caches = NULL;
+}
+
+/* Moves to the server's current site if it changed. The old site and its
+ * caches are kept until the end of the iteration: events already fetched
+ * may point at them. */
+static void adopt_site(loop *l)
+{
+    htd_server *s = l->srv;
+    unsigned gen = atomic_load_explicit(&s->site_gen, memory_order_acquire);
+    if (l->site && gen == l->site_gen) return;
+    site *st = site_acquire(s);
+    loop_cache *caches = calloc(st->nvhosts, sizeof *caches);
+    if (!caches) { /* try again next time */
+        site_release(s, st);
+        return;
+    }
+    retire(l);
+    if (l->site) log_flush(l, l->site);
+    l->old_site = l->site;
+    l->old_caches = l->caches;
+    l->site = st;
+    l->site_gen = gen;
+    l->caches = caches;
+    for (size_t i = 0; i < st->nvhosts; i++) l->caches[i].kind = EV_CACHE;
+}
+
+cache *loop_cache_for(loop *l, const vhost *vh)
+{
+    loop_cache *lc = &l->caches[vh->idx];
+    if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
+    lc->tried = 1;
+    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES))) return NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lc};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, cache_fd(lc->c), &ev) < 0) {
+        cache_free(lc->c);
+        lc->c = NULL;
+    }
+    return lc->c;
+}
+
+/* Reads pending file events of every cache of this loop. */
+static void caches_on_event(loop *l)
+{
+    for (size_t i = 0; l->site && i < l->site->nvhosts; i++)
+        if (l->caches[i].c) cache_on_event(l->caches[i].c);
+}
+
+void loop_wake(loop *l)
+{
+    uint64_t one = 1;
+    ssize_t n = write(l->jret.efd, &one, sizeof one);
+    (void)n;
 }
 
 loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
@@ -95,7 +167,6 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
     l->srv = srv;
     l->id = id;
     l->stop_kind = EV_STOP;
-    l->cache_kind = EV_CACHE;
     l->jobs_kind = EV_JOBS;
     l->jret.efd = -1;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -123,17 +194,15 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (srv->root && (l->cache = cache_new(srv->root, srv->root_fd, CACHE_BYTES))) {
-        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->cache_kind};
-        epoll_ctl(l->epfd, EPOLL_CTL_ADD, cache_fd(l->cache), &ev);
+    if (job_return_init(&l->jret) < 0) {
+        snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+        goto fail;
     }
-    if (srv->jobs) {
-        if (job_return_init(&l->jret) < 0) {
-            snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
-            goto fail;
-        }
-        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->jobs_kind};
-        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->jret.efd, &ev);
+    ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->jobs_kind};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->jret.efd, &ev);
+    if (!(l->auth_cache = auth_cache_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
     const htd_config *cfg = &srv->cfg;
     htd_timer_list_init(&l->timers[T_HEADER], cfg->header_timeout_ms);
@@ -143,7 +212,8 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
     htd_timer_list_init(&l->timers[T_LINGER], LINGER_MS);
     l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
     l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
-    if (srv->log_fd >= 0 && !(l->log_buf = malloc(65536))) {
+    adopt_site(l);
+    if (!l->site) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -160,11 +230,16 @@ void loop_free(loop *l)
     if (l->epfd >= 0) close(l->epfd);
     if (l->stop_fd >= 0) close(l->stop_fd);
     free(l->listeners);
-    cache_free(l->cache);
+    retire(l);
+    if (l->site) {
+        log_flush(l, l->site);
+        free_caches(l->caches, l->site->nvhosts);
+        site_release(l->srv, l->site);
+    }
+    auth_cache_free(l->auth_cache);
     job_return_destroy(&l->jret);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);
-    free(l->log_buf);
     free(l);
 }
 
@@ -215,7 +290,7 @@ static void do_accept(loop *l, ev_listener *ls)
      * after any file change whose event the batch has handled. The others
      * may have come later: read the file events once more before serving
      * them, so that none of them can get what a change replaced. */
-    if (n > 1 && l->cache) cache_on_event(l->cache);
+    if (n > 1) caches_on_event(l);
     for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
 }
 
@@ -263,8 +338,8 @@ static int next_timeout(loop *l)
         int64_t t = htd_timer_next(&l->timers[k], l->now);
         if (t >= 0 && (best < 0 || t < best)) best = t;
     }
-    /* Wake at least once a second to flush the access log. */
-    if (l->log_buf && (best < 0 || best > 1000)) best = 1000;
+    /* Wake at least once a second to flush the access logs. */
+    if (l->site && l->site->nlogs && (best < 0 || best > 1000)) best = 1000;
     if (l->accept_paused_until) {
         int64_t t = l->accept_paused_until > l->now ? (int64_t)(l->accept_paused_until - l->now) : 0;
         if (best < 0 || t < best) best = t;
@@ -279,8 +354,9 @@ void *loop_run(void *arg)
     for (;;) {
         int stop_seen = 0, jobs_seen = 0;
         if (l->srv->stop_requested && !l->stopping) begin_stop(l);
-        if (l->stopping && l->nconns == 0 && !l->uploads) break;
+        if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+        adopt_site(l);
         tick(l);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -288,7 +364,10 @@ void *loop_run(void *arg)
         }
         /* File changes first, so no request in this batch sees a stale entry. */
         for (int i = 0; i < n; i++)
-            if (*(uint8_t *)evs[i].data.ptr == EV_CACHE) cache_on_event(l->cache);
+            if (*(uint8_t *)evs[i].data.ptr == EV_CACHE) {
+                loop_cache *lc = evs[i].data.ptr;
+                if (lc->c) cache_on_event(lc->c);
+            }
         for (int i = 0; i < n; i++) {
             uint8_t kind = *(uint8_t *)evs[i].data.ptr;
             if (kind == EV_CACHE) continue;
@@ -316,7 +395,8 @@ void *loop_run(void *arg)
         expire(l);
         if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
             resume_accept(l);
+        retire(l);
     }
-    if (l->log_len) log_flush(l);
+    log_flush(l, l->site);
     return NULL;
 }

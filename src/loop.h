@@ -41,10 +41,20 @@ typedef struct pool {
     size_t nfree, max_free;
 } pool;
 
+/* A cache of one vhost's files, as epoll sees it. */
+typedef struct loop_cache {
+    uint8_t kind; /* EV_CACHE */
+    uint8_t tried; /* cache_new was called (and may have failed) */
+    struct cache *c;
+} loop_cache;
+
 /* The handler's view of a request (the public htd_req). */
 struct htd_req {
     struct conn *c;
     htd_request *r;
+    struct vhost *vh;     /* chosen by Host */
+    const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
+    struct cache *cache;  /* the vhost's files in this loop, or NULL */
     char path[REQ_PATH_MAX + 1]; /* decoded, normalised */
     size_t path_len;
     htd_str body;
@@ -59,27 +69,30 @@ typedef struct loop {
     int epfd;
     int stop_fd; /* eventfd written by htd_server_stop */
     uint8_t stop_kind;
-    uint8_t cache_kind;
     uint8_t jobs_kind;
     job_return jret; /* finished disk jobs of this loop's uploads */
-    struct cache *cache; /* open files, or NULL */
+    site *site;             /* the site this loop serves new requests with */
+    unsigned site_gen;      /* the server's site_gen when it was taken */
+    loop_cache *caches;     /* one per vhost of site, made on first use */
+    site *old_site;         /* left behind in this iteration; let go after it */
+    loop_cache *old_caches;
+    struct auth_cache *auth_cache; /* credentials verified lately */
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;
     uint64_t accept_paused_until; /* out of descriptors: accept again then (ms), or 0 */
     size_t nconns;
-    size_t uploads; /* uploads with a disk job still to come back */
+    size_t jobs_out; /* uploads and password checks whose pool jobs will still call back */
     struct conn *fresh; /* accepted, being served, not yet watched by epoll */
     uint64_t now;             /* monotonic milliseconds, once per iteration */
     time_t date_sec;          /* the second the strings below describe */
     char date[HTD_DATE_LEN + 1]; /* IMF-fixdate of date_sec */
     char log_date[32];        /* "[25/Nov/2026:10:00:00 +0000]" */
+    char iso_date[32];        /* "2026-11-25T10:00:00+00:00" */
     htd_timer_list timers[T_COUNT];
     pool rbufs, outqs;
     htd_request req; /* the request being handled */
     struct htd_req hreq;
-    char *log_buf;
-    size_t log_len;
     pthread_t thread;
 } loop;
 
@@ -88,6 +101,10 @@ void loop_free(loop *l);
 /* Runs until the loop has stopped and every connection is closed. */
 void *loop_run(void *arg);
 void loop_stop(loop *l); /* async-signal-safe */
+/* Makes the loop look at the server's site again soon. */
+void loop_wake(loop *l);
+/* The file cache of vhost vh in this loop, made on first use; NULL if none. */
+struct cache *loop_cache_for(loop *l, const struct vhost *vh);
 
 void *pool_get(pool *p);
 void pool_put(pool *p, void *block);

@@ -1,8 +1,13 @@
 /*
  * main.c - the htd program: command-line flags onto an htd_config, signals
- * onto htd_server_stop. Everything else is the library.
+ * onto the server (SIGTERM and SIGINT stop, SIGHUP reloads the config,
+ * SIGUSR1 reopens the logs). Everything else is the library.
+ *
+ * Signals are taken by one thread with sigwait, not by handlers: a reload
+ * reads files and allocates, which no signal handler may do.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +18,40 @@
 #include "store.h"
 
 static htd_server *server;
+static volatile int finished;
+static const char *config_path;
 
-static void on_stop_signal(int sig)
+static void *signal_thread(void *arg)
 {
-    (void)sig;
-    if (server) htd_server_stop(server);
+    const sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0) continue;
+        if (finished) return NULL;
+        if (sig == SIGHUP) {
+            char err[512];
+            if (htd_server_reload(server, err, sizeof err) == 0)
+                fprintf(stderr, "htd: reloaded %s\n", config_path);
+            else
+                fprintf(stderr, "htd: reload failed: %s; still serving the previous configuration\n", err);
+        } else if (sig == SIGUSR1) {
+            htd_server_reopen_logs(server);
+        } else {
+            htd_server_stop(server);
+        }
+    }
 }
 
 static void usage(FILE *f)
 {
-    fputs("usage: htd [--root DIR] [--listen HOST:PORT]... [--threads N] [--access-log FILE|-] [...]\n"
+    fputs("usage: htd [--config FILE] [--root DIR] [--listen HOST:PORT]... [--threads N] [...]\n"
+          "       htd --check-config FILE\n"
           "\n"
           "Serves the files under DIR (default: the current directory) over HTTP/1.1.\n"
           "\n"
+          "  -c, --config FILE      read settings, virtual hosts and rules from FILE;\n"
+          "                         the flags below override its top-level settings\n"
+          "      --check-config FILE  check FILE and exit: 0 if good, 2 with FILE:LINE if not\n"
           "  -r, --root DIR         document root (default: .)\n"
           "  -l, --listen ADDR      HOST:PORT, [IPV6]:PORT, or PORT for every interface;\n"
           "                         repeatable (default: 127.0.0.1:8080; port 0 picks one)\n"
@@ -87,15 +113,24 @@ int main(int argc, char **argv)
         {"max-requests", required_argument, NULL, 'm'},
         {"writable", required_argument, NULL, 'w'},
         {"max-upload", required_argument, NULL, 'U'},
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    htd_config cfg = {.root = "."};
+    htd_config cfg = {0};
+    const char *check = NULL;
     const char *listen[64], *writable[64];
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":r:l:t:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            cfg.config_file = optarg;
+            break;
+        case 'C':
+            check = optarg;
+            break;
         case 'r':
             cfg.root = optarg;
             break;
@@ -150,6 +185,14 @@ int main(int argc, char **argv)
     if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
     cfg.listen = listen;
     cfg.writable = writable;
+    char err[512];
+    if (check) {
+        if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");
+        printf("htd: %s: configuration ok\n", check);
+        return 0;
+    }
+    if (!cfg.config_file && !cfg.root) cfg.root = ".";
+    config_path = cfg.config_file;
 
     /* Every connection is a descriptor: allow as many as the hard limit does,
      * as nginx's worker_rlimit_nofile would. */
@@ -159,22 +202,32 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    char err[512];
+    /* Blocked here, so in every thread the server starts; the signal thread
+     * takes them. */
+    static sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
     server = htd_server_new(&cfg, err, sizeof err);
     if (!server) die("%s%s", err, "");
-
-    struct sigaction sa = {.sa_handler = on_stop_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    pthread_t sigthread;
+    if (pthread_create(&sigthread, NULL, signal_thread, &sigs) != 0) die("cannot start the signal thread%s%s", "", "");
 
     char root[4096];
-    if (!realpath(cfg.root, root)) snprintf(root, sizeof root, "%s", cfg.root);
+    const char *shown = htd_server_root(server);
+    if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
     for (size_t i = 0; htd_server_address(server, i); i++)
         printf("htd " HTD_VERSION " serving %s at http://%s/\n", root, htd_server_address(server, i));
     fflush(stdout);
 
     int rc = htd_server_run(server);
+    finished = 1;
+    pthread_kill(sigthread, SIGTERM);
+    pthread_join(sigthread, NULL);
     htd_server_free(server);
     return rc == 0 ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "site.h"
 #include "date.h"
 
 const char *htd_reason(int status)
@@ -125,7 +126,10 @@ int response_head(conn *c, const resp *r)
     PUTS(&w, "\r\n");
     if (r->pre_len) put(&w, r->pre, r->pre_len);
     if (r->extra_len) put(&w, r->extra, r->extra_len);
-    if (l->hreq.c == c && l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
+    if (l->hreq.c == c) {
+        if (l->hreq.sc && l->hreq.sc->headers_len) put(&w, l->hreq.sc->headers, l->hreq.sc->headers_len);
+        if (l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
+    }
     if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");
     else if (c->http10)
         PUTS(&w, "Connection: keep-alive\r\n");

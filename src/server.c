@@ -23,13 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "jobs.h"
+#include "log.h"
 #include "loop.h"
 #include "path.h"
 #include "store.h"
 
 #define LISTEN_BACKLOG 4096
-#define STORE_THREADS 4 /* disk jobs at once: writes and fsyncs of uploads */
+#define POOL_THREADS 4 /* jobs at once: disk writes and fsyncs of uploads, password checks */
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
 static int parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
@@ -143,17 +145,26 @@ static void fill_defaults(htd_config *c)
     if (!c->max_upload) c->max_upload = 100u << 20;
 }
 
-htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
+htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
 {
     htd_server *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->cfg = *cfg;
-    fill_defaults(&s->cfg);
+    s->given = *given;
+    s->cfg = *given;
     s->root_fd = -1;
-    s->log_fd = -1;
+    pthread_mutex_init(&s->commit_mu, NULL);
+    pthread_mutex_init(&s->site_mu, NULL);
+    if (given->config_file) {
+        if (!(s->conf = conf_open(given->config_file, err, errlen)) ||
+            conf_settings(s->conf, &s->cfg, err, errlen) < 0)
+            goto fail;
+        if (!s->cfg.root) s->cfg.root = ".";
+    }
+    const htd_config *cfg = &s->cfg;
+    fill_defaults(&s->cfg);
     s->nthreads = s->cfg.threads;
 
     if (cfg->root) {
@@ -164,7 +175,6 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
             goto fail;
         }
     }
-    pthread_mutex_init(&s->commit_mu, NULL);
     if (cfg->nwritable) {
         if (!s->root) {
             snprintf(err, errlen, "writable areas need a document root");
@@ -194,23 +204,19 @@ htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen)
             s->nwritable++;
         }
         if (store_open_areas(s, err, errlen) < 0) goto fail;
-        if (!(s->jobs = jobs_new(STORE_THREADS))) {
-            snprintf(err, errlen, "cannot start the disk threads: %s", strerror(errno));
-            goto fail;
-        }
+    }
+    /* The pool serves uploads and password checks; its threads sleep when
+     * there is neither. */
+    if (!(s->jobs = jobs_new(POOL_THREADS))) {
+        snprintf(err, errlen, "cannot start the pool threads: %s", strerror(errno));
+        goto fail;
     }
     if (!(s->mime = htd_mime_new(NULL))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (cfg->access_log) {
-        if (strcmp(cfg->access_log, "-") == 0) s->log_fd = dup(STDOUT_FILENO);
-        else s->log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (s->log_fd < 0) {
-            snprintf(err, errlen, "cannot open access log %s: %s", cfg->access_log, strerror(errno));
-            goto fail;
-        }
-    }
+    if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
+    s->site->refs = 1; /* the server's own */
 
     static const char *const default_listen[] = {"127.0.0.1:8080"};
     const char *const *specs = cfg->nlisten ? cfg->listen : default_listen;
@@ -253,6 +259,11 @@ int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void
 const char *htd_server_address(const htd_server *s, size_t i)
 {
     return i < s->naddrs ? s->addrs[i].name : NULL;
+}
+
+const char *htd_server_root(const htd_server *s)
+{
+    return s->cfg.root ? s->cfg.root : "";
 }
 
 int htd_server_run(htd_server *s)
@@ -309,8 +320,93 @@ void htd_server_free(htd_server *s)
     free(s->lfds);
     free(s->addrs);
     if (s->root_fd >= 0) close(s->root_fd);
-    if (s->log_fd >= 0) close(s->log_fd);
+    if (s->site) site_release(s, s->site);
+    conf_close(s->conf);
     htd_mime_free(s->mime);
     free(s->root);
     free(s);
+}
+
+/* Settings read only at start: say so when a reload changes them. */
+static void note_restart_only(const htd_config *now, const htd_config *next)
+{
+    int listen_same = now->nlisten == next->nlisten;
+    for (size_t i = 0; listen_same && i < now->nlisten; i++)
+        listen_same = strcmp(now->listen[i], next->listen[i]) == 0;
+    int writable_same = now->nwritable == next->nwritable;
+    for (size_t i = 0; writable_same && i < now->nwritable; i++)
+        writable_same = strcmp(now->writable[i], next->writable[i]) == 0;
+    const struct {
+        const char *name;
+        int same;
+    } checks[] = {
+        {"listen", listen_same},
+        {"threads", now->threads == next->threads},
+        {"header_timeout", now->header_timeout_ms == next->header_timeout_ms},
+        {"body_timeout", now->body_timeout_ms == next->body_timeout_ms},
+        {"idle_timeout", now->idle_timeout_ms == next->idle_timeout_ms},
+        {"send_timeout", now->send_timeout_ms == next->send_timeout_ms},
+        {"max_requests", now->max_requests == next->max_requests},
+        {"writable", writable_same},
+        {"max_upload", now->max_upload == next->max_upload},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        if (!checks[i].same)
+            fprintf(stderr, "htd: reload: %s changed; it takes effect when htd restarts\n", checks[i].name);
+}
+
+int htd_server_reload(htd_server *s, char *err, size_t errlen)
+{
+    if (!s->given.config_file) {
+        snprintf(err, errlen, "no config file to reload");
+        return -1;
+    }
+    htd_config next = s->given;
+    conf_file *f = conf_open(s->given.config_file, err, errlen);
+    if (!f || conf_settings(f, &next, err, errlen) < 0) {
+        conf_close(f);
+        return -1;
+    }
+    if (!next.root) next.root = ".";
+    fill_defaults(&next);
+    site *st = site_build(&next, f, s->nthreads, err, errlen);
+    if (st) note_restart_only(&s->cfg, &next);
+    conf_close(f); /* the site keeps copies of what it needs */
+    if (!st) return -1;
+
+    pthread_mutex_lock(&s->site_mu);
+    site *old = s->site;
+    st->refs = 1;
+    s->site = st;
+    atomic_fetch_add(&s->site_gen, 1);
+    pthread_mutex_unlock(&s->site_mu);
+    site_release(s, old);
+    /* Wake every loop, so that an idle one moves to the new site now and
+     * lets the old one go. */
+    for (int t = 0; t < s->nthreads; t++) loop_wake(s->loops[t]);
+    return 0;
+}
+
+void htd_server_reopen_logs(htd_server *s)
+{
+    pthread_mutex_lock(&s->site_mu);
+    log_reopen(s->site);
+    pthread_mutex_unlock(&s->site_mu);
+}
+
+int htd_config_check(const char *file, char *err, size_t errlen)
+{
+    htd_config c = {.config_file = file};
+    conf_file *f = conf_open(file, err, errlen);
+    if (!f || conf_settings(f, &c, err, errlen) < 0) {
+        conf_close(f);
+        return -1;
+    }
+    if (!c.root) c.root = ".";
+    fill_defaults(&c);
+    site *st = site_build(&c, f, 1, err, errlen);
+    int rc = st ? 0 : -1;
+    site_free(st);
+    conf_close(f);
+    return rc;
 }

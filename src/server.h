@@ -13,6 +13,7 @@
 
 #include "htd.h"
 #include "mime.h"
+#include "site.h"
 
 struct loop;
 
@@ -31,6 +32,8 @@ typedef struct listen_addr {
 
 struct htd_server {
     htd_config cfg;     /* defaults filled in */
+    htd_config given;   /* as the embedding program gave it: reloads start again from it */
+    struct conf_file *conf; /* the config file read at start, or NULL */
     char *root;         /* absolute path, or NULL */
     int root_fd;        /* O_PATH directory fd, or -1 */
     htd_mime *mime;
@@ -41,7 +44,6 @@ struct htd_server {
     int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
     int nthreads;
     struct loop **loops;
-    int log_fd; /* access log, or -1 */
     char **writable; /* normalised writable path prefixes */
     uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
     int *writable_fd;       /* each area's directory (O_PATH), or -1 */
@@ -49,6 +51,9 @@ struct htd_server {
     struct jobs *jobs; /* the disk pool, when there are writable areas */
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
+    site *site;              /* the current site, under site_mu */
+    pthread_mutex_t site_mu;
+    atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */
     volatile sig_atomic_t stop_requested;
 };
 

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "range.h"
 #include "response.h"
+#include "site.h"
 #include "store.h"
 
 #define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
@@ -226,7 +227,7 @@ static cache_entry *resolve(struct htd_req *hr)
     rel[rlen] = 0;
     /* O_NONBLOCK: opening a FIFO (or a device) must never wait; such files
      * are refused below, once fstat has said what they are. */
-    int fd = open_beneath(s->root_fd, rlen ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = open_beneath(hr->vh->root_fd, rlen ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
@@ -242,7 +243,7 @@ static cache_entry *resolve(struct htd_req *hr)
         }
         memcpy(rel + rlen, "index.html", sizeof "index.html");
         rlen += sizeof "index.html" - 1;
-        fd = open_beneath(s->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
             if (errno == ENOENT) {
                 fail(hr, 403, "directory has no index.html and listings are off");
@@ -261,7 +262,7 @@ static cache_entry *resolve(struct htd_req *hr)
         fail(hr, 403, "not a regular file");
         return NULL;
     }
-    cache_entry *e = cache_put(l->cache, hr->path, hr->path_len, rel, fd, &st,
+    cache_entry *e = cache_put(hr->cache, hr->path, hr->path_len, rel, fd, &st,
                                htd_mime_type(s->mime, rel, rlen), l->date_sec);
     if (!e) fail(hr, 500, "out of memory");
     return e;
@@ -270,7 +271,7 @@ open_failed:
     switch (errno) {
     case ENOENT:
     case ENOTDIR:
-        e = cache_put(l->cache, hr->path, hr->path_len, rel, -1, NULL, NULL, l->date_sec);
+        e = cache_put(hr->cache, hr->path, hr->path_len, rel, -1, NULL, NULL, l->date_sec);
         if (!e) fail(hr, 500, "out of memory");
         return e;
     case EACCES:
@@ -314,7 +315,7 @@ void static_serve(struct htd_req *hr)
     }
     /* What may be done here does not depend on what is there now. */
     if (m == HTD_M_OPTIONS) goto options;
-    cache_entry *e = cache_get(l->cache, hr->path, hr->path_len);
+    cache_entry *e = cache_get(hr->cache, hr->path, hr->path_len);
     if (e) {
         cache_ref(e);
     } else if (!(e = resolve(hr))) {
@@ -413,4 +414,41 @@ not_modified:
 
 precondition_failed:
     fail(hr, 412, "precondition failed: the file has changed");
+}
+
+int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra, size_t extra_len)
+{
+    conn *c = hr->c;
+    loop *l = c->loop;
+    size_t len = strlen(page);
+    cache_entry *e = cache_get(hr->cache, page, len);
+    if (e) {
+        cache_ref(e);
+    } else {
+        int fd = open_beneath(hr->vh->root_fd, page[1] ? page + 1 : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        struct stat st;
+        if (fd < 0) return -1;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return -1;
+        }
+        e = cache_put(hr->cache, page, len, page + 1, fd, &st, htd_mime_type(l->srv->mime, page, len),
+                      l->date_sec);
+        if (!e) return -1;
+    }
+    int rc = -1;
+    if (!e->missing) {
+        /* The page's type, but not its validators: they describe the page,
+         * not the resource that was asked for. */
+        resp rs = {.status = status, .ctype = e->ctype, .length = (int64_t)e->size,
+                   .extra = extra, .extra_len = extra_len};
+        if (response_head(c, &rs) == 0 && conn_out_entry(c, e, 0, e->size) == 0) {
+            log_access(l, c, hr->r, status, e->size);
+            rc = 0;
+        } else {
+            conn_out_rollback(c);
+        }
+    }
+    cache_unref(e);
+    return rc;
 }

@@ -14,6 +14,12 @@ struct htd_req;
 /* Answers hr from the root: GET, HEAD and OPTIONS, with validators and ranges. */
 void static_serve(struct htd_req *hr);
 
+/* Answers hr with status and the file at page (a normalised path under
+ * the vhost's root) as its body, with extra header lines. -1 if the page
+ * cannot be served; nothing is queued then. */
+int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra,
+                      size_t extra_len);
+
 /* Does the decoded path have a segment starting with '.' (other than a
  * leading ".well-known")? Such paths are refused, for reading and writing. */
 int static_hidden(const char *path, size_t len);

@@ -394,7 +394,7 @@ int store_open_areas(htd_server *s, char *err, size_t errlen)
 
 static void upload_free(upload *u)
 {
-    u->loop->uploads--;
+    u->loop->jobs_out--;
     if (u->dir_fd >= 0) close(u->dir_fd);
     free(u->buf);
     free(u);
@@ -446,7 +446,7 @@ static void finish_ok(upload *u)
     conn *c = u->c;
     loop *l = c->loop;
     c->up = NULL;
-    if (l->cache) cache_flush(l->cache); /* other loops learn of it by inotify */
+    if (l->caches[0].c) cache_flush(l->caches[0].c); /* other loops learn of it by inotify */
     if (u->method == HTD_M_DELETE || u->existed) {
         resp r = {.status = 204, .length = -1};
         response_head(c, &r);
@@ -547,7 +547,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->c = c;
     u->srv = s;
     u->loop = l;
-    l->uploads++;
+    l->jobs_out++;
     u->method = r->method_id;
     u->dir_fd = u->tmp_fd = -1;
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);

@@ -1,0 +1,726 @@
+/*
+ * config.c - the config file (libconfig syntax) onto an htd_config and a
+ * site.
+ *
+ * libconfig parses; this file checks. Every setting is looked at against
+ * the keys its place allows, so a misspelt key is an error and not a silent
+ * default, and every error names the file and line of the setting at fault.
+ * Relative paths in the file are relative to the file's directory, so a
+ * config means the same whatever directory htd starts in.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "path.h"
+#include "rewrite.h"
+#include "store.h"
+
+struct conf_file {
+    config_t cfg;
+    char *path;
+    char *dir; /* the file's directory, absolute */
+    const char **listen;
+    const char **writable;
+    char **owned; /* strings made here (absolute paths) */
+    size_t nowned;
+};
+
+/* ---- errors and small getters ---- */
+
+static int fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s, const char *fmt, ...)
+{
+    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : f->path;
+    int n = s ? snprintf(err, errlen, "%s:%u: ", file, config_setting_source_line(s))
+              : snprintf(err, errlen, "%s: ", file);
+    if (n < 0 || (size_t)n >= errlen) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *own(conf_file *f, char *s)
+{
+    if (!s) return NULL;
+    char **o = realloc(f->owned, (f->nowned + 1) * sizeof *o);
+    if (!o) {
+        free(s);
+        return NULL;
+    }
+    f->owned = o;
+    return f->owned[f->nowned++] = s;
+}
+
+/* A path from the file, made absolute against the file's directory. */
+static char *resolve(const conf_file *f, const char *p)
+{
+    if (p[0] == '/' || strcmp(p, "-") == 0) return strdup(p);
+    size_t n = strlen(f->dir) + strlen(p) + 2;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%s/%s", f->dir, p);
+    return out;
+}
+
+/* Checks that every member of group g is one of the allowed keys. */
+static int only_keys(const conf_file *f, const config_setting_t *g, const char *where, const char *const *keys,
+                     char *err, size_t errlen)
+{
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int ok = 0;
+        for (const char *const *k = keys; *k && !ok; k++) ok = strcmp(*k, name) == 0;
+        if (!ok) {
+            char list[512] = "";
+            size_t len = 0;
+            for (const char *const *k = keys; *k; k++)
+                len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
+                                        k == keys ? "" : ", ", *k);
+            return fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s", name, where, list);
+        }
+    }
+    return 0;
+}
+
+static int get_string(const conf_file *f, const config_setting_t *s, const char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail(err, errlen, f, s, "'%s' must be a string in double quotes", config_setting_name(s));
+    *out = config_setting_get_string(s);
+    return 0;
+}
+
+/* A string or an array of strings, as a list. */
+static int get_strings(const conf_file *f, const config_setting_t *s, const char ***out, size_t *n,
+                       char *err, size_t errlen)
+{
+    int t = config_setting_type(s);
+    size_t count = t == CONFIG_TYPE_STRING ? 1 : t == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(s) : 0;
+    if ((t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY) ||
+        (t == CONFIG_TYPE_ARRAY && count && config_setting_type(config_setting_get_elem(s, 0)) != CONFIG_TYPE_STRING))
+        return fail(err, errlen, f, s, "'%s' must be a string or an array of strings, like [\"a\", \"b\"]",
+                    config_setting_name(s));
+    const char **v = calloc(count ? count : 1, sizeof *v);
+    if (!v) return fail(err, errlen, f, s, "out of memory");
+    for (size_t i = 0; i < count; i++)
+        v[i] = t == CONFIG_TYPE_STRING ? config_setting_get_string(s)
+                                       : config_setting_get_string_elem(s, (int)i);
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+static int get_number(const conf_file *f, const config_setting_t *s, double *out, char *err, size_t errlen)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+        *out = config_setting_get_int(s);
+        return 0;
+    case CONFIG_TYPE_INT64:
+        *out = (double)config_setting_get_int64(s);
+        return 0;
+    case CONFIG_TYPE_FLOAT:
+        *out = config_setting_get_float(s);
+        return 0;
+    }
+    return fail(err, errlen, f, s, "'%s' must be a number", config_setting_name(s));
+}
+
+/* ---- opening and top-level settings ---- */
+
+conf_file *conf_open(const char *path, char *err, size_t errlen)
+{
+    conf_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    config_init(&f->cfg);
+    f->path = strdup(path);
+    char *abs = realpath(path, NULL);
+    if (!f->path || !abs) {
+        snprintf(err, errlen, "cannot read config %s: %s", path, strerror(errno));
+        free(abs);
+        conf_close(f);
+        return NULL;
+    }
+    char *slash = strrchr(abs, '/');
+    *slash = 0;
+    f->dir = abs[0] ? abs : strcpy(abs, "/");
+    config_set_include_dir(&f->cfg, f->dir);
+    if (config_read_file(&f->cfg, path) != CONFIG_TRUE) {
+        if (config_error_type(&f->cfg) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errlen, "cannot read config %s: %s", path, strerror(errno));
+        else
+            snprintf(err, errlen, "%s:%d: %s", config_error_file(&f->cfg) ? config_error_file(&f->cfg) : path,
+                     config_error_line(&f->cfg), config_error_text(&f->cfg));
+        conf_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+void conf_close(conf_file *f)
+{
+    if (!f) return;
+    config_destroy(&f->cfg);
+    for (size_t i = 0; i < f->nowned; i++) free(f->owned[i]);
+    free(f->owned);
+    free((void *)f->listen);
+    free((void *)f->writable);
+    free(f->path);
+    free(f->dir);
+    free(f);
+}
+
+const char *conf_path(const conf_file *f)
+{
+    return f->path;
+}
+
+static const char *const top_keys[] = {
+    "listen", "threads", "root", "access_log", "log_format", "header_timeout", "body_timeout",
+    "idle_timeout", "send_timeout", "max_requests", "writable", "max_upload", "headers", "access",
+    "auth", "error_pages", "rules", "vhosts", NULL};
+
+static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms, char *err,
+                   size_t errlen)
+{
+    const config_setting_t *s = config_setting_get_member(root, key);
+    if (!s || *ms) return 0; /* a flag said it already */
+    double d;
+    if (get_number(f, s, &d, err, errlen) < 0) return -1;
+    if (!(d >= 0.001 && d <= 86400)) return fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
+    *ms = (unsigned)(d * 1000 + 0.5);
+    return 0;
+}
+
+int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
+{
+    const config_setting_t *root = config_root_setting(&f->cfg), *s;
+    if (only_keys(f, root, "the top level", top_keys, err, errlen) < 0) return -1;
+    size_t n;
+    if ((s = config_setting_get_member(root, "listen")) && !c->nlisten) {
+        if (get_strings(f, s, &f->listen, &n, err, errlen) < 0) return -1;
+        if (n == 0) return fail(err, errlen, f, s, "listen needs at least one address");
+        c->listen = f->listen;
+        c->nlisten = n;
+    }
+    if ((s = config_setting_get_member(root, "threads")) && !c->threads) {
+        double d;
+        if (get_number(f, s, &d, err, errlen) < 0) return -1;
+        if (d < 1 || d > 1024 || d != (int)d) return fail(err, errlen, f, s, "threads must be a whole number from 1 to 1024");
+        c->threads = (int)d;
+    }
+    if ((s = config_setting_get_member(root, "root")) && !c->root) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (!(c->root = own(f, resolve(f, v)))) return fail(err, errlen, f, s, "out of memory");
+    }
+    if ((s = config_setting_get_member(root, "access_log")) && !c->access_log) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (strcmp(v, "off") != 0 && !(c->access_log = own(f, resolve(f, v))))
+            return fail(err, errlen, f, s, "out of memory");
+    }
+    if (timeout(f, root, "header_timeout", &c->header_timeout_ms, err, errlen) < 0 ||
+        timeout(f, root, "body_timeout", &c->body_timeout_ms, err, errlen) < 0 ||
+        timeout(f, root, "idle_timeout", &c->idle_timeout_ms, err, errlen) < 0 ||
+        timeout(f, root, "send_timeout", &c->send_timeout_ms, err, errlen) < 0)
+        return -1;
+    if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
+        double d;
+        if (get_number(f, s, &d, err, errlen) < 0) return -1;
+        if (d < 1 || d > 1e8 || d != (int)d) return fail(err, errlen, f, s, "max_requests must be a whole number from 1 to 100000000");
+        c->max_requests = (unsigned)d;
+    }
+    if ((s = config_setting_get_member(root, "writable")) && !c->nwritable) {
+        if (get_strings(f, s, &f->writable, &n, err, errlen) < 0) return -1;
+        c->writable = f->writable;
+        c->nwritable = n;
+    }
+    if ((s = config_setting_get_member(root, "max_upload")) && !c->max_upload) {
+        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+            const char *v = config_setting_get_string(s);
+            if (store_parse_size(v, strlen(v), &c->max_upload) < 0)
+                return fail(err, errlen, f, s, "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
+        } else {
+            double d;
+            if (get_number(f, s, &d, err, errlen) < 0) return -1;
+            if (d < 1) return fail(err, errlen, f, s, "max_upload must be at least 1 byte");
+            c->max_upload = (uint64_t)d;
+        }
+    }
+    return 0;
+}
+
+/* ---- the site ---- */
+
+typedef struct builder {
+    conf_file *f; /* NULL: flags only */
+    site *st;
+    const htd_config *cfg;
+    const char *log_format; /* the top-level format */
+    logfile *top_log;
+    char *err;
+    size_t errlen;
+} builder;
+
+static int bfail(builder *b, const config_setting_t *s, const char *fmt, const char *a, const char *c)
+{
+    if (b->f) return fail(b->err, b->errlen, b->f, s, fmt, a, c);
+    snprintf(b->err, b->errlen, fmt, a, c);
+    return -1;
+}
+
+/* The log for path in format fmt: one object per file and format, shared by
+ * the vhosts that use both. */
+static logfile *get_log(builder *b, const config_setting_t *s, const char *path, const char *fmt)
+{
+    site *st = b->st;
+    for (size_t i = 0; i < st->nlogs; i++)
+        if (strcmp(st->logs[i].path, path) == 0 && strcmp(st->logs[i].spec, fmt) == 0) return &st->logs[i];
+    /* Logs are referred to by pointer, so the array is sized once, for the
+     * most it can need: the top-level log and one per vhost. */
+    logfile *lf = &st->logs[st->nlogs];
+    *lf = (logfile){.fd = -1};
+    char why[512];
+    if (!(lf->fmt = logfmt_compile(fmt, why, sizeof why))) {
+        bfail(b, s, "%s%s", why, "");
+        return NULL;
+    }
+    st->nlogs++;
+    lf->path = strdup(path);
+    lf->spec = strdup(fmt);
+    lf->buf = calloc((size_t)st->nthreads, sizeof *lf->buf);
+    lf->len = calloc((size_t)st->nthreads, sizeof *lf->len);
+    if (!lf->path || !lf->spec || !lf->buf || !lf->len) {
+        bfail(b, s, "out of memory%s%s", "", "");
+        return NULL;
+    }
+    if ((lf->fd = log_open(path)) < 0) {
+        bfail(b, s, "cannot open access log %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return lf;
+}
+
+static int open_root(builder *b, vhost *vh, const config_setting_t *s, const char *path)
+{
+    vh->root = realpath(path, NULL);
+    if (vh->root) vh->root_fd = open(vh->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (!vh->root || vh->root_fd < 0) return bfail(b, s, "cannot serve root %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int parse_access(builder *b, const config_setting_t *s, scope *sc)
+{
+    const char **v;
+    size_t n;
+    if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
+    access_rule *a = calloc(n ? n : 1, sizeof *a);
+    if (!a) {
+        free(v);
+        return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    sc->access = a;
+    sc->naccess = n;
+    sc->own |= OWN_ACCESS;
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        if (access_parse(v[i], &a[i], why, sizeof why) < 0) {
+            free(v);
+            return bfail(b, s, "access: %s%s", why, "");
+        }
+    }
+    free(v);
+    return 0;
+}
+
+static int parse_auth(builder *b, const config_setting_t *s, scope *sc)
+{
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "off") != 0)
+            return bfail(b, s, "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s", "", "");
+        sc->auth = NULL;
+        sc->own |= OWN_AUTH;
+        return 0;
+    }
+    static const char *const keys[] = {"realm", "htpasswd", NULL};
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+        return bfail(b, s, "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s", "", "");
+    if (only_keys(b->f, s, "auth", keys, b->err, b->errlen) < 0) return -1;
+    const config_setting_t *rs = config_setting_get_member(s, "realm");
+    const config_setting_t *hs = config_setting_get_member(s, "htpasswd");
+    const char *name, *file;
+    if (!rs || !hs) return bfail(b, s, "auth needs both realm and htpasswd%s%s", "", "");
+    if (get_string(b->f, rs, &name, b->err, b->errlen) < 0 || get_string(b->f, hs, &file, b->err, b->errlen) < 0)
+        return -1;
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+            return bfail(b, rs, "the realm may not contain quotes, backslashes or control characters%s%s", "", "");
+    realm *r = calloc(1, sizeof *r);
+    if (!r) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->auth = r;
+    sc->own |= OWN_AUTH;
+    size_t cap = strlen(name) + 64;
+    if (!(r->hdr = malloc(cap))) return bfail(b, s, "out of memory%s%s", "", "");
+    r->hdr_len = (size_t)snprintf(r->hdr, cap, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", name);
+    char *path = resolve(b->f, file);
+    char why[512];
+    if (!path) return bfail(b, hs, "out of memory%s%s", "", "");
+    r->users = auth_load(path, why, sizeof why);
+    free(path);
+    if (!r->users) {
+        /* A file that cannot be read is the config's error; a bad line is
+         * the password file's, and its message names that file and line. */
+        if (strncmp(why, "cannot read", 11) == 0) return bfail(b, hs, "%s%s", why, "");
+        snprintf(b->err, b->errlen, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
+{
+    static const char *const refused[] = {"content-length", "transfer-encoding", "connection", "date",
+                                          "server", "keep-alive", "upgrade", "trailer", "content-type",
+                                          "www-authenticate", "location", NULL};
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+        return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "", "");
+    size_t cap = 1, len = 0;
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *h = config_setting_get_elem(s, (unsigned)i);
+        const char *v;
+        if (get_string(b->f, h, &v, b->err, b->errlen) < 0) return -1;
+        const char *name = config_setting_name(h);
+        for (const char *const *r = refused; *r; r++)
+            if (strcasecmp(*r, name) == 0)
+                return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name, "");
+        for (const char *p = v; *p; p++)
+            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+                return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");
+        cap += strlen(name) + strlen(v) + 4;
+    }
+    char *out = malloc(cap);
+    if (!out) return bfail(b, s, "out of memory%s%s", "", "");
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *h = config_setting_get_elem(s, (unsigned)i);
+        len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n", config_setting_name(h),
+                                config_setting_get_string(h));
+    }
+    sc->headers = out;
+    sc->headers_len = len;
+    sc->own |= OWN_HEADERS;
+    return 0;
+}
+
+static int parse_errdocs(builder *b, const config_setting_t *s, scope *sc)
+{
+    static const char *const keys[] = {"status", "page", NULL};
+    if (config_setting_type(s) != CONFIG_TYPE_LIST)
+        return bfail(b, s, "error_pages must be a list like ( { status = 404; page = \"/404.html\"; } )%s%s", "", "");
+    size_t total = 0;
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const config_setting_t *st = config_setting_get_member(e, "status");
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP || !st || !config_setting_get_member(e, "page"))
+            return bfail(b, e, "each error page is a group { status = 404; page = \"/404.html\"; }%s%s", "", "");
+        if (only_keys(b->f, e, "an error page", keys, b->err, b->errlen) < 0) return -1;
+        total += config_setting_type(st) == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(st) : 1;
+    }
+    errdoc *d = calloc(total ? total : 1, sizeof *d);
+    if (!d) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->errdocs = d;
+    sc->own |= OWN_ERRDOCS;
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const config_setting_t *st = config_setting_get_member(e, "status");
+        const config_setting_t *ps = config_setting_get_member(e, "page");
+        const char *page, *why = "must start with '/'";
+        if (get_string(b->f, ps, &page, b->err, b->errlen) < 0) return -1;
+        char norm[4096];
+        int plen = page[0] == '/' ? htd_path_normalize(page, strlen(page), norm, sizeof norm, &why) : -1;
+        if (plen < 0) return bfail(b, ps, "error page %s: %s", page, why);
+        int isarr = config_setting_type(st) == CONFIG_TYPE_ARRAY;
+        int k = isarr ? config_setting_length(st) : 1;
+        for (int j = 0; j < k; j++) {
+            const config_setting_t *v = isarr ? config_setting_get_elem(st, (unsigned)j) : st;
+            if (config_setting_type(v) != CONFIG_TYPE_INT || config_setting_get_int(v) < 400 ||
+                config_setting_get_int(v) > 599) {
+                char got[32] = "something else";
+                if (config_setting_type(v) == CONFIG_TYPE_INT) snprintf(got, sizeof got, "%d", config_setting_get_int(v));
+                return bfail(b, st, "status must be a code from 400 to 599, or an array of them; got %s%s", got, "");
+            }
+            d[sc->nerrdocs].status = config_setting_get_int(v);
+            if (!(d[sc->nerrdocs++].page = strdup(norm))) return bfail(b, ps, "out of memory%s%s", "", "");
+        }
+    }
+    return 0;
+}
+
+/* The settings a vhost and a rule share. */
+static int parse_scope(builder *b, const config_setting_t *g, scope *sc)
+{
+    const config_setting_t *s;
+    if ((s = config_setting_get_member(g, "access")) && parse_access(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "auth")) && parse_auth(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "headers")) && parse_headers(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "error_pages")) && parse_errdocs(b, s, sc) < 0) return -1;
+    return 0;
+}
+
+static void inherit(scope *sc, const scope *from)
+{
+    if (!(sc->own & OWN_ACCESS)) {
+        sc->access = from->access;
+        sc->naccess = from->naccess;
+    }
+    if (!(sc->own & OWN_AUTH)) sc->auth = from->auth;
+    if (!(sc->own & OWN_HEADERS)) {
+        sc->headers = from->headers;
+        sc->headers_len = from->headers_len;
+    }
+    if (!(sc->own & OWN_ERRDOCS)) {
+        sc->errdocs = from->errdocs;
+        sc->nerrdocs = from->nerrdocs;
+    }
+}
+
+static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
+{
+    static const char *const keys[] = {"exact", "prefix", "regex", "redirect", "code", "query",
+                                       "headers", "access", "auth", "error_pages", NULL};
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return bfail(b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s", "", "");
+    if (only_keys(b->f, g, "a rule", keys, b->err, b->errlen) < 0) return -1;
+    const config_setting_t *ms = NULL, *s;
+    int kinds = 0;
+    static const char *const kindkeys[] = {"exact", "prefix", "regex"};
+    for (int k = 0; k < 3; k++)
+        if ((s = config_setting_get_member(g, kindkeys[k]))) {
+            kinds++;
+            ms = s;
+            r->kind = k == 0 ? RULE_EXACT : k == 1 ? RULE_PREFIX : RULE_REGEX;
+        }
+    if (kinds != 1)
+        return bfail(b, g, "a rule needs exactly one of exact, prefix or regex%s%s", "", "");
+    const char *pat;
+    if (get_string(b->f, ms, &pat, b->err, b->errlen) < 0) return -1;
+    if (!(r->pat = strdup(pat))) return bfail(b, ms, "out of memory%s%s", "", "");
+    r->len = strlen(pat);
+    if (r->kind == RULE_REGEX) {
+        int rc = regcomp(&r->re, pat, REG_EXTENDED);
+        if (rc != 0) {
+            char why[256];
+            regerror(rc, &r->re, why, sizeof why);
+            r->kind = RULE_PREFIX; /* nothing to regfree */
+            return bfail(b, ms, "bad regex \"%s\": %s", pat, why);
+        }
+        r->nsub = (int)r->re.re_nsub;
+    } else {
+        if (pat[0] != '/') return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);
+        r->nsub = r->kind == RULE_PREFIX ? 1 : 0;
+    }
+    r->code = 302;
+    r->keep_query = 1;
+    if ((s = config_setting_get_member(g, "redirect"))) {
+        const char *t;
+        char why[256];
+        if (get_string(b->f, s, &t, b->err, b->errlen) < 0) return -1;
+        if (!*t) return bfail(b, s, "redirect needs a target%s%s", "", "");
+        if (rewrite_check(t, r->nsub, why, sizeof why) < 0) return bfail(b, s, "%s%s", why, "");
+        if (!(r->redirect = strdup(t))) return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    if ((s = config_setting_get_member(g, "code"))) {
+        int c = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : 0;
+        if (c != 301 && c != 302 && c != 303 && c != 307 && c != 308) {
+            char got[32];
+            snprintf(got, sizeof got, "%d", c);
+            return bfail(b, s, "code must be 301, 302, 303, 307 or 308, got %s%s",
+                         config_setting_type(s) == CONFIG_TYPE_INT ? got : "something else", "");
+        }
+        if (!r->redirect) return bfail(b, s, "code is for a redirect, and this rule has none%s%s", "", "");
+        r->code = c;
+    }
+    if ((s = config_setting_get_member(g, "query"))) {
+        const char *q;
+        if (get_string(b->f, s, &q, b->err, b->errlen) < 0) return -1;
+        if (strcmp(q, "keep") != 0 && strcmp(q, "drop") != 0)
+            return bfail(b, s, "query must be \"keep\" or \"drop\", got \"%s\"%s", q, "");
+        r->keep_query = q[0] == 'k';
+    }
+    if (parse_scope(b, g, &r->sc) < 0) return -1;
+    inherit(&r->sc, &vh->sc);
+    return 0;
+}
+
+static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
+{
+    const config_setting_t *s = config_setting_get_member(g, "rules");
+    if (!s) return 0;
+    if (config_setting_type(s) != CONFIG_TYPE_LIST)
+        return bfail(b, s, "rules must be a list: rules = ( { ... }, { ... } );%s%s", "", "");
+    size_t n = (size_t)config_setting_length(s);
+    if (!(vh->rules = calloc(n ? n : 1, sizeof *vh->rules))) return bfail(b, s, "out of memory%s%s", "", "");
+    for (size_t i = 0; i < n; i++) {
+        rule *r = &vh->rules[vh->nrules++];
+        if (parse_rule(b, config_setting_get_elem(s, (unsigned)i), vh, r) < 0) return -1;
+    }
+    return 0;
+}
+
+static int add_name(builder *b, const config_setting_t *s, const char *name, vhost *vh)
+{
+    site *st = b->st;
+    size_t n = strlen(name);
+    int wild = n > 2 && name[0] == '*' && name[1] == '.';
+    if (n == 0 || n > 253 || strchr(name + (wild ? 1 : 0), '*') || strchr(name, ':') || strchr(name, '/'))
+        return bfail(b, s, "bad host name \"%s\": expected a name like example.com or *.example.com%s", name, "");
+    char *lc = strdup(wild ? name + 1 : name);
+    if (!lc) return bfail(b, s, "out of memory%s%s", "", "");
+    for (char *p = lc; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+    size_t len = strlen(lc);
+    if (len > 1 && lc[len - 1] == '.') lc[--len] = 0;
+    for (size_t i = 0; i < st->nnames; i++)
+        if (st->names[i].wildcard == wild && strcmp(st->names[i].name, lc) == 0) {
+            free(lc);
+            return bfail(b, s, "host name \"%s\" is already used by another vhost%s", name, "");
+        }
+    vname *nv = realloc(st->names, (st->nnames + 1) * sizeof *nv);
+    if (!nv) {
+        free(lc);
+        return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    st->names = nv;
+    st->names[st->nnames++] = (vname){lc, len, wild, vh};
+    return 0;
+}
+
+static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
+{
+    static const char *const keys[] = {"names", "default", "root", "access_log", "log_format",
+                                       "headers", "access", "auth", "error_pages", "rules", NULL};
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
+    if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
+    const config_setting_t *s;
+    if (!(s = config_setting_get_member(g, "names")))
+        return bfail(b, g, "a vhost needs names = [\"example.com\", ...]%s%s", "", "");
+    const char **names;
+    size_t n;
+    if (get_strings(b->f, s, &names, &n, b->err, b->errlen) < 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (add_name(b, s, names[i], vh) < 0) {
+            free(names);
+            return -1;
+        }
+    free(names);
+    if ((s = config_setting_get_member(g, "default"))) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return bfail(b, s, "default must be true or false%s%s", "", "");
+        if (config_setting_get_bool(s)) {
+            if (b->st->fallback != &b->st->vhosts[0])
+                return bfail(b, s, "only one vhost can be the default%s%s", "", "");
+            b->st->fallback = vh;
+        }
+    }
+    const char *root;
+    if (!(s = config_setting_get_member(g, "root"))) return bfail(b, g, "a vhost needs a root%s%s", "", "");
+    if (get_string(b->f, s, &root, b->err, b->errlen) < 0) return -1;
+    char *abs = resolve(b->f, root);
+    int rc = abs ? open_root(b, vh, s, abs) : bfail(b, s, "out of memory%s%s", "", "");
+    free(abs);
+    if (rc < 0) return -1;
+
+    const char *fmt = b->log_format;
+    const config_setting_t *fs = config_setting_get_member(g, "log_format");
+    if (fs && get_string(b->f, fs, &fmt, b->err, b->errlen) < 0) return -1;
+    vh->log = b->top_log;
+    if ((s = config_setting_get_member(g, "access_log"))) {
+        const char *lp;
+        if (get_string(b->f, s, &lp, b->err, b->errlen) < 0) return -1;
+        vh->log = NULL;
+        if (strcmp(lp, "off") != 0) {
+            char *path = resolve(b->f, lp);
+            if (!path) return bfail(b, s, "out of memory%s%s", "", "");
+            vh->log = get_log(b, s, path, fmt);
+            free(path);
+            if (!vh->log) return -1;
+        }
+    } else if (fs) {
+        /* The shared log, in this vhost's own format. */
+        if (!b->cfg->access_log)
+            return bfail(b, fs, "log_format needs an access_log, and the top level has none%s%s", "", "");
+        if (!(vh->log = get_log(b, fs, b->cfg->access_log, fmt))) return -1;
+    }
+    if (parse_scope(b, g, &vh->sc) < 0) return -1;
+    return parse_rules(b, g, vh);
+}
+
+site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, size_t errlen)
+{
+    site *st = calloc(1, sizeof *st);
+    builder b = {.f = f, .st = st, .cfg = cfg, .log_format = "combined", .err = err, .errlen = errlen};
+    if (!st) goto oom;
+    st->nthreads = nthreads;
+    const config_setting_t *root = f ? config_root_setting(&f->cfg) : NULL;
+    const config_setting_t *vs = root ? config_setting_get_member(root, "vhosts") : NULL;
+    if (vs && config_setting_type(vs) != CONFIG_TYPE_LIST) {
+        bfail(&b, vs, "vhosts must be a list: vhosts = ( { ... }, { ... } );%s%s", "", "");
+        goto fail;
+    }
+    size_t nv = 1 + (vs ? (size_t)config_setting_length(vs) : 0);
+    st->vhosts = calloc(nv, sizeof *st->vhosts);
+    st->logs = calloc(nv + 1, sizeof *st->logs);
+    if (!st->vhosts || !st->logs) goto oom;
+    for (size_t i = 0; i < nv; i++) {
+        st->vhosts[i].root_fd = -1;
+        st->vhosts[i].idx = (int)i;
+    }
+    st->nvhosts = nv;
+    st->fallback = &st->vhosts[0];
+
+    const config_setting_t *s;
+    if (root && (s = config_setting_get_member(root, "log_format"))) {
+        if (get_string(f, s, &b.log_format, err, errlen) < 0) goto fail;
+        /* Checked even when no log uses it yet. */
+        char why[512];
+        logfmt *lf = logfmt_compile(b.log_format, why, sizeof why);
+        if (!lf) {
+            bfail(&b, s, "%s%s", why, "");
+            goto fail;
+        }
+        logfmt_free(lf);
+    }
+    if (cfg->access_log &&
+        !(b.top_log = get_log(&b, root ? config_setting_get_member(root, "access_log") : NULL,
+                              cfg->access_log, b.log_format)))
+        goto fail;
+    vhost *top = &st->vhosts[0];
+    top->log = b.top_log;
+    if (cfg->root && open_root(&b, top, root ? config_setting_get_member(root, "root") : NULL, cfg->root) < 0)
+        goto fail;
+    if (root && (parse_scope(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0)) goto fail;
+    for (size_t i = 1; i < nv; i++)
+        if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0) goto fail;
+    return st;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    site_free(st);
+    return NULL;
+}

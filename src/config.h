@@ -1,0 +1,30 @@
+/*
+ * config.h - reading a config file: its top-level settings onto an
+ * htd_config (where no flag has set them), and a site of virtual hosts and
+ * rules built from it.
+ */
+#ifndef HTD_CONFIG_H
+#define HTD_CONFIG_H
+
+#include <stddef.h>
+
+#include "htd.h"
+#include "site.h"
+
+typedef struct conf_file conf_file;
+
+/* Parses path. NULL with "FILE:LINE: what" in err on a syntax error. */
+conf_file *conf_open(const char *path, char *err, size_t errlen);
+void conf_close(conf_file *f);
+const char *conf_path(const conf_file *f);
+
+/* Fills the fields of c that are still unset (zero or NULL) from the file's
+ * top level. Strings point into f, which must outlive c. */
+int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen);
+
+/* Builds a site: the top-level server from c (root, access_log) and, when
+ * f is not NULL, the file's rules and vhosts. Opens roots, logs and password
+ * files, compiles regexes. NULL with "FILE:LINE: what" in err. */
+site *site_build(const htd_config *c, conf_file *f, int nthreads, char *err, size_t errlen);
+
+#endif

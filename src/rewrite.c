@@ -1,0 +1,215 @@
+/*
+ * rewrite.c - checking redirect templates at load and expanding them into a
+ * Location value per request.
+ *
+ * Everything substituted comes from the request, so the expansion is where a
+ * client's bytes meet a response header. Captures and $path are decoded path
+ * bytes and are percent-encoded back to what a path may hold; $query and $host
+ * are already in URI form and only lose what may never appear in one. Either
+ * way no byte below 0x21 is ever written, so a substitution cannot end the
+ * Location header or start another.
+ *
+ * The template's own text is the operator's; rewrite_check refuses spaces and
+ * control characters in it at load, when an error can still be shown.
+ * rewrite_expand encodes them anyway, so the guarantee above does not depend
+ * on the check having been run.
+ */
+#include "rewrite.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define USE "use $0-$9, $path, $query, $host or $$"
+
+enum var { V_CAPTURE, V_PATH, V_QUERY, V_HOST, V_DOLLAR, V_UNKNOWN };
+
+static int is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* What the text after a '$' names. *len is how many bytes of t the name takes
+ * (0 for a '$' followed by no name at all), *n the digit of a capture. */
+static enum var variable(const char *t, size_t *len, int *n)
+{
+    unsigned char c = (unsigned char)t[0];
+    *len = 1;
+    if (is_digit(c)) {
+        *n = c - '0';
+        return V_CAPTURE;
+    }
+    if (c == '$') return V_DOLLAR;
+    if (!is_alpha(c) && c != '_') {
+        *len = 0;
+        return V_UNKNOWN;
+    }
+    size_t k = 1;
+    while (is_alpha((unsigned char)t[k]) || is_digit((unsigned char)t[k]) || t[k] == '_')
+        k++;
+    *len = k;
+    if (k == 4 && memcmp(t, "path", 4) == 0) return V_PATH;
+    if (k == 5 && memcmp(t, "query", 5) == 0) return V_QUERY;
+    if (k == 4 && memcmp(t, "host", 4) == 0) return V_HOST;
+    return V_UNKNOWN;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
+{
+    if (tmpl[0] == '\0') return fail(err, errlen, "empty redirect target");
+    /* First the bytes, so that the '$' pass below never has to print one. */
+    for (size_t i = 0; tmpl[i]; i++) {
+        unsigned char c = (unsigned char)tmpl[i];
+        if (c < 0x21 || c == 0x7f)
+            return fail(err, errlen,
+                        "redirect target has a space or control character (0x%02X) at offset %zu; "
+                        "percent-encode it",
+                        c, i);
+    }
+    for (const char *t = tmpl; *t; t++) {
+        if (*t != '$') continue;
+        size_t len;
+        int n = 0;
+        enum var v = variable(t + 1, &len, &n);
+        if (v == V_UNKNOWN && t[1] == '\0')
+            return fail(err, errlen, "'$' at the end of redirect target; write $$ for a literal $");
+        if (v == V_UNKNOWN && len == 0)
+            return fail(err, errlen, "'$' before '%c' in redirect target; " USE, t[1]);
+        if (v == V_UNKNOWN)
+            return fail(err, errlen, "unknown variable $%.*s in redirect target; " USE,
+                        (int)(len > 32 ? 32 : len), t + 1);
+        if (v == V_CAPTURE && n > max_capture) {
+            if (max_capture <= 0)
+                return fail(err, errlen, "$%d but the rule captures nothing (only $0 is set)", n);
+            if (max_capture == 1) return fail(err, errlen, "$%d but the rule has only 1 group", n);
+            return fail(err, errlen, "$%d but the regex has only %d groups", n, max_capture);
+        }
+        t += len;
+    }
+    return 0;
+}
+
+/* The output as it is written: bytes past room are not written, only noted. */
+typedef struct sink {
+    char *p;
+    size_t n, room;
+    int full;
+    int lead_literal; /* p[0] came from the template's text */
+} sink;
+
+static void put(sink *s, char c)
+{
+    if (s->n < s->room)
+        s->p[s->n++] = c;
+    else
+        s->full = 1;
+}
+
+/* Writes byte c, as %XX if escape. literal: it is the template's own text. */
+static void emit(sink *s, unsigned char c, int escape, int literal)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    /* No "//" at the start unless the template wrote both (see rewrite.h). */
+    if (s->n == 1 && c == '/' && s->p[0] == '/' && !(literal && s->lead_literal)) escape = 1;
+    if (s->n == 0) s->lead_literal = literal;
+    if (!escape) {
+        put(s, (char)c);
+        return;
+    }
+    put(s, '%');
+    put(s, hex[c >> 4]);
+    put(s, hex[c & 15]);
+}
+
+/* Bytes a substituted capture or $path keeps: RFC 3986 pchar and '/', without
+ * '%' (a decoded '%' is data, not an escape). */
+static int path_keeps(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@/", c));
+}
+
+/* Bytes that may never appear in a URI, encoded even in $query and $host. */
+static int never_in_uri(unsigned char c)
+{
+    return c < 0x21 || c >= 0x7f || (c != 0 && strchr("\"<>\\^`{|}", c));
+}
+
+static void emit_path(sink *s, htd_str v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        emit(s, (unsigned char)v.p[i], !path_keeps((unsigned char)v.p[i]), 0);
+}
+
+static void emit_raw(sink *s, htd_str v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        emit(s, (unsigned char)v.p[i], never_in_uri((unsigned char)v.p[i]), 0);
+}
+
+int rewrite_expand(const char *tmpl, const htd_str *caps, int ncaps, htd_str path, htd_str query,
+                   htd_str host, int keep_query, char *out, size_t cap)
+{
+    if (cap == 0) return -1;
+    sink s = {.p = out, .room = cap - 1 < (size_t)INT_MAX ? cap - 1 : (size_t)INT_MAX};
+
+    for (const char *t = tmpl; *t; t++) {
+        unsigned char c = (unsigned char)*t;
+        if (c != '$') {
+            emit(&s, c, c < 0x21 || c == 0x7f, 1);
+            continue;
+        }
+        size_t len;
+        int n = 0;
+        switch (variable(t + 1, &len, &n)) {
+        case V_CAPTURE:
+            if (n < ncaps && caps[n].p) emit_path(&s, caps[n]);
+            break;
+        case V_PATH:
+            if (path.p) emit_path(&s, path);
+            break;
+        case V_QUERY:
+            if (query.p) emit_raw(&s, query);
+            break;
+        case V_HOST:
+            if (host.p) emit_raw(&s, host);
+            break;
+        case V_DOLLAR:
+            emit(&s, '$', 0, 1);
+            break;
+        case V_UNKNOWN:
+            /* Unchecked template: the '$' and the name stay as text. */
+            emit(&s, '$', 0, 1);
+            len = 0;
+            break;
+        }
+        t += len;
+    }
+
+    if (keep_query && query.p && query.len > 0) {
+        emit(&s, memchr(out, '?', s.n) ? '&' : '?', 0, 1);
+        emit_raw(&s, query);
+    }
+    if (s.full) return -1;
+    out[s.n] = '\0';
+    return (int)s.n;
+}

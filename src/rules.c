@@ -1,0 +1,188 @@
+/*
+ * rules.c - a request's virtual host and rule, and what they decide before
+ * any handler or file: access by client address (403), Basic authentication
+ * (401), redirects.
+ *
+ * Checking a password costs milliseconds (bcrypt, yescrypt), far too long
+ * for an event loop that serves thousands of clients. So it runs on the pool
+ * (jobs.c): the connection waits in CS_AUTH, reading nothing, its request
+ * head still at the front of its read buffer. When the check is done, a
+ * success goes into the loop's cache of verified credentials, and the head is
+ * parsed again and comes back here, where the cache now answers at once. A
+ * browser sends the same credentials with every request, so only the first
+ * of them pays for the hash.
+ */
+#include "rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "auth.h"
+#include "conn.h"
+#include "jobs.h"
+#include "rewrite.h"
+#include "server.h"
+#include "site.h"
+
+#define CRED_MAX 1024 /* decoded "user:password" */
+
+typedef struct auth_wait {
+    htd_job job;
+    conn *c; /* NULL once the connection has gone */
+    loop *l;
+    site *st; /* a reference: hash points into it */
+    const char *hash;
+    int ok;
+    htd_str user, pass; /* into cred */
+    char cred[CRED_MAX];
+} auth_wait;
+
+static void check_password(htd_job *j)
+{
+    auth_wait *aw = (auth_wait *)j;
+    aw->ok = auth_verify(aw->hash, aw->pass);
+}
+
+static void password_checked(htd_job *j)
+{
+    auth_wait *aw = (auth_wait *)j;
+    loop *l = aw->l;
+    conn *c = aw->c;
+    l->jobs_out--;
+    if (c) {
+        c->aw = NULL;
+        if (aw->ok) auth_cache_add(l->auth_cache, aw->user, aw->pass, aw->hash, l->now);
+        else if (aw->st == l->site) c->auth_failed = 1; /* else: check again under the new site */
+        /* Still sending earlier pipelined responses: once they are out,
+         * the connection reads the waiting head again by itself. */
+        if (c->resume == CS_AUTH) c->resume = 0;
+        if (c->state == CS_AUTH) {
+            c->state = CS_HEAD;
+            conn_resume(c);
+        }
+    }
+    site_release(l->srv, aw->st);
+    explicit_bzero(aw->cred, sizeof aw->cred);
+    free(aw);
+}
+
+void rules_detach(conn *c)
+{
+    c->aw->c = NULL;
+    c->aw = NULL;
+}
+
+/* Takes a reference on the loop's own site (which may no longer be the
+ * server's current one). */
+static site *hold(loop *l)
+{
+    pthread_mutex_lock(&l->srv->site_mu);
+    l->site->refs++;
+    pthread_mutex_unlock(&l->srv->site_mu);
+    return l->site;
+}
+
+static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash)
+{
+    loop *l = c->loop;
+    auth_wait *aw = malloc(sizeof *aw);
+    if (!aw) return -1;
+    memcpy(aw->cred, user.p, user.len);
+    memcpy(aw->cred + user.len, pass.p, pass.len);
+    aw->user = (htd_str){aw->cred, user.len};
+    aw->pass = (htd_str){aw->cred + user.len, pass.len};
+    aw->job = (htd_job){.work = check_password, .done = password_checked, .ret = &l->jret};
+    aw->c = c;
+    aw->l = l;
+    aw->st = hold(l);
+    aw->hash = hash;
+    aw->ok = 0;
+    c->aw = aw;
+    /* The request is read again when the verdict is in: it has not
+     * happened yet, and the requests before it were all keep-alive. */
+    c->nreq--;
+    c->keep_alive = 1;
+    c->state = CS_AUTH;
+    l->jobs_out++;
+    jobs_submit(l->srv->jobs, &aw->job);
+    return 0;
+}
+
+/* RULES_GO if the request carries credentials the realm accepts. */
+static int authenticate(conn *c, size_t head_len, const realm *rm)
+{
+    loop *l = c->loop;
+    int failed = c->auth_failed;
+    c->auth_failed = 0;
+    htd_str v = htd_request_header(&l->req, "authorization", 13), user, pass;
+    char buf[CRED_MAX];
+    if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0 && !failed) {
+        const char *hash = auth_lookup(rm->users, user);
+        if (hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now)) return RULES_GO;
+        int rc = wait_for_check(c, user, pass, hash);
+        explicit_bzero(buf, sizeof buf);
+        if (rc == 0) return RULES_DONE;
+        conn_answer(c, head_len, 503, "cannot check the password now", NULL, 0);
+        return RULES_DONE;
+    }
+    explicit_bzero(buf, sizeof buf);
+    conn_answer(c, head_len, 401,
+                v.p ? "the user name or password is not right" : "this needs a user name and password",
+                rm->hdr, rm->hdr_len);
+    return RULES_DONE;
+}
+
+/* Sets hreq's vhost, scope and cache; returns the rule, filling caps. */
+static const rule *choose(conn *c, htd_str *caps, int *ncaps)
+{
+    loop *l = c->loop;
+    struct htd_req *hr = &l->hreq;
+    vhost *vh = site_vhost(l->site, l->req.host);
+    hr->vh = vh;
+    hr->sc = &vh->sc;
+    hr->cache = loop_cache_for(l, vh);
+    *ncaps = 0;
+    const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
+    if (ru) hr->sc = &ru->sc;
+    return ru;
+}
+
+void rules_scope(conn *c)
+{
+    htd_str caps[10];
+    int ncaps;
+    choose(c, caps, &ncaps);
+}
+
+int rules_apply(conn *c, size_t head_len)
+{
+    loop *l = c->loop;
+    struct htd_req *hr = &l->hreq;
+    htd_str caps[10];
+    int ncaps;
+    const rule *ru = choose(c, caps, &ncaps);
+    const scope *sc = hr->sc;
+
+    if (sc->naccess && !access_check(sc->access, sc->naccess, &c->peer)) {
+        c->auth_failed = 0;
+        conn_answer(c, head_len, 403, "access denied", NULL, 0);
+        return RULES_DONE;
+    }
+    if (sc->auth && authenticate(c, head_len, sc->auth) == RULES_DONE) return RULES_DONE;
+    c->auth_failed = 0;
+    if (ru && ru->redirect) {
+        char loc[4096 + 16];
+        memcpy(loc, "Location: ", 10);
+        int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len}, l->req.query,
+                               l->req.host, ru->keep_query, loc + 10, sizeof loc - 12);
+        if (n < 0) {
+            conn_answer(c, head_len, 414, "the redirect target would be too long", NULL, 0);
+            return RULES_DONE;
+        }
+        memcpy(loc + 10 + n, "\r\n", 2);
+        conn_answer(c, head_len, ru->code, "redirecting", loc, (size_t)n + 12);
+        return RULES_DONE;
+    }
+    return RULES_GO;
+}

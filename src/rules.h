@@ -1,0 +1,28 @@
+/*
+ * rules.h - what the config says about a request before anything serves it:
+ * its virtual host, its rule, access (403), Basic authentication (401) and
+ * redirects (301, 302, ...).
+ */
+#ifndef HTD_RULES_H
+#define HTD_RULES_H
+
+#include <stddef.h>
+
+struct conn;
+
+enum { RULES_GO = 0, RULES_DONE = 1 };
+
+/* For the request in the loop's hreq, whose head is head_len bytes at the
+ * connection's rpos. RULES_GO: serve it (hreq's vh, sc and cache are set).
+ * RULES_DONE: it was answered, or it waits for a password check (CS_AUTH);
+ * either way the caller is done with it. */
+int rules_apply(struct conn *c, size_t head_len);
+
+/* Sets the loop's hreq vhost, scope and cache again for c's request, without
+ * the checks (a request whose body has just been read). */
+void rules_scope(struct conn *c);
+
+/* A connection waiting for a password check is closing. */
+void rules_detach(struct conn *c);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * site.h - what a reload replaces: the virtual hosts, their roots, rules,
+ * realms, error pages and access logs, built from a config file (config.c)
+ * or from flags alone.
+ *
+ * A site is immutable once published. The server holds the current one;
+ * each loop takes a reference when it first sees a new one and drops its old
+ * one, so requests already dispatched finish under the site they began with
+ * and a site is freed only when no loop uses it any more.
+ */
+#ifndef HTD_SITE_H
+#define HTD_SITE_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access.h"
+#include "auth.h"
+#include "htd.h"
+
+struct htd_server;
+
+typedef struct realm {
+    char *hdr; /* "WWW-Authenticate: Basic realm=\"...\", charset=\"UTF-8\"\r\n" */
+    size_t hdr_len;
+    auth_users *users;
+} realm;
+
+typedef struct errdoc {
+    int status;
+    char *page; /* a normalised path under the vhost's root */
+} errdoc;
+
+/* What a rule may set and otherwise inherits from its vhost. The pointers
+ * of a rule that inherits are its vhost's; `own` says which to free. */
+typedef struct scope {
+    const access_rule *access;
+    size_t naccess;
+    const realm *auth; /* NULL: no authentication */
+    const char *headers; /* header lines, each ending in CRLF */
+    size_t headers_len;
+    const errdoc *errdocs;
+    size_t nerrdocs;
+    uint8_t own; /* OWN_* bits */
+} scope;
+
+enum { OWN_ACCESS = 1, OWN_AUTH = 2, OWN_HEADERS = 4, OWN_ERRDOCS = 8 };
+enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
+
+typedef struct rule {
+    int kind;
+    char *pat; /* the exact path or prefix */
+    size_t len;
+    regex_t re;
+    int nsub; /* capture groups of a regex; 1 for a prefix (what follows it) */
+    char *redirect; /* a target template (rewrite.c), or NULL */
+    int code;
+    int keep_query;
+    scope sc;
+} rule;
+
+/* One access log file with its format and a buffer per loop. */
+typedef struct logfile {
+    char *path;
+    char *spec; /* the format as configured */
+    int fd;
+    struct logfmt *fmt;
+    char **buf; /* [nthreads], each LOG_BUF bytes, allocated on first use */
+    size_t *len;
+} logfile;
+
+typedef struct vhost {
+    char *root;  /* absolute */
+    int root_fd; /* O_PATH */
+    int idx;     /* index in the site, and in each loop's caches */
+    scope sc;
+    rule *rules;
+    size_t nrules;
+    logfile *log; /* NULL: no access log */
+} vhost;
+
+typedef struct vname {
+    char *name; /* lowercase; "*.x.y" is stored as ".x.y" with wildcard set */
+    size_t len;
+    int wildcard;
+    vhost *vh;
+} vname;
+
+typedef struct site {
+    vhost *vhosts; /* [0] is the top-level server */
+    size_t nvhosts;
+    vname *names;
+    size_t nnames;
+    vhost *fallback; /* for a Host that matches no name */
+    logfile *logs;
+    size_t nlogs;
+    int nthreads;
+    int refs; /* under the server's site_mu */
+} site;
+
+/* The vhost for a request's host (as sent; may carry a port). */
+vhost *site_vhost(const site *st, htd_str host);
+
+/* The rule for a decoded path, or NULL; fills caps ($0..$9) for a redirect. */
+const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps);
+
+/* The error page for status in sc, or NULL. */
+const char *site_errdoc(const scope *sc, int status);
+
+void site_free(site *st);
+
+/* Reference counting under s->site_mu (see loop.c and server.c). */
+site *site_acquire(struct htd_server *s);
+void site_release(struct htd_server *s, site *st);
+
+#endif
