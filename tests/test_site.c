@@ -1,0 +1,113 @@
+/*
+ * test_site.c - choosing a virtual host by Host (exact, wildcard, default,
+ * ports, case, trailing dot) and a rule by path (exact over regex over the
+ * longest prefix, the first regex in file order, captures).
+ */
+#include "site.h"
+#include "test.h"
+
+#include <stdlib.h>
+
+static vhost vh[4];
+static vname names[] = {
+    {"example.test", 12, 0, &vh[1]},
+    {".example.org", 12, 1, &vh[2]},
+    {".deep.example.org", 17, 1, &vh[3]},
+    {"www.example.org", 15, 0, &vh[1]},
+};
+static site st = {.vhosts = vh, .nvhosts = 4, .names = names, .nnames = 4, .fallback = &vh[0]};
+
+static vhost *host(const char *h)
+{
+    return site_vhost(&st, (htd_str){h, strlen(h)});
+}
+
+TEST(exact_names_ignore_case_port_and_trailing_dot)
+{
+    CHECK(host("example.test") == &vh[1]);
+    CHECK(host("Example.TEST") == &vh[1]);
+    CHECK(host("example.test:8080") == &vh[1]);
+    CHECK(host("example.test.") == &vh[1]);
+    CHECK(host("example.test.:80") == &vh[1]);
+    CHECK(host("www.example.org") == &vh[1]); /* exact beats the wildcard */
+}
+
+TEST(wildcards_match_any_depth_but_not_the_bare_domain_and_the_longest_wins)
+{
+    CHECK(host("a.example.org") == &vh[2]);
+    CHECK(host("a.b.example.org") == &vh[2]);
+    CHECK(host("example.org") == &vh[0]);
+    CHECK(host("x.deep.example.org") == &vh[3]);
+    CHECK(host("notexample.org") == &vh[0]);
+}
+
+TEST(unknown_empty_and_ipv6_literal_hosts_fall_back)
+{
+    CHECK(host("other.test") == &vh[0]);
+    CHECK(host("") == &vh[0]);
+    CHECK(host("[::1]:8080") == &vh[0]);
+    CHECK(host("127.0.0.1") == &vh[0]);
+}
+
+static rule rules[5];
+static vhost rv = {.rules = rules, .nrules = 5};
+
+static void setup_rules(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    rules[0] = (rule){.kind = RULE_PREFIX, .pat = "/a/", .len = 3, .nsub = 1};
+    rules[1] = (rule){.kind = RULE_PREFIX, .pat = "/a/b/", .len = 5, .nsub = 1};
+    rules[2] = (rule){.kind = RULE_REGEX, .pat = "^/a/(x)(y)?"};
+    rules[3] = (rule){.kind = RULE_REGEX, .pat = "^/a/x"};
+    rules[4] = (rule){.kind = RULE_EXACT, .pat = "/a/xy", .len = 5};
+    CHECK_EQ_INT(regcomp(&rules[2].re, rules[2].pat, REG_EXTENDED), 0);
+    CHECK_EQ_INT(regcomp(&rules[3].re, rules[3].pat, REG_EXTENDED), 0);
+    rules[2].nsub = 2;
+}
+
+static const rule *pick(const char *path, htd_str *caps, int *n)
+{
+    setup_rules();
+    return site_rule(&rv, path, strlen(path), caps, n);
+}
+
+TEST(exact_wins_then_the_first_regex_then_the_longest_prefix)
+{
+    htd_str caps[10];
+    int n;
+    CHECK(pick("/a/xy", caps, &n) == &rules[4]);
+    CHECK(pick("/a/xz", caps, &n) == &rules[2]); /* first regex, though both match */
+    CHECK(pick("/a/b/c", caps, &n) == &rules[1]);
+    CHECK(pick("/a/c", caps, &n) == &rules[0]);
+    CHECK(pick("/b", caps, &n) == NULL);
+}
+
+TEST(captures_of_a_regex_and_of_a_prefix)
+{
+    htd_str caps[10];
+    int n;
+    pick("/a/xz", caps, &n);
+    CHECK_EQ_INT(n, 3);
+    CHECK_STR(caps[0].p, caps[0].len, "/a/x");
+    CHECK_STR(caps[1].p, caps[1].len, "x");
+    CHECK(caps[2].p == NULL); /* the optional group did not take part */
+    pick("/a/b/rest/of", caps, &n);
+    CHECK_EQ_INT(n, 2);
+    CHECK_STR(caps[1].p, caps[1].len, "rest/of");
+}
+
+TEST(error_pages_by_status)
+{
+    errdoc d[] = {{404, "/404.html"}, {403, "/denied.html"}, {401, "/denied.html"}};
+    scope sc = {.errdocs = d, .nerrdocs = 3};
+    CHECK(strcmp(site_errdoc(&sc, 404), "/404.html") == 0);
+    CHECK(strcmp(site_errdoc(&sc, 401), "/denied.html") == 0);
+    CHECK(site_errdoc(&sc, 500) == NULL);
+}
+
+int main(void)
+{
+    RUN_TESTS();
+}
