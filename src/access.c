@@ -127,6 +127,10 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
                         prefix, v6 ? 6 : 4, max);
     }
     r.bits = (uint8_t)(v6 ? prefix : 96 + prefix);
+    /* IPv4 peers are compared as ::ffff:a.b.c.d, so a short IPv6 prefix
+     * (::/8, even ::/0) would cover them all: an IPv6 rule matches IPv6
+     * peers only, unless it is itself within ::ffff:0:0/96. */
+    r.family = !v6 || (r.bits >= 96 && memcmp(r.addr, v4_mapped, sizeof v4_mapped) == 0) ? 4 : 6;
 
     if (clear_host_bits(r.addr, r.bits)) {
         char net[INET6_ADDRSTRLEN];
@@ -144,20 +148,23 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
 int access_check(const access_rule *rules, size_t n, const struct sockaddr_in6 *peer)
 {
     uint8_t a[16];
-    int known = 1;
+    int family = 6;
     if (peer->sin6_family == AF_INET6) {
         memcpy(a, &peer->sin6_addr, sizeof a);
+        if (memcmp(a, v4_mapped, sizeof v4_mapped) == 0) family = 4;
     } else if (peer->sin6_family == AF_INET) {
+        family = 4;
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)peer;
         memcpy(a, v4_mapped, sizeof v4_mapped);
         memcpy(a + 12, &v4->sin_addr, 4);
     } else {
-        known = 0;
+        family = 0;
     }
 
     for (size_t i = 0; i < n; i++) {
         const access_rule *r = &rules[i];
-        if (r->bits == 0 || (known && in_prefix(r->addr, a, r->bits))) return r->allow != 0;
+        if (r->family == 0 || (r->family == family && in_prefix(r->addr, a, r->bits)))
+            return r->allow != 0;
     }
     return 1;
 }

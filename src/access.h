@@ -17,6 +17,7 @@
  */
 typedef struct access_rule {
     uint8_t allow;    /* 1 allow, 0 deny */
+    uint8_t family;   /* 4 or 6: the peers it can match; 0 for "all" */
     uint8_t bits;     /* prefix length over addr (0..128) */
     uint8_t addr[16]; /* bits past the prefix are zero */
 } access_rule;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "path.h"
 #include "rewrite.h"
+#include "server.h"
 #include "store.h"
 
 struct conf_file {
@@ -215,6 +216,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "listen")) && !c->nlisten) {
         if (get_strings(f, s, &f->listen, &n, err, errlen) < 0) return -1;
         if (n == 0) return fail(err, errlen, f, s, "listen needs at least one address");
+        for (size_t i = 0; i < n; i++) {
+            listen_addr a;
+            char why[256];
+            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0) return fail(err, errlen, f, s, "%s", why);
+        }
         c->listen = f->listen;
         c->nlisten = n;
     }
@@ -248,6 +254,13 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     }
     if ((s = config_setting_get_member(root, "writable")) && !c->nwritable) {
         if (get_strings(f, s, &f->writable, &n, err, errlen) < 0) return -1;
+        for (size_t i = 0; i < n; i++) {
+            char norm[4096];
+            uint64_t max;
+            const char *why;
+            if (store_parse_area(f->writable[i], norm, sizeof norm, &max, &why) < 0)
+                return fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i], why);
+        }
         c->writable = f->writable;
         c->nwritable = n;
     }

@@ -105,11 +105,8 @@ void conn_close(conn *c)
 {
     loop *l = c->loop;
     if (l->fresh == c) l->fresh = NULL;
-    if (c->state == CS_AUTH) {
-        if (c->aw) rules_detach(c);
-    } else if (c->up) {
-        store_detach(c);
-    }
+    if (c->aw) rules_detach(c);
+    if (c->up) store_detach(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;

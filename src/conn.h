@@ -87,10 +87,8 @@ typedef struct conn {
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
     outq *out;
-    union {
-        struct upload *up;     /* UPLOAD, STORE: the document being written */
-        struct auth_wait *aw;  /* AUTH: the password check */
-    };
+    struct upload *up;    /* UPLOAD, STORE: the document being written */
+    struct auth_wait *aw; /* AUTH: the password check, until it comes back */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#define POOL_NICE 10
 
 struct jobs {
     pthread_mutex_t mu;
@@ -40,6 +43,10 @@ static void give_back(htd_job *j)
 static void *worker(void *arg)
 {
     jobs *p = arg;
+    /* Below the event loops in CPU priority (a thread's nice value is its
+     * own on Linux): a burst of password hashing must not delay the loops'
+     * answers. Failure only leaves the thread at the normal priority. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);

@@ -34,7 +34,7 @@
 #define POOL_THREADS 4 /* jobs at once: disk writes and fsyncs of uploads, password checks */
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
-static int parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
+int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
 {
     char host[256] = "";
     const char *port;
@@ -166,6 +166,9 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
     const htd_config *cfg = &s->cfg;
     fill_defaults(&s->cfg);
     s->nthreads = s->cfg.threads;
+    /* First, so that an error in the file names its line. */
+    if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
+    s->site->refs = 1; /* the server's own */
 
     if (cfg->root) {
         s->root = realpath(cfg->root, NULL);
@@ -188,16 +191,11 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
             goto fail;
         }
         for (size_t i = 0; i < cfg->nwritable; i++) {
-            const char *w = cfg->writable[i], *why = "must start with '/'";
+            const char *why;
             char norm[4096];
-            /* PREFIX or PREFIX:SIZE */
-            size_t wl = strlen(w);
-            const char *colon = strrchr(w, ':');
-            if (colon && store_parse_size(colon + 1, strlen(colon + 1), &s->writable_max[i]) == 0)
-                wl = (size_t)(colon - w);
-            int n = w[0] == '/' ? htd_path_normalize(w, wl, norm, sizeof norm, &why) : -1;
-            if (n < 0 || !(s->writable[i] = strdup(norm))) {
-                snprintf(err, errlen, "bad writable area '%s': %s", w, why);
+            if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->writable_max[i], &why) < 0 ||
+                !(s->writable[i] = strdup(norm))) {
+                snprintf(err, errlen, "bad writable area '%s': %s", cfg->writable[i], why);
                 goto fail;
             }
             s->writable_fd[i] = -1;
@@ -215,8 +213,6 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
-    s->site->refs = 1; /* the server's own */
 
     static const char *const default_listen[] = {"127.0.0.1:8080"};
     const char *const *specs = cfg->nlisten ? cfg->listen : default_listen;
@@ -230,7 +226,7 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
     }
     for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++) s->lfds[i] = -1;
     for (size_t i = 0; i < s->naddrs; i++)
-        if (parse_listen(specs[i], &s->addrs[i], err, errlen) < 0 ||
+        if (server_parse_listen(specs[i], &s->addrs[i], err, errlen) < 0 ||
             probe_addr(&s->addrs[i], err, errlen) < 0)
             goto fail;
     for (int t = 0; t < s->nthreads; t++)

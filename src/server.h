@@ -57,4 +57,7 @@ struct htd_server {
     volatile sig_atomic_t stop_requested;
 };
 
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */
+int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen);
+
 #endif

@@ -377,6 +377,11 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
                        .extra = extra,
                        .extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
                                                      (unsigned long long)e->size)};
+            const char *page = hr->sc ? site_errdoc(hr->sc, 416) : NULL;
+            if (page && static_error_page(hr, 416, page, rs.extra, rs.extra_len) == 0) {
+                hr->responded = 1;
+                return;
+            }
             if (response_head(c, &rs) < 0 || conn_out_copy(c, body, sizeof body - 1) < 0) {
                 fail(hr, 500, "response too large");
                 return;

@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "jobs.h"
 #include "log.h"
+#include "path.h"
 #include "response.h"
 #include "server.h"
 #include "static.h"
@@ -654,4 +655,15 @@ void store_detach(conn *c)
     if (u->busy) return; /* upload_done cleans up */
     if (u->tmp_fd >= 0) submit(u, OP_ABORT);
     else upload_free(u);
+}
+
+int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, const char **why)
+{
+    size_t len = strlen(spec);
+    const char *colon = strrchr(spec, ':');
+    *max = 0;
+    *why = "must start with '/'";
+    if (colon && store_parse_size(colon + 1, strlen(colon + 1), max) == 0) len = (size_t)(colon - spec);
+    if (spec[0] != '/') return -1;
+    return htd_path_normalize(spec, len, norm, cap, why) < 0 ? -1 : 0;
 }

@@ -30,6 +30,9 @@ int store_writable(const struct htd_server *s, const char *path, size_t len);
 
 /* Parses a size: digits with an optional K, M or G. -1 if it is not one. */
 int store_parse_size(const char *v, size_t len, uint64_t *out);
+/* A writable area "PREFIX" or "PREFIX:SIZE": the normalised prefix into
+ * norm, the size (or 0) into *max. -1 with a reason. */
+int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, const char **why);
 
 /* Removes temporary files that a killed htd left in the writable areas.
  * Returns how many, or -1 with err set. */

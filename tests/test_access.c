@@ -242,7 +242,11 @@ TEST(prefix_lengths_at_the_edges)
     CHECK(matches("0.0.0.0/0", peer4("255.255.255.255")));
     CHECK(matches("0.0.0.0/0", peer4("0.0.0.0")));
     CHECK(matches("::/0", peer6("ffff::1")));
-    CHECK(matches("::/0", peer4("1.2.3.4"))); /* ::/0 is every address, as "all" */
+    /* An IPv6 rule is for IPv6 peers: ::/0 is every IPv6 address, and no
+     * short IPv6 prefix covers IPv4 clients through their mapped form. */
+    CHECK(!matches("::/0", peer4("1.2.3.4")));
+    CHECK(!matches("::/8", peer4("127.0.0.1")));
+    CHECK(matches("::ffff:127.0.0.0/104", peer4("127.0.0.1")));
     /* /32 is one IPv4 address */
     CHECK(matches("10.1.2.3/32", peer4("10.1.2.3")));
     CHECK(!matches("10.1.2.3/32", peer4("10.1.2.2")));

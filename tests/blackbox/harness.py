@@ -9,6 +9,7 @@ Every socket operation has a generous timeout (TIMEOUT) so that the suite
 also passes against a build with AddressSanitizer and UBSan.
 """
 
+import base64
 import calendar
 import hashlib
 import os
@@ -544,3 +545,234 @@ def http_date(ts):
 
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# htd with a config file (--config), for test_config, test_vhosts, test_rules,
+# test_auth and test_reload
+
+EXAMPLES_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "..", "..", "examples"))
+
+
+class ConfDir:
+    """A temporary directory for a config file (htd.conf) and the files it
+    names by relative paths: roots, htpasswd files, logs."""
+
+    def __init__(self, files=None):
+        self.path = os.path.realpath(tempfile.mkdtemp(prefix="htd-conf-"))
+        os.chmod(self.path, 0o755)
+        self.conf = os.path.join(self.path, "htd.conf")
+        for rel, data in (files or {}).items():
+            self.write(rel, data)
+
+    def p(self, rel):
+        return os.path.join(self.path, rel)
+
+    def write(self, rel, data, mode=0o644):
+        """Writes a file (str or bytes), making its directories; atomic, by
+        a rename, so a reloading htd never reads half of it."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        full = self.p(rel)
+        d = os.path.dirname(full)
+        if not os.path.isdir(d):
+            os.makedirs(d)
+        tmp = full + ".tmp-write"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, full)
+        return full
+
+    def mkdir(self, rel):
+        os.makedirs(self.p(rel), exist_ok=True)
+        return self.p(rel)
+
+    def write_conf(self, text):
+        return self.write("htd.conf", text)
+
+    def read(self, rel):
+        with open(self.p(rel), "rb") as f:
+            return f.read()
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class ConfigServer(Server):
+    """An htd started with --config; .addrs lists every listening address
+    from the serving lines (one per --listen), .confdir its ConfDir."""
+
+    def __init__(self, argv, confdir, conf_path, nlisten=1, own_confdir=True):
+        self.confdir = confdir
+        self.conf_path = conf_path
+        self.own_confdir = own_confdir
+        self.addrs = []
+        try:
+            super().__init__(argv)
+            self._wait_serving_lines(nlisten)
+        except BaseException:
+            if getattr(self, "proc", None) is not None:
+                self.kill()
+            if getattr(self, "logdir", None):
+                shutil.rmtree(self.logdir, ignore_errors=True)
+            raise
+
+    def _wait_serving_lines(self, n):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            lines = [l for l in self.stdout().split("\n")[:-1] if " serving " in l]
+            if len(lines) >= n:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                fail("expected %d serving lines, stdout: %r, stderr: %r"
+                     % (n, self.stdout()[:1000], self.stderr()[-1000:]))
+            time.sleep(0.01)
+        for l in lines[:n]:
+            m = URL_RE.search(l)
+            check(m is not None, "serving line has no URL: %r" % l)
+            host, _, port = m.group(1).rpartition(":")
+            self.addrs.append((host.strip("[]"), int(port)))
+
+    def cleanup(self):
+        Server.cleanup(self)
+        if self.own_confdir and self.confdir is not None:
+            self.confdir.cleanup()
+
+
+def start_htd_config(conf, extra=(), threads=2, listen=("127.0.0.1:0",), files=None,
+                     confdir=None):
+    """Starts `htd --config FILE --listen 127.0.0.1:0 --threads 2 EXTRA`.
+
+    conf is the text of the config, written as htd.conf into confdir (a new
+    ConfDir holding `files`, {relative path: data}, unless one is given), or
+    the path of an existing file when it names one. `listen` is a list of
+    --listen values (none if empty, and none when extra has its own); each
+    gives one serving line. threads=None passes no --threads.
+    """
+    own = confdir is None
+    if "\n" not in conf and os.path.isfile(conf):
+        path = os.path.abspath(conf)
+    else:
+        if confdir is None:
+            confdir = ConfDir(files)
+        else:
+            for rel, data in (files or {}).items():
+                confdir.write(rel, data)
+        path = confdir.write_conf(conf)
+    extra = list(extra)
+    argv = [HTD, "--config", path]
+    listens = [] if "--listen" in extra else list(listen)
+    for a in listens:
+        argv += ["--listen", a]
+    if threads is not None and "--threads" not in extra:
+        argv += ["--threads", str(threads)]
+    argv += extra
+    nlisten = max(1, len(listens) + sum(1 for a in extra if a == "--listen"))
+    try:
+        return ConfigServer(argv, confdir, path, nlisten, own_confdir=own)
+    except BaseException:
+        if own and confdir is not None:
+            confdir.cleanup()
+        raise
+
+
+class config_server:
+    """`with config_server(conf, ...) as srv:` starts htd as start_htd_config
+    does, and on leaving stops it with SIGTERM, keeps its output in
+    srv.final_stdout and srv.final_stderr, removes its files, and (when the
+    body passed) requires exit status 0 and no sanitizer report."""
+
+    def __init__(self, conf, **kw):
+        self.srv = start_htd_config(conf, **kw)
+
+    def __enter__(self):
+        return self.srv
+
+    def __exit__(self, etype, e, tb):
+        srv = self.srv
+        rc = srv.stop()
+        rep = srv.sanitizer_report()
+        err = srv.stderr()
+        srv.final_stdout, srv.final_stderr = srv.stdout(), err
+        srv.cleanup()
+        if etype is None:
+            check(rep is None, "sanitizer report on stderr:\n%s" % rep)
+            eq(rc, 0, "exit status after SIGTERM (stderr tail %r)" % err[-800:])
+        return False
+
+
+def connect_addr(addr, nodelay=False):
+    """A Conn to (host, port), IPv4 or IPv6 by the host's form."""
+    fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if nodelay:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(TIMEOUT)
+    s.connect(tuple(addr))
+    return Conn(s)
+
+
+def get_addr(addr, path, method="GET", headers=None, **kw):
+    """One request on a fresh connection to addr; returns the response."""
+    c = connect_addr(addr)
+    try:
+        c.send(req(path, method, headers, **kw))
+        return c.read_response(method)
+    finally:
+        c.close()
+
+
+def run_htd(args, cwd=None, timeout=None):
+    """Runs htd to completion (--check-config, a start that fails); returns
+    the CompletedProcess, failing on a timeout or a sanitizer report."""
+    try:
+        p = subprocess.run([HTD] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TIMEOUT if timeout is None else timeout, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        fail("htd %s did not exit within %.0f s" % (" ".join(args), TIMEOUT))
+    err = p.stderr.decode("utf-8", "replace")
+    for m in SANITIZER_MARKERS:
+        if m in err:
+            fail("sanitizer report from htd %s (exit %d):\n%s"
+                 % (" ".join(args), p.returncode, err[:1500]))
+    return p
+
+
+def wait_until(pred, timeout=None, what="condition", interval=0.01):
+    """Polls pred() until it returns a true value, which it returns; fails
+    after timeout seconds (TIMEOUT by default)."""
+    deadline = time.monotonic() + (TIMEOUT if timeout is None else timeout)
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def read_file(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+
+
+def tool(argv, what=None):
+    """Runs an external tool (htpasswd, mkpasswd); returns its stdout as
+    text. Raises Skip if the tool is not installed."""
+    if shutil.which(argv[0]) is None:
+        raise Skip("%s is not installed (%s)" % (argv[0], what or "scripts/setup.sh installs it"))
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        fail("%s exited %d: %r" % (" ".join(argv), p.returncode, p.stderr[:500]))
+    return p.stdout.decode()
+
+
+def basic(user, password):
+    return ("Authorization", "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode("utf-8")).decode())

@@ -1,0 +1,413 @@
+"""The config file (--config, --check-config): a good file says
+"configuration ok"; each bad one is refused with exit 2 and one stderr line
+naming FILE:LINE (syntax, unknown keys, rule shapes, regexes, addresses,
+redirect codes and variables, htpasswd hash formats, roots, duplicate vhost
+names, log formats, headers, error pages); flags override the file; the
+top-level settings apply; and examples/htd.conf loads and does what its
+comments say."""
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+import time
+
+import harness
+from harness import (ConfDir, basic, check, check_error, config_server, connect, eq, get, req,
+                     run_htd)
+
+MINIMAL = 'root = "site";\n'
+SITE = {"site/index.html": b"<!doctype html><p>site</p>\n", "site/which.txt": b"site\n"}
+
+
+def _confdir(files=None):
+    cd = ConfDir(dict(SITE, **(files or {})))
+    return cd
+
+
+def refused(conf, line, files=None, words=(), file_re=None, start=False, no_listen=False):
+    """Writes conf, runs htd --check-config on it (or starts it with --config
+    when start), and requires exit 2 and exactly one stderr line
+    `htd: FILE:LINE: ...` with FILE the config (or what file_re matches) and
+    the given words in it. no_listen: start without --listen (the file's).
+    Returns the line."""
+    cd = _confdir(files)
+    try:
+        path = cd.write_conf(conf)
+        args = (["--config", path] + ([] if no_listen else ["--listen", "127.0.0.1:0"])
+                if start else ["--check-config", path])
+        p = run_htd(args)
+        err = p.stderr.decode("utf-8", "replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        eq(p.returncode, 2, "exit status for a bad config (stderr %r)" % err[:500])
+        check(len(lines) == 1, "expected one line on stderr, got %r" % err[:2000])
+        fre = file_re if file_re is not None else re.escape(path)
+        m = re.match(r"^htd: (%s):(\d+): (\S.*)$" % fre, lines[0])
+        check(m is not None, "stderr line %r is not 'htd: %s:LINE: what is wrong'"
+              % (lines[0], path if file_re is None else file_re))
+        eq(int(m.group(2)), line, "line number in %r" % lines[0])
+        for w in words:
+            check(w.lower() in m.group(3).lower(), "stderr line %r does not mention %r"
+                  % (lines[0], w))
+        check(b"configuration ok" not in p.stdout, "stdout says ok: %r" % p.stdout)
+        return lines[0]
+    finally:
+        cd.cleanup()
+
+
+# --------------------------------------------------------------------------
+# --check-config
+
+def test_check_config_ok_exit_0(ctx):
+    cd = _confdir()
+    try:
+        path = cd.write_conf(MINIMAL + 'rules = ( { prefix = "/a/"; redirect = "/b/$1"; } );\n')
+        p = run_htd(["--check-config", path])
+        eq(p.returncode, 0, "exit status (stderr %r)" % p.stderr)
+        eq(p.stdout.decode(), "htd: %s: configuration ok\n" % path, "stdout")
+        eq(p.stderr, b"", "stderr")
+    finally:
+        cd.cleanup()
+
+
+def test_check_config_of_the_example_exit_0(ctx):
+    repo = os.path.dirname(harness.EXAMPLES_DIR)
+    p = run_htd(["--check-config", "examples/htd.conf"], cwd=repo)
+    eq(p.returncode, 0, "exit status (stderr %r)" % p.stderr)
+    eq(p.stdout.decode(), "htd: examples/htd.conf: configuration ok\n", "stdout")
+
+
+def test_check_config_syntax_error_names_its_line(ctx):
+    refused("# a comment\nroot = \"site\";\nthreads = = 2;\nmax_requests = 5;\n", 3)
+
+
+def test_check_config_unterminated_group_names_a_line(ctx):
+    # libconfig reports the end of the file, where it found out.
+    refused('root = "site";\nvhosts = (\n  { names = "a.test"; root = "site";\n', 4)
+
+
+def test_check_config_unknown_key_in_a_vhost(ctx):
+    refused('root = "site";\nvhosts = (\n  {\n    names = "a.test";\n    root = "site";\n'
+            '    colour = "blue";\n  }\n);\n', 6, words=["colour"])
+
+
+def test_check_config_unknown_top_level_key(ctx):
+    refused('root = "site";\n\nfrobnicate = 1;\n', 3, words=["frobnicate"])
+
+
+def test_check_config_unknown_key_in_a_rule(ctx):
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; redirect = "/b"; kode = 301; }\n);\n',
+            3, words=["kode"])
+
+
+def test_check_config_wrong_type(ctx):
+    refused('root = "site";\nthreads = "two";\n', 2, words=["threads"])
+
+
+def test_check_config_rule_with_prefix_and_regex(ctx):
+    refused('root = "site";\nrules = (\n  { exact = "/x"; redirect = "/y"; },\n'
+            '  { prefix = "/a/"; regex = "^/a"; redirect = "/b"; }\n);\n', 4)
+
+
+def test_check_config_rule_without_a_match(ctx):
+    refused('root = "site";\nrules = (\n  { redirect = "/b"; }\n);\n', 3)
+
+
+def test_check_config_bad_regex(ctx):
+    refused('root = "site";\nrules = (\n  { prefix = "/ok/"; redirect = "/y"; },\n\n'
+            '  { regex = "^/(unclosed"; redirect = "/b"; }\n);\n', 5)
+
+
+def test_check_config_bad_cidr(ctx):
+    refused('root = "site";\naccess = ["allow 127.0.0.1", "deny all"];\n'
+            'rules = (\n  { prefix = "/a/"; access = ["allow 10.0.0.0/33", "deny all"]; }\n);\n', 4,
+            words=["10.0.0.0/33"])
+
+
+def test_check_config_bad_ipv6_prefix_length(ctx):
+    refused('root = "site";\n\naccess = ["allow fd00::/129"];\n', 3, words=["fd00::/129"])
+
+
+def test_check_config_bad_access_verb(ctx):
+    refused('root = "site";\naccess = ["permit all"];\n', 2, words=["permit"])
+
+
+def test_check_config_bad_redirect_code_300(ctx):
+    refused('root = "site";\nrules = (\n\n  { exact = "/x"; redirect = "/y"; code = 300; }\n);\n', 4,
+            words=["300"])
+
+
+def test_check_config_bad_query_mode(ctx):
+    refused('root = "site";\nrules = (\n  { exact = "/x"; redirect = "/y"; query = "maybe"; }\n);\n',
+            3, words=["maybe"])
+
+
+def test_check_config_unknown_redirect_variable(ctx):
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; redirect = "/b/$1"; },\n'
+            '  { prefix = "/c/"; redirect = "/d/$foo"; }\n);\n', 4, words=["$foo"])
+
+
+def test_check_config_framing_header_refused(ctx):
+    refused('root = "site";\nheaders = {\n  X-Ok = "1";\n  Content-Length = "5";\n};\n', 4,
+            words=["Content-Length"])
+
+
+def test_check_config_error_page_status_out_of_range(ctx):
+    refused('root = "site";\nerror_pages = (\n  { status = 404; page = "/404.html"; },\n'
+            '  { status = 200; page = "/x.html"; }\n);\n', 4, words=["200"])
+
+
+def test_check_config_missing_root_directory(ctx):
+    refused('root = "site";\nvhosts = (\n  { names = "a.test"; root = "site"; },\n'
+            '  { names = "b.test"; root = "no-such-dir"; }\n);\n', 4, words=["no-such-dir"])
+
+
+def test_check_config_missing_top_level_root_directory(ctx):
+    refused('# nothing there\nroot = "no-such-dir";\n', 2, words=["no-such-dir"])
+
+
+def test_check_config_vhost_without_root(ctx):
+    refused('root = "site";\nvhosts = (\n  { names = "a.test"; root = "site"; },\n'
+            '  { names = "b.test"; }\n);\n', 4, words=["root"])
+
+
+def test_check_config_duplicate_vhost_name(ctx):
+    refused('root = "site";\nvhosts = (\n  { names = ["a.test", "b.test"]; root = "site"; },\n'
+            '  { names = ["c.test", "b.test"]; root = "site"; }\n);\n', 4, words=["b.test"])
+
+
+def test_check_config_unknown_log_format_variable(ctx):
+    refused('root = "site";\naccess_log = "off";\nlog_format = "$remote_addr $bogus_thing";\n', 3,
+            words=["$bogus_thing"])
+
+
+def test_check_config_missing_htpasswd_file(ctx):
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; auth = { realm = "R"; '
+            'htpasswd = "none.htpasswd"; }; }\n);\n', 3, words=["none.htpasswd"])
+
+
+def _htpasswd_refused(flag, user, words):
+    """An htpasswd file whose line 3 has a hash made with `htpasswd -nb FLAG`:
+    refused, naming the htpasswd file and line 3."""
+    good = harness.tool(["htpasswd", "-nbB", "bob", "bob-pw"]).strip()
+    bad = harness.tool(["htpasswd", "-nb" + flag, user, "secret"]).strip()
+    text = "# users\n%s\n%s\n" % (good, bad)
+    return refused('root = "site";\nrules = (\n  { prefix = "/a/"; auth = { realm = "R"; '
+                   'htpasswd = "users.htpasswd"; }; }\n);\n', 3,
+                   files={"users.htpasswd": text}, file_re=r"\S*users\.htpasswd",
+                   words=["user %s" % user] + list(words))
+
+
+def test_check_config_htpasswd_md5_apr1_refused(ctx):
+    line = _htpasswd_refused("m", "alice", [])
+    check(line.endswith(":3: user alice: MD5-apr1 hashes are refused; make the file with "
+                        "htpasswd -B"), "message %r differs from the spec's" % line)
+
+
+def test_check_config_htpasswd_sha1_refused(ctx):
+    _htpasswd_refused("s", "carol", [])
+
+
+def test_check_config_htpasswd_plain_text_refused(ctx):
+    _htpasswd_refused("p", "dave", [])
+
+
+def test_check_config_htpasswd_des_crypt_refused(ctx):
+    _htpasswd_refused("d", "erin", [])
+
+
+def test_check_config_bad_listen_address(ctx):
+    refused('root = "site";\nthreads = 1;\nlisten = ["127.0.0.1:0", "nonsense"];\n', 3,
+            words=["nonsense"])
+
+
+def test_check_config_bad_writable_area(ctx):
+    refused('root = "site";\n\nwritable = ["/docs/", "no-slash"];\n', 3, words=["no-slash"])
+
+
+def test_check_config_bad_max_upload(ctx):
+    refused('root = "site";\nmax_upload = "12Q";\n', 2, words=["12Q"])
+
+
+def test_bad_config_at_start_exit_2_naming_the_line(ctx):
+    refused('root = "site";\nthreads = 2;\nvhosts = 5;\n', 3, start=True, words=["vhosts"])
+
+
+# --------------------------------------------------------------------------
+# flags and top-level settings
+
+def test_missing_root_at_start_names_the_line(ctx):
+    refused('# no such directory\nroot = "no-such-dir";\n', 2, words=["no-such-dir"], start=True)
+
+
+def test_bad_listen_in_the_file_at_start_names_the_line(ctx):
+    refused('root = "site";\nthreads = 1;\nlisten = "nonsense";\n', 3, words=["nonsense"],
+            start=True, no_listen=True)
+
+
+def test_flags_override_the_file(ctx):
+    # The file's listen address is busy and its root differs: --listen and
+    # --root on the command line replace them, so htd starts and serves b/.
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        conf = ('listen = "127.0.0.1:%d";\nroot = "a";\naccess_log = "file.log";\n'
+                % busy.getsockname()[1])
+        cd = ConfDir({"a/which.txt": b"a\n", "b/which.txt": b"b\n"})
+        try:
+            alt = cd.p("flag.log")
+            with config_server(conf, confdir=cd, extra=["--root", cd.p("b"),
+                                                        "--access-log", alt]) as srv:
+                check(srv.port != busy.getsockname()[1], "listening on the file's address")
+                eq(get(srv, "/which.txt", headers=[("User-Agent", "flag-ua")]).body, b"b\n",
+                   "--root wins over the file's root")
+            check("flag-ua" in (harness.read_file(alt) or ""),
+                  "--access-log wins: no line in %s" % alt)
+            check(not os.path.exists(cd.p("file.log"))
+                  or "flag-ua" not in harness.read_file(cd.p("file.log")),
+                  "the file's access_log was written")
+        finally:
+            cd.cleanup()
+    finally:
+        busy.close()
+
+
+def test_listen_and_threads_from_the_file(ctx):
+    conf = 'listen = ["127.0.0.1:0", "127.0.0.1:0"];\nthreads = 1;\nroot = "site";\n'
+    cd = _confdir()
+    try:
+        srv = harness.ConfigServer([harness.HTD, "--config", cd.write_conf(conf)], cd,
+                                   cd.conf, nlisten=2, own_confdir=False)
+        try:
+            eq(len(srv.addrs), 2, "two addresses from the file's listen array")
+            for a in srv.addrs:
+                eq(harness.get_addr(a, "/which.txt").body, b"site\n", "served at %s:%d" % a)
+        finally:
+            eq(srv.stop(), 0, "exit status")
+            srv.cleanup()
+    finally:
+        cd.cleanup()
+
+
+def test_top_level_settings_apply(ctx):
+    # header_timeout as a float, max_requests, writable and max_upload.
+    conf = ('root = "site";\nheader_timeout = 0.3;\nmax_requests = 3;\n'
+            'writable = ["/up/", "/tiny/:100"];\nmax_upload = "1K";\n')
+    with config_server(conf, files=SITE) as srv:
+        c = connect(srv)
+        for i in range(3):
+            c.send(req("/which.txt"))
+            r = c.read_response()
+            eq(r.status, 200, "request %d" % (i + 1))
+        eq(r.get("Connection"), "close", "Connection on the 3rd response with max_requests = 3")
+        check(c.at_eof(), "closed after max_requests")
+        c.close()
+
+        c = connect(srv)
+        t0 = time.monotonic()
+        c.send(b"GET /which.txt HTTP/1.1\r\nHost: x\r\n")
+        r = c.read_response()
+        eq(r.status, 408, "header_timeout = 0.3")
+        check(time.monotonic() - t0 < 5, "408 within a few seconds")
+        c.close()
+
+        def put(path, n):
+            r, c = harness.exchange(srv, req(path, "PUT", [("Content-Length", str(n))]) + b"x" * n)
+            c.close()
+            return r.status
+        eq(put("/up/a.txt", 1000), 201, "PUT under writable")
+        eq(put("/up/b.txt", 2000), 413, "PUT over max_upload = 1K")
+        eq(put("/tiny/c.txt", 101), 413, "PUT over the area's own :100")
+        eq(put("/which.txt", 1), 405, "PUT outside writable")
+
+
+# --------------------------------------------------------------------------
+# examples/htd.conf
+
+def _example_copy():
+    d = os.path.realpath(tempfile.mkdtemp(prefix="htd-example-"))
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, "examples")
+    shutil.copytree(harness.EXAMPLES_DIR, dst,
+                    ignore=shutil.ignore_patterns("*.log", "*.c"))
+    return d, dst
+
+
+def test_example_config_serves_what_it_says(ctx):
+    top, ex = _example_copy()
+    site = os.path.join(ex, "site")
+
+    def page(rel):
+        with open(os.path.join(site, rel), "rb") as f:
+            return f.read()
+    try:
+        with config_server(os.path.join(ex, "htd.conf")) as srv:
+            ex_host = [("User-Agent", "example-test")]
+            # vhosts
+            eq(get(srv, "/", host="example.test").body, page("example/index.html"), "example.test")
+            eq(get(srv, "/", host="WWW.Example.Test:8080").body, page("example/index.html"),
+               "www.example.test, any case, with a port")
+            eq(get(srv, "/", host="a.b.example.org", headers=[("User-Agent", "org-ua")]).body,
+               page("org/index.html"), "*.example.org two labels deep")
+            eq(get(srv, "/", host="example.org").body, page("org/index.html"), "example.org")
+            eq(get(srv, "/", host="unknown.test").body, page("example/index.html"),
+               "the default vhost")
+            eq(get(srv, "/", host="quiet.example.test", headers=[("User-Agent", "quiet-ua")]).body,
+               page("default/index.html"), "quiet.example.test")
+            # redirects
+            r = get(srv, "/moved", host="example.test", headers=ex_host)
+            eq((r.status, r.get("Location")), (301, "https://example.org/"), "exact redirect")
+            r = get(srv, "/old/a/b.html?x=1", host="example.test")
+            eq((r.status, r.get("Location")), (301, "/new/a/b.html?x=1"), "prefix redirect")
+            r = get(srv, "/blog/2024/hello?x=1", host="example.test")
+            eq((r.status, r.get("Location")), (302, "/posts/hello?year=2024"), "regex redirect")
+            # access
+            eq(get(srv, "/private/", host="example.test").body, page("example/private/index.html"),
+               "/private/ from 127.0.0.1")
+            r = get(srv, "/closed/", host="example.test")
+            eq(r.status, 403, "/closed/")
+            eq(r.body, page("example/errors/denied.html"), "403 error page")
+            # auth
+            r = get(srv, "/admin/", host="example.test")
+            eq(r.status, 401, "/admin/ without credentials")
+            eq(r.get("WWW-Authenticate"), 'Basic realm="Admin area", charset="UTF-8"',
+               "WWW-Authenticate")
+            eq(r.body, page("example/errors/denied.html"), "401 error page")
+            r = get(srv, "/admin/", host="example.test", headers=[basic("admin", "admin-password")])
+            eq((r.status, r.body), (200, page("example/admin/index.html")), "/admin/ as admin")
+            eq(get(srv, "/admin/", host="example.test",
+                   headers=[basic("admin", "wrong")]).status, 401, "a wrong password")
+            eq(get(srv, "/admin/public/", host="example.test").body,
+               page("example/admin/public/index.html"), "auth = off")
+            # headers
+            r = get(srv, "/", host="example.test")
+            eq((r.get("X-Frame-Options"), r.get("X-Content-Type-Options")), ("DENY", "nosniff"),
+               "the vhost's headers")
+            r = get(srv, "/static/style.css", host="example.test")
+            eq(r.body, page("example/static/style.css"), "style.css")
+            eq(r.get("Cache-Control"), "public, max-age=86400", "the rule's Cache-Control")
+            eq(r.get("X-Frame-Options"), None, "the rule's headers replace the vhost's")
+            eq(get(srv, "/", host="a.example.org").get("X-Frame-Options"), None,
+               "no vhost headers on another vhost")
+            # error page
+            r = get(srv, "/nothing-here", host="example.test")
+            eq((r.status, r.body), (404, page("example/errors/404.html")), "the 404 page")
+            check((r.get("Content-Type") or "").startswith("text/html"),
+                  "the page's own Content-Type: %r" % r.get("Content-Type"))
+            check_error(get(srv, "/nothing-here", host="a.example.org"), 404)
+        # logs: the example.test vhost's own file, in its template; the org
+        # vhost on stdout (the top-level "-"), combined; quiet nowhere.
+        log = harness.read_file(os.path.join(ex, "logs", "example.test.log")) or ""
+        check(re.search(r'^127\.0\.0\.1 example\.test "GET /moved HTTP/1\.1" 301 \d+ '
+                        r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d "example-test"$', log, re.M),
+              "no line for GET /moved in the example.test log's format: %r" % log[:1500])
+        check("org-ua" not in log and "quiet-ua" not in log, "other vhosts in example.test.log")
+        out = srv.final_stdout
+        check(re.search(r'^127\.0\.0\.1 - - \[[^\]]+\] "GET / HTTP/1\.1" 200 \d+ "-" "org-ua"$',
+                        out, re.M), "no combined line for the org vhost on stdout: %r" % out[:1500])
+        check("quiet-ua" not in out and "example-test" not in out,
+              "quiet or example.test lines on stdout: %r" % out[:1500])
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
