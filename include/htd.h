@@ -50,6 +50,10 @@ typedef struct htd_config {
     const char *const *writable; /* path prefixes where PUT, POST and DELETE write */
     size_t nwritable;
     uint64_t max_upload;        /* largest document a writable area takes; 0 means 100 MiB */
+    const char *const *cgi;     /* path prefixes whose executable files run as CGI scripts */
+    size_t ncgi;
+    unsigned cgi_timeout_ms;    /* a script's time limit; 0 means 30000 */
+    unsigned cgi_max;           /* scripts running at once (then 503); 0 means 16 */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -32,6 +32,7 @@ struct conf_file {
     char *dir; /* the file's directory, absolute */
     const char **listen;
     const char **writable;
+    const char **cgi;
     char **owned; /* strings made here (absolute paths) */
     size_t nowned;
 };
@@ -181,6 +182,7 @@ void conf_close(conf_file *f)
     free(f->owned);
     free((void *)f->listen);
     free((void *)f->writable);
+    free((void *)f->cgi);
     free(f->path);
     free(f->dir);
     free(f);
@@ -194,7 +196,7 @@ const char *conf_path(const conf_file *f)
 static const char *const top_keys[] = {
     "listen", "threads", "root", "access_log", "log_format", "header_timeout", "body_timeout",
     "idle_timeout", "send_timeout", "max_requests", "writable", "max_upload", "headers", "access",
-    "auth", "error_pages", "rules", "vhosts", NULL};
+    "auth", "error_pages", "rules", "vhosts", "cgi", "cgi_timeout", "cgi_max", NULL};
 
 static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms, char *err,
                    size_t errlen)
@@ -246,6 +248,18 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         timeout(f, root, "idle_timeout", &c->idle_timeout_ms, err, errlen) < 0 ||
         timeout(f, root, "send_timeout", &c->send_timeout_ms, err, errlen) < 0)
         return -1;
+    if (timeout(f, root, "cgi_timeout", &c->cgi_timeout_ms, err, errlen) < 0) return -1;
+    if ((s = config_setting_get_member(root, "cgi_max")) && !c->cgi_max) {
+        double d;
+        if (get_number(f, s, &d, err, errlen) < 0) return -1;
+        if (d < 1 || d > 100000 || d != (int)d) return fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
+        c->cgi_max = (unsigned)d;
+    }
+    if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
+        if (get_strings(f, s, &f->cgi, &n, err, errlen) < 0) return -1;
+        c->cgi = f->cgi;
+        c->ncgi = n;
+    }
     if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
@@ -623,10 +637,24 @@ static int add_name(builder *b, const config_setting_t *s, const char *name, vho
     return 0;
 }
 
+/* Script prefixes: "/cgi-bin/" and the like, normalised. */
+static int set_cgi(builder *b, const config_setting_t *s, vhost *vh, const char *const *v, size_t n)
+{
+    if (!(vh->cgi = calloc(n ? n : 1, sizeof *vh->cgi))) return bfail(b, s, "out of memory%s%s", "", "");
+    for (size_t i = 0; i < n; i++) {
+        char norm[4096];
+        const char *why = "must start with '/'";
+        if (v[i][0] != '/' || htd_path_normalize(v[i], strlen(v[i]), norm, sizeof norm, &why) < 0)
+            return bfail(b, s, "bad script prefix '%s': %s", v[i], why);
+        if (!(vh->cgi[vh->ncgi++] = strdup(norm))) return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    return 0;
+}
+
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {"names", "default", "root", "access_log", "log_format",
-                                       "headers", "access", "auth", "error_pages", "rules", NULL};
+                                       "headers", "access", "auth", "error_pages", "rules", "cgi", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -680,6 +708,14 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
             return bfail(b, fs, "log_format needs an access_log, and the top level has none%s%s", "", "");
         if (!(vh->log = get_log(b, fs, b->cfg->access_log, fmt))) return -1;
     }
+    if ((s = config_setting_get_member(g, "cgi"))) {
+        const char **v;
+        size_t n;
+        if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
+        int rc = set_cgi(b, s, vh, v, n);
+        free(v);
+        if (rc < 0) return -1;
+    }
     if (parse_scope(b, g, &vh->sc) < 0) return -1;
     return parse_rules(b, g, vh);
 }
@@ -727,6 +763,7 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     top->log = b.top_log;
     if (cfg->root && open_root(&b, top, root ? config_setting_get_member(root, "root") : NULL, cfg->root) < 0)
         goto fail;
+    if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi, cfg->ncgi) < 0) goto fail;
     if (root && (parse_scope(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0)) goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0) goto fail;

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cgi.h"
 #include "log.h"
 #include "path.h"
 #include "range.h"
@@ -28,7 +29,6 @@
 #include "static.h"
 #include "store.h"
 
-enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
 
 static void conn_run(conn *c);
@@ -106,6 +106,7 @@ void conn_close(conn *c)
     loop *l = c->loop;
     if (l->fresh == c) l->fresh = NULL;
     if (c->aw) rules_detach(c);
+    if (c->cgi) cgi_detach(c);
     if (c->up) store_detach(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
@@ -120,6 +121,7 @@ void conn_close(conn *c)
 void conn_event(conn *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable = 1;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->hup = 1;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->writable = 1;
     conn_run(c);
 }
@@ -191,6 +193,13 @@ int conn_out_copy(conn *c, const void *p, size_t len)
     if (!q->heap) return -1;
     memcpy(q->heap, p, len);
     return add_seg(q, q->heap, len, 0, -1);
+}
+
+int conn_out_ref(conn *c, const char *p, size_t len)
+{
+    if (c->head_only) return 0;
+    outq *q = conn_outq(c);
+    return q ? add_seg(q, p, len, 0, -1) : -1;
 }
 
 int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
@@ -439,6 +448,13 @@ static void on_head(conn *c, size_t head_len)
         return;
     }
 
+    if (cgi_claims(hr->vh, hr->path, hr->path_len)) {
+        cgi_start(c, head_len);
+        hr->c = NULL;
+        hr->r = NULL;
+        return;
+    }
+
     /* Writable areas are the top-level server's: under its root. */
     int m = r->method_id;
     if ((m == HTD_M_PUT || m == HTD_M_POST || m == HTD_M_DELETE) && hr->vh == &l->site->vhosts[0] &&
@@ -589,7 +605,7 @@ static int read_body_step(conn *c)
 
 /* Reads into the read buffer. IO_DONE if bytes arrived, IO_AGAIN if none,
  * IO_ERROR on end of stream or error. */
-static int fill(conn *c)
+int conn_fill(conn *c)
 {
     loop *l = c->loop;
     if (!c->rbuf) {
@@ -683,7 +699,7 @@ static int read_body_more(conn *c)
         if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
         return 0;
     }
-    switch (fill(c)) {
+    switch (conn_fill(c)) {
     case IO_AGAIN:
         if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
         return 0;
@@ -693,6 +709,11 @@ static int read_body_more(conn *c)
     }
     arm(c, T_BODY);
     return 1;
+}
+
+void conn_arm_body_timer(conn *c)
+{
+    if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
 }
 
 void conn_resume(conn *c)
@@ -761,7 +782,7 @@ static void conn_run(conn *c)
                 if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
             }
             if (!c->readable) return;
-            switch (fill(c)) {
+            switch (conn_fill(c)) {
             case IO_AGAIN:
                 return;
             case IO_ERROR:
@@ -805,7 +826,7 @@ static void conn_run(conn *c)
                 return;
             }
             c->rpos = c->rlen = 0;
-            switch (fill(c)) {
+            switch (conn_fill(c)) {
             case IO_AGAIN:
                 arm(c, T_BODY);
                 return;
@@ -817,6 +838,9 @@ static void conn_run(conn *c)
         }
         case CS_STORE:
             return; /* a disk job will resume it */
+        case CS_CGI:
+            if (!cgi_step(c)) return;
+            break;
         case CS_AUTH:
             if (c->out) { /* earlier pipelined responses go out meanwhile */
                 c->resume = CS_AUTH;

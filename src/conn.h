@@ -9,6 +9,8 @@
  *            last bytes so that closing does not reset the response away
  *   UPLOAD   reading a request body into a document store upload (store.c)
  *   STORE    waiting for a disk job of that upload; reading nothing
+ *   CGI      a script (cgi.c) is producing the response: the body goes to
+ *            it, its output to the client through WRITE and back
  *   AUTH     waiting for a password check (rules.c); reading nothing, the
  *            request head kept at rpos to be parsed again
  *
@@ -28,7 +30,9 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH, CS_CGI };
+
+enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
 /* One piece of a response: bytes in memory, or a range of an open file. */
 typedef struct out_seg {
@@ -74,6 +78,7 @@ typedef struct conn {
     uint8_t resume;         /* the state to enter once the out queue is sent */
     uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
     uint8_t auth_failed;    /* the password check of the waiting head said no */
+    uint8_t hup;            /* the client has closed its side (or reset) */
     int fd;
     loop *loop;
     htd_timer timer;
@@ -89,6 +94,7 @@ typedef struct conn {
     outq *out;
     struct upload *up;    /* UPLOAD, STORE: the document being written */
     struct auth_wait *aw; /* AUTH: the password check, until it comes back */
+    struct cgi *cgi;      /* CGI: the script */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
@@ -107,6 +113,12 @@ int conn_out_copy(conn *c, const void *p, size_t len);
 /* Appends bytes off..off+len of a cache entry to the response body, holding
  * a reference to the entry until they are sent. */
 int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
+/* Appends len bytes at p, not copied: they must stay until the queue is sent. */
+int conn_out_ref(conn *c, const char *p, size_t len);
+/* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */
+int conn_fill(conn *c);
+/* Waits for more of a request body on the body timer. */
+void conn_arm_body_timer(conn *c);
 /* Takes back what the current request has queued so far. */
 void conn_out_rollback(conn *c);
 /* Marks what is queued as final: a later error takes back only what follows. */

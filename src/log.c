@@ -152,6 +152,13 @@ static void flush_one(logfile *lf, int t)
     lf->len[t] = 0;
 }
 
+void log_flush_all(site *st)
+{
+    for (size_t i = 0; i < st->nlogs; i++)
+        for (int t = 0; st->logs[i].buf && t < st->nthreads; t++)
+            if (st->logs[i].len[t]) flush_one(&st->logs[i], t);
+}
+
 void log_flush(loop *l, site *st)
 {
     if (!st) return;
@@ -206,7 +213,12 @@ static htd_str raw_line(const conn *c)
 void log_access(loop *l, const conn *c, const htd_request *r, int status, uint64_t bytes)
 {
     const struct htd_req *hr = &l->hreq;
-    const vhost *vh = hr->c == c && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL;
+    log_access_vh(l, hr->c == c && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL, c, r, status, bytes);
+}
+
+void log_access_vh(loop *l, const vhost *vh, const conn *c, const htd_request *r, int status, uint64_t bytes)
+{
+    const struct htd_req *hr = &l->hreq;
     logfile *lf = vh ? vh->log : NULL;
     if (!lf) return;
     int t = l->id;

@@ -26,8 +26,15 @@ void logfmt_free(logfmt *f);
  * log of the request's virtual host. */
 void log_access(struct loop *l, const struct conn *c, const struct htd_request *r, int status,
                 uint64_t bytes);
+/* The same, to the log of vhost vh (for a response that ends after its
+ * request left the loop: a script's). */
+struct vhost;
+void log_access_vh(struct loop *l, const struct vhost *vh, const struct conn *c,
+                   const struct htd_request *r, int status, uint64_t bytes);
 /* Writes out what loop l has buffered for the logs of site st. */
 void log_flush(struct loop *l, struct site *st);
+/* Writes out every loop's lines for st: for a site no loop uses any more. */
+void log_flush_all(struct site *st);
 /* Opens every log of st again (after rotation): the new file takes the old
  * descriptor's number, so loops writing at that moment are never confused. */
 void log_reopen(struct site *st);

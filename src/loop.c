@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "cgi.h"
 #include "conn.h"
 #include "log.h"
 
@@ -210,6 +211,7 @@ loop *loop_new(htd_server *srv, int id, char *err, size_t errlen)
     htd_timer_list_init(&l->timers[T_IDLE], cfg->idle_timeout_ms);
     htd_timer_list_init(&l->timers[T_SEND], cfg->send_timeout_ms);
     htd_timer_list_init(&l->timers[T_LINGER], LINGER_MS);
+    htd_timer_list_init(&l->timers[T_CGI], cfg->cgi_timeout_ms);
     l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
     l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
     adopt_site(l);
@@ -325,6 +327,10 @@ static void expire(loop *l)
     for (int k = 0; k < T_COUNT; k++) {
         htd_timer *t;
         while ((t = htd_timer_expired(&l->timers[k], l->now))) {
+            if (k == T_CGI) { /* a script's timer, not a connection's */
+                cgi_expired(l, t);
+                continue;
+            }
             conn *c = (conn *)((char *)t - offsetof(conn, timer));
             conn_timeout(c);
         }
@@ -377,6 +383,8 @@ void *loop_run(void *arg)
             }
             if (kind == EV_CONN) {
                 conn_event(evs[i].data.ptr, evs[i].events);
+            } else if (kind == EV_CGI) {
+                cgi_event(evs[i].data.ptr, evs[i].events);
             } else if (kind == EV_LISTENER) {
                 if (!l->stopping) do_accept(l, evs[i].data.ptr);
             } else {

@@ -21,9 +21,9 @@
 #include "timer.h"
 
 /* Kinds of object registered with epoll; each starts with its kind byte. */
-enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_JOBS, EV_CONN };
+enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_JOBS, EV_CONN, EV_CGI };
 
-enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_COUNT };
+enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: scripts' time limits */
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 #define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */

@@ -66,6 +66,9 @@ static void usage(FILE *f)
           "      --writable PREFIX[:SIZE]  let PUT, POST and DELETE write under PREFIX,\n"
           "                         documents up to SIZE (default --max-upload); repeatable\n"
           "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
+          "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; repeatable\n"
+          "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
+          "      --cgi-max N        scripts running at once; more get 503 (default 16)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -114,13 +117,16 @@ int main(int argc, char **argv)
         {"writable", required_argument, NULL, 'w'},
         {"max-upload", required_argument, NULL, 'U'},
         {"config", required_argument, NULL, 'c'},
+        {"cgi", required_argument, NULL, 'G'},
+        {"cgi-timeout", required_argument, NULL, 'T'},
+        {"cgi-max", required_argument, NULL, 'M'},
         {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {0};
     const char *check = NULL;
-    const char *listen[64], *writable[64];
+    const char *listen[64], *writable[64], *cgi[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -162,6 +168,16 @@ int main(int argc, char **argv)
                 die("--writable %s: at most 64 areas%s", optarg, "");
             writable[cfg.nwritable++] = optarg;
             break;
+        case 'G':
+            if (cfg.ncgi == sizeof cgi / sizeof cgi[0]) die("--cgi %s: at most 64 prefixes%s", optarg, "");
+            cgi[cfg.ncgi++] = optarg;
+            break;
+        case 'T':
+            cfg.cgi_timeout_ms = parse_seconds("--cgi-timeout", optarg);
+            break;
+        case 'M':
+            cfg.cgi_max = (unsigned)parse_count("--cgi-max", optarg, 100000);
+            break;
         case 'U':
             if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)
                 die("--max-upload: expected a size like 512K, 100M or 2G, got '%s'%s", optarg, "");
@@ -185,6 +201,7 @@ int main(int argc, char **argv)
     if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
     cfg.listen = listen;
     cfg.writable = writable;
+    cfg.cgi = cgi;
     char err[512];
     if (check) {
         if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");

@@ -73,16 +73,6 @@ void rules_detach(conn *c)
     c->aw = NULL;
 }
 
-/* Takes a reference on the loop's own site (which may no longer be the
- * server's current one). */
-static site *hold(loop *l)
-{
-    pthread_mutex_lock(&l->srv->site_mu);
-    l->site->refs++;
-    pthread_mutex_unlock(&l->srv->site_mu);
-    return l->site;
-}
-
 static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash)
 {
     loop *l = c->loop;
@@ -95,7 +85,7 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash)
     aw->job = (htd_job){.work = check_password, .done = password_checked, .ret = &l->jret};
     aw->c = c;
     aw->l = l;
-    aw->st = hold(l);
+    aw->st = site_hold(l->srv, l->site); /* the loop's, which may no longer be the server's */
     aw->hash = hash;
     aw->ok = 0;
     c->aw = aw;

@@ -143,6 +143,8 @@ static void fill_defaults(htd_config *c)
     if (!c->send_timeout_ms) c->send_timeout_ms = 30000;
     if (!c->max_body) c->max_body = 1 << 20;
     if (!c->max_upload) c->max_upload = 100u << 20;
+    if (!c->cgi_timeout_ms) c->cgi_timeout_ms = 30000;
+    if (!c->cgi_max) c->cgi_max = 16;
 }
 
 htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)

@@ -51,6 +51,7 @@ struct htd_server {
     struct jobs *jobs; /* the disk pool, when there are writable areas */
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
+    atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */
     site *site;              /* the current site, under site_mu */
     pthread_mutex_t site_mu;
     atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */

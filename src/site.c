@@ -121,8 +121,11 @@ void site_free(site *st)
         free(vh->rules);
         scope_free(&vh->sc);
         if (vh->root_fd >= 0) close(vh->root_fd);
+        for (size_t k = 0; k < vh->ncgi; k++) free(vh->cgi[k]);
+        free(vh->cgi);
         free(vh->root);
     }
+    log_flush_all(st); /* lines of requests that ended after their loop moved on */
     for (size_t i = 0; i < st->nnames; i++) free(st->names[i].name);
     for (size_t i = 0; i < st->nlogs; i++) {
         logfile *lf = &st->logs[i];
@@ -144,6 +147,14 @@ site *site_acquire(htd_server *s)
 {
     pthread_mutex_lock(&s->site_mu);
     site *st = s->site;
+    st->refs++;
+    pthread_mutex_unlock(&s->site_mu);
+    return st;
+}
+
+site *site_hold(htd_server *s, site *st)
+{
+    pthread_mutex_lock(&s->site_mu);
     st->refs++;
     pthread_mutex_unlock(&s->site_mu);
     return st;

@@ -78,6 +78,8 @@ typedef struct vhost {
     rule *rules;
     size_t nrules;
     logfile *log; /* NULL: no access log */
+    char **cgi;   /* normalised path prefixes of scripts */
+    size_t ncgi;
 } vhost;
 
 typedef struct vname {
@@ -112,6 +114,8 @@ void site_free(site *st);
 
 /* Reference counting under s->site_mu (see loop.c and server.c). */
 site *site_acquire(struct htd_server *s);
+/* Another reference to st, a site the caller already holds. */
+site *site_hold(struct htd_server *s, site *st);
 void site_release(struct htd_server *s, site *st);
 
 #endif

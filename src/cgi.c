@@ -1,0 +1,900 @@
+/*
+ * cgi.c - CGI/1.1 scripts (RFC 3875).
+ *
+ * A script runs in its own process group (posix_spawn), its standard input,
+ * output and error on nonblocking pipes in the loop's epoll set, its exit
+ * on a pidfd. Nothing waits: the request body goes to the script as it
+ * arrives (de-chunked), and its output goes to the client as it is produced
+ * (chunked, unless the script gave a Content-Length), one 16 KiB buffer at a
+ * time: the script is read again only once the client has taken the last
+ * buffer, so a slow client slows the script, never the loop, and memory per
+ * script stays bounded.
+ *
+ * The script's life and the connection's are apart: a script outlives a
+ * client that went away (it is killed, then reaped), and a connection goes
+ * on to its next request while a script that closed its output still runs.
+ * A script is freed once it has been reaped and no connection points to it.
+ */
+#include "cgi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "log.h"
+#include "response.h"
+#include "server.h"
+#include "site.h"
+#include "static.h"
+
+#define CGI_BUF 16384 /* script output read at once; also the largest header block */
+#define CGI_IN 16384  /* request body bytes on their way to the script */
+#define ENV_MAX 128
+#define ENV_BYTES 16384
+
+enum { END_IN, END_OUT, END_ERR, END_PID, END_COUNT };
+
+typedef struct cgi cgi;
+
+typedef struct cgi_end {
+    uint8_t kind; /* EV_CGI */
+    uint8_t which;
+    int fd; /* -1 once closed */
+    cgi *g;
+} cgi_end;
+
+struct cgi {
+    cgi_end end[END_COUNT];
+    conn *c; /* NULL once the connection has let go */
+    loop *l;
+    site *st; /* held: vh and the log live in it */
+    const vhost *vh;
+    htd_timer timer; /* the time limit, on T_CGI */
+    pid_t pid;
+    uint8_t exited, nph, head_sent, chunked, eof, bodyless;
+    int status;         /* the response status */
+    int64_t cl_left;    /* a Content-Length the script gave: bytes still to pass on, or -1 */
+    uint64_t sent;      /* body bytes passed on */
+    size_t in_len, in_off;
+    size_t o_len;       /* bytes in out */
+    size_t h_end;       /* after the header block, in out */
+    char method[16], target[512];
+    int version;
+    char name[256];     /* SCRIPT_NAME, for messages */
+    char err[256];      /* a partial stderr line */
+    size_t err_len;
+    char in[CGI_IN];
+    char out[CGI_BUF];
+};
+
+/* ---- lookup ---- */
+
+int cgi_claims(const vhost *vh, const char *path, size_t len)
+{
+    for (size_t i = 0; i < vh->ncgi; i++) {
+        size_t n = strlen(vh->cgi[i]);
+        if (len >= n && memcmp(path, vh->cgi[i], n) == 0) return 1;
+    }
+    return 0;
+}
+
+static int open_beneath(int root_fd, const char *rel, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+/* Splits path into the script and PATH_INFO: the first segment, walking
+ * down, that is not a directory. 0 with *script_len set; else an HTTP
+ * status and a reason. */
+static int find_script(const vhost *vh, const char *path, size_t len, size_t *script_len, const char **why)
+{
+    char rel[REQ_PATH_MAX + 1];
+    size_t i = 1;
+    while (i <= len) {
+        size_t end = i;
+        while (end < len && path[end] != '/') end++;
+        if (end == i) { /* an empty segment: a trailing slash on a directory */
+            *why = "no script named";
+            return 404;
+        }
+        memcpy(rel, path + 1, end - 1);
+        rel[end - 1] = 0;
+        int fd = open_beneath(vh->root_fd, rel, O_PATH);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            *why = e == ENOENT || e == ENOTDIR ? "no such script" : e == EXDEV || e == ELOOP ? "a symbolic link leads outside the document root" : "cannot open the script";
+            return e == ENOENT || e == ENOTDIR ? 404 : e == EXDEV || e == ELOOP || e == EACCES ? 403 : 500;
+        }
+        close(fd);
+        if (S_ISREG(st.st_mode)) {
+            if (!(st.st_mode & 0111)) {
+                *why = "the script is not executable";
+                return 403;
+            }
+            *script_len = end;
+            return 0;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            *why = "not a script";
+            return 403;
+        }
+        i = end + 1;
+    }
+    *why = "no script named";
+    return 404;
+}
+
+/* ---- the environment (RFC 3875 section 4.1) ---- */
+
+typedef struct envb {
+    char *vars[ENV_MAX + 1];
+    size_t n;
+    char buf[ENV_BYTES];
+    size_t used;
+} envb;
+
+static void env_add(envb *e, const char *name, const char *v, size_t vlen)
+{
+    size_t nl = strlen(name);
+    if (e->n == ENV_MAX || e->used + nl + vlen + 2 > sizeof e->buf) return;
+    char *p = e->buf + e->used;
+    memcpy(p, name, nl);
+    p[nl] = '=';
+    memcpy(p + nl + 1, v, vlen);
+    p[nl + 1 + vlen] = 0;
+    e->vars[e->n++] = p;
+    e->used += nl + vlen + 2;
+}
+
+static void env_str(envb *e, const char *name, const char *v)
+{
+    env_add(e, name, v, strlen(v));
+}
+
+static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap, char *port, size_t pcap)
+{
+    host[0] = port[0] = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, (socklen_t)hcap);
+        snprintf(port, pcap, "%u", ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, (socklen_t)hcap);
+        else
+            inet_ntop(AF_INET6, &a->sin6_addr, host, (socklen_t)hcap);
+        snprintf(port, pcap, "%u", ntohs(a->sin6_port));
+    }
+}
+
+static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, const char *abs_script)
+{
+    loop *l = c->loop;
+    const struct htd_req *hr = &l->hreq;
+    const htd_request *r = hr->r;
+    char host[INET6_ADDRSTRLEN], port[8];
+
+    env_str(e, "GATEWAY_INTERFACE", "CGI/1.1");
+    env_str(e, "SERVER_SOFTWARE", "htd/" HTD_VERSION);
+    env_str(e, "SERVER_PROTOCOL", r->version == 10 ? "HTTP/1.0" : r->version == 9 ? "HTTP/0.9" : "HTTP/1.1");
+    env_add(e, "REQUEST_METHOD", r->method.p, r->method.len);
+    env_add(e, "REQUEST_URI", r->target.p, r->target.len);
+    env_add(e, "QUERY_STRING", r->query.p ? r->query.p : "", r->query.p ? r->query.len : 0);
+    env_add(e, "SCRIPT_NAME", hr->path, script_len);
+    if (script_len < hr->path_len) {
+        env_add(e, "PATH_INFO", hr->path + script_len, hr->path_len - script_len);
+        char pt[REQ_PATH_MAX + 4096 + 2];
+        int n = snprintf(pt, sizeof pt, "%s%.*s", vh->root, (int)(hr->path_len - script_len), hr->path + script_len);
+        if (n > 0 && (size_t)n < sizeof pt) env_add(e, "PATH_TRANSLATED", pt, (size_t)n);
+    }
+    env_str(e, "SCRIPT_FILENAME", abs_script);
+    env_str(e, "DOCUMENT_ROOT", vh->root);
+
+    addr_str((const struct sockaddr_storage *)&c->peer, host, sizeof host, port, sizeof port);
+    env_str(e, "REMOTE_ADDR", host);
+    env_str(e, "REMOTE_HOST", host); /* no reverse lookups: the address, as 4.1.9 allows */
+    env_str(e, "REMOTE_PORT", port);
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof local;
+    if (getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0) {
+        addr_str(&local, host, sizeof host, port, sizeof port);
+        env_str(e, "SERVER_ADDR", host);
+        env_str(e, "SERVER_PORT", port);
+    }
+    /* SERVER_NAME: the host the client asked for, without its port. */
+    htd_str h = r->host;
+    size_t hl = h.len;
+    if (hl && h.p[0] == '[') {
+        const char *rb = memchr(h.p, ']', hl);
+        if (rb) hl = (size_t)(rb - h.p) + 1;
+    } else if (hl) {
+        const char *colon = memchr(h.p, ':', hl);
+        if (colon) hl = (size_t)(colon - h.p);
+    }
+    if (hl) env_add(e, "SERVER_NAME", h.p, hl);
+    else env_str(e, "SERVER_NAME", host);
+
+    htd_str v;
+    if (r->content_length >= 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%lld", (long long)r->content_length);
+        env_str(e, "CONTENT_LENGTH", n);
+    }
+    if ((v = htd_request_header(r, "content-type", 12)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
+    if (hr->sc && hr->sc->auth && (v = htd_request_header(r, "authorization", 13)).p) {
+        char buf[1024];
+        htd_str user, pass;
+        if (auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0) {
+            env_str(e, "AUTH_TYPE", "Basic");
+            env_add(e, "REMOTE_USER", user.p, user.len);
+        }
+        explicit_bzero(buf, sizeof buf);
+    }
+    /* Header fields as HTTP_*, repeated fields joined with ", ". Not:
+     * Proxy (httpoxy: scripts take HTTP_PROXY for their proxy),
+     * Authorization (the credentials are the server's business), the
+     * fields already given as CONTENT_*, and names with '_', which would
+     * pass for the '-' spelling of another field. */
+    for (size_t i = 0; i < r->nheaders; i++) {
+        htd_str name = r->headers[i].name;
+        if (htd_str_ieq(name, "proxy", 5) || htd_str_ieq(name, "authorization", 13) ||
+            htd_str_ieq(name, "content-length", 14) || htd_str_ieq(name, "content-type", 12) ||
+            memchr(name.p, '_', name.len) || name.len > 100)
+            continue;
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = r->headers[k].name.len == name.len && strncasecmp(r->headers[k].name.p, name.p, name.len) == 0;
+        if (seen) continue;
+        char var[108] = "HTTP_";
+        for (size_t k = 0; k < name.len; k++) {
+            char ch = name.p[k];
+            var[5 + k] = ch == '-' ? '_' : ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+        }
+        var[5 + name.len] = 0;
+        char val[4096];
+        size_t vl = 0;
+        for (size_t k = i; k < r->nheaders; k++) {
+            const htd_header *hd = &r->headers[k];
+            if (hd->name.len != name.len || strncasecmp(hd->name.p, name.p, name.len) != 0) continue;
+            if (vl && vl + 2 < sizeof val) {
+                memcpy(val + vl, ", ", 2);
+                vl += 2;
+            }
+            size_t n = hd->value.len < sizeof val - vl ? hd->value.len : sizeof val - vl;
+            memcpy(val + vl, hd->value.p, n);
+            vl += n;
+        }
+        env_add(e, var, val, vl);
+    }
+    const char *path = getenv("PATH");
+    env_str(e, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    e->vars[e->n] = NULL;
+}
+
+/* ---- life ---- */
+
+static void close_end(cgi *g, int which)
+{
+    cgi_end *e = &g->end[which];
+    if (e->fd < 0) return;
+    close(e->fd); /* also leaves epoll */
+    e->fd = -1;
+}
+
+static void maybe_free(cgi *g)
+{
+    if (g->c || !g->exited) return;
+    for (int i = 0; i < END_COUNT; i++) close_end(g, i);
+    htd_timer_disarm(&g->timer);
+    g->l->jobs_out--;
+    atomic_fetch_sub(&g->l->srv->cgi_running, 1);
+    site_release(g->l->srv, g->st);
+    free(g);
+}
+
+static void kill_script(cgi *g)
+{
+    if (!g->exited) kill(-g->pid, SIGKILL);
+}
+
+/* The connection lets go of the script: it is done with the response, or
+ * going away. The script keeps its pidfd until it is reaped. */
+static void release(conn *c, int kill_it)
+{
+    cgi *g = c->cgi;
+    if (!g) return;
+    c->cgi = NULL;
+    g->c = NULL;
+    if (kill_it) kill_script(g);
+    close_end(g, END_IN);
+    close_end(g, END_OUT);
+    maybe_free(g);
+}
+
+void cgi_detach(conn *c)
+{
+    release(c, 1);
+}
+
+static htd_request log_req(const cgi *g)
+{
+    return (htd_request){.method = {g->method, strlen(g->method)},
+                         .target = {g->target, strlen(g->target)},
+                         .version = g->version};
+}
+
+/* Ends the request with an error before the script's head went out. */
+static void fail(conn *c, int status, const char *why)
+{
+    cgi *g = c->cgi;
+    fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
+    htd_request r = log_req(g);
+    release(c, 1);
+    conn_error_log(c, status, why, 1, &r);
+}
+
+static void reap(cgi *g)
+{
+    int st;
+    if (waitpid(g->pid, &st, WNOHANG) != g->pid) return;
+    g->exited = 1;
+    close_end(g, END_PID);
+    if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+        g->status = g->status ? g->status : -WEXITSTATUS(st);
+    else if (WIFSIGNALED(st) && !g->head_sent)
+        g->status = g->status ? g->status : -128 - WTERMSIG(st);
+}
+
+static int watch(cgi *g, int which, uint32_t events)
+{
+    cgi_end *e = &g->end[which];
+    e->kind = EV_CGI;
+    e->which = (uint8_t)which;
+    e->g = g;
+    struct epoll_event ev = {.events = events, .data.ptr = e};
+    return epoll_ctl(g->l->epfd, EPOLL_CTL_ADD, e->fd, &ev);
+}
+
+static void nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void cgi_start(conn *c, size_t head_len)
+{
+    loop *l = c->loop;
+    htd_server *s = l->srv;
+    struct htd_req *hr = &l->hreq;
+    const htd_request *r = hr->r;
+    const vhost *vh = hr->vh;
+    const char *why = "";
+    size_t script_len = 0;
+
+    if (static_hidden(hr->path, hr->path_len)) {
+        conn_answer(c, head_len, 403, "dotfiles are not served", NULL, 0);
+        return;
+    }
+    int st = vh->root_fd < 0 ? 404 : find_script(vh, hr->path, hr->path_len, &script_len, &why);
+    if (st) {
+        conn_answer(c, head_len, st, why, NULL, 0);
+        return;
+    }
+    if (atomic_fetch_add(&s->cgi_running, 1) >= s->cfg.cgi_max) {
+        atomic_fetch_sub(&s->cgi_running, 1);
+        static const char ra[] = "Retry-After: 1\r\n";
+        conn_answer(c, head_len, 503, "too many scripts running; try again shortly", ra, sizeof ra - 1);
+        return;
+    }
+    cgi *g = calloc(1, sizeof *g);
+    if (!g) {
+        atomic_fetch_sub(&s->cgi_running, 1);
+        conn_answer(c, head_len, 500, "out of memory", NULL, 0);
+        return;
+    }
+    for (int i = 0; i < END_COUNT; i++) g->end[i].fd = -1;
+    g->l = l;
+    g->vh = vh;
+    g->cl_left = -1;
+    g->version = r->version;
+    snprintf(g->method, sizeof g->method, "%.*s", (int)r->method.len, r->method.p);
+    snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
+    snprintf(g->name, sizeof g->name, "%.*s", (int)script_len, hr->path);
+    const char *base = memrchr(hr->path, '/', script_len);
+    g->nph = base && script_len - (size_t)(base + 1 - hr->path) > 4 && memcmp(base + 1, "nph-", 4) == 0;
+
+    char abs[4096 + REQ_PATH_MAX + 2], dir[sizeof abs];
+    snprintf(abs, sizeof abs, "%s%.*s", vh->root, (int)script_len, hr->path);
+    snprintf(dir, sizeof dir, "%s", abs);
+    *strrchr(dir, '/') = 0;
+    envb *env = malloc(sizeof *env);
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    if (!env || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        why = "cannot make pipes for the script";
+        goto spawn_failed;
+    }
+    env->n = env->used = 0;
+    build_env(env, c, vh, script_len, abs);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, dir); /* RFC 3875 7.2: the script's directory */
+    posix_spawnattr_init(&at);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    int dsigs[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGCHLD, SIGXFSZ};
+    for (size_t i = 0; i < sizeof dsigs / sizeof dsigs[0]; i++) sigaddset(&dfl, dsigs[i]);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    posix_spawnattr_setpgroup(&at, 0); /* its own group: a kill takes its children too */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {abs, NULL};
+    int rc = posix_spawn(&g->pid, abs, &fa, &at, argv, env->vars);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        why = "cannot run the script";
+        fprintf(stderr, "htd: cgi %s: cannot run %s: %s\n", g->name, abs, strerror(rc));
+        goto spawn_failed;
+    }
+    free(env);
+    env = NULL;
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    g->end[END_IN].fd = in[1];
+    g->end[END_OUT].fd = out[0];
+    g->end[END_ERR].fd = err[0];
+    g->end[END_PID].fd = (int)syscall(SYS_pidfd_open, g->pid, 0);
+    nonblock(in[1]);
+    nonblock(out[0]);
+    nonblock(err[0]);
+    if (watch(g, END_IN, EPOLLOUT | EPOLLET) < 0 || watch(g, END_OUT, EPOLLIN | EPOLLET) < 0 ||
+        watch(g, END_ERR, EPOLLIN | EPOLLET) < 0 || g->end[END_PID].fd < 0 || watch(g, END_PID, EPOLLIN) < 0) {
+        /* Without its events the script could never be reaped. */
+        kill(-g->pid, SIGKILL);
+        waitpid(g->pid, NULL, 0);
+        for (int i = 0; i < END_COUNT; i++) close_end(g, i);
+        atomic_fetch_sub(&s->cgi_running, 1);
+        free(g);
+        conn_answer(c, head_len, 500, "cannot watch the script", NULL, 0);
+        return;
+    }
+    g->st = site_hold(s, l->site);
+    l->jobs_out++;
+    htd_timer_arm(&l->timers[T_CGI], &g->timer, l->now);
+
+    g->c = c;
+    c->cgi = g;
+    c->rpos += (uint32_t)head_len;
+    htd_timer_disarm(&c->timer);
+    /* A body pending: the client may wait for 100 Continue before sending it. */
+    if (conn_body_pending(c) && r->expect_continue && r->version == 11) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        int head_only = c->head_only;
+        c->head_only = 0;
+        conn_out_copy(c, cont, sizeof cont - 1);
+        conn_seal(c);
+        c->head_only = head_only;
+    }
+    if (!conn_body_pending(c)) close_end(g, END_IN);
+    c->state = CS_CGI;
+    return;
+
+spawn_failed:
+    for (int i = 0; i < 2; i++) {
+        if (in[i] >= 0) close(in[i]);
+        if (out[i] >= 0) close(out[i]);
+        if (err[i] >= 0) close(err[i]);
+    }
+    free(env);
+    free(g);
+    atomic_fetch_sub(&s->cgi_running, 1);
+    conn_answer(c, head_len, 500, why, NULL, 0);
+}
+
+/* ---- the request body to the script ---- */
+
+/* Moves body bytes from the read buffer (and the socket) to the script.
+ * -1 if the body is malformed or the client went away. */
+static int feed(conn *c, cgi *g)
+{
+    while (g->end[END_IN].fd >= 0) {
+        if (g->in_off < g->in_len) {
+            ssize_t n = write(g->end[END_IN].fd, g->in + g->in_off, g->in_len - g->in_off);
+            if (n < 0 && errno == EAGAIN) return 0; /* EPOLLOUT on the pipe resumes us */
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) { /* the script closed its input: the rest of the body is dropped */
+                close_end(g, END_IN);
+                g->in_off = g->in_len = 0;
+                return 0;
+            }
+            g->in_off += (size_t)n;
+            if (g->in_off == g->in_len) g->in_off = g->in_len = 0;
+            continue;
+        }
+        if (!conn_body_pending(c)) {
+            close_end(g, END_IN); /* end of the body: end of the script's input */
+            return 0;
+        }
+        if (g->end[END_IN].fd < 0) return 0; /* dropped; DISCARD reads it after the response */
+        if (c->rbuf && c->rpos < c->rlen) {
+            size_t avail = c->rlen - c->rpos, consumed, dlen;
+            if (avail > sizeof g->in) avail = sizeof g->in; /* decoded bytes never outnumber input */
+            const char *why;
+            if (conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why) < 0) return -1;
+            memcpy(g->in, c->rbuf + c->rpos, dlen);
+            g->in_len = dlen;
+            g->in_off = 0;
+            c->rpos += (uint32_t)consumed;
+            continue;
+        }
+        if (!c->readable) {
+            conn_arm_body_timer(c);
+            return 0;
+        }
+        int r = conn_fill(c);
+        if (r == IO_AGAIN) {
+            conn_arm_body_timer(c);
+            return 0;
+        }
+        if (r == IO_ERROR) return -1;
+    }
+    return 0;
+}
+
+/* ---- the script's output to the client ---- */
+
+static int parse_status(const char *v, size_t n)
+{
+    if (n < 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9') return -1;
+    if (n > 3 && v[3] != ' ') return -1;
+    return (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+}
+
+static int is_token(const char *p, size_t n)
+{
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch)) return 0;
+    }
+    return 1;
+}
+
+/* Parses the header block in out[0..h_end) into a response head and queues
+ * it. -1 with *why for a malformed header. */
+static int send_head(conn *c, cgi *g, int has_body, const char **why)
+{
+    char extra[CGI_BUF + 64];
+    size_t xl = 0;
+    const char *ctype = NULL;
+    size_t ctype_len = 0;
+    int status = 0, location = 0;
+    int64_t cl = -1;
+    const char *p = g->out, *end = g->out + g->h_end;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)(nl - p);
+        const char *line = p;
+        p = nl + 1;
+        if (n && line[n - 1] == '\r') n--;
+        if (n == 0) break;
+        const char *colon = memchr(line, ':', n);
+        if (!colon || !is_token(line, (size_t)(colon - line))) {
+            *why = "the script wrote a malformed header line";
+            return -1;
+        }
+        size_t nl_ = (size_t)(colon - line);
+        const char *v = colon + 1;
+        size_t vl = n - nl_ - 1;
+        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        for (size_t i = 0; i < vl; i++)
+            if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f) {
+                *why = "the script wrote a control character in a header";
+                return -1;
+            }
+        htd_str name = {line, nl_};
+        if (htd_str_ieq(name, "status", 6)) {
+            if ((status = parse_status(v, vl)) < 200) {
+                *why = "the script wrote a bad Status header";
+                return -1;
+            }
+            continue;
+        }
+        if (htd_str_ieq(name, "content-type", 12)) {
+            ctype = v;
+            ctype_len = vl;
+            continue;
+        }
+        if (htd_str_ieq(name, "content-length", 14)) {
+            char num[24];
+            char *e;
+            if (vl == 0 || vl >= sizeof num) goto bad_length;
+            memcpy(num, v, vl);
+            num[vl] = 0;
+            long long x = strtoll(num, &e, 10);
+            if (*e || x < 0 || num[0] == '-' || num[0] == '+') goto bad_length;
+            cl = x;
+            continue;
+        bad_length:
+            *why = "the script wrote a bad Content-Length";
+            return -1;
+        }
+        /* The framing and the connection are htd's. */
+        if (htd_str_ieq(name, "connection", 10) || htd_str_ieq(name, "transfer-encoding", 17) ||
+            htd_str_ieq(name, "date", 4) || htd_str_ieq(name, "server", 6) ||
+            htd_str_ieq(name, "keep-alive", 10) || htd_str_ieq(name, "upgrade", 7) ||
+            htd_str_ieq(name, "trailer", 7))
+            continue;
+        if (htd_str_ieq(name, "location", 8)) location = 1;
+        memcpy(extra + xl, line, nl_);
+        memcpy(extra + xl + nl_, ": ", 2);
+        memcpy(extra + xl + nl_ + 2, v, vl);
+        memcpy(extra + xl + nl_ + 2 + vl, "\r\n", 2);
+        xl += nl_ + 4 + vl;
+    }
+    if (!status) status = location ? 302 : has_body ? 200 : 204;
+    if (!location && !ctype && has_body && status == 200) {
+        *why = "the script sent a document without a Content-Type";
+        return -1;
+    }
+    g->status = status;
+    g->bodyless = status == 204 || status == 304 || c->head_only;
+    char ct[512];
+    if (ctype) snprintf(ct, sizeof ct, "%.*s", (int)ctype_len, ctype);
+    resp rs = {.status = status, .ctype = ctype && !(status == 204 || status == 304) ? ct : NULL, .length = -1};
+    if (status == 204 || status == 304) {
+        /* no body, no length */
+    } else if (cl >= 0) {
+        rs.length = cl;
+        g->cl_left = cl;
+    } else if (c->head_only) {
+        /* the length is unknown; HEAD says nothing of it */
+    } else if (g->version == 11) {
+        g->chunked = 1;
+        memcpy(extra + xl, "Transfer-Encoding: chunked\r\n", 28);
+        xl += 28;
+    } else {
+        c->keep_alive = 0; /* HTTP/1.0: the end of the body is the end of the connection */
+    }
+    rs.extra = extra;
+    rs.extra_len = xl;
+    if (response_head(c, &rs) < 0) {
+        *why = "the script's header is too large";
+        return -1;
+    }
+    g->head_sent = 1;
+    return 0;
+}
+
+/* Queues body bytes p[0..n) (in g->out) for the client. */
+static void queue_body(conn *c, cgi *g, const char *p, size_t n)
+{
+    if (g->bodyless) return; /* read and dropped */
+    if (g->cl_left >= 0) {
+        if ((int64_t)n > g->cl_left) n = (size_t)g->cl_left; /* more than it promised: cut */
+        g->cl_left -= (int64_t)n;
+    }
+    if (!n) return;
+    if (g->chunked) {
+        char hex[24];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
+        conn_out_copy(c, hex, (size_t)hl);
+        conn_out_ref(c, p, n);
+        conn_out_copy(c, "\r\n", 2);
+    } else {
+        conn_out_ref(c, p, n);
+    }
+    g->sent += n;
+}
+
+/* The script's output has ended: finish the response. */
+static void finish(conn *c, cgi *g)
+{
+    if (g->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
+    if (g->cl_left > 0 || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
+    conn_seal(c);
+    htd_request r = log_req(g);
+    log_access_vh(c->loop, g->vh, c, &r, g->nph ? 200 : g->status, g->sent);
+    release(c, 0);
+    c->state = CS_WRITE;
+}
+
+/* Sends what the script has written so far. 1 if c changed state. */
+static int pump(conn *c, cgi *g)
+{
+    for (;;) {
+        if (g->end[END_OUT].fd < 0) return 0;
+        size_t off = g->head_sent || g->nph ? 0 : g->o_len;
+        if (g->head_sent || g->nph) g->o_len = 0;
+        ssize_t n = read(g->end[END_OUT].fd, g->out + off, sizeof g->out - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        if (n < 0) n = 0; /* an error reads as the end */
+        if (g->nph) {
+            if (n == 0) {
+                finish(c, g);
+                return 1;
+            }
+            g->head_sent = 1;
+            conn_out_ref(c, g->out, (size_t)n);
+            g->sent += (size_t)n;
+            c->resume = CS_CGI;
+            c->state = CS_WRITE;
+            return 1;
+        }
+        if (g->head_sent) {
+            if (n == 0) {
+                finish(c, g);
+                return 1;
+            }
+            queue_body(c, g, g->out, (size_t)n);
+            if (!c->out) continue; /* nothing to send (HEAD, 204): keep draining */
+            c->resume = CS_CGI;
+            c->state = CS_WRITE;
+            return 1;
+        }
+        /* Still in the header block, or between it and the first body byte. */
+        g->o_len += (size_t)n;
+        if (n == 0) g->eof = 1;
+        if (!g->h_end) {
+            /* The block ends with an empty line, LF or CRLF. */
+            for (size_t i = 0; i + 1 < g->o_len && !g->h_end; i++) {
+                if (g->out[i] != '\n') continue;
+                if (g->out[i + 1] == '\n') g->h_end = i + 2;
+                else if (g->out[i + 1] == '\r' && i + 2 < g->o_len && g->out[i + 2] == '\n') g->h_end = i + 3;
+            }
+            if (!g->h_end) {
+                if (g->eof) {
+                    if (!g->exited) return 0; /* its exit status says more: wait for it */
+                    fail(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
+                    return 1;
+                }
+                if (g->o_len == sizeof g->out) {
+                    fail(c, 500, "the script's header is too large");
+                    return 1;
+                }
+                continue;
+            }
+        }
+        /* The status may hang on whether a body follows (204 or 200). */
+        int has_body = g->o_len > g->h_end;
+        if (!has_body && !g->eof) continue;
+        const char *why;
+        if (send_head(c, g, has_body, &why) < 0) {
+            fail(c, 500, why);
+            return 1;
+        }
+        queue_body(c, g, g->out + g->h_end, g->o_len - g->h_end);
+        if (g->eof) {
+            finish(c, g);
+            return 1;
+        }
+        c->resume = CS_CGI;
+        c->state = CS_WRITE;
+        return 1;
+    }
+}
+
+int cgi_step(conn *c)
+{
+    cgi *g = c->cgi;
+    /* A client that went away takes its script with it. */
+    if (c->hup && !conn_body_pending(c)) {
+        release(c, 1);
+        conn_close(c);
+        return 0;
+    }
+    if (c->out) { /* a 100 Continue, or what the last step queued */
+        c->resume = CS_CGI;
+        c->state = CS_WRITE;
+        return 1;
+    }
+    if (feed(c, g) < 0) {
+        if (!g->head_sent) {
+            fail(c, 400, "malformed request body");
+            c->keep_alive = 0;
+            return 1;
+        }
+        release(c, 1);
+        conn_close(c);
+        return 0;
+    }
+    return pump(c, g);
+}
+
+/* ---- events ---- */
+
+static void read_stderr(cgi *g)
+{
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(g->end[END_ERR].fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) {
+            if (g->err_len) fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+            g->err_len = 0;
+            close_end(g, END_ERR);
+            return;
+        }
+        /* Line by line, each prefixed, so scripts' lines never mix. */
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n' || g->err_len == sizeof g->err) {
+                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+                g->err_len = 0;
+                if (buf[i] == '\n') continue;
+            }
+            g->err[g->err_len++] = buf[i];
+        }
+    }
+}
+
+void cgi_event(void *end, uint32_t events)
+{
+    (void)events;
+    cgi_end *e = end;
+    cgi *g = e->g;
+    switch (e->which) {
+    case END_ERR:
+        read_stderr(g);
+        return;
+    case END_PID:
+        reap(g);
+        if (!g->exited) return;
+        if (g->end[END_ERR].fd >= 0) read_stderr(g);
+        if (g->c) {
+            if (g->c->state == CS_CGI) conn_resume(g->c);
+            return;
+        }
+        maybe_free(g);
+        return;
+    default:
+        if (g->c && g->c->state == CS_CGI) conn_resume(g->c);
+    }
+}
+
+void cgi_expired(loop *l, void *timer)
+{
+    (void)l;
+    cgi *g = (cgi *)((char *)timer - offsetof(cgi, timer));
+    htd_timer_disarm(&g->timer);
+    fprintf(stderr, "htd: cgi %s: killed: it ran past its time limit\n", g->name);
+    kill_script(g);
+    conn *c = g->c;
+    if (!c) return;
+    if (!g->head_sent) {
+        fail(c, 500, "the script ran past its time limit");
+        conn_resume(c);
+    } else {
+        /* Half a response is out: only closing tells the client it is cut. */
+        release(c, 1);
+        conn_close(c);
+    }
+}
