@@ -33,8 +33,7 @@ typedef int (*htd_handler_fn)(htd_req *req, void *arg);
 typedef struct htd_config {
     /* A config file (libconfig syntax; see the README). Its top-level
      * settings fill the fields below that are left unset (zero or NULL), so
-     * an embedding program's own values, like the binary's flags, win. With
-     * a file, root defaults to "." instead of no static files. */
+     * an embedding program's own values, like the binary's flags, win. */
     const char *config_file;
     const char *root;           /* document root; NULL means no static files */
     const char *const *listen;  /* "HOST:PORT", "[V6]:PORT" or "PORT" */

@@ -396,6 +396,11 @@ int auth_parse_basic(htd_str value, char *buf, size_t cap, htd_str *user, htd_st
  * costs what checking a user of the default `htpasswd -B` file costs. */
 static const char dummy_hash[] = "$2y$05$qZ6abrv8RjF73g7ucneqVe4f9NFcQeesp7lydRudsszGSjbh4.1UK";
 
+const char *auth_dummy(const auth_users *u)
+{
+    return u->n ? u->v[0].hash : NULL;
+}
+
 int auth_verify(const char *hash, htd_str pass)
 {
     /* ~32 KiB: too big for a worker's stack to take lightly, and per call so that any thread

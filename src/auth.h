@@ -33,6 +33,11 @@ void auth_free(auth_users *u);
 /* The stored hash for user, or NULL. A binary search over the users, sorted once at load. */
 const char *auth_lookup(const auth_users *u, htd_str user);
 
+/* A hash of the file to check an unknown user's password against, so that
+ * the answer takes as long as for a user who exists (same algorithm and
+ * cost, as far as the file is uniform). NULL for an empty file. */
+const char *auth_dummy(const auth_users *u);
+
 /* Parses an Authorization field value "Basic <base64>" (scheme case-insensitive, one or more
  * spaces, strict base64 with padding per RFC 4648, no whitespace inside or after, decoded must
  * contain ':'; the user part may not be empty; decoded bytes may not contain CTLs (0x00-0x1f,

@@ -26,6 +26,8 @@
 #include "server.h"
 #include "store.h"
 
+#define HEADERS_MAX 4096 /* configured header lines per scope */
+
 struct conf_file {
     config_t cfg;
     char *path;
@@ -424,7 +426,9 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
 {
     static const char *const refused[] = {"content-length", "transfer-encoding", "connection", "date",
                                           "server", "keep-alive", "upgrade", "trailer", "content-type",
-                                          "www-authenticate", "location", NULL};
+                                          "www-authenticate", "location", "etag", "last-modified",
+                                          "content-range", "accept-ranges", "content-encoding", "allow",
+                                          "retry-after", NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
         return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "", "");
     size_t cap = 1, len = 0;
@@ -441,6 +445,8 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
                 return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");
         cap += strlen(name) + strlen(v) + 4;
     }
+    if (cap > HEADERS_MAX)
+        return bfail(b, s, "headers add up to more than 4 KiB; a response head must stay small%s%s", "", "");
     char *out = malloc(cap);
     if (!out) return bfail(b, s, "out of memory%s%s", "", "");
     for (int i = 0; i < config_setting_length(s); i++) {
@@ -559,6 +565,14 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         r->nsub = (int)r->re.re_nsub;
     } else {
         if (pat[0] != '/') return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);
+        /* Paths are matched decoded and normalised: a pattern that is not
+         * could never match, and a deny would silently do nothing. */
+        char norm[4096];
+        const char *why;
+        int n = htd_path_normalize(pat, r->len, norm, sizeof norm, &why);
+        if (n < 0) return bfail(b, ms, "bad path \"%s\": %s", pat, why);
+        if ((size_t)n != r->len || memcmp(norm, pat, r->len) != 0)
+            return bfail(b, ms, "\"%s\" would never match a request's path; write it as \"%s\"", pat, norm);
         r->nsub = r->kind == RULE_PREFIX ? 1 : 0;
     }
     r->code = 302;

@@ -332,7 +332,19 @@ static void reply(conn *c, int status, const char *why, int keep, const htd_requ
                       : "Allow: GET, HEAD, OPTIONS\r\n";
         r.extra_len = strlen(r.extra);
     }
-    if (response_head(c, &r) == 0) conn_out_copy(c, body, len);
+    if (response_head(c, &r) < 0) {
+        /* Too large with the configured headers: the bare error, and the
+         * connection ends after it. */
+        conn_out_rollback(c);
+        c->keep_alive = 0;
+        const scope *sc = hr->sc;
+        if (current) hr->sc = NULL;
+        r.extra = NULL;
+        r.extra_len = 0;
+        response_head(c, &r);
+        if (current) hr->sc = sc;
+    }
+    conn_out_copy(c, body, len);
     conn_seal(c);
     log_access(l, c, logged, status, len);
     c->state = CS_WRITE;

@@ -248,6 +248,7 @@ void log_access_vh(loop *l, const vhost *vh, const conn *c, const htd_request *r
             htd_str v = r ? htd_request_header(r, "authorization", 13) : (htd_str){NULL, 0};
             if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) < 0) user = (htd_str){NULL, 0};
             p = put_escaped(p, end, user);
+            explicit_bzero(buf, sizeof buf);
             break;
         }
         case V_TIME_LOCAL:

@@ -362,12 +362,12 @@ void *loop_run(void *arg)
         if (l->srv->stop_requested && !l->stopping) begin_stop(l);
         if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
-        adopt_site(l);
         tick(l);
         if (n < 0) {
             if (errno == EINTR) continue;
             break;
         }
+        adopt_site(l);
         /* File changes first, so no request in this batch sees a stale entry. */
         for (int i = 0; i < n; i++)
             if (*(uint8_t *)evs[i].data.ptr == EV_CACHE) {

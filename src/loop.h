@@ -77,6 +77,7 @@ typedef struct loop {
     site *old_site;         /* left behind in this iteration; let go after it */
     loop_cache *old_caches;
     struct auth_cache *auth_cache; /* credentials verified lately */
+    unsigned auth_pending;  /* password checks on the pool for this loop */
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;

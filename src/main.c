@@ -235,7 +235,7 @@ int main(int argc, char **argv)
     if (pthread_create(&sigthread, NULL, signal_thread, &sigs) != 0) die("cannot start the signal thread%s%s", "", "");
 
     char root[4096];
-    const char *shown = htd_server_root(server);
+    const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
     if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
     for (size_t i = 0; htd_server_address(server, i); i++)
         printf("htd " HTD_VERSION " serving %s at http://%s/\n", root, htd_server_address(server, i));

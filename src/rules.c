@@ -14,6 +14,7 @@
  */
 #include "rules.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@
 #include "site.h"
 
 #define CRED_MAX 1024 /* decoded "user:password" */
+#define AUTH_PENDING_MAX 64 /* password checks waiting per loop; more get 503 */
 
 typedef struct auth_wait {
     htd_job job;
@@ -33,7 +35,9 @@ typedef struct auth_wait {
     loop *l;
     site *st; /* a reference: hash points into it */
     const char *hash;
+    int known; /* hash is the user's, not a stand-in for an unknown user */
     int ok;
+    atomic_int cancelled; /* the connection went: skip the hash */
     htd_str user, pass; /* into cred */
     char cred[CRED_MAX];
 } auth_wait;
@@ -41,7 +45,8 @@ typedef struct auth_wait {
 static void check_password(htd_job *j)
 {
     auth_wait *aw = (auth_wait *)j;
-    aw->ok = auth_verify(aw->hash, aw->pass);
+    if (atomic_load(&aw->cancelled)) return;
+    aw->ok = auth_verify(aw->hash, aw->pass) && aw->known;
 }
 
 static void password_checked(htd_job *j)
@@ -50,10 +55,13 @@ static void password_checked(htd_job *j)
     loop *l = aw->l;
     conn *c = aw->c;
     l->jobs_out--;
+    l->auth_pending--;
     if (c) {
         c->aw = NULL;
         if (aw->ok) auth_cache_add(l->auth_cache, aw->user, aw->pass, aw->hash, l->now);
-        else if (aw->st == l->site) c->auth_failed = 1; /* else: check again under the new site */
+        /* A no counts only for a head parsed again at once, under the same
+         * site; a head that waits behind earlier responses is checked again. */
+        else if (aw->st == l->site && c->state == CS_AUTH) c->auth_failed = 1;
         /* Still sending earlier pipelined responses: once they are out,
          * the connection reads the waiting head again by itself. */
         if (c->resume == CS_AUTH) c->resume = 0;
@@ -69,13 +77,15 @@ static void password_checked(htd_job *j)
 
 void rules_detach(conn *c)
 {
+    atomic_store(&c->aw->cancelled, 1);
     c->aw->c = NULL;
     c->aw = NULL;
 }
 
-static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash)
+static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash, const realm *rm)
 {
     loop *l = c->loop;
+    if (l->auth_pending >= AUTH_PENDING_MAX) return -1;
     auth_wait *aw = malloc(sizeof *aw);
     if (!aw) return -1;
     memcpy(aw->cred, user.p, user.len);
@@ -86,15 +96,20 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash)
     aw->c = c;
     aw->l = l;
     aw->st = site_hold(l->srv, l->site); /* the loop's, which may no longer be the server's */
-    aw->hash = hash;
+    aw->known = hash != NULL;
+    aw->hash = hash ? hash : auth_dummy(rm->users);
     aw->ok = 0;
+    atomic_init(&aw->cancelled, 0);
     c->aw = aw;
     /* The request is read again when the verdict is in: it has not
      * happened yet, and the requests before it were all keep-alive. */
     c->nreq--;
     c->keep_alive = 1;
+    c->body_left = 0; /* nor its body, which must not be taken for a request meanwhile */
+    c->body_chunked = 0;
     c->state = CS_AUTH;
     l->jobs_out++;
+    l->auth_pending++;
     jobs_submit(l->srv->jobs, &aw->job);
     return 0;
 }
@@ -109,11 +124,13 @@ static int authenticate(conn *c, size_t head_len, const realm *rm)
     char buf[CRED_MAX];
     if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0 && !failed) {
         const char *hash = auth_lookup(rm->users, user);
-        if (hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now)) return RULES_GO;
-        int rc = wait_for_check(c, user, pass, hash);
+        int hit = hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now);
+        int rc = hit ? 0 : wait_for_check(c, user, pass, hash, rm);
         explicit_bzero(buf, sizeof buf);
+        if (hit) return RULES_GO;
         if (rc == 0) return RULES_DONE;
-        conn_answer(c, head_len, 503, "cannot check the password now", NULL, 0);
+        static const char ra[] = "Retry-After: 1\r\n";
+        conn_answer(c, head_len, 503, "too many password checks waiting; try again shortly", ra, sizeof ra - 1);
         return RULES_DONE;
     }
     explicit_bzero(buf, sizeof buf);

@@ -163,7 +163,8 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
         if (!(s->conf = conf_open(given->config_file, err, errlen)) ||
             conf_settings(s->conf, &s->cfg, err, errlen) < 0)
             goto fail;
-        if (!s->cfg.root) s->cfg.root = ".";
+        /* No root in the file: no top-level files, rather than whatever
+         * directory htd was started in (where the config itself may be). */
     }
     const htd_config *cfg = &s->cfg;
     fill_defaults(&s->cfg);
@@ -365,8 +366,15 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
         conf_close(f);
         return -1;
     }
-    if (!next.root) next.root = ".";
     fill_defaults(&next);
+    /* Writable areas were opened under the root at start; a new root would
+     * split writes from reads. */
+    if (s->nwritable && (!next.root || !s->cfg.root || strcmp(next.root, s->cfg.root) != 0)) {
+        snprintf(err, errlen, "%s: the top-level root cannot change by a reload while writable areas are "
+                 "set; restart htd to change it", s->given.config_file);
+        conf_close(f);
+        return -1;
+    }
     site *st = site_build(&next, f, s->nthreads, err, errlen);
     if (st) note_restart_only(&s->cfg, &next);
     conf_close(f); /* the site keeps copies of what it needs */
@@ -400,7 +408,6 @@ int htd_config_check(const char *file, char *err, size_t errlen)
         conf_close(f);
         return -1;
     }
-    if (!c.root) c.root = ".";
     fill_defaults(&c);
     site *st = site_build(&c, f, 1, err, errlen);
     int rc = st ? 0 : -1;

@@ -324,3 +324,32 @@ def test_clients_leaving_reload_and_stop_while_checks_are_in_flight(ctx):
         for c in conns:
             c.close()
         cd.cleanup()
+
+
+def test_body_of_a_request_waiting_for_its_check_is_never_a_request(ctx):
+    # A big response is still being written when the password check of the
+    # pipelined POST behind it comes back: the POST's body (which looks like a
+    # request) must stay its body, never be parsed or dropped as a request.
+    cd = ConfDir(dict(SITE, **{"site/big.bin": os.urandom(16 << 20)}))
+    cd.mkdir("logs")
+    try:
+        make_htpasswd(cd, "bcrypt", USERS[:1])
+        with config_server(auth_conf("bcrypt"), confdir=cd) as srv:
+            c = connect(srv)
+            body = b"GET /plain.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+            c.send(req("/big.bin") + req("/bcrypt/secret.txt", "POST", headers=[
+                basic("alice", "alice-pw"), ("Content-Length", str(len(body)))]) + body)
+            time.sleep(0.5)  # not reading: the big response waits on a full socket
+            r = c.read_response()
+            eq((r.status, len(r.body)), (200, 16 << 20), "the big file first")
+            r = c.read_response("POST")
+            eq(r.status, 405, "the POST answered (static files take no POST)")
+            c.sock.settimeout(1.0)
+            try:
+                extra = c.sock.recv(4096)
+            except socket.timeout:
+                extra = b""
+            eq(extra, b"", "nothing more: the POST's body was not taken for a request")
+            c.close()
+    finally:
+        cd.cleanup()

@@ -411,3 +411,38 @@ def test_example_config_serves_what_it_says(ctx):
               "quiet or example.test lines on stdout: %r" % out[:1500])
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_check_config_patterns_that_could_never_match(ctx):
+    # Paths are matched decoded and normalised: these would silently never apply.
+    refused('root = "site";\nrules = (\n  { prefix = "/a/../admin/"; access = ["deny all"]; }\n);\n', 3,
+            words=("never match", "/admin/"))
+    refused('root = "site";\nrules = (\n  { exact = "/admin//x"; access = ["deny all"]; }\n);\n', 3,
+            words=("never match", "/admin/x"))
+    refused('root = "site";\nrules = (\n  { prefix = "/%61dmin/"; access = ["deny all"]; }\n);\n', 3,
+            words=("never match",))
+
+
+def test_check_config_headers_htd_writes_itself_refused(ctx):
+    for name in ("ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Accept-Ranges"):
+        refused('root = "site";\nheaders = { %s = "x"; };\n' % name, 2, words=(name,))
+
+
+def test_check_config_headers_too_large_refused(ctx):
+    refused('root = "site";\nheaders = { X-Big = "%s"; };\n' % ("a" * 5000), 2, words=("4 KiB",))
+
+
+def test_config_without_root_serves_no_files_of_its_own_directory(ctx):
+    # With a config file and no top-level root, a Host no vhost takes gets 404:
+    # the directory htd was started in (or the config's) is never served.
+    cd = _confdir()
+    try:
+        cd.write("users.htpasswd", "x\n")
+        conf = 'vhosts = ( { names = "a.test"; root = "site"; } );\n'
+        with config_server(conf, confdir=cd) as srv:
+            for path in ("/htd.conf", "/users.htpasswd", "/"):
+                r = get(srv, path, host="other.test")
+                check_error(r, 404)
+            eq(get(srv, "/", host="a.test").status in (200, 403, 404), True, "the vhost still answers")
+    finally:
+        cd.cleanup()
