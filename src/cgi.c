@@ -62,8 +62,9 @@ struct cgi {
     cgi_end end[END_COUNT];
     conn *c; /* NULL once the connection has let go */
     loop *l;
-    site *st; /* held: vh and the log live in it */
+    site *st; /* held: vh, sc and the log live in it */
     const vhost *vh;
+    const scope *sc; /* the request's rule: its headers go on the script's response */
     htd_timer timer; /* the time limit, on T_CGI */
     pid_t pid;
     uint8_t exited, nph, head_sent, chunked, eof, bodyless;
@@ -74,7 +75,7 @@ struct cgi {
     size_t o_len;       /* bytes in out */
     size_t h_end;       /* after the header block, in out */
     char method[16], target[512];
-    int version;
+    int version, method_id;
     char name[256];     /* SCRIPT_NAME, for messages */
     char err[256];      /* a partial stderr line */
     size_t err_len;
@@ -339,8 +340,34 @@ void cgi_detach(conn *c)
 static htd_request log_req(const cgi *g)
 {
     return (htd_request){.method = {g->method, strlen(g->method)},
+                         .method_id = g->method_id,
                          .target = {g->target, strlen(g->target)},
                          .version = g->version};
+}
+
+/* Lends the loop's request slot, free between requests, to c's script
+ * response, so that it gets its vhost's log and its rule's headers and error
+ * pages as any other response does. NULL r: only the head is written. */
+static struct htd_req *lend(conn *c, cgi *g, htd_request *r)
+{
+    struct htd_req *hr = &c->loop->hreq;
+    hr->c = c;
+    hr->r = r;
+    hr->vh = (vhost *)g->vh;
+    hr->sc = g->sc;
+    /* The loop's caches are its current site's: none for a script begun
+     * under an earlier one. */
+    hr->cache = g->st == c->loop->site ? loop_cache_for(c->loop, g->vh) : NULL;
+    hr->hdrs_len = 0;
+    return hr;
+}
+
+static void give_back(struct htd_req *hr)
+{
+    hr->c = NULL;
+    hr->r = NULL;
+    hr->vh = NULL;
+    hr->sc = NULL;
 }
 
 /* Ends the request with an error before the script's head went out. */
@@ -349,8 +376,10 @@ static void fail(conn *c, int status, const char *why)
     cgi *g = c->cgi;
     fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
     htd_request r = log_req(g);
-    release(c, 1);
+    struct htd_req *hr = lend(c, g, &r);
     conn_error_log(c, status, why, 1, &r);
+    give_back(hr);
+    release(c, 1);
 }
 
 static void reap(cgi *g)
@@ -414,8 +443,10 @@ void cgi_start(conn *c, size_t head_len)
     for (int i = 0; i < END_COUNT; i++) g->end[i].fd = -1;
     g->l = l;
     g->vh = vh;
+    g->sc = hr->sc;
     g->cl_left = -1;
     g->version = r->version;
+    g->method_id = r->method_id;
     snprintf(g->method, sizeof g->method, "%.*s", (int)r->method.len, r->method.p);
     snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
     snprintf(g->name, sizeof g->name, "%.*s", (int)script_len, hr->path);
@@ -493,14 +524,7 @@ void cgi_start(conn *c, size_t head_len)
     c->rpos += (uint32_t)head_len;
     htd_timer_disarm(&c->timer);
     /* A body pending: the client may wait for 100 Continue before sending it. */
-    if (conn_body_pending(c) && r->expect_continue && r->version == 11) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        int head_only = c->head_only;
-        c->head_only = 0;
-        conn_out_copy(c, cont, sizeof cont - 1);
-        conn_seal(c);
-        c->head_only = head_only;
-    }
+    if (conn_body_pending(c) && r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
     if (!conn_body_pending(c)) close_end(g, END_IN);
     c->state = CS_CGI;
     return;
@@ -685,7 +709,10 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
     }
     rs.extra = extra;
     rs.extra_len = xl;
-    if (response_head(c, &rs) < 0) {
+    struct htd_req *hr = lend(c, g, NULL);
+    int rc = response_head(c, &rs);
+    give_back(hr);
+    if (rc < 0) {
         *why = "the script's header is too large";
         return -1;
     }

@@ -501,15 +501,7 @@ static void on_head(conn *c, size_t head_len)
         c->rpos += head_len;
         c->body_len = 0;
         c->state = CS_BODY;
-        if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) {
-            /* Queued, so it cannot overtake pipelined responses before it. */
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            int head_only = c->head_only;
-            c->head_only = 0;
-            conn_out_copy(c, cont, sizeof cont - 1);
-            conn_seal(c);
-            c->head_only = head_only;
-        }
+        if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
         arm(c, T_BODY);
         hr->c = NULL;
         hr->r = NULL;
@@ -721,6 +713,17 @@ static int read_body_more(conn *c)
     }
     arm(c, T_BODY);
     return 1;
+}
+
+void conn_continue(conn *c)
+{
+    /* Queued, so it cannot overtake pipelined responses before it. */
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    int head_only = c->head_only;
+    c->head_only = 0;
+    conn_out_copy(c, cont, sizeof cont - 1);
+    conn_seal(c);
+    c->head_only = head_only;
 }
 
 void conn_arm_body_timer(conn *c)

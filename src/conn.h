@@ -117,6 +117,8 @@ int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
 int conn_out_ref(conn *c, const char *p, size_t len);
 /* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */
 int conn_fill(conn *c);
+/* Queues "100 Continue" for a client that waits for it before its body. */
+void conn_continue(conn *c);
 /* Waits for more of a request body on the body timer. */
 void conn_arm_body_timer(conn *c);
 /* Takes back what the current request has queued so far. */

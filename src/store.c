@@ -492,11 +492,7 @@ static void upload_done(htd_job *j)
     }
     switch (u->op) {
     case OP_BEGIN:
-        if (u->expect_continue) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            conn_out_copy(c, cont, sizeof cont - 1);
-            conn_seal(c);
-        }
+        if (u->expect_continue) conn_continue(c);
         /* fall through */
     case OP_WRITE:
         c->state = CS_UPLOAD;
