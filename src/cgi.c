@@ -60,6 +60,8 @@ typedef struct cgi_end {
 
 struct cgi {
     cgi_end end[END_COUNT];
+    cgi *next_dead; /* on the loop's list of scripts to free after the batch */
+    uint8_t dead;
     conn *c; /* NULL once the connection has let go */
     loop *l;
     site *st; /* held: vh, sc and the log live in it */
@@ -89,7 +91,10 @@ int cgi_claims(const vhost *vh, const char *path, size_t len)
 {
     for (size_t i = 0; i < vh->ncgi; i++) {
         size_t n = strlen(vh->cgi[i]);
-        if (len >= n && memcmp(path, vh->cgi[i], n) == 0) return 1;
+        /* Whole segments: /cgi-bin is /cgi-bin and /cgi-bin/..., never /cgi-binx. */
+        if (len >= n && memcmp(path, vh->cgi[i], n) == 0 &&
+            (vh->cgi[i][n - 1] == '/' || len == n || path[n] == '/'))
+            return 1;
     }
     return 0;
 }
@@ -302,15 +307,30 @@ static void close_end(cgi *g, int which)
     e->fd = -1;
 }
 
+/* Done with a script once it is reaped and no connection points to it. It
+ * is freed after the loop's batch of events, some of which may still point
+ * at its descriptors. */
 static void maybe_free(cgi *g)
 {
-    if (g->c || !g->exited) return;
+    if (g->c || !g->exited || g->dead) return;
     for (int i = 0; i < END_COUNT; i++) close_end(g, i);
     htd_timer_disarm(&g->timer);
     g->l->jobs_out--;
     atomic_fetch_sub(&g->l->srv->cgi_running, 1);
     site_release(g->l->srv, g->st);
-    free(g);
+    g->st = NULL;
+    g->dead = 1;
+    g->next_dead = g->l->dead_cgis;
+    g->l->dead_cgis = g;
+}
+
+void cgi_bury(loop *l)
+{
+    while (l->dead_cgis) {
+        cgi *g = l->dead_cgis;
+        l->dead_cgis = g->next_dead;
+        free(g);
+    }
 }
 
 static void kill_script(cgi *g)
@@ -619,6 +639,8 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
     const char *ctype = NULL;
     size_t ctype_len = 0;
     int status = 0, location = 0;
+    const char *reason = NULL;
+    size_t reason_len = 0;
     int64_t cl = -1;
     const char *p = g->out, *end = g->out + g->h_end;
     while (p < end) {
@@ -648,6 +670,10 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
             if ((status = parse_status(v, vl)) < 200) {
                 *why = "the script wrote a bad Status header";
                 return -1;
+            }
+            if (vl > 4) { /* its own reason phrase */
+                reason = v + 4;
+                reason_len = vl - 4;
             }
             continue;
         }
@@ -683,7 +709,8 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
         memcpy(extra + xl + nl_ + 2 + vl, "\r\n", 2);
         xl += nl_ + 4 + vl;
     }
-    if (!status) status = location ? 302 : has_body ? 200 : 204;
+    /* A document (a type, or a body) is 200; only headers alone are 204. */
+    if (!status) status = location ? 302 : has_body || ctype ? 200 : 204;
     if (!location && !ctype && has_body && status == 200) {
         *why = "the script sent a document without a Content-Type";
         return -1;
@@ -692,7 +719,8 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
     g->bodyless = status == 204 || status == 304 || c->head_only;
     char ct[512];
     if (ctype) snprintf(ct, sizeof ct, "%.*s", (int)ctype_len, ctype);
-    resp rs = {.status = status, .ctype = ctype && !(status == 204 || status == 304) ? ct : NULL, .length = -1};
+    resp rs = {.status = status, .ctype = ctype && !(status == 204 || status == 304) ? ct : NULL, .length = -1,
+               .reason = reason, .reason_len = reason_len};
     if (status == 204 || status == 304) {
         /* no body, no length */
     } else if (cl >= 0) {
@@ -745,7 +773,7 @@ static void queue_body(conn *c, cgi *g, const char *p, size_t n)
 static void finish(conn *c, cgi *g)
 {
     if (g->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
-    if (g->cl_left > 0 || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
+    if ((g->cl_left > 0 && !g->bodyless) || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
     conn_seal(c);
     htd_request r = log_req(g);
     log_access_vh(c->loop, g->vh, c, &r, g->nph ? 200 : g->status, g->sent);
@@ -888,6 +916,7 @@ void cgi_event(void *end, uint32_t events)
     (void)events;
     cgi_end *e = end;
     cgi *g = e->g;
+    if (g->dead || e->fd < 0) return; /* closed earlier in this batch */
     switch (e->which) {
     case END_ERR:
         read_stderr(g);

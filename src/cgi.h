@@ -29,6 +29,9 @@ void cgi_detach(struct conn *c);
 /* An event on one of a script's descriptors (EV_CGI). */
 void cgi_event(void *end, uint32_t events);
 
+/* Frees the scripts finished during the last batch of events. */
+void cgi_bury(struct loop *l);
+
 /* A script's time limit ran out (its timer on the loop's T_CGI list). */
 void cgi_expired(struct loop *l, void *timer);
 

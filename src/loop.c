@@ -356,9 +356,9 @@ static int next_timeout(loop *l)
 void *loop_run(void *arg)
 {
     loop *l = arg;
-    struct epoll_event evs[MAX_EVENTS];
+    struct epoll_event evs[MAX_EVENTS], cgi_evs[MAX_EVENTS];
     for (;;) {
-        int stop_seen = 0, jobs_seen = 0;
+        int stop_seen = 0, jobs_seen = 0, ncgi = 0;
         if (l->srv->stop_requested && !l->stopping) begin_stop(l);
         if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
         int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
@@ -377,14 +377,16 @@ void *loop_run(void *arg)
         for (int i = 0; i < n; i++) {
             uint8_t kind = *(uint8_t *)evs[i].data.ptr;
             if (kind == EV_CACHE) continue;
+            if (kind == EV_CGI) {
+                cgi_evs[ncgi++] = evs[i]; /* the kind is read now, while all are alive */
+                continue;
+            }
             if (kind == EV_JOBS) {
                 jobs_seen = 1;
                 continue;
             }
             if (kind == EV_CONN) {
                 conn_event(evs[i].data.ptr, evs[i].events);
-            } else if (kind == EV_CGI) {
-                cgi_event(evs[i].data.ptr, evs[i].events);
             } else if (kind == EV_LISTENER) {
                 if (!l->stopping) do_accept(l, evs[i].data.ptr);
             } else {
@@ -394,6 +396,9 @@ void *loop_run(void *arg)
                 stop_seen = 1;
             }
         }
+        /* Scripts' pipes after the connections: a script's event may close
+         * its connection, which must not have an event further down. */
+        for (int i = 0; i < ncgi; i++) cgi_event(cgi_evs[i].data.ptr, cgi_evs[i].events);
         /* Only after the batch: stopping closes connections that may still
          * have events further down the array. */
         /* Finished disk jobs resume (and may close) connections: after the
@@ -403,6 +408,7 @@ void *loop_run(void *arg)
         expire(l);
         if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
             resume_accept(l);
+        cgi_bury(l);
         retire(l);
     }
     log_flush(l, l->site);

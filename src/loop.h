@@ -78,6 +78,7 @@ typedef struct loop {
     loop_cache *old_caches;
     struct auth_cache *auth_cache; /* credentials verified lately */
     unsigned auth_pending;  /* password checks on the pool for this loop */
+    struct cgi *dead_cgis;  /* scripts finished in this batch, freed after it */
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;

@@ -97,8 +97,12 @@ int response_head(conn *c, const resp *r)
     char code[4] = {(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
                     (char)('0' + r->status % 10), ' '};
     put(&w, code, 4);
-    const char *reason = htd_reason(r->status);
-    put(&w, reason, strlen(reason));
+    if (r->reason) {
+        put(&w, r->reason, r->reason_len);
+    } else {
+        const char *reason = htd_reason(r->status);
+        put(&w, reason, strlen(reason));
+    }
     PUTS(&w, "\r\nServer: htd\r\nDate: ");
     put(&w, l->date, HTD_DATE_LEN);
     if (r->ctype) {

@@ -16,6 +16,8 @@ struct conn;
 
 typedef struct resp {
     int status;
+    const char *reason;    /* a reason phrase of its own (a script's), or NULL for the usual */
+    size_t reason_len;
     const char *ctype;     /* Content-Type, or NULL */
     int64_t length;        /* Content-Length, or -1 for none (304, 204) */
     time_t last_modified;  /* 0 for none */
