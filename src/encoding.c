@@ -1,0 +1,92 @@
+/*
+ * encoding.c - Accept-Encoding. A list of codings, each with an optional
+ * weight: "gzip;q=0.8, br, *;q=0". Parsed without allocating; pure.
+ */
+#include "encoding.h"
+
+#include <string.h>
+
+static int ieq(const char *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (n != l) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+        if (ch != lit[i]) return 0;
+    }
+    return 1;
+}
+
+/* "0", "0.5", "1", "1.000": thousandths, or -1 if malformed. */
+static int parse_q(const char *p, size_t n)
+{
+    if (n == 0 || n > 5 || (p[0] != '0' && p[0] != '1')) return -1;
+    int q = (p[0] - '0') * 1000;
+    if (n == 1) return q;
+    if (p[1] != '.') return -1;
+    int scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        q += (p[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT])
+{
+    int named[ENC_COUNT] = {0}, star = -1;
+    q[ENC_IDENTITY] = 1000;
+    q[ENC_GZIP] = q[ENC_BR] = 0;
+    if (!v.p) return;
+    /* Acceptable unless refused, but the last choice: a client that lists
+     * codings wants one of them. */
+    q[ENC_IDENTITY] = 1;
+    const char *p = v.p, *end = v.p + v.len;
+    while (p < end) {
+        const char *e = memchr(p, ',', (size_t)(end - p));
+        if (!e) e = end;
+        /* one element: coding [; q=x] */
+        const char *s = p, *t = e;
+        while (s < t && (*s == ' ' || *s == '\t')) s++;
+        const char *semi = s < t ? memchr(s, ';', (size_t)(t - s)) : NULL;
+        const char *ce = semi ? semi : t;
+        while (ce > s && (ce[-1] == ' ' || ce[-1] == '\t')) ce--;
+        int w = 1000;
+        if (semi) {
+            const char *a = semi + 1;
+            while (a < t && (*a == ' ' || *a == '\t')) a++;
+            const char *b = t;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+            w = b - a > 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=' ? parse_q(a + 2, (size_t)(b - a - 2)) : -1;
+        }
+        if (w >= 0 && ce > s) {
+            size_t n = (size_t)(ce - s);
+            int k = ieq(s, n, "identity") ? ENC_IDENTITY
+                    : ieq(s, n, "gzip") || ieq(s, n, "x-gzip") ? ENC_GZIP
+                    : ieq(s, n, "br") ? ENC_BR
+                    : -1;
+            if (k >= 0) {
+                q[k] = (unsigned)w;
+                named[k] = 1;
+            } else if (n == 1 && *s == '*') {
+                star = w;
+            }
+        }
+        p = e + 1;
+    }
+    if (star >= 0)
+        for (int k = 0; k < ENC_COUNT; k++)
+            if (!named[k]) q[k] = (unsigned)star;
+}
+
+int htd_choose_encoding(const unsigned q[ENC_COUNT], unsigned available)
+{
+    static const int order[] = {ENC_BR, ENC_GZIP, ENC_IDENTITY};
+    int best = -1;
+    for (int i = 0; i < 3; i++) {
+        int k = order[i];
+        if (!(available & (1u << k)) || q[k] == 0) continue;
+        if (best < 0 || q[k] > q[best]) best = k;
+    }
+    return best;
+}
