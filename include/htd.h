@@ -53,6 +53,7 @@ typedef struct htd_config {
     size_t ncgi;
     unsigned cgi_timeout_ms;    /* a script's time limit; 0 means 30000 */
     unsigned cgi_max;           /* scripts running at once (then 503); 0 means 16 */
+    int no_precompressed;       /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

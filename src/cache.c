@@ -228,21 +228,25 @@ static void make_room(cache *c, size_t need)
 }
 
 /* The header lines every response of a file repeats, formatted once. */
-static int format_headers(cache_entry *e, const char *ctype, const struct stat *st)
+static int format_headers(cache_entry *e, const char *ctype, const struct stat *st, cache_how how)
 {
     char lm[HTD_DATE_LEN + 1];
     htd_date_format(e->mtime, lm);
-    char buf[512], tag[80];
+    char buf[512], tag[80], ce[48] = "";
     static_etag(st, tag, sizeof tag);
+    if (how.coding) snprintf(ce, sizeof ce, "Content-Encoding: %s\r\n", how.coding);
+    /* Vary sits between the validators, which a 304 repeats: it must too. */
     int n = snprintf(buf, sizeof buf,
-                     "Content-Type: %s\r\nLast-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-                     ctype, lm, tag);
+                     "Content-Type: %s\r\n%sLast-Modified: %s\r\n%sETag: %s\r\nAccept-Ranges: bytes\r\n",
+                     ctype, ce, lm, how.vary ? "Vary: Accept-Encoding\r\n" : "", tag);
     if (n < 0 || (size_t)n >= sizeof buf) return -1;
     e->hdrs = malloc((size_t)n + 1);
     if (!e->hdrs) return -1;
     memcpy(e->hdrs, buf, (size_t)n + 1);
     e->hdrs_len = (size_t)n;
-    e->vhdrs_off = (size_t)(strstr(e->hdrs, "Last-Modified: ") - e->hdrs);
+    /* What follows Content-Type: the coding, the validators and Vary, which
+     * multipart parts and 304s take without the type. */
+    e->vhdrs_off = (size_t)(strstr(e->hdrs, "\r\n") + 2 - e->hdrs);
     char *et = strstr(e->hdrs, "ETag: ") + 6;
     e->etag = (htd_str){et, (size_t)(strchr(et, '\r') - et)};
     e->ctype = ctype;
@@ -251,6 +255,12 @@ static int format_headers(cache_entry *e, const char *ctype, const struct stat *
 
 cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, int fd,
                        const struct stat *st, const char *ctype, time_t now)
+{
+    return cache_put_how(c, path, len, rel, fd, st, ctype, now, (cache_how){NULL, 0});
+}
+
+cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *rel, int fd,
+                           const struct stat *st, const char *ctype, time_t now, cache_how how)
 {
     cache_entry *e = calloc(1, sizeof *e + len + 1);
     if (!e) {
@@ -269,7 +279,7 @@ cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, 
         e->size = (uint64_t)st->st_size;
         e->ino = st->st_ino;
         e->mtime = st->st_mtim.tv_sec < now ? st->st_mtim.tv_sec : now;
-        if (format_headers(e, ctype, st) < 0) {
+        if (format_headers(e, ctype, st, how) < 0) {
             entry_free(e);
             return NULL;
         }

@@ -30,6 +30,8 @@ typedef struct cache_entry {
     uint32_t hash;
     unsigned refs;
     int missing; /* a negative entry: the path does not exist */
+    uint8_t siblings; /* precompressed files beside it: 1 << ENC_GZIP, 1 << ENC_BR (encoding.h) */
+    uint8_t index;    /* the file is the path's index.html */
     int fd;      /* the open file, or -1 */
     uint64_t size;
     time_t mtime;         /* Last-Modified, never after the time it was cached */
@@ -39,7 +41,7 @@ typedef struct cache_entry {
     char *data;           /* the whole file for small files, else NULL */
     char *hdrs;           /* Content-Type, Last-Modified, ETag and Accept-Ranges lines */
     size_t hdrs_len;      /* (Content-Length depends on the range, so it is not here) */
-    size_t vhdrs_off;     /* where the Last-Modified line starts */
+    size_t vhdrs_off;     /* where the lines after Content-Type start */
     size_t path_len;
     char path[];          /* the key: the normalised request path */
 } cache_entry;
@@ -70,6 +72,15 @@ cache_entry *cache_get(cache *c, const char *path, size_t len);
  * of memory (fd is then closed). */
 cache_entry *cache_put(cache *c, const char *path, size_t len, const char *rel, int fd,
                        const struct stat *st, const char *ctype, time_t now);
+
+/* How an entry's head describes it: a content coding ("gzip", "br") for a
+ * precompressed variant, and whether responses vary by Accept-Encoding. */
+typedef struct cache_how {
+    const char *coding;
+    int vary;
+} cache_how;
+cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *rel, int fd,
+                           const struct stat *st, const char *ctype, time_t now, cache_how how);
 
 void cache_ref(cache_entry *e);
 void cache_unref(cache_entry *e);

@@ -44,8 +44,10 @@
 
 #define CGI_BUF 16384 /* script output read at once; also the largest header block */
 #define CGI_IN 16384  /* request body bytes on their way to the script */
-#define ENV_MAX 128
-#define ENV_BYTES 16384
+/* Room for every header field of the largest head, twice over (names grow
+ * by "HTTP_"), and the fixed variables. */
+#define ENV_MAX (HTD_MAX_HEADERS + 48)
+#define ENV_BYTES (2 * RBUF_SIZE + 8192)
 
 enum { END_IN, END_OUT, END_ERR, END_PID, END_COUNT };
 
@@ -156,12 +158,16 @@ typedef struct envb {
     size_t n;
     char buf[ENV_BYTES];
     size_t used;
+    int full; /* something did not fit: the script must not run without it */
 } envb;
 
 static void env_add(envb *e, const char *name, const char *v, size_t vlen)
 {
     size_t nl = strlen(name);
-    if (e->n == ENV_MAX || e->used + nl + vlen + 2 > sizeof e->buf) return;
+    if (e->n == ENV_MAX || e->used + nl + vlen + 2 > sizeof e->buf) {
+        e->full = 1;
+        return;
+    }
     char *p = e->buf + e->used;
     memcpy(p, name, nl);
     p[nl] = '=';
@@ -277,7 +283,7 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
             var[5 + k] = ch == '-' ? '_' : ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
         }
         var[5 + name.len] = 0;
-        char val[4096];
+        char val[RBUF_SIZE]; /* a head is at most RBUF_SIZE: every value fits */
         size_t vl = 0;
         for (size_t k = i; k < r->nheaders; k++) {
             const htd_header *hd = &r->headers[k];
@@ -484,7 +490,12 @@ void cgi_start(conn *c, size_t head_len)
         goto spawn_failed;
     }
     env->n = env->used = 0;
+    env->full = 0;
     build_env(env, c, vh, script_len, abs);
+    if (env->full) {
+        why = "the request's header fields do not fit in the script's environment";
+        goto spawn_failed;
+    }
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;

@@ -66,6 +66,7 @@ static void usage(FILE *f)
           "      --writable PREFIX[:SIZE]  let PUT, POST and DELETE write under PREFIX,\n"
           "                         documents up to SIZE (default --max-upload); repeatable\n"
           "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
+          "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept them\n"
           "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; repeatable\n"
           "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
           "      --cgi-max N        scripts running at once; more get 503 (default 16)\n"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
         {"max-upload", required_argument, NULL, 'U'},
         {"config", required_argument, NULL, 'c'},
         {"cgi", required_argument, NULL, 'G'},
+        {"no-precompressed", no_argument, NULL, 'P'},
         {"cgi-timeout", required_argument, NULL, 'T'},
         {"cgi-max", required_argument, NULL, 'M'},
         {"check-config", required_argument, NULL, 'C'},
@@ -167,6 +169,9 @@ int main(int argc, char **argv)
             if (cfg.nwritable == sizeof writable / sizeof writable[0])
                 die("--writable %s: at most 64 areas%s", optarg, "");
             writable[cfg.nwritable++] = optarg;
+            break;
+        case 'P':
+            cfg.no_precompressed = 1;
             break;
         case 'G':
             if (cfg.ncgi == sizeof cgi / sizeof cgi[0]) die("--cgi %s: at most 64 prefixes%s", optarg, "");

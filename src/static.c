@@ -22,6 +22,7 @@
 #include "cache.h"
 #include "conn.h"
 #include "date.h"
+#include "encoding.h"
 #include "log.h"
 #include "range.h"
 #include "response.h"
@@ -38,6 +39,25 @@ static int open_beneath(int root_fd, const char *rel, int flags)
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+static const char *const coding_name[ENC_COUNT] = {NULL, "gzip", "br"};
+static const char *const coding_ext[ENC_COUNT] = {NULL, ".gz", ".br"};
+
+/* Which precompressed files stand beside rel: FILE.gz, FILE.br. */
+static unsigned siblings(int root_fd, const char *rel, size_t rlen)
+{
+    unsigned found = 0;
+    char sib[REQ_PATH_MAX + 24];
+    for (int k = ENC_GZIP; k <= ENC_BR; k++) {
+        memcpy(sib, rel, rlen);
+        memcpy(sib + rlen, coding_ext[k], 4);
+        int fd = open_beneath(root_fd, sib, O_PATH);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) found |= 1u << k;
+        if (fd >= 0) close(fd);
+    }
+    return found;
 }
 
 /* Any segment starting with '.' is refused, except a leading ".well-known". */
@@ -262,9 +282,15 @@ static cache_entry *resolve(struct htd_req *hr)
         fail(hr, 403, "not a regular file");
         return NULL;
     }
-    cache_entry *e = cache_put(hr->cache, hr->path, hr->path_len, rel, fd, &st,
-                               htd_mime_type(s->mime, rel, rlen), l->date_sec);
-    if (!e) fail(hr, 500, "out of memory");
+    unsigned sib = s->cfg.no_precompressed ? 0 : siblings(hr->vh->root_fd, rel, rlen);
+    cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st,
+                                   htd_mime_type(s->mime, rel, rlen), l->date_sec, (cache_how){NULL, sib != 0});
+    if (!e) {
+        fail(hr, 500, "out of memory");
+        return NULL;
+    }
+    e->siblings = (uint8_t)sib;
+    e->index = hr->path[hr->path_len - 1] == '/';
     return e;
 
 open_failed:
@@ -292,6 +318,34 @@ open_failed:
 }
 
 static void serve_entry(struct htd_req *hr, cache_entry *e);
+
+/* The entry of e's precompressed variant in coding k, cached under a key no
+ * request path can have (paths start with '/'). NULL if it cannot be had:
+ * the caller serves identity then. */
+static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
+{
+    loop *l = hr->c->loop;
+    char key[REQ_PATH_MAX + 4], rel[REQ_PATH_MAX + 32];
+    key[0] = (char)k;
+    memcpy(key + 1, e->path, e->path_len);
+    cache_entry *v = cache_get(hr->cache, key, e->path_len + 1);
+    if (v) {
+        cache_ref(v);
+        return v->missing ? (cache_unref(v), NULL) : v;
+    }
+    int n = snprintf(rel, sizeof rel, "%.*s%s%s", (int)e->path_len - 1, e->path + 1,
+                     e->index ? "index.html" : "", coding_ext[k]);
+    if (n < 0 || (size_t)n >= sizeof rel) return NULL;
+    int fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    return cache_put_how(hr->cache, key, e->path_len + 1, rel, fd, &st, e->ctype, l->date_sec,
+                         (cache_how){coding_name[k], 1});
+}
 
 void static_serve(struct htd_req *hr)
 {
@@ -321,8 +375,30 @@ void static_serve(struct htd_req *hr)
     } else if (!(e = resolve(hr))) {
         return;
     }
-    if (e->missing) fail(hr, 404, "no such file");
-    else serve_entry(hr, e);
+    if (e->missing) {
+        fail(hr, 404, "no such file");
+        cache_unref(e);
+        return;
+    }
+    /* Content codings: identity unless the client takes a precompressed
+     * variant the file has; 406 only when it refuses identity too. */
+    htd_str ae = HDR(hr->r, "accept-encoding");
+    if (ae.p) {
+        unsigned q[ENC_COUNT];
+        htd_accept_encoding(ae, q);
+        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings);
+        if (k < 0) {
+            fail(hr, 406, "the file is not available in any content coding the client accepts");
+            cache_unref(e);
+            return;
+        }
+        cache_entry *v = k != ENC_IDENTITY ? variant(hr, e, k) : NULL;
+        if (v) {
+            cache_unref(e);
+            e = v;
+        }
+    }
+    serve_entry(hr, e);
     cache_unref(e);
     return;
 
