@@ -54,6 +54,8 @@ typedef struct htd_config {
     unsigned cgi_timeout_ms;    /* a script's time limit; 0 means 30000 */
     unsigned cgi_max;           /* scripts running at once (then 503); 0 means 16 */
     int no_precompressed;       /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
+    const char *const *cache_control; /* "PREFIX=VALUE": Cache-Control for paths under PREFIX */
+    size_t ncache_control;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -627,6 +627,40 @@ static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
     return 0;
 }
 
+/* --cache-control PREFIX=VALUE: a prefix rule of the top-level server that
+ * adds the header, as `headers = { Cache-Control = "..."; }` would. */
+static int cache_control_rules(builder *b, vhost *top)
+{
+    const htd_config *c = b->cfg;
+    if (!c->ncache_control) return 0;
+    rule *nr = realloc(top->rules, (top->nrules + c->ncache_control) * sizeof *nr);
+    if (!nr) return bfail(b, NULL, "out of memory%s%s", "", "");
+    top->rules = nr;
+    for (size_t i = 0; i < c->ncache_control; i++) {
+        const char *spec = c->cache_control[i], *eq = strchr(spec, '=');
+        char norm[4096];
+        const char *why = "expected PREFIX=VALUE, like /static/=max-age=86400";
+        int n = eq && spec[0] == '/' ? htd_path_normalize(spec, (size_t)(eq - spec), norm, sizeof norm, &why) : -1;
+        for (const char *p = eq ? eq + 1 : ""; n >= 0 && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) n = -1, why = "control characters in the value";
+        if (n < 0 || !eq[1]) return bfail(b, NULL, "--cache-control %s: %s", spec, eq && !eq[1] ? "an empty value" : why);
+        rule *r = &top->rules[top->nrules++];
+        *r = (rule){.kind = RULE_PREFIX, .nsub = 1, .code = 302, .keep_query = 1};
+        size_t hl = strlen(eq + 1) + 20;
+        char *h = malloc(hl);
+        if (!(r->pat = strdup(norm)) || !h) {
+            free(h);
+            return bfail(b, NULL, "out of memory%s%s", "", "");
+        }
+        r->len = (size_t)n;
+        r->sc.headers_len = (size_t)snprintf(h, hl, "Cache-Control: %s\r\n", eq + 1);
+        r->sc.headers = h;
+        r->sc.own = OWN_HEADERS;
+        inherit(&r->sc, &top->sc);
+    }
+    return 0;
+}
+
 static int add_name(builder *b, const config_setting_t *s, const char *name, vhost *vh)
 {
     site *st = b->st;
@@ -783,6 +817,7 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
         goto fail;
     if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi, cfg->ncgi) < 0) goto fail;
     if (root && (parse_scope(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0)) goto fail;
+    if (cache_control_rules(&b, top) < 0) goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0) goto fail;
     return st;

@@ -66,6 +66,8 @@ static void usage(FILE *f)
           "      --writable PREFIX[:SIZE]  let PUT, POST and DELETE write under PREFIX,\n"
           "                         documents up to SIZE (default --max-upload); repeatable\n"
           "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
+          "      --cache-control PREFIX=VALUE  send Cache-Control: VALUE for paths under PREFIX;\n"
+          "                         repeatable (the config's headers do the same per rule)\n"
           "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept them\n"
           "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; repeatable\n"
           "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"cgi", required_argument, NULL, 'G'},
         {"no-precompressed", no_argument, NULL, 'P'},
+        {"cache-control", required_argument, NULL, 'K'},
         {"cgi-timeout", required_argument, NULL, 'T'},
         {"cgi-max", required_argument, NULL, 'M'},
         {"check-config", required_argument, NULL, 'C'},
@@ -128,7 +131,7 @@ int main(int argc, char **argv)
     };
     htd_config cfg = {0};
     const char *check = NULL;
-    const char *listen[64], *writable[64], *cgi[64];
+    const char *listen[64], *writable[64], *cgi[64], *cache_control[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -170,6 +173,11 @@ int main(int argc, char **argv)
                 die("--writable %s: at most 64 areas%s", optarg, "");
             writable[cfg.nwritable++] = optarg;
             break;
+        case 'K':
+            if (cfg.ncache_control == sizeof cache_control / sizeof cache_control[0])
+                die("--cache-control %s: at most 64%s", optarg, "");
+            cache_control[cfg.ncache_control++] = optarg;
+            break;
         case 'P':
             cfg.no_precompressed = 1;
             break;
@@ -207,6 +215,7 @@ int main(int argc, char **argv)
     cfg.listen = listen;
     cfg.writable = writable;
     cfg.cgi = cgi;
+    cfg.cache_control = cache_control;
     char err[512];
     if (check) {
         if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");
