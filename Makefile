@@ -3,7 +3,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LDLIBS = -lconfig -lcrypt -lcrypto -lpthread
+LDLIBS = -lconfig -lcrypt -lcrypto -lz -lpthread
 
 ifeq ($(V),1)
 Q =

@@ -19,8 +19,9 @@ set -euo pipefail
 # libssl-dev           SHA-256 for the verified-credentials cache; TLS later
 # apache2-utils        htpasswd, with which the tests make password files
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
+# zlib1g-dev           gzip on the fly (--gzip)
 packages=(build-essential clang libclang-rt-14-dev python3 media-types util-linux curl
-          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois)
+          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cgi.h"
+#include "gzip.h"
 #include "log.h"
 #include "path.h"
 #include "range.h"
@@ -107,6 +108,7 @@ void conn_close(conn *c)
     if (l->fresh == c) l->fresh = NULL;
     if (c->aw) rules_detach(c);
     if (c->cgi) cgi_detach(c);
+    if (c->gz) gzip_detach(c);
     if (c->up) store_detach(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
@@ -855,6 +857,9 @@ static void conn_run(conn *c)
             return; /* a disk job will resume it */
         case CS_CGI:
             if (!cgi_step(c)) return;
+            break;
+        case CS_GZIP:
+            if (!gzip_step(c)) return;
             break;
         case CS_AUTH:
             if (c->out) { /* earlier pipelined responses go out meanwhile */

@@ -11,6 +11,8 @@
  *   STORE    waiting for a disk job of that upload; reading nothing
  *   CGI      a script (cgi.c) is producing the response: the body goes to
  *            it, its output to the client through WRITE and back
+ *   GZIP     a static file being compressed (gzip.c), piece by piece through
+ *            WRITE and back
  *   AUTH     waiting for a password check (rules.c); reading nothing, the
  *            request head kept at rpos to be parsed again
  *
@@ -30,7 +32,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH, CS_CGI };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH, CS_CGI, CS_GZIP };
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
@@ -95,6 +97,7 @@ typedef struct conn {
     struct upload *up;    /* UPLOAD, STORE: the document being written */
     struct auth_wait *aw; /* AUTH: the password check, until it comes back */
     struct cgi *cgi;      /* CGI: the script */
+    struct gz *gz;        /* GZIP: the compressor */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 

@@ -12,8 +12,9 @@
 
 /* Does the Accept field value ask for JSON rather than HTML (RFC 9110
  * section 12.5.1)? Each of application/json and text/html gets the q-value
- * of the most specific media range that matches it (type/subtype, then
- * type/*, then * / *; the first of equally specific ones; none is q=0), and
+ * of the most specific media range that matches it (an exact
+ * type/subtype, then a wildcard subtype, then the wildcard for every type;
+ * the first of equally specific ones; q=0 if none matches), and
  * JSON wins only with a strictly higher q. Media type parameters other than
  * q are ignored; a malformed element is skipped. An absent (v.p == NULL) or
  * empty field is HTML. */

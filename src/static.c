@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "date.h"
 #include "encoding.h"
+#include "gzip.h"
 #include "log.h"
 #include "range.h"
 #include "response.h"
@@ -283,8 +284,10 @@ static cache_entry *resolve(struct htd_req *hr)
         return NULL;
     }
     unsigned sib = s->cfg.no_precompressed ? 0 : siblings(hr->vh->root_fd, rel, rlen);
-    cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st,
-                                   htd_mime_type(s->mime, rel, rlen), l->date_sec, (cache_how){NULL, sib != 0});
+    const char *ctype = htd_mime_type(s->mime, rel, rlen);
+    int vary = sib || (s->cfg.gzip && gzip_compressible(ctype) && st.st_size >= GZIP_MIN);
+    cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype, l->date_sec,
+                                   (cache_how){NULL, vary});
     if (!e) {
         fail(hr, 500, "out of memory");
         return NULL;
@@ -386,9 +389,16 @@ void static_serve(struct htd_req *hr)
     if (ae.p) {
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
-        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings);
+        /* On the fly: never for ranges, nor where a FILE.gz is there. */
+        int fly = l->srv->cfg.gzip && !(e->siblings & 1u << ENC_GZIP) && gzip_compressible(e->ctype) &&
+                  e->size >= GZIP_MIN && !HDR(hr->r, "range").p;
+        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
         if (k < 0) {
             fail(hr, 406, "the file is not available in any content coding the client accepts");
+            cache_unref(e);
+            return;
+        }
+        if (k == ENC_GZIP && fly && gzip_start(hr, e) == 0) {
             cache_unref(e);
             return;
         }

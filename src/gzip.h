@@ -1,0 +1,27 @@
+/*
+ * gzip.h - compressing static files on the fly (--gzip).
+ */
+#ifndef HTD_GZIP_H
+#define HTD_GZIP_H
+
+struct conn;
+struct htd_req;
+struct cache_entry;
+
+#define GZIP_MIN 256 /* smaller files gain too little to be worth it */
+
+/* Is a Content-Type worth compressing (text, JSON, JavaScript, XML, SVG)? */
+int gzip_compressible(const char *ctype);
+
+/* Answers hr with e compressed: 200 (streamed; the connection goes on in
+ * CS_GZIP once the head is out) or 304. -1 if it cannot (nothing queued):
+ * the caller sends identity. */
+int gzip_start(struct htd_req *hr, struct cache_entry *e);
+
+/* CS_GZIP: compresses and queues the next piece. 1 if c changed state. */
+int gzip_step(struct conn *c);
+
+/* The connection is closing. */
+void gzip_detach(struct conn *c);
+
+#endif

@@ -1,0 +1,692 @@
+/*
+ * listing.c - directory listings: an HTML page for people, JSON for
+ * programs, and the Accept field that chooses between them.
+ *
+ * A listing is made in three steps: one pass of readdir that stats each
+ * entry and copies its name into one growing arena, a qsort, and one pass
+ * that writes the page into one buffer grown by doubling. So 10,000 entries
+ * cost 10,000 stats and a few dozen allocations, not one per entry. The
+ * directory is read through a descriptor opened from dirfd ("."), not a
+ * dup: a dup would share dirfd's file offset with every other thread
+ * listing the same directory at the same time.
+ *
+ * Names are bytes an attacker may choose, so nothing is written raw. In an
+ * href a name is percent-encoded down to the unreserved characters and most
+ * sub-delims; ':' is encoded too, so no name can turn a relative link into
+ * "javascript:". In text it is HTML-escaped, with bytes that are not UTF-8
+ * shown as U+FFFD (one per maximal ill-formed subpart, as browsers decode)
+ * and control characters as their pictures (U+2400..), so a name can
+ * neither inject markup nor make the page invalid. JSON strings get the
+ * same treatment per RFC 8259, invalid bytes as \ufffd, so the output is
+ * always valid UTF-8 and valid JSON.
+ *
+ * No static mutable state, no locale (strcoll and friends are not
+ * thread-safe with setlocale): the sort is a byte-wise compare.
+ */
+#include "listing.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- Accept ------------------------------------------------------------- */
+
+static int is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int ieq(const char *p, size_t n, const char *lit)
+{
+    if (n != strlen(lit)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+        if (c != lit[i]) return 0;
+    }
+    return 1;
+}
+
+/* A qvalue (RFC 9110 section 12.4.2): "0", "0.5", "1", "1.000", in
+ * thousandths, or -1 if malformed. */
+static int parse_q(const char *p, size_t n)
+{
+    if (n == 0 || n > 5 || (p[0] != '0' && p[0] != '1')) return -1;
+    int q = (p[0] - '0') * 1000;
+    if (n == 1) return q;
+    if (p[1] != '.') return -1;
+    int scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        q += (p[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+static size_t skip_ows(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return i;
+}
+
+static size_t skip_token(const char *s, size_t i, size_t n)
+{
+    while (i < n && is_tchar((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* After a malformed element: on to the next ',' that is not in a quoted
+ * string. */
+static size_t skip_element(const char *s, size_t i, size_t n)
+{
+    int quoted = 0;
+    for (; i < n; i++) {
+        if (quoted && s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            quoted = !quoted;
+        } else if (!quoted && s[i] == ',') {
+            break;
+        }
+    }
+    return i;
+}
+
+/* How specifically the media range t/st matches the media type
+ * want_type/want_sub: 2 exactly, 1 by a wildcard subtype, 0 by the wildcard
+ * for every type, -1 not at all (a wildcard type with a named subtype is not
+ * a range). */
+static int match(const char *t, size_t tn, const char *st, size_t sn, const char *want_type,
+                 const char *want_sub)
+{
+    int star_t = tn == 1 && t[0] == '*', star_s = sn == 1 && st[0] == '*';
+    if (star_t) return star_s ? 0 : -1;
+    if (!ieq(t, tn, want_type)) return -1;
+    if (star_s) return 1;
+    return ieq(st, sn, want_sub) ? 2 : -1;
+}
+
+int listing_wants_json(htd_str accept)
+{
+    const char *s = accept.p;
+    size_t n = s ? accept.len : 0, i = 0;
+    int html_spec = -1, html_q = 0, json_spec = -1, json_q = 0;
+
+    while (i < n) {
+        i = skip_ows(s, i, n);
+        if (i < n && s[i] == ',') { /* an empty list element */
+            i++;
+            continue;
+        }
+        if (i >= n) break;
+        /* type "/" subtype */
+        size_t t = i, te = skip_token(s, i, n);
+        if (te == t || te >= n || s[te] != '/') goto malformed;
+        size_t st = te + 1, ste = skip_token(s, st, n);
+        if (ste == st) goto malformed;
+        i = ste;
+        /* *( OWS ";" OWS name "=" value ); only q counts. Parameters after
+         * q are accept-ext, ignored like the media type's own. */
+        int q = 1000, seen_q = 0;
+        for (;;) {
+            i = skip_ows(s, i, n);
+            if (i >= n || s[i] == ',') break;
+            if (s[i] != ';') goto malformed;
+            i = skip_ows(s, i + 1, n);
+            if (i >= n || s[i] == ',') break; /* a bare ";" at the end */
+            size_t pn = i, pne = skip_token(s, i, n);
+            if (pne == pn || pne >= n || s[pne] != '=') goto malformed;
+            size_t v = pne + 1, ve;
+            if (v < n && s[v] == '"') {
+                ve = v + 1;
+                while (ve < n && s[ve] != '"')
+                    ve += s[ve] == '\\' ? 2 : 1;
+                if (ve >= n) goto malformed;
+                ve++;
+            } else {
+                ve = skip_token(s, v, n);
+                if (ve == v) goto malformed;
+            }
+            if (!seen_q && ieq(s + pn, pne - pn, "q")) {
+                q = parse_q(s + v, ve - v);
+                if (q < 0) goto malformed;
+                seen_q = 1;
+            }
+            i = ve;
+        }
+        int h = match(s + t, te - t, s + st, ste - st, "text", "html");
+        int j = match(s + t, te - t, s + st, ste - st, "application", "json");
+        if (h > html_spec) html_spec = h, html_q = q;
+        if (j > json_spec) json_spec = j, json_q = q;
+        continue;
+    malformed:
+        i = skip_element(s, i, n);
+    }
+    return json_q > html_q;
+}
+
+/* --- The output buffer -------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed; /* out of memory: every later write is a no-op */
+} buf;
+
+/* Room for more bytes at p + len; -1 (and failed) if there cannot be. */
+static int reserve(buf *b, size_t more)
+{
+    if (b->failed) return -1;
+    if (more <= b->cap - b->len) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < more) {
+        if (cap > SIZE_MAX / 2) {
+            b->failed = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put(buf *b, const char *s, size_t n)
+{
+    if (reserve(b, n)) return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+/* Reserves n * per bytes for an escaping loop, and says where to write. */
+static char *room(buf *b, size_t n, size_t per)
+{
+    if (n > (SIZE_MAX - 2) / per) {
+        b->failed = 1;
+        return NULL;
+    }
+    return reserve(b, n * per + 2) ? NULL : b->p + b->len;
+}
+
+/* --- Escaping ----------------------------------------------------------- */
+
+#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
+
+/* The length of the well-formed UTF-8 sequence at s[0..n) (n > 0), or, if
+ * there is none, minus the length of the maximal ill-formed subpart there,
+ * which one U+FFFD replaces (Unicode 3.9, as the WHATWG decoder does):
+ * 0xff 0xfe is two, a truncated 3-byte sequence one. Overlong forms,
+ * surrogates and code points past U+10FFFF are ill-formed. */
+static int utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    int need;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return -1;
+    }
+    for (int i = 1; i <= need; i++) {
+        if ((size_t)i >= n || s[i] < lo || s[i] > hi) return -i;
+        lo = 0x80, hi = 0xBF;
+    }
+    return need + 1;
+}
+
+/* Text content or an attribute value: & < > " ' as references, control
+ * characters as their U+2400 pictures, invalid UTF-8 as U+FFFD. */
+static void put_html(buf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    char *o = room(b, n, 6), *start = o;
+    if (!o) return;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        const char *rep = NULL;
+        if (c >= 0x80) {
+            int l = utf8_len(s + i, n - i);
+            if (l > 0) {
+                memcpy(o, s + i, (size_t)l);
+                o += l, i += (size_t)l;
+            } else {
+                memcpy(o, REPLACEMENT, 3);
+                o += 3, i += (size_t)-l;
+            }
+            continue;
+        }
+        switch (c) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        }
+        if (rep) {
+            size_t rl = strlen(rep);
+            memcpy(o, rep, rl);
+            o += rl;
+        } else if (c < 0x20 || c == 0x7F) {
+            /* U+2400 + c, or U+2421 for DEL: E2 90 80+c / E2 90 A1 */
+            *o++ = '\xE2', *o++ = '\x90';
+            *o++ = (char)(c == 0x7F ? 0xA1 : 0x80 + c);
+        } else {
+            *o++ = (char)c;
+        }
+        i++;
+    }
+    b->len += (size_t)(o - start);
+}
+
+/* A path segment of an href: everything but unreserved characters and the
+ * sub-delims other than & and ' (RFC 3986) percent-encoded. */
+static void put_href(buf *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str;
+    char *o = room(b, n, 3), *start = o;
+    if (!o) return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c && strchr("-._~!$()*+,;=", c))) {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        }
+    }
+    b->len += (size_t)(o - start);
+}
+
+/* A JSON string with its quotes (RFC 8259): \" \\ \n \t, \u00XX for other
+ * control characters, \ufffd for invalid UTF-8, the rest as it is. */
+static void put_json(buf *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    char *o = room(b, n, 6), *start = o;
+    if (!o) return;
+    *o++ = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            int l = utf8_len(s + i, n - i);
+            if (l > 0) {
+                memcpy(o, s + i, (size_t)l);
+                o += l, i += (size_t)l;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6, i += (size_t)-l;
+            }
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            *o++ = '\\', *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\', *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\', *o++ = 't';
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o += 4;
+            *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+        i++;
+    }
+    *o++ = '"';
+    b->len += (size_t)(o - start);
+}
+
+/* --- Sizes and times ---------------------------------------------------- */
+
+/* "512 B", "1.4 KiB", "3.0 MiB": one decimal, rounded, and a value that
+ * rounds to 1024.0 goes up a unit ("1.0 MiB", not "1024.0 KiB"). */
+static void put_size(buf *b, uint64_t size)
+{
+    static const char units[][4] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    char s[48];
+    if (size < 1024) {
+        snprintf(s, sizeof s, "%u B", (unsigned)size);
+    } else {
+        int u = 0;
+        uint64_t unit = 1024;
+        while (u < 5 && size / 1024 >= unit)
+            unit *= 1024, u++;
+        /* Tenths of the unit, without overflow: size % unit < 2^60. */
+        uint64_t tenths = size / unit * 10 + (size % unit * 10 + unit / 2) / unit;
+        if (tenths >= 10240 && u < 5) {
+            unit *= 1024, u++;
+            tenths = size / unit * 10 + (size % unit * 10 + unit / 2) / unit;
+        }
+        snprintf(s, sizeof s, "%llu.%u %s", (unsigned long long)(tenths / 10),
+                 (unsigned)(tenths % 10), units[u]);
+    }
+    puts_(b, s);
+}
+
+/* "2026-11-25T10:00:00Z" (iso) or "2026-11-25 10:00", UTC. */
+static void put_time(buf *b, time_t t, int iso)
+{
+    struct tm tm;
+    char s[96];
+    if (!gmtime_r(&t, &tm)) {
+        t = 0;
+        gmtime_r(&t, &tm);
+    }
+    if (iso)
+        snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    else
+        snprintf(s, sizeof s, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min);
+    puts_(b, s);
+}
+
+/* --- Reading the directory ---------------------------------------------- */
+
+typedef struct {
+    const char *name; /* into the arena, once reading is done */
+    size_t off;       /* the name's offset in the arena while reading */
+    size_t namelen;
+    int dir;
+    uint64_t size;
+    time_t mtime;
+} entry;
+
+typedef struct {
+    entry *v;
+    size_t n, cap;
+    char *names; /* the arena: every name, back to back */
+    size_t names_len, names_cap;
+} entries;
+
+static void entries_free(entries *es)
+{
+    free(es->v);
+    free(es->names);
+}
+
+/* p grown by doubling (from first) to hold need items of size; NULL, with p
+ * left as it was, if it cannot be. */
+static void *grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap) return p;
+    size_t c = *cap ? *cap : first;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / size) return NULL;
+        c *= 2;
+    }
+    void *np = realloc(p, c * size);
+    if (np) *cap = c;
+    return np;
+}
+
+static int add(entries *es, const char *name, size_t namelen, const struct stat *st)
+{
+    entry *v = grow(es->v, &es->cap, es->n + 1, sizeof *es->v, 64);
+    if (v) es->v = v;
+    char *names = v ? grow(es->names, &es->names_cap, es->names_len + namelen, 1, 4096) : NULL;
+    if (!names) {
+        errno = ENOMEM;
+        return -1;
+    }
+    es->names = names;
+    entry *e = &es->v[es->n++];
+    e->off = es->names_len;
+    e->namelen = namelen;
+    e->dir = S_ISDIR(st->st_mode);
+    e->size = e->dir || st->st_size < 0 ? 0 : (uint64_t)st->st_size;
+    e->mtime = st->st_mtim.tv_sec;
+    memcpy(es->names + es->names_len, name, namelen);
+    es->names_len += namelen;
+    return 0;
+}
+
+static int read_entries(int dirfd, int hide_dot, entries *es)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno) rc = -1;
+            break;
+        }
+        const char *name = de->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+        if (hide_dot && name[0] == '.') continue;
+        struct stat st;
+        if (fstatat(fd, name, &st, 0) != 0) continue; /* dangling, vanished, unreadable */
+        if (add(es, name, strlen(name), &st)) {
+            rc = -1;
+            break;
+        }
+    }
+    int e = errno;
+    closedir(d);
+    errno = e;
+    if (rc) return -1;
+    for (size_t i = 0; i < es->n; i++)
+        es->v[i].name = es->names + es->v[i].off;
+    return 0;
+}
+
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Folders first; then by name with ASCII case folded; then by bytes. */
+static int compare(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    if (x->dir != y->dir) return x->dir ? -1 : 1;
+    const unsigned char *p = (const unsigned char *)x->name, *q = (const unsigned char *)y->name;
+    size_t n = x->namelen < y->namelen ? x->namelen : y->namelen;
+    for (size_t i = 0; i < n; i++)
+        if (fold(p[i]) != fold(q[i])) return fold(p[i]) < fold(q[i]) ? -1 : 1;
+    if (x->namelen != y->namelen) return x->namelen < y->namelen ? -1 : 1;
+    return memcmp(p, q, n);
+}
+
+/* --- The two formats ---------------------------------------------------- */
+
+static void render_json(buf *b, const char *path, size_t path_len, const entries *es)
+{
+    puts_(b, "{\"path\":");
+    put_json(b, path, path_len);
+    puts_(b, ",\"entries\":[");
+    for (size_t i = 0; i < es->n; i++) {
+        const entry *e = &es->v[i];
+        puts_(b, i ? ",{\"name\":" : "{\"name\":");
+        put_json(b, e->name, e->namelen);
+        if (e->dir) {
+            puts_(b, ",\"type\":\"dir\"");
+        } else {
+            char s[48];
+            snprintf(s, sizeof s, ",\"type\":\"file\",\"size\":%llu", (unsigned long long)e->size);
+            puts_(b, s);
+        }
+        puts_(b, ",\"mtime\":\"");
+        put_time(b, e->mtime, 1);
+        puts_(b, "\"}");
+    }
+    puts_(b, "]}");
+}
+
+/* Icons are inline SVG in data: URIs, so the page loads nothing else. */
+static const char style[] =
+    "<style>\n"
+    ":root{color-scheme:light dark;--fg:#1f2328;--muted:#59636e;--bg:#fff;--line:#d8dee4;"
+    "--hover:#f6f8fa;--link:#0969da}\n"
+    "@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;"
+    "--line:#30363d;--hover:#161b22;--link:#4493f8}}\n"
+    "body{margin:0;padding:2rem 1.25rem;background:var(--bg);color:var(--fg);"
+    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",sans-serif}\n"
+    "main{max-width:60rem;margin:0 auto}\n"
+    "h1{font-size:1.35rem;font-weight:600;margin:0 0 1.25rem;overflow-wrap:anywhere}\n"
+    "h1 span{color:var(--muted);font-weight:400}\n"
+    "a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}\n"
+    "table{width:100%;border-collapse:collapse}\n"
+    "th,td{padding:.45rem .75rem;text-align:left;border-bottom:1px solid var(--line)}\n"
+    "th{font-size:.75rem;font-weight:600;letter-spacing:.05em;text-transform:uppercase;"
+    "color:var(--muted)}\n"
+    "tbody tr:hover{background:var(--hover)}\n"
+    "td.n{overflow-wrap:anywhere}\n"
+    ".s{text-align:right}.s,.m{white-space:nowrap;font-variant-numeric:tabular-nums;"
+    "color:var(--muted)}\n"
+    "td.n a::before{content:\"\";display:inline-block;width:16px;height:16px;"
+    "margin-right:.6rem;vertical-align:-3px;background:no-repeat center/16px}\n"
+    "a.d{font-weight:600}\n"
+    "a.d::before{background-image:url(\"data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/"
+    "svg' viewBox='0 0 16 16'><path fill='%2354aeff' d='M.5 3A1.5 1.5 0 0 1 2 1.5h3.6l1.6 "
+    "1.6H14A1.5 1.5 0 0 1 15.5 4.6V13A1.5 1.5 0 0 1 14 14.5H2A1.5 1.5 0 0 1 .5 13z'/></svg>\")}\n"
+    "a.f::before{background-image:url(\"data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/"
+    "svg' viewBox='0 0 16 16'><path fill='none' stroke='%238b949e' d='M3 .5h6.5l3.5 3.5v11.5H3z"
+    "M9.5 .5V4H13'/></svg>\")}\n"
+    "a.u::before{background-image:url(\"data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/"
+    "svg' viewBox='0 0 16 16'><path fill='none' stroke='%238b949e' stroke-width='1.5' "
+    "d='M8 13V3M3.5 7.5 8 3l4.5 4.5'/></svg>\")}\n"
+    "td.e{color:var(--muted);font-style:italic}\n"
+    "footer{margin-top:1rem;font-size:.85rem;color:var(--muted)}\n"
+    "</style>\n";
+
+/* "/docs/sub/" as "/", "docs/", "sub/", each folder above this one a
+ * relative link to it ("../../", "../"). */
+static void put_breadcrumbs(buf *b, const char *path, size_t path_len)
+{
+    for (size_t i = 0, end; i < path_len; i = end) {
+        const char *slash = memchr(path + i, '/', path_len - i);
+        end = slash ? (size_t)(slash - path) + 1 : path_len;
+        size_t up = 0;
+        for (size_t k = end; k < path_len; k++)
+            up += path[k] == '/';
+        if (up == 0) {
+            put_html(b, path + i, end - i);
+            continue;
+        }
+        puts_(b, "<a href=\"");
+        while (up--)
+            puts_(b, "../");
+        puts_(b, "\">");
+        put_html(b, path + i, end - i);
+        puts_(b, "</a>");
+    }
+}
+
+static void render_html(buf *b, const char *path, size_t path_len, const entries *es)
+{
+    puts_(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+             "<title>Index of ");
+    put_html(b, path, path_len);
+    puts_(b, "</title>\n");
+    put(b, style, sizeof style - 1);
+    puts_(b, "</head>\n<body>\n<main>\n<h1><span>Index of</span> ");
+    put_breadcrumbs(b, path, path_len);
+    puts_(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th>"
+             "<th class=\"m\">Modified</th></tr></thead>\n<tbody>\n");
+    if (!(path_len == 1 && path[0] == '/'))
+        puts_(b, "<tr><td class=\"n\"><a class=\"u\" href=\"../\">../</a></td>"
+                 "<td class=\"s\"></td><td class=\"m\"></td></tr>\n");
+    size_t dirs = 0;
+    for (size_t i = 0; i < es->n; i++) {
+        const entry *e = &es->v[i];
+        dirs += e->dir;
+        puts_(b, e->dir ? "<tr><td class=\"n\"><a class=\"d\" href=\""
+                        : "<tr><td class=\"n\"><a class=\"f\" href=\"");
+        put_href(b, e->name, e->namelen);
+        puts_(b, e->dir ? "/\">" : "\">");
+        put_html(b, e->name, e->namelen);
+        if (e->dir) {
+            puts_(b, "/</a></td><td class=\"s\">-</td>");
+        } else {
+            char s[64];
+            snprintf(s, sizeof s, "</a></td><td class=\"s\" title=\"%llu bytes\">",
+                     (unsigned long long)e->size);
+            puts_(b, s);
+            put_size(b, e->size);
+            puts_(b, "</td>");
+        }
+        puts_(b, "<td class=\"m\"><time datetime=\"");
+        put_time(b, e->mtime, 1);
+        puts_(b, "\">");
+        put_time(b, e->mtime, 0);
+        puts_(b, "</time></td></tr>\n");
+    }
+    if (es->n == 0) puts_(b, "<tr><td class=\"e\" colspan=\"3\">This folder is empty.</td></tr>\n");
+    char s[96];
+    size_t files = es->n - dirs;
+    snprintf(s, sizeof s, "</tbody>\n</table>\n<footer>%zu folder%s, %zu file%s</footer>\n", dirs,
+             dirs == 1 ? "" : "s", files, files == 1 ? "" : "s");
+    puts_(b, s);
+    puts_(b, "</main>\n</body>\n</html>\n");
+}
+
+char *listing_render(int dirfd, const char *path, size_t path_len, int json, int hide_dot,
+                     size_t *len)
+{
+    entries es = {0};
+    if (read_entries(dirfd, hide_dot, &es)) {
+        int e = errno;
+        entries_free(&es);
+        errno = e;
+        return NULL;
+    }
+    if (es.n > 1) qsort(es.v, es.n, sizeof *es.v, compare);
+
+    /* A first guess at the size, so a big listing grows a few times at most. */
+    buf b = {0};
+    size_t per = json ? 80 : 330;
+    if (es.n < SIZE_MAX / 2 / per) reserve(&b, 4096 + es.n * per + es.names_len * (json ? 1 : 2));
+    if (json)
+        render_json(&b, path, path_len, &es);
+    else
+        render_html(&b, path, path_len, &es);
+    entries_free(&es);
+    if (b.failed) {
+        free(b.p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
