@@ -1,0 +1,175 @@
+"""Content codings of static files: precompressed FILE.gz and FILE.br chosen
+by Accept-Encoding with q-values, identity when they are refused or absent,
+406 only when identity is refused and nothing else fits, Vary and validators
+of each variant's own, ranges on the encoded bytes, --no-precompressed, and
+--gzip compressing on the fly (decompressed here and compared), never for
+ranges, with its own entity-tag and 304."""
+
+import gzip
+import os
+import shutil
+import subprocess
+import tempfile
+
+import harness
+from harness import check, connect, eq, get, req
+
+TEXT = b"".join(b"line %05d of a text file that compresses well\n" % i for i in range(4000))
+GZ = gzip.compress(TEXT)
+BR = b"pretend-brotli-bytes"  # htd never decodes it: any bytes will do
+
+
+class Site:
+    def __init__(self, extra=()):
+        self.root = os.path.realpath(tempfile.mkdtemp(prefix="htd-enc-"))
+        os.chmod(self.root, 0o755)
+        for rel, data in {"a.txt": TEXT, "a.txt.gz": GZ, "a.txt.br": BR, "plain.txt": TEXT,
+                          "onlygz.css": b"body{}\n" * 100, "onlygz.css.gz": gzip.compress(b"body{}\n" * 100),
+                          "dir/index.html": b"<p>index</p>\n" * 50,
+                          "dir/index.html.gz": gzip.compress(b"<p>index</p>\n" * 50),
+                          "small.txt": b"tiny\n", "pic.png": b"\x89PNG" + b"\0" * 4000}.items():
+            p = os.path.join(self.root, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data)
+        self.srv = harness.start_htd(self.root, extra=list(extra))
+
+    def close(self):
+        rc = self.srv.stop()
+        rep = self.srv.sanitizer_report()
+        self.srv.cleanup()
+        shutil.rmtree(self.root, ignore_errors=True)
+        eq(rc, 0, "exit status")
+        check(rep is None, "sanitizer report:\n%s" % rep)
+
+
+def _with(fn, extra=()):
+    s = Site(extra)
+    try:
+        fn(s.srv)
+    finally:
+        s.close()
+
+
+def ae(srv, path, value, method="GET", headers=()):
+    h = ([("Accept-Encoding", value)] if value is not None else []) + list(headers)
+    return get(srv, path, method, headers=h)
+
+
+def test_precompressed_chosen_by_accept_encoding_with_q_values(ctx):
+    def t(srv):
+        cases = [
+            (None, None, TEXT), ("gzip", "gzip", GZ), ("gzip, deflate, br", "br", BR),
+            ("br;q=0.5, gzip;q=0.8", "gzip", GZ), ("br;q=0.5, gzip;q=0.8, identity;q=0.9", None, TEXT),
+            ("*", "br", BR), ("br;q=0, *", "gzip", GZ), ("x-gzip", "gzip", GZ), ("deflate", None, TEXT),
+            ("gzip;q=0, br;q=0", None, TEXT), ("identity;q=0, gzip", "gzip", GZ),
+        ]
+        for value, coding, body in cases:
+            r = ae(srv, "/a.txt", value)
+            eq(r.status, 200, "status for %r" % value)
+            eq(r.get("Content-Encoding"), coding, "Content-Encoding for %r" % value)
+            eq(r.body, body, "body for %r" % value)
+            eq(r.get("Content-Type"), "text/plain; charset=utf-8", "the original's type for %r" % value)
+            eq(r.get("Vary"), "Accept-Encoding", "Vary for %r" % value)
+            eq(r.get("Content-Length"), str(len(body)), "length for %r" % value)
+    _with(t)
+
+
+def test_each_variant_has_its_own_validators(ctx):
+    def t(srv):
+        tags = {v: ae(srv, "/a.txt", v).get("ETag") for v in (None, "gzip", "br")}
+        check(len(set(tags.values())) == 3, "three different ETags: %r" % tags)
+        r = ae(srv, "/a.txt", "gzip", headers=[("If-None-Match", tags["gzip"])])
+        eq((r.status, r.get("ETag"), r.get("Vary")), (304, tags["gzip"], "Accept-Encoding"), "304 for the gzip tag")
+        r = ae(srv, "/a.txt", "gzip", headers=[("If-None-Match", tags[None])])
+        eq((r.status, r.body), (200, GZ), "the identity tag does not validate the gzip variant")
+    _with(t)
+
+
+def test_ranges_apply_to_the_encoded_bytes(ctx):
+    def t(srv):
+        r = ae(srv, "/a.txt", "gzip", headers=[("Range", "bytes=10-19")])
+        eq((r.status, r.get("Content-Encoding"), r.body), (206, "gzip", GZ[10:20]), "a range of the .gz")
+        eq(r.get("Content-Range"), "bytes 10-19/%d" % len(GZ), "Content-Range of the encoded size")
+    _with(t)
+
+
+def test_406_only_when_identity_is_refused_and_nothing_else_fits(ctx):
+    def t(srv):
+        for value in ("identity;q=0", "*;q=0", "br, identity;q=0"):
+            r = ae(srv, "/plain.txt", value)
+            harness.check_error(r, 406)
+        # a sibling the client takes saves it
+        r = ae(srv, "/onlygz.css", "gzip, identity;q=0")
+        eq((r.status, r.get("Content-Encoding")), (200, "gzip"), "gzip sibling with identity refused")
+        r = ae(srv, "/onlygz.css", "br, identity;q=0")
+        harness.check_error(r, 406)
+        # without the field, and with anything else, never 406
+        for value in (None, "", "br", "compress", "gzip;q=0"):
+            eq(ae(srv, "/plain.txt", value).status, 200, "status for %r" % value)
+    _with(t)
+
+
+def test_no_vary_for_files_without_variants_and_index_files_have_theirs(ctx):
+    def t(srv):
+        eq(ae(srv, "/plain.txt", "gzip").get("Vary"), None, "no variants: no Vary")
+        r = ae(srv, "/dir/", "gzip")
+        eq((r.status, r.get("Content-Encoding"), gzip.decompress(r.body)), (200, "gzip", b"<p>index</p>\n" * 50),
+           "index.html.gz for the directory")
+        eq(r.get("Content-Type"), "text/html; charset=utf-8", "the index's type")
+        # the .gz asked for by name is itself, not an encoding of anything
+        r = ae(srv, "/a.txt.gz", "gzip")
+        eq((r.get("Content-Encoding"), r.body), (None, GZ), "/a.txt.gz by name")
+    _with(t)
+
+
+def test_no_precompressed_flag_turns_it_off(ctx):
+    def t(srv):
+        r = ae(srv, "/a.txt", "gzip, br")
+        eq((r.get("Content-Encoding"), r.body, r.get("Vary")), (None, TEXT, None), "identity only")
+    _with(t, ["--no-precompressed"])
+
+
+def test_gzip_on_the_fly_decodes_to_the_original(ctx):
+    def t(srv):
+        r = ae(srv, "/plain.txt", "gzip")
+        eq((r.status, r.get("Content-Encoding"), r.get("Vary")), (200, "gzip", "Accept-Encoding"), "compressed")
+        eq(r.get("Transfer-Encoding"), "chunked", "streamed in chunks")
+        eq(gzip.decompress(r.body), TEXT, "decompresses to the file")
+        check(len(r.body) < len(TEXT) // 4, "it did compress: %d of %d" % (len(r.body), len(TEXT)))
+        tag = r.get("ETag")
+        ident = ae(srv, "/plain.txt", None)
+        eq((ident.body, ident.get("Vary")), (TEXT, "Accept-Encoding"), "identity varies too")
+        check(tag != ident.get("ETag") and tag.endswith('-gz"'), "own tag %r vs %r" % (tag, ident.get("ETag")))
+        r = ae(srv, "/plain.txt", "gzip", headers=[("If-None-Match", tag)])
+        eq((r.status, r.get("ETag")), (304, tag), "304 for the on-the-fly tag")
+        # a precompressed file wins over compressing
+        eq(ae(srv, "/a.txt", "gzip").body, GZ, "the .gz beside the file is sent as it is")
+        # never for ranges, small files or types that do not compress
+        r = ae(srv, "/plain.txt", "gzip", headers=[("Range", "bytes=0-9")])
+        eq((r.status, r.get("Content-Encoding"), r.body), (206, None, TEXT[:10]), "a range is identity")
+        eq(ae(srv, "/small.txt", "gzip").get("Content-Encoding"), None, "too small")
+        eq(ae(srv, "/pic.png", "gzip").get("Content-Encoding"), None, "an image")
+        # HEAD: the head alone; HTTP/1.0: the body ends with the connection
+        r = ae(srv, "/plain.txt", "gzip", method="HEAD")
+        eq((r.status, r.get("Content-Encoding"), r.body), (200, "gzip", b""), "HEAD")
+        c = connect(srv)
+        c.send(req("/plain.txt", headers=[("Accept-Encoding", "gzip")], version="HTTP/1.0"))
+        data = c.read_to_eof()
+        c.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        check(b"Connection: close" in head and b"Transfer-Encoding" not in head, "1.0 head %r" % head)
+        eq(gzip.decompress(body), TEXT, "HTTP/1.0 body")
+    _with(t, ["--gzip"])
+
+
+def test_gzip_on_keep_alive_and_pipelined(ctx):
+    def t(srv):
+        c = connect(srv)
+        h = [("Accept-Encoding", "gzip")]
+        c.send(req("/plain.txt", headers=h) + req("/small.txt", headers=h) + req("/plain.txt", headers=h))
+        bodies = [c.read_response().body for _ in range(3)]
+        c.close()
+        eq([gzip.decompress(bodies[0]), bodies[1], gzip.decompress(bodies[2])], [TEXT, b"tiny\n", TEXT],
+           "three pipelined responses, two compressed")
+    _with(t, ["--gzip"])
