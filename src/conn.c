@@ -717,6 +717,31 @@ static int read_body_more(conn *c)
     return 1;
 }
 
+void conn_wait(conn *c)
+{
+    /* The request has not happened yet; the ones before it were all
+     * keep-alive. Nor has its body begun: it must not be taken for a
+     * request meanwhile (the framing comes again with the head). */
+    c->nreq--;
+    c->keep_alive = 1;
+    c->body_left = 0;
+    c->body_chunked = 0;
+    c->state = CS_WAIT;
+    c->loop->jobs_out++;
+}
+
+void conn_waited(conn *c)
+{
+    c->loop->jobs_out--;
+    /* Still sending earlier pipelined responses: once they are out, the
+     * connection reads the waiting head again by itself. */
+    if (c->resume == CS_WAIT) c->resume = 0;
+    if (c->state == CS_WAIT) {
+        c->state = CS_HEAD;
+        conn_resume(c);
+    }
+}
+
 void conn_continue(conn *c)
 {
     /* Queued, so it cannot overtake pipelined responses before it. */
@@ -861,9 +886,9 @@ static void conn_run(conn *c)
         case CS_GZIP:
             if (!gzip_step(c)) return;
             break;
-        case CS_AUTH:
+        case CS_WAIT:
             if (c->out) { /* earlier pipelined responses go out meanwhile */
-                c->resume = CS_AUTH;
+                c->resume = CS_WAIT;
                 c->state = CS_WRITE;
                 break;
             }

@@ -13,8 +13,9 @@
  *            it, its output to the client through WRITE and back
  *   GZIP     a static file being compressed (gzip.c), piece by piece through
  *            WRITE and back
- *   AUTH     waiting for a password check (rules.c); reading nothing, the
- *            request head kept at rpos to be parsed again
+ *   WAIT     waiting for a pool job done for the request (a password check,
+ *            a directory listing); reading nothing, the request head kept at
+ *            rpos to be parsed again when the job is back
  *
  * Memory: an idle connection holds only this struct; the read buffer and the
  * out queue come from the loop's pools while a request is in progress.
@@ -32,7 +33,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_AUTH, CS_CGI, CS_GZIP };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_WAIT, CS_CGI, CS_GZIP };
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
@@ -120,6 +121,12 @@ int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
 int conn_out_ref(conn *c, const char *p, size_t len);
 /* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */
 int conn_fill(conn *c);
+/* The request whose head is at rpos waits for a pool job (CS_WAIT); its
+ * head is parsed again after conn_waited. Counts the job in the loop's. */
+void conn_wait(conn *c);
+/* The job is back: parse the waiting head again (now, or once earlier
+ * responses are out). May close c. */
+void conn_waited(conn *c);
 /* Queues "100 Continue" for a client that waits for it before its body. */
 void conn_continue(conn *c);
 /* Waits for more of a request body on the body timer. */

@@ -5,7 +5,7 @@
  *
  * Checking a password costs milliseconds (bcrypt, yescrypt), far too long
  * for an event loop that serves thousands of clients. So it runs on the pool
- * (jobs.c): the connection waits in CS_AUTH, reading nothing, its request
+ * (jobs.c): the connection waits in CS_WAIT, reading nothing, its request
  * head still at the front of its read buffer. When the check is done, a
  * success goes into the loop's cache of verified credentials, and the head is
  * parsed again and comes back here, where the cache now answers at once. A
@@ -54,21 +54,16 @@ static void password_checked(htd_job *j)
     auth_wait *aw = (auth_wait *)j;
     loop *l = aw->l;
     conn *c = aw->c;
-    l->jobs_out--;
     l->auth_pending--;
     if (c) {
         c->aw = NULL;
         if (aw->ok) auth_cache_add(l->auth_cache, aw->user, aw->pass, aw->hash, l->now);
         /* A no counts only for a head parsed again at once, under the same
          * site; a head that waits behind earlier responses is checked again. */
-        else if (aw->st == l->site && c->state == CS_AUTH) c->auth_failed = 1;
-        /* Still sending earlier pipelined responses: once they are out,
-         * the connection reads the waiting head again by itself. */
-        if (c->resume == CS_AUTH) c->resume = 0;
-        if (c->state == CS_AUTH) {
-            c->state = CS_HEAD;
-            conn_resume(c);
-        }
+        else if (aw->st == l->site && c->state == CS_WAIT) c->auth_failed = 1;
+        conn_waited(c);
+    } else {
+        l->jobs_out--;
     }
     site_release(l->srv, aw->st);
     explicit_bzero(aw->cred, sizeof aw->cred);
@@ -101,14 +96,7 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     aw->ok = 0;
     atomic_init(&aw->cancelled, 0);
     c->aw = aw;
-    /* The request is read again when the verdict is in: it has not
-     * happened yet, and the requests before it were all keep-alive. */
-    c->nreq--;
-    c->keep_alive = 1;
-    c->body_left = 0; /* nor its body, which must not be taken for a request meanwhile */
-    c->body_chunked = 0;
-    c->state = CS_AUTH;
-    l->jobs_out++;
+    conn_wait(c);
     l->auth_pending++;
     jobs_submit(l->srv->jobs, &aw->job);
     return 0;

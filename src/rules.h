@@ -14,7 +14,7 @@ enum { RULES_GO = 0, RULES_DONE = 1 };
 
 /* For the request in the loop's hreq, whose head is head_len bytes at the
  * connection's rpos. RULES_GO: serve it (hreq's vh, sc and cache are set).
- * RULES_DONE: it was answered, or it waits for a password check (CS_AUTH);
+ * RULES_DONE: it was answered, or it waits for a password check (CS_WAIT);
  * either way the caller is done with it. */
 int rules_apply(struct conn *c, size_t head_len);
 
