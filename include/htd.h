@@ -54,6 +54,7 @@ typedef struct htd_config {
     unsigned cgi_timeout_ms;    /* a script's time limit; 0 means 30000 */
     unsigned cgi_max;           /* scripts running at once (then 503); 0 means 16 */
     int gzip;                   /* compress text, JSON, JavaScript, XML and SVG files on the fly */
+    int list_dirs;              /* list directories that have no index.html (HTML, or JSON on request) */
     int no_precompressed;       /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
     const char *const *cache_control; /* "PREFIX=VALUE": Cache-Control for paths under PREFIX */
     size_t ncache_control;

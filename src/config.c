@@ -198,7 +198,7 @@ const char *conf_path(const conf_file *f)
 static const char *const top_keys[] = {
     "listen", "threads", "root", "access_log", "log_format", "header_timeout", "body_timeout",
     "idle_timeout", "send_timeout", "max_requests", "writable", "max_upload", "headers", "access",
-    "auth", "error_pages", "rules", "vhosts", "cgi", "cgi_timeout", "cgi_max", "precompressed", "gzip",
+    "auth", "error_pages", "rules", "vhosts", "cgi", "cgi_timeout", "cgi_max", "precompressed", "gzip", "list_dirs",
     NULL};
 
 static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms, char *err,
@@ -252,6 +252,10 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         timeout(f, root, "send_timeout", &c->send_timeout_ms, err, errlen) < 0)
         return -1;
     if (timeout(f, root, "cgi_timeout", &c->cgi_timeout_ms, err, errlen) < 0) return -1;
+    if ((s = config_setting_get_member(root, "list_dirs")) && !c->list_dirs) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return fail(err, errlen, f, s, "list_dirs must be true or false");
+        c->list_dirs = config_setting_get_bool(s);
+    }
     if ((s = config_setting_get_member(root, "gzip")) && !c->gzip) {
         if (config_setting_type(s) != CONFIG_TYPE_BOOL) return fail(err, errlen, f, s, "gzip must be true or false");
         c->gzip = config_setting_get_bool(s);

@@ -109,6 +109,7 @@ void conn_close(conn *c)
     if (c->aw) rules_detach(c);
     if (c->cgi) cgi_detach(c);
     if (c->gz) gzip_detach(c);
+    if (c->lj) static_list_detach(c);
     if (c->up) store_detach(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
@@ -202,6 +203,17 @@ int conn_out_ref(conn *c, const char *p, size_t len)
     if (c->head_only) return 0;
     outq *q = conn_outq(c);
     return q ? add_seg(q, p, len, 0, -1) : -1;
+}
+
+int conn_out_give(conn *c, char *buf, size_t len)
+{
+    outq *q = c->head_only ? NULL : conn_outq(c);
+    if (!q || q->heap) {
+        free(buf);
+        return c->head_only ? 0 : -1;
+    }
+    q->heap = buf;
+    return add_seg(q, buf, len, 0, -1);
 }
 
 int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
@@ -542,7 +554,7 @@ out:
         c->body = NULL;
         c->body_len = c->body_cap = 0;
     }
-    c->state = CS_WRITE;
+    if (c->state != CS_WAIT) c->state = CS_WRITE; /* a listing may wait for the pool */
 }
 
 /* BODY: moves body bytes from the read buffer to c->body until it is whole,

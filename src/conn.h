@@ -99,6 +99,7 @@ typedef struct conn {
     struct auth_wait *aw; /* AUTH: the password check, until it comes back */
     struct cgi *cgi;      /* CGI: the script */
     struct gz *gz;        /* GZIP: the compressor */
+    struct list_job *lj;  /* WAIT: a directory being listed, then its listing */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 
@@ -117,6 +118,9 @@ int conn_out_copy(conn *c, const void *p, size_t len);
 /* Appends bytes off..off+len of a cache entry to the response body, holding
  * a reference to the entry until they are sent. */
 int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
+/* Appends buf[0..len), a malloc'd block the queue then owns (one per
+ * response). -1 if it cannot (buf is freed). */
+int conn_out_give(conn *c, char *buf, size_t len);
 /* Appends len bytes at p, not copied: they must stay until the queue is sent. */
 int conn_out_ref(conn *c, const char *p, size_t len);
 /* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */

@@ -265,12 +265,13 @@ static int utf8_len(const unsigned char *s, size_t n)
  * characters as their U+2400 pictures, invalid UTF-8 as U+FFFD. */
 static void put_html(buf *b, const char *str, size_t n)
 {
+    static const char *const refs[0x80] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;"};
     const unsigned char *s = (const unsigned char *)str;
     char *o = room(b, n, 6), *start = o;
     if (!o) return;
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        const char *rep = NULL;
         if (c >= 0x80) {
             int l = utf8_len(s + i, n - i);
             if (l > 0) {
@@ -282,13 +283,7 @@ static void put_html(buf *b, const char *str, size_t n)
             }
             continue;
         }
-        switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        }
+        const char *rep = refs[c];
         if (rep) {
             size_t rl = strlen(rep);
             memcpy(o, rep, rl);
@@ -574,7 +569,8 @@ static const char style[] =
     ".s{text-align:right}.s,.m{white-space:nowrap;font-variant-numeric:tabular-nums;"
     "color:var(--muted)}\n"
     "td.n a::before{content:\"\";display:inline-block;width:16px;height:16px;"
-    "margin-right:.6rem;vertical-align:-3px;background:no-repeat center/16px}\n"
+    "margin-right:.6rem;vertical-align:-3px;background-repeat:no-repeat;"
+    "background-position:center;background-size:16px}\n"
     "a.d{font-weight:600}\n"
     "a.d::before{background-image:url(\"data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/"
     "svg' viewBox='0 0 16 16'><path fill='%2354aeff' d='M.5 3A1.5 1.5 0 0 1 2 1.5h3.6l1.6 "

@@ -69,6 +69,7 @@ static void usage(FILE *f)
           "      --cache-control PREFIX=VALUE  send Cache-Control: VALUE for paths under PREFIX;\n"
           "                         repeatable (the config's headers do the same per rule)\n"
           "      --gzip             compress text, JSON, JavaScript, XML and SVG files on the fly\n"
+          "      --list-dirs        list directories without index.html (HTML; JSON if asked for)\n"
           "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept them\n"
           "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; repeatable\n"
           "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
         {"cgi", required_argument, NULL, 'G'},
         {"no-precompressed", no_argument, NULL, 'P'},
         {"gzip", no_argument, NULL, 'z'},
+        {"list-dirs", no_argument, NULL, 'D'},
         {"cache-control", required_argument, NULL, 'K'},
         {"cgi-timeout", required_argument, NULL, 'T'},
         {"cgi-max", required_argument, NULL, 'M'},
@@ -179,6 +181,9 @@ int main(int argc, char **argv)
             if (cfg.ncache_control == sizeof cache_control / sizeof cache_control[0])
                 die("--cache-control %s: at most 64%s", optarg, "");
             cache_control[cfg.ncache_control++] = optarg;
+            break;
+        case 'D':
+            cfg.list_dirs = 1;
             break;
         case 'z':
             cfg.gzip = 1;

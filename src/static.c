@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +25,8 @@
 #include "date.h"
 #include "encoding.h"
 #include "gzip.h"
+#include "jobs.h"
+#include "listing.h"
 #include "log.h"
 #include "range.h"
 #include "response.h"
@@ -234,6 +237,109 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     finish(hr, 206, total);
 }
 
+/* ---- directory listings ---- */
+
+/* A listing is made on the pool (a directory of 10,000 entries takes tens of
+ * milliseconds to read and render): the request waits in CS_WAIT and, when
+ * the listing is back, is parsed again and finds it here. */
+typedef struct list_job {
+    htd_job job;
+    conn *c; /* NULL once the connection has gone */
+    int dirfd, json, done, err;
+    char *out;
+    size_t len;
+    size_t path_len;
+    char path[REQ_PATH_MAX + 1];
+} list_job;
+
+static void list_work(htd_job *j)
+{
+    list_job *lj = (list_job *)j;
+    lj->out = listing_render(lj->dirfd, lj->path, lj->path_len, lj->json, 1, &lj->len);
+    if (!lj->out) lj->err = errno;
+}
+
+static void list_free(list_job *lj)
+{
+    if (lj->dirfd >= 0) close(lj->dirfd);
+    free(lj->out);
+    free(lj);
+}
+
+static void list_done(htd_job *j)
+{
+    list_job *lj = (list_job *)j;
+    close(lj->dirfd);
+    lj->dirfd = -1;
+    lj->done = 1;
+    if (lj->c) conn_waited(lj->c); /* parses the head again: list_dir below answers */
+    else list_free(lj);
+}
+
+void static_list_detach(conn *c)
+{
+    list_job *lj = c->lj;
+    c->lj = NULL;
+    if (lj->done) {
+        list_free(lj);
+    } else {
+        lj->c = NULL;        /* list_done frees it */
+        c->loop->jobs_out--; /* conn_waited will not run for it */
+    }
+}
+
+static void list_dir(struct htd_req *hr, const char *rel)
+{
+    conn *c = hr->c;
+    loop *l = c->loop;
+    int json = listing_wants_json(HDR(hr->r, "accept"));
+    list_job *lj = c->lj;
+    if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
+        memcmp(lj->path, hr->path, hr->path_len) == 0) {
+        c->lj = NULL;
+        if (!lj->out) {
+            fail(hr, lj->err == EACCES ? 403 : 500, "cannot list the directory");
+            list_free(lj);
+            return;
+        }
+        static const char vary[] = "Vary: Accept\r\n";
+        resp rs = {.status = 200, .ctype = json ? "application/json" : "text/html; charset=utf-8",
+                   .length = (int64_t)lj->len, .extra = vary, .extra_len = sizeof vary - 1};
+        size_t len = lj->len;
+        char *out = lj->out;
+        lj->out = NULL;
+        list_free(lj);
+        if (response_head(c, &rs) < 0 || conn_out_give(c, out, len) < 0) {
+            fail(hr, 500, "response too large");
+            return;
+        }
+        finish(hr, 200, len);
+        return;
+    }
+    if (lj) { /* the listing of another request, left over */
+        c->lj = NULL;
+        list_free(lj);
+    }
+    lj = calloc(1, sizeof *lj);
+    int fd = lj ? open_beneath(hr->vh->root_fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY) : -1;
+    if (fd < 0) {
+        free(lj);
+        fail(hr, errno == EACCES ? 403 : 500, "cannot open the directory");
+        return;
+    }
+    lj->dirfd = fd;
+    lj->json = json;
+    lj->c = c;
+    lj->path_len = hr->path_len;
+    memcpy(lj->path, hr->path, hr->path_len + 1);
+    lj->job = (htd_job){.work = list_work, .done = list_done, .ret = &l->jret};
+    c->lj = lj;
+    hr->responded = 1;
+    c->rpos -= (uint32_t)hr->r->head_len; /* the head is read again when the listing is back */
+    conn_wait(c);
+    jobs_submit(l->srv->jobs, &lj->job);
+}
+
 /* Opens the file for hr's path, following index.html for a directory, and
  * makes an entry of it: a file, or "missing". Answers hr itself (and returns
  * NULL) for what is not cached: redirects and refusals. */
@@ -266,6 +372,11 @@ static cache_entry *resolve(struct htd_req *hr)
         rlen += sizeof "index.html" - 1;
         fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
+            if (errno == ENOENT && s->cfg.list_dirs) {
+                rel[rlen - (sizeof "index.html" - 1)] = 0;
+                list_dir(hr, rel);
+                return NULL;
+            }
             if (errno == ENOENT) {
                 fail(hr, 403, "directory has no index.html and listings are off");
                 return NULL;

@@ -20,6 +20,10 @@ void static_serve(struct htd_req *hr);
 int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra,
                       size_t extra_len);
 
+/* The connection is closing while its directory listing is made. */
+struct conn;
+void static_list_detach(struct conn *c);
+
 /* Does the decoded path have a segment starting with '.' (other than a
  * leading ".well-known")? Such paths are refused, for reading and writing. */
 int static_hidden(const char *path, size_t len);

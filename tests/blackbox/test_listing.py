@@ -1,0 +1,136 @@
+"""Directory listings (--list-dirs): off by default (403); an HTML page with
+hostile file names escaped; the same listing as JSON when the client asks
+for it; dotfiles hidden; folders first; and a 10,000-entry directory listed
+on the pool while another client's GETs keep being answered at once."""
+
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+
+import harness
+from harness import check, connect, eq, get, req
+
+HOSTILE = [b"<script>alert(1)<\\script>", b"a\"b'c", b"100%", b"x?y#z", b"\xff\xfe bad utf-8", b"caf\xc3\xa9"]
+
+
+class Site:
+    def __init__(self, extra=("--list-dirs",)):
+        self.root = os.path.realpath(tempfile.mkdtemp(prefix="htd-list-"))
+        os.chmod(self.root, 0o755)
+        rootb = self.root.encode()
+        for name in HOSTILE:
+            with open(os.path.join(rootb, name), "wb") as f:
+                f.write(b"x" * 1536)
+        os.mkdir(os.path.join(self.root, "zfolder"))
+        os.mkdir(os.path.join(self.root, "Afolder"))
+        with open(os.path.join(self.root, ".secret"), "wb") as f:
+            f.write(b"hidden\n")
+        big = os.path.join(self.root, "big")
+        os.mkdir(big)
+        src = os.path.join(big, "f00000")
+        open(src, "wb").close()
+        for i in range(1, 10000):  # hard links: 10,000 entries without 10,000 inodes
+            os.link(src, os.path.join(big, "f%05d" % i))
+        with open(os.path.join(self.root, "plain.txt"), "wb") as f:
+            f.write(b"plain\n")
+        self.srv = harness.start_htd(self.root, extra=list(extra), threads=1)
+
+    def close(self):
+        rc = self.srv.stop()
+        rep = self.srv.sanitizer_report()
+        self.srv.cleanup()
+        shutil.rmtree(self.root, ignore_errors=True)
+        eq(rc, 0, "exit status")
+        check(rep is None, "sanitizer report:\n%s" % rep)
+
+
+def _with(fn, extra=("--list-dirs",)):
+    s = Site(extra)
+    try:
+        fn(s.srv)
+    finally:
+        s.close()
+
+
+def test_listing_off_by_default_is_403(ctx):
+    _with(lambda srv: harness.check_error(get(srv, "/"), 403), extra=())
+
+
+def test_listing_html_escapes_hostile_names(ctx):
+    def t(srv):
+        r = get(srv, "/")
+        eq((r.status, r.get("Content-Type"), r.get("Vary")), (200, "text/html; charset=utf-8", "Accept"), "head")
+        body = r.body
+        check(body.startswith(b"<!doctype html>"), "an HTML page")
+        check(b"<script>" not in body and b"alert(1)<" not in body, "no raw script tag")
+        check(b"&lt;script&gt;alert(1)&lt;\\script&gt;" in body, "the script name escaped as text")
+        check(b"a&quot;b&#39;c" in body or b"a&quot;b&#x27;c" in body, "quotes escaped")
+        check(b'href="100%25"' in body, "%% encoded in the link")
+        check(b'href="x%3Fy%23z"' in body, "? and # encoded in the link")
+        check(b"\xff" not in body, "no invalid UTF-8 passed through")
+        check(b"caf\xc3\xa9" in body, "valid UTF-8 shown as it is")
+        check(b".secret" not in body, "dotfiles hidden")
+        check(b"1.5 KiB" in body, "human sizes")
+        check(body.index(b"Afolder") < body.index(b"zfolder") < body.index(b"plain.txt"), "folders first, sorted")
+        r = get(srv, "/big/")
+        eq(r.status, 200, "a subfolder")
+        check(b'href="../"' in r.body, "a parent link below the root")
+        r = get(srv, "/", "HEAD")
+        eq((r.status, r.body), (200, b""), "HEAD: no body")
+    _with(t)
+
+
+def test_listing_json_when_asked(ctx):
+    def t(srv):
+        r = get(srv, "/", headers=[("Accept", "application/json")])
+        eq((r.status, r.get("Content-Type")), (200, "application/json"), "JSON head")
+        doc = json.loads(r.body)
+        eq(doc["path"], "/", "path")
+        names = [e["name"] for e in doc["entries"]]
+        eq(names[:3], ["Afolder", "big", "zfolder"], "folders first")
+        check("<script>alert(1)<\\script>" in names and "\ufffd\ufffd bad utf-8" in names, "names %r" % names)
+        check(".secret" not in names, "dotfiles hidden")
+        f = [e for e in doc["entries"] if e["name"] == "plain.txt"][0]
+        eq((f["type"], f["size"]), ("file", 6), "a file's entry")
+        r = get(srv, "/", headers=[("Accept", "text/html,application/json;q=0.9")])
+        eq(r.get("Content-Type"), "text/html; charset=utf-8", "HTML preferred")
+    _with(t)
+
+
+def test_10000_entries_listed_while_other_gets_keep_answering(ctx):
+    def t(srv):
+        lat, stop, errors = [], [], []
+
+        def poll():
+            try:
+                c = connect(srv)
+                while not stop:
+                    t0 = time.perf_counter()
+                    c.send(req("/plain.txt"))
+                    r = c.read_response()
+                    eq(r.body, b"plain\n", "the static file")
+                    lat.append(time.perf_counter() - t0)
+                    if r.get("Connection") == "close":  # the per-connection request limit
+                        c.close()
+                        c = connect(srv)
+                c.close()
+            except Exception as e:  # reported by the test, not lost in the thread
+                errors.append(e)
+
+        th = threading.Thread(target=poll)
+        th.start()
+        try:
+            for _ in range(10):
+                r = get(srv, "/big/", headers=[("Accept", "application/json")])
+                eq((r.status, len(json.loads(r.body)["entries"])), (200, 10000), "10,000 entries")
+        finally:
+            stop.append(1)
+            th.join()
+        check(not errors, "the polling client failed: %r" % errors)
+        check(len(lat) >= 10, "the other client got answers (%d)" % len(lat))
+        check(statistics.median(lat) < 0.05, "median GET latency %.1f ms" % (statistics.median(lat) * 1000))
+    _with(t)
