@@ -309,7 +309,11 @@ static void close_end(cgi *g, int which)
 {
     cgi_end *e = &g->end[which];
     if (e->fd < 0) return;
-    close(e->fd); /* also leaves epoll */
+    /* Unwatched before closing: another script being spawned may hold a
+     * copy of this descriptor until its exec closes it, and while any copy
+     * is open epoll keeps reporting it, for a script freed by then. */
+    epoll_ctl(g->l->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+    close(e->fd);
     e->fd = -1;
 }
 
@@ -515,6 +519,7 @@ void cgi_start(conn *c, size_t head_len)
     posix_spawnattr_setpgroup(&at, 0); /* its own group: a kill takes its children too */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {abs, NULL};
+    atomic_store(&s->spawned, 1); /* see conn_close */
     int rc = posix_spawn(&g->pid, abs, &fa, &at, argv, env->vars);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);

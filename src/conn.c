@@ -116,7 +116,13 @@ void conn_close(conn *c)
     c->rpos = c->rlen;
     release_rbuf(c);
     free(c->body);
-    close(c->fd); /* also removes it from epoll */
+    /* Closing removes the socket from epoll, unless a script being spawned
+     * holds a copy of it for a moment (until its exec closes it); once
+     * scripts run, the socket is unwatched first, or epoll could report it
+     * after c is freed. */
+    if (atomic_load_explicit(&l->srv->spawned, memory_order_relaxed))
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
     l->nconns--;
     free(c);
 }

@@ -90,9 +90,14 @@ static void tick(loop *l)
     log_flush(l, l->site);
 }
 
-static void free_caches(loop_cache *lc, size_t n)
+static void free_caches(loop *l, loop_cache *lc, size_t n)
 {
-    for (size_t i = 0; lc && i < n; i++) cache_free(lc[i].c); /* closing drops them from epoll */
+    for (size_t i = 0; lc && i < n; i++) {
+        /* Unwatched first: a script being spawned may hold a copy of the
+         * descriptor for a moment, and closing alone would not unwatch it. */
+        if (lc[i].c) epoll_ctl(l->epfd, EPOLL_CTL_DEL, cache_fd(lc[i].c), NULL);
+        cache_free(lc[i].c);
+    }
     free(lc);
 }
 
@@ -100,7 +105,7 @@ static void free_caches(loop_cache *lc, size_t n)
 static void retire(loop *l)
 {
     if (!l->old_site) return;
-    free_caches(l->old_caches, l->old_site->nvhosts);
+    free_caches(l, l->old_caches, l->old_site->nvhosts);
     site_release(l->srv, l->old_site);
     l->old_site = NULL;
     l->old_caches = NULL;
@@ -235,7 +240,7 @@ void loop_free(loop *l)
     retire(l);
     if (l->site) {
         log_flush(l, l->site);
-        free_caches(l->caches, l->site->nvhosts);
+        free_caches(l, l->caches, l->site->nvhosts);
         site_release(l->srv, l->site);
     }
     auth_cache_free(l->auth_cache);

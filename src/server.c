@@ -97,6 +97,10 @@ static int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    /* Accepted sockets inherit it: a response written in pieces (a script's,
+     * a compressed file's) must not wait on Nagle for its last small one.
+     * Whole responses go out in one write (MSG_MORE where a file follows). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&a->ss, a->sslen) < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", a->name,
                  errno == EADDRINUSE ? "address already in use" : strerror(errno));

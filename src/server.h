@@ -52,6 +52,7 @@ struct htd_server {
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
     atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */
+    atomic_int spawned;        /* a script has been started: descriptors must be unwatched before closing */
     site *site;              /* the current site, under site_mu */
     pthread_mutex_t site_mu;
     atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */
