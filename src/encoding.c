@@ -6,19 +6,9 @@
 
 #include <string.h>
 
-static int ieq(const char *p, size_t n, const char *lit)
-{
-    size_t l = strlen(lit);
-    if (n != l) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
-        if (ch != lit[i]) return 0;
-    }
-    return 1;
-}
+#include "parser.h"
 
-/* "0", "0.5", "1", "1.000": thousandths, or -1 if malformed. */
-static int parse_q(const char *p, size_t n)
+int htd_qvalue(const char *p, size_t n)
 {
     if (n == 0 || n > 5 || (p[0] != '0' && p[0] != '1')) return -1;
     int q = (p[0] - '0') * 1000;
@@ -57,13 +47,13 @@ void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT])
             while (a < t && (*a == ' ' || *a == '\t')) a++;
             const char *b = t;
             while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-            w = b - a > 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=' ? parse_q(a + 2, (size_t)(b - a - 2)) : -1;
+            w = b - a > 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=' ? htd_qvalue(a + 2, (size_t)(b - a - 2)) : -1;
         }
         if (w >= 0 && ce > s) {
             size_t n = (size_t)(ce - s);
-            int k = ieq(s, n, "identity") ? ENC_IDENTITY
-                    : ieq(s, n, "gzip") || ieq(s, n, "x-gzip") ? ENC_GZIP
-                    : ieq(s, n, "br") ? ENC_BR
+            int k = htd_str_ieq((htd_str){s, n}, "identity", 8) ? ENC_IDENTITY
+                    : htd_str_ieq((htd_str){s, n}, "gzip", 4) || htd_str_ieq((htd_str){s, n}, "x-gzip", 6) ? ENC_GZIP
+                    : htd_str_ieq((htd_str){s, n}, "br", 2) ? ENC_BR
                     : -1;
             if (k >= 0) {
                 q[k] = (unsigned)w;

@@ -16,6 +16,10 @@ enum { ENC_IDENTITY, ENC_GZIP, ENC_BR, ENC_COUNT };
  * skipped. */
 void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT]);
 
+/* A qvalue (RFC 9110 section 12.4.2): "0", "0.5", "1", "1.000", in
+ * thousandths, or -1 if malformed. */
+int htd_qvalue(const char *p, size_t n);
+
 /* The coding to send among those available (bit 1 << ENC_x set): the one
  * the client prefers, br before gzip before identity on a tie; -1 if none
  * is acceptable (then 406). */

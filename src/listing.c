@@ -36,6 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encoding.h"
+#include "parser.h"
+
 /* --- Accept ------------------------------------------------------------- */
 
 static int is_tchar(unsigned char c)
@@ -44,31 +47,6 @@ static int is_tchar(unsigned char c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int ieq(const char *p, size_t n, const char *lit)
-{
-    if (n != strlen(lit)) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
-        if (c != lit[i]) return 0;
-    }
-    return 1;
-}
-
-/* A qvalue (RFC 9110 section 12.4.2): "0", "0.5", "1", "1.000", in
- * thousandths, or -1 if malformed. */
-static int parse_q(const char *p, size_t n)
-{
-    if (n == 0 || n > 5 || (p[0] != '0' && p[0] != '1')) return -1;
-    int q = (p[0] - '0') * 1000;
-    if (n == 1) return q;
-    if (p[1] != '.') return -1;
-    int scale = 100;
-    for (size_t i = 2; i < n; i++, scale /= 10) {
-        if (p[i] < '0' || p[i] > '9') return -1;
-        q += (p[i] - '0') * scale;
-    }
-    return q > 1000 ? -1 : q;
-}
 
 static size_t skip_ows(const char *s, size_t i, size_t n)
 {
@@ -110,9 +88,9 @@ static int match(const char *t, size_t tn, const char *st, size_t sn, const char
 {
     int star_t = tn == 1 && t[0] == '*', star_s = sn == 1 && st[0] == '*';
     if (star_t) return star_s ? 0 : -1;
-    if (!ieq(t, tn, want_type)) return -1;
+    if (!htd_str_ieq((htd_str){t, tn}, want_type, strlen(want_type))) return -1;
     if (star_s) return 1;
-    return ieq(st, sn, want_sub) ? 2 : -1;
+    return htd_str_ieq((htd_str){st, sn}, want_sub, strlen(want_sub)) ? 2 : -1;
 }
 
 int listing_wants_json(htd_str accept)
@@ -156,8 +134,8 @@ int listing_wants_json(htd_str accept)
                 ve = skip_token(s, v, n);
                 if (ve == v) goto malformed;
             }
-            if (!seen_q && ieq(s + pn, pne - pn, "q")) {
-                q = parse_q(s + v, ve - v);
+            if (!seen_q && htd_str_ieq((htd_str){s + pn, pne - pn}, "q", 1)) {
+                q = htd_qvalue(s + v, ve - v);
                 if (q < 0) goto malformed;
                 seen_q = 1;
             }
