@@ -776,3 +776,68 @@ def tool(argv, what=None):
 def basic(user, password):
     return ("Authorization", "Basic " + base64.b64encode(
         ("%s:%s" % (user, password)).encode("utf-8")).decode())
+
+
+# --------------------------------------------------------------------------
+# for test_cgi: request bodies, heads without their Date, child processes
+
+def chunk_encode(data, sizes):
+    """data in the chunked coding, in chunks of the given sizes (the last
+    size repeats until data is used up), ended by the last chunk."""
+    out, i, k = [], 0, 0
+    while i < len(data):
+        n = sizes[min(k, len(sizes) - 1)]
+        part = data[i:i + n]
+        out.append(b"%x\r\n" % len(part) + part + b"\r\n")
+        i += n
+        k += 1
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+def head_masked(r):
+    """The response head as sent, with the Date header's value as <date>,
+    for byte-exact comparisons."""
+    return re.sub(rb"\r\nDate: [^\r\n]*\r\n", b"\r\nDate: <date>\r\n", r.head_raw, count=1)
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat (R, S, Z, ...), or None when
+    there is no such process (it has been reaped)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return s[s.rindex(b")") + 2:].split()[0].decode()
+
+
+def proc_dead(pid):
+    """True if pid has exited: reaped, or a zombie nobody reaps (an orphan
+    adopted by a PID 1 that does not wait)."""
+    return proc_state(pid) in (None, "Z", "X")
+
+
+def group_members(pgid):
+    """Live (not zombie) processes in process group pgid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d, "rb") as f:
+                s = f.read()
+        except OSError:
+            continue
+        rest = s[s.rindex(b")") + 2:].split()
+        if int(rest[2]) == pgid and rest[0] not in (b"Z", b"X"):
+            out.append(int(d))
+    return out
+
+
+def kill_pid(pid, sig=signal.SIGKILL):
+    """Sends sig to one process by its id; quiet if it is already gone."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
