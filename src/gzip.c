@@ -64,14 +64,50 @@ static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
     return e->etag.len + 3;
 }
 
+/* A compressor's state is a quarter megabyte that zlib gets from malloc,
+ * which for that size maps fresh pages, to be faulted in again for every
+ * response: each loop keeps a few, reset, for the next responses. */
+static struct gz *gz_get(loop *l)
+{
+    if (l->ngz_spare) return l->gz_spare[--l->ngz_spare];
+    struct gz *g = calloc(1, sizeof *g);
+    /* windowBits 15 + 16: a gzip wrapper; memLevel 8 and level 6, zlib's defaults. */
+    if (g && deflateInit2(&g->zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void gz_put(loop *l, struct gz *g)
+{
+    if (l->ngz_spare < GZ_SPARE && deflateReset(&g->zs) == Z_OK) {
+        l->gz_spare[l->ngz_spare++] = g;
+        return;
+    }
+    deflateEnd(&g->zs);
+    free(g);
+}
+
+void gzip_free_spares(loop *l)
+{
+    while (l->ngz_spare) {
+        struct gz *g = l->gz_spare[--l->ngz_spare];
+        deflateEnd(&g->zs);
+        free(g);
+    }
+}
+
 static void gz_free(conn *c)
 {
     struct gz *g = c->gz;
     if (!g) return;
-    deflateEnd(&g->zs);
     cache_unref(g->e);
     site_release(c->loop->srv, g->st);
-    free(g);
+    g->e = NULL;
+    g->st = NULL;
+    g->off = g->sent = 0;
+    gz_put(c->loop, g);
     c->gz = NULL;
 }
 
@@ -109,14 +145,8 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     htd_str im = htd_request_header(r, "if-match", 8);
     if (im.p && !static_etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
 
-    struct gz *g = c->head_only ? NULL : calloc(1, sizeof *g);
-    if (!c->head_only) {
-        /* windowBits 15 + 16: a gzip wrapper; memLevel 8 and level 6, zlib's defaults. */
-        if (!g || deflateInit2(&g->zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            free(g);
-            return -1;
-        }
-    }
+    struct gz *g = c->head_only ? NULL : gz_get(c->loop);
+    if (!c->head_only && !g) return -1;
     char extra[sizeof vary + 32];
     size_t xl = sizeof vary - 1;
     memcpy(extra, vary, xl);
@@ -129,8 +159,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     resp rs = {.status = 200, .ctype = e->ctype, .length = -1, .last_modified = e->mtime, .etag = etag,
                .extra = extra, .extra_len = xl};
     if (response_head(c, &rs) < 0) {
-        if (g) deflateEnd(&g->zs);
-        free(g);
+        if (g) gz_put(c->loop, g);
         return -1;
     }
     hr->responded = 1;

@@ -24,4 +24,8 @@ int gzip_step(struct conn *c);
 /* The connection is closing. */
 void gzip_detach(struct conn *c);
 
+/* Frees the compressors a loop keeps for reuse. */
+struct loop;
+void gzip_free_spares(struct loop *l);
+
 #endif

@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "cgi.h"
+#include "gzip.h"
 #include "conn.h"
 #include "log.h"
 
@@ -244,6 +245,7 @@ void loop_free(loop *l)
         site_release(l->srv, l->site);
     }
     auth_cache_free(l->auth_cache);
+    gzip_free_spares(l);
     job_return_destroy(&l->jret);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);

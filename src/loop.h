@@ -28,6 +28,7 @@ enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: s
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 #define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
 #define REQ_PATH_MAX 4096
+#define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
 
 typedef struct ev_listener {
     uint8_t kind;
@@ -79,6 +80,8 @@ typedef struct loop {
     struct auth_cache *auth_cache; /* credentials verified lately */
     unsigned auth_pending;  /* password checks on the pool for this loop */
     struct cgi *dead_cgis;  /* scripts finished in this batch, freed after it */
+    struct gz *gz_spare[GZ_SPARE]; /* compressors kept for reuse (gzip.c) */
+    int ngz_spare;
     ev_listener *listeners;
     size_t nlisteners;
     int stopping;
