@@ -206,7 +206,7 @@ auth_users *auth_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re"); /* never inherited by a script spawned meanwhile */
     size_t size = 0;
     if (!f || slurp(f, &u->text, &size) < 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));

@@ -385,6 +385,7 @@ static struct htd_req *lend(conn *c, cgi *g, htd_request *r)
     hr->r = r;
     hr->vh = (vhost *)g->vh;
     hr->sc = g->sc;
+    hr->cc = NULL;
     /* The loop's caches are its current site's: none for a script begun
      * under an earlier one. */
     hr->cache = g->st == c->loop->site ? loop_cache_for(c->loop, g->vh) : NULL;
@@ -398,6 +399,7 @@ static void give_back(struct htd_req *hr)
     hr->r = NULL;
     hr->vh = NULL;
     hr->sc = NULL;
+    hr->cc = NULL;
 }
 
 /* Ends the request with an error before the script's head went out. */
@@ -409,6 +411,7 @@ static void fail(conn *c, int status, const char *why)
     struct htd_req *hr = lend(c, g, &r);
     conn_error_log(c, status, why, 1, &r);
     give_back(hr);
+    if (c->resume == CS_CGI) c->resume = 0; /* earlier responses were being sent: the error follows them */
     release(c, 1);
 }
 
@@ -650,7 +653,7 @@ static int is_token(const char *p, size_t n)
  * it. -1 with *why for a malformed header. */
 static int send_head(conn *c, cgi *g, int has_body, const char **why)
 {
-    char extra[CGI_BUF + 64];
+    char extra[2 * CGI_BUF + 64]; /* each line grows by at most ": " and CRLF: "a:\n" is 5 bytes */
     size_t xl = 0;
     const char *ctype = NULL;
     size_t ctype_len = 0;
@@ -719,6 +722,10 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
             htd_str_ieq(name, "trailer", 7))
             continue;
         if (htd_str_ieq(name, "location", 8)) location = 1;
+        if (xl + nl_ + 4 + vl + 28 > sizeof extra) {
+            *why = "the script's header is too large";
+            return -1;
+        }
         memcpy(extra + xl, line, nl_);
         memcpy(extra + xl + nl_, ": ", 2);
         memcpy(extra + xl + nl_ + 2, v, vl);
@@ -814,7 +821,12 @@ static int pump(conn *c, cgi *g)
                 return 1;
             }
             g->head_sent = 1;
+            /* The script's bytes are the whole response, its head too: a
+             * HEAD request's answer is the script's business. */
+            int head_only = c->head_only;
+            c->head_only = 0;
             conn_out_ref(c, g->out, (size_t)n);
+            c->head_only = head_only;
             g->sent += (size_t)n;
             c->resume = CS_CGI;
             c->state = CS_WRITE;
@@ -876,6 +888,11 @@ static int pump(conn *c, cgi *g)
 int cgi_step(conn *c)
 {
     cgi *g = c->cgi;
+    if (!g) { /* the script has let go: what is queued is the rest */
+        c->resume = 0;
+        c->state = CS_WRITE;
+        return 1;
+    }
     /* A client that went away takes its script with it. */
     if (c->hup && !conn_body_pending(c)) {
         release(c, 1);

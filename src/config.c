@@ -164,8 +164,12 @@ conf_file *conf_open(const char *path, char *err, size_t errlen)
     *slash = 0;
     f->dir = abs[0] ? abs : strcpy(abs, "/");
     config_set_include_dir(&f->cfg, f->dir);
-    if (config_read_file(&f->cfg, path) != CONFIG_TRUE) {
-        if (config_error_type(&f->cfg) == CONFIG_ERR_FILE_IO)
+    /* Opened close-on-exec: a reload may run while scripts are spawned. */
+    FILE *in = fopen(path, "re");
+    int ok = in && config_read(&f->cfg, in) == CONFIG_TRUE;
+    if (in) fclose(in);
+    if (!ok) {
+        if (!in || config_error_type(&f->cfg) == CONFIG_ERR_FILE_IO)
             snprintf(err, errlen, "cannot read config %s: %s", path, strerror(errno));
         else
             snprintf(err, errlen, "%s:%d: %s", config_error_file(&f->cfg) ? config_error_file(&f->cfg) : path,
@@ -636,15 +640,13 @@ static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
     return 0;
 }
 
-/* --cache-control PREFIX=VALUE: a prefix rule of the top-level server that
- * adds the header, as `headers = { Cache-Control = "..."; }` would. */
+/* --cache-control PREFIX=VALUE, for the top-level server: a header laid
+ * over whatever rule applies to the path (see site.h). */
 static int cache_control_rules(builder *b, vhost *top)
 {
     const htd_config *c = b->cfg;
     if (!c->ncache_control) return 0;
-    rule *nr = realloc(top->rules, (top->nrules + c->ncache_control) * sizeof *nr);
-    if (!nr) return bfail(b, NULL, "out of memory%s%s", "", "");
-    top->rules = nr;
+    if (!(top->cc = calloc(c->ncache_control, sizeof *top->cc))) return bfail(b, NULL, "out of memory%s%s", "", "");
     for (size_t i = 0; i < c->ncache_control; i++) {
         const char *spec = c->cache_control[i], *eq = strchr(spec, '=');
         char norm[4096];
@@ -653,19 +655,11 @@ static int cache_control_rules(builder *b, vhost *top)
         for (const char *p = eq ? eq + 1 : ""; n >= 0 && *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f) n = -1, why = "control characters in the value";
         if (n < 0 || !eq[1]) return bfail(b, NULL, "--cache-control %s: %s", spec, eq && !eq[1] ? "an empty value" : why);
-        rule *r = &top->rules[top->nrules++];
-        *r = (rule){.kind = RULE_PREFIX, .nsub = 1, .code = 302, .keep_query = 1};
+        cc_rule *r = &top->cc[top->ncc++];
         size_t hl = strlen(eq + 1) + 20;
-        char *h = malloc(hl);
-        if (!(r->pat = strdup(norm)) || !h) {
-            free(h);
-            return bfail(b, NULL, "out of memory%s%s", "", "");
-        }
+        if (!(r->prefix = strdup(norm)) || !(r->line = malloc(hl))) return bfail(b, NULL, "out of memory%s%s", "", "");
         r->len = (size_t)n;
-        r->sc.headers_len = (size_t)snprintf(h, hl, "Cache-Control: %s\r\n", eq + 1);
-        r->sc.headers = h;
-        r->sc.own = OWN_HEADERS;
-        inherit(&r->sc, &top->sc);
+        r->line_len = (size_t)snprintf(r->line, hl, "Cache-Control: %s\r\n", eq + 1);
     }
     return 0;
 }

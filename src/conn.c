@@ -451,6 +451,7 @@ static void on_head(conn *c, size_t head_len)
     hr->r = r;
     hr->vh = NULL;
     hr->sc = NULL;
+    hr->cc = NULL;
     hr->cache = NULL;
     hr->hdrs_len = 0;
     hr->responded = 0;
@@ -681,10 +682,11 @@ static int batchable(const conn *c)
 static int response_done(conn *c)
 {
     release_out(c);
-    if (c->resume) { /* BODY or UPLOAD: a 100 Continue went out first */
+    if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next piece */
         c->state = c->resume;
         c->resume = 0;
-        arm(c, T_BODY);
+        if (c->state == CS_BODY || c->state == CS_UPLOAD) arm(c, T_BODY);
+        else htd_timer_disarm(&c->timer); /* CGI has its own limit; WAIT and GZIP arm what they wait on */
         return 1;
     }
     if (!c->keep_alive || c->http09) {

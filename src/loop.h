@@ -56,6 +56,8 @@ struct htd_req {
     struct vhost *vh;     /* chosen by Host */
     const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
     struct cache *cache;  /* the vhost's files in this loop, or NULL */
+    const char *cc;       /* a --cache-control line for the path, or NULL */
+    size_t cc_len;
     char path[REQ_PATH_MAX + 1]; /* decoded, normalised */
     size_t path_len;
     htd_str body;

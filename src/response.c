@@ -132,6 +132,7 @@ int response_head(conn *c, const resp *r)
     if (r->extra_len) put(&w, r->extra, r->extra_len);
     if (l->hreq.c == c) {
         if (l->hreq.sc && l->hreq.sc->headers_len) put(&w, l->hreq.sc->headers, l->hreq.sc->headers_len);
+        if (l->hreq.cc) put(&w, l->hreq.cc, l->hreq.cc_len);
         if (l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
     }
     if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");

@@ -140,6 +140,16 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     *ncaps = 0;
     const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;
+    hr->cc = NULL;
+    size_t best = 0;
+    for (size_t i = 0; i < vh->ncc; i++) {
+        const cc_rule *r = &vh->cc[i];
+        if (hr->path_len >= r->len && r->len >= best && memcmp(hr->path, r->prefix, r->len) == 0) {
+            best = r->len;
+            hr->cc = r->line;
+            hr->cc_len = r->line_len;
+        }
+    }
     return ru;
 }
 

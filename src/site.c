@@ -123,6 +123,11 @@ void site_free(site *st)
         if (vh->root_fd >= 0) close(vh->root_fd);
         for (size_t k = 0; k < vh->ncgi; k++) free(vh->cgi[k]);
         free(vh->cgi);
+        for (size_t k = 0; k < vh->ncc; k++) {
+            free(vh->cc[k].prefix);
+            free(vh->cc[k].line);
+        }
+        free(vh->cc);
         free(vh->root);
     }
     log_flush_all(st); /* lines of requests that ended after their loop moved on */

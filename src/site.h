@@ -70,6 +70,15 @@ typedef struct logfile {
     size_t *len;
 } logfile;
 
+/* --cache-control PREFIX=VALUE: a header laid over whatever rule applies,
+ * never a rule of its own (which would replace the rule's auth or access). */
+typedef struct cc_rule {
+    char *prefix;
+    size_t len;
+    char *line; /* "Cache-Control: VALUE\r\n" */
+    size_t line_len;
+} cc_rule;
+
 typedef struct vhost {
     char *root;  /* absolute */
     int root_fd; /* O_PATH */
@@ -80,6 +89,8 @@ typedef struct vhost {
     logfile *log; /* NULL: no access log */
     char **cgi;   /* normalised path prefixes of scripts */
     size_t ncgi;
+    cc_rule *cc;  /* the longest matching prefix adds its line */
+    size_t ncc;
 } vhost;
 
 typedef struct vname {

@@ -1240,3 +1240,60 @@ vhosts = ( { names = ["scripts.test"]; root = "other"; cgi = ["/run/", "/also/"]
         for c in held:
             c.close()
         cd.cleanup()
+
+
+REVIEW_SCRIPTS = {
+    # a header block that grows when rewritten (each "a:" becomes "a: " CRLF)
+    "manyheaders.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n'\ni=0\nwhile [ $i -lt 4000 ]; do printf 'a:\\n'; "
+                      "i=$((i+1)); done\nprintf '\\nbody\\n'\n",
+    # output with a pause longer than --body-timeout, well within --cgi-timeout
+    "pause.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfirst\\n'\nsleep 2\nprintf 'second\\n'\n",
+    "nph-head.sh": "#!/bin/sh\nprintf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nX-Nph: head\\r\\n\\r\\n'\n",
+    "hang.sh": "#!/bin/sh\nsleep 30\n",
+}
+
+
+def _review_scripts(s):
+    for name, text in REVIEW_SCRIPTS.items():
+        s.write("cgi-bin/" + name, text)
+
+
+def test_cgi_header_block_that_grows_when_rewritten_is_a_500_not_an_overflow(ctx):
+    with site() as s:
+        _review_scripts(s)
+        r = get(s.srv, "/cgi-bin/manyheaders.sh")
+        eq(r.status, 500, "a header block too large once rewritten")
+        eq(get(s.srv, "/file.txt").body, FILE_TXT, "and htd goes on")
+
+
+def test_cgi_pause_longer_than_the_body_timeout_does_not_cut_the_response(ctx):
+    with site(extra=["--body-timeout", "1", "--cgi-timeout", "10"]) as s:
+        _review_scripts(s)
+        r = get(s.srv, "/cgi-bin/pause.sh")
+        eq((r.status, r.body), (200, b"first\nsecond\n"), "the whole output, after a 2 s pause")
+
+
+def test_cgi_nph_head_passes_the_scripts_head_through(ctx):
+    with site() as s:
+        _review_scripts(s)
+        c = connect(s.srv)
+        c.send(req("/cgi-bin/nph-head.sh", "HEAD"))
+        data = c.read_to_eof()
+        c.close()
+        check(data.startswith(b"HTTP/1.1 200 OK\r\n") and b"X-Nph: head" in data, "the script's head: %r" % data)
+
+
+def test_cgi_time_limit_while_earlier_responses_are_still_sent(ctx):
+    # A big pipelined download the client does not read yet, then a script that
+    # hangs past the limit: its 500 follows the download, and htd stays up.
+    with site(extra=["--cgi-timeout", "1"]) as s:
+        _review_scripts(s)
+        s.write("big.bin", os.urandom(8 << 20), 0o644)
+        c = connect(s.srv)
+        c.send(req("/big.bin") + req("/cgi-bin/hang.sh"))
+        time.sleep(2.5)
+        r = c.read_response()
+        eq((r.status, len(r.body)), (200, 8 << 20), "the download")
+        eq(c.read_response().status, 500, "then the script's 500")
+        c.close()
+        eq(get(s.srv, "/file.txt").body, FILE_TXT, "htd still answers")

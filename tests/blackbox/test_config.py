@@ -446,3 +446,28 @@ def test_config_without_root_serves_no_files_of_its_own_directory(ctx):
             eq(get(srv, "/", host="a.test").status in (200, 403, 404), True, "the vhost still answers")
     finally:
         cd.cleanup()
+
+
+def test_cache_control_flag_never_replaces_a_rules_auth_or_access(ctx):
+    # --cache-control adds a header over whatever rule applies; a prefix inside
+    # a protected or closed area must not open it.
+    files = {"site/admin/static/s.txt": b"secret\n", "site/closed/c.txt": b"closed\n", "site/open.txt": b"open\n"}
+    cd = _confdir(files)
+    try:
+        harness.tool(["htpasswd", "-cbB", "-C", "4", cd.p("users.htpasswd"), "u", "p"], "apt-get install apache2-utils")
+        conf = ('root = "site";\nrules = (\n'
+                '  { prefix = "/admin/"; auth = { realm = "A"; htpasswd = "users.htpasswd"; }; },\n'
+                '  { prefix = "/closed/"; access = ["deny all"]; }\n);\n')
+        extra = ["--cache-control", "/admin/static/=max-age=60", "--cache-control", "/closed/c.txt=no-cache",
+                 "--cache-control", "/=no-store"]
+        with config_server(conf, confdir=cd, extra=extra) as srv:
+            r = get(srv, "/admin/static/s.txt")
+            eq((r.status, r.get("Cache-Control")), (401, "max-age=60"), "still behind auth")
+            r = get(srv, "/admin/static/s.txt", headers=[basic("u", "p")])
+            eq((r.status, r.body, r.get("Cache-Control")), (200, b"secret\n", "max-age=60"), "with credentials")
+            r = get(srv, "/closed/c.txt")
+            eq((r.status, r.get("Cache-Control")), (403, "no-cache"), "still closed")
+            r = get(srv, "/open.txt")
+            eq((r.status, r.get("Cache-Control")), (200, "no-store"), "the shortest prefix elsewhere")
+    finally:
+        cd.cleanup()
