@@ -63,7 +63,8 @@ typedef struct wr {
 
 static void put(wr *w, const char *s, size_t n)
 {
-    if ((size_t)(w->end - w->p) < n) {
+    /* Past the end already: end - p would be negative, and huge as a size. */
+    if (w->p > w->end || (size_t)(w->end - w->p) < n) {
         w->p = w->end + 1; /* marks overflow */
         return;
     }
