@@ -716,11 +716,7 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
             return -1;
         }
         /* The framing and the connection are htd's. */
-        if (htd_str_ieq(name, "connection", 10) || htd_str_ieq(name, "transfer-encoding", 17) ||
-            htd_str_ieq(name, "date", 4) || htd_str_ieq(name, "server", 6) ||
-            htd_str_ieq(name, "keep-alive", 10) || htd_str_ieq(name, "upgrade", 7) ||
-            htd_str_ieq(name, "trailer", 7))
-            continue;
+        if (response_owns_header(name)) continue;
         if (htd_str_ieq(name, "location", 8)) location = 1;
         if (xl + nl_ + 4 + vl + 28 > sizeof extra) {
             *why = "the script's header is too large";
@@ -780,15 +776,7 @@ static void queue_body(conn *c, cgi *g, const char *p, size_t n)
         g->cl_left -= (int64_t)n;
     }
     if (!n) return;
-    if (g->chunked) {
-        char hex[24];
-        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
-        conn_out_copy(c, hex, (size_t)hl);
-        conn_out_ref(c, p, n);
-        conn_out_copy(c, "\r\n", 2);
-    } else {
-        conn_out_ref(c, p, n);
-    }
+    conn_out_chunk(c, p, n, g->chunked, 0);
     g->sent += n;
 }
 

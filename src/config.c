@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "response.h"
 #include "rewrite.h"
 #include "server.h"
 #include "store.h"
@@ -441,11 +442,11 @@ static int parse_auth(builder *b, const config_setting_t *s, scope *sc)
 
 static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
 {
-    static const char *const refused[] = {"content-length", "transfer-encoding", "connection", "date",
-                                          "server", "keep-alive", "upgrade", "trailer", "content-type",
-                                          "www-authenticate", "location", "etag", "last-modified",
-                                          "content-range", "accept-ranges", "content-encoding", "allow",
-                                          "retry-after", NULL};
+    /* Besides the framing: headers that describe the representation or the
+     * answer, which htd writes for each response. */
+    static const char *const refused[] = {"content-type", "www-authenticate", "location", "etag",
+                                          "last-modified", "content-range", "accept-ranges",
+                                          "content-encoding", "allow", "retry-after", NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
         return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "", "");
     size_t cap = 1, len = 0;
@@ -454,9 +455,9 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         const char *v;
         if (get_string(b->f, h, &v, b->err, b->errlen) < 0) return -1;
         const char *name = config_setting_name(h);
-        for (const char *const *r = refused; *r; r++)
-            if (strcasecmp(*r, name) == 0)
-                return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name, "");
+        int own = response_owns_header((htd_str){name, strlen(name)});
+        for (const char *const *r = refused; *r && !own; r++) own = strcasecmp(*r, name) == 0;
+        if (own) return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name, "");
         for (const char *p = v; *p; p++)
             if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
                 return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");

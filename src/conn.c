@@ -11,6 +11,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -209,6 +210,19 @@ int conn_out_ref(conn *c, const char *p, size_t len)
     if (c->head_only) return 0;
     outq *q = conn_outq(c);
     return q ? add_seg(q, p, len, 0, -1) : -1;
+}
+
+int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy)
+{
+    int rc = 0;
+    if (chunked) {
+        char hex[24];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", len);
+        rc |= conn_out_copy(c, hex, (size_t)hl);
+    }
+    rc |= copy ? conn_out_copy(c, p, len) : conn_out_ref(c, p, len);
+    if (chunked) rc |= conn_out_copy(c, "\r\n", 2);
+    return rc ? -1 : 0;
 }
 
 int conn_out_give(conn *c, char *buf, size_t len)

@@ -118,6 +118,9 @@ int conn_out_copy(conn *c, const void *p, size_t len);
 /* Appends bytes off..off+len of a cache entry to the response body, holding
  * a reference to the entry until they are sent. */
 int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
+/* Appends p[0..len) as one chunk of a chunked body (or as it is, when not
+ * chunked), copied or, like conn_out_ref, not. */
+int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy);
 /* Appends buf[0..len), a malloc'd block the queue then owns (one per
  * response). -1 if it cannot (buf is freed). */
 int conn_out_give(conn *c, char *buf, size_t len);

@@ -187,12 +187,7 @@ static void queue(conn *c, struct gz *g, size_t n, int last)
 {
     int chunked = g->logged.version == 11;
     if (n) {
-        char hex[24];
-        int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
-        if (chunked) conn_out_copy(c, hex, (size_t)hl);
-        if (last) conn_out_copy(c, g->out, n);
-        else conn_out_ref(c, g->out, n);
-        if (chunked) conn_out_copy(c, "\r\n", 2);
+        conn_out_chunk(c, g->out, n, chunked, last);
         g->sent += n;
     }
     if (last && chunked) conn_out_copy(c, "0\r\n\r\n", 5);

@@ -4,7 +4,6 @@
  * scratch space, so these are plain field reads and one queued response.
  */
 #include <string.h>
-#include <strings.h>
 
 #include "conn.h"
 #include "log.h"
@@ -45,20 +44,10 @@ static int valid_field(const char *name, const char *value)
     return 1;
 }
 
-/* Headers that frame the message or that htd writes itself. */
-static int reserved(const char *name)
-{
-    static const char *const names[] = {"content-length", "transfer-encoding", "connection",
-                                        "date", "server", "keep-alive", "upgrade", "trailer"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i]) == 0) return 1;
-    return 0;
-}
-
 int htd_resp_header(htd_req *r, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
-    if (!valid_field(name, value) || reserved(name) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs)
+    if (!valid_field(name, value) || response_owns_header((htd_str){name, nl}) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs)
         return -1;
     char *p = r->hdrs + r->hdrs_len;
     memcpy(p, name, nl);

@@ -85,6 +85,18 @@ static void put_u64(wr *w, uint64_t v)
     put(w, q, (size_t)(e - q));
 }
 
+int response_owns_header(htd_str name)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } names[] = {{"content-length", 14}, {"transfer-encoding", 17}, {"connection", 10}, {"date", 4},
+                 {"server", 6},          {"keep-alive", 10},        {"upgrade", 7},     {"trailer", 7}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
+    return 0;
+}
+
 int response_head(conn *c, const resp *r)
 {
     loop *l = c->loop;

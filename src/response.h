@@ -31,6 +31,11 @@ typedef struct resp {
 
 const char *htd_reason(int status);
 
+/* Is name a header that frames the message or that htd writes itself
+ * (Content-Length, Transfer-Encoding, Connection, Date, Server, Keep-Alive,
+ * Upgrade, Trailer)? Nobody else may set those: handlers, config, scripts. */
+int response_owns_header(htd_str name);
+
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */
 int response_head(struct conn *c, const resp *r);
