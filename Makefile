@@ -2,7 +2,8 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
-HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+LAYERS = core http modules server
+HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(LAYERS:%=-Isrc/%) -MMD -MP
 LDLIBS = -lconfig -lcrypt -lcrypto -lz -lpthread
 
 ifeq ($(V),1)
@@ -11,7 +12,7 @@ else
 Q = @
 endif
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/server/main.c,$(wildcard $(LAYERS:%=src/%/*.c)))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -30,7 +31,7 @@ $(BUILD)/libhtd.a: $(LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/htd: $(BUILD)/obj/main.o $(BUILD)/libhtd.a
+$(BUILD)/htd: $(BUILD)/obj/server/main.o $(BUILD)/libhtd.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -64,10 +65,11 @@ fuzz: build-fuzz/fuzz_parser
 	$(Q)mkdir -p build-fuzz/corpus
 	$(Q)build-fuzz/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus
-build-fuzz/fuzz_parser: fuzz/fuzz_parser.c src/parser.c src/chunked.c src/parser.h src/chunked.h
+FUZZ_SRCS = src/http/parser.c src/http/chunked.c
+build-fuzz/fuzz_parser: fuzz/fuzz_parser.c $(FUZZ_SRCS) src/http/parser.h src/http/chunked.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parser.c src/parser.c src/chunked.c
+	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parser.c $(FUZZ_SRCS)
 
 # Everything CI runs.
 check: all test asan fuzz
@@ -78,4 +80,4 @@ demo: $(BUILD)/htd
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d)
