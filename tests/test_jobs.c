@@ -36,13 +36,9 @@ static void done(htd_job *j)
     dones++;
 }
 
-static void reap_until(job_return *r, int want)
+static void reap_until(loop *l, int want)
 {
-    for (int spins = 0; dones < want && spins < 10000; spins++) {
-        struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
-        poll(&pfd, 1, 100);
-        job_return_reap(r);
-    }
+    for (int spins = 0; dones < want && spins < 10000; spins++) loop_run_once(l, 100);
 }
 
 TEST(every_job_runs_work_then_done_once)
@@ -51,19 +47,19 @@ TEST(every_job_runs_work_then_done_once)
     enum { N = 5000 };
     tjob *t = calloc(N, sizeof *t);
     jobs *p = jobs_new(4);
-    job_return r;
+    loop *l = loop_new();
     CHECK(p != NULL);
-    CHECK_EQ_INT(job_return_init(&r), 0);
+    CHECK(l != NULL);
     for (int i = 0; i < N; i++) {
-        t[i] = (tjob){.job = {.work = work, .done = done, .ret = &r}, .id = i};
+        t[i] = (tjob){.job = {.work = work, .done = done, .loop = l}, .id = i};
         jobs_submit(p, &t[i].job);
     }
-    reap_until(&r, N);
+    reap_until(l, N);
     CHECK_EQ_INT(dones, N);
     CHECK_EQ_INT(atomic_load(&works), N);
     for (int i = 0; i < N; i++) CHECK(t[i].finished == 1);
     jobs_free(p);
-    job_return_destroy(&r);
+    loop_free(l);
     free(t);
 }
 
@@ -75,17 +71,16 @@ TEST(stopping_the_pool_finishes_queued_jobs)
     enum { N = 200 };
     tjob *t = calloc(N, sizeof *t);
     jobs *p = jobs_new(2);
-    job_return r;
-    job_return_init(&r);
+    loop *l = loop_new();
     for (int i = 0; i < N; i++) {
-        t[i] = (tjob){.job = {.work = work, .done = done, .ret = &r}, .id = i};
+        t[i] = (tjob){.job = {.work = work, .done = done, .loop = l}, .id = i};
         jobs_submit(p, &t[i].job);
     }
     jobs_free(p); /* joins after the queue is empty */
     CHECK_EQ_INT(atomic_load(&works), N);
-    job_return_reap(&r);
+    loop_run_once(l, 0);
     CHECK_EQ_INT(dones, N);
-    job_return_destroy(&r);
+    loop_free(l);
     free(t);
 }
 

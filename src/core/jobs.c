@@ -1,14 +1,13 @@
 /*
- * jobs.c - the disk thread pool; see jobs.h. One mutex and condition variable
- * guard the shared queue; each loop's return queue has a mutex of its own and
- * an eventfd that is written once per batch of returns, not once per job.
+ * jobs.c - the thread pool; see jobs.h. One mutex and condition variable
+ * guard the shared queue; finished jobs go back to their loop as posts.
  */
 #include "jobs.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -23,21 +22,10 @@ struct jobs {
     pthread_t threads[];
 };
 
-static void give_back(htd_job *j)
+static void job_done(posted *p)
 {
-    job_return *r = j->ret;
-    j->next = NULL;
-    pthread_mutex_lock(&r->mu);
-    int was_empty = r->head == NULL;
-    if (r->tail) r->tail->next = j;
-    else r->head = j;
-    r->tail = j;
-    pthread_mutex_unlock(&r->mu);
-    if (was_empty) {
-        uint64_t one = 1;
-        ssize_t n = write(r->efd, &one, sizeof one);
-        (void)n; /* the counter cannot overflow: it is read on every reap */
-    }
+    htd_job *j = (htd_job *)((char *)p - offsetof(htd_job, post));
+    j->done(j);
 }
 
 static void *worker(void *arg)
@@ -56,7 +44,8 @@ static void *worker(void *arg)
         if (!p->head) p->tail = NULL;
         pthread_mutex_unlock(&p->mu);
         j->work(j);
-        give_back(j);
+        j->post.fn = job_done;
+        loop_post(j->loop, &j->post);
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -107,37 +96,4 @@ void jobs_submit(jobs *p, htd_job *j)
     p->tail = j;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
-}
-
-int job_return_init(job_return *r)
-{
-    r->head = r->tail = NULL;
-    r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (r->efd < 0) return -1;
-    pthread_mutex_init(&r->mu, NULL);
-    return 0;
-}
-
-void job_return_destroy(job_return *r)
-{
-    if (r->efd < 0) return;
-    close(r->efd);
-    r->efd = -1;
-    pthread_mutex_destroy(&r->mu);
-}
-
-void job_return_reap(job_return *r)
-{
-    uint64_t v;
-    ssize_t n = read(r->efd, &v, sizeof v);
-    (void)n;
-    pthread_mutex_lock(&r->mu);
-    htd_job *j = r->head;
-    r->head = r->tail = NULL;
-    pthread_mutex_unlock(&r->mu);
-    while (j) {
-        htd_job *next = j->next;
-        j->done(j);
-        j = next;
-    }
 }

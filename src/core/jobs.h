@@ -1,10 +1,10 @@
 /*
- * jobs.h - a small pool of threads for work that may block on the disk
- * (writing, fsync, rename, unlink), so that an event loop never does.
+ * jobs.h - a small pool of threads for work that would block an event loop:
+ * the disk (writing, fsync, rename, unlink), password hashes, directory
+ * listings.
  *
  * A loop submits a job with two functions: `work` runs on a pool thread,
- * `done` runs back on the loop that submitted it, which learns of finished
- * jobs through an eventfd in its epoll set. A job is owned by its submitter
+ * `done` runs back on the loop that submitted it, as a post (loop.h). A job is owned by its submitter
  * from submission to `done`; the pool only moves it between queues.
  */
 #ifndef HTD_JOBS_H
@@ -12,22 +12,17 @@
 
 #include <pthread.h>
 
+#include "loop.h"
+
 typedef struct htd_job htd_job;
-typedef struct job_return job_return;
 typedef void (*job_fn)(htd_job *j);
 
 struct htd_job {
-    htd_job *next;   /* private: queue link */
-    job_fn work;     /* on a pool thread */
-    job_fn done;     /* on the submitting loop, after work */
-    job_return *ret; /* the submitting loop's return queue */
-};
-
-/* Finished jobs on their way back to one loop. */
-struct job_return {
-    int efd; /* readable when jobs are waiting; the loop watches it */
-    pthread_mutex_t mu;
-    htd_job *head, *tail;
+    htd_job *next;  /* private: queue link */
+    job_fn work;    /* on a pool thread */
+    job_fn done;    /* on the submitting loop, after work */
+    loop *loop;     /* the submitting loop */
+    posted post; /* private: the way back */
 };
 
 typedef struct jobs jobs;
@@ -35,13 +30,8 @@ typedef struct jobs jobs;
 /* Starts nthreads pool threads. NULL on failure. */
 jobs *jobs_new(int nthreads);
 /* Finishes the queued jobs, then stops the threads. Their `done` functions
- * run when the loops next reap (or never, if no loop reaps again). */
+ * run when the loops next turn (or never, if no loop turns again). */
 void jobs_free(jobs *p);
 void jobs_submit(jobs *p, htd_job *j);
-
-int job_return_init(job_return *r);
-void job_return_destroy(job_return *r);
-/* On the loop: runs `done` for every job finished so far. */
-void job_return_reap(job_return *r);
 
 #endif

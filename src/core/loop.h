@@ -1,119 +1,98 @@
 /*
- * loop.h - one worker thread's event loop over epoll: its listening sockets,
- * connections, timers, buffer pools and the per-second cached dates.
+ * loop.h - the reactor: one per worker thread, over epoll. It knows nothing
+ * of what it serves.
  *
- * A loop owns everything it touches; nothing is shared between loops but the
- * read-only server. The request being handled lives in the loop, not in the
- * connection: requests are handled to completion one at a time, so an idle
- * connection carries no request state at all.
+ * - Watchers: {fd, callback} and the events asked for, embedded in their owner. A watcher's
+ *   callback runs for each event epoll reports; one marked `first` runs
+ *   before the others of its batch (file-change events, so that no request
+ *   in the batch sees a stale file).
+ * - Timer lists (timer.h), each with its callback, polled for their heads.
+ * - Work for after the batch (loop_later): owners closed during a batch are
+ *   freed there, since events further down the batch may still point at
+ *   them. An unwatched watcher gets no more callbacks, even within its batch.
+ * - Posts from any thread (loop_post), run on the loop's own thread.
+ * - Slots of per-loop state for the modules above (loop_local), so that the
+ *   loop needs no field of theirs.
+ *
+ * loop_run_once is one turn: wait, run callbacks, expire timers, run the
+ * work for after the batch. A program with its own event loop can drive it:
+ * watch loop_fd for readability, wait at most loop_timeout, call
+ * loop_run_once(l, 0).
  */
 #ifndef HTD_LOOP_H
 #define HTD_LOOP_H
 
-#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
-#include "date.h"
-#include "jobs.h"
-#include "parser.h"
-#include "server.h"
 #include "timer.h"
 
-/* Kinds of object registered with epoll; each starts with its kind byte. */
-enum { EV_LISTENER = 1, EV_STOP, EV_CACHE, EV_JOBS, EV_CONN, EV_CGI };
+typedef struct loop loop;
+typedef struct watcher watcher;
+typedef void (*watch_fn)(watcher *w, uint32_t events);
 
-enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: scripts' time limits */
-
-#define RBUF_SIZE 16384 /* read buffer; also the largest request head */
-#define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
-#define REQ_PATH_MAX 4096
-#define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
-
-typedef struct ev_listener {
-    uint8_t kind;
+struct watcher {
+    watch_fn cb; /* NULL while not watched */
     int fd;
-} ev_listener;
-
-/* A pooled block of memory: a free list of equal-sized blocks per loop. */
-typedef struct pool {
-    void *free;
-    size_t size;
-    size_t nfree, max_free;
-} pool;
-
-/* A cache of one vhost's files, as epoll sees it. */
-typedef struct loop_cache {
-    uint8_t kind; /* EV_CACHE */
-    uint8_t tried; /* cache_new was called (and may have failed) */
-    struct cache *c;
-} loop_cache;
-
-/* The handler's view of a request (the public htd_req). */
-struct htd_req {
-    struct conn *c;
-    htd_request *r;
-    struct vhost *vh;     /* chosen by Host */
-    const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
-    struct cache *cache;  /* the vhost's files in this loop, or NULL */
-    const char *cc;       /* a --cache-control line for the path, or NULL */
-    size_t cc_len;
-    char path[REQ_PATH_MAX + 1]; /* decoded, normalised */
-    size_t path_len;
-    htd_str body;
-    char hdrs[1024]; /* response headers added by htd_resp_header */
-    size_t hdrs_len;
-    int responded;
+    uint8_t first; /* runs before the other callbacks of its batch */
 };
 
-typedef struct loop {
-    htd_server *srv;
-    int id;
-    int epfd;
-    int stop_fd; /* eventfd written by htd_server_stop */
-    uint8_t stop_kind;
-    uint8_t jobs_kind;
-    job_return jret; /* finished disk jobs of this loop's uploads */
-    site *site;             /* the site this loop serves new requests with */
-    unsigned site_gen;      /* the server's site_gen when it was taken */
-    loop_cache *caches;     /* one per vhost of site, made on first use */
-    site *old_site;         /* left behind in this iteration; let go after it */
-    loop_cache *old_caches;
-    struct auth_cache *auth_cache; /* credentials verified lately */
-    unsigned auth_pending;  /* password checks on the pool for this loop */
-    struct cgi *dead_cgis;  /* scripts finished in this batch, freed after it */
-    struct gz *gz_spare[GZ_SPARE]; /* compressors kept for reuse (gzip.c) */
-    int ngz_spare;
-    ev_listener *listeners;
-    size_t nlisteners;
-    int stopping;
-    uint64_t accept_paused_until; /* out of descriptors: accept again then (ms), or 0 */
-    size_t nconns;
-    size_t jobs_out; /* uploads and password checks whose pool jobs will still call back */
-    struct conn *fresh; /* accepted, being served, not yet watched by epoll */
-    uint64_t now;             /* monotonic milliseconds, once per iteration */
-    time_t date_sec;          /* the second the strings below describe */
-    char date[HTD_DATE_LEN + 1]; /* IMF-fixdate of date_sec */
-    char log_date[32];        /* "[25/Nov/2026:10:00:00 +0000]" */
-    char iso_date[32];        /* "2026-11-25T10:00:00+00:00" */
-    htd_timer_list timers[T_COUNT];
-    pool rbufs, outqs;
-    htd_request req; /* the request being handled */
-    struct htd_req hreq;
-    pthread_t thread;
-} loop;
+/* A callback run on the loop's thread on behalf of another. */
+typedef struct posted posted;
+struct posted {
+    posted *next; /* private */
+    void (*fn)(posted *p);
+};
 
-loop *loop_new(htd_server *srv, int id, char *err, size_t errlen);
+typedef void (*timer_fn)(htd_timer *t);
+
+loop *loop_new(void);
 void loop_free(loop *l);
-/* Runs until the loop has stopped and every connection is closed. */
-void *loop_run(void *arg);
-void loop_stop(loop *l); /* async-signal-safe */
-/* Makes the loop look at the server's site again soon. */
-void loop_wake(loop *l);
-/* The file cache of vhost vh in this loop, made on first use; NULL if none. */
-struct cache *loop_cache_for(loop *l, const struct vhost *vh);
 
-void *pool_get(pool *p);
-void pool_put(pool *p, void *block);
+/* epoll: add, modify, remove. 0 or -1 with errno. */
+int loop_watch(loop *l, watcher *w, int fd, uint32_t events, watch_fn cb);
+int loop_rewatch(loop *l, watcher *w, uint32_t events);
+void loop_unwatch(loop *l, watcher *w);
+/* The watcher's descriptor is about to be closed: no more callbacks. The
+ * epoll entry goes with the close, unless a child being spawned may hold a
+ * copy of the descriptor (loop_sharing_fds), which would keep it alive. */
+void loop_forget(loop *l, watcher *w);
+/* From now on descriptors may be copied into child processes for a moment
+ * (posix_spawn): every loop unwatches before closing. Process-wide. */
+void loop_sharing_fds(void);
+
+/* A list of timers of one duration whose expiry calls fire. The loop owns
+ * it; NULL when out of memory or lists. */
+htd_timer_list *loop_timers(loop *l, uint64_t duration_ms, timer_fn fire);
+/* Monotonic milliseconds, read once per turn. */
+uint64_t loop_now(const loop *l);
+
+/* Runs fn(arg) after the current batch of events (or the next one). -1 when
+ * out of memory. */
+int loop_later(loop *l, void (*fn)(void *), void *arg);
+
+/* Runs p->fn on l's thread soon. Thread-safe; async-signal-unsafe. */
+void loop_post(loop *l, posted *p);
+/* Makes l take a turn soon (its wake callback runs). Async-signal-safe. */
+void loop_wakeup(loop *l);
+
+/* The slot of per-loop state named by key (the address of something of the
+ * caller's); NULL when the slots are full. */
+void **loop_local(loop *l, const void *key);
+
+/* Called on each turn after the wait and before any callback (a worker's
+ * clock and dates). */
+void loop_on_wake(loop *l, void (*fn)(void *), void *arg);
+
+/* One turn: waits at most max_wait_ms (-1: until an event or a timer), runs
+ * the callbacks, expires timers, runs what was left for after the batch.
+ * The number of events, or -1 with errno (EINTR included). */
+int loop_run_once(loop *l, int max_wait_ms);
+
+/* For a program that drives the loop from its own: the descriptor that
+ * becomes readable when there is work, and how long it may wait
+ * (milliseconds, -1 for no limit). */
+int loop_fd(const loop *l);
+int loop_timeout(const loop *l);
 
 #endif

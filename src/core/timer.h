@@ -19,6 +19,7 @@ typedef struct htd_timer {
 typedef struct htd_timer_list {
     htd_timer head; /* sentinel of a circular list */
     uint64_t duration;
+    void (*fire)(htd_timer *t); /* for the loop that polls the list (loop.h) */
 } htd_timer_list;
 
 void htd_timer_list_init(htd_timer_list *l, uint64_t duration_ms);

@@ -38,19 +38,20 @@ static void conn_run(conn *c);
 static void arm(conn *c, int kind)
 {
     c->timer_kind = (uint8_t)kind;
-    htd_timer_arm(&c->loop->timers[kind], &c->timer, c->loop->now);
+    htd_timer_arm(c->w->timers[kind], &c->timer, c->w->now);
 }
 
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
+static void on_event(watcher *w, uint32_t events);
+
+void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
         return;
     }
-    c->kind = EV_CONN;
-    c->fd = fd;
-    c->loop = l;
+    c->ev.fd = fd;
+    c->w = l;
     c->state = CS_HEAD;
     c->writable = 1;
     /* TCP_DEFER_ACCEPT on the listener means there is usually a request
@@ -68,9 +69,8 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
     if (l->fresh != c) return;
     l->fresh = NULL;
     c->out_watched = !c->writable;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->out_watched ? EPOLLOUT : 0),
-                             .data.ptr = c};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) conn_close(c);
+    uint32_t events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->out_watched ? EPOLLOUT : 0);
+    if (loop_watch(l->loop, &c->ev, fd, events, on_event) < 0) conn_close(c);
 }
 
 /* Connections are watched for output only once a write has filled the
@@ -78,10 +78,9 @@ void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen)
  * every small response, for nothing. Once watched, it stays watched. */
 static int watch_output(conn *c)
 {
-    if (c->out_watched || c->loop->fresh == c) return 0; /* conn_accept registers it */
+    if (c->out_watched || c->w->fresh == c) return 0; /* conn_accept registers it */
     c->out_watched = 1;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    return epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    return loop_rewatch(c->w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
 static void release_out(conn *c)
@@ -90,14 +89,14 @@ static void release_out(conn *c)
     if (!q) return;
     for (unsigned i = 0; i < q->nrefs; i++) cache_unref(q->refs[i]);
     free(q->heap);
-    pool_put(&c->loop->outqs, q);
+    pool_put(&c->w->outqs, q);
     c->out = NULL;
 }
 
 static void release_rbuf(conn *c)
 {
     if (c->rbuf && c->rpos == c->rlen) {
-        pool_put(&c->loop->rbufs, c->rbuf);
+        pool_put(&c->w->rbufs, c->rbuf);
         c->rbuf = NULL;
         c->rpos = c->rlen = 0;
     }
@@ -105,7 +104,7 @@ static void release_rbuf(conn *c)
 
 void conn_close(conn *c)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     if (l->fresh == c) l->fresh = NULL;
     if (c->aw) rules_detach(c);
     if (c->cgi) cgi_detach(c);
@@ -117,27 +116,32 @@ void conn_close(conn *c)
     c->rpos = c->rlen;
     release_rbuf(c);
     free(c->body);
-    /* Closing removes the socket from epoll, unless a script being spawned
-     * holds a copy of it for a moment (until its exec closes it); once
-     * scripts run, the socket is unwatched first, or epoll could report it
-     * after c is freed. */
-    if (atomic_load_explicit(&l->srv->spawned, memory_order_relaxed))
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    loop_forget(l->loop, &c->ev);
+    close(c->ev.fd);
     l->nconns--;
-    free(c);
+    /* Freed after the batch: events further down it may still point at c.
+     * Should even that fail for want of memory, c is left allocated rather
+     * than risk a use after free. */
+    (void)loop_later(l->loop, free, c);
 }
 
-void conn_event(conn *c, uint32_t events)
+static void on_event(watcher *w, uint32_t events)
 {
+    conn *c = (conn *)w;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable = 1;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->hup = 1;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->writable = 1;
     conn_run(c);
 }
 
-void conn_timeout(conn *c)
+conn *conn_of_timer(htd_timer *t)
 {
+    return (conn *)((char *)t - offsetof(conn, timer));
+}
+
+void conn_on_timer(htd_timer *t)
+{
+    conn *c = conn_of_timer(t);
     htd_timer_disarm(&c->timer);
     if (c->state == CS_HEAD && c->started) {
         conn_error(c, 408, "the request head did not arrive in time", 0);
@@ -161,7 +165,7 @@ void conn_stop(conn *c)
 outq *conn_outq(conn *c)
 {
     if (!c->out) {
-        outq *q = pool_get(&c->loop->outqs);
+        outq *q = pool_get(&c->w->outqs);
         if (!q) return NULL;
         q->nseg = q->cur = q->nrefs = 0;
         q->mark_nseg = q->mark_nrefs = 0;
@@ -294,11 +298,11 @@ static int flush(conn *c)
             }
             int more = q->cur + cnt < q->nseg ? MSG_MORE : 0;
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
-            n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | more);
+            n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | more);
         } else {
             off_t off = (off_t)s->off;
             asked = s->len > (1u << 30) ? (1u << 30) : s->len;
-            n = sendfile(c->fd, s->fd, &off, asked);
+            n = sendfile(c->ev.fd, s->fd, &off, asked);
             if (n == 0) return IO_ERROR; /* the file shrank under us */
         }
         if (n < 0) {
@@ -328,14 +332,14 @@ static int flush(conn *c)
 
 void conn_error(conn *c, int status, const char *why, int keep)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     conn_error_log(c, status, why, keep, l->hreq.c == c ? l->hreq.r : NULL);
 }
 
 static void reply(conn *c, int status, const char *why, int keep, const htd_request *logged,
                   const char *extra, size_t extra_len)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     struct htd_req *hr = &l->hreq;
     int current = hr->c == c && hr->r;
     conn_out_rollback(c);
@@ -392,7 +396,7 @@ void conn_error_log(conn *c, int status, const char *why, int keep, const htd_re
 void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
                  size_t extra_len)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     c->rpos += (uint32_t)head_len;
     /* A body we will not read: drop it and go on, unless the client waits
      * for 100-continue or it is too large to be worth reading. */
@@ -440,14 +444,14 @@ static void fail(conn *c, size_t head_len, int status, const char *why, int keep
 {
     c->rpos += (uint32_t)head_len;
     conn_error(c, status, why, keep);
-    c->loop->hreq.c = NULL;
-    c->loop->hreq.r = NULL;
+    c->w->hreq.c = NULL;
+    c->w->hreq.r = NULL;
 }
 
 /* Called with a whole head parsed into l->req. */
 static void on_head(conn *c, size_t head_len)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     htd_request *r = &l->req;
     htd_server *s = l->srv;
     struct htd_req *hr = &l->hreq;
@@ -553,7 +557,7 @@ static void on_head(conn *c, size_t head_len)
 /* Runs the handlers for the request in l->req / l->hreq. */
 static void dispatch(conn *c)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     htd_server *s = l->srv;
     struct htd_req *hr = &l->hreq;
     for (size_t i = 0; i < s->nroutes; i++) {
@@ -582,7 +586,7 @@ out:
  * then parses the kept head again and dispatches. */
 static int read_body_step(conn *c)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     const char *why = "malformed chunked body";
     size_t avail = c->rlen - c->rpos, consumed, dlen;
     int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
@@ -646,7 +650,7 @@ static int read_body_step(conn *c)
  * IO_ERROR on end of stream or error. */
 int conn_fill(conn *c)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     if (!c->rbuf) {
         c->rbuf = pool_get(&l->rbufs);
         if (!c->rbuf) return IO_ERROR;
@@ -666,7 +670,7 @@ int conn_fill(conn *c)
     /* In HEAD the parser has answered 414 or 431 before the buffer is full;
      * in BODY a head that fills the whole buffer leaves no room to go on. */
     if (room == 0) return IO_ERROR;
-    ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+    ssize_t n = read(c->ev.fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (uint32_t)n;
         if ((size_t)n < room) c->readable = 0;
@@ -711,7 +715,7 @@ static int response_done(conn *c)
         /* Unread input: shut our side and drain theirs before closing, or
          * the kernel would answer it with a reset that can destroy the
          * response in flight. */
-        shutdown(c->fd, SHUT_WR);
+        shutdown(c->ev.fd, SHUT_WR);
         c->rpos = c->rlen;
         c->state = CS_LINGER;
         arm(c, T_LINGER);
@@ -761,12 +765,12 @@ void conn_wait(conn *c)
     c->body_left = 0;
     c->body_chunked = 0;
     c->state = CS_WAIT;
-    c->loop->jobs_out++;
+    c->w->jobs_out++;
 }
 
 void conn_waited(conn *c)
 {
-    c->loop->jobs_out--;
+    c->w->jobs_out--;
     /* Still sending earlier pipelined responses: once they are out, the
      * connection reads the waiting head again by itself. */
     if (c->resume == CS_WAIT) c->resume = 0;
@@ -799,7 +803,7 @@ void conn_resume(conn *c)
 
 static void conn_run(conn *c)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     for (;;) {
         switch (c->state) {
         case CS_WRITE: {
@@ -938,7 +942,7 @@ static void conn_run(conn *c)
         case CS_LINGER: {
             char sink[4096];
             for (;;) {
-                ssize_t n = read(c->fd, sink, sizeof sink);
+                ssize_t n = read(c->ev.fd, sink, sizeof sink);
                 if (n > 0) continue;
                 if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                     c->readable = 0;

@@ -29,7 +29,7 @@
 
 #include "cache.h"
 #include "chunked.h"
-#include "loop.h"
+#include "worker.h"
 #include "parser.h"
 #include "timer.h"
 
@@ -67,7 +67,7 @@ typedef struct outq {
 #define OUTQ_DATA (OUTQ_SIZE - sizeof(outq))
 
 typedef struct conn {
-    uint8_t kind; /* EV_CONN */
+    watcher ev; /* the socket */
     uint8_t state;
     uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
     uint8_t writable : 1;   /* the socket may take bytes */
@@ -82,8 +82,7 @@ typedef struct conn {
     uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
     uint8_t auth_failed;    /* the password check of the waiting head said no */
     uint8_t hup;            /* the client has closed its side (or reset) */
-    int fd;
-    loop *loop;
+    worker *w;
     htd_timer timer;
     unsigned nreq;
     char *rbuf; /* RBUF_SIZE, from the loop's pool, or NULL when idle */
@@ -104,9 +103,11 @@ typedef struct conn {
 } conn;
 
 /* Takes a new connection, serving what it has sent before watching it. */
-void conn_accept(loop *l, int fd, const struct sockaddr *sa, socklen_t salen);
-void conn_event(conn *c, uint32_t events);
-void conn_timeout(conn *c); /* c's timer fired */
+void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen);
+/* The callback of the connections' timer lists. */
+void conn_on_timer(htd_timer *t);
+/* The connection whose timer t is. */
+conn *conn_of_timer(htd_timer *t);
 void conn_close(conn *c);
 /* Graceful stop: close c if it is idle, else let it end after its response. */
 void conn_stop(conn *c);

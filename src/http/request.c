@@ -74,6 +74,6 @@ int htd_respond(htd_req *r, int status, const char *content_type, const void *bo
         return -1;
     }
     r->responded = 1;
-    log_access(r->c->loop, r->c, r->r, status, bodiless ? 0 : len);
+    log_access(r->c->w, r->c, r->r, status, bodiless ? 0 : len);
     return 0;
 }

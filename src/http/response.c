@@ -99,7 +99,7 @@ int response_owns_header(htd_str name)
 
 int response_head(conn *c, const resp *r)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     if (c->http09) return 0;
     outq *q = conn_outq(c);
     if (!q) return -1;

@@ -54,7 +54,7 @@ enum { END_IN, END_OUT, END_ERR, END_PID, END_COUNT };
 typedef struct cgi cgi;
 
 typedef struct cgi_end {
-    uint8_t kind; /* EV_CGI */
+    watcher ev;
     uint8_t which;
     int fd; /* -1 once closed */
     cgi *g;
@@ -62,14 +62,13 @@ typedef struct cgi_end {
 
 struct cgi {
     cgi_end end[END_COUNT];
-    cgi *next_dead; /* on the loop's list of scripts to free after the batch */
     uint8_t dead;
     conn *c; /* NULL once the connection has let go */
-    loop *l;
+    worker *l;
     site *st; /* held: vh, sc and the log live in it */
     const vhost *vh;
     const scope *sc; /* the request's rule: its headers go on the script's response */
-    htd_timer timer; /* the time limit, on T_CGI */
+    htd_timer timer; /* the time limit, on the worker's T_CGI list */
     pid_t pid;
     uint8_t exited, nph, head_sent, chunked, eof, bodyless;
     int status;         /* the response status */
@@ -201,7 +200,7 @@ static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap,
 
 static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, const char *abs_script)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     const struct htd_req *hr = &l->hreq;
     const htd_request *r = hr->r;
     char host[INET6_ADDRSTRLEN], port[8];
@@ -228,7 +227,7 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
     env_str(e, "REMOTE_PORT", port);
     struct sockaddr_storage local;
     socklen_t ll = sizeof local;
-    if (getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0) {
+    if (getsockname(c->ev.fd, (struct sockaddr *)&local, &ll) == 0) {
         addr_str(&local, host, sizeof host, port, sizeof port);
         env_str(e, "SERVER_ADDR", host);
         env_str(e, "SERVER_PORT", port);
@@ -312,7 +311,7 @@ static void close_end(cgi *g, int which)
     /* Unwatched before closing: another script being spawned may hold a
      * copy of this descriptor until its exec closes it, and while any copy
      * is open epoll keeps reporting it, for a script freed by then. */
-    epoll_ctl(g->l->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+    loop_unwatch(g->l->loop, &e->ev);
     close(e->fd);
     e->fd = -1;
 }
@@ -330,17 +329,7 @@ static void maybe_free(cgi *g)
     site_release(g->l->srv, g->st);
     g->st = NULL;
     g->dead = 1;
-    g->next_dead = g->l->dead_cgis;
-    g->l->dead_cgis = g;
-}
-
-void cgi_bury(loop *l)
-{
-    while (l->dead_cgis) {
-        cgi *g = l->dead_cgis;
-        l->dead_cgis = g->next_dead;
-        free(g);
-    }
+    (void)loop_later(g->l->loop, free, g); /* if even that fails, g leaks: never a use after free */
 }
 
 static void kill_script(cgi *g)
@@ -380,7 +369,7 @@ static htd_request log_req(const cgi *g)
  * pages as any other response does. NULL r: only the head is written. */
 static struct htd_req *lend(conn *c, cgi *g, htd_request *r)
 {
-    struct htd_req *hr = &c->loop->hreq;
+    struct htd_req *hr = &c->w->hreq;
     hr->c = c;
     hr->r = r;
     hr->vh = (vhost *)g->vh;
@@ -388,7 +377,7 @@ static struct htd_req *lend(conn *c, cgi *g, htd_request *r)
     hr->cc = NULL;
     /* The loop's caches are its current site's: none for a script begun
      * under an earlier one. */
-    hr->cache = g->st == c->loop->site ? loop_cache_for(c->loop, g->vh) : NULL;
+    hr->cache = g->st == c->w->site ? worker_cache_for(c->w, g->vh) : NULL;
     hr->hdrs_len = 0;
     return hr;
 }
@@ -427,14 +416,14 @@ static void reap(cgi *g)
         g->status = g->status ? g->status : -128 - WTERMSIG(st);
 }
 
+static void on_end(watcher *w, uint32_t events);
+
 static int watch(cgi *g, int which, uint32_t events)
 {
     cgi_end *e = &g->end[which];
-    e->kind = EV_CGI;
     e->which = (uint8_t)which;
     e->g = g;
-    struct epoll_event ev = {.events = events, .data.ptr = e};
-    return epoll_ctl(g->l->epfd, EPOLL_CTL_ADD, e->fd, &ev);
+    return loop_watch(g->l->loop, &e->ev, e->fd, events, on_end);
 }
 
 static void nonblock(int fd)
@@ -444,7 +433,7 @@ static void nonblock(int fd)
 
 void cgi_start(conn *c, size_t head_len)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     htd_server *s = l->srv;
     struct htd_req *hr = &l->hreq;
     const htd_request *r = hr->r;
@@ -522,7 +511,7 @@ void cgi_start(conn *c, size_t head_len)
     posix_spawnattr_setpgroup(&at, 0); /* its own group: a kill takes its children too */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {abs, NULL};
-    atomic_store(&s->spawned, 1); /* see conn_close */
+    loop_sharing_fds(); /* until its exec, the child holds copies of every descriptor */
     int rc = posix_spawn(&g->pid, abs, &fa, &at, argv, env->vars);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -556,7 +545,7 @@ void cgi_start(conn *c, size_t head_len)
     }
     g->st = site_hold(s, l->site);
     l->jobs_out++;
-    htd_timer_arm(&l->timers[T_CGI], &g->timer, l->now);
+    htd_timer_arm(l->timers[T_CGI], &g->timer, l->now);
 
     g->c = c;
     c->cgi = g;
@@ -787,7 +776,7 @@ static void finish(conn *c, cgi *g)
     if ((g->cl_left > 0 && !g->bodyless) || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
     conn_seal(c);
     htd_request r = log_req(g);
-    log_access_vh(c->loop, g->vh, c, &r, g->nph ? 200 : g->status, g->sent);
+    log_access_vh(c->w, g->vh, c, &r, g->nph ? 200 : g->status, g->sent);
     release(c, 0);
     c->state = CS_WRITE;
 }
@@ -932,10 +921,10 @@ static void read_stderr(cgi *g)
     }
 }
 
-void cgi_event(void *end, uint32_t events)
+static void on_end(watcher *w, uint32_t events)
 {
     (void)events;
-    cgi_end *e = end;
+    cgi_end *e = (cgi_end *)w;
     cgi *g = e->g;
     if (g->dead || e->fd < 0) return; /* closed earlier in this batch */
     switch (e->which) {
@@ -957,10 +946,9 @@ void cgi_event(void *end, uint32_t events)
     }
 }
 
-void cgi_expired(loop *l, void *timer)
+void cgi_expired(htd_timer *t)
 {
-    (void)l;
-    cgi *g = (cgi *)((char *)timer - offsetof(cgi, timer));
+    cgi *g = (cgi *)((char *)t - offsetof(cgi, timer));
     htd_timer_disarm(&g->timer);
     fprintf(stderr, "htd: cgi %s: killed: it ran past its time limit\n", g->name);
     kill_script(g);

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timer.h"
+
 struct conn;
-struct loop;
+struct worker;
 struct vhost;
 
 /* Is the decoded path under one of vh's script prefixes? */
@@ -26,13 +28,7 @@ int cgi_step(struct conn *c);
 /* The connection is closing: the script is killed. */
 void cgi_detach(struct conn *c);
 
-/* An event on one of a script's descriptors (EV_CGI). */
-void cgi_event(void *end, uint32_t events);
-
-/* Frees the scripts finished during the last batch of events. */
-void cgi_bury(struct loop *l);
-
-/* A script's time limit ran out (its timer on the loop's T_CGI list). */
-void cgi_expired(struct loop *l, void *timer);
+/* A script's time limit ran out: the callback of the worker's T_CGI list. */
+void cgi_expired(htd_timer *t);
 
 #endif

@@ -67,7 +67,7 @@ static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
 /* A compressor's state is a quarter megabyte that zlib gets from malloc,
  * which for that size maps fresh pages, to be faulted in again for every
  * response: each loop keeps a few, reset, for the next responses. */
-static struct gz *gz_get(loop *l)
+static struct gz *gz_get(worker *l)
 {
     if (l->ngz_spare) return l->gz_spare[--l->ngz_spare];
     struct gz *g = calloc(1, sizeof *g);
@@ -79,7 +79,7 @@ static struct gz *gz_get(loop *l)
     return g;
 }
 
-static void gz_put(loop *l, struct gz *g)
+static void gz_put(worker *l, struct gz *g)
 {
     if (l->ngz_spare < GZ_SPARE && deflateReset(&g->zs) == Z_OK) {
         l->gz_spare[l->ngz_spare++] = g;
@@ -89,7 +89,7 @@ static void gz_put(loop *l, struct gz *g)
     free(g);
 }
 
-void gzip_free_spares(loop *l)
+void gzip_free_spares(worker *l)
 {
     while (l->ngz_spare) {
         struct gz *g = l->gz_spare[--l->ngz_spare];
@@ -103,11 +103,11 @@ static void gz_free(conn *c)
     struct gz *g = c->gz;
     if (!g) return;
     cache_unref(g->e);
-    site_release(c->loop->srv, g->st);
+    site_release(c->w->srv, g->st);
     g->e = NULL;
     g->st = NULL;
     g->off = g->sent = 0;
-    gz_put(c->loop, g);
+    gz_put(c->w, g);
     c->gz = NULL;
 }
 
@@ -139,13 +139,13 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
                    .extra = "Vary: Accept-Encoding\r\n", .extra_len = 23};
         if (response_head(c, &nm) < 0) return -1;
         hr->responded = 1;
-        log_access(c->loop, c, r, 304, 0);
+        log_access(c->w, c, r, 304, 0);
         return 0;
     }
     htd_str im = htd_request_header(r, "if-match", 8);
     if (im.p && !static_etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
 
-    struct gz *g = c->head_only ? NULL : gz_get(c->loop);
+    struct gz *g = c->head_only ? NULL : gz_get(c->w);
     if (!c->head_only && !g) return -1;
     char extra[sizeof vary + 32];
     size_t xl = sizeof vary - 1;
@@ -159,18 +159,18 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     resp rs = {.status = 200, .ctype = e->ctype, .length = -1, .last_modified = e->mtime, .etag = etag,
                .extra = extra, .extra_len = xl};
     if (response_head(c, &rs) < 0) {
-        if (g) gz_put(c->loop, g);
+        if (g) gz_put(c->w, g);
         return -1;
     }
     hr->responded = 1;
     if (!g) {
-        log_access(c->loop, c, r, 200, 0);
+        log_access(c->w, c, r, 200, 0);
         return 0;
     }
     cache_ref(e);
     g->e = e;
     g->vh = hr->vh;
-    g->st = site_hold(c->loop->srv, c->loop->site);
+    g->st = site_hold(c->w->srv, c->w->site);
     snprintf(g->method, sizeof g->method, "%.*s", (int)r->method.len, r->method.p);
     snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
     g->logged = (htd_request){.method = {g->method, strlen(g->method)},
@@ -227,7 +227,7 @@ int gzip_step(conn *c)
         if (rc == Z_STREAM_END) {
             queue(c, g, n, 1);
             conn_seal(c);
-            log_access_vh(c->loop, g->vh, c, &g->logged, 200, g->sent);
+            log_access_vh(c->w, g->vh, c, &g->logged, 200, g->sent);
             gz_free(c);
             c->resume = 0;
             c->state = CS_WRITE;

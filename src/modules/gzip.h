@@ -25,7 +25,7 @@ int gzip_step(struct conn *c);
 void gzip_detach(struct conn *c);
 
 /* Frees the compressors a loop keeps for reuse. */
-struct loop;
-void gzip_free_spares(struct loop *l);
+struct worker;
+void gzip_free_spares(struct worker *l);
 
 #endif

@@ -159,7 +159,7 @@ void log_flush_all(site *st)
             if (st->logs[i].len[t]) flush_one(&st->logs[i], t);
 }
 
-void log_flush(loop *l, site *st)
+void log_flush(worker *l, site *st)
 {
     if (!st) return;
     for (size_t i = 0; i < st->nlogs; i++)
@@ -210,13 +210,13 @@ static htd_str raw_line(const conn *c)
     return (htd_str){line, n};
 }
 
-void log_access(loop *l, const conn *c, const htd_request *r, int status, uint64_t bytes)
+void log_access(worker *l, const conn *c, const htd_request *r, int status, uint64_t bytes)
 {
     const struct htd_req *hr = &l->hreq;
     log_access_vh(l, hr->c == c && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL, c, r, status, bytes);
 }
 
-void log_access_vh(loop *l, const vhost *vh, const conn *c, const htd_request *r, int status, uint64_t bytes)
+void log_access_vh(worker *l, const vhost *vh, const conn *c, const htd_request *r, int status, uint64_t bytes)
 {
     const struct htd_req *hr = &l->hreq;
     logfile *lf = vh ? vh->log : NULL;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 struct conn;
-struct loop;
+struct worker;
 struct htd_request;
 struct site;
 
@@ -24,15 +24,15 @@ void logfmt_free(logfmt *f);
 
 /* Logs a response of the request r (NULL if it did not parse) on c, to the
  * log of the request's virtual host. */
-void log_access(struct loop *l, const struct conn *c, const struct htd_request *r, int status,
+void log_access(struct worker *l, const struct conn *c, const struct htd_request *r, int status,
                 uint64_t bytes);
 /* The same, to the log of vhost vh (for a response that ends after its
  * request left the loop: a script's). */
 struct vhost;
-void log_access_vh(struct loop *l, const struct vhost *vh, const struct conn *c,
+void log_access_vh(struct worker *l, const struct vhost *vh, const struct conn *c,
                    const struct htd_request *r, int status, uint64_t bytes);
 /* Writes out what loop l has buffered for the logs of site st. */
-void log_flush(struct loop *l, struct site *st);
+void log_flush(struct worker *l, struct site *st);
 /* Writes out every loop's lines for st: for a site no loop uses any more. */
 void log_flush_all(struct site *st);
 /* Opens every log of st again (after rotation): the new file takes the old

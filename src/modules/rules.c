@@ -32,7 +32,7 @@
 typedef struct auth_wait {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
-    loop *l;
+    worker *l;
     site *st; /* a reference: hash points into it */
     const char *hash;
     int known; /* hash is the user's, not a stand-in for an unknown user */
@@ -52,7 +52,7 @@ static void check_password(htd_job *j)
 static void password_checked(htd_job *j)
 {
     auth_wait *aw = (auth_wait *)j;
-    loop *l = aw->l;
+    worker *l = aw->l;
     conn *c = aw->c;
     l->auth_pending--;
     if (c) {
@@ -79,7 +79,7 @@ void rules_detach(conn *c)
 
 static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash, const realm *rm)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     if (l->auth_pending >= AUTH_PENDING_MAX) return -1;
     auth_wait *aw = malloc(sizeof *aw);
     if (!aw) return -1;
@@ -87,7 +87,7 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     memcpy(aw->cred + user.len, pass.p, pass.len);
     aw->user = (htd_str){aw->cred, user.len};
     aw->pass = (htd_str){aw->cred + user.len, pass.len};
-    aw->job = (htd_job){.work = check_password, .done = password_checked, .ret = &l->jret};
+    aw->job = (htd_job){.work = check_password, .done = password_checked, .loop = l->loop};
     aw->c = c;
     aw->l = l;
     aw->st = site_hold(l->srv, l->site); /* the loop's, which may no longer be the server's */
@@ -105,7 +105,7 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
 /* RULES_GO if the request carries credentials the realm accepts. */
 static int authenticate(conn *c, size_t head_len, const realm *rm)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     int failed = c->auth_failed;
     c->auth_failed = 0;
     htd_str v = htd_request_header(&l->req, "authorization", 13), user, pass;
@@ -131,12 +131,12 @@ static int authenticate(conn *c, size_t head_len, const realm *rm)
 /* Sets hreq's vhost, scope and cache; returns the rule, filling caps. */
 static const rule *choose(conn *c, htd_str *caps, int *ncaps)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     struct htd_req *hr = &l->hreq;
     vhost *vh = site_vhost(l->site, l->req.host);
     hr->vh = vh;
     hr->sc = &vh->sc;
-    hr->cache = loop_cache_for(l, vh);
+    hr->cache = worker_cache_for(l, vh);
     *ncaps = 0;
     const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;
@@ -162,7 +162,7 @@ void rules_scope(conn *c)
 
 int rules_apply(conn *c, size_t head_len)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     struct htd_req *hr = &l->hreq;
     htd_str caps[10];
     int ncaps;

@@ -125,7 +125,7 @@ static int header_date(const htd_request *r, const char *name, size_t len, time_
 static void finish(struct htd_req *hr, int status, uint64_t bytes)
 {
     hr->responded = 1;
-    log_access(hr->c->loop, hr->c, hr->r, status, bytes);
+    log_access(hr->c->w, hr->c, hr->r, status, bytes);
 }
 
 static void fail(struct htd_req *hr, int status, const char *why)
@@ -198,7 +198,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
      * total length is known for Content-Length. */
     char boundary[24];
     unsigned long long seed = ((unsigned long long)e->ino * 0x9E3779B97F4A7C15ull) ^
-                              ((unsigned long long)c->loop->now << 20) ^ (uintptr_t)c ^ c->nreq;
+                              ((unsigned long long)c->w->now << 20) ^ (uintptr_t)c ^ c->nreq;
     snprintf(boundary, sizeof boundary, "%016llx", seed);
     char parts[HTD_MAX_RANGES][320];
     size_t plen[HTD_MAX_RANGES];
@@ -284,14 +284,14 @@ void static_list_detach(conn *c)
         list_free(lj);
     } else {
         lj->c = NULL;        /* list_done frees it */
-        c->loop->jobs_out--; /* conn_waited will not run for it */
+        c->w->jobs_out--; /* conn_waited will not run for it */
     }
 }
 
 static void list_dir(struct htd_req *hr, const char *rel)
 {
     conn *c = hr->c;
-    loop *l = c->loop;
+    worker *l = c->w;
     int json = listing_wants_json(HDR(hr->r, "accept"));
     list_job *lj = c->lj;
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
@@ -332,7 +332,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
     lj->c = c;
     lj->path_len = hr->path_len;
     memcpy(lj->path, hr->path, hr->path_len + 1);
-    lj->job = (htd_job){.work = list_work, .done = list_done, .ret = &l->jret};
+    lj->job = (htd_job){.work = list_work, .done = list_done, .loop = l->loop};
     c->lj = lj;
     hr->responded = 1;
     c->rpos -= (uint32_t)hr->r->head_len; /* the head is read again when the listing is back */
@@ -345,7 +345,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
  * NULL) for what is not cached: redirects and refusals. */
 static cache_entry *resolve(struct htd_req *hr)
 {
-    loop *l = hr->c->loop;
+    worker *l = hr->c->w;
     htd_server *s = l->srv;
     /* The path relative to the root, with room for "index.html". */
     char rel[REQ_PATH_MAX + 16];
@@ -438,7 +438,7 @@ static void serve_entry(struct htd_req *hr, cache_entry *e);
  * the caller serves identity then. */
 static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
 {
-    loop *l = hr->c->loop;
+    worker *l = hr->c->w;
     char key[REQ_PATH_MAX + 4], rel[REQ_PATH_MAX + 32];
     key[0] = (char)k;
     memcpy(key + 1, e->path, e->path_len);
@@ -464,7 +464,7 @@ static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
 void static_serve(struct htd_req *hr)
 {
     conn *c = hr->c;
-    loop *l = c->loop;
+    worker *l = c->w;
     int m = hr->r->method_id;
     if (m != HTD_M_GET && m != HTD_M_HEAD && m != HTD_M_OPTIONS) {
         fail(hr, 405, "method not allowed on a static file");
@@ -621,7 +621,7 @@ precondition_failed:
 int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra, size_t extra_len)
 {
     conn *c = hr->c;
-    loop *l = c->loop;
+    worker *l = c->w;
     size_t len = strlen(page);
     cache_entry *e = cache_get(hr->cache, page, len);
     if (e) {

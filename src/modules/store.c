@@ -51,7 +51,7 @@ typedef struct upload {
     htd_job job; /* first: a job pointer is an upload pointer */
     conn *c;     /* NULL once the connection is gone */
     htd_server *srv;
-    loop *loop;
+    worker *w;
     int op, busy;
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
@@ -395,7 +395,7 @@ int store_open_areas(htd_server *s, char *err, size_t errlen)
 
 static void upload_free(upload *u)
 {
-    u->loop->jobs_out--;
+    u->w->jobs_out--;
     if (u->dir_fd >= 0) close(u->dir_fd);
     free(u->buf);
     free(u);
@@ -423,7 +423,7 @@ static htd_request logged(const upload *u)
 static void log_upload(upload *u, int status, uint64_t bytes)
 {
     htd_request r = logged(u);
-    log_access(u->c->loop, u->c, &r, status, bytes);
+    log_access(u->c->w, u->c, &r, status, bytes);
 }
 
 /* Ends the request with an error and lets the upload go. keep: whether the
@@ -445,7 +445,7 @@ static void finish_error(upload *u, int keep)
 static void finish_ok(upload *u)
 {
     conn *c = u->c;
-    loop *l = c->loop;
+    worker *l = c->w;
     c->up = NULL;
     if (l->caches[0].c) cache_flush(l->caches[0].c); /* other loops learn of it by inotify */
     if (u->method == HTD_M_DELETE || u->existed) {
@@ -532,7 +532,7 @@ static const char *ext_for(htd_str ctype)
 
 void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
 {
-    loop *l = c->loop;
+    worker *l = c->w;
     htd_server *s = l->srv;
     upload *u = calloc(1, sizeof *u);
     if (!u || !(u->buf = malloc(UP_BUF))) {
@@ -540,10 +540,10 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         conn_error(c, 500, "out of memory", 0);
         return;
     }
-    u->job = (htd_job){.work = work, .done = upload_done, .ret = &l->jret};
+    u->job = (htd_job){.work = work, .done = upload_done, .loop = l->loop};
     u->c = c;
     u->srv = s;
-    u->loop = l;
+    u->w = l;
     l->jobs_out++;
     u->method = r->method_id;
     u->dir_fd = u->tmp_fd = -1;

@@ -26,7 +26,7 @@
 #include "config.h"
 #include "jobs.h"
 #include "log.h"
-#include "loop.h"
+#include "worker.h"
 #include "path.h"
 #include "store.h"
 
@@ -226,8 +226,8 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
     s->naddrs = cfg->nlisten ? cfg->nlisten : 1;
     s->addrs = calloc(s->naddrs, sizeof *s->addrs);
     s->lfds = malloc(s->naddrs * (size_t)s->nthreads * sizeof *s->lfds);
-    s->loops = calloc((size_t)s->nthreads, sizeof *s->loops);
-    if (!s->addrs || !s->lfds || !s->loops) {
+    s->workers = calloc((size_t)s->nthreads, sizeof *s->workers);
+    if (!s->addrs || !s->lfds || !s->workers) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -241,7 +241,7 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
             if ((s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) < 0)
                 goto fail;
     for (int t = 0; t < s->nthreads; t++)
-        if (!(s->loops[t] = loop_new(s, t, err, errlen))) goto fail;
+        if (!(s->workers[t] = worker_new(s, t, err, errlen))) goto fail;
     return s;
 fail:
     htd_server_free(s);
@@ -283,15 +283,15 @@ int htd_server_run(htd_server *s)
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int started = 1;
     for (int t = 1; t < s->nthreads; t++) {
-        if (pthread_create(&s->loops[t]->thread, NULL, loop_run, s->loops[t]) != 0) break;
+        if (pthread_create(&s->workers[t]->thread, NULL, worker_run, s->workers[t]) != 0) break;
         started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started < s->nthreads) {
         htd_server_stop(s);
     }
-    loop_run(s->loops[0]);
-    for (int t = 1; t < started; t++) pthread_join(s->loops[t]->thread, NULL);
+    worker_run(s->workers[0]);
+    for (int t = 1; t < started; t++) pthread_join(s->workers[t]->thread, NULL);
     return started == s->nthreads ? 0 : -1;
 }
 
@@ -299,14 +299,14 @@ void htd_server_stop(htd_server *s)
 {
     s->stop_requested = 1;
     for (int t = 0; t < s->nthreads; t++)
-        if (s->loops[t]) loop_stop(s->loops[t]);
+        if (s->workers[t]) worker_stop(s->workers[t]);
 }
 
 void htd_server_free(htd_server *s)
 {
     if (!s) return;
-    if (s->loops)
-        for (int t = 0; t < s->nthreads; t++) loop_free(s->loops[t]);
+    if (s->workers)
+        for (int t = 0; t < s->nthreads; t++) worker_free(s->workers[t]);
     if (s->lfds)
         for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
             if (s->lfds[i] >= 0) close(s->lfds[i]);
@@ -319,7 +319,7 @@ void htd_server_free(htd_server *s)
     free(s->writable_fd);
     for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
     free(s->routes);
-    free(s->loops);
+    free(s->workers);
     free(s->lfds);
     free(s->addrs);
     if (s->root_fd >= 0) close(s->root_fd);
@@ -393,7 +393,7 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
     site_release(s, old);
     /* Wake every loop, so that an idle one moves to the new site now and
      * lets the old one go. */
-    for (int t = 0; t < s->nthreads; t++) loop_wake(s->loops[t]);
+    for (int t = 0; t < s->nthreads; t++) worker_wake(s->workers[t]);
     return 0;
 }
 

@@ -15,7 +15,7 @@
 #include "mime.h"
 #include "site.h"
 
-struct loop;
+struct worker;
 
 typedef struct route {
     char *prefix;
@@ -43,7 +43,7 @@ struct htd_server {
     size_t naddrs;
     int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
     int nthreads;
-    struct loop **loops;
+    struct worker **workers;
     char **writable; /* normalised writable path prefixes */
     uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
     int *writable_fd;       /* each area's directory (O_PATH), or -1 */
@@ -52,7 +52,6 @@ struct htd_server {
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
     atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */
-    atomic_int spawned;        /* a script has been started: descriptors must be unwatched before closing */
     site *site;              /* the current site, under site_mu */
     pthread_mutex_t site_mu;
     atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */

@@ -1,0 +1,314 @@
+/*
+ * worker.c - one worker thread over its reactor (loop.h): accept, the
+ * connection timer lists, the cached dates, the site it serves, and the
+ * graceful stop.
+ *
+ * Listeners are level-triggered and accept in batches of up to 64 per
+ * wakeup, so one busy listener cannot starve the connections; connections
+ * are edge-triggered and registered once for both directions, so serving a
+ * keep-alive request needs no epoll_ctl at all.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cache.h"
+#include "cgi.h"
+#include "gzip.h"
+#include "conn.h"
+#include "log.h"
+
+#define ACCEPT_BATCH 64
+#define LINGER_MS 2000
+#define ACCEPT_PAUSE_MS 100
+#define CACHE_BYTES (64u << 20) /* per worker */
+
+/* Once per turn, before any callback: the clock, the date strings when the
+ * second changed, and the site. */
+static void adopt_site(worker *l);
+static void tick(void *arg)
+{
+    worker *l = arg;
+    l->now = loop_now(l->loop);
+    adopt_site(l);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec == l->date_sec) return;
+    l->date_sec = ts.tv_sec;
+    htd_date_format(ts.tv_sec, l->date);
+    /* The log date reuses the fields of the IMF-fixdate just made:
+     * "Sun, 06 Nov 1994 08:49:37 GMT" -> "[06/Nov/1994:08:49:37 +0000]" */
+    const char *d = l->date;
+    snprintf(l->log_date, sizeof l->log_date, "[%.2s/%.3s/%.4s:%.8s +0000]", d + 5, d + 8,
+             d + 12, d + 17);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(l->iso_date, sizeof l->iso_date, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    log_flush(l, l->site);
+}
+
+static void free_caches(worker *l, worker_cache *lc, size_t n)
+{
+    for (size_t i = 0; lc && i < n; i++) {
+        /* Unwatched first: a script being spawned may hold a copy of the
+         * descriptor for a moment, and closing alone would not unwatch it. */
+        if (lc[i].c) loop_unwatch(l->loop, &lc[i].w);
+        cache_free(lc[i].c);
+    }
+    free(lc);
+}
+
+/* Lets go of the site and caches left behind by the last adopt_site. */
+static void retire(worker *l)
+{
+    if (!l->old_site) return;
+    free_caches(l, l->old_caches, l->old_site->nvhosts);
+    site_release(l->srv, l->old_site);
+    l->old_site = NULL;
+    l->old_caches = NULL;
+}
+
+/* Moves to the server's current site if it changed. The old site and its
+ * caches are kept until the end of the iteration: events already fetched
+ * may point at them. */
+static void adopt_site(worker *l)
+{
+    htd_server *s = l->srv;
+    unsigned gen = atomic_load_explicit(&s->site_gen, memory_order_acquire);
+    if (l->site && gen == l->site_gen) return;
+    site *st = site_acquire(s);
+    worker_cache *caches = calloc(st->nvhosts, sizeof *caches);
+    if (!caches) { /* try again next time */
+        site_release(s, st);
+        return;
+    }
+    retire(l);
+    if (l->site) log_flush(l, l->site);
+    l->old_site = l->site;
+    l->old_caches = l->caches;
+    l->site = st;
+    l->site_gen = gen;
+    l->caches = caches;
+}
+
+static void on_cache(watcher *w, uint32_t events)
+{
+    (void)events;
+    worker_cache *lc = (worker_cache *)w;
+    if (lc->c) cache_on_event(lc->c);
+}
+
+cache *worker_cache_for(worker *l, const vhost *vh)
+{
+    worker_cache *lc = &l->caches[vh->idx];
+    if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
+    lc->tried = 1;
+    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES))) return NULL;
+    lc->w.first = 1;
+    if (loop_watch(l->loop, &lc->w, cache_fd(lc->c), EPOLLIN, on_cache) < 0) {
+        cache_free(lc->c);
+        lc->c = NULL;
+    }
+    return lc->c;
+}
+
+/* Reads pending file events of every cache of this loop. */
+static void caches_on_event(worker *l)
+{
+    for (size_t i = 0; l->site && i < l->site->nvhosts; i++)
+        if (l->caches[i].c) cache_on_event(l->caches[i].c);
+}
+
+void worker_wake(worker *l)
+{
+    loop_wakeup(l->loop); /* the turn's tick looks at the site */
+}
+
+static void on_listener(watcher *w, uint32_t events);
+
+worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
+{
+    worker *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->srv = srv;
+    l->id = id;
+    if (!(l->loop = loop_new())) {
+        snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
+        goto fail;
+    }
+    loop_on_wake(l->loop, tick, l);
+
+    l->nlisteners = srv->naddrs;
+    l->listeners = calloc(l->nlisteners, sizeof *l->listeners);
+    if (!l->listeners) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < l->nlisteners; i++) {
+        listener *ls = &l->listeners[i];
+        ls->wk = l;
+        if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN, on_listener) < 0) {
+            snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    if (!(l->auth_cache = auth_cache_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    const htd_config *cfg = &srv->cfg;
+    const uint64_t durations[T_COUNT] = {
+        [T_HEADER] = cfg->header_timeout_ms, [T_BODY] = cfg->body_timeout_ms,
+        [T_IDLE] = cfg->idle_timeout_ms,     [T_SEND] = cfg->send_timeout_ms,
+        [T_LINGER] = LINGER_MS,              [T_CGI] = cfg->cgi_timeout_ms};
+    for (int k = 0; k < T_COUNT; k++) {
+        if (!(l->timers[k] = loop_timers(l->loop, durations[k], k == T_CGI ? cgi_expired : conn_on_timer))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
+    l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
+    tick(l);
+    if (!l->site) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return l;
+fail:
+    worker_free(l);
+    return NULL;
+}
+
+void worker_free(worker *l)
+{
+    if (!l) return;
+    free(l->listeners);
+    retire(l);
+    if (l->site) {
+        log_flush(l, l->site);
+        free_caches(l, l->caches, l->site->nvhosts);
+        site_release(l->srv, l->site);
+    }
+    auth_cache_free(l->auth_cache);
+    gzip_free_spares(l);
+    loop_free(l->loop);
+    pool_drain(&l->rbufs);
+    pool_drain(&l->outqs);
+    free(l);
+}
+
+void worker_stop(worker *l)
+{
+    loop_wakeup(l->loop); /* worker_run sees the server's stop_requested */
+}
+
+/* Out of descriptors: a level-triggered listener would wake the loop at
+ * once, forever. Stop watching the listeners for a moment instead; the
+ * pending connections wait in the backlog. */
+static void pause_accept(worker *l)
+{
+    if (l->accept_paused_until) return;
+    for (size_t i = 0; i < l->nlisteners; i++) loop_unwatch(l->loop, &l->listeners[i].w);
+    l->accept_paused_until = l->now + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accept(worker *l)
+{
+    for (size_t i = 0; i < l->nlisteners; i++)
+        loop_watch(l->loop, &l->listeners[i].w, l->listeners[i].w.fd, EPOLLIN, on_listener);
+    l->accept_paused_until = 0;
+}
+
+static void on_listener(watcher *w, uint32_t events)
+{
+    (void)events;
+    listener *ls = (listener *)w;
+    worker *l = ls->wk;
+    if (l->stopping) return;
+    struct sockaddr_storage ss[ACCEPT_BATCH];
+    socklen_t len[ACCEPT_BATCH];
+    int fds[ACCEPT_BATCH], n = 0;
+    while (n < ACCEPT_BATCH) {
+        len[n] = sizeof ss[n];
+        int fd = accept4(w->fd, (struct sockaddr *)&ss[n], &len[n], SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accept(l);
+            break; /* EAGAIN: drained */
+        }
+        fds[n++] = fd;
+    }
+    /* The first connection came before this batch's epoll_wait, and so
+     * after any file change whose event the batch has handled. The others
+     * may have come later: read the file events once more before serving
+     * them, so that none of them can get what a change replaced. */
+    if (n > 1) caches_on_event(l);
+    for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
+}
+
+/* Stop accepting; close what is idle; the rest close after their response. */
+static void begin_stop(worker *l)
+{
+    l->stopping = 1;
+    l->accept_paused_until = 0; /* the listeners are going for good */
+    /* Closing (not just unwatching) the listeners makes new clients see a
+     * refusal instead of a connection nobody will ever answer. */
+    for (size_t i = 0; i < l->nlisteners; i++) {
+        loop_unwatch(l->loop, &l->listeners[i].w);
+        close(l->listeners[i].w.fd);
+        l->srv->lfds[(size_t)l->id * l->srv->naddrs + i] = -1;
+    }
+    /* Idle connections are on the idle and header lists, those dropping a
+     * body on the body list: conn_stop picks them out. */
+    static const int lists[] = {T_HEADER, T_IDLE, T_BODY};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        htd_timer_list *tl = l->timers[lists[k]];
+        htd_timer *t = tl->head.next;
+        while (t != &tl->head) {
+            htd_timer *next = t->next;
+            conn_stop(conn_of_timer(t));
+            t = next;
+        }
+    }
+}
+
+static int next_timeout(worker *l)
+{
+    int64_t best = -1;
+    /* Wake at least once a second to flush the access logs. */
+    if (l->site && l->site->nlogs) best = 1000;
+    if (l->accept_paused_until) {
+        int64_t t = l->accept_paused_until > l->now ? (int64_t)(l->accept_paused_until - l->now) : 0;
+        if (best < 0 || t < best) best = t;
+    }
+    return (int)best;
+}
+
+void *worker_run(void *arg)
+{
+    worker *l = arg;
+    for (;;) {
+        if (l->srv->stop_requested && !l->stopping) begin_stop(l);
+        if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
+        if (loop_run_once(l->loop, next_timeout(l)) < 0 && errno != EINTR) break;
+        if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
+            resume_accept(l);
+        retire(l);
+    }
+    log_flush(l, l->site);
+    return NULL;
+}
