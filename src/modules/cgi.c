@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include <arpa/inet.h>
 
 #include "auth.h"
+#include "beneath.h"
 #include "conn.h"
 #include "log.h"
 #include "response.h"
@@ -101,13 +101,6 @@ int cgi_claims(const vhost *vh, const char *path, size_t len)
     return 0;
 }
 
-static int open_beneath(int root_fd, const char *rel, int flags)
-{
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
-}
-
 /* Splits path into the script and PATH_INFO: the first segment, walking
  * down, that is not a directory. 0 with *script_len set; else an HTTP
  * status and a reason. */
@@ -124,7 +117,7 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
         }
         memcpy(rel, path + 1, end - 1);
         rel[end - 1] = 0;
-        int fd = open_beneath(vh->root_fd, rel, O_PATH);
+        int fd = htd_open_beneath(vh->root_fd, rel, O_PATH);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
             int e = errno;

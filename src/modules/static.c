@@ -12,14 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cache.h"
 #include "conn.h"
 #include "date.h"
@@ -36,15 +35,6 @@
 #define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
 #define ALLOW_W "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
 
-static int open_beneath(int root_fd, const char *rel, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC),
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
-}
-
 static const char *const coding_name[ENC_COUNT] = {NULL, "gzip", "br"};
 static const char *const coding_ext[ENC_COUNT] = {NULL, ".gz", ".br"};
 
@@ -56,7 +46,7 @@ static unsigned siblings(int root_fd, const char *rel, size_t rlen)
     for (int k = ENC_GZIP; k <= ENC_BR; k++) {
         memcpy(sib, rel, rlen);
         memcpy(sib + rlen, coding_ext[k], 4);
-        int fd = open_beneath(root_fd, sib, O_PATH);
+        int fd = htd_open_beneath(root_fd, sib, O_PATH);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) found |= 1u << k;
         if (fd >= 0) close(fd);
@@ -321,7 +311,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
         list_free(lj);
     }
     lj = calloc(1, sizeof *lj);
-    int fd = lj ? open_beneath(hr->vh->root_fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY) : -1;
+    int fd = lj ? htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_DIRECTORY) : -1;
     if (fd < 0) {
         free(lj);
         fail(hr, errno == EACCES ? 403 : 500, "cannot open the directory");
@@ -354,7 +344,7 @@ static cache_entry *resolve(struct htd_req *hr)
     rel[rlen] = 0;
     /* O_NONBLOCK: opening a FIFO (or a device) must never wait; such files
      * are refused below, once fstat has said what they are. */
-    int fd = open_beneath(hr->vh->root_fd, rlen ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
@@ -370,7 +360,7 @@ static cache_entry *resolve(struct htd_req *hr)
         }
         memcpy(rel + rlen, "index.html", sizeof "index.html");
         rlen += sizeof "index.html" - 1;
-        fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
             if (errno == ENOENT && s->cfg.list_dirs) {
                 rel[rlen - (sizeof "index.html" - 1)] = 0;
@@ -450,7 +440,7 @@ static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
     int n = snprintf(rel, sizeof rel, "%.*s%s%s", (int)e->path_len - 1, e->path + 1,
                      e->index ? "index.html" : "", coding_ext[k]);
     if (n < 0 || (size_t)n >= sizeof rel) return NULL;
-    int fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) return NULL;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -627,7 +617,7 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
     if (e) {
         cache_ref(e);
     } else {
-        int fd = open_beneath(hr->vh->root_fd, page[1] ? page + 1 : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        int fd = htd_open_beneath(hr->vh->root_fd, page + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         struct stat st;
         if (fd < 0) return -1;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
