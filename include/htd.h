@@ -65,8 +65,12 @@ typedef struct htd_config {
  * err. */
 htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen);
 
-/* Routes requests whose decoded path starts with prefix to fn. Handlers are
- * tried in the order they were added. Call before htd_server_run. */
+/* Routes requests whose decoded, normalised path is under prefix to fn, by
+ * whole segments: "/hello" takes /hello, /hello/ and /hello/x, never
+ * /helloworld; a prefix ending in '/' takes what starts with it ("/api/"
+ * takes /api/x, not /api); "" and "/" take every path. Handlers whose prefix
+ * matches are tried in the order they were added. Call before
+ * htd_server_run. */
 int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
 
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */

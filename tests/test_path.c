@@ -1,7 +1,8 @@
 /*
  * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
  * percent-decoding errors, the output capacity, and a comparison with a
- * plain decode-then-split model over many random paths.
+ * plain decode-then-split model over many random paths; htd_path_under, the
+ * whole-segment prefix rule.
  */
 #include "path.h"
 #include "test.h"
@@ -372,6 +373,66 @@ TEST(agrees_with_the_model_on_random_paths)
             CHECK(strstr(got, "/../") == NULL);
         }
     }
+}
+
+/* --- htd_path_under ------------------------------------------------------ */
+
+/* path under prefix, both copied to exact-size buffers so ASan sees any read
+ * past either length. */
+static int under(const char *path, const char *prefix)
+{
+    size_t len = strlen(path), plen = strlen(prefix);
+    char *p = malloc(len ? len : 1), *q = malloc(plen ? plen : 1);
+    int r = -1;
+    if (p && q) {
+        memcpy(p, path, len);
+        memcpy(q, prefix, plen);
+        r = htd_path_under(p, len, q, plen);
+    }
+    free(p);
+    free(q);
+    return r;
+}
+
+TEST(a_prefix_matches_whole_segments)
+{
+    CHECK_EQ_INT(under("/hello", "/hello"), 1);
+    CHECK_EQ_INT(under("/hello/", "/hello"), 1);
+    CHECK_EQ_INT(under("/hello/x", "/hello"), 1);
+    CHECK_EQ_INT(under("/hello/x/y.txt", "/hello"), 1);
+    CHECK_EQ_INT(under("/helloworld", "/hello"), 0);
+    CHECK_EQ_INT(under("/hello.txt", "/hello"), 0);
+    CHECK_EQ_INT(under("/hell", "/hello"), 0);
+    CHECK_EQ_INT(under("/", "/hello"), 0);
+    CHECK_EQ_INT(under("/Hello", "/hello"), 0);
+    CHECK_EQ_INT(under("/other/hello", "/hello"), 0);
+    CHECK_EQ_INT(under("/a/b/c", "/a/b"), 1);
+    CHECK_EQ_INT(under("/a/bc", "/a/b"), 0);
+}
+
+TEST(a_prefix_ending_in_slash_matches_what_starts_with_it)
+{
+    CHECK_EQ_INT(under("/cgi-bin/", "/cgi-bin/"), 1);
+    CHECK_EQ_INT(under("/cgi-bin/x", "/cgi-bin/"), 1);
+    CHECK_EQ_INT(under("/cgi-bin/x/y", "/cgi-bin/"), 1);
+    CHECK_EQ_INT(under("/cgi-bin", "/cgi-bin/"), 0);
+    CHECK_EQ_INT(under("/cgi-binx/", "/cgi-bin/"), 0);
+}
+
+TEST(the_root_and_the_empty_prefix_match_every_path)
+{
+    static const char *const paths[] = {"/", "/a", "/a/", "/hello/world", ""};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        CHECK_EQ_INT(under(paths[i], ""), 1);
+        CHECK_EQ_INT(under(paths[i], "/"), paths[i][0] == '/');
+    }
+}
+
+TEST(a_prefix_longer_than_the_path_never_matches)
+{
+    CHECK_EQ_INT(under("/a", "/a/"), 0);
+    CHECK_EQ_INT(under("/a", "/a/b"), 0);
+    CHECK_EQ_INT(under("", "/"), 0);
 }
 
 int main(void)

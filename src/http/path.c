@@ -19,10 +19,14 @@
  * longer fit are only counted (over) and out stays as it was before them;
  * ".." uncounts them, and once none is left out is again exactly the result
  * so far.
+ *
+ * Here too, because it works on paths so normalised: htd_path_under, the one
+ * rule by which a path is under a prefix.
  */
 #include "path.h"
 
 #include <limits.h>
+#include <string.h>
 
 static int hexval(unsigned char c)
 {
@@ -105,4 +109,10 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
     if (over > 0) return fail(out, outcap, why, "path too long");
     out[n] = '\0';
     return (int)n;
+}
+
+int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen)
+{
+    return len >= plen && memcmp(path, prefix, plen) == 0 &&
+           (plen == 0 || prefix[plen - 1] == '/' || len == plen || path[plen] == '/');
 }

@@ -37,6 +37,7 @@
 #include "beneath.h"
 #include "conn.h"
 #include "log.h"
+#include "path.h"
 #include "response.h"
 #include "server.h"
 #include "site.h"
@@ -91,13 +92,8 @@ struct cgi {
 
 int cgi_claims(const vhost *vh, const char *path, size_t len)
 {
-    for (size_t i = 0; i < vh->ncgi; i++) {
-        size_t n = strlen(vh->cgi[i]);
-        /* Whole segments: /cgi-bin is /cgi-bin and /cgi-bin/..., never /cgi-binx. */
-        if (len >= n && memcmp(path, vh->cgi[i], n) == 0 &&
-            (vh->cgi[i][n - 1] == '/' || len == n || path[n] == '/'))
-            return 1;
-    }
+    for (size_t i = 0; i < vh->ncgi; i++)
+        if (htd_path_under(path, len, vh->cgi[i], strlen(vh->cgi[i]))) return 1;
     return 0;
 }
 

@@ -97,14 +97,15 @@ int store_parse_size(const char *v, size_t len, uint64_t *out)
     return 0;
 }
 
-/* The writable area of path, or -1. */
+/* The writable area of path, or -1. An area is a directory, named with or
+ * without a trailing '/': /docs/ takes in /docs itself too (POST /docs). */
 static int area_of(const htd_server *s, const char *path, size_t len)
 {
     for (size_t i = 0; i < s->nwritable; i++) {
         const char *w = s->writable[i];
         size_t n = strlen(w);
         if (n && w[n - 1] == '/') n--;
-        if (len >= n && memcmp(path, w, n) == 0 && (len == n || path[n] == '/')) return (int)i;
+        if (htd_path_under(path, len, w, n)) return (int)i;
     }
     return -1;
 }
