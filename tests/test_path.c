@@ -1,8 +1,8 @@
 /*
  * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
  * percent-decoding errors, the output capacity, and a comparison with a
- * plain decode-then-split model over many random paths; htd_path_under, the
- * whole-segment prefix rule.
+ * plain decode-then-split model over many random paths; htd_pct_encode, with
+ * its sets and capacity; htd_path_under, the whole-segment prefix rule.
  */
 #include "path.h"
 #include "test.h"
@@ -373,6 +373,58 @@ TEST(agrees_with_the_model_on_random_paths)
             CHECK(strstr(got, "/../") == NULL);
         }
     }
+}
+
+/* --- htd_pct_encode ------------------------------------------------------ */
+
+/* Encodes in (of length len) with keep into enc_ of capacity cap; returns
+ * what htd_pct_encode returned. */
+static char enc_[64];
+static size_t enc(const char *in, size_t len, const char *keep, size_t cap)
+{
+    memset(enc_, '#', sizeof enc_);
+    return htd_pct_encode(in, len, keep, enc_, cap);
+}
+
+TEST(pct_encode_keeps_letters_digits_and_the_set)
+{
+    size_t n = enc("Az09-._~", 8, "-._~", sizeof enc_);
+    CHECK_STR(enc_, n, "Az09-._~");
+    n = enc("a b/c?d", 7, "/", sizeof enc_);
+    CHECK_STR(enc_, n, "a%20b/c%3Fd");
+    n = enc("a/b", 3, "", sizeof enc_);
+    CHECK_STR(enc_, n, "a%2Fb");
+    n = enc("50%", 3, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "50%25");
+    n = enc("/a b/it's;x=1", 13, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "/a%20b/it's;x=1");
+}
+
+TEST(pct_encode_writes_upper_case_hex_for_any_byte)
+{
+    size_t n = enc("\0\r\n\x7f\x80\xff\xc3\xa9", 8, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "%00%0D%0A%7F%80%FF%C3%A9");
+    /* NUL is never in a set, though strchr finds every string's end. */
+    n = enc("\0", 1, "-", sizeof enc_);
+    CHECK_STR(enc_, n, "%00");
+    for (int c = 0; c < 256; c++) {
+        char in = (char)c;
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        CHECK_EQ_INT(enc(&in, 1, "", sizeof enc_), letter ? 1 : 3);
+    }
+}
+
+TEST(pct_encode_writes_whole_bytes_only_and_returns_the_full_length)
+{
+    CHECK_EQ_INT(enc("ab cd", 5, "", 0), 7);
+    CHECK_EQ_INT(enc_[0], '#');
+    CHECK_EQ_INT(enc("ab cd", 5, "", 3), 7);
+    CHECK_STR(enc_, 3, "ab#"); /* "%20" did not fit, and is not begun */
+    CHECK_EQ_INT(enc("ab cd", 5, "", 5), 7);
+    CHECK_STR(enc_, 6, "ab%20#");
+    CHECK_EQ_INT(enc("ab cd", 5, "", 7), 7);
+    CHECK_STR(enc_, 8, "ab%20cd#");
+    CHECK_EQ_INT(enc("", 0, "", sizeof enc_), 0);
 }
 
 /* --- htd_path_under ------------------------------------------------------ */

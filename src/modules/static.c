@@ -27,6 +27,7 @@
 #include "jobs.h"
 #include "listing.h"
 #include "log.h"
+#include "path.h"
 #include "range.h"
 #include "response.h"
 #include "site.h"
@@ -130,24 +131,12 @@ static void redirect_to_slash(struct htd_req *hr)
     const htd_request *r = hr->r;
     /* From the normalised path, encoded again: the raw one could say
      * "//evil.example/..%2fdir", which a browser would take for another host. */
-    static const char hex[] = "0123456789ABCDEF";
     char loc[3 * REQ_PATH_MAX + 16];
-    size_t n = 0;
     if (3 * hr->path_len + 2 + r->query.len >= sizeof loc) {
         fail(hr, 414, "request-target too long to redirect");
         return;
     }
-    for (size_t i = 0; i < hr->path_len; i++) {
-        unsigned char ch = (unsigned char)hr->path[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            (ch && strchr("-._~!$&'()*+,;=:@/", ch))) {
-            loc[n++] = (char)ch;
-        } else {
-            loc[n++] = '%';
-            loc[n++] = hex[ch >> 4];
-            loc[n++] = hex[ch & 15];
-        }
-    }
+    size_t n = htd_pct_encode(hr->path, hr->path_len, HTD_PCT_PATH, loc, sizeof loc);
     loc[n++] = '/';
     if (r->query.p) {
         loc[n++] = '?';
