@@ -1,5 +1,5 @@
 /*
- * jobs.c - the disk thread pool; see jobs.h. One mutex and condition variable
+ * jobs.c - the job pool; see jobs.h. One mutex and condition variable
  * guard the shared queue; each loop's return queue has a mutex of its own and
  * an eventfd that is written once per batch of returns, not once per job.
  */

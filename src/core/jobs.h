@@ -1,6 +1,8 @@
 /*
- * jobs.h - a small pool of threads for work that may block on the disk
- * (writing, fsync, rename, unlink), so that an event loop never does.
+ * jobs.h - a small pool of threads for work an event loop must never wait
+ * on: what may block on the disk (the store's writes, fsync, rename,
+ * unlink), what is slow on purpose (password checks) and what is slow by
+ * its size (directory listings).
  *
  * A loop submits a job with two functions: `work` runs on a pool thread,
  * `done` runs back on the loop that submitted it, which learns of finished

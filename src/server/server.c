@@ -31,7 +31,7 @@
 #include "store.h"
 
 #define LISTEN_BACKLOG 4096
-#define POOL_THREADS 4 /* jobs at once: disk writes and fsyncs of uploads, password checks */
+#define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
 int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
@@ -210,8 +210,8 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
         }
         if (store_open_areas(s, err, errlen) < 0) goto fail;
     }
-    /* The pool serves uploads and password checks; its threads sleep when
-     * there is neither. */
+    /* The pool serves uploads, password checks and directory listings; its
+     * threads sleep when there is none. */
     if (!(s->jobs = jobs_new(POOL_THREADS))) {
         snprintf(err, errlen, "cannot start the pool threads: %s", strerror(errno));
         goto fail;
