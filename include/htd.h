@@ -30,6 +30,27 @@ typedef struct htd_req htd_req;
 enum { HTD_DONE = 0, HTD_DECLINED = 1 };
 typedef int (*htd_handler_fn)(htd_req *req, void *arg);
 
+/*
+ * How htd_config grows without breaking programs built against an older
+ * header, or run with an older shared library:
+ *  - fields are only ever added at its end, never removed, reordered or
+ *    changed in type (within a major version);
+ *  - every field's zero means its default, so start from a zeroed struct
+ *    (`htd_config c = {.root = "www"};` or memset) and set what you need;
+ *  - htd_server_new is a macro that passes sizeof(htd_config) as the program
+ *    saw it to htd_server_new_sized. The library takes the fields that size
+ *    covers and the defaults for the rest (a program older than the library),
+ *    and refuses a config with a non-zero byte past the fields it knows (a
+ *    program newer than the library, setting something it cannot honour).
+ * Why a size passed by the macro, rather than a size field that
+ * htd_config_init fills or setters: it costs a program nothing, not even a
+ * call, so a config written as a designated initializer, as before, stays
+ * right; and a program can never forget to record the size, which would
+ * have made the library ignore new fields the program set. (The kernel's
+ * openat2 and clone3 extend their structs the same way.) Bindings from other
+ * languages, which cannot use the macro, call htd_server_new_sized with the
+ * size of the struct they declare.
+ */
 typedef struct htd_config {
     /* A config file (libconfig syntax; see the README). Its top-level
      * settings fill the fields below that are left unset (zero or NULL), so
@@ -62,8 +83,10 @@ typedef struct htd_config {
 
 /* Creates a server: loads MIME types, opens the root and binds every listen
  * address. On failure returns NULL and writes one line naming the problem to
- * err. */
-htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen);
+ * err. cfg_size is the size of the caller's htd_config (see above). */
+htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size, char *err, size_t errlen);
+#define htd_server_new(cfg, err, errlen)                                                           \
+    htd_server_new_sized((cfg), sizeof(htd_config), (err), (errlen))
 
 /* Routes requests whose decoded, normalised path is under prefix to fn, by
  * whole segments: "/hello" takes /hello, /hello/ and /hello/x, never
