@@ -13,7 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
+ * 0x000100), for comparisons at compile time; htd_version() says which
+ * library a program runs with, which may differ from the header it was
+ * compiled with when the library is shared. */
+#define HTD_VERSION_MAJOR 0
+#define HTD_VERSION_MINOR 1
+#define HTD_VERSION_PATCH 0
+#define HTD_VERSION_NUM (HTD_VERSION_MAJOR << 16 | HTD_VERSION_MINOR << 8 | HTD_VERSION_PATCH)
 #define HTD_VERSION "0.1.0"
+
+/* The library's version, as HTD_VERSION was when it was built: "0.1.0". */
+const char *htd_version(void);
 
 /* A string that is a pointer and a length; never NUL-terminated by contract. */
 typedef struct htd_str {

@@ -1,13 +1,25 @@
 /*
- * test_server.c - htd_server_new keeps htd.h's rule for the config's size:
- * a shorter config gets defaults for the rest; a longer one is refused
- * unless what is past ours is zero.
+ * test_server.c - the parts of htd.h that need no request: the version
+ * macros agree with each other and with htd_version(), and htd_server_new
+ * keeps htd.h's rule for the config's size (a shorter config gets defaults
+ * for the rest; a longer one is refused unless what is past ours is zero).
  */
 #include "server.h"
 #include "test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+
+TEST(version_macros_and_the_library_agree)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", HTD_VERSION_MAJOR, HTD_VERSION_MINOR, HTD_VERSION_PATCH);
+    CHECK_STR(v, strlen(v), HTD_VERSION);
+    CHECK_EQ_INT(HTD_VERSION_NUM,
+                 HTD_VERSION_MAJOR * 0x10000 + HTD_VERSION_MINOR * 0x100 + HTD_VERSION_PATCH);
+    CHECK(HTD_VERSION_MINOR < 0x100 && HTD_VERSION_PATCH < 0x100);
+    CHECK_STR(htd_version(), strlen(htd_version()), HTD_VERSION);
+}
 
 static const char *const listen_[] = {"127.0.0.1:0"};
 

@@ -151,6 +151,11 @@ static void fill_defaults(htd_config *c)
     if (!c->cgi_max) c->cgi_max = 16;
 }
 
+const char *htd_version(void)
+{
+    return HTD_VERSION;
+}
+
 htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err, size_t errlen)
 {
     /* The growth rule of htd.h: a program's config may be shorter than
