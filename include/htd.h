@@ -6,6 +6,10 @@
  * sees of a request is a slice into the connection's read buffer: it is valid
  * only while the handler runs. Paths no handler claims are served as static
  * files from the configured root, exactly as the `htd` binary does.
+ *
+ * The library exports the functions below and nothing else: every exported
+ * symbol starts with htd_ (scripts/symbols.sh checks build/libhtd.so and
+ * build/libhtd.a), and everything inside, whatever its name, is hidden.
  */
 #ifndef HTD_H
 #define HTD_H
@@ -23,8 +27,19 @@
 #define HTD_VERSION_NUM (HTD_VERSION_MAJOR << 16 | HTD_VERSION_MINOR << 8 | HTD_VERSION_PATCH)
 #define HTD_VERSION "0.1.0"
 
+/* Marks what the library exports; it is built with -fvisibility=hidden. */
+#if defined(__GNUC__)
+#define HTD_API __attribute__((visibility("default")))
+#else
+#define HTD_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The library's version, as HTD_VERSION was when it was built: "0.1.0". */
-const char *htd_version(void);
+HTD_API const char *htd_version(void);
 
 /* A string that is a pointer and a length; never NUL-terminated by contract. */
 typedef struct htd_str {
@@ -95,7 +110,8 @@ typedef struct htd_config {
 /* Creates a server: loads MIME types, opens the root and binds every listen
  * address. On failure returns NULL and writes one line naming the problem to
  * err. cfg_size is the size of the caller's htd_config (see above). */
-htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size, char *err, size_t errlen);
+HTD_API htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size, char *err,
+                                         size_t errlen);
 #define htd_server_new(cfg, err, errlen)                                                           \
     htd_server_new_sized((cfg), sizeof(htd_config), (err), (errlen))
 
@@ -105,22 +121,22 @@ htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size, char *e
  * takes /api/x, not /api); "" and "/" take every path. Handlers whose prefix
  * matches are tried in the order they were added. Call before
  * htd_server_run. */
-int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
+HTD_API int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
 
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
-const char *htd_server_address(const htd_server *s, size_t i);
+HTD_API const char *htd_server_address(const htd_server *s, size_t i);
 
 /* The document root of the top-level server, as configured ("" if none). */
-const char *htd_server_root(const htd_server *s);
+HTD_API const char *htd_server_root(const htd_server *s);
 
 /* Runs the worker threads until htd_server_stop; returns 0 on a clean stop. */
-int htd_server_run(htd_server *s);
+HTD_API int htd_server_run(htd_server *s);
 
 /* Asks the server to stop gracefully: stop accepting, finish responses in
  * flight, close idle connections. Async-signal-safe. */
-void htd_server_stop(htd_server *s);
+HTD_API void htd_server_stop(htd_server *s);
 
-void htd_server_free(htd_server *s);
+HTD_API void htd_server_free(htd_server *s);
 
 /* Reads the config file again and, if it is good, serves new requests with
  * its virtual hosts, rules, roots and logs, while requests already begun
@@ -129,31 +145,36 @@ void htd_server_free(htd_server *s);
  * timeouts, limits, writable areas) keep their values; notes on any that
  * changed are written to stderr. Not async-signal-safe: call it from a
  * thread, not from a signal handler. 0 or -1. */
-int htd_server_reload(htd_server *s, char *err, size_t errlen);
+HTD_API int htd_server_reload(htd_server *s, char *err, size_t errlen);
 
 /* Opens every access log again, for log rotation. Not async-signal-safe. */
-void htd_server_reopen_logs(htd_server *s);
+HTD_API void htd_server_reopen_logs(htd_server *s);
 
 /* Checks a config file as htd_server_new would (roots, logs, password files,
  * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
-int htd_config_check(const char *file, char *err, size_t errlen);
+HTD_API int htd_config_check(const char *file, char *err, size_t errlen);
 
 /* The request, as parsed. */
-htd_str htd_req_method(const htd_req *r);
-htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
-htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
-htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
+HTD_API htd_str htd_req_method(const htd_req *r);
+HTD_API htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
+HTD_API htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
+HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
 /* A request header by case-insensitive name; {NULL, 0} if absent. */
-htd_str htd_req_header(const htd_req *r, const char *name);
+HTD_API htd_str htd_req_header(const htd_req *r, const char *name);
 
 /* Adds a response header before htd_respond. Returns -1 if there is no room,
  * if name or value is malformed, or for a header htd writes itself or that
  * frames the message (Content-Length, Transfer-Encoding, Connection, Date,
  * Server, Keep-Alive, Upgrade, Trailer). */
-int htd_resp_header(htd_req *r, const char *name, const char *value);
+HTD_API int htd_resp_header(htd_req *r, const char *name, const char *value);
 
 /* Sends the response: status, optional content type, and a body that is
  * copied, so it may live on the caller's stack. Returns 0 or -1. */
-int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len);
+HTD_API int htd_respond(htd_req *r, int status, const char *content_type, const void *body,
+                        size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
