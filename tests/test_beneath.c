@@ -66,7 +66,8 @@ TEST(inside_opens_and_outside_is_refused)
     if (fd >= 0) close(fd);
 
     static const char *const links[] = {"in", "up", "abs"};
-    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) CHECK_EQ_INT(unlinkat(root, links[i], 0), 0);
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        CHECK_EQ_INT(unlinkat(root, links[i], 0), 0);
     CHECK_EQ_INT(unlinkat(root, "sub/file", 0), 0);
     CHECK_EQ_INT(unlinkat(root, "sub", AT_REMOVEDIR), 0);
     CHECK_EQ_INT(unlinkat(top, "secret", 0), 0);

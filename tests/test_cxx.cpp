@@ -40,7 +40,8 @@ int main()
 {
     static_assert(HTD_VERSION_NUM >= 0x000100, "HTD_VERSION_NUM is 0xMMmmpp");
     int failed = 0;
-    for (auto f : api) failed += f == nullptr;
+    for (auto f : api)
+        failed += f == nullptr;
     htd_handler_fn fn = handler;
     htd_config cfg{};
     cfg.threads = 1;

@@ -452,19 +452,37 @@ static const struct {
     int want;
 } under_cases[] = {
     /* whole segments */
-    {"/hello", "/hello", 1}, {"/hello/", "/hello", 1}, {"/hello/x", "/hello", 1},
-    {"/hello/x/y.txt", "/hello", 1}, {"/a/b/c", "/a/b", 1},
-    {"/helloworld", "/hello", 0}, {"/hello.txt", "/hello", 0}, {"/hell", "/hello", 0},
-    {"/", "/hello", 0}, {"/Hello", "/hello", 0}, {"/other/hello", "/hello", 0},
+    {"/hello", "/hello", 1},
+    {"/hello/", "/hello", 1},
+    {"/hello/x", "/hello", 1},
+    {"/hello/x/y.txt", "/hello", 1},
+    {"/a/b/c", "/a/b", 1},
+    {"/helloworld", "/hello", 0},
+    {"/hello.txt", "/hello", 0},
+    {"/hell", "/hello", 0},
+    {"/", "/hello", 0},
+    {"/Hello", "/hello", 0},
+    {"/other/hello", "/hello", 0},
     {"/a/bc", "/a/b", 0},
     /* a prefix ending in '/' matches what starts with it */
-    {"/cgi-bin/", "/cgi-bin/", 1}, {"/cgi-bin/x", "/cgi-bin/", 1}, {"/cgi-bin/x/y", "/cgi-bin/", 1},
-    {"/cgi-bin", "/cgi-bin/", 0}, {"/cgi-binx/", "/cgi-bin/", 0},
+    {"/cgi-bin/", "/cgi-bin/", 1},
+    {"/cgi-bin/x", "/cgi-bin/", 1},
+    {"/cgi-bin/x/y", "/cgi-bin/", 1},
+    {"/cgi-bin", "/cgi-bin/", 0},
+    {"/cgi-binx/", "/cgi-bin/", 0},
     /* the root and the empty prefix match every path */
-    {"/", "/", 1}, {"/a", "/", 1}, {"/a/", "/", 1}, {"/hello/world", "/", 1},
-    {"/", "", 1}, {"/a", "", 1}, {"/hello/world", "", 1}, {"", "", 1},
+    {"/", "/", 1},
+    {"/a", "/", 1},
+    {"/a/", "/", 1},
+    {"/hello/world", "/", 1},
+    {"/", "", 1},
+    {"/a", "", 1},
+    {"/hello/world", "", 1},
+    {"", "", 1},
     /* a prefix longer than the path never matches */
-    {"/a", "/a/", 0}, {"/a", "/a/b", 0}, {"", "/", 0},
+    {"/a", "/a/", 0},
+    {"/a", "/a/b", 0},
+    {"", "/", 0},
 };
 
 TEST(a_prefix_matches_whole_segments)

@@ -51,8 +51,12 @@ TEST(a_shorter_config_gets_defaults_for_the_rest)
     /* Whatever lies past the given size is not read: here, a gzip flag and
      * a cache-control rule that would not even parse. */
     static const char *const cc[] = {"no equals sign"};
-    htd_config c = {.listen = listen_, .nlisten = 1, .threads = 1, .gzip = 1,
-                    .cache_control = cc, .ncache_control = 1};
+    htd_config c = {.listen = listen_,
+                    .nlisten = 1,
+                    .threads = 1,
+                    .gzip = 1,
+                    .cache_control = cc,
+                    .ncache_control = 1};
     char err[256] = "";
     htd_server *s = htd_server_new_sized(&c, offsetof(htd_config, gzip), err, sizeof err);
     CHECK(s != NULL);

@@ -162,8 +162,10 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
      * ours (the rest is defaults) or longer, if all we do not know is 0. */
     for (size_t i = sizeof *given; i < size; i++)
         if (((const unsigned char *)given)[i]) {
-            snprintf(err, errlen, "the program sets configuration fields that htd %s does not know; "
-                     "it needs a newer library", HTD_VERSION);
+            snprintf(err, errlen,
+                     "the program sets configuration fields that htd %s does not know; "
+                     "it needs a newer library",
+                     HTD_VERSION);
             return NULL;
         }
     htd_server *s = calloc(1, sizeof *s);
