@@ -3,7 +3,10 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 LAYERS = core http modules server
-HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(LAYERS:%=-Isrc/%) -MMD -MP
+# Hidden unless htd.h marks it HTD_API: the library exports its interface only.
+HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
+	$(LAYERS:%=-Isrc/%) -MMD -MP
+HTD_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Iinclude -MMD -MP
 LDLIBS = -lconfig -lcrypt -lcrypto -lz -lpthread
 
 ifeq ($(V),1)
@@ -14,31 +17,53 @@ endif
 
 LIB_SRCS := $(filter-out src/server/main.c,$(wildcard $(LAYERS:%=src/%/*.c)))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+PIC_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/pic/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test unit blackbox asan fuzz check demo clean
-all: $(BUILD)/htd $(TEST_BINS) $(EXAMPLE_BINS)
+.PHONY: all test unit symbols blackbox asan fuzz check demo clean
+all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
-$(BUILD)/obj/%.o: src/%.c
+# Objects depend on the Makefile too: flags that change must rebuild them.
+$(BUILD)/obj/%.o: src/%.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/pic/%.o: src/%.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (PIC)"
+	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
+
+# For programs that embed htd: one object, everything in it but the
+# interface made local, so a program sees htd_ names only. htd itself and
+# the unit tests, which reach inside, link the objects.
 $(BUILD)/libhtd.a: $(LIB_OBJS)
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)$(LD) -r -o $(BUILD)/libhtd.o $^ && objcopy --localize-hidden $(BUILD)/libhtd.o && \
+		rm -f $@ && ar rcs $@ $(BUILD)/libhtd.o
 
-$(BUILD)/htd: $(BUILD)/obj/server/main.o $(BUILD)/libhtd.a
+$(BUILD)/libhtd.so: $(PIC_OBJS) scripts/libhtd.map
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,--version-script=scripts/libhtd.map -o $@ $(PIC_OBJS) $(LDLIBS)
+
+$(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libhtd.a
+$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libhtd.a $(LDLIBS)
+	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+# htd.h from C++, linked against the shared library as an embedding program
+# is (the example links the static one).
+$(BUILD)/tests/test_cxx: tests/test_cxx.cpp $(BUILD)/libhtd.so
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(HTD_CXXFLAGS) $(CFLAGS) -o $@ $< -L$(BUILD) -lhtd -Wl,-rpath,'$$ORIGIN/..' $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhtd.a
 	@mkdir -p $(dir $@)
@@ -46,16 +71,19 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libhtd.a
 	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libhtd.a $(LDLIBS)
 
 # Unit tests of the pure parts, then black-box tests of the real binary.
-test: unit blackbox
-unit: $(TEST_BINS)
-	$(Q)set -e; for t in $(TEST_BINS); do $$t; done
+test: unit symbols blackbox
+unit: $(TEST_BINS) $(BUILD)/tests/test_cxx
+	$(Q)set -e; for t in $^; do $$t; done
+# Every symbol the libraries export starts with htd_, and is in htd.h.
+symbols: $(BUILD)/libhtd.so $(BUILD)/libhtd.a
+	$(Q)scripts/symbols.sh $^
 blackbox: $(BUILD)/htd $(EXAMPLE_BINS)
 	$(Q)python3 tests/blackbox/run.py --htd $(BUILD)/htd --examples $(BUILD)/examples
 
 # The same tests under AddressSanitizer and UBSan, in a build of their own.
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang CFLAGS="-O1 -g $(SAN)" \
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ CFLAGS="-O1 -g $(SAN)" \
 		LDLIBS="$(LDLIBS) $(SAN)" test
 
 # libFuzzer over the parser and the chunked decoder, bounded in time.
@@ -80,4 +108,4 @@ demo: $(BUILD)/htd
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/pic/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d)

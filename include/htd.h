@@ -6,6 +6,10 @@
  * sees of a request is a slice into the connection's read buffer: it is valid
  * only while the handler runs. Paths no handler claims are served as static
  * files from the configured root, exactly as the `htd` binary does.
+ *
+ * The library exports the functions below and nothing else: every exported
+ * symbol starts with htd_ (scripts/symbols.sh checks build/libhtd.so and
+ * build/libhtd.a), and everything inside, whatever its name, is hidden.
  */
 #ifndef HTD_H
 #define HTD_H
@@ -13,7 +17,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
+ * 0x000100), for comparisons at compile time; htd_version() says which
+ * library a program runs with, which may differ from the header it was
+ * compiled with when the library is shared. */
+#define HTD_VERSION_MAJOR 0
+#define HTD_VERSION_MINOR 1
+#define HTD_VERSION_PATCH 0
+#define HTD_VERSION_NUM (HTD_VERSION_MAJOR << 16 | HTD_VERSION_MINOR << 8 | HTD_VERSION_PATCH)
 #define HTD_VERSION "0.1.0"
+
+/* Marks what the library exports; it is built with -fvisibility=hidden. */
+#if defined(__GNUC__)
+#define HTD_API __attribute__((visibility("default")))
+#else
+#define HTD_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version, as HTD_VERSION was when it was built: "0.1.0". */
+HTD_API const char *htd_version(void);
 
 /* A string that is a pointer and a length; never NUL-terminated by contract. */
 typedef struct htd_str {
@@ -30,6 +56,27 @@ typedef struct htd_req htd_req;
 enum { HTD_DONE = 0, HTD_DECLINED = 1 };
 typedef int (*htd_handler_fn)(htd_req *req, void *arg);
 
+/*
+ * How htd_config grows without breaking programs built against an older
+ * header, or run with an older shared library:
+ *  - fields are only ever added at its end, never removed, reordered or
+ *    changed in type (within a major version);
+ *  - every field's zero means its default, so start from a zeroed struct
+ *    (`htd_config c = {.root = "www"};` or memset) and set what you need;
+ *  - htd_server_new is a macro that passes sizeof(htd_config) as the program
+ *    saw it to htd_server_new_sized. The library takes the fields that size
+ *    covers and the defaults for the rest (a program older than the library),
+ *    and refuses a config with a non-zero byte past the fields it knows (a
+ *    program newer than the library, setting something it cannot honour).
+ * Why a size passed by the macro, rather than a size field that
+ * htd_config_init fills or setters: it costs a program nothing, not even a
+ * call, so a config written as a designated initializer, as before, stays
+ * right; and a program can never forget to record the size, which would
+ * have made the library ignore new fields the program set. (The kernel's
+ * openat2 and clone3 extend their structs the same way.) Bindings from other
+ * languages, which cannot use the macro, call htd_server_new_sized with the
+ * size of the struct they declare.
+ */
 typedef struct htd_config {
     /* A config file (libconfig syntax; see the README). Its top-level
      * settings fill the fields below that are left unset (zero or NULL), so
@@ -62,27 +109,34 @@ typedef struct htd_config {
 
 /* Creates a server: loads MIME types, opens the root and binds every listen
  * address. On failure returns NULL and writes one line naming the problem to
- * err. */
-htd_server *htd_server_new(const htd_config *cfg, char *err, size_t errlen);
+ * err. cfg_size is the size of the caller's htd_config (see above). */
+HTD_API htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size, char *err,
+                                         size_t errlen);
+#define htd_server_new(cfg, err, errlen)                                                           \
+    htd_server_new_sized((cfg), sizeof(htd_config), (err), (errlen))
 
-/* Routes requests whose decoded path starts with prefix to fn. Handlers are
- * tried in the order they were added. Call before htd_server_run. */
-int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
+/* Routes requests whose decoded, normalised path is under prefix to fn, by
+ * whole segments: "/hello" takes /hello, /hello/ and /hello/x, never
+ * /helloworld; a prefix ending in '/' takes what starts with it ("/api/"
+ * takes /api/x, not /api); "" and "/" take every path. Handlers whose prefix
+ * matches are tried in the order they were added. Call before
+ * htd_server_run. */
+HTD_API int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
 
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
-const char *htd_server_address(const htd_server *s, size_t i);
+HTD_API const char *htd_server_address(const htd_server *s, size_t i);
 
 /* The document root of the top-level server, as configured ("" if none). */
-const char *htd_server_root(const htd_server *s);
+HTD_API const char *htd_server_root(const htd_server *s);
 
 /* Runs the worker threads until htd_server_stop; returns 0 on a clean stop. */
-int htd_server_run(htd_server *s);
+HTD_API int htd_server_run(htd_server *s);
 
 /* Asks the server to stop gracefully: stop accepting, finish responses in
  * flight, close idle connections. Async-signal-safe. */
-void htd_server_stop(htd_server *s);
+HTD_API void htd_server_stop(htd_server *s);
 
-void htd_server_free(htd_server *s);
+HTD_API void htd_server_free(htd_server *s);
 
 /* Reads the config file again and, if it is good, serves new requests with
  * its virtual hosts, rules, roots and logs, while requests already begun
@@ -91,31 +145,36 @@ void htd_server_free(htd_server *s);
  * timeouts, limits, writable areas) keep their values; notes on any that
  * changed are written to stderr. Not async-signal-safe: call it from a
  * thread, not from a signal handler. 0 or -1. */
-int htd_server_reload(htd_server *s, char *err, size_t errlen);
+HTD_API int htd_server_reload(htd_server *s, char *err, size_t errlen);
 
 /* Opens every access log again, for log rotation. Not async-signal-safe. */
-void htd_server_reopen_logs(htd_server *s);
+HTD_API void htd_server_reopen_logs(htd_server *s);
 
 /* Checks a config file as htd_server_new would (roots, logs, password files,
  * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
-int htd_config_check(const char *file, char *err, size_t errlen);
+HTD_API int htd_config_check(const char *file, char *err, size_t errlen);
 
 /* The request, as parsed. */
-htd_str htd_req_method(const htd_req *r);
-htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
-htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
-htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
+HTD_API htd_str htd_req_method(const htd_req *r);
+HTD_API htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
+HTD_API htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
+HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
 /* A request header by case-insensitive name; {NULL, 0} if absent. */
-htd_str htd_req_header(const htd_req *r, const char *name);
+HTD_API htd_str htd_req_header(const htd_req *r, const char *name);
 
 /* Adds a response header before htd_respond. Returns -1 if there is no room,
  * if name or value is malformed, or for a header htd writes itself or that
  * frames the message (Content-Length, Transfer-Encoding, Connection, Date,
  * Server, Keep-Alive, Upgrade, Trailer). */
-int htd_resp_header(htd_req *r, const char *name, const char *value);
+HTD_API int htd_resp_header(htd_req *r, const char *name, const char *value);
 
 /* Sends the response: status, optional content type, and a body that is
  * copied, so it may live on the caller's stack. Returns 0 or -1. */
-int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len);
+HTD_API int htd_respond(htd_req *r, int status, const char *content_type, const void *body,
+                        size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,4 +1,4 @@
-/* test_jobs.c - the disk thread pool: every job's work runs on a pool thread,
+/* test_jobs.c - the job pool: every job's work runs on a pool thread,
  * then its done runs on the reaping thread, exactly once, none lost. */
 #include <poll.h>
 #include <stdatomic.h>

@@ -1,7 +1,8 @@
 /*
  * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
  * percent-decoding errors, the output capacity, and a comparison with a
- * plain decode-then-split model over many random paths.
+ * plain decode-then-split model over many random paths; htd_pct_encode, with
+ * its sets and capacity; htd_path_under, the whole-segment prefix rule.
  */
 #include "path.h"
 #include "test.h"
@@ -370,6 +371,128 @@ TEST(agrees_with_the_model_on_random_paths)
             CHECK(strstr(got, "//") == NULL);
             CHECK(strstr(got, "/./") == NULL);
             CHECK(strstr(got, "/../") == NULL);
+        }
+    }
+}
+
+/* --- htd_pct_encode ------------------------------------------------------ */
+
+/* Encodes in (of length len) with keep into enc_ of capacity cap; returns
+ * what htd_pct_encode returned. */
+static char enc_[64];
+static size_t enc(const char *in, size_t len, const char *keep, size_t cap)
+{
+    memset(enc_, '#', sizeof enc_);
+    return htd_pct_encode(in, len, keep, enc_, cap);
+}
+
+TEST(pct_encode_keeps_letters_digits_and_the_set)
+{
+    size_t n = enc("Az09-._~", 8, "-._~", sizeof enc_);
+    CHECK_STR(enc_, n, "Az09-._~");
+    n = enc("a b/c?d", 7, "/", sizeof enc_);
+    CHECK_STR(enc_, n, "a%20b/c%3Fd");
+    n = enc("a/b", 3, "", sizeof enc_);
+    CHECK_STR(enc_, n, "a%2Fb");
+    n = enc("50%", 3, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "50%25");
+    n = enc("/a b/it's;x=1", 13, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "/a%20b/it's;x=1");
+}
+
+TEST(pct_encode_writes_upper_case_hex_for_any_byte)
+{
+    size_t n = enc("\0\r\n\x7f\x80\xff\xc3\xa9", 8, HTD_PCT_PATH, sizeof enc_);
+    CHECK_STR(enc_, n, "%00%0D%0A%7F%80%FF%C3%A9");
+    /* NUL is never in a set, though strchr finds every string's end. */
+    n = enc("\0", 1, "-", sizeof enc_);
+    CHECK_STR(enc_, n, "%00");
+    for (int c = 0; c < 256; c++) {
+        char in = (char)c;
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        CHECK_EQ_INT(enc(&in, 1, "", sizeof enc_), letter ? 1 : 3);
+    }
+}
+
+TEST(pct_encode_writes_whole_bytes_only_and_returns_the_full_length)
+{
+    CHECK_EQ_INT(enc("ab cd", 5, "", 0), 7);
+    CHECK_EQ_INT(enc_[0], '#');
+    CHECK_EQ_INT(enc("ab cd", 5, "", 3), 7);
+    CHECK_STR(enc_, 3, "ab#"); /* "%20" did not fit, and is not begun */
+    CHECK_EQ_INT(enc("ab cd", 5, "", 5), 7);
+    CHECK_STR(enc_, 6, "ab%20#");
+    CHECK_EQ_INT(enc("ab cd", 5, "", 7), 7);
+    CHECK_STR(enc_, 8, "ab%20cd#");
+    CHECK_EQ_INT(enc("", 0, "", sizeof enc_), 0);
+}
+
+/* --- htd_path_under ------------------------------------------------------ */
+
+/* path under prefix, both copied to exact-size buffers so ASan sees any read
+ * past either length. */
+static int under(const char *path, const char *prefix)
+{
+    size_t len = strlen(path), plen = strlen(prefix);
+    char *p = malloc(len ? len : 1), *q = malloc(plen ? plen : 1);
+    int r = -1;
+    if (p && q) {
+        memcpy(p, path, len);
+        memcpy(q, prefix, plen);
+        r = htd_path_under(p, len, q, plen);
+    }
+    free(p);
+    free(q);
+    return r;
+}
+
+/* The rule, case by case: {path, prefix, whether path is under prefix}. */
+static const struct {
+    const char *path, *prefix;
+    int want;
+} under_cases[] = {
+    /* whole segments */
+    {"/hello", "/hello", 1},
+    {"/hello/", "/hello", 1},
+    {"/hello/x", "/hello", 1},
+    {"/hello/x/y.txt", "/hello", 1},
+    {"/a/b/c", "/a/b", 1},
+    {"/helloworld", "/hello", 0},
+    {"/hello.txt", "/hello", 0},
+    {"/hell", "/hello", 0},
+    {"/", "/hello", 0},
+    {"/Hello", "/hello", 0},
+    {"/other/hello", "/hello", 0},
+    {"/a/bc", "/a/b", 0},
+    /* a prefix ending in '/' matches what starts with it */
+    {"/cgi-bin/", "/cgi-bin/", 1},
+    {"/cgi-bin/x", "/cgi-bin/", 1},
+    {"/cgi-bin/x/y", "/cgi-bin/", 1},
+    {"/cgi-bin", "/cgi-bin/", 0},
+    {"/cgi-binx/", "/cgi-bin/", 0},
+    /* the root and the empty prefix match every path */
+    {"/", "/", 1},
+    {"/a", "/", 1},
+    {"/a/", "/", 1},
+    {"/hello/world", "/", 1},
+    {"/", "", 1},
+    {"/a", "", 1},
+    {"/hello/world", "", 1},
+    {"", "", 1},
+    /* a prefix longer than the path never matches */
+    {"/a", "/a/", 0},
+    {"/a", "/a/b", 0},
+    {"", "/", 0},
+};
+
+TEST(a_prefix_matches_whole_segments)
+{
+    for (size_t i = 0; i < sizeof under_cases / sizeof under_cases[0]; i++) {
+        int got = under(under_cases[i].path, under_cases[i].prefix);
+        if (got != under_cases[i].want) {
+            failures_++;
+            fprintf(stderr, "%s:%d: \"%s\" under \"%s\" is %d, expected %d\n", __FILE__, __LINE__,
+                    under_cases[i].path, under_cases[i].prefix, got, under_cases[i].want);
         }
     }
 }

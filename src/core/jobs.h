@@ -1,10 +1,12 @@
 /*
- * jobs.h - a small pool of threads for work that would block an event loop:
- * the disk (writing, fsync, rename, unlink), password hashes, directory
- * listings.
+ * jobs.h - a small pool of threads for work an event loop must never wait
+ * on: what may block on the disk (the store's writes, fsync, rename,
+ * unlink), what is slow on purpose (password checks) and what is slow by
+ * its size (directory listings).
  *
  * A loop submits a job with two functions: `work` runs on a pool thread,
- * `done` runs back on the loop that submitted it, as a post (loop.h). A job is owned by its submitter
+ * `done` runs back on the loop that submitted it, as a post (loop.h). A job
+ * is owned by its submitter
  * from submission to `done`; the pool only moves it between queues.
  */
 #ifndef HTD_JOBS_H

@@ -525,8 +525,7 @@ static void on_head(conn *c, size_t head_len)
      * the read buffer meanwhile and is parsed again when the body is in. */
     const route *rt = NULL;
     for (size_t i = 0; i < s->nroutes; i++) {
-        if (hr->path_len >= s->routes[i].len &&
-            memcmp(hr->path, s->routes[i].prefix, s->routes[i].len) == 0) {
+        if (htd_path_under(hr->path, hr->path_len, s->routes[i].prefix, s->routes[i].len)) {
             rt = &s->routes[i];
             break;
         }
@@ -562,7 +561,7 @@ static void dispatch(conn *c)
     struct htd_req *hr = &l->hreq;
     for (size_t i = 0; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
-        if (hr->path_len < rt->len || memcmp(hr->path, rt->prefix, rt->len) != 0) continue;
+        if (!htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len)) continue;
         if (rt->fn(hr, rt->arg) == HTD_DONE) {
             if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
             goto out;

@@ -19,10 +19,15 @@
  * longer fit are only counted (over) and out stays as it was before them;
  * ".." uncounts them, and once none is left out is again exactly the result
  * so far.
+ *
+ * Here too, because they work on paths so normalised: htd_pct_encode, the way
+ * back to a URI, and htd_path_under, the one rule by which a path is under a
+ * prefix.
  */
 #include "path.h"
 
 #include <limits.h>
+#include <string.h>
 
 static int hexval(unsigned char c)
 {
@@ -105,4 +110,28 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
     if (over > 0) return fail(out, outcap, why, "path too long");
     out[n] = '\0';
     return (int)n;
+}
+
+size_t htd_pct_encode(const char *in, size_t len, const char *keep, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            (c && strchr(keep, c))) {
+            if (n < cap) out[n] = (char)c;
+            n++;
+        } else {
+            if (n + 3 <= cap) out[n] = '%', out[n + 1] = hex[c >> 4], out[n + 2] = hex[c & 15];
+            n += 3;
+        }
+    }
+    return n;
+}
+
+int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen)
+{
+    return len >= plen && memcmp(path, prefix, plen) == 0 &&
+           (plen == 0 || prefix[plen - 1] == '/' || len == plen || path[plen] == '/');
 }

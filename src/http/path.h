@@ -1,5 +1,6 @@
 /*
- * path.h - turning a request-target's path into a safe relative file path.
+ * path.h - turning a request-target's path into a safe relative file path,
+ * encoding a path back into a URI, and matching a path against a prefix.
  */
 #ifndef HTD_PATH_H
 #define HTD_PATH_H
@@ -16,5 +17,28 @@
  * byte, climbs above the root with "..", or does not fit in outcap.
  */
 int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why);
+
+/*
+ * Percent-encodes in[0..len) into out: letters, digits and the bytes in keep
+ * stay as they are, every other byte (NUL included) becomes %XX, upper-case
+ * hex. Writes as many whole encoded bytes as fit in cap, no NUL, and returns
+ * the length of the whole encoding (at most 3 * len): a result over cap
+ * means it did not fit. Each caller passes its own set, e.g. HTD_PCT_PATH.
+ */
+size_t htd_pct_encode(const char *in, size_t len, const char *keep, char *out, size_t cap);
+
+/* What a path keeps: RFC 3986 pchar and '/', without '%' (a decoded '%' is
+ * data, not an escape). */
+#define HTD_PCT_PATH "-._~!$&'()*+,;=:@/"
+
+/*
+ * Whether path[0..len) is under prefix[0..plen) by whole segments, the one
+ * rule for every path prefix htd has (handlers' routes, rules of kind
+ * prefix, --cache-control, CGI prefixes, writable areas): the path starts
+ * with the prefix, and the prefix ends in '/' or the path ends where it does
+ * or goes on with '/'. So /hello is /hello and /hello/x, never /helloworld;
+ * /hello/ is /hello/ and /hello/x, not /hello; "" and "/" are every path.
+ */
+int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen);
 
 #endif

@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -35,8 +34,10 @@
 #include <arpa/inet.h>
 
 #include "auth.h"
+#include "beneath.h"
 #include "conn.h"
 #include "log.h"
+#include "path.h"
 #include "response.h"
 #include "server.h"
 #include "site.h"
@@ -90,21 +91,9 @@ struct cgi {
 
 int cgi_claims(const vhost *vh, const char *path, size_t len)
 {
-    for (size_t i = 0; i < vh->ncgi; i++) {
-        size_t n = strlen(vh->cgi[i]);
-        /* Whole segments: /cgi-bin is /cgi-bin and /cgi-bin/..., never /cgi-binx. */
-        if (len >= n && memcmp(path, vh->cgi[i], n) == 0 &&
-            (vh->cgi[i][n - 1] == '/' || len == n || path[n] == '/'))
-            return 1;
-    }
+    for (size_t i = 0; i < vh->ncgi; i++)
+        if (htd_path_under(path, len, vh->cgi[i], strlen(vh->cgi[i]))) return 1;
     return 0;
-}
-
-static int open_beneath(int root_fd, const char *rel, int flags)
-{
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
 }
 
 /* Splits path into the script and PATH_INFO: the first segment, walking
@@ -123,7 +112,7 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
         }
         memcpy(rel, path + 1, end - 1);
         rel[end - 1] = 0;
-        int fd = open_beneath(vh->root_fd, rel, O_PATH);
+        int fd = htd_open_beneath(vh->root_fd, rel, O_PATH);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
             int e = errno;

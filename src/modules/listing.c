@@ -38,6 +38,7 @@
 
 #include "encoding.h"
 #include "parser.h"
+#include "path.h"
 
 /* --- Accept ------------------------------------------------------------- */
 
@@ -282,20 +283,8 @@ static void put_html(buf *b, const char *str, size_t n)
  * sub-delims other than & and ' (RFC 3986) percent-encoded. */
 static void put_href(buf *b, const char *str, size_t n)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    const unsigned char *s = (const unsigned char *)str;
-    char *o = room(b, n, 3), *start = o;
-    if (!o) return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c && strchr("-._~!$()*+,;=", c))) {
-            *o++ = (char)c;
-        } else {
-            *o++ = '%', *o++ = hex[c >> 4], *o++ = hex[c & 15];
-        }
-    }
-    b->len += (size_t)(o - start);
+    char *o = room(b, n, 3);
+    if (o) b->len += htd_pct_encode(str, n, "-._~!$()*+,;=", o, 3 * n);
 }
 
 /* A JSON string with its quotes (RFC 8259): \" \\ \n \t, \u00XX for other

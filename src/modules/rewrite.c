@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "path.h"
+
 #define USE "use $0-$9, $path, $query, $host or $$"
 
 enum var { V_CAPTURE, V_PATH, V_QUERY, V_HOST, V_DOLLAR, V_UNKNOWN };
@@ -125,45 +127,31 @@ static void put(sink *s, char c)
         s->full = 1;
 }
 
-/* Writes byte c, as %XX if escape. literal: it is the template's own text. */
-static void emit(sink *s, unsigned char c, int escape, int literal)
+/* What $query and $host keep: every printable ASCII byte but those that may
+ * never appear in a URI, " < > \ ^ ` { | }. */
+#define URI_KEEPS "!#$%&'()*+,-./:;=?@[]_~"
+
+/* Writes byte c, percent-encoded unless keep (as for htd_pct_encode) keeps
+ * it; NULL writes it as it is. literal: it is the template's own text. */
+static void emit(sink *s, unsigned char c, const char *keep, int literal)
 {
-    static const char hex[] = "0123456789ABCDEF";
     /* No "//" at the start unless the template wrote both (see rewrite.h). */
-    if (s->n == 1 && c == '/' && s->p[0] == '/' && !(literal && s->lead_literal)) escape = 1;
+    if (s->n == 1 && c == '/' && s->p[0] == '/' && !(literal && s->lead_literal)) keep = "";
     if (s->n == 0) s->lead_literal = literal;
-    if (!escape) {
+    if (!keep) {
         put(s, (char)c);
         return;
     }
-    put(s, '%');
-    put(s, hex[c >> 4]);
-    put(s, hex[c & 15]);
+    char enc[3];
+    size_t n = htd_pct_encode((const char *)&c, 1, keep, enc, sizeof enc);
+    for (size_t i = 0; i < n; i++)
+        put(s, enc[i]);
 }
 
-/* Bytes a substituted capture or $path keeps: RFC 3986 pchar and '/', without
- * '%' (a decoded '%' is data, not an escape). */
-static int path_keeps(unsigned char c)
-{
-    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@/", c));
-}
-
-/* Bytes that may never appear in a URI, encoded even in $query and $host. */
-static int never_in_uri(unsigned char c)
-{
-    return c < 0x21 || c >= 0x7f || (c != 0 && strchr("\"<>\\^`{|}", c));
-}
-
-static void emit_path(sink *s, htd_str v)
+static void emit_all(sink *s, htd_str v, const char *keep)
 {
     for (size_t i = 0; i < v.len; i++)
-        emit(s, (unsigned char)v.p[i], !path_keeps((unsigned char)v.p[i]), 0);
-}
-
-static void emit_raw(sink *s, htd_str v)
-{
-    for (size_t i = 0; i < v.len; i++)
-        emit(s, (unsigned char)v.p[i], never_in_uri((unsigned char)v.p[i]), 0);
+        emit(s, (unsigned char)v.p[i], keep, 0);
 }
 
 int rewrite_expand(const char *tmpl, const htd_str *caps, int ncaps, htd_str path, htd_str query,
@@ -175,30 +163,32 @@ int rewrite_expand(const char *tmpl, const htd_str *caps, int ncaps, htd_str pat
     for (const char *t = tmpl; *t; t++) {
         unsigned char c = (unsigned char)*t;
         if (c != '$') {
-            emit(&s, c, c < 0x21 || c == 0x7f, 1);
+            /* As it is, but for the spaces and controls rewrite_check refuses:
+             * "" keeps letters and digits only, so it encodes them. */
+            emit(&s, c, c < 0x21 || c == 0x7f ? "" : NULL, 1);
             continue;
         }
         size_t len;
         int n = 0;
         switch (variable(t + 1, &len, &n)) {
         case V_CAPTURE:
-            if (n < ncaps && caps[n].p) emit_path(&s, caps[n]);
+            if (n < ncaps && caps[n].p) emit_all(&s, caps[n], HTD_PCT_PATH);
             break;
         case V_PATH:
-            if (path.p) emit_path(&s, path);
+            if (path.p) emit_all(&s, path, HTD_PCT_PATH);
             break;
         case V_QUERY:
-            if (query.p) emit_raw(&s, query);
+            if (query.p) emit_all(&s, query, URI_KEEPS);
             break;
         case V_HOST:
-            if (host.p) emit_raw(&s, host);
+            if (host.p) emit_all(&s, host, URI_KEEPS);
             break;
         case V_DOLLAR:
-            emit(&s, '$', 0, 1);
+            emit(&s, '$', NULL, 1);
             break;
         case V_UNKNOWN:
             /* Unchecked template: the '$' and the name stay as text. */
-            emit(&s, '$', 0, 1);
+            emit(&s, '$', NULL, 1);
             len = 0;
             break;
         }
@@ -206,8 +196,8 @@ int rewrite_expand(const char *tmpl, const htd_str *caps, int ncaps, htd_str pat
     }
 
     if (keep_query && query.p && query.len > 0) {
-        emit(&s, memchr(out, '?', s.n) ? '&' : '?', 0, 1);
-        emit_raw(&s, query);
+        emit(&s, memchr(out, '?', s.n) ? '&' : '?', NULL, 1);
+        emit_all(&s, query, URI_KEEPS);
     }
     if (s.full) return -1;
     out[s.n] = '\0';

@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "jobs.h"
+#include "path.h"
 #include "rewrite.h"
 #include "server.h"
 #include "site.h"
@@ -144,7 +145,7 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     size_t best = 0;
     for (size_t i = 0; i < vh->ncc; i++) {
         const cc_rule *r = &vh->cc[i];
-        if (hr->path_len >= r->len && r->len >= best && memcmp(hr->path, r->prefix, r->len) == 0) {
+        if (r->len >= best && htd_path_under(hr->path, hr->path_len, r->prefix, r->len)) {
             best = r->len;
             hr->cc = r->line;
             hr->cc_len = r->line_len;

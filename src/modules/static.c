@@ -12,14 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cache.h"
 #include "conn.h"
 #include "date.h"
@@ -28,6 +27,7 @@
 #include "jobs.h"
 #include "listing.h"
 #include "log.h"
+#include "path.h"
 #include "range.h"
 #include "response.h"
 #include "site.h"
@@ -35,15 +35,6 @@
 
 #define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
 #define ALLOW_W "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
-
-static int open_beneath(int root_fd, const char *rel, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC),
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
-}
 
 static const char *const coding_name[ENC_COUNT] = {NULL, "gzip", "br"};
 static const char *const coding_ext[ENC_COUNT] = {NULL, ".gz", ".br"};
@@ -56,7 +47,7 @@ static unsigned siblings(int root_fd, const char *rel, size_t rlen)
     for (int k = ENC_GZIP; k <= ENC_BR; k++) {
         memcpy(sib, rel, rlen);
         memcpy(sib + rlen, coding_ext[k], 4);
-        int fd = open_beneath(root_fd, sib, O_PATH);
+        int fd = htd_open_beneath(root_fd, sib, O_PATH);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) found |= 1u << k;
         if (fd >= 0) close(fd);
@@ -140,24 +131,12 @@ static void redirect_to_slash(struct htd_req *hr)
     const htd_request *r = hr->r;
     /* From the normalised path, encoded again: the raw one could say
      * "//evil.example/..%2fdir", which a browser would take for another host. */
-    static const char hex[] = "0123456789ABCDEF";
     char loc[3 * REQ_PATH_MAX + 16];
-    size_t n = 0;
     if (3 * hr->path_len + 2 + r->query.len >= sizeof loc) {
         fail(hr, 414, "request-target too long to redirect");
         return;
     }
-    for (size_t i = 0; i < hr->path_len; i++) {
-        unsigned char ch = (unsigned char)hr->path[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            (ch && strchr("-._~!$&'()*+,;=:@/", ch))) {
-            loc[n++] = (char)ch;
-        } else {
-            loc[n++] = '%';
-            loc[n++] = hex[ch >> 4];
-            loc[n++] = hex[ch & 15];
-        }
-    }
+    size_t n = htd_pct_encode(hr->path, hr->path_len, HTD_PCT_PATH, loc, sizeof loc);
     loc[n++] = '/';
     if (r->query.p) {
         loc[n++] = '?';
@@ -321,7 +300,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
         list_free(lj);
     }
     lj = calloc(1, sizeof *lj);
-    int fd = lj ? open_beneath(hr->vh->root_fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY) : -1;
+    int fd = lj ? htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_DIRECTORY) : -1;
     if (fd < 0) {
         free(lj);
         fail(hr, errno == EACCES ? 403 : 500, "cannot open the directory");
@@ -354,7 +333,7 @@ static cache_entry *resolve(struct htd_req *hr)
     rel[rlen] = 0;
     /* O_NONBLOCK: opening a FIFO (or a device) must never wait; such files
      * are refused below, once fstat has said what they are. */
-    int fd = open_beneath(hr->vh->root_fd, rlen ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
@@ -370,7 +349,7 @@ static cache_entry *resolve(struct htd_req *hr)
         }
         memcpy(rel + rlen, "index.html", sizeof "index.html");
         rlen += sizeof "index.html" - 1;
-        fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
             if (errno == ENOENT && s->cfg.list_dirs) {
                 rel[rlen - (sizeof "index.html" - 1)] = 0;
@@ -450,7 +429,7 @@ static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
     int n = snprintf(rel, sizeof rel, "%.*s%s%s", (int)e->path_len - 1, e->path + 1,
                      e->index ? "index.html" : "", coding_ext[k]);
     if (n < 0 || (size_t)n >= sizeof rel) return NULL;
-    int fd = open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0) return NULL;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -627,7 +606,7 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
     if (e) {
         cache_ref(e);
     } else {
-        int fd = open_beneath(hr->vh->root_fd, page[1] ? page + 1 : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        int fd = htd_open_beneath(hr->vh->root_fd, page + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         struct stat st;
         if (fd < 0) return -1;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

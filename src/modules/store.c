@@ -23,17 +23,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cache.h"
 #include "conn.h"
 #include "jobs.h"
@@ -98,14 +97,15 @@ int store_parse_size(const char *v, size_t len, uint64_t *out)
     return 0;
 }
 
-/* The writable area of path, or -1. */
+/* The writable area of path, or -1. An area is a directory, named with or
+ * without a trailing '/': /docs/ takes in /docs itself too (POST /docs). */
 static int area_of(const htd_server *s, const char *path, size_t len)
 {
     for (size_t i = 0; i < s->nwritable; i++) {
         const char *w = s->writable[i];
         size_t n = strlen(w);
         if (n && w[n - 1] == '/') n--;
-        if (len >= n && memcmp(path, w, n) == 0 && (len == n || path[n] == '/')) return (int)i;
+        if (htd_path_under(path, len, w, n)) return (int)i;
     }
     return -1;
 }
@@ -141,13 +141,6 @@ int store_clean(htd_server *s, char *err, size_t errlen)
 }
 
 /* ---- on the pool ---- */
-
-static int open_beneath(int root_fd, const char *rel, int flags)
-{
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof how);
-}
 
 static void set(upload *u, int status, const char *why)
 {
@@ -198,7 +191,7 @@ static int make_dirs(int base, const char *rel)
         char *slash = strrchr(part, '/');
         const char *leaf = slash ? slash + 1 : part;
         if (slash) *slash = 0;
-        int pfd = open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
+        int pfd = htd_open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
         int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
         if (rc == 0) rc = fsync(pfd);
         else if (errno == EEXIST) rc = 0;
@@ -217,7 +210,7 @@ static int open_dir(upload *u, int create)
         set_errno(u, "cannot make a directory");
         return -1;
     }
-    u->dir_fd = open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
+    u->dir_fd = htd_open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
     if (u->dir_fd < 0) {
         if (errno == ENOENT && !create) set(u, 404, "no such document");
         else set_errno(u, "cannot open the directory");
@@ -383,7 +376,7 @@ int store_open_areas(htd_server *s, char *err, size_t errlen)
         size_t n = strlen(path);
         if (n && path[n - 1] == '/') path[n - 1] = 0;
         if (make_dirs(s->root_fd, path) < 0 ||
-            (s->writable_fd[i] = open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
+            (s->writable_fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
             snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i], strerror(errno));
             return -1;
         }

@@ -195,11 +195,6 @@ void conf_close(conf_file *f)
     free(f);
 }
 
-const char *conf_path(const conf_file *f)
-{
-    return f->path;
-}
-
 static const char *const top_keys[] = {
     "listen", "threads", "root", "access_log", "log_format", "header_timeout", "body_timeout",
     "idle_timeout", "send_timeout", "max_requests", "writable", "max_upload", "headers", "access",

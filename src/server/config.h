@@ -16,7 +16,6 @@ typedef struct conf_file conf_file;
 /* Parses path. NULL with "FILE:LINE: what" in err on a syntax error. */
 conf_file *conf_open(const char *path, char *err, size_t errlen);
 void conf_close(conf_file *f);
-const char *conf_path(const conf_file *f);
 
 /* Fills the fields of c that are still unset (zero or NULL) from the file's
  * top level. Strings point into f, which must outlive c. */

@@ -31,7 +31,7 @@
 #include "store.h"
 
 #define LISTEN_BACKLOG 4096
-#define POOL_THREADS 4 /* jobs at once: disk writes and fsyncs of uploads, password checks */
+#define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
 int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
@@ -151,20 +151,35 @@ static void fill_defaults(htd_config *c)
     if (!c->cgi_max) c->cgi_max = 16;
 }
 
-htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
+const char *htd_version(void)
 {
+    return HTD_VERSION;
+}
+
+htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err, size_t errlen)
+{
+    /* The growth rule of htd.h: a program's config may be shorter than
+     * ours (the rest is defaults) or longer, if all we do not know is 0. */
+    for (size_t i = sizeof *given; i < size; i++)
+        if (((const unsigned char *)given)[i]) {
+            snprintf(err, errlen,
+                     "the program sets configuration fields that htd %s does not know; "
+                     "it needs a newer library",
+                     HTD_VERSION);
+            return NULL;
+        }
     htd_server *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->given = *given;
-    s->cfg = *given;
+    memcpy(&s->given, given, size < sizeof *given ? size : sizeof *given);
+    s->cfg = s->given;
     s->root_fd = -1;
     pthread_mutex_init(&s->commit_mu, NULL);
     pthread_mutex_init(&s->site_mu, NULL);
-    if (given->config_file) {
-        if (!(s->conf = conf_open(given->config_file, err, errlen)) ||
+    if (s->given.config_file) {
+        if (!(s->conf = conf_open(s->given.config_file, err, errlen)) ||
             conf_settings(s->conf, &s->cfg, err, errlen) < 0)
             goto fail;
         /* No root in the file: no top-level files, rather than whatever
@@ -210,8 +225,8 @@ htd_server *htd_server_new(const htd_config *given, char *err, size_t errlen)
         }
         if (store_open_areas(s, err, errlen) < 0) goto fail;
     }
-    /* The pool serves uploads and password checks; its threads sleep when
-     * there is neither. */
+    /* The pool serves uploads, password checks and directory listings; its
+     * threads sleep when there is none. */
     if (!(s->jobs = jobs_new(POOL_THREADS))) {
         snprintf(err, errlen, "cannot start the pool threads: %s", strerror(errno));
         goto fail;

@@ -48,7 +48,7 @@ struct htd_server {
     uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
     int *writable_fd;       /* each area's directory (O_PATH), or -1 */
     size_t nwritable;
-    struct jobs *jobs; /* the disk pool, when there are writable areas */
+    struct jobs *jobs;         /* the job pool: uploads, password checks, listings */
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
     atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "path.h"
 #include "server.h"
 
 vhost *site_vhost(const site *st, htd_str host)
@@ -57,7 +58,7 @@ const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *ca
             *ncaps = 1;
             return r;
         }
-        if (r->kind == RULE_PREFIX && len >= r->len && memcmp(r->pat, path, r->len) == 0 &&
+        if (r->kind == RULE_PREFIX && htd_path_under(path, len, r->pat, r->len) &&
             (!prefix || r->len > prefix->len))
             prefix = r;
     }

@@ -448,6 +448,25 @@ def test_config_without_root_serves_no_files_of_its_own_directory(ctx):
         cd.cleanup()
 
 
+def test_cache_control_prefix_matches_whole_segments(ctx):
+    # --cache-control /hello=... covers /hello and /hello/x, never /helloworld;
+    # the longest matching prefix wins.
+    files = {"site/hello/x.txt": b"x\n", "site/hello/long/y.txt": b"y\n", "site/helloworld": b"w\n",
+             "site/hello.txt": b"h\n"}
+    cd = _confdir(files)
+    try:
+        extra = ["--cache-control", "/hello=max-age=1", "--cache-control", "/hello/long/=max-age=2"]
+        with config_server(MINIMAL, confdir=cd, extra=extra) as srv:
+            for path, want in [("/hello/x.txt", "max-age=1"), ("/hello", "max-age=1"),
+                               ("/hello/", "max-age=1"), ("/hello/long/y.txt", "max-age=2"),
+                               ("/helloworld", None), ("/hello.txt", None), ("/which.txt", None)]:
+                r = get(srv, path)
+                eq(r.get("Cache-Control"), want, "Cache-Control of %s (status %d)" % (path, r.status))
+            eq(get(srv, "/helloworld").status, 200, "status of /helloworld")
+    finally:
+        cd.cleanup()
+
+
 def test_cache_control_flag_never_replaces_a_rules_auth_or_access(ctx):
     # --cache-control adds a header over whatever rule applies; a prefix inside
     # a protected or closed area must not open it.

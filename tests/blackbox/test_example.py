@@ -61,6 +61,23 @@ def test_example_head_hello_has_no_body(ctx):
         srv.cleanup()
 
 
+def test_routes_match_whole_segments(ctx):
+    # The handler for /hello takes /hello and /hello/..., never /helloworld
+    # (which falls to the static files: 404 here); /echo likewise.
+    def body(srv):
+        for path in ("/hello", "/hello/", "/hello/x", "/hello/x/y.txt"):
+            r = get(srv, path)
+            eq((r.status, r.body), (200, HELLO), "the /hello handler for %s" % path)
+        for path in ("/helloworld", "/hello.txt", "/hell"):
+            r = get(srv, path)
+            eq(r.status, 404, "status of %s, which no handler takes" % path)
+            check(r.body != HELLO, "the /hello handler answered %s" % path)
+        r, c = harness.exchange(srv, harness.req("/echoes", "POST", [("Content-Length", "2")]) + b"hi")
+        eq(r.status, 405, "POST /echoes is the static handler's, not /echo's")
+        c.close()
+    _with_example(ctx, body)
+
+
 def _with_example(ctx, fn):
     srv = start_example(ctx)
     try:

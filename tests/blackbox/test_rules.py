@@ -176,6 +176,35 @@ def test_one_rule_per_request_exact_does_not_inherit_a_prefix(ctx):
         eq(get(srv, "/s/shut.txt").status, 403, "the /s/ prefix denies the rest")
 
 
+SEGMENTS = '''root = "site";
+access_log = "off";
+rules = (
+  { prefix = "/hello"; access = ["deny all"]; },
+  { prefix = "/hello/open"; access = ["allow all"]; headers = { X-Rule = "open"; }; },
+  { prefix = "/old"; redirect = "/new$1"; }
+);
+'''
+
+
+def test_prefix_rules_match_whole_segments(ctx):
+    # A prefix is whole path segments: /hello is /hello and /hello/x, never
+    # /helloworld; the longest matching prefix still wins.
+    files = dict(SITE, **{"site/hello/x.txt": b"x\n", "site/hello/open/o.txt": b"o\n",
+                          "site/hello/openx.txt": b"openx\n", "site/helloworld": b"world\n",
+                          "site/older.txt": b"older\n"})
+    with config_server(SEGMENTS, files=files) as srv:
+        for target in ("/hello", "/hello/", "/hello/x.txt", "/hello/openx.txt", "/%68ello/x.txt"):
+            check_error(get(srv, target), 403)
+        r = get(srv, "/helloworld")
+        eq((r.status, r.body), (200, b"world\n"), "/helloworld is not under /hello")
+        r = get(srv, "/hello/open/o.txt")
+        eq((r.status, r.body, r.get("X-Rule")), (200, b"o\n", "open"), "the longer prefix /hello/open")
+        redirect(srv, "/old", 302, "/new")
+        redirect(srv, "/old/a", 302, "/new/a")
+        r = get(srv, "/older.txt")
+        eq((r.status, r.body), (200, b"older\n"), "/older.txt is not under /old")
+
+
 ACCESS = '''root = "site";
 access_log = "off";
 rules = (
