@@ -6,8 +6,8 @@
  *
  * A loop submits a job with two functions: `work` runs on a pool thread,
  * `done` runs back on the loop that submitted it, as a post (loop.h). A job
- * is owned by its submitter
- * from submission to `done`; the pool only moves it between queues.
+ * is owned by its submitter from submission to `done`; the pool only moves
+ * it between queues.
  */
 #ifndef HTD_JOBS_H
 #define HTD_JOBS_H

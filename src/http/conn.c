@@ -83,6 +83,13 @@ static int watch_output(conn *c)
     return loop_rewatch(c->w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
+static void req_done(conn *c)
+{
+    if (!c->req) return;
+    req_free(&c->w->reqs, c->req);
+    c->req = NULL;
+}
+
 static void release_out(conn *c)
 {
     outq *q = c->out;
@@ -115,6 +122,7 @@ void conn_close(conn *c)
     release_out(c);
     c->rpos = c->rlen;
     release_rbuf(c);
+    req_done(c);
     free(c->body);
     loop_forget(l->loop, &c->ev);
     close(c->ev.fd);
@@ -330,23 +338,20 @@ static int flush(conn *c)
 
 /* ---- errors ---- */
 
-void conn_error(conn *c, int status, const char *why, int keep)
+struct htd_req *conn_current(const conn *c)
 {
-    worker *l = c->w;
-    conn_error_log(c, status, why, keep, l->hreq.c == c ? l->hreq.r : NULL);
+    return c->req && c->req->r ? c->req : NULL;
 }
 
-static void reply(conn *c, int status, const char *why, int keep, const htd_request *logged,
-                  const char *extra, size_t extra_len)
+static void reply(conn *c, int status, const char *why, int keep, const char *extra, size_t extra_len)
 {
     worker *l = c->w;
-    struct htd_req *hr = &l->hreq;
-    int current = hr->c == c && hr->r;
+    struct htd_req *hr = conn_current(c);
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
-    c->head_only = current && hr->r->method_id == HTD_M_HEAD;
+    c->head_only = hr && hr->r->method_id == HTD_M_HEAD;
     /* A configured error page, for the requests that would get a body. */
-    if (current && hr->sc && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
+    if (hr && hr->sc && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
         const char *page = site_errdoc(hr->sc, status);
         if (page && static_error_page(hr, status, page, extra, extra_len) == 0) {
             conn_seal(c);
@@ -365,7 +370,7 @@ static void reply(conn *c, int status, const char *why, int keep, const htd_requ
               .extra = extra,
               .extra_len = extra_len};
     if (status == 405 && !extra) {
-        r.extra = current && store_writable(l->srv, hr->path, hr->path_len)
+        r.extra = hr && store_writable(l->srv, hr->path, hr->path_len)
                       ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
                       : "Allow: GET, HEAD, OPTIONS\r\n";
         r.extra_len = strlen(r.extra);
@@ -375,35 +380,32 @@ static void reply(conn *c, int status, const char *why, int keep, const htd_requ
          * connection ends after it. */
         conn_out_rollback(c);
         c->keep_alive = 0;
-        const scope *sc = hr->sc;
-        if (current) hr->sc = NULL;
+        const scope *sc = hr ? hr->sc : NULL;
+        if (hr) hr->sc = NULL;
         r.extra = NULL;
         r.extra_len = 0;
         response_head(c, &r);
-        if (current) hr->sc = sc;
+        if (hr) hr->sc = sc;
     }
     conn_out_copy(c, body, len);
     conn_seal(c);
-    log_access(l, c, logged, status, len);
+    log_access(c, status, len);
     c->state = CS_WRITE;
 }
 
-void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged)
+void conn_error(conn *c, int status, const char *why, int keep)
 {
-    reply(c, status, why, keep, logged, NULL, 0);
+    reply(c, status, why, keep, NULL, 0);
 }
 
 void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
                  size_t extra_len)
 {
-    worker *l = c->w;
     c->rpos += (uint32_t)head_len;
     /* A body we will not read: drop it and go on, unless the client waits
      * for 100-continue or it is too large to be worth reading. */
-    int keep = !(conn_body_pending(c) && (l->req.expect_continue || c->body_left > DISCARD_MAX));
-    reply(c, status, why, keep, l->hreq.r, extra, extra_len);
-    l->hreq.c = NULL;
-    l->hreq.r = NULL;
+    int keep = !(conn_body_pending(c) && (c->req->r->expect_continue || c->body_left > DISCARD_MAX));
+    reply(c, status, why, keep, extra, extra_len);
 }
 
 /* ---- request bodies ---- */
@@ -444,17 +446,21 @@ static void fail(conn *c, size_t head_len, int status, const char *why, int keep
 {
     c->rpos += (uint32_t)head_len;
     conn_error(c, status, why, keep);
-    c->w->hreq.c = NULL;
-    c->w->hreq.r = NULL;
 }
 
-/* Called with a whole head parsed into l->req. */
+/* Called with a whole head of head_len bytes at rpos parsed into c->req. */
 static void on_head(conn *c, size_t head_len)
 {
     worker *l = c->w;
-    htd_request *r = &l->req;
     htd_server *s = l->srv;
-    struct htd_req *hr = &l->hreq;
+    struct htd_req *hr = c->req;
+    if (req_take_head(hr, c->rbuf + c->rpos, head_len) < 0) {
+        c->rpos += (uint32_t)head_len;
+        c->keep_alive = 0;
+        conn_error(c, 500, "out of memory", 0);
+        return;
+    }
+    htd_request *r = hr->r;
 
     c->nreq++;
     c->started = 0;
@@ -465,19 +471,15 @@ static void on_head(conn *c, size_t head_len)
     c->head_only = r->method_id == HTD_M_HEAD;
     start_request_framing(c, r);
 
-    hr->c = c;
-    hr->r = r;
-    hr->vh = NULL;
-    hr->sc = NULL;
-    hr->cc = NULL;
-    hr->cache = NULL;
-    hr->hdrs_len = 0;
-    hr->responded = 0;
-    hr->body = (htd_str){NULL, 0};
-
     const char *why;
     if (r->method_id == HTD_M_UNKNOWN) {
         fail(c, head_len, 501, "request method not implemented", 1);
+        return;
+    }
+    /* Decoding and removing dot segments only ever shorten a path. */
+    size_t cap = r->path.len + 2 < REQ_PATH_MAX + 1 ? r->path.len + 2 : REQ_PATH_MAX + 1;
+    if (!(hr->path = arena_alloc(&hr->mem, cap))) {
+        fail(c, head_len, 500, "out of memory", 0);
         return;
     }
     int n;
@@ -486,23 +488,17 @@ static void on_head(conn *c, size_t head_len)
         hr->path[0] = '*';
         hr->path[1] = 0;
     } else {
-        n = htd_path_normalize(r->path.p, r->path.len, hr->path, sizeof hr->path, &why);
+        n = htd_path_normalize(r->path.p, r->path.len, hr->path, cap, &why);
     }
     if (n < 0) {
         fail(c, head_len, 400, why, 0); /* traversal or NUL: a hostile client */
         return;
     }
     hr->path_len = (size_t)n;
-    if (rules_apply(c, head_len) == RULES_DONE) {
-        hr->c = NULL;
-        hr->r = NULL;
-        return;
-    }
+    if (rules_apply(c, head_len) == RULES_DONE) return;
 
     if (cgi_claims(hr->vh, hr->path, hr->path_len)) {
         cgi_start(c, head_len);
-        hr->c = NULL;
-        hr->r = NULL;
         return;
     }
 
@@ -516,13 +512,10 @@ static void on_head(conn *c, size_t head_len)
         } else {
             store_start(c, r, hr);
         }
-        hr->c = NULL;
-        hr->r = NULL;
         return;
     }
 
-    /* A handler that takes a body gets all of it first; the head stays in
-     * the read buffer meanwhile and is parsed again when the body is in. */
+    /* A handler that takes a body gets all of it first. */
     const route *rt = NULL;
     for (size_t i = 0; i < s->nroutes; i++) {
         if (htd_path_under(hr->path, hr->path_len, s->routes[i].prefix, s->routes[i].len)) {
@@ -535,14 +528,11 @@ static void on_head(conn *c, size_t head_len)
             fail(c, head_len, 413, "request body larger than the server accepts", 0);
             return;
         }
-        c->head_start = c->rpos;
         c->rpos += head_len;
         c->body_len = 0;
         c->state = CS_BODY;
         if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
         arm(c, T_BODY);
-        hr->c = NULL;
-        hr->r = NULL;
         return;
     }
     c->rpos += head_len;
@@ -553,12 +543,12 @@ static void on_head(conn *c, size_t head_len)
     dispatch(c);
 }
 
-/* Runs the handlers for the request in l->req / l->hreq. */
+/* Runs the handlers for c's request. */
 static void dispatch(conn *c)
 {
     worker *l = c->w;
     htd_server *s = l->srv;
-    struct htd_req *hr = &l->hreq;
+    struct htd_req *hr = c->req;
     for (size_t i = 0; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
         if (!htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len)) continue;
@@ -571,8 +561,6 @@ static void dispatch(conn *c)
     else conn_error(c, 404, "no such resource", 1);
 out:
     conn_seal(c);
-    hr->c = NULL;
-    hr->r = NULL;
     if (c->body) {
         free(c->body);
         c->body = NULL;
@@ -581,8 +569,8 @@ out:
     if (c->state != CS_WAIT) c->state = CS_WRITE; /* a listing may wait for the pool */
 }
 
-/* BODY: moves body bytes from the read buffer to c->body until it is whole,
- * then parses the kept head again and dispatches. */
+/* BODY: moves body bytes from the read buffer to c->body until it is
+ * whole, then dispatches. */
 static int read_body_step(conn *c)
 {
     worker *l = c->w;
@@ -612,33 +600,13 @@ static int read_body_step(conn *c)
         memcpy(c->body + c->body_len, c->rbuf + c->rpos, dlen);
         c->body_len += dlen;
     }
-    /* Close the gap so the next pipelined bytes follow the kept head. */
-    memmove(c->rbuf + c->rpos, c->rbuf + c->rpos + consumed, avail - consumed);
-    c->rlen -= (uint32_t)consumed;
+    c->rpos += (uint32_t)consumed;
     if (!done) return 0;
-
-    htd_parser p = {0};
-    const char *w;
-    size_t head_len = c->rpos - c->head_start;
-    int n = htd_parse_request(&p, c->rbuf + c->head_start, head_len, RBUF_SIZE, &l->req, &w);
-    if (n != (int)head_len) {
-        conn_error(c, 500, "request head lost while reading the body", 0);
-        return 0;
-    }
-    struct htd_req *hr = &l->hreq;
-    /* Other connections used the loop's request meanwhile: derive the path again. */
-    int pn = htd_path_normalize(l->req.path.p, l->req.path.len, hr->path, sizeof hr->path, &w);
-    if (pn < 0) {
-        conn_error(c, 400, w, 0);
-        return 0;
-    }
-    hr->path_len = (size_t)pn;
-    hr->c = c;
-    hr->r = &l->req;
-    rules_scope(c); /* access and authentication were checked before the body */
-    hr->hdrs_len = 0;
-    hr->responded = 0;
-    hr->body = (htd_str){c->body, c->body_len};
+    /* Access and authentication were checked before the body; the vhost
+     * and rule are chosen again under the worker's site of now, which a
+     * reload may have replaced meanwhile. */
+    rules_scope(c);
+    c->req->body = (htd_str){c->body, c->body_len};
     dispatch(c);
     return 1;
 }
@@ -656,18 +624,14 @@ int conn_fill(conn *c)
         c->rpos = c->rlen = 0;
     }
     /* Keep what is pending at the front, so that a head can use the whole
-     * buffer; in BODY, what is pending starts with the head kept for the
-     * handler. */
-    uint32_t keep = c->state == CS_BODY ? c->head_start : c->rpos;
-    if (keep) {
-        memmove(c->rbuf, c->rbuf + keep, c->rlen - keep);
-        c->rlen -= keep;
-        c->rpos -= keep;
-        if (c->state == CS_BODY) c->head_start = 0;
+     * buffer. */
+    if (c->rpos) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
     }
     size_t room = RBUF_SIZE - c->rlen;
-    /* In HEAD the parser has answered 414 or 431 before the buffer is full;
-     * in BODY a head that fills the whole buffer leaves no room to go on. */
+    /* The parser answers 414 or 431 before the buffer is full. */
     if (room == 0) return IO_ERROR;
     ssize_t n = read(c->ev.fd, c->rbuf + c->rlen, room);
     if (n > 0) {
@@ -677,7 +641,7 @@ int conn_fill(conn *c)
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->readable = 0;
-        if (c->state != CS_BODY) release_rbuf(c); /* BODY keeps the head in it */
+        release_rbuf(c);
         return IO_AGAIN;
     }
     return IO_ERROR;
@@ -806,6 +770,8 @@ static void conn_run(conn *c)
     for (;;) {
         switch (c->state) {
         case CS_WRITE: {
+            /* The response is wholly queued: the request is over. */
+            if (!c->resume) req_done(c);
             if (batchable(c)) {
                 /* More pipelined requests are buffered: answer them into
                  * the same queue, and write once. */
@@ -829,8 +795,13 @@ static void conn_run(conn *c)
         case CS_HEAD:
             if (c->rpos < c->rlen) {
                 const char *why = "bad request";
+                if (c->req && c->req->r) req_done(c); /* one waiting for a pool job, parsed again */
+                if (!c->req && !(c->req = req_new(&l->reqs, c))) {
+                    conn_close(c);
+                    return;
+                }
                 int n = htd_parse_request(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
-                                          RBUF_SIZE, &l->req, &why);
+                                          RBUF_SIZE, &c->req->head, &why);
                 if (n > 0) {
                     on_head(c, (size_t)n);
                     break;
@@ -857,6 +828,7 @@ static void conn_run(conn *c)
                 c->started = 0;
                 c->parser = (htd_parser){0};
                 release_rbuf(c);
+                req_done(c);
                 int kind = c->nreq ? T_IDLE : T_HEADER;
                 if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
             }

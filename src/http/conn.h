@@ -87,7 +87,7 @@ typedef struct conn {
     unsigned nreq;
     char *rbuf; /* RBUF_SIZE, from the loop's pool, or NULL when idle */
     uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
-    uint32_t head_start; /* BODY: where the head being kept starts */
+    struct htd_req *req; /* from the first byte of a head until its response is queued */
     htd_parser parser;
     uint64_t body_left; /* Content-Length bytes still to read */
     htd_chunked chunked;
@@ -156,8 +156,8 @@ int conn_body_pending(const conn *c);
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
-/* The same, naming the request for the access log. */
-void conn_error_log(conn *c, int status, const char *why, int keep, const htd_request *logged);
+/* The request in progress on c (its head parsed), or NULL. */
+struct htd_req *conn_current(const conn *c);
 /* Answers the request whose head_len-byte head is at rpos without serving
  * it: an error, a refusal or a redirect, with extra header lines. Keeps the
  * connection when the request's body can be read past. */

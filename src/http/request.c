@@ -1,13 +1,15 @@
 /*
  * request.c - the handler's side of the public API: reading the request and
- * answering it. A handler runs inside its loop with the request in the loop's
- * scratch space, so these are plain field reads and one queued response.
+ * answering it. A handler runs inside its worker with the request object
+ * (req.h), so these are plain field reads and one queued response.
  */
 #include <string.h>
 
 #include "conn.h"
 #include "log.h"
 #include "response.h"
+
+#define HDRS_MAX 1024 /* response header lines a handler may add */
 
 htd_str htd_req_method(const htd_req *r)
 {
@@ -47,8 +49,9 @@ static int valid_field(const char *name, const char *value)
 int htd_resp_header(htd_req *r, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
-    if (!valid_field(name, value) || response_owns_header((htd_str){name, nl}) || r->hdrs_len + nl + vl + 4 > sizeof r->hdrs)
+    if (!valid_field(name, value) || response_owns_header((htd_str){name, nl}) || r->hdrs_len + nl + vl + 4 > HDRS_MAX)
         return -1;
+    if (!r->hdrs && !(r->hdrs = arena_alloc(&r->mem, HDRS_MAX))) return -1;
     char *p = r->hdrs + r->hdrs_len;
     memcpy(p, name, nl);
     p += nl;
@@ -74,6 +77,6 @@ int htd_respond(htd_req *r, int status, const char *content_type, const void *bo
         return -1;
     }
     r->responded = 1;
-    log_access(r->c->w, r->c, r->r, status, bodiless ? 0 : len);
+    log_access(r->c, status, bodiless ? 0 : len);
     return 0;
 }

@@ -143,10 +143,11 @@ int response_head(conn *c, const resp *r)
     PUTS(&w, "\r\n");
     if (r->pre_len) put(&w, r->pre, r->pre_len);
     if (r->extra_len) put(&w, r->extra, r->extra_len);
-    if (l->hreq.c == c) {
-        if (l->hreq.sc && l->hreq.sc->headers_len) put(&w, l->hreq.sc->headers, l->hreq.sc->headers_len);
-        if (l->hreq.cc) put(&w, l->hreq.cc, l->hreq.cc_len);
-        if (l->hreq.hdrs_len) put(&w, l->hreq.hdrs, l->hreq.hdrs_len);
+    const struct htd_req *hr = conn_current(c);
+    if (hr) {
+        if (hr->sc && hr->sc->headers_len) put(&w, hr->sc->headers, hr->sc->headers_len);
+        if (hr->cc) put(&w, hr->cc, hr->cc_len);
+        if (hr->hdrs_len) put(&w, hr->hdrs, hr->hdrs_len);
     }
     if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");
     else if (c->http10)

@@ -189,8 +189,7 @@ static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap,
 
 static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, const char *abs_script)
 {
-    worker *l = c->w;
-    const struct htd_req *hr = &l->hreq;
+    const struct htd_req *hr = c->req;
     const htd_request *r = hr->r;
     char host[INET6_ADDRSTRLEN], port[8];
 
@@ -345,50 +344,15 @@ void cgi_detach(conn *c)
     release(c, 1);
 }
 
-static htd_request log_req(const cgi *g)
-{
-    return (htd_request){.method = {g->method, strlen(g->method)},
-                         .method_id = g->method_id,
-                         .target = {g->target, strlen(g->target)},
-                         .version = g->version};
-}
-
-/* Lends the loop's request slot, free between requests, to c's script
- * response, so that it gets its vhost's log and its rule's headers and error
- * pages as any other response does. NULL r: only the head is written. */
-static struct htd_req *lend(conn *c, cgi *g, htd_request *r)
-{
-    struct htd_req *hr = &c->w->hreq;
-    hr->c = c;
-    hr->r = r;
-    hr->vh = (vhost *)g->vh;
-    hr->sc = g->sc;
-    hr->cc = NULL;
-    /* The loop's caches are its current site's: none for a script begun
-     * under an earlier one. */
-    hr->cache = g->st == c->w->site ? worker_cache_for(c->w, g->vh) : NULL;
-    hr->hdrs_len = 0;
-    return hr;
-}
-
-static void give_back(struct htd_req *hr)
-{
-    hr->c = NULL;
-    hr->r = NULL;
-    hr->vh = NULL;
-    hr->sc = NULL;
-    hr->cc = NULL;
-}
-
 /* Ends the request with an error before the script's head went out. */
 static void fail(conn *c, int status, const char *why)
 {
     cgi *g = c->cgi;
     fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
-    htd_request r = log_req(g);
-    struct htd_req *hr = lend(c, g, &r);
-    conn_error_log(c, status, why, 1, &r);
-    give_back(hr);
+    /* The worker's caches are its current site's: none for a script begun
+     * under an earlier one (the script holds that site, not its caches). */
+    if (g->st != c->w->site) c->req->cache = NULL;
+    conn_error(c, status, why, 1);
     if (c->resume == CS_CGI) c->resume = 0; /* earlier responses were being sent: the error follows them */
     release(c, 1);
 }
@@ -424,7 +388,7 @@ void cgi_start(conn *c, size_t head_len)
 {
     worker *l = c->w;
     htd_server *s = l->srv;
-    struct htd_req *hr = &l->hreq;
+    struct htd_req *hr = c->req;
     const htd_request *r = hr->r;
     const vhost *vh = hr->vh;
     const char *why = "";
@@ -734,9 +698,7 @@ static int send_head(conn *c, cgi *g, int has_body, const char **why)
     }
     rs.extra = extra;
     rs.extra_len = xl;
-    struct htd_req *hr = lend(c, g, NULL);
     int rc = response_head(c, &rs);
-    give_back(hr);
     if (rc < 0) {
         *why = "the script's header is too large";
         return -1;
@@ -764,8 +726,7 @@ static void finish(conn *c, cgi *g)
     if (g->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
     if ((g->cl_left > 0 && !g->bodyless) || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
     conn_seal(c);
-    htd_request r = log_req(g);
-    log_access_vh(c->w, g->vh, c, &r, g->nph ? 200 : g->status, g->sent);
+    log_access(c, g->nph ? 200 : g->status, g->sent);
     release(c, 0);
     c->state = CS_WRITE;
 }

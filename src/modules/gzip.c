@@ -34,10 +34,8 @@ struct gz {
     cache_entry *e; /* held */
     uint64_t off;   /* input taken so far */
     uint64_t sent;  /* compressed bytes queued */
-    htd_request logged; /* for the access log: copies of what it shows */
-    char method[8], target[512];
-    const struct vhost *vh;
-    struct site *st; /* held: vh lives in it */
+    int chunked;
+    struct site *st; /* held: the request's vhost lives in it */
     char in[GZ_IN];
     char out[GZ_OUT];
 };
@@ -139,7 +137,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
                    .extra = "Vary: Accept-Encoding\r\n", .extra_len = 23};
         if (response_head(c, &nm) < 0) return -1;
         hr->responded = 1;
-        log_access(c->w, c, r, 304, 0);
+        log_access(c, 304, 0);
         return 0;
     }
     htd_str im = htd_request_header(r, "if-match", 8);
@@ -164,18 +162,13 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     }
     hr->responded = 1;
     if (!g) {
-        log_access(c->w, c, r, 200, 0);
+        log_access(c, 200, 0);
         return 0;
     }
     cache_ref(e);
     g->e = e;
-    g->vh = hr->vh;
     g->st = site_hold(c->w->srv, c->w->site);
-    snprintf(g->method, sizeof g->method, "%.*s", (int)r->method.len, r->method.p);
-    snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
-    g->logged = (htd_request){.method = {g->method, strlen(g->method)},
-                              .target = {g->target, strlen(g->target)},
-                              .version = r->version};
+    g->chunked = r->version == 11;
     c->gz = g;
     c->resume = CS_GZIP; /* once the head is out */
     return 0;
@@ -185,7 +178,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
  * it is the last piece: the state goes before that piece is sent. */
 static void queue(conn *c, struct gz *g, size_t n, int last)
 {
-    int chunked = g->logged.version == 11;
+    int chunked = g->chunked;
     if (n) {
         conn_out_chunk(c, g->out, n, chunked, last);
         g->sent += n;
@@ -227,7 +220,7 @@ int gzip_step(conn *c)
         if (rc == Z_STREAM_END) {
             queue(c, g, n, 1);
             conn_seal(c);
-            log_access_vh(c->w, g->vh, c, &g->logged, 200, g->sent);
+            log_access(c, 200, g->sent);
             gz_free(c);
             c->resume = 0;
             c->state = CS_WRITE;

@@ -210,15 +210,12 @@ static htd_str raw_line(const conn *c)
     return (htd_str){line, n};
 }
 
-void log_access(worker *l, const conn *c, const htd_request *r, int status, uint64_t bytes)
+void log_access(const conn *c, int status, uint64_t bytes)
 {
-    const struct htd_req *hr = &l->hreq;
-    log_access_vh(l, hr->c == c && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL, c, r, status, bytes);
-}
-
-void log_access_vh(worker *l, const vhost *vh, const conn *c, const htd_request *r, int status, uint64_t bytes)
-{
-    const struct htd_req *hr = &l->hreq;
+    worker *l = c->w;
+    const struct htd_req *hr = conn_current(c);
+    const htd_request *r = hr ? hr->r : NULL;
+    const vhost *vh = hr && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL;
     logfile *lf = vh ? vh->log : NULL;
     if (!lf) return;
     int t = l->id;
@@ -276,9 +273,9 @@ void log_access_vh(worker *l, const vhost *vh, const conn *c, const htd_request 
             p = put_escaped(p, end, r ? r->target : (htd_str){NULL, 0});
             break;
         case V_URI:
-            p = put_escaped(p, end, hr->c == c ? (htd_str){hr->path, hr->path_len}
-                                    : r        ? r->path
-                                               : (htd_str){NULL, 0});
+            p = put_escaped(p, end, hr && hr->path ? (htd_str){hr->path, hr->path_len}
+                                    : r                ? r->path
+                                                       : (htd_str){NULL, 0});
             break;
         case V_ARGS:
             p = put_escaped(p, end, r ? r->query : (htd_str){NULL, 0});

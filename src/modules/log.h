@@ -22,15 +22,10 @@ typedef struct logfmt logfmt;
 logfmt *logfmt_compile(const char *spec, char *err, size_t errlen);
 void logfmt_free(logfmt *f);
 
-/* Logs a response of the request r (NULL if it did not parse) on c, to the
- * log of the request's virtual host. */
-void log_access(struct worker *l, const struct conn *c, const struct htd_request *r, int status,
-                uint64_t bytes);
-/* The same, to the log of vhost vh (for a response that ends after its
- * request left the loop: a script's). */
-struct vhost;
-void log_access_vh(struct worker *l, const struct vhost *vh, const struct conn *c,
-                   const struct htd_request *r, int status, uint64_t bytes);
+/* Logs a response on c: of its request in progress, to the log of the
+ * request's virtual host; with none (a head that did not parse), of the
+ * line as it came, to the top-level server's log. */
+void log_access(const struct conn *c, int status, uint64_t bytes);
 /* Writes out what loop l has buffered for the logs of site st. */
 void log_flush(struct worker *l, struct site *st);
 /* Writes out every loop's lines for st: for a site no loop uses any more. */

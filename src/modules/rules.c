@@ -109,7 +109,7 @@ static int authenticate(conn *c, size_t head_len, const realm *rm)
     worker *l = c->w;
     int failed = c->auth_failed;
     c->auth_failed = 0;
-    htd_str v = htd_request_header(&l->req, "authorization", 13), user, pass;
+    htd_str v = htd_request_header(c->req->r, "authorization", 13), user, pass;
     char buf[CRED_MAX];
     if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0 && !failed) {
         const char *hash = auth_lookup(rm->users, user);
@@ -133,8 +133,8 @@ static int authenticate(conn *c, size_t head_len, const realm *rm)
 static const rule *choose(conn *c, htd_str *caps, int *ncaps)
 {
     worker *l = c->w;
-    struct htd_req *hr = &l->hreq;
-    vhost *vh = site_vhost(l->site, l->req.host);
+    struct htd_req *hr = c->req;
+    vhost *vh = site_vhost(l->site, c->req->r->host);
     hr->vh = vh;
     hr->sc = &vh->sc;
     hr->cache = worker_cache_for(l, vh);
@@ -163,8 +163,7 @@ void rules_scope(conn *c)
 
 int rules_apply(conn *c, size_t head_len)
 {
-    worker *l = c->w;
-    struct htd_req *hr = &l->hreq;
+    struct htd_req *hr = c->req;
     htd_str caps[10];
     int ncaps;
     const rule *ru = choose(c, caps, &ncaps);
@@ -180,8 +179,8 @@ int rules_apply(conn *c, size_t head_len)
     if (ru && ru->redirect) {
         char loc[4096 + 16];
         memcpy(loc, "Location: ", 10);
-        int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len}, l->req.query,
-                               l->req.host, ru->keep_query, loc + 10, sizeof loc - 12);
+        int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len}, c->req->r->query,
+                               c->req->r->host, ru->keep_query, loc + 10, sizeof loc - 12);
         if (n < 0) {
             conn_answer(c, head_len, 414, "the redirect target would be too long", NULL, 0);
             return RULES_DONE;

@@ -116,7 +116,7 @@ static int header_date(const htd_request *r, const char *name, size_t len, time_
 static void finish(struct htd_req *hr, int status, uint64_t bytes)
 {
     hr->responded = 1;
-    log_access(hr->c->w, hr->c, hr->r, status, bytes);
+    log_access(hr->c, status, bytes);
 }
 
 static void fail(struct htd_req *hr, int status, const char *why)
@@ -624,7 +624,7 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
         resp rs = {.status = status, .ctype = e->ctype, .length = (int64_t)e->size,
                    .extra = extra, .extra_len = extra_len};
         if (response_head(c, &rs) == 0 && conn_out_entry(c, e, 0, e->size) == 0) {
-            log_access(l, c, hr->r, status, e->size);
+            log_access(c, status, e->size);
             rc = 0;
         } else {
             conn_out_rollback(c);

@@ -71,9 +71,6 @@ typedef struct upload {
     const char *why;  /* for a failing status */
     int existed;      /* COMMIT: the target existed (204) or not (201) */
     /* for the access log, as the request is long gone by then */
-    char log_method[8];
-    char log_target[512];
-    int log_version;
 } upload;
 
 /* ---- areas and cleaning ---- */
@@ -401,22 +398,16 @@ static void submit(upload *u, int op)
     if (u->c) {
         u->c->state = CS_STORE;
         htd_timer_disarm(&u->c->timer); /* the disk's time is not the client's */
+        /* From here the request may outlive the site its vhost and rule
+         * were chosen under (a reload retires it): it keeps nothing of it,
+         * and its answer goes to the top-level server's log. */
+        struct htd_req *hr = u->c->req;
+        hr->vh = NULL;
+        hr->sc = NULL;
+        hr->cc = NULL;
+        hr->cache = NULL;
     }
     jobs_submit(u->srv->jobs, &u->job);
-}
-
-/* The access log wants the request; this is what is left of it. */
-static htd_request logged(const upload *u)
-{
-    return (htd_request){.method = {u->log_method, strlen(u->log_method)},
-                         .target = {u->log_target, strlen(u->log_target)},
-                         .version = u->log_version};
-}
-
-static void log_upload(upload *u, int status, uint64_t bytes)
-{
-    htd_request r = logged(u);
-    log_access(u->c->w, u->c, &r, status, bytes);
 }
 
 /* Ends the request with an error and lets the upload go. keep: whether the
@@ -424,12 +415,11 @@ static void log_upload(upload *u, int status, uint64_t bytes)
 static void finish_error(upload *u, int keep)
 {
     conn *c = u->c;
-    htd_request r = logged(u);
     /* The unwanted body is read and dropped unless the client waits to be
      * told to send it, or it is too large to be worth reading. */
     if (conn_body_pending(c) && (u->expect_continue || c->body_left > DISCARD_MAX)) keep = 0;
     c->up = NULL;
-    conn_error_log(c, u->status, u->why, keep, &r);
+    conn_error(c, u->status, u->why, keep);
     u->c = NULL;
     if (u->tmp_fd >= 0) submit(u, OP_ABORT);
     else upload_free(u);
@@ -444,7 +434,7 @@ static void finish_ok(upload *u)
     if (u->method == HTD_M_DELETE || u->existed) {
         resp r = {.status = 204, .length = -1};
         response_head(c, &r);
-        log_upload(u, 204, 0);
+        log_access(u->c, 204, 0);
     } else {
         char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
         if (u->method == HTD_M_POST) {
@@ -457,7 +447,7 @@ static void finish_ok(upload *u)
         resp r = {.status = 201, .ctype = "text/plain; charset=utf-8", .length = bl,
                   .location = {loc, strlen(loc)}};
         if (response_head(c, &r) == 0) conn_out_copy(c, body, (size_t)bl);
-        log_upload(u, 201, (uint64_t)bl);
+        log_access(u->c, 201, (uint64_t)bl);
     }
     conn_seal(c);
     upload_free(u);
@@ -541,9 +531,6 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->method = r->method_id;
     u->dir_fd = u->tmp_fd = -1;
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
-    copy_str(u->log_method, sizeof u->log_method, r->method);
-    copy_str(u->log_target, sizeof u->log_target, r->target);
-    u->log_version = r->version;
     int area = area_of(s, hr->path, hr->path_len);
     u->area_fd = s->writable_fd[area];
     htd_str v = htd_request_header(r, "if-match", 8), inm = htd_request_header(r, "if-none-match", 13);

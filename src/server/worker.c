@@ -181,6 +181,7 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
     }
     l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
     l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
+    l->reqs = (pool){.size = REQ_BLOCK, .max_free = 256};
     tick(l);
     if (!l->site) {
         snprintf(err, errlen, "out of memory");
@@ -207,6 +208,7 @@ void worker_free(worker *l)
     loop_free(l->loop);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);
+    pool_drain(&l->reqs);
     free(l);
 }
 

@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "parser.h"
 #include "pool.h"
+#include "req.h"
 #include "server.h"
 #include "timer.h"
 
@@ -26,7 +27,6 @@ enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: s
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 #define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
-#define REQ_PATH_MAX 4096
 #define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
 
 typedef struct listener {
@@ -40,23 +40,6 @@ typedef struct worker_cache {
     uint8_t tried; /* cache_new was called (and may have failed) */
     struct cache *c;
 } worker_cache;
-
-/* The handler's view of a request (the public htd_req). */
-struct htd_req {
-    struct conn *c;
-    htd_request *r;
-    struct vhost *vh;     /* chosen by Host */
-    const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
-    struct cache *cache;  /* the vhost's files in this loop, or NULL */
-    const char *cc;       /* a --cache-control line for the path, or NULL */
-    size_t cc_len;
-    char path[REQ_PATH_MAX + 1]; /* decoded, normalised */
-    size_t path_len;
-    htd_str body;
-    char hdrs[1024]; /* response headers added by htd_resp_header */
-    size_t hdrs_len;
-    int responded;
-};
 
 typedef struct worker {
     htd_server *srv;
@@ -84,9 +67,7 @@ typedef struct worker {
     char log_date[32];        /* "[25/Nov/2026:10:00:00 +0000]" */
     char iso_date[32];        /* "2026-11-25T10:00:00+00:00" */
     htd_timer_list *timers[T_COUNT];
-    pool rbufs, outqs;
-    htd_request req; /* the request being handled */
-    struct htd_req hreq;
+    pool rbufs, outqs, reqs;
     pthread_t thread;
 } worker;
 

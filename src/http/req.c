@@ -1,0 +1,59 @@
+/*
+ * req.c - the request object's life (see req.h).
+ */
+#include "req.h"
+
+#include <string.h>
+
+struct htd_req *req_new(pool *p, struct conn *c)
+{
+    struct htd_req *hr = pool_get(p);
+    if (!hr) return NULL;
+    /* Only the fields before the head need zeroing: the parser fills the
+     * head, and the rest is set as the request goes. */
+    hr->c = c;
+    hr->r = NULL;
+    hr->vh = NULL;
+    hr->sc = NULL;
+    hr->cache = NULL;
+    hr->cc = NULL;
+    hr->cc_len = 0;
+    hr->path = NULL;
+    hr->path_len = 0;
+    hr->body = (htd_str){NULL, 0};
+    hr->hdrs = NULL;
+    hr->hdrs_len = 0;
+    hr->responded = 0;
+    memset(hr->ctx, 0, sizeof hr->ctx);
+    arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
+    return hr;
+}
+
+void req_free(pool *p, struct htd_req *hr)
+{
+    arena_reset(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
+    pool_put(p, hr);
+}
+
+static void rebase(htd_str *s, const char *from, size_t len, const char *to)
+{
+    if (s->p && s->p >= from && s->p <= from + len) s->p = to + (s->p - from);
+}
+
+int req_take_head(struct htd_req *hr, const char *buf, size_t len)
+{
+    char *copy = arena_dup(&hr->mem, buf, len);
+    if (!copy) return -1;
+    htd_request *r = &hr->head;
+    rebase(&r->method, buf, len, copy);
+    rebase(&r->target, buf, len, copy);
+    rebase(&r->path, buf, len, copy);
+    rebase(&r->query, buf, len, copy);
+    rebase(&r->host, buf, len, copy);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        rebase(&r->headers[i].name, buf, len, copy);
+        rebase(&r->headers[i].value, buf, len, copy);
+    }
+    hr->r = r;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * req.h - the request object: one per request, owned by its connection from
+ * the moment its head is parsed until its response is wholly queued (then
+ * given back to the worker's pool). Idle connections hold none.
+ *
+ * It is self-contained: the head's bytes are copied into the request's
+ * arena when it is parsed, and every slice of the parsed head points there,
+ * so a request that outlives its dispatch (a script, an upload, a body read
+ * for a handler) needs neither the read buffer nor a second parse. It is the
+ * public htd_req that handlers see.
+ */
+#ifndef HTD_REQ_H
+#define HTD_REQ_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "htd.h"
+#include "parser.h"
+#include "pool.h"
+
+#define REQ_PATH_MAX 4096
+#define REQ_BLOCK 16384 /* the pooled block: the object, then its arena */
+#define REQ_SLOTS 8     /* context slots, one per module that wants one */
+
+struct conn;
+struct vhost;
+struct scope;
+struct cache;
+
+struct htd_req {
+    struct conn *c;
+    htd_request *r;         /* &head once the head is parsed, else NULL */
+    htd_request head;       /* slices into the arena's copy of the head */
+    struct vhost *vh;       /* chosen by Host */
+    const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
+    struct cache *cache;    /* the vhost's files in this worker, or NULL */
+    const char *cc;         /* a --cache-control line for the path, or NULL */
+    size_t cc_len;
+    char *path;             /* decoded, normalised, NUL-terminated; in the arena */
+    size_t path_len;
+    htd_str body;
+    char *hdrs;             /* response headers added by htd_resp_header, in the arena */
+    size_t hdrs_len;
+    int responded;
+    void *ctx[REQ_SLOTS];
+    arena mem;
+};
+
+/* A new request for c from pool p (REQ_BLOCK bytes), or NULL. */
+struct htd_req *req_new(pool *p, struct conn *c);
+/* Gives hr back to p with everything its arena holds. */
+void req_free(pool *p, struct htd_req *hr);
+/* Takes the head just parsed into hr->head from buf[0..len): copies the
+ * bytes into the arena and points every slice at the copy. -1 when out of
+ * memory. */
+int req_take_head(struct htd_req *hr, const char *buf, size_t len);
+
+#endif
