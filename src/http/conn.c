@@ -464,7 +464,6 @@ static void on_head(conn *c, size_t head_len)
 
     c->nreq++;
     c->started = 0;
-    c->parser = (htd_parser){0};
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
     c->http09 = r->version == 9;
     c->http10 = r->version == 10;
@@ -800,7 +799,7 @@ static void conn_run(conn *c)
                     conn_close(c);
                     return;
                 }
-                int n = htd_parse_request(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
+                int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
                                           RBUF_SIZE, &c->req->head, &why);
                 if (n > 0) {
                     on_head(c, (size_t)n);
@@ -826,8 +825,7 @@ static void conn_run(conn *c)
                 return;
             } else {
                 c->started = 0;
-                c->parser = (htd_parser){0};
-                release_rbuf(c);
+                            release_rbuf(c);
                 req_done(c);
                 int kind = c->nreq ? T_IDLE : T_HEADER;
                 if (!c->timer.next || c->timer_kind != kind) arm(c, kind);

@@ -88,7 +88,6 @@ typedef struct conn {
     char *rbuf; /* RBUF_SIZE, from the loop's pool, or NULL when idle */
     uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
     struct htd_req *req; /* from the first byte of a head until its response is queued */
-    htd_parser parser;
     uint64_t body_left; /* Content-Length bytes still to read */
     htd_chunked chunked;
     char *body; /* BODY: what a handler will get */

@@ -12,6 +12,7 @@ struct htd_req *req_new(pool *p, struct conn *c)
     /* Only the fields before the head need zeroing: the parser fills the
      * head, and the rest is set as the request goes. */
     hr->c = c;
+    hr->parser = (htd_parser){0};
     hr->r = NULL;
     hr->vh = NULL;
     hr->sc = NULL;

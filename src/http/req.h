@@ -30,6 +30,7 @@ struct cache;
 
 struct htd_req {
     struct conn *c;
+    htd_parser parser;      /* how far the head has been scanned */
     htd_request *r;         /* &head once the head is parsed, else NULL */
     htd_request head;       /* slices into the arena's copy of the head */
     struct vhost *vh;       /* chosen by Host */
