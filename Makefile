@@ -65,8 +65,8 @@ fuzz: build-fuzz/fuzz_parser
 	$(Q)mkdir -p build-fuzz/corpus
 	$(Q)build-fuzz/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus
-FUZZ_SRCS = src/http/parser.c src/http/chunked.c
-build-fuzz/fuzz_parser: fuzz/fuzz_parser.c $(FUZZ_SRCS) src/http/parser.h src/http/chunked.h
+FUZZ_SRCS = src/http/fields.c src/http/parser.c src/http/chunked.c
+build-fuzz/fuzz_parser: fuzz/fuzz_parser.c $(FUZZ_SRCS) src/http/fields.h src/http/parser.h src/http/chunked.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parser.c $(FUZZ_SRCS)

@@ -21,33 +21,6 @@
 #include <limits.h>
 #include <string.h>
 
-/* Character classes, one bit each, for the bytes that may appear in a place. */
-enum {
-    C_TCHAR = 1,  /* token (RFC 9110 5.6.2): methods, field names */
-    C_TARGET = 2, /* request-target: 0x21-0x7E */
-    C_VALUE = 4,  /* field-value: HTAB, SP, VCHAR, obs-text */
-    C_HOST = 8,   /* Host and authority: unreserved, sub-delims, ':', '[', ']', '%' */
-};
-
-static const uint8_t cls[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    4,  15, 6,  7,  15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6,  /* 0x20 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 6,  14, 6,  6,  /* 0x30 */
-    6,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 6,  14, 7,  15, /* 0x50 */
-    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  7,  6,  15, 0,  /* 0x70 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xA0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xB0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xC0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xD0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xE0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xF0 */
-};
-
 /* Content-Length above this is refused; it keeps every sum of offsets safe. */
 #define CL_MAX ((uint64_t)1 << 62)
 
@@ -100,7 +73,7 @@ static size_t scan_value(const unsigned char *b, size_t i, size_t end)
         uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
         if (HASLESS(w, 0x20) | HASLESS(del, 1)) break;
     }
-    while (cls[b[i]] & C_VALUE)
+    while (htd_chars[b[i]] & HTD_C_VALUE)
         i++;
     return i;
 }
@@ -112,7 +85,7 @@ static size_t scan_target(const unsigned char *b, size_t i, size_t end)
         uint64_t w = load8(b + i);
         if (HASLESS(w, 0x21) | HASMORE(w, 0x7E)) break;
     }
-    while (cls[b[i]] & C_TARGET)
+    while (htd_chars[b[i]] & HTD_C_TARGET)
         i++;
     return i;
 }
@@ -194,7 +167,7 @@ static void split_query(htd_request *req, const char *s, size_t n)
 static int host_chars(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!(cls[(unsigned char)s[i]] & C_HOST)) return 0;
+        if (!(htd_chars[(unsigned char)s[i]] & HTD_C_HOST)) return 0;
     return 1;
 }
 
@@ -374,7 +347,7 @@ static int parse_fields(htd_request *req, const unsigned char *b, size_t i, size
                         400);
         if (n == HTD_MAX_HEADERS) return fail(why, "too many header fields", 431);
 
-        while (cls[b[i]] & C_TCHAR)
+        while (htd_chars[b[i]] & HTD_C_TCHAR)
             i++;
         if (b[i] != ':' || i == s) {
             if (b[i] == ':') return fail(why, "empty header name", 400);
@@ -432,7 +405,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* method SP */
     size_t s = i;
-    while (cls[b[i]] & C_TCHAR)
+    while (htd_chars[b[i]] & HTD_C_TCHAR)
         i++;
     if (b[i] != ' ' || i == s) {
         if (i == s && b[i] == ' ') return fail(why, "request line starts with whitespace", 400);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fields.h"
 #include "htd.h"
 
 #define HTD_MAX_HEADERS 64   /* more fields than this: 431 */
