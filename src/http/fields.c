@@ -1,13 +1,21 @@
 /*
- * fields.c - the syntax of header fields, shared by every parser and every
- * place that checks a name or a value before it goes into a head.
+ * fields.c - the syntax of header fields, shared by the request parser
+ * (parser.c) and every place that checks a name or a value before it goes
+ * into a head.
  *
- * The table is the one definition of which byte belongs where; the request
- * parser, the chunked decoder and the validators below all read it, so they
- * cannot drift apart. No class contains '\n', which lets a parser scan a run
- * of one class inside a buffer known to end in '\n' without a bounds check.
+ * The table is the one definition of which byte belongs where; the parsers,
+ * the chunked decoder and the validators all read it, so they cannot drift
+ * apart. No class contains '\n', which lets a parser scan a run of one class
+ * inside a head known to end in '\n' without a bounds check; htd_field_line
+ * relies on that, and on a '\r' in such a head always having a byte after it.
+ *
+ * Strict as parser.c is: a field line is a token, a colon, optional
+ * whitespace and a value without control characters but HTAB, and nothing
+ * about where a body ends may be left to a guess.
  */
 #include "fields.h"
+
+#include <string.h>
 
 const uint8_t htd_chars[256] = {
     0,  0,  0,  0,  0,  0,  0,  0,  0,  20, 0,  0,  0,  0,  0,  0,  /* 0x00 */
@@ -41,4 +49,242 @@ int htd_field_value_ok(const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!(htd_chars[(unsigned char)p[i]] & HTD_C_VALUE)) return 0;
     return 1;
+}
+
+/*
+ * The two long runs of a head, field values and the request-target, are
+ * scanned eight bytes at a time while every byte of the word is plainly
+ * allowed; a word with anything else (even HTAB) is left to the table. The
+ * tests are exact, from "Bit Twiddling Hacks": hasless(w, n) is true iff a
+ * byte of w is below n, hasmore(w, n) iff one is above n.
+ */
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+#define HASLESS(w, n) (((w)-ONES * (n)) & ~(w)&HIGHS)
+#define HASMORE(w, n) ((((w) + ONES * (127 - (n))) | (w)) & HIGHS)
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+size_t htd_scan_value(const unsigned char *b, size_t i, size_t end)
+{
+    for (; end - i >= 8; i += 8) {
+        uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
+        if (HASLESS(w, 0x20) | HASLESS(del, 1)) break;
+    }
+    while (htd_chars[b[i]] & HTD_C_VALUE)
+        i++;
+    return i;
+}
+
+size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
+{
+    for (; end - i >= 8; i += 8) {
+        uint64_t w = load8(b + i);
+        if (HASLESS(w, 0x21) | HASMORE(w, 0x7E)) break;
+    }
+    while (htd_chars[b[i]] & HTD_C_TARGET)
+        i++;
+    return i;
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (unsigned)(c - 'A') < 26 ? (unsigned char)(c + 32) : c;
+}
+
+static inline int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline int is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
+static int fail(const char **why, const char *msg, int status)
+{
+    *why = msg;
+    return -status;
+}
+
+int htd_str_ieq(htd_str s, const char *lower_lit, size_t len)
+{
+    if (s.len != len) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (lower((unsigned char)s.p[i]) != (unsigned char)lower_lit[i]) return 0;
+    return 1;
+}
+
+htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t namelen)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (h[k].name.len != namelen) continue;
+        size_t j = 0;
+        while (j < namelen && lower((unsigned char)h[k].name.p[j]) == lower((unsigned char)name[j]))
+            j++;
+        if (j == namelen) return h[k].value;
+    }
+    return (htd_str){NULL, 0};
+}
+
+int htd_empty_line(const char *buf, size_t i)
+{
+    if (i == 0 || buf[i - 1] == '\n') return 1;
+    return buf[i - 1] == '\r' && (i == 1 || buf[i - 2] == '\n');
+}
+
+int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max, htd_header *h,
+                   const char **why)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t i = *at, s = i;
+    if (b[i] == '\n') {
+        *at = i + 1;
+        return 0;
+    }
+    if (b[i] == '\r' && b[i + 1] == '\n') {
+        *at = i + 2;
+        return 0;
+    }
+    if (is_ws(b[i]))
+        return fail(why,
+                    n ? "obs-fold in header is not allowed"
+                      : "whitespace before the first header field",
+                    400);
+    if (n == max) return fail(why, "too many header fields", 431);
+
+    while (htd_chars[b[i]] & HTD_C_TCHAR)
+        i++;
+    if (b[i] != ':' || i == s) {
+        if (b[i] == ':') return fail(why, "empty header name", 400);
+        if (is_ws(b[i])) return fail(why, "whitespace between header name and colon", 400);
+        if (b[i] == '\n' || (b[i] == '\r' && b[i + 1] == '\n'))
+            return fail(why, "header line without a colon", 400);
+        if (b[i] == '\r') return fail(why, "bare CR in header", 400);
+        return fail(why, "invalid character in header name", 400);
+    }
+    h->name = (htd_str){buf + s, i - s};
+
+    i++;
+    while (is_ws(b[i]))
+        i++;
+    size_t vs = i;
+    i = htd_scan_value(b, i, end);
+    size_t ve = i;
+    if (b[i] == '\n') {
+        i++;
+    } else if (b[i] == '\r' && b[i + 1] == '\n') {
+        i += 2;
+    } else {
+        return fail(why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value",
+                    400);
+    }
+    while (ve > vs && is_ws(b[ve - 1]))
+        ve--;
+    h->value = (htd_str){buf + vs, ve - vs};
+    *at = i;
+    return 1;
+}
+
+/* Content-Length above this is refused; it keeps every sum of offsets safe. */
+#define CL_MAX ((uint64_t)1 << 62)
+
+/* Content-Length = 1*DIGIT, or where list is set a list of identical values
+ * (RFC 9110 8.6). Returns 0 and *out, or the failure. */
+static int parse_content_length(htd_str v, int list, int64_t *out, const char **why)
+{
+    const unsigned char *s = (const unsigned char *)v.p;
+    size_t i = 0;
+    int64_t first = -1;
+    for (;;) {
+        if (i == v.len || !is_digit(s[i])) return fail(why, "invalid Content-Length value", 400);
+        uint64_t x = 0;
+        while (i < v.len && is_digit(s[i])) {
+            unsigned d = s[i++] - '0';
+            if (x > (CL_MAX - d) / 10) return fail(why, "Content-Length value too large", 400);
+            x = x * 10 + d;
+        }
+        if (first >= 0 && (int64_t)x != first)
+            return fail(why, "conflicting Content-Length values", 400);
+        first = (int64_t)x;
+        while (i < v.len && is_ws(s[i]))
+            i++;
+        if (i == v.len) break;
+        if (s[i++] != ',' || !list) return fail(why, "invalid Content-Length value", 400);
+        while (i < v.len && is_ws(s[i]))
+            i++;
+    }
+    *out = first;
+    return 0;
+}
+
+/* Connection = #connection-option; only "close" and "keep-alive" matter. */
+static void connection_options(htd_str v, int *close, int *keep)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *z = c ? c : end;
+        while (p < z && is_ws((unsigned char)*p))
+            p++;
+        while (z > p && is_ws((unsigned char)z[-1]))
+            z--;
+        htd_str o = {p, (size_t)(z - p)};
+        if (htd_str_ieq(o, "close", 5))
+            *close = 1;
+        else if (htd_str_ieq(o, "keep-alive", 10))
+            *keep = 1;
+        if (!c) break;
+        p = c + 1;
+    }
+}
+
+/* The switch on the name's length keeps the common, uninteresting field to
+ * one comparison. */
+int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_str name,
+                      htd_str value, const char **why)
+{
+    int response = kind == HTD_MSG_RESPONSE;
+    switch (name.len) {
+    case 10:
+        if (htd_str_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
+        break;
+    case 14: {
+        if (!htd_str_ieq(name, "content-length", 14)) break;
+        if (response && f->content_length >= 0)
+            return fail(why, "duplicate Content-Length header", 400);
+        int64_t n;
+        int r = parse_content_length(value, !response, &n, why);
+        if (r) return r;
+        if (f->content_length >= 0 && f->content_length != n)
+            return fail(why, "conflicting Content-Length values", 400);
+        f->content_length = n;
+        break;
+    }
+    case 17:
+        if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
+        if (version == 10)
+            return fail(why,
+                        response ? "Transfer-Encoding in an HTTP/1.0 response"
+                                 : "Transfer-Encoding in an HTTP/1.0 request",
+                        400);
+        if (f->chunked) return fail(why, "duplicate Transfer-Encoding header", 400);
+        if (!htd_str_ieq(value, "chunked", 7)) return fail(why, "unsupported transfer coding", 400);
+        f->chunked = 1;
+        break;
+    }
+    return 0;
+}
+
+int htd_framing_end(const htd_framing *f, const char **why)
+{
+    if (f->chunked && f->content_length >= 0)
+        return fail(why, "both Content-Length and Transfer-Encoding", 400);
+    return 0;
 }

@@ -1,8 +1,11 @@
 /*
  * fields.h - the syntax of HTTP header fields (RFC 9110 section 5, RFC 9112
- * section 5): which bytes a token or a field value may hold, one table of
- * them for every parser, and the validators the rest of htd checks names and
- * values with before they go into a head.
+ * section 5), shared by every parser of a head: which bytes a token or a field
+ * value may hold (one table), the field line, and what Content-Length,
+ * Transfer-Encoding and Connection say about framing. Also the validators the
+ * rest of htd checks names and values with before they go into a head.
+ *
+ * Pure: no I/O, no allocation; every slice points into the caller's buffer.
  */
 #ifndef HTD_FIELDS_H
 #define HTD_FIELDS_H
@@ -28,11 +31,69 @@ static inline int htd_is_tchar(unsigned char c)
     return htd_chars[c] & HTD_C_TCHAR;
 }
 
+/* The runs of a head that are long, scanned eight bytes at a time: each
+ * returns the first byte at or after i that is not field-value, or not
+ * request-target. b[end - 1] must be a byte outside the class (a head ends in
+ * '\n'), so the scan stops inside the buffer. */
+size_t htd_scan_value(const unsigned char *b, size_t i, size_t end);
+size_t htd_scan_target(const unsigned char *b, size_t i, size_t end);
+
 /* Whether p[0..n) is a token: one or more tchar. Field names are tokens. */
 int htd_is_token(const char *p, size_t n);
 
 /* Whether p[0..n) may be a field value: HTAB, SP, VCHAR and obs-text only, so
  * no CR, LF, NUL or other control character. Empty is allowed. */
 int htd_field_value_ok(const char *p, size_t n);
+
+typedef struct htd_header {
+    htd_str name;  /* as sent; compare case-insensitively */
+    htd_str value; /* leading and trailing whitespace removed */
+} htd_header;
+
+/* Case-insensitive compare of a slice against a lowercase literal. */
+int htd_str_ieq(htd_str s, const char *lower, size_t len);
+
+/* The value of the first of h[0..n) named name (case-insensitive), or {NULL,0}. */
+htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t namelen);
+
+/* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
+ * 0 or right after a '\n', so two bytes of look-back tell. */
+int htd_empty_line(const char *buf, size_t i);
+
+/*
+ * Parses the field line at buf[*i] of a head whose last byte, buf[end - 1], is
+ * '\n'; n fields came before it, and at most max may. Returns 1 with *h set and
+ * *i moved past the line; 0 with *i moved past the empty line that ends the
+ * field section; -431 if the line would be field max + 1; -400 if it is
+ * malformed (obs-fold, whitespace before the colon, a name that is not a
+ * token, a value with a control character, a bare CR). *why says which.
+ */
+int htd_field_line(const char *buf, size_t *i, size_t end, size_t n, size_t max, htd_header *h,
+                   const char **why);
+
+/* What a message's fields say about where its body ends and about its
+ * connection. Start from HTD_FRAMING_INIT. */
+typedef struct htd_framing {
+    int64_t content_length; /* -1 if absent */
+    int chunked;            /* Transfer-Encoding: chunked */
+    int close, keep;        /* Connection: close, keep-alive */
+} htd_framing;
+
+#define HTD_FRAMING_INIT ((htd_framing){.content_length = -1})
+
+enum htd_message { HTD_MSG_REQUEST, HTD_MSG_RESPONSE };
+
+/*
+ * Takes one field of a message of HTTP/1.<version - 10> into *f if it is
+ * Content-Length, Transfer-Encoding or Connection. 0, or -400 with *why if it
+ * makes the framing doubtful: a Content-Length that is not digits, or that
+ * differs from another (a response may not even repeat it, nor list it),
+ * any transfer coding but exactly "chunked", or one in an HTTP/1.0 message.
+ */
+int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_str name,
+                      htd_str value, const char **why);
+
+/* After the last field: 0, or -400 with *why if the message has both. */
+int htd_framing_end(const htd_framing *f, const char **why);
 
 #endif
