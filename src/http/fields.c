@@ -1,6 +1,7 @@
 /*
  * fields.c - the syntax of header fields, shared by the request parser
- * (parser.c) and every place that checks a name or a value before it goes
+ * (parser.c), the parser of response heads and header blocks at the end of
+ * this file, and every place that checks a name or a value before it goes
  * into a head.
  *
  * The table is the one definition of which byte belongs where; the parsers,
@@ -15,6 +16,7 @@
  */
 #include "fields.h"
 
+#include <limits.h>
 #include <string.h>
 
 const uint8_t htd_chars[256] = {
@@ -287,4 +289,129 @@ int htd_framing_end(const htd_framing *f, const char **why)
     if (f->chunked && f->content_length >= 0)
         return fail(why, "both Content-Length and Transfer-Encoding", 400);
     return 0;
+}
+
+/* ---- response heads and header blocks ---- */
+
+static int bad(const char **why, const char *msg)
+{
+    *why = msg;
+    return -1;
+}
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF, in
+ * buf[0..end), which ends in '\n'; sets *at past it. */
+static int status_line(const char *buf, size_t end, htd_response *res, size_t *at, const char **why)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    /* "HTTP/1.1 200" and a '\n': every read below is in the head */
+    if (end < 13 || memcmp(b, "HTTP/", 5) != 0 || !is_digit(b[5]) || b[6] != '.' ||
+        !is_digit(b[7]) || b[8] != ' ')
+        return bad(why, "malformed status line");
+    if (b[5] != '1') return bad(why, "HTTP version not supported");
+    res->version = b[7] == '0' ? 10 : 11;
+    if (b[9] < '1' || b[9] > '5' || !is_digit(b[10]) || !is_digit(b[11]))
+        return bad(why, "invalid status code");
+    res->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+    size_t i = 12, rs = 12;
+    if (b[i] == ' ') {
+        rs = ++i;
+        i = htd_scan_value(b, i, end);
+    }
+    res->reason = (htd_str){buf + rs, i - rs};
+    if (b[i] == '\n') {
+        *at = i + 1;
+    } else if (b[i] == '\r' && b[i + 1] == '\n') {
+        *at = i + 2;
+    } else {
+        return bad(why, b[i] == '\r'     ? "bare CR in status line"
+                        : is_digit(b[i]) ? "invalid status code"
+                        : i > 12         ? "invalid character in reason phrase"
+                                         : "malformed status line");
+    }
+    return 0;
+}
+
+/* Status = 3DIGIT [ SP reason-phrase ] (RFC 3875 6.3.3), the value trimmed. */
+static int status_field(htd_str v, htd_response *res, const char **why)
+{
+    const unsigned char *s = (const unsigned char *)v.p;
+    if (res->status) return bad(why, "duplicate Status field");
+    if (v.len < 3 || s[0] < '1' || s[0] > '5' || !is_digit(s[1]) || !is_digit(s[2]) ||
+        (v.len > 3 && s[3] != ' '))
+        return bad(why, "invalid Status field");
+    res->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    res->reason = v.len > 4 ? (htd_str){v.p + 4, v.len - 4} : (htd_str){v.p + v.len, 0};
+    return 0;
+}
+
+/* Validates the whole head buf[0..end), which ends with its empty line. */
+static int parse_head(const char *buf, size_t end, int block, htd_response *res, const char **why)
+{
+    size_t i = 0, n = 0;
+    res->version = res->status = 0;
+    res->reason = (htd_str){NULL, 0};
+    if (!block && status_line(buf, end, res, &i, why) < 0) return -1;
+
+    htd_framing f = HTD_FRAMING_INIT;
+    int r;
+    while ((r = htd_field_line(buf, &i, end, n, HTD_MAX_RESP_HEADERS, &res->headers[n], why)) > 0) {
+        htd_header *h = &res->headers[n++];
+        if (!block)
+            r = htd_framing_field(&f, HTD_MSG_RESPONSE, res->version, h->name, h->value, why);
+        else if (htd_str_ieq(h->name, "status", 6))
+            r = status_field(h->value, res, why);
+        else if (htd_str_ieq(h->name, "content-length", 14))
+            r = htd_framing_field(&f, HTD_MSG_RESPONSE, 11, h->name, h->value, why);
+        if (r < 0) return -1;
+    }
+    if (r < 0) return -1;
+    if (block && n == 0) return bad(why, "a header block without a field");
+    if (htd_framing_end(&f, why) < 0) return -1;
+    res->nheaders = n;
+    res->content_length = f.content_length;
+    res->chunked = f.chunked;
+    res->keep_alive = !block && !f.close && (res->version == 11 || f.keep);
+    return 0;
+}
+
+/* Both kinds of head end with the first empty line; a found head leaves *p
+ * alone, so a repeated call gives the same answer. */
+static int parse(htd_head_parser *p, const char *buf, size_t len, size_t max_head, int block,
+                 htd_response *res, const char **why)
+{
+    size_t lim = len < max_head ? len : max_head;
+    size_t i = p->scanned <= len ? p->scanned : 0; /* else not the buffer scanned before */
+    while (i < lim) {
+        const char *nl = memchr(buf + i, '\n', lim - i);
+        if (!nl) {
+            i = lim;
+            break;
+        }
+        size_t e = (size_t)(nl - buf);
+        i = e + 1;
+        if (htd_empty_line(buf, e)) goto found;
+    }
+    p->scanned = i;
+    if (len >= max_head)
+        return bad(why, block ? "header block too large" : "response head too large");
+    return 0;
+
+found:
+    if (i > INT_MAX) return bad(why, block ? "header block too large" : "response head too large");
+    if (parse_head(buf, i, block, res, why) < 0) return -1;
+    res->head_len = i;
+    return (int)i;
+}
+
+int htd_parse_response(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
+                       htd_response *res, const char **why)
+{
+    return parse(p, buf, len, max_head, 0, res, why);
+}
+
+int htd_parse_header_block(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
+                           htd_response *res, const char **why)
+{
+    return parse(p, buf, len, max_head, 1, res, why);
 }

@@ -84,8 +84,8 @@ typedef struct htd_framing {
 enum htd_message { HTD_MSG_REQUEST, HTD_MSG_RESPONSE };
 
 /*
- * Takes one field of a message of HTTP/1.<version - 10> into *f if it is
- * Content-Length, Transfer-Encoding or Connection. 0, or -400 with *why if it
+ * Takes one field of a message of the given version (10 or 11) into *f if it
+ * is Content-Length, Transfer-Encoding or Connection. 0, or -400 with *why if it
  * makes the framing doubtful: a Content-Length that is not digits, or that
  * differs from another (a response may not even repeat it, nor list it),
  * any transfer coding but exactly "chunked", or one in an HTTP/1.0 message.
@@ -95,5 +95,54 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
 
 /* After the last field: 0, or -400 with *why if the message has both. */
 int htd_framing_end(const htd_framing *f, const char **why);
+
+/* ---- response heads and header blocks ---- */
+
+#define HTD_MAX_RESP_HEADERS 100 /* more fields than this in a response or a script's head: -1 */
+
+typedef struct htd_response {
+    int version;             /* 10 or 11 (any HTTP/1.x with x >= 1); 0 for a header block */
+    int status;              /* 100-599; in a header block from Status, or 0 if it has none */
+    htd_str reason;          /* as sent, maybe empty; p == NULL in a block without Status */
+    int64_t content_length;  /* -1 if absent */
+    unsigned chunked : 1;    /* Transfer-Encoding: chunked; never in a header block */
+    unsigned keep_alive : 1; /* by version and the Connection field; never in a header block */
+    size_t head_len;         /* bytes of the head, including the empty line */
+    size_t nheaders;
+    htd_header headers[HTD_MAX_RESP_HEADERS]; /* every field as sent, Status too */
+} htd_response;
+
+/* Resume state: how far a previous call already looked for the end of the
+ * head. Zero it for each new head. */
+typedef struct htd_head_parser {
+    size_t scanned;
+} htd_head_parser;
+
+/*
+ * Parses the HTTP/1.x response head at the start of buf[0..len): a status line
+ * ("HTTP/1.1 200 OK"; the reason may be empty), then header fields, as strictly
+ * as a proxy must read them (RFC 9112): no obs-fold, no whitespace before a
+ * colon, names that are tokens, values without control characters but HTAB,
+ * one Content-Length of digits only, Transfer-Encoding exactly "chunked" and
+ * only in HTTP/1.1, never both. The one leniency: a status line may end right
+ * after the code, without the space before an empty reason.
+ * Whether a body follows at all (1xx, 204, 304, a response to HEAD) is for the
+ * caller to decide; the fields only say how it is framed if it does.
+ * Returns head_len (> 0) and fills *res when a whole head is there; 0 when
+ * more bytes are needed (and len < max_head); -1 with *why set to a short
+ * static sentence when the head is malformed or reaches max_head unfinished.
+ */
+int htd_parse_response(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
+                       htd_response *res, const char **why);
+
+/*
+ * The same for a bare header block, as a CGI script writes it (RFC 3875
+ * section 6): header fields up to an empty line, each line ending in LF or
+ * CRLF, at least one field. Status ("Status: 404 Not Found") gives status and
+ * reason; Content-Length is read as in a response; nothing else is
+ * interpreted, since the body of a script ends where its output does.
+ */
+int htd_parse_header_block(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
+                           htd_response *res, const char **why);
 
 #endif
