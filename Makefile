@@ -71,7 +71,7 @@ fuzz: build-fuzz/fuzz_parser build-fuzz/fuzz_fields
 	build-fuzz/fuzz_fields -max_total_time=$$t -max_len=4096 \
 		-artifact_prefix=build-fuzz/ build-fuzz/corpus_fields fuzz/corpus_fields
 FUZZ_SRCS = src/http/fields.c src/http/parser.c src/http/chunked.c
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(FUZZ_SRCS:.c=.h)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_SRCS:.c=.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)

@@ -16,16 +16,9 @@
 #include <string.h>
 
 #include "fields.h"
+#include "fuzz.h"
 
 #define MAX_HEAD 16384
-
-#define ENSURE(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 typedef int (*parse_fn)(htd_head_parser *, const char *, size_t, size_t, htd_response *,
                         const char **);
@@ -126,9 +119,7 @@ static void parse_both_ways(parse_fn fn, int block, const char *buf, size_t len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < size && i < 64; i++)
-        h = (h ^ data[i]) * 16777619u;
+    uint32_t h = fuzz_hash(data, size);
     size_t k = size ? h % (size + 1) : 0, small = 8 + (h >> 8) % 256;
 
     parse_both_ways(htd_parse_response, 0, buf, size, k, MAX_HEAD);

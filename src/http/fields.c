@@ -135,6 +135,13 @@ htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t 
     return (htd_str){NULL, 0};
 }
 
+int htd_next_line(const char *buf, size_t *i, size_t lim)
+{
+    const char *nl = memchr(buf + *i, '\n', lim - *i);
+    *i = nl ? (size_t)(nl - buf) + 1 : lim;
+    return nl != NULL;
+}
+
 int htd_empty_line(const char *buf, size_t i)
 {
     if (i == 0 || buf[i - 1] == '\n') return 1;
@@ -382,16 +389,8 @@ static int parse(htd_head_parser *p, const char *buf, size_t len, size_t max_hea
 {
     size_t lim = len < max_head ? len : max_head;
     size_t i = p->scanned <= len ? p->scanned : 0; /* else not the buffer scanned before */
-    while (i < lim) {
-        const char *nl = memchr(buf + i, '\n', lim - i);
-        if (!nl) {
-            i = lim;
-            break;
-        }
-        size_t e = (size_t)(nl - buf);
-        i = e + 1;
-        if (htd_empty_line(buf, e)) goto found;
-    }
+    while (i < lim && htd_next_line(buf, &i, lim))
+        if (htd_empty_line(buf, i - 1)) goto found;
     p->scanned = i;
     if (len >= max_head)
         return bad(why, block ? "header block too large" : "response head too large");

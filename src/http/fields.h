@@ -56,6 +56,10 @@ int htd_str_ieq(htd_str s, const char *lower, size_t len);
 /* The value of the first of h[0..n) named name (case-insensitive), or {NULL,0}. */
 htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t namelen);
 
+/* Moves *i past the next '\n' in buf[*i..lim) and returns 1, the line's '\n'
+ * then being at *i - 1; without a '\n' there, sets *i to lim and returns 0. */
+int htd_next_line(const char *buf, size_t *i, size_t lim);
+
 /* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
  * 0 or right after a '\n', so two bytes of look-back tell. */
 int htd_empty_line(const char *buf, size_t i);

@@ -302,18 +302,11 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
     /* The head ends with the first empty line after the request line, or with
      * the request line itself if it is a one-line request. A found head leaves
      * *p alone, so a repeated call gives the same answer. */
-    while (i < lim) {
-        const char *nl = memchr(buf + i, '\n', lim - i);
-        if (!nl) {
-            i = lim;
-            break;
-        }
-        size_t e = (size_t)(nl - buf);
-        i = e + 1;
-        if (!htd_empty_line(buf, e)) {
+    while (i < lim && htd_next_line(buf, &i, lim)) {
+        if (!htd_empty_line(buf, i - 1)) {
             if (!reqline) {
                 reqline = 1;
-                if (one_line(buf, e)) goto found;
+                if (one_line(buf, i - 1)) goto found;
             }
         } else if (reqline) {
             goto found;
