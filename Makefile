@@ -86,18 +86,23 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ CFLAGS="-O1 -g $(SAN)" \
 		LDLIBS="$(LDLIBS) $(SAN)" test
 
-# libFuzzer over the parser and the chunked decoder, bounded in time.
+# libFuzzer over the request parser and the chunked decoder (2/3 of the time),
+# then over the response and header-block parser (the rest): FUZZ_SECONDS in all.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz: build-fuzz/fuzz_parser
-	$(Q)mkdir -p build-fuzz/corpus
-	$(Q)build-fuzz/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus
-FUZZ_SRCS = src/http/parser.c src/http/chunked.c
-build-fuzz/fuzz_parser: fuzz/fuzz_parser.c $(FUZZ_SRCS) src/http/parser.h src/http/chunked.h
+fuzz: build-fuzz/fuzz_parser build-fuzz/fuzz_fields
+	$(Q)mkdir -p build-fuzz/corpus build-fuzz/corpus_fields
+	$(Q)set -e; t=$$(($(FUZZ_SECONDS) * 2 / 3)); t=$$((t > 0 ? t : 1)); \
+	build-fuzz/fuzz_parser -max_total_time=$$t -max_len=4096 \
+		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus; \
+	t=$$(($(FUZZ_SECONDS) - t)); t=$$((t > 0 ? t : 1)); \
+	build-fuzz/fuzz_fields -max_total_time=$$t -max_len=4096 \
+		-artifact_prefix=build-fuzz/ build-fuzz/corpus_fields fuzz/corpus_fields
+FUZZ_SRCS = src/http/fields.c src/http/parser.c src/http/chunked.c
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_SRCS:.c=.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parser.c $(FUZZ_SRCS)
+	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
 # Everything CI runs.
 check: all test asan fuzz

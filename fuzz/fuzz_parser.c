@@ -14,17 +14,10 @@
 #include <string.h>
 
 #include "chunked.h"
+#include "fuzz.h"
 #include "parser.h"
 
 #define MAX_HEAD 16384
-
-#define ENSURE(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static int inside(htd_str s, const char *buf, size_t len)
 {
@@ -175,9 +168,7 @@ static ssize_t dechunk(const char *body, size_t n, size_t k, char *out, size_t *
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < size && i < 64; i++)
-        h = (h ^ data[i]) * 16777619u;
+    uint32_t h = fuzz_hash(data, size);
     size_t k = size ? h % (size + 1) : 0;
 
     static htd_request req;

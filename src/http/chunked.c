@@ -15,30 +15,8 @@
 
 #include <string.h>
 
-enum {
-    C_TCHAR = 1,  /* token: extension names and values, trailer field names */
-    C_VALUE = 2,  /* field-value: HTAB, SP, VCHAR, obs-text */
-    C_QDTEXT = 4, /* quoted-string text: C_VALUE but '"' and '\\' */
-};
+#include "fields.h"
 
-static const uint8_t cls[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
-    6, 7, 2, 7, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6, /* 0x20 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, /* 0x30 */
-    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x40 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 2, 6, 7, 7, /* 0x50 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x60 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0, /* 0x70 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0x80 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0x90 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xA0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xB0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xC0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xD0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xE0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, /* 0xF0 */
-};
 static const uint8_t hexval[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, /* 0x00 */
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, /* 0x10 */
@@ -185,7 +163,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
         case S_EXT_VAL0:
             if (is_ws(ch))
                 next = c->state;
-            else if (cls[ch] & C_TCHAR)
+            else if (htd_chars[ch] & HTD_C_TCHAR)
                 next = c->state == S_EXT_NAME0 ? S_EXT_NAME : S_EXT_TOKEN;
             else if (ch == '"' && c->state == S_EXT_VAL0)
                 next = S_EXT_QUOTED;
@@ -194,13 +172,13 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             break;
         case S_EXT_NAME:
         case S_EXT_TOKEN:
-            if (cls[ch] & C_TCHAR)
+            if (htd_chars[ch] & HTD_C_TCHAR)
                 next = c->state;
             else if ((next = ext_after_token(c, ch)) == S_ERROR)
                 return fail(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_QUOTED:
-            if (cls[ch] & C_QDTEXT)
+            if (htd_chars[ch] & HTD_C_QDTEXT)
                 next = S_EXT_QUOTED;
             else if (ch == '\\')
                 next = S_EXT_QPAIR;
@@ -210,7 +188,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
                 return fail(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_QPAIR:
-            if (!(cls[ch] & C_VALUE)) return fail(c, why, "invalid character in chunk extension");
+            if (!(htd_chars[ch] & HTD_C_VALUE)) return fail(c, why, "invalid character in chunk extension");
             next = S_EXT_QUOTED;
             break;
         case S_EXT_QEND:
@@ -242,7 +220,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
                 next = S_END_LF;
             } else if (ch == '\n') {
                 next = S_DONE;
-            } else if (cls[ch] & C_TCHAR) {
+            } else if (htd_chars[ch] & HTD_C_TCHAR) {
                 next = S_TR_NAME;
             } else {
                 return fail(c, why,
@@ -251,7 +229,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             }
             break;
         case S_TR_NAME:
-            if (cls[ch] & C_TCHAR)
+            if (htd_chars[ch] & HTD_C_TCHAR)
                 next = S_TR_NAME;
             else if (ch == ':')
                 next = S_TR_VALUE;
@@ -263,7 +241,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
                 return fail(c, why, "invalid character in trailer field name");
             break;
         case S_TR_VALUE:
-            if (cls[ch] & C_VALUE)
+            if (htd_chars[ch] & HTD_C_VALUE)
                 next = S_TR_VALUE;
             else if (ch == '\r')
                 next = S_TR_LF;

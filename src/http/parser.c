@@ -7,8 +7,10 @@
  * head is whole: it validates every byte and fills the htd_request.
  *
  * Invariant of the second pass: the head ends in '\n' and no character class
- * below contains '\n', so every scanner stops inside the head without a
- * bounds check, and a '\r' seen there always has a byte after it.
+ * (fields.h) contains '\n', so every scanner stops inside the head without a
+ * bounds check, and a '\r' seen there always has a byte after it. The field
+ * lines, and what Content-Length, Transfer-Encoding and Connection say, are
+ * parsed by fields.c, as they are in responses.
  *
  * Strictness is the point. Whatever could make two implementations disagree
  * about where a message ends (bare CR, obs-fold, whitespace before a colon,
@@ -21,47 +23,7 @@
 #include <limits.h>
 #include <string.h>
 
-/* Character classes, one bit each, for the bytes that may appear in a place. */
-enum {
-    C_TCHAR = 1,  /* token (RFC 9110 5.6.2): methods, field names */
-    C_TARGET = 2, /* request-target: 0x21-0x7E */
-    C_VALUE = 4,  /* field-value: HTAB, SP, VCHAR, obs-text */
-    C_HOST = 8,   /* Host and authority: unreserved, sub-delims, ':', '[', ']', '%' */
-};
-
-static const uint8_t cls[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    4,  15, 6,  7,  15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6,  /* 0x20 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 6,  14, 6,  6,  /* 0x30 */
-    6,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 6,  14, 7,  15, /* 0x50 */
-    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  7,  6,  15, 0,  /* 0x70 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xA0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xB0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xC0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xD0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xE0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xF0 */
-};
-
-/* Content-Length above this is refused; it keeps every sum of offsets safe. */
-#define CL_MAX ((uint64_t)1 << 62)
-
 static const char slash[] = "/";
-
-static inline unsigned char lower(unsigned char c)
-{
-    return (unsigned)(c - 'A') < 26 ? (unsigned char)(c + 32) : c;
-}
-
-static inline int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
 
 static inline int is_digit(unsigned char c)
 {
@@ -72,57 +34,6 @@ static int fail(const char **why, const char *msg, int status)
 {
     *why = msg;
     return -status;
-}
-
-/*
- * The two long runs of a head, field values and the request-target, are
- * scanned eight bytes at a time while every byte of the word is plainly
- * allowed; a word with anything else (even HTAB) is left to the table. The
- * tests are exact, from "Bit Twiddling Hacks": hasless(w, n) is true iff a
- * byte of w is below n, hasmore(w, n) iff one is above n.
- */
-#define ONES 0x0101010101010101u
-#define HIGHS 0x8080808080808080u
-#define HASLESS(w, n) (((w)-ONES * (n)) & ~(w)&HIGHS)
-#define HASMORE(w, n) ((((w) + ONES * (127 - (n))) | (w)) & HIGHS)
-
-static inline uint64_t load8(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-/* Returns the first byte at or after i that is not field-value. */
-static size_t scan_value(const unsigned char *b, size_t i, size_t end)
-{
-    for (; end - i >= 8; i += 8) {
-        uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
-        if (HASLESS(w, 0x20) | HASLESS(del, 1)) break;
-    }
-    while (cls[b[i]] & C_VALUE)
-        i++;
-    return i;
-}
-
-/* Returns the first byte at or after i that is not 0x21-0x7E. */
-static size_t scan_target(const unsigned char *b, size_t i, size_t end)
-{
-    for (; end - i >= 8; i += 8) {
-        uint64_t w = load8(b + i);
-        if (HASLESS(w, 0x21) | HASMORE(w, 0x7E)) break;
-    }
-    while (cls[b[i]] & C_TARGET)
-        i++;
-    return i;
-}
-
-/* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
- * 0 or right after a '\n', so two bytes of look-back tell. */
-static int empty_line(const char *buf, size_t i)
-{
-    if (i == 0 || buf[i - 1] == '\n') return 1;
-    return buf[i - 1] == '\r' && (i == 1 || buf[i - 2] == '\n');
 }
 
 /* Skips the empty lines a server should ignore before the request line
@@ -194,7 +105,7 @@ static void split_query(htd_request *req, const char *s, size_t n)
 static int host_chars(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!(cls[(unsigned char)s[i]] & C_HOST)) return 0;
+        if (!(htd_chars[(unsigned char)s[i]] & HTD_C_HOST)) return 0;
     return 1;
 }
 
@@ -254,64 +165,13 @@ static int parse_target(htd_request *req, const char **why)
     return 0;
 }
 
-/* Content-Length = 1*DIGIT, or a list of identical values (RFC 9110 8.6).
- * Returns 0 and *out, or the failure. */
-static int parse_content_length(htd_str v, int64_t *out, const char **why)
-{
-    const unsigned char *s = (const unsigned char *)v.p;
-    size_t i = 0;
-    int64_t first = -1;
-    for (;;) {
-        if (i == v.len || !is_digit(s[i])) return fail(why, "invalid Content-Length value", 400);
-        uint64_t x = 0;
-        while (i < v.len && is_digit(s[i])) {
-            unsigned d = s[i++] - '0';
-            if (x > (CL_MAX - d) / 10) return fail(why, "Content-Length value too large", 400);
-            x = x * 10 + d;
-        }
-        if (first >= 0 && (int64_t)x != first)
-            return fail(why, "conflicting Content-Length values", 400);
-        first = (int64_t)x;
-        while (i < v.len && is_ws(s[i]))
-            i++;
-        if (i == v.len) break;
-        if (s[i++] != ',') return fail(why, "invalid Content-Length value", 400);
-        while (i < v.len && is_ws(s[i]))
-            i++;
-    }
-    *out = first;
-    return 0;
-}
-
-/* Connection = #connection-option; only "close" and "keep-alive" matter. */
-static void connection_options(htd_str v, int *close, int *keep)
-{
-    const char *p = v.p, *end = v.p + v.len;
-    while (p < end) {
-        const char *c = memchr(p, ',', (size_t)(end - p));
-        const char *z = c ? c : end;
-        while (p < z && is_ws((unsigned char)*p))
-            p++;
-        while (z > p && is_ws((unsigned char)z[-1]))
-            z--;
-        htd_str o = {p, (size_t)(z - p)};
-        if (htd_str_ieq(o, "close", 5))
-            *close = 1;
-        else if (htd_str_ieq(o, "keep-alive", 10))
-            *keep = 1;
-        if (!c) break;
-        p = c + 1;
-    }
-}
-
 /* Framing and routing facts gathered from the header fields. */
 struct fields {
-    int64_t content_length;
-    int host, te, close, keep, expect;
+    htd_framing framing;
+    int host, expect;
 };
 
-/* Looks at one field for what it says about framing; the switch on the name's
- * length keeps the common, uninteresting field to one comparison. */
+/* Looks at one field for what it says about routing and framing. */
 static int field(htd_request *req, struct fields *f, htd_str name, htd_str value, const char **why)
 {
     switch (name.len) {
@@ -326,99 +186,31 @@ static int field(htd_request *req, struct fields *f, htd_str name, htd_str value
     case 6:
         if (htd_str_ieq(name, "expect", 6) && htd_str_ieq(value, "100-continue", 12)) f->expect = 1;
         break;
-    case 10:
-        if (htd_str_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
-        break;
-    case 14: {
-        if (!htd_str_ieq(name, "content-length", 14)) break;
-        int64_t n;
-        int r = parse_content_length(value, &n, why);
-        if (r) return r;
-        if (f->content_length >= 0 && f->content_length != n)
-            return fail(why, "conflicting Content-Length values", 400);
-        f->content_length = n;
-        break;
-    }
-    case 17:
-        if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
-        if (req->version == 10) return fail(why, "Transfer-Encoding in an HTTP/1.0 request", 400);
-        if (f->te) return fail(why, "duplicate Transfer-Encoding header", 400);
-        if (!htd_str_ieq(value, "chunked", 7)) return fail(why, "unsupported transfer coding", 400);
-        f->te = 1;
-        break;
+    default:
+        return htd_framing_field(&f->framing, HTD_MSG_REQUEST, req->version, name, value, why);
     }
     return 0;
 }
 
 /* The header section: buf[i..end) is field lines and then the empty line. */
-static int parse_fields(htd_request *req, const unsigned char *b, size_t i, size_t end,
-                        const char **why)
+static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end, const char **why)
 {
-    struct fields f = {.content_length = -1};
+    struct fields f = {.framing = HTD_FRAMING_INIT};
     size_t n = 0;
-
-    for (;;) {
-        size_t s = i;
-        if (b[i] == '\n') {
-            i++;
-            break;
-        }
-        if (b[i] == '\r' && b[i + 1] == '\n') {
-            i += 2;
-            break;
-        }
-        if (is_ws(b[i]))
-            return fail(why,
-                        n ? "obs-fold in header is not allowed"
-                          : "whitespace before the first header field",
-                        400);
-        if (n == HTD_MAX_HEADERS) return fail(why, "too many header fields", 431);
-
-        while (cls[b[i]] & C_TCHAR)
-            i++;
-        if (b[i] != ':' || i == s) {
-            if (b[i] == ':') return fail(why, "empty header name", 400);
-            if (is_ws(b[i])) return fail(why, "whitespace between header name and colon", 400);
-            if (b[i] == '\n' || (b[i] == '\r' && b[i + 1] == '\n'))
-                return fail(why, "header line without a colon", 400);
-            if (b[i] == '\r') return fail(why, "bare CR in header", 400);
-            return fail(why, "invalid character in header name", 400);
-        }
-        htd_str name = {(const char *)b + s, i - s};
-
-        i++;
-        while (is_ws(b[i]))
-            i++;
-        size_t vs = i;
-        i = scan_value(b, i, end);
-        size_t ve = i;
-        if (b[i] == '\n') {
-            i++;
-        } else if (b[i] == '\r' && b[i + 1] == '\n') {
-            i += 2;
-        } else {
-            return fail(
-                why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value", 400);
-        }
-        while (ve > vs && is_ws(b[ve - 1]))
-            ve--;
-        htd_str value = {(const char *)b + vs, ve - vs};
-
-        req->headers[n].name = name;
-        req->headers[n].value = value;
-        n++;
-        int r = field(req, &f, name, value, why);
-        if (r) return r;
+    int r;
+    while ((r = htd_field_line(buf, &i, end, n, HTD_MAX_HEADERS, &req->headers[n], why)) > 0) {
+        htd_header *h = &req->headers[n++];
+        if ((r = field(req, &f, h->name, h->value, why))) return r;
     }
+    if (r < 0) return r;
     assert(i == end);
 
-    if (f.te && f.content_length >= 0)
-        return fail(why, "both Content-Length and Transfer-Encoding", 400);
+    if ((r = htd_framing_end(&f.framing, why))) return r;
     if (!f.host && req->version == 11) return fail(why, "missing Host header", 400);
     req->nheaders = n;
-    req->content_length = f.content_length;
-    req->chunked = f.te;
-    req->keep_alive = !f.close && (req->version == 11 || f.keep);
+    req->content_length = f.framing.content_length;
+    req->chunked = f.framing.chunked;
+    req->keep_alive = !f.framing.close && (req->version == 11 || f.framing.keep);
     req->expect_continue = f.expect && req->version == 11;
     return 0;
 }
@@ -432,7 +224,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* method SP */
     size_t s = i;
-    while (cls[b[i]] & C_TCHAR)
+    while (htd_chars[b[i]] & HTD_C_TCHAR)
         i++;
     if (b[i] != ' ' || i == s) {
         if (i == s && b[i] == ' ') return fail(why, "request line starts with whitespace", 400);
@@ -445,7 +237,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* request-target, then SP or the end of a one-line request */
     s = ++i;
-    i = scan_target(b, i, end);
+    i = htd_scan_target(b, i, end);
     if (b[i] != ' ' && b[i] != '\r' && b[i] != '\n')
         return fail(why, "invalid character in request-target", 400);
     if (b[i] == '\r' && b[i + 1] != '\n') return fail(why, "bare CR in request line", 400);
@@ -490,7 +282,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     req->host = (htd_str){NULL, 0};
     int r = parse_target(req, why);
     if (r) return r;
-    r = parse_fields(req, b, i, end, why);
+    r = parse_fields(req, buf, i, end, why);
     if (r) return r;
     return (int)end;
 }
@@ -510,18 +302,11 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
     /* The head ends with the first empty line after the request line, or with
      * the request line itself if it is a one-line request. A found head leaves
      * *p alone, so a repeated call gives the same answer. */
-    while (i < lim) {
-        const char *nl = memchr(buf + i, '\n', lim - i);
-        if (!nl) {
-            i = lim;
-            break;
-        }
-        size_t e = (size_t)(nl - buf);
-        i = e + 1;
-        if (!empty_line(buf, e)) {
+    while (i < lim && htd_next_line(buf, &i, lim)) {
+        if (!htd_empty_line(buf, i - 1)) {
             if (!reqline) {
                 reqline = 1;
-                if (one_line(buf, e)) goto found;
+                if (one_line(buf, i - 1)) goto found;
             }
         } else if (reqline) {
             goto found;
@@ -542,21 +327,5 @@ found:;
 
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen)
 {
-    for (size_t k = 0; k < req->nheaders; k++) {
-        const htd_header *h = &req->headers[k];
-        if (h->name.len != namelen) continue;
-        size_t j = 0;
-        while (j < namelen && lower((unsigned char)h->name.p[j]) == lower((unsigned char)name[j]))
-            j++;
-        if (j == namelen) return h->value;
-    }
-    return (htd_str){NULL, 0};
-}
-
-int htd_str_ieq(htd_str s, const char *lower_lit, size_t len)
-{
-    if (s.len != len) return 0;
-    for (size_t i = 0; i < len; i++)
-        if (lower((unsigned char)s.p[i]) != (unsigned char)lower_lit[i]) return 0;
-    return 1;
+    return htd_header_find(req->headers, req->nheaders, name, namelen);
 }

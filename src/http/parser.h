@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fields.h"
 #include "htd.h"
 
 #define HTD_MAX_HEADERS 64   /* more fields than this: 431 */
@@ -29,11 +30,6 @@ enum htd_method {
     HTD_M_CONNECT,
     HTD_M_PATCH,
 };
-
-typedef struct htd_header {
-    htd_str name;  /* as sent; compare case-insensitively */
-    htd_str value; /* leading and trailing whitespace removed */
-} htd_header;
 
 typedef struct htd_request {
     htd_str method; /* the token as sent */
@@ -75,8 +71,5 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
 
 /* The value of the first header named name (case-insensitive), or {NULL,0}. */
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);
-
-/* Case-insensitive compare of a slice against a lowercase literal. */
-int htd_str_ieq(htd_str s, const char *lower, size_t len);
 
 #endif

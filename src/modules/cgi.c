@@ -36,6 +36,7 @@
 #include "auth.h"
 #include "beneath.h"
 #include "conn.h"
+#include "fields.h"
 #include "log.h"
 #include "path.h"
 #include "response.h"
@@ -78,6 +79,8 @@ struct cgi {
     size_t in_len, in_off;
     size_t o_len;       /* bytes in out */
     size_t h_end;       /* after the header block, in out */
+    htd_head_parser hp; /* looking for the end of the header block */
+    htd_response head;  /* the header block, once h_end is set */
     char method[16], target[512];
     int version, method_id;
     char name[256];     /* SCRIPT_NAME, for messages */
@@ -574,114 +577,54 @@ static int feed(conn *c, cgi *g)
 
 /* ---- the script's output to the client ---- */
 
-static int parse_status(const char *v, size_t n)
-{
-    if (n < 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9') return -1;
-    if (n > 3 && v[3] != ' ') return -1;
-    return (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
-}
-
-static int is_token(const char *p, size_t n)
-{
-    if (!n) return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch)) return 0;
-    }
-    return 1;
-}
-
-/* Parses the header block in out[0..h_end) into a response head and queues
- * it. -1 with *why for a malformed header. */
+/* Turns the script's header block, g->head, into a response head and
+ * queues it. -1 with *why if it will not do. */
 static int send_head(conn *c, cgi *g, int has_body, const char **why)
 {
     char extra[2 * CGI_BUF + 64]; /* each line grows by at most ": " and CRLF: "a:\n" is 5 bytes */
     size_t xl = 0;
-    const char *ctype = NULL;
-    size_t ctype_len = 0;
-    int status = 0, location = 0;
-    const char *reason = NULL;
-    size_t reason_len = 0;
-    int64_t cl = -1;
-    const char *p = g->out, *end = g->out + g->h_end;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = (size_t)(nl - p);
-        const char *line = p;
-        p = nl + 1;
-        if (n && line[n - 1] == '\r') n--;
-        if (n == 0) break;
-        const char *colon = memchr(line, ':', n);
-        if (!colon || !is_token(line, (size_t)(colon - line))) {
-            *why = "the script wrote a malformed header line";
-            return -1;
-        }
-        size_t nl_ = (size_t)(colon - line);
-        const char *v = colon + 1;
-        size_t vl = n - nl_ - 1;
-        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-        for (size_t i = 0; i < vl; i++)
-            if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f) {
-                *why = "the script wrote a control character in a header";
-                return -1;
-            }
-        htd_str name = {line, nl_};
-        if (htd_str_ieq(name, "status", 6)) {
-            if ((status = parse_status(v, vl)) < 200) {
-                *why = "the script wrote a bad Status header";
-                return -1;
-            }
-            if (vl > 4) { /* its own reason phrase */
-                reason = v + 4;
-                reason_len = vl - 4;
-            }
-            continue;
-        }
+    const htd_response *h = &g->head;
+    htd_str ctype = {NULL, 0};
+    int status = h->status, location = 0;
+    if (status && status < 200) {
+        *why = "the script wrote a bad Status header";
+        return -1;
+    }
+    for (size_t k = 0; k < h->nheaders; k++) {
+        htd_str name = h->headers[k].name, v = h->headers[k].value;
+        /* Status and Content-Length are in h; the framing and the connection are htd's. */
+        if (htd_str_ieq(name, "status", 6) || response_owns_header(name)) continue;
         if (htd_str_ieq(name, "content-type", 12)) {
             ctype = v;
-            ctype_len = vl;
             continue;
         }
-        if (htd_str_ieq(name, "content-length", 14)) {
-            char num[24];
-            char *e;
-            if (vl == 0 || vl >= sizeof num) goto bad_length;
-            memcpy(num, v, vl);
-            num[vl] = 0;
-            long long x = strtoll(num, &e, 10);
-            if (*e || x < 0 || num[0] == '-' || num[0] == '+') goto bad_length;
-            cl = x;
-            continue;
-        bad_length:
-            *why = "the script wrote a bad Content-Length";
-            return -1;
-        }
-        /* The framing and the connection are htd's. */
-        if (response_owns_header(name)) continue;
         if (htd_str_ieq(name, "location", 8)) location = 1;
-        if (xl + nl_ + 4 + vl + 28 > sizeof extra) {
+        if (xl + name.len + 4 + v.len + 28 > sizeof extra) {
             *why = "the script's header is too large";
             return -1;
         }
-        memcpy(extra + xl, line, nl_);
-        memcpy(extra + xl + nl_, ": ", 2);
-        memcpy(extra + xl + nl_ + 2, v, vl);
-        memcpy(extra + xl + nl_ + 2 + vl, "\r\n", 2);
-        xl += nl_ + 4 + vl;
+        memcpy(extra + xl, name.p, name.len);
+        memcpy(extra + xl + name.len, ": ", 2);
+        memcpy(extra + xl + name.len + 2, v.p, v.len);
+        memcpy(extra + xl + name.len + 2 + v.len, "\r\n", 2);
+        xl += name.len + 4 + v.len;
     }
     /* A document (a type, or a body) is 200; only headers alone are 204. */
-    if (!status) status = location ? 302 : has_body || ctype ? 200 : 204;
-    if (!location && !ctype && has_body && status == 200) {
+    if (!status) status = location ? 302 : has_body || ctype.p ? 200 : 204;
+    if (!location && !ctype.p && has_body && status == 200) {
         *why = "the script sent a document without a Content-Type";
         return -1;
     }
     g->status = status;
     g->bodyless = status == 204 || status == 304 || c->head_only;
     char ct[512];
-    if (ctype) snprintf(ct, sizeof ct, "%.*s", (int)ctype_len, ctype);
-    resp rs = {.status = status, .ctype = ctype && !(status == 204 || status == 304) ? ct : NULL, .length = -1,
-               .reason = reason, .reason_len = reason_len};
+    if (ctype.p) snprintf(ct, sizeof ct, "%.*s", (int)ctype.len, ctype.p);
+    resp rs = {.status = status,
+               .ctype = ctype.p && !(status == 204 || status == 304) ? ct : NULL,
+               .length = -1,
+               .reason = h->reason.len ? h->reason.p : NULL,
+               .reason_len = h->reason.len};
+    int64_t cl = h->content_length;
     if (status == 204 || status == 304) {
         /* no body, no length */
     } else if (cl >= 0) {
@@ -773,30 +716,28 @@ static int pump(conn *c, cgi *g)
         /* Still in the header block, or between it and the first body byte. */
         g->o_len += (size_t)n;
         if (n == 0) g->eof = 1;
+        const char *why;
         if (!g->h_end) {
-            /* The block ends with an empty line, LF or CRLF. */
-            for (size_t i = 0; i + 1 < g->o_len && !g->h_end; i++) {
-                if (g->out[i] != '\n') continue;
-                if (g->out[i + 1] == '\n') g->h_end = i + 2;
-                else if (g->out[i + 1] == '\r' && i + 2 < g->o_len && g->out[i + 2] == '\n') g->h_end = i + 3;
+            /* The block ends with an empty line, LF or CRLF; a block that
+             * fills out without ending is too large. */
+            int r = htd_parse_header_block(&g->hp, g->out, g->o_len, sizeof g->out, &g->head, &why);
+            if (r < 0) {
+                fail(c, 500, why);
+                return 1;
             }
-            if (!g->h_end) {
+            if (r == 0) {
                 if (g->eof) {
                     if (!g->exited) return 0; /* its exit status says more: wait for it */
                     fail(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
                     return 1;
                 }
-                if (g->o_len == sizeof g->out) {
-                    fail(c, 500, "the script's header is too large");
-                    return 1;
-                }
                 continue;
             }
+            g->h_end = (size_t)r;
         }
         /* The status may hang on whether a body follows (204 or 200). */
         int has_body = g->o_len > g->h_end;
         if (!has_body && !g->eof) continue;
-        const char *why;
         if (send_head(c, g, has_body, &why) < 0) {
             fail(c, 500, why);
             return 1;

@@ -37,17 +37,11 @@
 #include <unistd.h>
 
 #include "encoding.h"
+#include "fields.h"
 #include "parser.h"
 #include "path.h"
 
 /* --- Accept ------------------------------------------------------------- */
-
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 
 static size_t skip_ows(const char *s, size_t i, size_t n)
 {
@@ -58,7 +52,7 @@ static size_t skip_ows(const char *s, size_t i, size_t n)
 
 static size_t skip_token(const char *s, size_t i, size_t n)
 {
-    while (i < n && is_tchar((unsigned char)s[i]))
+    while (i < n && htd_is_tchar((unsigned char)s[i]))
         i++;
     return i;
 }

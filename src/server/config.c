@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fields.h"
 #include "log.h"
 #include "path.h"
 #include "response.h"
@@ -453,9 +454,10 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         int own = response_owns_header((htd_str){name, strlen(name)});
         for (const char *const *r = refused; *r && !own; r++) own = strcasecmp(*r, name) == 0;
         if (own) return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name, "");
-        for (const char *p = v; *p; p++)
-            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-                return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");
+        if (!htd_is_token(name, strlen(name)))
+            return bfail(b, h, "header %s: a field name must be a token%s", name, "");
+        if (!htd_field_value_ok(v, strlen(v)))
+            return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");
         cap += strlen(name) + strlen(v) + 4;
     }
     if (cap > HEADERS_MAX)
@@ -648,8 +650,9 @@ static int cache_control_rules(builder *b, vhost *top)
         char norm[4096];
         const char *why = "expected PREFIX=VALUE, like /static/=max-age=86400";
         int n = eq && spec[0] == '/' ? htd_path_normalize(spec, (size_t)(eq - spec), norm, sizeof norm, &why) : -1;
-        for (const char *p = eq ? eq + 1 : ""; n >= 0 && *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) n = -1, why = "control characters in the value";
+        const char *v = eq ? eq + 1 : ""; /* a field value, and not even a tab */
+        if (n >= 0 && (!htd_field_value_ok(v, strlen(v)) || strchr(v, '\t')))
+            n = -1, why = "control characters in the value";
         if (n < 0 || !eq[1]) return bfail(b, NULL, "--cache-control %s: %s", spec, eq && !eq[1] ? "an empty value" : why);
         cc_rule *r = &top->cc[top->ncc++];
         size_t hl = strlen(eq + 1) + 20;
