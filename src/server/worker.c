@@ -286,6 +286,7 @@ static void begin_stop(worker *l)
     }
 }
 
+/* How long the worker may wait for its own sake, from the last turn. */
 static int next_timeout(worker *l)
 {
     int64_t best = -1;
@@ -298,17 +299,28 @@ static int next_timeout(worker *l)
     return (int)best;
 }
 
+int worker_turn(worker *l, int wait)
+{
+    if (l->srv->stop_requested && !l->stopping) begin_stop(l);
+    int rc = 1;
+    if (l->stopping && l->nconns == 0 && !l->jobs_out) rc = 0;
+    else if (loop_run_once(l->loop, wait ? next_timeout(l) : 0) < 0 && errno != EINTR) rc = -1;
+    if (rc <= 0) {
+        int e = errno;
+        log_flush(l, l->site);
+        errno = e;
+        return rc;
+    }
+    if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
+        resume_accept(l);
+    retire(l);
+    return 1;
+}
+
 void *worker_run(void *arg)
 {
     worker *l = arg;
-    for (;;) {
-        if (l->srv->stop_requested && !l->stopping) begin_stop(l);
-        if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
-        if (loop_run_once(l->loop, next_timeout(l)) < 0 && errno != EINTR) break;
-        if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
-            resume_accept(l);
-        retire(l);
-    }
-    log_flush(l, l->site);
+    while (worker_turn(l, 1) > 0)
+        continue;
     return NULL;
 }

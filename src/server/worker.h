@@ -92,7 +92,12 @@ typedef struct worker {
 
 worker *worker_new(htd_server *srv, int id, char *err, size_t errlen);
 void worker_free(worker *l);
-/* Runs until the loop has stopped and every connection is closed. */
+/* One turn: begins the stop once the server asks for it, then waits for
+ * events (if wait, as long as its timers and its loop's allow; else not at all) and
+ * serves them. 1 while the worker runs; 0 once it has stopped and every
+ * connection is closed; -1 with errno if its loop failed. */
+int worker_turn(worker *l, int wait);
+/* Turns until the worker has stopped (a thread's start routine). */
 void *worker_run(void *arg);
 void worker_stop(worker *l); /* async-signal-safe */
 /* Makes the loop look at the server's site again soon. */
