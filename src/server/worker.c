@@ -287,7 +287,7 @@ static void begin_stop(worker *l)
 }
 
 /* How long the worker may wait for its own sake, from the last turn. */
-static int next_timeout(worker *l)
+static int next_timeout(const worker *l)
 {
     int64_t best = -1;
     /* Wake at least once a second to flush the access logs. */
@@ -297,6 +297,17 @@ static int next_timeout(worker *l)
         if (best < 0 || t < best) best = t;
     }
     return (int)best;
+}
+
+int worker_timeout(const worker *l)
+{
+    int t = next_timeout(l), lt = loop_timeout(l->loop);
+    if (t < 0 || (lt >= 0 && lt < t)) t = lt;
+    /* Both count from the last turn, and a program may ask long after it:
+     * woken by its own events, it would otherwise wait the whole time again. */
+    uint64_t since = loop_clock() - l->now;
+    if (t > 0) t = since >= (uint64_t)t ? 0 : t - (int)since;
+    return t;
 }
 
 int worker_turn(worker *l, int wait)
