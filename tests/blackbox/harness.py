@@ -282,6 +282,14 @@ def start_htd(root, extra=(), threads=2, cwd=None, binary=None, prefix=()):
     return Server(argv, cwd=cwd)
 
 
+def start_example(name, root, *args):
+    """Starts build/examples/NAME ROOT 127.0.0.1:0 ARGS..."""
+    binary = os.path.join(EXAMPLES, name)
+    if not os.access(binary, os.X_OK):
+        fail("example binary %s not found (make builds it)" % binary)
+    return Server([binary, root, "127.0.0.1:0"] + list(args))
+
+
 # --------------------------------------------------------------------------
 # raw HTTP over sockets
 
