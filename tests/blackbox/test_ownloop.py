@@ -5,6 +5,7 @@ and the thread that ran it; static files from ROOT for every other path;
 SIGTERM through its signalfd stops it gracefully."""
 
 import hashlib
+import os
 import signal
 import time
 
@@ -132,3 +133,25 @@ def test_ownloop_sigterm_with_a_download_in_flight_exits_0(ctx):
     finally:
         srv.cleanup()
 
+
+def test_handlers_run_on_four_threads_at_once(ctx):
+    srv = start_ownloop(ctx, threads=4)
+    try:
+        # All connected and asking before any answer is read: SO_REUSEPORT
+        # spreads them over the four workers' listening sockets.
+        conns = [harness.connect(srv) for _ in range(48)]
+        for c in conns:
+            c.send(req("/status") + req("/file.txt"))
+        threads = set()
+        for c in conns:
+            st = status_of(c.read_response())
+            eq(st["main"], int(st["thread"] == srv.proc.pid), "main flag of thread %d" % st["thread"])
+            threads.add(st["thread"])
+            check_ok_file(c.read_response(), FILE_TXT)
+            c.close()
+        tasks = {int(t) for t in os.listdir("/proc/%d/task" % srv.proc.pid)}
+        check(threads <= tasks, "thread ids %r not all threads of the example %r" % (threads, tasks))
+        check(2 <= len(threads) <= 4, "threads that answered: %r" % threads)
+        stop_cleanly(srv)
+    finally:
+        srv.cleanup()
