@@ -132,12 +132,21 @@ static int turn_until(htd_server *s, int fd)
     return -2;
 }
 
-TEST(the_own_loop_calls_refuse_a_server_not_started)
+/* A server of config c on 127.0.0.1:0; NULL, the reason said, if it fails. */
+static htd_server *server_on_any_port(htd_config c)
 {
-    htd_config c = {.listen = listen_, .nlisten = 1, .threads = 1};
+    c.listen = listen_;
+    c.nlisten = 1;
     char err[256] = "";
     htd_server *s = htd_server_new(&c, err, sizeof err);
     CHECK(s != NULL);
+    if (!s) fprintf(stderr, "  (%s)\n", err);
+    return s;
+}
+
+TEST(the_own_loop_calls_refuse_a_server_not_started)
+{
+    htd_server *s = server_on_any_port((htd_config){.threads = 1});
     if (!s) return;
     CHECK(htd_server_fd(s) >= 0);
     CHECK_EQ_INT(htd_server_timeout(s), -1); /* no timers, no logs */
@@ -149,10 +158,7 @@ TEST(the_own_loop_calls_refuse_a_server_not_started)
 
 TEST(a_server_on_the_programs_loop_serves_on_its_thread_and_stops)
 {
-    htd_config c = {.listen = listen_, .nlisten = 1, .threads = 1, .header_timeout_ms = 3000};
-    char err[256] = "";
-    htd_server *s = htd_server_new(&c, err, sizeof err);
-    CHECK(s != NULL);
+    htd_server *s = server_on_any_port((htd_config){.threads = 1, .header_timeout_ms = 3000});
     if (!s) return;
     htd_server_handle(s, "/hi", hi, NULL);
     CHECK_EQ_INT(htd_server_start(s), 0);
@@ -191,10 +197,7 @@ TEST(a_server_on_the_programs_loop_serves_on_its_thread_and_stops)
 
 TEST(a_started_server_with_threads_stops_and_joins_them)
 {
-    htd_config c = {.listen = listen_, .nlisten = 1, .threads = 3};
-    char err[256] = "";
-    htd_server *s = htd_server_new(&c, err, sizeof err);
-    CHECK(s != NULL);
+    htd_server *s = server_on_any_port((htd_config){.threads = 3});
     if (!s) return;
     CHECK_EQ_INT(htd_server_start(s), 0);
     CHECK_EQ_INT(htd_server_run_once(s), 1);
