@@ -2,10 +2,11 @@
  * htd.h - the public interface of htd, an HTTP/1.1 origin server library.
  *
  * An embedding program fills an htd_config, creates a server, adds handlers
- * for the paths it wants to answer itself, and runs it. Everything a handler
- * sees of a request is a slice into the connection's read buffer: it is valid
- * only while the handler runs. Paths no handler claims are served as static
- * files from the configured root, exactly as the `htd` binary does.
+ * for the paths it wants to answer itself, and runs it, or drives it from an
+ * event loop of its own. Everything a handler sees of a request is a slice
+ * into the connection's read buffer: it is valid only while the handler
+ * runs. Paths no handler claims are served as static files from the
+ * configured root, exactly as the `htd` binary does.
  *
  * The library exports the functions below and nothing else: every exported
  * symbol starts with htd_ (scripts/symbols.sh checks build/libhtd.so and
@@ -120,7 +121,7 @@ HTD_API htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size,
  * /helloworld; a prefix ending in '/' takes what starts with it ("/api/"
  * takes /api/x, not /api); "" and "/" take every path. Handlers whose prefix
  * matches are tried in the order they were added. Call before
- * htd_server_run. */
+ * htd_server_run or htd_server_start. */
 HTD_API int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
 
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
@@ -129,13 +130,77 @@ HTD_API const char *htd_server_address(const htd_server *s, size_t i);
 /* The document root of the top-level server, as configured ("" if none). */
 HTD_API const char *htd_server_root(const htd_server *s);
 
-/* Runs the worker threads until htd_server_stop; returns 0 on a clean stop. */
+/*
+ * Threads. A server has `threads` workers, each with its own event loop,
+ * listening sockets and connections; the kernel spreads new connections
+ * over them. Worker 0 runs on the program's thread, inside htd_server_run or
+ * htd_server_run_once; workers 1..threads-1 run on threads htd starts, with
+ * every signal blocked. A handler runs on the thread of the worker that holds
+ * the connection: with threads > 1 handlers run on several threads at once,
+ * so what they share needs atomics or a lock; with threads = 1 every handler
+ * runs on the program's thread.
+ */
+
+/* Runs the workers until htd_server_stop and the graceful drain: worker 0 on
+ * the calling thread, the others on threads of their own. 0 on a clean stop,
+ * -1 if a thread could not be started. */
 HTD_API int htd_server_run(htd_server *s);
 
+/*
+ * Or the program drives worker 0 from an event loop of its own
+ * (examples/ownloop.c):
+ *
+ *     htd_server_start(s);
+ *     do
+ *         wait until htd_server_fd(s) is readable, at most htd_server_timeout(s)
+ *         milliseconds, along with the program's own descriptors (poll, epoll),
+ *         and handle the program's events;
+ *     while (htd_server_run_once(s) > 0);
+ *     htd_server_free(s);
+ *
+ * htd_server_run_once never waits, and costs little when nothing is ready:
+ * calling it on every wake of the program's loop is simplest. It must be
+ * called when the descriptor is readable and when the timeout has passed:
+ * worker 0's connections, timeouts and access-log lines wait for it, and
+ * after htd_server_stop so does the end of the server. Call
+ * htd_server_timeout and htd_server_run_once from one thread at a time, the
+ * thread of the program's loop, where worker 0's handlers then run;
+ * htd_server_fd from any thread.
+ */
+
+/* Starts workers 1..threads-1 on threads of their own, as htd_server_run
+ * does, and returns at once, leaving worker 0 to htd_server_run_once. 0, or
+ * -1 with errno: EINVAL if the server was started before; an error of
+ * pthread_create, after the threads it did start were stopped and joined. */
+HTD_API int htd_server_start(htd_server *s);
+
+/* A descriptor that is readable when worker 0 has work; only watch it (never
+ * read or close it). The same from htd_server_new to htd_server_free. */
+HTD_API int htd_server_fd(const htd_server *s);
+
+/* How long the program may wait for the descriptor, in milliseconds from
+ * now, before calling htd_server_run_once anyway; -1 for no limit. It covers
+ * worker 0's timers (connection and script timeouts), the access logs'
+ * flush once a second and the end of a pause in accepting when descriptors
+ * ran out. Ask again before each wait: every turn changes it. */
+HTD_API int htd_server_timeout(const htd_server *s);
+
+/* One turn of worker 0 without waiting: it accepts, reads, runs handlers,
+ * writes and expires timers for what is ready. 1 while the server runs; 0
+ * once it has stopped, after htd_server_stop and once every worker's
+ * connections have finished (the other threads are joined by then), and on
+ * every call after; -1 with errno EINVAL before htd_server_start, or with
+ * the error of worker 0's loop if it failed (the server is stopped and
+ * joined then, as for 0). */
+HTD_API int htd_server_run_once(htd_server *s);
+
 /* Asks the server to stop gracefully: stop accepting, finish responses in
- * flight, close idle connections. Async-signal-safe. */
+ * flight, close idle connections. Async-signal-safe, from any thread. */
 HTD_API void htd_server_stop(htd_server *s);
 
+/* Before htd_server_start or htd_server_run, or once htd_server_run has
+ * returned, htd_server_run_once has returned 0 or -1, or htd_server_start
+ * has failed. */
 HTD_API void htd_server_free(htd_server *s);
 
 /* Reads the config file again and, if it is good, serves new requests with

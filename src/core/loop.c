@@ -47,7 +47,7 @@ struct loop {
 
 static atomic_int sharing_fds;
 
-static uint64_t now_ms(void)
+uint64_t loop_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -71,7 +71,7 @@ loop *loop_new(void)
         errno = e;
         return NULL;
     }
-    l->now = now_ms();
+    l->now = loop_clock();
     return l;
 }
 
@@ -237,7 +237,7 @@ int loop_run_once(loop *l, int max_wait_ms)
     if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms)) wait = max_wait_ms;
     int n = epoll_wait(l->epfd, evs, MAX_EVENTS, wait);
     int e = errno;
-    l->now = now_ms();
+    l->now = loop_clock();
     if (l->wake) l->wake(l->wake_arg);
     for (int i = 0; i < n; i++) {
         watcher *w = evs[i].data.ptr;

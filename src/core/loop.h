@@ -66,6 +66,8 @@ void loop_sharing_fds(void);
 htd_timer_list *loop_timers(loop *l, uint64_t duration_ms, timer_fn fire);
 /* Monotonic milliseconds, read once per turn. */
 uint64_t loop_now(const loop *l);
+/* The same clock, read now. */
+uint64_t loop_clock(void);
 
 /* Runs fn(arg) after the current batch of events (or the next one). -1 when
  * out of memory. */
@@ -91,7 +93,7 @@ int loop_run_once(loop *l, int max_wait_ms);
 
 /* For a program that drives the loop from its own: the descriptor that
  * becomes readable when there is work, and how long it may wait
- * (milliseconds, -1 for no limit). */
+ * (milliseconds from the start of the last turn, -1 for no limit). */
 int loop_fd(const loop *l);
 int loop_timeout(const loop *l);
 

@@ -284,30 +284,76 @@ const char *htd_server_root(const htd_server *s)
     return s->cfg.root ? s->cfg.root : "";
 }
 
-int htd_server_run(htd_server *s)
+/* Worker 0 has finished: the others are asked to stop too (they have
+ * been, unless its loop failed), and joined once they have drained. */
+static void join_workers(htd_server *s)
 {
+    if (!s->stop_requested) htd_server_stop(s);
+    for (int t = 1; t < s->nstarted; t++) pthread_join(s->workers[t]->thread, NULL);
+    s->phase = SERVER_DONE;
+}
+
+int htd_server_start(htd_server *s)
+{
+    if (s->phase != SERVER_NEW) {
+        errno = EINVAL;
+        return -1;
+    }
     /* A peer that goes away mid-response must not kill the process. */
     struct sigaction sa;
     sigaction(SIGPIPE, NULL, &sa);
     if (sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
 
-    /* Workers block the stop signals so that the program's handlers run on
-     * the calling thread. */
+    /* Workers block every signal, so that the program's signal handlers
+     * run on its own threads. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int started = 1;
-    for (int t = 1; t < s->nthreads; t++) {
-        if (pthread_create(&s->workers[t]->thread, NULL, worker_run, s->workers[t]) != 0) break;
-        started++;
+    int rc = 0;
+    s->phase = SERVER_RUNNING;
+    s->nstarted = 1;
+    while (rc == 0 && s->nstarted < s->nthreads) {
+        worker *w = s->workers[s->nstarted];
+        if ((rc = pthread_create(&w->thread, NULL, worker_run, w)) == 0) s->nstarted++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (started < s->nthreads) {
-        htd_server_stop(s);
+    if (rc == 0) return 0;
+    join_workers(s);
+    errno = rc;
+    return -1;
+}
+
+int htd_server_fd(const htd_server *s)
+{
+    return loop_fd(s->workers[0]->loop);
+}
+
+int htd_server_timeout(const htd_server *s)
+{
+    return worker_timeout(s->workers[0]);
+}
+
+int htd_server_run_once(htd_server *s)
+{
+    if (s->phase != SERVER_RUNNING) {
+        if (s->phase == SERVER_DONE) return 0;
+        errno = EINVAL;
+        return -1;
     }
+    int rc = worker_turn(s->workers[0], 0);
+    if (rc > 0) return 1;
+    int e = errno;
+    join_workers(s);
+    errno = e;
+    return rc;
+}
+
+int htd_server_run(htd_server *s)
+{
+    if (htd_server_start(s) < 0) return -1;
     worker_run(s->workers[0]);
-    for (int t = 1; t < started; t++) pthread_join(s->workers[t]->thread, NULL);
-    return started == s->nthreads ? 0 : -1;
+    join_workers(s);
+    return 0;
 }
 
 void htd_server_stop(htd_server *s)

@@ -1,7 +1,8 @@
 /*
  * server.h - the server as a whole: its configuration with defaults filled
  * in, the document root, MIME table, routes, listening addresses and the
- * worker loops. Read-only once htd_server_run has started the workers.
+ * worker loops. Read-only once htd_server_run or htd_server_start has
+ * started the workers.
  */
 #ifndef HTD_SERVER_H
 #define HTD_SERVER_H
@@ -56,6 +57,10 @@ struct htd_server {
     pthread_mutex_t site_mu;
     atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */
     volatile sig_atomic_t stop_requested;
+    /* Whether the workers have not started, run, or have all finished; the
+     * threads started are those of workers 1..nstarted-1 (0 is the caller's). */
+    enum { SERVER_NEW, SERVER_RUNNING, SERVER_DONE } phase;
+    int nstarted;
 };
 
 /* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */

@@ -288,7 +288,8 @@ static void begin_stop(worker *l)
     }
 }
 
-static int next_timeout(worker *l)
+/* How long the worker may wait for its own sake, from the last turn. */
+static int next_timeout(const worker *l)
 {
     int64_t best = -1;
     /* Wake at least once a second to flush the access logs. */
@@ -300,17 +301,39 @@ static int next_timeout(worker *l)
     return (int)best;
 }
 
+int worker_timeout(const worker *l)
+{
+    int t = next_timeout(l), lt = loop_timeout(l->loop);
+    if (t < 0 || (lt >= 0 && lt < t)) t = lt;
+    /* Both count from the last turn, and a program may ask long after it:
+     * woken by its own events, it would otherwise wait the whole time again. */
+    uint64_t since = loop_clock() - l->now;
+    if (t > 0) t = since >= (uint64_t)t ? 0 : t - (int)since;
+    return t;
+}
+
+int worker_turn(worker *l, int wait)
+{
+    if (l->srv->stop_requested && !l->stopping) begin_stop(l);
+    int rc = 1;
+    if (l->stopping && l->nconns == 0 && !l->jobs_out) rc = 0;
+    else if (loop_run_once(l->loop, wait ? next_timeout(l) : 0) < 0 && errno != EINTR) rc = -1;
+    if (rc <= 0) {
+        int e = errno;
+        log_flush(l, l->site);
+        errno = e;
+        return rc;
+    }
+    if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
+        resume_accept(l);
+    retire(l);
+    return 1;
+}
+
 void *worker_run(void *arg)
 {
     worker *l = arg;
-    for (;;) {
-        if (l->srv->stop_requested && !l->stopping) begin_stop(l);
-        if (l->stopping && l->nconns == 0 && !l->jobs_out) break;
-        if (loop_run_once(l->loop, next_timeout(l)) < 0 && errno != EINTR) break;
-        if (l->accept_paused_until && l->now >= l->accept_paused_until && !l->stopping)
-            resume_accept(l);
-        retire(l);
-    }
-    log_flush(l, l->site);
+    while (worker_turn(l, 1) > 0)
+        continue;
     return NULL;
 }

@@ -73,7 +73,16 @@ typedef struct worker {
 
 worker *worker_new(htd_server *srv, int id, char *err, size_t errlen);
 void worker_free(worker *l);
-/* Runs until the loop has stopped and every connection is closed. */
+/* One turn: begins the stop once the server asks for it, then waits for
+ * events (if wait, as long as worker_timeout allows; else not at all) and
+ * serves them. 1 while the worker runs; 0 once it has stopped and every
+ * connection is closed; -1 with errno if its loop failed. */
+int worker_turn(worker *l, int wait);
+/* How long the worker may wait for events, in milliseconds from now (-1:
+ * until there are some): its loop's timers, the access logs' flush and the
+ * end of an accept pause. */
+int worker_timeout(const worker *l);
+/* Turns until the worker has stopped (a thread's start routine). */
 void *worker_run(void *arg);
 void worker_stop(worker *l); /* async-signal-safe */
 /* Makes the loop look at the server's site again soon. */

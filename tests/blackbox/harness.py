@@ -282,6 +282,14 @@ def start_htd(root, extra=(), threads=2, cwd=None, binary=None, prefix=()):
     return Server(argv, cwd=cwd)
 
 
+def start_example(name, root, *args):
+    """Starts build/examples/NAME ROOT 127.0.0.1:0 ARGS..."""
+    binary = os.path.join(EXAMPLES, name)
+    if not os.access(binary, os.X_OK):
+        fail("example binary %s not found (make builds it)" % binary)
+    return Server([binary, root, "127.0.0.1:0"] + list(args))
+
+
 # --------------------------------------------------------------------------
 # raw HTTP over sockets
 
@@ -460,6 +468,26 @@ class Conn:
                 break
             r.trailers.append(line)
         return body
+
+
+def download_in_flight(srv):
+    """A GET of the 8 MiB big.bin on a connection with a small receive
+    buffer, read slowly until 256 KiB are in: a response in flight. The
+    Conn, with what it has read in its buffer."""
+    c = connect(srv, rcvbuf=16384)
+    c.send(req("/big.bin"))
+    while len(c.buf) < 256 * 1024:
+        d = c.sock.recv(16384)
+        check(d, "connection closed early")
+        c.buf += d
+        time.sleep(0.001)
+    return c
+
+
+def check_big(r, root, what="big.bin"):
+    eq(r.status, 200, "status of " + what)
+    eq(len(r.body), len(root.big), "length of " + what)
+    eq(hashlib.sha256(r.body).hexdigest(), root.big_sha, "sha256 of " + what)
 
 
 def req(path, method="GET", headers=None, version="HTTP/1.1", host="localhost", body=b""):
@@ -679,14 +707,14 @@ def start_htd_config(conf, extra=(), threads=2, listen=("127.0.0.1:0",), files=N
         raise
 
 
-class config_server:
-    """`with config_server(conf, ...) as srv:` starts htd as start_htd_config
-    does, and on leaving stops it with SIGTERM, keeps its output in
-    srv.final_stdout and srv.final_stderr, removes its files, and (when the
-    body passed) requires exit status 0 and no sanitizer report."""
+class stops_cleanly:
+    """`with stops_cleanly(srv):` on leaving stops the server srv with
+    SIGTERM (if it still runs), keeps its output in srv.final_stdout and
+    srv.final_stderr, removes its files, and (when the body passed)
+    requires exit status 0 and no sanitizer report."""
 
-    def __init__(self, conf, **kw):
-        self.srv = start_htd_config(conf, **kw)
+    def __init__(self, srv):
+        self.srv = srv
 
     def __enter__(self):
         return self.srv
@@ -702,6 +730,14 @@ class config_server:
             check(rep is None, "sanitizer report on stderr:\n%s" % rep)
             eq(rc, 0, "exit status after SIGTERM (stderr tail %r)" % err[-800:])
         return False
+
+
+class config_server(stops_cleanly):
+    """`with config_server(conf, ...) as srv:` starts htd as start_htd_config
+    does, and on leaving stops it as stops_cleanly does."""
+
+    def __init__(self, conf, **kw):
+        super().__init__(start_htd_config(conf, **kw))
 
 
 def connect_addr(addr, nodelay=False):

@@ -11,10 +11,7 @@ HELLO = b"Hello from an embedded htd\n"
 
 
 def start_example(ctx):
-    binary = os.path.join(harness.EXAMPLES, "hello")
-    if not os.access(binary, os.X_OK):
-        harness.fail("example binary %s not found (make builds it)" % binary)
-    return harness.Server([binary, ctx.root.path, "127.0.0.1:0"])
+    return harness.start_example("hello", ctx.root.path)
 
 
 def test_example_hello(ctx):
