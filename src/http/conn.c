@@ -20,16 +20,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "cgi.h"
-#include "gzip.h"
-#include "log.h"
+#include "module.h"
 #include "path.h"
 #include "range.h"
 #include "response.h"
-#include "rules.h"
-#include "site.h"
-#include "static.h"
-#include "store.h"
 
 
 
@@ -113,11 +107,9 @@ void conn_close(conn *c)
 {
     worker *l = c->w;
     if (l->fresh == c) l->fresh = NULL;
-    if (c->aw) rules_detach(c);
-    if (c->cgi) cgi_detach(c);
-    if (c->gz) gzip_detach(c);
-    if (c->lj) static_list_detach(c);
-    if (c->up) store_detach(c);
+    const registry *reg = &l->srv->reg;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->mods[i]->abort) reg->mods[i]->abort(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;
@@ -154,7 +146,7 @@ void conn_on_timer(htd_timer *t)
     if (c->state == CS_HEAD && c->started) {
         conn_error(c, 408, "the request head did not arrive in time", 0);
         conn_run(c);
-    } else if (c->state == CS_BODY || c->state == CS_UPLOAD) {
+    } else if (c->state == CS_BODY || c->state == CS_SINK) {
         conn_error(c, 408, "the request body did not arrive in time", 0);
         conn_run(c);
     } else {
@@ -350,13 +342,15 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = hr && hr->r->method_id == HTD_M_HEAD;
-    /* A configured error page, for the requests that would get a body. */
-    if (hr && hr->sc && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
-        const char *page = site_errdoc(hr->sc, status);
-        if (page && static_error_page(hr, status, page, extra, extra_len) == 0) {
-            conn_seal(c);
-            c->state = CS_WRITE;
-            return;
+    const registry *reg = &l->srv->reg;
+    /* An error page of a module's, for the requests that would get a body. */
+    if (hr && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
+        for (size_t i = 0; i < reg->n; i++) {
+            if (reg->mods[i]->error_page && reg->mods[i]->error_page(hr, status, extra, extra_len) == 0) {
+                conn_seal(c);
+                c->state = CS_WRITE;
+                return;
+            }
         }
     }
     char body[256];
@@ -370,9 +364,11 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
               .extra = extra,
               .extra_len = extra_len};
     if (status == 405 && !extra) {
-        r.extra = hr && store_writable(l->srv, hr->path, hr->path_len)
-                      ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
-                      : "Allow: GET, HEAD, OPTIONS\r\n";
+        r.extra = "Allow: GET, HEAD, OPTIONS\r\n";
+        for (size_t i = 0; hr && i < reg->n; i++) {
+            const char *a = reg->mods[i]->allow ? reg->mods[i]->allow(hr) : NULL;
+            if (a) r.extra = a;
+        }
         r.extra_len = strlen(r.extra);
     }
     if (response_head(c, &r) < 0) {
@@ -389,8 +385,15 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     }
     conn_out_copy(c, body, len);
     conn_seal(c);
-    log_access(c, status, len);
+    conn_log(c, status, len);
     c->state = CS_WRITE;
+}
+
+void conn_log(const conn *c, int status, uint64_t bytes)
+{
+    const registry *reg = &c->w->srv->reg;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->mods[i]->log) reg->mods[i]->log(c, status, bytes);
 }
 
 void conn_error(conn *c, int status, const char *why, int keep)
@@ -398,14 +401,9 @@ void conn_error(conn *c, int status, const char *why, int keep)
     reply(c, status, why, keep, NULL, 0);
 }
 
-void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
-                 size_t extra_len)
+void conn_answer(conn *c, int status, const char *why, const char *extra, size_t extra_len)
 {
-    c->rpos += (uint32_t)head_len;
-    /* A body we will not read: drop it and go on, unless the client waits
-     * for 100-continue or it is too large to be worth reading. */
-    int keep = !(conn_body_pending(c) && (c->req->r->expect_continue || c->body_left > DISCARD_MAX));
-    reply(c, status, why, keep, extra, extra_len);
+    reply(c, status, why, 1, extra, extra_len);
 }
 
 /* ---- request bodies ---- */
@@ -430,9 +428,7 @@ int conn_body_pending(const conn *c)
     return c->body_chunked ? !c->chunked.done : c->body_left > 0;
 }
 
-/* ---- dispatch ---- */
-
-static void dispatch(conn *c);
+/* ---- the phases ---- */
 
 static void start_request_framing(conn *c, const htd_request *r)
 {
@@ -441,11 +437,39 @@ static void start_request_framing(conn *c, const htd_request *r)
     if (r->chunked) memset(&c->chunked, 0, sizeof c->chunked);
 }
 
-/* Ends a request that failed before any handler ran. */
-static void fail(conn *c, size_t head_len, int status, const char *why, int keep)
+/* The phases are over for c's request: it was answered here and now, or a
+ * module took it over (a script, an upload) and set the state itself. */
+static void ran(conn *c)
 {
-    c->rpos += (uint32_t)head_len;
-    conn_error(c, status, why, keep);
+    if (c->state == CS_HEAD) c->state = CS_WRITE;
+    conn_seal(c);
+    if (c->body) {
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+    }
+}
+
+/* Asks the modules of each phase in turn, from where the request is (it
+ * may be resuming), until one answers, takes it over or suspends it. */
+static void run_phases(conn *c)
+{
+    struct htd_req *hr = c->req;
+    const registry *reg = &c->w->srv->reg;
+    for (; hr->phase < PH_COUNT; hr->phase++, hr->mod = 0) {
+        for (; hr->mod < reg->n; hr->mod++) {
+            int (*fn)(struct htd_req *) = reg->mods[hr->mod]->phase[hr->phase];
+            if (!fn) continue;
+            int rc = fn(hr);
+            if (rc == MOD_DECLINED) continue;
+            if (rc == MOD_AGAIN) return;
+            if (rc != MOD_DONE) conn_error(c, rc, htd_reason(rc), 1);
+            ran(c);
+            return;
+        }
+    }
+    conn_error(c, 404, "no such resource", 1);
+    ran(c);
 }
 
 /* Called with a whole head of head_len bytes at rpos parsed into c->req. */
@@ -454,9 +478,9 @@ static void on_head(conn *c, size_t head_len)
     worker *l = c->w;
     htd_server *s = l->srv;
     struct htd_req *hr = c->req;
-    if (req_take_head(hr, c->rbuf + c->rpos, head_len) < 0) {
-        c->rpos += (uint32_t)head_len;
-        c->keep_alive = 0;
+    int taken = req_take_head(hr, c->rbuf + c->rpos, head_len);
+    c->rpos += (uint32_t)head_len;
+    if (taken < 0) {
         conn_error(c, 500, "out of memory", 0);
         return;
     }
@@ -465,6 +489,7 @@ static void on_head(conn *c, size_t head_len)
     c->nreq++;
     c->started = 0;
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
+    hr->keep_alive = c->keep_alive;
     c->http09 = r->version == 9;
     c->http10 = r->version == 10;
     c->head_only = r->method_id == HTD_M_HEAD;
@@ -472,13 +497,13 @@ static void on_head(conn *c, size_t head_len)
 
     const char *why;
     if (r->method_id == HTD_M_UNKNOWN) {
-        fail(c, head_len, 501, "request method not implemented", 1);
+        conn_error(c, 501, "request method not implemented", 1);
         return;
     }
     /* Decoding and removing dot segments only ever shorten a path. */
     size_t cap = r->path.len + 2 < REQ_PATH_MAX + 1 ? r->path.len + 2 : REQ_PATH_MAX + 1;
     if (!(hr->path = arena_alloc(&hr->mem, cap))) {
-        fail(c, head_len, 500, "out of memory", 0);
+        conn_error(c, 500, "out of memory", 0);
         return;
     }
     int n;
@@ -490,86 +515,25 @@ static void on_head(conn *c, size_t head_len)
         n = htd_path_normalize(r->path.p, r->path.len, hr->path, cap, &why);
     }
     if (n < 0) {
-        fail(c, head_len, 400, why, 0); /* traversal or NUL: a hostile client */
+        conn_error(c, 400, why, 0); /* traversal or NUL: a hostile client */
         return;
     }
     hr->path_len = (size_t)n;
-    if (rules_apply(c, head_len) == RULES_DONE) return;
-
-    if (cgi_claims(hr->vh, hr->path, hr->path_len)) {
-        cgi_start(c, head_len);
-        return;
-    }
-
-    /* Writable areas are the top-level server's: under its root. */
-    int m = r->method_id;
-    if ((m == HTD_M_PUT || m == HTD_M_POST || m == HTD_M_DELETE) && hr->vh == &l->site->vhosts[0] &&
-        store_writable(s, hr->path, hr->path_len)) {
-        c->rpos += (uint32_t)head_len;
-        if (static_hidden(hr->path, hr->path_len)) {
-            conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
-        } else {
-            store_start(c, r, hr);
-        }
-        return;
-    }
-
-    /* A handler that takes a body gets all of it first. */
-    const route *rt = NULL;
-    for (size_t i = 0; i < s->nroutes; i++) {
-        if (htd_path_under(hr->path, hr->path_len, s->routes[i].prefix, s->routes[i].len)) {
-            rt = &s->routes[i];
-            break;
-        }
-    }
-    if (rt && conn_body_pending(c)) {
-        if (!r->chunked && (uint64_t)r->content_length > s->cfg.max_body) {
-            fail(c, head_len, 413, "request body larger than the server accepts", 0);
-            return;
-        }
-        c->rpos += head_len;
-        c->body_len = 0;
-        c->state = CS_BODY;
-        if (r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
-        arm(c, T_BODY);
-        return;
-    }
-    c->rpos += head_len;
-    /* A client waiting for 100-continue that we will not read the body
-     * of gets its answer now, and the connection ends after it; so does one
-     * whose unwanted body is too large to be worth reading and dropping. */
-    if (conn_body_pending(c) && (r->expect_continue || c->body_left > DISCARD_MAX)) c->keep_alive = 0;
-    dispatch(c);
+    run_phases(c);
 }
 
-/* Runs the handlers for c's request. */
-static void dispatch(conn *c)
+void conn_read_body(conn *c)
 {
-    worker *l = c->w;
-    htd_server *s = l->srv;
     struct htd_req *hr = c->req;
-    for (size_t i = 0; i < s->nroutes; i++) {
-        const route *rt = &s->routes[i];
-        if (!htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len)) continue;
-        if (rt->fn(hr, rt->arg) == HTD_DONE) {
-            if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
-            goto out;
-        }
-    }
-    if (hr->vh->root_fd >= 0) static_serve(hr);
-    else conn_error(c, 404, "no such resource", 1);
-out:
-    conn_seal(c);
-    if (c->body) {
-        free(c->body);
-        c->body = NULL;
-        c->body_len = c->body_cap = 0;
-    }
-    if (c->state != CS_WAIT) c->state = CS_WRITE; /* a listing may wait for the pool */
+    hr->body_taken = 1;
+    c->body_len = 0;
+    c->state = CS_BODY;
+    if (hr->r->expect_continue && hr->r->version == 11 && c->rpos == c->rlen) conn_continue(c);
+    arm(c, T_BODY);
 }
 
 /* BODY: moves body bytes from the read buffer to c->body until it is
- * whole, then dispatches. */
+ * whole, then goes back to the module that asked for it. */
 static int read_body_step(conn *c)
 {
     worker *l = c->w;
@@ -601,12 +565,9 @@ static int read_body_step(conn *c)
     }
     c->rpos += (uint32_t)consumed;
     if (!done) return 0;
-    /* Access and authentication were checked before the body; the vhost
-     * and rule are chosen again under the worker's site of now, which a
-     * reload may have replaced meanwhile. */
-    rules_scope(c);
     c->req->body = (htd_str){c->body, c->body_len};
-    dispatch(c);
+    c->state = CS_HEAD;
+    run_phases(c);
     return 1;
 }
 
@@ -665,7 +626,7 @@ static int response_done(conn *c)
     if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next piece */
         c->state = c->resume;
         c->resume = 0;
-        if (c->state == CS_BODY || c->state == CS_UPLOAD) arm(c, T_BODY);
+        if (c->state == CS_BODY || c->state == CS_SINK) arm(c, T_BODY);
         else htd_timer_disarm(&c->timer); /* CGI has its own limit; WAIT and GZIP arm what they wait on */
         return 1;
     }
@@ -719,27 +680,39 @@ static int read_body_more(conn *c)
 
 void conn_wait(conn *c)
 {
-    /* The request has not happened yet; the ones before it were all
-     * keep-alive. Nor has its body begun: it must not be taken for a
-     * request meanwhile (the framing comes again with the head). */
-    c->nreq--;
+    /* Until it resumes, the request has not happened: earlier pipelined
+     * responses going out meanwhile are judged by their own keep-alive, and
+     * its body is neither read nor taken for a request (its framing comes
+     * back with it). */
     c->keep_alive = 1;
     c->body_left = 0;
     c->body_chunked = 0;
+    c->req->resumed = 0;
     c->state = CS_WAIT;
     c->w->jobs_out++;
 }
 
-void conn_waited(conn *c)
+void conn_resume_request(conn *c)
 {
     c->w->jobs_out--;
-    /* Still sending earlier pipelined responses: once they are out, the
-     * connection reads the waiting head again by itself. */
-    if (c->resume == CS_WAIT) c->resume = 0;
-    if (c->state == CS_WAIT) {
-        c->state = CS_HEAD;
-        conn_resume(c);
-    }
+    c->req->resumed = 1;
+    /* Still sending earlier responses: the phases go on once they are out. */
+    if (c->state == CS_WAIT) conn_run(c);
+}
+
+/* WAIT, and the module is back: the phases run again. */
+static void resume_phases(conn *c)
+{
+    struct htd_req *hr = c->req;
+    c->keep_alive = hr->keep_alive;
+    start_request_framing(c, hr->r);
+    /* From the first phase: the worker's site may have been reloaded
+     * meanwhile, and the vhost and rule are chosen again under the new
+     * one. The modules before the one that waited find their answer at
+     * once (the credentials' cache, say). */
+    hr->phase = hr->mod = 0;
+    c->state = CS_HEAD;
+    run_phases(c);
 }
 
 void conn_continue(conn *c)
@@ -794,7 +767,7 @@ static void conn_run(conn *c)
         case CS_HEAD:
             if (c->rpos < c->rlen) {
                 const char *why = "bad request";
-                if (c->req && c->req->r) req_done(c); /* one waiting for a pool job, parsed again */
+                if (c->req && c->req->r) req_done(c); /* ended without a queued response */
                 if (!c->req && !(c->req = req_new(&l->reqs, c))) {
                     conn_close(c);
                     return;
@@ -885,13 +858,10 @@ static void conn_run(conn *c)
             }
             break;
         }
-        case CS_STORE:
+        case CS_PAUSE:
             return; /* a disk job will resume it */
-        case CS_CGI:
-            if (!cgi_step(c)) return;
-            break;
-        case CS_GZIP:
-            if (!gzip_step(c)) return;
+        case CS_GEN:
+            if (!c->req->gen(c)) return;
             break;
         case CS_WAIT:
             if (c->out) { /* earlier pipelined responses go out meanwhile */
@@ -899,11 +869,15 @@ static void conn_run(conn *c)
                 c->state = CS_WRITE;
                 break;
             }
+            if (c->req->resumed) {
+                resume_phases(c);
+                break;
+            }
             if (!c->timer.next || c->timer_kind != T_SEND) arm(c, T_SEND);
             return; /* the password check will resume it */
-        case CS_UPLOAD:
+        case CS_SINK:
             if (c->rpos < c->rlen) {
-                store_take_body(c);
+                c->req->sink(c);
                 break;
             }
             if (!read_body_more(c)) return;

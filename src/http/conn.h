@@ -7,15 +7,16 @@
  *   DISCARD  reading and dropping the body of a request already answered
  *   LINGER   after a final response: write side shut, draining the client's
  *            last bytes so that closing does not reset the response away
- *   UPLOAD   reading a request body into a document store upload (store.c)
- *   STORE    waiting for a disk job of that upload; reading nothing
- *   CGI      a script (cgi.c) is producing the response: the body goes to
- *            it, its output to the client through WRITE and back
- *   GZIP     a static file being compressed (gzip.c), piece by piece through
- *            WRITE and back
- *   WAIT     waiting for a pool job done for the request (a password check,
- *            a directory listing); reading nothing, the request head kept at
- *            rpos to be parsed again when the job is back
+ *   SINK     a module takes the request body as it arrives (the request's
+ *            sink: the document store's upload)
+ *   PAUSE    a module holds the request and reads nothing meanwhile (a disk
+ *            job of an upload); it runs the machine again when it is back
+ *   WAIT     a module suspended the request (MOD_AGAIN: a password check, a
+ *            directory listing on the pool); reading nothing; when it is
+ *            back the phases run again
+ *   GEN      a module produces the response piece by piece (the request's
+ *            generator: a script's output, a file being compressed), each
+ *            piece through WRITE and back
  *
  * Memory: an idle connection holds only this struct; the read buffer and the
  * out queue come from the loop's pools while a request is in progress.
@@ -33,7 +34,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_UPLOAD, CS_STORE, CS_WAIT, CS_CGI, CS_GZIP };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_PAUSE, CS_WAIT, CS_GEN };
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
@@ -128,12 +129,16 @@ int conn_out_give(conn *c, char *buf, size_t len);
 int conn_out_ref(conn *c, const char *p, size_t len);
 /* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */
 int conn_fill(conn *c);
-/* The request whose head is at rpos waits for a pool job (CS_WAIT); its
- * head is parsed again after conn_waited. Counts the job in the loop's. */
+/* A module suspends c's request (MOD_AGAIN) for a pool job: the connection
+ * waits in CS_WAIT, reading nothing. Counts the job in the worker's. */
 void conn_wait(conn *c);
-/* The job is back: parse the waiting head again (now, or once earlier
+/* The job is back: the phases run again from the first, and the module
+ * that suspended the request is asked again (now, or once earlier
  * responses are out). May close c. */
-void conn_waited(conn *c);
+void conn_resume_request(conn *c);
+/* For a module in the content phase: read the whole request body (within
+ * max_body) into the request, then ask the module again. */
+void conn_read_body(conn *c);
 /* Queues "100 Continue" for a client that waits for it before its body. */
 void conn_continue(conn *c);
 /* Waits for more of a request body on the body timer. */
@@ -155,12 +160,13 @@ int conn_body_pending(const conn *c);
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
+/* Logs a response on c through every module's log hook. */
+void conn_log(const conn *c, int status, uint64_t bytes);
 /* The request in progress on c (its head parsed), or NULL. */
 struct htd_req *conn_current(const conn *c);
-/* Answers the request whose head_len-byte head is at rpos without serving
- * it: an error, a refusal or a redirect, with extra header lines. Keeps the
- * connection when the request's body can be read past. */
-void conn_answer(conn *c, size_t head_len, int status, const char *why, const char *extra,
-                 size_t extra_len);
+/* Answers c's request without serving it: an error, a refusal or a
+ * redirect, with extra header lines. Keeps the connection when the
+ * request's body can be read past. */
+void conn_answer(conn *c, int status, const char *why, const char *extra, size_t extra_len);
 
 #endif

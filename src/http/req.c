@@ -15,6 +15,7 @@ struct htd_req *req_new(pool *p, struct conn *c)
     hr->parser = (htd_parser){0};
     hr->r = NULL;
     hr->vh = NULL;
+    hr->rule = NULL;
     hr->sc = NULL;
     hr->cache = NULL;
     hr->cc = NULL;
@@ -25,6 +26,10 @@ struct htd_req *req_new(pool *p, struct conn *c)
     hr->hdrs = NULL;
     hr->hdrs_len = 0;
     hr->responded = 0;
+    hr->phase = hr->mod = 0;
+    hr->resumed = hr->keep_alive = hr->body_taken = 0;
+    hr->gen = NULL;
+    hr->sink = NULL;
     memset(hr->ctx, 0, sizeof hr->ctx);
     arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     return hr;

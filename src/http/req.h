@@ -13,6 +13,7 @@
 #define HTD_REQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "htd.h"
@@ -26,6 +27,7 @@
 struct conn;
 struct vhost;
 struct scope;
+struct rule;
 struct cache;
 
 struct htd_req {
@@ -34,6 +36,7 @@ struct htd_req {
     htd_request *r;         /* &head once the head is parsed, else NULL */
     htd_request head;       /* slices into the arena's copy of the head */
     struct vhost *vh;       /* chosen by Host */
+    const struct rule *rule; /* chosen by path in vh, or NULL */
     const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
     struct cache *cache;    /* the vhost's files in this worker, or NULL */
     const char *cc;         /* a --cache-control line for the path, or NULL */
@@ -44,6 +47,12 @@ struct htd_req {
     char *hdrs;             /* response headers added by htd_resp_header, in the arena */
     size_t hdrs_len;
     int responded;
+    uint8_t phase, mod;   /* where the phases are (module.h): a suspended request resumes there */
+    uint8_t resumed;      /* the module it waits for is back */
+    uint8_t keep_alive;   /* as the head said, kept while it waits */
+    uint8_t body_taken;   /* a module reads the body (else an unread body may close the connection) */
+    int (*gen)(struct conn *c);   /* GEN: queues the next piece; 1 if c changed state */
+    void (*sink)(struct conn *c); /* SINK: takes what is buffered of the body */
     void *ctx[REQ_SLOTS];
     arena mem;
 };

@@ -81,6 +81,6 @@ int htd_respond(htd_req *r, int status, const char *content_type, const void *bo
         return -1;
     }
     r->responded = 1;
-    log_access(r->c, status, bodiless ? 0 : len);
+    conn_log(r->c, status, bodiless ? 0 : len);
     return 0;
 }

@@ -144,6 +144,12 @@ int response_head(conn *c, const resp *r)
     if (r->pre_len) put(&w, r->pre, r->pre_len);
     if (r->extra_len) put(&w, r->extra, r->extra_len);
     const struct htd_req *hr = conn_current(c);
+    /* A body nobody will read is dropped and the connection goes on, unless
+     * the client waits to be told to send it (100-continue) or it is too
+     * large to be worth reading: then this response ends the connection. */
+    if (hr && !hr->body_taken && conn_body_pending(c) &&
+        (hr->r->expect_continue || c->body_left > DISCARD_MAX))
+        c->keep_alive = 0;
     if (hr) {
         if (hr->sc && hr->sc->headers_len) put(&w, hr->sc->headers, hr->sc->headers_len);
         if (hr->cc) put(&w, hr->cc, hr->cc_len);

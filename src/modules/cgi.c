@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "fields.h"
 #include "log.h"
+#include "module.h"
 #include "path.h"
 #include "response.h"
 #include "server.h"
@@ -356,7 +357,7 @@ static void fail(conn *c, int status, const char *why)
      * under an earlier one (the script holds that site, not its caches). */
     if (g->st != c->w->site) c->req->cache = NULL;
     conn_error(c, status, why, 1);
-    if (c->resume == CS_CGI) c->resume = 0; /* earlier responses were being sent: the error follows them */
+    if (c->resume == CS_GEN) c->resume = 0; /* earlier responses were being sent: the error follows them */
     release(c, 1);
 }
 
@@ -387,7 +388,7 @@ static void nonblock(int fd)
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-void cgi_start(conn *c, size_t head_len)
+static void start(conn *c)
 {
     worker *l = c->w;
     htd_server *s = l->srv;
@@ -398,24 +399,24 @@ void cgi_start(conn *c, size_t head_len)
     size_t script_len = 0;
 
     if (static_hidden(hr->path, hr->path_len)) {
-        conn_answer(c, head_len, 403, "dotfiles are not served", NULL, 0);
+        conn_answer(c, 403, "dotfiles are not served", NULL, 0);
         return;
     }
     int st = vh->root_fd < 0 ? 404 : find_script(vh, hr->path, hr->path_len, &script_len, &why);
     if (st) {
-        conn_answer(c, head_len, st, why, NULL, 0);
+        conn_answer(c, st, why, NULL, 0);
         return;
     }
     if (atomic_fetch_add(&s->cgi_running, 1) >= s->cfg.cgi_max) {
         atomic_fetch_sub(&s->cgi_running, 1);
         static const char ra[] = "Retry-After: 1\r\n";
-        conn_answer(c, head_len, 503, "too many scripts running; try again shortly", ra, sizeof ra - 1);
+        conn_answer(c, 503, "too many scripts running; try again shortly", ra, sizeof ra - 1);
         return;
     }
     cgi *g = calloc(1, sizeof *g);
     if (!g) {
         atomic_fetch_sub(&s->cgi_running, 1);
-        conn_answer(c, head_len, 500, "out of memory", NULL, 0);
+        conn_answer(c, 500, "out of memory", NULL, 0);
         return;
     }
     for (int i = 0; i < END_COUNT; i++) g->end[i].fd = -1;
@@ -496,7 +497,7 @@ void cgi_start(conn *c, size_t head_len)
         for (int i = 0; i < END_COUNT; i++) close_end(g, i);
         atomic_fetch_sub(&s->cgi_running, 1);
         free(g);
-        conn_answer(c, head_len, 500, "cannot watch the script", NULL, 0);
+        conn_answer(c, 500, "cannot watch the script", NULL, 0);
         return;
     }
     g->st = site_hold(s, l->site);
@@ -505,12 +506,13 @@ void cgi_start(conn *c, size_t head_len)
 
     g->c = c;
     c->cgi = g;
-    c->rpos += (uint32_t)head_len;
+    hr->body_taken = 1;
     htd_timer_disarm(&c->timer);
     /* A body pending: the client may wait for 100 Continue before sending it. */
     if (conn_body_pending(c) && r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
     if (!conn_body_pending(c)) close_end(g, END_IN);
-    c->state = CS_CGI;
+    hr->gen = cgi_step;
+    c->state = CS_GEN;
     return;
 
 spawn_failed:
@@ -522,8 +524,27 @@ spawn_failed:
     free(env);
     free(g);
     atomic_fetch_sub(&s->cgi_running, 1);
-    conn_answer(c, head_len, 500, why, NULL, 0);
+    conn_answer(c, 500, why, NULL, 0);
 }
+
+/* The content phase: paths under a script prefix are scripts. */
+static int content_phase(struct htd_req *hr)
+{
+    if (!cgi_claims(hr->vh, hr->path, hr->path_len)) return MOD_DECLINED;
+    start(hr->c);
+    return MOD_DONE;
+}
+
+static void abort_script(conn *c)
+{
+    if (c->cgi) cgi_detach(c);
+}
+
+const htd_module cgi_module = {
+    .name = "cgi",
+    .phase = {[PH_CONTENT] = content_phase},
+    .abort = abort_script,
+};
 
 /* ---- the request body to the script ---- */
 
@@ -669,7 +690,7 @@ static void finish(conn *c, cgi *g)
     if (g->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
     if ((g->cl_left > 0 && !g->bodyless) || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
     conn_seal(c);
-    log_access(c, g->nph ? 200 : g->status, g->sent);
+    conn_log(c, g->nph ? 200 : g->status, g->sent);
     release(c, 0);
     c->state = CS_WRITE;
 }
@@ -698,7 +719,7 @@ static int pump(conn *c, cgi *g)
             conn_out_ref(c, g->out, (size_t)n);
             c->head_only = head_only;
             g->sent += (size_t)n;
-            c->resume = CS_CGI;
+            c->resume = CS_GEN;
             c->state = CS_WRITE;
             return 1;
         }
@@ -709,7 +730,7 @@ static int pump(conn *c, cgi *g)
             }
             queue_body(c, g, g->out, (size_t)n);
             if (!c->out) continue; /* nothing to send (HEAD, 204): keep draining */
-            c->resume = CS_CGI;
+            c->resume = CS_GEN;
             c->state = CS_WRITE;
             return 1;
         }
@@ -747,7 +768,7 @@ static int pump(conn *c, cgi *g)
             finish(c, g);
             return 1;
         }
-        c->resume = CS_CGI;
+        c->resume = CS_GEN;
         c->state = CS_WRITE;
         return 1;
     }
@@ -768,7 +789,7 @@ int cgi_step(conn *c)
         return 0;
     }
     if (c->out) { /* a 100 Continue, or what the last step queued */
-        c->resume = CS_CGI;
+        c->resume = CS_GEN;
         c->state = CS_WRITE;
         return 1;
     }
@@ -827,13 +848,13 @@ static void on_end(watcher *w, uint32_t events)
         if (!g->exited) return;
         if (g->end[END_ERR].fd >= 0) read_stderr(g);
         if (g->c) {
-            if (g->c->state == CS_CGI) conn_resume(g->c);
+            if (g->c->state == CS_GEN) conn_resume(g->c);
             return;
         }
         maybe_free(g);
         return;
     default:
-        if (g->c && g->c->state == CS_CGI) conn_resume(g->c);
+        if (g->c && g->c->state == CS_GEN) conn_resume(g->c);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "module.h"
 #include "timer.h"
 
 struct conn;
@@ -16,12 +17,11 @@ struct vhost;
 /* Is the decoded path under one of vh's script prefixes? */
 int cgi_claims(const struct vhost *vh, const char *path, size_t len);
 
-/* Starts the script for the request in the loop's hreq (its head,
- * head_len bytes, at the connection's rpos). The connection enters CS_CGI,
- * or is answered (404, 403, 500, 503). */
-void cgi_start(struct conn *c, size_t head_len);
+/* The module: its content phase runs the scripts under vh's prefixes (the
+ * connection enters CS_GEN), or answers 403, 404, 500 or 503. */
+extern const htd_module cgi_module;
 
-/* CS_CGI: moves the request body to the script and its output to the
+/* The generator (CS_GEN): moves the request body to the script and its output to the
  * client. 1 if the connection changed state, 0 if it must wait. */
 int cgi_step(struct conn *c);
 

@@ -137,7 +137,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
                    .extra = "Vary: Accept-Encoding\r\n", .extra_len = 23};
         if (response_head(c, &nm) < 0) return -1;
         hr->responded = 1;
-        log_access(c, 304, 0);
+        conn_log(c, 304, 0);
         return 0;
     }
     htd_str im = htd_request_header(r, "if-match", 8);
@@ -162,7 +162,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     }
     hr->responded = 1;
     if (!g) {
-        log_access(c, 200, 0);
+        conn_log(c, 200, 0);
         return 0;
     }
     cache_ref(e);
@@ -170,7 +170,8 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     g->st = site_hold(c->w->srv, c->w->site);
     g->chunked = r->version == 11;
     c->gz = g;
-    c->resume = CS_GZIP; /* once the head is out */
+    hr->gen = gzip_step;
+    c->resume = CS_GEN; /* once the head is out */
     return 0;
 }
 
@@ -190,7 +191,7 @@ int gzip_step(conn *c)
 {
     struct gz *g = c->gz;
     if (c->out) {
-        c->resume = CS_GZIP;
+        c->resume = CS_GEN;
         c->state = CS_WRITE;
         return 1;
     }
@@ -220,7 +221,7 @@ int gzip_step(conn *c)
         if (rc == Z_STREAM_END) {
             queue(c, g, n, 1);
             conn_seal(c);
-            log_access(c, 200, g->sent);
+            conn_log(c, 200, g->sent);
             gz_free(c);
             c->resume = 0;
             c->state = CS_WRITE;
@@ -233,9 +234,19 @@ int gzip_step(conn *c)
         }
         if (n) {
             queue(c, g, n, 0);
-            c->resume = CS_GZIP;
+            c->resume = CS_GEN;
             c->state = CS_WRITE;
             return 1;
         }
     }
 }
+
+static void abort_stream(conn *c)
+{
+    if (c->gz) gzip_detach(c);
+}
+
+const htd_module gzip_module = {
+    .name = "gzip",
+    .abort = abort_stream,
+};

@@ -8,17 +8,22 @@ struct conn;
 struct htd_req;
 struct cache_entry;
 
-#define GZIP_MIN 256 /* smaller files gain too little to be worth it */
+#include "module.h"
+
+#define GZIP_MIN 256
+
+/* The module (its compressions are started by the static module). */
+extern const htd_module gzip_module; /* smaller files gain too little to be worth it */
 
 /* Is a Content-Type worth compressing (text, JSON, JavaScript, XML, SVG)? */
 int gzip_compressible(const char *ctype);
 
 /* Answers hr with e compressed: 200 (streamed; the connection goes on in
- * CS_GZIP once the head is out) or 304. -1 if it cannot (nothing queued):
+ * CS_GEN once the head is out) or 304. -1 if it cannot (nothing queued):
  * the caller sends identity. */
 int gzip_start(struct htd_req *hr, struct cache_entry *e);
 
-/* CS_GZIP: compresses and queues the next piece. 1 if c changed state. */
+/* The generator (CS_GEN): compresses and queues the next piece. 1 if c changed state. */
 int gzip_step(struct conn *c);
 
 /* The connection is closing. */

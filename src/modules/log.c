@@ -298,3 +298,8 @@ void log_access(const conn *c, int status, uint64_t bytes)
     *p++ = '\n';
     lf->len[t] += (size_t)(p - start);
 }
+
+const htd_module log_module = {
+    .name = "log",
+    .log = log_access,
+};

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "module.h"
+
 struct conn;
 struct worker;
 struct htd_request;
@@ -26,6 +28,9 @@ void logfmt_free(logfmt *f);
  * request's virtual host; with none (a head that did not parse), of the
  * line as it came, to the top-level server's log. */
 void log_access(const struct conn *c, int status, uint64_t bytes);
+
+/* The module: log_access for every response. */
+extern const htd_module log_module;
 /* Writes out what loop l has buffered for the logs of site st. */
 void log_flush(struct worker *l, struct site *st);
 /* Writes out every loop's lines for st: for a site no loop uses any more. */

@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "jobs.h"
+#include "module.h"
 #include "path.h"
 #include "rewrite.h"
 #include "server.h"
@@ -59,10 +60,11 @@ static void password_checked(htd_job *j)
     if (c) {
         c->aw = NULL;
         if (aw->ok) auth_cache_add(l->auth_cache, aw->user, aw->pass, aw->hash, l->now);
-        /* A no counts only for a head parsed again at once, under the same
-         * site; a head that waits behind earlier responses is checked again. */
+        /* A no counts only for a request that goes on at once, under the
+         * same site; one that waits behind earlier responses is checked
+         * again. */
         else if (aw->st == l->site && c->state == CS_WAIT) c->auth_failed = 1;
-        conn_waited(c);
+        conn_resume_request(c);
     } else {
         l->jobs_out--;
     }
@@ -103,8 +105,10 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     return 0;
 }
 
-/* RULES_GO if the request carries credentials the realm accepts. */
-static int authenticate(conn *c, size_t head_len, const realm *rm)
+/* MOD_DECLINED if the request carries credentials the realm accepts (the
+ * next module goes on with it); MOD_AGAIN while a password check runs on
+ * the pool; else it was answered: MOD_DONE. */
+static int authenticate(conn *c, const realm *rm)
 {
     worker *l = c->w;
     int failed = c->auth_failed;
@@ -116,20 +120,21 @@ static int authenticate(conn *c, size_t head_len, const realm *rm)
         int hit = hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now);
         int rc = hit ? 0 : wait_for_check(c, user, pass, hash, rm);
         explicit_bzero(buf, sizeof buf);
-        if (hit) return RULES_GO;
-        if (rc == 0) return RULES_DONE;
+        if (hit) return MOD_DECLINED;
+        if (rc == 0) return MOD_AGAIN;
         static const char ra[] = "Retry-After: 1\r\n";
-        conn_answer(c, head_len, 503, "too many password checks waiting; try again shortly", ra, sizeof ra - 1);
-        return RULES_DONE;
+        conn_answer(c, 503, "too many password checks waiting; try again shortly", ra, sizeof ra - 1);
+        return MOD_DONE;
     }
     explicit_bzero(buf, sizeof buf);
-    conn_answer(c, head_len, 401,
+    conn_answer(c, 401,
                 v.p ? "the user name or password is not right" : "this needs a user name and password",
                 rm->hdr, rm->hdr_len);
-    return RULES_DONE;
+    return MOD_DONE;
 }
 
-/* Sets hreq's vhost, scope and cache; returns the rule, filling caps. */
+/* Sets the request's vhost, rule, scope and cache; returns the rule,
+ * filling caps. */
 static const rule *choose(conn *c, htd_str *caps, int *ncaps)
 {
     worker *l = c->w;
@@ -141,6 +146,7 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     *ncaps = 0;
     const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;
+    hr->rule = ru;
     hr->cc = NULL;
     size_t best = 0;
     for (size_t i = 0; i < vh->ncc; i++) {
@@ -161,33 +167,56 @@ void rules_scope(conn *c)
     choose(c, caps, &ncaps);
 }
 
-int rules_apply(conn *c, size_t head_len)
+/* The rewrite phase: the virtual host and the rule. */
+static int choose_phase(struct htd_req *hr)
 {
-    struct htd_req *hr = c->req;
-    htd_str caps[10];
-    int ncaps;
-    const rule *ru = choose(c, caps, &ncaps);
+    rules_scope(hr->c);
+    return MOD_DECLINED;
+}
+
+/* The access phase: address rules, authentication, redirects. */
+static int access_phase(struct htd_req *hr)
+{
+    conn *c = hr->c;
+    const rule *ru = hr->rule;
     const scope *sc = hr->sc;
 
     if (sc->naccess && !access_check(sc->access, sc->naccess, &c->peer)) {
         c->auth_failed = 0;
-        conn_answer(c, head_len, 403, "access denied", NULL, 0);
-        return RULES_DONE;
+        conn_answer(c, 403, "access denied", NULL, 0);
+        return MOD_DONE;
     }
-    if (sc->auth && authenticate(c, head_len, sc->auth) == RULES_DONE) return RULES_DONE;
+    if (sc->auth) {
+        int rc = authenticate(c, sc->auth);
+        if (rc != MOD_DECLINED) return rc;
+    }
     c->auth_failed = 0;
     if (ru && ru->redirect) {
+        htd_str caps[10];
+        int ncaps = 0;
+        site_rule(hr->vh, hr->path, hr->path_len, caps, &ncaps); /* the same rule, with its captures */
         char loc[4096 + 16];
         memcpy(loc, "Location: ", 10);
         int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len}, c->req->r->query,
                                c->req->r->host, ru->keep_query, loc + 10, sizeof loc - 12);
         if (n < 0) {
-            conn_answer(c, head_len, 414, "the redirect target would be too long", NULL, 0);
-            return RULES_DONE;
+            conn_answer(c, 414, "the redirect target would be too long", NULL, 0);
+            return MOD_DONE;
         }
         memcpy(loc + 10 + n, "\r\n", 2);
-        conn_answer(c, head_len, ru->code, "redirecting", loc, (size_t)n + 12);
-        return RULES_DONE;
+        conn_answer(c, ru->code, "redirecting", loc, (size_t)n + 12);
+        return MOD_DONE;
     }
-    return RULES_GO;
+    return MOD_DECLINED;
 }
+
+static void abort_check(conn *c)
+{
+    if (c->aw) rules_detach(c);
+}
+
+const htd_module rules_module = {
+    .name = "rules",
+    .phase = {[PH_REWRITE] = choose_phase, [PH_ACCESS] = access_phase},
+    .abort = abort_check,
+};

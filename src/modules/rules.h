@@ -10,16 +10,15 @@
 
 struct conn;
 
-enum { RULES_GO = 0, RULES_DONE = 1 };
+#include "module.h"
 
-/* For the request in the loop's hreq, whose head is head_len bytes at the
- * connection's rpos. RULES_GO: serve it (hreq's vh, sc and cache are set).
- * RULES_DONE: it was answered, or it waits for a password check (CS_WAIT);
- * either way the caller is done with it. */
-int rules_apply(struct conn *c, size_t head_len);
+/* The module: its rewrite phase chooses the request's virtual host and
+ * rule; its access phase checks addresses (403), credentials (401; a
+ * password check waits on the pool) and redirects. */
+extern const htd_module rules_module;
 
-/* Sets the loop's hreq vhost, scope and cache again for c's request, without
- * the checks (a request whose body has just been read). */
+/* Sets c's request's vhost, scope and cache again, without the checks (a
+ * request whose body has just been read). */
 void rules_scope(struct conn *c);
 
 /* A connection waiting for a password check is closing. */

@@ -27,6 +27,7 @@
 #include "jobs.h"
 #include "listing.h"
 #include "log.h"
+#include "module.h"
 #include "path.h"
 #include "range.h"
 #include "response.h"
@@ -116,7 +117,7 @@ static int header_date(const htd_request *r, const char *name, size_t len, time_
 static void finish(struct htd_req *hr, int status, uint64_t bytes)
 {
     hr->responded = 1;
-    log_access(hr->c, status, bytes);
+    conn_log(hr->c, status, bytes);
 }
 
 static void fail(struct htd_req *hr, int status, const char *why)
@@ -251,7 +252,7 @@ static void list_done(htd_job *j)
     close(lj->dirfd);
     lj->dirfd = -1;
     lj->done = 1;
-    if (lj->c) conn_waited(lj->c); /* parses the head again: list_dir below answers */
+    if (lj->c) conn_resume_request(lj->c); /* asks the module again: list_dir below answers */
     else list_free(lj);
 }
 
@@ -263,7 +264,7 @@ void static_list_detach(conn *c)
         list_free(lj);
     } else {
         lj->c = NULL;        /* list_done frees it */
-        c->w->jobs_out--; /* conn_waited will not run for it */
+        c->w->jobs_out--; /* conn_resume_request will not run for it */
     }
 }
 
@@ -314,7 +315,6 @@ static void list_dir(struct htd_req *hr, const char *rel)
     lj->job = (htd_job){.work = list_work, .done = list_done, .loop = l->loop};
     c->lj = lj;
     hr->responded = 1;
-    c->rpos -= (uint32_t)hr->r->head_len; /* the head is read again when the listing is back */
     conn_wait(c);
     jobs_submit(l->srv->jobs, &lj->job);
 }
@@ -624,7 +624,7 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
         resp rs = {.status = status, .ctype = e->ctype, .length = (int64_t)e->size,
                    .extra = extra, .extra_len = extra_len};
         if (response_head(c, &rs) == 0 && conn_out_entry(c, e, 0, e->size) == 0) {
-            log_access(c, status, e->size);
+            conn_log(c, status, e->size);
             rc = 0;
         } else {
             conn_out_rollback(c);
@@ -633,3 +633,32 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
     cache_unref(e);
     return rc;
 }
+
+/* The content phase: files from the vhost's root, when it has one. A
+ * directory being listed suspends the request (the listing is made on the
+ * pool). */
+static int content_phase(struct htd_req *hr)
+{
+    if (hr->vh->root_fd < 0) return MOD_DECLINED;
+    static_serve(hr);
+    return hr->c->state == CS_WAIT ? MOD_AGAIN : MOD_DONE;
+}
+
+static void abort_listing(conn *c)
+{
+    if (c->lj) static_list_detach(c);
+}
+
+/* The vhost's or rule's page for an error status, if it configures one. */
+static int error_page(struct htd_req *hr, int status, const char *extra, size_t extra_len)
+{
+    const char *page = hr->sc ? site_errdoc(hr->sc, status) : NULL;
+    return page ? static_error_page(hr, status, page, extra, extra_len) : -1;
+}
+
+const htd_module static_module = {
+    .name = "static",
+    .phase = {[PH_CONTENT] = content_phase},
+    .abort = abort_listing,
+    .error_page = error_page,
+};

@@ -10,6 +10,11 @@ struct htd_req;
 #include <sys/stat.h>
 
 #include "htd.h"
+#include "module.h"
+
+/* The module: its content phase serves files from the vhost's root; its
+ * error pages are the configured ones. */
+extern const htd_module static_module;
 
 /* Answers hr from the root: GET, HEAD and OPTIONS, with validators and ranges. */
 void static_serve(struct htd_req *hr);

@@ -37,6 +37,7 @@
 #include "conn.h"
 #include "jobs.h"
 #include "log.h"
+#include "module.h"
 #include "path.h"
 #include "response.h"
 #include "server.h"
@@ -396,7 +397,7 @@ static void submit(upload *u, int op)
     u->op = op;
     u->busy = 1;
     if (u->c) {
-        u->c->state = CS_STORE;
+        u->c->state = CS_PAUSE;
         htd_timer_disarm(&u->c->timer); /* the disk's time is not the client's */
         /* From here the request may outlive the site its vhost and rule
          * were chosen under (a reload retires it): it keeps nothing of it,
@@ -434,7 +435,7 @@ static void finish_ok(upload *u)
     if (u->method == HTD_M_DELETE || u->existed) {
         resp r = {.status = 204, .length = -1};
         response_head(c, &r);
-        log_access(u->c, 204, 0);
+        conn_log(u->c, 204, 0);
     } else {
         char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
         if (u->method == HTD_M_POST) {
@@ -447,7 +448,7 @@ static void finish_ok(upload *u)
         resp r = {.status = 201, .ctype = "text/plain; charset=utf-8", .length = bl,
                   .location = {loc, strlen(loc)}};
         if (response_head(c, &r) == 0) conn_out_copy(c, body, (size_t)bl);
-        log_access(u->c, 201, (uint64_t)bl);
+        conn_log(u->c, 201, (uint64_t)bl);
     }
     conn_seal(c);
     upload_free(u);
@@ -478,7 +479,8 @@ static void upload_done(htd_job *j)
         if (u->expect_continue) conn_continue(c);
         /* fall through */
     case OP_WRITE:
-        c->state = CS_UPLOAD;
+        c->req->sink = store_take_body;
+        c->state = CS_SINK;
         if (!conn_body_pending(c)) submit(u, OP_COMMIT);
         else conn_resume(c);
         return;
@@ -591,6 +593,43 @@ refuse:
     c->up = u;
     finish_error(u, u->status != 413);
 }
+
+/* The content phase: PUT, POST and DELETE in a writable area of the
+ * top-level server. */
+static int content_phase(struct htd_req *hr)
+{
+    conn *c = hr->c;
+    int m = hr->r->method_id;
+    if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) || hr->vh != &c->w->site->vhosts[0] ||
+        !store_writable(c->w->srv, hr->path, hr->path_len))
+        return MOD_DECLINED;
+    if (static_hidden(hr->path, hr->path_len)) {
+        conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
+        return MOD_DONE;
+    }
+    hr->body_taken = 1;
+    store_start(c, hr->r, hr);
+    return MOD_DONE;
+}
+
+static void abort_upload(conn *c)
+{
+    if (c->up) store_detach(c);
+}
+
+static const char *allow(const struct htd_req *hr)
+{
+    return store_writable(hr->c->w->srv, hr->path, hr->path_len)
+               ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
+               : NULL;
+}
+
+const htd_module store_module = {
+    .name = "store",
+    .phase = {[PH_CONTENT] = content_phase},
+    .abort = abort_upload,
+    .allow = allow,
+};
 
 void store_take_body(conn *c)
 {

@@ -4,7 +4,7 @@
  *
  * Every step that touches the disk (making directories, checking
  * preconditions, writing, fsync, rename, unlink) runs on the jobs pool; the
- * connection waits in CS_STORE meanwhile and reads no more of the body, so a
+ * connection waits in CS_PAUSE meanwhile and reads no more of the body, so a
  * slow disk slows only its own upload. A document is written to a temporary
  * file beside it, fsynced, renamed over the old one and its directory
  * fsynced before the answer: readers see the old bytes or the new, never a
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "module.h"
+
 struct conn;
 struct htd_server;
 struct htd_request;
@@ -24,6 +26,10 @@ struct htd_req;
 struct upload;
 
 #define STORE_TMP_PREFIX ".htd-tmp-"
+
+/* The module: its content phase takes PUT, POST and DELETE in the writable
+ * areas (the connection gives it the body in CS_SINK). */
+extern const htd_module store_module;
 
 /* Is path (decoded, normalised) inside a writable area? */
 int store_writable(const struct htd_server *s, const char *path, size_t len);
@@ -45,7 +51,7 @@ int store_open_areas(struct htd_server *s, char *err, size_t errlen);
  * been consumed and its body (if any) is next in the read buffer. */
 void store_start(struct conn *c, const struct htd_request *r, const struct htd_req *hr);
 
-/* For conn.c: moves body bytes into the upload (state CS_UPLOAD). */
+/* For conn.c: moves body bytes into the upload (its sink, in CS_SINK). */
 void store_take_body(struct conn *c);
 /* For conn.c: the connection is closing; the upload finishes on its own. */
 void store_detach(struct conn *c);

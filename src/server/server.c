@@ -23,12 +23,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgi.h"
 #include "config.h"
+#include "gzip.h"
 #include "jobs.h"
 #include "log.h"
-#include "worker.h"
 #include "path.h"
+#include "routes.h"
+#include "rules.h"
+#include "static.h"
 #include "store.h"
+#include "worker.h"
+
+/* The modules, in the order they are asked in each phase (module.h). A new
+ * feature is a module and a line here. */
+static const htd_module *const modules[] = {
+    &rules_module,  /* rewrite: vhost and rule; access: addresses, passwords, redirects */
+    &cgi_module,    /* content: scripts */
+    &store_module,  /* content: PUT, POST, DELETE in writable areas */
+    &routes_module, /* content: the embedder's handlers */
+    &static_module, /* content: files; error pages */
+    &gzip_module,   /* compression of files, started by static */
+    &log_module,    /* access logs */
+};
 
 #define LISTEN_BACKLOG 4096
 #define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
@@ -169,6 +186,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
             return NULL;
         }
     htd_server *s = calloc(1, sizeof *s);
+    if (s) s->reg = (registry){modules, sizeof modules / sizeof modules[0]};
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;

@@ -14,6 +14,7 @@
 
 #include "htd.h"
 #include "mime.h"
+#include "module.h"
 #include "site.h"
 
 struct worker;
@@ -32,6 +33,7 @@ typedef struct listen_addr {
 } listen_addr;
 
 struct htd_server {
+    registry reg; /* the modules */
     htd_config cfg;     /* defaults filled in */
     htd_config given;   /* as the embedding program gave it: reloads start again from it */
     struct conf_file *conf; /* the config file read at start, or NULL */

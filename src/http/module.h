@@ -1,0 +1,55 @@
+/*
+ * module.h - how features plug into request handling: phases and modules.
+ *
+ * A request goes through the phases in order: rewrite (choosing its virtual
+ * host and rule), access (address rules, authentication, redirects; later
+ * charging), content (embedder routes, scripts, the store, static files;
+ * later the proxy and queues). In each phase the modules that have a
+ * function for it are asked in the registry's order; each answers
+ *
+ *   MOD_DONE      it answered the request or took it over (a script, an
+ *                 upload): the phases are over;
+ *   MOD_DECLINED  not its business: the next module is asked;
+ *   MOD_AGAIN     suspended: it resumes the request itself (from a pool job,
+ *                 a timer, another thread) with conn_resume_request; the
+ *                 phases then run again from the first (a reload may have
+ *                 replaced the site meanwhile), and it is asked again;
+ *   100..599      the request ends with that status and a short body.
+ *
+ * The other hooks are optional: abort when a connection goes while the
+ * module holds something of it; log for every response; error_page to
+ * answer an error with a page of its own; allow for the methods a path
+ * takes (405). The connection code names no module: it knows them only
+ * through the registry the server gives it.
+ */
+#ifndef HTD_MODULE_H
+#define HTD_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct htd_req;
+
+enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
+enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
+
+typedef struct htd_module {
+    const char *name;
+    int (*phase[PH_COUNT])(struct htd_req *hr);
+    void (*abort)(struct conn *c);
+    void (*log)(const struct conn *c, int status, uint64_t bytes);
+    /* 0 if it queued a response with status and a page, extra header
+     * lines included; -1 to let the short body go. */
+    int (*error_page)(struct htd_req *hr, int status, const char *extra, size_t extra_len);
+    /* The Allow header line for hr's path, or NULL to say nothing. */
+    const char *(*allow)(const struct htd_req *hr);
+} htd_module;
+
+/* The modules of a server, in order. */
+typedef struct registry {
+    const htd_module *const *mods;
+    size_t n;
+} registry;
+
+#endif
