@@ -376,12 +376,12 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
          * connection ends after it. */
         conn_out_rollback(c);
         c->keep_alive = 0;
-        const scope *sc = hr ? hr->sc : NULL;
-        if (hr) hr->sc = NULL;
+        size_t rule_hdrs_len = hr ? hr->rule_hdrs_len : 0;
+        if (hr) hr->rule_hdrs_len = 0;
         r.extra = NULL;
         r.extra_len = 0;
         response_head(c, &r);
-        if (hr) hr->sc = sc;
+        if (hr) hr->rule_hdrs_len = rule_hdrs_len;
     }
     conn_out_copy(c, body, len);
     conn_seal(c);

@@ -18,6 +18,8 @@ struct htd_req *req_new(pool *p, struct conn *c)
     hr->rule = NULL;
     hr->sc = NULL;
     hr->cache = NULL;
+    hr->rule_hdrs = NULL;
+    hr->rule_hdrs_len = 0;
     hr->cc = NULL;
     hr->cc_len = 0;
     hr->path = NULL;

@@ -39,6 +39,8 @@ struct htd_req {
     const struct rule *rule; /* chosen by path in vh, or NULL */
     const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
     struct cache *cache;    /* the vhost's files in this worker, or NULL */
+    const char *rule_hdrs;  /* the rule's (or vhost's) header lines, each ending in CRLF */
+    size_t rule_hdrs_len;
     const char *cc;         /* a --cache-control line for the path, or NULL */
     size_t cc_len;
     char *path;             /* decoded, normalised, NUL-terminated; in the arena */

@@ -7,7 +7,6 @@
 
 #include "conn.h"
 #include "fields.h"
-#include "log.h"
 #include "response.h"
 
 #define HDRS_MAX 1024 /* response header lines a handler may add */

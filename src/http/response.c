@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "conn.h"
-#include "site.h"
 #include "date.h"
 
 const char *htd_reason(int status)
@@ -151,7 +150,7 @@ int response_head(conn *c, const resp *r)
         (hr->r->expect_continue || c->body_left > DISCARD_MAX))
         c->keep_alive = 0;
     if (hr) {
-        if (hr->sc && hr->sc->headers_len) put(&w, hr->sc->headers, hr->sc->headers_len);
+        if (hr->rule_hdrs_len) put(&w, hr->rule_hdrs, hr->rule_hdrs_len);
         if (hr->cc) put(&w, hr->cc, hr->cc_len);
         if (hr->hdrs_len) put(&w, hr->hdrs, hr->hdrs_len);
     }

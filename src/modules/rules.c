@@ -147,6 +147,8 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;
     hr->rule = ru;
+    hr->rule_hdrs = hr->sc->headers;
+    hr->rule_hdrs_len = hr->sc->headers_len;
     hr->cc = NULL;
     size_t best = 0;
     for (size_t i = 0; i < vh->ncc; i++) {

@@ -405,6 +405,7 @@ static void submit(upload *u, int op)
         struct htd_req *hr = u->c->req;
         hr->vh = NULL;
         hr->sc = NULL;
+        hr->rule_hdrs_len = 0;
         hr->cc = NULL;
         hr->cache = NULL;
     }
