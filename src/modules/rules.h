@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "htd.h"
+
 struct conn;
 
 enum { RULES_GO = 0, RULES_DONE = 1 };
@@ -21,6 +23,11 @@ int rules_apply(struct conn *c, size_t head_len);
 /* Sets the loop's hreq vhost, scope and cache again for c's request, without
  * the checks (a request whose body has just been read). */
 void rules_scope(struct conn *c);
+
+/* The user named by hr's Basic credentials, whether or not a realm
+ * accepted them (the access log's $remote_user), or {NULL, 0}. Decodes
+ * Authorization if the auth check has not: once per request either way. */
+htd_str rules_claimed_user(struct htd_req *hr);
 
 /* A connection waiting for a password check is closing. */
 void rules_detach(struct conn *c);
