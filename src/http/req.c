@@ -25,6 +25,8 @@ struct htd_req *req_new(pool *p, struct conn *c)
     hr->path = NULL;
     hr->path_len = 0;
     hr->body = (htd_str){NULL, 0};
+    hr->claimed = hr->user = (htd_str){NULL, 0};
+    hr->creds_read = 0;
     hr->hdrs = NULL;
     hr->hdrs_len = 0;
     hr->responded = 0;

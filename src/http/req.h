@@ -46,6 +46,14 @@ struct htd_req {
     char *path;             /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;
     htd_str body;
+    /* Basic credentials (auth.c, rules.c): Authorization is decoded at most
+     * once per request, and only the user name is kept, never the password.
+     * claimed is the user the client named, accepted or not (the access
+     * log's $remote_user); user is the same name once a realm has accepted
+     * it (CGI's REMOTE_USER), else {NULL, 0}. Both in the arena. */
+    htd_str claimed;
+    htd_str user;
+    int creds_read; /* Authorization decoded: claimed is its user, or {NULL, 0} */
     char *hdrs;             /* response headers added by htd_resp_header, in the arena */
     size_t hdrs_len;
     int responded;

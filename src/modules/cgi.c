@@ -33,7 +33,6 @@
 
 #include <arpa/inet.h>
 
-#include "auth.h"
 #include "beneath.h"
 #include "conn.h"
 #include "fields.h"
@@ -244,14 +243,9 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "CONTENT_LENGTH", n);
     }
     if ((v = htd_request_header(r, "content-type", 12)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
-    if (hr->sc && hr->sc->auth && (v = htd_request_header(r, "authorization", 13)).p) {
-        char buf[1024];
-        htd_str user, pass;
-        if (auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0) {
-            env_str(e, "AUTH_TYPE", "Basic");
-            env_add(e, "REMOTE_USER", user.p, user.len);
-        }
-        explicit_bzero(buf, sizeof buf);
+    if (hr->user.p) { /* a realm accepted the credentials */
+        env_str(e, "AUTH_TYPE", "Basic");
+        env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
     }
     /* Header fields as HTTP_*, repeated fields joined with ", ". Not:
      * Proxy (httpoxy: scripts take HTTP_PROXY for their proxy),

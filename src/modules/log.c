@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "conn.h"
+#include "rules.h"
 #include "site.h"
 
 #define LOG_BUF 65536
@@ -213,7 +213,7 @@ static htd_str raw_line(const conn *c)
 void log_access(const conn *c, int status, uint64_t bytes)
 {
     worker *l = c->w;
-    const struct htd_req *hr = conn_current(c);
+    struct htd_req *hr = conn_current(c);
     const htd_request *r = hr ? hr->r : NULL;
     const vhost *vh = hr && hr->vh ? hr->vh : l->site ? &l->site->vhosts[0] : NULL;
     logfile *lf = vh ? vh->log : NULL;
@@ -239,15 +239,10 @@ void log_access(const conn *c, int status, uint64_t bytes)
             p = put_str(p, end, host, strlen(host));
             break;
         }
-        case V_REMOTE_USER: {
-            char buf[512];
-            htd_str user = {NULL, 0}, pass;
-            htd_str v = r ? htd_request_header(r, "authorization", 13) : (htd_str){NULL, 0};
-            if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) < 0) user = (htd_str){NULL, 0};
-            p = put_escaped(p, end, user);
-            explicit_bzero(buf, sizeof buf);
+        case V_REMOTE_USER:
+            /* The user the client named, accepted or not, as nginx logs it. */
+            p = put_escaped(p, end, hr ? rules_claimed_user(hr) : (htd_str){NULL, 0});
             break;
-        }
         case V_TIME_LOCAL:
             /* "[25/Nov/2026:10:00:00 +0000]" without its brackets */
             p = put_str(p, end, l->log_date + 1, strlen(l->log_date) - 2);

@@ -105,31 +105,84 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     return 0;
 }
 
+/* What read_credentials found in Authorization. */
+enum { CRED_OK, CRED_NONE, CRED_BAD, CRED_NOMEM };
+
+/* The one decoding of hr's Authorization field: its Basic credentials go
+ * into buf (CRED_MAX bytes), and the user name is kept in hr's arena as
+ * hr->claimed, for the log and, once a realm accepts it, as hr->user. The
+ * password stays in buf alone, for the caller to check and then zero.
+ * CRED_OK sets user (hr->claimed) and pass; CRED_NONE: no field; CRED_BAD:
+ * not Basic, malformed or too long. */
+static int read_credentials(struct htd_req *hr, char *buf, htd_str *user, htd_str *pass)
+{
+    int again = hr->creds_read; /* back from a password check: the name is kept already */
+    hr->creds_read = 1;
+    htd_str v = htd_request_header(hr->r, "authorization", 13);
+    if (!v.p) return CRED_NONE;
+    if (auth_parse_basic(v, buf, CRED_MAX, user, pass) < 0) return CRED_BAD;
+    if (again && hr->claimed.p) {
+        *user = hr->claimed;
+        return CRED_OK;
+    }
+    char *name = arena_dup(&hr->mem, user->p, user->len);
+    if (!name) return CRED_NOMEM;
+    hr->claimed = *user = (htd_str){name, user->len};
+    return CRED_OK;
+}
+
+htd_str rules_claimed_user(struct htd_req *hr)
+{
+    if (!hr->creds_read) {
+        char buf[CRED_MAX];
+        htd_str user, pass;
+        read_credentials(hr, buf, &user, &pass);
+        explicit_bzero(buf, sizeof buf);
+    }
+    return hr->claimed;
+}
+
 /* MOD_DECLINED if the request carries credentials the realm accepts (the
- * next module goes on with it); MOD_AGAIN while a password check runs on
- * the pool; else it was answered: MOD_DONE. */
+ * next module goes on with it; their user is then hr->user); MOD_AGAIN
+ * while a password check runs on the pool; else it was answered: MOD_DONE.
+ *
+ * Credentials the worker's cache does not know yet wait for a check on the
+ * pool; the request then comes back here and finds the answer in the
+ * cache. The password is never kept, so Authorization is decoded again for
+ * it then: twice for a request that pays for the hash. That is acceptable:
+ * a decoding costs microseconds beside the hash's milliseconds, and only
+ * credentials the cache does not know pay it. */
 static int authenticate(conn *c, const realm *rm)
 {
     worker *l = c->w;
+    struct htd_req *hr = c->req;
     int failed = c->auth_failed;
     c->auth_failed = 0;
-    htd_str v = htd_request_header(c->req->r, "authorization", 13), user, pass;
+    htd_str user, pass;
     char buf[CRED_MAX];
-    if (v.p && auth_parse_basic(v, buf, sizeof buf, &user, &pass) == 0 && !failed) {
+    int got = read_credentials(hr, buf, &user, &pass);
+    if (got == CRED_OK && !failed) {
         const char *hash = auth_lookup(rm->users, user);
         int hit = hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now);
         int rc = hit ? 0 : wait_for_check(c, user, pass, hash, rm);
         explicit_bzero(buf, sizeof buf);
-        if (hit) return MOD_DECLINED;
+        if (hit) {
+            hr->user = hr->claimed;
+            return MOD_DECLINED;
+        }
         if (rc == 0) return MOD_AGAIN;
         static const char ra[] = "Retry-After: 1\r\n";
         conn_answer(c, 503, "too many password checks waiting; try again shortly", ra, sizeof ra - 1);
         return MOD_DONE;
     }
     explicit_bzero(buf, sizeof buf);
-    conn_answer(c, 401,
-                v.p ? "the user name or password is not right" : "this needs a user name and password",
-                rm->hdr, rm->hdr_len);
+    if (got == CRED_NOMEM)
+        conn_answer(c, 500, "out of memory", NULL, 0);
+    else
+        conn_answer(c, 401,
+                    got == CRED_NONE ? "this needs a user name and password"
+                                     : "the user name or password is not right",
+                    rm->hdr, rm->hdr_len);
     return MOD_DONE;
 }
 

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "htd.h"
+
 struct conn;
 
 #include "module.h"
@@ -20,6 +22,11 @@ extern const htd_module rules_module;
 /* Sets c's request's vhost, scope and cache again, without the checks (a
  * request whose body has just been read). */
 void rules_scope(struct conn *c);
+
+/* The user named by hr's Basic credentials, whether or not a realm
+ * accepted them (the access log's $remote_user), or {NULL, 0}. Decodes
+ * Authorization if the auth check has not: once per request either way. */
+htd_str rules_claimed_user(struct htd_req *hr);
 
 /* A connection waiting for a password check is closing. */
 void rules_detach(struct conn *c);

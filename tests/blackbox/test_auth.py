@@ -160,6 +160,47 @@ def test_auth_off_under_a_protected_prefix_and_order_access_auth_redirect(ctx):
         cd.cleanup()
 
 
+def test_remote_user_logs_the_name_sent_whether_or_not_it_was_accepted(ctx):
+    # $remote_user is the user named by Basic credentials, as nginx logs it:
+    # accepted, refused (the 401 of a wrong password, which comes back from
+    # the pool), not checked at all (no realm, auth = off, access first), or
+    # in a request the rules never saw (501); "-" without credentials or with
+    # malformed ones. The log takes what the auth check takes: up to 1024
+    # decoded bytes (it stopped at 512 before its decoding was the check's).
+    cd = ConfDir(SITE)
+    cd.mkdir("logs")
+    try:
+        make_htpasswd(cd, "bcrypt", USERS[:1])
+        long_pw = "p" * 700
+        plan = [  # (path, method, credentials, status)
+            ("/bcrypt/secret.txt?n=1", "GET", [basic("alice", "alice-pw")], 200),
+            ("/bcrypt/secret.txt?n=2", "GET", [basic("alice", "wrong")], 401),
+            ("/bcrypt/secret.txt?n=3", "GET", [basic("mallory", "alice-pw")], 401),
+            ("/bcrypt/secret.txt?n=4", "GET", [("Authorization", "Basic !!!")], 401),
+            ("/bcrypt/secret.txt?n=5", "GET", [], 401),
+            ("/plain.txt?n=6", "GET", [basic("carol", "anything")], 200),
+            ("/bcrypt/public/x.txt?n=7", "GET", [basic("dave", "x")], 200),
+            ("/both/secret.txt?n=8", "GET", [basic("alice", "alice-pw")], 403),
+            ("/plain.txt?n=9", "BREW", [basic("erin", "x")], 501),
+            ("/plain.txt?n=10", "GET", [basic("frank", long_pw)], 200),
+            ("/plain.txt?n=11", "GET", [basic("grace", "q" * 1100)], 200),
+        ]
+        with config_server(auth_conf("bcrypt"), confdir=cd) as srv:
+            for path, method, creds, status in plan:
+                eq(get(srv, path, method, headers=creds).status, status,
+                   "status of %s %s" % (method, path))
+        log = "\n" + (harness.read_file(cd.p("logs/access.log")) or "")
+        for want in ("alice 200 /bcrypt/secret.txt?n=1", "alice 401 /bcrypt/secret.txt?n=2",
+                     "mallory 401 /bcrypt/secret.txt?n=3", "- 401 /bcrypt/secret.txt?n=4",
+                     "- 401 /bcrypt/secret.txt?n=5", "carol 200 /plain.txt?n=6",
+                     "dave 200 /bcrypt/public/x.txt?n=7", "alice 403 /both/secret.txt?n=8",
+                     "erin 501 /plain.txt?n=9", "frank 200 /plain.txt?n=10",
+                     "- 200 /plain.txt?n=11"):
+            check("\n%s\n" % want in log, "no log line %r in %r" % (want, log[:2000]))
+    finally:
+        cd.cleanup()
+
+
 def test_auth_pipelined_requests_answered_in_order(ctx):
     cd = ConfDir(SITE)
     cd.mkdir("logs")

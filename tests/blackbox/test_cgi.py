@@ -544,6 +544,41 @@ rules = ( { prefix = "/cgi-bin/"; auth = { realm = "scripts"; htpasswd = "users.
         cd.cleanup()
 
 
+def test_cgi_remote_user_only_for_credentials_a_realm_accepted(ctx):
+    # REMOTE_USER and AUTH_TYPE name the user a realm accepted, never the one
+    # merely sent: a wrong password is a 401 before any script, and outside
+    # every realm the script gets neither, though the log names the sender.
+    conf = '''root = "site";
+cgi = ["/cgi-bin/", "/open/"];
+access_log = "logs/access.log";
+log_format = "$remote_user $status $request_uri";
+rules = ( { prefix = "/cgi-bin/"; auth = { realm = "scripts"; htpasswd = "users.htpasswd"; }; } );
+'''
+    cd = harness.ConfDir({"site/cgi-bin/env.py": SCRIPTS["env.py"],
+                          "site/open/env.py": SCRIPTS["env.py"]})
+    cd.mkdir("logs")
+    try:
+        os.chmod(cd.p("site/cgi-bin/env.py"), 0o755)
+        os.chmod(cd.p("site/open/env.py"), 0o755)
+        harness.tool(["htpasswd", "-b2c", cd.p("users.htpasswd"), "alice", "alice-pw"],
+                     "apt-get install apache2-utils")
+        with harness.config_server(conf, confdir=cd) as srv:
+            env, _ = env_of(get(srv, "/cgi-bin/env.py?n=1",
+                                headers=[harness.basic("alice", "alice-pw")]))
+            eq((env.get("AUTH_TYPE"), env.get("REMOTE_USER")), ("Basic", "alice"), "accepted")
+            r = get(srv, "/cgi-bin/env.py?n=2", headers=[harness.basic("alice", "wrong")])
+            eq((r.status, r.get("Content-Type")), (401, "text/plain; charset=utf-8"),
+               "a wrong password: htd's 401, not the script's answer")
+            env, _ = env_of(get(srv, "/open/env.py?n=3", headers=[harness.basic("bob", "bob-pw")]))
+            eq((env.get("AUTH_TYPE"), env.get("REMOTE_USER")), (None, None), "outside every realm")
+        log = "\n" + (harness.read_file(cd.p("logs/access.log")) or "")
+        for want in ("alice 200 /cgi-bin/env.py?n=1", "alice 401 /cgi-bin/env.py?n=2",
+                     "bob 200 /open/env.py?n=3"):
+            check("\n%s\n" % want in log, "no log line %r in %r" % (want, log[:2000]))
+    finally:
+        cd.cleanup()
+
+
 # --------------------------------------------------------------------------
 # request bodies
 
