@@ -5,10 +5,10 @@
  *
  * Checking a password costs milliseconds (bcrypt, yescrypt), far too long
  * for an event loop that serves thousands of clients. So it runs on the pool
- * (jobs.c): the connection waits in CS_WAIT, reading nothing, its request
- * head still at the front of its read buffer. When the check is done, a
- * success goes into the loop's cache of verified credentials, and the head is
- * parsed again and comes back here, where the cache now answers at once. A
+ * (jobs.c): the module suspends the request (MOD_AGAIN) and the connection
+ * waits in CS_WAIT, reading nothing. When the check is done, a success goes
+ * into the worker's cache of verified credentials, and the request runs its
+ * phases again and comes back here, where the cache now answers at once. A
  * browser sends the same credentials with every request, so only the first
  * of them pays for the hash.
  */

@@ -220,8 +220,8 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
 /* ---- directory listings ---- */
 
 /* A listing is made on the pool (a directory of 10,000 entries takes tens of
- * milliseconds to read and render): the request waits in CS_WAIT and, when
- * the listing is back, is parsed again and finds it here. */
+ * milliseconds to read and render): the request is suspended (CS_WAIT) and,
+ * when the listing is back, runs its phases again and finds it here. */
 typedef struct list_job {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
