@@ -53,8 +53,15 @@ typedef struct htd_req htd_req;
 
 /* A handler answers with htd_respond() and returns HTD_DONE, or returns
  * HTD_DECLINED without responding to let the next handler (finally the static
- * file handler) take the request. */
-enum { HTD_DONE = 0, HTD_DECLINED = 1 };
+ * file handler) take the request, or returns HTD_AGAIN without responding to
+ * answer later, from any thread, through htd_req_resume.
+ *
+ * Threading: handlers run on the worker threads, several at once (one per
+ * worker), each request on its connection's worker; a handler must not
+ * block, for it holds up every connection of its worker. Work that takes
+ * time goes to a thread of the program's, and the answer comes back with
+ * htd_req_resume. */
+enum { HTD_DONE = 0, HTD_DECLINED = 1, HTD_AGAIN = 2 };
 typedef int (*htd_handler_fn)(htd_req *req, void *arg);
 
 /*
@@ -237,6 +244,18 @@ HTD_API int htd_resp_header(htd_req *r, const char *name, const char *value);
  * copied, so it may live on the caller's stack. Returns 0 or -1. */
 HTD_API int htd_respond(htd_req *r, int status, const char *content_type, const void *body,
                         size_t len);
+
+/* For a request whose handler returned HTD_AGAIN: from any thread, once, has
+ * fn(req, arg) run on the request's worker thread, where fn answers with
+ * htd_respond (a request that fn leaves unanswered gets a 500). fn runs even
+ * when the client has gone meanwhile, so that it can let go of arg; then
+ * htd_respond returns -1. After fn returns, nothing of req may be used. A
+ * suspended request waits at most the send timeout (--send-timeout) for its
+ * answer; its connection is closed then, and fn still runs when it comes.
+ * Until then a graceful stop waits for it. Only for a request whose handler
+ * returned (or is about to return) HTD_AGAIN. 0, or -1 if it was resumed
+ * already. */
+HTD_API int htd_req_resume(htd_req *req, void (*fn)(htd_req *req, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@ static pool reqs = {.size = REQ_BLOCK}; /* keeps no block: each goes back to mal
 /* A request object for head, parsed and taken as the connection would. */
 static struct htd_req *request(const char *head)
 {
-    struct htd_req *hr = req_new(&reqs, NULL);
+    struct htd_req *hr = req_new(&reqs, NULL, NULL);
     const char *why;
     size_t len = strlen(head);
     if (!hr || htd_parse_request(&hr->parser, head, len, len, &hr->head, &why) != (int)len ||

@@ -79,9 +79,18 @@ static int watch_output(conn *c)
 
 static void req_done(conn *c)
 {
-    if (!c->req) return;
-    req_free(&c->w->reqs, c->req);
+    struct htd_req *hr = c->req;
+    if (!hr) return;
     c->req = NULL;
+    if (hr->async) {
+        /* Its handler's answer has not run: the request outlives its
+         * connection until it does, so that the program's thread never
+         * holds a freed request. */
+        hr->c = NULL;
+        if (!hr->resumed) return; /* on its way: req_async_back frees it */
+        hr->async_fn(hr, hr->async_arg);
+    }
+    req_free(&c->w->reqs, hr);
 }
 
 static void release_out(conn *c)
@@ -700,12 +709,22 @@ void conn_resume_request(conn *c)
     if (c->state == CS_WAIT) conn_run(c);
 }
 
-/* WAIT, and the module is back: the phases run again. */
+/* WAIT, and what the request waited for is back: the answer of a handler's
+ * from another thread, or a module's job, after which the phases run
+ * again. */
 static void resume_phases(conn *c)
 {
     struct htd_req *hr = c->req;
     c->keep_alive = hr->keep_alive;
     start_request_framing(c, hr->r);
+    if (hr->async) {
+        hr->async = 0;
+        c->state = CS_HEAD;
+        hr->async_fn(hr, hr->async_arg);
+        if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
+        ran(c);
+        return;
+    }
     /* From the first phase: the worker's site may have been reloaded
      * meanwhile, and the vhost and rule are chosen again under the new
      * one. The modules before the one that waited find their answer at
@@ -768,7 +787,7 @@ static void conn_run(conn *c)
             if (c->rpos < c->rlen) {
                 const char *why = "bad request";
                 if (c->req && c->req->r) req_done(c); /* ended without a queued response */
-                if (!c->req && !(c->req = req_new(&l->reqs, c))) {
+                if (!c->req && !(c->req = req_new(&l->reqs, c, l))) {
                     conn_close(c);
                     return;
                 }

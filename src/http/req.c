@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-struct htd_req *req_new(pool *p, struct conn *c)
+struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
 {
     struct htd_req *hr = pool_get(p);
     if (!hr) return NULL;
@@ -35,6 +35,10 @@ struct htd_req *req_new(pool *p, struct conn *c)
     hr->gen = NULL;
     hr->sink = NULL;
     memset(hr->ctx, 0, sizeof hr->ctx);
+    hr->w = w;
+    hr->async = 0;
+    atomic_init(&hr->resume_called, 0);
+    hr->async_fn = NULL;
     arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     return hr;
 }

@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdatomic.h>
+
 #include "arena.h"
+#include "loop.h"
 #include "htd.h"
 #include "parser.h"
 #include "pool.h"
@@ -25,6 +28,7 @@
 #define REQ_SLOTS 8     /* context slots, one per module that wants one */
 
 struct conn;
+struct worker;
 struct vhost;
 struct scope;
 struct rule;
@@ -64,11 +68,18 @@ struct htd_req {
     int (*gen)(struct conn *c);   /* GEN: queues the next piece; 1 if c changed state */
     void (*sink)(struct conn *c); /* SINK: takes what is buffered of the body */
     void *ctx[REQ_SLOTS];
+    /* A handler's answer from another thread (htd_req_resume). */
+    struct worker *w;
+    uint8_t async;                 /* suspended by a handler (HTD_AGAIN) */
+    atomic_int resume_called;      /* htd_req_resume was called (any thread) */
+    void (*async_fn)(struct htd_req *hr, void *arg);
+    void *async_arg;
+    posted async_post;
     arena mem;
 };
 
-/* A new request for c from pool p (REQ_BLOCK bytes), or NULL. */
-struct htd_req *req_new(pool *p, struct conn *c);
+/* A new request for c of worker w from pool p (REQ_BLOCK bytes), or NULL. */
+struct htd_req *req_new(pool *p, struct conn *c, struct worker *w);
 /* Gives hr back to p with everything its arena holds. */
 void req_free(pool *p, struct htd_req *hr);
 /* Takes the head just parsed into hr->head from buf[0..len): copies the

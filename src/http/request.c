@@ -3,6 +3,7 @@
  * answering it. A handler runs inside its worker with the request object
  * (req.h), so these are plain field reads and one queued response.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "conn.h"
@@ -70,7 +71,7 @@ int htd_resp_header(htd_req *r, const char *name, const char *value)
 
 int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-    if (r->responded || status < 200 || status > 599) return -1;
+    if (!r->c || r->responded || status < 200 || status > 599) return -1; /* !c: the client went */
     int bodiless = status == 204 || status == 304;
     resp rs = {.status = status,
                .ctype = bodiless ? NULL : content_type,
@@ -81,5 +82,33 @@ int htd_respond(htd_req *r, int status, const char *content_type, const void *bo
     }
     r->responded = 1;
     conn_log(r->c, status, bodiless ? 0 : len);
+    return 0;
+}
+
+/* On the request's worker, once htd_req_resume has been called. */
+static void async_back(posted *p)
+{
+    struct htd_req *hr = (struct htd_req *)((char *)p - offsetof(struct htd_req, async_post));
+    if (hr->c) {
+        conn_resume_request(hr->c);
+        return;
+    }
+    /* The connection went while the answer was on its way: the answer
+     * still runs (to let go of its argument), then the request goes. */
+    worker *w = hr->w;
+    w->jobs_out--;
+    hr->async_fn(hr, hr->async_arg);
+    req_free(&w->reqs, hr);
+}
+
+int htd_req_resume(htd_req *r, void (*fn)(htd_req *req, void *arg), void *arg)
+{
+    /* Set on the worker before the handler returned; read here, on any
+     * thread, only to refuse a misuse. */
+    if (!fn || atomic_exchange(&r->resume_called, 1)) return -1;
+    r->async_fn = fn;
+    r->async_arg = arg;
+    r->async_post.fn = async_back;
+    loop_post(r->w->loop, &r->async_post); /* the post's lock orders the stores above */
     return 0;
 }

@@ -38,7 +38,13 @@ static int content_phase(struct htd_req *hr)
     for (size_t i = first; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
         if (!htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len)) continue;
-        if (rt->fn(hr, rt->arg) == HTD_DONE) {
+        int rc = rt->fn(hr, rt->arg);
+        if (rc == HTD_AGAIN && !hr->responded) { /* it answers from another thread */
+            hr->async = 1;
+            conn_wait(c);
+            return MOD_AGAIN;
+        }
+        if (rc != HTD_DECLINED) {
             if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
             return MOD_DONE;
         }
