@@ -81,6 +81,12 @@ static void req_done(conn *c)
 {
     struct htd_req *hr = c->req;
     if (!hr) return;
+    /* What a module still holds of the request (a script, an upload, a
+     * password check) goes first: the connection may be closing. */
+    for (size_t i = 0; i < REQ_SLOTS && hr->slots[i].key; i++) {
+        const htd_module *m = hr->slots[i].key;
+        if (hr->slots[i].val && m->release) m->release(hr);
+    }
     c->req = NULL;
     if (hr->async) {
         /* Its handler's answer has not run: the request outlives its
@@ -116,14 +122,11 @@ void conn_close(conn *c)
 {
     worker *l = c->w;
     if (l->fresh == c) l->fresh = NULL;
-    const registry *reg = &l->srv->reg;
-    for (size_t i = 0; i < reg->n; i++)
-        if (reg->mods[i]->abort) reg->mods[i]->abort(c);
+    req_done(c);
     htd_timer_disarm(&c->timer);
     release_out(c);
     c->rpos = c->rlen;
     release_rbuf(c);
-    req_done(c);
     free(c->body);
     loop_forget(l->loop, &c->ev);
     close(c->ev.fd);

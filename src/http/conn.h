@@ -81,7 +81,6 @@ typedef struct conn {
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */
     uint8_t resume;         /* the state to enter once the out queue is sent */
     uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
-    uint8_t auth_failed;    /* the password check of the waiting head said no */
     uint8_t hup;            /* the client has closed its side (or reset) */
     worker *w;
     htd_timer timer;
@@ -94,11 +93,6 @@ typedef struct conn {
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
     outq *out;
-    struct upload *up;    /* UPLOAD, STORE: the document being written */
-    struct auth_wait *aw; /* AUTH: the password check, until it comes back */
-    struct cgi *cgi;      /* CGI: the script */
-    struct gz *gz;        /* GZIP: the compressor */
-    struct list_job *lj;  /* WAIT: a directory being listed, then its listing */
     struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
 } conn;
 

@@ -16,8 +16,11 @@
  *                 replaced the site meanwhile), and it is asked again;
  *   100..599      the request ends with that status and a short body.
  *
- * The other hooks are optional: abort when a connection goes while the
- * module holds something of it; log for every response; error_page to
+ * The other hooks are optional: release when a request ends (answered, or
+ * its connection closing) while the module still holds something of it in
+ * its slot (req_slot, keyed by the module); free_local when a loop ends,
+ * for the module's per-loop state (loop_local, keyed by the module); log
+ * for every response; error_page to
  * answer an error with a page of its own; allow for the methods a path
  * takes (405). The connection code names no module: it knows them only
  * through the registry the server gives it.
@@ -37,7 +40,8 @@ enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 typedef struct htd_module {
     const char *name;
     int (*phase[PH_COUNT])(struct htd_req *hr);
-    void (*abort)(struct conn *c);
+    void (*release)(struct htd_req *hr);
+    void (*free_local)(void *state);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
     /* 0 if it queued a response with status and a page, extra header
      * lines included; -1 to let the short body go. */

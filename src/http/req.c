@@ -34,13 +34,25 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
     hr->resumed = hr->keep_alive = hr->body_taken = 0;
     hr->gen = NULL;
     hr->sink = NULL;
-    memset(hr->ctx, 0, sizeof hr->ctx);
+    memset(hr->slots, 0, sizeof hr->slots);
     hr->w = w;
     hr->async = 0;
     atomic_init(&hr->resume_called, 0);
     hr->async_fn = NULL;
     arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     return hr;
+}
+
+void **req_slot(struct htd_req *hr, const void *key)
+{
+    for (size_t i = 0; i < REQ_SLOTS; i++) {
+        if (hr->slots[i].key == key) return &hr->slots[i].val;
+        if (!hr->slots[i].key) {
+            hr->slots[i].key = key;
+            return &hr->slots[i].val;
+        }
+    }
+    return NULL;
 }
 
 void req_free(pool *p, struct htd_req *hr)

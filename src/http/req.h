@@ -25,7 +25,7 @@
 
 #define REQ_PATH_MAX 4096
 #define REQ_BLOCK 16384 /* the pooled block: the object, then its arena */
-#define REQ_SLOTS 8     /* context slots, one per module that wants one */
+#define REQ_SLOTS 8     /* context slots, one per module that holds something of a request */
 
 struct conn;
 struct worker;
@@ -67,7 +67,10 @@ struct htd_req {
     uint8_t body_taken;   /* a module reads the body (else an unread body may close the connection) */
     int (*gen)(struct conn *c);   /* GEN: queues the next piece; 1 if c changed state */
     void (*sink)(struct conn *c); /* SINK: takes what is buffered of the body */
-    void *ctx[REQ_SLOTS];
+    struct {
+        const void *key; /* the module (module.h) */
+        void *val;
+    } slots[REQ_SLOTS];
     /* A handler's answer from another thread (htd_req_resume). */
     struct worker *w;
     uint8_t async;                 /* suspended by a handler (HTD_AGAIN) */
@@ -80,6 +83,11 @@ struct htd_req {
 
 /* A new request for c of worker w from pool p (REQ_BLOCK bytes), or NULL. */
 struct htd_req *req_new(pool *p, struct conn *c, struct worker *w);
+/* The slot of module key's context in hr, made if need be; NULL when the
+ * slots are full. A module whose slot is not NULL when the request ends
+ * has its release hook called (module.h). */
+void **req_slot(struct htd_req *hr, const void *key);
+
 /* Gives hr back to p with everything its arena holds. */
 void req_free(pool *p, struct htd_req *hr);
 /* Takes the head just parsed into hr->head from buf[0..len): copies the

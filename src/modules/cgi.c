@@ -53,6 +53,9 @@
 
 enum { END_IN, END_OUT, END_ERR, END_PID, END_COUNT };
 
+/* The script of c's request (its slot: NULL when none). */
+#define CGI_OF(c) (*(cgi **)req_slot((c)->req, &cgi_module))
+
 typedef struct cgi cgi;
 
 typedef struct cgi_end {
@@ -327,9 +330,9 @@ static void kill_script(cgi *g)
  * going away. The script keeps its pidfd until it is reaped. */
 static void release(conn *c, int kill_it)
 {
-    cgi *g = c->cgi;
+    cgi *g = CGI_OF(c);
     if (!g) return;
-    c->cgi = NULL;
+    CGI_OF(c) = NULL;
     g->c = NULL;
     if (kill_it) kill_script(g);
     close_end(g, END_IN);
@@ -345,7 +348,7 @@ void cgi_detach(conn *c)
 /* Ends the request with an error before the script's head went out. */
 static void fail(conn *c, int status, const char *why)
 {
-    cgi *g = c->cgi;
+    cgi *g = CGI_OF(c);
     fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
     /* The worker's caches are its current site's: none for a script begun
      * under an earlier one (the script holds that site, not its caches). */
@@ -499,7 +502,7 @@ static void start(conn *c)
     htd_timer_arm(l->timers[T_CGI], &g->timer, l->now);
 
     g->c = c;
-    c->cgi = g;
+    CGI_OF(c) = g;
     hr->body_taken = 1;
     htd_timer_disarm(&c->timer);
     /* A body pending: the client may wait for 100 Continue before sending it. */
@@ -529,15 +532,15 @@ static int content_phase(struct htd_req *hr)
     return MOD_DONE;
 }
 
-static void abort_script(conn *c)
+static void release_script(struct htd_req *hr)
 {
-    if (c->cgi) cgi_detach(c);
+    cgi_detach(hr->c);
 }
 
 const htd_module cgi_module = {
     .name = "cgi",
     .phase = {[PH_CONTENT] = content_phase},
-    .abort = abort_script,
+    .release = release_script,
 };
 
 /* ---- the request body to the script ---- */
@@ -770,7 +773,7 @@ static int pump(conn *c, cgi *g)
 
 int cgi_step(conn *c)
 {
-    cgi *g = c->cgi;
+    cgi *g = CGI_OF(c);
     if (!g) { /* the script has let go: what is queued is the rest */
         c->resume = 0;
         c->state = CS_WRITE;

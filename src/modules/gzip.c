@@ -28,6 +28,10 @@
 
 #define GZ_IN 32768
 #define GZ_OUT 32768
+#define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
+
+/* The compression of c's request (its slot: NULL when none). */
+#define GZ_OF(c) (*(struct gz **)req_slot((c)->req, &gzip_module))
 
 struct gz {
     z_stream zs;
@@ -64,10 +68,24 @@ static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
 
 /* A compressor's state is a quarter megabyte that zlib gets from malloc,
  * which for that size maps fresh pages, to be faulted in again for every
- * response: each loop keeps a few, reset, for the next responses. */
+ * response: each loop keeps a few, reset, for the next responses (its
+ * per-loop state, made on first use). */
+typedef struct spares {
+    struct gz *gz[GZ_SPARE];
+    int n;
+} spares;
+
+static spares *spares_of(worker *l)
+{
+    void **slot = loop_local(l->loop, &gzip_module);
+    if (slot && !*slot) *slot = calloc(1, sizeof(spares));
+    return slot ? *slot : NULL;
+}
+
 static struct gz *gz_get(worker *l)
 {
-    if (l->ngz_spare) return l->gz_spare[--l->ngz_spare];
+    spares *sp = spares_of(l);
+    if (sp && sp->n) return sp->gz[--sp->n];
     struct gz *g = calloc(1, sizeof *g);
     /* windowBits 15 + 16: a gzip wrapper; memLevel 8 and level 6, zlib's defaults. */
     if (g && deflateInit2(&g->zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -79,26 +97,29 @@ static struct gz *gz_get(worker *l)
 
 static void gz_put(worker *l, struct gz *g)
 {
-    if (l->ngz_spare < GZ_SPARE && deflateReset(&g->zs) == Z_OK) {
-        l->gz_spare[l->ngz_spare++] = g;
+    spares *sp = spares_of(l);
+    if (sp && sp->n < GZ_SPARE && deflateReset(&g->zs) == Z_OK) {
+        sp->gz[sp->n++] = g;
         return;
     }
     deflateEnd(&g->zs);
     free(g);
 }
 
-void gzip_free_spares(worker *l)
+static void free_spares(void *state)
 {
-    while (l->ngz_spare) {
-        struct gz *g = l->gz_spare[--l->ngz_spare];
+    spares *sp = state;
+    while (sp->n) {
+        struct gz *g = sp->gz[--sp->n];
         deflateEnd(&g->zs);
         free(g);
     }
+    free(sp);
 }
 
 static void gz_free(conn *c)
 {
-    struct gz *g = c->gz;
+    struct gz *g = GZ_OF(c);
     if (!g) return;
     cache_unref(g->e);
     site_release(c->w->srv, g->st);
@@ -106,7 +127,7 @@ static void gz_free(conn *c)
     g->st = NULL;
     g->off = g->sent = 0;
     gz_put(c->w, g);
-    c->gz = NULL;
+    GZ_OF(c) = NULL;
 }
 
 void gzip_detach(conn *c)
@@ -169,7 +190,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     g->e = e;
     g->st = site_hold(c->w->srv, c->w->site);
     g->chunked = r->version == 11;
-    c->gz = g;
+    GZ_OF(c) = g;
     hr->gen = gzip_step;
     c->resume = CS_GEN; /* once the head is out */
     return 0;
@@ -189,7 +210,7 @@ static void queue(conn *c, struct gz *g, size_t n, int last)
 
 int gzip_step(conn *c)
 {
-    struct gz *g = c->gz;
+    struct gz *g = GZ_OF(c);
     if (c->out) {
         c->resume = CS_GEN;
         c->state = CS_WRITE;
@@ -241,12 +262,13 @@ int gzip_step(conn *c)
     }
 }
 
-static void abort_stream(conn *c)
+static void release_stream(struct htd_req *hr)
 {
-    if (c->gz) gzip_detach(c);
+    gzip_detach(hr->c);
 }
 
 const htd_module gzip_module = {
     .name = "gzip",
-    .abort = abort_stream,
+    .release = release_stream,
+    .free_local = free_spares,
 };

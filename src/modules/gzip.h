@@ -29,8 +29,5 @@ int gzip_step(struct conn *c);
 /* The connection is closing. */
 void gzip_detach(struct conn *c);
 
-/* Frees the compressors a loop keeps for reuse. */
-struct worker;
-void gzip_free_spares(struct worker *l);
 
 #endif

@@ -31,6 +31,39 @@
 #define CRED_MAX 1024 /* decoded "user:password" */
 #define AUTH_PENDING_MAX 64 /* password checks waiting per loop; more get 503 */
 
+/* Per worker: the credentials verified lately, and the checks on the pool. */
+typedef struct rules_local {
+    auth_cache *cache;
+    unsigned pending;
+} rules_local;
+
+/* The worker's, made on first use; NULL when out of memory. */
+static rules_local *local_of(worker *l)
+{
+    void **slot = loop_local(l->loop, &rules_module);
+    if (slot && !*slot) {
+        rules_local *rl = calloc(1, sizeof *rl);
+        if (rl && !(rl->cache = auth_cache_new())) {
+            free(rl);
+            rl = NULL;
+        }
+        *slot = rl;
+    }
+    return slot ? *slot : NULL;
+}
+
+static void free_local(void *state)
+{
+    rules_local *rl = state;
+    auth_cache_free(rl->cache);
+    free(rl);
+}
+
+/* The request's slot holds its password check while it runs, then, if the
+ * check said no, this mark until the request is asked again. */
+static char check_failed;
+#define CHECK_OF(c) (*req_slot((c)->req, &rules_module))
+
 typedef struct auth_wait {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
@@ -56,14 +89,15 @@ static void password_checked(htd_job *j)
     auth_wait *aw = (auth_wait *)j;
     worker *l = aw->l;
     conn *c = aw->c;
-    l->auth_pending--;
+    rules_local *rl = local_of(l);
+    rl->pending--;
     if (c) {
-        c->aw = NULL;
-        if (aw->ok) auth_cache_add(l->auth_cache, aw->user, aw->pass, aw->hash, l->now);
+        CHECK_OF(c) = NULL;
+        if (aw->ok) auth_cache_add(rl->cache, aw->user, aw->pass, aw->hash, l->now);
         /* A no counts only for a request that goes on at once, under the
          * same site; one that waits behind earlier responses is checked
          * again. */
-        else if (aw->st == l->site && c->state == CS_WAIT) c->auth_failed = 1;
+        else if (aw->st == l->site && c->state == CS_WAIT) CHECK_OF(c) = &check_failed;
         conn_resume_request(c);
     } else {
         l->jobs_out--;
@@ -75,15 +109,20 @@ static void password_checked(htd_job *j)
 
 void rules_detach(conn *c)
 {
-    atomic_store(&c->aw->cancelled, 1);
-    c->aw->c = NULL;
-    c->aw = NULL;
+    void **slot = &CHECK_OF(c);
+    if (*slot != &check_failed) {
+        auth_wait *aw = *slot;
+        atomic_store(&aw->cancelled, 1);
+        aw->c = NULL;
+    }
+    *slot = NULL;
 }
 
 static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash, const realm *rm)
 {
     worker *l = c->w;
-    if (l->auth_pending >= AUTH_PENDING_MAX) return -1;
+    rules_local *rl = local_of(l);
+    if (!rl || rl->pending >= AUTH_PENDING_MAX) return -1;
     auth_wait *aw = malloc(sizeof *aw);
     if (!aw) return -1;
     memcpy(aw->cred, user.p, user.len);
@@ -98,9 +137,9 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     aw->hash = hash ? hash : auth_dummy(rm->users);
     aw->ok = 0;
     atomic_init(&aw->cancelled, 0);
-    c->aw = aw;
+    CHECK_OF(c) = aw;
     conn_wait(c);
-    l->auth_pending++;
+    rl->pending++;
     jobs_submit(l->srv->jobs, &aw->job);
     return 0;
 }
@@ -156,14 +195,16 @@ static int authenticate(conn *c, const realm *rm)
 {
     worker *l = c->w;
     struct htd_req *hr = c->req;
-    int failed = c->auth_failed;
-    c->auth_failed = 0;
+    void **check = &CHECK_OF(c);
+    int failed = *check == &check_failed;
+    *check = NULL;
+    rules_local *rl = local_of(l);
     htd_str user, pass;
     char buf[CRED_MAX];
     int got = read_credentials(hr, buf, &user, &pass);
     if (got == CRED_OK && !failed) {
         const char *hash = auth_lookup(rm->users, user);
-        int hit = hash && auth_cache_check(l->auth_cache, user, pass, hash, l->now);
+        int hit = hash && rl && auth_cache_check(rl->cache, user, pass, hash, l->now);
         int rc = hit ? 0 : wait_for_check(c, user, pass, hash, rm);
         explicit_bzero(buf, sizeof buf);
         if (hit) {
@@ -237,7 +278,6 @@ static int access_phase(struct htd_req *hr)
     const scope *sc = hr->sc;
 
     if (sc->naccess && !access_check(sc->access, sc->naccess, &c->peer)) {
-        c->auth_failed = 0;
         conn_answer(c, 403, "access denied", NULL, 0);
         return MOD_DONE;
     }
@@ -245,7 +285,6 @@ static int access_phase(struct htd_req *hr)
         int rc = authenticate(c, sc->auth);
         if (rc != MOD_DECLINED) return rc;
     }
-    c->auth_failed = 0;
     if (ru && ru->redirect) {
         htd_str caps[10];
         int ncaps = 0;
@@ -265,13 +304,14 @@ static int access_phase(struct htd_req *hr)
     return MOD_DECLINED;
 }
 
-static void abort_check(conn *c)
+static void release_check(struct htd_req *hr)
 {
-    if (c->aw) rules_detach(c);
+    rules_detach(hr->c);
 }
 
 const htd_module rules_module = {
     .name = "rules",
     .phase = {[PH_REWRITE] = choose_phase, [PH_ACCESS] = access_phase},
-    .abort = abort_check,
+    .release = release_check,
+    .free_local = free_local,
 };

@@ -222,6 +222,9 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
 /* A listing is made on the pool (a directory of 10,000 entries takes tens of
  * milliseconds to read and render): the request is suspended (CS_WAIT) and,
  * when the listing is back, runs its phases again and finds it here. */
+/* The listing of c's request (its slot: NULL when none). */
+#define LJ_OF(c) (*(struct list_job **)req_slot((c)->req, &static_module))
+
 typedef struct list_job {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
@@ -258,8 +261,8 @@ static void list_done(htd_job *j)
 
 void static_list_detach(conn *c)
 {
-    list_job *lj = c->lj;
-    c->lj = NULL;
+    list_job *lj = LJ_OF(c);
+    LJ_OF(c) = NULL;
     if (lj->done) {
         list_free(lj);
     } else {
@@ -273,10 +276,10 @@ static void list_dir(struct htd_req *hr, const char *rel)
     conn *c = hr->c;
     worker *l = c->w;
     int json = listing_wants_json(HDR(hr->r, "accept"));
-    list_job *lj = c->lj;
+    list_job *lj = LJ_OF(c);
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
-        c->lj = NULL;
+        LJ_OF(c) = NULL;
         if (!lj->out) {
             fail(hr, lj->err == EACCES ? 403 : 500, "cannot list the directory");
             list_free(lj);
@@ -297,7 +300,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
         return;
     }
     if (lj) { /* the listing of another request, left over */
-        c->lj = NULL;
+        LJ_OF(c) = NULL;
         list_free(lj);
     }
     lj = calloc(1, sizeof *lj);
@@ -313,7 +316,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
     lj->path_len = hr->path_len;
     memcpy(lj->path, hr->path, hr->path_len + 1);
     lj->job = (htd_job){.work = list_work, .done = list_done, .loop = l->loop};
-    c->lj = lj;
+    LJ_OF(c) = lj;
     hr->responded = 1;
     conn_wait(c);
     jobs_submit(l->srv->jobs, &lj->job);
@@ -644,9 +647,9 @@ static int content_phase(struct htd_req *hr)
     return hr->c->state == CS_WAIT ? MOD_AGAIN : MOD_DONE;
 }
 
-static void abort_listing(conn *c)
+static void release_listing(struct htd_req *hr)
 {
-    if (c->lj) static_list_detach(c);
+    static_list_detach(hr->c);
 }
 
 /* The vhost's or rule's page for an error status, if it configures one. */
@@ -659,6 +662,6 @@ static int error_page(struct htd_req *hr, int status, const char *extra, size_t 
 const htd_module static_module = {
     .name = "static",
     .phase = {[PH_CONTENT] = content_phase},
-    .abort = abort_listing,
+    .release = release_listing,
     .error_page = error_page,
 };

@@ -47,6 +47,9 @@
 
 enum { OP_BEGIN, OP_WRITE, OP_COMMIT, OP_ABORT, OP_DELETE };
 
+/* The upload of c's request (its slot: NULL when none). */
+#define UP_OF(c) (*(struct upload **)req_slot((c)->req, &store_module))
+
 typedef struct upload {
     htd_job job; /* first: a job pointer is an upload pointer */
     conn *c;     /* NULL once the connection is gone */
@@ -420,7 +423,7 @@ static void finish_error(upload *u, int keep)
     /* The unwanted body is read and dropped unless the client waits to be
      * told to send it, or it is too large to be worth reading. */
     if (conn_body_pending(c) && (u->expect_continue || c->body_left > DISCARD_MAX)) keep = 0;
-    c->up = NULL;
+    UP_OF(c) = NULL;
     conn_error(c, u->status, u->why, keep);
     u->c = NULL;
     if (u->tmp_fd >= 0) submit(u, OP_ABORT);
@@ -431,7 +434,7 @@ static void finish_ok(upload *u)
 {
     conn *c = u->c;
     worker *l = c->w;
-    c->up = NULL;
+    UP_OF(c) = NULL;
     if (l->caches[0].c) cache_flush(l->caches[0].c); /* other loops learn of it by inotify */
     if (u->method == HTD_M_DELETE || u->existed) {
         resp r = {.status = 204, .length = -1};
@@ -585,13 +588,13 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         u->why = "document larger than the writable area accepts";
         goto refuse;
     }
-    c->up = u;
+    UP_OF(c) = u;
     /* DELETE never reads a body: one the client waits to send will not come. */
     if (u->method == HTD_M_DELETE && r->expect_continue && conn_body_pending(c)) c->keep_alive = 0;
     submit(u, u->method == HTD_M_DELETE ? OP_DELETE : OP_BEGIN);
     return;
 refuse:
-    c->up = u;
+    UP_OF(c) = u;
     finish_error(u, u->status != 413);
 }
 
@@ -613,9 +616,9 @@ static int content_phase(struct htd_req *hr)
     return MOD_DONE;
 }
 
-static void abort_upload(conn *c)
+static void release_upload(struct htd_req *hr)
 {
-    if (c->up) store_detach(c);
+    store_detach(hr->c);
 }
 
 static const char *allow(const struct htd_req *hr)
@@ -628,13 +631,13 @@ static const char *allow(const struct htd_req *hr)
 const htd_module store_module = {
     .name = "store",
     .phase = {[PH_CONTENT] = content_phase},
-    .abort = abort_upload,
+    .release = release_upload,
     .allow = allow,
 };
 
 void store_take_body(conn *c)
 {
-    upload *u = c->up;
+    upload *u = UP_OF(c);
     const char *why = "malformed chunked body";
     size_t consumed, dlen;
     size_t room = UP_BUF - u->len;
@@ -665,8 +668,8 @@ void store_take_body(conn *c)
 
 void store_detach(conn *c)
 {
-    upload *u = c->up;
-    c->up = NULL;
+    upload *u = UP_OF(c);
+    UP_OF(c) = NULL;
     u->c = NULL;
     if (u->busy) return; /* upload_done cleans up */
     if (u->tmp_fd >= 0) submit(u, OP_ABORT);

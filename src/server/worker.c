@@ -20,10 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "cache.h"
 #include "cgi.h"
-#include "gzip.h"
 #include "conn.h"
 #include "log.h"
 
@@ -164,10 +162,6 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (!(l->auth_cache = auth_cache_new())) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     const htd_config *cfg = &srv->cfg;
     const uint64_t durations[T_COUNT] = {
         [T_HEADER] = cfg->header_timeout_ms, [T_BODY] = cfg->body_timeout_ms,
@@ -203,8 +197,12 @@ void worker_free(worker *l)
         free_caches(l, l->caches, l->site->nvhosts);
         site_release(l->srv, l->site);
     }
-    auth_cache_free(l->auth_cache);
-    gzip_free_spares(l);
+    /* The modules' per-loop state. */
+    for (size_t i = 0; l->loop && i < l->srv->reg.n; i++) {
+        const htd_module *m = l->srv->reg.mods[i];
+        void **state = m->free_local ? loop_local(l->loop, m) : NULL;
+        if (state && *state) m->free_local(*state);
+    }
     loop_free(l->loop);
     pool_drain(&l->rbufs);
     pool_drain(&l->outqs);

@@ -27,7 +27,6 @@ enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: s
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 #define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
-#define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
 
 typedef struct listener {
     watcher w;
@@ -50,10 +49,6 @@ typedef struct worker {
     worker_cache *caches;     /* one per vhost of site, made on first use */
     site *old_site;         /* left behind in this iteration; let go after it */
     worker_cache *old_caches;
-    struct auth_cache *auth_cache; /* credentials verified lately */
-    unsigned auth_pending;  /* password checks on the pool for this worker */
-    struct gz *gz_spare[GZ_SPARE]; /* compressors kept for reuse (gzip.c) */
-    int ngz_spare;
     listener *listeners;
     size_t nlisteners;
     int stopping;
