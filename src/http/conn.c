@@ -453,7 +453,7 @@ static void start_request_framing(conn *c, const htd_request *r)
  * module took it over (a script, an upload) and set the state itself. */
 static void ran(conn *c)
 {
-    if (c->state == CS_HEAD) c->state = CS_WRITE;
+    if (c->state == CS_HEAD) c->state = c->req->gen ? CS_GEN : CS_WRITE;
     conn_seal(c);
     if (c->body) {
         free(c->body);
@@ -883,7 +883,23 @@ static void conn_run(conn *c)
         case CS_PAUSE:
             return; /* a disk job will resume it */
         case CS_GEN:
-            if (!c->req->gen(c)) return;
+            if (c->out) { /* a 100 Continue, earlier responses, the last piece */
+                c->resume = CS_GEN;
+                c->state = CS_WRITE;
+                break;
+            }
+            switch (c->req->gen(c)) {
+            case GEN_MORE:
+                c->resume = CS_GEN;
+                c->state = CS_WRITE;
+                break;
+            case GEN_DONE:
+                c->resume = 0;
+                c->state = CS_WRITE;
+                break;
+            default: /* GEN_WAIT, GEN_GONE */
+                return;
+            }
             break;
         case CS_WAIT:
             if (c->out) { /* earlier pipelined responses go out meanwhile */

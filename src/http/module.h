@@ -37,6 +37,20 @@ struct htd_req;
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 
+/* A module that answers with a response it makes piece by piece (a
+ * script's output, a file compressed as it goes) sets the request's
+ * generator (req.h gen) and returns MOD_DONE. The connection calls the
+ * generator whenever the out queue is empty, and it says
+ *
+ *   GEN_MORE  it queued a piece (or an error response in place of the
+ *             rest): call again once that is sent;
+ *   GEN_WAIT  nothing yet: it runs the connection again (conn_resume) when
+ *             there is;
+ *   GEN_DONE  the response is whole;
+ *   GEN_GONE  it closed the connection.
+ */
+enum { GEN_MORE, GEN_WAIT, GEN_DONE, GEN_GONE };
+
 typedef struct htd_module {
     const char *name;
     int (*phase[PH_COUNT])(struct htd_req *hr);

@@ -76,6 +76,7 @@ struct cgi {
     htd_timer timer; /* the time limit, on the worker's T_CGI list */
     pid_t pid;
     uint8_t exited, nph, head_sent, chunked, eof, bodyless;
+    uint8_t expired; /* its time limit ran out before its head */
     int status;         /* the response status */
     int64_t cl_left;    /* a Content-Length the script gave: bytes still to pass on, or -1 */
     uint64_t sent;      /* body bytes passed on */
@@ -354,7 +355,6 @@ static void fail(conn *c, int status, const char *why)
      * under an earlier one (the script holds that site, not its caches). */
     if (g->st != c->w->site) c->req->cache = NULL;
     conn_error(c, status, why, 1);
-    if (c->resume == CS_GEN) c->resume = 0; /* earlier responses were being sent: the error follows them */
     release(c, 1);
 }
 
@@ -508,8 +508,7 @@ static void start(conn *c)
     /* A body pending: the client may wait for 100 Continue before sending it. */
     if (conn_body_pending(c) && r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
     if (!conn_body_pending(c)) close_end(g, END_IN);
-    hr->gen = cgi_step;
-    c->state = CS_GEN;
+    hr->gen = cgi_step; /* the phases end in CS_GEN */
     return;
 
 spawn_failed:
@@ -689,24 +688,23 @@ static void finish(conn *c, cgi *g)
     conn_seal(c);
     conn_log(c, g->nph ? 200 : g->status, g->sent);
     release(c, 0);
-    c->state = CS_WRITE;
 }
 
-/* Sends what the script has written so far. 1 if c changed state. */
+/* Queues what the script has written so far (GEN_*, module.h). */
 static int pump(conn *c, cgi *g)
 {
     for (;;) {
-        if (g->end[END_OUT].fd < 0) return 0;
+        if (g->end[END_OUT].fd < 0) return GEN_WAIT;
         size_t off = g->head_sent || g->nph ? 0 : g->o_len;
         if (g->head_sent || g->nph) g->o_len = 0;
         ssize_t n = read(g->end[END_OUT].fd, g->out + off, sizeof g->out - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return 0;
+        if (n < 0 && errno == EAGAIN) return GEN_WAIT;
         if (n < 0) n = 0; /* an error reads as the end */
         if (g->nph) {
             if (n == 0) {
                 finish(c, g);
-                return 1;
+                return GEN_DONE;
             }
             g->head_sent = 1;
             /* The script's bytes are the whole response, its head too: a
@@ -716,20 +714,16 @@ static int pump(conn *c, cgi *g)
             conn_out_ref(c, g->out, (size_t)n);
             c->head_only = head_only;
             g->sent += (size_t)n;
-            c->resume = CS_GEN;
-            c->state = CS_WRITE;
-            return 1;
+            return GEN_MORE;
         }
         if (g->head_sent) {
             if (n == 0) {
                 finish(c, g);
-                return 1;
+                return GEN_DONE;
             }
             queue_body(c, g, g->out, (size_t)n);
             if (!c->out) continue; /* nothing to send (HEAD, 204): keep draining */
-            c->resume = CS_GEN;
-            c->state = CS_WRITE;
-            return 1;
+            return GEN_MORE;
         }
         /* Still in the header block, or between it and the first body byte. */
         g->o_len += (size_t)n;
@@ -741,13 +735,13 @@ static int pump(conn *c, cgi *g)
             int r = htd_parse_header_block(&g->hp, g->out, g->o_len, sizeof g->out, &g->head, &why);
             if (r < 0) {
                 fail(c, 500, why);
-                return 1;
+                return GEN_DONE;
             }
             if (r == 0) {
                 if (g->eof) {
-                    if (!g->exited) return 0; /* its exit status says more: wait for it */
+                    if (!g->exited) return GEN_WAIT; /* its exit status says more: wait for it */
                     fail(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
-                    return 1;
+                    return GEN_DONE;
                 }
                 continue;
             }
@@ -758,47 +752,40 @@ static int pump(conn *c, cgi *g)
         if (!has_body && !g->eof) continue;
         if (send_head(c, g, has_body, &why) < 0) {
             fail(c, 500, why);
-            return 1;
+            return GEN_DONE;
         }
         queue_body(c, g, g->out + g->h_end, g->o_len - g->h_end);
         if (g->eof) {
             finish(c, g);
-            return 1;
+            return GEN_DONE;
         }
-        c->resume = CS_GEN;
-        c->state = CS_WRITE;
-        return 1;
+        return GEN_MORE;
     }
 }
 
 int cgi_step(conn *c)
 {
     cgi *g = CGI_OF(c);
-    if (!g) { /* the script has let go: what is queued is the rest */
-        c->resume = 0;
-        c->state = CS_WRITE;
-        return 1;
-    }
+    if (!g) return GEN_DONE; /* the script has let go: what is queued is the rest */
     /* A client that went away takes its script with it. */
     if (c->hup && !conn_body_pending(c)) {
         release(c, 1);
         conn_close(c);
-        return 0;
+        return GEN_GONE;
     }
-    if (c->out) { /* a 100 Continue, or what the last step queued */
-        c->resume = CS_GEN;
-        c->state = CS_WRITE;
-        return 1;
+    if (g->expired) { /* before its head: a 500 in place of the response */
+        fail(c, 500, "the script ran past its time limit");
+        return GEN_DONE;
     }
     if (feed(c, g) < 0) {
         if (!g->head_sent) {
             fail(c, 400, "malformed request body");
             c->keep_alive = 0;
-            return 1;
+            return GEN_DONE;
         }
         release(c, 1);
         conn_close(c);
-        return 0;
+        return GEN_GONE;
     }
     return pump(c, g);
 }
@@ -864,8 +851,9 @@ void cgi_expired(htd_timer *t)
     conn *c = g->c;
     if (!c) return;
     if (!g->head_sent) {
-        fail(c, 500, "the script ran past its time limit");
-        conn_resume(c);
+        /* Its step answers 500, now or once earlier responses are out. */
+        g->expired = 1;
+        if (c->state == CS_GEN) conn_resume(c);
     } else {
         /* Half a response is out: only closing tells the client it is cut. */
         release(c, 1);

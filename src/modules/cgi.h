@@ -21,7 +21,7 @@ int cgi_claims(const struct vhost *vh, const char *path, size_t len);
  * connection enters CS_GEN), or answers 403, 404, 500 or 503. */
 extern const htd_module cgi_module;
 
-/* The generator (CS_GEN): moves the request body to the script and its output to the
+/* The generator (GEN_*, module.h): moves the request body to the script and its output to the
  * client. 1 if the connection changed state, 0 if it must wait. */
 int cgi_step(struct conn *c);
 

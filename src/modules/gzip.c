@@ -191,8 +191,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     g->st = site_hold(c->w->srv, c->w->site);
     g->chunked = r->version == 11;
     GZ_OF(c) = g;
-    hr->gen = gzip_step;
-    c->resume = CS_GEN; /* once the head is out */
+    hr->gen = gzip_step; /* once the head is out */
     return 0;
 }
 
@@ -211,11 +210,6 @@ static void queue(conn *c, struct gz *g, size_t n, int last)
 int gzip_step(conn *c)
 {
     struct gz *g = GZ_OF(c);
-    if (c->out) {
-        c->resume = CS_GEN;
-        c->state = CS_WRITE;
-        return 1;
-    }
     cache_entry *e = g->e;
     for (;;) {
         if (g->zs.avail_in == 0 && g->off < e->size) {
@@ -227,7 +221,7 @@ int gzip_step(conn *c)
                 if (n <= 0) { /* the file shrank under us: the response cannot be finished */
                     gz_free(c);
                     conn_close(c);
-                    return 0;
+                    return GEN_GONE;
                 }
                 want = (size_t)n;
                 g->zs.next_in = (Bytef *)g->in;
@@ -244,20 +238,16 @@ int gzip_step(conn *c)
             conn_seal(c);
             conn_log(c, 200, g->sent);
             gz_free(c);
-            c->resume = 0;
-            c->state = CS_WRITE;
-            return 1;
+            return GEN_DONE;
         }
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
             gz_free(c);
             conn_close(c);
-            return 0;
+            return GEN_GONE;
         }
         if (n) {
             queue(c, g, n, 0);
-            c->resume = CS_GEN;
-            c->state = CS_WRITE;
-            return 1;
+            return GEN_MORE;
         }
     }
 }

@@ -23,7 +23,7 @@ int gzip_compressible(const char *ctype);
  * the caller sends identity. */
 int gzip_start(struct htd_req *hr, struct cache_entry *e);
 
-/* The generator (CS_GEN): compresses and queues the next piece. 1 if c changed state. */
+/* The generator: compresses and queues the next piece (GEN_*, module.h). */
 int gzip_step(struct conn *c);
 
 /* The connection is closing. */
