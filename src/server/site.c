@@ -130,6 +130,7 @@ void site_free(site *st)
         }
         free(vh->cc);
         free(vh->root);
+        free(vh->name);
     }
     log_flush_all(st); /* lines of requests that ended after their loop moved on */
     for (size_t i = 0; i < st->nnames; i++) free(st->names[i].name);
