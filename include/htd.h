@@ -3,9 +3,9 @@
  *
  * An embedding program fills an htd_config, creates a server, adds handlers
  * for the paths it wants to answer itself, and runs it, or drives it from an
- * event loop of its own. Everything a handler sees of a request is a slice
- * into the connection's read buffer: it is valid only while the handler
- * runs. Paths no handler claims are served as static files from the
+ * event loop of its own. Everything a handler sees of a request is the
+ * request's own (see "The request" below): it is valid until the handler
+ * returns. Paths no handler claims are served as static files from the
  * configured root, exactly as the `htd` binary does.
  *
  * The library exports the functions below and nothing else: every exported
@@ -219,10 +219,34 @@ HTD_API void htd_server_reopen_logs(htd_server *s);
  * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
 HTD_API int htd_config_check(const char *file, char *err, size_t errlen);
 
-/* The request, as parsed. */
+/*
+ * The request. A handler calls these on the request it was given, on the
+ * thread it runs on: a request belongs to its worker, and nothing here
+ * locks. What they return points into the request's own memory (the head
+ * is copied there when it is parsed), which lasts until the request ends:
+ * today, until the handler returns, whether it answered or declined. Keep
+ * nothing past the return; copy what must outlive it. (When handlers can
+ * answer later, with a streamed response, the request will last until that
+ * response is done.)
+ */
 HTD_API htd_str htd_req_method(const htd_req *r);
+/* The HTTP version as a number: 11 for HTTP/1.1 (and a later HTTP/1.x,
+ * which is served as 1.1), 10 for HTTP/1.0, 9 for a one-line HTTP/0.9
+ * request. */
+HTD_API int htd_req_version(const htd_req *r);
+/* The request-target as sent, still percent-encoded and with its query:
+ * "/a%20b?x=1", an absolute-form "http://example.com/a", or "*". */
+HTD_API htd_str htd_req_target(const htd_req *r);
 HTD_API htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
 HTD_API htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
+/* The host the request names, as sent, with its port if it has one
+ * ("Example.com:8080"): the host of an absolute-form target, else the Host
+ * field; empty if none (HTTP/1.0 and 0.9 may leave it out). */
+HTD_API htd_str htd_req_host(const htd_req *r);
+/* The virtual host serving the request, chosen by that host: the first of
+ * its names in the config file, as written there ("example.com",
+ * "*.example.org"); empty for the top-level server. */
+HTD_API htd_str htd_req_vhost(const htd_req *r);
 HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
 /* A request header by case-insensitive name; {NULL, 0} if absent. */
 HTD_API htd_str htd_req_header(const htd_req *r, const char *name);

@@ -3,6 +3,7 @@
  * requests built from raw heads without a socket (req_from_head).
  */
 #include "req.h"
+#include "site.h"
 #include "test.h"
 
 static pool reqs_ = {.size = REQ_BLOCK}; /* keeps no block: each goes back to malloc */
@@ -42,6 +43,88 @@ TEST(no_query_is_the_empty_string)
     htd_str q = htd_req_query(r);
     CHECK(q.p != NULL);
     CHECK_EQ_INT(q.len, 0);
+    req_free(&reqs_, r);
+}
+
+TEST(the_version_is_a_number_and_a_later_http_1_is_1_1)
+{
+    static const struct {
+        const char *head;
+        int version;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 11},
+        {"GET / HTTP/1.0\r\n\r\n", 10},
+        {"GET /\r\n", 9},
+        {"GET / HTTP/1.7\r\nHost: x\r\n\r\n", 11},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        htd_req *r = request(cases[i].head);
+        CHECK(r != NULL);
+        if (!r) continue;
+        CHECK_EQ_INT(htd_req_version(r), cases[i].version);
+        req_free(&reqs_, r);
+    }
+}
+
+TEST(the_target_is_as_sent_in_each_form)
+{
+    static const struct {
+        const char *head, *target;
+    } cases[] = {
+        {"GET /a%20b/../c?x=%41 HTTP/1.1\r\nHost: x\r\n\r\n", "/a%20b/../c?x=%41"},
+        {"GET http://Example.test:8080/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
+         "http://Example.test:8080/p?q"},
+        {"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "*"},
+        {"GET /old\r\n", "/old"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        htd_req *r = request(cases[i].head);
+        CHECK(r != NULL);
+        if (!r) continue;
+        htd_str t = htd_req_target(r);
+        CHECK_STR(t.p, t.len, cases[i].target);
+        req_free(&reqs_, r);
+    }
+}
+
+TEST(the_host_is_as_sent_with_its_port_an_absolute_target_first_empty_if_none)
+{
+    static const struct {
+        const char *head, *host;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: Example.TEST:8080\r\n\r\n", "Example.TEST:8080"},
+        {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "[::1]:80"},
+        {"GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n", "a.test"},
+        {"GET / HTTP/1.0\r\nHost: old.test\r\n\r\n", "old.test"},
+        {"GET / HTTP/1.0\r\n\r\n", ""},
+        {"GET /\r\n", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        htd_req *r = request(cases[i].head);
+        CHECK(r != NULL);
+        if (!r) continue;
+        htd_str h = htd_req_host(r);
+        CHECK(h.p != NULL);
+        CHECK_STR(h.p, h.len, cases[i].host);
+        req_free(&reqs_, r);
+    }
+}
+
+TEST(the_vhost_is_the_chosen_ones_name_and_empty_for_the_top_level_server)
+{
+    vhost vh[2] = {{.name = NULL}, {.name = "*.example.test"}};
+    htd_req *r = request("GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    htd_str v = htd_req_vhost(r); /* before one is chosen */
+    CHECK_STR(v.p, v.len, "");
+    r->vh = &vh[1];
+    v = htd_req_vhost(r);
+    CHECK_STR(v.p, v.len, "*.example.test");
+    r->vh = &vh[0];
+    v = htd_req_vhost(r);
+    CHECK(v.p != NULL);
+    CHECK_STR(v.p, v.len, "");
     req_free(&reqs_, r);
 }
 

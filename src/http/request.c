@@ -2,6 +2,7 @@
  * request.c - the handler's side of the public API: reading the request and
  * answering it. A handler runs inside its worker with the request object
  * (req.h), so these are plain field reads and one queued response.
+ * htd_req_vhost is site.c's: vhosts belong to the layer above this one.
  */
 #include <string.h>
 
@@ -12,9 +13,25 @@
 
 #define HDRS_MAX 1024 /* response header lines a handler may add */
 
+/* What the parser leaves NULL when absent, as the handler sees it: empty. */
+static htd_str or_empty(htd_str s)
+{
+    return s.p ? s : (htd_str){"", 0};
+}
+
 htd_str htd_req_method(const htd_req *r)
 {
     return r->r->method;
+}
+
+int htd_req_version(const htd_req *r)
+{
+    return r->r->version;
+}
+
+htd_str htd_req_target(const htd_req *r)
+{
+    return r->r->target;
 }
 
 htd_str htd_req_path(const htd_req *r)
@@ -24,7 +41,12 @@ htd_str htd_req_path(const htd_req *r)
 
 htd_str htd_req_query(const htd_req *r)
 {
-    return r->r->query.p ? r->r->query : (htd_str){"", 0};
+    return or_empty(r->r->query);
+}
+
+htd_str htd_req_host(const htd_req *r)
+{
+    return or_empty(r->r->host);
 }
 
 htd_str htd_req_body(const htd_req *r)

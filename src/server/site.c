@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "req.h"
 #include "server.h"
 
 vhost *site_vhost(const site *st, htd_str host)
@@ -45,6 +46,13 @@ vhost *site_vhost(const site *st, htd_str host)
         }
     }
     return best ? best->vh : st->fallback;
+}
+
+/* The request API's (htd.h); here, because http/ may not look into vhosts. */
+htd_str htd_req_vhost(const htd_req *r)
+{
+    const char *name = r->vh && r->vh->name ? r->vh->name : "";
+    return (htd_str){name, strlen(name)};
 }
 
 const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps)
