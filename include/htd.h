@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
  * 0x000100), for comparisons at compile time; htd_version() says which
@@ -247,6 +248,15 @@ HTD_API htd_str htd_req_host(const htd_req *r);
  * its names in the config file, as written there ("example.com",
  * "*.example.org"); empty for the top-level server. */
 HTD_API htd_str htd_req_vhost(const htd_req *r);
+/* The client's address as accept() gave it, port and all: a struct
+ * sockaddr_in or sockaddr_in6 (by its sa_family), its size in *len unless
+ * len is NULL. NULL, and a size of 0, for a request that came over no
+ * socket. */
+HTD_API const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len);
+/* The client's IP address as text, without the port ("192.0.2.7",
+ * "2001:db8::1"), written into the request's memory by each call; empty for
+ * a request with no peer, or when out of memory. */
+HTD_API htd_str htd_req_peer_addr(htd_req *r);
 HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
 /* A request header by case-insensitive name; {NULL, 0} if absent. */
 HTD_API htd_str htd_req_header(const htd_req *r, const char *name);

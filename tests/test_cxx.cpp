@@ -33,6 +33,8 @@ static void (*const api[])() = {
     reinterpret_cast<void (*)()>(&htd_req_query),
     reinterpret_cast<void (*)()>(&htd_req_host),
     reinterpret_cast<void (*)()>(&htd_req_vhost),
+    reinterpret_cast<void (*)()>(&htd_req_peer),
+    reinterpret_cast<void (*)()>(&htd_req_peer_addr),
     reinterpret_cast<void (*)()>(&htd_req_body),
     reinterpret_cast<void (*)()>(&htd_req_header),
     reinterpret_cast<void (*)()>(&htd_resp_header),

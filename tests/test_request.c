@@ -2,6 +2,9 @@
  * test_request.c - what a handler reads of its request (request.c), on
  * requests built from raw heads without a socket (req_from_head).
  */
+#include <arpa/inet.h>
+
+#include "conn.h"
 #include "req.h"
 #include "site.h"
 #include "test.h"
@@ -125,6 +128,70 @@ TEST(the_vhost_is_the_chosen_ones_name_and_empty_for_the_top_level_server)
     v = htd_req_vhost(r);
     CHECK(v.p != NULL);
     CHECK_STR(v.p, v.len, "");
+    req_free(&reqs_, r);
+}
+
+/* A request from a client at ip:port, over a stub connection c. */
+static htd_req *request_from(conn *c, int family, const char *ip, unsigned port)
+{
+    memset(c, 0, sizeof *c);
+    if (family == AF_INET) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, ip, &a.sin_addr);
+        memcpy(&c->peer, &a, sizeof a);
+    } else {
+        c->peer =
+            (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+        inet_pton(AF_INET6, ip, &c->peer.sin6_addr);
+    }
+    static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    return req_from_head(&reqs_, c, head, sizeof head - 1);
+}
+
+TEST(the_peer_of_an_ipv4_client_is_a_sockaddr_in_and_its_address_as_text)
+{
+    conn c;
+    htd_req *r = request_from(&c, AF_INET, "192.0.2.7", 40000);
+    CHECK(r != NULL);
+    if (!r) return;
+    socklen_t len = 99;
+    const struct sockaddr *sa = htd_req_peer(r, &len);
+    CHECK(sa != NULL && sa->sa_family == AF_INET);
+    CHECK_EQ_INT(len, sizeof(struct sockaddr_in));
+    if (sa) CHECK_EQ_INT(ntohs(((const struct sockaddr_in *)sa)->sin_port), 40000);
+    CHECK(htd_req_peer(r, NULL) == sa);
+    htd_str a = htd_req_peer_addr(r);
+    CHECK_STR(a.p, a.len, "192.0.2.7");
+    req_free(&reqs_, r);
+}
+
+TEST(the_peer_of_an_ipv6_client_is_a_sockaddr_in6_and_its_address_as_text)
+{
+    conn c;
+    htd_req *r = request_from(&c, AF_INET6, "2001:db8:0:0::1", 443);
+    CHECK(r != NULL);
+    if (!r) return;
+    socklen_t len = 0;
+    const struct sockaddr *sa = htd_req_peer(r, &len);
+    CHECK(sa != NULL && sa->sa_family == AF_INET6);
+    CHECK_EQ_INT(len, sizeof(struct sockaddr_in6));
+    if (sa) CHECK_EQ_INT(ntohs(((const struct sockaddr_in6 *)sa)->sin6_port), 443);
+    htd_str a = htd_req_peer_addr(r);
+    CHECK_STR(a.p, a.len, "2001:db8::1");
+    req_free(&reqs_, r);
+}
+
+TEST(a_request_over_no_socket_has_no_peer)
+{
+    htd_req *r = request("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    socklen_t len = 99;
+    CHECK(htd_req_peer(r, &len) == NULL);
+    CHECK_EQ_INT(len, 0);
+    htd_str a = htd_req_peer_addr(r);
+    CHECK(a.p != NULL);
+    CHECK_EQ_INT(a.len, 0);
     req_free(&reqs_, r);
 }
 

@@ -4,6 +4,7 @@
  * (req.h), so these are plain field reads and one queued response.
  * htd_req_vhost is site.c's: vhosts belong to the layer above this one.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "conn.h"
@@ -47,6 +48,28 @@ htd_str htd_req_query(const htd_req *r)
 htd_str htd_req_host(const htd_req *r)
 {
     return or_empty(r->r->host);
+}
+
+const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len)
+{
+    const struct sockaddr_in6 *sa = r->c ? &r->c->peer : NULL;
+    socklen_t n = 0;
+    if (sa && sa->sin6_family == AF_INET) n = sizeof(struct sockaddr_in);
+    if (sa && sa->sin6_family == AF_INET6) n = sizeof *sa;
+    if (len) *len = n;
+    return n ? (const struct sockaddr *)sa : NULL;
+}
+
+htd_str htd_req_peer_addr(htd_req *r)
+{
+    const struct sockaddr *sa = htd_req_peer(r, NULL);
+    char *text = sa ? arena_alloc(&r->mem, INET6_ADDRSTRLEN) : NULL;
+    if (!text) return (htd_str){"", 0};
+    const void *ip = sa->sa_family == AF_INET
+                         ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                         : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (!inet_ntop(sa->sa_family, ip, text, INET6_ADDRSTRLEN)) return (htd_str){"", 0};
+    return (htd_str){text, strlen(text)};
 }
 
 htd_str htd_req_body(const htd_req *r)
