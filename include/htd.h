@@ -258,8 +258,16 @@ HTD_API const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len);
  * a request with no peer, or when out of memory. */
 HTD_API htd_str htd_req_peer_addr(htd_req *r);
 HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
-/* A request header by case-insensitive name; {NULL, 0} if absent. */
+/* A request header by case-insensitive name: the value of the first field
+ * of that name; {NULL, 0} if absent. */
 HTD_API htd_str htd_req_header(const htd_req *r, const char *name);
+/* Header field i of the request, counting from 0 in the order they were
+ * sent: its name as sent (in whatever case) in *name, its value without
+ * the whitespace around it in *value (either pointer may be NULL). A field
+ * sent several times appears as many times, never joined. 0, or -1 past
+ * the last field, leaving *name and *value alone:
+ *     for (size_t i = 0; htd_req_header_at(r, i, &name, &value) == 0; i++) */
+HTD_API int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value);
 
 /* Adds a response header before htd_respond. Returns -1 if there is no room,
  * if name or value is malformed, or for a header htd writes itself or that

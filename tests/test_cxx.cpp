@@ -37,6 +37,7 @@ static void (*const api[])() = {
     reinterpret_cast<void (*)()>(&htd_req_peer_addr),
     reinterpret_cast<void (*)()>(&htd_req_body),
     reinterpret_cast<void (*)()>(&htd_req_header),
+    reinterpret_cast<void (*)()>(&htd_req_header_at),
     reinterpret_cast<void (*)()>(&htd_resp_header),
     reinterpret_cast<void (*)()>(&htd_respond),
 };

@@ -131,6 +131,55 @@ TEST(the_vhost_is_the_chosen_ones_name_and_empty_for_the_top_level_server)
     req_free(&reqs_, r);
 }
 
+TEST(header_fields_come_in_order_as_sent_and_a_repeated_one_each_time)
+{
+    htd_req *r = request("GET / HTTP/1.1\r\n"
+                         "Host: x\r\n"
+                         "X-Tag: one\r\n"
+                         "accept-LANGUAGE:  en ,fr \t\r\n"
+                         "x-tag:two\r\n"
+                         "X-Empty:\r\n"
+                         "X-Tag: three\r\n"
+                         "\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    static const char *const want[][2] = {
+        {"Host", "x"},    {"X-Tag", "one"}, {"accept-LANGUAGE", "en ,fr"},
+        {"x-tag", "two"}, {"X-Empty", ""},  {"X-Tag", "three"},
+    };
+    size_t n = 0;
+    htd_str name, value;
+    for (size_t i = 0; htd_req_header_at(r, i, &name, &value) == 0; i++, n++) {
+        if (i >= sizeof want / sizeof want[0]) break;
+        CHECK_STR(name.p, name.len, want[i][0]);
+        CHECK_STR(value.p, value.len, want[i][1]);
+    }
+    CHECK_EQ_INT(n, sizeof want / sizeof want[0]);
+    htd_str first = htd_req_header(r, "x-tag"); /* the first of them */
+    CHECK_STR(first.p, first.len, "one");
+
+    name = value = (htd_str){"unchanged", 9};
+    CHECK_EQ_INT(htd_req_header_at(r, 6, &name, &value), -1);
+    CHECK_EQ_INT(htd_req_header_at(r, (size_t)-1, &name, &value), -1);
+    CHECK_STR(name.p, name.len, "unchanged");
+    CHECK_STR(value.p, value.len, "unchanged");
+    CHECK_EQ_INT(htd_req_header_at(r, 2, NULL, &value), 0); /* either may be NULL */
+    CHECK_STR(value.p, value.len, "en ,fr");
+    CHECK_EQ_INT(htd_req_header_at(r, 2, &name, NULL), 0);
+    CHECK_STR(name.p, name.len, "accept-LANGUAGE");
+    req_free(&reqs_, r);
+}
+
+TEST(a_one_line_request_has_no_header_fields)
+{
+    htd_req *r = request("GET /\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    htd_str name, value;
+    CHECK_EQ_INT(htd_req_header_at(r, 0, &name, &value), -1);
+    req_free(&reqs_, r);
+}
+
 /* A request from a client at ip:port, over a stub connection c. */
 static htd_req *request_from(conn *c, int family, const char *ip, unsigned port)
 {

@@ -82,6 +82,14 @@ htd_str htd_req_header(const htd_req *r, const char *name)
     return htd_request_header(r->r, name, strlen(name));
 }
 
+int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value)
+{
+    if (i >= r->r->nheaders) return -1;
+    if (name) *name = r->r->headers[i].name;
+    if (value) *value = r->r->headers[i].value;
+    return 0;
+}
+
 /* A handler's field: a token, and a field value in ASCII. RFC 9110 lets a
  * value hold obs-text, but the check this replaced refused it wherever char
  * is signed (x86-64 among them), so handlers never could send it; that
