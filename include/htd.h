@@ -269,6 +269,14 @@ HTD_API htd_str htd_req_header(const htd_req *r, const char *name);
  *     for (size_t i = 0; htd_req_header_at(r, i, &name, &value) == 0; i++) */
 HTD_API int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value);
 
+/* n bytes of the request's memory, aligned for any type: for what a
+ * handler builds while it runs (a body, a header value). Never freed alone:
+ * all of it goes when the request ends. NULL when out of memory. */
+HTD_API void *htd_req_alloc(htd_req *r, size_t n);
+/* A copy of s with a NUL after it, in the request's memory: a slice made a
+ * C string, as htd_resp_header wants. NULL when out of memory. */
+HTD_API char *htd_req_strdup(htd_req *r, htd_str s);
+
 /* Adds a response header before htd_respond. Returns -1 if there is no room,
  * if name or value is malformed, or for a header htd writes itself or that
  * frames the message (Content-Length, Transfer-Encoding, Connection, Date,

@@ -38,6 +38,8 @@ static void (*const api[])() = {
     reinterpret_cast<void (*)()>(&htd_req_body),
     reinterpret_cast<void (*)()>(&htd_req_header),
     reinterpret_cast<void (*)()>(&htd_req_header_at),
+    reinterpret_cast<void (*)()>(&htd_req_alloc),
+    reinterpret_cast<void (*)()>(&htd_req_strdup),
     reinterpret_cast<void (*)()>(&htd_resp_header),
     reinterpret_cast<void (*)()>(&htd_respond),
 };

@@ -3,6 +3,8 @@
  * requests built from raw heads without a socket (req_from_head).
  */
 #include <arpa/inet.h>
+#include <stdalign.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "req.h"
@@ -241,6 +243,47 @@ TEST(a_request_over_no_socket_has_no_peer)
     htd_str a = htd_req_peer_addr(r);
     CHECK(a.p != NULL);
     CHECK_EQ_INT(a.len, 0);
+    req_free(&reqs_, r);
+}
+
+TEST(the_arena_gives_aligned_memory_small_and_large_all_freed_with_the_request)
+{
+    htd_req *r = request("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    char *prev = NULL;
+    for (size_t n = 1; n <= 1000; n += 37) { /* some from the request's block */
+        char *p = htd_req_alloc(r, n);
+        CHECK(p != NULL);
+        if (!p) break;
+        CHECK((uintptr_t)p % alignof(max_align_t) == 0);
+        CHECK(p != prev);
+        memset(p, 0xab, n);
+        prev = p;
+    }
+    char *big = htd_req_alloc(r, 3 * REQ_BLOCK); /* more than the block: from malloc */
+    CHECK(big != NULL);
+    if (big) {
+        CHECK((uintptr_t)big % alignof(max_align_t) == 0);
+        memset(big, 0xcd, 3 * REQ_BLOCK);
+    }
+    CHECK(htd_req_alloc(r, SIZE_MAX) == NULL);
+    CHECK(htd_req_alloc(r, SIZE_MAX - 8) == NULL);
+    req_free(&reqs_, r); /* ASan's leak check sees the big piece go */
+}
+
+TEST(strdup_makes_a_slice_a_c_string_in_the_request)
+{
+    htd_req *r = request("GET / HTTP/1.1\r\nHost: x\r\nX-Id:  abc-123 \r\n\r\n");
+    CHECK(r != NULL);
+    if (!r) return;
+    htd_str v = htd_req_header(r, "x-id");
+    char *s = htd_req_strdup(r, v);
+    CHECK(s != NULL && strcmp(s, "abc-123") == 0);
+    CHECK(s != v.p);
+    char *e = htd_req_strdup(r, (htd_str){NULL, 0});
+    CHECK(e != NULL && e[0] == 0);
+    CHECK(htd_req_strdup(r, (htd_str){"x", SIZE_MAX}) == NULL);
     req_free(&reqs_, r);
 }
 

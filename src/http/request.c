@@ -90,6 +90,16 @@ int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value)
     return 0;
 }
 
+void *htd_req_alloc(htd_req *r, size_t n)
+{
+    return arena_alloc(&r->mem, n);
+}
+
+char *htd_req_strdup(htd_req *r, htd_str s)
+{
+    return arena_dup(&r->mem, s.p, s.len);
+}
+
 /* A handler's field: a token, and a field value in ASCII. RFC 9110 lets a
  * value hold obs-text, but the check this replaced refused it wherever char
  * is signed (x86-64 among them), so handlers never could send it; that
