@@ -71,32 +71,39 @@ TEST(the_version_is_a_number_and_a_later_http_1_is_1_1)
     }
 }
 
+/* A request's head and what an accessor of it should give. */
+typedef struct {
+    const char *head, *want;
+} slice_case;
+
+static void check_slices(htd_str (*get)(const htd_req *), const slice_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        htd_req *r = request(cases[i].head);
+        CHECK(r != NULL);
+        if (!r) continue;
+        htd_str s = get(r);
+        CHECK(s.p != NULL);
+        CHECK_STR(s.p, s.len, cases[i].want);
+        req_free(&reqs_, r);
+    }
+}
+
 TEST(the_target_is_as_sent_in_each_form)
 {
-    static const struct {
-        const char *head, *target;
-    } cases[] = {
+    static const slice_case cases[] = {
         {"GET /a%20b/../c?x=%41 HTTP/1.1\r\nHost: x\r\n\r\n", "/a%20b/../c?x=%41"},
         {"GET http://Example.test:8080/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
          "http://Example.test:8080/p?q"},
         {"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "*"},
         {"GET /old\r\n", "/old"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        htd_req *r = request(cases[i].head);
-        CHECK(r != NULL);
-        if (!r) continue;
-        htd_str t = htd_req_target(r);
-        CHECK_STR(t.p, t.len, cases[i].target);
-        req_free(&reqs_, r);
-    }
+    check_slices(htd_req_target, cases, sizeof cases / sizeof cases[0]);
 }
 
 TEST(the_host_is_as_sent_with_its_port_an_absolute_target_first_empty_if_none)
 {
-    static const struct {
-        const char *head, *host;
-    } cases[] = {
+    static const slice_case cases[] = {
         {"GET / HTTP/1.1\r\nHost: Example.TEST:8080\r\n\r\n", "Example.TEST:8080"},
         {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "[::1]:80"},
         {"GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n", "a.test"},
@@ -104,15 +111,7 @@ TEST(the_host_is_as_sent_with_its_port_an_absolute_target_first_empty_if_none)
         {"GET / HTTP/1.0\r\n\r\n", ""},
         {"GET /\r\n", ""},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        htd_req *r = request(cases[i].head);
-        CHECK(r != NULL);
-        if (!r) continue;
-        htd_str h = htd_req_host(r);
-        CHECK(h.p != NULL);
-        CHECK_STR(h.p, h.len, cases[i].host);
-        req_free(&reqs_, r);
-    }
+    check_slices(htd_req_host, cases, sizeof cases / sizeof cases[0]);
 }
 
 TEST(the_vhost_is_the_chosen_ones_name_and_empty_for_the_top_level_server)
@@ -199,37 +198,36 @@ static htd_req *request_from(conn *c, int family, const char *ip, unsigned port)
     return req_from_head(&reqs_, c, head, sizeof head - 1);
 }
 
-TEST(the_peer_of_an_ipv4_client_is_a_sockaddr_in_and_its_address_as_text)
+TEST(the_peer_is_the_sockaddr_accept_gave_and_its_address_as_text)
 {
-    conn c;
-    htd_req *r = request_from(&c, AF_INET, "192.0.2.7", 40000);
-    CHECK(r != NULL);
-    if (!r) return;
-    socklen_t len = 99;
-    const struct sockaddr *sa = htd_req_peer(r, &len);
-    CHECK(sa != NULL && sa->sa_family == AF_INET);
-    CHECK_EQ_INT(len, sizeof(struct sockaddr_in));
-    if (sa) CHECK_EQ_INT(ntohs(((const struct sockaddr_in *)sa)->sin_port), 40000);
-    CHECK(htd_req_peer(r, NULL) == sa);
-    htd_str a = htd_req_peer_addr(r);
-    CHECK_STR(a.p, a.len, "192.0.2.7");
-    req_free(&reqs_, r);
-}
-
-TEST(the_peer_of_an_ipv6_client_is_a_sockaddr_in6_and_its_address_as_text)
-{
-    conn c;
-    htd_req *r = request_from(&c, AF_INET6, "2001:db8:0:0::1", 443);
-    CHECK(r != NULL);
-    if (!r) return;
-    socklen_t len = 0;
-    const struct sockaddr *sa = htd_req_peer(r, &len);
-    CHECK(sa != NULL && sa->sa_family == AF_INET6);
-    CHECK_EQ_INT(len, sizeof(struct sockaddr_in6));
-    if (sa) CHECK_EQ_INT(ntohs(((const struct sockaddr_in6 *)sa)->sin6_port), 443);
-    htd_str a = htd_req_peer_addr(r);
-    CHECK_STR(a.p, a.len, "2001:db8::1");
-    req_free(&reqs_, r);
+    static const struct {
+        int family;
+        const char *ip;
+        unsigned port;
+        socklen_t len;
+        const char *text;
+    } cases[] = {
+        {AF_INET, "192.0.2.7", 40000, sizeof(struct sockaddr_in), "192.0.2.7"},
+        {AF_INET6, "2001:db8:0:0::1", 443, sizeof(struct sockaddr_in6), "2001:db8::1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conn c;
+        htd_req *r = request_from(&c, cases[i].family, cases[i].ip, cases[i].port);
+        CHECK(r != NULL);
+        if (!r) continue;
+        socklen_t len = 99;
+        const struct sockaddr *sa = htd_req_peer(r, &len);
+        CHECK(sa != NULL && sa->sa_family == cases[i].family);
+        CHECK_EQ_INT(len, cases[i].len);
+        if (sa && sa->sa_family == AF_INET)
+            CHECK_EQ_INT(ntohs(((const struct sockaddr_in *)sa)->sin_port), cases[i].port);
+        if (sa && sa->sa_family == AF_INET6)
+            CHECK_EQ_INT(ntohs(((const struct sockaddr_in6 *)sa)->sin6_port), cases[i].port);
+        CHECK(htd_req_peer(r, NULL) == sa);
+        htd_str a = htd_req_peer_addr(r);
+        CHECK_STR(a.p, a.len, cases[i].text);
+        req_free(&reqs_, r);
+    }
 }
 
 TEST(a_request_over_no_socket_has_no_peer)
