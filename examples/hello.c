@@ -1,8 +1,9 @@
 /*
- * hello.c - htd embedded in a program of its own: /hello and /echo answered
- * by the program's handlers, every other path served as static files from ROOT.
+ * hello.c - htd embedded in a program of its own: /hello, /echo and /request
+ * answered by the program's handlers, every other path served as static
+ * files from ROOT (and a config file's vhosts, if one is given).
  *
- *   build/examples/hello ROOT HOST:PORT
+ *   build/examples/hello ROOT HOST:PORT [CONFIG]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +19,16 @@ static void on_signal(int sig)
     htd_server_stop(server);
 }
 
+static int is(htd_str s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
+}
+
 static int hello(htd_req *req, void *arg)
 {
     (void)arg;
     htd_str m = htd_req_method(req);
-    if (!(m.len == 3 && memcmp(m.p, "GET", 3) == 0) && !(m.len == 4 && memcmp(m.p, "HEAD", 4) == 0))
-        return HTD_DECLINED; /* the static handler answers 405 */
+    if (!is(m, "GET") && !is(m, "HEAD")) return HTD_DECLINED; /* the static handler answers 405 */
     static const char msg[] = "Hello from an embedded htd\n";
     htd_resp_header(req, "Cache-Control", "no-store");
     htd_respond(req, 200, "text/plain; charset=utf-8", msg, sizeof msg - 1);
@@ -35,21 +40,71 @@ static int hello(htd_req *req, void *arg)
 static int echo(htd_req *req, void *arg)
 {
     (void)arg;
-    htd_str m = htd_req_method(req);
-    if (!(m.len == 4 && memcmp(m.p, "POST", 4) == 0)) return HTD_DECLINED;
+    if (!is(htd_req_method(req), "POST")) return HTD_DECLINED;
     htd_str body = htd_req_body(req);
     htd_respond(req, 200, "application/octet-stream", body.p, body.len);
     return HTD_DONE;
 }
 
+/* Writes "A SEP B\n" at out, unless out is NULL; its length either way. */
+static size_t line(char *out, htd_str a, const char *sep, htd_str b)
+{
+    size_t sl = strlen(sep);
+    if (out) {
+        memcpy(out, a.p, a.len);
+        memcpy(out + a.len, sep, sl);
+        memcpy(out + a.len + sl, b.p, b.len);
+        out[a.len + sl + b.len] = '\n';
+    }
+    return a.len + sl + b.len + 1;
+}
+
+#define STR(lit) ((htd_str){lit, sizeof lit - 1})
+
+/* GET /request answers with what htd tells a handler of its request: a
+ * line "NAME=VALUE" each for the method, the target, the version, the host
+ * as sent, the vhost chosen and the client's address, then an empty line
+ * and the header fields in the order sent. The body is measured, then
+ * written into the request's memory, which goes when the request ends. */
+static int request(htd_req *req, void *arg)
+{
+    (void)arg;
+    if (!is(htd_req_method(req), "GET")) return HTD_DECLINED;
+    char version[16];
+    snprintf(version, sizeof version, "%d", htd_req_version(req));
+    const htd_str about[][2] = {
+        {STR("method"), htd_req_method(req)},         {STR("target"), htd_req_target(req)},
+        {STR("version"), {version, strlen(version)}}, {STR("host"), htd_req_host(req)},
+        {STR("vhost"), htd_req_vhost(req)},           {STR("peer"), htd_req_peer_addr(req)},
+    };
+    char *body = NULL;
+    size_t len = 0;
+    for (int pass = 0; pass < 2; pass++) { /* measure, then write */
+        len = 0;
+        for (size_t i = 0; i < sizeof about / sizeof about[0]; i++)
+            len += line(body ? body + len : NULL, about[i][0], "=", about[i][1]);
+        len += line(body ? body + len : NULL, STR(""), "", STR(""));
+        htd_str name, value;
+        for (size_t i = 0; htd_req_header_at(req, i, &name, &value) == 0; i++)
+            len += line(body ? body + len : NULL, name, ": ", value);
+        if (!body && !(body = htd_req_alloc(req, len))) {
+            htd_respond(req, 500, "text/plain", "out of memory\n", 14);
+            return HTD_DONE;
+        }
+    }
+    htd_respond(req, 200, "text/plain; charset=utf-8", body, len);
+    return HTD_DONE;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s ROOT HOST:PORT\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s ROOT HOST:PORT [CONFIG]\n", argv[0]);
         return 2;
     }
     const char *listen[] = {argv[2]};
     htd_config cfg = {.root = argv[1], .listen = listen, .nlisten = 1, .threads = 1};
+    if (argc == 4) cfg.config_file = argv[3];
     char err[256];
     if (!(server = htd_server_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "hello: %s\n", err);
@@ -57,6 +112,7 @@ int main(int argc, char **argv)
     }
     htd_server_handle(server, "/hello", hello, NULL);
     htd_server_handle(server, "/echo", echo, NULL);
+    htd_server_handle(server, "/request", request, NULL);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1], htd_server_address(server, 0));

@@ -3,9 +3,9 @@
  *
  * An embedding program fills an htd_config, creates a server, adds handlers
  * for the paths it wants to answer itself, and runs it, or drives it from an
- * event loop of its own. Everything a handler sees of a request is a slice
- * into the connection's read buffer: it is valid only while the handler
- * runs. Paths no handler claims are served as static files from the
+ * event loop of its own. Everything a handler sees of a request is the
+ * request's own (see "The request" below): it is valid until the handler
+ * returns. Paths no handler claims are served as static files from the
  * configured root, exactly as the `htd` binary does.
  *
  * The library exports the functions below and nothing else: every exported
@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
  * 0x000100), for comparisons at compile time; htd_version() says which
@@ -226,13 +227,62 @@ HTD_API void htd_server_reopen_logs(htd_server *s);
  * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
 HTD_API int htd_config_check(const char *file, char *err, size_t errlen);
 
-/* The request, as parsed. */
+/*
+ * The request. A handler calls these on the request it was given, on the
+ * thread it runs on: a request belongs to its worker, and nothing here
+ * locks. What they return points into the request's own memory (the head
+ * is copied there when it is parsed), which lasts until the request ends:
+ * until the handler returns, whether it answered or declined, or, for a
+ * handler that returned HTD_AGAIN, until the function given to
+ * htd_req_resume returns (it is called on the same thread). Keep nothing
+ * past that; copy what must outlive it.
+ */
 HTD_API htd_str htd_req_method(const htd_req *r);
+/* The HTTP version as a number: 11 for HTTP/1.1 (and a later HTTP/1.x,
+ * which is served as 1.1), 10 for HTTP/1.0, 9 for a one-line HTTP/0.9
+ * request. */
+HTD_API int htd_req_version(const htd_req *r);
+/* The request-target as sent, still percent-encoded and with its query:
+ * "/a%20b?x=1", an absolute-form "http://example.com/a", or "*". */
+HTD_API htd_str htd_req_target(const htd_req *r);
 HTD_API htd_str htd_req_path(const htd_req *r);  /* decoded and normalised, starts with '/' */
 HTD_API htd_str htd_req_query(const htd_req *r); /* raw, without '?'; empty if none */
+/* The host the request names, as sent, with its port if it has one
+ * ("Example.com:8080"): the host of an absolute-form target, else the Host
+ * field; empty if none (HTTP/1.0 and 0.9 may leave it out). */
+HTD_API htd_str htd_req_host(const htd_req *r);
+/* The virtual host serving the request, chosen by that host: the first of
+ * its names in the config file, as written there ("example.com",
+ * "*.example.org"); empty for the top-level server. */
+HTD_API htd_str htd_req_vhost(const htd_req *r);
+/* The client's address as accept() gave it, port and all: a struct
+ * sockaddr_in or sockaddr_in6 (by its sa_family), its size in *len unless
+ * len is NULL. NULL, and a size of 0, for a request that came over no
+ * socket. */
+HTD_API const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len);
+/* The client's IP address as text, without the port ("192.0.2.7",
+ * "2001:db8::1"), written into the request's memory by each call; empty for
+ * a request with no peer, or when out of memory. */
+HTD_API htd_str htd_req_peer_addr(htd_req *r);
 HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
-/* A request header by case-insensitive name; {NULL, 0} if absent. */
+/* A request header by case-insensitive name: the value of the first field
+ * of that name; {NULL, 0} if absent. */
 HTD_API htd_str htd_req_header(const htd_req *r, const char *name);
+/* Header field i of the request, counting from 0 in the order they were
+ * sent: its name as sent (in whatever case) in *name, its value without
+ * the whitespace around it in *value (either pointer may be NULL). A field
+ * sent several times appears as many times, never joined. 0, or -1 past
+ * the last field, leaving *name and *value alone:
+ *     for (size_t i = 0; htd_req_header_at(r, i, &name, &value) == 0; i++) */
+HTD_API int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value);
+
+/* n bytes of the request's memory, aligned for any type: for what a
+ * handler builds while it runs (a body, a header value). Never freed alone:
+ * all of it goes when the request ends. NULL when out of memory. */
+HTD_API void *htd_req_alloc(htd_req *r, size_t n);
+/* A copy of s with a NUL after it, in the request's memory: a slice made a
+ * C string, as htd_resp_header wants. NULL when out of memory. */
+HTD_API char *htd_req_strdup(htd_req *r, htd_str s);
 
 /* Adds a response header before htd_respond. Returns -1 if there is no room,
  * if name or value is malformed, or for a header htd writes itself or that

@@ -83,3 +83,16 @@ int req_take_head(struct htd_req *hr, const char *buf, size_t len)
     hr->r = r;
     return 0;
 }
+
+struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t len)
+{
+    struct htd_req *hr = req_new(p, c, NULL);
+    if (!hr) return NULL;
+    const char *why;
+    int n = htd_parse_request(&hr->parser, buf, len, len, &hr->head, &why);
+    if (n <= 0 || req_take_head(hr, buf, (size_t)n) < 0) {
+        req_free(p, hr);
+        return NULL;
+    }
+    return hr;
+}

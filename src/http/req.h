@@ -94,5 +94,12 @@ void req_free(pool *p, struct htd_req *hr);
  * bytes into the arena and points every slice at the copy. -1 when out of
  * memory. */
 int req_take_head(struct htd_req *hr, const char *buf, size_t len);
+/* A request built from the whole head at the start of buf[0..len) as a
+ * connection builds one (req_new, the parser, req_take_head), but with no
+ * socket: for unit tests of what reads a request. c may be NULL, for a
+ * request with no peer, or a stub; the path, vhost and body are left for
+ * the caller to set. NULL if the head is incomplete or bad, or when out of
+ * memory. */
+struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t len);
 
 #endif

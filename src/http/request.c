@@ -2,7 +2,9 @@
  * request.c - the handler's side of the public API: reading the request and
  * answering it. A handler runs inside its worker with the request object
  * (req.h), so these are plain field reads and one queued response.
+ * htd_req_vhost is site.c's: vhosts belong to the layer above this one.
  */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -12,9 +14,25 @@
 
 #define HDRS_MAX 1024 /* response header lines a handler may add */
 
+/* What the parser leaves NULL when absent, as the handler sees it: empty. */
+static htd_str or_empty(htd_str s)
+{
+    return s.p ? s : (htd_str){"", 0};
+}
+
 htd_str htd_req_method(const htd_req *r)
 {
     return r->r->method;
+}
+
+int htd_req_version(const htd_req *r)
+{
+    return r->r->version;
+}
+
+htd_str htd_req_target(const htd_req *r)
+{
+    return r->r->target;
 }
 
 htd_str htd_req_path(const htd_req *r)
@@ -24,7 +42,34 @@ htd_str htd_req_path(const htd_req *r)
 
 htd_str htd_req_query(const htd_req *r)
 {
-    return r->r->query.p ? r->r->query : (htd_str){"", 0};
+    return or_empty(r->r->query);
+}
+
+htd_str htd_req_host(const htd_req *r)
+{
+    return or_empty(r->r->host);
+}
+
+const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len)
+{
+    const struct sockaddr_in6 *sa = r->c ? &r->c->peer : NULL;
+    socklen_t n = 0;
+    if (sa && sa->sin6_family == AF_INET) n = sizeof(struct sockaddr_in);
+    if (sa && sa->sin6_family == AF_INET6) n = sizeof *sa;
+    if (len) *len = n;
+    return n ? (const struct sockaddr *)sa : NULL;
+}
+
+htd_str htd_req_peer_addr(htd_req *r)
+{
+    const struct sockaddr *sa = htd_req_peer(r, NULL);
+    char *text = sa ? arena_alloc(&r->mem, INET6_ADDRSTRLEN) : NULL;
+    if (!text) return (htd_str){"", 0};
+    const void *ip = sa->sa_family == AF_INET
+                         ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                         : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (!inet_ntop(sa->sa_family, ip, text, INET6_ADDRSTRLEN)) return (htd_str){"", 0};
+    return (htd_str){text, strlen(text)};
 }
 
 htd_str htd_req_body(const htd_req *r)
@@ -35,6 +80,24 @@ htd_str htd_req_body(const htd_req *r)
 htd_str htd_req_header(const htd_req *r, const char *name)
 {
     return htd_request_header(r->r, name, strlen(name));
+}
+
+int htd_req_header_at(const htd_req *r, size_t i, htd_str *name, htd_str *value)
+{
+    if (i >= r->r->nheaders) return -1;
+    if (name) *name = r->r->headers[i].name;
+    if (value) *value = r->r->headers[i].value;
+    return 0;
+}
+
+void *htd_req_alloc(htd_req *r, size_t n)
+{
+    return arena_alloc(&r->mem, n);
+}
+
+char *htd_req_strdup(htd_req *r, htd_str s)
+{
+    return arena_dup(&r->mem, s.p, s.len);
 }
 
 /* A handler's field: a token, and a field value in ASCII. RFC 9110 lets a

@@ -723,7 +723,10 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
             free(names);
             return -1;
         }
+    /* What a handler is told it was served under (htd_req_vhost). */
+    vh->name = n ? strdup(names[0]) : NULL;
     free(names);
+    if (n && !vh->name) return bfail(b, s, "out of memory%s%s", "", "");
     if ((s = config_setting_get_member(g, "default"))) {
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
             return bfail(b, s, "default must be true or false%s%s", "", "");

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "req.h"
 #include "server.h"
 
 vhost *site_vhost(const site *st, htd_str host)
@@ -45,6 +46,13 @@ vhost *site_vhost(const site *st, htd_str host)
         }
     }
     return best ? best->vh : st->fallback;
+}
+
+/* The request API's (htd.h); here, because http/ may not look into vhosts. */
+htd_str htd_req_vhost(const htd_req *r)
+{
+    const char *name = r->vh && r->vh->name ? r->vh->name : "";
+    return (htd_str){name, strlen(name)};
 }
 
 const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps)
@@ -130,6 +138,7 @@ void site_free(site *st)
         }
         free(vh->cc);
         free(vh->root);
+        free(vh->name);
     }
     log_flush_all(st); /* lines of requests that ended after their loop moved on */
     for (size_t i = 0; i < st->nnames; i++) free(st->names[i].name);

@@ -80,6 +80,7 @@ typedef struct cc_rule {
 } cc_rule;
 
 typedef struct vhost {
+    char *name;  /* the first of its names as configured; NULL for the top-level server */
     char *root;  /* absolute */
     int root_fd; /* O_PATH */
     int idx;     /* index in the site, and in each loop's caches */

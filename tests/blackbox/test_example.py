@@ -1,5 +1,5 @@
-"""The embedding example (examples/hello.c): its own handler for /hello and
-static files from ROOT for every other path."""
+"""The embedding example (examples/hello.c): its own handlers for /hello,
+/echo and /request, and static files from ROOT for every other path."""
 
 import os
 import time
@@ -171,3 +171,64 @@ def test_body_after_a_read_that_filled_the_buffer(ctx):
             eq(r.body, b"B" * first + b"C" * 100, "echoed body")
             c.close()
     _with_example(ctx, body)
+
+
+# A config with two vhosts for the example, whose /request handler says what
+# htd told it of each request: the vhost is the first of its names as written.
+VHOSTS_CONF = """
+vhosts = (
+  { names = ["example.test", "www.example.test"]; root = "site"; },
+  { names = ["*.wild.test"]; root = "site"; }
+);
+"""
+
+
+def _request_echo(fields, headers):
+    """The body /request answers: NAME=VALUE lines, an empty line, the fields."""
+    return "".join("%s=%s\n" % f for f in fields).encode() + b"\n" + \
+        "".join("%s: %s\n" % h for h in headers).encode("latin-1")
+
+
+def test_handler_reads_method_target_version_hosts_peer_and_fields_in_order(ctx):
+    cd = harness.ConfDir({"site/index.html": b"vhost\n"})
+    try:
+        srv = harness.start_example("hello", ctx.root.path, cd.write_conf(VHOSTS_CONF))
+        with harness.stops_cleanly(srv):
+            _check_request_echoes(srv)
+    finally:
+        cd.cleanup()
+
+
+def _check_request_echoes(srv):
+    c = harness.connect(srv)
+    # A vhost by a Host with a port, in another case; a repeated field twice
+    # in its place; names as sent, values without their spaces.
+    c.send(b"GET /request/x?y=%41 HTTP/1.1\r\nHost: WWW.Example.test:8080\r\nX-B: 1\r\n"
+           b"x-a:  two \r\nX-B: 3\r\n\r\n")
+    r = c.read_response()
+    eq(r.status, 200, "status of /request")
+    eq(r.get("Content-Type"), "text/plain; charset=utf-8", "Content-Type of /request")
+    eq(r.body, _request_echo(
+        [("method", "GET"), ("target", "/request/x?y=%41"), ("version", "11"),
+         ("host", "WWW.Example.test:8080"), ("vhost", "example.test"), ("peer", "127.0.0.1")],
+        [("Host", "WWW.Example.test:8080"), ("X-B", "1"), ("x-a", "two"), ("X-B", "3")]),
+        "what the handler was told, on a vhost by name")
+    # An absolute-form target names the host, over the Host field; a
+    # wildcard vhost; the same connection.
+    c.send(b"GET http://a.wild.test/request HTTP/1.1\r\nHost: example.test\r\n\r\n")
+    eq(c.read_response().body, _request_echo(
+        [("method", "GET"), ("target", "http://a.wild.test/request"), ("version", "11"),
+         ("host", "a.wild.test"), ("vhost", "*.wild.test"), ("peer", "127.0.0.1")],
+        [("Host", "example.test")]), "what the handler was told, on a wildcard vhost")
+    # HTTP/1.0 without Host: the top-level server, no host, no fields.
+    c.send(b"GET /request HTTP/1.0\r\n\r\n")
+    eq(c.read_response().body, _request_echo(
+        [("method", "GET"), ("target", "/request"), ("version", "10"), ("host", ""),
+         ("vhost", ""), ("peer", "127.0.0.1")], []),
+        "what the handler was told, on the top-level server")
+    c.close()
+    # A host no vhost names is the top-level server's too.
+    eq(get(srv, "/request", host="other.test").body, _request_echo(
+        [("method", "GET"), ("target", "/request"), ("version", "11"), ("host", "other.test"),
+         ("vhost", ""), ("peer", "127.0.0.1")], [("Host", "other.test")]),
+        "what the handler was told, for a host no vhost names")
