@@ -453,7 +453,7 @@ static void start_request_framing(conn *c, const htd_request *r)
  * module took it over (a script, an upload) and set the state itself. */
 static void ran(conn *c)
 {
-    if (c->state == CS_HEAD) c->state = c->req->gen ? CS_GEN : CS_WRITE;
+    if (c->state == CS_HEAD) c->state = c->req->gen ? CS_GEN : c->req->sink ? CS_SINK : CS_WRITE;
     conn_seal(c);
     if (c->body) {
         free(c->body);
@@ -880,8 +880,6 @@ static void conn_run(conn *c)
             }
             break;
         }
-        case CS_PAUSE:
-            return; /* a disk job will resume it */
         case CS_GEN:
             if (c->out) { /* a 100 Continue, earlier responses, the last piece */
                 c->resume = CS_GEN;
@@ -914,11 +912,25 @@ static void conn_run(conn *c)
             if (!c->timer.next || c->timer_kind != T_SEND) arm(c, T_SEND);
             return; /* the password check will resume it */
         case CS_SINK:
-            if (c->rpos < c->rlen) {
-                c->req->sink(c);
+            switch (c->req->sink(c)) {
+            case SINK_MORE:
+                if (!read_body_more(c)) return;
                 break;
+            case SINK_WAIT:
+                if (c->out) { /* a 100 Continue, earlier responses: out meanwhile */
+                    c->resume = CS_SINK;
+                    c->state = CS_WRITE;
+                    break;
+                }
+                htd_timer_disarm(&c->timer); /* the module's time is not the client's */
+                return;
+            case SINK_DONE:
+                c->resume = 0;
+                c->state = CS_WRITE;
+                break;
+            default: /* SINK_GONE */
+                return;
             }
-            if (!read_body_more(c)) return;
             break;
         case CS_LINGER: {
             char sink[4096];

@@ -8,9 +8,8 @@
  *   LINGER   after a final response: write side shut, draining the client's
  *            last bytes so that closing does not reset the response away
  *   SINK     a module takes the request body as it arrives (the request's
- *            sink: the document store's upload)
- *   PAUSE    a module holds the request and reads nothing meanwhile (a disk
- *            job of an upload); it runs the machine again when it is back
+ *            sink: the document store's upload), or is busy with what it
+ *            took (a disk job) and reads nothing meanwhile
  *   WAIT     a module suspended the request (MOD_AGAIN: a password check, a
  *            directory listing on the pool); reading nothing; when it is
  *            back the phases run again
@@ -34,7 +33,7 @@
 #include "parser.h"
 #include "timer.h"
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_PAUSE, CS_WAIT, CS_GEN };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 

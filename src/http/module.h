@@ -51,6 +51,19 @@ enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
  */
 enum { GEN_MORE, GEN_WAIT, GEN_DONE, GEN_GONE };
 
+/* A module that takes the request body as it arrives (the store's upload)
+ * sets the request's sink (req.h) and returns MOD_DONE. The connection
+ * calls the sink when body bytes are buffered and when the module runs it
+ * again (conn_resume), and it says
+ *
+ *   SINK_MORE  it took what was buffered: read more of the body;
+ *   SINK_WAIT  it is busy (a disk job): read nothing until it runs the
+ *              connection again;
+ *   SINK_DONE  the request is answered (or refused);
+ *   SINK_GONE  it closed the connection.
+ */
+enum { SINK_MORE, SINK_WAIT, SINK_DONE, SINK_GONE };
+
 typedef struct htd_module {
     const char *name;
     int (*phase[PH_COUNT])(struct htd_req *hr);

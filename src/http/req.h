@@ -66,7 +66,7 @@ struct htd_req {
     uint8_t keep_alive;   /* as the head said, kept while it waits */
     uint8_t body_taken;   /* a module reads the body (else an unread body may close the connection) */
     int (*gen)(struct conn *c);   /* GEN: the response's generator; says GEN_* (module.h) */
-    void (*sink)(struct conn *c); /* SINK: takes what is buffered of the body */
+    int (*sink)(struct conn *c);  /* SINK: the body's taker; says SINK_* (module.h) */
     struct {
         const void *key; /* the module (module.h) */
         void *val;

@@ -56,6 +56,7 @@ typedef struct upload {
     htd_server *srv;
     worker *w;
     int op, busy;
+    int handled; /* the sink has seen the end of the last job */
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
     int dir_fd, tmp_fd;
@@ -399,9 +400,8 @@ static void submit(upload *u, int op)
 {
     u->op = op;
     u->busy = 1;
+    u->handled = 0;
     if (u->c) {
-        u->c->state = CS_PAUSE;
-        htd_timer_disarm(&u->c->timer); /* the disk's time is not the client's */
         /* From here the request may outlive the site its vhost and rule
          * were chosen under (a reload retires it): it keeps nothing of it,
          * and its answer goes to the top-level server's log. */
@@ -456,7 +456,6 @@ static void finish_ok(upload *u)
     }
     conn_seal(c);
     upload_free(u);
-    c->state = CS_WRITE;
 }
 
 static void upload_done(htd_job *j)
@@ -468,30 +467,71 @@ static void upload_done(htd_job *j)
         else upload_free(u);
         return;
     }
-    conn *c = u->c;
-    if (u->status) {
-        /* A client still to send a body it was told to wait for will not;
-         * a body cut short by a failed write cannot be followed either. */
-        int keep = u->op == OP_DELETE || u->op == OP_COMMIT ||
-                   (u->op == OP_BEGIN && !u->expect_continue);
-        finish_error(u, keep);
-        conn_resume(c);
-        return;
+    conn_resume(u->c); /* its sink goes on */
+}
+
+/* Takes body bytes into the upload's buffer; a full buffer, or the end of
+ * the body, goes to the disk. */
+static int take_body(conn *c, upload *u)
+{
+    const char *why = "malformed chunked body";
+    size_t consumed, dlen;
+    size_t room = UP_BUF - u->len;
+    size_t avail = c->rlen - c->rpos;
+    /* Chunked decoding is in place and may need to see more than room;
+     * it never yields more data than it consumed, so limit the input. */
+    if (avail > room) avail = room;
+    int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
+    if (done < 0) {
+        u->status = 400;
+        u->why = why;
+        finish_error(u, 0);
+        return SINK_DONE;
     }
-    switch (u->op) {
-    case OP_BEGIN:
-        if (u->expect_continue) conn_continue(c);
-        /* fall through */
-    case OP_WRITE:
-        c->req->sink = store_take_body;
-        c->state = CS_SINK;
-        if (!conn_body_pending(c)) submit(u, OP_COMMIT);
-        else conn_resume(c);
-        return;
-    default:
-        finish_ok(u);
-        conn_resume(c);
+    memcpy(u->buf + u->len, c->rbuf + c->rpos, dlen);
+    u->len += dlen;
+    u->total += dlen;
+    c->rpos += (uint32_t)consumed;
+    if (u->total > u->limit) {
+        u->status = 413;
+        u->why = "document larger than the writable area accepts";
+        finish_error(u, 0);
+        return SINK_DONE;
     }
+    if (done) submit(u, OP_COMMIT);
+    else if (u->len == UP_BUF) submit(u, OP_WRITE);
+    return u->busy ? SINK_WAIT : SINK_MORE;
+}
+
+/* The request's sink (module.h): between disk jobs, the body goes into the
+ * upload; the end of each job says how to go on. */
+static int store_sink(conn *c)
+{
+    upload *u = UP_OF(c);
+    if (!u) return SINK_DONE; /* answered */
+    if (u->busy) return SINK_WAIT;
+    if (!u->handled) {
+        u->handled = 1;
+        if (u->status) {
+            /* A client still to send a body it was told to wait for will
+             * not; a body cut short by a failed write cannot be followed
+             * either. */
+            int keep = u->op == OP_DELETE || u->op == OP_COMMIT ||
+                       (u->op == OP_BEGIN && !u->expect_continue);
+            finish_error(u, keep);
+            return SINK_DONE;
+        }
+        if (u->op == OP_COMMIT || u->op == OP_DELETE) {
+            finish_ok(u);
+            return SINK_DONE;
+        }
+        if (u->op == OP_BEGIN && u->expect_continue) conn_continue(c);
+        if (!conn_body_pending(c)) {
+            submit(u, OP_COMMIT);
+            return SINK_WAIT;
+        }
+    }
+    return c->rpos < c->rlen ? take_body(c, u) : SINK_MORE;
 }
 
 static void copy_str(char *dst, size_t cap, htd_str s)
@@ -589,6 +629,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         goto refuse;
     }
     UP_OF(c) = u;
+    c->req->sink = store_sink; /* the phases end in CS_SINK */
     /* DELETE never reads a body: one the client waits to send will not come. */
     if (u->method == HTD_M_DELETE && r->expect_continue && conn_body_pending(c)) c->keep_alive = 0;
     submit(u, u->method == HTD_M_DELETE ? OP_DELETE : OP_BEGIN);
@@ -634,37 +675,6 @@ const htd_module store_module = {
     .release = release_upload,
     .allow = allow,
 };
-
-void store_take_body(conn *c)
-{
-    upload *u = UP_OF(c);
-    const char *why = "malformed chunked body";
-    size_t consumed, dlen;
-    size_t room = UP_BUF - u->len;
-    size_t avail = c->rlen - c->rpos;
-    /* Chunked decoding is in place and may need to see more than room;
-     * it never yields more data than it consumed, so limit the input. */
-    if (avail > room) avail = room;
-    int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
-    if (done < 0) {
-        u->status = 400;
-        u->why = why;
-        finish_error(u, 0);
-        return;
-    }
-    memcpy(u->buf + u->len, c->rbuf + c->rpos, dlen);
-    u->len += dlen;
-    u->total += dlen;
-    c->rpos += (uint32_t)consumed;
-    if (u->total > u->limit) {
-        u->status = 413;
-        u->why = "document larger than the writable area accepts";
-        finish_error(u, 0);
-        return;
-    }
-    if (done) submit(u, OP_COMMIT);
-    else if (u->len == UP_BUF) submit(u, OP_WRITE);
-}
 
 void store_detach(conn *c)
 {

@@ -4,7 +4,7 @@
  *
  * Every step that touches the disk (making directories, checking
  * preconditions, writing, fsync, rename, unlink) runs on the jobs pool; the
- * connection waits in CS_PAUSE meanwhile and reads no more of the body, so a
+ * upload's sink says it is busy meanwhile and no more of the body is read, so a
  * slow disk slows only its own upload. A document is written to a temporary
  * file beside it, fsynced, renamed over the old one and its directory
  * fsynced before the answer: readers see the old bytes or the new, never a
@@ -51,8 +51,6 @@ int store_open_areas(struct htd_server *s, char *err, size_t errlen);
  * been consumed and its body (if any) is next in the read buffer. */
 void store_start(struct conn *c, const struct htd_request *r, const struct htd_req *hr);
 
-/* For conn.c: moves body bytes into the upload (its sink, in CS_SINK). */
-void store_take_body(struct conn *c);
 /* For conn.c: the connection is closing; the upload finishes on its own. */
 void store_detach(struct conn *c);
 
