@@ -141,16 +141,23 @@ TEST(writev_with_more_holds_a_head_back_until_a_write_without)
     close_pair(sv);
 }
 
-TEST(sendfile_sends_a_range_of_a_file_and_advances_the_offset)
+/* An unlinked file holding data[0..len). */
+static int temp_file(const void *data, size_t len)
 {
     char path[] = "/tmp/htd-test-transport-XXXXXX";
-    int file = mkstemp(path);
-    CHECK(file >= 0);
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
     unlink(path);
+    CHECK_EQ_INT(write(fd, data, len), len);
+    return fd;
+}
+
+TEST(sendfile_sends_a_range_of_a_file_and_advances_the_offset)
+{
     char data[1000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (char)('a' + i % 26);
-    CHECK_EQ_INT(write(file, data, sizeof data), sizeof data);
+    int file = temp_file(data, sizeof data);
     int sv[2];
     CHECK_EQ_INT(unix_pair(sv), 0);
 
@@ -220,11 +227,7 @@ TEST(writes_to_a_full_socket_say_eagain)
     CHECK_EQ_INT(n, -1);
     CHECK_EQ_INT(errno, EAGAIN);
 
-    char path[] = "/tmp/htd-test-transport-XXXXXX";
-    int file = mkstemp(path);
-    CHECK(file >= 0);
-    unlink(path);
-    CHECK_EQ_INT(write(file, chunk, sizeof chunk), sizeof chunk);
+    int file = temp_file(chunk, sizeof chunk);
     off_t off = 0;
     errno = 0;
     CHECK_EQ_INT(transport_sendfile(t, sv[0], file, &off, sizeof chunk), -1);
