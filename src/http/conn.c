@@ -15,10 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "module.h"
 #include "path.h"
@@ -41,10 +38,11 @@ void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
-        close(fd);
+        transport_close(&transport_plain, fd);
         return;
     }
     c->ev.fd = fd;
+    c->tp = &transport_plain;
     c->w = l;
     c->state = CS_HEAD;
     c->writable = 1;
@@ -129,7 +127,7 @@ void conn_close(conn *c)
     release_rbuf(c);
     free(c->body);
     loop_forget(l->loop, &c->ev);
-    close(c->ev.fd);
+    transport_close(c->tp, c->ev.fd);
     l->nconns--;
     /* Freed after the batch: events further down it may still point at c.
      * Should even that fail for want of memory, c is left allocated rather
@@ -291,8 +289,8 @@ void conn_out_rollback(conn *c)
 }
 
 /* Writes what is queued: memory segments with one writev, file ranges with
- * sendfile. MSG_MORE on a head followed by a file lets the kernel put both in
- * one packet. */
+ * sendfile, through the transport. `more` on a head followed by a file lets
+ * TCP put both in one packet (MSG_MORE). */
 static int flush(conn *c)
 {
     outq *q = c->out;
@@ -308,13 +306,12 @@ static int flush(conn *c)
                 iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
                 asked += q->seg[i].len;
             }
-            int more = q->cur + cnt < q->nseg ? MSG_MORE : 0;
-            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
-            n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | more);
+            int more = q->cur + cnt < q->nseg;
+            n = transport_writev(c->tp, c->ev.fd, iov, cnt, more);
         } else {
             off_t off = (off_t)s->off;
             asked = s->len > (1u << 30) ? (1u << 30) : s->len;
-            n = sendfile(c->ev.fd, s->fd, &off, asked);
+            n = transport_sendfile(c->tp, c->ev.fd, s->fd, &off, asked);
             if (n == 0) return IO_ERROR; /* the file shrank under us */
         }
         if (n < 0) {
@@ -605,7 +602,7 @@ int conn_fill(conn *c)
     size_t room = RBUF_SIZE - c->rlen;
     /* The parser answers 414 or 431 before the buffer is full. */
     if (room == 0) return IO_ERROR;
-    ssize_t n = read(c->ev.fd, c->rbuf + c->rlen, room);
+    ssize_t n = transport_read(c->tp, c->ev.fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (uint32_t)n;
         if ((size_t)n < room) c->readable = 0;
@@ -650,7 +647,7 @@ static int response_done(conn *c)
         /* Unread input: shut our side and drain theirs before closing, or
          * the kernel would answer it with a reset that can destroy the
          * response in flight. */
-        shutdown(c->ev.fd, SHUT_WR);
+        transport_shutdown(c->tp, c->ev.fd);
         c->rpos = c->rlen;
         c->state = CS_LINGER;
         arm(c, T_LINGER);
@@ -935,7 +932,7 @@ static void conn_run(conn *c)
         case CS_LINGER: {
             char sink[4096];
             for (;;) {
-                ssize_t n = read(c->ev.fd, sink, sizeof sink);
+                ssize_t n = transport_read(c->tp, c->ev.fd, sink, sizeof sink);
                 if (n > 0) continue;
                 if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                     c->readable = 0;

@@ -32,6 +32,7 @@
 #include "worker.h"
 #include "parser.h"
 #include "timer.h"
+#include "transport.h"
 
 enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
 
@@ -68,6 +69,7 @@ typedef struct outq {
 
 typedef struct conn {
     watcher ev; /* the socket */
+    transport *tp; /* what reads and writes it */
     uint8_t state;
     uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
     uint8_t writable : 1;   /* the socket may take bytes */
