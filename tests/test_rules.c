@@ -1,10 +1,19 @@
 /*
  * test_rules.c - a request's Basic credentials, decoded once: the user the
  * client named kept in the request's arena, the password nowhere, and a
- * second question answered from the request without decoding again.
+ * second question answered from the request without decoding again. And the
+ * module's rewrite and access phases, run on requests built without a
+ * socket over a connection and worker of the test's own: the vhost and rule
+ * chosen, an address refused with 403, a redirect with its captures.
  */
+#include <arpa/inet.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "path.h"
 #include "rules.h"
 #include "req.h"
+#include "site.h"
 #include "test.h"
 
 static pool reqs = {.size = REQ_BLOCK}; /* keeps no block: each goes back to malloc */
@@ -80,6 +89,118 @@ TEST(no_claimed_user_without_basic_credentials)
         CHECK(hr->creds_read);
         req_free(&reqs, hr);
     }
+}
+
+/* ---- the phases, without a socket ---- */
+
+static access_rule deny_all = {.allow = 0, .family = 0, .bits = 0};
+static rule redirects[1];
+static vhost vhs[2];
+static vname vnames[] = {{"closed.test", 11, 0, &vhs[1]}};
+static site st = {.vhosts = vhs, .nvhosts = 2, .names = vnames, .nnames = 1, .fallback = &vhs[0]};
+static htd_server srv;
+static worker wk;
+static conn cn;
+
+static void setup_site(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    redirects[0] = (rule){.kind = RULE_PREFIX, .pat = "/old/", .len = 5, .nsub = 1,
+                          .redirect = "/new/$1", .code = 301};
+    redirects[0].sc = (scope){0};
+    vhs[0] = (vhost){.root_fd = -1, .idx = 0, .rules = redirects, .nrules = 1};
+    vhs[1] = (vhost){.root_fd = -1, .idx = 1, .sc = {.access = &deny_all, .naccess = 1}};
+    wk.srv = &srv;
+    wk.site = &st;
+    wk.caches = calloc(2, sizeof *wk.caches);
+    wk.outqs = (pool){.size = OUTQ_SIZE};
+    htd_date_format(0, wk.date);
+    cn.w = &wk;
+    struct sockaddr_in *a = (struct sockaddr_in *)&cn.peer;
+    a->sin_family = AF_INET;
+    inet_pton(AF_INET, "192.0.2.7", &a->sin_addr);
+}
+
+/* A request for head on the test's connection, its path as on_head makes it. */
+static struct htd_req *on_conn(const char *head)
+{
+    setup_site();
+    struct htd_req *hr = req_from_head(&reqs, &cn, head, strlen(head));
+    if (!hr) return NULL;
+    size_t cap = hr->r->path.len + 2;
+    hr->path = arena_alloc(&hr->mem, cap);
+    const char *why;
+    int n = htd_path_normalize(hr->r->path.p, hr->r->path.len, hr->path, cap, &why);
+    hr->path_len = n > 0 ? (size_t)n : 0;
+    cn.req = hr;
+    cn.keep_alive = 1;
+    cn.state = CS_HEAD;
+    return hr;
+}
+
+/* What the phases queued on the connection, as one string. */
+static const char *queued(void)
+{
+    static char buf[2048];
+    size_t n = 0;
+    outq *q = cn.out;
+    for (unsigned i = 0; q && i < q->nseg && q->seg[i].p; i++) {
+        size_t k = q->seg[i].len < sizeof buf - 1 - n ? q->seg[i].len : sizeof buf - 1 - n;
+        memcpy(buf + n, q->seg[i].p, k);
+        n += k;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static void done_with(struct htd_req *hr)
+{
+    conn_out_rollback(&cn);
+    conn_seal(&cn);
+    if (cn.out) {
+        free(cn.out);
+        cn.out = NULL;
+    }
+    cn.req = NULL;
+    req_free(&reqs, hr);
+}
+
+TEST(rewrite_chooses_the_vhost_and_rule_and_access_lets_a_plain_request_go)
+{
+    struct htd_req *hr = on_conn("GET /page HTTP/1.1\r\nHost: open.test\r\n\r\n");
+    if (!hr) return;
+    CHECK_EQ_INT(rules_module.phase[PH_REWRITE](hr), MOD_DECLINED);
+    CHECK(hr->vh == &vhs[0]);
+    CHECK(hr->rule == NULL);
+    CHECK_EQ_INT(rules_module.phase[PH_ACCESS](hr), MOD_DECLINED);
+    CHECK(cn.out == NULL); /* nothing answered */
+    done_with(hr);
+}
+
+TEST(access_refuses_an_address_with_403)
+{
+    struct htd_req *hr = on_conn("GET /page HTTP/1.1\r\nHost: closed.test\r\n\r\n");
+    if (!hr) return;
+    CHECK_EQ_INT(rules_module.phase[PH_REWRITE](hr), MOD_DECLINED);
+    CHECK(hr->vh == &vhs[1]);
+    CHECK_EQ_INT(rules_module.phase[PH_ACCESS](hr), MOD_DONE);
+    CHECK(strncmp(queued(), "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+    CHECK(strstr(queued(), "\r\n\r\naccess denied\n") != NULL);
+    done_with(hr);
+}
+
+TEST(access_redirects_with_the_prefix_rules_capture)
+{
+    struct htd_req *hr = on_conn("GET /old/a/b?q=1 HTTP/1.1\r\nHost: open.test\r\n\r\n");
+    if (!hr) return;
+    CHECK_EQ_INT(rules_module.phase[PH_REWRITE](hr), MOD_DECLINED);
+    CHECK(hr->rule == &redirects[0]);
+    CHECK_EQ_INT(rules_module.phase[PH_ACCESS](hr), MOD_DONE);
+    CHECK(strncmp(queued(), "HTTP/1.1 301 Moved Permanently\r\n", 32) == 0);
+    CHECK(strstr(queued(), "\r\nLocation: /new/a/b\r\n") != NULL);
+    done_with(hr);
 }
 
 int main(void)
