@@ -531,13 +531,35 @@ static void on_head(conn *c, size_t head_len)
     run_phases(c);
 }
 
-void conn_read_body(conn *c)
+static void send_continue(conn *c)
+{
+    /* Queued, so it cannot overtake pipelined responses before it. */
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    int head_only = c->head_only;
+    c->head_only = 0;
+    conn_out_copy(c, cont, sizeof cont - 1);
+    conn_seal(c);
+    c->head_only = head_only;
+}
+
+void conn_take_body(conn *c)
 {
     struct htd_req *hr = c->req;
     hr->body_taken = 1;
+    /* A client that waits to be told to send its body is told now, once,
+     * unless some of it has come already. */
+    if (!hr->continued && conn_body_pending(c) && hr->r->expect_continue && hr->r->version == 11 &&
+        c->rpos == c->rlen) {
+        hr->continued = 1;
+        send_continue(c);
+    }
+}
+
+void conn_read_body(conn *c)
+{
+    conn_take_body(c);
     c->body_len = 0;
     c->state = CS_BODY;
-    if (hr->r->expect_continue && hr->r->version == 11 && c->rpos == c->rlen) conn_continue(c);
     arm(c, T_BODY);
 }
 
@@ -734,16 +756,6 @@ static void resume_phases(conn *c)
     run_phases(c);
 }
 
-void conn_continue(conn *c)
-{
-    /* Queued, so it cannot overtake pipelined responses before it. */
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    int head_only = c->head_only;
-    c->head_only = 0;
-    conn_out_copy(c, cont, sizeof cont - 1);
-    conn_seal(c);
-    c->head_only = head_only;
-}
 
 void conn_arm_body_timer(conn *c)
 {

@@ -131,11 +131,12 @@ void conn_wait(conn *c);
  * that suspended the request is asked again (now, or once earlier
  * responses are out). May close c. */
 void conn_resume_request(conn *c);
+/* A module takes the request's body (it will read it, not drop it): a
+ * client that waits for 100 Continue before sending it gets it now. */
+void conn_take_body(conn *c);
 /* For a module in the content phase: read the whole request body (within
  * max_body) into the request, then ask the module again. */
 void conn_read_body(conn *c);
-/* Queues "100 Continue" for a client that waits for it before its body. */
-void conn_continue(conn *c);
 /* Waits for more of a request body on the body timer. */
 void conn_arm_body_timer(conn *c);
 /* Takes back what the current request has queued so far. */

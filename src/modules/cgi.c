@@ -503,10 +503,8 @@ static void start(conn *c)
 
     g->c = c;
     CGI_OF(c) = g;
-    hr->body_taken = 1;
     htd_timer_disarm(&c->timer);
-    /* A body pending: the client may wait for 100 Continue before sending it. */
-    if (conn_body_pending(c) && r->expect_continue && r->version == 11 && c->rpos == c->rlen) conn_continue(c);
+    conn_take_body(c); /* the script reads it */
     if (!conn_body_pending(c)) close_end(g, END_IN);
     hr->gen = cgi_step; /* the phases end in CS_GEN */
     return;

@@ -420,9 +420,7 @@ static void submit(upload *u, int op)
 static void finish_error(upload *u, int keep)
 {
     conn *c = u->c;
-    /* The unwanted body is read and dropped unless the client waits to be
-     * told to send it, or it is too large to be worth reading. */
-    if (conn_body_pending(c) && (u->expect_continue || c->body_left > DISCARD_MAX)) keep = 0;
+    /* A body not taken yet is dropped, or ends the connection (response.c). */
     UP_OF(c) = NULL;
     conn_error(c, u->status, u->why, keep);
     u->c = NULL;
@@ -525,7 +523,7 @@ static int store_sink(conn *c)
             finish_ok(u);
             return SINK_DONE;
         }
-        if (u->op == OP_BEGIN && u->expect_continue) conn_continue(c);
+        if (u->op == OP_BEGIN) conn_take_body(c); /* accepted: the body may come */
         if (!conn_body_pending(c)) {
             submit(u, OP_COMMIT);
             return SINK_WAIT;
@@ -630,8 +628,6 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     }
     UP_OF(c) = u;
     c->req->sink = store_sink; /* the phases end in CS_SINK */
-    /* DELETE never reads a body: one the client waits to send will not come. */
-    if (u->method == HTD_M_DELETE && r->expect_continue && conn_body_pending(c)) c->keep_alive = 0;
     submit(u, u->method == HTD_M_DELETE ? OP_DELETE : OP_BEGIN);
     return;
 refuse:
@@ -652,8 +648,7 @@ static int content_phase(struct htd_req *hr)
         conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
         return MOD_DONE;
     }
-    hr->body_taken = 1;
-    store_start(c, hr->r, hr);
+    store_start(c, hr->r, hr); /* it takes the body once its preconditions hold */
     return MOD_DONE;
 }
 
