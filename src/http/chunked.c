@@ -74,7 +74,7 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-static ssize_t fail(htd_chunked *c, const char **why, const char *msg)
+static ssize_t broken(htd_chunked *c, const char **why, const char *msg)
 {
     c->state = S_ERROR;
     *why = msg;
@@ -103,7 +103,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
 {
     size_t i = 0, o = 0;
     *out_len = 0;
-    if (c->state == S_ERROR) return fail(c, why, "chunked body already failed");
+    if (c->state == S_ERROR) return broken(c, why, "chunked body already failed");
     if (c->done) return 0;
 
     while (i < len) {
@@ -120,9 +120,9 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
 
         unsigned char ch = (unsigned char)buf[i++];
         if (c->state <= S_SIZE_LF && ++c->line_bytes > MAX_LINE)
-            return fail(c, why, "chunk size line too long");
+            return broken(c, why, "chunk size line too long");
         if (c->state >= S_TR_START && ++c->trailer_bytes > MAX_TRAILER)
-            return fail(c, why, "trailer section too large");
+            return broken(c, why, "trailer section too large");
 
         int next;
         switch (c->state) {
@@ -130,11 +130,11 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
         case S_SIZE:
             if (hexval[ch] < 16) {
                 if (c->line_bytes > MAX_SIZE_DIGITS || c->remaining > (MAX_SIZE - hexval[ch]) / 16)
-                    return fail(c, why, "chunk size too large");
+                    return broken(c, why, "chunk size too large");
                 c->remaining = c->remaining * 16 + hexval[ch];
                 next = S_SIZE;
             } else if (c->state == S_SIZE0) {
-                return fail(c, why, "invalid chunk size");
+                return broken(c, why, "invalid chunk size");
             } else if (ch == ';') {
                 next = S_EXT_NAME0;
             } else if (is_ws(ch)) {
@@ -144,7 +144,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             } else if (ch == '\n') {
                 next = size_line_done(c);
             } else {
-                return fail(c, why, "invalid chunk size");
+                return broken(c, why, "invalid chunk size");
             }
             break;
         case S_SIZE_WS:
@@ -157,7 +157,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == '=' && c->state == S_EXT_NAME_WS)
                 next = S_EXT_VAL0;
             else
-                return fail(c, why, "misplaced whitespace in chunk size line");
+                return broken(c, why, "misplaced whitespace in chunk size line");
             break;
         case S_EXT_NAME0:
         case S_EXT_VAL0:
@@ -168,14 +168,14 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == '"' && c->state == S_EXT_VAL0)
                 next = S_EXT_QUOTED;
             else
-                return fail(c, why, "invalid character in chunk extension");
+                return broken(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_NAME:
         case S_EXT_TOKEN:
             if (htd_chars[ch] & HTD_C_TCHAR)
                 next = c->state;
             else if ((next = ext_after_token(c, ch)) == S_ERROR)
-                return fail(c, why, "invalid character in chunk extension");
+                return broken(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_QUOTED:
             if (htd_chars[ch] & HTD_C_QDTEXT)
@@ -185,10 +185,10 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == '"')
                 next = S_EXT_QEND;
             else
-                return fail(c, why, "invalid character in chunk extension");
+                return broken(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_QPAIR:
-            if (!(htd_chars[ch] & HTD_C_VALUE)) return fail(c, why, "invalid character in chunk extension");
+            if (!(htd_chars[ch] & HTD_C_VALUE)) return broken(c, why, "invalid character in chunk extension");
             next = S_EXT_QUOTED;
             break;
         case S_EXT_QEND:
@@ -201,18 +201,18 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == '\n')
                 next = size_line_done(c);
             else
-                return fail(c, why, "invalid character in chunk extension");
+                return broken(c, why, "invalid character in chunk extension");
             break;
         case S_SIZE_LF:
-            if (ch != '\n') return fail(c, why, "bare CR in chunk size line");
+            if (ch != '\n') return broken(c, why, "bare CR in chunk size line");
             next = size_line_done(c);
             break;
         case S_DATA_CR:
-            if (ch != '\r') return fail(c, why, "missing CRLF after chunk data");
+            if (ch != '\r') return broken(c, why, "missing CRLF after chunk data");
             next = S_DATA_LF;
             break;
         case S_DATA_LF:
-            if (ch != '\n') return fail(c, why, "missing CRLF after chunk data");
+            if (ch != '\n') return broken(c, why, "missing CRLF after chunk data");
             next = S_SIZE0;
             break;
         case S_TR_START:
@@ -223,7 +223,7 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             } else if (htd_chars[ch] & HTD_C_TCHAR) {
                 next = S_TR_NAME;
             } else {
-                return fail(c, why,
+                return broken(c, why,
                             is_ws(ch) ? "obs-fold in trailer is not allowed"
                                       : "invalid character in trailer field name");
             }
@@ -234,11 +234,11 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == ':')
                 next = S_TR_VALUE;
             else if (is_ws(ch))
-                return fail(c, why, "whitespace between trailer field name and colon");
+                return broken(c, why, "whitespace between trailer field name and colon");
             else if (ch == '\r' || ch == '\n')
-                return fail(c, why, "trailer line without a colon");
+                return broken(c, why, "trailer line without a colon");
             else
-                return fail(c, why, "invalid character in trailer field name");
+                return broken(c, why, "invalid character in trailer field name");
             break;
         case S_TR_VALUE:
             if (htd_chars[ch] & HTD_C_VALUE)
@@ -248,15 +248,15 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
             else if (ch == '\n')
                 next = S_TR_START;
             else
-                return fail(c, why, "invalid character in trailer field value");
+                return broken(c, why, "invalid character in trailer field value");
             break;
         case S_TR_LF:
         case S_END_LF:
-            if (ch != '\n') return fail(c, why, "bare CR in trailer section");
+            if (ch != '\n') return broken(c, why, "bare CR in trailer section");
             next = c->state == S_TR_LF ? S_TR_START : S_DONE;
             break;
         default:
-            return fail(c, why, "chunked decoder in an impossible state");
+            return broken(c, why, "chunked decoder in an impossible state");
         }
         c->state = next;
         if (next == S_DONE) {

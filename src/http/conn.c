@@ -348,6 +348,7 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
 {
     worker *l = c->w;
     struct htd_req *hr = conn_current(c);
+    if (hr) hr->responded = 1;
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = hr && hr->r->method_id == HTD_M_HEAD;

@@ -104,16 +104,6 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-static inline int is_digit(unsigned char c)
-{
-    return (unsigned)(c - '0') < 10;
-}
-
-static int fail(const char **why, const char *msg, int status)
-{
-    *why = msg;
-    return -status;
-}
 
 int htd_str_ieq(htd_str s, const char *lower_lit, size_t len)
 {
@@ -162,21 +152,21 @@ int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max
         return 0;
     }
     if (is_ws(b[i]))
-        return fail(why,
+        return htd_refuse(why,
                     n ? "obs-fold in header is not allowed"
                       : "whitespace before the first header field",
                     400);
-    if (n == max) return fail(why, "too many header fields", 431);
+    if (n == max) return htd_refuse(why, "too many header fields", 431);
 
     while (htd_chars[b[i]] & HTD_C_TCHAR)
         i++;
     if (b[i] != ':' || i == s) {
-        if (b[i] == ':') return fail(why, "empty header name", 400);
-        if (is_ws(b[i])) return fail(why, "whitespace between header name and colon", 400);
+        if (b[i] == ':') return htd_refuse(why, "empty header name", 400);
+        if (is_ws(b[i])) return htd_refuse(why, "whitespace between header name and colon", 400);
         if (b[i] == '\n' || (b[i] == '\r' && b[i + 1] == '\n'))
-            return fail(why, "header line without a colon", 400);
-        if (b[i] == '\r') return fail(why, "bare CR in header", 400);
-        return fail(why, "invalid character in header name", 400);
+            return htd_refuse(why, "header line without a colon", 400);
+        if (b[i] == '\r') return htd_refuse(why, "bare CR in header", 400);
+        return htd_refuse(why, "invalid character in header name", 400);
     }
     h->name = (htd_str){buf + s, i - s};
 
@@ -191,7 +181,7 @@ int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max
     } else if (b[i] == '\r' && b[i + 1] == '\n') {
         i += 2;
     } else {
-        return fail(why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value",
+        return htd_refuse(why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value",
                     400);
     }
     while (ve > vs && is_ws(b[ve - 1]))
@@ -212,20 +202,20 @@ static int parse_content_length(htd_str v, int list, int64_t *out, const char **
     size_t i = 0;
     int64_t first = -1;
     for (;;) {
-        if (i == v.len || !is_digit(s[i])) return fail(why, "invalid Content-Length value", 400);
+        if (i == v.len || !htd_is_digit(s[i])) return htd_refuse(why, "invalid Content-Length value", 400);
         uint64_t x = 0;
-        while (i < v.len && is_digit(s[i])) {
+        while (i < v.len && htd_is_digit(s[i])) {
             unsigned d = s[i++] - '0';
-            if (x > (CL_MAX - d) / 10) return fail(why, "Content-Length value too large", 400);
+            if (x > (CL_MAX - d) / 10) return htd_refuse(why, "Content-Length value too large", 400);
             x = x * 10 + d;
         }
         if (first >= 0 && (int64_t)x != first)
-            return fail(why, "conflicting Content-Length values", 400);
+            return htd_refuse(why, "conflicting Content-Length values", 400);
         first = (int64_t)x;
         while (i < v.len && is_ws(s[i]))
             i++;
         if (i == v.len) break;
-        if (s[i++] != ',' || !list) return fail(why, "invalid Content-Length value", 400);
+        if (s[i++] != ',' || !list) return htd_refuse(why, "invalid Content-Length value", 400);
         while (i < v.len && is_ws(s[i]))
             i++;
     }
@@ -267,24 +257,24 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
     case 14: {
         if (!htd_str_ieq(name, "content-length", 14)) break;
         if (response && f->content_length >= 0)
-            return fail(why, "duplicate Content-Length header", 400);
+            return htd_refuse(why, "duplicate Content-Length header", 400);
         int64_t n;
         int r = parse_content_length(value, !response, &n, why);
         if (r) return r;
         if (f->content_length >= 0 && f->content_length != n)
-            return fail(why, "conflicting Content-Length values", 400);
+            return htd_refuse(why, "conflicting Content-Length values", 400);
         f->content_length = n;
         break;
     }
     case 17:
         if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
         if (version == 10)
-            return fail(why,
+            return htd_refuse(why,
                         response ? "Transfer-Encoding in an HTTP/1.0 response"
                                  : "Transfer-Encoding in an HTTP/1.0 request",
                         400);
-        if (f->chunked) return fail(why, "duplicate Transfer-Encoding header", 400);
-        if (!htd_str_ieq(value, "chunked", 7)) return fail(why, "unsupported transfer coding", 400);
+        if (f->chunked) return htd_refuse(why, "duplicate Transfer-Encoding header", 400);
+        if (!htd_str_ieq(value, "chunked", 7)) return htd_refuse(why, "unsupported transfer coding", 400);
         f->chunked = 1;
         break;
     }
@@ -294,7 +284,7 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
 int htd_framing_end(const htd_framing *f, const char **why)
 {
     if (f->chunked && f->content_length >= 0)
-        return fail(why, "both Content-Length and Transfer-Encoding", 400);
+        return htd_refuse(why, "both Content-Length and Transfer-Encoding", 400);
     return 0;
 }
 
@@ -312,12 +302,12 @@ static int status_line(const char *buf, size_t end, htd_response *res, size_t *a
 {
     const unsigned char *b = (const unsigned char *)buf;
     /* "HTTP/1.1 200" and a '\n': every read below is in the head */
-    if (end < 13 || memcmp(b, "HTTP/", 5) != 0 || !is_digit(b[5]) || b[6] != '.' ||
-        !is_digit(b[7]) || b[8] != ' ')
+    if (end < 13 || memcmp(b, "HTTP/", 5) != 0 || !htd_is_digit(b[5]) || b[6] != '.' ||
+        !htd_is_digit(b[7]) || b[8] != ' ')
         return bad(why, "malformed status line");
     if (b[5] != '1') return bad(why, "HTTP version not supported");
     res->version = b[7] == '0' ? 10 : 11;
-    if (b[9] < '1' || b[9] > '5' || !is_digit(b[10]) || !is_digit(b[11]))
+    if (b[9] < '1' || b[9] > '5' || !htd_is_digit(b[10]) || !htd_is_digit(b[11]))
         return bad(why, "invalid status code");
     res->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
     size_t i = 12, rs = 12;
@@ -332,7 +322,7 @@ static int status_line(const char *buf, size_t end, htd_response *res, size_t *a
         *at = i + 2;
     } else {
         return bad(why, b[i] == '\r'     ? "bare CR in status line"
-                        : is_digit(b[i]) ? "invalid status code"
+                        : htd_is_digit(b[i]) ? "invalid status code"
                         : i > 12         ? "invalid character in reason phrase"
                                          : "malformed status line");
     }
@@ -344,7 +334,7 @@ static int status_field(htd_str v, htd_response *res, const char **why)
 {
     const unsigned char *s = (const unsigned char *)v.p;
     if (res->status) return bad(why, "duplicate Status field");
-    if (v.len < 3 || s[0] < '1' || s[0] > '5' || !is_digit(s[1]) || !is_digit(s[2]) ||
+    if (v.len < 3 || s[0] < '1' || s[0] > '5' || !htd_is_digit(s[1]) || !htd_is_digit(s[2]) ||
         (v.len > 3 && s[3] != ' '))
         return bad(why, "invalid Status field");
     res->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');

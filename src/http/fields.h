@@ -149,4 +149,16 @@ int htd_parse_response(htd_head_parser *p, const char *buf, size_t len, size_t m
 int htd_parse_header_block(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
                            htd_response *res, const char **why);
 
+/* For the parsers: says why in *why and returns -status. */
+static inline int htd_refuse(const char **why, const char *msg, int status)
+{
+    *why = msg;
+    return -status;
+}
+
+static inline int htd_is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
 #endif

@@ -25,16 +25,6 @@
 
 static const char slash[] = "/";
 
-static inline int is_digit(unsigned char c)
-{
-    return (unsigned)(c - '0') < 10;
-}
-
-static int fail(const char **why, const char *msg, int status)
-{
-    *why = msg;
-    return -status;
-}
 
 /* Skips the empty lines a server should ignore before the request line
  * (RFC 9112 2.2); returns where the request line starts. */
@@ -119,10 +109,10 @@ static int parse_target(htd_request *req, const char **why)
     if (req->method_id == HTD_M_CONNECT) {
         /* authority-form = uri-host ":" port, and nothing else for CONNECT */
         size_t c = n;
-        while (c > 0 && is_digit((unsigned char)t[c - 1]))
+        while (c > 0 && htd_is_digit((unsigned char)t[c - 1]))
             c--;
         if (c < 2 || c == n || t[c - 1] != ':' || !host_chars(t, c - 1))
-            return fail(why, "CONNECT needs a host:port target", 400);
+            return htd_refuse(why, "CONNECT needs a host:port target", 400);
         req->host = req->target;
         req->path = (htd_str){t + n, 0};
         req->query = (htd_str){NULL, 0};
@@ -134,7 +124,7 @@ static int parse_target(htd_request *req, const char **why)
     }
     if (n == 1 && t[0] == '*') {
         if (req->method_id != HTD_M_OPTIONS)
-            return fail(why, "asterisk-form target is only allowed with OPTIONS", 400);
+            return htd_refuse(why, "asterisk-form target is only allowed with OPTIONS", 400);
         req->path = req->target;
         req->query = (htd_str){NULL, 0};
         return 0;
@@ -146,15 +136,15 @@ static int parse_target(htd_request *req, const char **why)
     else if (n >= 8 && htd_str_ieq((htd_str){t, 8}, "https://", 8))
         a = 8;
     else
-        return fail(why, "invalid request-target", 400);
+        return htd_refuse(why, "invalid request-target", 400);
     size_t e = a;
     while (e < n && t[e] != '/' && t[e] != '?')
         e++;
-    if (e == a) return fail(why, "absolute-form target without a host", 400);
+    if (e == a) return htd_refuse(why, "absolute-form target without a host", 400);
     if (memchr(t + a, '@', e - a))
-        return fail(why, "userinfo in request-target is not allowed", 400);
+        return htd_refuse(why, "userinfo in request-target is not allowed", 400);
     if (!host_chars(t + a, e - a))
-        return fail(why, "invalid character in request-target host", 400);
+        return htd_refuse(why, "invalid character in request-target host", 400);
     req->host = (htd_str){t + a, e - a};
     if (e < n && t[e] == '/') {
         split_query(req, t + e, n - e);
@@ -177,9 +167,9 @@ static int field(htd_request *req, struct fields *f, htd_str name, htd_str value
     switch (name.len) {
     case 4:
         if (!htd_str_ieq(name, "host", 4)) break;
-        if (f->host) return fail(why, "duplicate Host header", 400);
+        if (f->host) return htd_refuse(why, "duplicate Host header", 400);
         if (!host_chars(value.p, value.len))
-            return fail(why, "invalid character in Host header", 400);
+            return htd_refuse(why, "invalid character in Host header", 400);
         f->host = 1;
         if (!req->host.p) req->host = value;
         break;
@@ -206,7 +196,7 @@ static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end,
     assert(i == end);
 
     if ((r = htd_framing_end(&f.framing, why))) return r;
-    if (!f.host && req->version == 11) return fail(why, "missing Host header", 400);
+    if (!f.host && req->version == 11) return htd_refuse(why, "missing Host header", 400);
     req->nheaders = n;
     req->content_length = f.framing.content_length;
     req->chunked = f.framing.chunked;
@@ -219,7 +209,7 @@ static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end,
 static int parse_head(const char *buf, size_t end, htd_request *req, const char **why)
 {
     const unsigned char *b = (const unsigned char *)buf;
-    if (end > INT_MAX) return fail(why, "request header fields too large", 431);
+    if (end > INT_MAX) return htd_refuse(why, "request header fields too large", 431);
     size_t i = skip_empty_lines(buf, end);
 
     /* method SP */
@@ -227,10 +217,10 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     while (htd_chars[b[i]] & HTD_C_TCHAR)
         i++;
     if (b[i] != ' ' || i == s) {
-        if (i == s && b[i] == ' ') return fail(why, "request line starts with whitespace", 400);
+        if (i == s && b[i] == ' ') return htd_refuse(why, "request line starts with whitespace", 400);
         if (i > s && (b[i] == '\r' || b[i] == '\n'))
-            return fail(why, "request line has no request-target", 400);
-        return fail(why, "invalid character in method", 400);
+            return htd_refuse(why, "request line has no request-target", 400);
+        return htd_refuse(why, "invalid character in method", 400);
     }
     req->method = (htd_str){buf + s, i - s};
     req->method_id = method_id(buf + s, i - s);
@@ -239,16 +229,16 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     s = ++i;
     i = htd_scan_target(b, i, end);
     if (b[i] != ' ' && b[i] != '\r' && b[i] != '\n')
-        return fail(why, "invalid character in request-target", 400);
-    if (b[i] == '\r' && b[i + 1] != '\n') return fail(why, "bare CR in request line", 400);
-    if (i == s) return fail(why, "empty request-target", 400);
-    if (i - s > HTD_MAX_TARGET) return fail(why, "request-target too long", 414);
+        return htd_refuse(why, "invalid character in request-target", 400);
+    if (b[i] == '\r' && b[i + 1] != '\n') return htd_refuse(why, "bare CR in request line", 400);
+    if (i == s) return htd_refuse(why, "empty request-target", 400);
+    if (i - s > HTD_MAX_TARGET) return htd_refuse(why, "request-target too long", 414);
     req->target = (htd_str){buf + s, i - s};
 
     if (b[i] != ' ') {
         /* method SP request-target CRLF: HTTP/0.9, which had only GET */
         if (req->method_id != HTD_M_GET)
-            return fail(why, "only GET is allowed in a one-line (HTTP/0.9) request", 400);
+            return htd_refuse(why, "only GET is allowed in a one-line (HTTP/0.9) request", 400);
         i += b[i] == '\r' ? 2 : 1;
         assert(i == end);
         req->version = 9;
@@ -265,9 +255,9 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* SP HTTP-version CRLF; end - i >= 9 keeps every read below in the head */
     i++;
-    if (end - i < 9 || memcmp(b + i, "HTTP/", 5) != 0 || !is_digit(b[i + 5]) || b[i + 6] != '.' ||
-        !is_digit(b[i + 7]))
-        return fail(why, "malformed HTTP version", 400);
+    if (end - i < 9 || memcmp(b + i, "HTTP/", 5) != 0 || !htd_is_digit(b[i + 5]) || b[i + 6] != '.' ||
+        !htd_is_digit(b[i + 7]))
+        return htd_refuse(why, "malformed HTTP version", 400);
     int major = b[i + 5] - '0', minor = b[i + 7] - '0';
     i += 8;
     if (b[i] == '\n') {
@@ -275,9 +265,9 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     } else if (b[i] == '\r' && b[i + 1] == '\n') {
         i += 2;
     } else {
-        return fail(why, b[i] == '\r' ? "bare CR in request line" : "malformed HTTP version", 400);
+        return htd_refuse(why, b[i] == '\r' ? "bare CR in request line" : "malformed HTTP version", 400);
     }
-    if (major != 1) return fail(why, "HTTP version not supported", 505);
+    if (major != 1) return htd_refuse(why, "HTTP version not supported", 505);
     req->version = minor == 0 ? 10 : 11;
     req->host = (htd_str){NULL, 0};
     int r = parse_target(req, why);
@@ -315,8 +305,8 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
     p->scanned = i;
     p->reqline_done = reqline;
     if (len >= max_head)
-        return reqline ? fail(why, "request header fields too large", 431)
-                       : fail(why, "request line too long", 414);
+        return reqline ? htd_refuse(why, "request header fields too large", 431)
+                       : htd_refuse(why, "request line too long", 414);
     return 0;
 
 found:;

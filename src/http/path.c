@@ -37,7 +37,7 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-static int fail(char *out, size_t outcap, const char **why, const char *msg)
+static int refuse(char *out, size_t outcap, const char **why, const char *msg)
 {
     if (outcap > 0) out[0] = '\0';
     if (why) *why = msg;
@@ -46,8 +46,8 @@ static int fail(char *out, size_t outcap, const char **why, const char *msg)
 
 int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why)
 {
-    if (len == 0 || in[0] != '/') return fail(out, outcap, why, "path does not start with '/'");
-    if (outcap < 2) return fail(out, outcap, why, "path too long");
+    if (len == 0 || in[0] != '/') return refuse(out, outcap, why, "path does not start with '/'");
+    if (outcap < 2) return refuse(out, outcap, why, "path too long");
 
     /* Room for the result's bytes, without its NUL; no more than an int says. */
     size_t room = outcap - 1 < (size_t)INT_MAX ? outcap - 1 : (size_t)INT_MAX;
@@ -66,11 +66,11 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
             if (c == '%') {
                 int hi = i + 2 < len ? hexval((unsigned char)in[i + 1]) : -1;
                 int lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
-                if (lo < 0) return fail(out, outcap, why, "bad percent-encoding");
+                if (lo < 0) return refuse(out, outcap, why, "bad percent-encoding");
                 c = (unsigned char)(hi << 4 | lo);
                 i += 2;
             }
-            if (c == '\0') return fail(out, outcap, why, "NUL byte in path");
+            if (c == '\0') return refuse(out, outcap, why, "NUL byte in path");
         }
 
         if (c != '/') {
@@ -87,14 +87,14 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
             if (over > 0) {
                 over--;
             } else {
-                if (n == 1) return fail(out, outcap, why, "path escapes the document root");
+                if (n == 1) return refuse(out, outcap, why, "path escapes the document root");
                 n--; /* the '/' after the last kept segment */
                 while (out[n - 1] != '/')
                     n--;
             }
         } else if (i == len) {
             /* The last segment, with no '/' after it. */
-            if (over > 0 || n + seg > room) return fail(out, outcap, why, "path too long");
+            if (over > 0 || n + seg > room) return refuse(out, outcap, why, "path too long");
             n += seg;
         } else if (over > 0) {
             over++;
@@ -107,7 +107,7 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
         seg = 0;
         dots = 1;
     }
-    if (over > 0) return fail(out, outcap, why, "path too long");
+    if (over > 0) return refuse(out, outcap, why, "path too long");
     out[n] = '\0';
     return (int)n;
 }

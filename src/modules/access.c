@@ -14,6 +14,8 @@
  */
 #include "access.h"
 
+#include "errbuf.h"
+
 #include <arpa/inet.h>
 #include <assert.h>
 #include <stdarg.h>
@@ -23,19 +25,6 @@
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Whether a's first bits bits equal rule's (whose later bits are zero). */
 static int in_prefix(const uint8_t *rule, const uint8_t *a, unsigned bits)
@@ -79,16 +68,16 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
         allow = 0;
         x = s + 5;
     } else {
-        return fail(err, errlen, "\"%.80s\": expected \"allow ADDRESS\" or \"deny ADDRESS\"", s);
+        return errbuf(err, errlen, "\"%.80s\": expected \"allow ADDRESS\" or \"deny ADDRESS\"", s);
     }
     const char *kw = allow ? "allow" : "deny";
 
     size_t len = strcspn(x, " \t\r\n\v\f");
-    if (len == 0 && x[0] == '\0') return fail(err, errlen, "\"%s\" without an address", kw);
+    if (len == 0 && x[0] == '\0') return errbuf(err, errlen, "\"%s\" without an address", kw);
     if (len == 0)
-        return fail(err, errlen, "expected exactly one space between \"%s\" and the address", kw);
+        return errbuf(err, errlen, "expected exactly one space between \"%s\" and the address", kw);
     if (x[len] != '\0')
-        return fail(err, errlen, "unexpected text after \"%s %.*s\"", kw,
+        return errbuf(err, errlen, "unexpected text after \"%s %.*s\"", kw,
                     (int)(len > 80 ? 80 : len), x);
 
     access_rule r = {.allow = allow};
@@ -108,9 +97,9 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
         ok = v6 ? inet_pton(AF_INET6, buf, r.addr) == 1 : inet_pton(AF_INET, buf, r.addr + 12) == 1;
     }
     if (!ok && !v6 && has_letter(x, alen))
-        return fail(err, errlen,
+        return errbuf(err, errlen,
                     "%.80s is a hostname; write an address (hostnames are not resolved)", x);
-    if (!ok) return fail(err, errlen, "%.80s is not \"all\", an IP address or a CIDR", x);
+    if (!ok) return errbuf(err, errlen, "%.80s is not \"all\", an IP address or a CIDR", x);
     if (!v6) memcpy(r.addr, v4_mapped, sizeof v4_mapped);
 
     unsigned max = v6 ? 128 : 32, prefix = max;
@@ -118,12 +107,12 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
         const char *d = slash + 1;
         size_t dlen = len - alen - 1;
         if (dlen == 0 || dlen > 3 || strspn(d, "0123456789") != dlen)
-            return fail(err, errlen, "%.80s: the prefix length after '/' must be a number", x);
+            return errbuf(err, errlen, "%.80s: the prefix length after '/' must be a number", x);
         prefix = 0;
         for (size_t i = 0; i < dlen; i++)
             prefix = prefix * 10 + (unsigned)(d[i] - '0');
         if (prefix > max)
-            return fail(err, errlen, "%.80s: /%u is longer than an IPv%d address (%u bits)", x,
+            return errbuf(err, errlen, "%.80s: /%u is longer than an IPv%d address (%u bits)", x,
                         prefix, v6 ? 6 : 4, max);
     }
     r.bits = (uint8_t)(v6 ? prefix : 96 + prefix);
@@ -138,7 +127,7 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
             inet_ntop(AF_INET6, r.addr, net, sizeof net);
         else
             inet_ntop(AF_INET, r.addr + 12, net, sizeof net);
-        return fail(err, errlen, "%s has bits set past /%u; did you mean %s/%u?", x, prefix, net,
+        return errbuf(err, errlen, "%s has bits set past /%u; did you mean %s/%u?", x, prefix, net,
                     prefix);
     }
     *out = r;

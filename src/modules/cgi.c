@@ -347,7 +347,7 @@ void cgi_detach(conn *c)
 }
 
 /* Ends the request with an error before the script's head went out. */
-static void fail(conn *c, int status, const char *why)
+static void script_failed(conn *c, int status, const char *why)
 {
     cgi *g = CGI_OF(c);
     fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
@@ -732,13 +732,13 @@ static int pump(conn *c, cgi *g)
              * fills out without ending is too large. */
             int r = htd_parse_header_block(&g->hp, g->out, g->o_len, sizeof g->out, &g->head, &why);
             if (r < 0) {
-                fail(c, 500, why);
+                script_failed(c, 500, why);
                 return GEN_DONE;
             }
             if (r == 0) {
                 if (g->eof) {
                     if (!g->exited) return GEN_WAIT; /* its exit status says more: wait for it */
-                    fail(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
+                    script_failed(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
                     return GEN_DONE;
                 }
                 continue;
@@ -749,7 +749,7 @@ static int pump(conn *c, cgi *g)
         int has_body = g->o_len > g->h_end;
         if (!has_body && !g->eof) continue;
         if (send_head(c, g, has_body, &why) < 0) {
-            fail(c, 500, why);
+            script_failed(c, 500, why);
             return GEN_DONE;
         }
         queue_body(c, g, g->out + g->h_end, g->o_len - g->h_end);
@@ -772,12 +772,12 @@ int cgi_step(conn *c)
         return GEN_GONE;
     }
     if (g->expired) { /* before its head: a 500 in place of the response */
-        fail(c, 500, "the script ran past its time limit");
+        script_failed(c, 500, "the script ran past its time limit");
         return GEN_DONE;
     }
     if (feed(c, g) < 0) {
         if (!g->head_sent) {
-            fail(c, 400, "malformed request body");
+            script_failed(c, 400, "malformed request body");
             c->keep_alive = 0;
             return GEN_DONE;
         }

@@ -16,6 +16,8 @@
  */
 #include "rewrite.h"
 
+#include "errbuf.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,28 +64,15 @@ static enum var variable(const char *t, size_t *len, int *n)
     return V_UNKNOWN;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
 {
-    if (tmpl[0] == '\0') return fail(err, errlen, "empty redirect target");
+    if (tmpl[0] == '\0') return errbuf(err, errlen, "empty redirect target");
     /* First the bytes, so that the '$' pass below never has to print one. */
     for (size_t i = 0; tmpl[i]; i++) {
         unsigned char c = (unsigned char)tmpl[i];
         if (c < 0x21 || c == 0x7f)
-            return fail(err, errlen,
+            return errbuf(err, errlen,
                         "redirect target has a space or control character (0x%02X) at offset %zu; "
                         "percent-encode it",
                         c, i);
@@ -94,17 +83,17 @@ int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
         int n = 0;
         enum var v = variable(t + 1, &len, &n);
         if (v == V_UNKNOWN && t[1] == '\0')
-            return fail(err, errlen, "'$' at the end of redirect target; write $$ for a literal $");
+            return errbuf(err, errlen, "'$' at the end of redirect target; write $$ for a literal $");
         if (v == V_UNKNOWN && len == 0)
-            return fail(err, errlen, "'$' before '%c' in redirect target; " USE, t[1]);
+            return errbuf(err, errlen, "'$' before '%c' in redirect target; " USE, t[1]);
         if (v == V_UNKNOWN)
-            return fail(err, errlen, "unknown variable $%.*s in redirect target; " USE,
+            return errbuf(err, errlen, "unknown variable $%.*s in redirect target; " USE,
                         (int)(len > 32 ? 32 : len), t + 1);
         if (v == V_CAPTURE && n > max_capture) {
             if (max_capture <= 0)
-                return fail(err, errlen, "$%d but the rule captures nothing (only $0 is set)", n);
-            if (max_capture == 1) return fail(err, errlen, "$%d but the rule has only 1 group", n);
-            return fail(err, errlen, "$%d but the regex has only %d groups", n, max_capture);
+                return errbuf(err, errlen, "$%d but the rule captures nothing (only $0 is set)", n);
+            if (max_capture == 1) return errbuf(err, errlen, "$%d but the rule has only 1 group", n);
+            return errbuf(err, errlen, "$%d but the regex has only %d groups", n, max_capture);
         }
         t += len;
     }

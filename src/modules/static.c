@@ -120,12 +120,6 @@ static void finish(struct htd_req *hr, int status, uint64_t bytes)
     conn_log(hr->c, status, bytes);
 }
 
-static void fail(struct htd_req *hr, int status, const char *why)
-{
-    hr->responded = 1;
-    conn_error(hr->c, status, why, 1);
-}
-
 /* 301 to the directory's slash form, keeping the query. */
 static void redirect_to_slash(struct htd_req *hr)
 {
@@ -134,7 +128,7 @@ static void redirect_to_slash(struct htd_req *hr)
      * "//evil.example/..%2fdir", which a browser would take for another host. */
     char loc[3 * REQ_PATH_MAX + 16];
     if (3 * hr->path_len + 2 + r->query.len >= sizeof loc) {
-        fail(hr, 414, "request-target too long to redirect");
+        conn_error(hr->c, 414, "request-target too long to redirect", 1);
         return;
     }
     size_t n = htd_pct_encode(hr->path, hr->path_len, HTD_PCT_PATH, loc, sizeof loc);
@@ -150,7 +144,7 @@ static void redirect_to_slash(struct htd_req *hr)
                .length = sizeof body - 1,
                .location = {loc, n}};
     if (response_head(hr->c, &rs) < 0 || conn_out_copy(hr->c, body, sizeof body - 1) < 0) {
-        fail(hr, 500, "response too large");
+        conn_error(hr->c, 500, "response too large", 1);
         return;
     }
     finish(hr, 301, sizeof body - 1);
@@ -168,7 +162,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
                                         (unsigned long long)rg[0].first,
                                         (unsigned long long)rg[0].last, (unsigned long long)e->size);
         if (response_head(c, &rs) < 0 || conn_out_entry(c, e, rg[0].first, (uint64_t)rs.length) < 0) {
-            fail(hr, 500, "response too large");
+            conn_error(hr->c, 500, "response too large", 1);
             return;
         }
         finish(hr, 206, (uint64_t)rs.length);
@@ -189,7 +183,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
                           boundary, e->ctype, (unsigned long long)rg[i].first,
                           (unsigned long long)rg[i].last, (unsigned long long)e->size);
         if (pn < 0 || (size_t)pn >= sizeof parts[i]) {
-            fail(hr, 500, "content type too long for a multipart response");
+            conn_error(hr->c, 500, "content type too long for a multipart response", 1);
             return;
         }
         plen[i] = (size_t)pn;
@@ -211,7 +205,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     }
     if (!bad) bad = conn_out_copy(c, tail, tlen) < 0;
     if (bad) {
-        fail(hr, 500, "response too large");
+        conn_error(hr->c, 500, "response too large", 1);
         return;
     }
     finish(hr, 206, total);
@@ -281,7 +275,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
         LJ_OF(c) = NULL;
         if (!lj->out) {
-            fail(hr, lj->err == EACCES ? 403 : 500, "cannot list the directory");
+            conn_error(hr->c, lj->err == EACCES ? 403 : 500, "cannot list the directory", 1);
             list_free(lj);
             return;
         }
@@ -293,7 +287,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
         lj->out = NULL;
         list_free(lj);
         if (response_head(c, &rs) < 0 || conn_out_give(c, out, len) < 0) {
-            fail(hr, 500, "response too large");
+            conn_error(hr->c, 500, "response too large", 1);
             return;
         }
         finish(hr, 200, len);
@@ -307,7 +301,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
     int fd = lj ? htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_DIRECTORY) : -1;
     if (fd < 0) {
         free(lj);
-        fail(hr, errno == EACCES ? 403 : 500, "cannot open the directory");
+        conn_error(hr->c, errno == EACCES ? 403 : 500, "cannot open the directory", 1);
         return;
     }
     lj->dirfd = fd;
@@ -341,7 +335,7 @@ static cache_entry *resolve(struct htd_req *hr)
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
         close(fd);
-        fail(hr, 500, "cannot stat the file");
+        conn_error(hr->c, 500, "cannot stat the file", 1);
         return NULL;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -360,20 +354,20 @@ static cache_entry *resolve(struct htd_req *hr)
                 return NULL;
             }
             if (errno == ENOENT) {
-                fail(hr, 403, "directory has no index.html and listings are off");
+                conn_error(hr->c, 403, "directory has no index.html and listings are off", 1);
                 return NULL;
             }
             goto open_failed;
         }
         if (fstat(fd, &st) < 0) {
             close(fd);
-            fail(hr, 500, "cannot stat the file");
+            conn_error(hr->c, 500, "cannot stat the file", 1);
             return NULL;
         }
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        fail(hr, 403, "not a regular file");
+        conn_error(hr->c, 403, "not a regular file", 1);
         return NULL;
     }
     unsigned sib = s->cfg.no_precompressed ? 0 : siblings(hr->vh->root_fd, rel, rlen);
@@ -382,7 +376,7 @@ static cache_entry *resolve(struct htd_req *hr)
     cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype, l->date_sec,
                                    (cache_how){NULL, vary});
     if (!e) {
-        fail(hr, 500, "out of memory");
+        conn_error(hr->c, 500, "out of memory", 1);
         return NULL;
     }
     e->siblings = (uint8_t)sib;
@@ -394,21 +388,21 @@ open_failed:
     case ENOENT:
     case ENOTDIR:
         e = cache_put(hr->cache, hr->path, hr->path_len, rel, -1, NULL, NULL, l->date_sec);
-        if (!e) fail(hr, 500, "out of memory");
+        if (!e) conn_error(hr->c, 500, "out of memory", 1);
         return e;
     case EACCES:
     case EPERM:
-        fail(hr, 403, "the file is not readable");
+        conn_error(hr->c, 403, "the file is not readable", 1);
         return NULL;
     case EXDEV:
     case ELOOP:
-        fail(hr, 403, "a symbolic link leads outside the document root");
+        conn_error(hr->c, 403, "a symbolic link leads outside the document root", 1);
         return NULL;
     case ENAMETOOLONG:
-        fail(hr, 414, "path too long");
+        conn_error(hr->c, 414, "path too long", 1);
         return NULL;
     default:
-        fail(hr, 500, "cannot open the file");
+        conn_error(hr->c, 500, "cannot open the file", 1);
         return NULL;
     }
 }
@@ -449,18 +443,18 @@ void static_serve(struct htd_req *hr)
     worker *l = c->w;
     int m = hr->r->method_id;
     if (m != HTD_M_GET && m != HTD_M_HEAD && m != HTD_M_OPTIONS) {
-        fail(hr, 405, "method not allowed on a static file");
+        conn_error(hr->c, 405, "method not allowed on a static file", 1);
         return;
     }
     if (hr->path[0] == '*') {
         if (m != HTD_M_OPTIONS) {
-            fail(hr, 400, "asterisk-form is only for OPTIONS");
+            conn_error(hr->c, 400, "asterisk-form is only for OPTIONS", 1);
             return;
         }
         goto options;
     }
     if (static_hidden(hr->path, hr->path_len)) {
-        fail(hr, 403, "dotfiles are not served");
+        conn_error(hr->c, 403, "dotfiles are not served", 1);
         return;
     }
     /* What may be done here does not depend on what is there now. */
@@ -472,7 +466,7 @@ void static_serve(struct htd_req *hr)
         return;
     }
     if (e->missing) {
-        fail(hr, 404, "no such file");
+        conn_error(hr->c, 404, "no such file", 1);
         cache_unref(e);
         return;
     }
@@ -487,7 +481,7 @@ void static_serve(struct htd_req *hr)
                   e->size >= GZIP_MIN && !HDR(hr->r, "range").p;
         int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
         if (k < 0) {
-            fail(hr, 406, "the file is not available in any content coding the client accepts");
+            conn_error(hr->c, 406, "the file is not available in any content coding the client accepts", 1);
             cache_unref(e);
             return;
         }
@@ -510,7 +504,7 @@ options:;
     resp op = {.status = 204, .length = -1, .extra = w ? ALLOW_W : ALLOW,
                .extra_len = w ? sizeof ALLOW_W - 1 : sizeof ALLOW - 1};
     if (response_head(c, &op) < 0) {
-        fail(hr, 500, "response too large");
+        conn_error(hr->c, 500, "response too large", 1);
         return;
     }
     finish(hr, 204, 0);
@@ -562,7 +556,7 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
                 return;
             }
             if (response_head(c, &rs) < 0 || conn_out_copy(c, body, sizeof body - 1) < 0) {
-                fail(hr, 500, "response too large");
+                conn_error(hr->c, 500, "response too large", 1);
                 return;
             }
             finish(hr, 416, sizeof body - 1);
@@ -576,7 +570,7 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
 
     resp rs = {.status = 200, .length = (int64_t)e->size, .pre = e->hdrs, .pre_len = e->hdrs_len};
     if (response_head(c, &rs) < 0 || conn_out_entry(c, e, 0, e->size) < 0) {
-        fail(hr, 500, "response too large");
+        conn_error(hr->c, 500, "response too large", 1);
         return;
     }
     finish(hr, 200, e->size);
@@ -590,14 +584,14 @@ not_modified:
                .pre = e->hdrs + e->vhdrs_off,
                .pre_len = (size_t)(e->etag.p + e->etag.len + 2 - (e->hdrs + e->vhdrs_off))};
     if (response_head(c, &nm) < 0) {
-        fail(hr, 500, "response too large");
+        conn_error(hr->c, 500, "response too large", 1);
         return;
     }
     finish(hr, 304, 0);
     return;
 
 precondition_failed:
-    fail(hr, 412, "precondition failed: the file has changed");
+    conn_error(hr->c, 412, "precondition failed: the file has changed", 1);
 }
 
 int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra, size_t extra_len)

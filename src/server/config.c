@@ -43,7 +43,7 @@ struct conf_file {
 
 /* ---- errors and small getters ---- */
 
-static int fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s, const char *fmt, ...)
+static int conf_fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s, const char *fmt, ...)
 {
     const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : f->path;
     int n = s ? snprintf(err, errlen, "%s:%u: ", file, config_setting_source_line(s))
@@ -93,7 +93,7 @@ static int only_keys(const conf_file *f, const config_setting_t *g, const char *
             for (const char *const *k = keys; *k; k++)
                 len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
                                         k == keys ? "" : ", ", *k);
-            return fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s", name, where, list);
+            return conf_fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s", name, where, list);
         }
     }
     return 0;
@@ -103,7 +103,7 @@ static int get_string(const conf_file *f, const config_setting_t *s, const char 
 {
     *out = NULL;
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(err, errlen, f, s, "'%s' must be a string in double quotes", config_setting_name(s));
+        return conf_fail(err, errlen, f, s, "'%s' must be a string in double quotes", config_setting_name(s));
     *out = config_setting_get_string(s);
     return 0;
 }
@@ -116,10 +116,10 @@ static int get_strings(const conf_file *f, const config_setting_t *s, const char
     size_t count = t == CONFIG_TYPE_STRING ? 1 : t == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(s) : 0;
     if ((t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY) ||
         (t == CONFIG_TYPE_ARRAY && count && config_setting_type(config_setting_get_elem(s, 0)) != CONFIG_TYPE_STRING))
-        return fail(err, errlen, f, s, "'%s' must be a string or an array of strings, like [\"a\", \"b\"]",
+        return conf_fail(err, errlen, f, s, "'%s' must be a string or an array of strings, like [\"a\", \"b\"]",
                     config_setting_name(s));
     const char **v = calloc(count ? count : 1, sizeof *v);
-    if (!v) return fail(err, errlen, f, s, "out of memory");
+    if (!v) return conf_fail(err, errlen, f, s, "out of memory");
     for (size_t i = 0; i < count; i++)
         v[i] = t == CONFIG_TYPE_STRING ? config_setting_get_string(s)
                                        : config_setting_get_string_elem(s, (int)i);
@@ -141,7 +141,7 @@ static int get_number(const conf_file *f, const config_setting_t *s, double *out
         *out = config_setting_get_float(s);
         return 0;
     }
-    return fail(err, errlen, f, s, "'%s' must be a number", config_setting_name(s));
+    return conf_fail(err, errlen, f, s, "'%s' must be a number", config_setting_name(s));
 }
 
 /* ---- opening and top-level settings ---- */
@@ -209,7 +209,7 @@ static int timeout(conf_file *f, const config_setting_t *root, const char *key, 
     if (!s || *ms) return 0; /* a flag said it already */
     double d;
     if (get_number(f, s, &d, err, errlen) < 0) return -1;
-    if (!(d >= 0.001 && d <= 86400)) return fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
+    if (!(d >= 0.001 && d <= 86400)) return conf_fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
     *ms = (unsigned)(d * 1000 + 0.5);
     return 0;
 }
@@ -221,11 +221,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     size_t n;
     if ((s = config_setting_get_member(root, "listen")) && !c->nlisten) {
         if (get_strings(f, s, &f->listen, &n, err, errlen) < 0) return -1;
-        if (n == 0) return fail(err, errlen, f, s, "listen needs at least one address");
+        if (n == 0) return conf_fail(err, errlen, f, s, "listen needs at least one address");
         for (size_t i = 0; i < n; i++) {
             listen_addr a;
             char why[256];
-            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0) return fail(err, errlen, f, s, "%s", why);
+            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0) return conf_fail(err, errlen, f, s, "%s", why);
         }
         c->listen = f->listen;
         c->nlisten = n;
@@ -233,19 +233,19 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "threads")) && !c->threads) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 1024 || d != (int)d) return fail(err, errlen, f, s, "threads must be a whole number from 1 to 1024");
+        if (d < 1 || d > 1024 || d != (int)d) return conf_fail(err, errlen, f, s, "threads must be a whole number from 1 to 1024");
         c->threads = (int)d;
     }
     if ((s = config_setting_get_member(root, "root")) && !c->root) {
         const char *v;
         if (get_string(f, s, &v, err, errlen) < 0) return -1;
-        if (!(c->root = own(f, resolve(f, v)))) return fail(err, errlen, f, s, "out of memory");
+        if (!(c->root = own(f, resolve(f, v)))) return conf_fail(err, errlen, f, s, "out of memory");
     }
     if ((s = config_setting_get_member(root, "access_log")) && !c->access_log) {
         const char *v;
         if (get_string(f, s, &v, err, errlen) < 0) return -1;
         if (strcmp(v, "off") != 0 && !(c->access_log = own(f, resolve(f, v))))
-            return fail(err, errlen, f, s, "out of memory");
+            return conf_fail(err, errlen, f, s, "out of memory");
     }
     if (timeout(f, root, "header_timeout", &c->header_timeout_ms, err, errlen) < 0 ||
         timeout(f, root, "body_timeout", &c->body_timeout_ms, err, errlen) < 0 ||
@@ -254,21 +254,21 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         return -1;
     if (timeout(f, root, "cgi_timeout", &c->cgi_timeout_ms, err, errlen) < 0) return -1;
     if ((s = config_setting_get_member(root, "list_dirs")) && !c->list_dirs) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return fail(err, errlen, f, s, "list_dirs must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "list_dirs must be true or false");
         c->list_dirs = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "gzip")) && !c->gzip) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return fail(err, errlen, f, s, "gzip must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "gzip must be true or false");
         c->gzip = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "precompressed")) && !c->no_precompressed) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return fail(err, errlen, f, s, "precompressed must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "precompressed must be true or false");
         c->no_precompressed = !config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "cgi_max")) && !c->cgi_max) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 100000 || d != (int)d) return fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
+        if (d < 1 || d > 100000 || d != (int)d) return conf_fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
         c->cgi_max = (unsigned)d;
     }
     if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
@@ -279,7 +279,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 1e8 || d != (int)d) return fail(err, errlen, f, s, "max_requests must be a whole number from 1 to 100000000");
+        if (d < 1 || d > 1e8 || d != (int)d) return conf_fail(err, errlen, f, s, "max_requests must be a whole number from 1 to 100000000");
         c->max_requests = (unsigned)d;
     }
     if ((s = config_setting_get_member(root, "writable")) && !c->nwritable) {
@@ -289,7 +289,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
             uint64_t max;
             const char *why;
             if (store_parse_area(f->writable[i], norm, sizeof norm, &max, &why) < 0)
-                return fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i], why);
+                return conf_fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i], why);
         }
         c->writable = f->writable;
         c->nwritable = n;
@@ -298,11 +298,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (config_setting_type(s) == CONFIG_TYPE_STRING) {
             const char *v = config_setting_get_string(s);
             if (store_parse_size(v, strlen(v), &c->max_upload) < 0)
-                return fail(err, errlen, f, s, "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
+                return conf_fail(err, errlen, f, s, "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
         } else {
             double d;
             if (get_number(f, s, &d, err, errlen) < 0) return -1;
-            if (d < 1) return fail(err, errlen, f, s, "max_upload must be at least 1 byte");
+            if (d < 1) return conf_fail(err, errlen, f, s, "max_upload must be at least 1 byte");
             c->max_upload = (uint64_t)d;
         }
     }
@@ -323,7 +323,7 @@ typedef struct builder {
 
 static int bfail(builder *b, const config_setting_t *s, const char *fmt, const char *a, const char *c)
 {
-    if (b->f) return fail(b->err, b->errlen, b->f, s, fmt, a, c);
+    if (b->f) return conf_fail(b->err, b->errlen, b->f, s, fmt, a, c);
     snprintf(b->err, b->errlen, fmt, a, c);
     return -1;
 }
