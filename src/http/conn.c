@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "module.h"
+#include "outq.h"
 #include "path.h"
 #include "range.h"
 #include "response.h"
@@ -97,16 +98,6 @@ static void req_done(conn *c)
     req_free(&c->w->reqs, hr);
 }
 
-static void release_out(conn *c)
-{
-    outq *q = c->out;
-    if (!q) return;
-    for (unsigned i = 0; i < q->nrefs; i++) cache_unref(q->refs[i]);
-    free(q->heap);
-    pool_put(&c->w->outqs, q);
-    c->out = NULL;
-}
-
 static void release_rbuf(conn *c)
 {
     if (c->rbuf && c->rpos == c->rlen) {
@@ -122,7 +113,7 @@ void conn_close(conn *c)
     if (l->fresh == c) l->fresh = NULL;
     req_done(c);
     htd_timer_disarm(&c->timer);
-    release_out(c);
+    conn_out_release(c);
     c->rpos = c->rlen;
     release_rbuf(c);
     free(c->body);
@@ -168,124 +159,6 @@ void conn_stop(conn *c)
 {
     /* Idle, or dropping the body of a request already answered. */
     if ((c->state == CS_HEAD && !c->started) || c->state == CS_DISCARD) conn_close(c);
-}
-
-/* ---- the out queue ---- */
-
-outq *conn_outq(conn *c)
-{
-    if (!c->out) {
-        outq *q = pool_get(&c->w->outqs);
-        if (!q) return NULL;
-        q->nseg = q->cur = q->nrefs = 0;
-        q->mark_nseg = q->mark_nrefs = 0;
-        q->mark_dlen = 0;
-        q->heap = NULL;
-        q->dlen = 0;
-        c->out = q;
-    }
-    return c->out;
-}
-
-static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off, int fd)
-{
-    if (len == 0) return 0;
-    /* Adjacent memory in the data area extends the previous segment. */
-    if (p && q->nseg > q->mark_nseg && q->seg[q->nseg - 1].p &&
-        q->seg[q->nseg - 1].p + q->seg[q->nseg - 1].len == p) {
-        q->seg[q->nseg - 1].len += len;
-        return 0;
-    }
-    if (q->nseg == OUTQ_SEGS) return -1;
-    q->seg[q->nseg++] = (out_seg){.p = p, .len = len, .off = off, .fd = fd};
-    return 0;
-}
-
-int conn_out_copy(conn *c, const void *p, size_t len)
-{
-    if (c->head_only) return 0;
-    outq *q = conn_outq(c);
-    if (!q) return -1;
-    if (len <= OUTQ_DATA - q->dlen) {
-        char *dst = q->data + q->dlen;
-        memcpy(dst, p, len);
-        q->dlen += len;
-        return add_seg(q, dst, len, 0, -1);
-    }
-    if (q->heap) return -1; /* one large body per response is enough for anyone */
-    q->heap = malloc(len);
-    if (!q->heap) return -1;
-    memcpy(q->heap, p, len);
-    return add_seg(q, q->heap, len, 0, -1);
-}
-
-int conn_out_ref(conn *c, const char *p, size_t len)
-{
-    if (c->head_only) return 0;
-    outq *q = conn_outq(c);
-    return q ? add_seg(q, p, len, 0, -1) : -1;
-}
-
-int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy)
-{
-    int rc = 0;
-    if (chunked) {
-        char hex[24];
-        int hl = snprintf(hex, sizeof hex, "%zx\r\n", len);
-        rc |= conn_out_copy(c, hex, (size_t)hl);
-    }
-    rc |= copy ? conn_out_copy(c, p, len) : conn_out_ref(c, p, len);
-    if (chunked) rc |= conn_out_copy(c, "\r\n", 2);
-    return rc ? -1 : 0;
-}
-
-int conn_out_give(conn *c, char *buf, size_t len)
-{
-    outq *q = c->head_only ? NULL : conn_outq(c);
-    if (!q || q->heap) {
-        free(buf);
-        return c->head_only ? 0 : -1;
-    }
-    q->heap = buf;
-    return add_seg(q, buf, len, 0, -1);
-}
-
-int conn_out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
-{
-    if (c->head_only || len == 0) return 0;
-    outq *q = conn_outq(c);
-    if (!q) return -1;
-    if (!q->nrefs || q->refs[q->nrefs - 1] != e) {
-        if (q->nrefs == OUTQ_REFS) return -1;
-        cache_ref(e);
-        q->refs[q->nrefs++] = e;
-    }
-    if (e->data) return add_seg(q, e->data + off, len, 0, -1);
-    return add_seg(q, NULL, len, off, e->fd);
-}
-
-/* Marks the queue's end as the start of the next request's response: what
- * is queued so far is final (see outq's mark). */
-void conn_seal(conn *c)
-{
-    outq *q = c->out;
-    if (!q) return;
-    q->mark_nseg = q->nseg;
-    q->mark_nrefs = q->nrefs;
-    q->mark_dlen = q->dlen;
-}
-
-/* Takes back what the current request queued since the last conn_seal. */
-void conn_out_rollback(conn *c)
-{
-    outq *q = c->out;
-    if (!q) return;
-    while (q->nrefs > q->mark_nrefs) cache_unref(q->refs[--q->nrefs]);
-    q->nseg = q->mark_nseg;
-    q->dlen = q->mark_dlen;
-    free(q->heap);
-    q->heap = NULL;
-    if (q->nseg == q->cur) release_out(c);
 }
 
 /* Writes what is queued: memory segments with one writev, file ranges with
@@ -644,7 +517,7 @@ static int batchable(const conn *c)
 {
     const outq *q = c->out;
     return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !conn_body_pending(c) &&
-           !q->heap && c->resume == 0 && q->nrefs + 2 <= OUTQ_REFS &&
+           !q->heap && c->resume == 0 && q->nholds + 2 <= OUTQ_HOLDS &&
            /* room for the largest response a request can make: a multipart
             * one with HTD_MAX_RANGES parts */
            q->nseg + 2 * HTD_MAX_RANGES + 4 <= OUTQ_SEGS && q->dlen + 6144 <= OUTQ_DATA;
@@ -654,7 +527,7 @@ static int batchable(const conn *c)
  * rest of a body, and closing. Returns 0 if c was closed. */
 static int response_done(conn *c)
 {
-    release_out(c);
+    conn_out_release(c);
     if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next piece */
         c->state = c->resume;
         c->resume = 0;

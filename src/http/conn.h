@@ -27,8 +27,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cache.h"
 #include "chunked.h"
+#include "outq.h"
 #include "worker.h"
 #include "parser.h"
 #include "timer.h"
@@ -38,34 +38,7 @@ enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS
 
 enum { IO_DONE, IO_AGAIN, IO_ERROR };
 
-/* One piece of a response: bytes in memory, or a range of an open file. */
-typedef struct out_seg {
-    const char *p; /* memory, or NULL for a file range */
-    uint64_t len;
-    uint64_t off; /* file offset */
-    int fd;       /* the file, for a file range */
-} out_seg;
-
-#define OUTQ_SEGS 96
 #define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
-#define OUTQ_REFS 24
-
-/* Responses being sent, in order: a pooled block of OUTQ_SIZE bytes. Several
- * pipelined responses share one queue and go out in one write. The mark is
- * where the current request's response begins, so an error can take back
- * what the request had queued without touching the responses before it. */
-typedef struct outq {
-    uint16_t nseg, cur, nrefs;
-    uint16_t mark_nseg, mark_nrefs;
-    size_t mark_dlen;
-    char *heap;  /* an allocated body, freed with the queue, or NULL */
-    size_t dlen; /* bytes used of data */
-    struct cache_entry *refs[OUTQ_REFS]; /* entries the segments point into */
-    out_seg seg[OUTQ_SEGS];
-    char data[];
-} outq;
-
-#define OUTQ_DATA (OUTQ_SIZE - sizeof(outq))
 
 typedef struct conn {
     watcher ev; /* the socket */
@@ -107,21 +80,6 @@ void conn_close(conn *c);
 /* Graceful stop: close c if it is idle, else let it end after its response. */
 void conn_stop(conn *c);
 
-/* Building a response (used by response.c and handlers). */
-outq *conn_outq(conn *c);
-/* Appends len bytes to the response body, copying them. -1 when out of memory. */
-int conn_out_copy(conn *c, const void *p, size_t len);
-/* Appends bytes off..off+len of a cache entry to the response body, holding
- * a reference to the entry until they are sent. */
-int conn_out_entry(conn *c, struct cache_entry *e, uint64_t off, uint64_t len);
-/* Appends p[0..len) as one chunk of a chunked body (or as it is, when not
- * chunked), copied or, like conn_out_ref, not. */
-int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy);
-/* Appends buf[0..len), a malloc'd block the queue then owns (one per
- * response). -1 if it cannot (buf is freed). */
-int conn_out_give(conn *c, char *buf, size_t len);
-/* Appends len bytes at p, not copied: they must stay until the queue is sent. */
-int conn_out_ref(conn *c, const char *p, size_t len);
 /* Reads from the socket into the read buffer: IO_DONE, IO_AGAIN, IO_ERROR. */
 int conn_fill(conn *c);
 /* A module suspends c's request (MOD_AGAIN) for a pool job: the connection
@@ -139,10 +97,6 @@ void conn_take_body(conn *c);
 void conn_read_body(conn *c);
 /* Waits for more of a request body on the body timer. */
 void conn_arm_body_timer(conn *c);
-/* Takes back what the current request has queued so far. */
-void conn_out_rollback(conn *c);
-/* Marks what is queued as final: a later error takes back only what follows. */
-void conn_seal(conn *c);
 /* Runs the state machine again (after a disk job, say). May close c. */
 void conn_resume(conn *c);
 

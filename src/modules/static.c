@@ -150,6 +150,23 @@ static void redirect_to_slash(struct htd_req *hr)
     finish(hr, 301, sizeof body - 1);
 }
 
+static void entry_ref(void *e)
+{
+    cache_ref(e);
+}
+
+static void entry_unref(void *e)
+{
+    cache_unref(e);
+}
+
+/* Queues bytes off..off+len of a cache entry, held until they are sent. */
+static int out_entry(conn *c, cache_entry *e, uint64_t off, uint64_t len)
+{
+    const outq_hold h = {e, entry_ref, entry_unref};
+    return conn_out_held(c, &h, e->data ? e->data + off : NULL, e->fd, off, len);
+}
+
 static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg, int n)
 {
     conn *c = hr->c;
@@ -161,7 +178,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
         rs.extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes %llu-%llu/%llu\r\n",
                                         (unsigned long long)rg[0].first,
                                         (unsigned long long)rg[0].last, (unsigned long long)e->size);
-        if (response_head(c, &rs) < 0 || conn_out_entry(c, e, rg[0].first, (uint64_t)rs.length) < 0) {
+        if (response_head(c, &rs) < 0 || out_entry(c, e, rg[0].first, (uint64_t)rs.length) < 0) {
             conn_error(hr->c, 500, "response too large", 1);
             return;
         }
@@ -201,7 +218,7 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     int bad = response_head(c, &rs) < 0;
     for (int i = 0; i < n && !bad; i++) {
         bad |= conn_out_copy(c, parts[i], plen[i]) < 0;
-        bad |= conn_out_entry(c, e, rg[i].first, rg[i].last - rg[i].first + 1) < 0;
+        bad |= out_entry(c, e, rg[i].first, rg[i].last - rg[i].first + 1) < 0;
     }
     if (!bad) bad = conn_out_copy(c, tail, tlen) < 0;
     if (bad) {
@@ -569,7 +586,7 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
     }
 
     resp rs = {.status = 200, .length = (int64_t)e->size, .pre = e->hdrs, .pre_len = e->hdrs_len};
-    if (response_head(c, &rs) < 0 || conn_out_entry(c, e, 0, e->size) < 0) {
+    if (response_head(c, &rs) < 0 || out_entry(c, e, 0, e->size) < 0) {
         conn_error(hr->c, 500, "response too large", 1);
         return;
     }
@@ -620,7 +637,7 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
          * not the resource that was asked for. */
         resp rs = {.status = status, .ctype = e->ctype, .length = (int64_t)e->size,
                    .extra = extra, .extra_len = extra_len};
-        if (response_head(c, &rs) == 0 && conn_out_entry(c, e, 0, e->size) == 0) {
+        if (response_head(c, &rs) == 0 && out_entry(c, e, 0, e->size) == 0) {
             conn_log(c, status, e->size);
             rc = 0;
         } else {

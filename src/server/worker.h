@@ -17,6 +17,7 @@
 #include "date.h"
 #include "jobs.h"
 #include "loop.h"
+#include "outq.h"
 #include "parser.h"
 #include "pool.h"
 #include "req.h"
@@ -26,7 +27,6 @@
 enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: scripts' time limits */
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
-#define OUTQ_SIZE 16384 /* response queue block: segments and head bytes */
 
 typedef struct listener {
     watcher w;

@@ -1,0 +1,144 @@
+/*
+ * outq.c - a connection's out queue: the responses being sent, in order,
+ * in one pooled block (see outq.h). Bytes are copied into the block's data
+ * area, or referenced where they already live (a file cached in memory, a
+ * script's buffer, a malloc'd body the queue then owns), or named as a range
+ * of an open file for sendfile. What the segments point into is held until
+ * they are sent.
+ */
+#include "outq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+void conn_out_release(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    for (unsigned i = 0; i < q->nholds; i++) q->holds[i].unref(q->holds[i].obj);
+    free(q->heap);
+    pool_put(&c->w->outqs, q);
+    c->out = NULL;
+}
+
+outq *conn_outq(conn *c)
+{
+    if (!c->out) {
+        outq *q = pool_get(&c->w->outqs);
+        if (!q) return NULL;
+        q->nseg = q->cur = q->nholds = 0;
+        q->mark_nseg = q->mark_nholds = 0;
+        q->mark_dlen = 0;
+        q->heap = NULL;
+        q->dlen = 0;
+        c->out = q;
+    }
+    return c->out;
+}
+
+static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off, int fd)
+{
+    if (len == 0) return 0;
+    /* Adjacent memory in the data area extends the previous segment. */
+    if (p && q->nseg > q->mark_nseg && q->seg[q->nseg - 1].p &&
+        q->seg[q->nseg - 1].p + q->seg[q->nseg - 1].len == p) {
+        q->seg[q->nseg - 1].len += len;
+        return 0;
+    }
+    if (q->nseg == OUTQ_SEGS) return -1;
+    q->seg[q->nseg++] = (out_seg){.p = p, .len = len, .off = off, .fd = fd};
+    return 0;
+}
+
+int conn_out_copy(conn *c, const void *p, size_t len)
+{
+    if (c->head_only) return 0;
+    outq *q = conn_outq(c);
+    if (!q) return -1;
+    if (len <= OUTQ_DATA - q->dlen) {
+        char *dst = q->data + q->dlen;
+        memcpy(dst, p, len);
+        q->dlen += len;
+        return add_seg(q, dst, len, 0, -1);
+    }
+    if (q->heap) return -1; /* one large body per response is enough for anyone */
+    q->heap = malloc(len);
+    if (!q->heap) return -1;
+    memcpy(q->heap, p, len);
+    return add_seg(q, q->heap, len, 0, -1);
+}
+
+int conn_out_ref(conn *c, const char *p, size_t len)
+{
+    if (c->head_only) return 0;
+    outq *q = conn_outq(c);
+    return q ? add_seg(q, p, len, 0, -1) : -1;
+}
+
+int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy)
+{
+    int rc = 0;
+    if (chunked) {
+        char hex[24];
+        int hl = snprintf(hex, sizeof hex, "%zx\r\n", len);
+        rc |= conn_out_copy(c, hex, (size_t)hl);
+    }
+    rc |= copy ? conn_out_copy(c, p, len) : conn_out_ref(c, p, len);
+    if (chunked) rc |= conn_out_copy(c, "\r\n", 2);
+    return rc ? -1 : 0;
+}
+
+int conn_out_give(conn *c, char *buf, size_t len)
+{
+    outq *q = c->head_only ? NULL : conn_outq(c);
+    if (!q || q->heap) {
+        free(buf);
+        return c->head_only ? 0 : -1;
+    }
+    q->heap = buf;
+    return add_seg(q, buf, len, 0, -1);
+}
+
+int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t off, uint64_t len)
+{
+    if (c->head_only || len == 0) return 0;
+    outq *q = conn_outq(c);
+    if (!q) return -1;
+    if (!q->nholds || q->holds[q->nholds - 1].obj != h->obj) {
+        if (q->nholds == OUTQ_HOLDS) return -1;
+        h->ref(h->obj);
+        q->holds[q->nholds++] = *h;
+    }
+    return p ? add_seg(q, p, len, 0, -1) : add_seg(q, NULL, len, off, fd);
+}
+
+/* Marks the queue's end as the start of the next request's response: what
+ * is queued so far is final (see outq's mark). */
+void conn_seal(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    q->mark_nseg = q->nseg;
+    q->mark_nholds = q->nholds;
+    q->mark_dlen = q->dlen;
+}
+
+/* Takes back what the current request queued since the last conn_seal. */
+void conn_out_rollback(conn *c)
+{
+    outq *q = c->out;
+    if (!q) return;
+    while (q->nholds > q->mark_nholds) {
+        outq_hold *h = &q->holds[--q->nholds];
+        h->unref(h->obj);
+    }
+    q->nseg = q->mark_nseg;
+    q->dlen = q->mark_dlen;
+    free(q->heap);
+    q->heap = NULL;
+    if (q->nseg == q->cur) conn_out_release(c);
+}
+

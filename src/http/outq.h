@@ -1,0 +1,78 @@
+/*
+ * outq.h - a connection's out queue: responses being sent, in order, as
+ * segments of memory and file ranges in one pooled block, with a mark where
+ * the current request's response begins.
+ */
+#ifndef HTD_OUTQ_H
+#define HTD_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+typedef struct conn conn;
+
+/* One piece of a response: bytes in memory, or a range of an open file. */
+typedef struct out_seg {
+    const char *p; /* memory, or NULL for a file range */
+    uint64_t len;
+    uint64_t off; /* file offset */
+    int fd;       /* the file, for a file range */
+} out_seg;
+
+#define OUTQ_SIZE 16384 /* the block: segments and head bytes */
+#define OUTQ_SEGS 96
+#define OUTQ_HOLDS 24
+
+/* Something the segments point into, kept until they are sent: obj with its
+ * reference count's two functions (a cache entry's, say). */
+typedef struct outq_hold {
+    void *obj;
+    void (*ref)(void *obj);
+    void (*unref)(void *obj);
+} outq_hold;
+
+/* Responses being sent, in order: a pooled block of OUTQ_SIZE bytes. Several
+ * pipelined responses share one queue and go out in one write. The mark is
+ * where the current request's response begins, so an error can take back
+ * what the request had queued without touching the responses before it. */
+typedef struct outq {
+    uint16_t nseg, cur, nholds;
+    uint16_t mark_nseg, mark_nholds;
+    size_t mark_dlen;
+    char *heap;  /* an allocated body, freed with the queue, or NULL */
+    size_t dlen; /* bytes used of data */
+    outq_hold holds[OUTQ_HOLDS]; /* what the segments point into */
+    out_seg seg[OUTQ_SEGS];
+    char data[];
+} outq;
+
+#define OUTQ_DATA (OUTQ_SIZE - sizeof(outq))
+
+/* Building a response (response.c, handlers, modules). The queue is
+ * taken from the worker's pool when the first piece comes; on HEAD and
+ * HTTP/0.9 heads the body pieces are dropped. */
+outq *conn_outq(conn *c);
+/* Appends len bytes to the response body, copying them. -1 when out of memory. */
+int conn_out_copy(conn *c, const void *p, size_t len);
+/* Appends len bytes that live in h's object, at p, or (p NULL) at off in
+ * the open file fd, holding a reference to the object until they are
+ * sent. */
+int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t off, uint64_t len);
+/* Lets go of the queue and what it holds (it is sent, or the connection
+ * closes). */
+void conn_out_release(conn *c);
+/* Appends p[0..len) as one chunk of a chunked body (or as it is, when not
+ * chunked), copied or, like conn_out_ref, not. */
+int conn_out_chunk(conn *c, const char *p, size_t len, int chunked, int copy);
+/* Appends buf[0..len), a malloc'd block the queue then owns (one per
+ * response). -1 if it cannot (buf is freed). */
+int conn_out_give(conn *c, char *buf, size_t len);
+/* Appends len bytes at p, not copied: they must stay until the queue is sent. */
+int conn_out_ref(conn *c, const char *p, size_t len);
+/* Takes back what the current request has queued so far. */
+void conn_out_rollback(conn *c);
+/* Marks what is queued as final: a later error takes back only what follows. */
+void conn_seal(conn *c);
+
+#endif
