@@ -23,7 +23,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test unit symbols blackbox asan fuzz check demo clean
+.PHONY: all test unit symbols blackbox asan fuzz check demo clean format format-check
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -104,8 +104,17 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_SRCS:.c=.h)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
+# The committed .clang-format over every C source: `make format` applies it,
+# `make format-check` (part of check) fails on any file it would change.
+FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' \
+	'tests/*.cpp' 'examples/*.c' 'fuzz/*.c' 'fuzz/*.h' 'bench/*.c' 2>/dev/null)
+format:
+	$(Q)clang-format -i $(FORMAT_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
+
 # Everything CI runs.
-check: all test asan fuzz
+check: format-check all test asan fuzz
 
 demo: $(BUILD)/htd
 	./$(BUILD)/htd --root demo

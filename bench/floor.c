@@ -18,14 +18,16 @@ int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 18099;
     static char resp[2048];
-    int hl = snprintf(resp, sizeof resp,
-                      "HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\n"
-                      "Content-Length: 1024\r\n\r\n");
+    int hl =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\n"
+                 "Content-Length: 1024\r\n\r\n");
     memset(resp + hl, 'x', 1024);
     size_t rl = (size_t)hl + 1024;
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4096) < 0) {
         perror("floor: bind");

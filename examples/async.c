@@ -58,7 +58,8 @@ static void *pool_thread(void *arg)
     int id = (int)(long)arg;
     for (;;) {
         pthread_mutex_lock(&mu);
-        while (!head && !stopping) pthread_cond_wait(&cv, &mu);
+        while (!head && !stopping)
+            pthread_cond_wait(&cv, &mu);
         job *j = head;
         if (j) {
             head = j->next;
@@ -94,8 +95,10 @@ static int slow(htd_req *req, void *arg)
     j->req = req;
     j->ms = ms;
     pthread_mutex_lock(&mu);
-    if (tail) tail->next = j;
-    else head = j;
+    if (tail)
+        tail->next = j;
+    else
+        head = j;
     tail = j;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
@@ -109,7 +112,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *listen[] = {argv[2]};
-    htd_config cfg = {.root = argv[1], .listen = listen, .nlisten = 1, .threads = argc == 4 ? atoi(argv[3]) : 1};
+    htd_config cfg = {
+        .root = argv[1], .listen = listen, .nlisten = 1, .threads = argc == 4 ? atoi(argv[3]) : 1};
     char err[256];
     if (!(server = htd_server_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "async: %s\n", err);
@@ -119,15 +123,18 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     pthread_t pool[POOL_THREADS];
-    for (long i = 0; i < POOL_THREADS; i++) pthread_create(&pool[i], NULL, pool_thread, (void *)i);
-    printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1], htd_server_address(server, 0));
+    for (long i = 0; i < POOL_THREADS; i++)
+        pthread_create(&pool[i], NULL, pool_thread, (void *)i);
+    printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1],
+           htd_server_address(server, 0));
     fflush(stdout);
     int rc = htd_server_run(server); /* returns once every request is answered */
     pthread_mutex_lock(&mu);
     stopping = 1;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-    for (int i = 0; i < POOL_THREADS; i++) pthread_join(pool[i], NULL);
+    for (int i = 0; i < POOL_THREADS; i++)
+        pthread_join(pool[i], NULL);
     htd_server_free(server);
     return rc == 0 ? 0 : 1;
 }

@@ -115,7 +115,8 @@ int main(int argc, char **argv)
     htd_server_handle(server, "/request", request, NULL);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1], htd_server_address(server, 0));
+    printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1],
+           htd_server_address(server, 0));
     fflush(stdout);
     int rc = htd_server_run(server);
     htd_server_free(server);

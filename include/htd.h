@@ -91,27 +91,27 @@ typedef struct htd_config {
      * settings fill the fields below that are left unset (zero or NULL), so
      * an embedding program's own values, like the binary's flags, win. */
     const char *config_file;
-    const char *root;           /* document root; NULL means no static files */
-    const char *const *listen;  /* "HOST:PORT", "[V6]:PORT" or "PORT" */
-    size_t nlisten;             /* 0 means 127.0.0.1:8080 */
-    int threads;                /* worker threads; 0 means one per core */
-    const char *access_log;     /* file path, "-" for stdout, NULL for none */
-    unsigned max_requests;      /* per keep-alive connection; 0 means 1000 */
-    unsigned header_timeout_ms; /* 0 means 10000 */
-    unsigned body_timeout_ms;   /* 0 means 30000 */
-    unsigned idle_timeout_ms;   /* 0 means 60000 */
-    unsigned send_timeout_ms;   /* 0 means 30000 */
-    size_t max_body;            /* largest body a handler may receive; 0 means 1 MiB */
+    const char *root;            /* document root; NULL means no static files */
+    const char *const *listen;   /* "HOST:PORT", "[V6]:PORT" or "PORT" */
+    size_t nlisten;              /* 0 means 127.0.0.1:8080 */
+    int threads;                 /* worker threads; 0 means one per core */
+    const char *access_log;      /* file path, "-" for stdout, NULL for none */
+    unsigned max_requests;       /* per keep-alive connection; 0 means 1000 */
+    unsigned header_timeout_ms;  /* 0 means 10000 */
+    unsigned body_timeout_ms;    /* 0 means 30000 */
+    unsigned idle_timeout_ms;    /* 0 means 60000 */
+    unsigned send_timeout_ms;    /* 0 means 30000 */
+    size_t max_body;             /* largest body a handler may receive; 0 means 1 MiB */
     const char *const *writable; /* path prefixes where PUT, POST and DELETE write */
     size_t nwritable;
-    uint64_t max_upload;        /* largest document a writable area takes; 0 means 100 MiB */
-    const char *const *cgi;     /* path prefixes whose executable files run as CGI scripts */
+    uint64_t max_upload;    /* largest document a writable area takes; 0 means 100 MiB */
+    const char *const *cgi; /* path prefixes whose executable files run as CGI scripts */
     size_t ncgi;
-    unsigned cgi_timeout_ms;    /* a script's time limit; 0 means 30000 */
-    unsigned cgi_max;           /* scripts running at once (then 503); 0 means 16 */
-    int gzip;                   /* compress text, JSON, JavaScript, XML and SVG files on the fly */
-    int list_dirs;              /* list directories that have no index.html (HTML, or JSON on request) */
-    int no_precompressed;       /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
+    unsigned cgi_timeout_ms; /* a script's time limit; 0 means 30000 */
+    unsigned cgi_max;        /* scripts running at once (then 503); 0 means 16 */
+    int gzip;                /* compress text, JSON, JavaScript, XML and SVG files on the fly */
+    int list_dirs;        /* list directories that have no index.html (HTML, or JSON on request) */
+    int no_precompressed; /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
     const char *const *cache_control; /* "PREFIX=VALUE": Cache-Control for paths under PREFIX */
     size_t ncache_control;
 } htd_config;
@@ -264,7 +264,7 @@ HTD_API const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len);
  * "2001:db8::1"), written into the request's memory by each call; empty for
  * a request with no peer, or when out of memory. */
 HTD_API htd_str htd_req_peer_addr(htd_req *r);
-HTD_API htd_str htd_req_body(const htd_req *r);  /* the whole body, read before the handler runs */
+HTD_API htd_str htd_req_body(const htd_req *r); /* the whole body, read before the handler runs */
 /* A request header by case-insensitive name: the value of the first field
  * of that name; {NULL, 0} if absent. */
 HTD_API htd_str htd_req_header(const htd_req *r, const char *name);

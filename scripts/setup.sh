@@ -8,6 +8,7 @@ set -euo pipefail
 
 # build-essential      gcc, make, libc headers
 # clang                the sanitizer and fuzzer builds (make asan, make fuzz)
+# clang-format         the code's layout, checked by make check (format-check)
 # libclang-rt-14-dev   ASan/UBSan runtimes and libFuzzer for Debian 12's clang 14;
 #                      only a Recommends of clang, so it must be named
 # python3              the black-box test runner
@@ -20,7 +21,7 @@ set -euo pipefail
 # apache2-utils        htpasswd, with which the tests make password files
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
 # zlib1g-dev           gzip on the fly (--gzip)
-packages=(build-essential clang libclang-rt-14-dev python3 media-types util-linux curl
+packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

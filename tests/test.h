@@ -17,11 +17,11 @@ static struct {
 static int ntests_, failures_;
 
 #define TEST(tname)                                                                                \
-    static void test_##tname(void);                                                                 \
+    static void test_##tname(void);                                                                \
     __attribute__((constructor)) static void reg_##tname(void)                                     \
     {                                                                                              \
-        tests_[ntests_].name = #tname;                                                               \
-        tests_[ntests_++].fn = test_##tname;                                                        \
+        tests_[ntests_].name = #tname;                                                             \
+        tests_[ntests_++].fn = test_##tname;                                                       \
     }                                                                                              \
     static void test_##tname(void)
 
@@ -38,7 +38,7 @@ static int ntests_, failures_;
         long long a_ = (long long)(a), b_ = (long long)(b);                                        \
         if (a_ != b_) {                                                                            \
             failures_++;                                                                           \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, b_);  \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, b_); \
         }                                                                                          \
     } while (0)
 

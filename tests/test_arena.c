@@ -32,7 +32,7 @@ TEST(what_does_not_fit_comes_from_malloc_and_goes_at_reset)
     big[99999] = 1;
     char *more = arena_alloc(&a, 200);
     CHECK(more >= block && more < block + sizeof block); /* the block is still used */
-    CHECK(arena_alloc(&a, 200) != NULL);                  /* and then malloc again */
+    CHECK(arena_alloc(&a, 200) != NULL);                 /* and then malloc again */
     arena_reset(&a, block, sizeof block);
     CHECK(a.big == NULL);
     CHECK(a.p == block);

@@ -46,7 +46,8 @@ TEST(plain_lists_prefer_br_then_gzip)
 TEST(q_values_decide)
 {
     CHECK_EQ_INT(htd_choose_encoding(ae("br;q=0.5, gzip;q=0.8"), ALL), ENC_GZIP);
-    CHECK_EQ_INT(htd_choose_encoding(ae("br;q=0.5, gzip;q=0.8, identity;q=0.9"), ALL), ENC_IDENTITY);
+    CHECK_EQ_INT(htd_choose_encoding(ae("br;q=0.5, gzip;q=0.8, identity;q=0.9"), ALL),
+                 ENC_IDENTITY);
     CHECK_EQ_INT(htd_choose_encoding(ae("gzip;q=0, br;q=0"), ALL), ENC_IDENTITY);
     CHECK_EQ_INT(htd_choose_encoding(ae("gzip ; q=0.001"), ALL), ENC_GZIP);
     CHECK_EQ_INT(htd_choose_encoding(ae("br;Q=1.000"), ALL), ENC_BR);

@@ -38,7 +38,8 @@ static void done(htd_job *j)
 
 static void reap_until(loop *l, int want)
 {
-    for (int spins = 0; dones < want && spins < 10000; spins++) loop_run_once(l, 100);
+    for (int spins = 0; dones < want && spins < 10000; spins++)
+        loop_run_once(l, 100);
 }
 
 TEST(every_job_runs_work_then_done_once)
@@ -57,7 +58,8 @@ TEST(every_job_runs_work_then_done_once)
     reap_until(l, N);
     CHECK_EQ_INT(dones, N);
     CHECK_EQ_INT(atomic_load(&works), N);
-    for (int i = 0; i < N; i++) CHECK(t[i].finished == 1);
+    for (int i = 0; i < N; i++)
+        CHECK(t[i].finished == 1);
     jobs_free(p);
     loop_free(l);
     free(t);

@@ -120,7 +120,8 @@ TEST(timers_fire_their_lists_callback_when_due)
     htd_timer_arm(tl, &t, loop_now(l));
     int wait = loop_timeout(l);
     CHECK(wait >= 0 && wait <= 20);
-    for (int i = 0; i < 100 && !fired; i++) loop_run_once(l, 50);
+    for (int i = 0; i < 100 && !fired; i++)
+        loop_run_once(l, 50);
     CHECK_EQ_INT(fired, 1);
     CHECK(t.next == NULL);
     loop_free(l);
@@ -167,7 +168,8 @@ TEST(posts_from_another_thread_run_on_the_loops_thread_once_each)
     for (int spins = 0; spins < 10000 && done < N; spins++) {
         loop_run_once(l, 100);
         done = 0;
-        for (int i = 0; i < N; i++) done += posts[i].ran;
+        for (int i = 0; i < N; i++)
+            done += posts[i].ran;
     }
     pthread_join(th, NULL);
     loop_run_once(l, 0);

@@ -11,8 +11,8 @@
 
 #include "conn.h"
 #include "path.h"
-#include "rules.h"
 #include "req.h"
+#include "rules.h"
 #include "site.h"
 #include "test.h"
 
@@ -107,8 +107,12 @@ static void setup_site(void)
     static int done;
     if (done) return;
     done = 1;
-    redirects[0] = (rule){.kind = RULE_PREFIX, .pat = "/old/", .len = 5, .nsub = 1,
-                          .redirect = "/new/$1", .code = 301};
+    redirects[0] = (rule){.kind = RULE_PREFIX,
+                          .pat = "/old/",
+                          .len = 5,
+                          .nsub = 1,
+                          .redirect = "/new/$1",
+                          .code = 301};
     redirects[0].sc = (scope){0};
     vhs[0] = (vhost){.root_fd = -1, .idx = 0, .rules = redirects, .nrules = 1};
     vhs[1] = (vhost){.root_fd = -1, .idx = 1, .sc = {.access = &deny_all, .naccess = 1}};

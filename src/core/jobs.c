@@ -37,7 +37,8 @@ static void *worker(void *arg)
     setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->head && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
         htd_job *j = p->head;
         if (!j) break; /* stopping, and nothing left */
         p->head = j->next;
@@ -81,7 +82,8 @@ void jobs_free(jobs *p)
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -91,8 +93,10 @@ void jobs_submit(jobs *p, htd_job *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&p->mu);
-    if (p->tail) p->tail->next = j;
-    else p->head = j;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
     p->tail = j;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);

@@ -20,11 +20,11 @@ typedef struct htd_job htd_job;
 typedef void (*job_fn)(htd_job *j);
 
 struct htd_job {
-    htd_job *next;  /* private: queue link */
-    job_fn work;    /* on a pool thread */
-    job_fn done;    /* on the submitting loop, after work */
-    loop *loop;     /* the submitting loop */
-    posted post; /* private: the way back */
+    htd_job *next; /* private: queue link */
+    job_fn work;   /* on a pool thread */
+    job_fn done;   /* on the submitting loop, after work */
+    loop *loop;    /* the submitting loop */
+    posted post;   /* private: the way back */
 };
 
 typedef struct jobs jobs;

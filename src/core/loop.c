@@ -78,7 +78,8 @@ loop *loop_new(void)
 void loop_free(loop *l)
 {
     if (!l) return;
-    for (size_t i = 0; i < l->nlaters; i++) l->laters[i].fn(l->laters[i].arg);
+    for (size_t i = 0; i < l->nlaters; i++)
+        l->laters[i].fn(l->laters[i].arg);
     free(l->laters);
     if (l->post_w.cb) close(l->post_w.fd);
     if (l->epfd >= 0) close(l->epfd);
@@ -157,8 +158,10 @@ void loop_post(loop *l, posted *p)
     p->next = NULL;
     pthread_mutex_lock(&l->post_mu);
     int was_empty = l->post_head == NULL;
-    if (l->post_tail) l->post_tail->next = p;
-    else l->post_head = p;
+    if (l->post_tail)
+        l->post_tail->next = p;
+    else
+        l->post_head = p;
     l->post_tail = p;
     pthread_mutex_unlock(&l->post_mu);
     if (was_empty) loop_wakeup(l);
@@ -226,7 +229,8 @@ int loop_timeout(const loop *l)
 static void run_laters(loop *l)
 {
     /* A later may leave more for later: those run in this pass too. */
-    for (size_t i = 0; i < l->nlaters; i++) l->laters[i].fn(l->laters[i].arg);
+    for (size_t i = 0; i < l->nlaters; i++)
+        l->laters[i].fn(l->laters[i].arg);
     l->nlaters = 0;
 }
 
@@ -249,7 +253,8 @@ int loop_run_once(loop *l, int max_wait_ms)
     }
     for (size_t k = 0; k < l->nlists; k++) {
         htd_timer *t;
-        while ((t = htd_timer_expired(&l->lists[k], l->now))) l->lists[k].fire(t);
+        while ((t = htd_timer_expired(&l->lists[k], l->now)))
+            l->lists[k].fire(t);
     }
     run_laters(l);
     errno = e;

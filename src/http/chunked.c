@@ -188,7 +188,8 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
                 return broken(c, why, "invalid character in chunk extension");
             break;
         case S_EXT_QPAIR:
-            if (!(htd_chars[ch] & HTD_C_VALUE)) return broken(c, why, "invalid character in chunk extension");
+            if (!(htd_chars[ch] & HTD_C_VALUE))
+                return broken(c, why, "invalid character in chunk extension");
             next = S_EXT_QUOTED;
             break;
         case S_EXT_QEND:
@@ -224,8 +225,8 @@ ssize_t htd_chunked_decode(htd_chunked *c, char *buf, size_t len, size_t *out_le
                 next = S_TR_NAME;
             } else {
                 return broken(c, why,
-                            is_ws(ch) ? "obs-fold in trailer is not allowed"
-                                      : "invalid character in trailer field name");
+                              is_ws(ch) ? "obs-fold in trailer is not allowed"
+                                        : "invalid character in trailer field name");
             }
             break;
         case S_TR_NAME:

@@ -11,11 +11,11 @@
 #include <sys/types.h>
 
 typedef struct htd_chunked {
-    int state;           /* private */
-    uint64_t remaining;  /* private: data bytes left in the current chunk */
-    size_t line_bytes;   /* private: bytes of the current size or trailer line */
+    int state;            /* private */
+    uint64_t remaining;   /* private: data bytes left in the current chunk */
+    size_t line_bytes;    /* private: bytes of the current size or trailer line */
     size_t trailer_bytes; /* private: bytes of trailer fields so far */
-    int done;            /* set once the last chunk and the trailer section are read */
+    int done;             /* set once the last chunk and the trailer section are read */
 } htd_chunked;
 
 /*

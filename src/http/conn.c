@@ -23,8 +23,6 @@
 #include "range.h"
 #include "response.h"
 
-
-
 static void conn_run(conn *c);
 
 static void arm(conn *c, int kind)
@@ -198,8 +196,10 @@ static int flush(conn *c)
         while (left && q->cur < q->nseg) {
             out_seg *t = &q->seg[q->cur];
             size_t k = left < t->len ? left : t->len;
-            if (t->p) t->p += k;
-            else t->off += k;
+            if (t->p)
+                t->p += k;
+            else
+                t->off += k;
             t->len -= k;
             left -= k;
             if (t->len == 0) q->cur++;
@@ -217,7 +217,8 @@ struct htd_req *conn_current(const conn *c)
     return c->req && c->req->r ? c->req : NULL;
 }
 
-static void reply(conn *c, int status, const char *why, int keep, const char *extra, size_t extra_len)
+static void reply(conn *c, int status, const char *why, int keep, const char *extra,
+                  size_t extra_len)
 {
     worker *l = c->w;
     struct htd_req *hr = conn_current(c);
@@ -229,7 +230,8 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     /* An error page of a module's, for the requests that would get a body. */
     if (hr && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
         for (size_t i = 0; i < reg->n; i++) {
-            if (reg->mods[i]->error_page && reg->mods[i]->error_page(hr, status, extra, extra_len) == 0) {
+            if (reg->mods[i]->error_page &&
+                reg->mods[i]->error_page(hr, status, extra, extra_len) == 0) {
                 conn_seal(c);
                 c->state = CS_WRITE;
                 return;
@@ -291,8 +293,7 @@ void conn_answer(conn *c, int status, const char *why, const char *extra, size_t
 
 /* ---- request bodies ---- */
 
-int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
-                     const char **why)
+int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen, const char **why)
 {
     if (c->body_chunked) {
         ssize_t n = htd_chunked_decode(&c->chunked, p, avail, dlen, why);
@@ -456,7 +457,8 @@ static int read_body_step(conn *c)
     if (dlen) {
         if (c->body_len + dlen > c->body_cap) {
             size_t cap = c->body_cap ? c->body_cap : 4096;
-            while (cap < c->body_len + dlen) cap *= 2;
+            while (cap < c->body_len + dlen)
+                cap *= 2;
             char *nb = realloc(c->body, cap);
             if (!nb) {
                 conn_error(c, 500, "out of memory", 0);
@@ -516,8 +518,8 @@ int conn_fill(conn *c)
 static int batchable(const conn *c)
 {
     const outq *q = c->out;
-    return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started && !conn_body_pending(c) &&
-           !q->heap && c->resume == 0 && q->nholds + 2 <= OUTQ_HOLDS &&
+    return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started &&
+           !conn_body_pending(c) && !q->heap && c->resume == 0 && q->nholds + 2 <= OUTQ_HOLDS &&
            /* room for the largest response a request can make: a multipart
             * one with HTD_MAX_RANGES parts */
            q->nseg + 2 * HTD_MAX_RANGES + 4 <= OUTQ_SEGS && q->dlen + 6144 <= OUTQ_DATA;
@@ -528,11 +530,15 @@ static int batchable(const conn *c)
 static int response_done(conn *c)
 {
     conn_out_release(c);
-    if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next piece */
+    if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next
+                        piece */
         c->state = c->resume;
         c->resume = 0;
-        if (c->state == CS_BODY || c->state == CS_SINK) arm(c, T_BODY);
-        else htd_timer_disarm(&c->timer); /* CGI has its own limit; WAIT and GZIP arm what they wait on */
+        if (c->state == CS_BODY || c->state == CS_SINK)
+            arm(c, T_BODY);
+        else
+            htd_timer_disarm(
+                &c->timer); /* CGI has its own limit; WAIT and GZIP arm what they wait on */
         return 1;
     }
     if (!c->keep_alive || c->http09) {
@@ -630,7 +636,6 @@ static void resume_phases(conn *c)
     run_phases(c);
 }
 
-
 void conn_arm_body_timer(conn *c)
 {
     if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
@@ -703,7 +708,7 @@ static void conn_run(conn *c)
                 return;
             } else {
                 c->started = 0;
-                            release_rbuf(c);
+                release_rbuf(c);
                 req_done(c);
                 int kind = c->nreq ? T_IDLE : T_HEADER;
                 if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
@@ -736,7 +741,8 @@ static void conn_run(conn *c)
             if (c->rpos < c->rlen) {
                 const char *why = "malformed chunked body";
                 size_t consumed, dlen;
-                int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
+                int done =
+                    conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
                 if (done < 0) {
                     /* The response is already out; nothing can follow it. */
                     conn_close(c);

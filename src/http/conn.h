@@ -29,10 +29,10 @@
 
 #include "chunked.h"
 #include "outq.h"
-#include "worker.h"
 #include "parser.h"
 #include "timer.h"
 #include "transport.h"
+#include "worker.h"
 
 enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
 
@@ -41,7 +41,7 @@ enum { IO_DONE, IO_AGAIN, IO_ERROR };
 #define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
 
 typedef struct conn {
-    watcher ev; /* the socket */
+    watcher ev;    /* the socket */
     transport *tp; /* what reads and writes it */
     uint8_t state;
     uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
@@ -51,18 +51,18 @@ typedef struct conn {
     uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
     uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
     uint8_t body_chunked : 1;
-    uint8_t started : 1;    /* some bytes of the current request head have arrived */
+    uint8_t started : 1;     /* some bytes of the current request head have arrived */
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */
-    uint8_t resume;         /* the state to enter once the out queue is sent */
-    uint8_t timer_kind;     /* the list the timer was last armed on (T_...) */
-    uint8_t hup;            /* the client has closed its side (or reset) */
+    uint8_t resume;          /* the state to enter once the out queue is sent */
+    uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
+    uint8_t hup;             /* the client has closed its side (or reset) */
     worker *w;
     htd_timer timer;
     unsigned nreq;
-    char *rbuf; /* RBUF_SIZE, from the loop's pool, or NULL when idle */
+    char *rbuf;          /* RBUF_SIZE, from the loop's pool, or NULL when idle */
     uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
     struct htd_req *req; /* from the first byte of a head until its response is queued */
-    uint64_t body_left; /* Content-Length bytes still to read */
+    uint64_t body_left;  /* Content-Length bytes still to read */
     htd_chunked chunked;
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;

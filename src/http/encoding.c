@@ -37,24 +37,32 @@ void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT])
         if (!e) e = end;
         /* one element: coding [; q=x] */
         const char *s = p, *t = e;
-        while (s < t && (*s == ' ' || *s == '\t')) s++;
+        while (s < t && (*s == ' ' || *s == '\t'))
+            s++;
         const char *semi = s < t ? memchr(s, ';', (size_t)(t - s)) : NULL;
         const char *ce = semi ? semi : t;
-        while (ce > s && (ce[-1] == ' ' || ce[-1] == '\t')) ce--;
+        while (ce > s && (ce[-1] == ' ' || ce[-1] == '\t'))
+            ce--;
         int w = 1000;
         if (semi) {
             const char *a = semi + 1;
-            while (a < t && (*a == ' ' || *a == '\t')) a++;
+            while (a < t && (*a == ' ' || *a == '\t'))
+                a++;
             const char *b = t;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-            w = b - a > 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=' ? htd_qvalue(a + 2, (size_t)(b - a - 2)) : -1;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                b--;
+            w = b - a > 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '='
+                    ? htd_qvalue(a + 2, (size_t)(b - a - 2))
+                    : -1;
         }
         if (w >= 0 && ce > s) {
             size_t n = (size_t)(ce - s);
             int k = htd_str_ieq((htd_str){s, n}, "identity", 8) ? ENC_IDENTITY
-                    : htd_str_ieq((htd_str){s, n}, "gzip", 4) || htd_str_ieq((htd_str){s, n}, "x-gzip", 6) ? ENC_GZIP
+                    : htd_str_ieq((htd_str){s, n}, "gzip", 4) ||
+                            htd_str_ieq((htd_str){s, n}, "x-gzip", 6)
+                        ? ENC_GZIP
                     : htd_str_ieq((htd_str){s, n}, "br", 2) ? ENC_BR
-                    : -1;
+                                                            : -1;
             if (k >= 0) {
                 q[k] = (unsigned)w;
                 named[k] = 1;

@@ -104,7 +104,6 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-
 int htd_str_ieq(htd_str s, const char *lower_lit, size_t len)
 {
     if (s.len != len) return 0;
@@ -153,9 +152,9 @@ int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max
     }
     if (is_ws(b[i]))
         return htd_refuse(why,
-                    n ? "obs-fold in header is not allowed"
-                      : "whitespace before the first header field",
-                    400);
+                          n ? "obs-fold in header is not allowed"
+                            : "whitespace before the first header field",
+                          400);
     if (n == max) return htd_refuse(why, "too many header fields", 431);
 
     while (htd_chars[b[i]] & HTD_C_TCHAR)
@@ -181,8 +180,8 @@ int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max
     } else if (b[i] == '\r' && b[i + 1] == '\n') {
         i += 2;
     } else {
-        return htd_refuse(why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value",
-                    400);
+        return htd_refuse(
+            why, b[i] == '\r' ? "bare CR in header" : "invalid character in header value", 400);
     }
     while (ve > vs && is_ws(b[ve - 1]))
         ve--;
@@ -202,11 +201,13 @@ static int parse_content_length(htd_str v, int list, int64_t *out, const char **
     size_t i = 0;
     int64_t first = -1;
     for (;;) {
-        if (i == v.len || !htd_is_digit(s[i])) return htd_refuse(why, "invalid Content-Length value", 400);
+        if (i == v.len || !htd_is_digit(s[i]))
+            return htd_refuse(why, "invalid Content-Length value", 400);
         uint64_t x = 0;
         while (i < v.len && htd_is_digit(s[i])) {
             unsigned d = s[i++] - '0';
-            if (x > (CL_MAX - d) / 10) return htd_refuse(why, "Content-Length value too large", 400);
+            if (x > (CL_MAX - d) / 10)
+                return htd_refuse(why, "Content-Length value too large", 400);
             x = x * 10 + d;
         }
         if (first >= 0 && (int64_t)x != first)
@@ -270,11 +271,12 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
         if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
         if (version == 10)
             return htd_refuse(why,
-                        response ? "Transfer-Encoding in an HTTP/1.0 response"
-                                 : "Transfer-Encoding in an HTTP/1.0 request",
-                        400);
+                              response ? "Transfer-Encoding in an HTTP/1.0 response"
+                                       : "Transfer-Encoding in an HTTP/1.0 request",
+                              400);
         if (f->chunked) return htd_refuse(why, "duplicate Transfer-Encoding header", 400);
-        if (!htd_str_ieq(value, "chunked", 7)) return htd_refuse(why, "unsupported transfer coding", 400);
+        if (!htd_str_ieq(value, "chunked", 7))
+            return htd_refuse(why, "unsupported transfer coding", 400);
         f->chunked = 1;
         break;
     }
@@ -321,10 +323,10 @@ static int status_line(const char *buf, size_t end, htd_response *res, size_t *a
     } else if (b[i] == '\r' && b[i + 1] == '\n') {
         *at = i + 2;
     } else {
-        return bad(why, b[i] == '\r'     ? "bare CR in status line"
+        return bad(why, b[i] == '\r'         ? "bare CR in status line"
                         : htd_is_digit(b[i]) ? "invalid status code"
-                        : i > 12         ? "invalid character in reason phrase"
-                                         : "malformed status line");
+                        : i > 12             ? "invalid character in reason phrase"
+                                             : "malformed status line");
     }
     return 0;
 }

@@ -18,7 +18,8 @@ void conn_out_release(conn *c)
 {
     outq *q = c->out;
     if (!q) return;
-    for (unsigned i = 0; i < q->nholds; i++) q->holds[i].unref(q->holds[i].obj);
+    for (unsigned i = 0; i < q->nholds; i++)
+        q->holds[i].unref(q->holds[i].obj);
     free(q->heap);
     pool_put(&c->w->outqs, q);
     c->out = NULL;
@@ -141,4 +142,3 @@ void conn_out_rollback(conn *c)
     q->heap = NULL;
     if (q->nseg == q->cur) conn_out_release(c);
 }
-

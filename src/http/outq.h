@@ -40,8 +40,8 @@ typedef struct outq {
     uint16_t nseg, cur, nholds;
     uint16_t mark_nseg, mark_nholds;
     size_t mark_dlen;
-    char *heap;  /* an allocated body, freed with the queue, or NULL */
-    size_t dlen; /* bytes used of data */
+    char *heap;                  /* an allocated body, freed with the queue, or NULL */
+    size_t dlen;                 /* bytes used of data */
     outq_hold holds[OUTQ_HOLDS]; /* what the segments point into */
     out_seg seg[OUTQ_SEGS];
     char data[];

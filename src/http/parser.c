@@ -25,7 +25,6 @@
 
 static const char slash[] = "/";
 
-
 /* Skips the empty lines a server should ignore before the request line
  * (RFC 9112 2.2); returns where the request line starts. */
 static size_t skip_empty_lines(const char *buf, size_t end)
@@ -217,7 +216,8 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     while (htd_chars[b[i]] & HTD_C_TCHAR)
         i++;
     if (b[i] != ' ' || i == s) {
-        if (i == s && b[i] == ' ') return htd_refuse(why, "request line starts with whitespace", 400);
+        if (i == s && b[i] == ' ')
+            return htd_refuse(why, "request line starts with whitespace", 400);
         if (i > s && (b[i] == '\r' || b[i] == '\n'))
             return htd_refuse(why, "request line has no request-target", 400);
         return htd_refuse(why, "invalid character in method", 400);
@@ -255,8 +255,8 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
 
     /* SP HTTP-version CRLF; end - i >= 9 keeps every read below in the head */
     i++;
-    if (end - i < 9 || memcmp(b + i, "HTTP/", 5) != 0 || !htd_is_digit(b[i + 5]) || b[i + 6] != '.' ||
-        !htd_is_digit(b[i + 7]))
+    if (end - i < 9 || memcmp(b + i, "HTTP/", 5) != 0 || !htd_is_digit(b[i + 5]) ||
+        b[i + 6] != '.' || !htd_is_digit(b[i + 7]))
         return htd_refuse(why, "malformed HTTP version", 400);
     int major = b[i + 5] - '0', minor = b[i + 7] - '0';
     i += 8;
@@ -265,7 +265,8 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     } else if (b[i] == '\r' && b[i + 1] == '\n') {
         i += 2;
     } else {
-        return htd_refuse(why, b[i] == '\r' ? "bare CR in request line" : "malformed HTTP version", 400);
+        return htd_refuse(why, b[i] == '\r' ? "bare CR in request line" : "malformed HTTP version",
+                          400);
     }
     if (major != 1) return htd_refuse(why, "HTTP version not supported", 505);
     req->version = minor == 0 ? 10 : 11;

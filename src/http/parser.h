@@ -15,8 +15,8 @@
 #include "fields.h"
 #include "htd.h"
 
-#define HTD_MAX_HEADERS 64   /* more fields than this: 431 */
-#define HTD_MAX_TARGET 8192  /* a longer request-target: 414 */
+#define HTD_MAX_HEADERS 64  /* more fields than this: 431 */
+#define HTD_MAX_TARGET 8192 /* a longer request-target: 414 */
 
 enum htd_method {
     HTD_M_UNKNOWN = 0, /* a valid token, but not a method htd knows: 501 */
@@ -32,18 +32,18 @@ enum htd_method {
 };
 
 typedef struct htd_request {
-    htd_str method; /* the token as sent */
-    int method_id;  /* enum htd_method */
-    htd_str target; /* the request-target as sent */
-    htd_str path;   /* still percent-encoded; "/..." (or "*" for OPTIONS *) */
-    htd_str query;  /* after the first '?', without it; p == NULL if there was no '?' */
-    htd_str host;   /* from an absolute-form target, else the Host field; len 0 if none */
-    int version;    /* 9 (one-line request), 10 or 11 (any HTTP/1.x with x >= 1) */
-    int64_t content_length; /* -1 if absent */
-    unsigned chunked : 1;   /* Transfer-Encoding: chunked */
+    htd_str method;          /* the token as sent */
+    int method_id;           /* enum htd_method */
+    htd_str target;          /* the request-target as sent */
+    htd_str path;            /* still percent-encoded; "/..." (or "*" for OPTIONS *) */
+    htd_str query;           /* after the first '?', without it; p == NULL if there was no '?' */
+    htd_str host;            /* from an absolute-form target, else the Host field; len 0 if none */
+    int version;             /* 9 (one-line request), 10 or 11 (any HTTP/1.x with x >= 1) */
+    int64_t content_length;  /* -1 if absent */
+    unsigned chunked : 1;    /* Transfer-Encoding: chunked */
     unsigned keep_alive : 1; /* by version and the Connection field */
     unsigned expect_continue : 1; /* Expect: 100-continue */
-    size_t head_len; /* bytes of the head, including the empty line */
+    size_t head_len;              /* bytes of the head, including the empty line */
     size_t nheaders;
     htd_header headers[HTD_MAX_HEADERS];
 } htd_request;
@@ -66,8 +66,8 @@ typedef struct htd_parser {
  * Once len reaches max_head without a whole head, the answer is -414 if the
  * request line is not complete yet, else -431.
  */
-int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head,
-                      htd_request *req, const char **why);
+int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
+                      const char **why);
 
 /* The value of the first header named name (case-insensitive), or {NULL,0}. */
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);

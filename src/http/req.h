@@ -18,8 +18,8 @@
 #include <stdatomic.h>
 
 #include "arena.h"
-#include "loop.h"
 #include "htd.h"
+#include "loop.h"
 #include "parser.h"
 #include "pool.h"
 
@@ -36,18 +36,18 @@ struct cache;
 
 struct htd_req {
     struct conn *c;
-    htd_parser parser;      /* how far the head has been scanned */
-    htd_request *r;         /* &head once the head is parsed, else NULL */
-    htd_request head;       /* slices into the arena's copy of the head */
-    struct vhost *vh;       /* chosen by Host */
+    htd_parser parser;       /* how far the head has been scanned */
+    htd_request *r;          /* &head once the head is parsed, else NULL */
+    htd_request head;        /* slices into the arena's copy of the head */
+    struct vhost *vh;        /* chosen by Host */
     const struct rule *rule; /* chosen by path in vh, or NULL */
-    const struct scope *sc; /* the rule's settings, or the vhost's; NULL before they are known */
-    struct cache *cache;    /* the vhost's files in this worker, or NULL */
-    const char *rule_hdrs;  /* the rule's (or vhost's) header lines, each ending in CRLF */
+    const struct scope *sc;  /* the rule's settings, or the vhost's; NULL before they are known */
+    struct cache *cache;     /* the vhost's files in this worker, or NULL */
+    const char *rule_hdrs;   /* the rule's (or vhost's) header lines, each ending in CRLF */
     size_t rule_hdrs_len;
-    const char *cc;         /* a --cache-control line for the path, or NULL */
+    const char *cc; /* a --cache-control line for the path, or NULL */
     size_t cc_len;
-    char *path;             /* decoded, normalised, NUL-terminated; in the arena */
+    char *path; /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;
     htd_str body;
     /* Basic credentials (auth.c, rules.c): Authorization is decoded at most
@@ -58,24 +58,24 @@ struct htd_req {
     htd_str claimed;
     htd_str user;
     int creds_read; /* Authorization decoded: claimed is its user, or {NULL, 0} */
-    char *hdrs;             /* response headers added by htd_resp_header, in the arena */
+    char *hdrs;     /* response headers added by htd_resp_header, in the arena */
     size_t hdrs_len;
     int responded;
-    uint8_t phase, mod;   /* where the phases are (module.h): a suspended request resumes there */
-    uint8_t resumed;      /* the module it waits for is back */
-    uint8_t keep_alive;   /* as the head said, kept while it waits */
-    uint8_t body_taken;   /* a module reads the body (else an unread body may close the connection) */
-    uint8_t continued;    /* 100 Continue has been queued */
-    int (*gen)(struct conn *c);   /* GEN: the response's generator; says GEN_* (module.h) */
-    int (*sink)(struct conn *c);  /* SINK: the body's taker; says SINK_* (module.h) */
+    uint8_t phase, mod; /* where the phases are (module.h): a suspended request resumes there */
+    uint8_t resumed;    /* the module it waits for is back */
+    uint8_t keep_alive; /* as the head said, kept while it waits */
+    uint8_t body_taken; /* a module reads the body (else an unread body may close the connection) */
+    uint8_t continued;  /* 100 Continue has been queued */
+    int (*gen)(struct conn *c);  /* GEN: the response's generator; says GEN_* (module.h) */
+    int (*sink)(struct conn *c); /* SINK: the body's taker; says SINK_* (module.h) */
     struct {
         const void *key; /* the module (module.h) */
         void *val;
     } slots[REQ_SLOTS];
     /* A handler's answer from another thread (htd_req_resume). */
     struct worker *w;
-    uint8_t async;                 /* suspended by a handler (HTD_AGAIN) */
-    atomic_int resume_called;      /* htd_req_resume was called (any thread) */
+    uint8_t async;            /* suspended by a handler (HTD_AGAIN) */
+    atomic_int resume_called; /* htd_req_resume was called (any thread) */
     void (*async_fn)(struct htd_req *hr, void *arg);
     void *async_arg;
     posted async_post;

@@ -15,44 +15,84 @@
 const char *htd_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return status < 200 ? "Informational" : status < 300 ? "Success"
-                  : status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return status < 200   ? "Informational"
+               : status < 300 ? "Success"
+               : status < 400 ? "Redirection"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
@@ -89,8 +129,9 @@ int response_owns_header(htd_str name)
     static const struct {
         const char *s;
         size_t n;
-    } names[] = {{"content-length", 14}, {"transfer-encoding", 17}, {"connection", 10}, {"date", 4},
-                 {"server", 6},          {"keep-alive", 10},        {"upgrade", 7},     {"trailer", 7}};
+    } names[] = {
+        {"content-length", 14}, {"transfer-encoding", 17}, {"connection", 10}, {"date", 4},
+        {"server", 6},          {"keep-alive", 10},        {"upgrade", 7},     {"trailer", 7}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
     return 0;
@@ -154,7 +195,8 @@ int response_head(conn *c, const resp *r)
         if (hr->cc) put(&w, hr->cc, hr->cc_len);
         if (hr->hdrs_len) put(&w, hr->hdrs, hr->hdrs_len);
     }
-    if (!c->keep_alive) PUTS(&w, "Connection: close\r\n");
+    if (!c->keep_alive)
+        PUTS(&w, "Connection: close\r\n");
     else if (c->http10)
         PUTS(&w, "Connection: keep-alive\r\n");
     PUTS(&w, "\r\n");

@@ -16,16 +16,16 @@ struct conn;
 
 typedef struct resp {
     int status;
-    const char *reason;    /* a reason phrase of its own (a script's), or NULL for the usual */
+    const char *reason; /* a reason phrase of its own (a script's), or NULL for the usual */
     size_t reason_len;
-    const char *ctype;     /* Content-Type, or NULL */
-    int64_t length;        /* Content-Length, or -1 for none (304, 204) */
-    time_t last_modified;  /* 0 for none */
-    htd_str etag;          /* with its quotes; len 0 for none */
-    htd_str location;      /* len 0 for none */
-    const char *pre;       /* header lines formatted beforehand, each ending in CRLF */
+    const char *ctype;    /* Content-Type, or NULL */
+    int64_t length;       /* Content-Length, or -1 for none (304, 204) */
+    time_t last_modified; /* 0 for none */
+    htd_str etag;         /* with its quotes; len 0 for none */
+    htd_str location;     /* len 0 for none */
+    const char *pre;      /* header lines formatted beforehand, each ending in CRLF */
     size_t pre_len;
-    const char *extra;     /* more header lines, each ending in CRLF */
+    const char *extra; /* more header lines, each ending in CRLF */
     size_t extra_len;
 } resp;
 

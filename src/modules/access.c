@@ -25,7 +25,6 @@
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-
 /* Whether a's first bits bits equal rule's (whose later bits are zero). */
 static int in_prefix(const uint8_t *rule, const uint8_t *a, unsigned bits)
 {
@@ -78,7 +77,7 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
         return errbuf(err, errlen, "expected exactly one space between \"%s\" and the address", kw);
     if (x[len] != '\0')
         return errbuf(err, errlen, "unexpected text after \"%s %.*s\"", kw,
-                    (int)(len > 80 ? 80 : len), x);
+                      (int)(len > 80 ? 80 : len), x);
 
     access_rule r = {.allow = allow};
     if (strcmp(x, "all") == 0) {
@@ -98,7 +97,7 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
     }
     if (!ok && !v6 && has_letter(x, alen))
         return errbuf(err, errlen,
-                    "%.80s is a hostname; write an address (hostnames are not resolved)", x);
+                      "%.80s is a hostname; write an address (hostnames are not resolved)", x);
     if (!ok) return errbuf(err, errlen, "%.80s is not \"all\", an IP address or a CIDR", x);
     if (!v6) memcpy(r.addr, v4_mapped, sizeof v4_mapped);
 
@@ -113,7 +112,7 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
             prefix = prefix * 10 + (unsigned)(d[i] - '0');
         if (prefix > max)
             return errbuf(err, errlen, "%.80s: /%u is longer than an IPv%d address (%u bits)", x,
-                        prefix, v6 ? 6 : 4, max);
+                          prefix, v6 ? 6 : 4, max);
     }
     r.bits = (uint8_t)(v6 ? prefix : 96 + prefix);
     /* IPv4 peers are compared as ::ffff:a.b.c.d, so a short IPv6 prefix
@@ -128,7 +127,7 @@ int access_parse(const char *s, access_rule *out, char *err, size_t errlen)
         else
             inet_ntop(AF_INET, r.addr + 12, net, sizeof net);
         return errbuf(err, errlen, "%s has bits set past /%u; did you mean %s/%u?", x, prefix, net,
-                    prefix);
+                      prefix);
     }
     *out = r;
     return 0;

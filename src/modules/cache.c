@@ -26,8 +26,8 @@
 #define MAX_MISSING 1024        /* negative entries */
 
 #define DIR_EVENTS                                                                                 \
-    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | \
-     IN_DELETE_SELF | IN_MOVE_SELF)
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |                 \
+     IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF)
 #define FILE_EVENTS (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct cache {
@@ -46,7 +46,8 @@ struct cache {
 static uint32_t hash_path(const char *p, size_t n)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
     return h;
 }
 
@@ -96,25 +97,32 @@ void cache_unref(cache_entry *e)
 
 static void lru_remove(cache *c, cache_entry *e)
 {
-    if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
-    else c->mru = e->lru_next;
-    if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
-    else c->lru = e->lru_prev;
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        c->mru = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        c->lru = e->lru_prev;
 }
 
 static void lru_push_front(cache *c, cache_entry *e)
 {
     e->lru_prev = NULL;
     e->lru_next = c->mru;
-    if (c->mru) c->mru->lru_prev = e;
-    else c->lru = e;
+    if (c->mru)
+        c->mru->lru_prev = e;
+    else
+        c->lru = e;
     c->mru = e;
 }
 
 static void unlink_entry(cache *c, cache_entry *e)
 {
     cache_entry **pp = &c->buckets[e->hash & (BUCKETS - 1)];
-    while (*pp != e) pp = &(*pp)->next;
+    while (*pp != e)
+        pp = &(*pp)->next;
     *pp = e->next;
     lru_remove(c, e);
     c->bytes -= entry_bytes(e);
@@ -126,8 +134,10 @@ static void unlink_entry(cache *c, cache_entry *e)
 
 void cache_flush(cache *c)
 {
-    while (c->mru) unlink_entry(c, c->mru);
-    for (size_t i = 0; i < c->nwds; i++) inotify_rm_watch(c->ifd, c->wds[i]);
+    while (c->mru)
+        unlink_entry(c, c->mru);
+    for (size_t i = 0; i < c->nwds; i++)
+        inotify_rm_watch(c->ifd, c->wds[i]);
     c->nwds = 0;
 }
 
@@ -236,9 +246,10 @@ static int format_headers(cache_entry *e, const char *ctype, const struct stat *
     static_etag(st, tag, sizeof tag);
     if (how.coding) snprintf(ce, sizeof ce, "Content-Encoding: %s\r\n", how.coding);
     /* Vary sits between the validators, which a 304 repeats: it must too. */
-    int n = snprintf(buf, sizeof buf,
-                     "Content-Type: %s\r\n%sLast-Modified: %s\r\n%sETag: %s\r\nAccept-Ranges: bytes\r\n",
-                     ctype, ce, lm, how.vary ? "Vary: Accept-Encoding\r\n" : "", tag);
+    int n = snprintf(
+        buf, sizeof buf,
+        "Content-Type: %s\r\n%sLast-Modified: %s\r\n%sETag: %s\r\nAccept-Ranges: bytes\r\n", ctype,
+        ce, lm, how.vary ? "Vary: Accept-Encoding\r\n" : "", tag);
     if (n < 0 || (size_t)n >= sizeof buf) return -1;
     e->hdrs = malloc((size_t)n + 1);
     if (!e->hdrs) return -1;
@@ -302,8 +313,7 @@ cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *r
          * file must be as the caller saw it. */
         keep = fstatat(c->root_fd, rel, &now_st, 0) == 0 && now_st.st_ino == st->st_ino &&
                now_st.st_dev == st->st_dev && fstat(fd, &now_st) == 0 &&
-               now_st.st_ino == st->st_ino &&
-               now_st.st_size == st->st_size &&
+               now_st.st_ino == st->st_ino && now_st.st_size == st->st_size &&
                now_st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
                now_st.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
                now_st.st_ctim.tv_sec == st->st_ctim.tv_sec &&

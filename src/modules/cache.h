@@ -25,25 +25,25 @@
 #include "htd.h"
 
 typedef struct cache_entry {
-    struct cache_entry *next;             /* hash chain */
+    struct cache_entry *next; /* hash chain */
     struct cache_entry *lru_prev, *lru_next;
     uint32_t hash;
     unsigned refs;
-    int missing; /* a negative entry: the path does not exist */
+    int missing;      /* a negative entry: the path does not exist */
     uint8_t siblings; /* precompressed files beside it: 1 << ENC_GZIP, 1 << ENC_BR (encoding.h) */
     uint8_t index;    /* the file is the path's index.html */
-    int fd;      /* the open file, or -1 */
+    int fd;           /* the open file, or -1 */
     uint64_t size;
-    time_t mtime;         /* Last-Modified, never after the time it was cached */
+    time_t mtime; /* Last-Modified, never after the time it was cached */
     ino_t ino;
-    htd_str etag;         /* points into hdrs */
+    htd_str etag; /* points into hdrs */
     const char *ctype;
-    char *data;           /* the whole file for small files, else NULL */
-    char *hdrs;           /* Content-Type, Last-Modified, ETag and Accept-Ranges lines */
-    size_t hdrs_len;      /* (Content-Length depends on the range, so it is not here) */
-    size_t vhdrs_off;     /* where the lines after Content-Type start */
+    char *data;       /* the whole file for small files, else NULL */
+    char *hdrs;       /* Content-Type, Last-Modified, ETag and Accept-Ranges lines */
+    size_t hdrs_len;  /* (Content-Length depends on the range, so it is not here) */
+    size_t vhdrs_off; /* where the lines after Content-Type start */
     size_t path_len;
-    char path[];          /* the key: the normalised request path */
+    char path[]; /* the key: the normalised request path */
 } cache_entry;
 
 typedef struct cache cache;

@@ -77,9 +77,9 @@ struct cgi {
     pid_t pid;
     uint8_t exited, nph, head_sent, chunked, eof, bodyless;
     uint8_t expired; /* its time limit ran out before its head */
-    int status;         /* the response status */
-    int64_t cl_left;    /* a Content-Length the script gave: bytes still to pass on, or -1 */
-    uint64_t sent;      /* body bytes passed on */
+    int status;      /* the response status */
+    int64_t cl_left; /* a Content-Length the script gave: bytes still to pass on, or -1 */
+    uint64_t sent;   /* body bytes passed on */
     size_t in_len, in_off;
     size_t o_len;       /* bytes in out */
     size_t h_end;       /* after the header block, in out */
@@ -87,8 +87,8 @@ struct cgi {
     htd_response head;  /* the header block, once h_end is set */
     char method[16], target[512];
     int version, method_id;
-    char name[256];     /* SCRIPT_NAME, for messages */
-    char err[256];      /* a partial stderr line */
+    char name[256]; /* SCRIPT_NAME, for messages */
+    char err[256];  /* a partial stderr line */
     size_t err_len;
     char in[CGI_IN];
     char out[CGI_BUF];
@@ -106,13 +106,15 @@ int cgi_claims(const vhost *vh, const char *path, size_t len)
 /* Splits path into the script and PATH_INFO: the first segment, walking
  * down, that is not a directory. 0 with *script_len set; else an HTTP
  * status and a reason. */
-static int find_script(const vhost *vh, const char *path, size_t len, size_t *script_len, const char **why)
+static int find_script(const vhost *vh, const char *path, size_t len, size_t *script_len,
+                       const char **why)
 {
     char rel[REQ_PATH_MAX + 1];
     size_t i = 1;
     while (i <= len) {
         size_t end = i;
-        while (end < len && path[end] != '/') end++;
+        while (end < len && path[end] != '/')
+            end++;
         if (end == i) { /* an empty segment: a trailing slash on a directory */
             *why = "no script named";
             return 404;
@@ -124,8 +126,12 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
         if (fd < 0 || fstat(fd, &st) < 0) {
             int e = errno;
             if (fd >= 0) close(fd);
-            *why = e == ENOENT || e == ENOTDIR ? "no such script" : e == EXDEV || e == ELOOP ? "a symbolic link leads outside the document root" : "cannot open the script";
-            return e == ENOENT || e == ENOTDIR ? 404 : e == EXDEV || e == ELOOP || e == EACCES ? 403 : 500;
+            *why = e == ENOENT || e == ENOTDIR ? "no such script"
+                   : e == EXDEV || e == ELOOP  ? "a symbolic link leads outside the document root"
+                                               : "cannot open the script";
+            return e == ENOENT || e == ENOTDIR               ? 404
+                   : e == EXDEV || e == ELOOP || e == EACCES ? 403
+                                                             : 500;
         }
         close(fd);
         if (S_ISREG(st.st_mode)) {
@@ -177,7 +183,8 @@ static void env_str(envb *e, const char *name, const char *v)
     env_add(e, name, v, strlen(v));
 }
 
-static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap, char *port, size_t pcap)
+static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap, char *port,
+                     size_t pcap)
 {
     host[0] = port[0] = 0;
     if (ss->ss_family == AF_INET) {
@@ -202,7 +209,10 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
 
     env_str(e, "GATEWAY_INTERFACE", "CGI/1.1");
     env_str(e, "SERVER_SOFTWARE", "htd/" HTD_VERSION);
-    env_str(e, "SERVER_PROTOCOL", r->version == 10 ? "HTTP/1.0" : r->version == 9 ? "HTTP/0.9" : "HTTP/1.1");
+    env_str(e, "SERVER_PROTOCOL",
+            r->version == 10  ? "HTTP/1.0"
+            : r->version == 9 ? "HTTP/0.9"
+                              : "HTTP/1.1");
     env_add(e, "REQUEST_METHOD", r->method.p, r->method.len);
     env_add(e, "REQUEST_URI", r->target.p, r->target.len);
     env_add(e, "QUERY_STRING", r->query.p ? r->query.p : "", r->query.p ? r->query.len : 0);
@@ -210,7 +220,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
     if (script_len < hr->path_len) {
         env_add(e, "PATH_INFO", hr->path + script_len, hr->path_len - script_len);
         char pt[REQ_PATH_MAX + 4096 + 2];
-        int n = snprintf(pt, sizeof pt, "%s%.*s", vh->root, (int)(hr->path_len - script_len), hr->path + script_len);
+        int n = snprintf(pt, sizeof pt, "%s%.*s", vh->root, (int)(hr->path_len - script_len),
+                         hr->path + script_len);
         if (n > 0 && (size_t)n < sizeof pt) env_add(e, "PATH_TRANSLATED", pt, (size_t)n);
     }
     env_str(e, "SCRIPT_FILENAME", abs_script);
@@ -237,8 +248,10 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         const char *colon = memchr(h.p, ':', hl);
         if (colon) hl = (size_t)(colon - h.p);
     }
-    if (hl) env_add(e, "SERVER_NAME", h.p, hl);
-    else env_str(e, "SERVER_NAME", host);
+    if (hl)
+        env_add(e, "SERVER_NAME", h.p, hl);
+    else
+        env_str(e, "SERVER_NAME", host);
 
     htd_str v;
     if (r->content_length >= 0) {
@@ -264,7 +277,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
             continue;
         int seen = 0;
         for (size_t k = 0; k < i && !seen; k++)
-            seen = r->headers[k].name.len == name.len && strncasecmp(r->headers[k].name.p, name.p, name.len) == 0;
+            seen = r->headers[k].name.len == name.len &&
+                   strncasecmp(r->headers[k].name.p, name.p, name.len) == 0;
         if (seen) continue;
         char var[108] = "HTTP_";
         for (size_t k = 0; k < name.len; k++) {
@@ -276,7 +290,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         size_t vl = 0;
         for (size_t k = i; k < r->nheaders; k++) {
             const htd_header *hd = &r->headers[k];
-            if (hd->name.len != name.len || strncasecmp(hd->name.p, name.p, name.len) != 0) continue;
+            if (hd->name.len != name.len || strncasecmp(hd->name.p, name.p, name.len) != 0)
+                continue;
             if (vl && vl + 2 < sizeof val) {
                 memcpy(val + vl, ", ", 2);
                 vl += 2;
@@ -312,7 +327,8 @@ static void close_end(cgi *g, int which)
 static void maybe_free(cgi *g)
 {
     if (g->c || !g->exited || g->dead) return;
-    for (int i = 0; i < END_COUNT; i++) close_end(g, i);
+    for (int i = 0; i < END_COUNT; i++)
+        close_end(g, i);
     htd_timer_disarm(&g->timer);
     g->l->jobs_out--;
     atomic_fetch_sub(&g->l->srv->cgi_running, 1);
@@ -416,7 +432,8 @@ static void start(conn *c)
         conn_answer(c, 500, "out of memory", NULL, 0);
         return;
     }
-    for (int i = 0; i < END_COUNT; i++) g->end[i].fd = -1;
+    for (int i = 0; i < END_COUNT; i++)
+        g->end[i].fd = -1;
     g->l = l;
     g->vh = vh;
     g->sc = hr->sc;
@@ -427,7 +444,8 @@ static void start(conn *c)
     snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
     snprintf(g->name, sizeof g->name, "%.*s", (int)script_len, hr->path);
     const char *base = memrchr(hr->path, '/', script_len);
-    g->nph = base && script_len - (size_t)(base + 1 - hr->path) > 4 && memcmp(base + 1, "nph-", 4) == 0;
+    g->nph =
+        base && script_len - (size_t)(base + 1 - hr->path) > 4 && memcmp(base + 1, "nph-", 4) == 0;
 
     char abs[4096 + REQ_PATH_MAX + 2], dir[sizeof abs];
     snprintf(abs, sizeof abs, "%s%.*s", vh->root, (int)script_len, hr->path);
@@ -435,7 +453,8 @@ static void start(conn *c)
     *strrchr(dir, '/') = 0;
     envb *env = malloc(sizeof *env);
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (!env || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    if (!env || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+        pipe2(err, O_CLOEXEC) < 0) {
         why = "cannot make pipes for the script";
         goto spawn_failed;
     }
@@ -459,11 +478,13 @@ static void start(conn *c)
     sigemptyset(&none);
     sigemptyset(&dfl);
     int dsigs[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGCHLD, SIGXFSZ};
-    for (size_t i = 0; i < sizeof dsigs / sizeof dsigs[0]; i++) sigaddset(&dfl, dsigs[i]);
+    for (size_t i = 0; i < sizeof dsigs / sizeof dsigs[0]; i++)
+        sigaddset(&dfl, dsigs[i]);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);
     posix_spawnattr_setpgroup(&at, 0); /* its own group: a kill takes its children too */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {abs, NULL};
     loop_sharing_fds(); /* until its exec, the child holds copies of every descriptor */
     int rc = posix_spawn(&g->pid, abs, &fa, &at, argv, env->vars);
@@ -487,11 +508,13 @@ static void start(conn *c)
     nonblock(out[0]);
     nonblock(err[0]);
     if (watch(g, END_IN, EPOLLOUT | EPOLLET) < 0 || watch(g, END_OUT, EPOLLIN | EPOLLET) < 0 ||
-        watch(g, END_ERR, EPOLLIN | EPOLLET) < 0 || g->end[END_PID].fd < 0 || watch(g, END_PID, EPOLLIN) < 0) {
+        watch(g, END_ERR, EPOLLIN | EPOLLET) < 0 || g->end[END_PID].fd < 0 ||
+        watch(g, END_PID, EPOLLIN) < 0) {
         /* Without its events the script could never be reaped. */
         kill(-g->pid, SIGKILL);
         waitpid(g->pid, NULL, 0);
-        for (int i = 0; i < END_COUNT; i++) close_end(g, i);
+        for (int i = 0; i < END_COUNT; i++)
+            close_end(g, i);
         atomic_fetch_sub(&s->cgi_running, 1);
         free(g);
         conn_answer(c, 500, "cannot watch the script", NULL, 0);
@@ -567,7 +590,8 @@ static int feed(conn *c, cgi *g)
         if (g->end[END_IN].fd < 0) return 0; /* dropped; DISCARD reads it after the response */
         if (c->rbuf && c->rpos < c->rlen) {
             size_t avail = c->rlen - c->rpos, consumed, dlen;
-            if (avail > sizeof g->in) avail = sizeof g->in; /* decoded bytes never outnumber input */
+            if (avail > sizeof g->in)
+                avail = sizeof g->in; /* decoded bytes never outnumber input */
             const char *why;
             if (conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why) < 0) return -1;
             memcpy(g->in, c->rbuf + c->rpos, dlen);
@@ -682,7 +706,8 @@ static void queue_body(conn *c, cgi *g, const char *p, size_t n)
 static void finish(conn *c, cgi *g)
 {
     if (g->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
-    if ((g->cl_left > 0 && !g->bodyless) || g->nph) c->keep_alive = 0; /* short of its promise; or framed by close */
+    if ((g->cl_left > 0 && !g->bodyless) || g->nph)
+        c->keep_alive = 0; /* short of its promise; or framed by close */
     conn_seal(c);
     conn_log(c, g->nph ? 200 : g->status, g->sent);
     release(c, 0);
@@ -738,7 +763,9 @@ static int pump(conn *c, cgi *g)
             if (r == 0) {
                 if (g->eof) {
                     if (!g->exited) return GEN_WAIT; /* its exit status says more: wait for it */
-                    script_failed(c, 500, g->status < 0 ? "the script failed before its header" : "the script ended without a header");
+                    script_failed(c, 500,
+                                  g->status < 0 ? "the script failed before its header"
+                                                : "the script ended without a header");
                     return GEN_DONE;
                 }
                 continue;
@@ -798,7 +825,8 @@ static void read_stderr(cgi *g)
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;
         if (n <= 0) {
-            if (g->err_len) fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+            if (g->err_len)
+                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
             g->err_len = 0;
             close_end(g, END_ERR);
             return;

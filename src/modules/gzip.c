@@ -49,12 +49,14 @@ int gzip_compressible(const char *ctype)
     if (!ctype) return 0;
     size_t n = strcspn(ctype, ";");
     if (n >= 5 && strncmp(ctype, "text/", 5) == 0) return 1;
-    static const char *const types[] = {"application/json", "application/javascript", "application/xml",
-                                        "image/svg+xml", "application/x-javascript", "application/manifest+json"};
+    static const char *const types[] = {"application/json",         "application/javascript",
+                                        "application/xml",          "image/svg+xml",
+                                        "application/x-javascript", "application/manifest+json"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strlen(types[i]) == n && strncmp(ctype, types[i], n) == 0) return 1;
     /* +json and +xml suffixes (RFC 6839) */
-    return (n > 5 && strncmp(ctype + n - 5, "+json", 5) == 0) || (n > 4 && strncmp(ctype + n - 4, "+xml", 4) == 0);
+    return (n > 5 && strncmp(ctype + n - 5, "+json", 5) == 0) ||
+           (n > 4 && strncmp(ctype + n - 4, "+xml", 4) == 0);
 }
 
 /* The file's entity-tag with "-gz" before its closing quote. */
@@ -154,8 +156,12 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
         not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
     }
     if (not_modified) {
-        resp nm = {.status = 304, .length = -1, .last_modified = e->mtime, .etag = etag,
-                   .extra = "Vary: Accept-Encoding\r\n", .extra_len = 23};
+        resp nm = {.status = 304,
+                   .length = -1,
+                   .last_modified = e->mtime,
+                   .etag = etag,
+                   .extra = "Vary: Accept-Encoding\r\n",
+                   .extra_len = 23};
         if (response_head(c, &nm) < 0) return -1;
         hr->responded = 1;
         conn_log(c, 304, 0);
@@ -175,8 +181,13 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     } else if (!c->head_only) {
         c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
     }
-    resp rs = {.status = 200, .ctype = e->ctype, .length = -1, .last_modified = e->mtime, .etag = etag,
-               .extra = extra, .extra_len = xl};
+    resp rs = {.status = 200,
+               .ctype = e->ctype,
+               .length = -1,
+               .last_modified = e->mtime,
+               .etag = etag,
+               .extra = extra,
+               .extra_len = xl};
     if (response_head(c, &rs) < 0) {
         if (g) gz_put(c->w, g);
         return -1;

@@ -29,5 +29,4 @@ int gzip_step(struct conn *c);
 /* The connection is closing. */
 void gzip_detach(struct conn *c);
 
-
 #endif

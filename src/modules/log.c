@@ -24,20 +24,38 @@
 #define LOG_LINE_MAX 4096
 
 enum {
-    V_LITERAL, V_REMOTE_ADDR, V_REMOTE_USER, V_TIME_LOCAL, V_TIME_ISO8601, V_REQUEST,
-    V_REQUEST_METHOD, V_REQUEST_URI, V_URI, V_ARGS, V_STATUS, V_BODY_BYTES_SENT, V_HOST, V_HTTP,
+    V_LITERAL,
+    V_REMOTE_ADDR,
+    V_REMOTE_USER,
+    V_TIME_LOCAL,
+    V_TIME_ISO8601,
+    V_REQUEST,
+    V_REQUEST_METHOD,
+    V_REQUEST_URI,
+    V_URI,
+    V_ARGS,
+    V_STATUS,
+    V_BODY_BYTES_SENT,
+    V_HOST,
+    V_HTTP,
 };
 
 static const struct {
     const char *name;
     int id;
 } vars[] = {
-    {"remote_addr", V_REMOTE_ADDR},   {"remote_user", V_REMOTE_USER},
-    {"time_local", V_TIME_LOCAL},     {"time_iso8601", V_TIME_ISO8601},
-    {"request_method", V_REQUEST_METHOD}, {"request_uri", V_REQUEST_URI},
-    {"request", V_REQUEST},           {"uri", V_URI},
-    {"args", V_ARGS},                 {"status", V_STATUS},
-    {"body_bytes_sent", V_BODY_BYTES_SENT}, {"host", V_HOST},
+    {"remote_addr", V_REMOTE_ADDR},
+    {"remote_user", V_REMOTE_USER},
+    {"time_local", V_TIME_LOCAL},
+    {"time_iso8601", V_TIME_ISO8601},
+    {"request_method", V_REQUEST_METHOD},
+    {"request_uri", V_REQUEST_URI},
+    {"request", V_REQUEST},
+    {"uri", V_URI},
+    {"args", V_ARGS},
+    {"status", V_STATUS},
+    {"body_bytes_sent", V_BODY_BYTES_SENT},
+    {"host", V_HOST},
 };
 
 typedef struct piece {
@@ -82,17 +100,20 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
         s += lit;
         if (!d) break;
         const char *name = ++s;
-        while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_') s++;
+        while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')
+            s++;
         size_t nlen = (size_t)(s - name);
         int id = -1;
         for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-            if (strlen(vars[i].name) == nlen && memcmp(vars[i].name, name, nlen) == 0) id = vars[i].id;
+            if (strlen(vars[i].name) == nlen && memcmp(vars[i].name, name, nlen) == 0)
+                id = vars[i].id;
         if (id >= 0) {
             if (add_piece(f, id, NULL, 0) < 0) goto oom;
         } else if (nlen > 5 && memcmp(name, "http_", 5) == 0) {
             char h[128];
             if (nlen - 5 >= sizeof h) goto bad;
-            for (size_t i = 0; i < nlen - 5; i++) h[i] = name[5 + i] == '_' ? '-' : name[5 + i];
+            for (size_t i = 0; i < nlen - 5; i++)
+                h[i] = name[5 + i] == '_' ? '-' : name[5 + i];
             if (add_piece(f, V_HTTP, h, nlen - 5) < 0) goto oom;
         } else {
         bad:
@@ -115,7 +136,8 @@ oom:
 void logfmt_free(logfmt *f)
 {
     if (!f) return;
-    for (size_t i = 0; i < f->n; i++) free(f->p[i].text);
+    for (size_t i = 0; i < f->n; i++)
+        free(f->p[i].text);
     free(f->p);
     free(f);
 }
@@ -133,7 +155,8 @@ void log_reopen(site *st)
         if (strcmp(lf->path, "-") == 0) continue;
         int fd = log_open(lf->path);
         if (fd < 0) {
-            fprintf(stderr, "htd: cannot reopen access log %s: %m; still writing the old file\n", lf->path);
+            fprintf(stderr, "htd: cannot reopen access log %s: %m; still writing the old file\n",
+                    lf->path);
             continue;
         }
         dup3(fd, lf->fd, O_CLOEXEC);
@@ -233,7 +256,8 @@ void log_access(const conn *c, int status, uint64_t bytes)
         case V_REMOTE_ADDR: {
             char host[INET6_ADDRSTRLEN] = "-";
             if (c->peer.sin6_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, host, sizeof host);
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, host,
+                          sizeof host);
             else if (c->peer.sin6_family == AF_INET6)
                 inet_ntop(AF_INET6, &c->peer.sin6_addr, host, sizeof host);
             p = put_str(p, end, host, strlen(host));
@@ -268,9 +292,10 @@ void log_access(const conn *c, int status, uint64_t bytes)
             p = put_escaped(p, end, r ? r->target : (htd_str){NULL, 0});
             break;
         case V_URI:
-            p = put_escaped(p, end, hr && hr->path ? (htd_str){hr->path, hr->path_len}
-                                    : r                ? r->path
-                                                       : (htd_str){NULL, 0});
+            p = put_escaped(p, end,
+                            hr && hr->path ? (htd_str){hr->path, hr->path_len}
+                            : r            ? r->path
+                                           : (htd_str){NULL, 0});
             break;
         case V_ARGS:
             p = put_escaped(p, end, r ? r->query : (htd_str){NULL, 0});
@@ -279,14 +304,18 @@ void log_access(const conn *c, int status, uint64_t bytes)
             p = put_str(p, end, num, (size_t)snprintf(num, sizeof num, "%d", status));
             break;
         case V_BODY_BYTES_SENT:
-            if (bytes) p = put_str(p, end, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)bytes));
-            else p = put_str(p, end, "-", 1);
+            if (bytes)
+                p = put_str(p, end, num,
+                            (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)bytes));
+            else
+                p = put_str(p, end, "-", 1);
             break;
         case V_HOST:
             p = put_escaped(p, end, r ? r->host : (htd_str){NULL, 0});
             break;
         case V_HTTP:
-            p = put_escaped(p, end, r ? htd_request_header(r, pc->text, pc->len) : (htd_str){NULL, 0});
+            p = put_escaped(p, end,
+                            r ? htd_request_header(r, pc->text, pc->len) : (htd_str){NULL, 0});
             break;
         }
     }

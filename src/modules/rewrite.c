@@ -64,7 +64,6 @@ static enum var variable(const char *t, size_t *len, int *n)
     return V_UNKNOWN;
 }
 
-
 int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
 {
     if (tmpl[0] == '\0') return errbuf(err, errlen, "empty redirect target");
@@ -72,10 +71,11 @@ int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
     for (size_t i = 0; tmpl[i]; i++) {
         unsigned char c = (unsigned char)tmpl[i];
         if (c < 0x21 || c == 0x7f)
-            return errbuf(err, errlen,
-                        "redirect target has a space or control character (0x%02X) at offset %zu; "
-                        "percent-encode it",
-                        c, i);
+            return errbuf(
+                err, errlen,
+                "redirect target has a space or control character (0x%02X) at offset %zu; "
+                "percent-encode it",
+                c, i);
     }
     for (const char *t = tmpl; *t; t++) {
         if (*t != '$') continue;
@@ -83,16 +83,18 @@ int rewrite_check(const char *tmpl, int max_capture, char *err, size_t errlen)
         int n = 0;
         enum var v = variable(t + 1, &len, &n);
         if (v == V_UNKNOWN && t[1] == '\0')
-            return errbuf(err, errlen, "'$' at the end of redirect target; write $$ for a literal $");
+            return errbuf(err, errlen,
+                          "'$' at the end of redirect target; write $$ for a literal $");
         if (v == V_UNKNOWN && len == 0)
             return errbuf(err, errlen, "'$' before '%c' in redirect target; " USE, t[1]);
         if (v == V_UNKNOWN)
             return errbuf(err, errlen, "unknown variable $%.*s in redirect target; " USE,
-                        (int)(len > 32 ? 32 : len), t + 1);
+                          (int)(len > 32 ? 32 : len), t + 1);
         if (v == V_CAPTURE && n > max_capture) {
             if (max_capture <= 0)
                 return errbuf(err, errlen, "$%d but the rule captures nothing (only $0 is set)", n);
-            if (max_capture == 1) return errbuf(err, errlen, "$%d but the rule has only 1 group", n);
+            if (max_capture == 1)
+                return errbuf(err, errlen, "$%d but the rule has only 1 group", n);
             return errbuf(err, errlen, "$%d but the regex has only %d groups", n, max_capture);
         }
         t += len;

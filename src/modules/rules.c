@@ -28,7 +28,7 @@
 #include "server.h"
 #include "site.h"
 
-#define CRED_MAX 1024 /* decoded "user:password" */
+#define CRED_MAX 1024       /* decoded "user:password" */
 #define AUTH_PENDING_MAX 64 /* password checks waiting per loop; more get 503 */
 
 /* Per worker: the credentials verified lately, and the checks on the pool. */
@@ -73,7 +73,7 @@ typedef struct auth_wait {
     int known; /* hash is the user's, not a stand-in for an unknown user */
     int ok;
     atomic_int cancelled; /* the connection went: skip the hash */
-    htd_str user, pass; /* into cred */
+    htd_str user, pass;   /* into cred */
     char cred[CRED_MAX];
 } auth_wait;
 
@@ -97,7 +97,8 @@ static void password_checked(htd_job *j)
         /* A no counts only for a request that goes on at once, under the
          * same site; one that waits behind earlier responses is checked
          * again. */
-        else if (aw->st == l->site && c->state == CS_WAIT) CHECK_OF(c) = &check_failed;
+        else if (aw->st == l->site && c->state == CS_WAIT)
+            CHECK_OF(c) = &check_failed;
         conn_resume_request(c);
     } else {
         l->jobs_out--;
@@ -213,7 +214,8 @@ static int authenticate(conn *c, const realm *rm)
         }
         if (rc == 0) return MOD_AGAIN;
         static const char ra[] = "Retry-After: 1\r\n";
-        conn_answer(c, 503, "too many password checks waiting; try again shortly", ra, sizeof ra - 1);
+        conn_answer(c, 503, "too many password checks waiting; try again shortly", ra,
+                    sizeof ra - 1);
         return MOD_DONE;
     }
     explicit_bzero(buf, sizeof buf);
@@ -288,11 +290,13 @@ static int access_phase(struct htd_req *hr)
     if (ru && ru->redirect) {
         htd_str caps[10];
         int ncaps = 0;
-        site_rule(hr->vh, hr->path, hr->path_len, caps, &ncaps); /* the same rule, with its captures */
+        site_rule(hr->vh, hr->path, hr->path_len, caps,
+                  &ncaps); /* the same rule, with its captures */
         char loc[4096 + 16];
         memcpy(loc, "Location: ", 10);
-        int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len}, c->req->r->query,
-                               c->req->r->host, ru->keep_query, loc + 10, sizeof loc - 12);
+        int n = rewrite_expand(ru->redirect, caps, ncaps, (htd_str){hr->path, hr->path_len},
+                               c->req->r->query, c->req->r->host, ru->keep_query, loc + 10,
+                               sizeof loc - 12);
         if (n < 0) {
             conn_answer(c, 414, "the redirect target would be too long", NULL, 0);
             return MOD_DONE;

@@ -83,7 +83,8 @@ int static_etag_match(htd_str v, htd_str etag, int weak)
 {
     const char *p = v.p, *e = v.p + v.len;
     while (p < e) {
-        while (p < e && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
         if (p == e) break;
         if (*p == '*') return 1;
         int is_weak = 0;
@@ -175,9 +176,10 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     if (n == 1) {
         rs.length = (int64_t)(rg[0].last - rg[0].first + 1);
         rs.extra = extra;
-        rs.extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes %llu-%llu/%llu\r\n",
-                                        (unsigned long long)rg[0].first,
-                                        (unsigned long long)rg[0].last, (unsigned long long)e->size);
+        rs.extra_len =
+            (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes %llu-%llu/%llu\r\n",
+                             (unsigned long long)rg[0].first, (unsigned long long)rg[0].last,
+                             (unsigned long long)e->size);
         if (response_head(c, &rs) < 0 || out_entry(c, e, rg[0].first, (uint64_t)rs.length) < 0) {
             conn_error(hr->c, 500, "response too large", 1);
             return;
@@ -195,10 +197,11 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     size_t plen[HTD_MAX_RANGES];
     uint64_t total = 0;
     for (int i = 0; i < n; i++) {
-        int pn = snprintf(parts[i], sizeof parts[i],
-                                   "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                          boundary, e->ctype, (unsigned long long)rg[i].first,
-                          (unsigned long long)rg[i].last, (unsigned long long)e->size);
+        int pn =
+            snprintf(parts[i], sizeof parts[i],
+                     "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                     boundary, e->ctype, (unsigned long long)rg[i].first,
+                     (unsigned long long)rg[i].last, (unsigned long long)e->size);
         if (pn < 0 || (size_t)pn >= sizeof parts[i]) {
             conn_error(hr->c, 500, "content type too long for a multipart response", 1);
             return;
@@ -266,8 +269,10 @@ static void list_done(htd_job *j)
     close(lj->dirfd);
     lj->dirfd = -1;
     lj->done = 1;
-    if (lj->c) conn_resume_request(lj->c); /* asks the module again: list_dir below answers */
-    else list_free(lj);
+    if (lj->c)
+        conn_resume_request(lj->c); /* asks the module again: list_dir below answers */
+    else
+        list_free(lj);
 }
 
 void static_list_detach(conn *c)
@@ -277,7 +282,7 @@ void static_list_detach(conn *c)
     if (lj->done) {
         list_free(lj);
     } else {
-        lj->c = NULL;        /* list_done frees it */
+        lj->c = NULL;     /* list_done frees it */
         c->w->jobs_out--; /* conn_resume_request will not run for it */
     }
 }
@@ -297,8 +302,11 @@ static void list_dir(struct htd_req *hr, const char *rel)
             return;
         }
         static const char vary[] = "Vary: Accept\r\n";
-        resp rs = {.status = 200, .ctype = json ? "application/json" : "text/html; charset=utf-8",
-                   .length = (int64_t)lj->len, .extra = vary, .extra_len = sizeof vary - 1};
+        resp rs = {.status = 200,
+                   .ctype = json ? "application/json" : "text/html; charset=utf-8",
+                   .length = (int64_t)lj->len,
+                   .extra = vary,
+                   .extra_len = sizeof vary - 1};
         size_t len = lj->len;
         char *out = lj->out;
         lj->out = NULL;
@@ -390,8 +398,8 @@ static cache_entry *resolve(struct htd_req *hr)
     unsigned sib = s->cfg.no_precompressed ? 0 : siblings(hr->vh->root_fd, rel, rlen);
     const char *ctype = htd_mime_type(s->mime, rel, rlen);
     int vary = sib || (s->cfg.gzip && gzip_compressible(ctype) && st.st_size >= GZIP_MIN);
-    cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype, l->date_sec,
-                                   (cache_how){NULL, vary});
+    cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype,
+                                   l->date_sec, (cache_how){NULL, vary});
     if (!e) {
         conn_error(hr->c, 500, "out of memory", 1);
         return NULL;
@@ -494,11 +502,13 @@ void static_serve(struct htd_req *hr)
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
         /* On the fly: never for ranges, nor where a FILE.gz is there. */
-        int fly = l->srv->cfg.gzip && !(e->siblings & 1u << ENC_GZIP) && gzip_compressible(e->ctype) &&
-                  e->size >= GZIP_MIN && !HDR(hr->r, "range").p;
-        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
+        int fly = l->srv->cfg.gzip && !(e->siblings & 1u << ENC_GZIP) &&
+                  gzip_compressible(e->ctype) && e->size >= GZIP_MIN && !HDR(hr->r, "range").p;
+        int k =
+            htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
         if (k < 0) {
-            conn_error(hr->c, 406, "the file is not available in any content coding the client accepts", 1);
+            conn_error(hr->c, 406,
+                       "the file is not available in any content coding the client accepts", 1);
             cache_unref(e);
             return;
         }
@@ -518,7 +528,9 @@ void static_serve(struct htd_req *hr)
 
 options:;
     int w = store_writable(l->srv, hr->path, hr->path_len);
-    resp op = {.status = 204, .length = -1, .extra = w ? ALLOW_W : ALLOW,
+    resp op = {.status = 204,
+               .length = -1,
+               .extra = w ? ALLOW_W : ALLOW,
                .extra_len = w ? sizeof ALLOW_W - 1 : sizeof ALLOW - 1};
     if (response_head(c, &op) < 0) {
         conn_error(hr->c, 500, "response too large", 1);
@@ -565,8 +577,9 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
                        .ctype = "text/plain; charset=utf-8",
                        .length = sizeof body - 1,
                        .extra = extra,
-                       .extra_len = (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
-                                                     (unsigned long long)e->size)};
+                       .extra_len =
+                           (size_t)snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
+                                            (unsigned long long)e->size)};
             const char *page = hr->sc ? site_errdoc(hr->sc, 416) : NULL;
             if (page && static_error_page(hr, 416, page, rs.extra, rs.extra_len) == 0) {
                 hr->responded = 1;
@@ -611,7 +624,8 @@ precondition_failed:
     conn_error(hr->c, 412, "precondition failed: the file has changed", 1);
 }
 
-int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra, size_t extra_len)
+int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra,
+                      size_t extra_len)
 {
     conn *c = hr->c;
     worker *l = c->w;
@@ -627,16 +641,19 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
             close(fd);
             return -1;
         }
-        e = cache_put(hr->cache, page, len, page + 1, fd, &st, htd_mime_type(l->srv->mime, page, len),
-                      l->date_sec);
+        e = cache_put(hr->cache, page, len, page + 1, fd, &st,
+                      htd_mime_type(l->srv->mime, page, len), l->date_sec);
         if (!e) return -1;
     }
     int rc = -1;
     if (!e->missing) {
         /* The page's type, but not its validators: they describe the page,
          * not the resource that was asked for. */
-        resp rs = {.status = status, .ctype = e->ctype, .length = (int64_t)e->size,
-                   .extra = extra, .extra_len = extra_len};
+        resp rs = {.status = status,
+                   .ctype = e->ctype,
+                   .length = (int64_t)e->size,
+                   .extra = extra,
+                   .extra_len = extra_len};
         if (response_head(c, &rs) == 0 && out_entry(c, e, 0, e->size) == 0) {
             conn_log(c, status, e->size);
             rc = 0;

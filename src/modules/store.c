@@ -27,8 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +56,7 @@ typedef struct upload {
     htd_server *srv;
     worker *w;
     int op, busy;
-    int handled; /* the sink has seen the end of the last job */
+    int handled;         /* the sink has seen the end of the last job */
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
     int dir_fd, tmp_fd;
@@ -67,14 +67,14 @@ typedef struct upload {
     char if_match[256];      /* the If-Match value, if has_if_match */
     char if_none_match[256]; /* the If-None-Match value, if has_if_none_match */
     int has_if_match, has_if_none_match;
-    int area_fd;             /* the writable area's directory: dir is relative to it */
-    char ext[8];             /* POST: the extension the Content-Type calls for */
-    char *buf;               /* body bytes not yet written */
+    int area_fd; /* the writable area's directory: dir is relative to it */
+    char ext[8]; /* POST: the extension the Content-Type calls for */
+    char *buf;   /* body bytes not yet written */
     size_t len;
     uint64_t total, limit;
-    int status;       /* the job's outcome: 0, or an HTTP status */
-    const char *why;  /* for a failing status */
-    int existed;      /* COMMIT: the target existed (204) or not (201) */
+    int status;      /* the job's outcome: 0, or an HTTP status */
+    const char *why; /* for a failing status */
+    int existed;     /* COMMIT: the target existed (204) or not (201) */
     /* for the access log, as the request is long gone by then */
 } upload;
 
@@ -122,7 +122,8 @@ static int cleaned;
 static int clean_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
-    if (flag == FTW_F && strncmp(path + ftw->base, STORE_TMP_PREFIX, sizeof STORE_TMP_PREFIX - 1) == 0 &&
+    if (flag == FTW_F &&
+        strncmp(path + ftw->base, STORE_TMP_PREFIX, sizeof STORE_TMP_PREFIX - 1) == 0 &&
         unlink(path) == 0)
         cleaned++;
     return 0;
@@ -195,8 +196,10 @@ static int make_dirs(int base, const char *rel)
         if (slash) *slash = 0;
         int pfd = htd_open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
         int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
-        if (rc == 0) rc = fsync(pfd);
-        else if (errno == EEXIST) rc = 0;
+        if (rc == 0)
+            rc = fsync(pfd);
+        else if (errno == EEXIST)
+            rc = 0;
         int e = errno;
         if (pfd >= 0) close(pfd);
         errno = e;
@@ -214,8 +217,10 @@ static int open_dir(upload *u, int create)
     }
     u->dir_fd = htd_open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
     if (u->dir_fd < 0) {
-        if (errno == ENOENT && !create) set(u, 404, "no such document");
-        else set_errno(u, "cannot open the directory");
+        if (errno == ENOENT && !create)
+            set(u, 404, "no such document");
+        else
+            set_errno(u, "cannot open the directory");
         return -1;
     }
     return 0;
@@ -279,8 +284,10 @@ static void choose_name(upload *u)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned long long ns = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-    snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns, atomic_fetch_add(&u->srv->tmp_seq, 1) & 0xffff, u->ext);
+    unsigned long long ns =
+        (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+    snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns,
+             atomic_fetch_add(&u->srv->tmp_seq, 1) & 0xffff, u->ext);
 }
 
 static void work(htd_job *j)
@@ -298,8 +305,10 @@ static void work(htd_job *j)
                 set(u, 412, "precondition failed: there is no such document");
             return;
         }
-        if (u->method == HTD_M_POST) choose_name(u);
-        else if (check_preconditions(u) < 0) return;
+        if (u->method == HTD_M_POST)
+            choose_name(u);
+        else if (check_preconditions(u) < 0)
+            return;
         unsigned char rnd[8];
         if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
             set(u, 500, "no random bytes for a temporary name");
@@ -332,8 +341,10 @@ static void work(htd_job *j)
             u->existed = 0;
         } else {
             rc = check_preconditions(u);
-            if (rc == 0) rc = renameat(u->dir_fd, u->tmp, u->dir_fd, u->name);
-            else rc = 1;
+            if (rc == 0)
+                rc = renameat(u->dir_fd, u->tmp, u->dir_fd, u->name);
+            else
+                rc = 1;
         }
         pthread_mutex_unlock(&s->commit_mu);
         if (rc != 0) {
@@ -356,8 +367,10 @@ static void work(htd_job *j)
         } else if (check_preconditions(u) == 0) {
             int dir = S_ISDIR(st.st_mode);
             if (unlinkat(u->dir_fd, u->name, dir ? AT_REMOVEDIR : 0) < 0) {
-                if (errno == ENOTEMPTY || errno == EEXIST) set(u, 409, "the directory is not empty");
-                else set_errno(u, "cannot delete the document");
+                if (errno == ENOTEMPTY || errno == EEXIST)
+                    set(u, 409, "the directory is not empty");
+                else
+                    set_errno(u, "cannot delete the document");
             }
         }
         pthread_mutex_unlock(&s->commit_mu);
@@ -379,7 +392,8 @@ int store_open_areas(htd_server *s, char *err, size_t errlen)
         if (n && path[n - 1] == '/') path[n - 1] = 0;
         if (make_dirs(s->root_fd, path) < 0 ||
             (s->writable_fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
-            snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i], strerror(errno));
+            snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i],
+                     strerror(errno));
             return -1;
         }
     }
@@ -424,8 +438,10 @@ static void finish_error(upload *u, int keep)
     UP_OF(c) = NULL;
     conn_error(c, u->status, u->why, keep);
     u->c = NULL;
-    if (u->tmp_fd >= 0) submit(u, OP_ABORT);
-    else upload_free(u);
+    if (u->tmp_fd >= 0)
+        submit(u, OP_ABORT);
+    else
+        upload_free(u);
 }
 
 static void finish_ok(upload *u)
@@ -442,12 +458,15 @@ static void finish_ok(upload *u)
         char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
         if (u->method == HTD_M_POST) {
             size_t n = strlen(u->loc);
-            snprintf(loc, sizeof loc, "%s%s%s", u->loc, n && u->loc[n - 1] == '/' ? "" : "/", u->name);
+            snprintf(loc, sizeof loc, "%s%s%s", u->loc, n && u->loc[n - 1] == '/' ? "" : "/",
+                     u->name);
         } else {
             snprintf(loc, sizeof loc, "%s", u->loc);
         }
         int bl = snprintf(body, sizeof body, "created %s\n", loc);
-        resp r = {.status = 201, .ctype = "text/plain; charset=utf-8", .length = bl,
+        resp r = {.status = 201,
+                  .ctype = "text/plain; charset=utf-8",
+                  .length = bl,
                   .location = {loc, strlen(loc)}};
         if (response_head(c, &r) == 0) conn_out_copy(c, body, (size_t)bl);
         conn_log(u->c, 201, (uint64_t)bl);
@@ -461,8 +480,10 @@ static void upload_done(htd_job *j)
     upload *u = (upload *)j;
     u->busy = 0;
     if (!u->c) { /* the connection went away meanwhile */
-        if (u->tmp_fd >= 0) submit(u, OP_ABORT);
-        else upload_free(u);
+        if (u->tmp_fd >= 0)
+            submit(u, OP_ABORT);
+        else
+            upload_free(u);
         return;
     }
     conn_resume(u->c); /* its sink goes on */
@@ -496,8 +517,10 @@ static int take_body(conn *c, upload *u)
         finish_error(u, 0);
         return SINK_DONE;
     }
-    if (done) submit(u, OP_COMMIT);
-    else if (u->len == UP_BUF) submit(u, OP_WRITE);
+    if (done)
+        submit(u, OP_COMMIT);
+    else if (u->len == UP_BUF)
+        submit(u, OP_WRITE);
     return u->busy ? SINK_WAIT : SINK_MORE;
 }
 
@@ -544,16 +567,18 @@ static const char *ext_for(htd_str ctype)
     static const struct {
         const char *type, *ext;
     } map[] = {
-        {"application/json", ".json"}, {"text/plain", ".txt"},    {"text/html", ".html"},
-        {"text/csv", ".csv"},          {"text/markdown", ".md"},  {"application/xml", ".xml"},
-        {"text/xml", ".xml"},          {"image/png", ".png"},     {"image/jpeg", ".jpg"},
-        {"image/gif", ".gif"},         {"image/webp", ".webp"},   {"image/svg+xml", ".svg"},
-        {"application/pdf", ".pdf"},   {"text/css", ".css"},      {"text/javascript", ".js"},
+        {"application/json", ".json"}, {"text/plain", ".txt"},   {"text/html", ".html"},
+        {"text/csv", ".csv"},          {"text/markdown", ".md"}, {"application/xml", ".xml"},
+        {"text/xml", ".xml"},          {"image/png", ".png"},    {"image/jpeg", ".jpg"},
+        {"image/gif", ".gif"},         {"image/webp", ".webp"},  {"image/svg+xml", ".svg"},
+        {"application/pdf", ".pdf"},   {"text/css", ".css"},     {"text/javascript", ".js"},
     };
     size_t n = 0;
-    while (n < ctype.len && ctype.p[n] != ';' && ctype.p[n] != ' ') n++;
+    while (n < ctype.len && ctype.p[n] != ';' && ctype.p[n] != ' ')
+        n++;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strlen(map[i].type) == n && strncasecmp(ctype.p, map[i].type, n) == 0) return map[i].ext;
+        if (strlen(map[i].type) == n && strncasecmp(ctype.p, map[i].type, n) == 0)
+            return map[i].ext;
     return ".bin";
 }
 
@@ -577,7 +602,8 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
     int area = area_of(s, hr->path, hr->path_len);
     u->area_fd = s->writable_fd[area];
-    htd_str v = htd_request_header(r, "if-match", 8), inm = htd_request_header(r, "if-none-match", 13);
+    htd_str v = htd_request_header(r, "if-match", 8),
+            inm = htd_request_header(r, "if-none-match", 13);
     if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
         (inm.p && inm.len >= sizeof u->if_none_match)) {
         u->status = 431;
@@ -586,14 +612,16 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     }
     copy_str(u->loc, sizeof u->loc, r->path);
     if ((u->has_if_match = v.p != NULL)) copy_str(u->if_match, sizeof u->if_match, v);
-    if ((u->has_if_none_match = inm.p != NULL)) copy_str(u->if_none_match, sizeof u->if_none_match, inm);
+    if ((u->has_if_none_match = inm.p != NULL))
+        copy_str(u->if_none_match, sizeof u->if_none_match, inm);
 
     /* dir and name from the decoded path, relative to the area */
     size_t skip = strlen(s->writable[area]);
     if (skip && s->writable[area][skip - 1] == '/') skip--;
     const char *p = hr->path + skip;
     size_t n = hr->path_len - skip;
-    while (n && *p == '/') p++, n--;
+    while (n && *p == '/')
+        p++, n--;
     int collection = u->method == HTD_M_POST;
     if (collection) {
         if (n && p[n - 1] == '/') n--;
@@ -641,8 +669,8 @@ static int content_phase(struct htd_req *hr)
 {
     conn *c = hr->c;
     int m = hr->r->method_id;
-    if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) || hr->vh != &c->w->site->vhosts[0] ||
-        !store_writable(c->w->srv, hr->path, hr->path_len))
+    if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) ||
+        hr->vh != &c->w->site->vhosts[0] || !store_writable(c->w->srv, hr->path, hr->path_len))
         return MOD_DECLINED;
     if (static_hidden(hr->path, hr->path_len)) {
         conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
@@ -677,8 +705,10 @@ void store_detach(conn *c)
     UP_OF(c) = NULL;
     u->c = NULL;
     if (u->busy) return; /* upload_done cleans up */
-    if (u->tmp_fd >= 0) submit(u, OP_ABORT);
-    else upload_free(u);
+    if (u->tmp_fd >= 0)
+        submit(u, OP_ABORT);
+    else
+        upload_free(u);
 }
 
 int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, const char **why)
@@ -687,7 +717,8 @@ int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, co
     const char *colon = strrchr(spec, ':');
     *max = 0;
     *why = "must start with '/'";
-    if (colon && store_parse_size(colon + 1, strlen(colon + 1), max) == 0) len = (size_t)(colon - spec);
+    if (colon && store_parse_size(colon + 1, strlen(colon + 1), max) == 0)
+        len = (size_t)(colon - spec);
     if (spec[0] != '/') return -1;
     return htd_path_normalize(spec, len, norm, cap, why) < 0 ? -1 : 0;
 }

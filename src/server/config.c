@@ -43,7 +43,8 @@ struct conf_file {
 
 /* ---- errors and small getters ---- */
 
-static int conf_fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s, const char *fmt, ...)
+static int conf_fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s,
+                     const char *fmt, ...)
 {
     const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : f->path;
     int n = s ? snprintf(err, errlen, "%s:%u: ", file, config_setting_source_line(s))
@@ -79,31 +80,35 @@ static char *resolve(const conf_file *f, const char *p)
 }
 
 /* Checks that every member of group g is one of the allowed keys. */
-static int only_keys(const conf_file *f, const config_setting_t *g, const char *where, const char *const *keys,
-                     char *err, size_t errlen)
+static int only_keys(const conf_file *f, const config_setting_t *g, const char *where,
+                     const char *const *keys, char *err, size_t errlen)
 {
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(m);
         int ok = 0;
-        for (const char *const *k = keys; *k && !ok; k++) ok = strcmp(*k, name) == 0;
+        for (const char *const *k = keys; *k && !ok; k++)
+            ok = strcmp(*k, name) == 0;
         if (!ok) {
             char list[512] = "";
             size_t len = 0;
             for (const char *const *k = keys; *k; k++)
-                len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
-                                        k == keys ? "" : ", ", *k);
-            return conf_fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s", name, where, list);
+                len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0,
+                                        "%s%s", k == keys ? "" : ", ", *k);
+            return conf_fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s",
+                             name, where, list);
         }
     }
     return 0;
 }
 
-static int get_string(const conf_file *f, const config_setting_t *s, const char **out, char *err, size_t errlen)
+static int get_string(const conf_file *f, const config_setting_t *s, const char **out, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return conf_fail(err, errlen, f, s, "'%s' must be a string in double quotes", config_setting_name(s));
+        return conf_fail(err, errlen, f, s, "'%s' must be a string in double quotes",
+                         config_setting_name(s));
     *out = config_setting_get_string(s);
     return 0;
 }
@@ -113,11 +118,15 @@ static int get_strings(const conf_file *f, const config_setting_t *s, const char
                        char *err, size_t errlen)
 {
     int t = config_setting_type(s);
-    size_t count = t == CONFIG_TYPE_STRING ? 1 : t == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(s) : 0;
+    size_t count = t == CONFIG_TYPE_STRING  ? 1
+                   : t == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(s)
+                                            : 0;
     if ((t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY) ||
-        (t == CONFIG_TYPE_ARRAY && count && config_setting_type(config_setting_get_elem(s, 0)) != CONFIG_TYPE_STRING))
-        return conf_fail(err, errlen, f, s, "'%s' must be a string or an array of strings, like [\"a\", \"b\"]",
-                    config_setting_name(s));
+        (t == CONFIG_TYPE_ARRAY && count &&
+         config_setting_type(config_setting_get_elem(s, 0)) != CONFIG_TYPE_STRING))
+        return conf_fail(err, errlen, f, s,
+                         "'%s' must be a string or an array of strings, like [\"a\", \"b\"]",
+                         config_setting_name(s));
     const char **v = calloc(count ? count : 1, sizeof *v);
     if (!v) return conf_fail(err, errlen, f, s, "out of memory");
     for (size_t i = 0; i < count; i++)
@@ -128,7 +137,8 @@ static int get_strings(const conf_file *f, const config_setting_t *s, const char
     return 0;
 }
 
-static int get_number(const conf_file *f, const config_setting_t *s, double *out, char *err, size_t errlen)
+static int get_number(const conf_file *f, const config_setting_t *s, double *out, char *err,
+                      size_t errlen)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_INT:
@@ -174,7 +184,8 @@ conf_file *conf_open(const char *path, char *err, size_t errlen)
         if (!in || config_error_type(&f->cfg) == CONFIG_ERR_FILE_IO)
             snprintf(err, errlen, "cannot read config %s: %s", path, strerror(errno));
         else
-            snprintf(err, errlen, "%s:%d: %s", config_error_file(&f->cfg) ? config_error_file(&f->cfg) : path,
+            snprintf(err, errlen, "%s:%d: %s",
+                     config_error_file(&f->cfg) ? config_error_file(&f->cfg) : path,
                      config_error_line(&f->cfg), config_error_text(&f->cfg));
         conf_close(f);
         return NULL;
@@ -186,7 +197,8 @@ void conf_close(conf_file *f)
 {
     if (!f) return;
     config_destroy(&f->cfg);
-    for (size_t i = 0; i < f->nowned; i++) free(f->owned[i]);
+    for (size_t i = 0; i < f->nowned; i++)
+        free(f->owned[i]);
     free(f->owned);
     free((void *)f->listen);
     free((void *)f->writable);
@@ -197,19 +209,21 @@ void conf_close(conf_file *f)
 }
 
 static const char *const top_keys[] = {
-    "listen", "threads", "root", "access_log", "log_format", "header_timeout", "body_timeout",
-    "idle_timeout", "send_timeout", "max_requests", "writable", "max_upload", "headers", "access",
-    "auth", "error_pages", "rules", "vhosts", "cgi", "cgi_timeout", "cgi_max", "precompressed", "gzip", "list_dirs",
-    NULL};
+    "listen",         "threads",       "root",         "access_log",   "log_format",
+    "header_timeout", "body_timeout",  "idle_timeout", "send_timeout", "max_requests",
+    "writable",       "max_upload",    "headers",      "access",       "auth",
+    "error_pages",    "rules",         "vhosts",       "cgi",          "cgi_timeout",
+    "cgi_max",        "precompressed", "gzip",         "list_dirs",    NULL};
 
-static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms, char *err,
-                   size_t errlen)
+static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms,
+                   char *err, size_t errlen)
 {
     const config_setting_t *s = config_setting_get_member(root, key);
     if (!s || *ms) return 0; /* a flag said it already */
     double d;
     if (get_number(f, s, &d, err, errlen) < 0) return -1;
-    if (!(d >= 0.001 && d <= 86400)) return conf_fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
+    if (!(d >= 0.001 && d <= 86400))
+        return conf_fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
     *ms = (unsigned)(d * 1000 + 0.5);
     return 0;
 }
@@ -225,7 +239,8 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         for (size_t i = 0; i < n; i++) {
             listen_addr a;
             char why[256];
-            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0) return conf_fail(err, errlen, f, s, "%s", why);
+            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0)
+                return conf_fail(err, errlen, f, s, "%s", why);
         }
         c->listen = f->listen;
         c->nlisten = n;
@@ -233,13 +248,15 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "threads")) && !c->threads) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 1024 || d != (int)d) return conf_fail(err, errlen, f, s, "threads must be a whole number from 1 to 1024");
+        if (d < 1 || d > 1024 || d != (int)d)
+            return conf_fail(err, errlen, f, s, "threads must be a whole number from 1 to 1024");
         c->threads = (int)d;
     }
     if ((s = config_setting_get_member(root, "root")) && !c->root) {
         const char *v;
         if (get_string(f, s, &v, err, errlen) < 0) return -1;
-        if (!(c->root = own(f, resolve(f, v)))) return conf_fail(err, errlen, f, s, "out of memory");
+        if (!(c->root = own(f, resolve(f, v))))
+            return conf_fail(err, errlen, f, s, "out of memory");
     }
     if ((s = config_setting_get_member(root, "access_log")) && !c->access_log) {
         const char *v;
@@ -254,21 +271,25 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         return -1;
     if (timeout(f, root, "cgi_timeout", &c->cgi_timeout_ms, err, errlen) < 0) return -1;
     if ((s = config_setting_get_member(root, "list_dirs")) && !c->list_dirs) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "list_dirs must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "list_dirs must be true or false");
         c->list_dirs = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "gzip")) && !c->gzip) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "gzip must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "gzip must be true or false");
         c->gzip = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "precompressed")) && !c->no_precompressed) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) return conf_fail(err, errlen, f, s, "precompressed must be true or false");
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "precompressed must be true or false");
         c->no_precompressed = !config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "cgi_max")) && !c->cgi_max) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 100000 || d != (int)d) return conf_fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
+        if (d < 1 || d > 100000 || d != (int)d)
+            return conf_fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
         c->cgi_max = (unsigned)d;
     }
     if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
@@ -279,7 +300,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
         double d;
         if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 1e8 || d != (int)d) return conf_fail(err, errlen, f, s, "max_requests must be a whole number from 1 to 100000000");
+        if (d < 1 || d > 1e8 || d != (int)d)
+            return conf_fail(err, errlen, f, s,
+                             "max_requests must be a whole number from 1 to 100000000");
         c->max_requests = (unsigned)d;
     }
     if ((s = config_setting_get_member(root, "writable")) && !c->nwritable) {
@@ -289,7 +312,8 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
             uint64_t max;
             const char *why;
             if (store_parse_area(f->writable[i], norm, sizeof norm, &max, &why) < 0)
-                return conf_fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i], why);
+                return conf_fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i],
+                                 why);
         }
         c->writable = f->writable;
         c->nwritable = n;
@@ -298,7 +322,8 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (config_setting_type(s) == CONFIG_TYPE_STRING) {
             const char *v = config_setting_get_string(s);
             if (store_parse_size(v, strlen(v), &c->max_upload) < 0)
-                return conf_fail(err, errlen, f, s, "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
+                return conf_fail(err, errlen, f, s,
+                                 "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
         } else {
             double d;
             if (get_number(f, s, &d, err, errlen) < 0) return -1;
@@ -321,7 +346,8 @@ typedef struct builder {
     size_t errlen;
 } builder;
 
-static int bfail(builder *b, const config_setting_t *s, const char *fmt, const char *a, const char *c)
+static int bfail(builder *b, const config_setting_t *s, const char *fmt, const char *a,
+                 const char *c)
 {
     if (b->f) return conf_fail(b->err, b->errlen, b->f, s, fmt, a, c);
     snprintf(b->err, b->errlen, fmt, a, c);
@@ -334,7 +360,8 @@ static logfile *get_log(builder *b, const config_setting_t *s, const char *path,
 {
     site *st = b->st;
     for (size_t i = 0; i < st->nlogs; i++)
-        if (strcmp(st->logs[i].path, path) == 0 && strcmp(st->logs[i].spec, fmt) == 0) return &st->logs[i];
+        if (strcmp(st->logs[i].path, path) == 0 && strcmp(st->logs[i].spec, fmt) == 0)
+            return &st->logs[i];
     /* Logs are referred to by pointer, so the array is sized once, for the
      * most it can need: the top-level log and one per vhost. */
     logfile *lf = &st->logs[st->nlogs];
@@ -364,7 +391,8 @@ static int open_root(builder *b, vhost *vh, const config_setting_t *s, const cha
 {
     vh->root = realpath(path, NULL);
     if (vh->root) vh->root_fd = open(vh->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (!vh->root || vh->root_fd < 0) return bfail(b, s, "cannot serve root %s: %s", path, strerror(errno));
+    if (!vh->root || vh->root_fd < 0)
+        return bfail(b, s, "cannot serve root %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -396,31 +424,40 @@ static int parse_auth(builder *b, const config_setting_t *s, scope *sc)
 {
     if (config_setting_type(s) == CONFIG_TYPE_STRING) {
         if (strcmp(config_setting_get_string(s), "off") != 0)
-            return bfail(b, s, "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s", "", "");
+            return bfail(
+                b, s,
+                "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s", "",
+                "");
         sc->auth = NULL;
         sc->own |= OWN_AUTH;
         return 0;
     }
     static const char *const keys[] = {"realm", "htpasswd", NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-        return bfail(b, s, "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s", "", "");
+        return bfail(
+            b, s, "auth must be a group { realm = \"...\"; htpasswd = \"FILE\"; } or \"off\"%s%s",
+            "", "");
     if (only_keys(b->f, s, "auth", keys, b->err, b->errlen) < 0) return -1;
     const config_setting_t *rs = config_setting_get_member(s, "realm");
     const config_setting_t *hs = config_setting_get_member(s, "htpasswd");
     const char *name, *file;
     if (!rs || !hs) return bfail(b, s, "auth needs both realm and htpasswd%s%s", "", "");
-    if (get_string(b->f, rs, &name, b->err, b->errlen) < 0 || get_string(b->f, hs, &file, b->err, b->errlen) < 0)
+    if (get_string(b->f, rs, &name, b->err, b->errlen) < 0 ||
+        get_string(b->f, hs, &file, b->err, b->errlen) < 0)
         return -1;
     for (const char *p = name; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-            return bfail(b, rs, "the realm may not contain quotes, backslashes or control characters%s%s", "", "");
+            return bfail(b, rs,
+                         "the realm may not contain quotes, backslashes or control characters%s%s",
+                         "", "");
     realm *r = calloc(1, sizeof *r);
     if (!r) return bfail(b, s, "out of memory%s%s", "", "");
     sc->auth = r;
     sc->own |= OWN_AUTH;
     size_t cap = strlen(name) + 64;
     if (!(r->hdr = malloc(cap))) return bfail(b, s, "out of memory%s%s", "", "");
-    r->hdr_len = (size_t)snprintf(r->hdr, cap, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", name);
+    r->hdr_len = (size_t)snprintf(
+        r->hdr, cap, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", name);
     char *path = resolve(b->f, file);
     char why[512];
     if (!path) return bfail(b, hs, "out of memory%s%s", "", "");
@@ -440,11 +477,20 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
 {
     /* Besides the framing: headers that describe the representation or the
      * answer, which htd writes for each response. */
-    static const char *const refused[] = {"content-type", "www-authenticate", "location", "etag",
-                                          "last-modified", "content-range", "accept-ranges",
-                                          "content-encoding", "allow", "retry-after", NULL};
+    static const char *const refused[] = {"content-type",
+                                          "www-authenticate",
+                                          "location",
+                                          "etag",
+                                          "last-modified",
+                                          "content-range",
+                                          "accept-ranges",
+                                          "content-encoding",
+                                          "allow",
+                                          "retry-after",
+                                          NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-        return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "", "");
+        return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "",
+                     "");
     size_t cap = 1, len = 0;
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *h = config_setting_get_elem(s, (unsigned)i);
@@ -452,16 +498,21 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         if (get_string(b->f, h, &v, b->err, b->errlen) < 0) return -1;
         const char *name = config_setting_name(h);
         int own = response_owns_header((htd_str){name, strlen(name)});
-        for (const char *const *r = refused; *r && !own; r++) own = strcasecmp(*r, name) == 0;
-        if (own) return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name, "");
+        for (const char *const *r = refused; *r && !own; r++)
+            own = strcasecmp(*r, name) == 0;
+        if (own)
+            return bfail(b, h, "header %s is htd's own to write; it cannot be set here%s", name,
+                         "");
         if (!htd_is_token(name, strlen(name)))
             return bfail(b, h, "header %s: a field name must be a token%s", name, "");
         if (!htd_field_value_ok(v, strlen(v)))
-            return bfail(b, h, "header %s: control characters are not allowed in a value%s", name, "");
+            return bfail(b, h, "header %s: control characters are not allowed in a value%s", name,
+                         "");
         cap += strlen(name) + strlen(v) + 4;
     }
     if (cap > HEADERS_MAX)
-        return bfail(b, s, "headers add up to more than 4 KiB; a response head must stay small%s%s", "", "");
+        return bfail(b, s, "headers add up to more than 4 KiB; a response head must stay small%s%s",
+                     "", "");
     char *out = malloc(cap);
     if (!out) return bfail(b, s, "out of memory%s%s", "", "");
     for (int i = 0; i < config_setting_length(s); i++) {
@@ -479,15 +530,21 @@ static int parse_errdocs(builder *b, const config_setting_t *s, scope *sc)
 {
     static const char *const keys[] = {"status", "page", NULL};
     if (config_setting_type(s) != CONFIG_TYPE_LIST)
-        return bfail(b, s, "error_pages must be a list like ( { status = 404; page = \"/404.html\"; } )%s%s", "", "");
+        return bfail(
+            b, s, "error_pages must be a list like ( { status = 404; page = \"/404.html\"; } )%s%s",
+            "", "");
     size_t total = 0;
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         const config_setting_t *st = config_setting_get_member(e, "status");
-        if (config_setting_type(e) != CONFIG_TYPE_GROUP || !st || !config_setting_get_member(e, "page"))
-            return bfail(b, e, "each error page is a group { status = 404; page = \"/404.html\"; }%s%s", "", "");
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP || !st ||
+            !config_setting_get_member(e, "page"))
+            return bfail(b, e,
+                         "each error page is a group { status = 404; page = \"/404.html\"; }%s%s",
+                         "", "");
         if (only_keys(b->f, e, "an error page", keys, b->err, b->errlen) < 0) return -1;
-        total += config_setting_type(st) == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(st) : 1;
+        total +=
+            config_setting_type(st) == CONFIG_TYPE_ARRAY ? (size_t)config_setting_length(st) : 1;
     }
     errdoc *d = calloc(total ? total : 1, sizeof *d);
     if (!d) return bfail(b, s, "out of memory%s%s", "", "");
@@ -500,7 +557,8 @@ static int parse_errdocs(builder *b, const config_setting_t *s, scope *sc)
         const char *page, *why = "must start with '/'";
         if (get_string(b->f, ps, &page, b->err, b->errlen) < 0) return -1;
         char norm[4096];
-        int plen = page[0] == '/' ? htd_path_normalize(page, strlen(page), norm, sizeof norm, &why) : -1;
+        int plen =
+            page[0] == '/' ? htd_path_normalize(page, strlen(page), norm, sizeof norm, &why) : -1;
         if (plen < 0) return bfail(b, ps, "error page %s: %s", page, why);
         int isarr = config_setting_type(st) == CONFIG_TYPE_ARRAY;
         int k = isarr ? config_setting_length(st) : 1;
@@ -509,11 +567,15 @@ static int parse_errdocs(builder *b, const config_setting_t *s, scope *sc)
             if (config_setting_type(v) != CONFIG_TYPE_INT || config_setting_get_int(v) < 400 ||
                 config_setting_get_int(v) > 599) {
                 char got[32] = "something else";
-                if (config_setting_type(v) == CONFIG_TYPE_INT) snprintf(got, sizeof got, "%d", config_setting_get_int(v));
-                return bfail(b, st, "status must be a code from 400 to 599, or an array of them; got %s%s", got, "");
+                if (config_setting_type(v) == CONFIG_TYPE_INT)
+                    snprintf(got, sizeof got, "%d", config_setting_get_int(v));
+                return bfail(b, st,
+                             "status must be a code from 400 to 599, or an array of them; got %s%s",
+                             got, "");
             }
             d[sc->nerrdocs].status = config_setting_get_int(v);
-            if (!(d[sc->nerrdocs++].page = strdup(norm))) return bfail(b, ps, "out of memory%s%s", "", "");
+            if (!(d[sc->nerrdocs++].page = strdup(norm)))
+                return bfail(b, ps, "out of memory%s%s", "", "");
         }
     }
     return 0;
@@ -549,10 +611,12 @@ static void inherit(scope *sc, const scope *from)
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact", "prefix", "regex", "redirect", "code", "query",
-                                       "headers", "access", "auth", "error_pages", NULL};
+    static const char *const keys[] = {"exact",   "prefix", "regex", "redirect",    "code", "query",
+                                       "headers", "access", "auth",  "error_pages", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return bfail(b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s", "", "");
+        return bfail(
+            b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
+            "", "");
     if (only_keys(b->f, g, "a rule", keys, b->err, b->errlen) < 0) return -1;
     const config_setting_t *ms = NULL, *s;
     int kinds = 0;
@@ -579,7 +643,8 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         }
         r->nsub = (int)r->re.re_nsub;
     } else {
-        if (pat[0] != '/') return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);
+        if (pat[0] != '/')
+            return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);
         /* Paths are matched decoded and normalised: a pattern that is not
          * could never match, and a deny would silently do nothing. */
         char norm[4096];
@@ -587,7 +652,8 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         int n = htd_path_normalize(pat, r->len, norm, sizeof norm, &why);
         if (n < 0) return bfail(b, ms, "bad path \"%s\": %s", pat, why);
         if ((size_t)n != r->len || memcmp(norm, pat, r->len) != 0)
-            return bfail(b, ms, "\"%s\" would never match a request's path; write it as \"%s\"", pat, norm);
+            return bfail(b, ms, "\"%s\" would never match a request's path; write it as \"%s\"",
+                         pat, norm);
         r->nsub = r->kind == RULE_PREFIX ? 1 : 0;
     }
     r->code = 302;
@@ -608,7 +674,8 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
             return bfail(b, s, "code must be 301, 302, 303, 307 or 308, got %s%s",
                          config_setting_type(s) == CONFIG_TYPE_INT ? got : "something else", "");
         }
-        if (!r->redirect) return bfail(b, s, "code is for a redirect, and this rule has none%s%s", "", "");
+        if (!r->redirect)
+            return bfail(b, s, "code is for a redirect, and this rule has none%s%s", "", "");
         r->code = c;
     }
     if ((s = config_setting_get_member(g, "query"))) {
@@ -630,7 +697,8 @@ static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
     if (config_setting_type(s) != CONFIG_TYPE_LIST)
         return bfail(b, s, "rules must be a list: rules = ( { ... }, { ... } );%s%s", "", "");
     size_t n = (size_t)config_setting_length(s);
-    if (!(vh->rules = calloc(n ? n : 1, sizeof *vh->rules))) return bfail(b, s, "out of memory%s%s", "", "");
+    if (!(vh->rules = calloc(n ? n : 1, sizeof *vh->rules)))
+        return bfail(b, s, "out of memory%s%s", "", "");
     for (size_t i = 0; i < n; i++) {
         rule *r = &vh->rules[vh->nrules++];
         if (parse_rule(b, config_setting_get_elem(s, (unsigned)i), vh, r) < 0) return -1;
@@ -644,19 +712,25 @@ static int cache_control_rules(builder *b, vhost *top)
 {
     const htd_config *c = b->cfg;
     if (!c->ncache_control) return 0;
-    if (!(top->cc = calloc(c->ncache_control, sizeof *top->cc))) return bfail(b, NULL, "out of memory%s%s", "", "");
+    if (!(top->cc = calloc(c->ncache_control, sizeof *top->cc)))
+        return bfail(b, NULL, "out of memory%s%s", "", "");
     for (size_t i = 0; i < c->ncache_control; i++) {
         const char *spec = c->cache_control[i], *eq = strchr(spec, '=');
         char norm[4096];
         const char *why = "expected PREFIX=VALUE, like /static/=max-age=86400";
-        int n = eq && spec[0] == '/' ? htd_path_normalize(spec, (size_t)(eq - spec), norm, sizeof norm, &why) : -1;
+        int n = eq && spec[0] == '/'
+                    ? htd_path_normalize(spec, (size_t)(eq - spec), norm, sizeof norm, &why)
+                    : -1;
         const char *v = eq ? eq + 1 : ""; /* a field value, and not even a tab */
         if (n >= 0 && (!htd_field_value_ok(v, strlen(v)) || strchr(v, '\t')))
             n = -1, why = "control characters in the value";
-        if (n < 0 || !eq[1]) return bfail(b, NULL, "--cache-control %s: %s", spec, eq && !eq[1] ? "an empty value" : why);
+        if (n < 0 || !eq[1])
+            return bfail(b, NULL, "--cache-control %s: %s", spec,
+                         eq && !eq[1] ? "an empty value" : why);
         cc_rule *r = &top->cc[top->ncc++];
         size_t hl = strlen(eq + 1) + 20;
-        if (!(r->prefix = strdup(norm)) || !(r->line = malloc(hl))) return bfail(b, NULL, "out of memory%s%s", "", "");
+        if (!(r->prefix = strdup(norm)) || !(r->line = malloc(hl)))
+            return bfail(b, NULL, "out of memory%s%s", "", "");
         r->len = (size_t)n;
         r->line_len = (size_t)snprintf(r->line, hl, "Cache-Control: %s\r\n", eq + 1);
     }
@@ -668,8 +742,11 @@ static int add_name(builder *b, const config_setting_t *s, const char *name, vho
     site *st = b->st;
     size_t n = strlen(name);
     int wild = n > 2 && name[0] == '*' && name[1] == '.';
-    if (n == 0 || n > 253 || strchr(name + (wild ? 1 : 0), '*') || strchr(name, ':') || strchr(name, '/'))
-        return bfail(b, s, "bad host name \"%s\": expected a name like example.com or *.example.com%s", name, "");
+    if (n == 0 || n > 253 || strchr(name + (wild ? 1 : 0), '*') || strchr(name, ':') ||
+        strchr(name, '/'))
+        return bfail(b, s,
+                     "bad host name \"%s\": expected a name like example.com or *.example.com%s",
+                     name, "");
     char *lc = strdup(wild ? name + 1 : name);
     if (!lc) return bfail(b, s, "out of memory%s%s", "", "");
     for (char *p = lc; *p; p++)
@@ -694,7 +771,8 @@ static int add_name(builder *b, const config_setting_t *s, const char *name, vho
 /* Script prefixes: "/cgi-bin/" and the like, normalised. */
 static int set_cgi(builder *b, const config_setting_t *s, vhost *vh, const char *const *v, size_t n)
 {
-    if (!(vh->cgi = calloc(n ? n : 1, sizeof *vh->cgi))) return bfail(b, s, "out of memory%s%s", "", "");
+    if (!(vh->cgi = calloc(n ? n : 1, sizeof *vh->cgi)))
+        return bfail(b, s, "out of memory%s%s", "", "");
     for (size_t i = 0; i < n; i++) {
         char norm[4096];
         const char *why = "must start with '/'";
@@ -707,8 +785,9 @@ static int set_cgi(builder *b, const config_setting_t *s, vhost *vh, const char 
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {"names", "default", "root", "access_log", "log_format",
-                                       "headers", "access", "auth", "error_pages", "rules", "cgi", NULL};
+    static const char *const keys[] = {"names",       "default", "root",   "access_log",
+                                       "log_format",  "headers", "access", "auth",
+                                       "error_pages", "rules",   "cgi",    NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -737,7 +816,8 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         }
     }
     const char *root;
-    if (!(s = config_setting_get_member(g, "root"))) return bfail(b, g, "a vhost needs a root%s%s", "", "");
+    if (!(s = config_setting_get_member(g, "root")))
+        return bfail(b, g, "a vhost needs a root%s%s", "", "");
     if (get_string(b->f, s, &root, b->err, b->errlen) < 0) return -1;
     char *abs = resolve(b->f, root);
     int rc = abs ? open_root(b, vh, s, abs) : bfail(b, s, "out of memory%s%s", "", "");
@@ -762,7 +842,8 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
     } else if (fs) {
         /* The shared log, in this vhost's own format. */
         if (!b->cfg->access_log)
-            return bfail(b, fs, "log_format needs an access_log, and the top level has none%s%s", "", "");
+            return bfail(b, fs, "log_format needs an access_log, and the top level has none%s%s",
+                         "", "");
         if (!(vh->log = get_log(b, fs, b->cfg->access_log, fmt))) return -1;
     }
     if ((s = config_setting_get_member(g, "cgi"))) {
@@ -780,7 +861,8 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, size_t errlen)
 {
     site *st = calloc(1, sizeof *st);
-    builder b = {.f = f, .st = st, .cfg = cfg, .log_format = "combined", .err = err, .errlen = errlen};
+    builder b = {
+        .f = f, .st = st, .cfg = cfg, .log_format = "combined", .err = err, .errlen = errlen};
     if (!st) goto oom;
     st->nthreads = nthreads;
     const config_setting_t *root = f ? config_root_setting(&f->cfg) : NULL;
@@ -818,13 +900,17 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
         goto fail;
     vhost *top = &st->vhosts[0];
     top->log = b.top_log;
-    if (cfg->root && open_root(&b, top, root ? config_setting_get_member(root, "root") : NULL, cfg->root) < 0)
+    if (cfg->root &&
+        open_root(&b, top, root ? config_setting_get_member(root, "root") : NULL, cfg->root) < 0)
         goto fail;
-    if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi, cfg->ncgi) < 0) goto fail;
+    if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi,
+                cfg->ncgi) < 0)
+        goto fail;
     if (root && (parse_scope(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0)) goto fail;
     if (cache_control_rules(&b, top) < 0) goto fail;
     for (size_t i = 1; i < nv; i++)
-        if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0) goto fail;
+        if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0)
+            goto fail;
     return st;
 oom:
     snprintf(err, errlen, "out of memory");

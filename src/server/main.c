@@ -33,7 +33,8 @@ static void *signal_thread(void *arg)
             if (htd_server_reload(server, err, sizeof err) == 0)
                 fprintf(stderr, "htd: reloaded %s\n", config_path);
             else
-                fprintf(stderr, "htd: reload failed: %s; still serving the previous configuration\n", err);
+                fprintf(stderr,
+                        "htd: reload failed: %s; still serving the previous configuration\n", err);
         } else if (sig == SIGUSR1) {
             htd_server_reopen_logs(server);
         } else {
@@ -70,8 +71,10 @@ static void usage(FILE *f)
           "                         repeatable (the config's headers do the same per rule)\n"
           "      --gzip             compress text, JSON, JavaScript, XML and SVG files on the fly\n"
           "      --list-dirs        list directories without index.html (HTML; JSON if asked for)\n"
-          "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept them\n"
-          "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; repeatable\n"
+          "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept "
+          "them\n"
+          "      --cgi PREFIX       run executable files under PREFIX as CGI/1.1 scripts; "
+          "repeatable\n"
           "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
           "      --cgi-max N        scripts running at once; more get 503 (default 16)\n"
           "  -h, --help             this help\n"
@@ -112,8 +115,10 @@ static unsigned parse_seconds(const char *flag, const char *v)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"root", required_argument, NULL, 'r'},    {"listen", required_argument, NULL, 'l'},
-        {"threads", required_argument, NULL, 't'}, {"access-log", required_argument, NULL, 'a'},
+        {"root", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"access-log", required_argument, NULL, 'a'},
         {"header-timeout", required_argument, NULL, 'H'},
         {"body-timeout", required_argument, NULL, 'B'},
         {"idle-timeout", required_argument, NULL, 'I'},
@@ -130,7 +135,8 @@ int main(int argc, char **argv)
         {"cgi-timeout", required_argument, NULL, 'T'},
         {"cgi-max", required_argument, NULL, 'M'},
         {"check-config", required_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {0};
@@ -192,7 +198,8 @@ int main(int argc, char **argv)
             cfg.no_precompressed = 1;
             break;
         case 'G':
-            if (cfg.ncgi == sizeof cgi / sizeof cgi[0]) die("--cgi %s: at most 64 prefixes%s", optarg, "");
+            if (cfg.ncgi == sizeof cgi / sizeof cgi[0])
+                die("--cgi %s: at most 64 prefixes%s", optarg, "");
             cgi[cfg.ncgi++] = optarg;
             break;
         case 'T':
@@ -256,13 +263,15 @@ int main(int argc, char **argv)
     server = htd_server_new(&cfg, err, sizeof err);
     if (!server) die("%s%s", err, "");
     pthread_t sigthread;
-    if (pthread_create(&sigthread, NULL, signal_thread, &sigs) != 0) die("cannot start the signal thread%s%s", "", "");
+    if (pthread_create(&sigthread, NULL, signal_thread, &sigs) != 0)
+        die("cannot start the signal thread%s%s", "", "");
 
     char root[4096];
     const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
     if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
     for (size_t i = 0; htd_server_address(server, i); i++)
-        printf("htd " HTD_VERSION " serving %s at http://%s/\n", root, htd_server_address(server, i));
+        printf("htd " HTD_VERSION " serving %s at http://%s/\n", root,
+               htd_server_address(server, i));
     fflush(stdout);
 
     int rc = htd_server_run(server);

@@ -17,7 +17,8 @@ static int content_phase(struct htd_req *hr)
     conn *c = hr->c;
     htd_server *s = c->w->srv;
     size_t first = 0;
-    while (first < s->nroutes && !htd_path_under(hr->path, hr->path_len, s->routes[first].prefix, s->routes[first].len))
+    while (first < s->nroutes &&
+           !htd_path_under(hr->path, hr->path_len, s->routes[first].prefix, s->routes[first].len))
         first++;
     if (first == s->nroutes) return MOD_DECLINED;
     if (!hr->body_taken && conn_body_pending(c)) {

@@ -73,7 +73,8 @@ int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errl
     long p = strtol(port, &end, 10);
     if (!*port || *end || errno || p < 0 || p > 65535) goto bad;
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
@@ -99,8 +100,10 @@ static void name_addr(listen_addr *a)
     char h[INET6_ADDRSTRLEN + 2], p[8];
     getnameinfo((struct sockaddr *)&a->ss, a->sslen, h, sizeof h, p, sizeof p,
                 NI_NUMERICHOST | NI_NUMERICSERV);
-    if (a->ss.ss_family == AF_INET6) snprintf(a->name, sizeof a->name, "[%s]:%s", h, p);
-    else snprintf(a->name, sizeof a->name, "%s:%s", h, p);
+    if (a->ss.ss_family == AF_INET6)
+        snprintf(a->name, sizeof a->name, "[%s]:%s", h, p);
+    else
+        snprintf(a->name, sizeof a->name, "%s:%s", h, p);
 }
 
 static int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
@@ -233,7 +236,8 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         for (size_t i = 0; i < cfg->nwritable; i++) {
             const char *why;
             char norm[4096];
-            if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->writable_max[i], &why) < 0 ||
+            if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->writable_max[i], &why) <
+                    0 ||
                 !(s->writable[i] = strdup(norm))) {
                 snprintf(err, errlen, "bad writable area '%s': %s", cfg->writable[i], why);
                 goto fail;
@@ -264,14 +268,16 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++) s->lfds[i] = -1;
+    for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
+        s->lfds[i] = -1;
     for (size_t i = 0; i < s->naddrs; i++)
         if (server_parse_listen(specs[i], &s->addrs[i], err, errlen) < 0 ||
             probe_addr(&s->addrs[i], err, errlen) < 0)
             goto fail;
     for (int t = 0; t < s->nthreads; t++)
         for (size_t i = 0; i < s->naddrs; i++)
-            if ((s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) < 0)
+            if ((s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) <
+                0)
                 goto fail;
     for (int t = 0; t < s->nthreads; t++)
         if (!(s->workers[t] = worker_new(s, t, err, errlen))) goto fail;
@@ -307,7 +313,8 @@ const char *htd_server_root(const htd_server *s)
 static void join_workers(htd_server *s)
 {
     if (!s->stop_requested) htd_server_stop(s);
-    for (int t = 1; t < s->nstarted; t++) pthread_join(s->workers[t]->thread, NULL);
+    for (int t = 1; t < s->nstarted; t++)
+        pthread_join(s->workers[t]->thread, NULL);
     s->phase = SERVER_DONE;
 }
 
@@ -385,18 +392,21 @@ void htd_server_free(htd_server *s)
 {
     if (!s) return;
     if (s->workers)
-        for (int t = 0; t < s->nthreads; t++) worker_free(s->workers[t]);
+        for (int t = 0; t < s->nthreads; t++)
+            worker_free(s->workers[t]);
     if (s->lfds)
         for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
             if (s->lfds[i] >= 0) close(s->lfds[i]);
     jobs_free(s->jobs);
-    for (size_t i = 0; i < s->nwritable; i++) free(s->writable[i]);
+    for (size_t i = 0; i < s->nwritable; i++)
+        free(s->writable[i]);
     free(s->writable);
     free(s->writable_max);
     for (size_t i = 0; i < s->nwritable; i++)
         if (s->writable_fd[i] >= 0) close(s->writable_fd[i]);
     free(s->writable_fd);
-    for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].prefix);
+    for (size_t i = 0; i < s->nroutes; i++)
+        free(s->routes[i].prefix);
     free(s->routes);
     free(s->workers);
     free(s->lfds);
@@ -434,7 +444,8 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)
-            fprintf(stderr, "htd: reload: %s changed; it takes effect when htd restarts\n", checks[i].name);
+            fprintf(stderr, "htd: reload: %s changed; it takes effect when htd restarts\n",
+                    checks[i].name);
 }
 
 int htd_server_reload(htd_server *s, char *err, size_t errlen)
@@ -453,8 +464,10 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
     /* Writable areas were opened under the root at start; a new root would
      * split writes from reads. */
     if (s->nwritable && (!next.root || !s->cfg.root || strcmp(next.root, s->cfg.root) != 0)) {
-        snprintf(err, errlen, "%s: the top-level root cannot change by a reload while writable areas are "
-                 "set; restart htd to change it", s->given.config_file);
+        snprintf(err, errlen,
+                 "%s: the top-level root cannot change by a reload while writable areas are "
+                 "set; restart htd to change it",
+                 s->given.config_file);
         conf_close(f);
         return -1;
     }
@@ -472,7 +485,8 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
     site_release(s, old);
     /* Wake every loop, so that an idle one moves to the new site now and
      * lets the old one go. */
-    for (int t = 0; t < s->nthreads; t++) worker_wake(s->workers[t]);
+    for (int t = 0; t < s->nthreads; t++)
+        worker_wake(s->workers[t]);
     return 0;
 }
 

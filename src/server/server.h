@@ -33,12 +33,12 @@ typedef struct listen_addr {
 } listen_addr;
 
 struct htd_server {
-    registry reg; /* the modules */
-    htd_config cfg;     /* defaults filled in */
-    htd_config given;   /* as the embedding program gave it: reloads start again from it */
+    registry reg;           /* the modules */
+    htd_config cfg;         /* defaults filled in */
+    htd_config given;       /* as the embedding program gave it: reloads start again from it */
     struct conf_file *conf; /* the config file read at start, or NULL */
-    char *root;         /* absolute path, or NULL */
-    int root_fd;        /* O_PATH directory fd, or -1 */
+    char *root;             /* absolute path, or NULL */
+    int root_fd;            /* O_PATH directory fd, or -1 */
     htd_mime *mime;
     route *routes;
     size_t nroutes;
@@ -47,7 +47,7 @@ struct htd_server {
     int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
     int nthreads;
     struct worker **workers;
-    char **writable; /* normalised writable path prefixes */
+    char **writable;        /* normalised writable path prefixes */
     uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
     int *writable_fd;       /* each area's directory (O_PATH), or -1 */
     size_t nwritable;
@@ -55,9 +55,9 @@ struct htd_server {
     pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
     atomic_ulong tmp_seq;      /* temporary file names */
     atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */
-    site *site;              /* the current site, under site_mu */
+    site *site;                /* the current site, under site_mu */
     pthread_mutex_t site_mu;
-    atomic_uint site_gen;    /* bumped when site changes; loops compare it without the lock */
+    atomic_uint site_gen; /* bumped when site changes; loops compare it without the lock */
     volatile sig_atomic_t stop_requested;
     /* Whether the workers have not started, run, or have all finished; the
      * threads started are those of workers 1..nstarted-1 (0 is the caller's). */

@@ -78,8 +78,9 @@ const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *ca
         if (regexec(&r->re, path, 10, m, 0) != 0) continue;
         int n = r->nsub + 1 < 10 ? r->nsub + 1 : 10;
         for (int k = 0; k < n; k++)
-            caps[k] = m[k].rm_so < 0 ? (htd_str){NULL, 0}
-                                     : (htd_str){path + m[k].rm_so, (size_t)(m[k].rm_eo - m[k].rm_so)};
+            caps[k] = m[k].rm_so < 0
+                          ? (htd_str){NULL, 0}
+                          : (htd_str){path + m[k].rm_so, (size_t)(m[k].rm_eo - m[k].rm_so)};
         *ncaps = n;
         return r;
     }
@@ -110,7 +111,8 @@ static void scope_free(scope *sc)
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
     if (sc->own & OWN_ERRDOCS) {
         errdoc *e = (errdoc *)sc->errdocs;
-        for (size_t i = 0; i < sc->nerrdocs; i++) free(e[i].page);
+        for (size_t i = 0; i < sc->nerrdocs; i++)
+            free(e[i].page);
         free(e);
     }
 }
@@ -130,7 +132,8 @@ void site_free(site *st)
         free(vh->rules);
         scope_free(&vh->sc);
         if (vh->root_fd >= 0) close(vh->root_fd);
-        for (size_t k = 0; k < vh->ncgi; k++) free(vh->cgi[k]);
+        for (size_t k = 0; k < vh->ncgi; k++)
+            free(vh->cgi[k]);
         free(vh->cgi);
         for (size_t k = 0; k < vh->ncc; k++) {
             free(vh->cc[k].prefix);
@@ -141,10 +144,12 @@ void site_free(site *st)
         free(vh->name);
     }
     log_flush_all(st); /* lines of requests that ended after their loop moved on */
-    for (size_t i = 0; i < st->nnames; i++) free(st->names[i].name);
+    for (size_t i = 0; i < st->nnames; i++)
+        free(st->names[i].name);
     for (size_t i = 0; i < st->nlogs; i++) {
         logfile *lf = &st->logs[i];
-        for (int t = 0; lf->buf && t < st->nthreads; t++) free(lf->buf[t]);
+        for (int t = 0; lf->buf && t < st->nthreads; t++)
+            free(lf->buf[t]);
         free(lf->buf);
         free(lf->len);
         if (lf->fd >= 0) close(lf->fd);

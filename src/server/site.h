@@ -37,7 +37,7 @@ typedef struct errdoc {
 typedef struct scope {
     const access_rule *access;
     size_t naccess;
-    const realm *auth; /* NULL: no authentication */
+    const realm *auth;   /* NULL: no authentication */
     const char *headers; /* header lines, each ending in CRLF */
     size_t headers_len;
     const errdoc *errdocs;
@@ -53,7 +53,7 @@ typedef struct rule {
     char *pat; /* the exact path or prefix */
     size_t len;
     regex_t re;
-    int nsub; /* capture groups of a regex; 1 for a prefix (what follows it) */
+    int nsub;       /* capture groups of a regex; 1 for a prefix (what follows it) */
     char *redirect; /* a target template (rewrite.c), or NULL */
     int code;
     int keep_query;
@@ -90,7 +90,7 @@ typedef struct vhost {
     logfile *log; /* NULL: no access log */
     char **cgi;   /* normalised path prefixes of scripts */
     size_t ncgi;
-    cc_rule *cc;  /* the longest matching prefix adds its line */
+    cc_rule *cc; /* the longest matching prefix adds its line */
     size_t ncc;
 } vhost;
 

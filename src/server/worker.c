@@ -46,8 +46,8 @@ static void tick(void *arg)
     /* The log date reuses the fields of the IMF-fixdate just made:
      * "Sun, 06 Nov 1994 08:49:37 GMT" -> "[06/Nov/1994:08:49:37 +0000]" */
     const char *d = l->date;
-    snprintf(l->log_date, sizeof l->log_date, "[%.2s/%.3s/%.4s:%.8s +0000]", d + 5, d + 8,
-             d + 12, d + 17);
+    snprintf(l->log_date, sizeof l->log_date, "[%.2s/%.3s/%.4s:%.8s +0000]", d + 5, d + 8, d + 12,
+             d + 17);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     strftime(l->iso_date, sizeof l->iso_date, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
@@ -157,18 +157,22 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
     for (size_t i = 0; i < l->nlisteners; i++) {
         listener *ls = &l->listeners[i];
         ls->wk = l;
-        if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN, on_listener) < 0) {
+        if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN,
+                       on_listener) < 0) {
             snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
             goto fail;
         }
     }
     const htd_config *cfg = &srv->cfg;
-    const uint64_t durations[T_COUNT] = {
-        [T_HEADER] = cfg->header_timeout_ms, [T_BODY] = cfg->body_timeout_ms,
-        [T_IDLE] = cfg->idle_timeout_ms,     [T_SEND] = cfg->send_timeout_ms,
-        [T_LINGER] = LINGER_MS,              [T_CGI] = cfg->cgi_timeout_ms};
+    const uint64_t durations[T_COUNT] = {[T_HEADER] = cfg->header_timeout_ms,
+                                         [T_BODY] = cfg->body_timeout_ms,
+                                         [T_IDLE] = cfg->idle_timeout_ms,
+                                         [T_SEND] = cfg->send_timeout_ms,
+                                         [T_LINGER] = LINGER_MS,
+                                         [T_CGI] = cfg->cgi_timeout_ms};
     for (int k = 0; k < T_COUNT; k++) {
-        if (!(l->timers[k] = loop_timers(l->loop, durations[k], k == T_CGI ? cgi_expired : conn_on_timer))) {
+        if (!(l->timers[k] =
+                  loop_timers(l->loop, durations[k], k == T_CGI ? cgi_expired : conn_on_timer))) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -221,7 +225,8 @@ void worker_stop(worker *l)
 static void pause_accept(worker *l)
 {
     if (l->accept_paused_until) return;
-    for (size_t i = 0; i < l->nlisteners; i++) loop_unwatch(l->loop, &l->listeners[i].w);
+    for (size_t i = 0; i < l->nlisteners; i++)
+        loop_unwatch(l->loop, &l->listeners[i].w);
     l->accept_paused_until = l->now + ACCEPT_PAUSE_MS;
 }
 
@@ -257,7 +262,8 @@ static void on_listener(watcher *w, uint32_t events)
      * may have come later: read the file events once more before serving
      * them, so that none of them can get what a change replaced. */
     if (n > 1) caches_on_event(l);
-    for (int i = 0; i < n; i++) conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
+    for (int i = 0; i < n; i++)
+        conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
 }
 
 /* Stop accepting; close what is idle; the rest close after their response. */
@@ -293,7 +299,8 @@ static int next_timeout(const worker *l)
     /* Wake at least once a second to flush the access logs. */
     if (l->site && l->site->nlogs) best = 1000;
     if (l->accept_paused_until) {
-        int64_t t = l->accept_paused_until > l->now ? (int64_t)(l->accept_paused_until - l->now) : 0;
+        int64_t t =
+            l->accept_paused_until > l->now ? (int64_t)(l->accept_paused_until - l->now) : 0;
         if (best < 0 || t < best) best = t;
     }
     return (int)best;
@@ -314,8 +321,10 @@ int worker_turn(worker *l, int wait)
 {
     if (l->srv->stop_requested && !l->stopping) begin_stop(l);
     int rc = 1;
-    if (l->stopping && l->nconns == 0 && !l->jobs_out) rc = 0;
-    else if (loop_run_once(l->loop, wait ? next_timeout(l) : 0) < 0 && errno != EINTR) rc = -1;
+    if (l->stopping && l->nconns == 0 && !l->jobs_out)
+        rc = 0;
+    else if (loop_run_once(l->loop, wait ? next_timeout(l) : 0) < 0 && errno != EINTR)
+        rc = -1;
     if (rc <= 0) {
         int e = errno;
         log_flush(l, l->site);

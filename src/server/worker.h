@@ -24,7 +24,15 @@
 #include "server.h"
 #include "timer.h"
 
-enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT }; /* T_CGI: scripts' time limits */
+enum {
+    T_HEADER,
+    T_BODY,
+    T_IDLE,
+    T_SEND,
+    T_LINGER,
+    T_CGI,
+    T_COUNT
+}; /* T_CGI: scripts' time limits */
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 
@@ -43,24 +51,24 @@ typedef struct worker_cache {
 typedef struct worker {
     htd_server *srv;
     int id;
-    loop *loop;  /* the reactor */
-    site *site;             /* the site this loop serves new requests with */
-    unsigned site_gen;      /* the server's site_gen when it was taken */
-    worker_cache *caches;     /* one per vhost of site, made on first use */
-    site *old_site;         /* left behind in this iteration; let go after it */
+    loop *loop;           /* the reactor */
+    site *site;           /* the site this loop serves new requests with */
+    unsigned site_gen;    /* the server's site_gen when it was taken */
+    worker_cache *caches; /* one per vhost of site, made on first use */
+    site *old_site;       /* left behind in this iteration; let go after it */
     worker_cache *old_caches;
     listener *listeners;
     size_t nlisteners;
     int stopping;
     uint64_t accept_paused_until; /* out of descriptors: accept again then (ms), or 0 */
     size_t nconns;
-    size_t jobs_out; /* uploads and password checks whose pool jobs will still call back */
+    size_t jobs_out;    /* uploads and password checks whose pool jobs will still call back */
     struct conn *fresh; /* accepted, being served, not yet watched by epoll */
-    uint64_t now;             /* monotonic milliseconds, once per iteration */
-    time_t date_sec;          /* the second the strings below describe */
+    uint64_t now;       /* monotonic milliseconds, once per iteration */
+    time_t date_sec;    /* the second the strings below describe */
     char date[HTD_DATE_LEN + 1]; /* IMF-fixdate of date_sec */
-    char log_date[32];        /* "[25/Nov/2026:10:00:00 +0000]" */
-    char iso_date[32];        /* "2026-11-25T10:00:00+00:00" */
+    char log_date[32];           /* "[25/Nov/2026:10:00:00 +0000]" */
+    char iso_date[32];           /* "2026-11-25T10:00:00+00:00" */
     htd_timer_list *timers[T_COUNT];
     pool rbufs, outqs, reqs;
     pthread_t thread;
