@@ -210,6 +210,26 @@ TEST(origin_form_without_query_has_null_query)
     CHECK_EQ_INT(R.query.len, 0);
 }
 
+TEST(fields_htd_reads_are_found_once_the_first_of_each)
+{
+    int r = PARSE("GET / HTTP/1.1\r\nHost: x\r\nRANGE: bytes=0-1\r\nX-A: 1\r\n"
+                  "If-None-Match: \"a\"\r\nrange: bytes=5-\r\nAccept-Encoding: gzip\r\n\r\n");
+    CHECK_EQ_INT(r, curlen);
+    CHECK_EQ_INT(R.known[HTD_H_RANGE], 2); /* the first of two, by its index + 1 */
+    CHECK_EQ_INT(R.known[HTD_H_IF_NONE_MATCH], 4);
+    CHECK_EQ_INT(R.known[HTD_H_ACCEPT_ENCODING], 6);
+    CHECK_EQ_INT(R.known[HTD_H_IF_MATCH], 0);
+    htd_str v = htd_request_header(&R, "range", 5);
+    CHECK_SLICE(v, "bytes=0-1");
+    v = htd_request_header(&R, "if-match", 8);
+    CHECK(v.p == NULL);
+    v = htd_request_header(&R, "x-a", 3); /* not one htd reads: scanned */
+    CHECK_SLICE(v, "1");
+    /* A one-line request has none. */
+    r = PARSE("GET /\r\n");
+    CHECK_EQ_INT(R.known[HTD_H_RANGE], 0);
+}
+
 TEST(head_and_body_bytes_after_the_head)
 {
     int r = PARSE("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\n");

@@ -160,9 +160,40 @@ struct fields {
     int host, expect;
 };
 
-/* Looks at one field for what it says about routing and framing. */
-static int field(htd_request *req, struct fields *f, htd_str name, htd_str value, const char **why)
+/* Which of the fields htd reads name is (HTD_H_*), or -1. */
+static int known_field(htd_str name)
 {
+    static const struct {
+        const char *lower;
+        size_t len;
+        int id;
+    } known[] = {
+        {"accept", 6, HTD_H_ACCEPT},
+        {"accept-encoding", 15, HTD_H_ACCEPT_ENCODING},
+        {"authorization", 13, HTD_H_AUTHORIZATION},
+        {"content-type", 12, HTD_H_CONTENT_TYPE},
+        {"if-match", 8, HTD_H_IF_MATCH},
+        {"if-modified-since", 17, HTD_H_IF_MODIFIED_SINCE},
+        {"if-none-match", 13, HTD_H_IF_NONE_MATCH},
+        {"if-range", 8, HTD_H_IF_RANGE},
+        {"range", 5, HTD_H_RANGE},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].len == name.len && htd_str_ieq(name, known[i].lower, known[i].len))
+            return known[i].id;
+    return -1;
+}
+
+/* Looks at one field (the n-th) for what it says about routing and framing,
+ * and notes it if htd reads it later. */
+static int field(htd_request *req, struct fields *f, size_t n, htd_str name, htd_str value,
+                 const char **why)
+{
+    int k = known_field(name);
+    if (k >= 0) {
+        if (!req->known[k]) req->known[k] = (uint8_t)(n + 1);
+        return 0;
+    }
     switch (name.len) {
     case 4:
         if (!htd_str_ieq(name, "host", 4)) break;
@@ -187,9 +218,10 @@ static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end,
     struct fields f = {.framing = HTD_FRAMING_INIT};
     size_t n = 0;
     int r;
+    memset(req->known, 0, sizeof req->known);
     while ((r = htd_field_line(buf, &i, end, n, HTD_MAX_HEADERS, &req->headers[n], why)) > 0) {
-        htd_header *h = &req->headers[n++];
-        if ((r = field(req, &f, h->name, h->value, why))) return r;
+        htd_header *h = &req->headers[n];
+        if ((r = field(req, &f, n++, h->name, h->value, why))) return r;
     }
     if (r < 0) return r;
     assert(i == end);
@@ -250,6 +282,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
         req->keep_alive = 0;
         req->expect_continue = 0;
         req->nheaders = 0;
+        memset(req->known, 0, sizeof req->known);
         return (int)end;
     }
 
@@ -318,5 +351,7 @@ found:;
 
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen)
 {
+    int k = known_field((htd_str){name, namelen});
+    if (k >= 0) return req->known[k] ? req->headers[req->known[k] - 1].value : (htd_str){NULL, 0};
     return htd_header_find(req->headers, req->nheaders, name, namelen);
 }

@@ -31,6 +31,20 @@ enum htd_method {
     HTD_M_PATCH,
 };
 
+/* The fields htd itself reads, found once when the head is parsed. */
+enum {
+    HTD_H_ACCEPT,
+    HTD_H_ACCEPT_ENCODING,
+    HTD_H_AUTHORIZATION,
+    HTD_H_CONTENT_TYPE,
+    HTD_H_IF_MATCH,
+    HTD_H_IF_MODIFIED_SINCE,
+    HTD_H_IF_NONE_MATCH,
+    HTD_H_IF_RANGE,
+    HTD_H_RANGE,
+    HTD_H_COUNT
+};
+
 typedef struct htd_request {
     htd_str method;          /* the token as sent */
     int method_id;           /* enum htd_method */
@@ -45,6 +59,7 @@ typedef struct htd_request {
     unsigned expect_continue : 1; /* Expect: 100-continue */
     size_t head_len;              /* bytes of the head, including the empty line */
     size_t nheaders;
+    uint8_t known[HTD_H_COUNT]; /* for each, 1 + the index of its first field, or 0 */
     htd_header headers[HTD_MAX_HEADERS];
 } htd_request;
 
@@ -69,7 +84,8 @@ typedef struct htd_parser {
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why);
 
-/* The value of the first header named name (case-insensitive), or {NULL,0}. */
+/* The value of the first header named name (case-insensitive), or {NULL,0}.
+ * The fields of HTD_H_* are found without a scan. */
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);
 
 #endif
