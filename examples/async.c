@@ -11,6 +11,10 @@
  * thread calls htd_req_resume, whose callback runs on the request's worker
  * and answers. The callback also runs when the client has gone, so the job
  * is always freed there.
+ *
+ * Before it, an access handler asks the same threads whether the request
+ * may go on, as a check against a database would: /slow?403 is refused
+ * with 403; every other request goes on to /slow's handler.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +31,7 @@ typedef struct job {
     struct job *next;
     htd_req *req;
     long ms;
+    int check;  /* an access check, not a sleep */
     int thread; /* which of the program's threads slept */
 } job;
 
@@ -52,6 +57,17 @@ static void answer(htd_req *req, void *arg)
     free(j);
 }
 
+/* On the request's worker: refuse, or answer nothing to let it go on. */
+static void checked(htd_req *req, void *arg)
+{
+    job *j = arg;
+    if (j->ms == 403) {
+        static const char msg[] = "refused by the check\n";
+        htd_respond(req, 403, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    }
+    free(j);
+}
+
 /* One of the program's threads: slow work, then the answer goes back. */
 static void *pool_thread(void *arg)
 {
@@ -70,8 +86,34 @@ static void *pool_thread(void *arg)
         struct timespec ts = {j->ms / 1000, (j->ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         j->thread = id;
-        htd_req_resume(j->req, answer, j);
+        htd_req_resume(j->req, j->check ? checked : answer, j);
     }
+}
+
+static void enqueue(job *j)
+{
+    pthread_mutex_lock(&mu);
+    if (tail)
+        tail->next = j;
+    else
+        head = j;
+    tail = j;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* The access phase: the check is the program's threads' to make. */
+static int check(htd_req *req, void *arg)
+{
+    (void)arg;
+    htd_str q = htd_req_query(req);
+    job *j = calloc(1, sizeof *j);
+    if (!j) return HTD_DECLINED;
+    j->req = req;
+    j->check = 1;
+    j->ms = q.len == 3 && memcmp(q.p, "403", 3) == 0 ? 403 : 0;
+    enqueue(j);
+    return HTD_AGAIN;
 }
 
 static int slow(htd_req *req, void *arg)
@@ -94,14 +136,7 @@ static int slow(htd_req *req, void *arg)
     if (!j) return HTD_DECLINED;
     j->req = req;
     j->ms = ms;
-    pthread_mutex_lock(&mu);
-    if (tail)
-        tail->next = j;
-    else
-        head = j;
-    tail = j;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
+    enqueue(j);
     return HTD_AGAIN; /* answered by `answer`, once the job is done */
 }
 
@@ -119,6 +154,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "async: %s\n", err);
         return 2;
     }
+    htd_server_handle_phase(server, HTD_PHASE_ACCESS, "/slow", check, NULL);
     htd_server_handle(server, "/slow", slow, NULL);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);

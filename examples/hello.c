@@ -1,7 +1,9 @@
 /*
  * hello.c - htd embedded in a program of its own: /hello, /echo and /request
  * answered by the program's handlers, every other path served as static
- * files from ROOT (and a config file's vhosts, if one is given).
+ * files from ROOT (and a config file's vhosts, if one is given). An access
+ * handler guards /hello/private and files under /private: without the
+ * header "X-Key: sesame" they are 403.
  *
  *   build/examples/hello ROOT HOST:PORT [CONFIG]
  */
@@ -22,6 +24,16 @@ static void on_signal(int sig)
 static int is(htd_str s, const char *lit)
 {
     return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
+}
+
+/* In the access phase, before any content: refuse, or let the request go on. */
+static int guard(htd_req *req, void *arg)
+{
+    (void)arg;
+    if (is(htd_req_header(req, "x-key"), "sesame")) return HTD_DECLINED;
+    static const char msg[] = "this needs the key\n";
+    htd_respond(req, 403, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    return HTD_DONE;
 }
 
 static int hello(htd_req *req, void *arg)
@@ -110,6 +122,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hello: %s\n", err);
         return 2;
     }
+    htd_server_handle_phase(server, HTD_PHASE_ACCESS, "/hello/private", guard, NULL);
+    htd_server_handle_phase(server, HTD_PHASE_ACCESS, "/private", guard, NULL);
     htd_server_handle(server, "/hello", hello, NULL);
     htd_server_handle(server, "/echo", echo, NULL);
     htd_server_handle(server, "/request", request, NULL);

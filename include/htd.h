@@ -132,6 +132,20 @@ HTD_API htd_server *htd_server_new_sized(const htd_config *cfg, size_t cfg_size,
  * htd_server_run or htd_server_start. */
 HTD_API int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg);
 
+/* The phases a handler runs in. HTD_PHASE_CONTENT is htd_server_handle's:
+ * the handler answers the request. HTD_PHASE_ACCESS runs before any
+ * content, after the vhost's and rule's own checks (addresses, passwords,
+ * redirects): the handler refuses the request by answering it (401, 402,
+ * 403, ...) and returning HTD_DONE, or lets it go on with HTD_DECLINED. An
+ * access handler that returns HTD_AGAIN decides later: the function given
+ * to htd_req_resume answers to refuse, or answers nothing to let the
+ * request go on. */
+enum { HTD_PHASE_ACCESS = 1, HTD_PHASE_CONTENT = 2 };
+/* As htd_server_handle, in the phase given. 0, or -1 (out of memory, or no
+ * such phase). */
+HTD_API int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_handler_fn fn,
+                                    void *arg);
+
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
 HTD_API const char *htd_server_address(const htd_server *s, size_t i);
 
@@ -295,9 +309,10 @@ HTD_API int htd_resp_header(htd_req *r, const char *name, const char *value);
 HTD_API int htd_respond(htd_req *r, int status, const char *content_type, const void *body,
                         size_t len);
 
-/* For a request whose handler returned HTD_AGAIN: from any thread, once, has
- * fn(req, arg) run on the request's worker thread, where fn answers with
- * htd_respond (a request that fn leaves unanswered gets a 500). fn runs even
+/* For a request whose handler returned HTD_AGAIN: from any thread, once per
+ * HTD_AGAIN, has fn(req, arg) run on the request's worker thread, where fn
+ * answers with htd_respond (a content handler's request that fn leaves
+ * unanswered gets a 500; an access handler's goes on). fn runs even
  * when the client has gone meanwhile, so that it can let go of arg; then
  * htd_respond returns -1. After fn returns, nothing of req may be used. A
  * suspended request waits at most the send timeout (--send-timeout) for its

@@ -619,20 +619,26 @@ static void resume_phases(conn *c)
     struct htd_req *hr = c->req;
     c->keep_alive = hr->keep_alive;
     start_request_framing(c, hr->r);
+    c->state = CS_HEAD;
     if (hr->async) {
         hr->async = 0;
-        c->state = CS_HEAD;
         hr->async_fn(hr, hr->async_arg);
+        atomic_store(&hr->resume_called, 0); /* a later handler may suspend it again */
+        /* An access handler that answers nothing lets the request go on. */
+        if (!hr->responded && hr->phase == PH_ACCESS) {
+            run_phases(c);
+            return;
+        }
         if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
         ran(c);
         return;
     }
-    /* From the first phase: the worker's site may have been reloaded
-     * meanwhile, and the vhost and rule are chosen again under the new
-     * one. The modules before the one that waited find their answer at
-     * once (the credentials' cache, say). */
-    hr->phase = hr->mod = 0;
-    c->state = CS_HEAD;
+    /* The worker's site may have been reloaded meanwhile: the vhost and
+     * rule are chosen again under the new one, then the module that waited
+     * is asked again. */
+    const registry *reg = &c->w->srv->reg;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->mods[i]->phase[PH_REWRITE]) reg->mods[i]->phase[PH_REWRITE](hr);
     run_phases(c);
 }
 

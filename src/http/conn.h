@@ -85,9 +85,9 @@ int conn_fill(conn *c);
 /* A module suspends c's request (MOD_AGAIN) for a pool job: the connection
  * waits in CS_WAIT, reading nothing. Counts the job in the worker's. */
 void conn_wait(conn *c);
-/* The job is back: the phases run again from the first, and the module
- * that suspended the request is asked again (now, or once earlier
- * responses are out). May close c. */
+/* The job is back: the rewrite phase runs again (the site may have been
+ * reloaded), and the module that suspended the request is asked again
+ * (now, or once earlier responses are out). May close c. */
 void conn_resume_request(conn *c);
 /* A module takes the request's body (it will read it, not drop it): a
  * client that waits for 100 Continue before sending it gets it now. */

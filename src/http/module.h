@@ -12,8 +12,8 @@
  *   MOD_DECLINED  not its business: the next module is asked;
  *   MOD_AGAIN     suspended: it resumes the request itself (from a pool job,
  *                 a timer, another thread) with conn_resume_request; the
- *                 phases then run again from the first (a reload may have
- *                 replaced the site meanwhile), and it is asked again;
+ *                 rewrite phase runs again (a reload may have replaced the
+ *                 site meanwhile), and then it is asked again;
  *   100..599      the request ends with that status and a short body.
  *
  * The other hooks are optional: release when a request ends (answered, or

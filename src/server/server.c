@@ -289,12 +289,20 @@ fail:
 
 int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void *arg)
 {
+    return htd_server_handle_phase(s, HTD_PHASE_CONTENT, prefix, fn, arg);
+}
+
+int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_handler_fn fn,
+                            void *arg)
+{
+    if (phase != HTD_PHASE_ACCESS && phase != HTD_PHASE_CONTENT) return -1;
     route *r = realloc(s->routes, (s->nroutes + 1) * sizeof *r);
     if (!r) return -1;
     s->routes = r;
     char *p = strdup(prefix);
     if (!p) return -1;
-    s->routes[s->nroutes++] = (route){.prefix = p, .len = strlen(p), .fn = fn, .arg = arg};
+    s->routes[s->nroutes++] =
+        (route){.prefix = p, .len = strlen(p), .fn = fn, .arg = arg, .phase = phase};
     return 0;
 }
 

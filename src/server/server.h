@@ -24,6 +24,7 @@ typedef struct route {
     size_t len;
     htd_handler_fn fn;
     void *arg;
+    int phase; /* HTD_PHASE_* */
 } route;
 
 typedef struct listen_addr {

@@ -1,6 +1,7 @@
 """The async example (examples/async.c): a handler that returns HTD_AGAIN and
 answers later from one of the program's threads through htd_req_resume.
-GET /slow?MS sleeps MS ms on a program thread; every other path is a static
+GET /slow?MS sleeps MS ms on a program thread, after an access check made
+on those threads too (/slow?403 is refused); every other path is a static
 file from ROOT."""
 
 import re
@@ -41,6 +42,11 @@ def test_async_answer_from_a_program_thread_over_keepalive_and_pipelining(ctx):
         check_ok_file(c.read_response(), FILE_TXT)
         slept(c.read_response(), 0)
         eq(c.read_response().status, 400, "status of an answer given at once")
+        # The access check, answered from a program thread too: it refuses.
+        c.send(req("/slow?403") + req("/slow?5"))
+        r = c.read_response()
+        eq((r.status, r.body), (403, b"refused by the check\n"), "a request the check refuses")
+        slept(c.read_response(), 5)
         c.close()
         srv.check_health()
 

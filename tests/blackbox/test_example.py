@@ -58,6 +58,33 @@ def test_example_head_hello_has_no_body(ctx):
         srv.cleanup()
 
 
+def test_access_handler_refuses_or_lets_go_on_before_content_and_files(ctx):
+    ctx.root.write("private/doc.txt", b"the private doc\n")
+    srv = start_example(ctx)
+    try:
+        key = [("X-Key", "sesame")]
+        c = harness.connect(srv)
+        # Refused in the access phase, before the content handler or the file.
+        for path in ("/hello/private", "/hello/private/x", "/private/doc.txt"):
+            c.send(harness.req(path))
+            r = c.read_response()
+            eq((r.status, r.body), (403, b"this needs the key\n"), "status and body of %s" % path)
+            check_common(r)
+        # With the key it goes on: to the content handler, and to the file.
+        c.send(harness.req("/hello/private", headers=key) + harness.req("/private/doc.txt", headers=key))
+        r = c.read_response()
+        eq((r.status, r.body), (200, HELLO), "/hello/private with the key")
+        check_ok_file(c.read_response(), b"the private doc\n", "text/plain; charset=utf-8")
+        # Paths outside the guarded prefixes never meet the guard.
+        c.send(harness.req("/hello") + harness.req("/privateer"))
+        eq(c.read_response().body, HELLO, "/hello is not guarded")
+        eq(c.read_response().status, 404, "/privateer is not under /private")
+        c.close()
+        srv.check_health()
+    finally:
+        srv.cleanup()
+
+
 def test_routes_match_whole_segments(ctx):
     # The handler for /hello takes /hello and /hello/..., never /helloworld
     # (which falls to the static files: 404 here); /echo likewise.
