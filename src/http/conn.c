@@ -222,7 +222,12 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
 {
     worker *l = c->w;
     struct htd_req *hr = conn_current(c);
-    if (hr) hr->responded = 1;
+    if (hr) { /* answered: nothing of it goes on */
+        hr->responded = 1;
+        hr->gen = NULL;
+        hr->sink = NULL;
+        hr->reading = hr->waiting = 0;
+    }
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = hr && hr->r->method_id == HTD_M_HEAD;
@@ -433,6 +438,7 @@ void conn_take_body(conn *c)
 void conn_read_body(conn *c)
 {
     conn_take_body(c);
+    c->req->reading = 1;
     c->body_len = 0;
     c->state = CS_BODY;
     arm(c, T_BODY);
@@ -473,6 +479,7 @@ static int read_body_step(conn *c)
     c->rpos += (uint32_t)consumed;
     if (!done) return 0;
     c->req->body = (htd_str){c->body, c->body_len};
+    c->req->reading = 0;
     c->state = CS_HEAD;
     run_phases(c);
     return 1;
@@ -514,12 +521,25 @@ int conn_fill(conn *c)
     return IO_ERROR;
 }
 
+/* Where c's request goes on once the out queue is sent, if it is not over:
+ * it waits for a module, its generator or sink has more, or its body is
+ * being read. 0 when its response is wholly queued. */
+static int continuation(const conn *c)
+{
+    const struct htd_req *hr = c->req;
+    if (!hr || !hr->r) return 0;
+    if (hr->waiting) return CS_WAIT;
+    if (hr->gen) return CS_GEN;
+    if (hr->sink) return CS_SINK;
+    return hr->reading ? CS_BODY : 0;
+}
+
 /* Can the next pipelined request be answered into the queue before writing? */
 static int batchable(const conn *c)
 {
     const outq *q = c->out;
     return q && c->keep_alive && !c->http09 && c->rpos < c->rlen && !c->started &&
-           !conn_body_pending(c) && !q->heap && c->resume == 0 && q->nholds + 2 <= OUTQ_HOLDS &&
+           !conn_body_pending(c) && !q->heap && !continuation(c) && q->nholds + 2 <= OUTQ_HOLDS &&
            /* room for the largest response a request can make: a multipart
             * one with HTD_MAX_RANGES parts */
            q->nseg + 2 * HTD_MAX_RANGES + 4 <= OUTQ_SEGS && q->dlen + 6144 <= OUTQ_DATA;
@@ -530,10 +550,9 @@ static int batchable(const conn *c)
 static int response_done(conn *c)
 {
     conn_out_release(c);
-    if (c->resume) { /* BODY or UPLOAD after a 100 Continue; or a script's or compressor's next
-                        piece */
-        c->state = c->resume;
-        c->resume = 0;
+    int next = continuation(c);
+    if (next) { /* a body after a 100 Continue; a script's or compressor's next piece */
+        c->state = next;
         if (c->state == CS_BODY || c->state == CS_SINK)
             arm(c, T_BODY);
         else
@@ -569,8 +588,7 @@ static int response_done(conn *c)
 static int read_body_more(conn *c)
 {
     if (c->out) {
-        c->resume = c->state;
-        c->state = CS_WRITE;
+        c->state = CS_WRITE; /* and back to the body: continuation */
         return 1;
     }
     if (!c->readable) {
@@ -599,6 +617,7 @@ void conn_wait(conn *c)
     c->body_left = 0;
     c->body_chunked = 0;
     c->req->resumed = 0;
+    c->req->waiting = 1;
     c->state = CS_WAIT;
     c->w->jobs_out++;
 }
@@ -617,6 +636,7 @@ void conn_resume_request(conn *c)
 static void resume_phases(conn *c)
 {
     struct htd_req *hr = c->req;
+    hr->waiting = 0;
     c->keep_alive = hr->keep_alive;
     start_request_framing(c, hr->r);
     c->state = CS_HEAD;
@@ -659,7 +679,7 @@ static void conn_run(conn *c)
         switch (c->state) {
         case CS_WRITE: {
             /* The response is wholly queued: the request is over. */
-            if (!c->resume) req_done(c);
+            if (!continuation(c)) req_done(c);
             if (batchable(c)) {
                 /* More pipelined requests are buffered: answer them into
                  * the same queue, and write once. */
@@ -777,17 +797,15 @@ static void conn_run(conn *c)
         }
         case CS_GEN:
             if (c->out) { /* a 100 Continue, earlier responses, the last piece */
-                c->resume = CS_GEN;
                 c->state = CS_WRITE;
                 break;
             }
             switch (c->req->gen(c)) {
             case GEN_MORE:
-                c->resume = CS_GEN;
                 c->state = CS_WRITE;
                 break;
             case GEN_DONE:
-                c->resume = 0;
+                c->req->gen = NULL;
                 c->state = CS_WRITE;
                 break;
             default: /* GEN_WAIT, GEN_GONE */
@@ -796,7 +814,6 @@ static void conn_run(conn *c)
             break;
         case CS_WAIT:
             if (c->out) { /* earlier pipelined responses go out meanwhile */
-                c->resume = CS_WAIT;
                 c->state = CS_WRITE;
                 break;
             }
@@ -813,14 +830,13 @@ static void conn_run(conn *c)
                 break;
             case SINK_WAIT:
                 if (c->out) { /* a 100 Continue, earlier responses: out meanwhile */
-                    c->resume = CS_SINK;
                     c->state = CS_WRITE;
                     break;
                 }
                 htd_timer_disarm(&c->timer); /* the module's time is not the client's */
                 return;
             case SINK_DONE:
-                c->resume = 0;
+                c->req->sink = NULL;
                 c->state = CS_WRITE;
                 break;
             default: /* SINK_GONE */

@@ -53,7 +53,6 @@ typedef struct conn {
     uint8_t body_chunked : 1;
     uint8_t started : 1;     /* some bytes of the current request head have arrived */
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */
-    uint8_t resume;          /* the state to enter once the out queue is sent */
     uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
     uint8_t hup;             /* the client has closed its side (or reset) */
     worker *w;

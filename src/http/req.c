@@ -32,6 +32,7 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
     hr->responded = 0;
     hr->phase = hr->mod = 0;
     hr->resumed = hr->keep_alive = hr->body_taken = hr->continued = 0;
+    hr->waiting = hr->reading = 0;
     hr->gen = NULL;
     hr->sink = NULL;
     memset(hr->slots, 0, sizeof hr->slots);

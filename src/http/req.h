@@ -66,6 +66,8 @@ struct htd_req {
     uint8_t keep_alive; /* as the head said, kept while it waits */
     uint8_t body_taken; /* a module reads the body (else an unread body may close the connection) */
     uint8_t continued;  /* 100 Continue has been queued */
+    uint8_t waiting;    /* suspended (WAIT) until its module or handler is back */
+    uint8_t reading;    /* its body is being read for a handler (BODY) */
     int (*gen)(struct conn *c);  /* GEN: the response's generator; says GEN_* (module.h) */
     int (*sink)(struct conn *c); /* SINK: the body's taker; says SINK_* (module.h) */
     struct {
