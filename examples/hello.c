@@ -1,15 +1,21 @@
 /*
  * hello.c - htd embedded in a program of its own: /hello, /echo and /request
  * answered by the program's handlers, every other path served as static
- * files from ROOT (and a config file's vhosts, if one is given). An access
+ * files from ROOT (and a config file's vhosts, if one is given). /count?N
+ * streams N lines piece by piece, /sendfile/NAME sends ROOT/NAME with
+ * sendfile through the handler API. An access
  * handler guards /hello/private and files under /private: without the
  * header "X-Key: sesame" they are 403.
  *
  *   build/examples/hello ROOT HOST:PORT [CONFIG]
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "htd.h"
 
@@ -108,6 +114,51 @@ static int request(htd_req *req, void *arg)
     return HTD_DONE;
 }
 
+/* GET /count?N: N lines, one per call of the stream's next (streamed). */
+typedef struct counter {
+    long at, to;
+} counter;
+
+static int count_next(htd_req *req, void *arg)
+{
+    counter *k = arg;
+    char line[32];
+    int n = snprintf(line, sizeof line, "line %ld\n", ++k->at);
+    htd_stream_write(req, line, (size_t)n);
+    return k->at < k->to ? HTD_MORE : HTD_DONE;
+}
+
+static int count(htd_req *req, void *arg)
+{
+    (void)arg;
+    htd_str q = htd_req_query(req);
+    char num[16] = "0";
+    if (q.len && q.len < sizeof num) memcpy(num, q.p, q.len), num[q.len] = 0;
+    counter *k = htd_req_alloc(req, sizeof *k); /* lasts as long as the stream */
+    if (!k) return HTD_DECLINED;
+    *k = (counter){0, atol(num)};
+    if (k->to <= 0) k->to = 1;
+    htd_respond_stream(req, 200, "text/plain; charset=utf-8", count_next, NULL, k);
+    return HTD_DONE;
+}
+
+/* GET /sendfile/NAME: ROOT/NAME through htd_respond_file (sendfile). */
+static int send_file(htd_req *req, void *arg)
+{
+    const char *root = arg;
+    htd_str p = htd_req_path(req);
+    char path[4096];
+    snprintf(path, sizeof path, "%s%.*s", root, (int)(p.len - 9), p.p + 9);
+    int fd = strstr(path, "/.") ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        return HTD_DECLINED; /* a 404 from the static files */
+    }
+    htd_respond_file(req, 200, "application/octet-stream", fd, 0, (uint64_t)st.st_size);
+    return HTD_DONE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 && argc != 4) {
@@ -127,6 +178,8 @@ int main(int argc, char **argv)
     htd_server_handle(server, "/hello", hello, NULL);
     htd_server_handle(server, "/echo", echo, NULL);
     htd_server_handle(server, "/request", request, NULL);
+    htd_server_handle(server, "/count", count, NULL);
+    htd_server_handle(server, "/sendfile/", send_file, argv[1]);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     printf("htd " HTD_VERSION " serving %s at http://%s/\n", argv[1],

@@ -309,6 +309,28 @@ HTD_API int htd_resp_header(htd_req *r, const char *name, const char *value);
 HTD_API int htd_respond(htd_req *r, int status, const char *content_type, const void *body,
                         size_t len);
 
+/* A response whose body comes piece by piece. Sends the head (its body
+ * chunked to an HTTP/1.1 client, ended by closing the connection for an
+ * HTTP/1.0 one), then calls next(req, arg) on the request's worker each
+ * time what was written so far has been sent: next writes with
+ * htd_stream_write (any number of times; copied) and returns HTD_MORE to be
+ * called again, having written something, or HTD_DONE once the body is
+ * whole. end(arg), if not NULL, is called once when the stream is over,
+ * whole or cut short by a client that went. The request lasts until then.
+ * HEAD gets the head alone (next is never called). 0, or -1 (nothing is
+ * sent; end is not called). */
+enum { HTD_MORE = 3 };
+HTD_API int htd_respond_stream(htd_req *r, int status, const char *content_type,
+                               int (*next)(htd_req *r, void *arg), void (*end)(void *arg),
+                               void *arg);
+HTD_API int htd_stream_write(htd_req *r, const void *p, size_t len);
+
+/* A response whose body is len bytes of the open file fd from off, sent
+ * with sendfile. htd owns fd from the call on: it is closed once sent, when
+ * the client goes, or at once on failure. 0, or -1. */
+HTD_API int htd_respond_file(htd_req *r, int status, const char *content_type, int fd, uint64_t off,
+                             uint64_t len);
+
 /* For a request whose handler returned HTD_AGAIN: from any thread, once per
  * HTD_AGAIN, has fn(req, arg) run on the request's worker thread, where fn
  * answers with htd_respond (a content handler's request that fn leaves

@@ -6,7 +6,9 @@
  */
 #include <arpa/inet.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "fields.h"
@@ -173,5 +175,134 @@ int htd_req_resume(htd_req *r, void (*fn)(htd_req *req, void *arg), void *arg)
     r->async_arg = arg;
     r->async_post.fn = async_back;
     loop_post(r->w->loop, &r->async_post); /* the post's lock orders the stores above */
+    return 0;
+}
+
+/* ---- streamed and file responses ---- */
+
+/* A stream's state, in the request's slot of the stream "module" (which
+ * is in no registry: its release hook is what matters). */
+typedef struct stream {
+    int (*next)(htd_req *r, void *arg);
+    void (*end)(void *arg);
+    void *arg;
+    int status, chunked;
+    uint64_t sent;
+} stream;
+
+static void stream_release(struct htd_req *hr);
+static const htd_module stream_module = {.name = "stream", .release = stream_release};
+
+static stream **stream_of(struct htd_req *hr)
+{
+    return (stream **)req_slot(hr, &stream_module);
+}
+
+/* The stream is over: end is called, and it is let go. */
+static void stream_over(struct htd_req *hr)
+{
+    stream **slot = stream_of(hr), *st = *slot;
+    *slot = NULL;
+    if (st->end) st->end(st->arg);
+}
+
+static void stream_release(struct htd_req *hr)
+{
+    stream_over(hr); /* cut short: the connection closes */
+}
+
+/* The request's generator (module.h). */
+static int stream_gen(conn *c)
+{
+    struct htd_req *hr = c->req;
+    stream *st = *stream_of(hr);
+    int rc = st->next(hr, st->arg);
+    if (rc == HTD_MORE && c->out) return GEN_MORE;
+    /* Done, or more promised with nothing written: the body ends here. */
+    if (st->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
+    conn_seal(c);
+    conn_log(c, st->status, st->sent);
+    stream_over(hr);
+    return GEN_DONE;
+}
+
+int htd_stream_write(htd_req *r, const void *p, size_t len)
+{
+    stream **slot = r->c ? stream_of(r) : NULL;
+    stream *st = slot ? *slot : NULL;
+    if (!st || !len) return st ? 0 : -1;
+    if (conn_out_chunk(r->c, p, len, st->chunked, 1) < 0) return -1;
+    st->sent += len;
+    return 0;
+}
+
+int htd_respond_stream(htd_req *r, int status, const char *content_type,
+                       int (*next)(htd_req *r, void *arg), void (*end)(void *arg), void *arg)
+{
+    conn *c = r->c;
+    if (!c || r->responded || !next || status < 200 || status > 599 || status == 204 ||
+        status == 304)
+        return -1;
+    int chunked = r->r->version == 11 && !c->head_only;
+    static const char te[] = "Transfer-Encoding: chunked\r\n";
+    resp rs = {.status = status,
+               .ctype = content_type,
+               .length = -1,
+               .extra = chunked ? te : NULL,
+               .extra_len = chunked ? sizeof te - 1 : 0};
+    stream *st = arena_alloc(&r->mem, sizeof *st);
+    if (!st || response_head(c, &rs) < 0) {
+        conn_out_rollback(c);
+        return -1;
+    }
+    r->responded = 1;
+    if (c->head_only) { /* the head alone */
+        conn_log(c, status, 0);
+        if (end) end(arg);
+        return 0;
+    }
+    if (!chunked) c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
+    *st = (stream){.next = next, .end = end, .arg = arg, .status = status, .chunked = chunked};
+    *stream_of(r) = st;
+    r->gen = stream_gen; /* the phases end in GEN */
+    return 0;
+}
+
+static void fd_keep(void *obj)
+{
+    (void)obj;
+}
+
+static void fd_close(void *obj)
+{
+    close((int)(intptr_t)obj - 1);
+}
+
+int htd_respond_file(htd_req *r, int status, const char *content_type, int fd, uint64_t off,
+                     uint64_t len)
+{
+    conn *c = r->c;
+    if (!c || r->responded || status < 200 || status > 599 || status == 204 || status == 304) {
+        close(fd);
+        return -1;
+    }
+    resp rs = {.status = status, .ctype = content_type, .length = (int64_t)len};
+    const outq_hold h = {(void *)(intptr_t)(fd + 1), fd_keep, fd_close};
+    if (response_head(c, &rs) < 0) {
+        conn_out_rollback(c);
+        close(fd);
+        return -1;
+    }
+    unsigned held = c->out ? c->out->nholds : 0;
+    if (c->head_only || !len) {
+        close(fd);
+    } else if (conn_out_held(c, &h, NULL, fd, off, len) < 0) {
+        int taken = c->out && c->out->nholds > held;
+        conn_out_rollback(c); /* a hold it took closes fd as it goes */
+        if (!taken) close(fd);
+        return -1;
+    }
+    r->responded = 1;
+    conn_log(c, status, c->head_only ? 0 : len);
     return 0;
 }

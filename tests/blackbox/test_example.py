@@ -85,6 +85,53 @@ def test_access_handler_refuses_or_lets_go_on_before_content_and_files(ctx):
         srv.cleanup()
 
 
+def test_streamed_response_chunked_piece_by_piece_and_a_file_by_sendfile(ctx):
+    srv = start_example(ctx)
+    try:
+        c = harness.connect(srv)
+        # Streamed: chunked, then the next pipelined request is answered.
+        c.send(harness.req("/count?3") + harness.req("/count?1000") + harness.req("/hello"))
+        r = c.read_response()
+        eq(r.status, 200, "status of /count?3")
+        check_common(r)
+        check(r.chunked and r.get("Content-Length") is None, "a streamed body is chunked")
+        eq(r.body, b"line 1\nline 2\nline 3\n", "body of /count?3")
+        r = c.read_response()
+        eq(r.body, b"".join(b"line %d\n" % i for i in range(1, 1001)), "body of /count?1000")
+        eq(c.read_response().body, HELLO, "the request after the streams")
+        # HEAD: the head alone.
+        c.send(harness.req("/count?3", "HEAD"))
+        h = c.read_response("HEAD")
+        eq((h.status, h.body), (200, b""), "HEAD of a stream")
+        # A file by sendfile through the handler API, with its length.
+        c.send(harness.req("/sendfile/file.txt") + harness.req("/sendfile/nope.txt"))
+        r = c.read_response()
+        eq((r.status, r.body), (200, FILE_TXT), "/sendfile/file.txt")
+        eq(r.get("Content-Length"), str(len(FILE_TXT)), "its Content-Length")
+        eq(c.read_response().status, 404, "a file that is not there")
+        c.close()
+        # HTTP/1.0: the body ends with the connection.
+        c = harness.connect(srv)
+        c.send(harness.req("/count?2", version="HTTP/1.0"))
+        r = c.read_response()
+        eq((r.status, r.body), (200, b"line 1\nline 2\n"), "a stream to HTTP/1.0")
+        check(c.at_eof(), "the connection ends the HTTP/1.0 stream")
+        c.close()
+        # A client that goes mid-stream leaves the server sane.
+        for _ in range(5):
+            g = harness.connect(srv)
+            g.send(harness.req("/count?1000000"))
+            g.read_line()
+            g.close()
+        eq(get(srv, "/hello").body, HELLO, "served after clients left mid-stream")
+        srv.check_health()
+        eq(srv.stop(), 0, "exit status after SIGTERM")
+        rep = srv.sanitizer_report()
+        check(rep is None, "sanitizer report:\n%s" % rep)
+    finally:
+        srv.cleanup()
+
+
 def test_routes_match_whole_segments(ctx):
     # The handler for /hello takes /hello and /hello/..., never /helloworld
     # (which falls to the static files: 404 here); /echo likewise.
