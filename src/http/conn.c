@@ -1,10 +1,14 @@
 /*
  * conn.c - the connection state machine (see conn.h for the states).
  *
- * conn_run() is the only place that moves a connection between states. It
- * loops until the connection must wait for the socket: it parses what is
- * buffered, dispatches a whole request, writes what is queued, and reads only
- * when nothing buffered can make progress. Sockets are edge-triggered, so
+ * Only this file moves a connection between states: conn_run, and the few
+ * entry points modules call (conn_error, conn_answer, conn_wait,
+ * conn_read_body), which set the state conn_run goes on from. Modules say
+ * what they want through the phases' answers and their generators' and
+ * sinks' (module.h). conn_run loops until the connection must wait for the
+ * socket: it parses what is buffered, runs the phases of a whole head,
+ * writes what is queued, and reads only when nothing buffered can make
+ * progress. Sockets are edge-triggered, so
  * `readable` and `writable` remember what epoll said until a syscall shows
  * the socket drained or full.
  */
@@ -672,190 +676,224 @@ void conn_resume(conn *c)
     conn_run(c);
 }
 
-static void conn_run(conn *c)
+/* Each state's step: 1 to go on with the state it leaves c in, 0 when c
+ * must wait (for the socket, a module, a timer) or was closed. */
+
+/* WRITE: sends what is queued, or first answers more pipelined requests
+ * into the same queue. */
+static int step_write(conn *c)
+{
+    /* The response is wholly queued: the request is over. */
+    if (!continuation(c)) req_done(c);
+    if (batchable(c)) {
+        /* More pipelined requests are buffered: answer them into the same
+         * queue, and write once. */
+        c->state = CS_HEAD;
+        return 1;
+    }
+    int r = c->out ? flush(c) : IO_DONE;
+    if (r == IO_AGAIN) {
+        arm(c, T_SEND);
+        if (watch_output(c) < 0) conn_close(c); /* nothing would wake it */
+        return 0;
+    }
+    if (r == IO_ERROR) {
+        conn_close(c);
+        return 0;
+    }
+    if (!response_done(c)) return 0;
+    return !(c->state == CS_LINGER && !c->readable);
+}
+
+/* Marks that some of a head has come, on the header timer. */
+static void head_started(conn *c)
+{
+    if (c->started) return;
+    c->started = 1;
+    arm(c, T_HEADER);
+}
+
+/* HEAD: parses what is buffered, runs the phases of a whole head, or reads
+ * more (an idle connection waits on the idle timer, holding no buffer). */
+static int step_head(conn *c)
 {
     worker *l = c->w;
+    if (c->rpos < c->rlen) {
+        const char *why = "bad request";
+        if (c->req && c->req->r) req_done(c); /* ended without a queued response */
+        if (!c->req && !(c->req = req_new(&l->reqs, c, l))) {
+            conn_close(c);
+            return 0;
+        }
+        int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE,
+                                  &c->req->head, &why);
+        if (n > 0) {
+            on_head(c, (size_t)n);
+            return 1;
+        }
+        if (n < 0) {
+            conn_error(c, -n, why, 0);
+            return 1;
+        }
+        head_started(c);
+        if (c->out) {
+            c->state = CS_WRITE; /* send the batch before waiting */
+            return 1;
+        }
+    } else if (c->out) {
+        c->state = CS_WRITE;
+        return 1;
+    } else if (l->stopping) {
+        conn_close(c);
+        return 0;
+    } else {
+        c->started = 0;
+        release_rbuf(c);
+        req_done(c);
+        int kind = c->nreq ? T_IDLE : T_HEADER;
+        if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
+    }
+    if (!c->readable) return 0;
+    switch (conn_fill(c)) {
+    case IO_AGAIN:
+        return 0;
+    case IO_ERROR:
+        conn_close(c);
+        return 0;
+    }
+    head_started(c);
+    return 1;
+}
+
+/* BODY: the body for a handler, from the buffer, then the socket. */
+static int step_body(conn *c)
+{
+    if (c->rpos < c->rlen) {
+        read_body_step(c);
+        if (c->state != CS_BODY) return 1;
+    }
+    return read_body_more(c);
+}
+
+/* DISCARD: reads and drops the body of a request already answered. */
+static int step_discard(conn *c)
+{
+    if (c->w->stopping) { /* the response is out; no more will follow */
+        conn_close(c);
+        return 0;
+    }
+    if (c->rpos < c->rlen) {
+        const char *why = "malformed chunked body";
+        size_t consumed, dlen;
+        int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
+        if (done < 0) {
+            /* The response is already out; nothing can follow it. */
+            conn_close(c);
+            return 0;
+        }
+        c->rpos += (uint32_t)consumed;
+        if (done) {
+            c->state = CS_HEAD;
+            return 1;
+        }
+    }
+    if (!c->readable) {
+        arm(c, T_BODY);
+        return 0;
+    }
+    c->rpos = c->rlen = 0;
+    switch (conn_fill(c)) {
+    case IO_AGAIN:
+        arm(c, T_BODY);
+        return 0;
+    case IO_ERROR:
+        conn_close(c);
+        return 0;
+    }
+    return 1;
+}
+
+/* GEN: the generator's next piece, once what is queued is out. */
+static int step_gen(conn *c)
+{
+    if (c->out) { /* a 100 Continue, earlier responses, the last piece */
+        c->state = CS_WRITE;
+        return 1;
+    }
+    switch (c->req->gen(c)) {
+    case GEN_MORE:
+        c->state = CS_WRITE;
+        return 1;
+    case GEN_DONE:
+        c->req->gen = NULL;
+        c->state = CS_WRITE;
+        return 1;
+    default: /* GEN_WAIT, GEN_GONE */
+        return 0;
+    }
+}
+
+/* WAIT: earlier responses go out meanwhile; then the request goes on once
+ * its module or handler is back. */
+static int step_wait(conn *c)
+{
+    if (c->out) {
+        c->state = CS_WRITE;
+        return 1;
+    }
+    if (c->req->resumed) {
+        resume_phases(c);
+        return 1;
+    }
+    if (!c->timer.next || c->timer_kind != T_SEND) arm(c, T_SEND);
+    return 0; /* conn_resume_request goes on */
+}
+
+/* SINK: what is buffered of the body to the module's sink. */
+static int step_sink(conn *c)
+{
+    switch (c->req->sink(c)) {
+    case SINK_MORE:
+        return read_body_more(c);
+    case SINK_WAIT:
+        if (c->out) { /* a 100 Continue, earlier responses: out meanwhile */
+            c->state = CS_WRITE;
+            return 1;
+        }
+        htd_timer_disarm(&c->timer); /* the module's time is not the client's */
+        return 0;
+    case SINK_DONE:
+        c->req->sink = NULL;
+        c->state = CS_WRITE;
+        return 1;
+    default: /* SINK_GONE */
+        return 0;
+    }
+}
+
+/* LINGER: drains the client's last bytes until it closes. */
+static int step_linger(conn *c)
+{
+    char sink[4096];
     for (;;) {
-        switch (c->state) {
-        case CS_WRITE: {
-            /* The response is wholly queued: the request is over. */
-            if (!continuation(c)) req_done(c);
-            if (batchable(c)) {
-                /* More pipelined requests are buffered: answer them into
-                 * the same queue, and write once. */
-                c->state = CS_HEAD;
-                break;
-            }
-            int r = c->out ? flush(c) : IO_DONE;
-            if (r == IO_AGAIN) {
-                arm(c, T_SEND);
-                if (watch_output(c) < 0) conn_close(c); /* nothing would wake it */
-                return;
-            }
-            if (r == IO_ERROR) {
-                conn_close(c);
-                return;
-            }
-            if (!response_done(c)) return;
-            if (c->state == CS_LINGER && !c->readable) return;
-            break;
+        ssize_t n = transport_read(c->tp, c->ev.fd, sink, sizeof sink);
+        if (n > 0) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            c->readable = 0;
+            return 0;
         }
-        case CS_HEAD:
-            if (c->rpos < c->rlen) {
-                const char *why = "bad request";
-                if (c->req && c->req->r) req_done(c); /* ended without a queued response */
-                if (!c->req && !(c->req = req_new(&l->reqs, c, l))) {
-                    conn_close(c);
-                    return;
-                }
-                int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
-                                          RBUF_SIZE, &c->req->head, &why);
-                if (n > 0) {
-                    on_head(c, (size_t)n);
-                    break;
-                }
-                if (n < 0) {
-                    conn_error(c, -n, why, 0);
-                    break;
-                }
-                if (!c->started) {
-                    c->started = 1;
-                    arm(c, T_HEADER);
-                }
-                if (c->out) {
-                    c->state = CS_WRITE; /* send the batch before waiting */
-                    break;
-                }
-            } else if (c->out) {
-                c->state = CS_WRITE;
-                break;
-            } else if (l->stopping) {
-                conn_close(c);
-                return;
-            } else {
-                c->started = 0;
-                release_rbuf(c);
-                req_done(c);
-                int kind = c->nreq ? T_IDLE : T_HEADER;
-                if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
-            }
-            if (!c->readable) return;
-            switch (conn_fill(c)) {
-            case IO_AGAIN:
-                return;
-            case IO_ERROR:
-                conn_close(c);
-                return;
-            }
-            if (!c->started) {
-                c->started = 1;
-                arm(c, T_HEADER);
-            }
-            break;
-        case CS_BODY:
-            if (c->rpos < c->rlen) {
-                read_body_step(c);
-                if (c->state != CS_BODY) break;
-            }
-            if (!read_body_more(c)) return;
-            break;
-        case CS_DISCARD: {
-            if (l->stopping) { /* the response is out; no more will follow */
-                conn_close(c);
-                return;
-            }
-            if (c->rpos < c->rlen) {
-                const char *why = "malformed chunked body";
-                size_t consumed, dlen;
-                int done =
-                    conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
-                if (done < 0) {
-                    /* The response is already out; nothing can follow it. */
-                    conn_close(c);
-                    return;
-                }
-                c->rpos += (uint32_t)consumed;
-                if (done) {
-                    c->state = CS_HEAD;
-                    break;
-                }
-            }
-            if (!c->readable) {
-                arm(c, T_BODY);
-                return;
-            }
-            c->rpos = c->rlen = 0;
-            switch (conn_fill(c)) {
-            case IO_AGAIN:
-                arm(c, T_BODY);
-                return;
-            case IO_ERROR:
-                conn_close(c);
-                return;
-            }
-            break;
-        }
-        case CS_GEN:
-            if (c->out) { /* a 100 Continue, earlier responses, the last piece */
-                c->state = CS_WRITE;
-                break;
-            }
-            switch (c->req->gen(c)) {
-            case GEN_MORE:
-                c->state = CS_WRITE;
-                break;
-            case GEN_DONE:
-                c->req->gen = NULL;
-                c->state = CS_WRITE;
-                break;
-            default: /* GEN_WAIT, GEN_GONE */
-                return;
-            }
-            break;
-        case CS_WAIT:
-            if (c->out) { /* earlier pipelined responses go out meanwhile */
-                c->state = CS_WRITE;
-                break;
-            }
-            if (c->req->resumed) {
-                resume_phases(c);
-                break;
-            }
-            if (!c->timer.next || c->timer_kind != T_SEND) arm(c, T_SEND);
-            return; /* the password check will resume it */
-        case CS_SINK:
-            switch (c->req->sink(c)) {
-            case SINK_MORE:
-                if (!read_body_more(c)) return;
-                break;
-            case SINK_WAIT:
-                if (c->out) { /* a 100 Continue, earlier responses: out meanwhile */
-                    c->state = CS_WRITE;
-                    break;
-                }
-                htd_timer_disarm(&c->timer); /* the module's time is not the client's */
-                return;
-            case SINK_DONE:
-                c->req->sink = NULL;
-                c->state = CS_WRITE;
-                break;
-            default: /* SINK_GONE */
-                return;
-            }
-            break;
-        case CS_LINGER: {
-            char sink[4096];
-            for (;;) {
-                ssize_t n = transport_read(c->tp, c->ev.fd, sink, sizeof sink);
-                if (n > 0) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-                    c->readable = 0;
-                    return;
-                }
-                conn_close(c);
-                return;
-            }
-        }
-        }
+        conn_close(c);
+        return 0;
+    }
+}
+
+static void conn_run(conn *c)
+{
+    static int (*const step[])(conn *) = {
+        [CS_HEAD] = step_head,       [CS_BODY] = step_body,     [CS_WRITE] = step_write,
+        [CS_DISCARD] = step_discard, [CS_LINGER] = step_linger, [CS_SINK] = step_sink,
+        [CS_WAIT] = step_wait,       [CS_GEN] = step_gen,
+    };
+    while (step[c->state](c)) {
     }
 }

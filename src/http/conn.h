@@ -1,7 +1,8 @@
 /*
  * conn.h - one client connection and its state machine.
  *
- *   HEAD     reading a request head (idle keep-alive when nothing is buffered)
+ *   HEAD     reading a request head (idle keep-alive when nothing is
+ *            buffered), and running the phases of one just parsed
  *   BODY     reading a request body that a handler will receive
  *   WRITE    sending a response queued in the connection's out queue
  *   DISCARD  reading and dropping the body of a request already answered
@@ -10,15 +11,17 @@
  *   SINK     a module takes the request body as it arrives (the request's
  *            sink: the document store's upload), or is busy with what it
  *            took (a disk job) and reads nothing meanwhile
- *   WAIT     a module suspended the request (MOD_AGAIN: a password check, a
- *            directory listing on the pool); reading nothing; when it is
- *            back the phases run again
+ *   WAIT     a module or handler suspended the request (MOD_AGAIN: a
+ *            password check or a directory listing on the pool, a handler's
+ *            answer from another thread); reading nothing; when it is back,
+ *            the rewrite phase runs again and the module is asked again
  *   GEN      a module produces the response piece by piece (the request's
  *            generator: a script's output, a file being compressed), each
  *            piece through WRITE and back
  *
- * Memory: an idle connection holds only this struct; the read buffer and the
- * out queue come from the loop's pools while a request is in progress.
+ * Memory: an idle connection holds only this struct; the read buffer, the
+ * out queue and the request object come from the worker's pools while a
+ * request is in progress.
  */
 #ifndef HTD_CONN_H
 #define HTD_CONN_H
