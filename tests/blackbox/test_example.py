@@ -86,8 +86,7 @@ def test_access_handler_refuses_or_lets_go_on_before_content_and_files(ctx):
 
 
 def test_streamed_response_chunked_piece_by_piece_and_a_file_by_sendfile(ctx):
-    srv = start_example(ctx)
-    try:
+    with harness.stops_cleanly(start_example(ctx)) as srv:
         c = harness.connect(srv)
         # Streamed: chunked, then the next pipelined request is answered.
         c.send(harness.req("/count?3") + harness.req("/count?1000") + harness.req("/hello"))
@@ -125,11 +124,6 @@ def test_streamed_response_chunked_piece_by_piece_and_a_file_by_sendfile(ctx):
             g.close()
         eq(get(srv, "/hello").body, HELLO, "served after clients left mid-stream")
         srv.check_health()
-        eq(srv.stop(), 0, "exit status after SIGTERM")
-        rep = srv.sanitizer_report()
-        check(rep is None, "sanitizer report:\n%s" % rep)
-    finally:
-        srv.cleanup()
 
 
 def test_routes_match_whole_segments(ctx):
