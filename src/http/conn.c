@@ -286,8 +286,8 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
 void conn_log(const conn *c, int status, uint64_t bytes)
 {
     const registry *reg = &c->w->srv->reg;
-    for (size_t i = 0; i < reg->n; i++)
-        if (reg->mods[i]->log) reg->mods[i]->log(c, status, bytes);
+    for (size_t i = 0; i < reg->nlog; i++)
+        reg->log[i](c, status, bytes);
 }
 
 void conn_error(conn *c, int status, const char *why, int keep)
@@ -350,10 +350,8 @@ static void run_phases(conn *c)
     struct htd_req *hr = c->req;
     const registry *reg = &c->w->srv->reg;
     for (; hr->phase < PH_COUNT; hr->phase++, hr->mod = 0) {
-        for (; hr->mod < reg->n; hr->mod++) {
-            int (*fn)(struct htd_req *) = reg->mods[hr->mod]->phase[hr->phase];
-            if (!fn) continue;
-            int rc = fn(hr);
+        for (; hr->mod < reg->nphase[hr->phase]; hr->mod++) {
+            int rc = reg->phase[hr->phase][hr->mod](hr);
             if (rc == MOD_DECLINED) continue;
             if (rc == MOD_AGAIN) return;
             if (rc != MOD_DONE) conn_error(c, rc, htd_reason(rc), 1);
@@ -661,8 +659,8 @@ static void resume_phases(conn *c)
      * rule are chosen again under the new one, then the module that waited
      * is asked again. */
     const registry *reg = &c->w->srv->reg;
-    for (size_t i = 0; i < reg->n; i++)
-        if (reg->mods[i]->phase[PH_REWRITE]) reg->mods[i]->phase[PH_REWRITE](hr);
+    for (size_t i = 0; i < reg->nphase[PH_REWRITE]; i++)
+        reg->phase[PH_REWRITE][i](hr);
     run_phases(c);
 }
 

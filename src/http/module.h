@@ -77,10 +77,21 @@ typedef struct htd_module {
     const char *(*allow)(const struct htd_req *hr);
 } htd_module;
 
-/* The modules of a server, in order. */
+#define REGISTRY_MAX 16
+
+/* The modules of a server, in order; for each phase, the functions of the
+ * modules that have one, in the same order, so that a request asks only
+ * those; and those of the hooks every response calls. */
 typedef struct registry {
     const htd_module *const *mods;
     size_t n;
+    int (*phase[PH_COUNT][REGISTRY_MAX])(struct htd_req *hr);
+    size_t nphase[PH_COUNT];
+    void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
+    size_t nlog;
 } registry;
+
+/* Makes r of mods[0..n) (at most REGISTRY_MAX). */
+void registry_init(registry *r, const htd_module *const *mods, size_t n);
 
 #endif

@@ -88,4 +88,10 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
  * The fields of HTD_H_* are found without a scan. */
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);
 
+/* The value of the first of the fields htd reads (HTD_H_*), or {NULL,0}. */
+static inline htd_str htd_request_known(const htd_request *req, int which)
+{
+    return req->known[which] ? req->headers[req->known[which] - 1].value : (htd_str){NULL, 0};
+}
+
 #endif

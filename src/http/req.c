@@ -56,6 +56,13 @@ void **req_slot(struct htd_req *hr, const void *key)
     return NULL;
 }
 
+void *req_get(const struct htd_req *hr, const void *key)
+{
+    for (size_t i = 0; i < REQ_SLOTS && hr->slots[i].key; i++)
+        if (hr->slots[i].key == key) return hr->slots[i].val;
+    return NULL;
+}
+
 void req_free(pool *p, struct htd_req *hr)
 {
     arena_reset(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);

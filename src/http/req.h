@@ -90,6 +90,8 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w);
  * slots are full. A module whose slot is not NULL when the request ends
  * has its release hook called (module.h). */
 void **req_slot(struct htd_req *hr, const void *key);
+/* What module key's slot holds, NULL if it has none (none is made). */
+void *req_get(const struct htd_req *hr, const void *key);
 
 /* Gives hr back to p with everything its arena holds. */
 void req_free(pool *p, struct htd_req *hr);

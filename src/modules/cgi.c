@@ -259,7 +259,7 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         snprintf(n, sizeof n, "%lld", (long long)r->content_length);
         env_str(e, "CONTENT_LENGTH", n);
     }
-    if ((v = htd_request_header(r, "content-type", 12)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
+    if ((v = htd_request_known(r, HTD_H_CONTENT_TYPE)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
     if (hr->user.p) { /* a realm accepted the credentials */
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);

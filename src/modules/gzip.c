@@ -148,11 +148,11 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     static const char vary[] = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
 
     /* Validators of the variant: its own tag, the file's date. */
-    htd_str v = htd_request_header(r, "if-none-match", 13);
+    htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
     time_t t;
     int not_modified = v.p ? static_etag_match(v, etag, 1) : 0;
     if (!v.p) {
-        htd_str ims = htd_request_header(r, "if-modified-since", 17);
+        htd_str ims = htd_request_known(r, HTD_H_IF_MODIFIED_SINCE);
         not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
     }
     if (not_modified) {
@@ -167,7 +167,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
         conn_log(c, 304, 0);
         return 0;
     }
-    htd_str im = htd_request_header(r, "if-match", 8);
+    htd_str im = htd_request_known(r, HTD_H_IF_MATCH);
     if (im.p && !static_etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
 
     struct gz *g = c->head_only ? NULL : gz_get(c->w);

@@ -158,7 +158,7 @@ static int read_credentials(struct htd_req *hr, char *buf, htd_str *user, htd_st
 {
     int again = hr->creds_read; /* back from a password check: the name is kept already */
     hr->creds_read = 1;
-    htd_str v = htd_request_header(hr->r, "authorization", 13);
+    htd_str v = htd_request_known(hr->r, HTD_H_AUTHORIZATION);
     if (!v.p) return CRED_NONE;
     if (auth_parse_basic(v, buf, CRED_MAX, user, pass) < 0) return CRED_BAD;
     if (again && hr->claimed.p) {

@@ -102,18 +102,11 @@ int static_etag_match(htd_str v, htd_str etag, int weak)
     return 0;
 }
 
-static htd_str header(const htd_request *r, const char *lit, size_t len)
+/* Is v (a field's value, or absent) an HTTP-date? Then it is *t. */
+static int date_of(htd_str v, time_t *t)
 {
-    return htd_request_header(r, lit, len);
-}
-#define HDR(r, lit) header((r), (lit), sizeof(lit) - 1)
-
-static int header_date(const htd_request *r, const char *name, size_t len, time_t *t)
-{
-    htd_str v = header(r, name, len);
     return v.p && htd_date_parse(v.p, v.len, t) == 0;
 }
-#define HDR_DATE(r, lit, t) header_date((r), (lit), sizeof(lit) - 1, (t))
 
 static void finish(struct htd_req *hr, int status, uint64_t bytes)
 {
@@ -291,7 +284,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
 {
     conn *c = hr->c;
     worker *l = c->w;
-    int json = listing_wants_json(HDR(hr->r, "accept"));
+    int json = listing_wants_json(htd_request_known(hr->r, HTD_H_ACCEPT));
     list_job *lj = LJ_OF(c);
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
@@ -497,13 +490,14 @@ void static_serve(struct htd_req *hr)
     }
     /* Content codings: identity unless the client takes a precompressed
      * variant the file has; 406 only when it refuses identity too. */
-    htd_str ae = HDR(hr->r, "accept-encoding");
+    htd_str ae = htd_request_known(hr->r, HTD_H_ACCEPT_ENCODING);
     if (ae.p) {
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
         /* On the fly: never for ranges, nor where a FILE.gz is there. */
         int fly = l->srv->cfg.gzip && !(e->siblings & 1u << ENC_GZIP) &&
-                  gzip_compressible(e->ctype) && e->size >= GZIP_MIN && !HDR(hr->r, "range").p;
+                  gzip_compressible(e->ctype) && e->size >= GZIP_MIN &&
+                  !htd_request_known(hr->r, HTD_H_RANGE).p;
         int k =
             htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
         if (k < 0) {
@@ -548,19 +542,19 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
     /* Preconditions in the order of RFC 9110 section 13.2.2. */
     htd_str v;
     time_t t;
-    if ((v = HDR(r, "if-match")).p) {
+    if ((v = htd_request_known(r, HTD_H_IF_MATCH)).p) {
         if (!static_etag_match(v, e->etag, 0)) goto precondition_failed;
-    } else if (HDR_DATE(r, "if-unmodified-since", &t) && e->mtime > t) {
+    } else if (date_of(htd_request_header(r, "if-unmodified-since", 19), &t) && e->mtime > t) {
         goto precondition_failed;
     }
-    if ((v = HDR(r, "if-none-match")).p) {
+    if ((v = htd_request_known(r, HTD_H_IF_NONE_MATCH)).p) {
         if (static_etag_match(v, e->etag, 1)) goto not_modified;
-    } else if (HDR_DATE(r, "if-modified-since", &t) && e->mtime <= t) {
+    } else if (date_of(htd_request_known(r, HTD_H_IF_MODIFIED_SINCE), &t) && e->mtime <= t) {
         goto not_modified;
     }
 
-    if (m == HTD_M_GET && (v = HDR(r, "range")).p) {
-        htd_str ir = HDR(r, "if-range");
+    if (m == HTD_M_GET && (v = htd_request_known(r, HTD_H_RANGE)).p) {
+        htd_str ir = htd_request_known(r, HTD_H_IF_RANGE);
         int use = 1;
         if (ir.p) {
             if (ir.len && ir.p[0] == '"')

@@ -602,8 +602,8 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
     int area = area_of(s, hr->path, hr->path_len);
     u->area_fd = s->writable_fd[area];
-    htd_str v = htd_request_header(r, "if-match", 8),
-            inm = htd_request_header(r, "if-none-match", 13);
+    htd_str v = htd_request_known(r, HTD_H_IF_MATCH),
+            inm = htd_request_known(r, HTD_H_IF_NONE_MATCH);
     if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
         (inm.p && inm.len >= sizeof u->if_none_match)) {
         u->status = 431;
@@ -626,7 +626,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     if (collection) {
         if (n && p[n - 1] == '/') n--;
         copy_str(u->dir, sizeof u->dir, (htd_str){p, n});
-        strcpy(u->ext, ext_for(htd_request_header(r, "content-type", 12)));
+        strcpy(u->ext, ext_for(htd_request_known(r, HTD_H_CONTENT_TYPE)));
     } else {
         if (u->method == HTD_M_DELETE && n && p[n - 1] == '/') n--; /* a directory */
         if (n == 0 || p[n - 1] == '/') {

@@ -29,8 +29,8 @@ static int suspend(struct htd_req *hr)
 static int access_phase(struct htd_req *hr)
 {
     htd_server *s = hr->c->w->srv;
-    void **next = req_slot(hr, &routes_module);
-    for (size_t i = next && *next ? (size_t)(uintptr_t)*next - 1 : 0; i < s->nroutes; i++) {
+    uintptr_t next = (uintptr_t)req_get(hr, &routes_module);
+    for (size_t i = next ? next - 1 : 0; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
         if (rt->phase != HTD_PHASE_ACCESS ||
             !htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len))
@@ -38,7 +38,8 @@ static int access_phase(struct htd_req *hr)
         int rc = rt->fn(hr, rt->arg);
         if (rc == HTD_DECLINED || (rc == HTD_DONE && !hr->responded)) continue;
         if (rc == HTD_AGAIN && !hr->responded) {
-            if (next) *next = (void *)(uintptr_t)(i + 2);
+            void **slot = req_slot(hr, &routes_module);
+            if (slot) *slot = (void *)(uintptr_t)(i + 2);
             return suspend(hr);
         }
         return MOD_DONE;

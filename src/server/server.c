@@ -189,7 +189,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
             return NULL;
         }
     htd_server *s = calloc(1, sizeof *s);
-    if (s) s->reg = (registry){modules, sizeof modules / sizeof modules[0]};
+    if (s) registry_init(&s->reg, modules, sizeof modules / sizeof modules[0]);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
