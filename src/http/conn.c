@@ -84,7 +84,7 @@ static void req_done(conn *c)
     if (!hr) return;
     /* What a module still holds of the request (a script, an upload, a
      * password check) goes first: the connection may be closing. */
-    for (size_t i = 0; i < REQ_SLOTS && hr->slots[i].key; i++) {
+    for (size_t i = 0; i < hr->nslots; i++) {
         const htd_module *m = hr->slots[i].key;
         if (hr->slots[i].val && m->release) m->release(hr);
     }

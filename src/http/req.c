@@ -35,7 +35,7 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
     hr->waiting = hr->reading = 0;
     hr->gen = NULL;
     hr->sink = NULL;
-    memset(hr->slots, 0, sizeof hr->slots);
+    hr->nslots = 0;
     hr->w = w;
     hr->async = 0;
     atomic_init(&hr->resume_called, 0);
@@ -46,19 +46,17 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
 
 void **req_slot(struct htd_req *hr, const void *key)
 {
-    for (size_t i = 0; i < REQ_SLOTS; i++) {
+    for (size_t i = 0; i < hr->nslots; i++)
         if (hr->slots[i].key == key) return &hr->slots[i].val;
-        if (!hr->slots[i].key) {
-            hr->slots[i].key = key;
-            return &hr->slots[i].val;
-        }
-    }
-    return NULL;
+    if (hr->nslots == REQ_SLOTS) return NULL;
+    hr->slots[hr->nslots].key = key;
+    hr->slots[hr->nslots].val = NULL;
+    return &hr->slots[hr->nslots++].val;
 }
 
 void *req_get(const struct htd_req *hr, const void *key)
 {
-    for (size_t i = 0; i < REQ_SLOTS && hr->slots[i].key; i++)
+    for (size_t i = 0; i < hr->nslots; i++)
         if (hr->slots[i].key == key) return hr->slots[i].val;
     return NULL;
 }

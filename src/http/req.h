@@ -74,6 +74,7 @@ struct htd_req {
         const void *key; /* the module (module.h) */
         void *val;
     } slots[REQ_SLOTS];
+    uint8_t nslots; /* slots[0..nslots) are made */
     /* A handler's answer from another thread (htd_req_resume). */
     struct worker *w;
     uint8_t async;            /* suspended by a handler (HTD_AGAIN) */
