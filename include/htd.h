@@ -114,6 +114,14 @@ typedef struct htd_config {
     int no_precompressed; /* do not serve FILE.br / FILE.gz for FILE to clients that take them */
     const char *const *cache_control; /* "PREFIX=VALUE": Cache-Control for paths under PREFIX */
     size_t ncache_control;
+    /* The order in which the content modules are asked for a request:
+     * names of "cgi", "store", "routes" (the program's handlers) and
+     * "static", first those named, then the others in that order. NULL:
+     * that order. Scripts must come before static files, or a script's
+     * file would be sent as it is: an order that puts "static" before "cgi"
+     * is refused. */
+    const char *const *content_order;
+    size_t ncontent_order;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

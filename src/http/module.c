@@ -4,12 +4,41 @@
  */
 #include "module.h"
 
+#include <string.h>
+
 void registry_init(registry *r, const htd_module *const *mods, size_t n)
 {
     *r = (registry){.mods = mods, .n = n < REGISTRY_MAX ? n : REGISTRY_MAX};
     for (size_t i = 0; i < r->n; i++) {
         for (int p = 0; p < PH_COUNT; p++)
-            if (mods[i]->phase[p]) r->phase[p][r->nphase[p]++] = mods[i]->phase[p];
+            if (mods[i]->phase[p]) {
+                r->phase_mod[p][r->nphase[p]] = mods[i];
+                r->phase[p][r->nphase[p]++] = mods[i]->phase[p];
+            }
         if (mods[i]->log) r->log[r->nlog++] = mods[i]->log;
     }
+}
+
+int registry_order(registry *r, int ph, const char *const *names, size_t n, const char **bad)
+{
+    size_t k = 0; /* phase[ph][0..k) are in their place */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = k;
+        while (j < r->nphase[ph] && strcmp(r->phase_mod[ph][j]->name, names[i]) != 0)
+            j++;
+        if (j == r->nphase[ph]) {
+            *bad = names[i];
+            return -1;
+        }
+        /* Move j to k, the ones between one place down, keeping their order. */
+        const htd_module *m = r->phase_mod[ph][j];
+        int (*fn)(struct htd_req *) = r->phase[ph][j];
+        for (; j > k; j--) {
+            r->phase_mod[ph][j] = r->phase_mod[ph][j - 1];
+            r->phase[ph][j] = r->phase[ph][j - 1];
+        }
+        r->phase_mod[ph][k] = m;
+        r->phase[ph][k++] = fn;
+    }
+    return 0;
 }

@@ -86,6 +86,7 @@ typedef struct registry {
     const htd_module *const *mods;
     size_t n;
     int (*phase[PH_COUNT][REGISTRY_MAX])(struct htd_req *hr);
+    const htd_module *phase_mod[PH_COUNT][REGISTRY_MAX]; /* whose each function is */
     size_t nphase[PH_COUNT];
     void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
     size_t nlog;
@@ -93,5 +94,8 @@ typedef struct registry {
 
 /* Makes r of mods[0..n) (at most REGISTRY_MAX). */
 void registry_init(registry *r, const htd_module *const *mods, size_t n);
+/* Puts the modules named in names[0..n) first in phase ph, in that order,
+ * the others after them as they were. -1 with the unknown name in *bad. */
+int registry_order(registry *r, int ph, const char *const *names, size_t n, const char **bad);
 
 #endif

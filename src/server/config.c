@@ -37,6 +37,7 @@ struct conf_file {
     const char **listen;
     const char **writable;
     const char **cgi;
+    const char **content_order;
     char **owned; /* strings made here (absolute paths) */
     size_t nowned;
 };
@@ -203,17 +204,25 @@ void conf_close(conf_file *f)
     free((void *)f->listen);
     free((void *)f->writable);
     free((void *)f->cgi);
+    free((void *)f->content_order);
     free(f->path);
     free(f->dir);
     free(f);
 }
 
-static const char *const top_keys[] = {
-    "listen",         "threads",       "root",         "access_log",   "log_format",
-    "header_timeout", "body_timeout",  "idle_timeout", "send_timeout", "max_requests",
-    "writable",       "max_upload",    "headers",      "access",       "auth",
-    "error_pages",    "rules",         "vhosts",       "cgi",          "cgi_timeout",
-    "cgi_max",        "precompressed", "gzip",         "list_dirs",    NULL};
+static const char *const top_keys[] = {"listen",        "threads",
+                                       "root",          "access_log",
+                                       "log_format",    "header_timeout",
+                                       "body_timeout",  "idle_timeout",
+                                       "send_timeout",  "max_requests",
+                                       "writable",      "max_upload",
+                                       "headers",       "access",
+                                       "auth",          "error_pages",
+                                       "rules",         "vhosts",
+                                       "cgi",           "cgi_timeout",
+                                       "cgi_max",       "precompressed",
+                                       "gzip",          "list_dirs",
+                                       "content_order", NULL};
 
 static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms,
                    char *err, size_t errlen)
@@ -296,6 +305,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (get_strings(f, s, &f->cgi, &n, err, errlen) < 0) return -1;
         c->cgi = f->cgi;
         c->ncgi = n;
+    }
+    if ((s = config_setting_get_member(root, "content_order")) && !c->ncontent_order) {
+        if (get_strings(f, s, &f->content_order, &n, err, errlen) < 0) return -1;
+        c->content_order = f->content_order;
+        c->ncontent_order = n;
     }
     if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
         double d;

@@ -176,6 +176,30 @@ const char *htd_version(void)
     return HTD_VERSION;
 }
 
+/* The registry, with the content modules in the configured order. */
+static int make_registry(htd_server *s, char *err, size_t errlen)
+{
+    registry *r = &s->reg;
+    registry_init(r, modules, sizeof modules / sizeof modules[0]);
+    const char *bad = NULL;
+    if (registry_order(r, PH_CONTENT, s->cfg.content_order, s->cfg.ncontent_order, &bad) < 0) {
+        snprintf(err, errlen,
+                 "content_order: no content module '%s'; they are cgi, store, routes and static",
+                 bad);
+        return -1;
+    }
+    size_t cgi = 0, stat = 0;
+    for (size_t i = 0; i < r->nphase[PH_CONTENT]; i++) {
+        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "cgi") == 0) cgi = i;
+        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "static") == 0) stat = i;
+    }
+    if (stat < cgi) {
+        snprintf(err, errlen, "content_order: static before cgi would send scripts as files");
+        return -1;
+    }
+    return 0;
+}
+
 htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err, size_t errlen)
 {
     /* The growth rule of htd.h: a program's config may be shorter than
@@ -189,7 +213,6 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
             return NULL;
         }
     htd_server *s = calloc(1, sizeof *s);
-    if (s) registry_init(&s->reg, modules, sizeof modules / sizeof modules[0]);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -208,6 +231,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     }
     const htd_config *cfg = &s->cfg;
     fill_defaults(&s->cfg);
+    if (make_registry(s, err, errlen) < 0) goto fail;
     s->nthreads = s->cfg.threads;
     /* First, so that an error in the file names its line. */
     if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;

@@ -300,3 +300,28 @@ def _check_request_echoes(srv):
         [("method", "GET"), ("target", "/request"), ("version", "11"), ("host", "other.test"),
          ("vhost", ""), ("peer", "127.0.0.1")], [("Host", "other.test")]),
         "what the handler was told, for a host no vhost names")
+
+
+def test_content_order_from_the_config(ctx):
+    # Files asked before the program's handlers: /hello is a file that is
+    # not there (404), no longer the handler's.
+    cd = harness.ConfDir()
+    try:
+        conf = cd.write_conf('content_order = ["cgi", "static"];\n')
+        with harness.stops_cleanly(harness.start_example("hello", ctx.root.path, conf)) as srv:
+            eq(get(srv, "/hello").status, 404, "/hello with static files asked first")
+            check_ok_file(get(srv, "/file.txt"), FILE_TXT, "text/plain; charset=utf-8")
+            eq(get(srv, "/echo", "POST", body=b"x").status, 405, "POST /echo goes to the files too")
+        # Unknown names, and static files before scripts, are refused.
+        for order, says in (('["nope"]', "no content module 'nope'"),
+                            ('["static", "cgi"]', "static before cgi")):
+            conf = cd.write_conf("content_order = %s;\n" % order)
+            srv = harness.Server([os.path.join(harness.EXAMPLES, "hello"), ctx.root.path,
+                                  "127.0.0.1:0", conf], serving_line=False)
+            try:
+                eq(srv.wait(timeout=10), 2, "exit status for content_order = %s" % order)
+                check(says in srv.stderr(), "the error names the problem: %r" % srv.stderr())
+            finally:
+                srv.cleanup()
+    finally:
+        cd.cleanup()
