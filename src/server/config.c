@@ -308,6 +308,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     }
     if ((s = config_setting_get_member(root, "content_order")) && !c->ncontent_order) {
         if (get_strings(f, s, &f->content_order, &n, err, errlen) < 0) return -1;
+        char why[200];
+        if (server_content_order_check(f->content_order, n, why, sizeof why) < 0)
+            return conf_fail(err, errlen, f, s, "content_order: %s", why);
         c->content_order = f->content_order;
         c->ncontent_order = n;
     }

@@ -176,15 +176,15 @@ const char *htd_version(void)
     return HTD_VERSION;
 }
 
-/* The registry, with the content modules in the configured order. */
-static int make_registry(htd_server *s, char *err, size_t errlen)
+/* r made of the modules, with the content modules in the order names
+ * give. -1 with the reason in err. */
+static int ordered_registry(registry *r, const char *const *names, size_t n, char *err,
+                            size_t errlen)
 {
-    registry *r = &s->reg;
     registry_init(r, modules, sizeof modules / sizeof modules[0]);
     const char *bad = NULL;
-    if (registry_order(r, PH_CONTENT, s->cfg.content_order, s->cfg.ncontent_order, &bad) < 0) {
-        snprintf(err, errlen,
-                 "content_order: no content module '%s'; they are cgi, store, routes and static",
+    if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
+        snprintf(err, errlen, "no content module '%s'; they are cgi, store, routes and static",
                  bad);
         return -1;
     }
@@ -194,7 +194,25 @@ static int make_registry(htd_server *s, char *err, size_t errlen)
         if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "static") == 0) stat = i;
     }
     if (stat < cgi) {
-        snprintf(err, errlen, "content_order: static before cgi would send scripts as files");
+        snprintf(err, errlen, "static before cgi would send scripts as files");
+        return -1;
+    }
+    return 0;
+}
+
+int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen)
+{
+    registry r;
+    return ordered_registry(&r, names, n, err, errlen);
+}
+
+/* The registry, with the content modules in the configured order. */
+static int make_registry(htd_server *s, char *err, size_t errlen)
+{
+    char why[200];
+    if (ordered_registry(&s->reg, s->cfg.content_order, s->cfg.ncontent_order, why, sizeof why) <
+        0) {
+        snprintf(err, errlen, "content_order: %s", why);
         return -1;
     }
     return 0;

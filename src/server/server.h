@@ -66,6 +66,9 @@ struct htd_server {
     int nstarted;
 };
 
+/* Whether names is a good content_order: 0, or -1 with the reason in err. */
+int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen);
+
 /* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */
 int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen);
 

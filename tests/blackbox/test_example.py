@@ -323,5 +323,11 @@ def test_content_order_from_the_config(ctx):
                 check(says in srv.stderr(), "the error names the problem: %r" % srv.stderr())
             finally:
                 srv.cleanup()
+            # htd --check-config names the line.
+            p = harness.run_htd(["--check-config", conf])
+            eq(p.returncode, 2, "--check-config's exit status for content_order = %s" % order)
+            err = p.stderr.decode()
+            check(("%s:1: content_order: " % conf) in err and says in err,
+                  "--check-config names the file, line and problem: %r" % err)
     finally:
         cd.cleanup()
