@@ -142,6 +142,45 @@ static int count(htd_req *req, void *arg)
     return HTD_DONE;
 }
 
+/* POST /measure[?LIMIT]: the body taken as it comes (no max_body), its
+ * length and a checksum answered at its end; past LIMIT bytes, 413 at
+ * once. */
+typedef struct measure {
+    unsigned long long len, sum, limit;
+} measure;
+
+static void measure_data(htd_req *req, const char *p, size_t len, void *arg)
+{
+    measure *m = arg;
+    char out[96];
+    if (!p) { /* the end */
+        int n = snprintf(out, sizeof out, "%llu bytes, sum %llu\n", m->len, m->sum);
+        htd_respond(req, 200, "text/plain; charset=utf-8", out, (size_t)n);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        m->sum += (unsigned char)p[i];
+    m->len += len;
+    if (m->limit && m->len > m->limit) {
+        static const char big[] = "too large\n";
+        htd_respond(req, 413, "text/plain; charset=utf-8", big, sizeof big - 1);
+    }
+}
+
+static int measure_body(htd_req *req, void *arg)
+{
+    (void)arg;
+    if (!is(htd_req_method(req), "POST")) return HTD_DECLINED;
+    measure *m = htd_req_alloc(req, sizeof *m); /* lasts as long as the request */
+    if (!m) return HTD_DECLINED;
+    htd_str q = htd_req_query(req);
+    char num[24] = "0";
+    if (q.len && q.len < sizeof num) memcpy(num, q.p, q.len), num[q.len] = 0;
+    *m = (measure){0, 0, strtoull(num, NULL, 10)};
+    if (htd_req_read_body(req, measure_data, NULL, m) < 0) return HTD_DECLINED;
+    return HTD_DONE; /* answered at the body's end */
+}
+
 /* GET /sendfile/NAME: ROOT/NAME through htd_respond_file (sendfile). */
 static int send_file(htd_req *req, void *arg)
 {
@@ -179,6 +218,8 @@ int main(int argc, char **argv)
     htd_server_handle(server, "/echo", echo, NULL);
     htd_server_handle(server, "/request", request, NULL);
     htd_server_handle(server, "/count", count, NULL);
+    htd_server_handle_phase(server, HTD_PHASE_CONTENT | HTD_BODY_STREAMED, "/measure", measure_body,
+                            NULL);
     htd_server_handle(server, "/sendfile/", send_file, argv[1]);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);

@@ -149,6 +149,10 @@ HTD_API int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn 
  * to htd_req_resume answers to refuse, or answers nothing to let the
  * request go on. */
 enum { HTD_PHASE_ACCESS = 1, HTD_PHASE_CONTENT = 2 };
+/* Or'ed into HTD_PHASE_CONTENT: the handler is called before the request
+ * body is read, and takes it as it comes with htd_req_read_body (no
+ * max_body then: the handler decides what is too much). */
+enum { HTD_BODY_STREAMED = 0x100 };
 /* As htd_server_handle, in the phase given. 0, or -1 (out of memory, or no
  * such phase). */
 HTD_API int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_handler_fn fn,
@@ -332,6 +336,18 @@ HTD_API int htd_respond_stream(htd_req *r, int status, const char *content_type,
                                int (*next)(htd_req *r, void *arg), void (*end)(void *arg),
                                void *arg);
 HTD_API int htd_stream_write(htd_req *r, const void *p, size_t len);
+
+/* For a handler registered with HTD_BODY_STREAMED: the request body as it
+ * arrives (de-chunked). on_data(req, p, len, arg) runs on the worker for
+ * each piece, and once with (NULL, 0) at its end, where the handler answers
+ * (unanswered: 500); it may answer earlier, and the rest of the body is then
+ * read and dropped. end(arg), if not NULL, is called once when it is over,
+ * answered or cut short by a client that went. A client that waits for
+ * 100 Continue gets it now. Call it from the handler, then return HTD_DONE.
+ * 0, or -1 (the request has no body to read this way). */
+HTD_API int htd_req_read_body(htd_req *r,
+                              void (*on_data)(htd_req *r, const char *p, size_t len, void *arg),
+                              void (*end)(void *arg), void *arg);
 
 /* A response whose body is len bytes of the open file fd from off, sent
  * with sendfile. htd owns fd from the call on: it is closed once sent, when

@@ -306,3 +306,66 @@ int htd_respond_file(htd_req *r, int status, const char *content_type, int fd, u
     conn_log(c, status, c->head_only ? 0 : len);
     return 0;
 }
+
+/* ---- request bodies as they come ---- */
+
+typedef struct body_reader {
+    void (*on_data)(htd_req *r, const char *p, size_t len, void *arg);
+    void (*end)(void *arg);
+    void *arg;
+} body_reader;
+
+static void reader_release(struct htd_req *hr);
+static const htd_module reader_module = {.name = "body", .release = reader_release};
+
+/* The reading is over: end is called, and it is let go. */
+static void reader_over(struct htd_req *hr)
+{
+    body_reader **slot = (body_reader **)req_slot(hr, &reader_module), *br = *slot;
+    *slot = NULL;
+    if (br->end) br->end(br->arg);
+}
+
+static void reader_release(struct htd_req *hr)
+{
+    reader_over(hr); /* cut short: the connection closes */
+}
+
+/* The request's sink (module.h): each piece to the handler, then its end. */
+static int reader_sink(conn *c)
+{
+    struct htd_req *hr = c->req;
+    body_reader *br = req_get(hr, &reader_module);
+    while (c->rpos < c->rlen && conn_body_pending(c) && !hr->responded) {
+        const char *why = "malformed chunked body";
+        size_t consumed, dlen;
+        int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
+        if (done < 0) {
+            reader_over(hr);
+            conn_error(c, 400, why, 0);
+            return SINK_DONE;
+        }
+        if (dlen) br->on_data(hr, c->rbuf + c->rpos, dlen, br->arg); /* decoded in place */
+        c->rpos += (uint32_t)consumed;
+    }
+    if (conn_body_pending(c) && !hr->responded) return SINK_MORE;
+    if (!hr->responded) br->on_data(hr, NULL, 0, br->arg);
+    if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
+    reader_over(hr);
+    return SINK_DONE; /* what is left of a body answered early is dropped */
+}
+
+int htd_req_read_body(htd_req *r, void (*on_data)(htd_req *r, const char *p, size_t len, void *arg),
+                      void (*end)(void *arg), void *arg)
+{
+    conn *c = r->c;
+    if (!c || !on_data || r->responded || r->sink || r->gen || r->reading) return -1;
+    body_reader *br = arena_alloc(&r->mem, sizeof *br);
+    void **slot = br ? req_slot(r, &reader_module) : NULL;
+    if (!slot) return -1;
+    *br = (body_reader){on_data, end, arg};
+    *slot = br;
+    conn_take_body(c);
+    r->sink = reader_sink; /* the phases end in SINK */
+    return 0;
+}

@@ -53,11 +53,12 @@ static int content_phase(struct htd_req *hr)
     htd_server *s = c->w->srv;
     size_t first = 0;
     while (first < s->nroutes &&
-           (s->routes[first].phase != HTD_PHASE_CONTENT ||
+           (!(s->routes[first].phase & HTD_PHASE_CONTENT) ||
             !htd_path_under(hr->path, hr->path_len, s->routes[first].prefix, s->routes[first].len)))
         first++;
     if (first == s->nroutes) return MOD_DECLINED;
-    if (!hr->body_taken && conn_body_pending(c)) {
+    int streamed = s->routes[first].phase & HTD_BODY_STREAMED;
+    if (!streamed && !hr->body_taken && conn_body_pending(c)) {
         const htd_request *r = hr->r;
         if (!r->chunked && (uint64_t)r->content_length > s->cfg.max_body) {
             conn_error(c, 413, "request body larger than the server accepts", 0);
@@ -66,7 +67,7 @@ static int content_phase(struct htd_req *hr)
         conn_read_body(c);
         return MOD_AGAIN;
     }
-    if (hr->body_taken) {
+    if (hr->body_taken && !streamed) {
         /* Access and authentication were checked before the body; the vhost
          * and rule are chosen again under the worker's site of now, which a
          * reload may have replaced meanwhile. */
@@ -74,13 +75,14 @@ static int content_phase(struct htd_req *hr)
     }
     for (size_t i = first; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
-        if (rt->phase != HTD_PHASE_CONTENT ||
+        if (!(rt->phase & HTD_PHASE_CONTENT) ||
             !htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len))
             continue;
         int rc = rt->fn(hr, rt->arg);
         if (rc == HTD_AGAIN && !hr->responded) return suspend(hr);
         if (rc != HTD_DECLINED) {
-            if (!hr->responded) conn_error(c, 500, "the handler did not respond", 1);
+            /* A handler that reads the body answers at its end (the sink). */
+            if (!hr->responded && !hr->sink) conn_error(c, 500, "the handler did not respond", 1);
             return MOD_DONE;
         }
     }

@@ -337,7 +337,9 @@ int htd_server_handle(htd_server *s, const char *prefix, htd_handler_fn fn, void
 int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_handler_fn fn,
                             void *arg)
 {
-    if (phase != HTD_PHASE_ACCESS && phase != HTD_PHASE_CONTENT) return -1;
+    if (phase != HTD_PHASE_ACCESS && phase != HTD_PHASE_CONTENT &&
+        phase != (HTD_PHASE_CONTENT | HTD_BODY_STREAMED))
+        return -1;
     route *r = realloc(s->routes, (s->nroutes + 1) * sizeof *r);
     if (!r) return -1;
     s->routes = r;

@@ -331,3 +331,43 @@ def test_content_order_from_the_config(ctx):
                   "--check-config names the file, line and problem: %r" % err)
     finally:
         cd.cleanup()
+
+
+def test_handler_takes_the_body_as_it_comes(ctx):
+    def body(srv):
+        big = bytes(range(256)) * 16384  # 4 MiB: past max_body, which a streamed body has not
+        want = b"%d bytes, sum %d\n" % (len(big), sum(big))
+        c = harness.connect(srv)
+        c.send(harness.req("/measure", "POST", [("Content-Length", str(len(big)))]) + big
+               + harness.req("/hello"))
+        r = c.read_response()
+        eq((r.status, r.body), (200, want), "a 4 MiB body measured as it came")
+        eq(c.read_response().body, HELLO, "the request after it")
+        # Chunked, de-chunked piece by piece.
+        c.send(harness.req("/measure", "POST", [("Transfer-Encoding", "chunked")])
+               + b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n")
+        r = c.read_response()
+        eq((r.status, r.body), (200, b"5 bytes, sum %d\n" % sum(b"abcde")), "a chunked body")
+        # No body at all: the end alone.
+        c.send(harness.req("/measure", "POST", [("Content-Length", "0")]))
+        eq(c.read_response().body, b"0 bytes, sum 0\n", "an empty body")
+        # Answered before the end: the rest is dropped and the connection goes on.
+        c.send(harness.req("/measure?1000", "POST", [("Content-Length", "5000")]) + b"x" * 5000
+               + harness.req("/hello"))
+        r = c.read_response()
+        eq((r.status, r.body), (413, b"too large\n"), "answered before the body's end")
+        eq(c.read_response().body, HELLO, "the request after the dropped rest")
+        # 100 Continue before the body.
+        c.send(harness.req("/measure", "POST", [("Content-Length", "3"),
+                                                ("Expect", "100-continue")]))
+        eq(c.read_line(), b"HTTP/1.1 100 Continue\r\n", "100 Continue")
+        eq(c.read_line(), b"\r\n", "its empty line")
+        c.send(b"xyz")
+        eq(c.read_response().body, b"3 bytes, sum %d\n" % sum(b"xyz"), "the body after it")
+        c.close()
+        # A client that leaves mid-body leaves the server sane.
+        g = harness.connect(srv)
+        g.send(harness.req("/measure", "POST", [("Content-Length", "100000")]) + b"y" * 1000)
+        g.close()
+        eq(get(srv, "/hello").body, HELLO, "served after a client left mid-body")
+    _with_example(ctx, body)
