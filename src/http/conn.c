@@ -8,9 +8,9 @@
  * sinks' (module.h). conn_run loops until the connection must wait for the
  * socket: it parses what is buffered, runs the phases of a whole head,
  * writes what is queued, and reads only when nothing buffered can make
- * progress. Sockets are edge-triggered, so
- * `readable` and `writable` remember what epoll said until a syscall shows
- * the socket drained or full.
+ * progress. Sockets are edge-triggered, so `readable` and `writable`
+ * remember what epoll said until a syscall shows the socket drained or
+ * full.
  */
 #include "conn.h"
 
@@ -50,8 +50,9 @@ void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
     c->state = CS_HEAD;
     c->writable = 1;
     /* TCP_DEFER_ACCEPT on the listener means there is usually a request
-     * waiting already: try reading before asking epoll (do_accept in loop.c
-     * has made sure no file change the request could have seen is pending). */
+     * waiting already: try reading before asking epoll (the worker's
+     * on_listener has made sure no file change the request could have seen
+     * is pending). */
     c->readable = 1;
     if (salen > sizeof c->peer) salen = sizeof c->peer;
     memcpy(&c->peer, sa, salen);

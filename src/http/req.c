@@ -3,43 +3,17 @@
  */
 #include "req.h"
 
+#include <stddef.h>
 #include <string.h>
 
 struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
 {
     struct htd_req *hr = pool_get(p);
     if (!hr) return NULL;
-    /* Only the fields before the head need zeroing: the parser fills the
-     * head, and the rest is set as the request goes. */
+    memset(hr, 0, offsetof(struct htd_req, resume_called));
     hr->c = c;
-    hr->parser = (htd_parser){0};
-    hr->r = NULL;
-    hr->vh = NULL;
-    hr->rule = NULL;
-    hr->sc = NULL;
-    hr->cache = NULL;
-    hr->rule_hdrs = NULL;
-    hr->rule_hdrs_len = 0;
-    hr->cc = NULL;
-    hr->cc_len = 0;
-    hr->path = NULL;
-    hr->path_len = 0;
-    hr->body = (htd_str){NULL, 0};
-    hr->claimed = hr->user = (htd_str){NULL, 0};
-    hr->creds_read = 0;
-    hr->hdrs = NULL;
-    hr->hdrs_len = 0;
-    hr->responded = 0;
-    hr->phase = hr->mod = 0;
-    hr->resumed = hr->keep_alive = hr->body_taken = hr->continued = 0;
-    hr->waiting = hr->reading = 0;
-    hr->gen = NULL;
-    hr->sink = NULL;
-    hr->nslots = 0;
     hr->w = w;
-    hr->async = 0;
     atomic_init(&hr->resume_called, 0);
-    hr->async_fn = NULL;
     arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     return hr;
 }

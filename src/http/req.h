@@ -36,9 +36,9 @@ struct cache;
 
 struct htd_req {
     struct conn *c;
+    struct worker *w;
     htd_parser parser;       /* how far the head has been scanned */
     htd_request *r;          /* &head once the head is parsed, else NULL */
-    htd_request head;        /* slices into the arena's copy of the head */
     struct vhost *vh;        /* chosen by Host */
     const struct rule *rule; /* chosen by path in vh, or NULL */
     const struct scope *sc;  /* the rule's settings, or the vhost's; NULL before they are known */
@@ -70,18 +70,20 @@ struct htd_req {
     uint8_t reading;    /* its body is being read for a handler (BODY) */
     int (*gen)(struct conn *c);  /* GEN: the response's generator; says GEN_* (module.h) */
     int (*sink)(struct conn *c); /* SINK: the body's taker; says SINK_* (module.h) */
+    uint8_t nslots;              /* slots[0..nslots) are made */
+    /* A handler's answer from another thread (htd_req_resume). */
+    uint8_t async; /* suspended by a handler (HTD_AGAIN) */
+    void (*async_fn)(struct htd_req *hr, void *arg);
+    void *async_arg;
+    /* Everything above starts zeroed (req_new); what follows is set as it
+     * is used. */
+    atomic_int resume_called; /* htd_req_resume was called (any thread) */
+    posted async_post;
     struct {
         const void *key; /* the module (module.h) */
         void *val;
     } slots[REQ_SLOTS];
-    uint8_t nslots; /* slots[0..nslots) are made */
-    /* A handler's answer from another thread (htd_req_resume). */
-    struct worker *w;
-    uint8_t async;            /* suspended by a handler (HTD_AGAIN) */
-    atomic_int resume_called; /* htd_req_resume was called (any thread) */
-    void (*async_fn)(struct htd_req *hr, void *arg);
-    void *async_arg;
-    posted async_post;
+    htd_request head; /* slices into the arena's copy of the head */
     arena mem;
 };
 
