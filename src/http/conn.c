@@ -120,13 +120,18 @@ void conn_close(conn *c)
     c->rpos = c->rlen;
     release_rbuf(c);
     free(c->body);
+    int watched = c->ev.cb != NULL;
     loop_forget(l->loop, &c->ev);
     transport_close(c->tp, c->ev.fd);
     l->nconns--;
-    /* Freed after the batch: events further down it may still point at c.
-     * Should even that fail for want of memory, c is left allocated rather
-     * than risk a use after free. */
-    (void)loop_later(l->loop, free, c);
+    /* One never watched (answered and closed as it was accepted) has no
+     * event to come: freed now. Else after the batch, since events further
+     * down it may still point at c; should even that fail for want of
+     * memory, c is left allocated rather than risk a use after free. */
+    if (!watched)
+        free(c);
+    else
+        (void)loop_later(l->loop, free, c);
 }
 
 static void on_event(watcher *w, uint32_t events)
