@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
+#include "access.h"
 #include "conn.h"
 #include "path.h"
 #include "req.h"

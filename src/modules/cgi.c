@@ -332,7 +332,7 @@ static void maybe_free(cgi *g)
     htd_timer_disarm(&g->timer);
     g->l->jobs_out--;
     atomic_fetch_sub(&g->l->srv->cgi_running, 1);
-    site_release(g->l->srv, g->st);
+    site_release(g->st);
     g->st = NULL;
     g->dead = 1;
     (void)loop_later(g->l->loop, free, g); /* if even that fails, g leaks: never a use after free */
@@ -520,7 +520,7 @@ static void start(conn *c)
         conn_answer(c, 500, "cannot watch the script", NULL, 0);
         return;
     }
-    g->st = site_hold(s, l->site);
+    g->st = site_hold(l->site);
     l->jobs_out++;
     htd_timer_arm(l->timers[T_CGI], &g->timer, l->now);
 

@@ -124,7 +124,7 @@ static void gz_free(conn *c)
     struct gz *g = GZ_OF(c);
     if (!g) return;
     cache_unref(g->e);
-    site_release(c->w->srv, g->st);
+    site_release(g->st);
     g->e = NULL;
     g->st = NULL;
     g->off = g->sent = 0;
@@ -199,7 +199,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     }
     cache_ref(e);
     g->e = e;
-    g->st = site_hold(c->w->srv, c->w->site);
+    g->st = site_hold(c->w->site);
     g->chunked = r->version == 11;
     GZ_OF(c) = g;
     hr->gen = gzip_step; /* once the head is out */

@@ -103,7 +103,7 @@ static void password_checked(htd_job *j)
     } else {
         l->jobs_out--;
     }
-    site_release(l->srv, aw->st);
+    site_release(aw->st);
     explicit_bzero(aw->cred, sizeof aw->cred);
     free(aw);
 }
@@ -133,7 +133,7 @@ static int wait_for_check(conn *c, htd_str user, htd_str pass, const char *hash,
     aw->job = (htd_job){.work = check_password, .done = password_checked, .loop = l->loop};
     aw->c = c;
     aw->l = l;
-    aw->st = site_hold(l->srv, l->site); /* the loop's, which may no longer be the server's */
+    aw->st = site_hold(l->site); /* the loop's, which may no longer be the server's */
     aw->known = hash != NULL;
     aw->hash = hash ? hash : auth_dummy(rm->users);
     aw->ok = 0;

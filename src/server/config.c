@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "auth.h"
 #include "fields.h"
 #include "log.h"
 #include "path.h"
@@ -882,6 +884,8 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
         .f = f, .st = st, .cfg = cfg, .log_format = "combined", .err = err, .errlen = errlen};
     if (!st) goto oom;
     st->nthreads = nthreads;
+    atomic_init(&st->refs, 1); /* the builder's, which it hands on */
+    st->destroy = site_free;
     const config_setting_t *root = f ? config_root_setting(&f->cfg) : NULL;
     const config_setting_t *vs = root ? config_setting_get_member(root, "vhosts") : NULL;
     if (vs && config_setting_type(vs) != CONFIG_TYPE_LIST) {
@@ -934,4 +938,68 @@ oom:
 fail:
     site_free(st);
     return NULL;
+}
+
+static void scope_free(scope *sc)
+{
+    if (sc->own & OWN_ACCESS) free((void *)sc->access);
+    if (sc->own & OWN_AUTH && sc->auth) {
+        realm *r = (realm *)sc->auth;
+        auth_free(r->users);
+        free(r->hdr);
+        free(r);
+    }
+    if (sc->own & OWN_HEADERS) free((void *)sc->headers);
+    if (sc->own & OWN_ERRDOCS) {
+        errdoc *e = (errdoc *)sc->errdocs;
+        for (size_t i = 0; i < sc->nerrdocs; i++)
+            free(e[i].page);
+        free(e);
+    }
+}
+
+void site_free(site *st)
+{
+    if (!st) return;
+    for (size_t i = 0; i < st->nvhosts; i++) {
+        vhost *vh = &st->vhosts[i];
+        for (size_t k = 0; k < vh->nrules; k++) {
+            rule *r = &vh->rules[k];
+            scope_free(&r->sc);
+            if (r->kind == RULE_REGEX) regfree(&r->re);
+            free(r->pat);
+            free(r->redirect);
+        }
+        free(vh->rules);
+        scope_free(&vh->sc);
+        if (vh->root_fd >= 0) close(vh->root_fd);
+        for (size_t k = 0; k < vh->ncgi; k++)
+            free(vh->cgi[k]);
+        free(vh->cgi);
+        for (size_t k = 0; k < vh->ncc; k++) {
+            free(vh->cc[k].prefix);
+            free(vh->cc[k].line);
+        }
+        free(vh->cc);
+        free(vh->root);
+        free(vh->name);
+    }
+    log_flush_all(st); /* lines of requests that ended after their loop moved on */
+    for (size_t i = 0; i < st->nnames; i++)
+        free(st->names[i].name);
+    for (size_t i = 0; i < st->nlogs; i++) {
+        logfile *lf = &st->logs[i];
+        for (int t = 0; lf->buf && t < st->nthreads; t++)
+            free(lf->buf[t]);
+        free(lf->buf);
+        free(lf->len);
+        if (lf->fd >= 0) close(lf->fd);
+        logfmt_free(lf->fmt);
+        free(lf->path);
+        free(lf->spec);
+    }
+    free(st->logs);
+    free(st->names);
+    free(st->vhosts);
+    free(st);
 }

@@ -25,5 +25,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen);
  * f is not NULL, the file's rules and vhosts. Opens roots, logs and password
  * files, compiles regexes. NULL with "FILE:LINE: what" in err. */
 site *site_build(const htd_config *c, conf_file *f, int nthreads, char *err, size_t errlen);
+/* Frees what site_build made (the destroy of every site it builds). */
+void site_free(site *st);
 
 #endif

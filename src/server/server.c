@@ -253,7 +253,6 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     s->nthreads = s->cfg.threads;
     /* First, so that an error in the file names its line. */
     if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
-    s->site->refs = 1; /* the server's own */
 
     if (cfg->root) {
         s->root = realpath(cfg->root, NULL);
@@ -464,7 +463,7 @@ void htd_server_free(htd_server *s)
     free(s->lfds);
     free(s->addrs);
     if (s->root_fd >= 0) close(s->root_fd);
-    if (s->site) site_release(s, s->site);
+    if (s->site) site_release(s->site);
     conf_close(s->conf);
     htd_mime_free(s->mime);
     free(s->root);
@@ -530,16 +529,23 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
 
     pthread_mutex_lock(&s->site_mu);
     site *old = s->site;
-    st->refs = 1;
     s->site = st;
     atomic_fetch_add(&s->site_gen, 1);
     pthread_mutex_unlock(&s->site_mu);
-    site_release(s, old);
+    site_release(old);
     /* Wake every loop, so that an idle one moves to the new site now and
      * lets the old one go. */
     for (int t = 0; t < s->nthreads; t++)
         worker_wake(s->workers[t]);
     return 0;
+}
+
+site *server_site(htd_server *s)
+{
+    pthread_mutex_lock(&s->site_mu); /* a reload may be swapping it */
+    site *st = site_hold(s->site);
+    pthread_mutex_unlock(&s->site_mu);
+    return st;
 }
 
 void htd_server_reopen_logs(htd_server *s)

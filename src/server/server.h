@@ -67,6 +67,9 @@ struct htd_server {
 };
 
 /* Whether names is a good content_order: 0, or -1 with the reason in err. */
+/* A reference to the current site (site_release lets it go). */
+site *server_site(htd_server *s);
+
 int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen);
 
 /* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */

@@ -70,7 +70,7 @@ static void retire(worker *l)
 {
     if (!l->old_site) return;
     free_caches(l, l->old_caches, l->old_site->nvhosts);
-    site_release(l->srv, l->old_site);
+    site_release(l->old_site);
     l->old_site = NULL;
     l->old_caches = NULL;
 }
@@ -83,10 +83,10 @@ static void adopt_site(worker *l)
     htd_server *s = l->srv;
     unsigned gen = atomic_load_explicit(&s->site_gen, memory_order_acquire);
     if (l->site && gen == l->site_gen) return;
-    site *st = site_acquire(s);
+    site *st = server_site(s);
     worker_cache *caches = calloc(st->nvhosts, sizeof *caches);
     if (!caches) { /* try again next time */
-        site_release(s, st);
+        site_release(st);
         return;
     }
     retire(l);
@@ -199,7 +199,7 @@ void worker_free(worker *l)
     if (l->site) {
         log_flush(l, l->site);
         free_caches(l, l->caches, l->site->nvhosts);
-        site_release(l->srv, l->site);
+        site_release(l->site);
     }
     /* The modules' per-loop state. */
     for (size_t i = 0; l->loop && i < l->srv->reg.n; i++) {

@@ -1,5 +1,5 @@
 /*
- * site.c - choosing a request's virtual host and rule, and a site's life.
+ * site.c - choosing a request's virtual host and rule; a site's references.
  *
  * Host selection: an exact name, else the longest wildcard suffix, else the
  * fallback (the vhost marked default, or the top-level server). Rule
@@ -9,15 +9,11 @@
  */
 #include "site.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "path.h"
 #include "req.h"
-#include "server.h"
 
 vhost *site_vhost(const site *st, htd_str host)
 {
@@ -48,7 +44,7 @@ vhost *site_vhost(const site *st, htd_str host)
     return best ? best->vh : st->fallback;
 }
 
-/* The request API's (htd.h); here, because http/ may not look into vhosts. */
+/* The request API's (htd.h). */
 htd_str htd_req_vhost(const htd_req *r)
 {
     const char *name = r->vh && r->vh->name ? r->vh->name : "";
@@ -99,92 +95,15 @@ const char *site_errdoc(const scope *sc, int status)
     return NULL;
 }
 
-static void scope_free(scope *sc)
+site *site_hold(site *st)
 {
-    if (sc->own & OWN_ACCESS) free((void *)sc->access);
-    if (sc->own & OWN_AUTH && sc->auth) {
-        realm *r = (realm *)sc->auth;
-        auth_free(r->users);
-        free(r->hdr);
-        free(r);
-    }
-    if (sc->own & OWN_HEADERS) free((void *)sc->headers);
-    if (sc->own & OWN_ERRDOCS) {
-        errdoc *e = (errdoc *)sc->errdocs;
-        for (size_t i = 0; i < sc->nerrdocs; i++)
-            free(e[i].page);
-        free(e);
-    }
-}
-
-void site_free(site *st)
-{
-    if (!st) return;
-    for (size_t i = 0; i < st->nvhosts; i++) {
-        vhost *vh = &st->vhosts[i];
-        for (size_t k = 0; k < vh->nrules; k++) {
-            rule *r = &vh->rules[k];
-            scope_free(&r->sc);
-            if (r->kind == RULE_REGEX) regfree(&r->re);
-            free(r->pat);
-            free(r->redirect);
-        }
-        free(vh->rules);
-        scope_free(&vh->sc);
-        if (vh->root_fd >= 0) close(vh->root_fd);
-        for (size_t k = 0; k < vh->ncgi; k++)
-            free(vh->cgi[k]);
-        free(vh->cgi);
-        for (size_t k = 0; k < vh->ncc; k++) {
-            free(vh->cc[k].prefix);
-            free(vh->cc[k].line);
-        }
-        free(vh->cc);
-        free(vh->root);
-        free(vh->name);
-    }
-    log_flush_all(st); /* lines of requests that ended after their loop moved on */
-    for (size_t i = 0; i < st->nnames; i++)
-        free(st->names[i].name);
-    for (size_t i = 0; i < st->nlogs; i++) {
-        logfile *lf = &st->logs[i];
-        for (int t = 0; lf->buf && t < st->nthreads; t++)
-            free(lf->buf[t]);
-        free(lf->buf);
-        free(lf->len);
-        if (lf->fd >= 0) close(lf->fd);
-        logfmt_free(lf->fmt);
-        free(lf->path);
-        free(lf->spec);
-    }
-    free(st->logs);
-    free(st->names);
-    free(st->vhosts);
-    free(st);
-}
-
-site *site_acquire(htd_server *s)
-{
-    pthread_mutex_lock(&s->site_mu);
-    site *st = s->site;
-    st->refs++;
-    pthread_mutex_unlock(&s->site_mu);
+    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
     return st;
 }
 
-site *site_hold(htd_server *s, site *st)
+void site_release(site *st)
 {
-    pthread_mutex_lock(&s->site_mu);
-    st->refs++;
-    pthread_mutex_unlock(&s->site_mu);
-    return st;
-}
-
-void site_release(htd_server *s, site *st)
-{
-    if (!st) return;
-    pthread_mutex_lock(&s->site_mu);
-    int last = --st->refs == 0;
-    pthread_mutex_unlock(&s->site_mu);
-    if (last) site_free(st);
+    /* The last holder frees it; acq_rel so that its frees see every write
+     * the other holders made before letting go. */
+    if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1) st->destroy(st);
 }

@@ -6,25 +6,30 @@
  * A site is immutable once published. The server holds the current one;
  * each loop takes a reference when it first sees a new one and drops its old
  * one, so requests already dispatched finish under the site they began with
- * and a site is freed only when no loop uses it any more.
+ * and a site is freed only when no loop uses it any more. Its types are
+ * here, below the modules that read them; what builds and frees one is the
+ * server's (config.c).
  */
 #ifndef HTD_SITE_H
 #define HTD_SITE_H
 
 #include <regex.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "access.h"
-#include "auth.h"
 #include "htd.h"
 
-struct htd_server;
+/* What the modules make of a config (access.h, auth.h, log.h): the site
+ * holds them without looking inside. */
+struct access_rule;
+struct auth_users;
+struct logfmt;
 
 typedef struct realm {
     char *hdr; /* "WWW-Authenticate: Basic realm=\"...\", charset=\"UTF-8\"\r\n" */
     size_t hdr_len;
-    auth_users *users;
+    struct auth_users *users;
 } realm;
 
 typedef struct errdoc {
@@ -35,7 +40,7 @@ typedef struct errdoc {
 /* What a rule may set and otherwise inherits from its vhost. The pointers
  * of a rule that inherits are its vhost's; `own` says which to free. */
 typedef struct scope {
-    const access_rule *access;
+    const struct access_rule *access;
     size_t naccess;
     const realm *auth;   /* NULL: no authentication */
     const char *headers; /* header lines, each ending in CRLF */
@@ -110,7 +115,8 @@ typedef struct site {
     logfile *logs;
     size_t nlogs;
     int nthreads;
-    int refs; /* under the server's site_mu */
+    atomic_int refs;
+    void (*destroy)(struct site *st); /* what the last site_release calls */
 } site;
 
 /* The vhost for a request's host (as sent; may carry a port). */
@@ -122,12 +128,10 @@ const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *ca
 /* The error page for status in sc, or NULL. */
 const char *site_errdoc(const scope *sc, int status);
 
-void site_free(site *st);
-
-/* Reference counting under s->site_mu (see loop.c and server.c). */
-site *site_acquire(struct htd_server *s);
-/* Another reference to st, a site the caller already holds. */
-site *site_hold(struct htd_server *s, site *st);
-void site_release(struct htd_server *s, site *st);
+/* Another reference to st, a site the caller already holds (a request's
+ * work that outlives its loop's move to a newer site). */
+site *site_hold(site *st);
+/* Drops a reference; the last one destroys the site. NULL is nothing. */
+void site_release(site *st);
 
 #endif
