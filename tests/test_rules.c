@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "access.h"
+#include "cache.h"
 #include "conn.h"
 #include "path.h"
 #include "req.h"
@@ -99,7 +100,7 @@ static rule redirects[1];
 static vhost vhs[2];
 static vname vnames[] = {{"closed.test", 11, 0, &vhs[1]}};
 static site st = {.vhosts = vhs, .nvhosts = 2, .names = vnames, .nnames = 1, .fallback = &vhs[0]};
-static htd_server srv;
+static server_ctx srv;
 static worker wk;
 static conn cn;
 
@@ -119,7 +120,7 @@ static void setup_site(void)
     vhs[1] = (vhost){.root_fd = -1, .idx = 1, .sc = {.access = &deny_all, .naccess = 1}};
     wk.srv = &srv;
     wk.site = &st;
-    wk.caches = calloc(2, sizeof *wk.caches);
+    wk.caches = caches_new(2);
     wk.outqs = (pool){.size = OUTQ_SIZE};
     htd_date_format(0, wk.date);
     cn.w = &wk;

@@ -69,10 +69,10 @@ TEST(a_shorter_config_gets_defaults_for_the_rest)
     CHECK(s != NULL);
     if (!s) fprintf(stderr, "  (%s)\n", err);
     if (s) {
-        CHECK_EQ_INT(s->cfg.threads, 1);
-        CHECK_EQ_INT(s->cfg.gzip, 0);
-        CHECK_EQ_INT(s->cfg.ncache_control, 0);
-        CHECK_EQ_INT(s->cfg.max_requests, 1000);
+        CHECK_EQ_INT(s->ctx.cfg.threads, 1);
+        CHECK_EQ_INT(s->ctx.cfg.gzip, 0);
+        CHECK_EQ_INT(s->ctx.cfg.ncache_control, 0);
+        CHECK_EQ_INT(s->ctx.cfg.max_requests, 1000);
     }
     htd_server_free(s);
 

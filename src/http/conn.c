@@ -25,6 +25,7 @@
 #include "outq.h"
 #include "path.h"
 #include "range.h"
+#include "req.h"
 #include "response.h"
 
 static void conn_run(conn *c);
@@ -373,7 +374,7 @@ static void run_phases(conn *c)
 static void on_head(conn *c, size_t head_len)
 {
     worker *l = c->w;
-    htd_server *s = l->srv;
+    const server_ctx *s = l->srv;
     struct htd_req *hr = c->req;
     int taken = req_take_head(hr, c->rbuf + c->rpos, head_len);
     c->rpos += (uint32_t)head_len;

@@ -31,11 +31,11 @@
 #include <sys/types.h>
 
 #include "chunked.h"
+#include "context.h"
 #include "outq.h"
 #include "parser.h"
 #include "timer.h"
 #include "transport.h"
-#include "worker.h"
 
 enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
 

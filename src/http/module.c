@@ -42,3 +42,24 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
     }
     return 0;
 }
+
+int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->mods[i]->init && r->mods[i]->init(cfg, &r->state[i], err, errlen) < 0) return -1;
+    return 0;
+}
+
+void registry_fini(registry *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->mods[i]->fini && r->state[i]) r->mods[i]->fini(r->state[i]);
+    memset(r->state, 0, sizeof r->state);
+}
+
+void *registry_state(const registry *r, const htd_module *m)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->mods[i] == m) return r->state[i];
+    return NULL;
+}

@@ -16,7 +16,9 @@
  *                 site meanwhile), and then it is asked again;
  *   100..599      the request ends with that status and a short body.
  *
- * The other hooks are optional: release when a request ends (answered, or
+ * The other hooks are optional: init when the server is made, for the
+ * module's per-server state (registry_state), and fini when it goes;
+ * release when a request ends (answered, or
  * its connection closing) while the module still holds something of it in
  * its slot (req_slot, keyed by the module); free_local when a loop ends,
  * for the module's per-loop state (loop_local, keyed by the module); log
@@ -30,6 +32,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "htd.h"
 
 struct conn;
 struct htd_req;
@@ -67,6 +71,10 @@ enum { SINK_MORE, SINK_WAIT, SINK_DONE, SINK_GONE };
 typedef struct htd_module {
     const char *name;
     int (*phase[PH_COUNT])(struct htd_req *hr);
+    /* The per-server state made from the settings: 0, or -1 with the
+     * reason in err (which names the setting). */
+    int (*init)(const htd_config *cfg, void **state, char *err, size_t errlen);
+    void (*fini)(void *state);
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
@@ -90,6 +98,7 @@ typedef struct registry {
     size_t nphase[PH_COUNT];
     void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
     size_t nlog;
+    void *state[REGISTRY_MAX]; /* each module's per-server state, as mods */
 } registry;
 
 /* Makes r of mods[0..n) (at most REGISTRY_MAX). */
@@ -97,5 +106,11 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n);
 /* Puts the modules named in names[0..n) first in phase ph, in that order,
  * the others after them as they were. -1 with the unknown name in *bad. */
 int registry_order(registry *r, int ph, const char *const *names, size_t n, const char **bad);
+/* Runs every module's init: 0, or -1 with the reason in err (those made
+ * are freed by registry_fini). */
+int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen);
+void registry_fini(registry *r);
+/* Module m's per-server state, or NULL. */
+void *registry_state(const registry *r, const htd_module *m);
 
 #endif

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "conn.h"
 #include "fields.h"
+#include "req.h"
 #include "response.h"
 
 #define HDRS_MAX 1024 /* response header lines a handler may add */

@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "date.h"
+#include "req.h"
 
 const char *htd_reason(int status)
 {

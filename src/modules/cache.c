@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -349,4 +350,51 @@ cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *r
     c->nfds += e->fd >= 0;
     c->nmissing += e->missing;
     return e;
+}
+
+/* ---- a worker's caches ---- */
+
+#define CACHE_BYTES (64u << 20) /* per worker and vhost */
+
+worker_cache *caches_new(size_t n)
+{
+    return calloc(n, sizeof(worker_cache));
+}
+
+void caches_free(loop *l, worker_cache *lc, size_t n)
+{
+    for (size_t i = 0; lc && i < n; i++) {
+        /* Unwatched first: a script being spawned may hold a copy of the
+         * descriptor for a moment, and closing alone would not unwatch it. */
+        if (lc[i].c) loop_unwatch(l, &lc[i].w);
+        cache_free(lc[i].c);
+    }
+    free(lc);
+}
+
+void caches_read(worker_cache *lc, size_t n)
+{
+    for (size_t i = 0; lc && i < n; i++)
+        if (lc[i].c) cache_on_event(lc[i].c);
+}
+
+static void on_cache(watcher *w, uint32_t events)
+{
+    (void)events;
+    worker_cache *lc = (worker_cache *)w;
+    if (lc->c) cache_on_event(lc->c);
+}
+
+cache *cache_for(worker *l, const vhost *vh)
+{
+    worker_cache *lc = &l->caches[vh->idx];
+    if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
+    lc->tried = 1;
+    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES))) return NULL;
+    lc->w.first = 1;
+    if (loop_watch(l->loop, &lc->w, cache_fd(lc->c), EPOLLIN, on_cache) < 0) {
+        cache_free(lc->c);
+        lc->c = NULL;
+    }
+    return lc->c;
 }

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "context.h"
 #include "htd.h"
 
 typedef struct cache_entry {
@@ -84,5 +85,22 @@ cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *r
 
 void cache_ref(cache_entry *e);
 void cache_unref(cache_entry *e);
+
+/* A worker's caches, one per vhost of its site, each made on first use and
+ * watched on the worker's loop (`first`: file changes are read before the
+ * requests of a batch). The worker makes a new array when it moves to a new
+ * site and frees the old one after the iteration. */
+typedef struct worker_cache {
+    watcher w;
+    uint8_t tried; /* cache_new was called (and may have failed) */
+    cache *c;
+} worker_cache;
+
+worker_cache *caches_new(size_t n);
+void caches_free(loop *l, worker_cache *lc, size_t n);
+/* Reads the pending file events of every cache in lc[0..n). */
+void caches_read(worker_cache *lc, size_t n);
+/* The cache of vhost vh in l's site, made on first use; NULL if none. */
+cache *cache_for(worker *l, const vhost *vh);
 
 #endif

@@ -39,8 +39,8 @@
 #include "log.h"
 #include "module.h"
 #include "path.h"
+#include "req.h"
 #include "response.h"
-#include "server.h"
 #include "site.h"
 #include "static.h"
 
@@ -321,6 +321,12 @@ static void close_end(cgi *g, int which)
     e->fd = -1;
 }
 
+/* The count of the server's running scripts (init). */
+static atomic_uint *running(const worker *l)
+{
+    return registry_state(&l->srv->reg, &cgi_module);
+}
+
 /* Done with a script once it is reaped and no connection points to it. It
  * is freed after the loop's batch of events, some of which may still point
  * at its descriptors. */
@@ -331,7 +337,7 @@ static void maybe_free(cgi *g)
         close_end(g, i);
     htd_timer_disarm(&g->timer);
     g->l->jobs_out--;
-    atomic_fetch_sub(&g->l->srv->cgi_running, 1);
+    atomic_fetch_sub(running(g->l), 1);
     site_release(g->st);
     g->st = NULL;
     g->dead = 1;
@@ -404,7 +410,7 @@ static void nonblock(int fd)
 static void start(conn *c)
 {
     worker *l = c->w;
-    htd_server *s = l->srv;
+    atomic_uint *nrun = running(l);
     struct htd_req *hr = c->req;
     const htd_request *r = hr->r;
     const vhost *vh = hr->vh;
@@ -420,15 +426,15 @@ static void start(conn *c)
         conn_answer(c, st, why, NULL, 0);
         return;
     }
-    if (atomic_fetch_add(&s->cgi_running, 1) >= s->cfg.cgi_max) {
-        atomic_fetch_sub(&s->cgi_running, 1);
+    if (atomic_fetch_add(nrun, 1) >= l->srv->cfg.cgi_max) {
+        atomic_fetch_sub(nrun, 1);
         static const char ra[] = "Retry-After: 1\r\n";
         conn_answer(c, 503, "too many scripts running; try again shortly", ra, sizeof ra - 1);
         return;
     }
     cgi *g = calloc(1, sizeof *g);
     if (!g) {
-        atomic_fetch_sub(&s->cgi_running, 1);
+        atomic_fetch_sub(nrun, 1);
         conn_answer(c, 500, "out of memory", NULL, 0);
         return;
     }
@@ -515,7 +521,7 @@ static void start(conn *c)
         waitpid(g->pid, NULL, 0);
         for (int i = 0; i < END_COUNT; i++)
             close_end(g, i);
-        atomic_fetch_sub(&s->cgi_running, 1);
+        atomic_fetch_sub(nrun, 1);
         free(g);
         conn_answer(c, 500, "cannot watch the script", NULL, 0);
         return;
@@ -540,7 +546,7 @@ spawn_failed:
     }
     free(env);
     free(g);
-    atomic_fetch_sub(&s->cgi_running, 1);
+    atomic_fetch_sub(nrun, 1);
     conn_answer(c, 500, why, NULL, 0);
 }
 
@@ -557,9 +563,25 @@ static void release_script(struct htd_req *hr)
     cgi_detach(hr->c);
 }
 
+/* The module's per-server state: how many scripts are running (started and
+ * not yet reaped), for cgi_max. */
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    (void)cfg;
+    atomic_uint *n = *state = malloc(sizeof *n);
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    atomic_init(n, 0);
+    return 0;
+}
+
 const htd_module cgi_module = {
     .name = "cgi",
     .phase = {[PH_CONTENT] = content_phase},
+    .init = init,
+    .fini = free,
     .release = release_script,
 };
 

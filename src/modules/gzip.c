@@ -21,8 +21,8 @@
 #include "conn.h"
 #include "date.h"
 #include "log.h"
+#include "req.h"
 #include "response.h"
-#include "server.h"
 #include "site.h"
 #include "static.h"
 

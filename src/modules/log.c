@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "req.h"
 #include "rules.h"
 #include "site.h"
 

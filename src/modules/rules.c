@@ -19,13 +19,15 @@
 #include <string.h>
 
 #include "access.h"
+#include "arena.h"
 #include "auth.h"
+#include "cache.h"
 #include "conn.h"
 #include "jobs.h"
 #include "module.h"
 #include "path.h"
+#include "req.h"
 #include "rewrite.h"
-#include "server.h"
 #include "site.h"
 
 #define CRED_MAX 1024       /* decoded "user:password" */
@@ -238,7 +240,7 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     vhost *vh = site_vhost(l->site, c->req->r->host);
     hr->vh = vh;
     hr->sc = &vh->sc;
-    hr->cache = worker_cache_for(l, vh);
+    hr->cache = cache_for(l, vh);
     *ncaps = 0;
     const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;

@@ -27,9 +27,11 @@
 #include "jobs.h"
 #include "listing.h"
 #include "log.h"
+#include "mime.h"
 #include "module.h"
 #include "path.h"
 #include "range.h"
+#include "req.h"
 #include "response.h"
 #include "site.h"
 #include "store.h"
@@ -340,7 +342,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
 static cache_entry *resolve(struct htd_req *hr)
 {
     worker *l = hr->c->w;
-    htd_server *s = l->srv;
+    const server_ctx *s = l->srv;
     /* The path relative to the root, with room for "index.html". */
     char rel[REQ_PATH_MAX + 16];
     size_t rlen = hr->path_len - 1;

@@ -39,8 +39,8 @@
 #include "log.h"
 #include "module.h"
 #include "path.h"
+#include "req.h"
 #include "response.h"
-#include "server.h"
 #include "static.h"
 
 #define UP_BUF (64 * 1024)
@@ -50,10 +50,23 @@ enum { OP_BEGIN, OP_WRITE, OP_COMMIT, OP_ABORT, OP_DELETE };
 /* The upload of c's request (its slot: NULL when none). */
 #define UP_OF(c) (*(struct upload **)req_slot((c)->req, &store_module))
 
+/* The module's per-server state: the writable areas. */
+typedef struct areas {
+    char *root;      /* the top-level root, absolute */
+    int root_fd;     /* O_PATH */
+    char **writable; /* normalised writable path prefixes */
+    uint64_t *max;   /* each area's upload limit, or 0 for max_upload */
+    int *fd;         /* each area's directory (O_PATH), or -1 */
+    size_t n;
+    uint64_t max_upload;
+    pthread_mutex_t commit_mu; /* precondition checks and renames (work) */
+    atomic_ulong tmp_seq;      /* temporary file names */
+} areas;
+
 typedef struct upload {
     htd_job job; /* first: a job pointer is an upload pointer */
     conn *c;     /* NULL once the connection is gone */
-    htd_server *srv;
+    areas *a;
     worker *w;
     int op, busy;
     int handled;         /* the sink has seen the end of the last job */
@@ -101,9 +114,9 @@ int store_parse_size(const char *v, size_t len, uint64_t *out)
 
 /* The writable area of path, or -1. An area is a directory, named with or
  * without a trailing '/': /docs/ takes in /docs itself too (POST /docs). */
-static int area_of(const htd_server *s, const char *path, size_t len)
+static int area_of(const areas *s, const char *path, size_t len)
 {
-    for (size_t i = 0; i < s->nwritable; i++) {
+    for (size_t i = 0; s && i < s->n; i++) {
         const char *w = s->writable[i];
         size_t n = strlen(w);
         if (n && w[n - 1] == '/') n--;
@@ -112,9 +125,9 @@ static int area_of(const htd_server *s, const char *path, size_t len)
     return -1;
 }
 
-int store_writable(const htd_server *s, const char *path, size_t len)
+int store_writable(const server_ctx *s, const char *path, size_t len)
 {
-    return area_of(s, path, len) >= 0;
+    return area_of(registry_state(&s->reg, &store_module), path, len) >= 0;
 }
 
 static int cleaned;
@@ -129,10 +142,12 @@ static int clean_one(const char *path, const struct stat *st, int flag, struct F
     return 0;
 }
 
-int store_clean(htd_server *s, char *err, size_t errlen)
+/* Removes temporary files that a killed htd left in the writable areas.
+ * Returns how many, or -1 with err set. */
+static int clean(const areas *s, char *err, size_t errlen)
 {
     cleaned = 0; /* called once, before any thread starts */
-    for (size_t i = 0; i < s->nwritable; i++) {
+    for (size_t i = 0; i < s->n; i++) {
         char path[4096 + REQ_PATH_MAX];
         snprintf(path, sizeof path, "%s%s", s->root, s->writable[i]);
         if (nftw(path, clean_one, 16, FTW_PHYS) < 0 && errno != ENOENT) {
@@ -287,13 +302,13 @@ static void choose_name(upload *u)
     unsigned long long ns =
         (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
     snprintf(u->name, sizeof u->name, "%016llx-%04lx%s", ns,
-             atomic_fetch_add(&u->srv->tmp_seq, 1) & 0xffff, u->ext);
+             atomic_fetch_add(&u->a->tmp_seq, 1) & 0xffff, u->ext);
 }
 
 static void work(htd_job *j)
 {
     upload *u = (upload *)j;
-    htd_server *s = u->srv;
+    areas *s = u->a;
     u->status = 0;
     switch (u->op) {
     case OP_BEGIN: {
@@ -382,22 +397,79 @@ static void work(htd_job *j)
 /* Makes each writable area's directory if missing and opens it: every write
  * resolves beneath its area, so a symlink inside an area cannot lead a write
  * into the read-only rest of the root. */
-int store_open_areas(htd_server *s, char *err, size_t errlen)
+static int open_areas(areas *s, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < s->nwritable; i++) {
+    for (size_t i = 0; i < s->n; i++) {
         const char *rel = s->writable[i] + 1;
         char path[REQ_PATH_MAX];
         snprintf(path, sizeof path, "%s", rel);
         size_t n = strlen(path);
         if (n && path[n - 1] == '/') path[n - 1] = 0;
         if (make_dirs(s->root_fd, path) < 0 ||
-            (s->writable_fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
+            (s->fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
             snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i],
                      strerror(errno));
             return -1;
         }
     }
-    return store_clean(s, err, errlen);
+    return clean(s, err, errlen);
+}
+
+static void fini(void *state)
+{
+    areas *s = state;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->writable[i]);
+        if (s->fd[i] >= 0) close(s->fd[i]);
+    }
+    free(s->writable);
+    free(s->max);
+    free(s->fd);
+    if (s->root_fd >= 0) close(s->root_fd);
+    free(s->root);
+    pthread_mutex_destroy(&s->commit_mu);
+    free(s);
+}
+
+/* The writable areas of cfg, made and opened, their leftovers cleaned. */
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    if (!cfg->nwritable) return 0;
+    if (!cfg->root) {
+        snprintf(err, errlen, "writable areas need a document root");
+        return -1;
+    }
+    areas *s = calloc(1, sizeof *s);
+    if (!s) goto oom;
+    *state = s;
+    s->root_fd = -1;
+    pthread_mutex_init(&s->commit_mu, NULL);
+    s->max_upload = cfg->max_upload;
+    s->root = realpath(cfg->root, NULL);
+    if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (!s->root || s->root_fd < 0) {
+        snprintf(err, errlen, "cannot serve root %s: %s", cfg->root, strerror(errno));
+        return -1;
+    }
+    s->writable = calloc(cfg->nwritable, sizeof *s->writable);
+    s->max = calloc(cfg->nwritable, sizeof *s->max);
+    s->fd = malloc(cfg->nwritable * sizeof *s->fd);
+    if (!s->writable || !s->max || !s->fd) goto oom;
+    for (size_t i = 0; i < cfg->nwritable; i++) {
+        const char *why;
+        char norm[4096];
+        if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->max[i], &why) < 0 ||
+            !(s->writable[i] = strdup(norm))) {
+            snprintf(err, errlen, "bad writable area '%s': %s", cfg->writable[i], why);
+            return -1;
+        }
+        s->fd[i] = -1;
+        s->n++;
+    }
+    return open_areas(s, err, errlen);
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 /* ---- on the loop ---- */
@@ -426,7 +498,7 @@ static void submit(upload *u, int op)
         hr->cc = NULL;
         hr->cache = NULL;
     }
-    jobs_submit(u->srv->jobs, &u->job);
+    jobs_submit(u->w->srv->jobs, &u->job);
 }
 
 /* Ends the request with an error and lets the upload go. keep: whether the
@@ -585,7 +657,7 @@ static const char *ext_for(htd_str ctype)
 void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
 {
     worker *l = c->w;
-    htd_server *s = l->srv;
+    areas *s = registry_state(&l->srv->reg, &store_module);
     upload *u = calloc(1, sizeof *u);
     if (!u || !(u->buf = malloc(UP_BUF))) {
         free(u);
@@ -594,14 +666,14 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     }
     u->job = (htd_job){.work = work, .done = upload_done, .loop = l->loop};
     u->c = c;
-    u->srv = s;
+    u->a = s;
     u->w = l;
     l->jobs_out++;
     u->method = r->method_id;
     u->dir_fd = u->tmp_fd = -1;
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
     int area = area_of(s, hr->path, hr->path_len);
-    u->area_fd = s->writable_fd[area];
+    u->area_fd = s->fd[area];
     htd_str v = htd_request_known(r, HTD_H_IF_MATCH),
             inm = htd_request_known(r, HTD_H_IF_NONE_MATCH);
     if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
@@ -647,7 +719,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         copy_str(u->name, sizeof u->name, name);
     }
 
-    u->limit = s->writable_max[area] ? s->writable_max[area] : s->cfg.max_upload;
+    u->limit = s->max[area] ? s->max[area] : s->max_upload;
     if (u->method != HTD_M_DELETE && !r->chunked && r->content_length > 0 &&
         (uint64_t)r->content_length > u->limit) {
         u->status = 413;
@@ -695,6 +767,8 @@ static const char *allow(const struct htd_req *hr)
 const htd_module store_module = {
     .name = "store",
     .phase = {[PH_CONTENT] = content_phase},
+    .init = init,
+    .fini = fini,
     .release = release_upload,
     .allow = allow,
 };

@@ -20,7 +20,7 @@
 #include "module.h"
 
 struct conn;
-struct htd_server;
+struct server_ctx;
 struct htd_request;
 struct htd_req;
 struct upload;
@@ -28,24 +28,19 @@ struct upload;
 #define STORE_TMP_PREFIX ".htd-tmp-"
 
 /* The module: its content phase takes PUT, POST and DELETE in the writable
- * areas (the connection gives it the body in CS_SINK). */
+ * areas (the connection gives it the body in CS_SINK). Its per-server state
+ * is the writable areas of the settings (root, writable, max_upload), made,
+ * opened and cleaned of a killed htd's temporary files when the server is. */
 extern const htd_module store_module;
 
 /* Is path (decoded, normalised) inside a writable area? */
-int store_writable(const struct htd_server *s, const char *path, size_t len);
+int store_writable(const struct server_ctx *s, const char *path, size_t len);
 
 /* Parses a size: digits with an optional K, M or G. -1 if it is not one. */
 int store_parse_size(const char *v, size_t len, uint64_t *out);
 /* A writable area "PREFIX" or "PREFIX:SIZE": the normalised prefix into
  * norm, the size (or 0) into *max. -1 with a reason. */
 int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, const char **why);
-
-/* Removes temporary files that a killed htd left in the writable areas.
- * Returns how many, or -1 with err set. */
-int store_clean(struct htd_server *s, char *err, size_t errlen);
-
-/* Makes and opens the writable areas' directories, then cleans them. */
-int store_open_areas(struct htd_server *s, char *err, size_t errlen);
 
 /* Takes over a PUT, POST or DELETE in a writable area; the request head has
  * been consumed and its body (if any) is next in the read buffer. */

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "path.h"
+#include "req.h"
 #include "rules.h"
 #include "server.h"
 
@@ -28,7 +29,7 @@ static int suspend(struct htd_req *hr)
  * module's slot in the request holds the next one's index + 1. */
 static int access_phase(struct htd_req *hr)
 {
-    htd_server *s = hr->c->w->srv;
+    htd_server *s = hr->c->w->server;
     uintptr_t next = (uintptr_t)req_get(hr, &routes_module);
     for (size_t i = next ? next - 1 : 0; i < s->nroutes; i++) {
         const route *rt = &s->routes[i];
@@ -50,7 +51,7 @@ static int access_phase(struct htd_req *hr)
 static int content_phase(struct htd_req *hr)
 {
     conn *c = hr->c;
-    htd_server *s = c->w->srv;
+    htd_server *s = c->w->server;
     size_t first = 0;
     while (first < s->nroutes &&
            (!(s->routes[first].phase & HTD_PHASE_CONTENT) ||
@@ -60,7 +61,7 @@ static int content_phase(struct htd_req *hr)
     int streamed = s->routes[first].phase & HTD_BODY_STREAMED;
     if (!streamed && !hr->body_taken && conn_body_pending(c)) {
         const htd_request *r = hr->r;
-        if (!r->chunked && (uint64_t)r->content_length > s->cfg.max_body) {
+        if (!r->chunked && (uint64_t)r->content_length > s->ctx.cfg.max_body) {
             conn_error(c, 413, "request body larger than the server accepts", 0);
             return MOD_DONE;
         }

@@ -28,6 +28,7 @@
 #include "gzip.h"
 #include "jobs.h"
 #include "log.h"
+#include "mime.h"
 #include "path.h"
 #include "routes.h"
 #include "rules.h"
@@ -210,8 +211,8 @@ int server_content_order_check(const char *const *names, size_t n, char *err, si
 static int make_registry(htd_server *s, char *err, size_t errlen)
 {
     char why[200];
-    if (ordered_registry(&s->reg, s->cfg.content_order, s->cfg.ncontent_order, why, sizeof why) <
-        0) {
+    if (ordered_registry(&s->ctx.reg, s->ctx.cfg.content_order, s->ctx.cfg.ncontent_order, why,
+                         sizeof why) < 0) {
         snprintf(err, errlen, "content_order: %s", why);
         return -1;
     }
@@ -236,65 +237,30 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         return NULL;
     }
     memcpy(&s->given, given, size < sizeof *given ? size : sizeof *given);
-    s->cfg = s->given;
-    s->root_fd = -1;
-    pthread_mutex_init(&s->commit_mu, NULL);
+    s->ctx.cfg = s->given;
     pthread_mutex_init(&s->site_mu, NULL);
     if (s->given.config_file) {
         if (!(s->conf = conf_open(s->given.config_file, err, errlen)) ||
-            conf_settings(s->conf, &s->cfg, err, errlen) < 0)
+            conf_settings(s->conf, &s->ctx.cfg, err, errlen) < 0)
             goto fail;
         /* No root in the file: no top-level files, rather than whatever
          * directory htd was started in (where the config itself may be). */
     }
-    const htd_config *cfg = &s->cfg;
-    fill_defaults(&s->cfg);
+    const htd_config *cfg = &s->ctx.cfg;
+    fill_defaults(&s->ctx.cfg);
     if (make_registry(s, err, errlen) < 0) goto fail;
-    s->nthreads = s->cfg.threads;
+    s->nthreads = s->ctx.cfg.threads;
     /* First, so that an error in the file names its line. */
     if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
 
-    if (cfg->root) {
-        s->root = realpath(cfg->root, NULL);
-        if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (!s->root || s->root_fd < 0) {
-            snprintf(err, errlen, "cannot serve root %s: %s", cfg->root, strerror(errno));
-            goto fail;
-        }
-    }
-    if (cfg->nwritable) {
-        if (!s->root) {
-            snprintf(err, errlen, "writable areas need a document root");
-            goto fail;
-        }
-        s->writable = calloc(cfg->nwritable, sizeof *s->writable);
-        s->writable_max = calloc(cfg->nwritable, sizeof *s->writable_max);
-        s->writable_fd = malloc(cfg->nwritable * sizeof *s->writable_fd);
-        if (!s->writable || !s->writable_max || !s->writable_fd) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
-        for (size_t i = 0; i < cfg->nwritable; i++) {
-            const char *why;
-            char norm[4096];
-            if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->writable_max[i], &why) <
-                    0 ||
-                !(s->writable[i] = strdup(norm))) {
-                snprintf(err, errlen, "bad writable area '%s': %s", cfg->writable[i], why);
-                goto fail;
-            }
-            s->writable_fd[i] = -1;
-            s->nwritable++;
-        }
-        if (store_open_areas(s, err, errlen) < 0) goto fail;
-    }
+    if (registry_start(&s->ctx.reg, cfg, err, errlen) < 0) goto fail;
     /* The pool serves uploads, password checks and directory listings; its
      * threads sleep when there is none. */
-    if (!(s->jobs = jobs_new(POOL_THREADS))) {
+    if (!(s->ctx.jobs = jobs_new(POOL_THREADS))) {
         snprintf(err, errlen, "cannot start the pool threads: %s", strerror(errno));
         goto fail;
     }
-    if (!(s->mime = htd_mime_new(NULL))) {
+    if (!(s->ctx.mime = htd_mime_new(NULL))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -356,7 +322,7 @@ const char *htd_server_address(const htd_server *s, size_t i)
 
 const char *htd_server_root(const htd_server *s)
 {
-    return s->cfg.root ? s->cfg.root : "";
+    return s->ctx.cfg.root ? s->ctx.cfg.root : "";
 }
 
 /* Worker 0 has finished: the others are asked to stop too (they have
@@ -448,25 +414,17 @@ void htd_server_free(htd_server *s)
     if (s->lfds)
         for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
             if (s->lfds[i] >= 0) close(s->lfds[i]);
-    jobs_free(s->jobs);
-    for (size_t i = 0; i < s->nwritable; i++)
-        free(s->writable[i]);
-    free(s->writable);
-    free(s->writable_max);
-    for (size_t i = 0; i < s->nwritable; i++)
-        if (s->writable_fd[i] >= 0) close(s->writable_fd[i]);
-    free(s->writable_fd);
+    jobs_free(s->ctx.jobs);
+    registry_fini(&s->ctx.reg);
     for (size_t i = 0; i < s->nroutes; i++)
         free(s->routes[i].prefix);
     free(s->routes);
     free(s->workers);
     free(s->lfds);
     free(s->addrs);
-    if (s->root_fd >= 0) close(s->root_fd);
     if (s->site) site_release(s->site);
     conf_close(s->conf);
-    htd_mime_free(s->mime);
-    free(s->root);
+    htd_mime_free(s->ctx.mime);
     free(s);
 }
 
@@ -514,7 +472,8 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
     fill_defaults(&next);
     /* Writable areas were opened under the root at start; a new root would
      * split writes from reads. */
-    if (s->nwritable && (!next.root || !s->cfg.root || strcmp(next.root, s->cfg.root) != 0)) {
+    if (s->ctx.cfg.nwritable &&
+        (!next.root || !s->ctx.cfg.root || strcmp(next.root, s->ctx.cfg.root) != 0)) {
         snprintf(err, errlen,
                  "%s: the top-level root cannot change by a reload while writable areas are "
                  "set; restart htd to change it",
@@ -523,7 +482,7 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
         return -1;
     }
     site *st = site_build(&next, f, s->nthreads, err, errlen);
-    if (st) note_restart_only(&s->cfg, &next);
+    if (st) note_restart_only(&s->ctx.cfg, &next);
     conf_close(f); /* the site keeps copies of what it needs */
     if (!st) return -1;
 

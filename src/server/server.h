@@ -12,10 +12,8 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "context.h"
 #include "htd.h"
-#include "mime.h"
-#include "module.h"
-#include "site.h"
 
 struct worker;
 
@@ -34,13 +32,9 @@ typedef struct listen_addr {
 } listen_addr;
 
 struct htd_server {
-    registry reg;           /* the modules */
-    htd_config cfg;         /* defaults filled in */
+    server_ctx ctx;         /* what requests see: modules, settings, jobs, MIME */
     htd_config given;       /* as the embedding program gave it: reloads start again from it */
     struct conf_file *conf; /* the config file read at start, or NULL */
-    char *root;             /* absolute path, or NULL */
-    int root_fd;            /* O_PATH directory fd, or -1 */
-    htd_mime *mime;
     route *routes;
     size_t nroutes;
     listen_addr *addrs;
@@ -48,15 +42,7 @@ struct htd_server {
     int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
     int nthreads;
     struct worker **workers;
-    char **writable;        /* normalised writable path prefixes */
-    uint64_t *writable_max; /* each area's upload limit, or 0 for cfg.max_upload */
-    int *writable_fd;       /* each area's directory (O_PATH), or -1 */
-    size_t nwritable;
-    struct jobs *jobs;         /* the job pool: uploads, password checks, listings */
-    pthread_mutex_t commit_mu; /* see store.c: precondition checks and renames */
-    atomic_ulong tmp_seq;      /* temporary file names */
-    atomic_uint cgi_running;   /* scripts started and not yet reaped, for cfg.cgi_max */
-    site *site;                /* the current site, under site_mu */
+    site *site; /* the current site, under site_mu */
     pthread_mutex_t site_mu;
     atomic_uint site_gen; /* bumped when site changes; loops compare it without the lock */
     volatile sig_atomic_t stop_requested;
@@ -66,10 +52,10 @@ struct htd_server {
     int nstarted;
 };
 
-/* Whether names is a good content_order: 0, or -1 with the reason in err. */
 /* A reference to the current site (site_release lets it go). */
 site *server_site(htd_server *s);
 
+/* Whether names is a good content_order: 0, or -1 with the reason in err. */
 int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen);
 
 /* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */

@@ -24,11 +24,11 @@
 #include "cgi.h"
 #include "conn.h"
 #include "log.h"
+#include "req.h"
 
 #define ACCEPT_BATCH 64
 #define LINGER_MS 2000
 #define ACCEPT_PAUSE_MS 100
-#define CACHE_BYTES (64u << 20) /* per worker */
 
 /* Once per turn, before any callback: the clock, the date strings when the
  * second changed, and the site. */
@@ -54,22 +54,11 @@ static void tick(void *arg)
     log_flush(l, l->site);
 }
 
-static void free_caches(worker *l, worker_cache *lc, size_t n)
-{
-    for (size_t i = 0; lc && i < n; i++) {
-        /* Unwatched first: a script being spawned may hold a copy of the
-         * descriptor for a moment, and closing alone would not unwatch it. */
-        if (lc[i].c) loop_unwatch(l->loop, &lc[i].w);
-        cache_free(lc[i].c);
-    }
-    free(lc);
-}
-
 /* Lets go of the site and caches left behind by the last adopt_site. */
 static void retire(worker *l)
 {
     if (!l->old_site) return;
-    free_caches(l, l->old_caches, l->old_site->nvhosts);
+    caches_free(l->loop, l->old_caches, l->old_site->nvhosts);
     site_release(l->old_site);
     l->old_site = NULL;
     l->old_caches = NULL;
@@ -80,11 +69,11 @@ static void retire(worker *l)
  * may point at them. */
 static void adopt_site(worker *l)
 {
-    htd_server *s = l->srv;
+    htd_server *s = l->server;
     unsigned gen = atomic_load_explicit(&s->site_gen, memory_order_acquire);
     if (l->site && gen == l->site_gen) return;
     site *st = server_site(s);
-    worker_cache *caches = calloc(st->nvhosts, sizeof *caches);
+    worker_cache *caches = caches_new(st->nvhosts);
     if (!caches) { /* try again next time */
         site_release(st);
         return;
@@ -96,34 +85,6 @@ static void adopt_site(worker *l)
     l->site = st;
     l->site_gen = gen;
     l->caches = caches;
-}
-
-static void on_cache(watcher *w, uint32_t events)
-{
-    (void)events;
-    worker_cache *lc = (worker_cache *)w;
-    if (lc->c) cache_on_event(lc->c);
-}
-
-cache *worker_cache_for(worker *l, const vhost *vh)
-{
-    worker_cache *lc = &l->caches[vh->idx];
-    if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
-    lc->tried = 1;
-    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES))) return NULL;
-    lc->w.first = 1;
-    if (loop_watch(l->loop, &lc->w, cache_fd(lc->c), EPOLLIN, on_cache) < 0) {
-        cache_free(lc->c);
-        lc->c = NULL;
-    }
-    return lc->c;
-}
-
-/* Reads pending file events of every cache of this loop. */
-static void caches_on_event(worker *l)
-{
-    for (size_t i = 0; l->site && i < l->site->nvhosts; i++)
-        if (l->caches[i].c) cache_on_event(l->caches[i].c);
 }
 
 void worker_wake(worker *l)
@@ -140,7 +101,8 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    l->srv = srv;
+    l->srv = &srv->ctx;
+    l->server = srv;
     l->id = id;
     if (!(l->loop = loop_new())) {
         snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
@@ -163,7 +125,7 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
             goto fail;
         }
     }
-    const htd_config *cfg = &srv->cfg;
+    const htd_config *cfg = &srv->ctx.cfg;
     const uint64_t durations[T_COUNT] = {[T_HEADER] = cfg->header_timeout_ms,
                                          [T_BODY] = cfg->body_timeout_ms,
                                          [T_IDLE] = cfg->idle_timeout_ms,
@@ -198,7 +160,7 @@ void worker_free(worker *l)
     retire(l);
     if (l->site) {
         log_flush(l, l->site);
-        free_caches(l, l->caches, l->site->nvhosts);
+        caches_free(l->loop, l->caches, l->site->nvhosts);
         site_release(l->site);
     }
     /* The modules' per-loop state. */
@@ -261,7 +223,7 @@ static void on_listener(watcher *w, uint32_t events)
      * after any file change whose event the batch has handled. The others
      * may have come later: read the file events once more before serving
      * them, so that none of them can get what a change replaced. */
-    if (n > 1) caches_on_event(l);
+    if (n > 1 && l->site) caches_read(l->caches, l->site->nvhosts);
     for (int i = 0; i < n; i++)
         conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
 }
@@ -276,7 +238,7 @@ static void begin_stop(worker *l)
     for (size_t i = 0; i < l->nlisteners; i++) {
         loop_unwatch(l->loop, &l->listeners[i].w);
         close(l->listeners[i].w.fd);
-        l->srv->lfds[(size_t)l->id * l->srv->naddrs + i] = -1;
+        l->server->lfds[(size_t)l->id * l->server->naddrs + i] = -1;
     }
     /* Idle connections are on the idle and header lists, those dropping a
      * body on the body list: conn_stop picks them out. */
@@ -319,7 +281,7 @@ int worker_timeout(const worker *l)
 
 int worker_turn(worker *l, int wait)
 {
-    if (l->srv->stop_requested && !l->stopping) begin_stop(l);
+    if (l->server->stop_requested && !l->stopping) begin_stop(l);
     int rc = 1;
     if (l->stopping && l->nconns == 0 && !l->jobs_out)
         rc = 0;
