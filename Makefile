@@ -23,7 +23,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test unit symbols blackbox asan fuzz check demo clean format format-check
+.PHONY: all test unit symbols blackbox asan fuzz check demo clean format format-check layers
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -113,8 +113,12 @@ format:
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
 
+# No include goes up a layer (core, http, modules, server) and none makes a cycle.
+layers:
+	$(Q)python3 scripts/layers.py --quiet
+
 # Everything CI runs.
-check: format-check all test asan fuzz
+check: format-check layers all test asan fuzz
 
 demo: $(BUILD)/htd
 	./$(BUILD)/htd --root demo

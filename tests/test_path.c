@@ -2,7 +2,8 @@
  * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
  * percent-decoding errors, the output capacity, and a comparison with a
  * plain decode-then-split model over many random paths; htd_pct_encode, with
- * its sets and capacity; htd_path_under, the whole-segment prefix rule.
+ * its sets and capacity; htd_path_under, the whole-segment prefix rule;
+ * htd_path_hidden, the dotfile rule.
  */
 #include "path.h"
 #include "test.h"
@@ -495,6 +496,22 @@ TEST(a_prefix_matches_whole_segments)
                     under_cases[i].path, under_cases[i].prefix, got, under_cases[i].want);
         }
     }
+}
+
+#define HIDDEN(p) htd_path_hidden((p), strlen(p))
+
+TEST(a_segment_starting_with_a_dot_is_hidden_but_a_leading_well_known)
+{
+    CHECK(HIDDEN("/.env"));
+    CHECK(HIDDEN("/a/.git/config"));
+    CHECK(HIDDEN("/a/."));
+    CHECK(HIDDEN("/x/.well-known/y")); /* only at the top */
+    CHECK(HIDDEN("/.well-knownx"));
+    CHECK(!HIDDEN("/.well-known"));
+    CHECK(!HIDDEN("/.well-known/acme-challenge/t"));
+    CHECK(!HIDDEN("/a.b/c."));
+    CHECK(!HIDDEN("/"));
+    CHECK(!HIDDEN(""));
 }
 
 int main(void)

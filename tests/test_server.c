@@ -6,7 +6,7 @@
  * and a server driven by a loop of the test's own (htd_server_start,
  * htd_server_fd, htd_server_timeout, htd_server_run_once).
  */
-#include "server.h"
+#include "instance.h"
 #include "test.h"
 
 #include <arpa/inet.h>

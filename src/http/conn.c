@@ -223,11 +223,6 @@ static int flush(conn *c)
 
 /* ---- errors ---- */
 
-struct htd_req *conn_current(const conn *c)
-{
-    return c->req && c->req->r ? c->req : NULL;
-}
-
 static void reply(conn *c, int status, const char *why, int keep, const char *extra,
                   size_t extra_len)
 {
@@ -321,11 +316,6 @@ int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dle
     c->body_left -= k;
     *consumed = *dlen = k;
     return c->body_left == 0;
-}
-
-int conn_body_pending(const conn *c)
-{
-    return c->body_chunked ? !c->chunked.done : c->body_left > 0;
 }
 
 /* ---- the phases ---- */

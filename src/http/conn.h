@@ -19,58 +19,13 @@
  *            generator: a script's output, a file being compressed), each
  *            piece through WRITE and back
  *
- * Memory: an idle connection holds only this struct; the read buffer, the
- * out queue and the request object come from the worker's pools while a
- * request is in progress.
+ * The connection's fields are in connection.h.
  */
 #ifndef HTD_CONN_H
 #define HTD_CONN_H
 
-#include <netinet/in.h>
-#include <stdint.h>
-#include <sys/types.h>
-
-#include "chunked.h"
-#include "context.h"
+#include "connection.h"
 #include "outq.h"
-#include "parser.h"
-#include "timer.h"
-#include "transport.h"
-
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
-
-enum { IO_DONE, IO_AGAIN, IO_ERROR };
-
-#define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
-
-typedef struct conn {
-    watcher ev;    /* the socket */
-    transport *tp; /* what reads and writes it */
-    uint8_t state;
-    uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
-    uint8_t writable : 1;   /* the socket may take bytes */
-    uint8_t keep_alive : 1; /* the current request allows another after it */
-    uint8_t head_only : 1;  /* HEAD: send the head but no body */
-    uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
-    uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
-    uint8_t body_chunked : 1;
-    uint8_t started : 1;     /* some bytes of the current request head have arrived */
-    uint8_t out_watched : 1; /* registered for EPOLLOUT too */
-    uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
-    uint8_t hup;             /* the client has closed its side (or reset) */
-    worker *w;
-    htd_timer timer;
-    unsigned nreq;
-    char *rbuf;          /* RBUF_SIZE, from the loop's pool, or NULL when idle */
-    uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
-    struct htd_req *req; /* from the first byte of a head until its response is queued */
-    uint64_t body_left;  /* Content-Length bytes still to read */
-    htd_chunked chunked;
-    char *body; /* BODY: what a handler will get */
-    size_t body_len, body_cap;
-    outq *out;
-    struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
-} conn;
 
 /* Takes a new connection, serving what it has sent before watching it. */
 void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen);
@@ -107,15 +62,12 @@ void conn_resume(conn *c);
  * 1 when the body is complete, 0 if more is needed, -1 if malformed. */
 int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
                    const char **why);
-int conn_body_pending(const conn *c);
 
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
 /* Logs a response on c through every module's log hook. */
 void conn_log(const conn *c, int status, uint64_t bytes);
-/* The request in progress on c (its head parsed), or NULL. */
-struct htd_req *conn_current(const conn *c);
 /* Answers c's request without serving it: an error, a refusal or a
  * redirect, with extra header lines. Keeps the connection when the
  * request's body can be read past. */

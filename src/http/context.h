@@ -33,8 +33,8 @@ struct worker_cache;
 
 /* The server as requests see it. */
 typedef struct server_ctx {
-    registry reg;    /* the modules, with their per-server state */
-    htd_config cfg;  /* defaults filled in */
+    registry reg;      /* the modules, with their per-server state */
+    htd_config cfg;    /* defaults filled in */
     struct jobs *jobs; /* the job pool: uploads, password checks, listings */
     struct htd_mime *mime;
 } server_ctx;

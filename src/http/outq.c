@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "connection.h"
 
 void conn_out_release(conn *c)
 {

@@ -135,3 +135,16 @@ int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen
     return len >= plen && memcmp(path, prefix, plen) == 0 &&
            (plen == 0 || prefix[plen - 1] == '/' || len == plen || path[plen] == '/');
 }
+
+int htd_path_hidden(const char *path, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (path[i] == '/' && path[i + 1] == '.') {
+            if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
+                (len == 12 || path[12] == '/'))
+                continue;
+            return 1;
+        }
+    }
+    return 0;
+}

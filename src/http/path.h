@@ -41,4 +41,8 @@ size_t htd_pct_encode(const char *in, size_t len, const char *keep, char *out, s
  */
 int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen);
 
+/* Does the decoded path have a segment starting with '.' (other than a
+ * leading ".well-known")? Such paths are refused, for reading and writing. */
+int htd_path_hidden(const char *path, size_t len);
+
 #endif

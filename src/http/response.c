@@ -9,8 +9,9 @@
 
 #include <string.h>
 
-#include "conn.h"
+#include "connection.h"
 #include "date.h"
+#include "outq.h"
 #include "req.h"
 
 const char *htd_reason(int status)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "date.h"
-#include "static.h"
+#include "etag.h"
 
 #define BUCKETS 4096 /* a power of two */
 #define MAX_ENTRIES 8192
@@ -244,7 +244,7 @@ static int format_headers(cache_entry *e, const char *ctype, const struct stat *
     char lm[HTD_DATE_LEN + 1];
     htd_date_format(e->mtime, lm);
     char buf[512], tag[80], ce[48] = "";
-    static_etag(st, tag, sizeof tag);
+    etag_of_file(st, tag, sizeof tag);
     if (how.coding) snprintf(ce, sizeof ce, "Content-Encoding: %s\r\n", how.coding);
     /* Vary sits between the validators, which a 304 repeats: it must too. */
     int n = snprintf(

@@ -42,7 +42,6 @@
 #include "req.h"
 #include "response.h"
 #include "site.h"
-#include "static.h"
 
 #define CGI_BUF 16384 /* script output read at once; also the largest header block */
 #define CGI_IN 16384  /* request body bytes on their way to the script */
@@ -417,7 +416,7 @@ static void start(conn *c)
     const char *why = "";
     size_t script_len = 0;
 
-    if (static_hidden(hr->path, hr->path_len)) {
+    if (htd_path_hidden(hr->path, hr->path_len)) {
         conn_answer(c, 403, "dotfiles are not served", NULL, 0);
         return;
     }

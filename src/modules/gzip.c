@@ -20,11 +20,10 @@
 #include "cache.h"
 #include "conn.h"
 #include "date.h"
-#include "log.h"
+#include "etag.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
-#include "static.h"
 
 #define GZ_IN 32768
 #define GZ_OUT 32768
@@ -150,7 +149,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
     /* Validators of the variant: its own tag, the file's date. */
     htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
     time_t t;
-    int not_modified = v.p ? static_etag_match(v, etag, 1) : 0;
+    int not_modified = v.p ? etag_match(v, etag, 1) : 0;
     if (!v.p) {
         htd_str ims = htd_request_known(r, HTD_H_IF_MODIFIED_SINCE);
         not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
@@ -168,7 +167,7 @@ int gzip_start(struct htd_req *hr, cache_entry *e)
         return 0;
     }
     htd_str im = htd_request_known(r, HTD_H_IF_MATCH);
-    if (im.p && !static_etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
+    if (im.p && !etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
 
     struct gz *g = c->head_only ? NULL : gz_get(c->w);
     if (!c->head_only && !g) return -1;

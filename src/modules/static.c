@@ -23,10 +23,10 @@
 #include "conn.h"
 #include "date.h"
 #include "encoding.h"
+#include "etag.h"
 #include "gzip.h"
 #include "jobs.h"
 #include "listing.h"
-#include "log.h"
 #include "mime.h"
 #include "module.h"
 #include "path.h"
@@ -56,52 +56,6 @@ static unsigned siblings(int root_fd, const char *rel, size_t rlen)
         if (fd >= 0) close(fd);
     }
     return found;
-}
-
-/* Any segment starting with '.' is refused, except a leading ".well-known". */
-int static_hidden(const char *path, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (path[i] == '/' && path[i + 1] == '.') {
-            if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
-                (len == 12 || path[12] == '/'))
-                continue;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Does the entity-tag list v contain etag? Weak comparison ignores W/. */
-int static_etag(const struct stat *st, char *out, size_t cap)
-{
-    return snprintf(out, cap, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
-                    (unsigned long long)st->st_size,
-                    (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
-                        (unsigned long long)st->st_mtim.tv_nsec);
-}
-
-int static_etag_match(htd_str v, htd_str etag, int weak)
-{
-    const char *p = v.p, *e = v.p + v.len;
-    while (p < e) {
-        while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        if (p == e) break;
-        if (*p == '*') return 1;
-        int is_weak = 0;
-        if (e - p >= 2 && p[0] == 'W' && p[1] == '/') {
-            is_weak = 1;
-            p += 2;
-        }
-        if (p == e || *p != '"') return 0; /* not a list of entity-tags */
-        const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
-        if (!q) return 0;
-        size_t n = (size_t)(q - p + 1);
-        if ((weak || !is_weak) && n == etag.len && memcmp(p, etag.p, n) == 0) return 1;
-        p = q + 1;
-    }
-    return 0;
 }
 
 /* Is v (a field's value, or absent) an HTTP-date? Then it is *t. */
@@ -473,7 +427,7 @@ void static_serve(struct htd_req *hr)
         }
         goto options;
     }
-    if (static_hidden(hr->path, hr->path_len)) {
+    if (htd_path_hidden(hr->path, hr->path_len)) {
         conn_error(hr->c, 403, "dotfiles are not served", 1);
         return;
     }
@@ -545,12 +499,12 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
     htd_str v;
     time_t t;
     if ((v = htd_request_known(r, HTD_H_IF_MATCH)).p) {
-        if (!static_etag_match(v, e->etag, 0)) goto precondition_failed;
+        if (!etag_match(v, e->etag, 0)) goto precondition_failed;
     } else if (date_of(htd_request_header(r, "if-unmodified-since", 19), &t) && e->mtime > t) {
         goto precondition_failed;
     }
     if ((v = htd_request_known(r, HTD_H_IF_NONE_MATCH)).p) {
-        if (static_etag_match(v, e->etag, 1)) goto not_modified;
+        if (etag_match(v, e->etag, 1)) goto not_modified;
     } else if (date_of(htd_request_known(r, HTD_H_IF_MODIFIED_SINCE), &t) && e->mtime <= t) {
         goto not_modified;
     }

@@ -29,15 +29,4 @@ int static_error_page(struct htd_req *hr, int status, const char *page, const ch
 struct conn;
 void static_list_detach(struct conn *c);
 
-/* Does the decoded path have a segment starting with '.' (other than a
- * leading ".well-known")? Such paths are refused, for reading and writing. */
-int static_hidden(const char *path, size_t len);
-
-/* A file's strong entity-tag, with its quotes: "ino-size-mtime_ns" in hex. */
-int static_etag(const struct stat *st, char *out, size_t cap);
-
-/* Does the entity-tag list v (If-Match, If-None-Match) contain etag? "*"
- * matches. weak: compare ignoring W/ (If-None-Match); else W/ never matches. */
-int static_etag_match(htd_str v, htd_str etag, int weak);
-
 #endif

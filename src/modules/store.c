@@ -35,13 +35,12 @@
 #include "beneath.h"
 #include "cache.h"
 #include "conn.h"
+#include "etag.h"
 #include "jobs.h"
-#include "log.h"
 #include "module.h"
 #include "path.h"
 #include "req.h"
 #include "response.h"
-#include "static.h"
 
 #define UP_BUF (64 * 1024)
 
@@ -253,14 +252,14 @@ static int check_preconditions(upload *u)
         return -1;
     }
     char tag[80];
-    htd_str etag = {tag, exists ? (size_t)static_etag(&st, tag, sizeof tag) : 0};
+    htd_str etag = {tag, exists ? (size_t)etag_of_file(&st, tag, sizeof tag) : 0};
     if (u->has_if_none_match && exists &&
-        static_etag_match((htd_str){u->if_none_match, strlen(u->if_none_match)}, etag, 1)) {
+        etag_match((htd_str){u->if_none_match, strlen(u->if_none_match)}, etag, 1)) {
         set(u, 412, "precondition failed: the document exists");
         return -1;
     }
     if (u->has_if_match) {
-        int ok = exists && static_etag_match((htd_str){u->if_match, strlen(u->if_match)}, etag, 0);
+        int ok = exists && etag_match((htd_str){u->if_match, strlen(u->if_match)}, etag, 0);
         if (!ok) {
             set(u, 412, "precondition failed: the document has changed");
             return -1;
@@ -744,7 +743,7 @@ static int content_phase(struct htd_req *hr)
     if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) ||
         hr->vh != &c->w->site->vhosts[0] || !store_writable(c->w->srv, hr->path, hr->path_len))
         return MOD_DECLINED;
-    if (static_hidden(hr->path, hr->path_len)) {
+    if (htd_path_hidden(hr->path, hr->path_len)) {
         conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
         return MOD_DONE;
     }

@@ -22,12 +22,13 @@
 
 #include "access.h"
 #include "auth.h"
+#include "builtin.h"
 #include "fields.h"
+#include "listen.h"
 #include "log.h"
 #include "path.h"
 #include "response.h"
 #include "rewrite.h"
-#include "server.h"
 #include "store.h"
 
 #define HEADERS_MAX 4096 /* configured header lines per scope */
@@ -250,7 +251,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         for (size_t i = 0; i < n; i++) {
             listen_addr a;
             char why[256];
-            if (server_parse_listen(f->listen[i], &a, why, sizeof why) < 0)
+            if (listen_parse(f->listen[i], &a, why, sizeof why) < 0)
                 return conf_fail(err, errlen, f, s, "%s", why);
         }
         c->listen = f->listen;
@@ -311,7 +312,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if ((s = config_setting_get_member(root, "content_order")) && !c->ncontent_order) {
         if (get_strings(f, s, &f->content_order, &n, err, errlen) < 0) return -1;
         char why[200];
-        if (server_content_order_check(f->content_order, n, why, sizeof why) < 0)
+        if (builtin_content_order_check(f->content_order, n, why, sizeof why) < 0)
             return conf_fail(err, errlen, f, s, "content_order: %s", why);
         c->content_order = f->content_order;
         c->ncontent_order = n;

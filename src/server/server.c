@@ -7,7 +7,6 @@
  * Everything that can fail for a reason the user must fix (a missing root, an
  * address in use) fails in htd_server_new, before anything is served.
  */
-#include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,137 +22,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgi.h"
+#include "builtin.h"
 #include "config.h"
-#include "gzip.h"
+#include "instance.h"
 #include "jobs.h"
+#include "listen.h"
 #include "log.h"
 #include "mime.h"
-#include "path.h"
 #include "routes.h"
-#include "rules.h"
-#include "static.h"
-#include "store.h"
 #include "worker.h"
 
-/* The modules, in the order they are asked in each phase (module.h). A new
- * feature is a module and a line here. */
-static const htd_module *const modules[] = {
-    &rules_module,  /* rewrite: vhost and rule; access: addresses, passwords, redirects */
-    &cgi_module,    /* content: scripts */
-    &store_module,  /* content: PUT, POST, DELETE in writable areas */
-    &routes_module, /* content: the embedder's handlers */
-    &static_module, /* content: files; error pages */
-    &gzip_module,   /* compression of files, started by static */
-    &log_module,    /* access logs */
-};
-
-#define LISTEN_BACKLOG 4096
 #define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
-
-/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
-int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen)
-{
-    char host[256] = "";
-    const char *port;
-    const char *colon = strrchr(spec, ':');
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
-        memcpy(host, spec + 1, (size_t)(close - spec - 1));
-        port = close + 2;
-    } else if (colon) {
-        if ((size_t)(colon - spec) >= sizeof host) goto bad;
-        memcpy(host, spec, (size_t)(colon - spec));
-        port = colon + 1;
-    } else {
-        port = spec; /* a port alone means every interface, as nginx's `listen 8080` */
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || errno || p < 0 || p > 65535) goto bad;
-
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", spec, gai_strerror(rc));
-        return -1;
-    }
-    /* With no host, prefer IPv4's 0.0.0.0 as nginx does. */
-    struct addrinfo *pick = res;
-    for (struct addrinfo *ai = res; ai && !host[0]; ai = ai->ai_next)
-        if (ai->ai_family == AF_INET) pick = ai;
-    memcpy(&a->ss, pick->ai_addr, pick->ai_addrlen);
-    a->sslen = pick->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-bad:
-    snprintf(err, errlen, "bad listen address '%s': expected HOST:PORT, [IPV6]:PORT or PORT", spec);
-    return -1;
-}
-
-static void name_addr(listen_addr *a)
-{
-    char h[INET6_ADDRSTRLEN + 2], p[8];
-    getnameinfo((struct sockaddr *)&a->ss, a->sslen, h, sizeof h, p, sizeof p,
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    if (a->ss.ss_family == AF_INET6)
-        snprintf(a->name, sizeof a->name, "[%s]:%s", h, p);
-    else
-        snprintf(a->name, sizeof a->name, "%s:%s", h, p);
-}
-
-static int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
-{
-    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a socket for %s: %s", a->name, strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    /* Accepted sockets inherit it: a response written in pieces (a script's,
-     * a compressed file's) must not wait on Nagle for its last small one.
-     * Whole responses go out in one write (MSG_MORE where a file follows). */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a->ss, a->sslen) < 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", a->name,
-                 errno == EADDRINUSE ? "address already in use" : strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (listen(fd, LISTEN_BACKLOG) < 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", a->name, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    /* Wake us only once the request has arrived. */
-    int secs = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
-    return fd;
-}
-
-/* Binds the address once without SO_REUSEPORT, so that another program on
- * the port is reported instead of silently shared, and to learn the port the
- * kernel picked for port 0. */
-static int probe_addr(listen_addr *a, char *err, size_t errlen)
-{
-    name_addr(a);
-    int fd = listen_socket(a, 0, err, errlen);
-    if (fd < 0) return -1;
-    socklen_t len = sizeof a->ss;
-    getsockname(fd, (struct sockaddr *)&a->ss, &len);
-    a->sslen = len;
-    close(fd);
-    name_addr(a);
-    return 0;
-}
 
 static void fill_defaults(htd_config *c)
 {
@@ -177,41 +56,10 @@ const char *htd_version(void)
     return HTD_VERSION;
 }
 
-/* r made of the modules, with the content modules in the order names
- * give. -1 with the reason in err. */
-static int ordered_registry(registry *r, const char *const *names, size_t n, char *err,
-                            size_t errlen)
-{
-    registry_init(r, modules, sizeof modules / sizeof modules[0]);
-    const char *bad = NULL;
-    if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
-        snprintf(err, errlen, "no content module '%s'; they are cgi, store, routes and static",
-                 bad);
-        return -1;
-    }
-    size_t cgi = 0, stat = 0;
-    for (size_t i = 0; i < r->nphase[PH_CONTENT]; i++) {
-        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "cgi") == 0) cgi = i;
-        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "static") == 0) stat = i;
-    }
-    if (stat < cgi) {
-        snprintf(err, errlen, "static before cgi would send scripts as files");
-        return -1;
-    }
-    return 0;
-}
-
-int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen)
-{
-    registry r;
-    return ordered_registry(&r, names, n, err, errlen);
-}
-
-/* The registry, with the content modules in the configured order. */
 static int make_registry(htd_server *s, char *err, size_t errlen)
 {
     char why[200];
-    if (ordered_registry(&s->ctx.reg, s->ctx.cfg.content_order, s->ctx.cfg.ncontent_order, why,
+    if (builtin_registry(&s->ctx.reg, s->ctx.cfg.content_order, s->ctx.cfg.ncontent_order, why,
                          sizeof why) < 0) {
         snprintf(err, errlen, "content_order: %s", why);
         return -1;
@@ -278,8 +126,8 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
         s->lfds[i] = -1;
     for (size_t i = 0; i < s->naddrs; i++)
-        if (server_parse_listen(specs[i], &s->addrs[i], err, errlen) < 0 ||
-            probe_addr(&s->addrs[i], err, errlen) < 0)
+        if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
+            listen_probe(&s->addrs[i], err, errlen) < 0)
             goto fail;
     for (int t = 0; t < s->nthreads; t++)
         for (size_t i = 0; i < s->naddrs; i++)
@@ -305,14 +153,7 @@ int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_ha
     if (phase != HTD_PHASE_ACCESS && phase != HTD_PHASE_CONTENT &&
         phase != (HTD_PHASE_CONTENT | HTD_BODY_STREAMED))
         return -1;
-    route *r = realloc(s->routes, (s->nroutes + 1) * sizeof *r);
-    if (!r) return -1;
-    s->routes = r;
-    char *p = strdup(prefix);
-    if (!p) return -1;
-    s->routes[s->nroutes++] =
-        (route){.prefix = p, .len = strlen(p), .fn = fn, .arg = arg, .phase = phase};
-    return 0;
+    return routes_add(&s->ctx.reg, phase, prefix, fn, arg);
 }
 
 const char *htd_server_address(const htd_server *s, size_t i)
@@ -416,9 +257,6 @@ void htd_server_free(htd_server *s)
             if (s->lfds[i] >= 0) close(s->lfds[i]);
     jobs_free(s->ctx.jobs);
     registry_fini(&s->ctx.reg);
-    for (size_t i = 0; i < s->nroutes; i++)
-        free(s->routes[i].prefix);
-    free(s->routes);
     free(s->workers);
     free(s->lfds);
     free(s->addrs);
@@ -497,14 +335,6 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
     for (int t = 0; t < s->nthreads; t++)
         worker_wake(s->workers[t]);
     return 0;
-}
-
-site *server_site(htd_server *s)
-{
-    pthread_mutex_lock(&s->site_mu); /* a reload may be swapping it */
-    site *st = site_hold(s->site);
-    pthread_mutex_unlock(&s->site_mu);
-    return st;
 }
 
 void htd_server_reopen_logs(htd_server *s)

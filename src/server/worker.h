@@ -7,7 +7,7 @@
 #define HTD_WORKER_H
 
 #include "context.h"
-#include "server.h"
+#include "instance.h"
 
 typedef struct listener {
     watcher w;

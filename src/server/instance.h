@@ -1,42 +1,28 @@
 /*
- * server.h - the server as a whole: its configuration with defaults filled
- * in, the document root, MIME table, routes, listening addresses and the
- * worker loops. Read-only once htd_server_run or htd_server_start has
- * started the workers.
+ * instance.h - a server's fields (struct htd_server): what requests see of
+ * it (server_ctx), its config file, listening sockets, workers, current site
+ * and stop flag. Apart from the functions of htd.h that make and run a
+ * server (server.c), so that its workers read them without depending on
+ * server.c. Read-only once the workers run, but for the site (site_mu) and
+ * the stop flag.
  */
-#ifndef HTD_SERVER_H
-#define HTD_SERVER_H
+#ifndef HTD_INSTANCE_H
+#define HTD_INSTANCE_H
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
 
 #include "context.h"
 #include "htd.h"
+#include "listen.h"
 
 struct worker;
-
-typedef struct route {
-    char *prefix;
-    size_t len;
-    htd_handler_fn fn;
-    void *arg;
-    int phase; /* HTD_PHASE_* */
-} route;
-
-typedef struct listen_addr {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    char name[80]; /* "127.0.0.1:8080", "[::1]:8080" */
-} listen_addr;
 
 struct htd_server {
     server_ctx ctx;         /* what requests see: modules, settings, jobs, MIME */
     htd_config given;       /* as the embedding program gave it: reloads start again from it */
     struct conf_file *conf; /* the config file read at start, or NULL */
-    route *routes;
-    size_t nroutes;
     listen_addr *addrs;
     size_t naddrs;
     int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
@@ -53,12 +39,12 @@ struct htd_server {
 };
 
 /* A reference to the current site (site_release lets it go). */
-site *server_site(htd_server *s);
-
-/* Whether names is a good content_order: 0, or -1 with the reason in err. */
-int server_content_order_check(const char *const *names, size_t n, char *err, size_t errlen);
-
-/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */
-int server_parse_listen(const char *spec, listen_addr *a, char *err, size_t errlen);
+static inline site *server_site(htd_server *s)
+{
+    pthread_mutex_lock(&s->site_mu); /* a reload may be swapping it */
+    site *st = site_hold(s->site);
+    pthread_mutex_unlock(&s->site_mu);
+    return st;
+}
 
 #endif

@@ -10,12 +10,34 @@
 #include "routes.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "path.h"
 #include "req.h"
 #include "rules.h"
-#include "server.h"
+
+typedef struct route {
+    char *prefix;
+    size_t len;
+    htd_handler_fn fn;
+    void *arg;
+    int phase; /* HTD_PHASE_* */
+} route;
+
+/* The module's per-server state: the handlers, in the order they were added
+ * (before the server runs; read-only after). */
+typedef struct routes {
+    route *v;
+    size_t n;
+} routes;
+
+static routes *routes_of(const worker *l)
+{
+    return registry_state(&l->srv->reg, &routes_module);
+}
 
 /* A handler's HTD_AGAIN: it answers from another thread. */
 static int suspend(struct htd_req *hr)
@@ -29,10 +51,10 @@ static int suspend(struct htd_req *hr)
  * module's slot in the request holds the next one's index + 1. */
 static int access_phase(struct htd_req *hr)
 {
-    htd_server *s = hr->c->w->server;
+    const routes *s = routes_of(hr->c->w);
     uintptr_t next = (uintptr_t)req_get(hr, &routes_module);
-    for (size_t i = next ? next - 1 : 0; i < s->nroutes; i++) {
-        const route *rt = &s->routes[i];
+    for (size_t i = next ? next - 1 : 0; i < s->n; i++) {
+        const route *rt = &s->v[i];
         if (rt->phase != HTD_PHASE_ACCESS ||
             !htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len))
             continue;
@@ -51,17 +73,17 @@ static int access_phase(struct htd_req *hr)
 static int content_phase(struct htd_req *hr)
 {
     conn *c = hr->c;
-    htd_server *s = c->w->server;
+    const routes *s = routes_of(c->w);
     size_t first = 0;
-    while (first < s->nroutes &&
-           (!(s->routes[first].phase & HTD_PHASE_CONTENT) ||
-            !htd_path_under(hr->path, hr->path_len, s->routes[first].prefix, s->routes[first].len)))
+    while (first < s->n &&
+           (!(s->v[first].phase & HTD_PHASE_CONTENT) ||
+            !htd_path_under(hr->path, hr->path_len, s->v[first].prefix, s->v[first].len)))
         first++;
-    if (first == s->nroutes) return MOD_DECLINED;
-    int streamed = s->routes[first].phase & HTD_BODY_STREAMED;
+    if (first == s->n) return MOD_DECLINED;
+    int streamed = s->v[first].phase & HTD_BODY_STREAMED;
     if (!streamed && !hr->body_taken && conn_body_pending(c)) {
         const htd_request *r = hr->r;
-        if (!r->chunked && (uint64_t)r->content_length > s->ctx.cfg.max_body) {
+        if (!r->chunked && (uint64_t)r->content_length > c->w->srv->cfg.max_body) {
             conn_error(c, 413, "request body larger than the server accepts", 0);
             return MOD_DONE;
         }
@@ -74,8 +96,8 @@ static int content_phase(struct htd_req *hr)
          * reload may have replaced meanwhile. */
         rules_scope(c);
     }
-    for (size_t i = first; i < s->nroutes; i++) {
-        const route *rt = &s->routes[i];
+    for (size_t i = first; i < s->n; i++) {
+        const route *rt = &s->v[i];
         if (!(rt->phase & HTD_PHASE_CONTENT) ||
             !htd_path_under(hr->path, hr->path_len, rt->prefix, rt->len))
             continue;
@@ -90,7 +112,41 @@ static int content_phase(struct htd_req *hr)
     return MOD_DECLINED;
 }
 
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    (void)cfg;
+    if (!(*state = calloc(1, sizeof(routes)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void fini(void *state)
+{
+    routes *s = state;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].prefix);
+    free(s->v);
+    free(s);
+}
+
 const htd_module routes_module = {
     .name = "routes",
     .phase = {[PH_ACCESS] = access_phase, [PH_CONTENT] = content_phase},
+    .init = init,
+    .fini = fini,
 };
+
+int routes_add(registry *reg, int phase, const char *prefix, htd_handler_fn fn, void *arg)
+{
+    routes *s = registry_state(reg, &routes_module);
+    if (!s) return -1;
+    route *r = realloc(s->v, (s->n + 1) * sizeof *r);
+    if (!r) return -1;
+    s->v = r;
+    char *p = strdup(prefix);
+    if (!p) return -1;
+    s->v[s->n++] = (route){.prefix = p, .len = strlen(p), .fn = fn, .arg = arg, .phase = phase};
+    return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * connection.h - a client connection's fields, apart from the state machine
+ * that drives it (conn.h, conn.c), so that what writes into a connection (its
+ * out queue, outq.c; response heads, response.c) does not depend on what
+ * drives it.
+ *
+ * Memory: an idle connection holds only this struct; the read buffer, the
+ * out queue and the request object come from the worker's pools while a
+ * request is in progress.
+ */
+#ifndef HTD_CONNECTION_H
+#define HTD_CONNECTION_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "chunked.h"
+#include "context.h"
+#include "req.h"
+#include "parser.h"
+#include "timer.h"
+#include "transport.h"
+
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
+
+enum { IO_DONE, IO_AGAIN, IO_ERROR };
+
+#define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
+
+typedef struct conn {
+    watcher ev;    /* the socket */
+    transport *tp; /* what reads and writes it */
+    uint8_t state;
+    uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
+    uint8_t writable : 1;   /* the socket may take bytes */
+    uint8_t keep_alive : 1; /* the current request allows another after it */
+    uint8_t head_only : 1;  /* HEAD: send the head but no body */
+    uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
+    uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
+    uint8_t body_chunked : 1;
+    uint8_t started : 1;     /* some bytes of the current request head have arrived */
+    uint8_t out_watched : 1; /* registered for EPOLLOUT too */
+    uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
+    uint8_t hup;             /* the client has closed its side (or reset) */
+    worker *w;
+    htd_timer timer;
+    unsigned nreq;
+    char *rbuf;          /* RBUF_SIZE, from the loop's pool, or NULL when idle */
+    uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
+    struct htd_req *req; /* from the first byte of a head until its response is queued */
+    uint64_t body_left;  /* Content-Length bytes still to read */
+    htd_chunked chunked;
+    char *body; /* BODY: what a handler will get */
+    size_t body_len, body_cap;
+    struct outq *out;
+    struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
+} conn;
+
+/* The request in progress on c (its head parsed), or NULL. */
+static inline struct htd_req *conn_current(const conn *c)
+{
+    return c->req && c->req->r ? c->req : NULL;
+}
+
+/* Is some of the request's body still to be read? */
+static inline int conn_body_pending(const conn *c)
+{
+    return c->body_chunked ? !c->chunked.done : c->body_left > 0;
+}
+
+#endif

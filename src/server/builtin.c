@@ -1,0 +1,60 @@
+/*
+ * builtin.c - the modules a server is made of, in their order, and the
+ * content phase's order as content_order sets it.
+ */
+#include "builtin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cgi.h"
+#include "gzip.h"
+#include "log.h"
+#include "routes.h"
+#include "rules.h"
+#include "static.h"
+#include "store.h"
+
+/* The modules, in the order they are asked in each phase (module.h). A new
+ * feature is a module and a line here. */
+static const htd_module *const modules[] = {
+    &rules_module,  /* rewrite: vhost and rule; access: addresses, passwords, redirects */
+    &cgi_module,    /* content: scripts */
+    &store_module,  /* content: PUT, POST, DELETE in writable areas */
+    &routes_module, /* content: the embedder's handlers */
+    &static_module, /* content: files; error pages */
+    &gzip_module,   /* compression of files, started by static */
+    &log_module,    /* access logs */
+};
+
+/* r made of the modules, with the content modules in the order names
+ * give. -1 with the reason in err. */
+int builtin_registry(registry *r, const char *const *names, size_t n, char *err,
+                            size_t errlen)
+{
+    registry_init(r, modules, sizeof modules / sizeof modules[0]);
+    const char *bad = NULL;
+    if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
+        snprintf(err, errlen, "no content module '%s'; they are cgi, store, routes and static",
+                 bad);
+        return -1;
+    }
+    size_t cgi = 0, stat = 0;
+    for (size_t i = 0; i < r->nphase[PH_CONTENT]; i++) {
+        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "cgi") == 0) cgi = i;
+        if (strcmp(r->phase_mod[PH_CONTENT][i]->name, "static") == 0) stat = i;
+    }
+    if (stat < cgi) {
+        snprintf(err, errlen, "static before cgi would send scripts as files");
+        return -1;
+    }
+    return 0;
+}
+
+int builtin_content_order_check(const char *const *names, size_t n, char *err, size_t errlen)
+{
+    registry r;
+    return builtin_registry(&r, names, n, err, errlen);
+}
+
+/* The registry, with the content modules in the configured order. */

@@ -1,0 +1,118 @@
+/*
+ * listen.c - listening addresses: "HOST:PORT" parsed and resolved, probed
+ * once alone, then one SO_REUSEPORT socket per worker thread.
+ */
+#include "listen.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 4096
+
+/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
+int listen_parse(const char *spec, listen_addr *a, char *err, size_t errlen)
+{
+    char host[256] = "";
+    const char *port;
+    const char *colon = strrchr(spec, ':');
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        port = close + 2;
+    } else if (colon) {
+        if ((size_t)(colon - spec) >= sizeof host) goto bad;
+        memcpy(host, spec, (size_t)(colon - spec));
+        port = colon + 1;
+    } else {
+        port = spec; /* a port alone means every interface, as nginx's `listen 8080` */
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || errno || p < 0 || p > 65535) goto bad;
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    /* With no host, prefer IPv4's 0.0.0.0 as nginx does. */
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai && !host[0]; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) pick = ai;
+    memcpy(&a->ss, pick->ai_addr, pick->ai_addrlen);
+    a->sslen = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+bad:
+    snprintf(err, errlen, "bad listen address '%s': expected HOST:PORT, [IPV6]:PORT or PORT", spec);
+    return -1;
+}
+
+static void name_addr(listen_addr *a)
+{
+    char h[INET6_ADDRSTRLEN + 2], p[8];
+    getnameinfo((struct sockaddr *)&a->ss, a->sslen, h, sizeof h, p, sizeof p,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    if (a->ss.ss_family == AF_INET6)
+        snprintf(a->name, sizeof a->name, "[%s]:%s", h, p);
+    else
+        snprintf(a->name, sizeof a->name, "%s:%s", h, p);
+}
+
+int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a socket for %s: %s", a->name, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    /* Accepted sockets inherit it: a response written in pieces (a script's,
+     * a compressed file's) must not wait on Nagle for its last small one.
+     * Whole responses go out in one write (MSG_MORE where a file follows). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a->ss, a->sslen) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", a->name,
+                 errno == EADDRINUSE ? "address already in use" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, LISTEN_BACKLOG) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", a->name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /* Wake us only once the request has arrived. */
+    int secs = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    return fd;
+}
+
+int listen_probe(listen_addr *a, char *err, size_t errlen)
+{
+    name_addr(a);
+    int fd = listen_socket(a, 0, err, errlen);
+    if (fd < 0) return -1;
+    socklen_t len = sizeof a->ss;
+    getsockname(fd, (struct sockaddr *)&a->ss, &len);
+    a->sslen = len;
+    close(fd);
+    name_addr(a);
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * listen.h - listening addresses and their sockets.
+ */
+#ifndef HTD_LISTEN_H
+#define HTD_LISTEN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+typedef struct listen_addr {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char name[80]; /* "127.0.0.1:8080", "[::1]:8080" */
+} listen_addr;
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" into a; -1 with a reason. */
+int listen_parse(const char *spec, listen_addr *a, char *err, size_t errlen);
+/* Binds a once without SO_REUSEPORT, so that another program on the port
+ * is reported instead of silently shared, and learns the port the kernel
+ * picked for port 0; names a. -1 with a reason. */
+int listen_probe(listen_addr *a, char *err, size_t errlen);
+/* A nonblocking listening socket on a (reuseport: SO_REUSEPORT, one per
+ * worker), or -1 with a reason. */
+int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen);
+
+#endif
