@@ -235,6 +235,8 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     if (hr) { /* answered: nothing of it goes on */
         hr->responded = 1;
         hr->gen = NULL;
+        hr->filter = NULL;
+        hr->filter_more = 0;
         hr->sink = NULL;
         hr->reading = hr->waiting = 0;
     }
@@ -537,7 +539,7 @@ static int continuation(const conn *c)
     const struct htd_req *hr = c->req;
     if (!hr || !hr->r) return 0;
     if (hr->waiting) return CS_WAIT;
-    if (hr->gen) return CS_GEN;
+    if (hr->gen || hr->filter_more) return CS_GEN;
     if (hr->sink) return CS_SINK;
     return hr->reading ? CS_BODY : 0;
 }
@@ -817,14 +819,15 @@ static int step_discard(conn *c)
     return 1;
 }
 
-/* GEN: the generator's next piece, once what is queued is out. */
+/* GEN: the generator's next piece, once what is queued is out; first the
+ * rest of what its filter was given, even after the generator's last. */
 static int step_gen(conn *c)
 {
     if (c->out) { /* a 100 Continue, earlier responses, the last piece */
         c->state = CS_WRITE;
         return 1;
     }
-    switch (c->req->gen(c)) {
+    switch (c->req->filter_more ? response_body_more(c) : c->req->gen(c)) {
     case GEN_MORE:
         c->state = CS_WRITE;
         return 1;

@@ -224,6 +224,147 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     finish(hr, 206, total);
 }
 
+/* ---- gzip on the fly ---- */
+
+/* A file given to a generated body piece by piece, for the gzip filter to
+ * compress: FILE_PIECE bytes at a time, read into a buffer of its own
+ * unless the file is in memory, so that a response holds one piece of the
+ * file whatever its size. Its state is in the request's slot of
+ * file_module, which is in no registry: its release hook is what matters. */
+#define FILE_PIECE 32768
+
+typedef struct file_stream {
+    cache_entry *e;  /* held */
+    struct site *st; /* held: the request's vhost, and e's cache, live in it */
+    uint64_t off;    /* given so far */
+    char in[];       /* FILE_PIECE bytes, for a file not in memory */
+} file_stream;
+
+static void file_release(struct htd_req *hr);
+static const htd_module file_module = {.name = "static-file", .release = file_release};
+
+static void file_release(struct htd_req *hr)
+{
+    void **slot = req_slot(hr, &file_module);
+    file_stream *fs = *slot;
+    *slot = NULL;
+    cache_unref(fs->e);
+    site_release(hr->c->w->srv, fs->st);
+    free(fs);
+}
+
+/* The generator: the file's next piece. */
+static int file_gen(conn *c)
+{
+    file_stream *fs = req_get(c->req, &file_module);
+    cache_entry *e = fs->e;
+    size_t n = e->size - fs->off < FILE_PIECE ? (size_t)(e->size - fs->off) : FILE_PIECE;
+    const char *p = e->data ? e->data + fs->off : fs->in;
+    if (!e->data && n) {
+        ssize_t got = pread(e->fd, fs->in, n, (off_t)fs->off);
+        if (got <= 0) { /* the file shrank under us: the response cannot be finished */
+            conn_close(c);
+            return GEN_GONE;
+        }
+        n = (size_t)got;
+    }
+    fs->off += n;
+    int last = fs->off == e->size;
+    if (response_body(c, p, n, last) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    return last ? GEN_DONE : GEN_MORE;
+}
+
+/* The file's entity-tag with "-gz" before its closing quote. */
+static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
+{
+    if (e->etag.len < 2 || e->etag.len + 4 > cap) return 0;
+    memcpy(out, e->etag.p, e->etag.len - 1);
+    memcpy(out + e->etag.len - 1, "-gz\"", 4);
+    return e->etag.len + 3;
+}
+
+/* Answers hr with e compressed as it is sent: 200, chunked (HTTP/1.0:
+ * until the connection closes), the file through the gzip filter; or 304.
+ * The variant has its own entity-tag (the file's, with "-gz" inside the
+ * quotes), so a cache never takes one for the other. -1 if it cannot
+ * (nothing queued): the caller sends identity. */
+static int serve_gzip(struct htd_req *hr, cache_entry *e)
+{
+    conn *c = hr->c;
+    const htd_request *r = hr->r;
+    char tag[96];
+    size_t tl = gz_etag(e, tag, sizeof tag);
+    if (!tl) return -1;
+    htd_str etag = {tag, tl};
+    static const char vary[] = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+
+    /* Validators of the variant: its own tag, the file's date. */
+    htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
+    time_t t;
+    int not_modified = v.p ? static_etag_match(v, etag, 1) : 0;
+    if (!v.p) {
+        htd_str ims = htd_request_known(r, HTD_H_IF_MODIFIED_SINCE);
+        not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
+    }
+    if (not_modified) {
+        resp nm = {.status = 304,
+                   .length = -1,
+                   .last_modified = e->mtime,
+                   .etag = etag,
+                   .extra = "Vary: Accept-Encoding\r\n",
+                   .extra_len = 23};
+        if (response_head(c, &nm) < 0) return -1;
+        finish(hr, 304, 0);
+        return 0;
+    }
+    htd_str im = htd_request_known(r, HTD_H_IF_MATCH);
+    if (im.p && !static_etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
+
+    void **slot = c->head_only ? NULL : req_slot(hr, &file_module);
+    file_stream *fs = slot ? malloc(sizeof *fs + (e->data ? 0 : FILE_PIECE)) : NULL;
+    if (!c->head_only && !fs) return -1;
+    int chunked = r->version == 11 && !c->head_only;
+    char extra[sizeof vary + 32];
+    size_t xl = sizeof vary - 1;
+    memcpy(extra, vary, xl);
+    if (chunked) {
+        memcpy(extra + xl, "Transfer-Encoding: chunked\r\n", 28);
+        xl += 28;
+    } else if (!c->head_only) {
+        c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
+    }
+    resp rs = {.status = 200,
+               .ctype = e->ctype,
+               .length = -1,
+               .last_modified = e->mtime,
+               .etag = etag,
+               .extra = extra,
+               .extra_len = xl};
+    if (response_head(c, &rs) < 0) {
+        free(fs);
+        return -1;
+    }
+    if (c->head_only) {
+        finish(hr, 200, 0);
+        return 0;
+    }
+    if (gzip_install(hr) < 0) {
+        conn_out_rollback(c);
+        free(fs);
+        return -1;
+    }
+    cache_ref(e);
+    *fs = (file_stream){.e = e, .st = site_hold(c->w->srv, c->w->site)};
+    *slot = fs;
+    hr->responded = 1;
+    response_body_start(hr, 200, chunked);
+    hr->gen = file_gen; /* once the head is out */
+    return 0;
+}
+
 /* ---- directory listings ---- */
 
 /* A listing is made on the pool (a directory of 10,000 entries takes tens of
@@ -506,7 +647,7 @@ void static_serve(struct htd_req *hr)
             cache_unref(e);
             return;
         }
-        if (k == ENC_GZIP && fly && gzip_start(hr, e) == 0) {
+        if (k == ENC_GZIP && fly && serve_gzip(hr, e) == 0) {
             cache_unref(e);
             return;
         }
