@@ -39,9 +39,9 @@ enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 
 /* A module that answers with a response it makes piece by piece (a
- * script's output, a file compressed as it goes) sets the request's
- * generator (req.h gen) and returns MOD_DONE. The connection calls the
- * generator whenever the out queue is empty, and it says
+ * script's output, a file compressed as it goes, a directory listing) sets
+ * the request's generator (req.h gen) and returns MOD_DONE. The connection
+ * calls the generator whenever the out queue is empty, and it says
  *
  *   GEN_MORE  it queued a piece or gave one to response_body (or queued
  *             an error response in place of the rest): call again once

@@ -367,9 +367,14 @@ static int serve_gzip(struct htd_req *hr, cache_entry *e)
 
 /* ---- directory listings ---- */
 
-/* A listing is made on the pool (a directory of 10,000 entries takes tens of
- * milliseconds to read and render): the request is suspended (CS_WAIT) and,
- * when the listing is back, runs its phases again and finds it here. */
+/* A directory is read, sorted and its listing measured on the pool (a
+ * directory of 10,000 entries takes tens of milliseconds to read): the
+ * request is suspended (CS_WAIT) and, when the listing is back, runs its
+ * phases again and finds it here. Its head gives the measured length, and
+ * the page follows from a generator, LIST_PIECE bytes at a time as the
+ * client takes them, so that it is never in memory whole. */
+#define LIST_PIECE 16384
+
 /* The listing of c's request (its slot: NULL when none). */
 #define LJ_OF(c) (*(struct list_job **)req_slot((c)->req, &static_module))
 
@@ -377,8 +382,9 @@ typedef struct list_job {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
     int dirfd, json, done, err;
-    char *out;
-    size_t len;
+    listing *ls;   /* read and measured, or NULL */
+    uint64_t len;  /* of its rendering */
+    uint64_t left; /* of it still to give the body */
     size_t path_len;
     char path[REQ_PATH_MAX + 1];
 } list_job;
@@ -386,14 +392,20 @@ typedef struct list_job {
 static void list_work(htd_job *j)
 {
     list_job *lj = (list_job *)j;
-    lj->out = listing_render(lj->dirfd, lj->path, lj->path_len, lj->json, 1, &lj->len);
-    if (!lj->out) lj->err = errno;
+    lj->ls = listing_read(lj->dirfd, lj->path, lj->path_len, lj->json, 1);
+    if (lj->ls && listing_length(lj->ls, &lj->len) < 0) {
+        listing_free(lj->ls);
+        lj->ls = NULL;
+        errno = ENOMEM;
+    }
+    if (!lj->ls) lj->err = errno;
+    lj->left = lj->len;
 }
 
 static void list_free(list_job *lj)
 {
     if (lj->dirfd >= 0) close(lj->dirfd);
-    free(lj->out);
+    listing_free(lj->ls);
     free(lj);
 }
 
@@ -421,6 +433,27 @@ void static_list_detach(conn *c)
     }
 }
 
+/* The generator: the listing's next piece. */
+static int list_gen(conn *c)
+{
+    list_job *lj = LJ_OF(c);
+    const char *p;
+    size_t n;
+    int more = listing_next(lj->ls, LIST_PIECE, &p, &n);
+    /* Out of memory, or (never) a rendering other than the one measured,
+     * which would leave the connection out of step with its client. */
+    if (more < 0 || n > lj->left || (!more && n != lj->left)) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    lj->left -= n;
+    if (response_body(c, p, n, !more) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    return more ? GEN_MORE : GEN_DONE;
+}
+
 static void list_dir(struct htd_req *hr, const char *rel)
 {
     conn *c = hr->c;
@@ -429,8 +462,8 @@ static void list_dir(struct htd_req *hr, const char *rel)
     list_job *lj = LJ_OF(c);
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
-        LJ_OF(c) = NULL;
-        if (!lj->out) {
+        if (!lj->ls) {
+            LJ_OF(c) = NULL;
             conn_error(hr->c, lj->err == EACCES ? 403 : 500, "cannot list the directory", 1);
             list_free(lj);
             return;
@@ -441,15 +474,21 @@ static void list_dir(struct htd_req *hr, const char *rel)
                    .length = (int64_t)lj->len,
                    .extra = vary,
                    .extra_len = sizeof vary - 1};
-        size_t len = lj->len;
-        char *out = lj->out;
-        lj->out = NULL;
-        list_free(lj);
-        if (response_head(c, &rs) < 0 || conn_out_give(c, out, len) < 0) {
+        if (response_head(c, &rs) < 0) {
+            LJ_OF(c) = NULL;
+            list_free(lj);
             conn_error(hr->c, 500, "response too large", 1);
             return;
         }
-        finish(hr, 200, len);
+        if (c->head_only) {
+            LJ_OF(c) = NULL;
+            finish(hr, 200, lj->len);
+            list_free(lj);
+            return;
+        }
+        hr->responded = 1;
+        response_body_start(hr, 200, 0);
+        hr->gen = list_gen; /* the listing stays in the slot until the request ends */
         return;
     }
     if (lj) { /* the listing of another request, left over */
