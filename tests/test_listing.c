@@ -1,8 +1,10 @@
 /*
- * test_listing.c - listing_render and listing_wants_json: hostile names
- * escaped in HTML and JSON, percent-encoded links, human sizes, the order
- * (folders first, case folded), the parent link, dotfiles, symlinks, the
- * exact JSON of a small directory, 10,000 entries, and the Accept field.
+ * test_listing.c - listings (listing_read, listing_next, listing_length)
+ * and listing_wants_json: hostile names escaped in HTML and JSON,
+ * percent-encoded links, human sizes, the order (folders first, case
+ * folded), the parent link, dotfiles, symlinks, the exact JSON of a small
+ * directory, 10,000 entries, pieces that add up to the whole and to the
+ * measured length, and the Accept field.
  * Each test makes its directories under a mkdtemp directory and removes it.
  */
 #include "listing.h"
@@ -78,21 +80,65 @@ static int open_dir(const char *path)
     return fd;
 }
 
-/* The listing as a NUL-terminated string (the renderer's bytes hold no NUL). */
+/* The listing as a NUL-terminated string, rendered as one piece (the
+ * renderer's bytes hold no NUL). */
 static char *render(int dirfd, const char *path, int json, int hide_dot)
 {
+    listing *l = listing_read(dirfd, path, strlen(path), json, hide_dot);
+    CHECK(l != NULL);
+    if (!l) return NULL;
+    const char *out = "";
     size_t len = 0;
-    char *out = listing_render(dirfd, path, strlen(path), json, hide_dot, &len);
-    CHECK(out != NULL);
-    if (!out) return NULL;
+    CHECK_EQ_INT(listing_next(l, SIZE_MAX, &out, &len), 0);
     CHECK(memchr(out, '\0', len) == NULL);
     char *s = malloc(len + 1);
     if (s) {
         memcpy(s, out, len);
         s[len] = '\0';
     }
-    free(out);
+    listing_free(l);
     return s;
+}
+
+/* The listing rendered in pieces of want bytes (listing_next), after
+ * listing_length as the server does, concatenated and NUL-terminated; how
+ * many pieces and the largest. Checks along the way that every piece but
+ * the last has want bytes or more, that the end stays the end, and that
+ * the pieces add up to the measured length. */
+static char *render_pieces(int dirfd, const char *path, int json, size_t want, size_t *npieces,
+                           size_t *largest)
+{
+    *npieces = *largest = 0;
+    listing *l = listing_read(dirfd, path, strlen(path), json, 0);
+    CHECK(l != NULL);
+    if (!l) return NULL;
+    uint64_t measured = 0;
+    CHECK_EQ_INT(listing_length(l, &measured), 0);
+    char *all = NULL;
+    size_t len = 0;
+    const char *p = "";
+    size_t n = 0;
+    int more;
+    do {
+        more = listing_next(l, want, &p, &n);
+        CHECK(more >= 0);
+        if (more < 0) break;
+        if (more) CHECK(n >= want && n > 0);
+        char *grown = realloc(all, len + n + 1);
+        CHECK(grown != NULL);
+        if (!grown) break;
+        all = grown;
+        memcpy(all + len, p, n);
+        len += n;
+        (*npieces)++;
+        if (n > *largest) *largest = n;
+    } while (more);
+    CHECK_EQ_INT(listing_next(l, want, &p, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(len, measured);
+    listing_free(l);
+    if (all) all[len] = '\0';
+    return all;
 }
 
 static int has(const char *s, const char *needle)
@@ -485,16 +531,56 @@ TEST(dirfd_stays_open_and_repeat_renders_agree)
     free(b);
     close(fd);
 
-    size_t len = 7;
     errno = 0;
-    CHECK(listing_render(fd, "/", 1, 0, 0, &len) == NULL); /* closed now */
+    CHECK(listing_read(fd, "/", 1, 0, 0) == NULL); /* closed now */
     CHECK_EQ_INT(errno, EBADF);
     int file = openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
     errno = 0;
-    CHECK(listing_render(file, "/", 1, 0, 0, &len) == NULL);
+    CHECK(listing_read(file, "/", 1, 0, 0) == NULL);
     CHECK_EQ_INT(errno, ENOTDIR);
-    CHECK_EQ_INT(len, 7);
     close(file);
+    rmtree(dir);
+}
+
+/* --- Pieces ------------------------------------------------------------- */
+
+TEST(pieces_add_up_to_the_whole_and_to_the_measured_length)
+{
+    char *dir = tmpdir();
+    int fd = open_dir(dir);
+    static const char *const files[] = {"<script>x<\\script>", "a\"b'c&d", "100%",     "\xff\xfe",
+                                        "caf\xc3\xa9",         "n\nl",     "plain.txt"};
+    enum { NFILES = sizeof files / sizeof *files, NDIRS = 2 };
+    for (size_t i = 0; i < NFILES; i++)
+        mkfile(fd, files[i], (off_t)(i * 700), NOV25);
+    char longname[256];
+    memset(longname, '<', 255);
+    longname[255] = '\0';
+    mkfile(fd, longname, 1, NOV25); /* the largest an entry gets: NAME_MAX bytes, each escaped */
+    mkdir_at(fd, "sub", NOV25);
+    mkdir_at(fd, "Empty", NOV25);
+    int empty = openat(fd, "Empty", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(empty >= 0);
+    static const size_t wants_[] = {0, 1, 7, 100, 4096, SIZE_MAX};
+    for (int json = 0; json <= 1; json++) {
+        for (int d = 0; d < 2; d++) {
+            int dfd = d ? empty : fd;
+            const char *path = d ? "/a <b>/Empty/" : "/";
+            size_t entries = d ? 0 : NFILES + 1 + NDIRS;
+            char *whole = render(dfd, path, json, 0);
+            for (size_t w = 0; w < sizeof wants_ / sizeof *wants_; w++) {
+                size_t np, largest;
+                char *pieces = render_pieces(dfd, path, json, wants_[w], &np, &largest);
+                CHECK(whole && pieces && strcmp(whole, pieces) == 0);
+                if (wants_[w] <= 1) CHECK_EQ_INT(np, entries + 2); /* head, each entry, foot */
+                if (wants_[w] == SIZE_MAX) CHECK_EQ_INT(np, 1);
+                free(pieces);
+            }
+            free(whole);
+        }
+    }
+    close(empty);
+    close(fd);
     rmtree(dir);
 }
 
@@ -531,9 +617,21 @@ TEST(ten_thousand_entries)
     CHECK(pos(h, ">file-09998.txt<") < pos(h, ">file-09999.txt<"));
     CHECK_EQ_INT(count(h, ">1.5 KiB</td>"), N);
     CHECK(has(h, "100 folders, 10000 files<"));
+    /* In the server's pieces: the same page, never much more than a piece
+     * in memory. */
+    size_t np, largest;
+    char *p = render_pieces(fd, "/big/", 0, 16384, &np, &largest);
+    CHECK(h && p && strcmp(h, p) == 0);
+    CHECK(largest < 16384 + 4096);
+    CHECK(np > strlen(h) / (16384 + 4096));
+    free(p);
     free(h);
     char *j = render(fd, "/big/", 1, 0);
     CHECK_EQ_INT(count(j, "{\"name\":"), N + DIRS);
+    p = render_pieces(fd, "/big/", 1, 16384, &np, &largest);
+    CHECK(j && p && strcmp(j, p) == 0);
+    CHECK(largest < 16384 + 4096);
+    free(p);
     free(j);
     close(fd);
     rmtree(dir);

@@ -231,6 +231,8 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     if (hr) { /* answered: nothing of it goes on */
         hr->responded = 1;
         hr->gen = NULL;
+        hr->filter = NULL;
+        hr->filter_more = 0;
         hr->sink = NULL;
         hr->reading = hr->waiting = 0;
     }
@@ -283,13 +285,6 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     conn_seal(c);
     conn_log(c, status, len);
     c->state = CS_WRITE;
-}
-
-void conn_log(const conn *c, int status, uint64_t bytes)
-{
-    const registry *reg = &c->w->srv->reg;
-    for (size_t i = 0; i < reg->nlog; i++)
-        reg->log[i](c, status, bytes);
 }
 
 void conn_error(conn *c, int status, const char *why, int keep)
@@ -528,7 +523,7 @@ static int continuation(const conn *c)
     const struct htd_req *hr = c->req;
     if (!hr || !hr->r) return 0;
     if (hr->waiting) return CS_WAIT;
-    if (hr->gen) return CS_GEN;
+    if (hr->gen || hr->filter_more) return CS_GEN;
     if (hr->sink) return CS_SINK;
     return hr->reading ? CS_BODY : 0;
 }
@@ -808,14 +803,24 @@ static int step_discard(conn *c)
     return 1;
 }
 
-/* GEN: the generator's next piece, once what is queued is out. */
+/* GEN: the generator's next piece, once what is queued is out; first the
+ * rest of what its filter was given, even after the generator's last. */
 static int step_gen(conn *c)
 {
     if (c->out) { /* a 100 Continue, earlier responses, the last piece */
         c->state = CS_WRITE;
         return 1;
     }
-    switch (c->req->gen(c)) {
+    int rc;
+    if (!c->req->filter_more)
+        rc = c->req->gen(c);
+    else if (response_body_more(c) == 0)
+        rc = GEN_MORE;
+    else {
+        conn_close(c);
+        rc = GEN_GONE;
+    }
+    switch (rc) {
     case GEN_MORE:
         c->state = CS_WRITE;
         return 1;

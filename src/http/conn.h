@@ -66,8 +66,6 @@ int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dle
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
-/* Logs a response on c through every module's log hook. */
-void conn_log(const conn *c, int status, uint64_t bytes);
 /* Answers c's request without serving it: an error, a refusal or a
  * redirect, with extra header lines. Keeps the connection when the
  * request's body can be read past. */

@@ -17,8 +17,8 @@
 
 #include "chunked.h"
 #include "context.h"
-#include "req.h"
 #include "parser.h"
+#include "req.h"
 #include "timer.h"
 #include "transport.h"
 

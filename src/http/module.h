@@ -24,7 +24,8 @@
  * for the module's per-loop state (loop_local, keyed by the module); log
  * for every response; error_page to
  * answer an error with a page of its own; allow for the methods a path
- * takes (405). The connection code names no module: it knows them only
+ * takes (405). A response's body may come from a generator, through a
+ * filter (below). The connection code names no module: it knows them only
  * through the registry the server gives it.
  */
 #ifndef HTD_MODULE_H
@@ -42,18 +43,37 @@ enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 
 /* A module that answers with a response it makes piece by piece (a
- * script's output, a file compressed as it goes) sets the request's
- * generator (req.h gen) and returns MOD_DONE. The connection calls the
- * generator whenever the out queue is empty, and it says
+ * script's output, a file compressed as it goes, a directory listing) sets
+ * the request's generator (req.h gen) and returns MOD_DONE. The connection
+ * calls the generator whenever the out queue is empty, and it says
  *
- *   GEN_MORE  it queued a piece (or an error response in place of the
- *             rest): call again once that is sent;
+ *   GEN_MORE  it queued a piece or gave one to response_body (or queued
+ *             an error response in place of the rest): call again once
+ *             what is queued is sent;
  *   GEN_WAIT  nothing yet: it runs the connection again (conn_resume) when
  *             there is;
  *   GEN_DONE  the response is whole;
  *   GEN_GONE  it closed the connection.
  */
 enum { GEN_MORE, GEN_WAIT, GEN_DONE, GEN_GONE };
+
+/* A filter on a response's body (gzip) is set as the request's filter
+ * (req.h) by whoever starts the body. A generator that hands its pieces to
+ * response_body (response.h) need not know of it: each piece goes through
+ * the filter before it is framed and queued, and what the filter makes goes
+ * on with response_body_out. It may hold bytes back or make more than it is
+ * given; its state is in its request slot. It is called with p[0..len) of
+ * the body, the end of it if last, and says
+ *
+ *   FILTER_TAKEN  it is done with p (on the last piece: it has passed its
+ *                 own last piece on): the generator may go on;
+ *   FILTER_MORE   it queued some and still has more of p to make (p stays
+ *                 as it is meanwhile): it is called again with nothing
+ *                 (NULL, 0, 0) once that is sent, before the generator;
+ *   FILTER_ERROR  the response cannot be finished (the connection must
+ *                 close).
+ */
+enum { FILTER_ERROR = -1, FILTER_TAKEN, FILTER_MORE };
 
 /* A module that takes the request body as it arrives (the store's upload)
  * sets the request's sink (req.h) and returns MOD_DONE. The connection

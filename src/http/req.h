@@ -70,7 +70,13 @@ struct htd_req {
     uint8_t reading;    /* its body is being read for a handler (BODY) */
     int (*gen)(struct conn *c);  /* GEN: the response's generator; says GEN_* (module.h) */
     int (*sink)(struct conn *c); /* SINK: the body's taker; says SINK_* (module.h) */
-    uint8_t nslots;              /* slots[0..nslots) are made */
+    /* GEN: the body the generator gives response_body (response.h). */
+    int (*filter)(struct conn *c, const char *p, size_t len, int last); /* FILTER_*, or NULL */
+    uint64_t body_sent;   /* bytes of it queued (after the filter, before framing): the log's */
+    uint16_t body_status; /* the response's, for the log */
+    uint8_t body_chunked; /* framed as chunks */
+    uint8_t filter_more;  /* the filter has more of a piece: it goes before the generator */
+    uint8_t nslots;       /* slots[0..nslots) are made */
     /* A handler's answer from another thread (htd_req_resume). */
     uint8_t async; /* suspended by a handler (HTD_AGAIN) */
     void (*async_fn)(struct htd_req *hr, void *arg);

@@ -1,9 +1,15 @@
 /*
- * response.c - writing response heads into a connection's out queue.
+ * response.c - writing response heads into a connection's out queue, and
+ * the bodies that generators make after them.
  *
  * Heads are assembled with memcpy from known pieces; the only numbers
  * formatted per response are the status and the length. Date comes from the
  * loop's once-a-second cache.
+ *
+ * A generated body is framed here, after its filter, so that a generator
+ * makes the same pieces whether they are compressed or not, and a filter
+ * works on the body's bytes, not on chunks. Without a filter a piece costs
+ * a pointer test more than queueing it directly.
  */
 #include "response.h"
 
@@ -11,6 +17,7 @@
 
 #include "connection.h"
 #include "date.h"
+#include "module.h"
 #include "outq.h"
 #include "req.h"
 
@@ -209,4 +216,49 @@ int response_head(conn *c, const resp *r)
     if (q->nseg == OUTQ_SEGS) return -1;
     q->seg[q->nseg++] = (out_seg){.p = start, .len = n};
     return 0;
+}
+
+void response_body_start(struct htd_req *hr, int status, int chunked)
+{
+    hr->body_status = (uint16_t)status;
+    hr->body_chunked = (uint8_t)(chunked != 0);
+    hr->body_sent = 0;
+}
+
+int response_body_out(conn *c, const char *p, size_t len, int last)
+{
+    struct htd_req *hr = c->req;
+    /* The last piece is copied: the state it lives in goes before it is sent. */
+    if (len && conn_out_chunk(c, p, len, hr->body_chunked, last) < 0) return -1;
+    hr->body_sent += len;
+    if (!last) return 0;
+    if (hr->body_chunked && conn_out_copy(c, "0\r\n\r\n", 5) < 0) return -1;
+    conn_seal(c);
+    conn_log(c, hr->body_status, hr->body_sent);
+    return 0;
+}
+
+int response_body(conn *c, const char *p, size_t len, int last)
+{
+    struct htd_req *hr = c->req;
+    if (!hr->filter) return response_body_out(c, p, len, last);
+    if (!len && !last) return 0; /* nothing for it: (NULL, 0, 0) means "go on" to a filter */
+    int rc = hr->filter(c, p, len, last);
+    hr->filter_more = rc == FILTER_MORE;
+    return rc == FILTER_ERROR ? -1 : 0;
+}
+
+int response_body_more(conn *c)
+{
+    struct htd_req *hr = c->req;
+    int rc = hr->filter(c, NULL, 0, 0);
+    hr->filter_more = rc == FILTER_MORE;
+    return rc == FILTER_ERROR ? -1 : 0;
+}
+
+void conn_log(const conn *c, int status, uint64_t bytes)
+{
+    const registry *reg = &c->w->srv->reg;
+    for (size_t i = 0; i < reg->nlog; i++)
+        reg->log[i](c, status, bytes);
 }

@@ -1,7 +1,9 @@
 /*
- * response.h - response heads. One function writes every head htd sends, so
- * that the status line, Date, Server, framing and Connection are always
- * consistent with what the connection will do next.
+ * response.h - response heads, and the bodies that generators make. One
+ * function writes every head htd sends, so that the status line, Date,
+ * Server, framing and Connection are always consistent with what the
+ * connection will do next; one path takes a generator's pieces through the
+ * request's filter, if it has one, to the framing and the out queue.
  */
 #ifndef HTD_RESPONSE_H
 #define HTD_RESPONSE_H
@@ -13,6 +15,7 @@
 #include "htd.h"
 
 struct conn;
+struct htd_req;
 
 typedef struct resp {
     int status;
@@ -39,5 +42,32 @@ int response_owns_header(htd_str name);
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */
 int response_head(struct conn *c, const resp *r);
+
+/* A body that hr's generator (module.h) makes piece by piece follows the
+ * head queued for status: in chunks (the head said Transfer-Encoding:
+ * chunked) or as it is (the head gave its length, or the connection ends
+ * it). Its pieces go through hr->filter when one is set (module.h). */
+void response_body_start(struct htd_req *hr, int status, int chunked);
+
+/* The generator's next piece of c's body, p[0..len), the last if last:
+ * through the filter, if any, then framed and queued. p must stay as it is
+ * until the generator is called again, and the last piece until the
+ * request ends (the generator's release hook): a filter may take several
+ * turns over a piece. Once the last piece is through, the body ends: the
+ * last chunk, the log. 0, or -1 if the response cannot go on (the caller
+ * closes the connection). */
+int response_body(struct conn *c, const char *p, size_t len, int last);
+
+/* For the filter: passes on p[0..len) of what it made, framed and queued;
+ * last ends the body. p must stay as it is until the filter is called
+ * again; the last piece is copied. 0, or -1 when out of memory. */
+int response_body_out(struct conn *c, const char *p, size_t len, int last);
+
+/* For the connection: the filter said FILTER_MORE; it is called again for
+ * the rest of its piece. 0, or -1 when it failed (the connection closes). */
+int response_body_more(struct conn *c);
+
+/* Logs a response on c through every module's log hook. */
+void conn_log(const struct conn *c, int status, uint64_t bytes);
 
 #endif

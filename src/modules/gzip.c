@@ -1,45 +1,34 @@
 /*
- * gzip.c - static files compressed as they are sent (--gzip), through zlib.
+ * gzip.c - the gzip body filter: a response's body compressed through zlib
+ * as its generator makes it (module.h). For now only static files get it
+ * (--gzip: static.c installs it on a file read piece by piece).
  *
- * Only for types that compress (text, JSON, JavaScript, XML, SVG) and files
- * large enough to gain, never for ranges, and only when no precompressed
- * FILE.gz is there to send instead. The file is read and compressed 32 KiB
- * at a time and each piece is sent as a chunk before the next is made, so a
- * response never holds more than one piece of the file and one of output,
- * whatever its size. The variant has its own entity-tag (the file's, with
- * "-gz" inside the quotes), so a cache never takes one for the other.
+ * Each piece the generator gives is deflated into one 32 KiB buffer of
+ * output, which is passed on as soon as deflate puts anything in it; while
+ * some of the piece is left the filter says FILTER_MORE, and goes on only
+ * once that output is sent. So a response never holds more than the
+ * generator's piece and one buffer of output, whatever its size.
  */
 #include "gzip.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include "cache.h"
 #include "conn.h"
-#include "date.h"
-#include "etag.h"
 #include "req.h"
 #include "response.h"
-#include "site.h"
 
-#define GZ_IN 32768
 #define GZ_OUT 32768
 #define GZ_SPARE 4 /* compressors a loop keeps for the next responses */
 
-/* The compression of c's request (its slot: NULL when none). */
-#define GZ_OF(c) (*(struct gz **)req_slot((c)->req, &gzip_module))
-
 struct gz {
     z_stream zs;
-    cache_entry *e; /* held */
-    uint64_t off;   /* input taken so far */
-    uint64_t sent;  /* compressed bytes queued */
-    int chunked;
-    struct site *st; /* held: the request's vhost lives in it */
-    char in[GZ_IN];
+    const char *in; /* what is left of the piece beyond what zlib holds */
+    size_t in_left;
+    int finish; /* the piece is the body's last */
     char out[GZ_OUT];
 };
 
@@ -56,15 +45,6 @@ int gzip_compressible(const char *ctype)
     /* +json and +xml suffixes (RFC 6839) */
     return (n > 5 && strncmp(ctype + n - 5, "+json", 5) == 0) ||
            (n > 4 && strncmp(ctype + n - 4, "+xml", 4) == 0);
-}
-
-/* The file's entity-tag with "-gz" before its closing quote. */
-static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
-{
-    if (e->etag.len < 2 || e->etag.len + 4 > cap) return 0;
-    memcpy(out, e->etag.p, e->etag.len - 1);
-    memcpy(out + e->etag.len - 1, "-gz\"", 4);
-    return e->etag.len + 3;
 }
 
 /* A compressor's state is a quarter megabyte that zlib gets from malloc,
@@ -118,153 +98,71 @@ static void free_spares(void *state)
     free(sp);
 }
 
-static void gz_free(conn *c)
+/* The compression of hr is over (or cut short): its compressor goes back. */
+static void gz_free(struct htd_req *hr)
 {
-    struct gz *g = GZ_OF(c);
+    void **slot = req_slot(hr, &gzip_module);
+    struct gz *g = slot ? *slot : NULL;
     if (!g) return;
-    cache_unref(g->e);
-    site_release(g->st);
-    g->e = NULL;
-    g->st = NULL;
-    g->off = g->sent = 0;
-    gz_put(c->w, g);
-    GZ_OF(c) = NULL;
+    *slot = NULL;
+    hr->filter = NULL;
+    g->in = NULL;
+    g->in_left = 0;
+    g->finish = 0;
+    gz_put(hr->c->w, g);
 }
 
-void gzip_detach(conn *c)
+/* The filter (module.h): deflates p[0..len) into g->out, passing each
+ * buffer on as soon as deflate puts anything in it. */
+static int gz_filter(conn *c, const char *p, size_t len, int last)
 {
-    gz_free(c);
-}
-
-int gzip_start(struct htd_req *hr, cache_entry *e)
-{
-    conn *c = hr->c;
-    const htd_request *r = hr->r;
-    char tag[96];
-    size_t tl = gz_etag(e, tag, sizeof tag);
-    if (!tl) return -1;
-    htd_str etag = {tag, tl};
-    static const char vary[] = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
-
-    /* Validators of the variant: its own tag, the file's date. */
-    htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
-    time_t t;
-    int not_modified = v.p ? etag_match(v, etag, 1) : 0;
-    if (!v.p) {
-        htd_str ims = htd_request_known(r, HTD_H_IF_MODIFIED_SINCE);
-        not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
+    struct htd_req *hr = c->req;
+    struct gz *g = req_get(hr, &gzip_module);
+    if (len || last) { /* a new piece; else the rest of the last one */
+        g->in = p;
+        g->in_left = len;
+        g->finish = last;
     }
-    if (not_modified) {
-        resp nm = {.status = 304,
-                   .length = -1,
-                   .last_modified = e->mtime,
-                   .etag = etag,
-                   .extra = "Vary: Accept-Encoding\r\n",
-                   .extra_len = 23};
-        if (response_head(c, &nm) < 0) return -1;
-        hr->responded = 1;
-        conn_log(c, 304, 0);
-        return 0;
-    }
-    htd_str im = htd_request_known(r, HTD_H_IF_MATCH);
-    if (im.p && !etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
-
-    struct gz *g = c->head_only ? NULL : gz_get(c->w);
-    if (!c->head_only && !g) return -1;
-    char extra[sizeof vary + 32];
-    size_t xl = sizeof vary - 1;
-    memcpy(extra, vary, xl);
-    if (r->version == 11 && !c->head_only) {
-        memcpy(extra + xl, "Transfer-Encoding: chunked\r\n", 28);
-        xl += 28;
-    } else if (!c->head_only) {
-        c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
-    }
-    resp rs = {.status = 200,
-               .ctype = e->ctype,
-               .length = -1,
-               .last_modified = e->mtime,
-               .etag = etag,
-               .extra = extra,
-               .extra_len = xl};
-    if (response_head(c, &rs) < 0) {
-        if (g) gz_put(c->w, g);
-        return -1;
-    }
-    hr->responded = 1;
-    if (!g) {
-        conn_log(c, 200, 0);
-        return 0;
-    }
-    cache_ref(e);
-    g->e = e;
-    g->st = site_hold(c->w->site);
-    g->chunked = r->version == 11;
-    GZ_OF(c) = g;
-    hr->gen = gzip_step; /* once the head is out */
-    return 0;
-}
-
-/* Queues out[0..n) as a chunk (or as it is, for HTTP/1.0), copying when
- * it is the last piece: the state goes before that piece is sent. */
-static void queue(conn *c, struct gz *g, size_t n, int last)
-{
-    int chunked = g->chunked;
-    if (n) {
-        conn_out_chunk(c, g->out, n, chunked, last);
-        g->sent += n;
-    }
-    if (last && chunked) conn_out_copy(c, "0\r\n\r\n", 5);
-}
-
-int gzip_step(conn *c)
-{
-    struct gz *g = GZ_OF(c);
-    cache_entry *e = g->e;
     for (;;) {
-        if (g->zs.avail_in == 0 && g->off < e->size) {
-            size_t want = e->size - g->off < GZ_IN ? (size_t)(e->size - g->off) : GZ_IN;
-            if (e->data) {
-                g->zs.next_in = (Bytef *)e->data + g->off;
-            } else {
-                ssize_t n = pread(e->fd, g->in, want, (off_t)g->off);
-                if (n <= 0) { /* the file shrank under us: the response cannot be finished */
-                    gz_free(c);
-                    conn_close(c);
-                    return GEN_GONE;
-                }
-                want = (size_t)n;
-                g->zs.next_in = (Bytef *)g->in;
-            }
-            g->zs.avail_in = (uInt)want;
-            g->off += want;
+        if (g->zs.avail_in == 0 && g->in_left) { /* zlib takes at most 4 GiB at a time */
+            uInt k = g->in_left > UINT_MAX ? UINT_MAX : (uInt)g->in_left;
+            g->zs.next_in = (Bytef *)g->in;
+            g->zs.avail_in = k;
+            g->in += k;
+            g->in_left -= k;
         }
         g->zs.next_out = (Bytef *)g->out;
         g->zs.avail_out = GZ_OUT;
-        int rc = deflate(&g->zs, g->off == e->size ? Z_FINISH : Z_NO_FLUSH);
+        int rc = deflate(&g->zs, g->finish && !g->in_left ? Z_FINISH : Z_NO_FLUSH);
         size_t n = GZ_OUT - g->zs.avail_out;
         if (rc == Z_STREAM_END) {
-            queue(c, g, n, 1);
-            conn_seal(c);
-            conn_log(c, 200, g->sent);
-            gz_free(c);
-            return GEN_DONE;
+            int out = response_body_out(c, g->out, n, 1); /* copied: g goes now */
+            gz_free(hr);
+            return out < 0 ? FILTER_ERROR : FILTER_TAKEN;
         }
-        if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            gz_free(c);
-            conn_close(c);
-            return GEN_GONE;
-        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) return FILTER_ERROR;
+        int more = g->zs.avail_in || g->in_left || g->finish;
         if (n) {
-            queue(c, g, n, 0);
-            return GEN_MORE;
+            if (response_body_out(c, g->out, n, 0) < 0) return FILTER_ERROR;
+            return more ? FILTER_MORE : FILTER_TAKEN;
         }
+        if (!more) return FILTER_TAKEN;
     }
+}
+
+int gzip_install(struct htd_req *hr)
+{
+    void **slot = req_slot(hr, &gzip_module);
+    struct gz *g = slot && !*slot ? gz_get(hr->c->w) : NULL;
+    if (!g) return -1;
+    *slot = g;
+    hr->filter = gz_filter;
+    return 0;
 }
 
 static void release_stream(struct htd_req *hr)
 {
-    gzip_detach(hr->c);
+    gz_free(hr);
 }
 
 const htd_module gzip_module = {

@@ -1,32 +1,25 @@
 /*
- * gzip.h - compressing static files on the fly (--gzip).
+ * gzip.h - compressing response bodies on the fly (--gzip): the gzip filter.
  */
 #ifndef HTD_GZIP_H
 #define HTD_GZIP_H
 
-struct conn;
 struct htd_req;
-struct cache_entry;
 
 #include "module.h"
 
-#define GZIP_MIN 256
+#define GZIP_MIN 256 /* smaller files gain too little to be worth it */
 
-/* The module (its compressions are started by the static module). */
-extern const htd_module gzip_module; /* smaller files gain too little to be worth it */
+/* The module (its filter is installed by the static module, for files). */
+extern const htd_module gzip_module;
 
 /* Is a Content-Type worth compressing (text, JSON, JavaScript, XML, SVG)? */
 int gzip_compressible(const char *ctype);
 
-/* Answers hr with e compressed: 200 (streamed; the connection goes on in
- * CS_GEN once the head is out) or 304. -1 if it cannot (nothing queued):
- * the caller sends identity. */
-int gzip_start(struct htd_req *hr, struct cache_entry *e);
-
-/* The generator: compresses and queues the next piece (GEN_*, module.h). */
-int gzip_step(struct conn *c);
-
-/* The connection is closing. */
-void gzip_detach(struct conn *c);
+/* Makes gzip the filter of hr's body (module.h): the pieces its generator
+ * gives response_body are compressed, as a gzip stream, before they are
+ * framed. The caller's head says Content-Encoding: gzip and gives no
+ * length. -1 if it cannot (out of memory): nothing is changed. */
+int gzip_install(struct htd_req *hr);
 
 #endif

@@ -2,13 +2,19 @@
  * listing.c - directory listings: an HTML page for people, JSON for
  * programs, and the Accept field that chooses between them.
  *
- * A listing is made in three steps: one pass of readdir that stats each
- * entry and copies its name into one growing arena, a qsort, and one pass
- * that writes the page into one buffer grown by doubling. So 10,000 entries
- * cost 10,000 stats and a few dozen allocations, not one per entry. The
- * directory is read through a descriptor opened from dirfd ("."), not a
+ * A listing is read in two steps: one pass of readdir that stats each
+ * entry and copies its name into one growing arena, and a qsort. So 10,000
+ * entries cost 10,000 stats and a few dozen allocations, not one per entry.
+ * The directory is read through a descriptor opened from dirfd ("."), not a
  * dup: a dup would share dirfd's file offset with every other thread
  * listing the same directory at the same time.
+ *
+ * It is then rendered in pieces of whole parts (the page's head, an entry,
+ * its foot) into one buffer that is reused for each piece, so a directory
+ * of 10,000 entries (1.8 MB of HTML) never needs its page in memory at
+ * once. The rendering depends on nothing but the entries read, so a first
+ * pass that only counts the bytes gives the length a second one will
+ * make.
  *
  * Names are bytes an attacker may choose, so nothing is written raw. In an
  * href a name is percent-encoded down to the unreserved characters and most
@@ -483,28 +489,48 @@ static int compare(const void *a, const void *b)
     return memcmp(p, q, n);
 }
 
+/* --- The listing ------------------------------------------------------- */
+
+enum { L_HEAD, L_ENTRIES, L_END }; /* where the rendering is */
+
+struct listing {
+    entries es;  /* sorted */
+    size_t dirs; /* how many of them are folders */
+    int json;
+    int stage;   /* L_* */
+    size_t next; /* the entry to render next */
+    buf b;       /* the piece being rendered */
+    size_t path_len;
+    char path[]; /* the URL path, NUL-terminated */
+};
+
 /* --- The two formats ---------------------------------------------------- */
 
-static void render_json(buf *b, const char *path, size_t path_len, const entries *es)
+static void json_head(buf *b, const listing *l)
 {
     puts_(b, "{\"path\":");
-    put_json(b, path, path_len);
+    put_json(b, l->path, l->path_len);
     puts_(b, ",\"entries\":[");
-    for (size_t i = 0; i < es->n; i++) {
-        const entry *e = &es->v[i];
-        puts_(b, i ? ",{\"name\":" : "{\"name\":");
-        put_json(b, e->name, e->namelen);
-        if (e->dir) {
-            puts_(b, ",\"type\":\"dir\"");
-        } else {
-            char s[48];
-            snprintf(s, sizeof s, ",\"type\":\"file\",\"size\":%llu", (unsigned long long)e->size);
-            puts_(b, s);
-        }
-        puts_(b, ",\"mtime\":\"");
-        put_time(b, e->mtime, 1);
-        puts_(b, "\"}");
+}
+
+static void json_entry(buf *b, const entry *e, size_t i)
+{
+    puts_(b, i ? ",{\"name\":" : "{\"name\":");
+    put_json(b, e->name, e->namelen);
+    if (e->dir) {
+        puts_(b, ",\"type\":\"dir\"");
+    } else {
+        char s[48];
+        snprintf(s, sizeof s, ",\"type\":\"file\",\"size\":%llu", (unsigned long long)e->size);
+        puts_(b, s);
     }
+    puts_(b, ",\"mtime\":\"");
+    put_time(b, e->mtime, 1);
+    puts_(b, "\"}");
+}
+
+static void json_foot(buf *b)
+{
     puts_(b, "]}");
 }
 
@@ -569,81 +595,139 @@ static void put_breadcrumbs(buf *b, const char *path, size_t path_len)
     }
 }
 
-static void render_html(buf *b, const char *path, size_t path_len, const entries *es)
+static void html_head(buf *b, const listing *l)
 {
     puts_(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
              "<title>Index of ");
-    put_html(b, path, path_len);
+    put_html(b, l->path, l->path_len);
     puts_(b, "</title>\n");
     put(b, style, sizeof style - 1);
     puts_(b, "</head>\n<body>\n<main>\n<h1><span>Index of</span> ");
-    put_breadcrumbs(b, path, path_len);
+    put_breadcrumbs(b, l->path, l->path_len);
     puts_(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th>"
              "<th class=\"m\">Modified</th></tr></thead>\n<tbody>\n");
-    if (!(path_len == 1 && path[0] == '/'))
+    if (!(l->path_len == 1 && l->path[0] == '/'))
         puts_(b, "<tr><td class=\"n\"><a class=\"u\" href=\"../\">../</a></td>"
                  "<td class=\"s\"></td><td class=\"m\"></td></tr>\n");
-    size_t dirs = 0;
-    for (size_t i = 0; i < es->n; i++) {
-        const entry *e = &es->v[i];
-        dirs += e->dir;
-        puts_(b, e->dir ? "<tr><td class=\"n\"><a class=\"d\" href=\""
-                        : "<tr><td class=\"n\"><a class=\"f\" href=\"");
-        put_href(b, e->name, e->namelen);
-        puts_(b, e->dir ? "/\">" : "\">");
-        put_html(b, e->name, e->namelen);
-        if (e->dir) {
-            puts_(b, "/</a></td><td class=\"s\">-</td>");
-        } else {
-            char s[64];
-            snprintf(s, sizeof s, "</a></td><td class=\"s\" title=\"%llu bytes\">",
-                     (unsigned long long)e->size);
-            puts_(b, s);
-            put_size(b, e->size);
-            puts_(b, "</td>");
-        }
-        puts_(b, "<td class=\"m\"><time datetime=\"");
-        put_time(b, e->mtime, 1);
-        puts_(b, "\">");
-        put_time(b, e->mtime, 0);
-        puts_(b, "</time></td></tr>\n");
+}
+
+static void html_entry(buf *b, const entry *e)
+{
+    puts_(b, e->dir ? "<tr><td class=\"n\"><a class=\"d\" href=\""
+                    : "<tr><td class=\"n\"><a class=\"f\" href=\"");
+    put_href(b, e->name, e->namelen);
+    puts_(b, e->dir ? "/\">" : "\">");
+    put_html(b, e->name, e->namelen);
+    if (e->dir) {
+        puts_(b, "/</a></td><td class=\"s\">-</td>");
+    } else {
+        char s[64];
+        snprintf(s, sizeof s, "</a></td><td class=\"s\" title=\"%llu bytes\">",
+                 (unsigned long long)e->size);
+        puts_(b, s);
+        put_size(b, e->size);
+        puts_(b, "</td>");
     }
-    if (es->n == 0) puts_(b, "<tr><td class=\"e\" colspan=\"3\">This folder is empty.</td></tr>\n");
+    puts_(b, "<td class=\"m\"><time datetime=\"");
+    put_time(b, e->mtime, 1);
+    puts_(b, "\">");
+    put_time(b, e->mtime, 0);
+    puts_(b, "</time></td></tr>\n");
+}
+
+static void html_foot(buf *b, const listing *l)
+{
+    if (l->es.n == 0)
+        puts_(b, "<tr><td class=\"e\" colspan=\"3\">This folder is empty.</td></tr>\n");
     char s[96];
-    size_t files = es->n - dirs;
+    size_t dirs = l->dirs, files = l->es.n - l->dirs;
     snprintf(s, sizeof s, "</tbody>\n</table>\n<footer>%zu folder%s, %zu file%s</footer>\n", dirs,
              dirs == 1 ? "" : "s", files, files == 1 ? "" : "s");
     puts_(b, s);
     puts_(b, "</main>\n</body>\n</html>\n");
 }
 
-char *listing_render(int dirfd, const char *path, size_t path_len, int json, int hide_dot,
-                     size_t *len)
+/* --- Reading and rendering ---------------------------------------------- */
+
+listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int hide_dot)
 {
-    entries es = {0};
-    if (read_entries(dirfd, hide_dot, &es)) {
+    listing *l = calloc(1, sizeof *l + path_len + 1);
+    if (!l) return NULL;
+    if (read_entries(dirfd, hide_dot, &l->es)) {
         int e = errno;
-        entries_free(&es);
+        listing_free(l);
         errno = e;
         return NULL;
     }
-    if (es.n > 1) qsort(es.v, es.n, sizeof *es.v, compare);
+    if (l->es.n > 1) qsort(l->es.v, l->es.n, sizeof *l->es.v, compare);
+    for (size_t i = 0; i < l->es.n; i++)
+        l->dirs += l->es.v[i].dir != 0;
+    l->json = json;
+    l->stage = L_HEAD;
+    l->path_len = path_len;
+    memcpy(l->path, path, path_len);
+    return l;
+}
 
-    /* A first guess at the size, so a big listing grows a few times at most. */
-    buf b = {0};
-    size_t per = json ? 80 : 330;
-    if (es.n < SIZE_MAX / 2 / per) reserve(&b, 4096 + es.n * per + es.names_len * (json ? 1 : 2));
-    if (json)
-        render_json(&b, path, path_len, &es);
-    else
-        render_html(&b, path, path_len, &es);
-    entries_free(&es);
-    if (b.failed) {
-        free(b.p);
+int listing_next(listing *l, size_t want, const char **p, size_t *len)
+{
+    buf *b = &l->b;
+    b->len = 0;
+    do {
+        if (l->stage == L_HEAD) {
+            if (l->json)
+                json_head(b, l);
+            else
+                html_head(b, l);
+            l->stage = L_ENTRIES;
+        } else if (l->stage == L_ENTRIES && l->next < l->es.n) {
+            const entry *e = &l->es.v[l->next];
+            if (l->json)
+                json_entry(b, e, l->next);
+            else
+                html_entry(b, e);
+            l->next++;
+        } else if (l->stage == L_ENTRIES) {
+            if (l->json)
+                json_foot(b);
+            else
+                html_foot(b, l);
+            l->stage = L_END;
+        }
+    } while (l->stage != L_END && b->len < want);
+    if (b->failed) {
         errno = ENOMEM;
-        return NULL;
+        return -1;
     }
-    *len = b.len;
-    return b.p;
+    *p = b->p ? b->p : "";
+    *len = b->len;
+    return l->stage != L_END;
+}
+
+int listing_length(listing *l, uint64_t *len)
+{
+    uint64_t total = 0;
+    const char *p;
+    size_t n;
+    int more;
+    /* In pieces, so that measuring takes no more memory than sending. */
+    while ((more = listing_next(l, 16384, &p, &n)) >= 0) {
+        total += n;
+        if (!more) break;
+    }
+    l->stage = L_HEAD;
+    l->next = 0;
+    l->b.len = 0;
+    if (more < 0) return -1;
+    *len = total;
+    return 0;
+}
+
+void listing_free(listing *l)
+{
+    if (!l) return;
+    entries_free(&l->es);
+    free(l->b.p);
+    free(l);
 }

@@ -1,12 +1,14 @@
 /*
- * listing.h - directory listings, as an HTML page or as JSON. Rendering
- * reads and stats the whole directory, so it runs on a worker thread, never
- * on an event loop.
+ * listing.h - directory listings, as an HTML page or as JSON. Reading
+ * stats every entry of the directory, so it runs on a worker thread, never
+ * on an event loop; the rendering is then made in pieces, as they are
+ * wanted.
  */
 #ifndef HTD_LISTING_H
 #define HTD_LISTING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "htd.h"
 
@@ -20,27 +22,44 @@
  * empty field is HTML. */
 int listing_wants_json(htd_str accept);
 
+/* A directory's entries, read and sorted, and how far their rendering has
+ * come. */
+typedef struct listing listing;
+
 /*
- * Renders the listing of the directory open at dirfd (it is not closed, and
- * its file offset is left alone: the directory is read through a descriptor
- * of its own) for the URL path path[0..path_len) (decoded, normalised,
- * ending with '/'). Entries are all but "." and "..", and names starting
- * with '.' when hide_dot; stat follows symlinks, and an entry that fails
- * stat (a dangling symlink) is left out. Folders first, then everything
- * else, each group sorted by name: ASCII case folded, ties by bytes.
+ * Reads the directory open at dirfd (it is not closed, and its file offset
+ * is left alone: the directory is read through a descriptor of its own) for
+ * the URL path path[0..path_len) (decoded, normalised, ending with '/';
+ * copied). Entries are all but "." and "..", and names starting with '.'
+ * when hide_dot; stat follows symlinks, and an entry that fails stat (a
+ * dangling symlink) is left out. Folders first, then everything else, each
+ * group sorted by name: ASCII case folded, ties by bytes.
  *
- * json == 0: an HTML5 page (UTF-8, inline style, no script, no external
- * resources) with relative, percent-encoded links and escaped names, bytes
- * that are not UTF-8 shown as U+FFFD and control characters as their
- * U+24xx pictures. json == 1:
+ * It renders as (json == 0) an HTML5 page (UTF-8, inline style, no script,
+ * no external resources) with relative, percent-encoded links and escaped
+ * names, bytes that are not UTF-8 shown as U+FFFD and control characters as
+ * their U+24xx pictures; or (json == 1)
  *   {"path":"/docs/","entries":[{"name":"sub","type":"dir","mtime":"2026-11-25T10:00:00Z"},
  *    {"name":"a b","type":"file","size":123,"mtime":"2026-11-25T10:00:00Z"}]}
  * with strings escaped per RFC 8259 and invalid UTF-8 as \ufffd.
  *
- * Returns a malloc'd buffer (the caller frees it) and its length in *len,
- * or NULL with errno set. Thread-safe.
+ * NULL with errno set. Thread-safe; a listing may pass from one thread to
+ * another, but is used by one at a time.
  */
-char *listing_render(int dirfd, const char *path, size_t path_len, int json, int hide_dot,
-                     size_t *len);
+listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int hide_dot);
+
+/* Renders the next piece of l: whole parts of it (the page's head, an
+ * entry, its foot) until the piece has want bytes or more, or the
+ * rendering ends. *p and *len say where it is, until the next call or
+ * listing_free. 1 if more pieces follow, 0 if that was the last (a call
+ * after it gives an empty piece and 0), -1 with errno ENOMEM. */
+int listing_next(listing *l, size_t want, const char **p, size_t *len);
+
+/* The length of l's whole rendering in *len, measured by rendering it
+ * piece by piece without keeping it; l is left at the start. 0, or -1 with
+ * errno ENOMEM. */
+int listing_length(listing *l, uint64_t *len);
+
+void listing_free(listing *l);
 
 #endif

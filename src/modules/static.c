@@ -180,11 +180,157 @@ static void send_ranges(struct htd_req *hr, cache_entry *e, const htd_range *rg,
     finish(hr, 206, total);
 }
 
+/* ---- gzip on the fly ---- */
+
+/* A file given to a generated body piece by piece, for the gzip filter to
+ * compress: FILE_PIECE bytes at a time, read into a buffer of its own
+ * unless the file is in memory, so that a response holds one piece of the
+ * file whatever its size. Its state is in the request's slot of
+ * file_module, which is in no registry: its release hook is what matters. */
+#define FILE_PIECE 32768
+
+typedef struct file_stream {
+    cache_entry *e;  /* held */
+    struct site *st; /* held: the request's vhost, and e's cache, live in it */
+    uint64_t off;    /* given so far */
+    char in[];       /* FILE_PIECE bytes, for a file not in memory */
+} file_stream;
+
+static void file_release(struct htd_req *hr);
+static const htd_module file_module = {.name = "static-file", .release = file_release};
+
+static void file_release(struct htd_req *hr)
+{
+    void **slot = req_slot(hr, &file_module);
+    file_stream *fs = *slot;
+    *slot = NULL;
+    cache_unref(fs->e);
+    site_release(fs->st);
+    free(fs);
+}
+
+/* The generator: the file's next piece. */
+static int file_gen(conn *c)
+{
+    file_stream *fs = req_get(c->req, &file_module);
+    cache_entry *e = fs->e;
+    size_t n = e->size - fs->off < FILE_PIECE ? (size_t)(e->size - fs->off) : FILE_PIECE;
+    const char *p = e->data ? e->data + fs->off : fs->in;
+    if (!e->data && n) {
+        ssize_t got = pread(e->fd, fs->in, n, (off_t)fs->off);
+        if (got <= 0) { /* the file shrank under us: the response cannot be finished */
+            conn_close(c);
+            return GEN_GONE;
+        }
+        n = (size_t)got;
+    }
+    fs->off += n;
+    int last = fs->off == e->size;
+    if (response_body(c, p, n, last) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    return last ? GEN_DONE : GEN_MORE;
+}
+
+/* The file's entity-tag with "-gz" before its closing quote. */
+static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
+{
+    if (e->etag.len < 2 || e->etag.len + 4 > cap) return 0;
+    memcpy(out, e->etag.p, e->etag.len - 1);
+    memcpy(out + e->etag.len - 1, "-gz\"", 4);
+    return e->etag.len + 3;
+}
+
+/* Answers hr with e compressed as it is sent: 200, chunked (HTTP/1.0:
+ * until the connection closes), the file through the gzip filter; or 304.
+ * The variant has its own entity-tag (the file's, with "-gz" inside the
+ * quotes), so a cache never takes one for the other. -1 if it cannot
+ * (nothing queued): the caller sends identity. */
+static int serve_gzip(struct htd_req *hr, cache_entry *e)
+{
+    conn *c = hr->c;
+    const htd_request *r = hr->r;
+    char tag[96];
+    size_t tl = gz_etag(e, tag, sizeof tag);
+    if (!tl) return -1;
+    htd_str etag = {tag, tl};
+    static const char vary[] = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+
+    /* Validators of the variant: its own tag, the file's date. */
+    htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
+    time_t t;
+    int not_modified = v.p ? etag_match(v, etag, 1) : 0;
+    if (!v.p) {
+        htd_str ims = htd_request_known(r, HTD_H_IF_MODIFIED_SINCE);
+        not_modified = ims.p && htd_date_parse(ims.p, ims.len, &t) == 0 && e->mtime <= t;
+    }
+    if (not_modified) {
+        resp nm = {.status = 304,
+                   .length = -1,
+                   .last_modified = e->mtime,
+                   .etag = etag,
+                   .extra = "Vary: Accept-Encoding\r\n",
+                   .extra_len = 23};
+        if (response_head(c, &nm) < 0) return -1;
+        finish(hr, 304, 0);
+        return 0;
+    }
+    htd_str im = htd_request_known(r, HTD_H_IF_MATCH);
+    if (im.p && !etag_match(im, etag, 0)) return -1; /* the identity path answers 412 */
+
+    void **slot = c->head_only ? NULL : req_slot(hr, &file_module);
+    file_stream *fs = slot ? malloc(sizeof *fs + (e->data ? 0 : FILE_PIECE)) : NULL;
+    if (!c->head_only && !fs) return -1;
+    int chunked = r->version == 11 && !c->head_only;
+    char extra[sizeof vary + 32];
+    size_t xl = sizeof vary - 1;
+    memcpy(extra, vary, xl);
+    if (chunked) {
+        memcpy(extra + xl, "Transfer-Encoding: chunked\r\n", 28);
+        xl += 28;
+    } else if (!c->head_only) {
+        c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
+    }
+    resp rs = {.status = 200,
+               .ctype = e->ctype,
+               .length = -1,
+               .last_modified = e->mtime,
+               .etag = etag,
+               .extra = extra,
+               .extra_len = xl};
+    if (response_head(c, &rs) < 0) {
+        free(fs);
+        return -1;
+    }
+    if (c->head_only) {
+        finish(hr, 200, 0);
+        return 0;
+    }
+    if (gzip_install(hr) < 0) {
+        conn_out_rollback(c);
+        free(fs);
+        return -1;
+    }
+    cache_ref(e);
+    *fs = (file_stream){.e = e, .st = site_hold(c->w->site)};
+    *slot = fs;
+    hr->responded = 1;
+    response_body_start(hr, 200, chunked);
+    hr->gen = file_gen; /* once the head is out */
+    return 0;
+}
+
 /* ---- directory listings ---- */
 
-/* A listing is made on the pool (a directory of 10,000 entries takes tens of
- * milliseconds to read and render): the request is suspended (CS_WAIT) and,
- * when the listing is back, runs its phases again and finds it here. */
+/* A directory is read, sorted and its listing measured on the pool (a
+ * directory of 10,000 entries takes tens of milliseconds to read): the
+ * request is suspended (CS_WAIT) and, when the listing is back, runs its
+ * phases again and finds it here. Its head gives the measured length, and
+ * the page follows from a generator, LIST_PIECE bytes at a time as the
+ * client takes them, so that it is never in memory whole. */
+#define LIST_PIECE 16384
+
 /* The listing of c's request (its slot: NULL when none). */
 #define LJ_OF(c) (*(struct list_job **)req_slot((c)->req, &static_module))
 
@@ -192,8 +338,9 @@ typedef struct list_job {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
     int dirfd, json, done, err;
-    char *out;
-    size_t len;
+    listing *ls;   /* read and measured, or NULL */
+    uint64_t len;  /* of its rendering */
+    uint64_t left; /* of it still to give the body */
     size_t path_len;
     char path[REQ_PATH_MAX + 1];
 } list_job;
@@ -201,14 +348,20 @@ typedef struct list_job {
 static void list_work(htd_job *j)
 {
     list_job *lj = (list_job *)j;
-    lj->out = listing_render(lj->dirfd, lj->path, lj->path_len, lj->json, 1, &lj->len);
-    if (!lj->out) lj->err = errno;
+    lj->ls = listing_read(lj->dirfd, lj->path, lj->path_len, lj->json, 1);
+    if (lj->ls && listing_length(lj->ls, &lj->len) < 0) {
+        listing_free(lj->ls);
+        lj->ls = NULL;
+        errno = ENOMEM;
+    }
+    if (!lj->ls) lj->err = errno;
+    lj->left = lj->len;
 }
 
 static void list_free(list_job *lj)
 {
     if (lj->dirfd >= 0) close(lj->dirfd);
-    free(lj->out);
+    listing_free(lj->ls);
     free(lj);
 }
 
@@ -236,6 +389,27 @@ void static_list_detach(conn *c)
     }
 }
 
+/* The generator: the listing's next piece. */
+static int list_gen(conn *c)
+{
+    list_job *lj = LJ_OF(c);
+    const char *p;
+    size_t n;
+    int more = listing_next(lj->ls, LIST_PIECE, &p, &n);
+    /* Out of memory, or (never) a rendering other than the one measured,
+     * which would leave the connection out of step with its client. */
+    if (more < 0 || n > lj->left || (!more && n != lj->left)) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    lj->left -= n;
+    if (response_body(c, p, n, !more) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    return more ? GEN_MORE : GEN_DONE;
+}
+
 static void list_dir(struct htd_req *hr, const char *rel)
 {
     conn *c = hr->c;
@@ -244,8 +418,8 @@ static void list_dir(struct htd_req *hr, const char *rel)
     list_job *lj = LJ_OF(c);
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
-        LJ_OF(c) = NULL;
-        if (!lj->out) {
+        if (!lj->ls) {
+            LJ_OF(c) = NULL;
             conn_error(hr->c, lj->err == EACCES ? 403 : 500, "cannot list the directory", 1);
             list_free(lj);
             return;
@@ -256,15 +430,21 @@ static void list_dir(struct htd_req *hr, const char *rel)
                    .length = (int64_t)lj->len,
                    .extra = vary,
                    .extra_len = sizeof vary - 1};
-        size_t len = lj->len;
-        char *out = lj->out;
-        lj->out = NULL;
-        list_free(lj);
-        if (response_head(c, &rs) < 0 || conn_out_give(c, out, len) < 0) {
+        if (response_head(c, &rs) < 0) {
+            LJ_OF(c) = NULL;
+            list_free(lj);
             conn_error(hr->c, 500, "response too large", 1);
             return;
         }
-        finish(hr, 200, len);
+        if (c->head_only) {
+            LJ_OF(c) = NULL;
+            finish(hr, 200, lj->len);
+            list_free(lj);
+            return;
+        }
+        hr->responded = 1;
+        response_body_start(hr, 200, 0);
+        hr->gen = list_gen; /* the listing stays in the slot until the request ends */
         return;
     }
     if (lj) { /* the listing of another request, left over */
@@ -462,7 +642,7 @@ void static_serve(struct htd_req *hr)
             cache_unref(e);
             return;
         }
-        if (k == ENC_GZIP && fly && gzip_start(hr, e) == 0) {
+        if (k == ENC_GZIP && fly && serve_gzip(hr, e) == 0) {
             cache_unref(e);
             return;
         }

@@ -25,7 +25,8 @@ void static_serve(struct htd_req *hr);
 int static_error_page(struct htd_req *hr, int status, const char *page, const char *extra,
                       size_t extra_len);
 
-/* The connection is closing while its directory listing is made. */
+/* The request ends (answered, or its connection closing) while it holds a
+ * directory listing: being made on the pool, or being sent. */
 struct conn;
 void static_list_detach(struct conn *c);
 

@@ -29,8 +29,7 @@ static const htd_module *const modules[] = {
 
 /* r made of the modules, with the content modules in the order names
  * give. -1 with the reason in err. */
-int builtin_registry(registry *r, const char *const *names, size_t n, char *err,
-                            size_t errlen)
+int builtin_registry(registry *r, const char *const *names, size_t n, char *err, size_t errlen)
 {
     registry_init(r, modules, sizeof modules / sizeof modules[0]);
     const char *bad = NULL;

@@ -7,6 +7,7 @@ ranges, with its own entity-tag and 304."""
 
 import gzip
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -172,4 +173,45 @@ def test_gzip_on_keep_alive_and_pipelined(ctx):
         c.close()
         eq([gzip.decompress(bodies[0]), bodies[1], gzip.decompress(bodies[2])], [TEXT, b"tiny\n", TEXT],
            "three pipelined responses, two compressed")
+    _with(t, ["--gzip"])
+
+
+def _chunks(raw):
+    """The chunk sizes and the decoded body of a raw chunked response."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    check(b"Transfer-Encoding: chunked" in head, "chunked head %r" % head)
+    sizes, body = [], b""
+    while True:
+        line, _, rest = rest.partition(b"\r\n")
+        n = int(line, 16)
+        sizes.append(n)
+        if n == 0:
+            eq(rest, b"\r\n", "the end of the chunked body")
+            return sizes, body
+        body += rest[:n]
+        eq(rest[n:n + 2], b"\r\n", "a chunk's CRLF")
+        rest = rest[n + 2:]
+
+
+def test_gzip_on_the_fly_from_memory_and_of_what_does_not_compress_in_chunks_of_32k_at_most(ctx):
+    def t(srv):
+        rnd = random.Random(7)
+        files = {"mid.txt": b"".join(b"row %d %s\n" % (i, b"abc" * (i % 7)) for i in range(3000)),  # cached in memory
+                 "noise.txt": rnd.randbytes(300000)}  # more output than input: several chunks per piece read
+        for name, data in files.items():
+            with open(os.path.join(srv.root, name), "wb") as f:
+                f.write(data)
+        for name, data in files.items():
+            c = connect(srv)
+            c.send(req("/" + name, headers=[("Accept-Encoding", "gzip"), ("Connection", "close")]))
+            sizes, body = _chunks(c.read_to_eof())
+            c.close()
+            eq(gzip.decompress(body), data, name + " decompressed")
+            check(max(sizes) <= 32768, "%s: chunks of at most 32 KiB: %r" % (name, sizes))
+            if name == "noise.txt":
+                check(len(body) > len(data) and len(sizes) > len(data) // 32768 + 1,
+                      "incompressible: %d bytes in %d chunks" % (len(body), len(sizes)))
+        r = ae(srv, "/noise.txt", "gzip", method="HEAD")
+        eq((r.status, r.get("Content-Encoding"), r.get("Transfer-Encoding"), r.body), (200, "gzip", None, b""),
+           "HEAD: no body and no framing")
     _with(t, ["--gzip"])

@@ -134,3 +134,37 @@ def test_10000_entries_listed_while_other_gets_keep_answering(ctx):
         check(len(lat) >= 10, "the other client got answers (%d)" % len(lat))
         check(statistics.median(lat) < 0.05, "median GET latency %.1f ms" % (statistics.median(lat) * 1000))
     _with(t)
+
+
+def test_large_listing_is_framed_by_its_length_for_slow_readers_pipelined_and_http10(ctx):
+    def t(srv):
+        js = [("Accept", "application/json")]
+        n = int(get(srv, "/big/", "HEAD", headers=js).get("Content-Length"))
+        check(n > 300000, "HEAD gives the length: %d" % n)
+        # A small receive buffer: the page goes out over many writes.
+        c = connect(srv, rcvbuf=4096)
+        c.send(req("/big/", headers=js) + req("/big/") + req("/plain.txt"))
+        r = c.read_response()
+        eq((int(r.get("Content-Length")), len(r.body)), (n, n), "JSON length")
+        eq(len(json.loads(r.body)["entries"]), 10000, "JSON entries")
+        r = c.read_response()
+        eq(int(r.get("Content-Length")), len(r.body), "HTML length")
+        check(r.body.endswith(b"0 folders, 10000 files</footer>\n</main>\n</body>\n</html>\n"), "the page's end")
+        eq(r.body.count(b'<a class="f" href="f0'), 10000, "HTML entries")
+        eq(c.read_response().body, b"plain\n", "the request after them")
+        c.close()
+        c = connect(srv)
+        c.send(req("/big/", headers=js + [("Connection", "keep-alive")], version="HTTP/1.0") +
+               req("/plain.txt", version="HTTP/1.0"))
+        r = c.read_response()
+        eq((r.get("Connection"), len(r.body)), ("keep-alive", n), "HTTP/1.0 keep-alive")
+        eq(c.read_response().body, b"plain\n", "HTTP/1.0: the request after it")
+        c.close()
+        # A client that leaves halfway: the listing is let go, the server goes on.
+        for _ in range(3):
+            c = connect(srv, rcvbuf=4096)
+            c.send(req("/big/"))
+            check(c.sock.recv(4096), "the listing starts")
+            c.close()
+        eq(get(srv, "/plain.txt").body, b"plain\n", "still serving")
+    _with(t)
