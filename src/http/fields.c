@@ -72,7 +72,9 @@ static inline uint64_t load8(const unsigned char *p)
     return w;
 }
 
-size_t htd_scan_value(const unsigned char *b, size_t i, size_t end)
+/* A field value, as htd_scan_target: the first byte at or after i that is
+ * not field-value. */
+static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 {
     for (; end - i >= 8; i += 8) {
         uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
@@ -124,19 +126,6 @@ htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t 
     return (htd_str){NULL, 0};
 }
 
-int htd_next_line(const char *buf, size_t *i, size_t lim)
-{
-    const char *nl = memchr(buf + *i, '\n', lim - *i);
-    *i = nl ? (size_t)(nl - buf) + 1 : lim;
-    return nl != NULL;
-}
-
-int htd_empty_line(const char *buf, size_t i)
-{
-    if (i == 0 || buf[i - 1] == '\n') return 1;
-    return buf[i - 1] == '\r' && (i == 1 || buf[i - 2] == '\n');
-}
-
 int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max, htd_header *h,
                    const char **why)
 {
@@ -173,7 +162,7 @@ int htd_field_line(const char *buf, size_t *at, size_t end, size_t n, size_t max
     while (is_ws(b[i]))
         i++;
     size_t vs = i;
-    i = htd_scan_value(b, i, end);
+    i = scan_value(b, i, end);
     size_t ve = i;
     if (b[i] == '\n') {
         i++;
@@ -315,7 +304,7 @@ static int status_line(const char *buf, size_t end, htd_response *res, size_t *a
     size_t i = 12, rs = 12;
     if (b[i] == ' ') {
         rs = ++i;
-        i = htd_scan_value(b, i, end);
+        i = scan_value(b, i, end);
     }
     res->reason = (htd_str){buf + rs, i - rs};
     if (b[i] == '\n') {

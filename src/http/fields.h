@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "htd.h"
 
@@ -31,11 +32,10 @@ static inline int htd_is_tchar(unsigned char c)
     return htd_chars[c] & HTD_C_TCHAR;
 }
 
-/* The runs of a head that are long, scanned eight bytes at a time: each
- * returns the first byte at or after i that is not field-value, or not
- * request-target. b[end - 1] must be a byte outside the class (a head ends in
- * '\n'), so the scan stops inside the buffer. */
-size_t htd_scan_value(const unsigned char *b, size_t i, size_t end);
+/* A request-target, the longest run of a request line, scanned eight bytes
+ * at a time: the first byte at or after i that is not request-target.
+ * b[end - 1] must be a byte outside the class (a head ends in '\n'), so the
+ * scan stops inside the buffer. */
 size_t htd_scan_target(const unsigned char *b, size_t i, size_t end);
 
 /* Whether p[0..n) is a token: one or more tchar. Field names are tokens. */
@@ -58,11 +58,20 @@ htd_str htd_header_find(const htd_header *h, size_t n, const char *name, size_t 
 
 /* Moves *i past the next '\n' in buf[*i..lim) and returns 1, the line's '\n'
  * then being at *i - 1; without a '\n' there, sets *i to lim and returns 0. */
-int htd_next_line(const char *buf, size_t *i, size_t lim);
+static inline int htd_next_line(const char *buf, size_t *i, size_t lim)
+{
+    const char *nl = memchr(buf + *i, '\n', lim - *i);
+    *i = nl ? (size_t)(nl - buf) + 1 : lim;
+    return nl != NULL;
+}
 
 /* Whether the line whose '\n' is at buf[i] is empty: "" or "\r". Lines start at
  * 0 or right after a '\n', so two bytes of look-back tell. */
-int htd_empty_line(const char *buf, size_t i);
+static inline int htd_empty_line(const char *buf, size_t i)
+{
+    if (i == 0 || buf[i - 1] == '\n') return 1;
+    return buf[i - 1] == '\r' && (i == 1 || buf[i - 2] == '\n');
+}
 
 /*
  * Parses the field line at buf[*i] of a head whose last byte, buf[end - 1], is

@@ -57,6 +57,20 @@ void registry_fini(registry *r)
     memset(r->state, 0, sizeof r->state);
 }
 
+void registry_seal(registry *r)
+{
+    for (int p = 0; p < PH_COUNT; p++) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->nphase[p]; i++) {
+            const htd_module *m = r->phase_mod[p][i];
+            if (m->wanted && !m->wanted(registry_state(r, m), p)) continue;
+            r->phase_mod[p][k] = m;
+            r->phase[p][k++] = r->phase[p][i];
+        }
+        r->nphase[p] = k;
+    }
+}
+
 void *registry_state(const registry *r, const htd_module *m)
 {
     for (size_t i = 0; i < r->n; i++)

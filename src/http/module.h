@@ -95,6 +95,10 @@ typedef struct htd_module {
      * reason in err (which names the setting). */
     int (*init)(const htd_config *cfg, void **state, char *err, size_t errlen);
     void (*fini)(void *state);
+    /* Whether the module has anything to do in phase ph, given its state
+     * once the server is set up (the embedder's handlers added): 0 takes
+     * its function out of that phase when the server starts. */
+    int (*wanted)(const void *state, int ph);
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
@@ -130,6 +134,9 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
  * are freed by registry_fini). */
 int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen);
 void registry_fini(registry *r);
+/* Takes out of each phase the functions of the modules that say they are
+ * not wanted there (when the server starts: nothing changes after). */
+void registry_seal(registry *r);
 /* Module m's per-server state, or NULL. */
 void *registry_state(const registry *r, const htd_module *m);
 

@@ -131,11 +131,22 @@ static void fini(void *state)
     free(s);
 }
 
+/* No handler for a phase, no function in it: the htd program has none. */
+static int wanted(const void *state, int ph)
+{
+    const routes *s = state;
+    int want = ph == PH_ACCESS ? HTD_PHASE_ACCESS : HTD_PHASE_CONTENT;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].phase & want) return 1;
+    return 0;
+}
+
 const htd_module routes_module = {
     .name = "routes",
     .phase = {[PH_ACCESS] = access_phase, [PH_CONTENT] = content_phase},
     .init = init,
     .fini = fini,
+    .wanted = wanted,
 };
 
 int routes_add(registry *reg, int phase, const char *prefix, htd_handler_fn fn, void *arg)

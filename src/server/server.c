@@ -153,6 +153,7 @@ int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_ha
     if (phase != HTD_PHASE_ACCESS && phase != HTD_PHASE_CONTENT &&
         phase != (HTD_PHASE_CONTENT | HTD_BODY_STREAMED))
         return -1;
+    if (s->phase != SERVER_NEW) return -1; /* the phases are sealed */
     return routes_add(&s->ctx.reg, phase, prefix, fn, arg);
 }
 
@@ -193,6 +194,7 @@ int htd_server_start(htd_server *s)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = 0;
+    registry_seal(&s->ctx.reg); /* the handlers are all in */
     s->phase = SERVER_RUNNING;
     s->nstarted = 1;
     while (rc == 0 && s->nstarted < s->nthreads) {
