@@ -6,11 +6,17 @@
 #include <stddef.h>
 #include <string.h>
 
+/* The C library's memset, called: it clears a few hundred bytes with vector
+ * stores, where the inline expansion compilers choose for this size is a rep
+ * stos that takes longer to start than the rest of req_new (measured: 17 ns
+ * of a pipelined request's 240 in user space). */
+static void *(*volatile const clear)(void *, int, size_t) = memset;
+
 struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
 {
     struct htd_req *hr = pool_get(p);
     if (!hr) return NULL;
-    memset(hr, 0, offsetof(struct htd_req, resume_called));
+    clear(hr, 0, offsetof(struct htd_req, resume_called));
     hr->c = c;
     hr->w = w;
     atomic_init(&hr->resume_called, 0);
