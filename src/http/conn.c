@@ -504,7 +504,10 @@ int conn_fill(conn *c)
     ssize_t n = transport_read(c->tp, c->ev.fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (uint32_t)n;
-        if ((size_t)n < room) c->readable = 0;
+        /* A short read drained the data, but not a close queued behind it:
+         * epoll reported that with the data (EPOLLRDHUP, c->hup) and will
+         * not again, so the socket stays readable until a read says EOF. */
+        if ((size_t)n < room && !c->hup) c->readable = 0;
         return IO_DONE;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {

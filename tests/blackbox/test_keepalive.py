@@ -265,3 +265,28 @@ def test_pipelined_batch_then_malformed_request_keeps_earlier_responses(ctx):
         check(c.at_eof(), "closed after it")
     finally:
         c.close()
+
+
+def test_close_arriving_with_the_last_pipelined_bytes_is_seen(ctx):
+    """Three pipelined requests in three pieces, the last sent together with
+    the client's FIN (shutdown right after it): all three answers, then the
+    close, at once, 100 times in a row. A short read does not mean the
+    socket is drained when the peer has closed: the FIN is behind the data."""
+    import socket
+    reqs = [req("/file.txt"), req("/letters.txt"), req("/style.css")]
+    for i in range(100):
+        c = connect(ctx.srv, nodelay=True)
+        whole = b"".join(reqs)
+        cut = [len(reqs[0]) - 7, len(reqs[0]) + len(reqs[1]) + 5]
+        c.send(whole[:cut[0]])
+        c.send(whole[cut[0]:cut[1]])
+        c.sock.send(whole[cut[1]:])
+        c.sock.shutdown(socket.SHUT_WR)
+        for path, data in (("/file.txt", FILE_TXT), ("/letters.txt", LETTERS),
+                           ("/style.css", STYLE_CSS)):
+            r = c.read_response()
+            check(r.status == 200 and r.body == data,
+                  "try %d: %s answered %s" % (i + 1, path, r.status))
+        check(c.at_eof(0.1), "try %d: the connection was still open 100 ms after the last "
+              "answer, though the client had closed its side" % (i + 1))
+        c.close()
