@@ -122,6 +122,14 @@ typedef struct htd_config {
      * is refused. */
     const char *const *content_order;
     size_t ncontent_order;
+    /* Connections open at once, over every worker; a new one beyond it is
+     * closed as it is accepted, before anything is read. 0 means no cap but
+     * the descriptor limit. */
+    unsigned max_conns;
+    /* Connections open at once from one client address (IPv6: from one
+     * prefix of ipv6_prefix bits); beyond it, as max_conns. 0 means none. */
+    unsigned max_conns_per_ip;
+    unsigned ipv6_prefix; /* 1 to 128; 0 means 64 */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -38,6 +38,26 @@ static void arm(conn *c, int kind)
 
 static void on_event(watcher *w, uint32_t events);
 
+/* Counts c in the server's open connections (max_conns), then asks the
+ * modules (per-address limits) whether to take it: 0, or -1 to close it. */
+static int admit(conn *c)
+{
+    server_ctx *s = c->w->srv;
+    unsigned max = s->cfg.max_conns;
+    if (max && atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >= max) return -1;
+    if (registry_conn_open(&s->reg, c) < 0) return -1;
+    c->opened = 1;
+    return 0;
+}
+
+/* The other side of admit, for a connection closing (or refused). */
+static void unadmit(conn *c)
+{
+    server_ctx *s = c->w->srv;
+    if (c->opened) registry_conn_close(&s->reg, c);
+    if (s->cfg.max_conns) atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+}
+
 void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     conn *c = calloc(1, sizeof *c);
@@ -57,6 +77,14 @@ void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
     c->readable = 1;
     if (salen > sizeof c->peer) salen = sizeof c->peer;
     memcpy(&c->peer, sa, salen);
+    /* Over a limit: closed before anything is read, so that what the limit
+     * protects (descriptors, buffers, work) is not spent on it. */
+    if (admit(c) < 0) {
+        unadmit(c);
+        transport_close(c->tp, fd);
+        free(c);
+        return;
+    }
     l->nconns++;
     /* Registering with epoll waits until the connection first has to wait:
      * one that is answered and closed at once (Connection: close) never
@@ -124,6 +152,7 @@ void conn_close(conn *c)
     int watched = c->ev.cb != NULL;
     loop_forget(l->loop, &c->ev);
     transport_close(c->tp, c->ev.fd);
+    unadmit(c);
     l->nconns--;
     /* One never watched (answered and closed as it was accepted) has no
      * event to come: freed now. Else after the batch, since events further

@@ -43,6 +43,7 @@ typedef struct conn {
     uint8_t out_watched : 1; /* registered for EPOLLOUT too */
     uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
     uint8_t hup;             /* the client has closed its side (or reset) */
+    uint8_t opened;          /* the modules' conn_open took it: their conn_close is due */
     worker *w;
     htd_timer timer;
     unsigned nreq;

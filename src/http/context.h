@@ -16,6 +16,7 @@
 #define HTD_CONTEXT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -37,6 +38,7 @@ typedef struct server_ctx {
     htd_config cfg;    /* defaults filled in */
     struct jobs *jobs; /* the job pool: uploads, password checks, listings */
     struct htd_mime *mime;
+    atomic_uint nconns; /* open connections, every worker's, when cfg.max_conns is set */
 } server_ctx;
 
 /* The connection timer lists of a worker; T_CGI: scripts' time limits. */

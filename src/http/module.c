@@ -16,6 +16,7 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n)
                 r->phase[p][r->nphase[p]++] = mods[i]->phase[p];
             }
         if (mods[i]->log) r->log[r->nlog++] = mods[i]->log;
+        if (mods[i]->conn_open) r->conn_mod[r->nconn++] = mods[i];
     }
 }
 
@@ -69,6 +70,29 @@ void registry_seal(registry *r)
         }
         r->nphase[p] = k;
     }
+    size_t k = 0;
+    for (size_t i = 0; i < r->nconn; i++) {
+        const htd_module *m = r->conn_mod[i];
+        if (!m->wanted || m->wanted(registry_state(r, m), PH_CONN)) r->conn_mod[k++] = m;
+    }
+    r->nconn = k;
+}
+
+int registry_conn_open(const registry *r, struct conn *c)
+{
+    for (size_t i = 0; i < r->nconn; i++)
+        if (r->conn_mod[i]->conn_open(c) < 0) {
+            while (i--)
+                if (r->conn_mod[i]->conn_close) r->conn_mod[i]->conn_close(c);
+            return -1;
+        }
+    return 0;
+}
+
+void registry_conn_close(const registry *r, const struct conn *c)
+{
+    for (size_t i = 0; i < r->nconn; i++)
+        if (r->conn_mod[i]->conn_close) r->conn_mod[i]->conn_close(c);
 }
 
 void *registry_state(const registry *r, const htd_module *m)

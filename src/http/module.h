@@ -40,6 +40,8 @@ struct conn;
 struct htd_req;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
+/* For wanted (below): the connection hooks rather than a phase. */
+enum { PH_CONN = PH_COUNT };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 
 /* A module that answers with a response it makes piece by piece (a
@@ -99,6 +101,11 @@ typedef struct htd_module {
      * once the server is set up (the embedder's handlers added): 0 takes
      * its function out of that phase when the server starts. */
     int (*wanted)(const void *state, int ph);
+    /* A connection is accepted (its peer known): 0 to take it, -1 to have
+     * it closed at once. conn_close is called for every connection that
+     * every conn_open took, as it closes. */
+    int (*conn_open)(struct conn *c);
+    void (*conn_close)(const struct conn *c);
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
@@ -122,6 +129,8 @@ typedef struct registry {
     size_t nphase[PH_COUNT];
     void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
     size_t nlog;
+    const htd_module *conn_mod[REGISTRY_MAX]; /* those with conn_open, in order */
+    size_t nconn;
     void *state[REGISTRY_MAX]; /* each module's per-server state, as mods */
 } registry;
 
@@ -134,9 +143,14 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
  * are freed by registry_fini). */
 int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen);
 void registry_fini(registry *r);
-/* Takes out of each phase the functions of the modules that say they are
- * not wanted there (when the server starts: nothing changes after). */
+/* Takes out of each phase, and of the connection hooks, the modules that
+ * say they are not wanted there (when the server starts: nothing changes
+ * after). */
 void registry_seal(registry *r);
+/* Runs the modules' conn_open hooks on c: 0 if each took it; else -1, the
+ * conn_close of those that took it having run. */
+int registry_conn_open(const registry *r, struct conn *c);
+void registry_conn_close(const registry *r, const struct conn *c);
 /* Module m's per-server state, or NULL. */
 void *registry_state(const registry *r, const htd_module *m);
 

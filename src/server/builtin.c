@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
 #include "routes.h"
@@ -18,13 +19,14 @@
 /* The modules, in the order they are asked in each phase (module.h). A new
  * feature is a module and a line here. */
 static const htd_module *const modules[] = {
-    &rules_module,  /* rewrite: vhost and rule; access: addresses, passwords, redirects */
-    &cgi_module,    /* content: scripts */
-    &store_module,  /* content: PUT, POST, DELETE in writable areas */
-    &routes_module, /* content: the embedder's handlers */
-    &static_module, /* content: files; error pages */
-    &gzip_module,   /* compression of files, started by static */
-    &log_module,    /* access logs */
+    &connlimit_module, /* connections: how many one client address may have open */
+    &rules_module,     /* rewrite: vhost and rule; access: addresses, passwords, redirects */
+    &cgi_module,       /* content: scripts */
+    &store_module,     /* content: PUT, POST, DELETE in writable areas */
+    &routes_module,    /* content: the embedder's handlers */
+    &static_module,    /* content: files; error pages */
+    &gzip_module,      /* compression of files, started by static */
+    &log_module,       /* access logs */
 };
 
 /* r made of the modules, with the content modules in the order names

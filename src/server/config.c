@@ -213,19 +213,49 @@ void conf_close(conf_file *f)
     free(f);
 }
 
-static const char *const top_keys[] = {"listen",        "threads",
-                                       "root",          "access_log",
-                                       "log_format",    "header_timeout",
-                                       "body_timeout",  "idle_timeout",
-                                       "send_timeout",  "max_requests",
-                                       "writable",      "max_upload",
-                                       "headers",       "access",
-                                       "auth",          "error_pages",
-                                       "rules",         "vhosts",
-                                       "cgi",           "cgi_timeout",
-                                       "cgi_max",       "precompressed",
-                                       "gzip",          "list_dirs",
-                                       "content_order", NULL};
+static const char *const top_keys[] = {"listen",
+                                       "threads",
+                                       "root",
+                                       "access_log",
+                                       "log_format",
+                                       "header_timeout",
+                                       "body_timeout",
+                                       "idle_timeout",
+                                       "send_timeout",
+                                       "max_requests",
+                                       "writable",
+                                       "max_upload",
+                                       "headers",
+                                       "access",
+                                       "auth",
+                                       "error_pages",
+                                       "rules",
+                                       "vhosts",
+                                       "cgi",
+                                       "cgi_timeout",
+                                       "cgi_max",
+                                       "precompressed",
+                                       "gzip",
+                                       "list_dirs",
+                                       "content_order",
+                                       "max_conns",
+                                       "max_conns_per_ip",
+                                       "ipv6_prefix",
+                                       NULL};
+
+/* A whole number from lo to hi into *v, unless a flag set it already. */
+static int count(conf_file *f, const config_setting_t *root, const char *key, unsigned *v,
+                 unsigned lo, unsigned hi, char *err, size_t errlen)
+{
+    const config_setting_t *s = config_setting_get_member(root, key);
+    if (!s || *v) return 0;
+    double d;
+    if (get_number(f, s, &d, err, errlen) < 0) return -1;
+    if (d < lo || d > hi || d != (double)(unsigned)d)
+        return conf_fail(err, errlen, f, s, "%s must be a whole number from %u to %u", key, lo, hi);
+    *v = (unsigned)d;
+    return 0;
+}
 
 static int timeout(conf_file *f, const config_setting_t *root, const char *key, unsigned *ms,
                    char *err, size_t errlen)
@@ -297,13 +327,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
             return conf_fail(err, errlen, f, s, "precompressed must be true or false");
         c->no_precompressed = !config_setting_get_bool(s);
     }
-    if ((s = config_setting_get_member(root, "cgi_max")) && !c->cgi_max) {
-        double d;
-        if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 100000 || d != (int)d)
-            return conf_fail(err, errlen, f, s, "cgi_max must be a whole number from 1 to 100000");
-        c->cgi_max = (unsigned)d;
-    }
+    if (count(f, root, "cgi_max", &c->cgi_max, 1, 100000, err, errlen) < 0 ||
+        count(f, root, "max_conns", &c->max_conns, 1, 10000000, err, errlen) < 0 ||
+        count(f, root, "max_conns_per_ip", &c->max_conns_per_ip, 1, 10000000, err, errlen) < 0 ||
+        count(f, root, "ipv6_prefix", &c->ipv6_prefix, 1, 128, err, errlen) < 0)
+        return -1;
     if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
         if (get_strings(f, s, &f->cgi, &n, err, errlen) < 0) return -1;
         c->cgi = f->cgi;
@@ -317,14 +345,7 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         c->content_order = f->content_order;
         c->ncontent_order = n;
     }
-    if ((s = config_setting_get_member(root, "max_requests")) && !c->max_requests) {
-        double d;
-        if (get_number(f, s, &d, err, errlen) < 0) return -1;
-        if (d < 1 || d > 1e8 || d != (int)d)
-            return conf_fail(err, errlen, f, s,
-                             "max_requests must be a whole number from 1 to 100000000");
-        c->max_requests = (unsigned)d;
-    }
+    if (count(f, root, "max_requests", &c->max_requests, 1, 100000000, err, errlen) < 0) return -1;
     if ((s = config_setting_get_member(root, "writable")) && !c->nwritable) {
         if (get_strings(f, s, &f->writable, &n, err, errlen) < 0) return -1;
         for (size_t i = 0; i < n; i++) {

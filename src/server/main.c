@@ -77,6 +77,11 @@ static void usage(FILE *f)
           "repeatable\n"
           "      --cgi-timeout S    a script's time limit, then it is killed (default 30)\n"
           "      --cgi-max N        scripts running at once; more get 503 (default 16)\n"
+          "      --max-conns N      connections open at once; more are closed as they come\n"
+          "                         (default: no cap but the descriptor limit)\n"
+          "      --max-conns-per-ip N  connections open at once from one address (an IPv6\n"
+          "                         client: one --ipv6-prefix); more are closed as they come\n"
+          "      --ipv6-prefix BITS IPv6 addresses that count as one client (default 64)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -134,6 +139,9 @@ int main(int argc, char **argv)
         {"cache-control", required_argument, NULL, 'K'},
         {"cgi-timeout", required_argument, NULL, 'T'},
         {"cgi-max", required_argument, NULL, 'M'},
+        {"max-conns", required_argument, NULL, 'N'},
+        {"max-conns-per-ip", required_argument, NULL, 'n'},
+        {"ipv6-prefix", required_argument, NULL, '6'},
         {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -207,6 +215,15 @@ int main(int argc, char **argv)
             break;
         case 'M':
             cfg.cgi_max = (unsigned)parse_count("--cgi-max", optarg, 100000);
+            break;
+        case 'N':
+            cfg.max_conns = (unsigned)parse_count("--max-conns", optarg, 10000000);
+            break;
+        case 'n':
+            cfg.max_conns_per_ip = (unsigned)parse_count("--max-conns-per-ip", optarg, 10000000);
+            break;
+        case '6':
+            cfg.ipv6_prefix = (unsigned)parse_count("--ipv6-prefix", optarg, 128);
             break;
         case 'U':
             if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)

@@ -226,6 +226,12 @@ def test_check_config_bad_writable_area(ctx):
     refused('root = "site";\n\nwritable = ["/docs/", "no-slash"];\n', 3, words=["no-slash"])
 
 
+def test_check_config_bad_connection_limits(ctx):
+    refused('root = "site";\nmax_conns = 0;\n', 2, words=["max_conns", "from 1"])
+    refused('root = "site";\n\nmax_conns_per_ip = 2.5;\n', 3, words=["max_conns_per_ip"])
+    refused('root = "site";\nipv6_prefix = 129;\n', 2, words=["ipv6_prefix", "128"])
+
+
 def test_check_config_bad_max_upload(ctx):
     refused('root = "site";\nmax_upload = "12Q";\n', 2, words=["12Q"])
 

@@ -65,3 +65,65 @@ def test_stop_while_accepting_is_paused_does_not_spin(ctx):
         for s in socks:
             s.close()
         srv.cleanup()
+
+
+def _served(srv, path="/file.txt"):
+    """A new keep-alive connection that got its answer, or None if htd closed it unanswered."""
+    c = harness.connect(srv)
+    try:
+        c.send(req(path))
+        r = c.read_response()
+    except (harness.TestFailure, ConnectionError, OSError):
+        c.close()
+        return None
+    eq(r.status, 200, "status on a connection within the limit")
+    return c
+
+
+def _refused(srv):
+    """A new connection that htd closes at once, before any answer."""
+    c = harness.connect(srv)
+    try:
+        c.send(req("/file.txt"))
+    except OSError:
+        pass
+    shut = c.at_eof(2.0)
+    c.close()
+    return shut
+
+
+def _limit_holds(srv, n):
+    held = [_served(srv) for _ in range(n)]
+    check(all(held), "the first %d connections were not all served" % n)
+    try:
+        for i in range(3):
+            check(_refused(srv), "connection %d over the limit of %d was answered" % (n + i + 1, n))
+        # The held ones still work, and closing one makes room for one more.
+        held[0].send(req("/file.txt"))
+        eq(held[0].read_response().status, 200, "a held connection after the refusals")
+        held.pop().close()
+        more = []
+        harness.wait_until(lambda: more.append(_served(srv)) or more[-1], what="room for one more")
+        held.append(more[-1])
+        check(_refused(srv), "a connection over the limit once it is full again was answered")
+    finally:
+        for c in held:
+            c.close()
+    eq(srv.stop(), 0, "exit status")
+    check(srv.sanitizer_report() is None, "sanitizer report")
+    srv.cleanup()
+
+
+def test_connections_per_client_address_are_capped(ctx):
+    """Four threads, so the connections of one address land on several
+    workers (SO_REUSEPORT): the count is the server's, not a worker's."""
+    _limit_holds(harness.start_htd(ctx.root.path, threads=4, extra=["--max-conns-per-ip", "3"]), 3)
+
+
+def test_connections_per_server_are_capped(ctx):
+    _limit_holds(harness.start_htd(ctx.root.path, threads=4, extra=["--max-conns", "5"]), 5)
+
+
+def test_connection_limit_per_address_from_the_config_file(ctx):
+    conf = 'root = "%s";\nmax_conns_per_ip = 2;\nipv6_prefix = 56;\n' % ctx.root.path
+    _limit_holds(harness.start_htd_config(conf, threads=2), 2)
