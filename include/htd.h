@@ -130,6 +130,12 @@ typedef struct htd_config {
      * prefix of ipv6_prefix bits); beyond it, as max_conns. 0 means none. */
     unsigned max_conns_per_ip;
     unsigned ipv6_prefix; /* 1 to 128; 0 means 64 */
+    /* Bytes per second a request body must average over each window of
+     * min_body_window_ms as it arrives, or it is cut with 408: a client
+     * that trickles cannot hold a connection, a buffer and a temporary file
+     * for the whole body timeout again and again. 0 means no minimum. */
+    unsigned min_body_rate;
+    unsigned min_body_window_ms; /* 0 means 10000 */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -328,18 +328,48 @@ void conn_answer(conn *c, int status, const char *why, const char *extra, size_t
 
 /* ---- request bodies ---- */
 
+/* min_body_rate: whether the body of c's request, having just taken n more
+ * bytes, has kept up over each whole window since it began. A window is
+ * judged when a read ends it, and reads come at least every body timeout,
+ * so a trickle holds the connection at most a window and a timeout. */
+static int body_too_slow(conn *c, size_t n)
+{
+    const htd_config *cfg = &c->w->srv->cfg;
+    if (!cfg->min_body_rate) return 0;
+    uint32_t now = (uint32_t)c->w->now | 1; /* 0 means "no window yet" */
+    uint32_t window = cfg->min_body_window_ms ? cfg->min_body_window_ms : 10000;
+    if (!c->body_window_at) c->body_window_at = now;
+    c->body_window_bytes =
+        n > UINT32_MAX - c->body_window_bytes ? UINT32_MAX : c->body_window_bytes + (uint32_t)n;
+    uint32_t spent = now - c->body_window_at; /* wraps as the clock does */
+    if (spent < window) return 0;
+    if (c->body_window_bytes != UINT32_MAX &&
+        (uint64_t)c->body_window_bytes * 1000 < (uint64_t)cfg->min_body_rate * spent)
+        return 1;
+    c->body_window_at = now;
+    c->body_window_bytes = 0;
+    return 0;
+}
+
 int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen, const char **why)
 {
+    int done;
     if (c->body_chunked) {
         ssize_t n = htd_chunked_decode(&c->chunked, p, avail, dlen, why);
-        if (n < 0) return -1;
+        if (n < 0) return -400;
         *consumed = (size_t)n;
-        return c->chunked.done;
+        done = c->chunked.done;
+    } else {
+        size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
+        c->body_left -= k;
+        *consumed = *dlen = k;
+        done = c->body_left == 0;
     }
-    size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
-    c->body_left -= k;
-    *consumed = *dlen = k;
-    return c->body_left == 0;
+    if (!done && body_too_slow(c, *consumed)) {
+        *why = "the request body arrived too slowly";
+        return -408;
+    }
+    return done;
 }
 
 /* ---- the phases ---- */
@@ -349,6 +379,8 @@ static void start_request_framing(conn *c, const htd_request *r)
     c->body_chunked = r->chunked;
     c->body_left = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     if (r->chunked) memset(&c->chunked, 0, sizeof c->chunked);
+    c->body_window_at = 0;
+    c->body_window_bytes = 0;
 }
 
 /* The phases are over for c's request: it was answered here and now, or a
@@ -476,7 +508,7 @@ static int read_body_step(conn *c)
     size_t avail = c->rlen - c->rpos, consumed, dlen;
     int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
     if (done < 0) {
-        conn_error(c, 400, why, 0);
+        conn_error(c, -done, why, 0);
         return 0;
     }
     if (c->body_len + dlen > l->srv->cfg.max_body) {

@@ -59,7 +59,9 @@ void conn_resume(conn *c);
 
 /* Request bodies: takes body bytes from p[0..avail): *consumed input bytes,
  * of which the data is p[0..*dlen) (chunked bodies are decoded in place).
- * 1 when the body is complete, 0 if more is needed, -1 if malformed. */
+ * 1 when the body is complete, 0 if more is needed; else minus the status
+ * to answer with, and why: -400 if malformed, -408 if it arrives slower than
+ * min_body_rate. */
 int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen,
                    const char **why);
 

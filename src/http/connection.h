@@ -47,15 +47,17 @@ typedef struct conn {
     worker *w;
     htd_timer timer;
     unsigned nreq;
-    char *rbuf;          /* RBUF_SIZE, from the loop's pool, or NULL when idle */
-    uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
-    struct htd_req *req; /* from the first byte of a head until its response is queued */
-    uint64_t body_left;  /* Content-Length bytes still to read */
+    uint32_t body_window_at; /* min_body_rate: when the body's window began (ms, wrapping), or 0 */
+    char *rbuf;              /* RBUF_SIZE, from the loop's pool, or NULL when idle */
+    uint32_t rpos, rlen;     /* unconsumed input is rbuf[rpos..rlen) */
+    struct htd_req *req;     /* from the first byte of a head until its response is queued */
+    uint64_t body_left;      /* Content-Length bytes still to read */
     htd_chunked chunked;
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
     struct outq *out;
-    struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
+    struct sockaddr_in6 peer;   /* AF_INET or AF_INET6 */
+    uint32_t body_window_bytes; /* bytes of the body taken in that window (saturating) */
 } conn;
 
 /* The request in progress on c (its head parsed), or NULL. */

@@ -79,9 +79,8 @@ struct htd_req {
     uint8_t async; /* suspended by a handler (HTD_AGAIN) */
     void (*async_fn)(struct htd_req *hr, void *arg);
     void *async_arg;
-    /* Everything above starts zeroed (req_new): kept under 256 bytes, which
-     * compilers clear with a few vector stores rather than a slow-starting
-     * rep stos. What follows is set as it is used. */
+    /* Everything above starts zeroed (req_new); what follows is set as it
+     * is used. */
     atomic_int resume_called; /* htd_req_resume was called (any thread) */
     struct conn *c;
     struct worker *w;

@@ -344,7 +344,7 @@ static int reader_sink(conn *c)
         int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
         if (done < 0) {
             reader_over(hr);
-            conn_error(c, 400, why, 0);
+            conn_error(c, -done, why, 0);
             return SINK_DONE;
         }
         if (dlen) br->on_data(hr, c->rbuf + c->rpos, dlen, br->arg); /* decoded in place */

@@ -573,7 +573,7 @@ static int take_body(conn *c, upload *u)
     if (avail > room) avail = room;
     int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
     if (done < 0) {
-        u->status = 400;
+        u->status = -done;
         u->why = why;
         finish_error(u, 0);
         return SINK_DONE;

@@ -330,7 +330,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     if (count(f, root, "cgi_max", &c->cgi_max, 1, 100000, err, errlen) < 0 ||
         count(f, root, "max_conns", &c->max_conns, 1, 10000000, err, errlen) < 0 ||
         count(f, root, "max_conns_per_ip", &c->max_conns_per_ip, 1, 10000000, err, errlen) < 0 ||
-        count(f, root, "ipv6_prefix", &c->ipv6_prefix, 1, 128, err, errlen) < 0)
+        count(f, root, "ipv6_prefix", &c->ipv6_prefix, 1, 128, err, errlen) < 0 ||
+        count(f, root, "min_body_rate", &c->min_body_rate, 1, 1000000000, err, errlen) < 0 ||
+        timeout(f, root, "min_body_window", &c->min_body_window_ms, err, errlen) < 0)
         return -1;
     if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
         if (get_strings(f, s, &f->cgi, &n, err, errlen) < 0) return -1;

@@ -82,6 +82,9 @@ static void usage(FILE *f)
           "      --max-conns-per-ip N  connections open at once from one address (an IPv6\n"
           "                         client: one --ipv6-prefix); more are closed as they come\n"
           "      --ipv6-prefix BITS IPv6 addresses that count as one client (default 64)\n"
+          "      --min-body-rate N  bytes per second a request body must average over each\n"
+          "                         --min-body-window, or it is cut with 408 (default: none)\n"
+          "      --min-body-window S  seconds over which --min-body-rate is judged (default 10)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -142,6 +145,8 @@ int main(int argc, char **argv)
         {"max-conns", required_argument, NULL, 'N'},
         {"max-conns-per-ip", required_argument, NULL, 'n'},
         {"ipv6-prefix", required_argument, NULL, '6'},
+        {"min-body-rate", required_argument, NULL, 'R'},
+        {"min-body-window", required_argument, NULL, 'W'},
         {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -224,6 +229,12 @@ int main(int argc, char **argv)
             break;
         case '6':
             cfg.ipv6_prefix = (unsigned)parse_count("--ipv6-prefix", optarg, 128);
+            break;
+        case 'R':
+            cfg.min_body_rate = (unsigned)parse_count("--min-body-rate", optarg, 1000000000);
+            break;
+        case 'W':
+            cfg.min_body_window_ms = parse_seconds("--min-body-window", optarg);
             break;
         case 'U':
             if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)

@@ -377,3 +377,55 @@ def test_store_edges(ctx):
         eq(c.read_response().body, body, "the next request on it")
         c.close()
     _with(t)
+
+
+def test_an_upload_slower_than_the_minimum_rate_is_cut_with_408(ctx):
+    """--min-body-rate 2000 bytes/s judged over 1 s windows: an upload that
+    trickles 100 bytes every 0.2 s (500 B/s) is cut with 408 once a window
+    has passed, its temporary file removed, while one that keeps up passes;
+    a body nobody wanted (discarded after a 405) that trickles is cut too."""
+    def t(st):
+        c = connect(st.srv)
+        c.send(req("/docs/slow.bin", "PUT", [("Content-Length", "1000000")]))
+        t0 = time.monotonic()
+        status = None
+        try:
+            while time.monotonic() - t0 < 5:
+                c.send(b"x" * 100)
+                time.sleep(0.2)
+        except OSError:
+            pass
+        r = c.read_response()
+        status = r.status
+        took = time.monotonic() - t0
+        eq(status, 408, "status of a trickling upload")
+        check(1.0 <= took < 3.5, "cut after %.2f s, expected a little over the 1 s window" % took)
+        check(c.at_eof(), "connection still open after the 408")
+        c.close()
+        left = [n for n in os.listdir(st.path("docs")) if n.startswith(".htd-tmp")]
+        eq(left, [], "temporary files left behind")
+        check(not os.path.exists(st.path("docs/slow.bin")), "a cut upload was stored")
+        # One that keeps up: 100 KB in 20 pieces over about 1.5 s (far above 2000 B/s).
+        body = bytes(range(256)) * 400
+        c = connect(st.srv)
+        c.send(req("/docs/fast.bin", "PUT", [("Content-Length", str(len(body)))]))
+        for i in range(0, len(body), 5120):
+            c.send(body[i:i + 5120])
+            time.sleep(0.075)
+        eq(c.read_response().status, 201, "status of an upload that keeps up")
+        c.close()
+        with open(st.path("docs/fast.bin"), "rb") as f:
+            eq(f.read(), body, "stored bytes")
+        # A body read only to be dropped is held to the same rate.
+        c = connect(st.srv)
+        c.send(req("/readonly.txt", "POST", [("Content-Length", "100000")]))
+        eq(c.read_response().status, 405, "status of a POST outside the writable areas")
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < 5 and not c.at_eof(0.2):
+                c.send(b"y" * 100)
+        except OSError:
+            pass
+        check(time.monotonic() - t0 < 3.5, "a trickling body being discarded was not cut")
+        c.close()
+    _with(t, ["--min-body-rate", "2000", "--min-body-window", "1"])
