@@ -13,6 +13,12 @@
  * first-pos it is beyond any size (so unsatisfiable), as a last-pos or suffix
  * it is clipped to the size like any large number. Only "first > last" needs
  * the true values, and compares the digit strings when both saturated.
+ *
+ * htd_range_coalesce then decides what is sent of the ranges parsed: the
+ * whole instead, when they ask for more bytes than there are, else the
+ * ranges with overlapping and adjacent ones merged. The parts keep the
+ * client's order, as RFC 9110 section 14.6 asks (a client may want a later
+ * part first): a merged range stands where the first of its ranges stood.
  */
 #include "range.h"
 
@@ -107,4 +113,43 @@ int htd_range_parse(const char *v, size_t len, uint64_t size, htd_range *out, in
     }
     if (specs == 0) return 0;
     return n > 0 ? n : -1;
+}
+
+/* Do a and b share a byte, or touch? (last < size <= UINT64_MAX, so last + 1
+ * does not wrap.) */
+static int touch(const htd_range *a, const htd_range *b)
+{
+    return a->first <= b->last + 1 && b->first <= a->last + 1;
+}
+
+int htd_range_coalesce(htd_range *r, int n, uint64_t size)
+{
+    /* The total, kept at most size so that it cannot wrap: each range is at
+     * most size bytes long. */
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t len = r[i].last - r[i].first + 1;
+        if (len > size - total) return 0;
+        total += len;
+    }
+
+    /* Each range takes in every later one it touches, which leaves the list.
+     * Once r[i] touches nothing after it, nothing can join it later: a
+     * union of two touching ranges is one run of bytes, so what touches it
+     * touches one of them. */
+    for (int i = 0; i < n; i++) {
+        for (int j = i + 1; j < n;) {
+            if (!touch(&r[i], &r[j])) {
+                j++;
+                continue;
+            }
+            if (r[j].first < r[i].first) r[i].first = r[j].first;
+            if (r[j].last > r[i].last) r[i].last = r[j].last;
+            for (int k = j + 1; k < n; k++)
+                r[k - 1] = r[k];
+            n--;
+            j = i + 1; /* r[i] grew: look again at what it passed */
+        }
+    }
+    return n;
 }

@@ -700,6 +700,9 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
         }
         htd_range rg[HTD_MAX_RANGES];
         int n = use ? htd_range_parse(v.p, v.len, e->size, rg, HTD_MAX_RANGES) : 0;
+        /* Overlapping or adjacent ranges merged; ranges that ask for more
+         * than the file, the whole file instead (200). */
+        if (n > 0) n = htd_range_coalesce(rg, n, e->size);
         if (n < 0) {
             char extra[64];
             static const char body[] = "no requested range is within the file\n";
