@@ -136,6 +136,11 @@ typedef struct htd_config {
      * for the whole body timeout again and again. 0 means no minimum. */
     unsigned min_body_rate;
     unsigned min_body_window_ms; /* 0 means 10000 */
+    /* Bytes that requests may hold at once (buffers, bodies, uploads,
+     * compressors, cached file contents), split evenly between the workers;
+     * beyond it, new requests get 503 with Retry-After while those under
+     * way finish. 0 means no budget. */
+    uint64_t memory_budget;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -12,13 +12,17 @@ void *pool_get(pool *p)
         void *b = p->free;
         p->free = *(void **)b;
         p->nfree--;
+        budget_add(p->b, p->size);
         return b;
     }
-    return malloc(p->size);
+    void *b = malloc(p->size);
+    if (b) budget_add(p->b, p->size);
+    return b;
 }
 
 void pool_put(pool *p, void *block)
 {
+    budget_sub(p->b, p->size);
     if (p->nfree >= p->max_free) {
         free(block);
         return;

@@ -8,10 +8,13 @@
 
 #include <stddef.h>
 
+#include "budget.h"
+
 typedef struct pool {
     void *free;
     size_t size;
     size_t nfree, max_free; /* blocks beyond max_free go back to malloc */
+    budget *b;              /* counts the blocks in use, or NULL */
 } pool;
 
 /* A block of p->size bytes, or NULL when out of memory. */

@@ -139,6 +139,15 @@ static void release_rbuf(conn *c)
     }
 }
 
+/* Lets go of a body read for a handler. */
+static void free_body(conn *c)
+{
+    budget_sub(&c->w->mem, c->body_cap);
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+}
+
 void conn_close(conn *c)
 {
     worker *l = c->w;
@@ -148,7 +157,7 @@ void conn_close(conn *c)
     conn_out_release(c);
     c->rpos = c->rlen;
     release_rbuf(c);
-    free(c->body);
+    free_body(c);
     int watched = c->ev.cb != NULL;
     loop_forget(l->loop, &c->ev);
     transport_close(c->tp, c->ev.fd);
@@ -316,6 +325,13 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     c->state = CS_WRITE;
 }
 
+void conn_busy(conn *c)
+{
+    static const char later[] = "Retry-After: 5\r\n";
+    reply(c, 503, "the server has no memory for more requests just now", 0, later,
+          sizeof later - 1);
+}
+
 void conn_error(conn *c, int status, const char *why, int keep)
 {
     reply(c, status, why, keep, NULL, 0);
@@ -389,11 +405,7 @@ static void ran(conn *c)
 {
     if (c->state == CS_HEAD) c->state = c->req->gen ? CS_GEN : c->req->sink ? CS_SINK : CS_WRITE;
     conn_seal(c);
-    if (c->body) {
-        free(c->body);
-        c->body = NULL;
-        c->body_len = c->body_cap = 0;
-    }
+    free_body(c);
 }
 
 /* Asks the modules of each phase in turn, from where the request is (it
@@ -520,11 +532,16 @@ static int read_body_step(conn *c)
             size_t cap = c->body_cap ? c->body_cap : 4096;
             while (cap < c->body_len + dlen)
                 cap *= 2;
+            if (budget_over(&l->mem, cap - c->body_cap)) {
+                conn_busy(c);
+                return 1;
+            }
             char *nb = realloc(c->body, cap);
             if (!nb) {
                 conn_error(c, 500, "out of memory", 0);
                 return 0;
             }
+            budget_add(&l->mem, cap - c->body_cap);
             c->body = nb;
             c->body_cap = cap;
         }
@@ -775,6 +792,12 @@ static int step_head(conn *c)
     if (c->rpos < c->rlen) {
         const char *why = "bad request";
         if (c->req && c->req->r) req_done(c); /* ended without a queued response */
+        if (!c->req && budget_over(&l->mem, REQ_BLOCK)) {
+            /* Out of its memory budget: no new request, before any of it is
+             * parsed; those under way finish and free what they hold. */
+            conn_busy(c);
+            return 1;
+        }
         if (!c->req && !(c->req = req_new(&l->reqs, c, l))) {
             conn_close(c);
             return 0;

@@ -68,6 +68,9 @@ int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dle
 /* Ends the current request with an error response: status, a one-line body
  * saying why, and whether the connection can be kept (0 forces a close). */
 void conn_error(conn *c, int status, const char *why, int keep);
+/* Ends the current request (or refuses a new one) with 503 and Retry-After:
+ * the worker's share of the memory budget is spent. Closes after it. */
+void conn_busy(conn *c);
 /* Answers c's request without serving it: an error, a refusal or a
  * redirect, with extra header lines. Keeps the connection when the
  * request's body can be read past. */

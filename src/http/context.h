@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "budget.h"
 #include "date.h"
 #include "htd.h"
 #include "loop.h"
@@ -70,6 +71,7 @@ typedef struct worker {
     char iso_date[32];           /* "2026-11-25T10:00:00+00:00" */
     htd_timer_list *timers[T_COUNT];
     pool rbufs, outqs, reqs;
+    budget mem; /* this worker's share of cfg.memory_budget */
     pthread_t thread;
 } worker;
 

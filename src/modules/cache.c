@@ -37,6 +37,7 @@ struct cache {
     char *root;
     size_t root_len;
     size_t bytes, max_bytes, count;
+    budget *mem;           /* the worker's memory budget: entries kept count in it */
     size_t nfds, nmissing; /* entries holding a descriptor; negative entries */
     cache_entry *buckets[BUCKETS];
     cache_entry *mru, *lru; /* both ends of the recency list */
@@ -52,7 +53,7 @@ static uint32_t hash_path(const char *p, size_t n)
     return h;
 }
 
-cache *cache_new(const char *root, int root_fd, size_t max_bytes)
+cache *cache_new(const char *root, int root_fd, size_t max_bytes, budget *mem)
 {
     cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -65,6 +66,7 @@ cache *cache_new(const char *root, int root_fd, size_t max_bytes)
     }
     c->root_len = strlen(root);
     c->max_bytes = max_bytes;
+    c->mem = mem;
     return c;
 }
 
@@ -127,6 +129,7 @@ static void unlink_entry(cache *c, cache_entry *e)
     *pp = e->next;
     lru_remove(c, e);
     c->bytes -= entry_bytes(e);
+    budget_sub(c->mem, entry_bytes(e));
     c->count--;
     c->nfds -= e->fd >= 0;
     c->nmissing -= e->missing;
@@ -303,6 +306,7 @@ cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *r
      * exhaust the descriptors or push out what is worth keeping. */
     int big = !e->missing && e->size > INLINE_MAX;
     int keep = c && entry_bytes(e) + (e->missing ? 0 : e->size) <= c->max_bytes / 4 &&
+               !budget_over(c->mem, entry_bytes(e) + (e->missing ? 0 : e->size)) &&
                (!big || c->nfds < MAX_FD_ENTRIES) && (!e->missing || c->nmissing < MAX_MISSING) &&
                watch_path(c, rel, !e->missing) == 0;
     struct stat now_st;
@@ -346,6 +350,7 @@ cache_entry *cache_put_how(cache *c, const char *path, size_t len, const char *r
     lru_push_front(c, e);
     e->refs++;
     c->bytes += need;
+    budget_add(c->mem, need);
     c->count++;
     c->nfds += e->fd >= 0;
     c->nmissing += e->missing;
@@ -390,7 +395,7 @@ cache *cache_for(worker *l, const vhost *vh)
     worker_cache *lc = &l->caches[vh->idx];
     if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
     lc->tried = 1;
-    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES))) return NULL;
+    if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES, &l->mem))) return NULL;
     lc->w.first = 1;
     if (loop_watch(l->loop, &lc->w, cache_fd(lc->c), EPOLLIN, on_cache) < 0) {
         cache_free(lc->c);

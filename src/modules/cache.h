@@ -51,8 +51,8 @@ typedef struct cache cache;
 
 /* root: the absolute root path for watches, root_fd the same directory open.
  * Returns NULL if inotify is unavailable; the caller then works without a
- * cache. */
-cache *cache_new(const char *root, int root_fd, size_t max_bytes);
+ * cache. mem: the budget its entries count in (none kept beyond it), or NULL. */
+cache *cache_new(const char *root, int root_fd, size_t max_bytes, budget *mem);
 void cache_free(cache *c);
 /* The inotify descriptor to watch for readability, or -1. */
 int cache_fd(const cache *c);

@@ -425,6 +425,10 @@ static void start(conn *c)
         conn_answer(c, st, why, NULL, 0);
         return;
     }
+    if (budget_over(&l->mem, sizeof(cgi))) {
+        conn_busy(c);
+        return;
+    }
     if (atomic_fetch_add(nrun, 1) >= l->srv->cfg.cgi_max) {
         atomic_fetch_sub(nrun, 1);
         static const char ra[] = "Retry-After: 1\r\n";

@@ -98,6 +98,10 @@ static void free_spares(void *state)
     free(sp);
 }
 
+/* What a compressor holds (memory budget): deflate's state at the default
+ * window and memory level is about 268 KiB, and our output buffer. */
+#define GZ_COST (sizeof(struct gz) + 268 * 1024)
+
 /* The compression of hr is over (or cut short): its compressor goes back. */
 static void gz_free(struct htd_req *hr)
 {
@@ -109,6 +113,7 @@ static void gz_free(struct htd_req *hr)
     g->in = NULL;
     g->in_left = 0;
     g->finish = 0;
+    budget_sub(&hr->c->w->mem, GZ_COST);
     gz_put(hr->c->w, g);
 }
 
@@ -152,9 +157,12 @@ static int gz_filter(conn *c, const char *p, size_t len, int last)
 
 int gzip_install(struct htd_req *hr)
 {
+    worker *w = hr->c->w;
+    if (budget_over(&w->mem, GZ_COST)) return -1; /* sent as it is instead */
     void **slot = req_slot(hr, &gzip_module);
-    struct gz *g = slot && !*slot ? gz_get(hr->c->w) : NULL;
+    struct gz *g = slot && !*slot ? gz_get(w) : NULL;
     if (!g) return -1;
+    budget_add(&w->mem, GZ_COST);
     *slot = g;
     hr->filter = gz_filter;
     return 0;

@@ -476,6 +476,7 @@ oom:
 static void upload_free(upload *u)
 {
     u->w->jobs_out--;
+    budget_sub(&u->w->mem, UP_BUF);
     if (u->dir_fd >= 0) close(u->dir_fd);
     free(u->buf);
     free(u);
@@ -657,12 +658,17 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
 {
     worker *l = c->w;
     areas *s = registry_state(&l->srv->reg, &store_module);
+    if (budget_over(&l->mem, UP_BUF)) {
+        conn_busy(c);
+        return;
+    }
     upload *u = calloc(1, sizeof *u);
     if (!u || !(u->buf = malloc(UP_BUF))) {
         free(u);
         conn_error(c, 500, "out of memory", 0);
         return;
     }
+    budget_add(&l->mem, UP_BUF);
     u->job = (htd_job){.work = work, .done = upload_done, .loop = l->loop};
     u->c = c;
     u->a = s;

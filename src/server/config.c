@@ -243,6 +243,27 @@ static const char *const top_keys[] = {"listen",
                                        "ipv6_prefix",
                                        NULL};
 
+/* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
+ * flag set it already. */
+static int size(conf_file *f, const config_setting_t *root, const char *key, uint64_t *v, char *err,
+                size_t errlen)
+{
+    const config_setting_t *s = config_setting_get_member(root, key);
+    if (!s || *v) return 0;
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        const char *str = config_setting_get_string(s);
+        if (store_parse_size(str, strlen(str), v) < 0)
+            return conf_fail(err, errlen, f, s,
+                             "%s: expected a size like 512K, 100M or 2G, got '%s'", key, str);
+        return 0;
+    }
+    double d;
+    if (get_number(f, s, &d, err, errlen) < 0) return -1;
+    if (d < 1) return conf_fail(err, errlen, f, s, "%s must be at least 1 byte", key);
+    *v = (uint64_t)d;
+    return 0;
+}
+
 /* A whole number from lo to hi into *v, unless a flag set it already. */
 static int count(conf_file *f, const config_setting_t *root, const char *key, unsigned *v,
                  unsigned lo, unsigned hi, char *err, size_t errlen)
@@ -361,19 +382,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         c->writable = f->writable;
         c->nwritable = n;
     }
-    if ((s = config_setting_get_member(root, "max_upload")) && !c->max_upload) {
-        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-            const char *v = config_setting_get_string(s);
-            if (store_parse_size(v, strlen(v), &c->max_upload) < 0)
-                return conf_fail(err, errlen, f, s,
-                                 "max_upload: expected a size like 512K, 100M or 2G, got '%s'", v);
-        } else {
-            double d;
-            if (get_number(f, s, &d, err, errlen) < 0) return -1;
-            if (d < 1) return conf_fail(err, errlen, f, s, "max_upload must be at least 1 byte");
-            c->max_upload = (uint64_t)d;
-        }
-    }
+    if (size(f, root, "max_upload", &c->max_upload, err, errlen) < 0 ||
+        size(f, root, "memory_budget", &c->memory_budget, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

@@ -85,6 +85,9 @@ static void usage(FILE *f)
           "      --min-body-rate N  bytes per second a request body must average over each\n"
           "                         --min-body-window, or it is cut with 408 (default: none)\n"
           "      --min-body-window S  seconds over which --min-body-rate is judged (default 10)\n"
+          "      --memory-budget SIZE  memory requests may hold at once (buffers, bodies,\n"
+          "                         uploads, compressors, cached files); beyond it new\n"
+          "                         requests get 503 (default: none)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
         {"ipv6-prefix", required_argument, NULL, '6'},
         {"min-body-rate", required_argument, NULL, 'R'},
         {"min-body-window", required_argument, NULL, 'W'},
+        {"memory-budget", required_argument, NULL, 'b'},
         {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -235,6 +239,11 @@ int main(int argc, char **argv)
             break;
         case 'W':
             cfg.min_body_window_ms = parse_seconds("--min-body-window", optarg);
+            break;
+        case 'b':
+            if (store_parse_size(optarg, strlen(optarg), &cfg.memory_budget) < 0 ||
+                !cfg.memory_budget)
+                die("--memory-budget: expected a size like 64M or 2G, got '%s'%s", optarg, "");
             break;
         case 'U':
             if (store_parse_size(optarg, strlen(optarg), &cfg.max_upload) < 0)

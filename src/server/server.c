@@ -295,6 +295,7 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
         {"ipv6_prefix", now->ipv6_prefix == next->ipv6_prefix},
         {"min_body_rate", now->min_body_rate == next->min_body_rate},
         {"min_body_window", now->min_body_window_ms == next->min_body_window_ms},
+        {"memory_budget", now->memory_budget == next->memory_budget},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)

@@ -139,9 +139,11 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
             goto fail;
         }
     }
-    l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256};
-    l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256};
-    l->reqs = (pool){.size = REQ_BLOCK, .max_free = 256};
+    if (cfg->memory_budget) /* at least a byte: 0 would be no budget */
+        l->mem.limit = (size_t)(cfg->memory_budget / (uint64_t)srv->nthreads) | 1;
+    l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256, .b = &l->mem};
+    l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256, .b = &l->mem};
+    l->reqs = (pool){.size = REQ_BLOCK, .max_free = 256, .b = &l->mem};
     tick(l);
     if (!l->site) {
         snprintf(err, errlen, "out of memory");

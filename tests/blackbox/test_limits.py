@@ -127,3 +127,49 @@ def test_connections_per_server_are_capped(ctx):
 def test_connection_limit_per_address_from_the_config_file(ctx):
     conf = 'root = "%s";\nmax_conns_per_ip = 2;\nipv6_prefix = 56;\n' % ctx.root.path
     _limit_holds(harness.start_htd_config(conf, threads=2), 2)
+
+
+def test_memory_budget_refuses_new_requests_with_503_and_recovers(ctx):
+    """--memory-budget 256K on one worker: connections that each hold a
+    half-sent head (a read buffer and a request object, 32 KiB) spend it;
+    then a new request is answered 503 with Retry-After and closed, those
+    already under way are unharmed, and once they go new requests are
+    served again."""
+    srv = harness.start_htd(ctx.root.path, threads=1, extra=["--memory-budget", "256K"])
+    holders = []
+    try:
+        refused = None
+        for i in range(40):
+            probe = harness.connect(srv)
+            probe.send(req("/file.txt"))
+            r = probe.read_response()
+            probe.close()
+            if r.status == 503:
+                refused = r
+                break
+            eq(r.status, 200, "status while the budget lasts")
+            h = harness.connect(srv)
+            h.send(b"GET /file.txt HTTP/1.1\r\nHost: x\r\n")  # the rest never comes
+            holders.append(h)
+            time.sleep(0.02)
+        check(refused is not None, "no 503 with %d half-sent heads held" % len(holders))
+        check(len(holders) >= 4, "503 after only %d held heads" % len(holders))
+        eq(refused.get("Retry-After"), "5", "Retry-After of the 503")
+        eq(refused.get("Connection", "").lower(), "close", "Connection of the 503")
+        # One under way finishes.
+        holders[0].send(b"\r\n")
+        r = holders[0].read_response()
+        eq(r.status, 200, "a request that was under way")
+        eq(r.body, FILE_TXT, "its body")
+        for h in holders:
+            h.close()
+        holders = []
+        got = []
+        harness.wait_until(lambda: got.append(harness.get(srv, "/file.txt")) or
+                           got[-1].status == 200, what="a request served once the budget is free")
+    finally:
+        for h in holders:
+            h.close()
+        eq(srv.stop(), 0, "exit status")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+        srv.cleanup()
