@@ -195,7 +195,9 @@ static htd_req *request_from(conn *c, int family, const char *ip, unsigned port)
         inet_pton(AF_INET6, ip, &c->peer.sin6_addr);
     }
     static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    return req_from_head(&reqs_, c, head, sizeof head - 1);
+    htd_req *r = req_from_head(&reqs_, c, head, sizeof head - 1);
+    if (r) r->client = c->peer; /* as the connection sets it */
+    return r;
 }
 
 TEST(the_peer_is_the_sockaddr_accept_gave_and_its_address_as_text)

@@ -134,6 +134,7 @@ static struct htd_req *on_conn(const char *head)
 {
     setup_site();
     struct htd_req *hr = req_from_head(&reqs, &cn, head, strlen(head));
+    if (hr) hr->client = cn.peer; /* as the connection sets it */
     if (!hr) return NULL;
     size_t cap = hr->r->path.len + 2;
     hr->path = arena_alloc(&hr->mem, cap);

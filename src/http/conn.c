@@ -798,9 +798,12 @@ static int step_head(conn *c)
             conn_busy(c);
             return 1;
         }
-        if (!c->req && !(c->req = req_new(&l->reqs, c, l))) {
-            conn_close(c);
-            return 0;
+        if (!c->req) {
+            if (!(c->req = req_new(&l->reqs, c, l))) {
+                conn_close(c);
+                return 0;
+            }
+            c->req->client = c->peer;
         }
         int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE,
                                   &c->req->head, &why);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* The C library's memset, called: it clears a few hundred bytes with vector
  * stores, where the inline expansion compilers choose for this size is a rep
@@ -19,6 +20,7 @@ struct htd_req *req_new(pool *p, struct conn *c, struct worker *w)
     clear(hr, 0, offsetof(struct htd_req, resume_called));
     hr->c = c;
     hr->w = w;
+    hr->client.sin6_family = AF_UNSPEC; /* no socket: the connection sets it */
     atomic_init(&hr->resume_called, 0);
     arena_init(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     return hr;

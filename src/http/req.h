@@ -12,6 +12,7 @@
 #ifndef HTD_REQ_H
 #define HTD_REQ_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,11 @@ struct htd_req {
     atomic_int resume_called; /* htd_req_resume was called (any thread) */
     struct conn *c;
     struct worker *w;
+    /* The client: the connection's peer, or the address a trusted proxy
+     * gave for it (PROXY protocol, X-Forwarded-For). What access rules,
+     * rate limits, logs and scripts see; a copy, so it outlives the
+     * connection (an answer from another thread). AF_INET or AF_INET6. */
+    struct sockaddr_in6 client;
     posted async_post;
     struct {
         const void *key; /* the module (module.h) */

@@ -56,7 +56,7 @@ htd_str htd_req_host(const htd_req *r)
 
 const struct sockaddr *htd_req_peer(const htd_req *r, socklen_t *len)
 {
-    const struct sockaddr_in6 *sa = r->c ? &r->c->peer : NULL;
+    const struct sockaddr_in6 *sa = &r->client;
     socklen_t n = 0;
     if (sa && sa->sin6_family == AF_INET) n = sizeof(struct sockaddr_in);
     if (sa && sa->sin6_family == AF_INET6) n = sizeof *sa;

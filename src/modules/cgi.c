@@ -226,7 +226,7 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
     env_str(e, "SCRIPT_FILENAME", abs_script);
     env_str(e, "DOCUMENT_ROOT", vh->root);
 
-    addr_str((const struct sockaddr_storage *)&c->peer, host, sizeof host, port, sizeof port);
+    addr_str((const struct sockaddr_storage *)&hr->client, host, sizeof host, port, sizeof port);
     env_str(e, "REMOTE_ADDR", host);
     env_str(e, "REMOTE_HOST", host); /* no reverse lookups: the address, as 4.1.9 allows */
     env_str(e, "REMOTE_PORT", port);

@@ -256,11 +256,11 @@ void log_access(const conn *c, int status, uint64_t bytes)
             break;
         case V_REMOTE_ADDR: {
             char host[INET6_ADDRSTRLEN] = "-";
-            if (c->peer.sin6_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, host,
-                          sizeof host);
-            else if (c->peer.sin6_family == AF_INET6)
-                inet_ntop(AF_INET6, &c->peer.sin6_addr, host, sizeof host);
+            const struct sockaddr_in6 *who = hr ? &hr->client : &c->peer;
+            if (who->sin6_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)who)->sin_addr, host, sizeof host);
+            else if (who->sin6_family == AF_INET6)
+                inet_ntop(AF_INET6, &who->sin6_addr, host, sizeof host);
             p = put_str(p, end, host, strlen(host));
             break;
         }

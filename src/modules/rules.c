@@ -281,7 +281,7 @@ static int access_phase(struct htd_req *hr)
     const rule *ru = hr->rule;
     const scope *sc = hr->sc;
 
-    if (sc->naccess && !access_check(sc->access, sc->naccess, &c->peer)) {
+    if (sc->naccess && !access_check(sc->access, sc->naccess, &hr->client)) {
         conn_answer(c, 403, "access denied", NULL, 0);
         return MOD_DONE;
     }
