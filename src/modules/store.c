@@ -72,10 +72,14 @@ typedef struct upload {
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
     int dir_fd, tmp_fd;
-    char dir[REQ_PATH_MAX];  /* the target's directory, relative to its area ("" for the area) */
-    char name[256];          /* the target's name in dir (POST: chosen in BEGIN) */
-    char tmp[64];            /* the temporary file's name in dir */
-    char loc[REQ_PATH_MAX];  /* the Location to answer with (raw, as the client spelled it) */
+    char dir[REQ_PATH_MAX]; /* the target's directory, relative to its area ("" for the area) */
+    char name[256];         /* the target's name in dir (POST: chosen in BEGIN) */
+    char tmp[64];           /* the temporary file's name in dir */
+    /* The Location to answer with: the normalised path, encoded again, never
+     * the target as the client spelled it ("//attacker.example/../up/x" is
+     * stored at /up/x and answers /up/x); POST: the collection's, without
+     * its trailing '/', the name to follow. */
+    char loc[3 * REQ_PATH_MAX + 1];
     char if_match[256];      /* the If-Match value, if has_if_match */
     char if_none_match[256]; /* the If-None-Match value, if has_if_none_match */
     int has_if_match, has_if_none_match;
@@ -526,14 +530,9 @@ static void finish_ok(upload *u)
         response_head(c, &r);
         conn_log(u->c, 204, 0);
     } else {
-        char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
-        if (u->method == HTD_M_POST) {
-            size_t n = strlen(u->loc);
-            snprintf(loc, sizeof loc, "%s%s%s", u->loc, n && u->loc[n - 1] == '/' ? "" : "/",
-                     u->name);
-        } else {
-            snprintf(loc, sizeof loc, "%s", u->loc);
-        }
+        char loc[sizeof u->loc + sizeof u->name + 1], body[sizeof loc + 16];
+        int post = u->method == HTD_M_POST; /* its name was chosen URL-safe */
+        snprintf(loc, sizeof loc, "%s%s%s", u->loc, post ? "/" : "", post ? u->name : "");
         int bl = snprintf(body, sizeof body, "created %s\n", loc);
         resp r = {.status = 201,
                   .ctype = "text/plain; charset=utf-8",
@@ -675,13 +674,16 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->area_fd = s->fd[area];
     htd_str v = htd_request_known(r, HTD_H_IF_MATCH),
             inm = htd_request_known(r, HTD_H_IF_NONE_MATCH);
-    if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
+    size_t ll = hr->path_len;
+    if (u->method == HTD_M_POST && ll && hr->path[ll - 1] == '/') ll--;
+    size_t locn = htd_path_uri(hr->path, ll, u->loc, sizeof u->loc - 1);
+    if (locn >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
         (inm.p && inm.len >= sizeof u->if_none_match)) {
         u->status = 431;
         u->why = "path or precondition too long for the document store";
         goto refuse;
     }
-    copy_str(u->loc, sizeof u->loc, r->path);
+    u->loc[locn] = 0;
     if ((u->has_if_match = v.p != NULL)) copy_str(u->if_match, sizeof u->if_match, v);
     if ((u->has_if_none_match = inm.p != NULL))
         copy_str(u->if_none_match, sizeof u->if_none_match, inm);

@@ -102,6 +102,40 @@ def test_post_names_the_document(ctx):
     _with(t)
 
 
+def post(srv, path, body, ctype="text/plain"):
+    r, c = harness.exchange(srv, req(path, "POST", [("Content-Type", ctype),
+                                                    ("Content-Length", str(len(body)))]) + body)
+    c.close()
+    return r
+
+
+def test_location_is_the_normalised_path_never_the_target(ctx):
+    def t(st):
+        r = put(st.srv, "//attacker.example/../up/loc.txt", b"loc\n")
+        eq(r.status, 201, "PUT through a hostile target")
+        eq(r.get("Location"), "/up/loc.txt", "Location")
+        check(b"attacker" not in r.head_raw + r.body, "the target is not echoed: %r" % r.head_raw)
+        eq(open(st.path("up/loc.txt"), "rb").read(), b"loc\n", "stored at /up/loc.txt")
+        r = put(st.srv, "/up/./a%20b//c/%2e%2e/50%25%3f.txt", b"x")
+        eq(r.get("Location"), "/up/a%20b/50%25%3F.txt", "decoded, normalised, encoded again")
+        check(os.path.isfile(st.path("up/a b/50%?.txt")), "the name as decoded")
+        eq(get(st.srv, r.get("Location")).body, b"x", "the Location serves the document")
+        # POST: the collection's normalised path and the chosen name.
+        for target in ("//attacker.example/../up/", "//attacker.example/../up", "/up/./"):
+            r = post(st.srv, target, b"p")
+            eq(r.status, 201, "POST to " + target)
+            loc = r.get("Location") or ""
+            check(re.match(r"^/up/[0-9a-f]{16}-[0-9a-f]{4}\.txt$", loc) is not None,
+                  "POST %s: Location %r" % (target, loc))
+            check(("created %s\n" % loc).encode() == r.body, "the body names it: %r" % r.body)
+        r = post(st.srv, "/up//a%20b/", b"q")
+        loc = r.get("Location") or ""
+        check(re.match(r"^/up/a%20b/[0-9a-f]{16}-[0-9a-f]{4}\.txt$", loc) is not None,
+              "POST into a folder with a space: %r" % loc)
+        eq(get(st.srv, loc).body, b"q", "the POST's Location serves the document")
+    _with(t, extra=["--writable", "/up"])
+
+
 def test_delete(ctx):
     def t(st):
         put(st.srv, "/docs/d/x.txt", b"x")
