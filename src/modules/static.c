@@ -81,7 +81,7 @@ static void redirect_to_slash(struct htd_req *hr)
         conn_error(hr->c, 414, "request-target too long to redirect", 1);
         return;
     }
-    size_t n = htd_pct_encode(hr->path, hr->path_len, HTD_PCT_PATH, loc, sizeof loc);
+    size_t n = htd_path_uri(hr->path, hr->path_len, loc, sizeof loc);
     loc[n++] = '/';
     if (r->query.p) {
         loc[n++] = '?';

@@ -283,6 +283,19 @@ def test_fifo_is_refused_without_blocking(ctx):
     os.unlink(path)
 
 
+def test_slash_redirect_for_a_path_starting_with_two_slashes_stays_on_this_host(ctx):
+    os.makedirs(os.path.join(ctx.root.path, "evil.example", "dir"), exist_ok=True)
+    for target, want in (("//evil.example/dir", "/evil.example/dir/"),
+                         ("///evil.example//dir?x=1", "/evil.example/dir/?x=1"),
+                         ("/%2Fevil.example/dir", "/evil.example/dir/"),
+                         ("/./%2F/evil.example/dir", "/evil.example/dir/"),
+                         ("http://localhost//evil.example/dir", "/evil.example/dir/")):
+        r = get(ctx.srv, target)
+        eq(r.status, 301, "status for " + target)
+        eq(r.get("Location"), want, "Location for " + target)
+    eq(get(ctx.srv, "//evil.example/dir/").status, 403, "the directory itself, no index")
+
+
 def test_slash_redirect_cannot_name_another_host(ctx):
     r = get(ctx.srv, "//evil.example/..%2fsub")
     eq(r.status, 301, "status")
