@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,10 +195,28 @@ static void set_errno(upload *u, const char *what)
     }
 }
 
+/* Opens the directory rel beneath base; -1 with errno, or with *hidden set
+ * (if hidden is not NULL) when it is, symlinks followed, where the dotfile
+ * rule refuses: "cfg -> .git" is no way to write into .git. */
+static int open_beneath_dir(int base, const char *rel, int *hidden)
+{
+    if (!hidden) return htd_open_beneath(base, rel, O_RDONLY | O_DIRECTORY);
+    char where[PATH_MAX];
+    int fd = htd_open_resolved(base, rel, O_RDONLY | O_DIRECTORY, where, sizeof where);
+    *hidden = fd >= 0 && htd_path_hidden(where, strlen(where));
+    if (*hidden) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
 /* mkdir -p of rel beneath base: each missing directory is made inside its
  * parent as opened beneath base, so no symlink can have one made outside,
- * and the parent is fsynced so the new entry survives a crash. 0 or -1. */
-static int make_dirs(int base, const char *rel)
+ * and the parent is fsynced so the new entry survives a crash. 0 or -1,
+ * with *hidden set (if hidden is not NULL) when a parent is a dotfile's. */
+static int make_dirs(int base, const char *rel, int *hidden)
 {
     char part[REQ_PATH_MAX];
     size_t n = strlen(rel);
@@ -212,14 +231,15 @@ static int make_dirs(int base, const char *rel)
         char *slash = strrchr(part, '/');
         const char *leaf = slash ? slash + 1 : part;
         if (slash) *slash = 0;
-        int pfd = htd_open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
-        int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
+        int pfd = open_beneath_dir(base, slash ? part : "", hidden);
+        if (pfd < 0) return -1;
+        int rc = mkdirat(pfd, leaf, 0755);
         if (rc == 0)
             rc = fsync(pfd);
         else if (errno == EEXIST)
             rc = 0;
         int e = errno;
-        if (pfd >= 0) close(pfd);
+        close(pfd);
         errno = e;
         if (rc < 0) return -1;
     }
@@ -229,13 +249,19 @@ static int make_dirs(int base, const char *rel)
 /* Opens the target's directory beneath its area, making the missing ones. */
 static int open_dir(upload *u, int create)
 {
-    if (create && make_dirs(u->area_fd, u->dir) < 0) {
-        set_errno(u, "cannot make a directory");
+    int hidden = 0;
+    if (create && make_dirs(u->area_fd, u->dir, &hidden) < 0) {
+        if (hidden)
+            set(u, 403, "dotfiles cannot be written");
+        else
+            set_errno(u, "cannot make a directory");
         return -1;
     }
-    u->dir_fd = htd_open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
+    u->dir_fd = open_beneath_dir(u->area_fd, u->dir, &hidden);
     if (u->dir_fd < 0) {
-        if (errno == ENOENT && !create)
+        if (hidden)
+            set(u, 403, "dotfiles cannot be written");
+        else if (errno == ENOENT && !create)
             set(u, 404, "no such document");
         else
             set_errno(u, "cannot open the directory");
@@ -408,7 +434,7 @@ static int open_areas(areas *s, char *err, size_t errlen)
         snprintf(path, sizeof path, "%s", rel);
         size_t n = strlen(path);
         if (n && path[n - 1] == '/') path[n - 1] = 0;
-        if (make_dirs(s->root_fd, path) < 0 ||
+        if (make_dirs(s->root_fd, path, NULL) < 0 ||
             (s->fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
             snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i],
                      strerror(errno));

@@ -136,6 +136,32 @@ def test_location_is_the_normalised_path_never_the_target(ctx):
     _with(t, extra=["--writable", "/up"])
 
 
+def test_no_write_through_a_symlink_into_a_dotfile_directory(ctx):
+    def t(st):
+        os.makedirs(st.path("up/.git"))
+        with open(st.path("up/.git/config"), "wb") as f:
+            f.write(b"[core]\n")
+        with open(st.path("up/.env"), "wb") as f:
+            f.write(b"SECRET=1\n")
+        os.symlink(".git", st.path("up/cfg"))
+        os.symlink(".env", st.path("up/envlink"))
+        for path in ("/up/cfg/config", "/up/cfg/new/x.txt", "/up/cfg/hooks/post-commit"):
+            r = put(st.srv, path, b"evil\n")
+            harness.check_error(r, 403)
+            eq(r.body, b"dotfiles cannot be written\n", "PUT %s: as for /up/.git/config" % path)
+        eq(post(st.srv, "/up/cfg/", b"evil").status, 403, "POST into it")
+        eq(get(st.srv, "/up/cfg/config", "DELETE").status, 403, "DELETE in it")
+        eq(open(st.path("up/.git/config"), "rb").read(), b"[core]\n", ".git/config untouched")
+        eq(sorted(os.listdir(st.path("up/.git"))), ["config"], "nothing made in .git")
+        # A document named by a link is the link: a PUT replaces the link, and
+        # never writes where it leads.
+        eq(put(st.srv, "/up/envlink", b"replaced\n").status, 204, "PUT over the link")
+        check(not os.path.islink(st.path("up/envlink")), "the link was replaced")
+        eq(open(st.path("up/.env"), "rb").read(), b"SECRET=1\n", ".env untouched")
+        eq(get(st.srv, "/up/envlink").body, b"replaced\n", "the document")
+    _with(t, extra=["--writable", "/up"])
+
+
 def test_delete(ctx):
     def t(st):
         put(st.srv, "/docs/d/x.txt", b"x")
