@@ -472,12 +472,14 @@ static int read_entries(int dirfd, int root_fd, const char *path, size_t path_le
         }
         const char *name = de->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-        if (root_fd >= 0 && name[0] == '.') continue;
         struct stat st;
-        int link = de->d_type == DT_LNK;
-        if (de->d_type == DT_UNKNOWN)
-            link = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-        if (link && root_fd >= 0 && !link_shown(root_fd, path, path_len, name)) continue;
+        if (root_fd >= 0) { /* the dotfile rule, on names and on where links lead */
+            if (name[0] == '.') continue;
+            int link = de->d_type == DT_LNK;
+            if (de->d_type == DT_UNKNOWN)
+                link = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+            if (link && !link_shown(root_fd, path, path_len, name)) continue;
+        }
         if (fstatat(fd, name, &st, 0) != 0) continue; /* dangling, vanished, unreadable */
         if (add(es, name, strlen(name), &st)) {
             rc = -1;
