@@ -2,9 +2,10 @@
  * test_listing.c - listings (listing_read, listing_next, listing_length)
  * and listing_wants_json: hostile names escaped in HTML and JSON,
  * percent-encoded links, human sizes, the order (folders first, case
- * folded), the parent link, dotfiles, symlinks, the exact JSON of a small
- * directory, 10,000 entries, pieces that add up to the whole and to the
- * measured length, and the Accept field.
+ * folded), the parent link, dotfiles, symlinks (and those that lead to
+ * dotfiles), the exact JSON of a small directory, 10,000 entries, pieces
+ * that add up to the whole and to the measured length, and the Accept
+ * field.
  * Each test makes its directories under a mkdtemp directory and removes it.
  */
 #include "listing.h"
@@ -82,9 +83,9 @@ static int open_dir(const char *path)
 
 /* The listing as a NUL-terminated string, rendered as one piece (the
  * renderer's bytes hold no NUL). */
-static char *render(int dirfd, const char *path, int json, int hide_dot)
+static char *render(int dirfd, const char *path, int json, int root_fd)
 {
-    listing *l = listing_read(dirfd, path, strlen(path), json, hide_dot);
+    listing *l = listing_read(dirfd, path, strlen(path), json, root_fd);
     CHECK(l != NULL);
     if (!l) return NULL;
     const char *out = "";
@@ -109,7 +110,7 @@ static char *render_pieces(int dirfd, const char *path, int json, size_t want, s
                            size_t *largest)
 {
     *npieces = *largest = 0;
-    listing *l = listing_read(dirfd, path, strlen(path), json, 0);
+    listing *l = listing_read(dirfd, path, strlen(path), json, -1);
     CHECK(l != NULL);
     if (!l) return NULL;
     uint64_t measured = 0;
@@ -229,7 +230,7 @@ TEST(html_escapes_hostile_names_in_text_and_links)
     char *dir = tmpdir();
     int fd = open_dir(dir);
     hostile_dir(fd);
-    char *h = render(fd, "/sub/", 0, 0);
+    char *h = render(fd, "/sub/", 0, -1);
 
     CHECK(!has(h, "<script"));
     CHECK(!has(h, "<img"));
@@ -265,7 +266,7 @@ TEST(the_directory_path_is_escaped_in_title_and_heading)
 {
     char *dir = tmpdir();
     int fd = open_dir(dir);
-    char *h = render(fd, "/<script>alert(1)</script>/\"&\xff/", 0, 0);
+    char *h = render(fd, "/<script>alert(1)</script>/\"&\xff/", 0, -1);
     CHECK(!has(h, "<script"));
     CHECK(markup_is_clean(h));
     CHECK(has(h, "<title>Index of /&lt;script&gt;alert(1)&lt;/script&gt;/&quot;&amp;\xef\xbf\xbd/"
@@ -273,7 +274,7 @@ TEST(the_directory_path_is_escaped_in_title_and_heading)
     CHECK(has(h, "<a href=\"../../../\">/</a><a href=\"../../\">&lt;script&gt;alert(1)&lt;/</a>"
                  "<a href=\"../\">script&gt;/</a>&quot;&amp;\xef\xbf\xbd/</h1>"));
     free(h);
-    char *j = render(fd, "/<\"\\\xff/", 1, 0);
+    char *j = render(fd, "/<\"\\\xff/", 1, -1);
     CHECK(j && strcmp(j, "{\"path\":\"/<\\\"\\\\\\ufffd/\",\"entries\":[]}") == 0);
     free(j);
     close(fd);
@@ -287,7 +288,7 @@ TEST(html_sizes_times_and_folders)
     mkfile(fd, "empty", 0, NOV25);
     mkfile(fd, "half", 1536, NOV25);
     mkdir_at(fd, "sub", NOV25);
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     CHECK(has(h, "<a class=\"d\" href=\"sub/\">sub/</a></td><td class=\"s\">-</td>"
                  "<td class=\"m\"><time datetime=\"2026-11-25T10:00:00Z\">2026-11-25 10:00</time>"
                  "</td></tr>"));
@@ -330,7 +331,7 @@ TEST(sizes_in_human_units)
         snprintf(name, sizeof name, "f%zu", i);
         mkfile(fd, name, cases[i].size, 0);
     }
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char want[128];
         snprintf(want, sizeof want,
@@ -354,7 +355,7 @@ TEST(folders_first_then_names_case_folded_then_bytes)
     mkdir_at(fd, "zdir", NOV25);
     mkdir_at(fd, "Dir1", NOV25);
     mkdir_at(fd, "dir2", NOV25);
-    char *j = render(fd, "/", 1, 0);
+    char *j = render(fd, "/", 1, -1);
     /* '0'-'9' < '_' < letters, and "A" before "a" on a tie. */
     static const char *const order[] = {"Dir1", "dir2", "zdir",  "10", "9", "_x",
                                         "A",    "a",    "apple", "B",  "b", "Zed"};
@@ -370,7 +371,7 @@ TEST(folders_first_then_names_case_folded_then_bytes)
     CHECK(p && !strstr(p, "{\"name\":\""));
     free(j);
     /* The same order in the page. */
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     CHECK(pos(h, ">Dir1/<") < pos(h, ">dir2/<") && pos(h, ">dir2/<") < pos(h, ">zdir/<"));
     CHECK(pos(h, ">zdir/<") < pos(h, ">10<") && pos(h, ">A<") < pos(h, ">a<"));
     CHECK(pos(h, ">apple<") < pos(h, ">B<") && pos(h, ">b<") < pos(h, ">Zed<"));
@@ -384,15 +385,15 @@ TEST(parent_link_everywhere_but_the_root)
     char *dir = tmpdir();
     int fd = open_dir(dir);
     mkfile(fd, "f", 1, 0);
-    char *h = render(fd, "/sub/", 0, 0);
+    char *h = render(fd, "/sub/", 0, -1);
     CHECK(has(h, "<a class=\"u\" href=\"../\">../</a>"));
     CHECK(has(h, "<h1><span>Index of</span> <a href=\"../\">/</a>sub/</h1>"));
     free(h);
-    h = render(fd, "/", 0, 0);
+    h = render(fd, "/", 0, -1);
     CHECK(!has(h, "../"));
     CHECK(has(h, "<h1><span>Index of</span> /</h1>"));
     free(h);
-    h = render(fd, "/a/b/c/", 0, 0);
+    h = render(fd, "/a/b/c/", 0, -1);
     CHECK(has(h, "<a href=\"../../../\">/</a><a href=\"../../\">a/</a><a href=\"../\">b/</a>c/"));
     CHECK_EQ_INT(count(h, "class=\"u\""), 1);
     free(h);
@@ -400,22 +401,22 @@ TEST(parent_link_everywhere_but_the_root)
     rmtree(dir);
 }
 
-TEST(dotfiles_hidden_only_with_hide_dot)
+TEST(dotfiles_hidden_only_with_a_root)
 {
     char *dir = tmpdir();
     int fd = open_dir(dir);
     mkfile(fd, ".hidden", 1, 0);
     mkdir_at(fd, ".git", 0);
     mkfile(fd, "shown", 1, 0);
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     CHECK(has(h, "href=\".hidden\"") && has(h, "href=\".git/\"") && has(h, "href=\"shown\""));
     CHECK(!has(h, "href=\"./\"") && !has(h, "href=\"../\""));
     free(h);
-    h = render(fd, "/", 0, 1);
+    h = render(fd, "/", 0, fd);
     CHECK(!has(h, ".hidden") && !has(h, ".git") && has(h, "href=\"shown\""));
     CHECK(has(h, "0 folders, 1 file<"));
     free(h);
-    char *j = render(fd, "/", 1, 1);
+    char *j = render(fd, "/", 1, fd);
     CHECK(j && !has(j, ".hidden") && !has(j, ".git") && has(j, "\"shown\""));
     free(j);
     close(fd);
@@ -432,7 +433,7 @@ TEST(symlinks_show_as_their_targets_and_dangling_ones_are_left_out)
     CHECK_EQ_INT(symlinkat("data", fd, "to-file"), 0);
     CHECK_EQ_INT(symlinkat("nowhere", fd, "dangling"), 0);
     CHECK_EQ_INT(symlinkat("loop", fd, "loop"), 0);
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     CHECK(has(h, "href=\"to-dir/\">to-dir/</a></td><td class=\"s\">-</td>"));
     CHECK(has(h, "href=\"to-file\">to-file</a></td><td class=\"s\" title=\"2048 bytes\">2.0 KiB<"));
     CHECK(!has(h, "dangling") && !has(h, "loop"));
@@ -442,16 +443,55 @@ TEST(symlinks_show_as_their_targets_and_dangling_ones_are_left_out)
     rmtree(dir);
 }
 
+TEST(with_a_root_symlinks_to_hidden_paths_or_out_of_it_are_left_out)
+{
+    char *dir = tmpdir();
+    int fd = open_dir(dir);
+    mkfile(fd, ".env", 1, 0);
+    mkdir_at(fd, ".git", 0);
+    mkfile(fd, ".git/config", 1, 0);
+    mkdir_at(fd, ".well-known", 0);
+    mkfile(fd, "data", 1, 0);
+    mkdir_at(fd, "sub", 0);
+    CHECK_EQ_INT(symlinkat(".env", fd, "envlink"), 0);
+    CHECK_EQ_INT(symlinkat(".git", fd, "cfg"), 0);
+    CHECK_EQ_INT(symlinkat(".git/config", fd, "gitconfig"), 0);
+    CHECK_EQ_INT(symlinkat(".well-known", fd, "wk"), 0);
+    CHECK_EQ_INT(symlinkat("data", fd, "ok"), 0);
+    CHECK_EQ_INT(symlinkat("/tmp", fd, "out"), 0);
+    CHECK_EQ_INT(symlinkat("../.env", fd, "sub/up"), 0);
+    CHECK_EQ_INT(symlinkat("../data", fd, "sub/fine"), 0);
+    CHECK_EQ_INT(symlinkat("../cfg/config", fd, "sub/deep"), 0);
+    char *h = render(fd, "/", 0, fd);
+    CHECK(h && !has(h, "envlink") && !has(h, "cfg") && !has(h, "gitconfig") && !has(h, "out"));
+    CHECK(has(h, "href=\"ok\"") && has(h, "href=\"wk/\"") && has(h, "href=\"data\""));
+    CHECK(has(h, "2 folders, 2 files<"));
+    free(h);
+    /* Without a root, everything that stats is there, as before. */
+    h = render(fd, "/", 0, -1);
+    CHECK(has(h, "href=\"envlink\"") && has(h, "href=\"cfg/\"") && has(h, "href=\"out/\""));
+    free(h);
+    /* A folder below the root: links are followed from the root. */
+    int sub = openat(fd, "sub", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(sub >= 0);
+    char *j = render(sub, "/sub/", 1, fd);
+    CHECK(j && !has(j, "\"up\"") && !has(j, "\"deep\"") && has(j, "\"fine\""));
+    free(j);
+    close(sub);
+    close(fd);
+    rmtree(dir);
+}
+
 TEST(an_empty_directory)
 {
     char *dir = tmpdir();
     int fd = open_dir(dir);
-    char *h = render(fd, "/empty/", 0, 0);
+    char *h = render(fd, "/empty/", 0, -1);
     CHECK(has(h, "This folder is empty."));
     CHECK(has(h, "0 folders, 0 files<"));
     CHECK(has(h, "href=\"../\""));
     free(h);
-    char *j = render(fd, "/empty/", 1, 0);
+    char *j = render(fd, "/empty/", 1, -1);
     CHECK(j && strcmp(j, "{\"path\":\"/empty/\",\"entries\":[]}") == 0);
     free(j);
     close(fd);
@@ -468,7 +508,7 @@ TEST(json_exact_bytes)
     mkfile(fd, "Quote\"back\\slash", 0, 1740817815); /* 2025-03-01T08:30:15Z */
     mkdir_at(fd, "sub", NOV25);
     mkdir_at(fd, "\xc3\xa9t\xc3\xa9", NOV25);
-    char *j = render(fd, "/docs/", 1, 0);
+    char *j = render(fd, "/docs/", 1, -1);
     const char *want =
         "{\"path\":\"/docs/\",\"entries\":["
         "{\"name\":\"sub\",\"type\":\"dir\",\"mtime\":\"2026-11-25T10:00:00Z\"},"
@@ -493,7 +533,7 @@ TEST(json_escapes_controls_and_invalid_utf8)
     mkfile(fd, "surrogate\xed\xa0\x80", 1, NOV25); /* CESU surrogate: one per byte */
     mkfile(fd, "overlong\xc0\xaf", 1, NOV25);
     mkfile(fd, "emoji\xf0\x9f\x93\x81", 1, NOV25);
-    char *j = render(fd, "/", 1, 0);
+    char *j = render(fd, "/", 1, -1);
     CHECK(has(j, "{\"name\":\"\\ufffd\\ufffd\","));
     CHECK(has(j, "{\"name\":\"n\\nt\\tc\\u0001r\\u000dd\x7f\","));
     CHECK(has(j, "{\"name\":\"trunc\\ufffd\","));
@@ -504,7 +544,7 @@ TEST(json_escapes_controls_and_invalid_utf8)
     for (const char *p = j; p && *p; p++)
         CHECK((unsigned char)*p >= 0x20);
     free(j);
-    char *h = render(fd, "/", 0, 0);
+    char *h = render(fd, "/", 0, -1);
     CHECK(has(h, ">trunc\xef\xbf\xbd</a>"));
     CHECK(has(h, ">n\xe2\x90\x8at\xe2\x90\x89"
                  "c\xe2\x90\x81r\xe2\x90\x8d"
@@ -523,8 +563,8 @@ TEST(dirfd_stays_open_and_repeat_renders_agree)
     int fd = open_dir(dir);
     mkfile(fd, "one", 1, NOV25);
     mkfile(fd, "two", 2, NOV25);
-    char *a = render(fd, "/", 1, 0);
-    char *b = render(fd, "/", 1, 0);
+    char *a = render(fd, "/", 1, -1);
+    char *b = render(fd, "/", 1, -1);
     CHECK(a && b && strcmp(a, b) == 0 && has(a, "\"one\"") && has(a, "\"two\""));
     CHECK(fcntl(fd, F_GETFD) != -1);
     free(a);
@@ -532,11 +572,11 @@ TEST(dirfd_stays_open_and_repeat_renders_agree)
     close(fd);
 
     errno = 0;
-    CHECK(listing_read(fd, "/", 1, 0, 0) == NULL); /* closed now */
+    CHECK(listing_read(fd, "/", 1, 0, -1) == NULL); /* closed now */
     CHECK_EQ_INT(errno, EBADF);
     int file = openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
     errno = 0;
-    CHECK(listing_read(file, "/", 1, 0, 0) == NULL);
+    CHECK(listing_read(file, "/", 1, 0, -1) == NULL);
     CHECK_EQ_INT(errno, ENOTDIR);
     close(file);
     rmtree(dir);
@@ -567,7 +607,7 @@ TEST(pieces_add_up_to_the_whole_and_to_the_measured_length)
             int dfd = d ? empty : fd;
             const char *path = d ? "/a <b>/Empty/" : "/";
             size_t entries = d ? 0 : NFILES + 1 + NDIRS;
-            char *whole = render(dfd, path, json, 0);
+            char *whole = render(dfd, path, json, -1);
             for (size_t w = 0; w < sizeof wants_ / sizeof *wants_; w++) {
                 size_t np, largest;
                 char *pieces = render_pieces(dfd, path, json, wants_[w], &np, &largest);
@@ -605,7 +645,7 @@ TEST(ten_thousand_entries)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    char *h = render(fd, "/big/", 0, 0);
+    char *h = render(fd, "/big/", 0, -1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     CHECK(ms < 2000); /* typically ~15 ms; generous for sanitizers and slow disks */
@@ -626,7 +666,7 @@ TEST(ten_thousand_entries)
     CHECK(np > strlen(h) / (16384 + 4096));
     free(p);
     free(h);
-    char *j = render(fd, "/big/", 1, 0);
+    char *j = render(fd, "/big/", 1, -1);
     CHECK_EQ_INT(count(j, "{\"name\":"), N + DIRS);
     p = render_pieces(fd, "/big/", 1, 16384, &np, &largest);
     CHECK(j && p && strcmp(j, p) == 0);

@@ -428,6 +428,31 @@ TEST(pct_encode_writes_whole_bytes_only_and_returns_the_full_length)
     CHECK_EQ_INT(enc("", 0, "", sizeof enc_), 0);
 }
 
+TEST(path_uri_encodes_as_a_path_and_never_starts_with_two_slashes)
+{
+    memset(enc_, '#', sizeof enc_);
+    size_t n = htd_path_uri("/up/loc.txt", 11, enc_, sizeof enc_);
+    CHECK_STR(enc_, n, "/up/loc.txt");
+    n = htd_path_uri("/a b/50%/it's", 13, enc_, sizeof enc_);
+    CHECK_STR(enc_, n, "/a%20b/50%25/it's");
+    n = htd_path_uri("//evil.example/x", 16, enc_, sizeof enc_);
+    CHECK_STR(enc_, n, "/%2Fevil.example/x");
+    n = htd_path_uri("/\\evil.example", 14, enc_, sizeof enc_);
+    CHECK_STR(enc_, n, "/%5Cevil.example");
+    n = htd_path_uri("/a//b", 5, enc_, sizeof enc_); /* only the start matters */
+    CHECK_STR(enc_, n, "/a//b");
+    n = htd_path_uri("/", 1, enc_, sizeof enc_);
+    CHECK_STR(enc_, n, "/");
+    CHECK_EQ_INT(htd_path_uri("", 0, enc_, sizeof enc_), 0);
+    /* Whole bytes only, the full length returned, as htd_pct_encode. */
+    memset(enc_, '#', sizeof enc_);
+    CHECK_EQ_INT(htd_path_uri("//x", 3, enc_, 3), 5);
+    CHECK_STR(enc_, 3, "/##");
+    CHECK_EQ_INT(htd_path_uri("//x", 3, enc_, 4), 5);
+    CHECK_STR(enc_, 5, "/%2F#");
+    CHECK_EQ_INT(htd_path_uri("/a b", 4, enc_, 0), 6);
+}
+
 /* --- htd_path_under ------------------------------------------------------ */
 
 /* path under prefix, both copied to exact-size buffers so ASan sees any read

@@ -4,6 +4,8 @@
 #ifndef HTD_BENEATH_H
 #define HTD_BENEATH_H
 
+#include <stddef.h>
+
 /*
  * Opens rel relative to the directory dir_fd with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS), so the kernel refuses any "..", absolute symlink
@@ -12,5 +14,20 @@
  * opens dir_fd's directory itself. A descriptor, or -1 with errno set.
  */
 int htd_open_beneath(int dir_fd, const char *rel, int flags);
+
+/*
+ * As htd_open_beneath, and says where the file it opened is: its path from
+ * dir_fd's directory as the kernel resolved it, symlinks followed, starting
+ * with '/' ("/" for the directory itself), NUL-terminated in where[0..cap).
+ * So "envlink", a symlink to ".env", says "/.env", and a rule on names can
+ * be applied to the file itself rather than to what it was called. A path
+ * with no symlink in it costs what htd_open_beneath costs (it is opened
+ * with RESOLVE_NO_SYMLINKS first, and where is "/" and rel); one with them
+ * is opened again and asked of /proc/self/fd. -1 with errno as
+ * htd_open_beneath, or ENAMETOOLONG (where is too small), or EXDEV when
+ * where the file is cannot be told (no /proc, or it is not below where
+ * dir_fd's directory is now).
+ */
+int htd_open_resolved(int dir_fd, const char *rel, int flags, char *where, size_t cap);
 
 #endif

@@ -20,9 +20,9 @@
  * ".." uncounts them, and once none is left out is again exactly the result
  * so far.
  *
- * Here too, because they work on paths so normalised: htd_pct_encode, the way
- * back to a URI, and htd_path_under, the one rule by which a path is under a
- * prefix.
+ * Here too, because they work on paths so normalised: htd_pct_encode and
+ * htd_path_uri, the way back to a URI, and htd_path_under, the one rule by
+ * which a path is under a prefix.
  */
 #include "path.h"
 
@@ -126,6 +126,16 @@ size_t htd_pct_encode(const char *in, size_t len, const char *keep, char *out, s
             if (n + 3 <= cap) out[n] = '%', out[n + 1] = hex[c >> 4], out[n + 2] = hex[c & 15];
             n += 3;
         }
+    }
+    return n;
+}
+
+size_t htd_path_uri(const char *path, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *keep = i == 1 && path[0] == '/' && path[1] == '/' ? "" : HTD_PCT_PATH;
+        n += htd_pct_encode(path + i, 1, keep, out + (n < cap ? n : cap), n < cap ? cap - n : 0);
     }
     return n;
 }

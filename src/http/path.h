@@ -32,6 +32,16 @@ size_t htd_pct_encode(const char *in, size_t len, const char *keep, char *out, s
 #define HTD_PCT_PATH "-._~!$&'()*+,;=:@/"
 
 /*
+ * A decoded path as a URI reference to send back (a Location): encoded as
+ * HTD_PCT_PATH keeps, and a '/' right after a leading '/' as %2F, so that
+ * the result never starts with "//", which a client would take for another
+ * host (a backslash is always encoded, so "/\host" cannot pass for it
+ * either). A normalised path has no "//"; this holds for any path. Writes
+ * and returns as htd_pct_encode.
+ */
+size_t htd_path_uri(const char *path, size_t len, char *out, size_t cap);
+
+/*
  * Whether path[0..len) is under prefix[0..plen) by whole segments, the one
  * rule for every path prefix htd has (handlers' routes, rules of kind
  * prefix, --cache-control, CGI prefixes, writable areas): the path starts

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -104,11 +105,12 @@ int cgi_claims(const vhost *vh, const char *path, size_t len)
 
 /* Splits path into the script and PATH_INFO: the first segment, walking
  * down, that is not a directory. 0 with *script_len set; else an HTTP
- * status and a reason. */
+ * status and a reason. The dotfile rule holds for each segment as opened,
+ * symlinks followed, as for its URL: no link runs a script under .git. */
 static int find_script(const vhost *vh, const char *path, size_t len, size_t *script_len,
                        const char **why)
 {
-    char rel[REQ_PATH_MAX + 1];
+    char rel[REQ_PATH_MAX + 1], where[PATH_MAX];
     size_t i = 1;
     while (i <= len) {
         size_t end = i;
@@ -120,7 +122,12 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
         }
         memcpy(rel, path + 1, end - 1);
         rel[end - 1] = 0;
-        int fd = htd_open_beneath(vh->root_fd, rel, O_PATH);
+        int fd = htd_open_resolved(vh->root_fd, rel, O_PATH, where, sizeof where);
+        if (fd >= 0 && htd_path_hidden(where, strlen(where))) {
+            close(fd);
+            *why = "dotfiles are not served";
+            return 403;
+        }
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
             int e = errno;

@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "encoding.h"
 #include "fields.h"
 #include "parser.h"
@@ -433,7 +435,23 @@ static int add(entries *es, const char *name, size_t namelen, const struct stat 
     return 0;
 }
 
-static int read_entries(int dirfd, int hide_dot, entries *es)
+/* Does the symlink name in the directory at path (a URL path, relative to
+ * root_fd) lead, beneath root_fd, to a path the dotfile rule lets through?
+ * One that cannot be followed there would be refused as well. */
+static int link_shown(int root_fd, const char *path, size_t path_len, const char *name)
+{
+    char rel[PATH_MAX], where[PATH_MAX];
+    size_t nl = strlen(name);
+    if (path_len + nl > sizeof rel) return 0;
+    memcpy(rel, path + 1, path_len - 1);
+    memcpy(rel + path_len - 1, name, nl + 1);
+    int fd = htd_open_resolved(root_fd, rel, O_PATH, where, sizeof where);
+    if (fd < 0) return 0;
+    close(fd);
+    return !htd_path_hidden(where, strlen(where));
+}
+
+static int read_entries(int dirfd, int root_fd, const char *path, size_t path_len, entries *es)
 {
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -454,8 +472,14 @@ static int read_entries(int dirfd, int hide_dot, entries *es)
         }
         const char *name = de->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-        if (hide_dot && name[0] == '.') continue;
         struct stat st;
+        if (root_fd >= 0) { /* the dotfile rule, on names and on where links lead */
+            if (name[0] == '.') continue;
+            int link = de->d_type == DT_LNK;
+            if (de->d_type == DT_UNKNOWN)
+                link = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+            if (link && !link_shown(root_fd, path, path_len, name)) continue;
+        }
         if (fstatat(fd, name, &st, 0) != 0) continue; /* dangling, vanished, unreadable */
         if (add(es, name, strlen(name), &st)) {
             rc = -1;
@@ -650,11 +674,11 @@ static void html_foot(buf *b, const listing *l)
 
 /* --- Reading and rendering ---------------------------------------------- */
 
-listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int hide_dot)
+listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int root_fd)
 {
     listing *l = calloc(1, sizeof *l + path_len + 1);
     if (!l) return NULL;
-    if (read_entries(dirfd, hide_dot, &l->es)) {
+    if (read_entries(dirfd, root_fd, path, path_len, &l->es)) {
         int e = errno;
         listing_free(l);
         errno = e;

@@ -30,10 +30,15 @@ typedef struct listing listing;
  * Reads the directory open at dirfd (it is not closed, and its file offset
  * is left alone: the directory is read through a descriptor of its own) for
  * the URL path path[0..path_len) (decoded, normalised, ending with '/';
- * copied). Entries are all but "." and "..", and names starting with '.'
- * when hide_dot; stat follows symlinks, and an entry that fails stat (a
- * dangling symlink) is left out. Folders first, then everything else, each
- * group sorted by name: ASCII case folded, ties by bytes.
+ * copied). Entries are all but "." and ".."; stat follows symlinks, and an
+ * entry that fails stat (a dangling symlink) is left out. root_fd, when it
+ * is not -1, is the directory path is relative to (the vhost's root), and
+ * what the dotfile rule would refuse is left out: names starting with '.',
+ * and symlinks that lead, followed beneath root_fd, to a path with such a
+ * segment (htd_path_hidden: "envlink" to ".env", "cfg" to ".git") or out
+ * of it, so a listing links to nothing that would not be served. Folders
+ * first, then everything else, each group sorted by name: ASCII case
+ * folded, ties by bytes.
  *
  * It renders as (json == 0) an HTML5 page (UTF-8, inline style, no script,
  * no external resources) with relative, percent-encoded links and escaped
@@ -46,7 +51,7 @@ typedef struct listing listing;
  * NULL with errno set. Thread-safe; a listing may pass from one thread to
  * another, but is used by one at a time.
  */
-listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int hide_dot);
+listing *listing_read(int dirfd, const char *path, size_t path_len, int json, int root_fd);
 
 /* Renders the next piece of l: whole parts of it (the page's head, an
  * entry, its foot) until the piece has want bytes or more, or the

@@ -6,12 +6,16 @@
  * gets here (path.c refuses anything climbing above the root), and every file
  * is opened with openat2(RESOLVE_BENEATH) relative to the root's descriptor,
  * so that the kernel refuses any symlink or ".." that would leave the root,
- * whatever a racing rename does to the tree.
+ * whatever a racing rename does to the tree. The dotfile rule is applied to
+ * the URL and, once a file is open, to where it is (open_file), so a link
+ * "envlink -> .env" is refused like /.env; that is done when a cache entry
+ * is made, never on a hit.
  */
 #include "static.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,21 @@
 static const char *const coding_name[ENC_COUNT] = {NULL, "gzip", "br"};
 static const char *const coding_ext[ENC_COUNT] = {NULL, ".gz", ".br"};
 
+/* Opens rel beneath root_fd; -1 with errno, or with *hidden set when the
+ * file, its symlinks followed, is where the dotfile rule refuses: the rule
+ * is the same for a URL and for what it leads to. */
+static int open_file(int root_fd, const char *rel, int flags, int *hidden)
+{
+    char where[PATH_MAX];
+    int fd = htd_open_resolved(root_fd, rel, flags, where, sizeof where);
+    *hidden = fd >= 0 && htd_path_hidden(where, strlen(where));
+    if (*hidden) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* Which precompressed files stand beside rel: FILE.gz, FILE.br. */
 static unsigned siblings(int root_fd, const char *rel, size_t rlen)
 {
@@ -50,7 +69,8 @@ static unsigned siblings(int root_fd, const char *rel, size_t rlen)
     for (int k = ENC_GZIP; k <= ENC_BR; k++) {
         memcpy(sib, rel, rlen);
         memcpy(sib + rlen, coding_ext[k], 4);
-        int fd = htd_open_beneath(root_fd, sib, O_PATH);
+        int hidden;
+        int fd = open_file(root_fd, sib, O_PATH, &hidden);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) found |= 1u << k;
         if (fd >= 0) close(fd);
@@ -81,7 +101,7 @@ static void redirect_to_slash(struct htd_req *hr)
         conn_error(hr->c, 414, "request-target too long to redirect", 1);
         return;
     }
-    size_t n = htd_pct_encode(hr->path, hr->path_len, HTD_PCT_PATH, loc, sizeof loc);
+    size_t n = htd_path_uri(hr->path, hr->path_len, loc, sizeof loc);
     loc[n++] = '/';
     if (r->query.p) {
         loc[n++] = '?';
@@ -336,7 +356,9 @@ static int serve_gzip(struct htd_req *hr, cache_entry *e)
 
 typedef struct list_job {
     htd_job job;
-    conn *c; /* NULL once the connection has gone */
+    conn *c;         /* NULL once the connection has gone */
+    struct site *st; /* held: the vhost, and its root_fd, live in it */
+    int root_fd;     /* links in the listing are followed beneath it */
     int dirfd, json, done, err;
     listing *ls;   /* read and measured, or NULL */
     uint64_t len;  /* of its rendering */
@@ -348,7 +370,7 @@ typedef struct list_job {
 static void list_work(htd_job *j)
 {
     list_job *lj = (list_job *)j;
-    lj->ls = listing_read(lj->dirfd, lj->path, lj->path_len, lj->json, 1);
+    lj->ls = listing_read(lj->dirfd, lj->path, lj->path_len, lj->json, lj->root_fd);
     if (lj->ls && listing_length(lj->ls, &lj->len) < 0) {
         listing_free(lj->ls);
         lj->ls = NULL;
@@ -362,6 +384,7 @@ static void list_free(list_job *lj)
 {
     if (lj->dirfd >= 0) close(lj->dirfd);
     listing_free(lj->ls);
+    site_release(lj->st);
     free(lj);
 }
 
@@ -410,7 +433,9 @@ static int list_gen(conn *c)
     return more ? GEN_MORE : GEN_DONE;
 }
 
-static void list_dir(struct htd_req *hr, const char *rel)
+/* Lists the directory open at fd (taken) for hr, or answers with the
+ * listing made for it. */
+static void list_dir(struct htd_req *hr, int fd)
 {
     conn *c = hr->c;
     worker *l = c->w;
@@ -418,6 +443,7 @@ static void list_dir(struct htd_req *hr, const char *rel)
     list_job *lj = LJ_OF(c);
     if (lj && lj->done && lj->json == json && lj->path_len == hr->path_len &&
         memcmp(lj->path, hr->path, hr->path_len) == 0) {
+        close(fd);
         if (!lj->ls) {
             LJ_OF(c) = NULL;
             conn_error(hr->c, lj->err == EACCES ? 403 : 500, "cannot list the directory", 1);
@@ -452,12 +478,13 @@ static void list_dir(struct htd_req *hr, const char *rel)
         list_free(lj);
     }
     lj = calloc(1, sizeof *lj);
-    int fd = lj ? htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_DIRECTORY) : -1;
-    if (fd < 0) {
-        free(lj);
-        conn_error(hr->c, errno == EACCES ? 403 : 500, "cannot open the directory", 1);
+    if (!lj) {
+        close(fd);
+        conn_error(hr->c, 500, "out of memory", 1);
         return;
     }
+    lj->st = site_hold(l->site);
+    lj->root_fd = hr->vh->root_fd;
     lj->dirfd = fd;
     lj->json = json;
     lj->c = c;
@@ -484,7 +511,8 @@ static cache_entry *resolve(struct htd_req *hr)
     rel[rlen] = 0;
     /* O_NONBLOCK: opening a FIFO (or a device) must never wait; such files
      * are refused below, once fstat has said what they are. */
-    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int hidden;
+    int fd = open_file(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, &hidden);
     struct stat st;
     if (fd < 0) goto open_failed;
     if (fstat(fd, &st) < 0) {
@@ -493,21 +521,25 @@ static cache_entry *resolve(struct htd_req *hr)
         return NULL;
     }
     if (S_ISDIR(st.st_mode)) {
-        close(fd);
         if (hr->path[hr->path_len - 1] != '/') {
+            close(fd);
             redirect_to_slash(hr);
             return NULL;
         }
+        int dirfd = fd; /* the directory as checked, for a listing */
         memcpy(rel + rlen, "index.html", sizeof "index.html");
         rlen += sizeof "index.html" - 1;
-        fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        fd = open_file(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, &hidden);
+        int missing = fd < 0 && errno == ENOENT && !hidden;
+        if (missing && s->cfg.list_dirs) {
+            list_dir(hr, dirfd);
+            return NULL;
+        }
+        int err = errno;
+        close(dirfd);
+        errno = err;
         if (fd < 0) {
-            if (errno == ENOENT && s->cfg.list_dirs) {
-                rel[rlen - (sizeof "index.html" - 1)] = 0;
-                list_dir(hr, rel);
-                return NULL;
-            }
-            if (errno == ENOENT) {
+            if (missing) {
                 conn_error(hr->c, 403, "directory has no index.html and listings are off", 1);
                 return NULL;
             }
@@ -538,6 +570,10 @@ static cache_entry *resolve(struct htd_req *hr)
     return e;
 
 open_failed:
+    if (hidden) {
+        conn_error(hr->c, 403, "dotfiles are not served", 1);
+        return NULL;
+    }
     switch (errno) {
     case ENOENT:
     case ENOTDIR:
@@ -580,7 +616,8 @@ static cache_entry *variant(struct htd_req *hr, cache_entry *e, int k)
     int n = snprintf(rel, sizeof rel, "%.*s%s%s", (int)e->path_len - 1, e->path + 1,
                      e->index ? "index.html" : "", coding_ext[k]);
     if (n < 0 || (size_t)n >= sizeof rel) return NULL;
-    int fd = htd_open_beneath(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int hidden;
+    int fd = open_file(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, &hidden);
     struct stat st;
     if (fd < 0) return NULL;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +73,14 @@ typedef struct upload {
     int method;          /* HTD_M_PUT, HTD_M_POST or HTD_M_DELETE */
     int expect_continue; /* answer 100 once BEGIN accepts the upload */
     int dir_fd, tmp_fd;
-    char dir[REQ_PATH_MAX];  /* the target's directory, relative to its area ("" for the area) */
-    char name[256];          /* the target's name in dir (POST: chosen in BEGIN) */
-    char tmp[64];            /* the temporary file's name in dir */
-    char loc[REQ_PATH_MAX];  /* the Location to answer with (raw, as the client spelled it) */
+    char dir[REQ_PATH_MAX]; /* the target's directory, relative to its area ("" for the area) */
+    char name[256];         /* the target's name in dir (POST: chosen in BEGIN) */
+    char tmp[64];           /* the temporary file's name in dir */
+    /* The Location to answer with: the normalised path, encoded again, never
+     * the target as the client spelled it ("//attacker.example/../up/x" is
+     * stored at /up/x and answers /up/x); POST: the collection's, without
+     * its trailing '/', the name to follow. */
+    char loc[3 * REQ_PATH_MAX + 1];
     char if_match[256];      /* the If-Match value, if has_if_match */
     char if_none_match[256]; /* the If-None-Match value, if has_if_none_match */
     int has_if_match, has_if_none_match;
@@ -190,10 +195,28 @@ static void set_errno(upload *u, const char *what)
     }
 }
 
+/* Opens the directory rel beneath base; -1 with errno, or with *hidden set
+ * (if hidden is not NULL) when it is, symlinks followed, where the dotfile
+ * rule refuses: "cfg -> .git" is no way to write into .git. */
+static int open_beneath_dir(int base, const char *rel, int *hidden)
+{
+    if (!hidden) return htd_open_beneath(base, rel, O_RDONLY | O_DIRECTORY);
+    char where[PATH_MAX];
+    int fd = htd_open_resolved(base, rel, O_RDONLY | O_DIRECTORY, where, sizeof where);
+    *hidden = fd >= 0 && htd_path_hidden(where, strlen(where));
+    if (*hidden) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
 /* mkdir -p of rel beneath base: each missing directory is made inside its
  * parent as opened beneath base, so no symlink can have one made outside,
- * and the parent is fsynced so the new entry survives a crash. 0 or -1. */
-static int make_dirs(int base, const char *rel)
+ * and the parent is fsynced so the new entry survives a crash. 0 or -1,
+ * with *hidden set (if hidden is not NULL) when a parent is a dotfile's. */
+static int make_dirs(int base, const char *rel, int *hidden)
 {
     char part[REQ_PATH_MAX];
     size_t n = strlen(rel);
@@ -208,14 +231,15 @@ static int make_dirs(int base, const char *rel)
         char *slash = strrchr(part, '/');
         const char *leaf = slash ? slash + 1 : part;
         if (slash) *slash = 0;
-        int pfd = htd_open_beneath(base, slash ? part : "", O_RDONLY | O_DIRECTORY);
-        int rc = pfd < 0 ? -1 : mkdirat(pfd, leaf, 0755);
+        int pfd = open_beneath_dir(base, slash ? part : "", hidden);
+        if (pfd < 0) return -1;
+        int rc = mkdirat(pfd, leaf, 0755);
         if (rc == 0)
             rc = fsync(pfd);
         else if (errno == EEXIST)
             rc = 0;
         int e = errno;
-        if (pfd >= 0) close(pfd);
+        close(pfd);
         errno = e;
         if (rc < 0) return -1;
     }
@@ -225,13 +249,19 @@ static int make_dirs(int base, const char *rel)
 /* Opens the target's directory beneath its area, making the missing ones. */
 static int open_dir(upload *u, int create)
 {
-    if (create && make_dirs(u->area_fd, u->dir) < 0) {
-        set_errno(u, "cannot make a directory");
+    int hidden = 0;
+    if (create && make_dirs(u->area_fd, u->dir, &hidden) < 0) {
+        if (hidden)
+            set(u, 403, "dotfiles cannot be written");
+        else
+            set_errno(u, "cannot make a directory");
         return -1;
     }
-    u->dir_fd = htd_open_beneath(u->area_fd, u->dir, O_RDONLY | O_DIRECTORY);
+    u->dir_fd = open_beneath_dir(u->area_fd, u->dir, &hidden);
     if (u->dir_fd < 0) {
-        if (errno == ENOENT && !create)
+        if (hidden)
+            set(u, 403, "dotfiles cannot be written");
+        else if (errno == ENOENT && !create)
             set(u, 404, "no such document");
         else
             set_errno(u, "cannot open the directory");
@@ -404,7 +434,7 @@ static int open_areas(areas *s, char *err, size_t errlen)
         snprintf(path, sizeof path, "%s", rel);
         size_t n = strlen(path);
         if (n && path[n - 1] == '/') path[n - 1] = 0;
-        if (make_dirs(s->root_fd, path) < 0 ||
+        if (make_dirs(s->root_fd, path, NULL) < 0 ||
             (s->fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
             snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i],
                      strerror(errno));
@@ -527,14 +557,9 @@ static void finish_ok(upload *u)
         response_head(c, &r);
         conn_log(u->c, 204, 0);
     } else {
-        char loc[REQ_PATH_MAX + 300], body[REQ_PATH_MAX + 320];
-        if (u->method == HTD_M_POST) {
-            size_t n = strlen(u->loc);
-            snprintf(loc, sizeof loc, "%s%s%s", u->loc, n && u->loc[n - 1] == '/' ? "" : "/",
-                     u->name);
-        } else {
-            snprintf(loc, sizeof loc, "%s", u->loc);
-        }
+        char loc[sizeof u->loc + sizeof u->name + 1], body[sizeof loc + 16];
+        int post = u->method == HTD_M_POST; /* its name was chosen URL-safe */
+        snprintf(loc, sizeof loc, "%s%s%s", u->loc, post ? "/" : "", post ? u->name : "");
         int bl = snprintf(body, sizeof body, "created %s\n", loc);
         resp r = {.status = 201,
                   .ctype = "text/plain; charset=utf-8",
@@ -681,13 +706,16 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->area_fd = s->fd[area];
     htd_str v = htd_request_known(r, HTD_H_IF_MATCH),
             inm = htd_request_known(r, HTD_H_IF_NONE_MATCH);
-    if (r->path.len >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
+    size_t ll = hr->path_len;
+    if (u->method == HTD_M_POST && ll && hr->path[ll - 1] == '/') ll--;
+    size_t locn = htd_path_uri(hr->path, ll, u->loc, sizeof u->loc - 1);
+    if (locn >= sizeof u->loc || (v.p && v.len >= sizeof u->if_match) ||
         (inm.p && inm.len >= sizeof u->if_none_match)) {
         u->status = 431;
         u->why = "path or precondition too long for the document store";
         goto refuse;
     }
-    copy_str(u->loc, sizeof u->loc, r->path);
+    u->loc[locn] = 0;
     if ((u->has_if_match = v.p != NULL)) copy_str(u->if_match, sizeof u->if_match, v);
     if ((u->has_if_none_match = inm.p != NULL))
         copy_str(u->if_none_match, sizeof u->if_none_match, inm);

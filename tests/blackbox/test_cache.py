@@ -1,6 +1,6 @@
 """The open-file cache stays correct when files change: every response after a
-change (write, replace by rename, delete, create, chmod, symlink retarget)
-shows the new state, on every worker thread, even right after the old state
+change (write, replace by rename, delete, create, chmod, symlink retarget,
+to a dotfile too) shows the new state, on every worker thread, even right after the old state
 was served many times from the cache."""
 
 import os
@@ -117,6 +117,28 @@ def test_cache_sees_directory_swap(ctx):
         os.rename(tmp, os.path.join(root.path, "live"))
         for r in _all(srv, "/live/site.txt"):
             eq(r.body, b"v2\n", "after swapping the directory link")
+    _run(body)
+
+
+def test_cache_sees_a_link_retargeted_to_a_dotfile(ctx):
+    def body(root, srv):
+        root.write("one.txt", b"one\n")
+        root.write(".env", b"SECRET\n")
+        root.write("v1/site.txt", b"v1\n")
+        root.write(".v2/site.txt", b"SECRET\n")
+        link = os.path.join(root.path, "cur.txt")
+        os.symlink("one.txt", link)
+        os.symlink("v1", os.path.join(root.path, "live"))
+        eq(_warm(srv, "/cur.txt").body, b"one\n", "the file before")
+        eq(_warm(srv, "/live/site.txt").body, b"v1\n", "the directory before")
+        os.unlink(link)
+        os.symlink(".env", link)
+        tmp = os.path.join(root.path, "live.new")
+        os.symlink(".v2", tmp)
+        os.rename(tmp, os.path.join(root.path, "live"))
+        for path in ("/cur.txt", "/live/site.txt"):
+            for r in _all(srv, path):
+                eq((r.status, r.body), (403, b"dotfiles are not served\n"), "after retarget: " + path)
     _run(body)
 
 

@@ -1013,6 +1013,22 @@ def test_cgi_403_for_a_non_executable_file_and_404_for_a_missing_script(ctx):
         check(b"outside the root" not in r.body, "a script outside the root ran")
 
 
+def test_cgi_no_script_runs_through_a_symlink_to_a_dotfile(ctx):
+    with site() as s:
+        s.write(".tools/run.sh", SCRIPTS["hello.sh"])
+        os.symlink("../.tools/run.sh", os.path.join(s.root, "cgi-bin", "run.sh"))
+        os.symlink("../.tools", os.path.join(s.root, "cgi-bin", "tools"))
+        os.symlink("hello.sh", os.path.join(s.root, "cgi-bin", "alias.sh"))
+        url_rule = get(s.srv, "/cgi-bin/.hidden.sh")
+        check_error(url_rule, 403)
+        for path in ("/cgi-bin/run.sh", "/cgi-bin/tools/run.sh", "/cgi-bin/tools/run.sh/info"):
+            r = get(s.srv, path)
+            check_error(r, 403)
+            eq(r.body, url_rule.body, "%s is refused as a dotfile's URL is" % path)
+        r = get(s.srv, "/cgi-bin/alias.sh")
+        eq((r.status, r.body), (200, b"hello\n"), "a link to a script that may run")
+
+
 def test_cgi_prefix_is_a_path_segment_not_a_string(ctx):
     with site(cgi=("/cgi-bin",)) as s:
         os.makedirs(os.path.join(s.root, "cgi-binx"))

@@ -1,7 +1,8 @@
 """Directory listings (--list-dirs): off by default (403); an HTML page with
 hostile file names escaped; the same listing as JSON when the client asks
-for it; dotfiles hidden; folders first; and a 10,000-entry directory listed
-on the pool while another client's GETs keep being answered at once."""
+for it; dotfiles hidden, and symlinks that lead to them neither listed nor
+served; folders first; and a 10,000-entry directory listed on the pool
+while another client's GETs keep being answered at once."""
 
 import json
 import os
@@ -99,6 +100,41 @@ def test_listing_json_when_asked(ctx):
         r = get(srv, "/", headers=[("Accept", "text/html,application/json;q=0.9")])
         eq(r.get("Content-Type"), "text/html; charset=utf-8", "HTML preferred")
     _with(t)
+
+
+def test_links_to_dotfiles_are_neither_listed_nor_served(ctx):
+    s = Site()
+    outside = os.path.realpath(tempfile.mkdtemp(prefix="htd-list-out-"))
+    try:
+        root, srv = s.root, s.srv
+        os.makedirs(os.path.join(root, ".git"))
+        with open(os.path.join(root, ".git", "config"), "wb") as f:
+            f.write(b"[core] secret\n")
+        os.makedirs(os.path.join(root, "docs"))
+        with open(os.path.join(root, "docs", "real.txt"), "wb") as f:
+            f.write(b"real\n")
+        for link, target in (("envlink", ".secret"), ("cfg", ".git"), ("gitconfig", ".git/config"),
+                             ("ok", "plain.txt"), ("out", outside), ("docs/up", "../.secret"),
+                             ("docs/deep", "../cfg/config"), ("docs/fine", "../plain.txt")):
+            os.symlink(target, os.path.join(root, link))
+        r = get(srv, "/")
+        eq(r.status, 200, "the listing")
+        for name in (b"envlink", b"cfg", b"gitconfig", b"out"):
+            check(name not in r.body, "%r is listed" % name)
+        check(b'href="ok"' in r.body and b'href="docs/"' in r.body, "links that may be served stay")
+        doc = json.loads(get(srv, "/docs/", headers=[("Accept", "application/json")]).body)
+        eq(sorted(e["name"] for e in doc["entries"]), ["fine", "real.txt"], "/docs/ in JSON")
+        url_rule = get(srv, "/.secret")
+        harness.check_error(url_rule, 403)
+        for path in ("/envlink", "/cfg/", "/cfg/config", "/gitconfig", "/docs/up", "/docs/deep"):
+            r = get(srv, path)
+            harness.check_error(r, 403)
+            eq(r.body, url_rule.body, "%s is refused as a dotfile is" % path)
+        eq(get(srv, "/cfg/", headers=[("Accept", "application/json")]).status, 403, "nor in JSON")
+        eq(get(srv, "/ok").body, b"plain\n", "a link to a file that may be served")
+    finally:
+        s.close()
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 def test_10000_entries_listed_while_other_gets_keep_answering(ctx):

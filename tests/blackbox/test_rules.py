@@ -130,6 +130,16 @@ def test_redirect_captures_percent_encoded_never_raw_crlf(ctx):
         redirect(srv, "/old/$1$$", 301, "/new/$1$$")
 
 
+def test_redirect_built_from_captures_never_names_another_host(ctx):
+    conf = REDIRECTS.replace('rules = (\n', 'rules = (\n  { regex = "^/to(/.*)$"; redirect = "/$1"; },\n'
+                             '  { prefix = "/at/"; redirect = "$path/"; },\n', 1)
+    with config_server(conf, files=SITE) as srv:
+        redirect(srv, "/to/evil.example/x", 302, "/%2Fevil.example/x")
+        redirect(srv, "//to//evil.example/x", 302, "/%2Fevil.example/x")
+        redirect(srv, "/to/%5Cevil.example", 302, "/%2F%5Cevil.example")
+        redirect(srv, "//at//evil.example", 302, "/at/evil.example/")
+
+
 def test_redirect_matches_the_decoded_normalised_path(ctx):
     with config_server(REDIRECTS, files=SITE) as srv:
         redirect(srv, "/%6Fld/a", 301, "/new/a")

@@ -283,6 +283,72 @@ def test_fifo_is_refused_without_blocking(ctx):
     os.unlink(path)
 
 
+ENV_SECRET = b"SECRET=dotfile behind a symlink, never served\n"
+
+
+def test_symlinks_to_dotfiles_are_refused_as_dotfiles_are(ctx):
+    root = ctx.root.path
+    made = []
+
+    def mk(rel, data=None, link=None):
+        full = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        if link is not None:
+            os.symlink(link, full)
+        else:
+            with open(full, "wb") as f:
+                f.write(data)
+        made.append(full)
+
+    mk(".env", ENV_SECRET)
+    mk(".git/config", ENV_SECRET)
+    mk(".git/index.html", ENV_SECRET)
+    mk("envlink", link=".env")
+    mk("cfg", link=".git")
+    mk("gitconfig", link=".git/config")
+    mk("idx/index.html", link="../.env")      # a directory's index
+    mk("plain.txt", b"plain\n")
+    mk("plain.txt.gz", link=".env")           # a precompressed variant
+    mk("wk", link=".well-known")              # exempt, as its URL is
+    try:
+        url_rule = get(ctx.srv, "/.env")
+        check_error(url_rule, 403)
+        for path in ("/envlink", "/cfg/config", "/cfg/", "/cfg/index.html", "/gitconfig",
+                     "/idx/", "/idx/index.html", "//cfg/./config", "/%63fg/config"):
+            for method in ("GET", "HEAD"):
+                r = get(ctx.srv, path, method)
+                check_error(r, 403, method)
+                eq(r.body, url_rule.body if method == "GET" else b"",
+                   "%s %s answers as the URL /.env does" % (method, path))
+            r = get(ctx.srv, path)  # again: from the cache, if anything was kept
+            eq(r.status, 403, "again for " + path)
+            check(b"SECRET" not in r.body, "the secret was served for " + path)
+        eq(get(ctx.srv, "/cfg").status, 403, "no redirect to the slash form either")
+        r = get(ctx.srv, "/plain.txt", headers=[("Accept-Encoding", "gzip")])
+        eq((r.status, r.body, r.get("Content-Encoding")), (200, b"plain\n", None),
+           "a .gz beside it that leads to a dotfile is no variant")
+        check_ok_file(get(ctx.srv, "/wk/x.txt"), WELL_KNOWN)
+        check_ok_file(get(ctx.srv, "/link_in.txt"), FILE_TXT)
+    finally:
+        for full in reversed(made):
+            os.unlink(full)
+        for d in ("idx", ".git"):
+            os.rmdir(os.path.join(root, d))
+
+
+def test_slash_redirect_for_a_path_starting_with_two_slashes_stays_on_this_host(ctx):
+    os.makedirs(os.path.join(ctx.root.path, "evil.example", "dir"), exist_ok=True)
+    for target, want in (("//evil.example/dir", "/evil.example/dir/"),
+                         ("///evil.example//dir?x=1", "/evil.example/dir/?x=1"),
+                         ("/%2Fevil.example/dir", "/evil.example/dir/"),
+                         ("/./%2F/evil.example/dir", "/evil.example/dir/"),
+                         ("http://localhost//evil.example/dir", "/evil.example/dir/")):
+        r = get(ctx.srv, target)
+        eq(r.status, 301, "status for " + target)
+        eq(r.get("Location"), want, "Location for " + target)
+    eq(get(ctx.srv, "//evil.example/dir/").status, 403, "the directory itself, no index")
+
+
 def test_slash_redirect_cannot_name_another_host(ctx):
     r = get(ctx.srv, "//evil.example/..%2fsub")
     eq(r.status, 301, "status")

@@ -102,6 +102,66 @@ def test_post_names_the_document(ctx):
     _with(t)
 
 
+def post(srv, path, body, ctype="text/plain"):
+    r, c = harness.exchange(srv, req(path, "POST", [("Content-Type", ctype),
+                                                    ("Content-Length", str(len(body)))]) + body)
+    c.close()
+    return r
+
+
+def test_location_is_the_normalised_path_never_the_target(ctx):
+    def t(st):
+        r = put(st.srv, "//attacker.example/../up/loc.txt", b"loc\n")
+        eq(r.status, 201, "PUT through a hostile target")
+        eq(r.get("Location"), "/up/loc.txt", "Location")
+        check(b"attacker" not in r.head_raw + r.body, "the target is not echoed: %r" % r.head_raw)
+        eq(open(st.path("up/loc.txt"), "rb").read(), b"loc\n", "stored at /up/loc.txt")
+        r = put(st.srv, "/up/./a%20b//c/%2e%2e/50%25%3f.txt", b"x")
+        eq(r.get("Location"), "/up/a%20b/50%25%3F.txt", "decoded, normalised, encoded again")
+        check(os.path.isfile(st.path("up/a b/50%?.txt")), "the name as decoded")
+        eq(get(st.srv, r.get("Location")).body, b"x", "the Location serves the document")
+        # POST: the collection's normalised path and the chosen name.
+        for target in ("//attacker.example/../up/", "//attacker.example/../up", "/up/./"):
+            r = post(st.srv, target, b"p")
+            eq(r.status, 201, "POST to " + target)
+            loc = r.get("Location") or ""
+            check(re.match(r"^/up/[0-9a-f]{16}-[0-9a-f]{4}\.txt$", loc) is not None,
+                  "POST %s: Location %r" % (target, loc))
+            check(("created %s\n" % loc).encode() == r.body, "the body names it: %r" % r.body)
+        r = post(st.srv, "/up//a%20b/", b"q")
+        loc = r.get("Location") or ""
+        check(re.match(r"^/up/a%20b/[0-9a-f]{16}-[0-9a-f]{4}\.txt$", loc) is not None,
+              "POST into a folder with a space: %r" % loc)
+        eq(get(st.srv, loc).body, b"q", "the POST's Location serves the document")
+    _with(t, extra=["--writable", "/up"])
+
+
+def test_no_write_through_a_symlink_into_a_dotfile_directory(ctx):
+    def t(st):
+        os.makedirs(st.path("up/.git"))
+        with open(st.path("up/.git/config"), "wb") as f:
+            f.write(b"[core]\n")
+        with open(st.path("up/.env"), "wb") as f:
+            f.write(b"SECRET=1\n")
+        os.symlink(".git", st.path("up/cfg"))
+        os.symlink(".env", st.path("up/envlink"))
+        for path in ("/up/cfg/config", "/up/cfg/new/x.txt", "/up/cfg/hooks/post-commit"):
+            r = put(st.srv, path, b"evil\n")
+            harness.check_error(r, 403)
+            eq(r.body, b"dotfiles cannot be written\n", "PUT %s: as for /up/.git/config" % path)
+        eq(post(st.srv, "/up/cfg/", b"evil").status, 403, "POST into it")
+        eq(get(st.srv, "/up/cfg/config", "DELETE").status, 403, "DELETE in it")
+        eq(open(st.path("up/.git/config"), "rb").read(), b"[core]\n", ".git/config untouched")
+        eq(sorted(os.listdir(st.path("up/.git"))), ["config"], "nothing made in .git")
+        # A document named by a link is the link: a PUT replaces the link, and
+        # never writes where it leads.
+        eq(put(st.srv, "/up/envlink", b"replaced\n").status, 204, "PUT over the link")
+        check(not os.path.islink(st.path("up/envlink")), "the link was replaced")
+        eq(open(st.path("up/.env"), "rb").read(), b"SECRET=1\n", ".env untouched")
+        eq(get(st.srv, "/up/envlink").body, b"replaced\n", "the document")
+    _with(t, extra=["--writable", "/up"])
+
+
 def test_delete(ctx):
     def t(st):
         put(st.srv, "/docs/d/x.txt", b"x")
