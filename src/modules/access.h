@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 /*
- * One rule. Every address lives in the IPv6 space: an IPv4 address is stored
- * IPv4-mapped (::ffff:a.b.c.d), so a v4 /8 is bits 96 + 8 and a v4 rule never
- * matches a native IPv6 peer. "all" is bits 0. A v6 rule whose range contains
- * ::ffff:0:0/96 ("::/0", "::/64", ...) therefore also covers every IPv4 peer.
+ * One rule: allow or deny, and a range as src/http/cidr.h keeps it (an IPv4
+ * address stored IPv4-mapped, so a v4 /8 is bits 96 + 8 and a v4 rule never
+ * matches a native IPv6 peer, nor a short v6 rule an IPv4 one), or "all":
+ * family 0, bits 0.
  */
 typedef struct access_rule {
     uint8_t allow;    /* 1 allow, 0 deny */
@@ -24,10 +24,11 @@ typedef struct access_rule {
 
 /*
  * Parses "allow X" or "deny X": the keyword, exactly one space, and X, which
- * is "all", an IPv4 or IPv6 address, or a CIDR ("10.0.0.0/8", "fd00::/8",
- * "::1/128"), with nothing after it. Refuses host bits set past the prefix
- * ("10.0.0.1/8"; the message suggests 10.0.0.0/8), a prefix longer than the
- * address (/33 for v4, /129 for v6), a hostname, and anything else.
+ * is "all", or an IPv4 or IPv6 address or a CIDR ("10.0.0.0/8", "fd00::/8",
+ * "::1/128") as htd_cidr_parse takes it, with nothing after it: host bits set
+ * past the prefix ("10.0.0.1/8"; the message suggests 10.0.0.0/8), a prefix
+ * longer than the address (/33 for v4, /129 for v6), a hostname, and anything
+ * else are refused.
  * Returns 0 with *out filled, or -1 with a one-line reason in err and *out
  * untouched.
  */
