@@ -20,8 +20,7 @@
 #include "fuzz.h"
 #include "proxyproto.h"
 
-static int parse(const uint8_t *data, size_t len, htd_proxy_hdr *h, size_t *need,
-                 const char **why)
+static int parse(const uint8_t *data, size_t len, htd_proxy_hdr *h, size_t *need, const char **why)
 {
     char *b = malloc(len ? len : 1);
     ENSURE(b != NULL);

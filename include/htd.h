@@ -141,6 +141,13 @@ typedef struct htd_config {
      * beyond it, new requests get 503 with Retry-After while those under
      * way finish. 0 means no budget. */
     uint64_t memory_budget;
+    /* Proxies whose word on the client is taken: addresses or CIDRs. A
+     * request from one of them has its client taken from real_ip_header,
+     * the right-most address there that is not itself a trusted proxy; a
+     * request from anyone else keeps its peer. */
+    const char *const *trusted_proxies;
+    size_t ntrusted_proxies;
+    const char *real_ip_header; /* "X-Forwarded-For" (NULL) or "Forwarded" */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -76,7 +76,7 @@ TEST(refuses_empty_nul_and_oversized_input)
     CHECK(strlen(err_) < 200);
     CHECK(memcmp(&c, &before, sizeof c) == 0);
     CHECK_EQ_INT(parse("::ffff:10.0.0.0/104", 19, &c), 0);
-    CHECK_EQ_INT(c.family, 4); /* an IPv6 range within ::ffff:0:0/96 */
+    CHECK_EQ_INT(c.family, 4);                       /* an IPv6 range within ::ffff:0:0/96 */
     CHECK_EQ_INT(parse("::fffe:0:0/95", 13, &c), 0); /* one bit short of it */
     CHECK_EQ_INT(c.family, 6);
 }

@@ -240,11 +240,25 @@ TEST(xff_address_forms)
 TEST(xff_malformed_where_the_walk_looks_keeps_the_peer)
 {
     static const char *const bad[] = {
-        "garbage",         "203.0.113.7:",     "203.0.113.7:65536", "203.0.113.7:-1",
-        "203.0.113.7:1:2", "[2001:db8::7",     "[2001:db8::7]x",    "[203.0.113.7]",
-        "2001:db8::7]",    "01.2.3.4",         "1.2.3",             "256.0.0.1",
-        "\"203.0.113.7\"", "203.0.113.7 8.8.8.8", "fe80::1%eth0",   "example.com",
-        "[]",              "[2001:db8::7]:",   "203.0.113.7:123456",
+        "garbage",
+        "203.0.113.7:",
+        "203.0.113.7:65536",
+        "203.0.113.7:-1",
+        "203.0.113.7:1:2",
+        "[2001:db8::7",
+        "[2001:db8::7]x",
+        "[203.0.113.7]",
+        "2001:db8::7]",
+        "01.2.3.4",
+        "1.2.3",
+        "256.0.0.1",
+        "\"203.0.113.7\"",
+        "203.0.113.7 8.8.8.8",
+        "fe80::1%eth0",
+        "example.com",
+        "[]",
+        "[2001:db8::7]:",
+        "203.0.113.7:123456",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int r = xff(bad[i]);
@@ -350,26 +364,26 @@ TEST(forwarded_syntax_that_is_accepted)
 TEST(forwarded_malformed_where_the_walk_looks_keeps_the_peer)
 {
     static const char *const bad[] = {
-        "for=[2001:db8::7]",              /* IPv6 must be quoted */
-        "for=203.0.113.7:80",             /* so must a port */
-        "for=\"2001:db8::7\"",            /* IPv6 needs its brackets */
-        "for=\"[2001:db8::7]:\"",         /* an empty port */
-        "for=\"[2001:db8::7]:99999\"",    /* a port out of range */
-        "for=\"203.0.113.7:_\"",          /* an obfport needs a character */
-        "for=\"_\"",                      /* so does an obfnode */
-        "for=\"_a b\"",                   /* and only those of the grammar */
-        "for=203.0.113.7;for=10.0.0.2",   /* for= twice */
+        "for=[2001:db8::7]",                      /* IPv6 must be quoted */
+        "for=203.0.113.7:80",                     /* so must a port */
+        "for=\"2001:db8::7\"",                    /* IPv6 needs its brackets */
+        "for=\"[2001:db8::7]:\"",                 /* an empty port */
+        "for=\"[2001:db8::7]:99999\"",            /* a port out of range */
+        "for=\"203.0.113.7:_\"",                  /* an obfport needs a character */
+        "for=\"_\"",                              /* so does an obfnode */
+        "for=\"_a b\"",                           /* and only those of the grammar */
+        "for=203.0.113.7;for=10.0.0.2",           /* for= twice */
         "proto=http;for=203.0.113.7;proto=https", /* proto= twice */
-        "for = 203.0.113.7",              /* spaces around '=' */
+        "for = 203.0.113.7",                      /* spaces around '=' */
         "for =203.0.113.7",
         "for= 203.0.113.7",
-        "for=",                           /* no value */
-        "for",                            /* no '=' */
-        "=203.0.113.7",                   /* no name */
-        "for=203.0.113.7 proto=https",    /* no ';' */
-        "for=\"203.0.113.7",              /* unterminated */
-        "for=\"203.0.113.7\\\"",          /* the quote escaped */
-        "for=\"203.0.113.7\"x",           /* text after the quoted string */
+        "for=",                             /* no value */
+        "for",                              /* no '=' */
+        "=203.0.113.7",                     /* no name */
+        "for=203.0.113.7 proto=https",      /* no ';' */
+        "for=\"203.0.113.7",                /* unterminated */
+        "for=\"203.0.113.7\\\"",            /* the quote escaped */
+        "for=\"203.0.113.7\"x",             /* text after the quoted string */
         "for=\"203.0.\x01\x31\x31\x33.7\"", /* a control character */
         "for=garbage",
         "for=01.2.3.4",

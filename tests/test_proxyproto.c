@@ -258,31 +258,32 @@ TEST(v1_fields_are_four_and_one_space_apart)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         invalid(bad[i], strlen(bad[i]));
     invalid(LIT("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n"));
-    CHECK_STR(why_, strlen(why_), "a PROXY line needs four fields after the protocol, one space apart");
+    CHECK_STR(why_, strlen(why_),
+              "a PROXY line needs four fields after the protocol, one space apart");
 }
 
 TEST(v1_addresses_must_be_of_the_family_named)
 {
     static const char *const bad[] = {
-        "PROXY TCP4 ::1 ::1 1 2\r\n",                    /* v6 in a TCP4 line */
-        "PROXY TCP4 1.2.3.4 ::1 1 2\r\n",                /* mixed */
-        "PROXY TCP4 ::ffff:1.2.3.4 1.2.3.4 1 2\r\n",     /* mapped is IPv6 text */
-        "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",            /* v4 in a TCP6 line */
-        "PROXY TCP6 ::1 5.6.7.8 1 2\r\n",                /* mixed */
-        "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",           /* leading zero */
-        "PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n",           /* leading zero */
-        "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",              /* three octets */
-        "PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n",          /* five */
-        "PROXY TCP4 256.2.3.4 5.6.7.8 1 2\r\n",          /* out of range */
-        "PROXY TCP4 1.2.3.-4 5.6.7.8 1 2\r\n",           /* sign */
-        "PROXY TCP4 0x1.2.3.4 5.6.7.8 1 2\r\n",          /* hex */
-        "PROXY TCP4 localhost 5.6.7.8 1 2\r\n",          /* a name */
-        "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",           /* a zone */
-        "PROXY TCP6 [::1] ::1 1 2\r\n",                  /* brackets */
-        "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n",      /* nine groups */
-        "PROXY TCP6 12345:: ::1 1 2\r\n",                /* five digits */
-        "PROXY TCP6 1::2::3 ::1 1 2\r\n",                /* two "::" */
-        "PROXY TCP6 ::1 ::g 1 2\r\n",                    /* not hex */
+        "PROXY TCP4 ::1 ::1 1 2\r\n",                /* v6 in a TCP4 line */
+        "PROXY TCP4 1.2.3.4 ::1 1 2\r\n",            /* mixed */
+        "PROXY TCP4 ::ffff:1.2.3.4 1.2.3.4 1 2\r\n", /* mapped is IPv6 text */
+        "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",        /* v4 in a TCP6 line */
+        "PROXY TCP6 ::1 5.6.7.8 1 2\r\n",            /* mixed */
+        "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",       /* leading zero */
+        "PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n",       /* leading zero */
+        "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",          /* three octets */
+        "PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n",      /* five */
+        "PROXY TCP4 256.2.3.4 5.6.7.8 1 2\r\n",      /* out of range */
+        "PROXY TCP4 1.2.3.-4 5.6.7.8 1 2\r\n",       /* sign */
+        "PROXY TCP4 0x1.2.3.4 5.6.7.8 1 2\r\n",      /* hex */
+        "PROXY TCP4 localhost 5.6.7.8 1 2\r\n",      /* a name */
+        "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",       /* a zone */
+        "PROXY TCP6 [::1] ::1 1 2\r\n",              /* brackets */
+        "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n",  /* nine groups */
+        "PROXY TCP6 12345:: ::1 1 2\r\n",            /* five digits */
+        "PROXY TCP6 1::2::3 ::1 1 2\r\n",            /* two "::" */
+        "PROXY TCP6 ::1 ::g 1 2\r\n",                /* not hex */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         invalid(bad[i], strlen(bad[i]));
@@ -417,7 +418,7 @@ TEST(v2_tlvs_are_skipped_and_counted)
     memset(block + n + 3, 'a', 255);
     n += 258;
     /* PP2_TYPE_SSL with sub-TLVs: client, verify, VERSION "TLSv1.3" */
-    static const unsigned char ssl[] = {0x20, 0x00, 0x0f, 0x01, 0, 0, 0, 0, 0x21,
+    static const unsigned char ssl[] = {0x20, 0x00, 0x0f, 0x01, 0,   0,   0,   0,   0x21,
                                         0x00, 0x07, 'T',  'L',  'S', 'v', '1', '.', '3'};
     memcpy(block + n, ssl, sizeof ssl);
     n += sizeof ssl;

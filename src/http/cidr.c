@@ -81,14 +81,14 @@ int htd_cidr_parse(const char *s, size_t len, htd_cidr *out, char *err, size_t e
         while (digits < dlen && d[digits] >= '0' && d[digits] <= '9')
             digits++;
         if (dlen == 0 || dlen > 3 || digits != dlen)
-            return errbuf(err, errlen, "%.*s: the prefix length after '/' must be a number",
-                          shown, s);
+            return errbuf(err, errlen, "%.*s: the prefix length after '/' must be a number", shown,
+                          s);
         prefix = 0;
         for (size_t i = 0; i < dlen; i++)
             prefix = prefix * 10 + (unsigned)(d[i] - '0');
         if (prefix > max)
-            return errbuf(err, errlen, "%.*s: /%u is longer than an IPv%d address (%u bits)",
-                          shown, s, prefix, v6 ? 6 : 4, max);
+            return errbuf(err, errlen, "%.*s: /%u is longer than an IPv%d address (%u bits)", shown,
+                          s, prefix, v6 ? 6 : 4, max);
     }
     r.bits = (uint8_t)(v6 ? prefix : 96 + prefix);
     /* IPv4 addresses are compared as ::ffff:a.b.c.d, so a short IPv6 prefix

@@ -24,6 +24,7 @@
 #include "module.h"
 #include "outq.h"
 #include "path.h"
+#include "proxyproto.h"
 #include "range.h"
 #include "req.h"
 #include "response.h"
@@ -38,14 +39,21 @@ static void arm(conn *c, int kind)
 
 static void on_event(watcher *w, uint32_t events);
 
-/* Counts c in the server's open connections (max_conns), then asks the
- * modules (per-address limits) whether to take it: 0, or -1 to close it. */
+/* Counts c in the server's open connections (max_conns): 0, or -1 to
+ * close it. */
 static int admit(conn *c)
 {
     server_ctx *s = c->w->srv;
     unsigned max = s->cfg.max_conns;
     if (max && atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >= max) return -1;
-    if (registry_conn_open(&s->reg, c) < 0) return -1;
+    return 0;
+}
+
+/* Asks the modules (per-address limits) whether to take c, its client now
+ * known: 0, or -1 to close it. */
+static int open_modules(conn *c)
+{
+    if (registry_conn_open(&c->w->srv->reg, c) < 0) return -1;
     c->opened = 1;
     return 0;
 }
@@ -58,7 +66,7 @@ static void unadmit(conn *c)
     if (s->cfg.max_conns) atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 }
 
-void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
+void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen, int proxied)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -79,7 +87,8 @@ void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen)
     memcpy(&c->peer, sa, salen);
     /* Over a limit: closed before anything is read, so that what the limit
      * protects (descriptors, buffers, work) is not spent on it. */
-    if (admit(c) < 0) {
+    c->proxy_header = proxied != 0;
+    if (admit(c) < 0 || (!proxied && open_modules(c) < 0)) {
         unadmit(c);
         transport_close(c->tp, fd);
         free(c);
@@ -191,7 +200,7 @@ void conn_on_timer(htd_timer *t)
 {
     conn *c = conn_of_timer(t);
     htd_timer_disarm(&c->timer);
-    if (c->state == CS_HEAD && c->started) {
+    if (c->state == CS_HEAD && c->started && !c->proxy_header) {
         conn_error(c, 408, "the request head did not arrive in time", 0);
         conn_run(c);
     } else if (c->state == CS_BODY || c->state == CS_SINK) {
@@ -786,9 +795,47 @@ static void head_started(conn *c)
 
 /* HEAD: parses what is buffered, runs the phases of a whole head, or reads
  * more (an idle connection waits on the idle timer, holding no buffer). */
+/* HEAD on a proxy_protocol listener, before the first request: the proxy's
+ * header, which names the client (or says to keep the peer: its own health
+ * checks). Anything else is not from the proxy: the connection closes,
+ * unanswered, as nginx does. */
+static int step_proxy_header(conn *c)
+{
+    if (c->rpos < c->rlen) {
+        htd_proxy_hdr h;
+        const char *why;
+        int n = htd_proxy_parse(c->rbuf + c->rpos, c->rlen - c->rpos, &h, NULL, &why);
+        if (n < 0) {
+            conn_close(c);
+            return 0;
+        }
+        if (n > 0) {
+            if (!h.local) c->peer = h.src;
+            c->rpos += (uint32_t)n;
+            c->proxy_header = 0;
+            if (open_modules(c) < 0) { /* over a limit for the client it names */
+                conn_close(c);
+                return 0;
+            }
+            return 1;
+        }
+    }
+    head_started(c); /* the header timeout covers the proxy's header too */
+    if (!c->readable) return 0;
+    switch (conn_fill(c)) {
+    case IO_AGAIN:
+        return 0;
+    case IO_ERROR:
+        conn_close(c);
+        return 0;
+    }
+    return 1;
+}
+
 static int step_head(conn *c)
 {
     worker *l = c->w;
+    if (c->proxy_header) return step_proxy_header(c);
     if (c->rpos < c->rlen) {
         const char *why = "bad request";
         if (c->req && c->req->r) req_done(c); /* ended without a queued response */

@@ -27,8 +27,10 @@
 #include "connection.h"
 #include "outq.h"
 
-/* Takes a new connection, serving what it has sent before watching it. */
-void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Takes a new connection, serving what it has sent before watching it.
+ * proxied: its listener has proxy_protocol, so it starts with a PROXY
+ * protocol header (proxyproto.h) naming the client, before any request. */
+void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen, int proxied);
 /* The callback of the connections' timer lists. */
 void conn_on_timer(htd_timer *t);
 /* The connection whose timer t is. */

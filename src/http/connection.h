@@ -39,11 +39,12 @@ typedef struct conn {
     uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
     uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
     uint8_t body_chunked : 1;
-    uint8_t started : 1;     /* some bytes of the current request head have arrived */
-    uint8_t out_watched : 1; /* registered for EPOLLOUT too */
-    uint8_t timer_kind;      /* the list the timer was last armed on (T_...) */
-    uint8_t hup;             /* the client has closed its side (or reset) */
-    uint8_t opened;          /* the modules' conn_open took it: their conn_close is due */
+    uint8_t started : 1;      /* some bytes of the current request head have arrived */
+    uint8_t out_watched : 1;  /* registered for EPOLLOUT too */
+    uint8_t proxy_header : 1; /* a PROXY protocol header is due before the first request */
+    uint8_t timer_kind;       /* the list the timer was last armed on (T_...) */
+    uint8_t hup;              /* the client has closed its side (or reset) */
+    uint8_t opened;           /* the modules' conn_open took it: their conn_close is due */
     worker *w;
     htd_timer timer;
     unsigned nreq;

@@ -316,8 +316,8 @@ static void forwarded_line(walk *w, const char *s, size_t n)
 }
 
 int htd_forwarded_client(enum htd_fwd_field field, const htd_str *values, size_t nvalues,
-                         const struct sockaddr_in6 *peer, const htd_cidr *trusted,
-                         size_t ntrusted, struct sockaddr_in6 *client, const char **why)
+                         const struct sockaddr_in6 *peer, const htd_cidr *trusted, size_t ntrusted,
+                         struct sockaddr_in6 *client, const char **why)
 {
     *client = *peer;
     if (!htd_cidr_list_match(trusted, ntrusted, peer)) return 0;

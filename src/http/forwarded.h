@@ -58,7 +58,7 @@ enum htd_fwd_field {
  * "unknown" or "_obfuscated", with ":port" or ":_obfport" (quoted).
  */
 int htd_forwarded_client(enum htd_fwd_field field, const htd_str *values, size_t nvalues,
-                         const struct sockaddr_in6 *peer, const htd_cidr *trusted,
-                         size_t ntrusted, struct sockaddr_in6 *client, const char **why);
+                         const struct sockaddr_in6 *peer, const htd_cidr *trusted, size_t ntrusted,
+                         struct sockaddr_in6 *client, const char **why);
 
 #endif

@@ -217,8 +217,7 @@ static int parse_v2(const unsigned char *b, size_t len, htd_proxy_hdr *out, size
     return (int)(V2_HEAD + blen);
 }
 
-int htd_proxy_parse(const char *buf, size_t len, htd_proxy_hdr *out, size_t *need,
-                    const char **why)
+int htd_proxy_parse(const char *buf, size_t len, htd_proxy_hdr *out, size_t *need, const char **why)
 {
     size_t ignored;
     if (!need) need = &ignored;

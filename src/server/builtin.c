@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
+#include "realip.h"
 #include "routes.h"
 #include "rules.h"
 #include "static.h"
@@ -20,6 +21,7 @@
  * feature is a module and a line here. */
 static const htd_module *const modules[] = {
     &connlimit_module, /* connections: how many one client address may have open */
+    &realip_module,    /* rewrite: the client behind trusted proxies */
     &rules_module,     /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &cgi_module,       /* content: scripts */
     &store_module,     /* content: PUT, POST, DELETE in writable areas */

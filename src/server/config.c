@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "auth.h"
 #include "builtin.h"
+#include "cidr.h"
 #include "fields.h"
 #include "listen.h"
 #include "log.h"
@@ -40,6 +42,7 @@ struct conf_file {
     const char **listen;
     const char **writable;
     const char **cgi;
+    const char **trusted;
     const char **content_order;
     char **owned; /* strings made here (absolute paths) */
     size_t nowned;
@@ -207,6 +210,7 @@ void conf_close(conf_file *f)
     free((void *)f->listen);
     free((void *)f->writable);
     free((void *)f->cgi);
+    free((void *)f->trusted);
     free((void *)f->content_order);
     free(f->path);
     free(f->dir);
@@ -241,6 +245,11 @@ static const char *const top_keys[] = {"listen",
                                        "max_conns",
                                        "max_conns_per_ip",
                                        "ipv6_prefix",
+                                       "min_body_rate",
+                                       "min_body_window",
+                                       "memory_budget",
+                                       "trusted_proxies",
+                                       "real_ip_header",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -355,6 +364,25 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         count(f, root, "min_body_rate", &c->min_body_rate, 1, 1000000000, err, errlen) < 0 ||
         timeout(f, root, "min_body_window", &c->min_body_window_ms, err, errlen) < 0)
         return -1;
+    if ((s = config_setting_get_member(root, "trusted_proxies")) && !c->ntrusted_proxies) {
+        if (get_strings(f, s, &f->trusted, &n, err, errlen) < 0) return -1;
+        for (size_t i = 0; i < n; i++) {
+            htd_cidr cidr;
+            char why[160];
+            if (htd_cidr_parse(f->trusted[i], strlen(f->trusted[i]), &cidr, why, sizeof why) < 0)
+                return conf_fail(err, errlen, f, s, "trusted_proxies: %s", why);
+        }
+        c->trusted_proxies = f->trusted;
+        c->ntrusted_proxies = n;
+    }
+    if ((s = config_setting_get_member(root, "real_ip_header")) && !c->real_ip_header) {
+        const char *v =
+            config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+        if (!v || (strcasecmp(v, "X-Forwarded-For") != 0 && strcasecmp(v, "Forwarded") != 0))
+            return conf_fail(err, errlen, f, s,
+                             "real_ip_header must be \"X-Forwarded-For\" or \"Forwarded\"");
+        c->real_ip_header = v;
+    }
     if ((s = config_setting_get_member(root, "cgi")) && !c->ncgi) {
         if (get_strings(f, s, &f->cgi, &n, err, errlen) < 0) return -1;
         c->cgi = f->cgi;

@@ -16,9 +16,31 @@
 
 #define LISTEN_BACKLOG 4096
 
-/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" and resolves it. */
-int listen_parse(const char *spec, listen_addr *a, char *err, size_t errlen)
+/* Splits "HOST:PORT", "[V6]:PORT" or "PORT", then options after a space,
+ * and resolves it. */
+int listen_parse(const char *whole, listen_addr *a, char *err, size_t errlen)
 {
+    char spec[300];
+    size_t n = strcspn(whole, " ");
+    if (n >= sizeof spec) {
+        snprintf(err, errlen, "bad listen address '%s': too long", whole);
+        return -1;
+    }
+    memcpy(spec, whole, n);
+    spec[n] = 0;
+    a->proxy_protocol = 0;
+    for (const char *o = whole + n; *o;) {
+        o += strspn(o, " ");
+        size_t k = strcspn(o, " ");
+        if (k == 14 && memcmp(o, "proxy_protocol", 14) == 0)
+            a->proxy_protocol = 1;
+        else if (k) {
+            snprintf(err, errlen, "bad listen option '%.*s' in '%s' (known: proxy_protocol)",
+                     (int)k, o, whole);
+            return -1;
+        }
+        o += k;
+    }
     char host[256] = "";
     const char *port;
     const char *colon = strrchr(spec, ':');

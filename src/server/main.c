@@ -85,6 +85,9 @@ static void usage(FILE *f)
           "      --min-body-rate N  bytes per second a request body must average over each\n"
           "                         --min-body-window, or it is cut with 408 (default: none)\n"
           "      --min-body-window S  seconds over which --min-body-rate is judged (default 10)\n"
+          "      --trusted-proxy CIDR  take the client's address from X-Forwarded-For on\n"
+          "                         requests from these proxies; repeatable\n"
+          "      --real-ip-header NAME  X-Forwarded-For (default) or Forwarded\n"
           "      --memory-budget SIZE  memory requests may hold at once (buffers, bodies,\n"
           "                         uploads, compressors, cached files); beyond it new\n"
           "                         requests get 503 (default: none)\n"
@@ -151,6 +154,8 @@ int main(int argc, char **argv)
         {"min-body-rate", required_argument, NULL, 'R'},
         {"min-body-window", required_argument, NULL, 'W'},
         {"memory-budget", required_argument, NULL, 'b'},
+        {"trusted-proxy", required_argument, NULL, 'x'},
+        {"real-ip-header", required_argument, NULL, 'X'},
         {"check-config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -158,7 +163,7 @@ int main(int argc, char **argv)
     };
     htd_config cfg = {0};
     const char *check = NULL;
-    const char *listen[64], *writable[64], *cgi[64], *cache_control[64];
+    const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -240,6 +245,14 @@ int main(int argc, char **argv)
         case 'W':
             cfg.min_body_window_ms = parse_seconds("--min-body-window", optarg);
             break;
+        case 'x':
+            if (cfg.ntrusted_proxies == sizeof trusted / sizeof trusted[0])
+                die("--trusted-proxy %s: at most 64%s", optarg, "");
+            trusted[cfg.ntrusted_proxies++] = optarg;
+            break;
+        case 'X':
+            cfg.real_ip_header = optarg;
+            break;
         case 'b':
             if (store_parse_size(optarg, strlen(optarg), &cfg.memory_budget) < 0 ||
                 !cfg.memory_budget)
@@ -269,6 +282,7 @@ int main(int argc, char **argv)
     cfg.listen = listen;
     cfg.writable = writable;
     cfg.cgi = cgi;
+    cfg.trusted_proxies = trusted;
     cfg.cache_control = cache_control;
     char err[512];
     if (check) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,14 +270,20 @@ void htd_server_free(htd_server *s)
 }
 
 /* Settings read only at start: say so when a reload changes them. */
+static int same_list(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0) return 0;
+    return 1;
+}
+
 static void note_restart_only(const htd_config *now, const htd_config *next)
 {
-    int listen_same = now->nlisten == next->nlisten;
-    for (size_t i = 0; listen_same && i < now->nlisten; i++)
-        listen_same = strcmp(now->listen[i], next->listen[i]) == 0;
-    int writable_same = now->nwritable == next->nwritable;
-    for (size_t i = 0; writable_same && i < now->nwritable; i++)
-        writable_same = strcmp(now->writable[i], next->writable[i]) == 0;
+    int listen_same = same_list(now->listen, now->nlisten, next->listen, next->nlisten);
+    int writable_same = same_list(now->writable, now->nwritable, next->writable, next->nwritable);
+    const char *hn = now->real_ip_header ? now->real_ip_header : "",
+               *hx = next->real_ip_header ? next->real_ip_header : "";
     const struct {
         const char *name;
         int same;
@@ -296,6 +303,9 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
         {"min_body_rate", now->min_body_rate == next->min_body_rate},
         {"min_body_window", now->min_body_window_ms == next->min_body_window_ms},
         {"memory_budget", now->memory_budget == next->memory_budget},
+        {"trusted_proxies", same_list(now->trusted_proxies, now->ntrusted_proxies,
+                                      next->trusted_proxies, next->ntrusted_proxies)},
+        {"real_ip_header", strcasecmp(hn, hx) == 0},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)

@@ -119,6 +119,7 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
     for (size_t i = 0; i < l->nlisteners; i++) {
         listener *ls = &l->listeners[i];
         ls->wk = l;
+        ls->proxied = srv->addrs[i].proxy_protocol;
         if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN,
                        on_listener) < 0) {
             snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
@@ -227,7 +228,7 @@ static void on_listener(watcher *w, uint32_t events)
      * them, so that none of them can get what a change replaced. */
     if (n > 1 && l->site) caches_read(l->caches, l->site->nvhosts);
     for (int i = 0; i < n; i++)
-        conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i]);
+        conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i], ls->proxied);
 }
 
 /* Stop accepting; close what is idle; the rest close after their response. */

@@ -12,6 +12,7 @@
 typedef struct listener {
     watcher w;
     struct worker *wk;
+    int proxied; /* proxy_protocol: its connections start with a PROXY header */
 } listener;
 
 worker *worker_new(htd_server *srv, int id, char *err, size_t errlen);

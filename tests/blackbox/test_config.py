@@ -71,6 +71,27 @@ def test_check_config_ok_exit_0(ctx):
         cd.cleanup()
 
 
+def test_check_config_takes_the_limits_for_the_internet(ctx):
+    """Every setting of the README's "Running on the internet" from a file."""
+    cd = _confdir()
+    try:
+        path = cd.write_conf(MINIMAL + 'max_conns = 10000;\nmax_conns_per_ip = 64;\n'
+                             'ipv6_prefix = 56;\nmin_body_rate = 500;\nmin_body_window = 20;\n'
+                             'memory_budget = "512M";\ntrusted_proxies = ["10.0.0.0/8", "::1"];\n'
+                             'real_ip_header = "Forwarded";\nlisten = ["127.0.0.1:0 proxy_protocol"];\n')
+        p = run_htd(["--check-config", path])
+        eq(p.returncode, 0, "exit status (stderr %r)" % p.stderr)
+        eq(p.stderr, b"", "stderr")
+    finally:
+        cd.cleanup()
+
+
+def test_check_config_bad_body_rate_and_memory_budget(ctx):
+    refused('root = "site";\nmin_body_rate = -1;\n', 2, words=["min_body_rate"])
+    refused('root = "site";\nmin_body_window = 0;\n', 2, words=["min_body_window"])
+    refused('root = "site";\nmemory_budget = "lots";\n', 2, words=["memory_budget", "lots"])
+
+
 def test_check_config_of_the_example_exit_0(ctx):
     repo = os.path.dirname(harness.EXAMPLES_DIR)
     p = run_htd(["--check-config", "examples/htd.conf"], cwd=repo)
