@@ -11,8 +11,8 @@
 
 #include "conn.h"
 
-#define SHARDS 64    /* locks: two workers rarely wait on one another */
-#define BUCKETS 256  /* chains per shard */
+#define SHARDS 64   /* locks: two workers rarely wait on one another */
+#define BUCKETS 256 /* chains per shard */
 
 typedef struct addr_count {
     struct addr_count *next;
