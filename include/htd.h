@@ -130,6 +130,9 @@ typedef struct htd_config {
      * prefix of ipv6_prefix bits); beyond it, as max_conns. 0 means none. */
     unsigned max_conns_per_ip;
     unsigned ipv6_prefix; /* 1 to 128; 0 means 64 */
+    /* The buckets the config file's rate limits keep, over every worker: a
+     * fixed table of 8 bytes each, 64 to 16777216; 0 means 65536. */
+    unsigned rate_limit_slots;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "rules.h"
 #include "static.h"
@@ -20,13 +21,19 @@
  * feature is a module and a line here. */
 static const htd_module *const modules[] = {
     &connlimit_module, /* connections: how many one client address may have open */
-    &rules_module,     /* rewrite: vhost and rule; access: addresses, passwords, redirects */
-    &cgi_module,       /* content: scripts */
-    &store_module,     /* content: PUT, POST, DELETE in writable areas */
-    &routes_module,    /* content: the embedder's handlers */
-    &static_module,    /* content: files; error pages */
-    &gzip_module,      /* compression of files, started by static */
-    &log_module,       /* access logs */
+    /* The rewrite phase comes first (rules chooses the scope); in the access
+     * phase, rate limits by address or header go before the rule's checks,
+     * so refused and unauthenticated requests count, and those by user after
+     * the realm has accepted one. */
+    &ratelimit_module,      /* access: rate limits keyed by address or header */
+    &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
+    &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
+    &cgi_module,            /* content: scripts */
+    &store_module,          /* content: PUT, POST, DELETE in writable areas */
+    &routes_module,         /* content: the embedder's handlers */
+    &static_module,         /* content: files; error pages */
+    &gzip_module,           /* compression of files, started by static */
+    &log_module,            /* access logs */
 };
 
 /* r made of the modules, with the content modules in the order names

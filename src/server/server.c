@@ -293,6 +293,7 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
         {"max_conns", now->max_conns == next->max_conns},
         {"max_conns_per_ip", now->max_conns_per_ip == next->max_conns_per_ip},
         {"ipv6_prefix", now->ipv6_prefix == next->ipv6_prefix},
+        {"rate_limit_slots", now->rate_limit_slots == next->rate_limit_slots},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)
