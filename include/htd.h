@@ -148,6 +148,9 @@ typedef struct htd_config {
     const char *const *trusted_proxies;
     size_t ntrusted_proxies;
     const char *real_ip_header; /* "X-Forwarded-For" (NULL) or "Forwarded" */
+    /* The buckets the config file's rate limits keep, over every worker: a
+     * fixed table of 8 bytes each, 64 to 16777216; 0 means 65536. */
+    unsigned rate_limit_slots;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

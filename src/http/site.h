@@ -20,11 +20,12 @@
 
 #include "htd.h"
 
-/* What the modules make of a config (access.h, auth.h, log.h): the site
+/* What the modules make of a config (access.h, auth.h, log.h, ratelimit.h): the site
  * holds them without looking inside. */
 struct access_rule;
 struct auth_users;
 struct logfmt;
+struct ratelimit;
 
 typedef struct realm {
     char *hdr; /* "WWW-Authenticate: Basic realm=\"...\", charset=\"UTF-8\"\r\n" */
@@ -47,10 +48,11 @@ typedef struct scope {
     size_t headers_len;
     const errdoc *errdocs;
     size_t nerrdocs;
-    uint8_t own; /* OWN_* bits */
+    const struct ratelimit *ratelimit; /* NULL: no rate limit (ratelimit.h) */
+    uint8_t own;                       /* OWN_* bits */
 } scope;
 
-enum { OWN_ACCESS = 1, OWN_AUTH = 2, OWN_HEADERS = 4, OWN_ERRDOCS = 8 };
+enum { OWN_ACCESS = 1, OWN_AUTH = 2, OWN_HEADERS = 4, OWN_ERRDOCS = 8, OWN_RATELIMIT = 16 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
 typedef struct rule {

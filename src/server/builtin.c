@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "realip.h"
 #include "routes.h"
 #include "rules.h"
@@ -21,14 +22,20 @@
  * feature is a module and a line here. */
 static const htd_module *const modules[] = {
     &connlimit_module, /* connections: how many one client address may have open */
-    &realip_module,    /* rewrite: the client behind trusted proxies */
-    &rules_module,     /* rewrite: vhost and rule; access: addresses, passwords, redirects */
-    &cgi_module,       /* content: scripts */
-    &store_module,     /* content: PUT, POST, DELETE in writable areas */
-    &routes_module,    /* content: the embedder's handlers */
-    &static_module,    /* content: files; error pages */
-    &gzip_module,      /* compression of files, started by static */
-    &log_module,       /* access logs */
+    /* The rewrite phase comes first (realip finds the client, rules chooses
+     * the scope); in the access phase, rate limits by address or header go
+     * before the rule's checks, so refused and unauthenticated requests
+     * count, and those by user after the realm has accepted one. */
+    &realip_module,         /* rewrite: the client behind trusted proxies */
+    &ratelimit_module,      /* access: rate limits keyed by address or header */
+    &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
+    &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
+    &cgi_module,            /* content: scripts */
+    &store_module,          /* content: PUT, POST, DELETE in writable areas */
+    &routes_module,         /* content: the embedder's handlers */
+    &static_module,         /* content: files; error pages */
+    &gzip_module,           /* compression of files, started by static */
+    &log_module,            /* access logs */
 };
 
 /* r made of the modules, with the content modules in the order names

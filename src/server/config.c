@@ -29,6 +29,7 @@
 #include "listen.h"
 #include "log.h"
 #include "path.h"
+#include "ratelimit.h"
 #include "response.h"
 #include "rewrite.h"
 #include "store.h"
@@ -250,6 +251,8 @@ static const char *const top_keys[] = {"listen",
                                        "memory_budget",
                                        "trusted_proxies",
                                        "real_ip_header",
+                                       "rate_limit",
+                                       "rate_limit_slots",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -362,7 +365,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         count(f, root, "max_conns_per_ip", &c->max_conns_per_ip, 1, 10000000, err, errlen) < 0 ||
         count(f, root, "ipv6_prefix", &c->ipv6_prefix, 1, 128, err, errlen) < 0 ||
         count(f, root, "min_body_rate", &c->min_body_rate, 1, 1000000000, err, errlen) < 0 ||
-        timeout(f, root, "min_body_window", &c->min_body_window_ms, err, errlen) < 0)
+        timeout(f, root, "min_body_window", &c->min_body_window_ms, err, errlen) < 0 ||
+        count(f, root, "rate_limit_slots", &c->rate_limit_slots, RL_SLOTS_MIN, RL_SLOTS_MAX, err,
+              errlen) < 0)
         return -1;
     if ((s = config_setting_get_member(root, "trusted_proxies")) && !c->ntrusted_proxies) {
         if (get_strings(f, s, &f->trusted, &n, err, errlen) < 0) return -1;
@@ -663,14 +668,69 @@ static int parse_errdocs(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
-/* The settings a vhost and a rule share. */
-static int parse_scope(builder *b, const config_setting_t *g, scope *sc)
+/* rate_limit = { rate = "10r/s"; burst = 20; key = "addr"; delay = false; }; or "off". Its
+ * buckets are its place's: vh's, and r's if set in a rule. */
+static int parse_ratelimit(builder *b, const config_setting_t *s, scope *sc, const vhost *vh,
+                           const rule *r)
+{
+    static const char shape[] =
+        "rate_limit must be a group { rate = \"10r/s\"; burst = 20; key = \"addr\"; } or "
+        "\"off\"%s%s";
+    sc->own |= OWN_RATELIMIT;
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "off") != 0) return bfail(b, s, shape, "", "");
+        sc->ratelimit = NULL;
+        return 0;
+    }
+    static const char *const keys[] = {"rate", "burst", "key", "delay", NULL};
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) return bfail(b, s, shape, "", "");
+    if (only_keys(b->f, s, "rate_limit", keys, b->err, b->errlen) < 0) return -1;
+    ratelimit *rl = calloc(1, sizeof *rl);
+    if (!rl) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->ratelimit = rl;
+    rl->zone = ratelimit_zone(vh->name, r ? r->kind : 0, r ? r->pat : NULL);
+    const config_setting_t *m;
+    const char *v;
+    if (!(m = config_setting_get_member(s, "rate")))
+        return bfail(b, s, "rate_limit needs a rate, like rate = \"10r/s\";%s%s", "", "");
+    if (get_string(b->f, m, &v, b->err, b->errlen) < 0) return -1;
+    if (ratelimit_parse_rate(v, &rl->interval) < 0)
+        return bfail(b, m,
+                     "rate must be requests per second or minute, like \"10r/s\" or \"30r/m\" "
+                     "(from 1 to 1000000), got \"%s\"%s",
+                     v, "");
+    if ((m = config_setting_get_member(s, "burst"))) {
+        double d;
+        if (get_number(b->f, m, &d, b->err, b->errlen) < 0) return -1;
+        if (d < 0 || d > RL_BURST_MAX || d != (double)(uint32_t)d)
+            return bfail(b, m, "burst must be a whole number from 0 to 1000000%s%s", "", "");
+        rl->burst = (uint32_t)d;
+    }
+    if ((m = config_setting_get_member(s, "key"))) {
+        if (get_string(b->f, m, &v, b->err, b->errlen) < 0) return -1;
+        if (ratelimit_parse_key(v, rl) < 0)
+            return bfail(b, m, "key must be \"addr\", \"user\" or \"header:NAME\", got \"%s\"%s", v,
+                         "");
+    }
+    if ((m = config_setting_get_member(s, "delay"))) {
+        if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+            return bfail(b, m, "delay must be true or false%s%s", "", "");
+        rl->delay = (uint8_t)config_setting_get_bool(m);
+    }
+    return 0;
+}
+
+/* The settings a vhost and a rule share; r is NULL for a vhost's. */
+static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const vhost *vh,
+                       const rule *r)
 {
     const config_setting_t *s;
     if ((s = config_setting_get_member(g, "access")) && parse_access(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "auth")) && parse_auth(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "headers")) && parse_headers(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "error_pages")) && parse_errdocs(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "rate_limit")) && parse_ratelimit(b, s, sc, vh, r) < 0)
+        return -1;
     return 0;
 }
 
@@ -689,12 +749,14 @@ static void inherit(scope *sc, const scope *from)
         sc->errdocs = from->errdocs;
         sc->nerrdocs = from->nerrdocs;
     }
+    if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
 }
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact",   "prefix", "regex", "redirect",    "code", "query",
-                                       "headers", "access", "auth",  "error_pages", NULL};
+    static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
+                                       "code",  "query",       "headers",    "access",
+                                       "auth",  "error_pages", "rate_limit", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -767,7 +829,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
             return bfail(b, s, "query must be \"keep\" or \"drop\", got \"%s\"%s", q, "");
         r->keep_query = q[0] == 'k';
     }
-    if (parse_scope(b, g, &r->sc) < 0) return -1;
+    if (parse_scope(b, g, &r->sc, vh, r) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;
 }
@@ -867,9 +929,9 @@ static int set_cgi(builder *b, const config_setting_t *s, vhost *vh, const char 
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {"names",       "default", "root",   "access_log",
-                                       "log_format",  "headers", "access", "auth",
-                                       "error_pages", "rules",   "cgi",    NULL};
+    static const char *const keys[] = {"names",   "default",    "root", "access_log",  "log_format",
+                                       "headers", "access",     "auth", "error_pages", "rules",
+                                       "cgi",     "rate_limit", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -936,7 +998,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         free(v);
         if (rc < 0) return -1;
     }
-    if (parse_scope(b, g, &vh->sc) < 0) return -1;
+    if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
     return parse_rules(b, g, vh);
 }
 
@@ -990,7 +1052,8 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi,
                 cfg->ncgi) < 0)
         goto fail;
-    if (root && (parse_scope(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0)) goto fail;
+    if (root && (parse_scope(&b, root, &top->sc, top, NULL) < 0 || parse_rules(&b, root, top) < 0))
+        goto fail;
     if (cache_control_rules(&b, top) < 0) goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0)
@@ -1013,6 +1076,7 @@ static void scope_free(scope *sc)
         free(r);
     }
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
+    if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
     if (sc->own & OWN_ERRDOCS) {
         errdoc *e = (errdoc *)sc->errdocs;
         for (size_t i = 0; i < sc->nerrdocs; i++)

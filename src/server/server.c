@@ -306,6 +306,7 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
         {"trusted_proxies", same_list(now->trusted_proxies, now->ntrusted_proxies,
                                       next->trusted_proxies, next->ntrusted_proxies)},
         {"real_ip_header", strcasecmp(hn, hx) == 0},
+        {"rate_limit_slots", now->rate_limit_slots == next->rate_limit_slots},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)

@@ -253,6 +253,48 @@ def test_check_config_bad_connection_limits(ctx):
     refused('root = "site";\nipv6_prefix = 129;\n', 2, words=["ipv6_prefix", "128"])
 
 
+def test_check_config_bad_rate_limits(ctx):
+    def rl(text):
+        return 'root = "site";\nrules = (\n  { prefix = "/a/";\n    rate_limit = %s; }\n);\n' % text
+    refused(rl('{ rate = "10r/h"; }'), 4, words=["rate", "10r/h", "r/s", "r/m"])
+    refused(rl('{ rate = "0r/s"; }'), 4, words=["rate", "0r/s"])
+    refused(rl('{ rate = 10; }'), 4, words=["rate", "string"])
+    refused(rl('{\n rate = "10r/s";\n burst = -1; }'), 6, words=["burst", "whole number"])
+    refused(rl('{ rate = "10r/s"; burst = 2.5; }'), 4, words=["burst", "whole number"])
+    refused(rl('{ rate = "10r/s"; burst = 2000000; }'), 4, words=["burst", "1000000"])
+    refused(rl('{ rate = "10r/s"; key = "ip"; }'), 4, words=["key", '"ip"', "header:NAME"])
+    refused(rl('{ rate = "10r/s"; key = "header:X Key"; }'), 4, words=["key", "header:X Key"])
+    refused(rl('{ rate = "10r/s"; key = "header:"; }'), 4, words=["key"])
+    refused(rl('{ rate = "10r/s"; delay = "yes"; }'), 4, words=["delay", "true or false"])
+    refused(rl('{ rate = "10r/s"; zone = "x"; }'), 4, words=["zone", "rate_limit", "burst"])
+    refused(rl('{ burst = 5; }'), 4, words=["rate_limit needs a rate"])
+    refused(rl('"on"'), 4, words=["rate_limit", "off"])
+    refused(rl('5'), 4, words=["rate_limit", "group"])
+    refused('root = "site";\nvhosts = ( { names = "v.test"; root = "site";\n'
+            '  rate_limit = { rate = "1r/x"; }; } );\n', 3, words=["1r/x"])
+    refused('root = "site";\n\nrate_limit = { rate = "10r/s"; burst = 1; key = "usr"; };\n', 3,
+            words=["usr"])
+    refused('root = "site";\nrate_limit_slots = 10;\n', 2, words=["rate_limit_slots", "64"])
+    refused('root = "site";\nrate_limit_slots = 16777217;\n', 2, words=["rate_limit_slots"])
+
+
+def test_check_config_good_rate_limits(ctx):
+    cd = _confdir()
+    try:
+        path = cd.write_conf(
+            'root = "site";\nrate_limit_slots = 1024;\n'
+            'rate_limit = { rate = "10r/s"; burst = 20; key = "addr"; delay = false; };\n'
+            'rules = ( { prefix = "/api/"; rate_limit = { rate = "30r/m"; key = "header:X-Api-Key";'
+            ' delay = true; burst = 5; }; },\n'
+            '          { prefix = "/free/"; rate_limit = "off"; } );\n'
+            'vhosts = ( { names = "v.test"; root = "site"; rate_limit = { rate = "1r/s";'
+            ' key = "user"; }; } );\n')
+        p = run_htd(["--check-config", path])
+        eq(p.returncode, 0, "exit status (stderr %r)" % p.stderr)
+    finally:
+        cd.cleanup()
+
+
 def test_check_config_bad_max_upload(ctx):
     refused('root = "site";\nmax_upload = "12Q";\n', 2, words=["12Q"])
 

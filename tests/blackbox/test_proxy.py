@@ -224,3 +224,20 @@ def test_proxy_protocol_and_trusted_proxy_settings_are_checked(ctx):
                 check(w in err, "%r not in %r" % (w, err))
         finally:
             cd.cleanup()
+
+
+def test_rate_limits_count_the_forwarded_client(ctx):
+    conf = _conf('trusted_proxies = ["127.0.0.1"];\n'
+                 'rate_limit = { rate = "1r/m"; key = "addr"; };\n')
+    srv, cd = _start(conf)
+    try:
+        def status(client):
+            return harness.get(srv, "/file.txt", headers=[("X-Forwarded-For", client)]).status
+        eq(status("198.51.100.50"), 200, "a client's first request")
+        eq(status("198.51.100.50"), 429, "its second within the minute")
+        eq(status("198.51.100.51"), 200, "another client behind the same proxy")
+    finally:
+        eq(srv.stop(), 0, "exit status")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+        srv.cleanup()
+        cd.cleanup()
