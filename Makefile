@@ -23,7 +23,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test unit symbols blackbox asan fuzz check demo clean format format-check layers
+.PHONY: all test unit symbols blackbox asan fuzz fuzz-long check demo clean format format-check layers
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -86,23 +86,50 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ CFLAGS="-O1 -g $(SAN)" \
 		LDLIBS="$(LDLIBS) $(SAN)" test
 
-# libFuzzer over the request parser and the chunked decoder (2/3 of the time),
-# then over the response and header-block parser (the rest): FUZZ_SECONDS in all.
+# libFuzzer targets: fuzz/fuzz_NAME.c, its seeds in fuzz/corpus_NAME/, and the
+# sources it tests in FUZZ_SRCS_NAME (a new target is a file and that line).
+# `make fuzz` (in check) runs them all, FUZZ_JOBS at a time, for FUZZ_SECONDS
+# in all; `make fuzz-long FUZZ_SECONDS=N` runs each for N seconds. Both keep
+# their corpora in build-fuzz/ and print the inputs each executed.
+FUZZ_SRCS_parser = src/http/fields.c src/http/parser.c src/http/chunked.c
+FUZZ_SRCS_fields = src/http/fields.c
+FUZZ_SRCS_path = src/http/path.c
+FUZZ_SRCS_range = src/http/range.c
+FUZZ_SRCS_encoding = src/http/encoding.c src/http/fields.c
+FUZZ_SRCS_htpasswd = src/modules/auth.c
+FUZZ_SRCS_listing = src/modules/listing.c src/core/beneath.c src/http/path.c src/http/encoding.c \
+	src/http/fields.c
+FUZZ_SRCS_config = $(LIB_SRCS)
+FUZZ_SRCS_proxyproto = src/http/proxyproto.c
+# The config target keeps the loader's files inside its sandbox and its
+# listen addresses numeric (fuzz/fuzz_config.c).
+FUZZ_LDFLAGS_config = -Wl,--wrap=open,--wrap=fopen,--wrap=getaddrinfo
+
+FUZZ_TARGETS ?= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz: build-fuzz/fuzz_parser build-fuzz/fuzz_fields
-	$(Q)mkdir -p build-fuzz/corpus build-fuzz/corpus_fields
-	$(Q)set -e; t=$$(($(FUZZ_SECONDS) * 2 / 3)); t=$$((t > 0 ? t : 1)); \
-	build-fuzz/fuzz_parser -max_total_time=$$t -max_len=4096 \
-		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus; \
-	t=$$(($(FUZZ_SECONDS) - t)); t=$$((t > 0 ? t : 1)); \
-	build-fuzz/fuzz_fields -max_total_time=$$t -max_len=4096 \
-		-artifact_prefix=build-fuzz/ build-fuzz/corpus_fields fuzz/corpus_fields
-FUZZ_SRCS = src/http/fields.c src/http/parser.c src/http/chunked.c
-build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_SRCS:.c=.h)
+FUZZ_JOBS ?= 2
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -g -O1 $(FUZZ_SAN)
+FUZZ_BINS = $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+build-fuzz/obj/%.o: src/%.c Makefile
 	@mkdir -p $(dir $@)
+	@echo "  CC      $< (fuzz)"
+	$(Q)clang $(HTD_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+fuzz_objs = $(patsubst src/%.c,build-fuzz/obj/%.o,$(FUZZ_SRCS_$(1)))
+.SECONDARY: $(LIB_SRCS:src/%.c=build-fuzz/obj/%.o)
+.SECONDEXPANSION:
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $$(call fuzz_objs,$$*)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(filter-out -MMD -MP,$(HTD_CFLAGS)) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+	$(Q)clang $(HTD_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $< \
+		$(call fuzz_objs,$*) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)n=$(words $(FUZZ_TARGETS)); t=$$(($(FUZZ_SECONDS) * $(FUZZ_JOBS) / n)); \
+	fuzz/run.sh $$((t > 0 ? t : 1)) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+fuzz-long: $(FUZZ_BINS)
+	$(Q)fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 # The committed .clang-format over every C source: `make format` applies it,
 # `make format-check` (part of check) fails on any file it would change.
@@ -126,4 +153,5 @@ demo: $(BUILD)/htd
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/pic/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/pic/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d \
+	build-fuzz/obj/*/*.d build-fuzz/*.d)

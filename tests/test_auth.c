@@ -416,6 +416,29 @@ TEST(load_refuses_a_duplicate_user)
                   ":3: user bob: duplicate user (first on line 2)", "S4Yal");
 }
 
+TEST(load_text_is_the_file_loader_without_the_file)
+{
+    static const char text[] = "# users\nalice:" BCRYPT5 "\r\nbob:" SHA512 "\n\ncarol:" APR1;
+    auth_users *u = auth_load_text(text, sizeof text - 1, "mem", err_, sizeof err_);
+    CHECK(u == NULL);
+    CHECK(strcmp(err_, "mem:5: user carol: MD5-apr1 hashes are refused; make the file with "
+                       "htpasswd -B") == 0);
+    /* The same file, cut before carol's line; not NUL-terminated where it is cut. */
+    size_t len = (size_t)(strstr(text, "carol") - text);
+    u = auth_load_text(text, len, "mem", err_, sizeof err_);
+    CHECK(u != NULL);
+    if (!u) return;
+    const char *h = auth_lookup(u, S("alice"));
+    CHECK(h && strcmp(h, BCRYPT5) == 0);
+    h = auth_lookup(u, S("bob"));
+    CHECK(h && strcmp(h, SHA512) == 0);
+    CHECK(auth_lookup(u, S("carol")) == NULL);
+    auth_free(u);
+    u = auth_load_text("", 0, "empty", err_, sizeof err_);
+    CHECK(u != NULL && auth_dummy(u) == NULL);
+    auth_free(u);
+}
+
 TEST(load_reports_a_missing_file)
 {
     auth_users *u = auth_load("/nonexistent/htpasswd", err_, sizeof err_);

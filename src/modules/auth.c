@@ -199,23 +199,11 @@ static int name_width(size_t len)
     return len > INT_MAX ? INT_MAX : (int)len;
 }
 
-auth_users *auth_load(const char *path, char *err, size_t errlen)
+/* The users of text[0..size), a NUL-terminated malloc'd buffer that u takes; path names it in
+ * messages. */
+static auth_users *parse_users(auth_users *u, size_t size, const char *path, char *err,
+                               size_t errlen)
 {
-    auth_users *u = calloc(1, sizeof *u);
-    if (!u) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    FILE *f = fopen(path, "re"); /* never inherited by a script spawned meanwhile */
-    size_t size = 0;
-    if (!f || slurp(f, &u->text, &size) < 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        if (f) fclose(f);
-        free(u);
-        return NULL;
-    }
-    fclose(f);
-
     size_t cap = 0;
     unsigned line = 0;
     for (char *s = u->text, *end = u->text + size; s < end;) {
@@ -296,6 +284,38 @@ auth_users *auth_load(const char *path, char *err, size_t errlen)
 fail:
     auth_free(u);
     return NULL;
+}
+
+auth_users *auth_load(const char *path, char *err, size_t errlen)
+{
+    auth_users *u = calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    FILE *f = fopen(path, "re"); /* never inherited by a script spawned meanwhile */
+    size_t size = 0;
+    if (!f || slurp(f, &u->text, &size) < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        free(u);
+        return NULL;
+    }
+    fclose(f);
+    return parse_users(u, size, path, err, errlen);
+}
+
+auth_users *auth_load_text(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    auth_users *u = calloc(1, sizeof *u);
+    if (!u || !(u->text = malloc(len + 1))) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        free(u);
+        return NULL;
+    }
+    memcpy(u->text, text, len);
+    u->text[len] = '\0';
+    return parse_users(u, len, name, err, errlen);
 }
 
 void auth_free(auth_users *u)

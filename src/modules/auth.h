@@ -28,6 +28,10 @@ typedef struct auth_users auth_users; /* one htpasswd file, loaded */
  * the hash itself.
  * Returns NULL on error. A file of 0 users is allowed. */
 auth_users *auth_load(const char *path, char *err, size_t errlen);
+/* The same from text[0..len) in memory (copied), as a file called name; what auth_load does once
+ * it has read the file, so a fuzzer reaches it without a file per input. */
+auth_users *auth_load_text(const char *text, size_t len, const char *name, char *err,
+                           size_t errlen);
 void auth_free(auth_users *u);
 
 /* The stored hash for user, or NULL. A binary search over the users, sorted once at load. */
