@@ -185,6 +185,9 @@ static void set_errno(upload *u, const char *what)
     case EROFS:
         set(u, 403, "the server may not write here");
         break;
+    case ENAMETOOLONG: /* a directory's name over 255 bytes, as static files answer it */
+        set(u, 414, "path too long");
+        break;
     default:
         set(u, 500, what);
     }
