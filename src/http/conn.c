@@ -454,6 +454,7 @@ static void on_head(conn *c, size_t head_len)
     c->nreq++;
     c->started = 0;
     c->keep_alive = r->keep_alive && c->nreq < s->cfg.max_requests && !l->stopping;
+    c->client_ends = !r->keep_alive;
     hr->keep_alive = c->keep_alive;
     c->http09 = r->version == 9;
     c->http10 = r->version == 10;
@@ -645,13 +646,16 @@ static int response_done(conn *c)
         return 1;
     }
     if (!c->keep_alive || c->http09) {
-        if (c->rpos == c->rlen && !conn_body_pending(c) && !c->readable) {
+        /* At once only if the client said this request was its last and
+         * nothing more has come. */
+        if (c->client_ends && c->rpos == c->rlen && !conn_body_pending(c) && !c->readable) {
             conn_close(c);
             return 0;
         }
-        /* Unread input: shut our side and drain theirs before closing, or
-         * the kernel would answer it with a reset that can destroy the
-         * response in flight. */
+        /* Else shut our side and drain theirs before closing: a client that
+         * did not expect the close (an error, the request limit) may still
+         * be sending, and the kernel would answer those bytes with a reset
+         * that destroys the responses still in flight (RFC 9112 section 9.6). */
         transport_shutdown(c->tp, c->ev.fd);
         c->rpos = c->rlen;
         c->state = CS_LINGER;

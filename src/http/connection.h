@@ -42,6 +42,7 @@ typedef struct conn {
     uint8_t started : 1;      /* some bytes of the current request head have arrived */
     uint8_t out_watched : 1;  /* registered for EPOLLOUT too */
     uint8_t proxy_header : 1; /* a PROXY protocol header is due before the first request */
+    uint8_t client_ends : 1;  /* the current request said it is the last (close, 1.0, 0.9) */
     uint8_t timer_kind;       /* the list the timer was last armed on (T_...) */
     uint8_t hup;              /* the client has closed its side (or reset) */
     uint8_t opened;           /* the modules' conn_open took it: their conn_close is due */

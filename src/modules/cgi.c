@@ -134,9 +134,11 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
             if (fd >= 0) close(fd);
             *why = e == ENOENT || e == ENOTDIR ? "no such script"
                    : e == EXDEV || e == ELOOP  ? "a symbolic link leads outside the document root"
+                   : e == ENAMETOOLONG         ? "path too long" /* a segment over 255 bytes */
                                                : "cannot open the script";
             return e == ENOENT || e == ENOTDIR               ? 404
                    : e == EXDEV || e == ELOOP || e == EACCES ? 403
+                   : e == ENAMETOOLONG                       ? 414
                                                              : 500;
         }
         close(fd);

@@ -190,6 +190,9 @@ static void set_errno(upload *u, const char *what)
     case EROFS:
         set(u, 403, "the server may not write here");
         break;
+    case ENAMETOOLONG: /* a directory's name over 255 bytes, as static files answer it */
+        set(u, 414, "path too long");
+        break;
     default:
         set(u, 500, what);
     }
@@ -591,28 +594,34 @@ static void upload_done(htd_job *j)
 static int take_body(conn *c, upload *u)
 {
     const char *why = "malformed chunked body";
-    size_t consumed, dlen;
-    size_t room = UP_BUF - u->len;
-    size_t avail = c->rlen - c->rpos;
+    int done = 0;
     /* Chunked decoding is in place and may need to see more than room;
-     * it never yields more data than it consumed, so limit the input. */
-    if (avail > room) avail = room;
-    int done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
-    if (done < 0) {
-        u->status = -done;
-        u->why = why;
-        finish_error(u, 0);
-        return SINK_DONE;
-    }
-    memcpy(u->buf + u->len, c->rbuf + c->rpos, dlen);
-    u->len += dlen;
-    u->total += dlen;
-    c->rpos += (uint32_t)consumed;
-    if (u->total > u->limit) {
-        u->status = 413;
-        u->why = "document larger than the writable area accepts";
-        finish_error(u, 0);
-        return SINK_DONE;
+     * it never yields more data than it consumed, so the input is limited
+     * to the room, again and again: the chunks' framing yields less than
+     * it takes, and SINK_MORE must mean the read buffer was all taken, or
+     * its rest waits for bytes the client has already sent. */
+    while (!done && u->len < UP_BUF && c->rpos < c->rlen) {
+        size_t consumed, dlen;
+        size_t room = UP_BUF - u->len;
+        size_t avail = c->rlen - c->rpos;
+        if (avail > room) avail = room;
+        done = conn_body_take(c, c->rbuf + c->rpos, avail, &consumed, &dlen, &why);
+        if (done < 0) {
+            u->status = -done;
+            u->why = why;
+            finish_error(u, 0);
+            return SINK_DONE;
+        }
+        memcpy(u->buf + u->len, c->rbuf + c->rpos, dlen);
+        u->len += dlen;
+        u->total += dlen;
+        c->rpos += (uint32_t)consumed;
+        if (u->total > u->limit) {
+            u->status = 413;
+            u->why = "document larger than the writable area accepts";
+            finish_error(u, 0);
+            return SINK_DONE;
+        }
     }
     if (done)
         submit(u, OP_COMMIT);

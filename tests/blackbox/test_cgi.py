@@ -1029,6 +1029,14 @@ def test_cgi_no_script_runs_through_a_symlink_to_a_dotfile(ctx):
         eq((r.status, r.body), (200, b"hello\n"), "a link to a script that may run")
 
 
+def test_cgi_a_segment_over_255_bytes_is_414_not_500(ctx):
+    # found by the live fuzzer (tests/live/fuzz.py): ENAMETOOLONG was a 500
+    with site() as s:
+        for path in ("/cgi-bin/" + "n" * 300, "/cgi-bin/" + "n" * 300 + "/x.sh"):
+            check_error(get(s.srv, path), 414)
+        eq(get(s.srv, "/cgi-bin/hello.sh").status, 200, "scripts still run")
+
+
 def test_cgi_prefix_is_a_path_segment_not_a_string(ctx):
     with site(cgi=("/cgi-bin",)) as s:
         os.makedirs(os.path.join(s.root, "cgi-binx"))

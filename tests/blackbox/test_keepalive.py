@@ -2,9 +2,12 @@
 Connection: close, trickled requests, request bodies nobody wants (read and
 discarded), smuggling attempts (CL+TE, two TE values) and Expect: 100-continue."""
 
+import os
 import re
+import socket
 import time
 
+import harness
 from harness import (APP_JS, FILE_TXT, LETTERS, SECRET_TXT, STYLE_CSS, SUB_INDEX, check,
                      check_error, check_ok_file, connect, eq, req)
 
@@ -289,4 +292,34 @@ def test_close_arriving_with_the_last_pipelined_bytes_is_seen(ctx):
                   "try %d: %s answered %s" % (i + 1, path, r.status))
         check(c.at_eof(0.1), "try %d: the connection was still open 100 ms after the last "
               "answer, though the client had closed its side" % (i + 1))
+        c.close()
+
+
+def test_a_close_htd_chose_lingers_so_later_pipelined_bytes_do_not_reset_answers(ctx):
+    """Found by the live fuzzer (tests/live/fuzz.py): a pipelining client
+    with a slow reader sends GET of a 256 KiB file and a request htd refuses
+    with 400 and a close; the 400 was sent and the socket closed at once, so
+    the client's next request, sent before it could know, met a closed
+    socket, and the kernel's reset threw away the rest of the file still
+    queued for the client. htd now half-closes and drains (RFC 9112 section
+    9.6) unless the client itself said the request was its last."""
+    data = os.urandom(256 * 1024)
+    ctx.root.write("pipelined-256k.bin", data)
+    for i in range(5):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(10)
+        s.connect(ctx.srv.addr)
+        c = harness.Conn(s)
+        c.send(req("/pipelined-256k.bin") + req("/../secret.txt"))
+        time.sleep(0.3)  # htd writes the file into its buffers, answers the 400
+        try:
+            c.send(req("/file.txt"))
+        except OSError:
+            pass
+        r = c.read_response()
+        check(r.status == 200 and r.body == data, "try %d: the file came whole (%d of %d bytes)"
+              % (i + 1, len(r.body), len(data)))
+        check_error(c.read_response(), 400)
+        check(c.at_eof(), "try %d: closed after the 400, the third request unanswered" % (i + 1))
         c.close()

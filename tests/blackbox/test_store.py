@@ -439,6 +439,45 @@ def test_store_edges(ctx):
     _with(t)
 
 
+def test_a_directory_name_over_255_bytes_is_414_not_500(ctx):
+    """Found by the live fuzzer (tests/live/fuzz.py): a directory segment
+    the kernel refuses (ENAMETOOLONG) was a 500; static files answer 414."""
+    def t(st):
+        long = "n" * 300
+        body = b"x"
+        for method, path in (("PUT", "/docs/%s/x.txt" % long), ("POST", "/docs/%s/" % long),
+                             ("POST", "/docs/%s" % long), ("DELETE", "/docs/%s/x.txt" % long)):
+            hdrs = [("Content-Length", "1")] if method != "DELETE" else []
+            r, c = harness.exchange(st.srv, req(path, method, hdrs) + (body if hdrs else b""))
+            harness.check_error(r, 414)
+            c.send(req("/readonly.txt"))
+            eq(c.read_response().status, 200, "the connection goes on after %s" % method)
+            c.close()
+        eq(get(st.srv, "/docs/%s/x.txt" % long).status, 414, "as GET answers it")
+        eq(os.listdir(st.path("docs")), [], "nothing made, no temporary file left")
+    _with(t)
+
+
+def test_a_chunked_body_sent_at_once_in_small_chunks_is_stored_without_waiting(ctx):
+    """Found by the soak run (tests/live/soak.py): the store took at most
+    its buffer's room of the read buffer, and chunks' framing yields less
+    than it takes, so the last bytes of a body already received waited for
+    more from the socket, which never came: a 408 at the body timeout."""
+    def t(st):
+        for n in (60000, 65000, 65536, 130000):
+            body = os.urandom(n)
+            c = connect(st.srv)
+            t0 = time.monotonic()
+            c.send(req("/docs/c%d.bin" % n, "PUT", [("Transfer-Encoding", "chunked")]) +
+                   harness.chunk_encode(body, [1]))
+            r = c.read_response("PUT")
+            c.close()
+            eq(r.status, 201, "PUT of %d bytes in 1-byte chunks" % n)
+            check(time.monotonic() - t0 < 1.5, "answered after %.1f s" % (time.monotonic() - t0))
+            check(get(st.srv, "/docs/c%d.bin" % n).body == body, "the %d bytes stored" % n)
+    _with(t, ("--body-timeout", "2"))
+
+
 def test_an_upload_slower_than_the_minimum_rate_is_cut_with_408(ctx):
     """--min-body-rate 2000 bytes/s judged over 1 s windows: an upload that
     trickles 100 bytes every 0.2 s (500 B/s) is cut with 408 once a window
