@@ -241,6 +241,9 @@ static const char *const top_keys[] = {"listen",
                                        "max_conns",
                                        "max_conns_per_ip",
                                        "ipv6_prefix",
+                                       "min_body_rate",
+                                       "min_body_window",
+                                       "memory_budget",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a

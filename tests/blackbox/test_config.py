@@ -232,6 +232,21 @@ def test_check_config_bad_connection_limits(ctx):
     refused('root = "site";\nipv6_prefix = 129;\n', 2, words=["ipv6_prefix", "128"])
 
 
+def test_check_config_takes_the_rate_and_memory_settings(ctx):
+    # found while writing tests/live: they were set but unknown to the top level
+    cd = _confdir()
+    try:
+        path = cd.write_conf(MINIMAL + 'min_body_rate = 100;\nmin_body_window = 2.5;\n'
+                             'memory_budget = "64M";\n')
+        p = run_htd(["--check-config", path])
+        eq(p.returncode, 0, "exit status (stderr %r)" % p.stderr)
+    finally:
+        cd.cleanup()
+    refused('root = "site";\nmemory_budget = "12Q";\n', 2, words=["memory_budget", "12Q"])
+    refused('root = "site";\n\nmin_body_rate = 0;\n', 3, words=["min_body_rate"])
+    refused('root = "site";\nmin_body_window = -1;\n', 2, words=["min_body_window"])
+
+
 def test_check_config_bad_max_upload(ctx):
     refused('root = "site";\nmax_upload = "12Q";\n', 2, words=["12Q"])
 
