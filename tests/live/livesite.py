@@ -15,7 +15,8 @@ A temporary config directory (harness.ConfDir) holding:
     vsite/              the root of the vhost vhost.test
 
 and the rules: auth on /private/, redirects from /old/ and /moved, access on
-/closed/ and /local/, headers on /static/. Standard library only; the htd
+/closed/ and /local/, headers on /static/; the connection, memory and body
+rate limits are on too, set far above what the clients need. Standard library only; the htd
 process is started and stopped through tests/blackbox/harness.py.
 """
 
@@ -161,6 +162,11 @@ cgi_timeout = %(ct)s;
 cgi_max = %(cm)d;
 gzip = true;
 list_dirs = true;
+# the limits on, far above what the clients need: their bookkeeping runs
+max_conns = 10000;
+max_conns_per_ip = 5000;
+memory_budget = "1G";
+min_body_rate = 64;
 root = "site";
 access_log = "logs/access.log";
 headers = { X-Content-Type-Options = "nosniff"; };
