@@ -23,7 +23,8 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test unit symbols blackbox asan fuzz fuzz-long check demo clean format format-check layers
+.PHONY: all test unit symbols blackbox asan asan-build fuzz fuzz-long livefuzz soak check demo \
+	clean format format-check layers
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -80,11 +81,26 @@ symbols: $(BUILD)/libhtd.so $(BUILD)/libhtd.a
 blackbox: $(BUILD)/htd $(EXAMPLE_BINS)
 	$(Q)python3 tests/blackbox/run.py --htd $(BUILD)/htd --examples $(BUILD)/examples
 
-# The same tests under AddressSanitizer and UBSan, in a build of their own.
+# The same tests under AddressSanitizer and UBSan, in a build of their own
+# (asan-build makes only its htd, for the live tests below).
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
+	CFLAGS="-O1 -g $(SAN)" LDLIBS="$(LDLIBS) $(SAN)"
 asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ CFLAGS="-O1 -g $(SAN)" \
-		LDLIBS="$(LDLIBS) $(SAN)" test
+	$(Q)$(ASAN_MAKE) test
+asan-build:
+	$(Q)$(ASAN_MAKE) build-asan/htd
+
+# Live traffic against the ASan build with every feature on (tests/live/):
+# mutated requests, split writes, resets and half-closes for LIVEFUZZ_SECONDS
+# (part of check), and a soak of mixed traffic for SOAK_MINUTES (not in check).
+LIVEFUZZ_SECONDS ?= 30
+SOAK_MINUTES ?= 10
+livefuzz: asan-build
+	$(Q)python3 tests/live/fuzz.py --htd build-asan/htd --seconds $(LIVEFUZZ_SECONDS) \
+		$(if $(LIVEFUZZ_SEED),--seed $(LIVEFUZZ_SEED))
+soak: asan-build
+	$(Q)python3 tests/live/soak.py --htd build-asan/htd --minutes $(SOAK_MINUTES)
 
 # libFuzzer targets: fuzz/fuzz_NAME.c, its seeds in fuzz/corpus_NAME/, and the
 # sources it tests in FUZZ_SRCS_NAME (a new target is a file and that line).
@@ -145,7 +161,7 @@ layers:
 	$(Q)python3 scripts/layers.py --quiet
 
 # Everything CI runs.
-check: format-check layers all test asan fuzz
+check: format-check layers all test asan fuzz livefuzz
 
 demo: $(BUILD)/htd
 	./$(BUILD)/htd --root demo
