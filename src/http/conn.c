@@ -799,6 +799,21 @@ static void head_started(conn *c)
 
 /* HEAD: parses what is buffered, runs the phases of a whole head, or reads
  * more (an idle connection waits on the idle timer, holding no buffer). */
+/* Reads what the socket has of a head: 1 if bytes came, 0 if none yet or
+ * if the stream ended (c is then closed). */
+static int read_more(conn *c)
+{
+    if (!c->readable) return 0;
+    switch (conn_fill(c)) {
+    case IO_AGAIN:
+        return 0;
+    case IO_ERROR:
+        conn_close(c);
+        return 0;
+    }
+    return 1;
+}
+
 /* HEAD on a proxy_protocol listener, before the first request: the proxy's
  * header, which names the client (or says to keep the peer: its own health
  * checks). Anything else is not from the proxy: the connection closes,
@@ -825,15 +840,7 @@ static int step_proxy_header(conn *c)
         }
     }
     head_started(c); /* the header timeout covers the proxy's header too */
-    if (!c->readable) return 0;
-    switch (conn_fill(c)) {
-    case IO_AGAIN:
-        return 0;
-    case IO_ERROR:
-        conn_close(c);
-        return 0;
-    }
-    return 1;
+    return read_more(c);
 }
 
 static int step_head(conn *c)
@@ -884,14 +891,7 @@ static int step_head(conn *c)
         int kind = c->nreq ? T_IDLE : T_HEADER;
         if (!c->timer.next || c->timer_kind != kind) arm(c, kind);
     }
-    if (!c->readable) return 0;
-    switch (conn_fill(c)) {
-    case IO_AGAIN:
-        return 0;
-    case IO_ERROR:
-        conn_close(c);
-        return 0;
-    }
+    if (!read_more(c)) return 0;
     head_started(c);
     return 1;
 }
