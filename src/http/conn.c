@@ -918,9 +918,15 @@ static int step_discard(conn *c)
         size_t consumed, dlen;
         int done = conn_body_take(c, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &dlen, &why);
         if (done < 0) {
-            /* The response is already out; nothing can follow it. */
-            conn_close(c);
-            return 0;
+            /* The response is out, and nothing can follow it; but it may
+             * still be on its way while the client goes on sending, which a
+             * closed socket would answer with a reset that destroys it: shut
+             * our side and drain theirs first, as response_done does. */
+            transport_shutdown(c->tp, c->ev.fd);
+            c->rpos = c->rlen;
+            c->state = CS_LINGER;
+            arm(c, T_LINGER);
+            return 1;
         }
         c->rpos += (uint32_t)consumed;
         if (done) {

@@ -323,3 +323,33 @@ def test_a_close_htd_chose_lingers_so_later_pipelined_bytes_do_not_reset_answers
         check_error(c.read_response(), 400)
         check(c.at_eof(), "try %d: closed after the 400, the third request unanswered" % (i + 1))
         c.close()
+
+
+def test_a_malformed_body_found_while_discarding_lingers_so_the_answer_is_not_reset(ctx):
+    """Found by the live fuzzer (tests/live/fuzz.py): a GET of a 256 KiB file
+    with a chunked body nobody wants is answered at once and its body then
+    read and dropped; a bad chunk size there closed the connection at once,
+    so the client's next bytes met a closed socket and the kernel's reset
+    threw away the rest of the file still queued for a slow reader. htd now
+    half-closes and drains, as when it ends a connection on its own."""
+    data = os.urandom(256 * 1024)
+    ctx.root.write("discarded-256k.bin", data)
+    for i in range(5):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(10)
+        s.connect(ctx.srv.addr)
+        c = harness.Conn(s)
+        c.send(req("/discarded-256k.bin", headers=[("Transfer-Encoding", "chunked")]) + b"5\r\nhello\r\n")
+        time.sleep(0.3)  # htd answers, writes the file into its buffers, drops the body
+        try:
+            c.send(b"zz\r\n")
+            time.sleep(0.05)
+            c.send(b"more of a body the client goes on sending\r\n")
+        except OSError:
+            pass
+        r = c.read_response()
+        check(r.status == 200 and r.body == data, "try %d: the file came whole (%d of %d bytes)"
+              % (i + 1, len(r.body), len(data)))
+        check(c.at_eof(), "try %d: closed after the file" % (i + 1))
+        c.close()

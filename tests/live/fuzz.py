@@ -539,6 +539,7 @@ class Resp:
         self.close = False
         self.raw_head = b""
         self.head_only = False
+        self.close_delimited = False
 
     def get(self, name):
         v = self.headers.get(name)
@@ -657,6 +658,7 @@ def parse_response(buf, eof, head_only):
     if not eof:
         return None
     r.body = bytes(buf[pos:])
+    r.close_delimited = True
     return r, len(buf)
 
 
@@ -1071,7 +1073,13 @@ def run_session(sess, addr, verbose=False):
                 if r.status >= 500 and r.status not in (501, 503, 505):
                     if not any(x.target.startswith("/cgi-bin/fail.sh") for x in sess.reqs):
                         raise Failure("5xx", "status %d: %r" % (r.status, r.raw_head[:300]))
-                if not sess.mutated and req is not None and not req.http09:
+                if r.close_delimited and (sess.closes_early or half_closed and sess.has_cgi):
+                    # its end is the close, so a cut cannot be seen: bytes
+                    # the client sent after its own close can reset it away,
+                    # and a script's answer ends when htd takes a half-close
+                    # for a client that left: not checked
+                    st.add("close-delimited answers left unchecked")
+                elif not sess.mutated and req is not None and not req.http09:
                     why = check_answer(req, r)
                     if why:
                         raise Failure("wrong-answer", "request %d: %s; head %r" % (k, why, r.raw_head[:400]))
