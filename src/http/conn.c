@@ -797,8 +797,6 @@ static void head_started(conn *c)
     arm(c, T_HEADER);
 }
 
-/* HEAD: parses what is buffered, runs the phases of a whole head, or reads
- * more (an idle connection waits on the idle timer, holding no buffer). */
 /* Reads what the socket has of a head: 1 if bytes came, 0 if none yet or
  * if the stream ended (c is then closed). */
 static int read_more(conn *c)
@@ -843,6 +841,8 @@ static int step_proxy_header(conn *c)
     return read_more(c);
 }
 
+/* HEAD: parses what is buffered, runs the phases of a whole head, or reads
+ * more (an idle connection waits on the idle timer, holding no buffer). */
 static int step_head(conn *c)
 {
     worker *l = c->w;

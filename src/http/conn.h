@@ -2,7 +2,8 @@
  * conn.h - one client connection and its state machine.
  *
  *   HEAD     reading a request head (idle keep-alive when nothing is
- *            buffered), and running the phases of one just parsed
+ *            buffered; on a proxy_protocol listener, the PROXY header
+ *            first), and running the phases of one just parsed
  *   BODY     reading a request body that a handler will receive
  *   WRITE    sending a response queued in the connection's out queue
  *   DISCARD  reading and dropping the body of a request already answered
