@@ -196,7 +196,7 @@ def _chunks(raw):
 def test_gzip_on_the_fly_from_memory_and_of_what_does_not_compress_in_chunks_of_32k_at_most(ctx):
     def t(srv):
         rnd = random.Random(7)
-        files = {"mid.txt": b"".join(b"row %d %s\n" % (i, b"abc" * (i % 7)) for i in range(3000)),  # cached in memory
+        files = {"mid.txt": b"".join(b"row %d %s\n" % (i, b"abc" * (i % 7)) for i in range(1700)),  # cached in memory
                  "noise.txt": rnd.randbytes(300000)}  # more output than input: several chunks per piece read
         for name, data in files.items():
             with open(os.path.join(srv.root, name), "wb") as f:

@@ -91,8 +91,8 @@ class Site:
         f("/data.json", b'{"live": true, "n": [1, 2, 3]}\n')
         f("/pixel.png", harness.PNG)
         f("/bytes.bin", bytes(range(256)) * 16)
-        f("/medium.txt", _text(60 * 1024, 1))         # in memory, compressed on the fly
-        f("/large.txt", _text(300 * 1024, 2))         # on disk (over 128 KiB), compressed on the fly
+        f("/medium.txt", _text(20 * 1024, 1))         # in memory, compressed on the fly
+        f("/large.txt", _text(300 * 1024, 2))         # on disk (over 32 KiB), compressed on the fly
         f("/big.bin", rng.randbytes(1024 * 1024))     # sendfile
         f("/with space.txt", b"a name with a space\n")
         f("/caf\u00e9.txt", b"a UTF-8 name\n")
