@@ -54,17 +54,21 @@ static int add_seg(outq *q, const char *p, uint64_t len, uint64_t off, int fd)
     return 0;
 }
 
+/* Copies len bytes into the data area, which has room for them. */
+static int copy_in(outq *q, const void *p, size_t len)
+{
+    char *dst = q->data + q->dlen;
+    memcpy(dst, p, len);
+    q->dlen += len;
+    return add_seg(q, dst, len, 0, -1);
+}
+
 int conn_out_copy(conn *c, const void *p, size_t len)
 {
     if (c->head_only) return 0;
     outq *q = conn_outq(c);
     if (!q) return -1;
-    if (len <= OUTQ_DATA - q->dlen) {
-        char *dst = q->data + q->dlen;
-        memcpy(dst, p, len);
-        q->dlen += len;
-        return add_seg(q, dst, len, 0, -1);
-    }
+    if (len <= OUTQ_DATA - q->dlen) return copy_in(q, p, len);
     if (q->heap) return -1; /* one large body per response is enough for anyone */
     q->heap = malloc(len);
     if (!q->heap) return -1;
@@ -108,6 +112,14 @@ int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t o
     if (c->head_only || len == 0) return 0;
     outq *q = conn_outq(c);
     if (!q) return -1;
+    /* A small body right behind the queue's only head is copied there: the
+     * response is then one piece, sent with one plain send, and nothing
+     * needs holding. Copying 1 KiB costs less than the msghdr and iovec the
+     * kernel would copy in instead. Behind pipelined responses it is not:
+     * the data area is kept for their heads, so that more of them go out
+     * in one write. */
+    if (p && q->nseg == 1 && len <= OUTQ_COPY_MAX && len <= OUTQ_DATA - q->dlen)
+        return copy_in(q, p, len);
     if (!q->nholds || q->holds[q->nholds - 1].obj != h->obj) {
         if (q->nholds == OUTQ_HOLDS) return -1;
         h->ref(h->obj);

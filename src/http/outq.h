@@ -23,6 +23,7 @@ typedef struct out_seg {
 #define OUTQ_SIZE 16384 /* the block: segments and head bytes */
 #define OUTQ_SEGS 96
 #define OUTQ_HOLDS 24
+#define OUTQ_COPY_MAX 4096 /* held memory up to this may be copied (conn_out_held) */
 
 /* Something the segments point into, kept until they are sent: obj with its
  * reference count's two functions (a cache entry's, say). */
@@ -57,7 +58,8 @@ outq *conn_outq(conn *c);
 int conn_out_copy(conn *c, const void *p, size_t len);
 /* Appends len bytes that live in h's object, at p, or (p NULL) at off in
  * the open file fd, holding a reference to the object until they are
- * sent. */
+ * sent; up to OUTQ_COPY_MAX bytes of memory right behind the queue's only
+ * head are copied instead. */
 int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t off, uint64_t len);
 /* Lets go of the queue and what it holds (it is sent, or the connection
  * closes). */
