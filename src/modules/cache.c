@@ -28,8 +28,8 @@
  * and 64 KiB (bench/README.md, "Large files"): a 64 KiB file from memory cost
  * 18-32 us a request here, by sendfile 14-17. */
 #define INLINE_MAX (32 * 1024)
-#define MAX_FD_ENTRIES 256      /* larger files kept open */
-#define MAX_MISSING 1024        /* negative entries */
+#define MAX_FD_ENTRIES 256 /* larger files kept open */
+#define MAX_MISSING 1024   /* negative entries */
 
 #define DIR_EVENTS                                                                                 \
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |                 \
