@@ -21,8 +21,9 @@ set -euo pipefail
 # apache2-utils        htpasswd, with which the tests make password files
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
 # zlib1g-dev           gzip on the fly (--gzip)
+# libsqlite3-dev       the job queues' database (202 Accepted)
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
-          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev)
+          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev libsqlite3-dev)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2
