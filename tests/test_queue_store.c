@@ -6,33 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "queue_db.h"
 #include "test.h"
-
-static char dir[64];
-static char path[96];
-
-static qstore *open_fresh(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/htd-qstore.XXXXXX");
-    if (!mkdtemp(dir)) return NULL;
-    snprintf(path, sizeof path, "%s/jobs.db", dir);
-    char err[256];
-    qstore *s = qstore_sqlite_open(path, err, sizeof err);
-    if (!s) fprintf(stderr, "%s\n", err);
-    return s;
-}
-
-static void remove_fresh(qstore *s)
-{
-    s->ops->close(s);
-    char p[128];
-    static const char *const tails[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, tails[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static qjob_req request(const char *queue, const char *body, const char *key, const uint8_t *hash)
 {
@@ -127,7 +102,8 @@ TEST(a_job_goes_queued_running_done_and_keeps_what_was_asked)
     CHECK_EQ_INT(s->ops->expire(s, 9000), 1);
     CHECK_EQ_INT(s->ops->commit(s), QS_OK);
     CHECK_EQ_INT(s->ops->get(s, id, &j), QS_NOTFOUND);
-    remove_fresh(s);
+    s->ops->close(s);
+    remove_fresh();
 }
 
 TEST(retries_wait_their_time_then_the_job_fails_with_its_stderr)
@@ -170,7 +146,8 @@ TEST(retries_wait_their_time_then_the_job_fails_with_its_stderr)
     CHECK_EQ_INT(j.attempts, 0);
     CHECK_EQ_INT(j.expires, 0);
     qjob_clear(&j);
-    remove_fresh(s);
+    s->ops->close(s);
+    remove_fresh();
 }
 
 TEST(oldest_first_per_queue_and_the_maximum_of_queued_jobs)
@@ -204,7 +181,8 @@ TEST(oldest_first_per_queue_and_the_maximum_of_queued_jobs)
     CHECK_EQ_INT(s->ops->lease(s, "/one/", 5000, &j), QS_EMPTY);
     CHECK_EQ_INT(s->ops->commit(s), QS_OK);
     CHECK_EQ_INT(enqueue(s, &q1, 6000, 2, c), QS_OK); /* room again */
-    remove_fresh(s);
+    s->ops->close(s);
+    remove_fresh();
 }
 
 static int count_each(const qjob *j, void *arg)
@@ -242,7 +220,8 @@ TEST(idempotency_keys_give_the_same_job_or_a_conflict)
     n = 0;
     CHECK_EQ_INT(s->ops->list(s, "/q/", QJ_QUEUED, count_each, &n), QS_OK);
     CHECK_EQ_INT(n, 1);
-    remove_fresh(s);
+    s->ops->close(s);
+    remove_fresh();
 }
 
 TEST(jobs_left_running_are_queued_again_when_the_store_reopens)
@@ -260,7 +239,7 @@ TEST(jobs_left_running_are_queued_again_when_the_store_reopens)
     CHECK_EQ_INT(s->ops->commit(s), QS_OK);
     s->ops->close(s); /* as if the process ended */
     char err[256];
-    s = qstore_sqlite_open(path, err, sizeof err);
+    s = qstore_sqlite_open(db_path, err, sizeof err);
     CHECK(s != NULL);
     if (!s) return;
     CHECK_EQ_INT(s->ops->begin(s), QS_OK);
@@ -278,7 +257,8 @@ TEST(jobs_left_running_are_queued_again_when_the_store_reopens)
     CHECK_EQ_INT(s->ops->purge(s, "/q/", QJ_FAILED), 0);
     CHECK_EQ_INT(s->ops->purge(s, "/q/", -1), 1);
     CHECK_EQ_INT(s->ops->commit(s), QS_OK);
-    remove_fresh(s);
+    s->ops->close(s);
+    remove_fresh();
 }
 
 TEST(an_unusable_path_is_an_error_that_names_it)

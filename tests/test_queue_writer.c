@@ -6,32 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "queue_db.h"
 #include "test.h"
-
-static char dir[64];
-static char path[96];
-
-static qstore *open_fresh(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/htd-qwriter.XXXXXX");
-    if (!mkdtemp(dir)) return NULL;
-    snprintf(path, sizeof path, "%s/jobs.db", dir);
-    char err[256];
-    qstore *s = qstore_sqlite_open(path, err, sizeof err);
-    if (!s) fprintf(stderr, "%s\n", err);
-    return s;
-}
-
-static void remove_fresh(void)
-{
-    char p[128];
-    static const char *const tails[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, tails[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 typedef struct put {
     qw_op op;
@@ -114,7 +90,7 @@ TEST(operations_come_back_on_their_loop_in_order_after_the_commit)
     loop_free(l);
 
     /* What was acknowledged is in the database. */
-    s = qstore_sqlite_open(path, err, sizeof err);
+    s = qstore_sqlite_open(db_path, err, sizeof err);
     CHECK(s != NULL);
     if (s) {
         unsigned n = 0;
