@@ -151,6 +151,21 @@ typedef struct htd_config {
     /* The buckets the config file's rate limits keep, over every worker: a
      * fixed table of 8 bytes each, 64 to 16777216; 0 means 65536. */
     unsigned rate_limit_slots;
+    /* Job queues (202 Accepted; the README's "Queues"): "PREFIX=COMMAND",
+     * each a queue whose POSTs and PUTs under PREFIX are stored durably,
+     * answered 202 with a status monitor, and run later by COMMAND, as a
+     * CGI script is run. The config file's queues take every setting. */
+    const char *const *queues;
+    size_t nqueues;
+    /* The jobs' database (SQLite): NULL means htd-jobs.db beside the config
+     * file, or in the current directory when there is none. */
+    const char *queue_db;
+    /* Where the status monitors are: "/.jobs/" when NULL. */
+    const char *jobs_path;
+    /* 1: every accepted job is a transaction (and an fsync) of its own,
+     * rather than one shared by the requests that arrive together. For
+     * measuring what group commit saves; slower. */
+    int queue_no_group_commit;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen
@@ -396,6 +411,49 @@ HTD_API int htd_respond_file(htd_req *r, int status, const char *content_type, i
  * returned (or is about to return) HTD_AGAIN. 0, or -1 if it was resumed
  * already. */
 HTD_API int htd_req_resume(htd_req *req, void (*fn)(htd_req *req, void *arg), void *arg);
+
+/*
+ * Job processors. A queue (htd_config.queues, or the config file's) runs
+ * its jobs with a command, or with a handler the program registers here.
+ * A handler runs on one of the queue's processor threads (`workers` of
+ * them, 2 by default), never on a worker thread: it may block, for as long
+ * as the job takes, and several run at once (one per processor thread), so
+ * what they share needs a lock. The htd_job functions are called on the
+ * thread the handler runs on, while it runs; what they return lasts until
+ * it returns.
+ *
+ * The handler answers with htd_job_result. A 2xx result is the job done,
+ * and kept as its result; any other status, or no result, is a failed
+ * attempt: retried with backoff until the queue's attempts are spent, then
+ * failed. Delivery is at least once: a job whose process was killed while
+ * it ran is run again when htd starts next, so a handler must be safe to
+ * run twice for one job (examples/queue.c).
+ */
+typedef struct htd_job htd_job;
+typedef void (*htd_job_fn)(htd_job *job, void *arg);
+
+/* Has fn process the jobs of the queue at prefix: one the config names
+ * (without a command), or else a new one with the default settings. Before
+ * htd_server_start or htd_server_run. 0, or -1 (a queue with a command
+ * there, the server started, or out of memory). */
+HTD_API int htd_server_queue(htd_server *s, const char *prefix, htd_job_fn fn, void *arg);
+
+HTD_API htd_str htd_job_id(const htd_job *j);    /* 22 URL-safe characters */
+HTD_API htd_str htd_job_queue(const htd_job *j); /* the queue's name */
+HTD_API htd_str htd_job_method(const htd_job *j);
+HTD_API htd_str htd_job_target(const htd_job *j); /* as sent, with its query */
+HTD_API htd_str htd_job_body(const htd_job *j);
+HTD_API htd_str htd_job_client(const htd_job *j); /* the client's IP address, as text */
+/* A header of the stored request by case-insensitive name, as
+ * htd_req_header: {NULL, 0} if absent. */
+HTD_API htd_str htd_job_header(const htd_job *j, const char *name);
+/* This attempt's number: 1 the first time, more on a retry or after a
+ * crash. */
+HTD_API int htd_job_attempt(const htd_job *j);
+/* The job's outcome: status, type (or NULL) and body, copied. 0, or -1 if
+ * the body is over the queue's max_result. The last call wins. */
+HTD_API int htd_job_result(htd_job *j, int status, const char *content_type, const void *body,
+                           size_t len);
 
 #ifdef __cplusplus
 }

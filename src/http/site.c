@@ -107,3 +107,16 @@ void site_release(site *st)
      * the other holders made before letting go. */
     if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1) st->destroy(st);
 }
+
+void queue_spec_defaults(queue_spec *q)
+{
+    if (!q->workers) q->workers = 2;
+    if (!q->attempts) q->attempts = 3;
+    if (!q->timeout_ms) q->timeout_ms = 30000;
+    if (!q->max_queued) q->max_queued = 10000;
+    if (!q->max_wait_s) q->max_wait_s = 60;
+    if (!q->retry_ms) q->retry_ms = 1000;
+    if (!q->max_body) q->max_body = 1 << 20;
+    if (!q->max_result) q->max_result = 1 << 20;
+    if (!q->expire_s) q->expire_s = 7 * 86400;
+}

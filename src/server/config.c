@@ -253,6 +253,10 @@ static const char *const top_keys[] = {"listen",
                                        "real_ip_header",
                                        "rate_limit",
                                        "rate_limit_slots",
+                                       "queues",
+                                       "queue_db",
+                                       "jobs_path",
+                                       "queue_group_commit",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -414,6 +418,30 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         }
         c->writable = f->writable;
         c->nwritable = n;
+    }
+    if ((s = config_setting_get_member(root, "queue_db")) && !c->queue_db) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (!(c->queue_db = own(f, resolve(f, v))))
+            return conf_fail(err, errlen, f, s, "out of memory");
+    }
+    if (!c->queue_db && !(c->queue_db = own(f, resolve(f, "htd-jobs.db"))))
+        return conf_fail(err, errlen, f, NULL, "out of memory");
+    if ((s = config_setting_get_member(root, "jobs_path")) && !c->jobs_path) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        char norm[4096];
+        const char *why = "must start and end with '/'";
+        size_t vl = strlen(v);
+        if (v[0] != '/' || vl < 2 || v[vl - 1] != '/' ||
+            htd_path_normalize(v, vl, norm, sizeof norm, &why) < 0)
+            return conf_fail(err, errlen, f, s, "bad jobs_path '%s': %s", v, why);
+        c->jobs_path = v;
+    }
+    if ((s = config_setting_get_member(root, "queue_group_commit")) && !c->queue_no_group_commit) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "queue_group_commit must be true or false");
+        c->queue_no_group_commit = !config_setting_get_bool(s);
     }
     if (size(f, root, "max_upload", &c->max_upload, err, errlen) < 0 ||
         size(f, root, "memory_budget", &c->memory_budget, err, errlen) < 0)
@@ -927,11 +955,112 @@ static int set_cgi(builder *b, const config_setting_t *s, vhost *vh, const char 
     return 0;
 }
 
+/* ---- job queues ---- */
+
+/* A new queue of vh at prefix (normalised into it), its name made. */
+static queue_spec *add_queue(builder *b, const config_setting_t *s, vhost *vh, const char *prefix,
+                             size_t plen)
+{
+    char norm[4096], raw[4096];
+    const char *why = "must start with '/'";
+    if (plen >= sizeof raw) plen = sizeof raw - 1;
+    memcpy(raw, prefix, plen);
+    raw[plen] = 0;
+    if (raw[0] != '/' || htd_path_normalize(raw, plen, norm, sizeof norm, &why) < 0) {
+        bfail(b, s, "bad queue prefix '%s': %s", raw, why);
+        return NULL;
+    }
+    for (size_t i = 0; i < vh->nqueues; i++)
+        if (strcmp(vh->queues[i].prefix, norm) == 0) {
+            bfail(b, s, "two queues at '%s'%s", norm, "");
+            return NULL;
+        }
+    queue_spec *v = realloc(vh->queues, (vh->nqueues + 1) * sizeof *v);
+    if (!v) {
+        bfail(b, s, "out of memory%s%s", "", "");
+        return NULL;
+    }
+    vh->queues = v;
+    queue_spec *q = &v[vh->nqueues++];
+    *q = (queue_spec){0};
+    size_t nl = strlen(norm);
+    q->prefix = strdup(norm);
+    q->len = nl;
+    q->name = malloc((vh->name ? strlen(vh->name) : 0) + nl + 1);
+    if (!q->prefix || !q->name) {
+        bfail(b, s, "out of memory%s%s", "", "");
+        return NULL;
+    }
+    sprintf(q->name, "%s%s", vh->name ? vh->name : "", norm);
+    return q;
+}
+
+/* queues = ( { prefix = "/jobs/"; command = "..."; ... }, ... ) */
+static int parse_queues(builder *b, const config_setting_t *list, vhost *vh)
+{
+    static const char *const keys[] = {"prefix",     "command",    "workers",  "attempts",
+                                       "timeout",    "max_queued", "max_wait", "retry_delay",
+                                       "max_body",   "max_result", "expire",   NULL};
+    if (!list) return 0;
+    if (config_setting_type(list) != CONFIG_TYPE_LIST)
+        return bfail(b, list, "queues must be a list: queues = ( { prefix = \"/jobs/\"; ... } );%s%s",
+                     "", "");
+    for (int i = 0; i < config_setting_length(list); i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i), *s;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+            return bfail(b, g, "each queue is a group { prefix = \"/jobs/\"; command = \"...\"; }%s%s",
+                         "", "");
+        if (only_keys(b->f, g, "a queue", keys, b->err, b->errlen) < 0) return -1;
+        const char *prefix;
+        if (!(s = config_setting_get_member(g, "prefix")))
+            return bfail(b, g, "a queue needs a prefix = \"/jobs/\"%s%s", "", "");
+        if (get_string(b->f, s, &prefix, b->err, b->errlen) < 0) return -1;
+        queue_spec *q = add_queue(b, s, vh, prefix, strlen(prefix));
+        if (!q) return -1;
+        if ((s = config_setting_get_member(g, "command"))) {
+            const char *cmd;
+            if (get_string(b->f, s, &cmd, b->err, b->errlen) < 0) return -1;
+            if (!*cmd) return bfail(b, s, "a queue's command cannot be empty%s%s", "", "");
+            if (!(q->command = strdup(cmd))) return bfail(b, s, "out of memory%s%s", "", "");
+        }
+        unsigned expire = 0;
+        conf_file *f = b->f;
+        if (count(f, g, "workers", &q->workers, 1, 1024, b->err, b->errlen) < 0 ||
+            count(f, g, "attempts", &q->attempts, 1, 1000, b->err, b->errlen) < 0 ||
+            timeout(f, g, "timeout", &q->timeout_ms, b->err, b->errlen) < 0 ||
+            count(f, g, "max_queued", &q->max_queued, 1, 100000000, b->err, b->errlen) < 0 ||
+            count(f, g, "max_wait", &q->max_wait_s, 1, 3600, b->err, b->errlen) < 0 ||
+            timeout(f, g, "retry_delay", &q->retry_ms, b->err, b->errlen) < 0 ||
+            size(f, g, "max_body", &q->max_body, b->err, b->errlen) < 0 ||
+            size(f, g, "max_result", &q->max_result, b->err, b->errlen) < 0 ||
+            count(f, g, "expire", &expire, 1, 3650u * 86400, b->err, b->errlen) < 0)
+            return -1;
+        q->expire_s = expire;
+        queue_spec_defaults(q);
+    }
+    return 0;
+}
+
+/* --queue PREFIX=COMMAND, on the top-level server. */
+static int flag_queues(builder *b, vhost *top)
+{
+    for (size_t i = 0; i < b->cfg->nqueues; i++) {
+        const char *spec = b->cfg->queues[i], *eq = strchr(spec, '=');
+        if (!eq || !eq[1])
+            return bfail(b, NULL, "--queue %s: expected PREFIX=COMMAND%s", spec, "");
+        queue_spec *q = add_queue(b, NULL, top, spec, (size_t)(eq - spec));
+        if (!q) return -1;
+        if (!(q->command = strdup(eq + 1))) return bfail(b, NULL, "out of memory%s%s", "", "");
+        queue_spec_defaults(q);
+    }
+    return 0;
+}
+
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {"names",   "default",    "root", "access_log",  "log_format",
                                        "headers", "access",     "auth", "error_pages", "rules",
-                                       "cgi",     "rate_limit", NULL};
+                                       "cgi",     "rate_limit", "queues",     NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -998,6 +1127,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         free(v);
         if (rc < 0) return -1;
     }
+    if (parse_queues(b, config_setting_get_member(g, "queues"), vh) < 0) return -1;
     if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
     return parse_rules(b, g, vh);
 }
@@ -1051,6 +1181,9 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
         goto fail;
     if (set_cgi(&b, root ? config_setting_get_member(root, "cgi") : NULL, top, cfg->cgi,
                 cfg->ncgi) < 0)
+        goto fail;
+    if (flag_queues(&b, top) < 0 ||
+        (root && parse_queues(&b, config_setting_get_member(root, "queues"), top) < 0))
         goto fail;
     if (root && (parse_scope(&b, root, &top->sc, top, NULL) < 0 || parse_rules(&b, root, top) < 0))
         goto fail;
@@ -1108,6 +1241,12 @@ void site_free(site *st)
             free(vh->cc[k].line);
         }
         free(vh->cc);
+        for (size_t k = 0; k < vh->nqueues; k++) {
+            free(vh->queues[k].name);
+            free(vh->queues[k].prefix);
+            free(vh->queues[k].command);
+        }
+        free(vh->queues);
         free(vh->root);
         free(vh->name);
     }

@@ -91,6 +91,13 @@ static void usage(FILE *f)
           "      --memory-budget SIZE  memory requests may hold at once (buffers, bodies,\n"
           "                         uploads, compressors, cached files); beyond it new\n"
           "                         requests get 503 (default: none)\n"
+          "      --queue PREFIX=COMMAND  accept POST and PUT under PREFIX as jobs (202 with a\n"
+          "                         status monitor), run later by COMMAND as a CGI script;\n"
+          "                         repeatable (the config's queues take every setting)\n"
+          "      --queue-db FILE    the jobs' SQLite database (default: htd-jobs.db beside\n"
+          "                         the config, or in the current directory)\n"
+          "      --jobs-path PATH   where the status monitors are (default /.jobs/)\n"
+          "      --no-group-commit  one transaction and fsync per accepted job (benchmarks)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -157,13 +164,17 @@ int main(int argc, char **argv)
         {"trusted-proxy", required_argument, NULL, 'x'},
         {"real-ip-header", required_argument, NULL, 'X'},
         {"check-config", required_argument, NULL, 'C'},
+        {"queue", required_argument, NULL, 'q'},
+        {"queue-db", required_argument, NULL, 'Q'},
+        {"jobs-path", required_argument, NULL, 'J'},
+        {"no-group-commit", no_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {0};
     const char *check = NULL;
-    const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64];
+    const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64], *queues[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -265,6 +276,23 @@ int main(int argc, char **argv)
         case 'm':
             cfg.max_requests = (unsigned)parse_count("--max-requests", optarg, 100000000);
             break;
+        case 'q':
+            if (cfg.nqueues == sizeof queues / sizeof queues[0])
+                die("--queue %s: at most 64 queues%s", optarg, "");
+            if (!strchr(optarg, '=') || optarg[0] != '/')
+                die("--queue %s: expected PREFIX=COMMAND, like /jobs/=/usr/local/bin/work%s",
+                    optarg, "");
+            queues[cfg.nqueues++] = optarg;
+            break;
+        case 'Q':
+            cfg.queue_db = optarg;
+            break;
+        case 'J':
+            cfg.jobs_path = optarg;
+            break;
+        case 'g':
+            cfg.queue_no_group_commit = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -284,6 +312,7 @@ int main(int argc, char **argv)
     cfg.cgi = cgi;
     cfg.trusted_proxies = trusted;
     cfg.cache_control = cache_control;
+    cfg.queues = queues;
     char err[512];
     if (check) {
         if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");
