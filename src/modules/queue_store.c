@@ -5,6 +5,8 @@
 #include "queue_store.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -66,4 +68,107 @@ void qjob_clear(qjob *j)
     free(j->result);
     free(j->err);
     memset(j, 0, sizeof *j);
+}
+
+/* ---- the job as JSON ---- */
+
+typedef struct jbuf {
+    char *p;
+    size_t cap, len; /* len may pass cap: what it would have needed */
+} jbuf;
+
+static void jput(jbuf *b, const char *s, size_t n)
+{
+    if (b->len < b->cap) memcpy(b->p + b->len, s, b->len + n <= b->cap ? n : b->cap - b->len);
+    b->len += n;
+}
+
+static void jputs(jbuf *b, const char *s)
+{
+    jput(b, s, strlen(s));
+}
+
+/* s as a JSON string: quotes, escapes for '"', '\\' and control bytes;
+ * other bytes as they are (the job's own, UTF-8 or not). */
+static void jstr(jbuf *b, const char *s)
+{
+    if (!s) {
+        jputs(b, "null");
+        return;
+    }
+    jput(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            jput(b, e, 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u%04x", ch);
+            jput(b, e, 6);
+        } else {
+            jput(b, (const char *)s, 1);
+        }
+    }
+    jput(b, "\"", 1);
+}
+
+/* Milliseconds since the epoch as RFC 3339 UTC, or null for 0. */
+static void jtime(jbuf *b, int64_t ms)
+{
+    if (!ms) {
+        jputs(b, "null");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char s[40];
+    snprintf(s, sizeof s, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    jputs(b, s);
+}
+
+size_t qjob_json(const qjob *j, const char *base, char *out, size_t cap)
+{
+    jbuf b = {out, cap, 0};
+    char num[32], url[512];
+    jputs(&b, "{\"id\":");
+    jstr(&b, j->id);
+    jputs(&b, ",\"queue\":");
+    jstr(&b, j->queue);
+    jputs(&b, ",\"state\":");
+    jstr(&b, qjob_state_name(j->state));
+    snprintf(num, sizeof num, ",\"attempts\":%d", j->attempts);
+    jputs(&b, num);
+    jputs(&b, ",\"created\":");
+    jtime(&b, j->created);
+    jputs(&b, ",\"started\":");
+    jtime(&b, j->started);
+    jputs(&b, ",\"finished\":");
+    jtime(&b, j->finished);
+    jputs(&b, ",\"exit\":");
+    if (j->exit_code >= 0 && (j->state == QJ_DONE || j->state == QJ_FAILED || j->attempts)) {
+        snprintf(num, sizeof num, "%d", j->exit_code);
+        jputs(&b, num);
+    } else {
+        jputs(&b, "null");
+    }
+    jputs(&b, ",\"monitor\":");
+    snprintf(url, sizeof url, "%s%s", base, j->id);
+    jstr(&b, url);
+    jputs(&b, ",\"result\":");
+    if (j->state == QJ_DONE) {
+        snprintf(url, sizeof url, "%s%s/result", base, j->id);
+        jstr(&b, url);
+    } else {
+        jputs(&b, "null");
+    }
+    if (j->err) {
+        jputs(&b, ",\"error\":");
+        jstr(&b, j->err);
+    }
+    jputs(&b, "}\n");
+    if (b.len < cap) out[b.len] = 0;
+    return b.len;
 }

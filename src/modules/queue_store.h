@@ -83,6 +83,13 @@ typedef struct qjob {
 
 void qjob_clear(qjob *j);
 
+/* j as the status monitor's JSON object (one line and a newline): id,
+ * queue, state, attempts, created, started, finished (RFC 3339 times, or
+ * null), exit, monitor and result (URLs under base, the monitors' path,
+ * "/.jobs/"), and error (stderr's last lines) when there is one. The
+ * length it needs; written whole, with a NUL, only if that is below cap. */
+size_t qjob_json(const qjob *j, const char *base, char *out, size_t cap);
+
 /* The outcome of one attempt. */
 typedef struct qjob_result {
     int exit_code;
