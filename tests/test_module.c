@@ -77,7 +77,7 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     registry_init(&r, mods, 2);
     htd_config cfg = {0};
     char err[64] = "";
-    CHECK_EQ_INT(registry_start(&r, &cfg, err, sizeof err), 0);
+    CHECK_EQ_INT(registry_start(&r, &cfg, NULL, err, sizeof err), 0);
     int *n = registry_state(&r, &mod_a);
     CHECK(n != NULL && *n == 0);
     CHECK(registry_state(&r, &mod_b) == NULL);
@@ -89,7 +89,7 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     CHECK(registry_state(&r, &mod_a) == NULL);
 
     registry_init(&r, mods, 2);
-    CHECK_EQ_INT(registry_start(&r, &cfg, err, sizeof err), 0);
+    CHECK_EQ_INT(registry_start(&r, &cfg, NULL, err, sizeof err), 0);
     *(int *)registry_state(&r, &mod_a) = 1;
     registry_seal(&r);
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 1);
@@ -104,7 +104,7 @@ TEST(an_init_that_fails_says_why_and_what_was_made_is_freed_by_fini)
     registry_init(&r, mods, 2);
     htd_config cfg = {0};
     char err[64] = "";
-    CHECK_EQ_INT(registry_start(&r, &cfg, err, sizeof err), -1);
+    CHECK_EQ_INT(registry_start(&r, &cfg, NULL, err, sizeof err), -1);
     CHECK_STR(err, strlen(err), "no such area");
     CHECK(registry_state(&r, &mod_a) != NULL);
     registry_fini(&r); /* ASan: nothing leaks */

@@ -533,7 +533,8 @@ static int read_body_step(conn *c)
         conn_error(c, -done, why, 0);
         return 0;
     }
-    if (c->body_len + dlen > l->srv->cfg.max_body) {
+    uint64_t max = c->req->body_max ? c->req->body_max : l->srv->cfg.max_body;
+    if (c->body_len + dlen > max) {
         conn_error(c, 413, "request body larger than the server accepts", 0);
         return 0;
     }

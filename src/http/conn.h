@@ -53,7 +53,8 @@ void conn_resume_request(conn *c);
  * client that waits for 100 Continue before sending it gets it now. */
 void conn_take_body(conn *c);
 /* For a module in the content phase: read the whole request body (within
- * max_body) into the request, then ask the module again. */
+ * the request's body_max, else the server's max_body: beyond it, 413) into
+ * the request, then ask the module again. */
 void conn_read_body(conn *c);
 /* Waits for more of a request body on the body timer. */
 void conn_arm_body_timer(conn *c);

@@ -44,10 +44,13 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
     return 0;
 }
 
-int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen)
+int registry_start(registry *r, const htd_config *cfg, const struct site *st, char *err,
+                   size_t errlen)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->mods[i]->init && r->mods[i]->init(cfg, &r->state[i], err, errlen) < 0) return -1;
+    for (size_t i = 0; i < r->n && st; i++)
+        if (r->mods[i]->start && r->mods[i]->start(r->state[i], st, err, errlen) < 0) return -1;
     return 0;
 }
 

@@ -17,7 +17,8 @@
  *   100..599      the request ends with that status and a short body.
  *
  * The other hooks are optional: init when the server is made, for the
- * module's per-server state (registry_state), and fini when it goes;
+ * module's per-server state (registry_state), start once its first site is
+ * built, and fini when it goes;
  * release when a request ends (answered, or
  * its connection closing) while the module still holds something of it in
  * its slot (req_slot, keyed by the module); free_local when a loop ends,
@@ -38,6 +39,7 @@
 
 struct conn;
 struct htd_req;
+struct site;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 /* For wanted (below): the connection hooks rather than a phase. */
@@ -97,6 +99,10 @@ typedef struct htd_module {
      * reason in err (which names the setting). */
     int (*init)(const htd_config *cfg, void **state, char *err, size_t errlen);
     void (*fini)(void *state);
+    /* After every init, with the server's first site: for what a module
+     * makes of the site's settings that lasts as long as the server (the
+     * job queues, their database and threads). 0, or -1 with the reason. */
+    int (*start)(void *state, const struct site *st, char *err, size_t errlen);
     /* Whether the module has anything to do in phase ph, given its state
      * once the server is set up (the embedder's handlers added): 0 takes
      * its function out of that phase when the server starts. */
@@ -139,9 +145,11 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n);
 /* Puts the modules named in names[0..n) first in phase ph, in that order,
  * the others after them as they were. -1 with the unknown name in *bad. */
 int registry_order(registry *r, int ph, const char *const *names, size_t n, const char **bad);
-/* Runs every module's init: 0, or -1 with the reason in err (those made
- * are freed by registry_fini). */
-int registry_start(registry *r, const htd_config *cfg, char *err, size_t errlen);
+/* Runs every module's init, then (unless st is NULL) every start with the
+ * first site: 0, or -1 with the reason in err (those made are freed by
+ * registry_fini). */
+int registry_start(registry *r, const htd_config *cfg, const struct site *st, char *err,
+                   size_t errlen);
 void registry_fini(registry *r);
 /* Takes out of each phase, and of the connection hooks, the modules that
  * say they are not wanted there (when the server starts: nothing changes

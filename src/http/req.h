@@ -49,6 +49,8 @@ struct htd_req {
     char *path; /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;
     htd_str body;
+    uint64_t body_max; /* the most conn_read_body takes; 0: the server's max_body */
+    htd_str log_id;    /* what the request made or looked at, for the log ($job_id): a job's id */
     /* Basic credentials (auth.c, rules.c): Authorization is decoded at most
      * once per request, and only the user name is kept, never the password.
      * claimed is the user the client named, accepted or not (the access

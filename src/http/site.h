@@ -90,19 +90,19 @@ typedef struct cc_rule {
  * run later (the queue module, queue.c). Settings as the config file gives
  * them, defaults filled in (queue_spec_defaults). */
 typedef struct queue_spec {
-    char *name;    /* the queue's name: its prefix, after the vhost's first name if any */
-    char *prefix;  /* normalised */
+    char *name;   /* the queue's name: its prefix, after the vhost's first name if any */
+    char *prefix; /* normalised */
     size_t len;
-    char *command; /* run as a CGI script is; NULL: the program's handler (htd_server_queue) */
-    unsigned workers;       /* processor threads */
-    unsigned attempts;      /* runs before a job is failed */
-    unsigned timeout_ms;    /* a run's time limit, then its process group is killed */
-    unsigned max_queued;    /* queued jobs at most; then 503 */
-    unsigned max_wait_s;    /* Prefer: wait=N is capped at this */
-    unsigned retry_ms;      /* the first retry's delay, doubled for each next */
-    uint64_t max_body;      /* a larger request body: 413 */
-    uint64_t max_result;    /* output kept of a run, at most */
-    uint64_t expire_s;      /* a finished job is kept this long */
+    char *command;     /* run as a CGI script is; NULL: the program's handler (htd_server_queue) */
+    unsigned workers;  /* processor threads */
+    unsigned attempts; /* runs before a job is failed */
+    unsigned timeout_ms; /* a run's time limit, then its process group is killed */
+    unsigned max_queued; /* queued jobs at most; then 503 */
+    unsigned max_wait_s; /* Prefer: wait=N is capped at this */
+    unsigned retry_ms;   /* the first retry's delay, doubled for each next */
+    uint64_t max_body;   /* a larger request body: 413 */
+    uint64_t max_result; /* output kept of a run, at most */
+    uint64_t expire_s;   /* a finished job is kept this long */
 } queue_spec;
 
 /* Fills the settings of q left at 0 with their defaults. */

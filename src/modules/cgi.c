@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include "beneath.h"
+#include "cgienv.h"
 #include "conn.h"
 #include "fields.h"
 #include "log.h"
@@ -46,10 +44,6 @@
 
 #define CGI_BUF 16384 /* script output read at once; also the largest header block */
 #define CGI_IN 16384  /* request body bytes on their way to the script */
-/* Room for every header field of the largest head, twice over (names grow
- * by "HTTP_"), and the fixed variables. */
-#define ENV_MAX (HTD_MAX_HEADERS + 48)
-#define ENV_BYTES (2 * RBUF_SIZE + 8192)
 
 enum { END_IN, END_OUT, END_ERR, END_PID, END_COUNT };
 
@@ -162,53 +156,6 @@ static int find_script(const vhost *vh, const char *path, size_t len, size_t *sc
 
 /* ---- the environment (RFC 3875 section 4.1) ---- */
 
-typedef struct envb {
-    char *vars[ENV_MAX + 1];
-    size_t n;
-    char buf[ENV_BYTES];
-    size_t used;
-    int full; /* something did not fit: the script must not run without it */
-} envb;
-
-static void env_add(envb *e, const char *name, const char *v, size_t vlen)
-{
-    size_t nl = strlen(name);
-    if (e->n == ENV_MAX || e->used + nl + vlen + 2 > sizeof e->buf) {
-        e->full = 1;
-        return;
-    }
-    char *p = e->buf + e->used;
-    memcpy(p, name, nl);
-    p[nl] = '=';
-    memcpy(p + nl + 1, v, vlen);
-    p[nl + 1 + vlen] = 0;
-    e->vars[e->n++] = p;
-    e->used += nl + vlen + 2;
-}
-
-static void env_str(envb *e, const char *name, const char *v)
-{
-    env_add(e, name, v, strlen(v));
-}
-
-static void addr_str(const struct sockaddr_storage *ss, char *host, size_t hcap, char *port,
-                     size_t pcap)
-{
-    host[0] = port[0] = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, (socklen_t)hcap);
-        snprintf(port, pcap, "%u", ntohs(a->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, (socklen_t)hcap);
-        else
-            inet_ntop(AF_INET6, &a->sin6_addr, host, (socklen_t)hcap);
-        snprintf(port, pcap, "%u", ntohs(a->sin6_port));
-    }
-}
-
 static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, const char *abs_script)
 {
     const struct htd_req *hr = c->req;
@@ -235,14 +182,15 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
     env_str(e, "SCRIPT_FILENAME", abs_script);
     env_str(e, "DOCUMENT_ROOT", vh->root);
 
-    addr_str((const struct sockaddr_storage *)&hr->client, host, sizeof host, port, sizeof port);
+    env_addr_str((const struct sockaddr_storage *)&hr->client, host, sizeof host, port,
+                 sizeof port);
     env_str(e, "REMOTE_ADDR", host);
     env_str(e, "REMOTE_HOST", host); /* no reverse lookups: the address, as 4.1.9 allows */
     env_str(e, "REMOTE_PORT", port);
     struct sockaddr_storage local;
     socklen_t ll = sizeof local;
     if (getsockname(c->ev.fd, (struct sockaddr *)&local, &ll) == 0) {
-        addr_str(&local, host, sizeof host, port, sizeof port);
+        env_addr_str(&local, host, sizeof host, port, sizeof port);
         env_str(e, "SERVER_ADDR", host);
         env_str(e, "SERVER_PORT", port);
     }
@@ -272,47 +220,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
     }
-    /* Header fields as HTTP_*, repeated fields joined with ", ". Not:
-     * Proxy (httpoxy: scripts take HTTP_PROXY for their proxy),
-     * Authorization (the credentials are the server's business), the
-     * fields already given as CONTENT_*, and names with '_', which would
-     * pass for the '-' spelling of another field. */
-    for (size_t i = 0; i < r->nheaders; i++) {
-        htd_str name = r->headers[i].name;
-        if (htd_str_ieq(name, "proxy", 5) || htd_str_ieq(name, "authorization", 13) ||
-            htd_str_ieq(name, "content-length", 14) || htd_str_ieq(name, "content-type", 12) ||
-            memchr(name.p, '_', name.len) || name.len > 100)
-            continue;
-        int seen = 0;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = r->headers[k].name.len == name.len &&
-                   strncasecmp(r->headers[k].name.p, name.p, name.len) == 0;
-        if (seen) continue;
-        char var[108] = "HTTP_";
-        for (size_t k = 0; k < name.len; k++) {
-            char ch = name.p[k];
-            var[5 + k] = ch == '-' ? '_' : ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
-        }
-        var[5 + name.len] = 0;
-        char val[RBUF_SIZE]; /* a head is at most RBUF_SIZE: every value fits */
-        size_t vl = 0;
-        for (size_t k = i; k < r->nheaders; k++) {
-            const htd_header *hd = &r->headers[k];
-            if (hd->name.len != name.len || strncasecmp(hd->name.p, name.p, name.len) != 0)
-                continue;
-            if (vl && vl + 2 < sizeof val) {
-                memcpy(val + vl, ", ", 2);
-                vl += 2;
-            }
-            size_t n = hd->value.len < sizeof val - vl ? hd->value.len : sizeof val - vl;
-            memcpy(val + vl, hd->value.p, n);
-            vl += n;
-        }
-        env_add(e, var, val, vl);
-    }
-    const char *path = getenv("PATH");
-    env_str(e, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    e->vars[e->n] = NULL;
+    env_headers(e, r->headers, r->nheaders);
+    env_end(e);
 }
 
 /* ---- life ---- */
@@ -484,30 +393,8 @@ static void start(conn *c)
         goto spawn_failed;
     }
 
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawn_file_actions_addchdir_np(&fa, dir); /* RFC 3875 7.2: the script's directory */
-    posix_spawnattr_init(&at);
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    int dsigs[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGCHLD, SIGXFSZ};
-    for (size_t i = 0; i < sizeof dsigs / sizeof dsigs[0]; i++)
-        sigaddset(&dfl, dsigs[i]);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0); /* its own group: a kill takes its children too */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {abs, NULL};
-    loop_sharing_fds(); /* until its exec, the child holds copies of every descriptor */
-    int rc = posix_spawn(&g->pid, abs, &fa, &at, argv, env->vars);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int rc = cgi_spawn(abs, argv, env->vars, dir, in[0], out[1], err[1], &g->pid);
     if (rc != 0) {
         why = "cannot run the script";
         fprintf(stderr, "htd: cgi %s: cannot run %s: %s\n", g->name, abs, strerror(rc));

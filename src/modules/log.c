@@ -38,6 +38,7 @@ enum {
     V_STATUS,
     V_BODY_BYTES_SENT,
     V_HOST,
+    V_JOB_ID,
     V_HTTP,
 };
 
@@ -57,6 +58,7 @@ static const struct {
     {"status", V_STATUS},
     {"body_bytes_sent", V_BODY_BYTES_SENT},
     {"host", V_HOST},
+    {"job_id", V_JOB_ID},
 };
 
 typedef struct piece {
@@ -121,7 +123,7 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
             snprintf(err, errlen,
                      "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
                      "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
-                     "$args, $status, $body_bytes_sent, $host or $http_NAME",
+                     "$args, $status, $body_bytes_sent, $host, $job_id or $http_NAME",
                      (int)(nlen > 64 ? 64 : nlen), name);
             logfmt_free(f);
             return NULL;
@@ -313,6 +315,9 @@ void log_access(const conn *c, int status, uint64_t bytes)
             break;
         case V_HOST:
             p = put_escaped(p, end, r ? r->host : (htd_str){NULL, 0});
+            break;
+        case V_JOB_ID:
+            p = put_escaped(p, end, hr ? hr->log_id : (htd_str){NULL, 0});
             break;
         case V_HTTP:
             p = put_escaped(p, end,

@@ -6,10 +6,10 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 static const char *const state_names[QJ_STATES] = {
     [QJ_QUEUED] = "queued", [QJ_RUNNING] = "running",     [QJ_DONE] = "done",
@@ -125,7 +125,8 @@ static void jtime(jbuf *b, int64_t ms)
     gmtime_r(&t, &tm);
     char s[96];
     snprintf(s, sizeof s, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000 + 1000) % 1000);
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ms % 1000 + 1000) % 1000);
     jputs(b, s);
 }
 

@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
+#include "queue.h"
 #include "ratelimit.h"
 #include "realip.h"
 #include "routes.h"
@@ -30,6 +31,7 @@ static const htd_module *const modules[] = {
     &ratelimit_module,      /* access: rate limits keyed by address or header */
     &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
+    &queue_module,          /* content: job queues and their monitors */
     &cgi_module,            /* content: scripts */
     &store_module,          /* content: PUT, POST, DELETE in writable areas */
     &routes_module,         /* content: the embedder's handlers */
@@ -45,8 +47,8 @@ int builtin_registry(registry *r, const char *const *names, size_t n, char *err,
     registry_init(r, modules, sizeof modules / sizeof modules[0]);
     const char *bad = NULL;
     if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
-        snprintf(err, errlen, "no content module '%s'; they are cgi, store, routes and static",
-                 bad);
+        snprintf(err, errlen,
+                 "no content module '%s'; they are queue, cgi, store, routes and static", bad);
         return -1;
     }
     size_t cgi = 0, stat = 0;

@@ -998,17 +998,19 @@ static queue_spec *add_queue(builder *b, const config_setting_t *s, vhost *vh, c
 /* queues = ( { prefix = "/jobs/"; command = "..."; ... }, ... ) */
 static int parse_queues(builder *b, const config_setting_t *list, vhost *vh)
 {
-    static const char *const keys[] = {"prefix",     "command",    "workers",  "attempts",
-                                       "timeout",    "max_queued", "max_wait", "retry_delay",
-                                       "max_body",   "max_result", "expire",   NULL};
+    static const char *const keys[] = {"prefix",   "command",    "workers",  "attempts",
+                                       "timeout",  "max_queued", "max_wait", "retry_delay",
+                                       "max_body", "max_result", "expire",   NULL};
     if (!list) return 0;
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
-        return bfail(b, list, "queues must be a list: queues = ( { prefix = \"/jobs/\"; ... } );%s%s",
-                     "", "");
+        return bfail(b, list,
+                     "queues must be a list: queues = ( { prefix = \"/jobs/\"; ... } );%s%s", "",
+                     "");
     for (int i = 0; i < config_setting_length(list); i++) {
         const config_setting_t *g = config_setting_get_elem(list, (unsigned)i), *s;
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-            return bfail(b, g, "each queue is a group { prefix = \"/jobs/\"; command = \"...\"; }%s%s",
+            return bfail(b, g,
+                         "each queue is a group { prefix = \"/jobs/\"; command = \"...\"; }%s%s",
                          "", "");
         if (only_keys(b->f, g, "a queue", keys, b->err, b->errlen) < 0) return -1;
         const char *prefix;
@@ -1046,8 +1048,7 @@ static int flag_queues(builder *b, vhost *top)
 {
     for (size_t i = 0; i < b->cfg->nqueues; i++) {
         const char *spec = b->cfg->queues[i], *eq = strchr(spec, '=');
-        if (!eq || !eq[1])
-            return bfail(b, NULL, "--queue %s: expected PREFIX=COMMAND%s", spec, "");
+        if (!eq || !eq[1]) return bfail(b, NULL, "--queue %s: expected PREFIX=COMMAND%s", spec, "");
         queue_spec *q = add_queue(b, NULL, top, spec, (size_t)(eq - spec));
         if (!q) return -1;
         if (!(q->command = strdup(eq + 1))) return bfail(b, NULL, "out of memory%s%s", "", "");
@@ -1058,9 +1059,9 @@ static int flag_queues(builder *b, vhost *top)
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {"names",   "default",    "root", "access_log",  "log_format",
-                                       "headers", "access",     "auth", "error_pages", "rules",
-                                       "cgi",     "rate_limit", "queues",     NULL};
+    static const char *const keys[] = {
+        "names", "default",     "root",  "access_log", "log_format", "headers", "access",
+        "auth",  "error_pages", "rules", "cgi",        "rate_limit", "queues",  NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;

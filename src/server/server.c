@@ -30,6 +30,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mime.h"
+#include "queue.h"
 #include "routes.h"
 #include "worker.h"
 
@@ -102,7 +103,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     /* First, so that an error in the file names its line. */
     if (!(s->site = site_build(cfg, s->conf, s->nthreads, err, errlen))) goto fail;
 
-    if (registry_start(&s->ctx.reg, cfg, err, errlen) < 0) goto fail;
+    if (registry_start(&s->ctx.reg, cfg, s->site, err, errlen) < 0) goto fail;
     /* The pool serves uploads, password checks and directory listings; its
      * threads sleep when there is none. */
     if (!(s->ctx.jobs = jobs_new(POOL_THREADS))) {
@@ -156,6 +157,12 @@ int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_ha
         return -1;
     if (s->phase != SERVER_NEW) return -1; /* the phases are sealed */
     return routes_add(&s->ctx.reg, phase, prefix, fn, arg);
+}
+
+int htd_server_queue(htd_server *s, const char *prefix, htd_job_fn fn, void *arg)
+{
+    if (s->phase != SERVER_NEW) return -1; /* the processors start before the server runs */
+    return queue_set_handler(&s->ctx.reg, prefix, fn, arg);
 }
 
 const char *htd_server_address(const htd_server *s, size_t i)
