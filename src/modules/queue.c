@@ -278,13 +278,13 @@ static void answer_submit(struct htd_req *hr)
         int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"queue\":\"%s\",\"monitor\":\"%s\"}\n",
                          qr->id, qr->q->spec.name, url);
         if (htd_resp_header(hr, "Location", url) < 0 ||
-            htd_respond(hr, 202, "application/json", body, n > 0 && (size_t)n < sizeof body ? (size_t)n : 0) < 0)
+            htd_respond(hr, 202, "application/json", body,
+                        n > 0 && (size_t)n < sizeof body ? (size_t)n : 0) < 0)
             conn_error(c, 500, "cannot make the response", 1);
         break;
     }
     case QS_CONFLICT:
-        answer_json_error(c, 422,
-                          "this Idempotency-Key was used before with another request body");
+        answer_json_error(c, 422, "this Idempotency-Key was used before with another request body");
         break;
     case QS_FULL: {
         static const char ra[] = "Retry-After: 5\r\n";
@@ -330,8 +330,8 @@ static void answer_get(struct htd_req *hr)
         } else {
             char type[256];
             snprintf(type, sizeof type, "%s", j->result_type ? j->result_type : "");
-            if (htd_respond(hr, j->result_status ? j->result_status : 200,
-                            type[0] ? type : NULL, j->result, j->result_len) < 0)
+            if (htd_respond(hr, j->result_status ? j->result_status : 200, type[0] ? type : NULL,
+                            j->result, j->result_len) < 0)
                 conn_error(c, 500, "the job's result cannot be sent", 1);
         }
     } else {
@@ -459,7 +459,9 @@ static int monitor(struct htd_req *hr, qsrv *s)
         return MOD_DONE;
     }
     int m = hr->r->method_id;
-    int kind = m == HTD_M_GET || m == HTD_M_HEAD ? K_GET : m == HTD_M_DELETE && !result ? K_CANCEL : -1;
+    int kind = m == HTD_M_GET || m == HTD_M_HEAD ? K_GET
+               : m == HTD_M_DELETE && !result    ? K_CANCEL
+                                                 : -1;
     if (kind < 0) {
         static const char get[] = "Allow: GET, HEAD\r\n", all[] = "Allow: GET, HEAD, DELETE\r\n";
         conn_answer(c, 405, "a job's monitor takes GET, HEAD and DELETE; its result GET and HEAD",
@@ -498,8 +500,7 @@ static int idem_key(htd_str v, char *out, size_t cap)
     }
     if (!n || n >= cap || n > IDEM_KEY_MAX) return -1;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e || p[i] == '"' ||
-            p[i] == '\\')
+        if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e || p[i] == '"' || p[i] == '\\')
             return -1;
     memcpy(out, p, n);
     out[n] = 0;

@@ -192,7 +192,8 @@ static void build_env(envb *e, const qrt *q, const qjob *j)
     const char *qm = strchr(j->target, '?');
     env_str(e, "QUERY_STRING", qm ? qm + 1 : "");
     size_t pl = qm ? (size_t)(qm - j->target) : strlen(j->target);
-    size_t sl = q->spec.len && q->spec.prefix[q->spec.len - 1] == '/' ? q->spec.len - 1 : q->spec.len;
+    size_t sl =
+        q->spec.len && q->spec.prefix[q->spec.len - 1] == '/' ? q->spec.len - 1 : q->spec.len;
     env_add(e, "SCRIPT_NAME", q->spec.prefix, sl);
     if (pl > sl && strncmp(j->target, q->spec.prefix, sl) == 0)
         env_add(e, "PATH_INFO", j->target + sl, pl - sl);
@@ -280,8 +281,10 @@ static int drain(int fd, char *out, size_t cap, size_t *olen, int *too_big, char
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n == 0) return 0;
-        if (n < 0) return errno == EINTR ? drain(fd, out, cap, olen, too_big, ebuf, elen)
-                                         : errno == EAGAIN ? 1 : 0;
+        if (n < 0)
+            return errno == EINTR    ? drain(fd, out, cap, olen, too_big, ebuf, elen)
+                   : errno == EAGAIN ? 1
+                                     : 0;
         if (ebuf) {
             keep_err(ebuf, elen, buf, (size_t)n);
             continue;
@@ -329,7 +332,8 @@ static void run_command(qrt *q, unsigned idx, const qjob *j, outcome *o)
     }
     lseek(in, 0, SEEK_SET);
     char *argv[] = {"/bin/sh", "-c", q->spec.command, NULL};
-    int rc = cgi_spawn("/bin/sh", argv, e->vars, q->root[0] ? q->root : NULL, in, po[1], pe[1], &pid);
+    int rc =
+        cgi_spawn("/bin/sh", argv, e->vars, q->root[0] ? q->root : NULL, in, po[1], pe[1], &pid);
     close(po[1]);
     close(pe[1]);
     po[1] = pe[1] = -1;
@@ -616,8 +620,8 @@ int queue_run_start(qrt *q, char *err, size_t errlen)
     }
     for (unsigned i = 0; i < n; i++) {
         proc *p = malloc(sizeof *p);
-        int rc = p ? spawn_thread(&q->threads[i], processor, p) : ENOMEM;
         if (p) *p = (proc){q, i};
+        int rc = p ? spawn_thread(&q->threads[i], processor, p) : ENOMEM;
         if (rc != 0) {
             free(p);
             snprintf(err, errlen, "queue %s: cannot start its processors: %s", q->spec.name,
