@@ -510,3 +510,74 @@ def test_queue_config_errors_name_their_line(ctx):
             check(want in err, "%r: want %r in %r" % (text, want, err))
     finally:
         cd.cleanup()
+
+
+CRASH_SH = r'''#!/bin/sh
+cat > /dev/null
+sleep 0.01
+echo "$HTD_JOB_ID" >> @STATE@/processed.log
+'''
+
+
+def test_queue_crash_500_jobs_sigkill_while_processing_none_lost_none_finished_run_again(ctx):
+    """500 jobs from 8 concurrent clients; htd SIGKILLed while they are being
+    processed (and maybe while some are still being submitted); restarted.
+    Every job that got a 202 is processed at least once, and no job that was
+    finished before the kill runs again."""
+    q = Queues("workers = 4;", start=False)
+    q.cd.write("crash.sh", CRASH_SH.replace("@STATE@", q.state), 0o755)
+    q.conf = q.conf.replace(q.cd.p("work.sh"), q.cd.p("crash.sh"))
+    q.start()
+    log = os.path.join(q.state, "processed.log")
+
+    def processed():
+        return (harness.read_file(log) or "").split()
+
+    with q:
+        ids, lock = [], threading.Lock()
+        addr = q.srv.addr
+
+        def client(n):
+            for i in range(n):
+                try:
+                    c = harness.connect_addr(addr)
+                    c.send(req("/q/job", "POST", [("Content-Length", "8")], body=b"%08d" % i))
+                    r = c.read_response()
+                    c.close()
+                except (OSError, harness.TestFailure):
+                    return  # htd was killed
+                if r.status == 202:
+                    with lock:
+                        ids.append(r.get("Location")[len("/.jobs/"):])
+        threads = [threading.Thread(target=client, args=(63 if k else 59,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(processed()) >= 60, timeout=30, what="60 jobs processed")
+        q.srv.kill()
+        for t in threads:
+            t.join(30)
+        q.srv.cleanup()
+        q.srv = None
+        before = processed()
+        check(len(ids) >= 100, "at least 100 jobs accepted before the kill: %d" % len(ids))
+        con = sqlite3.connect(q.cd.p("jobs.db"), timeout=10)
+        rows = dict(con.execute("SELECT id, state FROM jobs").fetchall())
+        con.close()
+        lost = [i for i in ids if i not in rows]
+        eq(lost, [], "accepted jobs missing from the database after SIGKILL")
+        done_before = {i for i, st in rows.items() if st == 2}
+        running = [i for i, st in rows.items() if st == 1]
+        check(len(done_before) < len(ids), "killed while jobs were still to be processed: %d of %d done"
+              % (len(done_before), len(ids)))
+        q.start()
+        wait_until(lambda: q.db_count("state = 2") == len(rows), timeout=60,
+                   what="every stored job done after the restart")
+        after = processed()
+        missing = set(ids) - set(after)
+        eq(missing, set(), "accepted jobs never processed")
+        again = [i for i in after[len(before):] if i in done_before]
+        eq(again, [], "jobs finished before the kill that ran again")
+        eq(len(rows), len(set(rows)), "no duplicate rows")
+        ctx_note = "%d accepted, %d done at the kill, %d running then" % (
+            len(ids), len(done_before), len(running))
+        check("queued again" in q.srv.stderr() or not running, ctx_note)
