@@ -50,6 +50,9 @@ nohead*)
     echo "plain words without a header" ;;
 silent*)
     ;;
+flaky*)
+    [ -e @STATE@/go ] || { echo "not yet" >&2; exit 4; }
+    printf 'Content-Type: text/plain\n\nworked now\n' ;;
 *)
     printf 'Content-Type: text/plain; charset=utf-8\n\n'
     printf 'method=%s uri=%s script=%s path=%s query=%s len=%s type=%s client=%s x=%s queue=%s\n' \
@@ -581,3 +584,42 @@ def test_queue_crash_500_jobs_sigkill_while_processing_none_lost_none_finished_r
         ctx_note = "%d accepted, %d done at the kill, %d running then" % (
             len(ids), len(done_before), len(running))
         check("queued again" in q.srv.stderr() or not running, ctx_note)
+
+
+def jobs_cmd(q, *args):
+    p = harness.run_htd(["jobs", "-c", q.cd.conf] + list(args))
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_queue_htd_jobs_on_the_running_servers_database(ctx):
+    with Queues("attempts = 1; workers = 1;") as q:
+        f = accepted(submit(q.srv, b"flaky"))
+        doc = wait_state(q.srv, f, "failed")
+        eq(doc["error"], "not yet\n", "the first run failed")
+        rc, out, err = jobs_cmd(q, "list", "--state", "failed")
+        eq(rc, 0, "htd jobs list (%r)" % err)
+        check(f in out and "failed" in out, "the failed job listed: %r" % out)
+        q.go()
+        rc, out, err = jobs_cmd(q, "retry", f)
+        eq(rc, 0, "htd jobs retry (%r)" % err)
+        doc = wait_state(q.srv, f, "done", timeout=5)
+        eq(doc["attempts"], 1, "its attempts counted from zero again")
+        eq(get(q.srv, doc["result"]).body, b"worked now\n", "the retried run's result")
+        rm = os.path.join(q.state, "go")
+        os.unlink(rm)
+        a = accepted(submit(q.srv, b"wait"))
+        wait_state(q.srv, a, "running")
+        b = accepted(submit(q.srv, b"plain"))
+        rc, out, err = jobs_cmd(q, "cancel", a)
+        eq(rc, 1, "cancel of a running job (%r)" % err)
+        rc, out, err = jobs_cmd(q, "cancel", b)
+        eq(rc, 0, "cancel of a queued job (%r)" % err)
+        eq(monitor(q.srv, b)[1]["state"], "cancelled", "the server sees it")
+        rc, out, err = jobs_cmd(q, "show", f)
+        eq(rc, 0, "show")
+        check(out.startswith("{") and json.loads(out.splitlines()[0])["id"] == f, "show: %r" % out)
+        q.go()
+        wait_state(q.srv, a, "done")
+        rc, out, err = jobs_cmd(q, "purge", "--state", "done")
+        eq((rc, out.strip()), (0, "purged 2 jobs"), "purge (%r)" % err)
+        check_error(get(q.srv, "/.jobs/" + f), 404)
