@@ -42,14 +42,14 @@ static void count_words(htd_job *job, void *arg)
     if (body.len == 4 && memcmp(body.p, "slow", 4) == 0) usleep(500 * 1000);
     size_t words = 0;
     for (size_t i = 0; i < body.len; i++)
-        if (body.p[i] != ' ' && body.p[i] != '\n' && (i == 0 || body.p[i - 1] == ' ' ||
-                                                       body.p[i - 1] == '\n'))
+        if (body.p[i] != ' ' && body.p[i] != '\n' &&
+            (i == 0 || body.p[i - 1] == ' ' || body.p[i - 1] == '\n'))
             words++;
     char out[256];
     htd_str id = htd_job_id(job), ct = htd_job_header(job, "content-type");
-    int n = snprintf(out, sizeof out, "{\"job\":\"%.*s\",\"words\":%zu,\"attempt\":%d,\"type\":\"%.*s\"}\n",
-                     (int)id.len, id.p, words, htd_job_attempt(job), (int)ct.len,
-                     ct.p ? ct.p : "");
+    int n = snprintf(out, sizeof out,
+                     "{\"job\":\"%.*s\",\"words\":%zu,\"attempt\":%d,\"type\":\"%.*s\"}\n",
+                     (int)id.len, id.p, words, htd_job_attempt(job), (int)ct.len, ct.p ? ct.p : "");
     htd_job_result(job, 200, "application/json", out, (size_t)n);
 }
 

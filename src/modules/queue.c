@@ -87,10 +87,12 @@ static void qreq_free(qreq *qr)
 /* Whether the job's queue is one of the vhost's (the request's). */
 static int of_vhost(const qrt *q, const char *vn);
 
-static int job_visible(qsrv *s, const qjob *j, const char *vhost)
+/* Whether the job may be seen through the vhost named vhost (its queue's)
+ * and has not expired (the keeper removes it soon). */
+static int job_visible(qsrv *s, const qjob *j, const char *vhost, int64_t now)
 {
     const qrt *q = queue_find(s, j->queue);
-    return q && of_vhost(q, vhost);
+    return q && of_vhost(q, vhost) && !(j->expires && j->expires <= now);
 }
 
 static int apply(qstore *st, qw_op *op)
@@ -103,14 +105,14 @@ static int apply(qstore *st, qw_op *op)
     case K_GET: {
         qjob_clear(&qr->job);
         int rc = st->ops->get(st, qr->id, &qr->job);
-        if (rc == QS_OK && !job_visible(qr->srv, &qr->job, qr->vhost)) rc = QS_NOTFOUND;
+        if (rc == QS_OK && !job_visible(qr->srv, &qr->job, qr->vhost, now)) rc = QS_NOTFOUND;
         return rc;
     }
     default: { /* K_CANCEL */
         qjob_clear(&qr->job);
         int rc = st->ops->get(st, qr->id, &qr->job);
         if (rc != QS_OK) return rc;
-        if (!job_visible(qr->srv, &qr->job, qr->vhost)) return QS_NOTFOUND;
+        if (!job_visible(qr->srv, &qr->job, qr->vhost, now)) return QS_NOTFOUND;
         const qrt *q = queue_find(qr->srv, qr->job.queue);
         return st->ops->cancel(st, qr->id, now, now + (int64_t)q->spec.expire_s * 1000);
     }

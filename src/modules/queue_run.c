@@ -636,13 +636,16 @@ int queue_run_start(qrt *q, char *err, size_t errlen)
 static void *keeper(void *arg)
 {
     qsrv *s = arg;
+    uint64_t every = KEEP_EVERY_S; /* or the shortest expiry, if shorter */
+    for (size_t i = 0; i < s->nq; i++)
+        if (s->q[i]->spec.expire_s < every) every = s->q[i]->spec.expire_s;
     for (;;) {
         qsync w = {0};
         run_sync(s, &w, apply_expire);
         pthread_mutex_lock(&s->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += KEEP_EVERY_S;
+        ts.tv_sec += (time_t)every;
         while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT) {
         }
         int stop = s->stopping;

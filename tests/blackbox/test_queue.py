@@ -623,3 +623,16 @@ def test_queue_htd_jobs_on_the_running_servers_database(ctx):
         rc, out, err = jobs_cmd(q, "purge", "--state", "done")
         eq((rc, out.strip()), (0, "purged 2 jobs"), "purge (%r)" % err)
         check_error(get(q.srv, "/.jobs/" + f), 404)
+
+
+def test_queue_finished_jobs_expire_and_their_monitors_are_404(ctx):
+    with Queues("expire = 1;") as q:
+        k = ("Idempotency-Key", '"k1"')
+        jid = accepted(submit(q.srv, b"x", headers=[k]))
+        wait_state(q.srv, jid, "done")
+        wait_until(lambda: get(q.srv, "/.jobs/" + jid).status == 404, timeout=5,
+                   what="the monitor to expire")
+        check_error(get(q.srv, "/.jobs/%s/result" % jid), 404)
+        wait_until(lambda: q.db_count() == 0, timeout=5, what="the job removed")
+        other = accepted(submit(q.srv, b"x", headers=[k]))
+        check(other != jid, "its key expired with it: a new job")
