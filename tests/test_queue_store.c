@@ -269,6 +269,37 @@ TEST(an_unusable_path_is_an_error_that_names_it)
     CHECK(strstr(err, "/nonexistent-dir/jobs.db") != NULL);
 }
 
+TEST(a_job_as_json_escapes_its_strings_and_says_null_for_what_is_not_yet)
+{
+    qjob j = {.id = "AAAAAAAAAAAAAAAAAAAAAA",
+              .queue = "/q/",
+              .state = QJ_QUEUED,
+              .created = 1764528000123,
+              .exit_code = -1};
+    char out[1024];
+    size_t n = qjob_json(&j, "/.jobs/", out, sizeof out);
+    CHECK_STR(out, strlen(out),
+              "{\"id\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"queue\":\"/q/\",\"state\":\"queued\","
+              "\"attempts\":0,\"created\":\"2025-11-30T18:40:00.123Z\",\"started\":null,"
+              "\"finished\":null,\"exit\":null,"
+              "\"monitor\":\"/.jobs/AAAAAAAAAAAAAAAAAAAAAA\",\"result\":null}\n");
+    CHECK_EQ_INT((int)n, (int)strlen(out));
+    char err[] = "a \"quote\" \\ and\na tab\t";
+    j.state = QJ_DONE;
+    j.attempts = 2;
+    j.exit_code = 0;
+    j.err = err;
+    qjob_json(&j, "/.jobs/", out, sizeof out);
+    CHECK(strstr(out, "\"result\":\"/.jobs/AAAAAAAAAAAAAAAAAAAAAA/result\"") != NULL);
+    CHECK(strstr(out, "\"exit\":0,") != NULL);
+    CHECK(strstr(out, "\"error\":\"a \\\"quote\\\" \\\\ and\\u000aa tab\\u0009\"}") != NULL);
+    /* Too small: nothing written past cap, and the length it needs. */
+    char small[16] = "untouched";
+    size_t need = qjob_json(&j, "/.jobs/", small, 8);
+    CHECK(need > 100);
+    CHECK_STR(small + 8, 1, "d");
+}
+
 int main(void)
 {
     RUN_TESTS();

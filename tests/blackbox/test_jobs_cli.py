@@ -21,37 +21,6 @@ import time
 import harness
 from harness import ConfDir, check, eq
 
-# queue_sqlite.c's schema, statement for statement: keep them identical.
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS jobs ("
-    " id TEXT PRIMARY KEY NOT NULL,"
-    " queue TEXT NOT NULL,"
-    " state INTEGER NOT NULL,"
-    " attempts INTEGER NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " started INTEGER,"
-    " finished INTEGER,"
-    " not_before INTEGER NOT NULL,"
-    " expires INTEGER,"
-    " method TEXT NOT NULL,"
-    " target TEXT NOT NULL,"
-    " client TEXT NOT NULL,"
-    " headers BLOB NOT NULL,"
-    " body BLOB NOT NULL,"
-    " idem_key TEXT,"
-    " body_hash BLOB,"
-    " exit INTEGER NOT NULL,"
-    " result_status INTEGER,"
-    " result_type TEXT,"
-    " result BLOB,"
-    " err TEXT"
-    ") WITHOUT ROWID;",
-    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs (queue, idem_key) "
-    " WHERE idem_key IS NOT NULL;",
-    "CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, state, created);",
-    "CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires) WHERE expires IS NOT NULL;",
-]
-
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = range(5)
 T0 = 1764530107123  # 2025-11-30T19:15:07.123Z
 MIN = 60000
@@ -105,11 +74,13 @@ ORDER = [Q1, RUNNING_ID, DONE_ID, FAIL_ID, CANC, Q2]
 
 def make_db(path):
     """A job database at path, as htd makes it, holding JOBS."""
+    # htd makes the schema: started once with a queue on the file, and stopped.
+    srv = harness.start_htd(os.path.dirname(path), ["--queue", "/mail/=/bin/false",
+                                                    "--queue-db", path], threads=1)
+    eq(srv.stop(), 0, "htd's exit after making the database")
+    srv.cleanup()
     db = sqlite3.connect(path)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        for stmt in SCHEMA:
-            db.execute(stmt)
         for (jid, queue, state, attempts, created, started, finished, expires, method, target,
              body, exit_code, rstatus, rtype, result, err) in JOBS:
             db.execute(
