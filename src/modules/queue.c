@@ -197,7 +197,8 @@ static void tick(htd_timer *t)
 {
     qreq *qr = (qreq *)((char *)t - offsetof(qreq, timer));
     uint64_t now = loop_now(qr->w->loop);
-    if (now < qr->deadline) {
+    /* A graceful stop does not wait out a long-poll: it answers now. */
+    if (now < qr->deadline && !qr->w->stopping) {
         htd_timer_arm(local_ticks(qr->w), &qr->timer, now);
         return;
     }

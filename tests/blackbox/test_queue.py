@@ -636,3 +636,19 @@ def test_queue_finished_jobs_expire_and_their_monitors_are_404(ctx):
         wait_until(lambda: q.db_count() == 0, timeout=5, what="the job removed")
         other = accepted(submit(q.srv, b"x", headers=[k]))
         check(other != jid, "its key expired with it: a new job")
+
+
+def test_queue_a_graceful_stop_answers_long_polls_at_once(ctx):
+    with Queues("workers = 1;") as q:
+        jid = accepted(submit(q.srv, b"wait"))
+        wait_state(q.srv, jid, "running")
+        c = connect(q.srv)
+        c.send(req("/.jobs/" + jid, headers=[("Prefer", "wait=25")]))
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        q.srv.send_signal(signal.SIGTERM)
+        r = c.read_response()
+        eq((r.status, json.loads(r.body)["state"]), (200, "running"), "the waiter's answer")
+        eq(q.srv.wait(), 0, "exit status")
+        check(time.monotonic() - t0 < 3, "stopped without waiting out the poll")
+        c.close()
