@@ -37,6 +37,7 @@
 #define ERR_KEEP 2048        /* bytes of standard error kept, the last ones */
 #define RETRY_MAX_MS 3600000 /* the longest wait before a retry */
 #define KEEP_EVERY_S 60      /* the keeper expires jobs this often */
+#define IDLE_LOOK_MS 1000    /* an idle processor looks for jobs queued from outside this often */
 
 int64_t queue_now_ms(void)
 {
@@ -570,16 +571,25 @@ static void *processor(void *arg)
             qjob_clear(&w.job);
             continue;
         }
+        int64_t next = rc == QS_EMPTY ? w.job.not_before : 0;
         qjob_clear(&w.job);
         if (rc != QS_EMPTY)
             fprintf(stderr, "htd: queue %s: cannot lease a job (%d)\n", q->spec.name, rc);
-        /* Nothing ready: wait for a kick, or look again in a second (a
-         * retry's time, a job `htd jobs retry` queued from outside). */
+        /* Nothing ready: wait for a kick, or for the next retry's time, or
+         * look again in a second (for a job `htd jobs retry` queued from
+         * outside). */
+        int64_t now = queue_now_ms(), wait = IDLE_LOOK_MS;
+        if (next && next - now < wait) wait = next > now ? next - now : 1;
         pthread_mutex_lock(&s->mu);
         if (!s->stopping && !q->kick) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
             pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         }
         if (q->kick) q->kick--;

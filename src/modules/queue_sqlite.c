@@ -19,6 +19,7 @@ enum {
     S_COUNT,
     S_INSERT,
     S_READY,
+    S_NEXT,
     S_START,
     S_FINISH,
     S_RETRY,
@@ -46,6 +47,7 @@ static const char *const sql[S_COUNT_ALL] = {
     [S_INSERT] = "INSERT INTO jobs (id, queue, state, attempts, created, not_before, method, "
                  "target, client, headers, body, idem_key, body_hash, exit) "
                  "VALUES (?1, ?2, 0, 0, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, -1)",
+    [S_NEXT] = "SELECT min(not_before) FROM jobs WHERE queue = ?1 AND state = 0",
     [S_READY] = "SELECT id FROM jobs WHERE queue = ?1 AND state = 0 AND not_before <= ?2 "
                 "ORDER BY created, id LIMIT 1",
     [S_START] = "UPDATE jobs SET state = 1, attempts = attempts + 1, started = ?2 "
@@ -302,7 +304,14 @@ static int sq_lease(qstore *s, const char *queue, int64_t now, qjob *out)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return rc == SQLITE_DONE ? QS_EMPTY : fail(q, rc);
+        if (rc != SQLITE_DONE) return fail(q, rc);
+        /* None ready: when the next one will be (a retry's time), or 0. */
+        out->not_before = 0;
+        st = stmt(q, S_NEXT);
+        bind_text(st, 1, queue);
+        if (sqlite3_step(st) == SQLITE_ROW) out->not_before = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return QS_EMPTY;
     }
     char id[QJOB_ID_LEN + 1];
     snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));

@@ -114,7 +114,9 @@ typedef struct qstore_ops {
      * QS_CONFLICT when its body differed. */
     int (*enqueue)(qstore *s, const qjob_req *r, int64_t now, unsigned max_queued,
                    char id[QJOB_ID_LEN + 1]);
-    /* The oldest ready job of the queue, now running, its attempts counted. */
+    /* The oldest ready job of the queue, now running, its attempts counted.
+     * QS_EMPTY when none is ready, with out->not_before the time the next
+     * queued one will be (0: none is queued). */
     int (*lease)(qstore *s, const char *queue, int64_t now, qjob *out);
     /* A running job done (or, with final, failed: its attempts are spent),
      * with the attempt's outcome, kept until expires. */
