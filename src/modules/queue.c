@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cgienv.h"
 #include "conn.h"
 #include "fields.h"
 #include "path.h"
@@ -162,6 +163,7 @@ static void unlink_waiter(qsrv *s, qreq *qr)
 static void wait_over(qreq *qr)
 {
     htd_timer_disarm(&qr->timer);
+    qr->wake_posted = 0;
     if (!qr->c) {
         qr->w->jobs_out--;
         qreq_free(qr);
@@ -514,9 +516,10 @@ static int idem_key(htd_str v, char *out, size_t cap)
 static int copy_request(qreq *qr, struct htd_req *hr, const char *key)
 {
     const htd_request *r = hr->r;
-    char client[INET6_ADDRSTRLEN + 1] = "";
-    htd_str a = htd_req_peer_addr(hr);
-    snprintf(client, sizeof client, "%.*s", (int)a.len, a.p ? a.p : "");
+    char client[INET6_ADDRSTRLEN], port[8];
+    /* The client as scripts see it: behind trusted proxies, the one they name. */
+    env_addr_str((const struct sockaddr_storage *)&hr->client, client, sizeof client, port,
+                 sizeof port);
     size_t hl = 0;
     for (size_t i = 0; i < r->nheaders; i++)
         hl += r->headers[i].name.len + r->headers[i].value.len + 4;
