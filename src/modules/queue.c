@@ -125,13 +125,14 @@ static void op_done(qw_op *op)
 {
     qreq *qr = (qreq *)op;
     qr->back = 1;
+    /* Stored, or cancelled, whether or not the client is still there. */
+    if (qr->kind == K_SUBMIT && qr->op.rc == QS_OK) queue_kick((qrt *)qr->q);
+    if (qr->kind == K_CANCEL && qr->op.rc == QS_OK) queue_finished(qr->srv, qr->id);
     if (!qr->c) { /* the request went meanwhile */
         qr->w->jobs_out--;
         qreq_free(qr);
         return;
     }
-    if (qr->kind == K_SUBMIT && qr->op.rc == QS_OK) queue_kick((qrt *)qr->q);
-    if (qr->kind == K_CANCEL && qr->op.rc == QS_OK) queue_finished(qr->srv, qr->id);
     conn_resume_request(qr->c);
 }
 
