@@ -727,7 +727,9 @@ static void resume_phases(conn *c)
     struct htd_req *hr = c->req;
     hr->waiting = 0;
     c->keep_alive = hr->keep_alive;
-    start_request_framing(c, hr->r);
+    /* Its body is still to come, unless a module read it before it waited
+     * (a handler's, a queue's): then the next bytes are the next request's. */
+    if (!hr->body_taken) start_request_framing(c, hr->r);
     c->state = CS_HEAD;
     if (hr->async) {
         hr->async = 0;

@@ -652,3 +652,25 @@ def test_queue_a_graceful_stop_answers_long_polls_at_once(ctx):
         eq(q.srv.wait(), 0, "exit status")
         check(time.monotonic() - t0 < 3, "stopped without waiting out the poll")
         c.close()
+
+
+def test_queue_submissions_on_one_keep_alive_connection_pipelined_and_not(ctx):
+    # The body read before the request waited for its commit is not read
+    # again as body when it resumes: the next bytes are the next request.
+    with Queues() as q:
+        c = connect(q.srv)
+        ids = []
+        for body in (b"x" * 5, b"y" * 1024, b""):
+            c.send(req("/q/a", "POST", [("Content-Length", str(len(body)))], body=body))
+            ids.append(accepted(c.read_response()))
+        chunked = req("/q/b", "POST", [("Transfer-Encoding", "chunked")]) + \
+            harness.chunk_encode(b"z" * 3000, [1000, 2000])
+        c.send(req("/q/c", "POST", [("Content-Length", "3")], body=b"abc") + chunked +
+               req("/index.html"))
+        ids.append(accepted(c.read_response()))
+        ids.append(accepted(c.read_response()))
+        r = c.read_response()
+        eq((r.status, r.body), (200, b"home\n"), "a GET after them on the same connection")
+        c.close()
+        eq(len(set(ids)), 5, "five jobs")
+        eq(q.db_count(), 5, "five stored")
