@@ -269,6 +269,65 @@ TEST(an_unusable_path_is_an_error_that_names_it)
     CHECK(strstr(err, "/nonexistent-dir/jobs.db") != NULL);
 }
 
+static unsigned queued(qstore *s, const char *queue)
+{
+    unsigned n = 999;
+    CHECK_EQ_INT(s->ops->count_queued(s, queue, &n), QS_OK);
+    return n;
+}
+
+TEST(the_count_of_queued_jobs_follows_every_change_of_state)
+{
+    qstore *s = open_fresh();
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(queued(s, "/q/"), 0);
+    char a[QJOB_ID_LEN + 1], b[QJOB_ID_LEN + 1], c[QJOB_ID_LEN + 1], d[QJOB_ID_LEN + 1];
+    qjob_req r = request("/q/", "x", NULL, NULL), other = request("/other/", "y", NULL, NULL);
+    qjob_new_id(a);
+    qjob_new_id(b);
+    qjob_new_id(c);
+    qjob_new_id(d);
+    CHECK_EQ_INT(enqueue(s, &r, 1000, 0, a), QS_OK);
+    CHECK_EQ_INT(enqueue(s, &r, 1001, 0, b), QS_OK);
+    CHECK_EQ_INT(enqueue(s, &r, 1002, 3, c), QS_OK);
+    CHECK_EQ_INT(enqueue(s, &r, 1003, 3, d), QS_FULL);
+    CHECK_EQ_INT(enqueue(s, &other, 1003, 1, d), QS_OK);
+    CHECK_EQ_INT(queued(s, "/q/"), 3);
+    CHECK_EQ_INT(queued(s, "/other/"), 1);
+    qjob j = {0};
+    qjob_result fail = {.exit_code = 1}, ok = {.exit_code = 0, .status = 200};
+    CHECK_EQ_INT(s->ops->begin(s), QS_OK);
+    CHECK_EQ_INT(s->ops->lease(s, "/q/", 5000, &j), QS_OK); /* a: running */
+    CHECK_EQ_INT(queued(s, "/q/"), 2);
+    CHECK_EQ_INT(s->ops->retry_later(s, a, &fail, 9000), QS_OK); /* queued again */
+    CHECK_EQ_INT(queued(s, "/q/"), 3);
+    qjob_clear(&j);
+    CHECK_EQ_INT(s->ops->lease(s, "/q/", 5000, &j), QS_OK); /* b: a waits till 9000 */
+    CHECK(strcmp(j.id, b) == 0);
+    CHECK_EQ_INT(s->ops->finish(s, b, &ok, 0, 5001, 99000), QS_OK);
+    CHECK_EQ_INT(queued(s, "/q/"), 2);
+    CHECK_EQ_INT(s->ops->cancel(s, c, 5002, 99000), QS_OK);
+    CHECK_EQ_INT(queued(s, "/q/"), 1);
+    CHECK_EQ_INT(s->ops->requeue(s, c, 5003), QS_OK);
+    CHECK_EQ_INT(queued(s, "/q/"), 2);
+    CHECK_EQ_INT(s->ops->purge(s, "/q/", -1), 1); /* b */
+    CHECK_EQ_INT(queued(s, "/q/"), 2);
+    CHECK_EQ_INT(s->ops->commit(s), QS_OK);
+    qjob_clear(&j);
+    s->ops->close(s);
+    /* Opened again: the count is as it was. */
+    char err[256];
+    s = qstore_sqlite_open(db_path, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_INT(queued(s, "/q/"), 2);
+        CHECK_EQ_INT(queued(s, "/other/"), 1);
+        s->ops->close(s);
+    }
+    remove_fresh();
+}
+
 TEST(a_job_as_json_escapes_its_strings_and_says_null_for_what_is_not_yet)
 {
     qjob j = {.id = "AAAAAAAAAAAAAAAAAAAAAA",
