@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "queue_store.h"
+#include "sqlite_db.h"
 
 enum {
     S_BEGIN,
@@ -131,42 +132,19 @@ static sqstore *of(qstore *s)
     return (sqstore *)s;
 }
 
-/* Maps an SQLite result to the store's, keeping the message. */
 static int fail(sqstore *q, int rc)
 {
-    snprintf(q->base.msg, sizeof q->base.msg, "%s", sqlite3_errmsg(q->db));
-    return rc == SQLITE_FULL ? QS_NOSPACE : QS_ERROR;
+    return sqdb_fail(q->db, rc, q->base.msg, sizeof q->base.msg);
 }
 
-/* The statement, reset and ready for its parameters. */
 static sqlite3_stmt *stmt(sqstore *q, int which)
 {
-    sqlite3_stmt *st = q->st[which];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
+    return sqdb_stmt(q->st[which]);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
-{
-    /* A zero-length blob, not NULL, for an empty body. */
-    sqlite3_bind_blob64(st, i, p ? p : "", len, SQLITE_STATIC);
-}
-
-/* Runs a statement that returns no rows: QS_OK, or the error. */
 static int run(sqstore *q, sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? QS_OK : fail(q, rc);
+    return sqdb_run(q->db, st, q->base.msg, sizeof q->base.msg);
 }
 
 static int sq_active(qstore *s)
@@ -196,7 +174,7 @@ static int sq_count_queued(qstore *s, const char *queue, unsigned *n)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_COUNT);
-    bind_text(st, 1, queue);
+    sqdb_bind_text(st, 1, queue);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sqlite3_reset(st);
@@ -213,8 +191,8 @@ static int sq_enqueue(qstore *s, const qjob_req *r, int64_t now, unsigned max_qu
     sqstore *q = of(s);
     if (r->idem_key) {
         sqlite3_stmt *st = stmt(q, S_FIND_KEY);
-        bind_text(st, 1, r->queue);
-        bind_text(st, 2, r->idem_key);
+        sqdb_bind_text(st, 1, r->queue);
+        sqdb_bind_text(st, 2, r->idem_key);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             const void *h = sqlite3_column_blob(st, 1);
@@ -233,15 +211,15 @@ static int sq_enqueue(qstore *s, const qjob_req *r, int64_t now, unsigned max_qu
         if (n >= max_queued) return QS_FULL;
     }
     sqlite3_stmt *st = stmt(q, S_INSERT);
-    bind_text(st, 1, id);
-    bind_text(st, 2, r->queue);
+    sqdb_bind_text(st, 1, id);
+    sqdb_bind_text(st, 2, r->queue);
     sqlite3_bind_int64(st, 3, now);
-    bind_text(st, 4, r->method);
-    bind_text(st, 5, r->target);
-    bind_text(st, 6, r->client);
-    bind_blob(st, 7, r->headers, r->headers_len);
-    bind_blob(st, 8, r->body, r->body_len);
-    bind_text(st, 9, r->idem_key);
+    sqdb_bind_text(st, 4, r->method);
+    sqdb_bind_text(st, 5, r->target);
+    sqdb_bind_text(st, 6, r->client);
+    sqdb_bind_blob(st, 7, r->headers, r->headers_len);
+    sqdb_bind_blob(st, 8, r->body, r->body_len);
+    sqdb_bind_text(st, 9, r->idem_key);
     if (r->idem_key)
         sqlite3_bind_blob(st, 10, r->body_hash, 32, SQLITE_STATIC);
     else
@@ -301,7 +279,7 @@ static int sq_get(qstore *s, const char *id, qjob *out)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_GET);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     int rc = sqlite3_step(st), ret = QS_OK;
     if (rc == SQLITE_DONE)
         ret = QS_NOTFOUND;
@@ -319,7 +297,7 @@ static int sq_lease(qstore *s, const char *queue, int64_t now, qjob *out)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_READY);
-    bind_text(st, 1, queue);
+    sqdb_bind_text(st, 1, queue);
     sqlite3_bind_int64(st, 2, now);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
@@ -328,7 +306,7 @@ static int sq_lease(qstore *s, const char *queue, int64_t now, qjob *out)
         /* None ready: when the next one will be (a retry's time), or 0. */
         out->not_before = 0;
         st = stmt(q, S_NEXT);
-        bind_text(st, 1, queue);
+        sqdb_bind_text(st, 1, queue);
         if (sqlite3_step(st) == SQLITE_ROW) out->not_before = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         return QS_EMPTY;
@@ -337,7 +315,7 @@ static int sq_lease(qstore *s, const char *queue, int64_t now, qjob *out)
     snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     st = stmt(q, S_START);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, now);
     if ((rc = run(q, st)) != QS_OK) return rc;
     return sq_get(s, id, out);
@@ -355,7 +333,7 @@ static int change_one(sqstore *q, sqlite3_stmt *st)
 static void bind_result(sqlite3_stmt *st, const qjob_result *r, int exit_i, int err_i)
 {
     sqlite3_bind_int(st, exit_i, r->exit_code);
-    bind_text(st, err_i, r->err);
+    sqdb_bind_text(st, err_i, r->err);
 }
 
 static int sq_finish(qstore *s, const char *id, const qjob_result *r, int final, int64_t now,
@@ -363,15 +341,15 @@ static int sq_finish(qstore *s, const char *id, const qjob_result *r, int final,
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_FINISH);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     sqlite3_bind_int(st, 2, final ? QJ_FAILED : QJ_DONE);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, expires);
     bind_result(st, r, 5, 9);
     sqlite3_bind_int(st, 6, r->status);
-    bind_text(st, 7, r->type);
+    sqdb_bind_text(st, 7, r->type);
     if (r->body)
-        bind_blob(st, 8, r->body, r->body_len);
+        sqdb_bind_blob(st, 8, r->body, r->body_len);
     else
         sqlite3_bind_null(st, 8);
     return change_one(q, st);
@@ -381,7 +359,7 @@ static int sq_retry_later(qstore *s, const char *id, const qjob_result *r, int64
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_RETRY);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, retry_at);
     bind_result(st, r, 3, 4);
     return change_one(q, st);
@@ -392,7 +370,7 @@ static int sq_list(qstore *s, const char *queue, int state, int (*each)(const qj
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_LIST);
-    bind_text(st, 1, queue);
+    sqdb_bind_text(st, 1, queue);
     sqlite3_bind_int(st, 2, state);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -415,7 +393,7 @@ static int sq_list(qstore *s, const char *queue, int state, int (*each)(const qj
 static int exists_or(sqstore *q, const char *id)
 {
     sqlite3_stmt *st = stmt(q, S_EXISTS);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? QS_CONFLICT : rc == SQLITE_DONE ? QS_NOTFOUND : fail(q, rc);
@@ -425,7 +403,7 @@ static int sq_cancel(qstore *s, const char *id, int64_t now, int64_t expires)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_CANCEL);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, expires);
     int rc = change_one(q, st);
@@ -436,7 +414,7 @@ static int sq_requeue(qstore *s, const char *id, int64_t now)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_REQUEUE);
-    bind_text(st, 1, id);
+    sqdb_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, now);
     int rc = change_one(q, st);
     return rc == QS_NOTFOUND ? exists_or(q, id) : rc;
@@ -469,7 +447,7 @@ static int sq_purge(qstore *s, const char *queue, int state)
 {
     sqstore *q = of(s);
     sqlite3_stmt *st = stmt(q, S_PURGE);
-    bind_text(st, 1, queue);
+    sqdb_bind_text(st, 1, queue);
     sqlite3_bind_int(st, 2, state);
     return changes(q, st);
 }
@@ -482,6 +460,13 @@ static void sq_close(qstore *s)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
     free(q);
+}
+
+static const qstore_ops sqlite_ops;
+
+sqlite3 *qstore_sqlite_db(qstore *s)
+{
+    return s->ops == &sqlite_ops ? of(s)->db : NULL;
 }
 
 static const qstore_ops sqlite_ops = {
@@ -549,9 +534,9 @@ qstore *qstore_sqlite_open(const char *path, char *err, size_t errlen)
         step = "count the queued jobs";
         rc = migrate(q->db);
     }
-    for (int i = 0; rc == SQLITE_OK && i < S_COUNT_ALL; i++) {
+    if (rc == SQLITE_OK) {
         step = "prepare a statement";
-        rc = sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
+        rc = sqdb_prepare(q->db, sql, q->st, S_COUNT_ALL);
     }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "job database %s: cannot %s: %s", path, step,
