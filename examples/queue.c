@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     }
     const char *listen[] = {argv[2]};
     htd_config cfg = {
-        .root = argv[1], .listen = listen, .nlisten = 1, .threads = 1, .queue_db = argv[3]};
+        .root = argv[1], .listen = listen, .nlisten = 1, .threads = 1, .state_db = argv[3]};
     char err[256];
     if (!(server = htd_server_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "queue: %s\n", err);

@@ -157,9 +157,10 @@ typedef struct htd_config {
      * CGI script is run. The config file's queues take every setting. */
     const char *const *queues;
     size_t nqueues;
-    /* The jobs' database (SQLite): NULL means htd-jobs.db beside the config
-     * file, or in the current directory when there is none. */
-    const char *queue_db;
+    /* The state database (SQLite: the queues' jobs, later the ledger): NULL
+     * means htd-state.db beside the config file, or in the current directory
+     * when there is none. */
+    const char *state_db;
     /* Where the status monitors are: "/.jobs/" when NULL. */
     const char *jobs_path;
     /* 1: every accepted job is a transaction (and an fsync) of its own,

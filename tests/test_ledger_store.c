@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue_db.h"
 #include "sqlite_db.h"
+#include "state_db.h"
 #include "test.h"
 
 static const uint8_t KEY[LKEY_HASH_LEN] = {1, 2, 3};
@@ -43,7 +43,6 @@ static lacct account(lstore *l, const char *id)
     CHECK_EQ_INT(l->ops->get(l, id, &a), LS_OK);
     return a;
 }
-
 
 static int problems_seen;
 static void note_problem(const char *id, const char *what, void *arg)
@@ -81,8 +80,8 @@ TEST(reserve_then_settle_charges_what_was_served_never_more_than_reserved)
     CHECK_EQ_INT(a.balance, 0);
     CHECK(memcmp(a.key_hash, KEY, LKEY_HASH_LEN) == 0);
     IN_TX(q, CHECK_EQ_INT(l->ops->adjust(l, "acme", 100, &credit, 2000), LS_OK));
-    IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "acme", 30, "r1", "/api/x", NULL, 0, 3000, &a),
-                          LS_OK));
+    IN_TX(q,
+          CHECK_EQ_INT(l->ops->reserve(l, "acme", 30, "r1", "/api/x", NULL, 0, 3000, &a), LS_OK));
     CHECK_EQ_INT(a.reserved, 30);
     /* 100 - 30 leaves 70: 80 more does not fit. */
     lacct seen = {0};
@@ -90,21 +89,25 @@ TEST(reserve_then_settle_charges_what_was_served_never_more_than_reserved)
                           LS_NOFUNDS));
     CHECK_EQ_INT(seen.balance, 100);
     CHECK_EQ_INT(seen.reserved, 30);
-    lreason why = {.kind = "charge", .request = "req-1", .vhost = "api.test", .path = "/api/x",
-                   .status = 200, .bytes = 1024};
+    lreason why = {.kind = "charge",
+                   .request = "req-1",
+                   .vhost = "api.test",
+                   .path = "/api/x",
+                   .status = 200,
+                   .bytes = 1024};
     IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, "r1", 20, &why, 4000), LS_OK));
     a = account(l, "acme");
     CHECK_EQ_INT(a.balance, 80);
     CHECK_EQ_INT(a.reserved, 0);
     IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, "r1", 20, &why, 4000), LS_NOTFOUND));
     /* More than reserved is capped at the reservation. */
-    IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "acme", 10, "r3", "/api/x", NULL, 0, 5000, NULL),
-                          LS_OK));
+    IN_TX(q,
+          CHECK_EQ_INT(l->ops->reserve(l, "acme", 10, "r3", "/api/x", NULL, 0, 5000, NULL), LS_OK));
     IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, "r3", 999, &why, 5000), LS_OK));
     CHECK_EQ_INT(account(l, "acme").balance, 70);
     /* Settling 0 releases. */
-    IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "acme", 70, "r4", "/api/x", NULL, 0, 6000, NULL),
-                          LS_OK));
+    IN_TX(q,
+          CHECK_EQ_INT(l->ops->reserve(l, "acme", 70, "r4", "/api/x", NULL, 0, 6000, NULL), LS_OK));
     IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, "r4", 0, &why, 6000), LS_OK));
     a = account(l, "acme");
     CHECK_EQ_INT(a.balance, 70);
@@ -155,8 +158,8 @@ TEST(history_sums_to_the_balance_and_verify_finds_a_balance_changed_behind_its_b
     for (int i = 0; i < 5; i++) {
         char res[8];
         snprintf(res, sizeof res, "r%d", i);
-        IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "c", 10, res, "/p", NULL, 0, 2000 + i, NULL),
-                              LS_OK));
+        IN_TX(q,
+              CHECK_EQ_INT(l->ops->reserve(l, "c", 10, res, "/p", NULL, 0, 2000 + i, NULL), LS_OK));
         IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, res, 7, &(lreason){.kind = "charge"}, 2000 + i),
                               LS_OK));
     }
@@ -209,11 +212,11 @@ TEST(an_idempotency_key_charged_for_the_account_and_path_is_not_charged_again)
     IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r1", "/p", "k1", 0, 1000, NULL), LS_OK));
     lreason why = {.kind = "charge", .path = "/p", .idem_key = "k1", .status = 200};
     IN_TX(q, CHECK_EQ_INT(l->ops->settle(l, "r1", 3, &why, 1000), LS_OK));
-    IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r2", "/p", "k1", 500, 1500, NULL),
-                          LS_CHARGED));
+    IN_TX(q,
+          CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r2", "/p", "k1", 500, 1500, NULL), LS_CHARGED));
     /* Another path, another key, or past the window: charged. */
-    IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r3", "/other", "k1", 500, 1500, NULL),
-                          LS_OK));
+    IN_TX(q,
+          CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r3", "/other", "k1", 500, 1500, NULL), LS_OK));
     IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "e", 3, "r4", "/p", "k2", 500, 1500, NULL), LS_OK));
     IN_TX(q, CHECK_EQ_INT(l->ops->reserve(l, "e", 1, "r5", "/p", "k1", 1200, 1500, NULL), LS_OK));
     CHECK_EQ_INT(account(l, "e").reserved, 7);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "queue_db.h"
+#include "state_db.h"
 #include "test.h"
 
 static qjob_req request(const char *queue, const char *body, const char *key, const uint8_t *hash)

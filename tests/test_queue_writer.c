@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "queue_db.h"
+#include "state_db.h"
 #include "test.h"
 
 typedef struct put {

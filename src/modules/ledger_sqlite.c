@@ -161,8 +161,7 @@ static void read_account(sqlite3_stmt *st, lacct *a)
     a->created = sqlite3_column_int64(st, 5);
 }
 
-static int sl_create(lstore *s, const char *id, int64_t limit, const uint8_t *key_hash,
-                     int64_t now)
+static int sl_create(lstore *s, const char *id, int64_t limit, const uint8_t *key_hash, int64_t now)
 {
     sqledger *l = of(s);
     lacct a;
@@ -405,8 +404,7 @@ static int sl_verify(lstore *s, void (*each)(const char *id, const char *what, v
             problems++;
         }
         if (bal < -lim) {
-            snprintf(what, sizeof what, "balance %lld is below its credit limit of %lld", bal,
-                     lim);
+            snprintf(what, sizeof what, "balance %lld is below its credit limit of %lld", bal, lim);
             each(id, what, arg);
             problems++;
         }

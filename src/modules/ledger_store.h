@@ -73,7 +73,7 @@ typedef struct lreason {
 typedef struct lentry {
     int64_t seq; /* increasing */
     const char *account;
-    int64_t amount; /* + credit, - debit or charge */
+    int64_t amount;  /* + credit, - debit or charge */
     int64_t balance; /* after it */
     int64_t time;
     lreason why;

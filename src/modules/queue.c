@@ -687,7 +687,7 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
     s->jobs_path_len = jl;
     s->send_timeout_ms = cfg->send_timeout_ms;
     s->group = !cfg->queue_no_group_commit;
-    if (!(s->db_path = strdup(cfg->queue_db ? cfg->queue_db : "htd-jobs.db"))) {
+    if (!(s->db_path = strdup(cfg->state_db ? cfg->state_db : "htd-state.db"))) {
         free(s->jobs_path);
         free(s);
         snprintf(err, errlen, "out of memory");
@@ -751,7 +751,7 @@ static int queue_open(qsrv *s, char *err, size_t errlen)
         }
     }
     if (n < 0) {
-        snprintf(err, errlen, "job database %s: %s", s->db_path, st->msg);
+        snprintf(err, errlen, "state database %s: %s", s->db_path, st->msg);
         st->ops->close(st);
         return -1;
     }

@@ -539,7 +539,7 @@ qstore *qstore_sqlite_open(const char *path, char *err, size_t errlen)
         rc = sqdb_prepare(q->db, sql, q->st, S_COUNT_ALL);
     }
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "job database %s: cannot %s: %s", path, step,
+        snprintf(err, errlen, "state database %s: cannot %s: %s", path, step,
                  q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
         sq_close(&q->base);
         return NULL;

@@ -254,7 +254,7 @@ static const char *const top_keys[] = {"listen",
                                        "rate_limit",
                                        "rate_limit_slots",
                                        "queues",
-                                       "queue_db",
+                                       "state_db",
                                        "jobs_path",
                                        "queue_group_commit",
                                        NULL};
@@ -419,13 +419,13 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         c->writable = f->writable;
         c->nwritable = n;
     }
-    if ((s = config_setting_get_member(root, "queue_db")) && !c->queue_db) {
+    if ((s = config_setting_get_member(root, "state_db")) && !c->state_db) {
         const char *v;
         if (get_string(f, s, &v, err, errlen) < 0) return -1;
-        if (!(c->queue_db = own(f, resolve(f, v))))
+        if (!(c->state_db = own(f, resolve(f, v))))
             return conf_fail(err, errlen, f, s, "out of memory");
     }
-    if (!c->queue_db && !(c->queue_db = own(f, resolve(f, "htd-jobs.db"))))
+    if (!c->state_db && !(c->state_db = own(f, resolve(f, "htd-state.db"))))
         return conf_fail(err, errlen, f, NULL, "out of memory");
     if ((s = config_setting_get_member(root, "jobs_path")) && !c->jobs_path) {
         const char *v;

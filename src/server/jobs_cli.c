@@ -44,10 +44,10 @@ static void usage(FILE *f)
           "  purge [--queue NAME] [--state done|failed|cancelled]\n"
           "                     remove finished jobs and print how many\n"
           "\n"
-          "      --db FILE      the job database (default: the config's queue_db with -c,\n"
-          "                     else htd-jobs.db in the current directory)\n"
-          "  -c, --config FILE  take the database from FILE (its queue_db, or\n"
-          "                     htd-jobs.db beside it)\n"
+          "      --db FILE      the state database (default: the config's state_db with -c,\n"
+          "                     else htd-state.db in the current directory)\n"
+          "  -c, --config FILE  take the database from FILE (its state_db, or\n"
+          "                     htd-state.db beside it)\n"
           "      --queue NAME   only the queue NAME (its prefix, after its vhost's name)\n"
           "      --state STATE  only jobs that are queued, running, done, failed or\n"
           "                     cancelled\n"
@@ -248,10 +248,10 @@ typedef struct jobs_db {
     qstore *store;
 } jobs_db;
 
-/* The database's path: --db, the config's queue_db, or htd-jobs.db here. */
+/* The database's path: --db, the config's state_db, or htd-state.db here. */
 static int find_db(const jobs_args *a, jobs_db *d)
 {
-    snprintf(d->path, sizeof d->path, "%s", a->db ? a->db : "htd-jobs.db");
+    snprintf(d->path, sizeof d->path, "%s", a->db ? a->db : "htd-state.db");
     snprintf(d->base, sizeof d->base, "/.jobs/");
     if (!a->config) return 0;
     char err[512];
@@ -261,8 +261,8 @@ static int find_db(const jobs_args *a, jobs_db *d)
         conf_close(f);
         return complain(EXIT_USAGE, "%s", err);
     }
-    /* conf_settings always fills queue_db: the file's, or its default. */
-    snprintf(d->path, sizeof d->path, "%s", cfg.queue_db);
+    /* conf_settings always fills state_db: the file's, or its default. */
+    snprintf(d->path, sizeof d->path, "%s", cfg.state_db);
     if (cfg.jobs_path) snprintf(d->base, sizeof d->base, "%s", cfg.jobs_path);
     conf_close(f);
     return 0;
@@ -275,7 +275,7 @@ static int open_db(const jobs_args *a, jobs_db *d)
     /* The store creates a missing file; a mistyped path must not make an
      * empty database that then shows no jobs. */
     if (access(d->path, F_OK) != 0)
-        return errno == ENOENT ? complain(EXIT_USAGE, "no job database at %s", d->path)
+        return errno == ENOENT ? complain(EXIT_USAGE, "no state database at %s", d->path)
                                : complain(EXIT_USAGE, "%s: %s", d->path, strerror(errno));
     char err[512];
     if (!(d->store = qstore_sqlite_open(d->path, err, sizeof err)))
@@ -285,7 +285,7 @@ static int open_db(const jobs_args *a, jobs_db *d)
 
 static int db_error(const jobs_db *d)
 {
-    return complain(EXIT_USAGE, "job database %s: %s", d->path, d->store->msg);
+    return complain(EXIT_USAGE, "state database %s: %s", d->path, d->store->msg);
 }
 
 /* ---- printing ---- */

@@ -96,7 +96,7 @@ static void usage(FILE *f)
           "      --queue PREFIX=COMMAND  accept POST and PUT under PREFIX as jobs (202 with a\n"
           "                         status monitor), run later by COMMAND as a CGI script;\n"
           "                         repeatable (the config's queues take every setting)\n"
-          "      --queue-db FILE    the jobs' SQLite database (default: htd-jobs.db beside\n"
+          "      --state-db FILE    the SQLite database of jobs (default: htd-state.db beside\n"
           "                         the config, or in the current directory)\n"
           "      --jobs-path PATH   where the status monitors are (default /.jobs/)\n"
           "      --no-group-commit  one transaction and fsync per accepted job (benchmarks)\n"
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
         {"real-ip-header", required_argument, NULL, 'X'},
         {"check-config", required_argument, NULL, 'C'},
         {"queue", required_argument, NULL, 'q'},
-        {"queue-db", required_argument, NULL, 'Q'},
+        {"state-db", required_argument, NULL, 'Q'},
         {"jobs-path", required_argument, NULL, 'J'},
         {"no-group-commit", no_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
             queues[cfg.nqueues++] = optarg;
             break;
         case 'Q':
-            cfg.queue_db = optarg;
+            cfg.state_db = optarg;
             break;
         case 'J':
             cfg.jobs_path = optarg;

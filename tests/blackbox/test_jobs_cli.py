@@ -1,11 +1,11 @@
-"""`htd jobs`: the job database from the command line. Each test fills a
+"""`htd jobs`: the state database from the command line. Each test fills a
 database of its own with Python's sqlite3 (the schema is queue_sqlite.c's)
 with jobs in every state over two queues, then: list (all, --queue, --state,
 byte-exact columns; --json as JSON lines), show (the monitor's JSON, the
 request, the result, stderr; an unknown id is exit 2), cancel (a queued job;
 a running one is exit 1 and unchanged), retry (a failed job queued with
 attempts from zero; a done one is exit 1), purge (the count, the rows gone),
-a missing database (exit 2, named, not created), -c CONFIG (queue_db
+a missing database (exit 2, named, not created), -c CONFIG (state_db
 relative to the config's directory), a writer holding the lock (waited for),
 usage errors and --help."""
 
@@ -73,10 +73,10 @@ ORDER = [Q1, RUNNING_ID, DONE_ID, FAIL_ID, CANC, Q2]
 
 
 def make_db(path):
-    """A job database at path, as htd makes it, holding JOBS."""
+    """A state database at path, as htd makes it, holding JOBS."""
     # htd makes the schema: started once with a queue on the file, and stopped.
     srv = harness.start_htd(os.path.dirname(path), ["--queue", "/mail/=/bin/false",
-                                                    "--queue-db", path], threads=1)
+                                                    "--state-db", path], threads=1)
     eq(srv.stop(), 0, "htd's exit after making the database")
     srv.cleanup()
     db = sqlite3.connect(path)
@@ -354,23 +354,23 @@ def test_missing_database_exit_2_not_created(ctx):
     d = os.path.realpath(tempfile.mkdtemp(prefix="htd-jobs-"))
     try:
         path = os.path.join(d, "nope.db")
-        refused(jobs(["--db", path, "list"]), 2, "no job database at " + path,
+        refused(jobs(["--db", path, "list"]), 2, "no state database at " + path,
                 "list of a missing database")
         check(not os.path.exists(path), "htd jobs created %s" % path)
-        # The default: htd-jobs.db in the current directory.
-        refused(jobs(["list"], cwd=d), 2, "no job database at htd-jobs.db",
+        # The default: htd-state.db in the current directory.
+        refused(jobs(["list"], cwd=d), 2, "no state database at htd-state.db",
                 "list without a database here")
         eq(os.listdir(d), [], "files left in the directory")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_config_queue_db_relative_to_its_directory(ctx):
+def test_config_state_db_relative_to_its_directory(ctx):
     cd = ConfDir()
     try:
         os.makedirs(cd.p("data"))
         make_db(cd.p("data/jobs.db"))
-        conf = cd.write_conf('queue_db = "data/jobs.db";\njobs_path = "/status/";\n')
+        conf = cd.write_conf('state_db = "data/jobs.db";\njobs_path = "/status/";\n')
         elsewhere = os.path.dirname(cd.path)
         p = jobs(["-c", conf, "list", "--state", "done"], cwd=elsewhere)
         ok(p, "list with -c")
@@ -379,15 +379,15 @@ def test_config_queue_db_relative_to_its_directory(ctx):
         ok(p, "show with --config after the command")
         eq(json.loads(p.out.split("\n")[0])["monitor"], "/status/" + DONE_ID,
            "monitor under the config's jobs_path")
-        # Without queue_db: htd-jobs.db beside the config.
+        # Without state_db: htd-state.db beside the config.
         conf = cd.write_conf('jobs_path = "/status/";\n')
         refused(jobs(["-c", conf, "list"], cwd=elsewhere), 2,
-                "no job database at " + cd.p("htd-jobs.db"), "-c without queue_db")
-        os.rename(cd.p("data/jobs.db"), cd.p("htd-jobs.db"))
+                "no state database at " + cd.p("htd-state.db"), "-c without state_db")
+        os.rename(cd.p("data/jobs.db"), cd.p("htd-state.db"))
         p = jobs(["-c", conf, "list", "--state", "failed"], cwd=elsewhere)
-        ok(p, "list with -c and the default queue_db")
+        ok(p, "list with -c and the default state_db")
         eq([l.split()[0] for l in p.out.splitlines()], ["ID", FAIL_ID],
-           "list with -c and the default queue_db")
+           "list with -c and the default state_db")
     finally:
         cd.cleanup()
 
@@ -395,10 +395,10 @@ def test_config_queue_db_relative_to_its_directory(ctx):
 def test_bad_config_exit_2(ctx):
     cd = ConfDir()
     try:
-        conf = cd.write_conf('queue_dbb = "x.db";\n')
+        conf = cd.write_conf('state_dbb = "x.db";\n')
         p = jobs(["-c", conf, "list"])
         eq(p.returncode, 2, "exit status with a bad config")
-        check(p.err.startswith("htd jobs: %s:1: unknown setting 'queue_dbb'" % conf),
+        check(p.err.startswith("htd jobs: %s:1: unknown setting 'state_dbb'" % conf),
               "stderr with a bad config: %r" % p.err)
     finally:
         cd.cleanup()

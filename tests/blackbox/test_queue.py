@@ -74,7 +74,7 @@ class Queues:
         self.state = self.cd.mkdir("state")
         self.cd.write("work.sh", WORK_SH.replace("@STATE@", self.state), 0o755)
         self.conf = '''root = "www";
-queue_db = "jobs.db";
+state_db = "jobs.db";
 access_log = "access.log";
 log_format = "$status $request_method $request_uri $job_id";
 %s
@@ -473,8 +473,8 @@ def test_queue_507_when_the_disk_is_full(ctx):
         os.rmdir(d)
         raise harness.Skip("cannot mount a small tmpfs here: %s" % p.stderr.decode().strip())
     try:
-        q = Queues(top='queue_db = "%s/jobs.db";' % d, start=False)
-        q.conf = q.conf.replace('queue_db = "jobs.db";\n', "", 1)
+        q = Queues(top='state_db = "%s/jobs.db";' % d, start=False)
+        q.conf = q.conf.replace('state_db = "jobs.db";\n', "", 1)
         q.start()
         with q:
             big = os.urandom(60000)

@@ -1,7 +1,8 @@
-/* queue_db.h - for the job queue's unit tests: a fresh SQLite job store in a
- * directory of its own under /tmp, and its removal. */
-#ifndef HTD_TEST_QUEUE_DB_H
-#define HTD_TEST_QUEUE_DB_H
+/* state_db.h - for the unit tests of the state database (the job store, the
+ * ledger): a fresh SQLite job store in a directory of its own under /tmp,
+ * and its removal. */
+#ifndef HTD_TEST_STATE_DB_H
+#define HTD_TEST_STATE_DB_H
 
 #include <stdio.h>
 #include <stdlib.h>
