@@ -38,6 +38,15 @@ typedef struct errdoc {
     char *page; /* a normalised path under the vhost's root */
 } errdoc;
 
+/* price = { ... }: what a request under a metered scope costs, in credits
+ * (402 Payment Required; the charging module). */
+typedef struct meter {
+    int64_t request;   /* per request served */
+    int64_t per_kib;   /* and per started KiB of its response body */
+    int64_t head;      /* a HEAD request's, instead of both */
+    unsigned window_s; /* a repeated Idempotency-Key within it is not charged again */
+} meter;
+
 /* What a rule may set and otherwise inherits from its vhost. The pointers
  * of a rule that inherits are its vhost's; `own` says which to free. */
 typedef struct scope {
@@ -49,10 +58,18 @@ typedef struct scope {
     const errdoc *errdocs;
     size_t nerrdocs;
     const struct ratelimit *ratelimit; /* NULL: no rate limit (ratelimit.h) */
+    const meter *meter;                /* NULL: free */
     uint8_t own;                       /* OWN_* bits */
 } scope;
 
-enum { OWN_ACCESS = 1, OWN_AUTH = 2, OWN_HEADERS = 4, OWN_ERRDOCS = 8, OWN_RATELIMIT = 16 };
+enum {
+    OWN_ACCESS = 1,
+    OWN_AUTH = 2,
+    OWN_HEADERS = 4,
+    OWN_ERRDOCS = 8,
+    OWN_RATELIMIT = 16,
+    OWN_METER = 32
+};
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
 typedef struct rule {

@@ -257,6 +257,7 @@ static const char *const top_keys[] = {"listen",
                                        "state_db",
                                        "jobs_path",
                                        "queue_group_commit",
+                                       "price",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -748,6 +749,58 @@ static int parse_ratelimit(builder *b, const config_setting_t *s, scope *sc, con
     return 0;
 }
 
+/* A whole number of credits from 0 to CREDITS_MAX into *v. */
+#define CREDITS_MAX 1000000000000LL
+static int credits(builder *b, const config_setting_t *s, const char *what, int64_t *v)
+{
+    double d = 0;
+    if (get_number(b->f, s, &d, b->err, b->errlen) < 0) return -1;
+    if (d < 0 || d > (double)CREDITS_MAX || d != (double)(int64_t)d)
+        return bfail(b, s, "%s must be a whole number of credits from 0 to 10^12%s", what, "");
+    *v = (int64_t)d;
+    return 0;
+}
+
+/* price = 5; or price = { request = 5; per_kib = 1; head = 0; window = 86400; }; or
+ * "off". */
+static int parse_meter(builder *b, const config_setting_t *s, scope *sc)
+{
+    static const char shape[] =
+        "price must be a number of credits, a group { request = 5; per_kib = 1; head = 0; "
+        "window = 86400; } or \"off\"%s%s";
+    sc->own |= OWN_METER;
+    sc->meter = NULL;
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "off") != 0) return bfail(b, s, shape, "", "");
+        return 0;
+    }
+    meter *m = calloc(1, sizeof *m);
+    if (!m) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->meter = m;
+    m->window_s = 86400;
+    if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 || t == CONFIG_TYPE_FLOAT)
+        return credits(b, s, "price", &m->request);
+    static const char *const keys[] = {"request", "per_kib", "head", "window", NULL};
+    if (t != CONFIG_TYPE_GROUP) return bfail(b, s, shape, "", "");
+    if (only_keys(b->f, s, "price", keys, b->err, b->errlen) < 0) return -1;
+    const config_setting_t *v;
+    if ((v = config_setting_get_member(s, "request")) && credits(b, v, "request", &m->request) < 0)
+        return -1;
+    if ((v = config_setting_get_member(s, "per_kib")) && credits(b, v, "per_kib", &m->per_kib) < 0)
+        return -1;
+    if ((v = config_setting_get_member(s, "head")) && credits(b, v, "head", &m->head) < 0)
+        return -1;
+    if ((v = config_setting_get_member(s, "window"))) {
+        int64_t w;
+        if (credits(b, v, "window", &w) < 0) return -1;
+        if (w < 1 || w > 3650 * 86400)
+            return bfail(b, v, "window must be from 1 to 315360000 seconds%s%s", "", "");
+        m->window_s = (unsigned)w;
+    }
+    return 0;
+}
+
 /* The settings a vhost and a rule share; r is NULL for a vhost's. */
 static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const vhost *vh,
                        const rule *r)
@@ -759,6 +812,7 @@ static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const v
     if ((s = config_setting_get_member(g, "error_pages")) && parse_errdocs(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "rate_limit")) && parse_ratelimit(b, s, sc, vh, r) < 0)
         return -1;
+    if ((s = config_setting_get_member(g, "price")) && parse_meter(b, s, sc) < 0) return -1;
     return 0;
 }
 
@@ -778,13 +832,14 @@ static void inherit(scope *sc, const scope *from)
         sc->nerrdocs = from->nerrdocs;
     }
     if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
+    if (!(sc->own & OWN_METER)) sc->meter = from->meter;
 }
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
-                                       "code",  "query",       "headers",    "access",
-                                       "auth",  "error_pages", "rate_limit", NULL};
+    static const char *const keys[] = {"exact",      "prefix",  "regex",  "redirect", "code",
+                                       "query",      "headers", "access", "auth",     "error_pages",
+                                       "rate_limit", "price",   NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1060,8 +1115,8 @@ static int flag_queues(builder *b, vhost *top)
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
-        "names", "default",     "root",  "access_log", "log_format", "headers", "access",
-        "auth",  "error_pages", "rules", "cgi",        "rate_limit", "queues",  NULL};
+        "names",       "default", "root", "access_log", "log_format", "headers", "access", "auth",
+        "error_pages", "rules",   "cgi",  "rate_limit", "queues",     "price",   NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1211,6 +1266,7 @@ static void scope_free(scope *sc)
     }
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
     if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
+    if (sc->own & OWN_METER) free((void *)sc->meter);
     if (sc->own & OWN_ERRDOCS) {
         errdoc *e = (errdoc *)sc->errdocs;
         for (size_t i = 0; i < sc->nerrdocs; i++)

@@ -92,6 +92,25 @@ def test_check_config_bad_body_rate_and_memory_budget(ctx):
     refused('root = "site";\nmemory_budget = "lots";\n', 2, words=["memory_budget", "lots"])
 
 
+def test_check_config_prices_of_metered_scopes(ctx):
+    # Checked now; charged by the charging module (issue 15) when it lands.
+    cd = _confdir()
+    try:
+        path = cd.write_conf(MINIMAL + 'price = 1;\nrules = ( { prefix = "/api/"; price = { '
+                             'request = 5; per_kib = 1; head = 0; window = 60; }; },\n'
+                             '  { prefix = "/api/free/"; price = "off"; } );\n')
+        p = run_htd(["--check-config", path])
+        eq((p.returncode, p.stderr), (0, b""), "a good price")
+    finally:
+        cd.cleanup()
+    refused('root = "site";\nprice = -1;\n', 2, words=["price", "whole number"])
+    refused('root = "site";\nprice = 2.5;\n', 2, words=["price"])
+    refused('root = "site";\nprice = "maybe";\n', 2, words=["price", "off"])
+    refused('root = "site";\nrules = ( { prefix = "/a/";\n price = { reqest = 1; }; } );\n', 3,
+            words=["reqest", "request, per_kib, head, window"])
+    refused('root = "site";\nprice = { request = 1; window = 0; };\n', 2, words=["window"])
+
+
 def test_check_config_of_the_example_exit_0(ctx):
     repo = os.path.dirname(harness.EXAMPLES_DIR)
     p = run_htd(["--check-config", "examples/htd.conf"], cwd=repo)
