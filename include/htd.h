@@ -15,6 +15,7 @@
 #ifndef HTD_H
 #define HTD_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -272,6 +273,16 @@ HTD_API int htd_server_timeout(const htd_server *s);
  * the error of worker 0's loop if it failed (the server is stopped and
  * joined then, as for 0). */
 HTD_API int htd_server_run_once(htd_server *s);
+
+/* Has worker 0's loop take the signals of set (which the program blocks in
+ * every thread before htd_server_new, so that none is delivered another
+ * way) from a signalfd and call fn(s, signo, arg) for each, on the thread
+ * that runs worker 0, between its events: there fn may call anything,
+ * htd_server_reload included. The htd program takes SIGTERM, SIGINT,
+ * SIGHUP and SIGUSR1 so, and needs no thread of its own for them. Before
+ * htd_server_start or htd_server_run, once. 0, or -1 with errno. */
+HTD_API int htd_server_signals(htd_server *s, const sigset_t *set,
+                               void (*fn)(htd_server *s, int signo, void *arg), void *arg);
 
 /* Asks the server to stop gracefully: stop accepting, finish responses in
  * flight, close idle connections. Async-signal-safe, from any thread. */

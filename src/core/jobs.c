@@ -18,7 +18,8 @@ struct jobs {
     pthread_cond_t cv;
     htd_job *head, *tail;
     int stopping;
-    int nthreads;
+    int nthreads; /* started */
+    int max;      /* to start, with the first job */
     pthread_t threads[];
 };
 
@@ -59,20 +60,24 @@ jobs *jobs_new(int nthreads)
     if (!p) return NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    p->max = nthreads;
+    return p;
+}
+
+/* The threads, with the first job (under p->mu): a server that never has
+ * one (static files alone) stays one process of one thread per worker,
+ * and the kernel takes its fast paths for a process whose descriptor table
+ * no other thread shares. 0, or -1 if none could start. */
+static int start_threads(jobs *p)
+{
     /* Signals are for the program's own thread, never a pool thread. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) break;
+    while (p->nthreads < p->max && pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
         p->nthreads++;
-    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (p->nthreads == 0) {
-        jobs_free(p);
-        return NULL;
-    }
-    return p;
+    return p->nthreads ? 0 : -1;
 }
 
 void jobs_free(jobs *p)
@@ -93,6 +98,14 @@ void jobs_submit(jobs *p, htd_job *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&p->mu);
+    if (!p->nthreads && start_threads(p) < 0) {
+        /* No thread to run it: it runs here, late but not lost. */
+        pthread_mutex_unlock(&p->mu);
+        j->work(j);
+        j->post.fn = job_done;
+        loop_post(j->loop, &j->post);
+        return;
+    }
     if (p->tail)
         p->tail->next = j;
     else

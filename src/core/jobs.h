@@ -29,7 +29,8 @@ struct htd_job {
 
 typedef struct jobs jobs;
 
-/* Starts nthreads pool threads. NULL on failure. */
+/* A pool of nthreads threads, started with the first job. NULL when out of
+ * memory. */
 jobs *jobs_new(int nthreads);
 /* Finishes the queued jobs, then stops the threads. Their `done` functions
  * run when the loops next turn (or never, if no loop turns again). */

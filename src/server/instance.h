@@ -36,6 +36,10 @@ struct htd_server {
      * threads started are those of workers 1..nstarted-1 (0 is the caller's). */
     enum { SERVER_NEW, SERVER_RUNNING, SERVER_DONE } phase;
     int nstarted;
+    /* htd_server_signals: the signalfd in worker 0's loop, and what it calls. */
+    watcher sigw;
+    void (*on_signal)(struct htd_server *s, int signo, void *arg);
+    void *signal_arg;
 };
 
 /* A reference to the current site (site_release lets it go). */

@@ -3,11 +3,11 @@
  * onto the server (SIGTERM and SIGINT stop, SIGHUP reloads the config,
  * SIGUSR1 reopens the logs). Everything else is the library.
  *
- * Signals are taken by one thread with sigwait, not by handlers: a reload
- * reads files and allocates, which no signal handler may do.
+ * Signals are read from a signalfd by the loop of worker 0, which runs on
+ * the program's thread (htd_server_signals), not taken by handlers.
  */
+#include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +19,24 @@
 #include "store.h"
 
 static htd_server *server;
-static volatile int finished;
 static const char *config_path;
 
-static void *signal_thread(void *arg)
+/* On worker 0's thread, between its events (htd_server_signals): a reload
+ * reads files and allocates, which no signal handler may do. */
+static void on_signal(htd_server *s, int sig, void *arg)
 {
-    const sigset_t *set = arg;
-    for (;;) {
-        int sig;
-        if (sigwait(set, &sig) != 0) continue;
-        if (finished) return NULL;
-        if (sig == SIGHUP) {
-            char err[512];
-            if (htd_server_reload(server, err, sizeof err) == 0)
-                fprintf(stderr, "htd: reloaded %s\n", config_path);
-            else
-                fprintf(stderr,
-                        "htd: reload failed: %s; still serving the previous configuration\n", err);
-        } else if (sig == SIGUSR1) {
-            htd_server_reopen_logs(server);
-        } else {
-            htd_server_stop(server);
-        }
+    (void)arg;
+    if (sig == SIGHUP) {
+        char err[512];
+        if (htd_server_reload(s, err, sizeof err) == 0)
+            fprintf(stderr, "htd: reloaded %s\n", config_path);
+        else
+            fprintf(stderr, "htd: reload failed: %s; still serving the previous configuration\n",
+                    err);
+    } else if (sig == SIGUSR1) {
+        htd_server_reopen_logs(s);
+    } else {
+        htd_server_stop(s);
     }
 }
 
@@ -333,8 +329,10 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    /* Blocked here, so in every thread the server starts; the signal thread
-     * takes them. */
+    /* Blocked here, so in every thread the server starts; worker 0's loop
+     * reads them from a signalfd. With --threads 1 the process is then one
+     * thread (the pool's start with their first job), and the kernel takes
+     * its single-threaded fast paths on every system call of the loop. */
     static sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -345,9 +343,6 @@ int main(int argc, char **argv)
 
     server = htd_server_new(&cfg, err, sizeof err);
     if (!server) die("%s%s", err, "");
-    pthread_t sigthread;
-    if (pthread_create(&sigthread, NULL, signal_thread, &sigs) != 0)
-        die("cannot start the signal thread%s%s", "", "");
 
     char root[4096];
     const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
@@ -357,10 +352,9 @@ int main(int argc, char **argv)
                htd_server_address(server, i));
     fflush(stdout);
 
+    if (htd_server_signals(server, &sigs, on_signal, NULL) < 0)
+        die("cannot take signals: %s%s", strerror(errno), "");
     int rc = htd_server_run(server);
-    finished = 1;
-    pthread_kill(sigthread, SIGTERM);
-    pthread_join(sigthread, NULL);
     htd_server_free(server);
     return rc == 0 ? 0 : 1;
 }

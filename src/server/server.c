@@ -16,10 +16,13 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,6 +162,36 @@ int htd_server_handle_phase(htd_server *s, int phase, const char *prefix, htd_ha
     return routes_add(&s->ctx.reg, phase, prefix, fn, arg);
 }
 
+static void signals_ready(watcher *w, uint32_t events)
+{
+    (void)events;
+    htd_server *s = (htd_server *)((char *)w - offsetof(htd_server, sigw));
+    struct signalfd_siginfo si;
+    while (read(w->fd, &si, sizeof si) == (ssize_t)sizeof si)
+        s->on_signal(s, (int)si.ssi_signo, s->signal_arg);
+}
+
+int htd_server_signals(htd_server *s, const sigset_t *set,
+                       void (*fn)(htd_server *s, int signo, void *arg), void *arg)
+{
+    if (s->phase != SERVER_NEW || s->on_signal || !fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -1;
+    s->on_signal = fn;
+    s->signal_arg = arg;
+    if (loop_watch(s->workers[0]->loop, &s->sigw, fd, EPOLLIN, signals_ready) < 0) {
+        int e = errno;
+        close(fd);
+        s->on_signal = NULL;
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 int htd_server_queue(htd_server *s, const char *prefix, htd_job_fn fn, void *arg)
 {
     if (s->phase != SERVER_NEW) return -1; /* the processors start before the server runs */
@@ -259,6 +292,10 @@ void htd_server_stop(htd_server *s)
 void htd_server_free(htd_server *s)
 {
     if (!s) return;
+    if (s->on_signal) {
+        loop_forget(s->workers[0]->loop, &s->sigw);
+        close(s->sigw.fd);
+    }
     if (s->workers)
         for (int t = 0; t < s->nthreads; t++)
             worker_free(s->workers[t]);
