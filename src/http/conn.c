@@ -224,14 +224,27 @@ static int flush(conn *c)
 {
     outq *q = c->out;
     while (q->cur < q->nseg) {
-        if (!c->writable) return IO_AGAIN;
         out_seg *s = &q->seg[q->cur];
+        if (s->fd == OUTQ_GATE) {
+            conn_gate *g = (conn_gate *)(uintptr_t)s->off;
+            if (!g->open) {
+                if (!g->called) {
+                    g->called = 1;
+                    g->reached(g, c);
+                }
+                if (!g->open) return IO_GATE;
+            }
+            q->cur++;
+            continue;
+        }
+        if (!c->writable) return IO_AGAIN;
         ssize_t n;
         size_t asked = 0;
         if (s->p) {
             struct iovec iov[16];
             int cnt = 0;
             for (unsigned i = q->cur; i < q->nseg && cnt < 16 && q->seg[i].p; i++, cnt++) {
+                /* (a gate's p is NULL: the gathering stops at it) */
                 iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
                 asked += q->seg[i].len;
             }
@@ -763,6 +776,12 @@ void conn_resume(conn *c)
     conn_run(c);
 }
 
+void conn_gate_open(conn *c, conn_gate *g)
+{
+    g->open = 1;
+    if (c->state == CS_WRITE) conn_run(c);
+}
+
 /* Each state's step: 1 to go on with the state it leaves c in, 0 when c
  * must wait (for the socket, a module, a timer) or was closed. */
 
@@ -779,6 +798,10 @@ static int step_write(conn *c)
         return 1;
     }
     int r = c->out ? flush(c) : IO_DONE;
+    if (r == IO_GATE) { /* conn_gate_open runs it again */
+        arm(c, T_SEND);
+        return 0;
+    }
     if (r == IO_AGAIN) {
         arm(c, T_SEND);
         if (watch_output(c) < 0) conn_close(c); /* nothing would wake it */

@@ -24,7 +24,7 @@
 
 enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_DISCARD, CS_LINGER, CS_SINK, CS_WAIT, CS_GEN };
 
-enum { IO_DONE, IO_AGAIN, IO_ERROR };
+enum { IO_DONE, IO_AGAIN, IO_ERROR, IO_GATE }; /* IO_GATE: flush waits at a gate (outq.h) */
 
 #define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
 

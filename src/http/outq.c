@@ -8,16 +8,34 @@
  */
 #include "outq.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connection.h"
 
+/* The gate of segment s, or NULL. */
+static conn_gate *gate_of(const out_seg *s)
+{
+    return s->fd == OUTQ_GATE ? (conn_gate *)(uintptr_t)s->off : NULL;
+}
+
 void conn_out_release(conn *c)
 {
     outq *q = c->out;
     if (!q) return;
+    /* Gates not passed: their owners learn how much before them never went. */
+    uint64_t unsent = 0;
+    for (unsigned i = q->cur; i < q->nseg; i++) {
+        conn_gate *g = gate_of(&q->seg[i]);
+        if (!g) {
+            unsent += q->seg[i].len;
+        } else if (!g->open) {
+            g->open = 1; /* whatever happens to the queue now, once */
+            g->dropped(g, unsent);
+        }
+    }
     for (unsigned i = 0; i < q->nholds; i++)
         q->holds[i].unref(q->holds[i].obj);
     free(q->heap);
@@ -126,6 +144,32 @@ int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t o
         q->holds[q->nholds++] = *h;
     }
     return p ? add_seg(q, p, len, 0, -1) : add_seg(q, NULL, len, off, fd);
+}
+
+int conn_out_gate(conn *c, conn_gate *g)
+{
+    outq *q = c->out;
+    if (!q || q->cur == q->nseg || q->nseg + 2 > OUTQ_SEGS) return -1;
+    out_seg *last = &q->seg[q->nseg - 1];
+    if (last->len == 0) return -1;
+    /* The last byte, as a segment of its own behind the gate: the same
+     * memory or file, so whatever holds it holds it still. */
+    out_seg tail = *last;
+    last->len--;
+    if (tail.p)
+        tail.p += tail.len - 1;
+    else
+        tail.off += tail.len - 1;
+    tail.len = 1;
+    g->open = g->called = 0;
+    q->seg[q->nseg++] = (out_seg){.p = NULL, .len = 0, .off = (uintptr_t)g, .fd = OUTQ_GATE};
+    q->seg[q->nseg++] = tail;
+    if (last->len == 0) { /* a one-byte segment: the gate takes its place */
+        memmove(last, last + 1, 2 * sizeof *last);
+        q->nseg--;
+    }
+    q->mark_nseg = q->nseg; /* final: an error later takes back nothing of it */
+    return 0;
 }
 
 /* Marks the queue's end as the start of the next request's response: what

@@ -77,4 +77,28 @@ void conn_out_rollback(conn *c);
 /* Marks what is queued as final: a later error takes back only what follows. */
 void conn_seal(conn *c);
 
+/* A gate in the queue: nothing after it is sent until it opens. For what
+ * must happen between the first byte of a response and its last (charging
+ * settles a response once all of it but its last byte has gone, so that a
+ * response received whole was always charged, and a charge never exists
+ * for one that did not begin). Its owner keeps it until one of these: */
+typedef struct conn_gate conn_gate;
+struct conn_gate {
+    /* Everything before it is sent: the connection waits (on the send
+     * timer) until conn_gate_open. Called once. */
+    void (*reached)(conn_gate *g, conn *c);
+    /* The queue goes before the gate opened (the connection closes):
+     * unsent bytes before it were never sent. Not called after opening. */
+    void (*dropped)(conn_gate *g, uint64_t unsent);
+    uint8_t open, called;
+};
+/* The out segment of a gate: fd OUTQ_GATE, p NULL, len 0, off the gate. */
+#define OUTQ_GATE (-2)
+/* Puts g before the last byte of what is queued (a response wholly
+ * queued). -1 when nothing is queued or the queue is full. */
+int conn_out_gate(conn *c, conn_gate *g);
+/* g, reached, opens: the rest goes out (the connection runs again; it may
+ * close). */
+void conn_gate_open(conn *c, conn_gate *g);
+
 #endif
