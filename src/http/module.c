@@ -50,7 +50,7 @@ int registry_start(registry *r, const htd_config *cfg, const struct site *st, ch
     for (size_t i = 0; i < r->n; i++)
         if (r->mods[i]->init && r->mods[i]->init(cfg, &r->state[i], err, errlen) < 0) return -1;
     for (size_t i = 0; i < r->n && st; i++)
-        if (r->mods[i]->start && r->mods[i]->start(r->state[i], st, err, errlen) < 0) return -1;
+        if (r->mods[i]->start && r->mods[i]->start(r->state[i], r, st, err, errlen) < 0) return -1;
     return 0;
 }
 

@@ -40,6 +40,7 @@
 struct conn;
 struct htd_req;
 struct site;
+struct registry;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 /* For wanted (below): the connection hooks rather than a phase. */
@@ -102,7 +103,8 @@ typedef struct htd_module {
     /* After every init, with the server's first site: for what a module
      * makes of the site's settings that lasts as long as the server (the
      * job queues, their database and threads). 0, or -1 with the reason. */
-    int (*start)(void *state, const struct site *st, char *err, size_t errlen);
+    int (*start)(void *state, const struct registry *reg, const struct site *st, char *err,
+                 size_t errlen);
     /* Whether the module has anything to do in phase ph, given its state
      * once the server is set up (the embedder's handlers added): 0 takes
      * its function out of that phase when the server starts. */

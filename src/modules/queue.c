@@ -36,6 +36,7 @@
 #include "path.h"
 #include "queue_run.h"
 #include "req.h"
+#include "statedb.h"
 
 enum { K_SUBMIT, K_GET, K_CANCEL };
 
@@ -686,13 +687,6 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
     if (jp[jl - 1] != '/') memcpy(s->jobs_path + jl++, "/", 2);
     s->jobs_path_len = jl;
     s->send_timeout_ms = cfg->send_timeout_ms;
-    s->group = !cfg->queue_no_group_commit;
-    if (!(s->db_path = strdup(cfg->state_db ? cfg->state_db : "htd-state.db"))) {
-        free(s->jobs_path);
-        free(s);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
@@ -735,36 +729,35 @@ oom:
     return NULL;
 }
 
-/* The database, the jobs a crash left running queued again, the writer
- * and the keeper: once, for the first queue. */
+static int apply_recover(qstore *st, qw_op *op)
+{
+    int *n = statedb_sync_arg(op);
+    *n = st->ops->recover(st, queue_now_ms());
+    return *n < 0 ? *n : QS_OK;
+}
+
+/* The state database, the jobs a crash left running queued again, and the
+ * keeper: once, for the first queue. */
 static int queue_open(qsrv *s, char *err, size_t errlen)
 {
     if (s->w) return 0;
-    qstore *st = qstore_sqlite_open(s->db_path, err, errlen);
-    if (!st) return -1;
-    int n = QS_ERROR;
-    if (st->ops->begin(st) == QS_OK) {
-        n = st->ops->recover(st, queue_now_ms());
-        if (n < 0 || st->ops->commit(st) != QS_OK) {
-            st->ops->rollback(st);
-            n = QS_ERROR;
-        }
-    }
-    if (n < 0) {
-        snprintf(err, errlen, "state database %s: %s", s->db_path, st->msg);
-        st->ops->close(st);
+    if (statedb_open(s->db, err, errlen) < 0) return -1;
+    s->w = statedb_writer(s->db);
+    int n = 0;
+    if (statedb_sync(s->db, apply_recover, &n) != QS_OK) {
+        snprintf(err, errlen, "the state database: cannot queue again the jobs left running");
         return -1;
     }
     if (n > 0)
         fprintf(stderr, "htd: %d job%s left running when htd stopped %s queued again\n", n,
                 n == 1 ? "" : "s", n == 1 ? "is" : "are");
-    if (!(s->w = qwriter_new(st, s->group, err, errlen))) return -1;
     return queue_keeper_start(s, err, errlen);
 }
 
-static int start(void *state, const site *st, char *err, size_t errlen)
+static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
 {
     qsrv *s = state;
+    s->db = statedb_of(reg);
     size_t total = 0;
     for (size_t i = 0; i < st->nvhosts; i++)
         total += st->vhosts[i].nqueues;
@@ -783,8 +776,7 @@ static int start(void *state, const site *st, char *err, size_t errlen)
 static void fini(void *state)
 {
     qsrv *s = state;
-    queue_run_stop(s);
-    qwriter_free(s->w); /* runs what is left: each done frees its request */
+    queue_run_stop(s); /* the writer is the state database's, which goes after */
     for (size_t i = 0; i < s->nq; i++) {
         qrt *q = s->q[i];
         free(q->spec.name);
@@ -799,7 +791,6 @@ static void fini(void *state)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->wmu);
-    free(s->db_path);
     free(s->jobs_path);
     free(s);
 }

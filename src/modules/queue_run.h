@@ -43,9 +43,8 @@ struct qsrv {
     qwriter *w;
     qrt *q[QUEUES_MAX]; /* made at start and by htd_server_queue, before the server runs */
     size_t nq;
-    char *db_path;
-    int group;       /* group commit */
-    char *jobs_path; /* "/.jobs/" */
+    struct statedb *db; /* the server's (statedb.h); w is its writer once open */
+    char *jobs_path;    /* "/.jobs/" */
     size_t jobs_path_len;
     unsigned send_timeout_ms;
     pthread_mutex_t mu; /* stopping, kicks, running pids */

@@ -458,7 +458,7 @@ static void sq_close(qstore *s)
     if (!q) return;
     for (int i = 0; i < S_COUNT_ALL; i++)
         sqlite3_finalize(q->st[i]);
-    sqlite3_close(q->db);
+    sqlite3_close_v2(q->db); /* closed once the ledger's statements are too */
     free(q);
 }
 

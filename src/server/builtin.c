@@ -16,6 +16,7 @@
 #include "realip.h"
 #include "routes.h"
 #include "rules.h"
+#include "statedb.h"
 #include "static.h"
 #include "store.h"
 
@@ -38,6 +39,7 @@ static const htd_module *const modules[] = {
     &static_module,         /* content: files; error pages */
     &gzip_module,           /* compression of files, started by static */
     &log_module,            /* access logs */
+    &statedb_module,        /* the state database and its writer: last, so it goes last */
 };
 
 /* r made of the modules, with the content modules in the order names
