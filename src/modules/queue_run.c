@@ -33,6 +33,7 @@
 
 #include "cgienv.h"
 #include "fields.h"
+#include "statedb.h"
 
 #define ERR_KEEP 2048        /* bytes of standard error kept, the last ones */
 #define RETRY_MAX_MS 3600000 /* the longest wait before a retry */
@@ -55,12 +56,9 @@ qrt *queue_find(qsrv *s, const char *name)
 
 /* ---- waiting for the writer ---- */
 
+/* What the processors' and the keeper's operations take and give, on the
+ * writer thread (statedb_sync). */
 typedef struct qsync {
-    qw_op op; /* first: the writer's op is the qsync */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    /* what the operations below take and give */
     qrt *q;
     qjob job;
     const char *id;
@@ -69,41 +67,21 @@ typedef struct qsync {
     int64_t when;
 } qsync;
 
-static void sync_done(qw_op *op)
-{
-    qsync *w = (qsync *)op;
-    pthread_mutex_lock(&w->mu);
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static int run_sync(qsrv *s, qsync *w, int (*apply)(qstore *, qw_op *))
 {
-    w->op = (qw_op){.apply = apply, .done = sync_done};
-    w->done = 0;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    qwriter_submit(s->w, &w->op);
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    return w->op.rc;
+    return statedb_sync(s->db, apply, w);
 }
 
 static int apply_lease(qstore *st, qw_op *op)
 {
-    qsync *w = (qsync *)op;
+    qsync *w = statedb_sync_arg(op);
     qjob_clear(&w->job);
     return st->ops->lease(st, w->q->spec.name, queue_now_ms(), &w->job);
 }
 
 static int apply_finish(qstore *st, qw_op *op)
 {
-    qsync *w = (qsync *)op;
+    qsync *w = statedb_sync_arg(op);
     int64_t now = queue_now_ms();
     return st->ops->finish(st, w->id, &w->res, w->final, now,
                            now + (int64_t)w->q->spec.expire_s * 1000);
@@ -111,7 +89,7 @@ static int apply_finish(qstore *st, qw_op *op)
 
 static int apply_retry(qstore *st, qw_op *op)
 {
-    qsync *w = (qsync *)op;
+    qsync *w = statedb_sync_arg(op);
     return st->ops->retry_later(st, w->id, &w->res, w->when);
 }
 
