@@ -1,10 +1,10 @@
 /*
  * jobs_cli.c - `htd jobs`: the job queues' database from the command line.
  *
- * It opens the same SQLite file the running server writes (WAL mode, so its
- * reads never block the server), through the same store interface
- * (queue_store.h). Each change is a transaction of its own; when the
- * server's writer holds the lock, the store waits for it (busy_timeout).
+ * It opens the same SQLite file the running server writes, through the
+ * same store interface (queue_store.h; the opening and the command line are
+ * state_cli.h's, shared with `htd ledger`). Each change is a transaction of
+ * its own.
  *
  * Options may come before or after the command. A job id may start with
  * '-' (it is base64url), so an argument shaped like an id is always taken
@@ -12,20 +12,17 @@
  */
 #include "jobs_cli.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "config.h"
 #include "htd.h"
 #include "queue_store.h"
 #include "site.h"
+#include "state_cli.h"
 
-enum { EXIT_OK = 0, EXIT_STATE = 1, EXIT_USAGE = 2 };
+#define WHO "htd jobs"
+#define complain(...) cli_complain(WHO, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -59,25 +56,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* One line on stderr; returns code, for `return complain(...)`. */
-__attribute__((format(printf, 2, 3))) static int complain(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("htd jobs: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the command line ---- */
 
 enum { CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_CANCEL, CMD_PURGE, CMDS };
@@ -108,11 +86,7 @@ typedef struct jobs_args {
     int help;
 } jobs_args;
 
-static const struct option {
-    const char *name;
-    int key;
-    int value; /* takes a value */
-} options[] = {
+static const cli_option options[] = {
     {"--db", 'd', 1},    {"-c", 'c', 1},     {"--config", 'c', 1}, {"--queue", 'q', 1},
     {"--state", 's', 1}, {"--json", 'j', 0}, {"--help", 'h', 0},   {"-h", 'h', 0},
 };
@@ -125,24 +99,10 @@ static int id_shaped(const char *s)
     return n == QJOB_ID_LEN && !s[n];
 }
 
-/* The option a names: "--db", "-c", or "--db=FILE" with FILE in *inline_v. */
-static const struct option *find_option(const char *a, const char **inline_v)
-{
-    *inline_v = NULL;
-    size_t n = strcspn(a, "=");
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-        const struct option *o = &options[i];
-        if (strlen(o->name) != n || strncmp(a, o->name, n) != 0) continue;
-        if (a[n] == '=' && a[1] != '-') continue; /* no "-c=FILE" */
-        if (a[n] == '=') *inline_v = a + n + 1;
-        return o;
-    }
-    return NULL;
-}
-
 /* An argument that is not an option: the command, then its job id. */
-static int positional(jobs_args *a, const char *arg)
+static int positional(void *ctx, const char *arg)
 {
+    jobs_args *a = ctx;
     if (a->cmd < 0) {
         for (int c = 0; c < CMDS; c++)
             if (strcmp(arg, commands[c].name) == 0) a->cmd = c;
@@ -157,8 +117,9 @@ static int positional(jobs_args *a, const char *arg)
     return complain(EXIT_USAGE, "unexpected argument '%s' (see htd jobs --help)", arg);
 }
 
-static int set_option(jobs_args *a, const struct option *o, const char *v)
+static int set_option(void *ctx, const cli_option *o, const char *v)
 {
+    jobs_args *a = ctx;
     switch (o->key) {
     case 'd':
         a->db = v;
@@ -192,31 +153,14 @@ static int set_option(jobs_args *a, const struct option *o, const char *v)
 /* The whole command line into a; 0, or the exit status of a usage error. */
 static int parse_args(int argc, char **argv, jobs_args *a)
 {
+    static const cli_spec spec = {.who = WHO,
+                                  .options = options,
+                                  .noptions = sizeof options / sizeof options[0],
+                                  .shaped = id_shaped,
+                                  .positional = positional,
+                                  .option = set_option};
     *a = (jobs_args){.cmd = -1, .state = -1};
-    int only_positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *v;
-        int rc;
-        if (only_positional || arg[0] != '-' || !arg[1] || id_shaped(arg)) {
-            if ((rc = positional(a, arg))) return rc;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            only_positional = 1;
-            continue;
-        }
-        const struct option *o = find_option(arg, &v);
-        if (!o) return complain(EXIT_USAGE, "unknown option '%s' (see htd jobs --help)", arg);
-        if (o->value && !v) {
-            if (i + 1 == argc)
-                return complain(EXIT_USAGE, "%s needs a value (see htd jobs --help)", arg);
-            v = argv[++i];
-        } else if (!o->value && v) {
-            return complain(EXIT_USAGE, "%s takes no value", o->name);
-        }
-        if ((rc = set_option(a, o, v))) return rc;
-    }
-    return 0;
+    return cli_parse(&spec, argc, argv, a);
 }
 
 /* What parse_args cannot see until the end: the command, its id, options
@@ -235,7 +179,6 @@ static int check_args(const jobs_args *a)
     if (a->cmd == CMD_PURGE && (a->state == QJ_QUEUED || a->state == QJ_RUNNING))
         return complain(EXIT_USAGE, "purge removes finished jobs only: --state done, failed or "
                                     "cancelled");
-    if (a->db && a->config) return complain(EXIT_USAGE, "--db or --config, not both");
     return 0;
 }
 
@@ -248,44 +191,23 @@ typedef struct jobs_db {
     qstore *store;
 } jobs_db;
 
-/* The database's path: --db, the config's state_db, or htd-state.db here. */
-static int find_db(const jobs_args *a, jobs_db *d)
+/* The monitors' path, from a config's jobs_path. */
+static void take_jobs_path(const htd_config *cfg, void *arg)
 {
-    snprintf(d->path, sizeof d->path, "%s", a->db ? a->db : "htd-state.db");
-    snprintf(d->base, sizeof d->base, "/.jobs/");
-    if (!a->config) return 0;
-    char err[512];
-    conf_file *f = conf_open(a->config, err, sizeof err);
-    htd_config cfg = {0};
-    if (!f || conf_settings(f, &cfg, err, sizeof err) < 0) {
-        conf_close(f);
-        return complain(EXIT_USAGE, "%s", err);
-    }
-    /* conf_settings always fills state_db: the file's, or its default. */
-    snprintf(d->path, sizeof d->path, "%s", cfg.state_db);
-    if (cfg.jobs_path) snprintf(d->base, sizeof d->base, "%s", cfg.jobs_path);
-    conf_close(f);
-    return 0;
+    jobs_db *d = arg;
+    if (cfg->jobs_path) snprintf(d->base, sizeof d->base, "%s", cfg->jobs_path);
 }
 
 static int open_db(const jobs_args *a, jobs_db *d)
 {
-    int rc = find_db(a, d);
-    if (rc) return rc;
-    /* The store creates a missing file; a mistyped path must not make an
-     * empty database that then shows no jobs. */
-    if (access(d->path, F_OK) != 0)
-        return errno == ENOENT ? complain(EXIT_USAGE, "no state database at %s", d->path)
-                               : complain(EXIT_USAGE, "%s: %s", d->path, strerror(errno));
-    char err[512];
-    if (!(d->store = qstore_sqlite_open(d->path, err, sizeof err)))
-        return complain(EXIT_USAGE, "%s", err);
-    return 0;
+    snprintf(d->base, sizeof d->base, "/.jobs/");
+    return state_db_open(WHO, a->db, a->config, d->path, sizeof d->path, &d->store, take_jobs_path,
+                         d);
 }
 
 static int db_error(const jobs_db *d)
 {
-    return complain(EXIT_USAGE, "state database %s: %s", d->path, d->store->msg);
+    return state_db_error(WHO, d->path, d->store->msg);
 }
 
 /* ---- printing ---- */
@@ -333,15 +255,6 @@ static int put_json(const qjob *j, const char *base)
     return 0;
 }
 
-/* ISO 8601 UTC, to the second. */
-static void iso_time(int64_t ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, cap, "-");
-}
-
 /* ---- list ---- */
 
 /* The jobs as read, so that the columns can be as wide as their widest. */
@@ -370,7 +283,7 @@ static int add_row(const qjob *j, void *arg)
     }
     row *r = &t->rows[t->n];
     memcpy(r->id, j->id, sizeof r->id);
-    iso_time(j->created, r->created, sizeof r->created);
+    cli_iso_time(j->created, 0, r->created, sizeof r->created);
     r->state = j->state;
     r->attempts = j->attempts;
     r->queue = strdup(j->queue);
@@ -391,12 +304,6 @@ static void free_table(table *t)
     free(t->rows);
 }
 
-static int widest(int w, const char *s)
-{
-    int n = (int)strlen(s);
-    return n > w ? n : w;
-}
-
 /* The columns as wide as their widest. ID, STATE and CREATED are as wide as
  * any can be (an id, the longest state name, a time), whatever is listed,
  * so that they stay put from one listing to the next. */
@@ -406,16 +313,16 @@ static void print_table(const table *t)
     int wcreated = (int)strlen("2000-01-01T00:00:00Z"), wqueue = (int)strlen("QUEUE");
     int wmethod = (int)strlen("METHOD");
     for (int st = 0; st < QJ_STATES; st++)
-        wstate = widest(wstate, qjob_state_name(st));
+        wstate = cli_widest(wstate, qjob_state_name(st));
     for (size_t i = 0; i < t->n; i++) {
         const row *r = &t->rows[i];
         char num[16];
         snprintf(num, sizeof num, "%d", r->attempts);
-        wid = widest(wid, r->id);
-        wattempts = widest(wattempts, num);
-        wcreated = widest(wcreated, r->created);
-        wqueue = widest(wqueue, r->queue);
-        wmethod = widest(wmethod, r->method);
+        wid = cli_widest(wid, r->id);
+        wattempts = cli_widest(wattempts, num);
+        wcreated = cli_widest(wcreated, r->created);
+        wqueue = cli_widest(wqueue, r->queue);
+        wmethod = cli_widest(wmethod, r->method);
     }
     printf("%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n", wid, "ID", wstate, "STATE", wattempts,
            "ATTEMPTS", wcreated, "CREATED", wqueue, "QUEUE", wmethod, "METHOD", "TARGET");
@@ -512,7 +419,7 @@ static int64_t keep_ms(void)
 /* The change itself, inside the transaction. */
 static int apply(qstore *s, int cmd, const char *id)
 {
-    int64_t now = now_ms();
+    int64_t now = cli_now_ms();
     return cmd == CMD_CANCEL ? s->ops->cancel(s, id, now, now + keep_ms())
                              : s->ops->requeue(s, id, now);
 }
@@ -589,6 +496,5 @@ int jobs_cli(int argc, char **argv)
         rc = cmd_change(&a, &d);
     }
     d.store->ops->close(d.store);
-    if (fflush(stdout) != 0 && rc == EXIT_OK) rc = complain(EXIT_USAGE, "%s", strerror(errno));
-    return rc;
+    return cli_flush(WHO, rc);
 }
