@@ -63,32 +63,26 @@ enum { CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_CANCEL, CMD_PURGE, CMDS };
 /* What each command is called, whether it takes a job id, and which of
  * --queue, --state and --json it takes. */
 enum { TAKES_QUEUE = 1, TAKES_STATE = 2, TAKES_JSON = 4 };
-static const struct command {
-    const char *name;
-    int takes_id;
-    int flags;
-} commands[CMDS] = {
-    [CMD_LIST] = {"list", 0, TAKES_QUEUE | TAKES_STATE | TAKES_JSON},
-    [CMD_SHOW] = {"show", 1, 0},
-    [CMD_RETRY] = {"retry", 1, 0},
-    [CMD_CANCEL] = {"cancel", 1, 0},
-    [CMD_PURGE] = {"purge", 0, TAKES_QUEUE | TAKES_STATE},
+static const cli_command commands[CMDS] = {
+    [CMD_LIST] = {"list", 0, 0, "", TAKES_QUEUE | TAKES_STATE | TAKES_JSON},
+    [CMD_SHOW] = {"show", 1, 1, "a job id", 0},
+    [CMD_RETRY] = {"retry", 1, 1, "a job id", 0},
+    [CMD_CANCEL] = {"cancel", 1, 1, "a job id", 0},
+    [CMD_PURGE] = {"purge", 0, 0, "", TAKES_QUEUE | TAKES_STATE},
 };
 
 typedef struct jobs_args {
-    const char *db, *config;
-    int cmd;        /* CMD_*, or -1 before the command is seen */
+    cli_args cli;   /* the command (CMD_*), the database */
     const char *id; /* show, retry, cancel */
     const char *queue;
     int state; /* -1: any */
     int json;
-    int flags; /* TAKES_* of the options given */
-    int help;
 } jobs_args;
 
 static const cli_option options[] = {
-    {"--db", 'd', 1},    {"-c", 'c', 1},     {"--config", 'c', 1}, {"--queue", 'q', 1},
-    {"--state", 's', 1}, {"--json", 'j', 0}, {"--help", 'h', 0},   {"-h", 'h', 0},
+    {"--queue", 'q', 1, TAKES_QUEUE},
+    {"--state", 's', 1, TAKES_STATE},
+    {"--json", 'j', 0, TAKES_JSON},
 };
 
 /* Whether s has the shape of a job id (qjob_new_id): QJOB_ID_LEN
@@ -99,37 +93,12 @@ static int id_shaped(const char *s)
     return n == QJOB_ID_LEN && !s[n];
 }
 
-/* An argument that is not an option: the command, then its job id. */
-static int positional(void *ctx, const char *arg)
-{
-    jobs_args *a = ctx;
-    if (a->cmd < 0) {
-        for (int c = 0; c < CMDS; c++)
-            if (strcmp(arg, commands[c].name) == 0) a->cmd = c;
-        if (a->cmd < 0)
-            return complain(EXIT_USAGE, "unknown command '%s' (see htd jobs --help)", arg);
-        return 0;
-    }
-    if (commands[a->cmd].takes_id && !a->id) {
-        a->id = arg;
-        return 0;
-    }
-    return complain(EXIT_USAGE, "unexpected argument '%s' (see htd jobs --help)", arg);
-}
-
 static int set_option(void *ctx, const cli_option *o, const char *v)
 {
     jobs_args *a = ctx;
     switch (o->key) {
-    case 'd':
-        a->db = v;
-        break;
-    case 'c':
-        a->config = v;
-        break;
     case 'q':
         a->queue = v;
-        a->flags |= TAKES_QUEUE;
         break;
     case 's':
         if ((a->state = qjob_state_parse(v)) < 0)
@@ -137,46 +106,31 @@ static int set_option(void *ctx, const cli_option *o, const char *v)
                             "--state: expected queued, running, done, failed or cancelled, got "
                             "'%s'",
                             v);
-        a->flags |= TAKES_STATE;
         break;
     case 'j':
         a->json = 1;
-        a->flags |= TAKES_JSON;
-        break;
-    case 'h':
-        a->help = 1;
         break;
     }
     return 0;
 }
 
-/* The whole command line into a; 0, or the exit status of a usage error. */
+/* The whole command line into a, checked; 0, or the exit status of a usage
+ * error. */
 static int parse_args(int argc, char **argv, jobs_args *a)
 {
     static const cli_spec spec = {.who = WHO,
+                                  .commands = commands,
+                                  .ncommands = CMDS,
                                   .options = options,
                                   .noptions = sizeof options / sizeof options[0],
                                   .shaped = id_shaped,
-                                  .positional = positional,
-                                  .option = set_option};
-    *a = (jobs_args){.cmd = -1, .state = -1};
-    return cli_parse(&spec, argc, argv, a);
-}
-
-/* What parse_args cannot see until the end: the command, its id, options
- * that fit it. */
-static int check_args(const jobs_args *a)
-{
-    if (a->cmd < 0)
-        return complain(EXIT_USAGE, "no command: expected list, show, retry, cancel or purge "
-                                    "(see htd jobs --help)");
-    const struct command *c = &commands[a->cmd];
-    if (c->takes_id && !a->id) return complain(EXIT_USAGE, "%s needs a job id", c->name);
-    static const char *const names[] = {"--queue", "--state", "--json"};
-    for (int f = 0; f < 3; f++)
-        if ((a->flags & ~c->flags) & (1 << f))
-            return complain(EXIT_USAGE, "%s takes no %s (see htd jobs --help)", c->name, names[f]);
-    if (a->cmd == CMD_PURGE && (a->state == QJ_QUEUED || a->state == QJ_RUNNING))
+                                  .option = set_option,
+                                  .usage = usage};
+    *a = (jobs_args){.state = -1};
+    int rc = cli_parse(&spec, argc, argv, &a->cli, a);
+    if (rc || a->cli.help) return rc;
+    a->id = a->cli.args[0];
+    if (a->cli.cmd == CMD_PURGE && (a->state == QJ_QUEUED || a->state == QJ_RUNNING))
         return complain(EXIT_USAGE, "purge removes finished jobs only: --state done, failed or "
                                     "cancelled");
     return 0;
@@ -201,8 +155,8 @@ static void take_jobs_path(const htd_config *cfg, void *arg)
 static int open_db(const jobs_args *a, jobs_db *d)
 {
     snprintf(d->base, sizeof d->base, "/.jobs/");
-    return state_db_open(WHO, a->db, a->config, d->path, sizeof d->path, &d->store, take_jobs_path,
-                         d);
+    return state_db_open(WHO, a->cli.db, a->cli.config, d->path, sizeof d->path, &d->store,
+                         take_jobs_path, d);
 }
 
 static int db_error(const jobs_db *d)
@@ -442,12 +396,12 @@ static int cmd_change(const jobs_args *a, jobs_db *d)
 {
     qstore *s = d->store;
     if (s->ops->begin(s) != QS_OK) return db_error(d);
-    int rc = apply(s, a->cmd, a->id);
+    int rc = apply(s, a->cli.cmd, a->id);
     if (rc == QS_OK && (rc = s->ops->commit(s)) == QS_OK) {
-        printf("job %s %s\n", a->id, a->cmd == CMD_CANCEL ? "cancelled" : "queued again");
+        printf("job %s %s\n", a->id, a->cli.cmd == CMD_CANCEL ? "cancelled" : "queued again");
         return EXIT_OK;
     }
-    int code = rc == QS_CONFLICT   ? wrong_state(s, a->cmd, a->id)
+    int code = rc == QS_CONFLICT   ? wrong_state(s, a->cli.cmd, a->id)
                : rc == QS_NOTFOUND ? complain(EXIT_USAGE, "no job %s", a->id)
                                    : db_error(d);
     s->ops->rollback(s);
@@ -474,15 +428,10 @@ int jobs_cli(int argc, char **argv)
 {
     jobs_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
-    if ((rc = check_args(&a))) return rc;
+    if (rc || a.cli.help) return rc;
     jobs_db d = {0};
     if ((rc = open_db(&a, &d))) return rc;
-    switch (a.cmd) {
+    switch (a.cli.cmd) {
     case CMD_LIST:
         rc = cmd_list(&a, &d);
         break;

@@ -30,37 +30,114 @@ int cli_complain(const char *who, int code, const char *fmt, ...)
 
 /* ---- the command line ---- */
 
-/* The option a names: "--db", "-c", or "--db=FILE" with FILE in *inline_v. */
-static const cli_option *find_option(const cli_spec *spec, const char *a, const char **inline_v)
+/* What every command takes. */
+enum { OPT_DB = -1, OPT_CONFIG = -2, OPT_HELP = -3 };
+static const cli_option common[] = {
+    {"--db", OPT_DB, 1, 0},     {"-c", OPT_CONFIG, 1, 0}, {"--config", OPT_CONFIG, 1, 0},
+    {"--help", OPT_HELP, 0, 0}, {"-h", OPT_HELP, 0, 0},
+};
+
+/* The option a names in o[0..n): "--db", "-c", or "--db=FILE" with FILE in
+ * *inline_v. */
+static const cli_option *find_option(const cli_option *o, size_t n, const char *a,
+                                     const char **inline_v)
 {
     *inline_v = NULL;
-    size_t n = strcspn(a, "=");
-    for (size_t i = 0; i < spec->noptions; i++) {
-        const cli_option *o = &spec->options[i];
-        if (strlen(o->name) != n || strncmp(a, o->name, n) != 0) continue;
-        if (a[n] == '=' && a[1] != '-') continue; /* no "-c=FILE" */
-        if (a[n] == '=') *inline_v = a + n + 1;
-        return o;
+    size_t len = strcspn(a, "=");
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(o[i].name) != len || strncmp(a, o[i].name, len) != 0) continue;
+        if (a[len] == '=' && a[1] != '-') continue; /* no "-c=FILE" */
+        if (a[len] == '=') *inline_v = a + len + 1;
+        return &o[i];
     }
     return NULL;
 }
 
-int cli_parse(const cli_spec *spec, int argc, char **argv, void *ctx)
+/* An argument that is not an option: the command, then its arguments. */
+static int positional(const cli_spec *spec, cli_args *a, const char *arg)
 {
     const char *who = spec->who;
+    if (a->cmd < 0) {
+        for (size_t c = 0; c < spec->ncommands; c++)
+            if (strcmp(arg, spec->commands[c].name) == 0) a->cmd = (int)c;
+        if (a->cmd < 0)
+            return cli_complain(who, EXIT_USAGE, "unknown command '%s' (see %s --help)", arg, who);
+        return 0;
+    }
+    if (a->nargs < spec->commands[a->cmd].most) {
+        a->args[a->nargs++] = arg;
+        return 0;
+    }
+    return cli_complain(who, EXIT_USAGE, "unexpected argument '%s' (see %s --help)", arg, who);
+}
+
+static int set_option(const cli_spec *spec, cli_args *a, const cli_option *o, const char *v,
+                      void *ctx)
+{
+    switch (o->key) {
+    case OPT_DB:
+        a->db = v;
+        return 0;
+    case OPT_CONFIG:
+        a->config = v;
+        return 0;
+    case OPT_HELP:
+        a->help = 1;
+        return 0;
+    }
+    a->flags |= o->flag;
+    return spec->option(ctx, o, v);
+}
+
+/* "no command: expected list, show or purge (see htd jobs --help)" */
+static int no_command(const cli_spec *spec)
+{
+    char names[512];
+    size_t len = 0;
+    for (size_t c = 0; c < spec->ncommands && len < sizeof names; c++) {
+        const char *sep = c == 0 ? "" : c + 1 < spec->ncommands ? ", " : " or ";
+        len +=
+            (size_t)snprintf(names + len, sizeof names - len, "%s%s", sep, spec->commands[c].name);
+    }
+    return cli_complain(spec->who, EXIT_USAGE, "no command: expected %s (see %s --help)", names,
+                        spec->who);
+}
+
+/* What cannot be seen until the end: the command, its arguments, options
+ * that fit it. */
+static int check(const cli_spec *spec, const cli_args *a)
+{
+    if (a->cmd < 0) return no_command(spec);
+    const cli_command *c = &spec->commands[a->cmd];
+    if (a->nargs < c->least)
+        return cli_complain(spec->who, EXIT_USAGE, "%s needs %s", c->name, c->what);
+    for (size_t i = 0; i < spec->noptions; i++) {
+        const cli_option *o = &spec->options[i];
+        if (a->flags & o->flag & ~c->flags)
+            return cli_complain(spec->who, EXIT_USAGE, "%s takes no %s (see %s --help)", c->name,
+                                o->name, spec->who);
+    }
+    return 0;
+}
+
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *a, void *ctx)
+{
+    const char *who = spec->who;
+    *a = (cli_args){.cmd = -1};
     int only_positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         int rc;
         if (only_positional || arg[0] != '-' || !arg[1] || (spec->shaped && spec->shaped(arg))) {
-            if ((rc = spec->positional(ctx, arg))) return rc;
+            if ((rc = positional(spec, a, arg))) return rc;
             continue;
         }
         if (strcmp(arg, "--") == 0) {
             only_positional = 1;
             continue;
         }
-        const cli_option *o = find_option(spec, arg, &v);
+        const cli_option *o = find_option(common, sizeof common / sizeof common[0], arg, &v);
+        if (!o) o = find_option(spec->options, spec->noptions, arg, &v);
         if (!o)
             return cli_complain(who, EXIT_USAGE, "unknown option '%s' (see %s --help)", arg, who);
         if (o->value && !v) {
@@ -70,9 +147,13 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, void *ctx)
         } else if (!o->value && v) {
             return cli_complain(who, EXIT_USAGE, "%s takes no value", o->name);
         }
-        if ((rc = spec->option(ctx, o, v))) return rc;
+        if ((rc = set_option(spec, a, o, v, ctx))) return rc;
     }
-    return 0;
+    if (a->help) {
+        spec->usage(stdout);
+        return 0;
+    }
+    return check(spec, a);
 }
 
 /* ---- the database ---- */

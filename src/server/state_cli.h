@@ -2,7 +2,7 @@
  * state_cli.h - what the commands on the state database (`htd jobs`,
  * `htd ledger`) share: the command line (options before or after the
  * command, "--opt VALUE" or "--opt=VALUE", "--" before arguments that start
- * with '-'), finding and opening the database (--db FILE, -c CONFIG, or
+ * with '-', the same errors), finding and opening the database (--db FILE, -c CONFIG, or
  * htd-state.db in the current directory), errors on stderr after the
  * command's name, and times in ISO 8601.
  */
@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "htd.h"
 #include "queue_store.h"
@@ -24,28 +25,58 @@ enum { EXIT_OK = 0, EXIT_STATE = 1, EXIT_USAGE = 2 };
 int cli_complain(const char *who, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A command: its name, how many arguments it takes (at least, at most,
+ * and what they are, for "show needs a job id"), and the options it takes
+ * (the flags of theirs). */
+typedef struct cli_command {
+    const char *name;
+    int least, most;
+    const char *what;
+    int flags;
+} cli_command;
+
+/* An option of some commands (--db, -c/--config and -h/--help are every
+ * command's, and handled here). */
 typedef struct cli_option {
-    const char *name; /* "--db", "-c" */
+    const char *name; /* "--queue" */
     int key;
     int value; /* takes a value */
+    int flag;  /* a bit of its own: the commands that take it have it */
 } cli_option;
+
+#define CLI_ARGS_MAX 2
+
+/* A command line as read. */
+typedef struct cli_args {
+    const char *db, *config;
+    int cmd; /* the command's index in cli_spec's commands */
+    const char *args[CLI_ARGS_MAX];
+    int nargs;
+    int flags; /* of the options given */
+    int help;
+} cli_args;
 
 /* A command's command line. who names it in errors ("htd jobs"). */
 typedef struct cli_spec {
     const char *who;
+    const cli_command *commands;
+    size_t ncommands;
     const cli_option *options;
     size_t noptions;
     /* Whether an argument that starts with '-' is not an option but an
      * argument all the same (a job id may start with '-'); NULL: none is. */
     int (*shaped)(const char *arg);
-    /* Each argument that is not an option, and each option with its value
-     * (NULL when it takes none): 0, or an exit status after complaining. */
-    int (*positional)(void *ctx, const char *arg);
+    /* Each of options given, with its value (NULL when it takes none): 0,
+     * or an exit status after complaining. */
     int (*option)(void *ctx, const cli_option *o, const char *value);
+    void (*usage)(FILE *f); /* the help */
 } cli_spec;
 
-/* Walks argv[1..argc): 0, or the exit status of a usage error. */
-int cli_parse(const cli_spec *spec, int argc, char **argv, void *ctx);
+/* Reads argv[1..argc) into a (and the options into ctx, through option),
+ * and checks that there is a command, with its arguments, given only
+ * options it takes. 0, or the exit status of a usage error. With --help,
+ * the help on stdout, a->help set, and 0. */
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *a, void *ctx);
 
 /* Opens the state database: db (--db), else the state_db of the config
  * file config (conf_settings' default: htd-state.db beside it), else
