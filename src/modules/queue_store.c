@@ -4,12 +4,12 @@
  */
 #include "queue_store.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include "token.h"
 
 static const char *const state_names[QJ_STATES] = {
     [QJ_QUEUED] = "queued", [QJ_RUNNING] = "running",     [QJ_DONE] = "done",
@@ -28,31 +28,11 @@ int qjob_state_parse(const char *name)
     return -1;
 }
 
+_Static_assert(TOKEN_LEN(16) == QJOB_ID_LEN, "a job id is 128 random bits");
+
 int qjob_new_id(char id[QJOB_ID_LEN + 1])
 {
-    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char r[16];
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        got += (size_t)n;
-    }
-    /* 128 bits as 22 characters of 6 bits: 21 whole ones and 2 bits. */
-    unsigned bits = 0, nbits = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < sizeof r; i++) {
-        bits = (bits << 8) | r[i];
-        nbits += 8;
-        while (nbits >= 6) {
-            nbits -= 6;
-            id[k++] = b64url[(bits >> nbits) & 63];
-        }
-    }
-    id[k++] = b64url[(bits << (6 - nbits)) & 63];
-    id[k] = 0;
-    return 0;
+    return token_new(id, 16);
 }
 
 void qjob_clear(qjob *j)

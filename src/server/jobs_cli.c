@@ -1,10 +1,10 @@
 /*
  * jobs_cli.c - `htd jobs`: the job queues' database from the command line.
  *
- * It opens the same SQLite file the running server writes (WAL mode, so its
- * reads never block the server), through the same store interface
- * (queue_store.h). Each change is a transaction of its own; when the
- * server's writer holds the lock, the store waits for it (busy_timeout).
+ * It opens the same SQLite file the running server writes, through the
+ * same store interface (queue_store.h; the opening and the command line are
+ * state_cli.h's, shared with `htd ledger`). Each change is a transaction of
+ * its own.
  *
  * Options may come before or after the command. A job id may start with
  * '-' (it is base64url), so an argument shaped like an id is always taken
@@ -12,20 +12,17 @@
  */
 #include "jobs_cli.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "config.h"
 #include "htd.h"
 #include "queue_store.h"
 #include "site.h"
+#include "state_cli.h"
 
-enum { EXIT_OK = 0, EXIT_STATE = 1, EXIT_USAGE = 2 };
+#define WHO "htd jobs"
+#define complain(...) cli_complain(WHO, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -59,25 +56,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* One line on stderr; returns code, for `return complain(...)`. */
-__attribute__((format(printf, 2, 3))) static int complain(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("htd jobs: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the command line ---- */
 
 enum { CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_CANCEL, CMD_PURGE, CMDS };
@@ -85,36 +63,26 @@ enum { CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_CANCEL, CMD_PURGE, CMDS };
 /* What each command is called, whether it takes a job id, and which of
  * --queue, --state and --json it takes. */
 enum { TAKES_QUEUE = 1, TAKES_STATE = 2, TAKES_JSON = 4 };
-static const struct command {
-    const char *name;
-    int takes_id;
-    int flags;
-} commands[CMDS] = {
-    [CMD_LIST] = {"list", 0, TAKES_QUEUE | TAKES_STATE | TAKES_JSON},
-    [CMD_SHOW] = {"show", 1, 0},
-    [CMD_RETRY] = {"retry", 1, 0},
-    [CMD_CANCEL] = {"cancel", 1, 0},
-    [CMD_PURGE] = {"purge", 0, TAKES_QUEUE | TAKES_STATE},
+static const cli_command commands[CMDS] = {
+    [CMD_LIST] = {"list", 0, 0, "", TAKES_QUEUE | TAKES_STATE | TAKES_JSON},
+    [CMD_SHOW] = {"show", 1, 1, "a job id", 0},
+    [CMD_RETRY] = {"retry", 1, 1, "a job id", 0},
+    [CMD_CANCEL] = {"cancel", 1, 1, "a job id", 0},
+    [CMD_PURGE] = {"purge", 0, 0, "", TAKES_QUEUE | TAKES_STATE},
 };
 
 typedef struct jobs_args {
-    const char *db, *config;
-    int cmd;        /* CMD_*, or -1 before the command is seen */
+    cli_args cli;   /* the command (CMD_*), the database */
     const char *id; /* show, retry, cancel */
     const char *queue;
     int state; /* -1: any */
     int json;
-    int flags; /* TAKES_* of the options given */
-    int help;
 } jobs_args;
 
-static const struct option {
-    const char *name;
-    int key;
-    int value; /* takes a value */
-} options[] = {
-    {"--db", 'd', 1},    {"-c", 'c', 1},     {"--config", 'c', 1}, {"--queue", 'q', 1},
-    {"--state", 's', 1}, {"--json", 'j', 0}, {"--help", 'h', 0},   {"-h", 'h', 0},
+static const cli_option options[] = {
+    {"--queue", 'q', 1, TAKES_QUEUE},
+    {"--state", 's', 1, TAKES_STATE},
+    {"--json", 'j', 0, TAKES_JSON},
 };
 
 /* Whether s has the shape of a job id (qjob_new_id): QJOB_ID_LEN
@@ -125,50 +93,12 @@ static int id_shaped(const char *s)
     return n == QJOB_ID_LEN && !s[n];
 }
 
-/* The option a names: "--db", "-c", or "--db=FILE" with FILE in *inline_v. */
-static const struct option *find_option(const char *a, const char **inline_v)
+static int set_option(void *ctx, const cli_option *o, const char *v)
 {
-    *inline_v = NULL;
-    size_t n = strcspn(a, "=");
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-        const struct option *o = &options[i];
-        if (strlen(o->name) != n || strncmp(a, o->name, n) != 0) continue;
-        if (a[n] == '=' && a[1] != '-') continue; /* no "-c=FILE" */
-        if (a[n] == '=') *inline_v = a + n + 1;
-        return o;
-    }
-    return NULL;
-}
-
-/* An argument that is not an option: the command, then its job id. */
-static int positional(jobs_args *a, const char *arg)
-{
-    if (a->cmd < 0) {
-        for (int c = 0; c < CMDS; c++)
-            if (strcmp(arg, commands[c].name) == 0) a->cmd = c;
-        if (a->cmd < 0)
-            return complain(EXIT_USAGE, "unknown command '%s' (see htd jobs --help)", arg);
-        return 0;
-    }
-    if (commands[a->cmd].takes_id && !a->id) {
-        a->id = arg;
-        return 0;
-    }
-    return complain(EXIT_USAGE, "unexpected argument '%s' (see htd jobs --help)", arg);
-}
-
-static int set_option(jobs_args *a, const struct option *o, const char *v)
-{
+    jobs_args *a = ctx;
     switch (o->key) {
-    case 'd':
-        a->db = v;
-        break;
-    case 'c':
-        a->config = v;
-        break;
     case 'q':
         a->queue = v;
-        a->flags |= TAKES_QUEUE;
         break;
     case 's':
         if ((a->state = qjob_state_parse(v)) < 0)
@@ -176,66 +106,33 @@ static int set_option(jobs_args *a, const struct option *o, const char *v)
                             "--state: expected queued, running, done, failed or cancelled, got "
                             "'%s'",
                             v);
-        a->flags |= TAKES_STATE;
         break;
     case 'j':
         a->json = 1;
-        a->flags |= TAKES_JSON;
-        break;
-    case 'h':
-        a->help = 1;
         break;
     }
     return 0;
 }
 
-/* The whole command line into a; 0, or the exit status of a usage error. */
+/* The whole command line into a, checked; 0, or the exit status of a usage
+ * error. */
 static int parse_args(int argc, char **argv, jobs_args *a)
 {
-    *a = (jobs_args){.cmd = -1, .state = -1};
-    int only_positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *v;
-        int rc;
-        if (only_positional || arg[0] != '-' || !arg[1] || id_shaped(arg)) {
-            if ((rc = positional(a, arg))) return rc;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            only_positional = 1;
-            continue;
-        }
-        const struct option *o = find_option(arg, &v);
-        if (!o) return complain(EXIT_USAGE, "unknown option '%s' (see htd jobs --help)", arg);
-        if (o->value && !v) {
-            if (i + 1 == argc)
-                return complain(EXIT_USAGE, "%s needs a value (see htd jobs --help)", arg);
-            v = argv[++i];
-        } else if (!o->value && v) {
-            return complain(EXIT_USAGE, "%s takes no value", o->name);
-        }
-        if ((rc = set_option(a, o, v))) return rc;
-    }
-    return 0;
-}
-
-/* What parse_args cannot see until the end: the command, its id, options
- * that fit it. */
-static int check_args(const jobs_args *a)
-{
-    if (a->cmd < 0)
-        return complain(EXIT_USAGE, "no command: expected list, show, retry, cancel or purge "
-                                    "(see htd jobs --help)");
-    const struct command *c = &commands[a->cmd];
-    if (c->takes_id && !a->id) return complain(EXIT_USAGE, "%s needs a job id", c->name);
-    static const char *const names[] = {"--queue", "--state", "--json"};
-    for (int f = 0; f < 3; f++)
-        if ((a->flags & ~c->flags) & (1 << f))
-            return complain(EXIT_USAGE, "%s takes no %s (see htd jobs --help)", c->name, names[f]);
-    if (a->cmd == CMD_PURGE && (a->state == QJ_QUEUED || a->state == QJ_RUNNING))
+    static const cli_spec spec = {.who = WHO,
+                                  .commands = commands,
+                                  .ncommands = CMDS,
+                                  .options = options,
+                                  .noptions = sizeof options / sizeof options[0],
+                                  .shaped = id_shaped,
+                                  .option = set_option,
+                                  .usage = usage};
+    *a = (jobs_args){.state = -1};
+    int rc = cli_parse(&spec, argc, argv, &a->cli, a);
+    if (rc || a->cli.help) return rc;
+    a->id = a->cli.args[0];
+    if (a->cli.cmd == CMD_PURGE && (a->state == QJ_QUEUED || a->state == QJ_RUNNING))
         return complain(EXIT_USAGE, "purge removes finished jobs only: --state done, failed or "
                                     "cancelled");
-    if (a->db && a->config) return complain(EXIT_USAGE, "--db or --config, not both");
     return 0;
 }
 
@@ -248,44 +145,23 @@ typedef struct jobs_db {
     qstore *store;
 } jobs_db;
 
-/* The database's path: --db, the config's state_db, or htd-state.db here. */
-static int find_db(const jobs_args *a, jobs_db *d)
+/* The monitors' path, from a config's jobs_path. */
+static void take_jobs_path(const htd_config *cfg, void *arg)
 {
-    snprintf(d->path, sizeof d->path, "%s", a->db ? a->db : "htd-state.db");
-    snprintf(d->base, sizeof d->base, "/.jobs/");
-    if (!a->config) return 0;
-    char err[512];
-    conf_file *f = conf_open(a->config, err, sizeof err);
-    htd_config cfg = {0};
-    if (!f || conf_settings(f, &cfg, err, sizeof err) < 0) {
-        conf_close(f);
-        return complain(EXIT_USAGE, "%s", err);
-    }
-    /* conf_settings always fills state_db: the file's, or its default. */
-    snprintf(d->path, sizeof d->path, "%s", cfg.state_db);
-    if (cfg.jobs_path) snprintf(d->base, sizeof d->base, "%s", cfg.jobs_path);
-    conf_close(f);
-    return 0;
+    jobs_db *d = arg;
+    if (cfg->jobs_path) snprintf(d->base, sizeof d->base, "%s", cfg->jobs_path);
 }
 
 static int open_db(const jobs_args *a, jobs_db *d)
 {
-    int rc = find_db(a, d);
-    if (rc) return rc;
-    /* The store creates a missing file; a mistyped path must not make an
-     * empty database that then shows no jobs. */
-    if (access(d->path, F_OK) != 0)
-        return errno == ENOENT ? complain(EXIT_USAGE, "no state database at %s", d->path)
-                               : complain(EXIT_USAGE, "%s: %s", d->path, strerror(errno));
-    char err[512];
-    if (!(d->store = qstore_sqlite_open(d->path, err, sizeof err)))
-        return complain(EXIT_USAGE, "%s", err);
-    return 0;
+    snprintf(d->base, sizeof d->base, "/.jobs/");
+    return state_db_open(WHO, a->cli.db, a->cli.config, d->path, sizeof d->path, &d->store,
+                         take_jobs_path, d);
 }
 
 static int db_error(const jobs_db *d)
 {
-    return complain(EXIT_USAGE, "state database %s: %s", d->path, d->store->msg);
+    return state_db_error(WHO, d->path, d->store->msg);
 }
 
 /* ---- printing ---- */
@@ -333,15 +209,6 @@ static int put_json(const qjob *j, const char *base)
     return 0;
 }
 
-/* ISO 8601 UTC, to the second. */
-static void iso_time(int64_t ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, cap, "-");
-}
-
 /* ---- list ---- */
 
 /* The jobs as read, so that the columns can be as wide as their widest. */
@@ -370,7 +237,7 @@ static int add_row(const qjob *j, void *arg)
     }
     row *r = &t->rows[t->n];
     memcpy(r->id, j->id, sizeof r->id);
-    iso_time(j->created, r->created, sizeof r->created);
+    cli_iso_time(j->created, 0, r->created, sizeof r->created);
     r->state = j->state;
     r->attempts = j->attempts;
     r->queue = strdup(j->queue);
@@ -391,12 +258,6 @@ static void free_table(table *t)
     free(t->rows);
 }
 
-static int widest(int w, const char *s)
-{
-    int n = (int)strlen(s);
-    return n > w ? n : w;
-}
-
 /* The columns as wide as their widest. ID, STATE and CREATED are as wide as
  * any can be (an id, the longest state name, a time), whatever is listed,
  * so that they stay put from one listing to the next. */
@@ -406,16 +267,16 @@ static void print_table(const table *t)
     int wcreated = (int)strlen("2000-01-01T00:00:00Z"), wqueue = (int)strlen("QUEUE");
     int wmethod = (int)strlen("METHOD");
     for (int st = 0; st < QJ_STATES; st++)
-        wstate = widest(wstate, qjob_state_name(st));
+        wstate = cli_widest(wstate, qjob_state_name(st));
     for (size_t i = 0; i < t->n; i++) {
         const row *r = &t->rows[i];
         char num[16];
         snprintf(num, sizeof num, "%d", r->attempts);
-        wid = widest(wid, r->id);
-        wattempts = widest(wattempts, num);
-        wcreated = widest(wcreated, r->created);
-        wqueue = widest(wqueue, r->queue);
-        wmethod = widest(wmethod, r->method);
+        wid = cli_widest(wid, r->id);
+        wattempts = cli_widest(wattempts, num);
+        wcreated = cli_widest(wcreated, r->created);
+        wqueue = cli_widest(wqueue, r->queue);
+        wmethod = cli_widest(wmethod, r->method);
     }
     printf("%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n", wid, "ID", wstate, "STATE", wattempts,
            "ATTEMPTS", wcreated, "CREATED", wqueue, "QUEUE", wmethod, "METHOD", "TARGET");
@@ -512,7 +373,7 @@ static int64_t keep_ms(void)
 /* The change itself, inside the transaction. */
 static int apply(qstore *s, int cmd, const char *id)
 {
-    int64_t now = now_ms();
+    int64_t now = cli_now_ms();
     return cmd == CMD_CANCEL ? s->ops->cancel(s, id, now, now + keep_ms())
                              : s->ops->requeue(s, id, now);
 }
@@ -535,12 +396,12 @@ static int cmd_change(const jobs_args *a, jobs_db *d)
 {
     qstore *s = d->store;
     if (s->ops->begin(s) != QS_OK) return db_error(d);
-    int rc = apply(s, a->cmd, a->id);
+    int rc = apply(s, a->cli.cmd, a->id);
     if (rc == QS_OK && (rc = s->ops->commit(s)) == QS_OK) {
-        printf("job %s %s\n", a->id, a->cmd == CMD_CANCEL ? "cancelled" : "queued again");
+        printf("job %s %s\n", a->id, a->cli.cmd == CMD_CANCEL ? "cancelled" : "queued again");
         return EXIT_OK;
     }
-    int code = rc == QS_CONFLICT   ? wrong_state(s, a->cmd, a->id)
+    int code = rc == QS_CONFLICT   ? wrong_state(s, a->cli.cmd, a->id)
                : rc == QS_NOTFOUND ? complain(EXIT_USAGE, "no job %s", a->id)
                                    : db_error(d);
     s->ops->rollback(s);
@@ -567,15 +428,10 @@ int jobs_cli(int argc, char **argv)
 {
     jobs_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
-    if ((rc = check_args(&a))) return rc;
+    if (rc || a.cli.help) return rc;
     jobs_db d = {0};
     if ((rc = open_db(&a, &d))) return rc;
-    switch (a.cmd) {
+    switch (a.cli.cmd) {
     case CMD_LIST:
         rc = cmd_list(&a, &d);
         break;
@@ -589,6 +445,5 @@ int jobs_cli(int argc, char **argv)
         rc = cmd_change(&a, &d);
     }
     d.store->ops->close(d.store);
-    if (fflush(stdout) != 0 && rc == EXIT_OK) rc = complain(EXIT_USAGE, "%s", strerror(errno));
-    return rc;
+    return cli_flush(WHO, rc);
 }

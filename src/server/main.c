@@ -16,6 +16,7 @@
 
 #include "htd.h"
 #include "jobs_cli.h"
+#include "ledger_cli.h"
 #include "store.h"
 
 static htd_server *server;
@@ -45,6 +46,7 @@ static void usage(FILE *f)
     fputs("usage: htd [--config FILE] [--root DIR] [--listen HOST:PORT]... [--threads N] [...]\n"
           "       htd --check-config FILE\n"
           "       htd jobs COMMAND ...   the job queues' database (see htd jobs --help)\n"
+          "       htd ledger COMMAND ... the accounts of metered paths (see htd ledger --help)\n"
           "\n"
           "Serves the files under DIR (default: the current directory) over HTTP/1.1.\n"
           "\n"
@@ -134,6 +136,7 @@ static unsigned parse_seconds(const char *flag, const char *v)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "jobs") == 0) return jobs_cli(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ledger") == 0) return ledger_cli(argc - 1, argv + 1);
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},
