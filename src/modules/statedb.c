@@ -52,6 +52,7 @@ typedef struct sync_op {
     qw_op op; /* first */
     int (*apply)(qstore *s, qw_op *op);
     void *arg;
+    statedb *db;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
@@ -77,9 +78,15 @@ void *statedb_sync_arg(qw_op *op)
     return ((sync_op *)op)->arg;
 }
 
+statedb *statedb_sync_db(qw_op *op)
+{
+    return ((sync_op *)op)->db;
+}
+
 int statedb_sync(statedb *db, int (*apply)(qstore *s, qw_op *op), void *arg)
 {
-    sync_op o = {.op = {.apply = sync_apply, .done = sync_done}, .apply = apply, .arg = arg};
+    sync_op o = {
+        .op = {.apply = sync_apply, .done = sync_done}, .apply = apply, .arg = arg, .db = db};
     pthread_mutex_init(&o.mu, NULL);
     pthread_cond_init(&o.cv, NULL);
     qwriter_submit(db->w, &o.op);

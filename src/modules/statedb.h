@@ -35,5 +35,6 @@ lstore *statedb_ledger(statedb *db);
 int statedb_sync(statedb *db, int (*apply)(qstore *s, qw_op *op), void *arg);
 /* The arg given to statedb_sync, from within its apply. */
 void *statedb_sync_arg(qw_op *op);
+statedb *statedb_sync_db(qw_op *op);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "charge.h"
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
@@ -32,6 +33,7 @@ static const htd_module *const modules[] = {
     &ratelimit_module,      /* access: rate limits keyed by address or header */
     &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
+    &charge_module,         /* access: metered paths (402), after the realm's check */
     &queue_module,          /* content: job queues and their monitors */
     &cgi_module,            /* content: scripts */
     &store_module,          /* content: PUT, POST, DELETE in writable areas */

@@ -1,0 +1,326 @@
+/*
+ * charge.c - metered paths (402 Payment Required) as a module of the access
+ * phase. WORK IN PROGRESS on branch `charging`: the per-request price only;
+ * the 402's PAYMENT-REQUIRED header, per-KiB prices, idempotency keys and
+ * the access log's fields are to come (see the closing note of stop 24).
+ *
+ * A request under a scope with a price names the account to pay in
+ * ChargeTo and proves it (Authorization: Bearer KEY, or the Basic user of
+ * the scope's realm when it is the account's id). Its price is reserved
+ * through the state database's writer before anything is produced, the
+ * request waiting (conn_wait) for the commit. When its response is wholly
+ * queued (the release hook), a gate goes before the response's last byte
+ * (outq.h): once everything before it is sent, the charge is settled, and
+ * only after that commit does the last byte go. So a response received
+ * whole was charged, and a charge never exists for one that did not begin;
+ * reservations still open at a start are released (lstore recover).
+ */
+#include "charge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "ledger_key.h"
+#include "queue_store.h"
+#include "req.h"
+#include "statedb.h"
+
+enum { K_RESERVE, K_SETTLE };
+
+typedef struct charge {
+    qw_op op; /* first */
+    statedb *db;
+    worker *w;
+    conn *c; /* NULL once the connection went */
+    int kind;
+    int back;
+    char account[LACCT_ID_MAX + 1];
+    uint8_t key_hash[LKEY_HASH_LEN];
+    int bearer;
+    char res[QJOB_ID_LEN + 1];
+    int64_t price;
+    int status;     /* the response's, as logged */
+    uint64_t bytes; /* its body's */
+    int64_t amount; /* to settle */
+    lacct acct;     /* as the reservation left it */
+    lreason why;
+    char path[256];
+    conn_gate gate;
+} charge;
+
+enum { LS_BADKEY = -20 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static statedb *db_of(const worker *w)
+{
+    return statedb_of(&w->srv->reg);
+}
+
+static int apply(qstore *st, qw_op *op)
+{
+    (void)st;
+    charge *ch = (charge *)op;
+    lstore *l = statedb_ledger(ch->db);
+    int64_t now = now_ms();
+    if (ch->kind == K_SETTLE) return l->ops->settle(l, ch->res, ch->amount, &ch->why, now);
+    lacct a;
+    int rc = l->ops->get(l, ch->account, &a);
+    if (rc != LS_OK) return rc;
+    if (ch->bearer && memcmp(a.key_hash, ch->key_hash, LKEY_HASH_LEN) != 0) return LS_BADKEY;
+    return l->ops->reserve(l, ch->account, ch->price, ch->res, ch->path, NULL, 0, now, &ch->acct);
+}
+
+/* ---- back on the loop ---- */
+
+static void settled(charge *ch);
+
+static void op_done(qw_op *op)
+{
+    charge *ch = (charge *)op;
+    ch->back = 1;
+    if (ch->kind == K_SETTLE) {
+        settled(ch);
+        return;
+    }
+    if (!ch->c) { /* the request went while its reservation was made */
+        ch->w->jobs_out--;
+        if (ch->op.rc == LS_OK) { /* nothing was served: let it go */
+            ch->kind = K_SETTLE;
+            ch->amount = 0;
+            ch->back = 0;
+            ch->op = (qw_op){.apply = apply, .done = op_done, .loop = NULL};
+            qwriter_submit(statedb_writer(ch->db), &ch->op);
+            return;
+        }
+        free(ch);
+        return;
+    }
+    conn_resume_request(ch->c);
+}
+
+static void submit(charge *ch, int kind, loop *l)
+{
+    ch->kind = kind;
+    ch->back = 0;
+    ch->op = (qw_op){.apply = apply, .done = op_done, .loop = l};
+    qwriter_submit(statedb_writer(ch->db), &ch->op);
+}
+
+/* The settle is committed: the last byte may go. */
+static void settled(charge *ch)
+{
+    if (ch->op.rc != LS_OK)
+        fprintf(stderr, "htd: charge %s to %s: the ledger refused the settle (%d)\n", ch->path,
+                ch->account, ch->op.rc);
+    if (ch->c) {
+        conn *c = ch->c;
+        ch->c = NULL;
+        conn_gate_open(c, &ch->gate); /* may close c; ch is done either way */
+    }
+    free(ch);
+}
+
+static void gate_reached(conn_gate *g, conn *c)
+{
+    charge *ch = (charge *)((char *)g - offsetof(charge, gate));
+    (void)c;
+    submit(ch, K_SETTLE, ch->w->loop);
+}
+
+static void gate_dropped(conn_gate *g, uint64_t unsent)
+{
+    (void)unsent;
+    charge *ch = (charge *)((char *)g - offsetof(charge, gate));
+    ch->c = NULL;
+    if (ch->gate.called) return; /* its settle is on its way: it frees ch */
+    /* Cut before all of it went: the client did not get it whole. */
+    ch->amount = 0;
+    submit(ch, K_SETTLE, NULL);
+}
+
+/* ---- the access phase ---- */
+
+static int answer_402(conn *c, const char *why, int64_t price)
+{
+    char extra[256];
+    int n = snprintf(extra, sizeof extra, "Accept-Charge: htd-credits; price=%lld; header=ChargeTo\r\n",
+                     (long long)price);
+    conn_answer(c, 402, why, extra, n > 0 && (size_t)n < sizeof extra ? (size_t)n : 0);
+    return MOD_DONE;
+}
+
+static int access_phase(struct htd_req *hr)
+{
+    const meter *m = hr->sc ? hr->sc->meter : NULL;
+    if (!m) return MOD_DECLINED;
+    conn *c = hr->c;
+    int head = hr->r->method_id == HTD_M_HEAD;
+    int64_t price = head ? m->head : m->request;
+    if (!price) return MOD_DECLINED;
+    charge *ch = req_get(hr, &charge_module);
+    if (ch && ch->back) {
+        switch (ch->op.rc) {
+        case LS_OK: {
+            char v[96];
+            snprintf(v, sizeof v, "%lld credits; balance=%lld", (long long)ch->price,
+                     (long long)(ch->acct.balance - ch->price));
+            htd_resp_header(hr, "Charge", v);
+            return MOD_DECLINED; /* on to the content; the release hook settles */
+        }
+        case LS_BADKEY:
+            *(charge **)req_slot(hr, &charge_module) = NULL;
+            free(ch);
+            conn_answer(c, 401, "the key does not open this account", NULL, 0);
+            return MOD_DONE;
+        case LS_NOFUNDS: {
+            char why[160];
+            snprintf(why, sizeof why, "account %s has %lld credits available; this costs %lld",
+                     ch->account, (long long)(ch->acct.balance - ch->acct.reserved + ch->acct.limit),
+                     (long long)price);
+            *(charge **)req_slot(hr, &charge_module) = NULL;
+            free(ch);
+            return answer_402(c, why, price);
+        }
+        case LS_NOTFOUND:
+            *(charge **)req_slot(hr, &charge_module) = NULL;
+            free(ch);
+            return answer_402(c, "no such account", price);
+        default:
+            *(charge **)req_slot(hr, &charge_module) = NULL;
+            free(ch);
+            conn_answer(c, 500, "the ledger could not reserve the price", NULL, 0);
+            return MOD_DONE;
+        }
+    }
+    htd_str to = htd_request_header(hr->r, "chargeto", 8);
+    if (!to.p) return answer_402(c, "this costs credits: name the account to pay in ChargeTo", price);
+    if (!(ch = calloc(1, sizeof *ch))) {
+        conn_answer(c, 500, "out of memory", NULL, 0);
+        return MOD_DONE;
+    }
+    snprintf(ch->account, sizeof ch->account, "%.*s", (int)to.len, to.p);
+    if (to.len > LACCT_ID_MAX || !lacct_id_ok(ch->account)) {
+        free(ch);
+        conn_answer(c, 400, "ChargeTo is not an account id", NULL, 0);
+        return MOD_DONE;
+    }
+    htd_str auth = htd_request_known(hr->r, HTD_H_AUTHORIZATION);
+    if (auth.p && auth.len > 7 && strncasecmp(auth.p, "Bearer ", 7) == 0) {
+        ch->bearer = 1;
+        if (ledger_key_hash(auth.p + 7, auth.len - 7, ch->key_hash) < 0) {
+            free(ch);
+            conn_answer(c, 500, "no SHA-256", NULL, 0);
+            return MOD_DONE;
+        }
+    } else if (!(hr->user.p && hr->user.len == to.len && memcmp(hr->user.p, to.p, to.len) == 0)) {
+        free(ch);
+        static const char wa[] = "WWW-Authenticate: Bearer realm=\"htd\"\r\n";
+        conn_answer(c, 401, "prove the account in ChargeTo: Authorization: Bearer KEY", wa,
+                    sizeof wa - 1);
+        return MOD_DONE;
+    }
+    void **slot = req_slot(hr, &charge_module);
+    if (!slot || qjob_new_id(ch->res) < 0) {
+        free(ch);
+        conn_answer(c, 500, "cannot reserve", NULL, 0);
+        return MOD_DONE;
+    }
+    ch->db = db_of(c->w);
+    ch->w = c->w;
+    ch->c = c;
+    ch->price = price;
+    snprintf(ch->path, sizeof ch->path, "%.*s", (int)hr->path_len, hr->path);
+    *slot = ch;
+    conn_wait(c);
+    submit(ch, K_RESERVE, c->w->loop);
+    return MOD_AGAIN;
+}
+
+/* The request is over: its response is wholly queued (or the connection
+ * closes). Charged responses settle at a gate before their last byte. */
+static void release(struct htd_req *hr)
+{
+    void **slot = req_slot(hr, &charge_module);
+    charge *ch = *slot;
+    *slot = NULL;
+    if (!ch) return;
+    if (!ch->back) { /* its reservation is still being made: op_done lets it go */
+        ch->c = NULL;
+        return;
+    }
+    int st = ch->status;
+    int served = (st >= 200 && st < 300) || st == 304;
+    ch->why = (lreason){.kind = "charge", .path = ch->path, .status = st, .bytes = ch->bytes};
+    ch->amount = served ? ch->price : 0;
+    conn *c = hr->c;
+    if (served && c && c->out) {
+        ch->gate = (conn_gate){.reached = gate_reached, .dropped = gate_dropped};
+        if (conn_out_gate(c, &ch->gate) == 0) return;
+    }
+    /* Not charged, or no gate could go in: released (or, with no gate,
+     * charged at once: the response is queued whole). */
+    ch->c = NULL;
+    submit(ch, K_SETTLE, NULL);
+}
+
+/* At start: a reservation still open belongs to a response that was never
+ * received whole (its settle comes before its last byte): released. */
+static int apply_recover(qstore *st, qw_op *op)
+{
+    (void)st;
+    int *n = statedb_sync_arg(op);
+    statedb *db = statedb_sync_db(op);
+    *n = statedb_ledger(db)->ops->recover(statedb_ledger(db));
+    return *n < 0 ? *n : LS_OK;
+}
+
+static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
+{
+    (void)state;
+    int any = 0;
+    for (size_t i = 0; i < st->nvhosts && !any; i++) {
+        const vhost *vh = &st->vhosts[i];
+        any = vh->sc.meter != NULL;
+        for (size_t k = 0; k < vh->nrules && !any; k++)
+            any = vh->rules[k].sc.meter != NULL;
+    }
+    if (!any) return 0;
+    statedb *db = statedb_of(reg);
+    if (statedb_open(db, err, errlen) < 0) return -1;
+    int n = 0;
+    if (statedb_sync(db, apply_recover, &n) != LS_OK) {
+        snprintf(err, errlen, "the state database: cannot release the reservations left open");
+        return -1;
+    }
+    if (n > 0)
+        fprintf(stderr, "htd: %d reservation%s left open when htd stopped released\n", n,
+                n == 1 ? "" : "s");
+    return 0;
+}
+
+/* Every response is logged before its request ends: what it was. */
+static void log_hook(const conn *c, int status, uint64_t bytes)
+{
+    struct htd_req *hr = conn_current(c);
+    charge *ch = hr ? req_get(hr, &charge_module) : NULL;
+    if (!ch) return;
+    ch->status = status;
+    ch->bytes = bytes;
+}
+
+const htd_module charge_module = {
+    .name = "charge",
+    .phase = {[PH_ACCESS] = access_phase},
+    .start = start,
+    .release = release,
+    .log = log_hook,
+};
