@@ -152,8 +152,9 @@ static void gate_dropped(conn_gate *g, uint64_t unsent)
 static int answer_402(conn *c, const char *why, int64_t price)
 {
     char extra[256];
-    int n = snprintf(extra, sizeof extra, "Accept-Charge: htd-credits; price=%lld; header=ChargeTo\r\n",
-                     (long long)price);
+    int n =
+        snprintf(extra, sizeof extra, "Accept-Charge: htd-credits; price=%lld; header=ChargeTo\r\n",
+                 (long long)price);
     conn_answer(c, 402, why, extra, n > 0 && (size_t)n < sizeof extra ? (size_t)n : 0);
     return MOD_DONE;
 }
@@ -184,7 +185,8 @@ static int access_phase(struct htd_req *hr)
         case LS_NOFUNDS: {
             char why[160];
             snprintf(why, sizeof why, "account %s has %lld credits available; this costs %lld",
-                     ch->account, (long long)(ch->acct.balance - ch->acct.reserved + ch->acct.limit),
+                     ch->account,
+                     (long long)(ch->acct.balance - ch->acct.reserved + ch->acct.limit),
                      (long long)price);
             *(charge **)req_slot(hr, &charge_module) = NULL;
             free(ch);
@@ -202,7 +204,8 @@ static int access_phase(struct htd_req *hr)
         }
     }
     htd_str to = htd_request_header(hr->r, "chargeto", 8);
-    if (!to.p) return answer_402(c, "this costs credits: name the account to pay in ChargeTo", price);
+    if (!to.p)
+        return answer_402(c, "this costs credits: name the account to pay in ChargeTo", price);
     if (!(ch = calloc(1, sizeof *ch))) {
         conn_answer(c, 500, "out of memory", NULL, 0);
         return MOD_DONE;
@@ -283,9 +286,35 @@ static int apply_recover(qstore *st, qw_op *op)
     return *n < 0 ? *n : LS_OK;
 }
 
+/* The module's per-server state: whether the first site prices anything
+ * (a reload that adds prices needs the ledger open: a restart, for now). */
+typedef struct charging {
+    int priced;
+} charging;
+
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    (void)cfg;
+    if (!(*state = calloc(1, sizeof(charging)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void fini(void *state)
+{
+    free(state);
+}
+
+/* Nothing priced at start: not in the access phase at all. */
+static int wanted(const void *state, int ph)
+{
+    return ph == PH_ACCESS && ((const charging *)state)->priced;
+}
+
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
 {
-    (void)state;
     int any = 0;
     for (size_t i = 0; i < st->nvhosts && !any; i++) {
         const vhost *vh = &st->vhosts[i];
@@ -294,6 +323,7 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
             any = vh->rules[k].sc.meter != NULL;
     }
     if (!any) return 0;
+    ((charging *)state)->priced = 1;
     statedb *db = statedb_of(reg);
     if (statedb_open(db, err, errlen) < 0) return -1;
     int n = 0;
@@ -320,6 +350,9 @@ static void log_hook(const conn *c, int status, uint64_t bytes)
 const htd_module charge_module = {
     .name = "charge",
     .phase = {[PH_ACCESS] = access_phase},
+    .init = init,
+    .fini = fini,
+    .wanted = wanted,
     .start = start,
     .release = release,
     .log = log_hook,
