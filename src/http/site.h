@@ -45,6 +45,7 @@ typedef struct meter {
     int64_t per_kib;   /* and per started KiB of its response body */
     int64_t head;      /* a HEAD request's, instead of both */
     unsigned window_s; /* a repeated Idempotency-Key within it is not charged again */
+    unsigned max_kib;  /* the per-KiB part reserved: a larger body is charged as this */
 } meter;
 
 /* What a rule may set and otherwise inherits from its vhost. The pointers

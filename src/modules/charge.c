@@ -17,6 +17,7 @@
  */
 #include "charge.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,13 @@ typedef struct charge {
     uint8_t key_hash[LKEY_HASH_LEN];
     int bearer;
     char res[QJOB_ID_LEN + 1];
-    int64_t price;
+    int64_t price;    /* the per-request part */
+    int64_t per_kib;  /* and per started KiB of the body */
+    unsigned max_kib; /* at most this many KiB (what was reserved for) */
+    unsigned window_s;
+    int64_t reserved; /* price + per_kib * max_kib */
+    int repeat;       /* an Idempotency-Key charged before: nothing to charge */
+    char idem[256];
     int status;     /* the response's, as logged */
     uint64_t bytes; /* its body's */
     int64_t amount; /* to settle */
@@ -76,7 +83,18 @@ static int apply(qstore *st, qw_op *op)
     int rc = l->ops->get(l, ch->account, &a);
     if (rc != LS_OK) return rc;
     if (ch->bearer && memcmp(a.key_hash, ch->key_hash, LKEY_HASH_LEN) != 0) return LS_BADKEY;
-    return l->ops->reserve(l, ch->account, ch->price, ch->res, ch->path, NULL, 0, now, &ch->acct);
+    return l->ops->reserve(l, ch->account, ch->reserved, ch->res, ch->path,
+                           ch->idem[0] ? ch->idem : NULL, now - (int64_t)ch->window_s * 1000, now,
+                           &ch->acct);
+}
+
+/* What a response with body bytes of body costs: the request's price and
+ * each started KiB, up to what was reserved. */
+static int64_t amount_for(const charge *ch, uint64_t body)
+{
+    uint64_t kib = (body + 1023) / 1024;
+    if (kib > ch->max_kib) kib = ch->max_kib;
+    return ch->price + ch->per_kib * (int64_t)kib;
 }
 
 /* ---- back on the loop ---- */
@@ -138,24 +156,58 @@ static void gate_reached(conn_gate *g, conn *c)
 
 static void gate_dropped(conn_gate *g, uint64_t unsent)
 {
-    (void)unsent;
     charge *ch = (charge *)((char *)g - offsetof(charge, gate));
     ch->c = NULL;
     if (ch->gate.called) return; /* its settle is on its way: it frees ch */
-    /* Cut before all of it went: the client did not get it whole. */
-    ch->amount = 0;
+    /* Cut before all of it went: the client is charged for the body it
+     * got (unsent is the end of the response: the body's tail), and for
+     * nothing if none of the body went. */
+    uint64_t sent = ch->bytes > unsent ? ch->bytes - unsent : 0;
+    ch->amount = sent ? amount_for(ch, sent) : 0;
+    ch->why.bytes = sent;
     submit(ch, K_SETTLE, NULL);
 }
 
 /* ---- the access phase ---- */
 
-static int answer_402(conn *c, const char *why, int64_t price)
+/* 402: the schemes accepted, for programs in PAYMENT-REQUIRED (base64 of
+ * a JSON object shaped as x402 v2's), and for people in the body. acct is
+ * the account's state when it was too poor, else NULL. */
+static int answer_402(struct htd_req *hr, const char *why, const meter *m, const lacct *acct)
 {
-    char extra[256];
-    int n =
-        snprintf(extra, sizeof extra, "Accept-Charge: htd-credits; price=%lld; header=ChargeTo\r\n",
-                 (long long)price);
-    conn_answer(c, 402, why, extra, n > 0 && (size_t)n < sizeof extra ? (size_t)n : 0);
+    int head = hr->r->method_id == HTD_M_HEAD;
+    char accepts[512];
+    snprintf(accepts, sizeof accepts,
+             "[{\"scheme\":\"htd-credits\",\"network\":\"htd\",\"asset\":\"credits\","
+             "\"amount\":\"%lld\",\"maxTimeoutSeconds\":0,\"extra\":{\"perKiB\":\"%lld\","
+             "\"maxKiB\":%u,\"header\":\"ChargeTo\",\"proof\":[\"Bearer\",\"Basic\"]}}]",
+             (long long)(head ? m->head : m->request), (long long)(head ? 0 : m->per_kib),
+             m->max_kib);
+    char path[300];
+    snprintf(path, sizeof path, "%.*s", (int)(hr->path_len > 256 ? 256 : hr->path_len), hr->path);
+    char pr[1024];
+    int n = snprintf(pr, sizeof pr,
+                     "{\"x402Version\":2,\"error\":\"%s\",\"resource\":{\"url\":\"%s\"},"
+                     "\"accepts\":%s}",
+                     why, path, accepts);
+    unsigned char b64[1400];
+    if (n > 0 && (size_t)n < sizeof pr) {
+        EVP_EncodeBlock(b64, (const unsigned char *)pr, n);
+        htd_resp_header(hr, "PAYMENT-REQUIRED", (const char *)b64);
+    }
+    char body[1536];
+    int bl;
+    if (acct)
+        bl = snprintf(body, sizeof body,
+                      "{\"error\":\"%s\",\"account\":\"%s\",\"balance\":%lld,\"reserved\":%lld,"
+                      "\"limit\":%lld,\"accepts\":%s}\n",
+                      why, acct->id, (long long)acct->balance, (long long)acct->reserved,
+                      (long long)acct->limit, accepts);
+    else
+        bl = snprintf(body, sizeof body, "{\"error\":\"%s\",\"accepts\":%s}\n", why, accepts);
+    if (htd_respond(hr, 402, "application/json", body,
+                    bl > 0 && (size_t)bl < sizeof body ? (size_t)bl : 0) < 0)
+        conn_answer(hr->c, 402, why, NULL, 0);
     return MOD_DONE;
 }
 
@@ -165,15 +217,26 @@ static int access_phase(struct htd_req *hr)
     if (!m) return MOD_DECLINED;
     conn *c = hr->c;
     int head = hr->r->method_id == HTD_M_HEAD;
-    int64_t price = head ? m->head : m->request;
-    if (!price) return MOD_DECLINED;
+    int64_t price = head ? m->head : m->request, per_kib = head ? 0 : m->per_kib;
+    if (!price && !per_kib) return MOD_DECLINED;
     charge *ch = req_get(hr, &charge_module);
     if (ch && ch->back) {
         switch (ch->op.rc) {
-        case LS_OK: {
-            char v[96];
-            snprintf(v, sizeof v, "%lld credits; balance=%lld", (long long)ch->price,
-                     (long long)(ch->acct.balance - ch->price));
+        case LS_OK:
+        case LS_CHARGED: {
+            /* The per-request part is known now; a per-KiB part is settled
+             * at the end, within what was reserved (the ledger has it). */
+            char v[160];
+            ch->repeat = ch->op.rc == LS_CHARGED;
+            if (ch->repeat)
+                snprintf(v, sizeof v, "0; repeat");
+            else if (ch->per_kib)
+                snprintf(v, sizeof v, "%lld; per-kib=%lld; reserved=%lld; balance=%lld",
+                         (long long)ch->price, (long long)ch->per_kib, (long long)ch->reserved,
+                         (long long)(ch->acct.balance - ch->acct.reserved));
+            else
+                snprintf(v, sizeof v, "%lld; balance=%lld", (long long)ch->price,
+                         (long long)(ch->acct.balance - ch->acct.reserved));
             htd_resp_header(hr, "Charge", v);
             return MOD_DECLINED; /* on to the content; the release hook settles */
         }
@@ -184,18 +247,19 @@ static int access_phase(struct htd_req *hr)
             return MOD_DONE;
         case LS_NOFUNDS: {
             char why[160];
-            snprintf(why, sizeof why, "account %s has %lld credits available; this costs %lld",
+            snprintf(why, sizeof why, "account %s has %lld credits available; this takes %lld",
                      ch->account,
                      (long long)(ch->acct.balance - ch->acct.reserved + ch->acct.limit),
-                     (long long)price);
+                     (long long)ch->reserved);
             *(charge **)req_slot(hr, &charge_module) = NULL;
+            lacct a = ch->acct;
             free(ch);
-            return answer_402(c, why, price);
+            return answer_402(hr, why, m, &a);
         }
         case LS_NOTFOUND:
             *(charge **)req_slot(hr, &charge_module) = NULL;
             free(ch);
-            return answer_402(c, "no such account", price);
+            return answer_402(hr, "no such account", m, NULL);
         default:
             *(charge **)req_slot(hr, &charge_module) = NULL;
             free(ch);
@@ -205,7 +269,7 @@ static int access_phase(struct htd_req *hr)
     }
     htd_str to = htd_request_header(hr->r, "chargeto", 8);
     if (!to.p)
-        return answer_402(c, "this costs credits: name the account to pay in ChargeTo", price);
+        return answer_402(hr, "this costs credits: name the account to pay in ChargeTo", m, NULL);
     if (!(ch = calloc(1, sizeof *ch))) {
         conn_answer(c, 500, "out of memory", NULL, 0);
         return MOD_DONE;
@@ -241,6 +305,17 @@ static int access_phase(struct htd_req *hr)
     ch->w = c->w;
     ch->c = c;
     ch->price = price;
+    ch->per_kib = per_kib;
+    ch->max_kib = m->max_kib;
+    ch->window_s = m->window_s;
+    ch->reserved = price + per_kib * (int64_t)m->max_kib;
+    htd_str ik = htd_request_header(hr->r, "idempotency-key", 15);
+    if (ik.p && ik.len >= 2 && ik.p[0] == '"' && ik.p[ik.len - 1] == '"') {
+        ik.p++;
+        ik.len -= 2;
+    }
+    if (ik.p && ik.len && ik.len < sizeof ch->idem)
+        snprintf(ch->idem, sizeof ch->idem, "%.*s", (int)ik.len, ik.p);
     snprintf(ch->path, sizeof ch->path, "%.*s", (int)hr->path_len, hr->path);
     *slot = ch;
     conn_wait(c);
@@ -262,8 +337,12 @@ static void release(struct htd_req *hr)
     }
     int st = ch->status;
     int served = (st >= 200 && st < 300) || st == 304;
-    ch->why = (lreason){.kind = "charge", .path = ch->path, .status = st, .bytes = ch->bytes};
-    ch->amount = served ? ch->price : 0;
+    ch->why = (lreason){.kind = "charge",
+                        .path = ch->path,
+                        .status = st,
+                        .bytes = ch->bytes,
+                        .idem_key = ch->idem[0] ? ch->idem : NULL};
+    ch->amount = served && !ch->repeat ? amount_for(ch, ch->bytes) : 0;
     conn *c = hr->c;
     if (served && c && c->out) {
         ch->gate = (conn_gate){.reached = gate_reached, .dropped = gate_dropped};

@@ -767,7 +767,7 @@ static int parse_meter(builder *b, const config_setting_t *s, scope *sc)
 {
     static const char shape[] =
         "price must be a number of credits, a group { request = 5; per_kib = 1; head = 0; "
-        "window = 86400; } or \"off\"%s%s";
+        "window = 86400; max_kib = 1024; } or \"off\"%s%s";
     sc->own |= OWN_METER;
     sc->meter = NULL;
     int t = config_setting_type(s);
@@ -779,9 +779,10 @@ static int parse_meter(builder *b, const config_setting_t *s, scope *sc)
     if (!m) return bfail(b, s, "out of memory%s%s", "", "");
     sc->meter = m;
     m->window_s = 86400;
+    m->max_kib = 1024;
     if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 || t == CONFIG_TYPE_FLOAT)
         return credits(b, s, "price", &m->request);
-    static const char *const keys[] = {"request", "per_kib", "head", "window", NULL};
+    static const char *const keys[] = {"request", "per_kib", "head", "window", "max_kib", NULL};
     if (t != CONFIG_TYPE_GROUP) return bfail(b, s, shape, "", "");
     if (only_keys(b->f, s, "price", keys, b->err, b->errlen) < 0) return -1;
     const config_setting_t *v;
@@ -797,6 +798,13 @@ static int parse_meter(builder *b, const config_setting_t *s, scope *sc)
         if (w < 1 || w > 3650 * 86400)
             return bfail(b, v, "window must be from 1 to 315360000 seconds%s%s", "", "");
         m->window_s = (unsigned)w;
+    }
+    if ((v = config_setting_get_member(s, "max_kib"))) {
+        int64_t k;
+        if (credits(b, v, "max_kib", &k) < 0) return -1;
+        if (k < 1 || k > 100000000)
+            return bfail(b, v, "max_kib must be from 1 to 100000000%s%s", "", "");
+        m->max_kib = (unsigned)k;
     }
     return 0;
 }

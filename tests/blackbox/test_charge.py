@@ -1,8 +1,14 @@
-"""Metered paths (402 Payment Required), work in progress: 402 without
-ChargeTo, for an unknown account and for too little credit; 401 for a wrong
-key; 200 with the Charge header and the balance going down exactly; a 404
-not charged; 32 keep-alive clients spending an account down to zero with no
-overdraft and a clean verify."""
+"""Metered paths (402 Payment Required): 402 without ChargeTo, for an
+unknown account and for too little credit, each with its PAYMENT-REQUIRED
+header decoded and checked; 401 for a wrong key; 200 with the Charge header
+and the balance going down exactly; a 404 not charged; per-KiB prices up to
+max_kib; HEAD free unless priced; a script and a store path behind a price;
+Idempotency-Key; a credit made with htd ledger usable at once; 32
+keep-alive clients spending an account down to zero with no overdraft and a
+clean verify."""
+
+import base64
+import json
 
 import socket
 import subprocess
@@ -12,11 +18,23 @@ import harness
 from harness import ConfDir, check, eq, get, start_htd_config
 
 
+SCRIPT = b"""#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nscript ran\\n'
+"""
+
+
 class Metered:
     def __init__(self, price=3, credit=10):
-        self.cd = ConfDir({"www/api/x.txt": b"data\n"})
-        conf = ('root = "www";\nstate_db = "state.db";\n'
-                'rules = ( { prefix = "/api/"; price = %d; } );\n' % price)
+        self.cd = ConfDir({"www/api/x.txt": b"data\n", "www/kib/3k.bin": b"k" * 3000,
+                           "www/kib/10k.bin": b"t" * 10240})
+        self.cd.write("www/cgi-bin/s.sh", SCRIPT, 0o755)
+        self.cd.mkdir("www/up")
+        conf = ('root = "www";\nstate_db = "state.db";\ncgi = ["/cgi-bin/"];\n'
+                'writable = ["/up/"];\n'
+                'rules = ( { prefix = "/api/"; price = %d; },\n'
+                '  { prefix = "/kib/"; price = { request = 1; per_kib = 2; max_kib = 4; head = 1; }; },\n'
+                '  { prefix = "/cgi-bin/"; price = 2; },\n'
+                '  { prefix = "/up/"; price = 5; } );\n' % price)
         self.srv = start_htd_config(conf, confdir=self.cd)
         self.key = self.ledger("create", "acme").strip()
         if credit:
@@ -31,9 +49,12 @@ class Metered:
     def balance(self):
         return int(self.ledger("balance", "acme").split()[2])
 
-    def pay(self, path="/api/x.txt", key=None, account="acme"):
-        return get(self.srv, path, headers=[("ChargeTo", account),
-                                            ("Authorization", "Bearer " + (key or self.key))])
+    def pay(self, path="/api/x.txt", key=None, account="acme", method="GET", headers=(),
+            body=b""):
+        h = [("ChargeTo", account), ("Authorization", "Bearer " + (key or self.key))]
+        if body or method in ("PUT", "POST"):
+            h.append(("Content-Length", str(len(body))))
+        return get(self.srv, path, method, headers=h + list(headers), body=body)
 
     def __enter__(self):
         return self
@@ -45,13 +66,31 @@ class Metered:
         return False
 
 
+def payment_required(r, amount):
+    """The 402's PAYMENT-REQUIRED header, decoded and checked."""
+    eq(r.status, 402, "status")
+    v = r.get("PAYMENT-REQUIRED")
+    check(v is not None, "PAYMENT-REQUIRED header: %r" % r.headers)
+    doc = json.loads(base64.b64decode(v))
+    eq(doc["x402Version"], 2, "x402Version")
+    acc = doc["accepts"][0]
+    eq((acc["scheme"], acc["asset"], acc["amount"], acc["extra"]["header"]),
+       ("htd-credits", "credits", str(amount), "ChargeTo"), "the scheme accepted")
+    check("Bearer" in acc["extra"]["proof"], "how to prove it: %r" % acc)
+    body = json.loads(r.body)
+    eq(body["accepts"], doc["accepts"], "the body says the same for people")
+    return doc, body
+
+
 def test_charge_402_401_and_exact_charges(ctx):
     with Metered() as m:
-        eq(get(m.srv, "/api/x.txt").status, 402, "no ChargeTo")
-        eq(m.pay(account="nobody").status, 402, "an unknown account")
+        doc, _ = payment_required(get(m.srv, "/api/x.txt"), 3)
+        eq(doc["resource"]["url"], "/api/x.txt", "the resource")
+        check("ChargeTo" in doc["error"], "why: %r" % doc["error"])
+        payment_required(m.pay(account="nobody"), 3)
         eq(m.pay(key="htd_wrong").status, 401, "a wrong key")
         r = m.pay()
-        eq((r.status, r.body, r.get("Charge")), (200, b"data\n", "3 credits; balance=7"),
+        eq((r.status, r.body, r.get("Charge")), (200, b"data\n", "3; balance=7"),
            "a paid response")
         eq(m.balance(), 7, "the balance after one")
         eq(m.pay("/api/missing").status, 404, "a 404")
@@ -59,8 +98,9 @@ def test_charge_402_401_and_exact_charges(ctx):
         m.pay()
         m.pay()
         r = m.pay()
-        eq(r.status, 402, "too little credit")
-        check(b"1 credits available" in r.body, "the 402 says what is available: %r" % r.body)
+        _, body = payment_required(r, 3)
+        eq((body["account"], body["balance"], body["reserved"], body["limit"]), ("acme", 1, 0, 0),
+           "the 402 says what the account has")
         eq(m.balance(), 1, "three charged")
         eq(get(m.srv, "/index.html").status, 404, "paths without a price are free")
 
@@ -92,3 +132,39 @@ def test_charge_32_clients_spend_an_account_down_with_no_overdraft(ctx):
         eq(m.balance(), 1, "1000 - 333 x 3")
         out = m.ledger("verify")
         check("no problems" in out, "verify: %r" % out)
+
+
+def test_charge_per_kib_head_script_store_and_a_credit_usable_at_once(ctx):
+    with Metered(credit=0) as m:
+        r = m.pay("/kib/3k.bin")
+        _, body = payment_required(r, 1)
+        eq(body["balance"], 0, "an empty account")
+        m.ledger("credit", "acme", "100")  # made while htd runs: usable at once
+        r = m.pay("/kib/3k.bin")
+        eq((r.status, len(r.body)), (200, 3000), "a paid file")
+        eq(r.get("Charge"), "1; per-kib=2; reserved=9; balance=91", "the header")
+        eq(m.balance(), 100 - 7, "1 + 3 started KiB x 2")
+        m.pay("/kib/10k.bin")
+        eq(m.balance(), 93 - 9, "10 KiB charged as max_kib = 4")
+        eq(m.pay("/kib/3k.bin", method="HEAD").status, 200, "HEAD")
+        eq(m.balance(), 84 - 1, "HEAD's own price")
+        r = m.pay("/cgi-bin/s.sh")
+        eq((r.status, r.body), (200, b"script ran\n"), "a script behind a price")
+        eq(m.balance(), 83 - 2, "the script's price")
+        eq(m.pay("/up/doc.txt", method="PUT", body=b"stored").status, 201, "a store path")
+        eq(m.balance(), 81 - 5, "the store's price")
+        eq(m.cd.read("www/up/doc.txt"), b"stored", "stored")
+        hist = m.ledger("history", "acme")
+        check("status=201" in hist and "path=/up/doc.txt" in hist, "the reason: %r" % hist)
+
+
+def test_charge_idempotency_key_is_charged_once(ctx):
+    with Metered(credit=20) as m:
+        k = ("Idempotency-Key", '"order-17"')
+        r = m.pay(headers=[k])
+        eq((r.status, r.get("Charge")), (200, "3; balance=17"), "the first")
+        r = m.pay(headers=[k])
+        eq((r.status, r.get("Charge")), (200, "0; repeat"), "the same key again")
+        eq(m.balance(), 17, "charged once")
+        m.pay(headers=[("Idempotency-Key", '"order-18"')])
+        eq(m.balance(), 14, "another key is another charge")

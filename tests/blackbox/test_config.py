@@ -107,7 +107,7 @@ def test_check_config_prices_of_metered_scopes(ctx):
     refused('root = "site";\nprice = 2.5;\n', 2, words=["price"])
     refused('root = "site";\nprice = "maybe";\n', 2, words=["price", "off"])
     refused('root = "site";\nrules = ( { prefix = "/a/";\n price = { reqest = 1; }; } );\n', 3,
-            words=["reqest", "request, per_kib, head, window"])
+            words=["reqest", "request, per_kib, head, window, max_kib"])
     refused('root = "site";\nprice = { request = 1; window = 0; };\n', 2, words=["window"])
 
 
