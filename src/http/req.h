@@ -51,6 +51,10 @@ struct htd_req {
     htd_str body;
     uint64_t body_max; /* the most conn_read_body takes; 0: the server's max_body */
     htd_str log_id;    /* what the request made or looked at, for the log ($job_id): a job's id */
+    /* A metered request's, for the log ($charge_account, $charge): the
+     * account and the credits charged (charging's log hook sets them). */
+    htd_str log_account;
+    int64_t log_charge;
     /* Basic credentials (auth.c, rules.c): Authorization is decoded at most
      * once per request, and only the user name is kept, never the password.
      * claimed is the user the client named, accepted or not (the access

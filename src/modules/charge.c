@@ -424,6 +424,10 @@ static void log_hook(const conn *c, int status, uint64_t bytes)
     if (!ch) return;
     ch->status = status;
     ch->bytes = bytes;
+    /* What it will be charged, for the access log (which comes after). */
+    int served = (status >= 200 && status < 300) || status == 304;
+    hr->log_account = (htd_str){ch->account, strlen(ch->account)};
+    hr->log_charge = served && !ch->repeat && ch->back ? amount_for(ch, bytes) : 0;
 }
 
 const htd_module charge_module = {

@@ -39,6 +39,8 @@ enum {
     V_BODY_BYTES_SENT,
     V_HOST,
     V_JOB_ID,
+    V_CHARGE_ACCOUNT,
+    V_CHARGE,
     V_HTTP,
 };
 
@@ -59,6 +61,8 @@ static const struct {
     {"body_bytes_sent", V_BODY_BYTES_SENT},
     {"host", V_HOST},
     {"job_id", V_JOB_ID},
+    {"charge_account", V_CHARGE_ACCOUNT},
+    {"charge", V_CHARGE},
 };
 
 typedef struct piece {
@@ -120,11 +124,13 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
             if (add_piece(f, V_HTTP, h, nlen - 5) < 0) goto oom;
         } else {
         bad:
-            snprintf(err, errlen,
-                     "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
-                     "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
-                     "$args, $status, $body_bytes_sent, $host, $job_id or $http_NAME",
-                     (int)(nlen > 64 ? 64 : nlen), name);
+            snprintf(
+                err, errlen,
+                "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
+                "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
+                "$args, $status, $body_bytes_sent, $host, $job_id, $charge_account, $charge or "
+                "$http_NAME",
+                (int)(nlen > 64 ? 64 : nlen), name);
             logfmt_free(f);
             return NULL;
         }
@@ -315,6 +321,16 @@ void log_access(const conn *c, int status, uint64_t bytes)
             break;
         case V_HOST:
             p = put_escaped(p, end, r ? r->host : (htd_str){NULL, 0});
+            break;
+        case V_CHARGE_ACCOUNT:
+            p = put_escaped(p, end, hr ? hr->log_account : (htd_str){NULL, 0});
+            break;
+        case V_CHARGE:
+            if (hr && hr->log_account.p)
+                p = put_str(p, end, num,
+                            (size_t)snprintf(num, sizeof num, "%lld", (long long)hr->log_charge));
+            else
+                p = put_str(p, end, "-", 1);
             break;
         case V_JOB_ID:
             p = put_escaped(p, end, hr ? hr->log_id : (htd_str){NULL, 0});

@@ -21,6 +21,9 @@ from harness import ConfDir, check, eq, get, start_htd_config
 SCRIPT = b"""#!/bin/sh
 printf 'Content-Type: text/plain\\n\\nscript ran\\n'
 """
+FAILING = b"""#!/bin/sh
+exit 3
+"""
 
 
 class Metered:
@@ -28,8 +31,11 @@ class Metered:
         self.cd = ConfDir({"www/api/x.txt": b"data\n", "www/kib/3k.bin": b"k" * 3000,
                            "www/kib/10k.bin": b"t" * 10240})
         self.cd.write("www/cgi-bin/s.sh", SCRIPT, 0o755)
+        self.cd.write("www/cgi-bin/fail.sh", FAILING, 0o755)
         self.cd.mkdir("www/up")
         conf = ('root = "www";\nstate_db = "state.db";\ncgi = ["/cgi-bin/"];\n'
+                'access_log = "access.log";\n'
+                'log_format = "$status $request_uri $charge_account $charge";\n'
                 'writable = ["/up/"];\n'
                 'rules = ( { prefix = "/api/"; price = %d; },\n'
                 '  { prefix = "/kib/"; price = { request = 1; per_kib = 2; max_kib = 4; head = 1; }; },\n'
@@ -168,3 +174,22 @@ def test_charge_idempotency_key_is_charged_once(ctx):
         eq(m.balance(), 17, "charged once")
         m.pay(headers=[("Idempotency-Key", '"order-18"')])
         eq(m.balance(), 14, "another key is another charge")
+
+
+def test_charge_304_is_charged_404_and_5xx_are_not_and_the_log_says_so(ctx):
+    with Metered(credit=20) as m:
+        r = m.pay()
+        etag = r.get("ETag")
+        eq(m.balance(), 17, "a 200")
+        r = m.pay(headers=[("If-None-Match", etag)])
+        eq(r.status, 304, "a 304")
+        eq(m.balance(), 14, "a 304 is served: charged")
+        eq(m.pay("/api/nothing").status, 404, "a 404")
+        eq(m.pay("/cgi-bin/fail.sh").status, 500, "a 500")
+        eq(m.balance(), 14, "neither charged")
+        eq(get(m.srv, "/api/x.txt").status, 402, "and a 402")
+        m.srv.stop()
+        # each worker thread writes its own lines: compared in order of status
+        log = sorted(m.cd.read("access.log").decode().splitlines())
+        eq(log, ["200 /api/x.txt acme 3", "304 /api/x.txt acme 3", "402 /api/x.txt - -",
+                 "404 /api/nothing acme 0", "500 /cgi-bin/fail.sh acme 0"], "the access log")
