@@ -15,7 +15,7 @@ import subprocess
 import threading
 
 import harness
-from harness import ConfDir, check, eq, get, start_htd_config
+from harness import ConfDir, check, eq, get, start_htd_config, wait_until
 
 
 SCRIPT = b"""#!/bin/sh
@@ -41,6 +41,7 @@ class Metered:
                 '  { prefix = "/kib/"; price = { request = 1; per_kib = 2; max_kib = 4; head = 1; }; },\n'
                 '  { prefix = "/cgi-bin/"; price = 2; },\n'
                 '  { prefix = "/up/"; price = 5; } );\n' % price)
+        self.conf = conf
         self.srv = start_htd_config(conf, confdir=self.cd)
         self.key = self.ledger("create", "acme").strip()
         if credit:
@@ -193,3 +194,53 @@ def test_charge_304_is_charged_404_and_5xx_are_not_and_the_log_says_so(ctx):
         log = sorted(m.cd.read("access.log").decode().splitlines())
         eq(log, ["200 /api/x.txt acme 3", "304 /api/x.txt acme 3", "402 /api/x.txt - -",
                  "404 /api/nothing acme 0", "500 /cgi-bin/fail.sh acme 0"], "the access log")
+
+
+def test_charge_sigkill_during_spending_every_whole_response_charged_no_charge_without_one(ctx):
+    """32 keep-alive clients spend; htd is SIGKILLed among them and started
+    again. Every response a client received whole was charged; no charge
+    exists for a response that did not begin (charges <= responses begun);
+    no reservation is left held; verify passes."""
+    with Metered(price=1, credit=1000000) as m:
+        whole, begun, lock, stop = [0], [0], threading.Lock(), threading.Event()
+
+        def client():
+            try:
+                c = harness.connect(m.srv)
+            except OSError:
+                return
+            while not stop.is_set():
+                try:
+                    c.send(harness.req("/api/x.txt", headers=[
+                        ("ChargeTo", "acme"), ("Authorization", "Bearer " + m.key)]))
+                    while not c.buf and c._fill():
+                        pass
+                except (OSError, harness.TestFailure):
+                    return
+                if not c.buf:
+                    return  # nothing of this response came
+                with lock:
+                    begun[0] += 1
+                try:
+                    r = c.read_response()
+                except (OSError, harness.TestFailure):
+                    return
+                if r.status == 200 and r.body == b"data\n":
+                    with lock:
+                        whole[0] += 1
+        ts = [threading.Thread(target=client) for _ in range(32)]
+        for t in ts:
+            t.start()
+        wait_until(lambda: whole[0] >= 2000, timeout=30, what="2,000 paid responses")
+        m.srv.kill()
+        stop.set()
+        for t in ts:
+            t.join(10)
+        m.srv.cleanup()
+        m.srv = start_htd_config(m.conf, confdir=m.cd)
+        charges = 1000000 - m.balance()
+        check(whole[0] <= charges <= begun[0],
+              "whole %d <= charged %d <= begun %d" % (whole[0], charges, begun[0]))
+        out = m.ledger("verify")
+        check("no problems" in out, "verify after the restart: %r" % out)
+        eq(m.ledger("balance", "acme").split()[4], "0", "nothing left reserved")
