@@ -231,7 +231,7 @@ static int access_phase(struct htd_req *hr)
             if (ch->repeat)
                 snprintf(v, sizeof v, "0; repeat");
             else if (ch->per_kib)
-                snprintf(v, sizeof v, "%lld; per-kib=%lld; reserved=%lld; balance=%lld",
+                snprintf(v, sizeof v, "%lld; per-kib=%lld; reserved=%lld; available=%lld",
                          (long long)ch->price, (long long)ch->per_kib, (long long)ch->reserved,
                          (long long)(ch->acct.balance - ch->acct.reserved));
             else

@@ -149,7 +149,7 @@ def test_charge_per_kib_head_script_store_and_a_credit_usable_at_once(ctx):
         m.ledger("credit", "acme", "100")  # made while htd runs: usable at once
         r = m.pay("/kib/3k.bin")
         eq((r.status, len(r.body)), (200, 3000), "a paid file")
-        eq(r.get("Charge"), "1; per-kib=2; reserved=9; balance=91", "the header")
+        eq(r.get("Charge"), "1; per-kib=2; reserved=9; available=91", "the header")
         eq(m.balance(), 100 - 7, "1 + 3 started KiB x 2")
         m.pay("/kib/10k.bin")
         eq(m.balance(), 93 - 9, "10 KiB charged as max_kib = 4")
