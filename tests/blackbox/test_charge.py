@@ -244,3 +244,33 @@ def test_charge_sigkill_during_spending_every_whole_response_charged_no_charge_w
         out = m.ledger("verify")
         check("no problems" in out, "verify after the restart: %r" % out)
         eq(m.ledger("balance", "acme").split()[4], "0", "nothing left reserved")
+
+
+def test_charge_a_basic_user_of_the_realm_who_is_the_account_pays_without_a_key(ctx):
+    cd = ConfDir({"www/basic/x.txt": b"basic\n"})
+    try:
+        harness.tool(["htpasswd", "-bcB", cd.p("users"), "acme", "pw"],
+                     "apt-get install apache2-utils")
+        harness.tool(["htpasswd", "-bB", cd.p("users"), "other", "pw2"],
+                     "apt-get install apache2-utils")
+        conf = ('root = "www";\nstate_db = "state.db";\n'
+                'rules = ( { prefix = "/basic/"; price = 4;\n'
+                '  auth = { realm = "paid"; htpasswd = "users"; }; } );\n')
+        srv = start_htd_config(conf, confdir=cd)
+        try:
+            p = subprocess.run([harness.HTD, "ledger", "-c", cd.conf, "create", "acme"],
+                               capture_output=True, timeout=harness.TIMEOUT)
+            eq(p.returncode, 0, "create")
+            subprocess.run([harness.HTD, "ledger", "-c", cd.conf, "credit", "acme", "10"],
+                           capture_output=True, timeout=harness.TIMEOUT)
+            h = [("ChargeTo", "acme")]
+            eq(get(srv, "/basic/x.txt", headers=h).status, 401, "no password: the realm's 401")
+            r = get(srv, "/basic/x.txt", headers=h + [harness.basic("acme", "pw")])
+            eq((r.status, r.get("Charge")), (200, "4; balance=6"), "the account's own user")
+            r = get(srv, "/basic/x.txt", headers=h + [harness.basic("other", "pw2")])
+            eq(r.status, 401, "another user of the realm cannot charge acme")
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        cd.cleanup()
