@@ -877,3 +877,46 @@ def kill_pid(pid, sig=signal.SIGKILL):
     except (ProcessLookupError, PermissionError):
         pass
 
+
+
+# --------------------------------------------------------------------------
+# the state database and its command-line tools (htd jobs, htd ledger)
+
+def make_state_db(path):
+    """An empty state database at path, as htd makes it: htd started once
+    with a queue on the file, and stopped."""
+    srv = start_htd(os.path.dirname(path), ["--queue", "/q/=/bin/false", "--state-db", path],
+                    threads=1)
+    eq(srv.stop(), 0, "htd's exit after making the database")
+    srv.cleanup()
+
+
+def state_tool(tool, args, cwd=None):
+    """Runs `htd TOOL ARGS` (jobs, ledger); the CompletedProcess with .out and
+    .err as text, failing on a timeout or a sanitizer report."""
+    argv = [HTD, tool] + list(args)
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TIMEOUT, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        fail("%s did not exit within %.0f s" % (" ".join(argv), TIMEOUT))
+    p.out, p.err = (b.decode("utf-8", "replace") for b in (p.stdout, p.stderr))
+    bad = [m for m in SANITIZER_MARKERS if m in p.err]
+    check(not bad, "sanitizer report from %s:\n%s" % (" ".join(argv), p.err[:1500]))
+    return p
+
+
+class StateDir:
+    """A temporary directory holding a state database (NAME), made by
+    make(path), removed on leaving a with block."""
+
+    def __init__(self, name, make=make_state_db):
+        self.path = os.path.realpath(tempfile.mkdtemp(prefix="htd-state-"))
+        self.db = os.path.join(self.path, name)
+        make(self.db)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -74,11 +74,7 @@ ORDER = [Q1, RUNNING_ID, DONE_ID, FAIL_ID, CANC, Q2]
 
 def make_db(path):
     """A state database at path, as htd makes it, holding JOBS."""
-    # htd makes the schema: started once with a queue on the file, and stopped.
-    srv = harness.start_htd(os.path.dirname(path), ["--queue", "/mail/=/bin/false",
-                                                    "--state-db", path], threads=1)
-    eq(srv.stop(), 0, "htd's exit after making the database")
-    srv.cleanup()
+    harness.make_state_db(path)
     db = sqlite3.connect(path)
     try:
         for (jid, queue, state, attempts, created, started, finished, expires, method, target,
@@ -95,19 +91,11 @@ def make_db(path):
         db.close()
 
 
-class JobsDir:
+class JobsDir(harness.StateDir):
     """A temporary directory holding jobs.db (make_db)."""
 
     def __init__(self):
-        self.path = os.path.realpath(tempfile.mkdtemp(prefix="htd-jobs-"))
-        self.db = os.path.join(self.path, "jobs.db")
-        make_db(self.db)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        shutil.rmtree(self.path, ignore_errors=True)
+        super().__init__("jobs.db", make_db)
 
     def jobs(self, *args, cwd=None):
         """htd jobs --db DB ARGS."""
@@ -132,17 +120,7 @@ class JobsDir:
 
 def jobs(args, cwd=None):
     """Runs `htd jobs ARGS`; the CompletedProcess, stdout and stderr as text."""
-    try:
-        p = subprocess.run([harness.HTD, "jobs"] + args, stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=harness.TIMEOUT, cwd=cwd)
-    except subprocess.TimeoutExpired:
-        harness.fail("htd jobs %s did not exit within %.0f s" % (" ".join(args), harness.TIMEOUT))
-    p.out = p.stdout.decode("utf-8", "replace")
-    p.err = p.stderr.decode("utf-8", "replace")
-    for m in harness.SANITIZER_MARKERS:
-        if m in p.err:
-            harness.fail("sanitizer report from htd jobs %s:\n%s" % (" ".join(args), p.err[:1500]))
-    return p
+    return harness.state_tool("jobs", args, cwd=cwd)
 
 
 def ok(p, what):

@@ -31,42 +31,16 @@ DAY = 24 * HOUR
 KEY_RE = re.compile(r"^htd_[A-Za-z0-9_-]{43}\n$")
 
 
-def make_db(path):
-    """An empty state database at path, as htd makes it: htd started once
-    with a queue on the file, and stopped."""
-    srv = harness.start_htd(os.path.dirname(path), ["--queue", "/q/=/bin/false",
-                                                    "--state-db", path], threads=1)
-    eq(srv.stop(), 0, "htd's exit after making the database")
-    srv.cleanup()
-
-
 def ledger(args, cwd=None):
     """Runs `htd ledger ARGS`; the CompletedProcess with .out and .err as text."""
-    argv = [harness.HTD, "ledger"] + list(args)
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=harness.TIMEOUT, cwd=cwd)
-    except subprocess.TimeoutExpired:
-        harness.fail("%s did not exit within %.0f s" % (" ".join(argv), harness.TIMEOUT))
-    p.out, p.err = (b.decode("utf-8", "replace") for b in (p.stdout, p.stderr))
-    bad = [m for m in harness.SANITIZER_MARKERS if m in p.err]
-    check(not bad, "sanitizer report from %s:\n%s" % (" ".join(argv), p.err[:1500]))
-    return p
+    return harness.state_tool("ledger", args, cwd=cwd)
 
 
-class LedgerDir:
-    """A temporary directory holding ledger.db, made by htd (make_db)."""
+class LedgerDir(harness.StateDir):
+    """A temporary directory holding ledger.db, made by htd."""
 
     def __init__(self):
-        self.path = os.path.realpath(tempfile.mkdtemp(prefix="htd-ledger-"))
-        self.db = os.path.join(self.path, "ledger.db")
-        make_db(self.db)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        shutil.rmtree(self.path, ignore_errors=True)
+        super().__init__("ledger.db")
 
     def run(self, *args, cwd=None):
         """htd ledger --db DB ARGS."""
@@ -431,7 +405,7 @@ def test_config_state_db_relative_to_its_directory(ctx):
     cd = ConfDir()
     try:
         os.makedirs(cd.p("data"))
-        make_db(cd.p("data/state.db"))
+        harness.make_state_db(cd.p("data/state.db"))
         conf = cd.write_conf('state_db = "data/state.db";\n')
         elsewhere = os.path.dirname(cd.path)
         p = ledger(["-c", conf, "create", "acme"], cwd=elsewhere)
