@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "json.h"
 #include "ledger_key.h"
 #include "queue_store.h"
 #include "req.h"
@@ -183,14 +184,14 @@ static int answer_402(struct htd_req *hr, const char *why, const meter *m, const
              "\"maxKiB\":%u,\"header\":\"ChargeTo\",\"proof\":[\"Bearer\",\"Basic\"]}}]",
              (long long)(head ? m->head : m->request), (long long)(head ? 0 : m->per_kib),
              m->max_kib);
-    char path[300];
-    snprintf(path, sizeof path, "%.*s", (int)(hr->path_len > 256 ? 256 : hr->path_len), hr->path);
-    char pr[1024];
+    char path[1600]; /* the decoded path may hold quotes and backslashes */
+    json_escape(path, sizeof path, hr->path, hr->path_len > 256 ? 256 : hr->path_len);
+    char pr[2400];
     int n = snprintf(pr, sizeof pr,
                      "{\"x402Version\":2,\"error\":\"%s\",\"resource\":{\"url\":\"%s\"},"
                      "\"accepts\":%s}",
                      why, path, accepts);
-    unsigned char b64[1400];
+    unsigned char b64[3300];
     if (n > 0 && (size_t)n < sizeof pr) {
         EVP_EncodeBlock(b64, (const unsigned char *)pr, n);
         htd_resp_header(hr, "PAYMENT-REQUIRED", (const char *)b64);
@@ -333,6 +334,10 @@ static void release(struct htd_req *hr)
     if (!ch) return;
     if (!ch->back) { /* its reservation is still being made: op_done lets it go */
         ch->c = NULL;
+        return;
+    }
+    if (ch->repeat) { /* charged before (Idempotency-Key): nothing was reserved */
+        free(ch);
         return;
     }
     int st = ch->status;

@@ -4,6 +4,8 @@
  */
 #include "queue_store.h"
 
+#include "json.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,19 +78,15 @@ static void jstr(jbuf *b, const char *s)
         jputs(b, "null");
         return;
     }
+    size_t n = strlen(s);
+    char small[256];
+    size_t need = json_escape(small, sizeof small, s, n);
     jput(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            jput(b, e, 2);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", ch);
-            jput(b, e, 6);
-        } else {
-            jput(b, (const char *)s, 1);
-        }
+    if (need < sizeof small) {
+        jput(b, small, need);
+    } else { /* stderr's last lines: escaped straight into the buffer */
+        if (b->len < b->cap) json_escape(b->p + b->len, b->cap - b->len, s, n);
+        b->len += need;
     }
     jput(b, "\"", 1);
 }

@@ -94,6 +94,8 @@ def test_charge_402_401_and_exact_charges(ctx):
         doc, _ = payment_required(get(m.srv, "/api/x.txt"), 3)
         eq(doc["resource"]["url"], "/api/x.txt", "the resource")
         check("ChargeTo" in doc["error"], "why: %r" % doc["error"])
+        doc, _ = payment_required(get(m.srv, "/api/a%22b%5Cc"), 3)
+        eq(doc["resource"]["url"], '/api/a"b\\c', "a path with a quote and a backslash")
         payment_required(m.pay(account="nobody"), 3)
         eq(m.pay(key="htd_wrong").status, 401, "a wrong key")
         r = m.pay()
