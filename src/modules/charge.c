@@ -61,13 +61,6 @@ typedef struct charge {
 
 enum { LS_BADKEY = -20 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static statedb *db_of(const worker *w)
 {
     return statedb_of(&w->srv->reg);
@@ -78,7 +71,7 @@ static int apply(qstore *st, qw_op *op)
     (void)st;
     charge *ch = (charge *)op;
     lstore *l = statedb_ledger(ch->db);
-    int64_t now = now_ms();
+    int64_t now = qstore_now_ms();
     if (ch->kind == K_SETTLE) return l->ops->settle(l, ch->res, ch->amount, &ch->why, now);
     lacct a;
     int rc = l->ops->get(l, ch->account, &a);

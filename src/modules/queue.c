@@ -100,7 +100,7 @@ static int job_visible(qsrv *s, const qjob *j, const char *vhost, int64_t now)
 static int apply(qstore *st, qw_op *op)
 {
     qreq *qr = (qreq *)op;
-    int64_t now = queue_now_ms();
+    int64_t now = qstore_now_ms();
     switch (qr->kind) {
     case K_SUBMIT:
         return st->ops->enqueue(st, &qr->in, now, qr->q->spec.max_queued, qr->id);
@@ -311,7 +311,7 @@ static void answer_submit(struct htd_req *hr)
 /* Seconds a client should wait before it looks at a job again. */
 static unsigned retry_after(const qjob *j)
 {
-    int64_t left = j->state == QJ_QUEUED ? j->not_before - queue_now_ms() : 0;
+    int64_t left = j->state == QJ_QUEUED ? j->not_before - qstore_now_ms() : 0;
     return left > 1000 ? (unsigned)((left + 999) / 1000) : 1;
 }
 
@@ -732,7 +732,7 @@ oom:
 static int apply_recover(qstore *st, qw_op *op)
 {
     int *n = statedb_sync_arg(op);
-    *n = st->ops->recover(st, queue_now_ms());
+    *n = st->ops->recover(st, qstore_now_ms());
     return *n < 0 ? *n : QS_OK;
 }
 

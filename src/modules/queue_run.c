@@ -40,13 +40,6 @@
 #define KEEP_EVERY_S 60      /* the keeper expires jobs this often */
 #define IDLE_LOOK_MS 1000    /* an idle processor looks for jobs queued from outside this often */
 
-int64_t queue_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 qrt *queue_find(qsrv *s, const char *name)
 {
     for (size_t i = 0; i < s->nq; i++)
@@ -76,13 +69,13 @@ static int apply_lease(qstore *st, qw_op *op)
 {
     qsync *w = statedb_sync_arg(op);
     qjob_clear(&w->job);
-    return st->ops->lease(st, w->q->spec.name, queue_now_ms(), &w->job);
+    return st->ops->lease(st, w->q->spec.name, qstore_now_ms(), &w->job);
 }
 
 static int apply_finish(qstore *st, qw_op *op)
 {
     qsync *w = statedb_sync_arg(op);
-    int64_t now = queue_now_ms();
+    int64_t now = qstore_now_ms();
     return st->ops->finish(st, w->id, &w->res, w->final, now,
                            now + (int64_t)w->q->spec.expire_s * 1000);
 }
@@ -96,7 +89,7 @@ static int apply_retry(qstore *st, qw_op *op)
 static int apply_expire(qstore *st, qw_op *op)
 {
     (void)op;
-    int n = st->ops->expire(st, queue_now_ms());
+    int n = st->ops->expire(st, qstore_now_ms());
     return n < 0 ? n : QS_OK;
 }
 
@@ -329,10 +322,10 @@ static void run_command(qrt *q, unsigned idx, const qjob *j, outcome *o)
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     fcntl(po[0], F_SETFL, O_NONBLOCK);
     fcntl(pe[0], F_SETFL, O_NONBLOCK);
-    int64_t deadline = queue_now_ms() + q->spec.timeout_ms;
+    int64_t deadline = qstore_now_ms() + q->spec.timeout_ms;
     int exited = 0, timed_out = 0, too_big = 0, open_out = 1, open_err = 1;
     while ((open_out || open_err) && !exited) {
-        int64_t left = deadline - queue_now_ms();
+        int64_t left = deadline - qstore_now_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -351,7 +344,7 @@ static void run_command(qrt *q, unsigned idx, const qjob *j, outcome *o)
     int st = 0;
     if (!timed_out && !exited) { /* both pipes closed: wait for its end, within the limit */
         struct pollfd pf = {pidfd, POLLIN, 0};
-        int64_t left = deadline - queue_now_ms();
+        int64_t left = deadline - qstore_now_ms();
         if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
             timed_out = 1;
             kill(-pid, SIGKILL);
@@ -517,7 +510,7 @@ static void record(qrt *q, const qjob *j, outcome *o)
         uint64_t delay = q->spec.retry_ms;
         for (int i = 1; i < j->attempts && delay < RETRY_MAX_MS; i++)
             delay *= 2;
-        w.when = queue_now_ms() + (int64_t)(delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
+        w.when = qstore_now_ms() + (int64_t)(delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
         rc = run_sync(s, &w, apply_retry);
         if (rc == QS_OK) return;
     }
@@ -556,7 +549,7 @@ static void *processor(void *arg)
         /* Nothing ready: wait for a kick, or for the next retry's time, or
          * look again in a second (for a job `htd jobs retry` queued from
          * outside). */
-        int64_t now = queue_now_ms(), wait = IDLE_LOOK_MS;
+        int64_t now = qstore_now_ms(), wait = IDLE_LOOK_MS;
         if (next && next - now < wait) wait = next > now ? next - now : 1;
         pthread_mutex_lock(&s->mu);
         if (!s->stopping && !q->kick) {

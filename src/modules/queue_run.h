@@ -56,8 +56,6 @@ struct qsrv {
     struct qreq *waiters;
 };
 
-/* Milliseconds since the epoch, as the store keeps times. */
-int64_t queue_now_ms(void);
 /* The queue named name, or NULL. */
 qrt *queue_find(qsrv *s, const char *name);
 

@@ -13,6 +13,28 @@
 
 #include "token.h"
 
+int64_t qstore_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void qstore_iso_time(int64_t ms, int millis, char *out, size_t cap)
+{
+    int64_t frac = (ms % 1000 + 1000) % 1000;
+    time_t t = (time_t)((ms - frac) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, millis ? ".%03dZ" : "Z", (int)frac);
+}
+
 static const char *const state_names[QJ_STATES] = {
     [QJ_QUEUED] = "queued", [QJ_RUNNING] = "running",     [QJ_DONE] = "done",
     [QJ_FAILED] = "failed", [QJ_CANCELLED] = "cancelled",
@@ -98,14 +120,11 @@ static void jtime(jbuf *b, int64_t ms)
         jputs(b, "null");
         return;
     }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char s[96];
-    snprintf(s, sizeof s, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(ms % 1000 + 1000) % 1000);
-    jputs(b, s);
+    char t[40];
+    qstore_iso_time(ms, 1, t, sizeof t);
+    jput(b, "\"", 1);
+    jputs(b, t);
+    jput(b, "\"", 1);
 }
 
 size_t qjob_json(const qjob *j, const char *base, char *out, size_t cap)

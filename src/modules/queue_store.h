@@ -34,6 +34,12 @@ enum {
 
 enum { QJ_QUEUED, QJ_RUNNING, QJ_DONE, QJ_FAILED, QJ_CANCELLED, QJ_STATES };
 
+/* Now, in milliseconds since the Unix epoch, as the stores keep times. */
+int64_t qstore_now_ms(void);
+/* ms as RFC 3339 UTC, "2026-11-30T19:00:00Z", or with millis
+ * "2026-11-30T19:00:00.123Z" (fitting in 32 bytes). */
+void qstore_iso_time(int64_t ms, int millis, char *out, size_t cap);
+
 /* The state's name, as the status monitor and `htd jobs` show it; its
  * number from a name, or -1. */
 const char *qjob_state_name(int state);

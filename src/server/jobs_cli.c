@@ -237,7 +237,7 @@ static int add_row(const qjob *j, void *arg)
     }
     row *r = &t->rows[t->n];
     memcpy(r->id, j->id, sizeof r->id);
-    cli_iso_time(j->created, 0, r->created, sizeof r->created);
+    qstore_iso_time(j->created, 0, r->created, sizeof r->created);
     r->state = j->state;
     r->attempts = j->attempts;
     r->queue = strdup(j->queue);
@@ -373,7 +373,7 @@ static int64_t keep_ms(void)
 /* The change itself, inside the transaction. */
 static int apply(qstore *s, int cmd, const char *id)
 {
-    int64_t now = cli_now_ms();
+    int64_t now = qstore_now_ms();
     return cmd == CMD_CANCEL ? s->ops->cancel(s, id, now, now + keep_ms())
                              : s->ops->requeue(s, id, now);
 }

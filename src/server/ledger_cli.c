@@ -302,7 +302,7 @@ enum { TOO_MUCH = -100 };
 static int do_create(lstore *l, change *c)
 {
     const ledger_args *a = c->a;
-    int rc = l->ops->create(l, a->account, a->limit, c->key_hash, cli_now_ms());
+    int rc = l->ops->create(l, a->account, a->limit, c->key_hash, qstore_now_ms());
     return rc == LS_OK ? l->ops->get(l, a->account, &c->acct) : rc;
 }
 
@@ -320,7 +320,7 @@ static int do_adjust(lstore *l, change *c)
     int debit = a->cli.cmd == CMD_DEBIT;
     if (!debit && c->acct.balance > MAX_BALANCE - a->amount) return TOO_MUCH;
     lreason why = {.kind = debit ? "debit" : "credit", .note = a->note};
-    rc = l->ops->adjust(l, a->account, debit ? -a->amount : a->amount, &why, cli_now_ms());
+    rc = l->ops->adjust(l, a->account, debit ? -a->amount : a->amount, &why, qstore_now_ms());
     return rc == LS_OK ? l->ops->get(l, a->account, &c->acct) : rc;
 }
 
@@ -544,7 +544,7 @@ static int add_entry(const lentry *e, void *arg)
     hrow *r = add_row(h);
     if (!r) return 1;
     snprintf(r->seq, sizeof r->seq, "%lld", (long long)e->seq);
-    cli_iso_time(e->time, 0, r->time, sizeof r->time);
+    qstore_iso_time(e->time, 0, r->time, sizeof r->time);
     snprintf(r->amount, sizeof r->amount, "%+lld", (long long)e->amount);
     snprintf(r->balance, sizeof r->balance, "%lld", (long long)e->balance);
     r->kind = strdup(e->why.kind ? e->why.kind : "");
@@ -624,7 +624,7 @@ static int put_csv_entry(const lentry *e, void *arg)
     (void)arg;
     const lreason *why = &e->why;
     char t[40];
-    cli_iso_time(e->time, 1, t, sizeof t);
+    qstore_iso_time(e->time, 1, t, sizeof t);
     printf("%lld,%s,", (long long)e->seq, t);
     put_csv(e->account);
     printf(",%lld,%lld,", (long long)e->amount, (long long)e->balance);

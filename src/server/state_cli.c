@@ -209,28 +209,6 @@ int cli_flush(const char *who, int rc)
 
 /* ---- times ---- */
 
-int64_t cli_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void cli_iso_time(int64_t ms, int millis, char *out, size_t cap)
-{
-    int64_t frac = (ms % 1000 + 1000) % 1000;
-    time_t t = (time_t)((ms - frac) / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if (n > 0 && (size_t)n < cap)
-        snprintf(out + n, cap - (size_t)n, millis ? ".%03dZ" : "Z", (int)frac);
-}
-
 /* n digits at *p as a number, *p moved past them; -1 when they are not. */
 static int digits(const char **p, int n)
 {

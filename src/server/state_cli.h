@@ -92,13 +92,6 @@ int state_db_error(const char *who, const char *path, const char *msg);
 /* rc, or EXIT_USAGE when stdout could not be written. */
 int cli_flush(const char *who, int rc);
 
-int64_t cli_now_ms(void);
-
-/* Milliseconds since the epoch as ISO 8601 UTC, to the second
- * ("2025-11-30T19:15:07Z") or, with millis, to the millisecond
- * ("2025-11-30T19:15:07.123Z"). */
-void cli_iso_time(int64_t ms, int millis, char *out, size_t cap);
-
 /* A time as people write it into milliseconds since the epoch: ISO 8601
  * UTC ("2025-11-30T19:15:07Z", with up to three digits of a second after a
  * '.'), a date ("2025-11-30", its midnight UTC), or seconds since the
