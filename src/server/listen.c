@@ -137,15 +137,25 @@ int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
     return fd;
 }
 
-int listen_probe(listen_addr *a, char *err, size_t errlen)
+int listen_probe(listen_addr *a, int *keep, char *err, size_t errlen)
 {
     name_addr(a);
-    int fd = listen_socket(a, 0, err, errlen);
+    *keep = -1;
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+    int any = a->ss.ss_family == AF_INET ? in4->sin_port == 0 : in6->sin6_port == 0;
+    /* Port 0: the kernel's pick is nobody else's, and the socket that got it
+     * is kept as the first of the group, so that no other socket (a
+     * client's, say) takes the port between this and the workers' binds. */
+    int fd = listen_socket(a, any, err, errlen);
     if (fd < 0) return -1;
     socklen_t len = sizeof a->ss;
     getsockname(fd, (struct sockaddr *)&a->ss, &len);
     a->sslen = len;
-    close(fd);
+    if (any)
+        *keep = fd;
+    else
+        close(fd);
     name_addr(a);
     return 0;
 }

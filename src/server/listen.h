@@ -18,9 +18,10 @@ typedef struct listen_addr {
  * " proxy_protocol", into a; -1 with a reason. */
 int listen_parse(const char *spec, listen_addr *a, char *err, size_t errlen);
 /* Binds a once without SO_REUSEPORT, so that another program on the port
- * is reported instead of silently shared, and learns the port the kernel
- * picked for port 0; names a. -1 with a reason. */
-int listen_probe(listen_addr *a, char *err, size_t errlen);
+ * is reported instead of silently shared; names a. For port 0 it binds with
+ * SO_REUSEPORT instead, learns the port the kernel picked, and gives the
+ * socket in *keep (the first worker's: else -1). -1 with a reason. */
+int listen_probe(listen_addr *a, int *keep, char *err, size_t errlen);
 /* A nonblocking listening socket on a (reuseport: SO_REUSEPORT, one per
  * worker), or -1 with a reason. */
 int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen);

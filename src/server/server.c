@@ -132,12 +132,13 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         s->lfds[i] = -1;
     for (size_t i = 0; i < s->naddrs; i++)
         if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
-            listen_probe(&s->addrs[i], err, errlen) < 0)
+            listen_probe(&s->addrs[i], &s->lfds[i], err, errlen) < 0)
             goto fail;
     for (int t = 0; t < s->nthreads; t++)
         for (size_t i = 0; i < s->naddrs; i++)
-            if ((s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) <
-                0)
+            if (s->lfds[(size_t)t * s->naddrs + i] < 0 &&
+                (s->lfds[(size_t)t * s->naddrs + i] = listen_socket(&s->addrs[i], 1, err, errlen)) <
+                    0)
                 goto fail;
     for (int t = 0; t < s->nthreads; t++)
         if (!(s->workers[t] = worker_new(s, t, err, errlen))) goto fail;
