@@ -1,7 +1,8 @@
 /*
  * test_module.c - a registry of modules: per-phase lists in the modules'
  * order, content_order's reordering, per-server state from init, and
- * sealing, which takes out of a phase the modules not wanted there.
+ * sealing, which takes out of a phase (and of the header filters) the
+ * modules not wanted there.
  */
 #include "module.h"
 #include "test.h"
@@ -45,11 +46,18 @@ static int wanted_counter(const void *state, int ph)
     return *(const int *)state != 0;
 }
 
+static int head_go(struct htd_req *hr, const struct resp *r)
+{
+    (void)hr, (void)r;
+    return HEAD_GO;
+}
+
 static const htd_module mod_a = {.name = "a",
                                  .phase = {[PH_ACCESS] = ph_a, [PH_CONTENT] = ph_a},
                                  .init = init_counter,
                                  .fini = free,
-                                 .wanted = wanted_counter};
+                                 .wanted = wanted_counter,
+                                 .head = head_go};
 static const htd_module mod_b = {.name = "b", .phase = {[PH_CONTENT] = ph_b}};
 static const htd_module mod_bad = {.name = "bad", .init = init_fails};
 
@@ -81,7 +89,10 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     int *n = registry_state(&r, &mod_a);
     CHECK(n != NULL && *n == 0);
     CHECK(registry_state(&r, &mod_b) == NULL);
+    CHECK_EQ_INT(r.nhead, 1);
+    CHECK(r.head_mod[0] == &mod_a);
     registry_seal(&r); /* a's counter is 0: it is wanted nowhere */
+    CHECK_EQ_INT(r.nhead, 0); /* not even as a header filter */
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 0);
     CHECK_EQ_INT(r.nphase[PH_CONTENT], 1);
     CHECK(r.phase_mod[PH_CONTENT][0] == &mod_b);
@@ -94,6 +105,7 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     registry_seal(&r);
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 1);
     CHECK_EQ_INT(r.nphase[PH_CONTENT], 2);
+    CHECK_EQ_INT(r.nhead, 1);
     registry_fini(&r);
 }
 

@@ -296,6 +296,11 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
         hr->sink = NULL;
         hr->reading = hr->waiting = 0;
     }
+    if (hr && hr->refused) { /* a header filter's answer stands in for the response */
+        if (!keep) c->keep_alive = 0;
+        c->state = CS_WRITE;
+        return;
+    }
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
     c->head_only = hr && hr->r->method_id == HTD_M_HEAD;

@@ -17,6 +17,7 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n)
             }
         if (mods[i]->log) r->log[r->nlog++] = mods[i]->log;
         if (mods[i]->conn_open) r->conn_mod[r->nconn++] = mods[i];
+        if (mods[i]->head) r->head_mod[r->nhead++] = mods[i];
     }
 }
 
@@ -79,6 +80,12 @@ void registry_seal(registry *r)
         if (!m->wanted || m->wanted(registry_state(r, m), PH_CONN)) r->conn_mod[k++] = m;
     }
     r->nconn = k;
+    k = 0;
+    for (size_t i = 0; i < r->nhead; i++) {
+        const htd_module *m = r->head_mod[i];
+        if (!m->wanted || m->wanted(registry_state(r, m), PH_HEAD)) r->head_mod[k++] = m;
+    }
+    r->nhead = k;
 }
 
 int registry_conn_open(const registry *r, struct conn *c)

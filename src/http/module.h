@@ -41,10 +41,14 @@ struct conn;
 struct htd_req;
 struct site;
 struct registry;
+struct resp;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
-/* For wanted (below): the connection hooks rather than a phase. */
-enum { PH_CONN = PH_COUNT };
+/* For wanted (below): the connection hooks, and the header filters,
+ * rather than a phase. */
+enum { PH_CONN = PH_COUNT, PH_HEAD };
+/* What a header filter (head, below) says. */
+enum { HEAD_GO = 0, HEAD_REFUSED = 1 };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
 
 /* A module that answers with a response it makes piece by piece (a
@@ -117,6 +121,17 @@ typedef struct htd_module {
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
+    /* A header filter: called as the head of hr's response is about to be
+     * written, with what it will say (its status and length, -1 when the
+     * length is not known before the body ends), before anything of it is
+     * queued. It may add header lines (htd_resp_header); HEAD_GO lets the
+     * response go on. HEAD_REFUSED says it answered the request itself
+     * instead (htd_respond, which calls no header filter): the response
+     * being started is then dropped whole, unsent and unlogged, whatever
+     * its maker goes on to queue, and the filter's answer goes in its
+     * place. Not called for HTTP/0.9, nor for the heads a header filter's
+     * own answer writes. */
+    int (*head)(struct htd_req *hr, const struct resp *r);
     /* 0 if it queued a response with status and a page, extra header
      * lines included; -1 to let the short body go. */
     int (*error_page)(struct htd_req *hr, int status, const char *extra, size_t extra_len);
@@ -137,6 +152,8 @@ typedef struct registry {
     size_t nphase[PH_COUNT];
     void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
     size_t nlog;
+    const htd_module *head_mod[REGISTRY_MAX]; /* those with a header filter, in order */
+    size_t nhead;
     const htd_module *conn_mod[REGISTRY_MAX]; /* those with conn_open, in order */
     size_t nconn;
     void *state[REGISTRY_MAX]; /* each module's per-server state, as mods */
@@ -153,9 +170,9 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
 int registry_start(registry *r, const htd_config *cfg, const struct site *st, char *err,
                    size_t errlen);
 void registry_fini(registry *r);
-/* Takes out of each phase, and of the connection hooks, the modules that
- * say they are not wanted there (when the server starts: nothing changes
- * after). */
+/* Takes out of each phase, of the connection hooks and of the header
+ * filters the modules that say they are not wanted there (when the server
+ * starts: nothing changes after). */
 void registry_seal(registry *r);
 /* Runs the modules' conn_open hooks on c: 0 if each took it; else -1, the
  * conn_close of those that took it having run. */

@@ -71,8 +71,12 @@ struct htd_req {
     uint8_t keep_alive; /* as the head said, kept while it waits */
     uint8_t body_taken; /* a module reads the body (else an unread body may close the connection) */
     uint8_t continued;  /* 100 Continue has been queued */
-    uint8_t waiting;    /* suspended (WAIT) until its module or handler is back */
-    uint8_t reading;    /* its body is being read for a handler (BODY) */
+    uint8_t heading;    /* its header filters are being asked (module.h head) */
+    /* A header filter refused the response being started and answered in
+     * its place: what its maker goes on to queue or log is dropped. */
+    uint8_t refused;
+    uint8_t waiting;             /* suspended (WAIT) until its module or handler is back */
+    uint8_t reading;             /* its body is being read for a handler (BODY) */
     int (*gen)(struct conn *c);  /* GEN: the response's generator; says GEN_* (module.h) */
     int (*sink)(struct conn *c); /* SINK: the body's taker; says SINK_* (module.h) */
     /* GEN: the body the generator gives response_body (response.h). */

@@ -148,10 +148,33 @@ int response_owns_header(htd_str name)
     return 0;
 }
 
+/* Asks the header filters about the head of r (module.h): HEAD_REFUSED
+ * when one answered in its place. */
+static int filter_head(conn *c, struct htd_req *hr, const resp *r)
+{
+    const registry *reg = &c->w->srv->reg;
+    hr->heading = 1;
+    for (size_t i = 0; i < reg->nhead; i++) {
+        if (reg->head_mod[i]->head(hr, r) != HEAD_REFUSED) continue;
+        hr->heading = 0;
+        hr->refused = 1;
+        conn_seal(c);     /* its answer is final */
+        c->head_only = 1; /* and the refused body goes nowhere */
+        return HEAD_REFUSED;
+    }
+    hr->heading = 0;
+    return HEAD_GO;
+}
+
 int response_head(conn *c, const resp *r)
 {
     worker *l = c->w;
     if (c->http09) return 0;
+    struct htd_req *hr = conn_current(c);
+    if (hr && l->srv->reg.nhead && !hr->heading) {
+        if (hr->refused) return 0; /* a second head for the refused response */
+        if (filter_head(c, hr, r) == HEAD_REFUSED) return 0;
+    }
     outq *q = conn_outq(c);
     if (!q) return -1;
     wr w = {q->data + q->dlen, q->data + OUTQ_DATA};
@@ -194,7 +217,6 @@ int response_head(conn *c, const resp *r)
     PUTS(&w, "\r\n");
     if (r->pre_len) put(&w, r->pre, r->pre_len);
     if (r->extra_len) put(&w, r->extra, r->extra_len);
-    const struct htd_req *hr = conn_current(c);
     /* A body nobody will read is dropped and the connection goes on, unless
      * the client waits to be told to send it (100-continue) or it is too
      * large to be worth reading: then this response ends the connection. */
@@ -260,6 +282,8 @@ int response_body_more(conn *c)
 
 void conn_log(const conn *c, int status, uint64_t bytes)
 {
+    const struct htd_req *hr = conn_current(c);
+    if (hr && hr->refused) return; /* the answer in its place was logged */
     const registry *reg = &c->w->srv->reg;
     for (size_t i = 0; i < reg->nlog; i++)
         reg->log[i](c, status, bytes);

@@ -1,14 +1,17 @@
 /*
- * charge.c - metered paths (402 Payment Required) as a module of the access
- * phase. WORK IN PROGRESS on branch `charging`: the per-request price only;
- * the 402's PAYMENT-REQUIRED header, per-KiB prices, idempotency keys and
- * the access log's fields are to come (see the closing note of stop 24).
+ * charge.c - metered paths (402 Payment Required): a module of the access
+ * phase, with a header filter and a hook at the end of the request.
  *
  * A request under a scope with a price names the account to pay in
  * ChargeTo and proves it (Authorization: Bearer KEY, or the Basic user of
  * the scope's realm when it is the account's id). Its price is reserved
  * through the state database's writer before anything is produced, the
- * request waiting (conn_wait) for the commit. When its response is wholly
+ * request waiting (conn_wait) for the commit: the per-request part at
+ * least, and for a per-KiB price as much of max_kib's worth as the account
+ * has. When the response's head is written its size is known (or known not
+ * to be, for a body that streams): the header filter lowers the
+ * reservation to what the response costs, or, when the account could not
+ * cover it, answers 402 in its place. When its response is wholly
  * queued (the release hook), a gate goes before the response's last byte
  * (outq.h): once everything before it is sent, the charge is settled, and
  * only after that commit does the last byte go. So a response received
@@ -28,6 +31,7 @@
 #include "ledger_key.h"
 #include "queue_store.h"
 #include "req.h"
+#include "response.h"
 #include "statedb.h"
 
 enum { K_RESERVE, K_SETTLE };
@@ -45,9 +49,10 @@ typedef struct charge {
     char res[QJOB_ID_LEN + 1];
     int64_t price;    /* the per-request part */
     int64_t per_kib;  /* and per started KiB of the body */
-    unsigned max_kib; /* at most this many KiB (what was reserved for) */
+    unsigned max_kib; /* at most this many KiB are charged */
     unsigned window_s;
-    int64_t reserved; /* price + per_kib * max_kib */
+    int64_t asked;    /* price + per_kib * max_kib: the most a response costs */
+    int64_t reserved; /* what is held for it: from price up to asked */
     int repeat;       /* an Idempotency-Key charged before: nothing to charge */
     char idem[256];
     int status;     /* the response's, as logged */
@@ -77,13 +82,13 @@ static int apply(qstore *st, qw_op *op)
     int rc = l->ops->get(l, ch->account, &a);
     if (rc != LS_OK) return rc;
     if (ch->bearer && memcmp(a.key_hash, ch->key_hash, LKEY_HASH_LEN) != 0) return LS_BADKEY;
-    return l->ops->reserve(l, ch->account, ch->reserved, ch->res, ch->path,
+    return l->ops->reserve(l, ch->account, ch->price, ch->asked, ch->res, ch->path,
                            ch->idem[0] ? ch->idem : NULL, now - (int64_t)ch->window_s * 1000, now,
-                           &ch->acct);
+                           &ch->acct, &ch->reserved);
 }
 
 /* What a response with body bytes of body costs: the request's price and
- * each started KiB, up to what was reserved. */
+ * each started KiB, up to max_kib of them. */
 static int64_t amount_for(const charge *ch, uint64_t body)
 {
     uint64_t kib = (body + 1023) / 1024;
@@ -217,34 +222,22 @@ static int access_phase(struct htd_req *hr)
     if (ch && ch->back) {
         switch (ch->op.rc) {
         case LS_OK:
-        case LS_CHARGED: {
-            /* The per-request part is known now; a per-KiB part is settled
-             * at the end, within what was reserved (the ledger has it). */
-            char v[160];
+        case LS_CHARGED:
+            /* What it costs is known, and said (Charge), when its head is
+             * written: the header filter. */
             ch->repeat = ch->op.rc == LS_CHARGED;
-            if (ch->repeat)
-                snprintf(v, sizeof v, "0; repeat");
-            else if (ch->per_kib)
-                snprintf(v, sizeof v, "%lld; per-kib=%lld; reserved=%lld; available=%lld",
-                         (long long)ch->price, (long long)ch->per_kib, (long long)ch->reserved,
-                         (long long)(ch->acct.balance - ch->acct.reserved));
-            else
-                snprintf(v, sizeof v, "%lld; balance=%lld", (long long)ch->price,
-                         (long long)(ch->acct.balance - ch->acct.reserved));
-            htd_resp_header(hr, "Charge", v);
             return MOD_DECLINED; /* on to the content; the release hook settles */
-        }
         case LS_BADKEY:
             *(charge **)req_slot(hr, &charge_module) = NULL;
             free(ch);
             conn_answer(c, 401, "the key does not open this account", NULL, 0);
             return MOD_DONE;
         case LS_NOFUNDS: {
-            char why[160];
-            snprintf(why, sizeof why, "account %s has %lld credits available; this takes %lld",
+            char why[200];
+            snprintf(why, sizeof why, "account %s has %lld credits available; this takes %s%lld",
                      ch->account,
                      (long long)(ch->acct.balance - ch->acct.reserved + ch->acct.limit),
-                     (long long)ch->reserved);
+                     ch->asked > ch->price ? "at least " : "", (long long)ch->price);
             *(charge **)req_slot(hr, &charge_module) = NULL;
             lacct a = ch->acct;
             free(ch);
@@ -302,7 +295,7 @@ static int access_phase(struct htd_req *hr)
     ch->per_kib = per_kib;
     ch->max_kib = m->max_kib;
     ch->window_s = m->window_s;
-    ch->reserved = price + per_kib * (int64_t)m->max_kib;
+    ch->asked = price + per_kib * (int64_t)m->max_kib;
     htd_str ik = htd_request_header(hr->r, "idempotency-key", 15);
     if (ik.p && ik.len >= 2 && ik.p[0] == '"' && ik.p[ik.len - 1] == '"') {
         ik.p++;
@@ -315,6 +308,98 @@ static int access_phase(struct htd_req *hr)
     conn_wait(c);
     submit(ch, K_RESERVE, c->w->loop);
     return MOD_AGAIN;
+}
+
+/* ---- the head: what the response costs ---- */
+
+/* Lowering a reservation to what its response costs: an operation of its
+ * own (the charge's may be in use by then), done on the writer. */
+typedef struct lowering {
+    qw_op op; /* first */
+    statedb *db;
+    char res[QJOB_ID_LEN + 1];
+    int64_t amount;
+} lowering;
+
+static int apply_lower(qstore *st, qw_op *op)
+{
+    (void)st;
+    lowering *lo = (lowering *)op;
+    lstore *l = statedb_ledger(lo->db);
+    return l->ops->lower(l, lo->res, lo->amount);
+}
+
+static void lowered(qw_op *op)
+{
+    free(op);
+}
+
+/* Lets go at once of what ch holds beyond amount, for other requests of
+ * the account. Before its settle, in the writer's order. */
+static void lower_to(charge *ch, int64_t amount)
+{
+    lowering *lo = malloc(sizeof *lo);
+    if (!lo) return; /* the hold stays whole until the settle: nothing lost */
+    *lo = (lowering){.op = {.apply = apply_lower, .done = lowered, .loop = NULL},
+                     .db = ch->db,
+                     .amount = amount};
+    memcpy(lo->res, ch->res, sizeof lo->res);
+    qwriter_submit(statedb_writer(ch->db), &lo->op);
+    ch->reserved = amount;
+}
+
+/* The header filter: a served response's cost is known now, from its
+ * length (or, when it streams, is at most max_kib's worth). It must be
+ * covered by what is held, else the account is asked for more with a 402
+ * in the response's place; what is held beyond it is let go; and the
+ * response says what it costs (Charge). */
+static int head_filter(struct htd_req *hr, const resp *r)
+{
+    charge *ch = req_get(hr, &charge_module);
+    if (!ch || !ch->back) return HEAD_GO;
+    if (ch->repeat) {
+        htd_resp_header(hr, "Charge", "0; repeat");
+        return HEAD_GO;
+    }
+    int st = r->status;
+    if (!((st >= 200 && st < 300) || st == 304)) return HEAD_GO; /* released at the end */
+    int known = r->length >= 0 || hr->c->head_only || st == 204 || st == 304;
+    uint64_t body = r->length > 0 && !hr->c->head_only ? (uint64_t)r->length : 0;
+    int64_t need = known ? amount_for(ch, body) : ch->asked;
+    int64_t avail = ch->acct.balance - ch->acct.reserved + ch->acct.limit;
+    char v[200];
+    if (need > ch->reserved) {
+        if (known)
+            snprintf(v, sizeof v,
+                     "account %s has %lld credits available; this response is %llu bytes and "
+                     "costs %lld",
+                     ch->account, (long long)(avail + ch->reserved), (unsigned long long)body,
+                     (long long)need);
+        else
+            snprintf(v, sizeof v,
+                     "account %s has %lld credits available; this response's length is not "
+                     "known before it ends, and it may cost %lld",
+                     ch->account, (long long)(avail + ch->reserved), (long long)need);
+        lacct a = ch->acct;
+        a.reserved -= ch->reserved; /* as it is without this request */
+        answer_402(hr, v, hr->sc->meter, &a);
+        return HEAD_REFUSED;
+    }
+    if (known && need < ch->reserved) {
+        avail += ch->reserved - need;
+        lower_to(ch, need);
+    }
+    /* The balance left: as the account stood at the reservation, less
+     * this response's cost (others under way may take more meanwhile). */
+    if (known)
+        snprintf(v, sizeof v, "%lld; balance=%lld", (long long)need,
+                 (long long)(avail - ch->acct.limit));
+    else
+        snprintf(v, sizeof v, "%lld; per-kib=%lld; reserved=%lld; available=%lld",
+                 (long long)ch->price, (long long)ch->per_kib, (long long)ch->reserved,
+                 (long long)(avail - ch->acct.limit));
+    htd_resp_header(hr, "Charge", v);
+    return HEAD_GO;
 }
 
 /* The request is over: its response is wholly queued (or the connection
@@ -387,7 +472,7 @@ static void fini(void *state)
 /* Nothing priced at start: not in the access phase at all. */
 static int wanted(const void *state, int ph)
 {
-    return ph == PH_ACCESS && ((const charging *)state)->priced;
+    return (ph == PH_ACCESS || ph == PH_HEAD) && ((const charging *)state)->priced;
 }
 
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
@@ -437,4 +522,5 @@ const htd_module charge_module = {
     .start = start,
     .release = release,
     .log = log_hook,
+    .head = head_filter,
 };

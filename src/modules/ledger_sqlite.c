@@ -9,6 +9,7 @@
  * releasing deletes the row). A balance is changed only in the statement
  * pair that adds its entry, inside one transaction.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ enum {
     L_FIND_RES,
     L_DROP_RES,
     L_UNHOLD,
+    L_LOWER,
+    L_VERSION,
     L_RECOVER_ACCTS,
     L_RECOVER,
     L_HISTORY,
@@ -61,6 +64,9 @@ static const char *const sql[L_COUNT] = {
     [L_FIND_RES] = "SELECT account, amount FROM reservations WHERE id = ?1",
     [L_DROP_RES] = "DELETE FROM reservations WHERE id = ?1",
     [L_UNHOLD] = "UPDATE accounts SET reserved = reserved - ?2 WHERE id = ?1",
+    [L_LOWER] = "UPDATE reservations SET amount = ?2 WHERE id = ?1",
+    /* Changes when another connection (htd ledger) commits. */
+    [L_VERSION] = "PRAGMA data_version",
     [L_RECOVER_ACCTS] = "UPDATE accounts SET reserved = 0 WHERE reserved != 0",
     [L_RECOVER] = "DELETE FROM reservations",
     [L_HISTORY] = "SELECT seq, account, amount, balance, time, kind, note, request, vhost, path, "
@@ -103,10 +109,23 @@ static const char schema[] =
     " created INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 
+/* The accounts read, in memory: a direct-mapped table by the id's hash, a
+ * bounded size however many accounts there are. Every change this
+ * connection makes to a cached account is made to the copy too; a change
+ * by another connection (the data version moves) empties the table. */
+#define CACHE_SLOTS 1024
+
+typedef struct cached {
+    lacct a;
+    int valid;
+} cached;
+
 typedef struct sqledger {
     lstore base;
     sqlite3 *db; /* the job store's */
     sqlite3_stmt *st[L_COUNT];
+    int64_t version; /* the data version the cache is of */
+    cached cache[CACHE_SLOTS];
 } sqledger;
 
 static sqledger *of(lstore *s)
@@ -149,6 +168,55 @@ int lacct_id_ok(const char *s)
     return n >= 1 && n <= LACCT_ID_MAX;
 }
 
+static cached *slot_of(sqledger *l, const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 16777619u;
+    return &l->cache[h & (CACHE_SLOTS - 1)];
+}
+
+/* id's cached copy, or NULL. */
+static cached *cache_find(sqledger *l, const char *id)
+{
+    cached *e = slot_of(l, id);
+    return e->valid && strcmp(e->a.id, id) == 0 ? e : NULL;
+}
+
+static void cache_forget(sqledger *l, const char *id)
+{
+    cached *e = cache_find(l, id);
+    if (e) e->valid = 0;
+}
+
+static void cache_clear(sqledger *l)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        l->cache[i].valid = 0;
+}
+
+/* A transaction rolled back: the cached copies may hold what it undid. */
+static void rolled_back(void *arg)
+{
+    cache_clear(arg);
+}
+
+/* Empties the cache when another connection has committed since it was
+ * filled. LS_OK, or the failure. */
+static int cache_check(sqledger *l)
+{
+    sqlite3_stmt *st = stmt(l, L_VERSION);
+    int rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return fail(l, rc);
+    if (v != l->version) {
+        cache_clear(l);
+        l->version = v;
+    }
+    return LS_OK;
+}
+
 static void read_account(sqlite3_stmt *st, lacct *a)
 {
     memset(a, 0, sizeof *a);
@@ -179,13 +247,23 @@ static int sl_create(lstore *s, const char *id, int64_t limit, const uint8_t *ke
 static int sl_get(lstore *s, const char *id, lacct *out)
 {
     sqledger *l = of(s);
+    int ret = cache_check(l);
+    if (ret != LS_OK) return ret;
+    cached *e = cache_find(l, id);
+    if (e) {
+        *out = e->a;
+        return LS_OK;
+    }
     sqlite3_stmt *st = stmt(l, L_GET);
     sqdb_bind_text(st, 1, id);
-    int rc = sqlite3_step(st), ret = LS_OK;
-    if (rc == SQLITE_ROW)
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
         read_account(st, out);
-    else
+        e = slot_of(l, id);
+        *e = (cached){.a = *out, .valid = 1};
+    } else {
         ret = rc == SQLITE_DONE ? LS_NOTFOUND : fail(l, rc);
+    }
     sqlite3_reset(st);
     return ret;
 }
@@ -233,6 +311,11 @@ static int move(sqledger *l, const char *id, int64_t amount, int check, const lr
     sqlite3_bind_int64(st, 2, amount);
     sqlite3_bind_int(st, 3, check);
     int rc = change_one(l, st, LS_NOFUNDS);
+    cached *e = cache_find(l, id);
+    if (e && rc == LS_OK)
+        e->a.balance += amount;
+    else if (e)
+        e->valid = 0;
     if (rc == LS_NOFUNDS) {
         lacct a;
         if (sl_get(&l->base, id, &a) == LS_NOTFOUND) return LS_NOTFOUND;
@@ -252,6 +335,7 @@ static int sl_set_limit(lstore *s, const char *id, int64_t limit)
     sqlite3_stmt *st = stmt(l, L_LIMIT);
     sqdb_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, limit);
+    cache_forget(l, id);
     return change_one(l, st, LS_NOTFOUND);
 }
 
@@ -261,11 +345,13 @@ static int sl_set_key(lstore *s, const char *id, const uint8_t *key_hash)
     sqlite3_stmt *st = stmt(l, L_KEY);
     sqdb_bind_text(st, 1, id);
     sqdb_bind_blob(st, 2, key_hash, LKEY_HASH_LEN);
+    cache_forget(l, id);
     return change_one(l, st, LS_NOTFOUND);
 }
 
-static int sl_reserve(lstore *s, const char *id, int64_t amount, const char *res, const char *path,
-                      const char *idem_key, int64_t since, int64_t now, lacct *acct)
+static int sl_reserve(lstore *s, const char *id, int64_t least, int64_t amount, const char *res,
+                      const char *path, const char *idem_key, int64_t since, int64_t now,
+                      lacct *acct, int64_t *got)
 {
     sqledger *l = of(s);
     if (idem_key) {
@@ -279,31 +365,45 @@ static int sl_reserve(lstore *s, const char *id, int64_t amount, const char *res
         if (rc == SQLITE_ROW) return LS_CHARGED;
         if (rc != SQLITE_DONE) return fail(l, rc);
     }
-    sqlite3_stmt *st = stmt(l, L_RESERVE);
-    sqdb_bind_text(st, 1, id);
-    sqlite3_bind_int64(st, 2, amount);
-    int rc = change_one(l, st, LS_NOFUNDS);
-    if (rc == LS_NOFUNDS) {
-        lacct a;
-        int got = sl_get(s, id, &a);
-        if (got != LS_OK) return got;
+    lacct a;
+    int rc = sl_get(s, id, &a);
+    if (rc != LS_OK) return rc;
+    int64_t room = a.balance - a.reserved + a.limit;
+    if (room < least) {
         if (acct) *acct = a;
         return LS_NOFUNDS;
     }
-    if (rc != LS_OK) return rc;
+    if (amount > room) amount = room;
+    sqlite3_stmt *st = stmt(l, L_RESERVE);
+    sqdb_bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, amount);
+    /* The statement checks the room again: the cache cannot overdraw. */
+    rc = change_one(l, st, LS_ERROR);
+    cached *e = cache_find(l, id);
+    if (rc != LS_OK) {
+        if (e) e->valid = 0;
+        return rc;
+    }
     st = stmt(l, L_HOLD);
     sqdb_bind_text(st, 1, res);
     sqdb_bind_text(st, 2, id);
     sqlite3_bind_int64(st, 3, amount);
     sqlite3_bind_int64(st, 4, now);
     rc = run(l, st);
-    if (rc == LS_OK && acct) rc = sl_get(s, id, acct);
-    return rc;
+    if (rc != LS_OK) {
+        if (e) e->valid = 0;
+        return rc;
+    }
+    if (e) e->a.reserved += amount;
+    a.reserved += amount;
+    if (acct) *acct = a;
+    if (got) *got = amount;
+    return LS_OK;
 }
 
-static int sl_settle(lstore *s, const char *res, int64_t amount, const lreason *why, int64_t now)
+/* Reservation res: its account (id, of LACCT_ID_MAX + 1) and amount. */
+static int find_res(sqledger *l, const char *res, char *id, int64_t *held)
 {
-    sqledger *l = of(s);
     sqlite3_stmt *st = stmt(l, L_FIND_RES);
     sqdb_bind_text(st, 1, res);
     int rc = sqlite3_step(st);
@@ -311,19 +411,55 @@ static int sl_settle(lstore *s, const char *res, int64_t amount, const lreason *
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? LS_NOTFOUND : fail(l, rc);
     }
-    char id[LACCT_ID_MAX + 1];
-    snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));
-    int64_t held = sqlite3_column_int64(st, 1);
+    snprintf(id, LACCT_ID_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+    *held = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
+    return LS_OK;
+}
+
+/* Lets go of part of what id has reserved. */
+static int unhold(sqledger *l, const char *id, int64_t part)
+{
+    sqlite3_stmt *st = stmt(l, L_UNHOLD);
+    sqdb_bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, part);
+    int rc = run(l, st);
+    cached *e = cache_find(l, id);
+    if (e && rc == LS_OK)
+        e->a.reserved -= part;
+    else if (e)
+        e->valid = 0;
+    return rc;
+}
+
+static int sl_lower(lstore *s, const char *res, int64_t amount)
+{
+    sqledger *l = of(s);
+    char id[LACCT_ID_MAX + 1];
+    int64_t held;
+    int rc = find_res(l, res, id, &held);
+    if (rc != LS_OK || amount >= held) return rc;
+    if (amount < 0) amount = 0;
+    sqlite3_stmt *st = stmt(l, L_LOWER);
+    sqdb_bind_text(st, 1, res);
+    sqlite3_bind_int64(st, 2, amount);
+    if ((rc = run(l, st)) != LS_OK) return rc;
+    return unhold(l, id, held - amount);
+}
+
+static int sl_settle(lstore *s, const char *res, int64_t amount, const lreason *why, int64_t now)
+{
+    sqledger *l = of(s);
+    char id[LACCT_ID_MAX + 1];
+    int64_t held;
+    int rc = find_res(l, res, id, &held);
+    if (rc != LS_OK) return rc;
     if (amount > held) amount = held; /* never more than was reserved */
     if (amount < 0) amount = 0;
-    st = stmt(l, L_DROP_RES);
+    sqlite3_stmt *st = stmt(l, L_DROP_RES);
     sqdb_bind_text(st, 1, res);
     if ((rc = run(l, st)) != LS_OK) return rc;
-    st = stmt(l, L_UNHOLD);
-    sqdb_bind_text(st, 1, id);
-    sqlite3_bind_int64(st, 2, held);
-    if ((rc = run(l, st)) != LS_OK) return rc;
+    if ((rc = unhold(l, id, held)) != LS_OK) return rc;
     /* What was reserved had room: what is charged, at most that, has too. */
     return amount ? move(l, id, -amount, 0, why, now) : LS_OK;
 }
@@ -331,6 +467,7 @@ static int sl_settle(lstore *s, const char *res, int64_t amount, const lreason *
 static int sl_recover(lstore *s)
 {
     sqledger *l = of(s);
+    cache_clear(l);
     int rc = run(l, stmt(l, L_RECOVER));
     if (rc != LS_OK) return rc;
     int n = sqlite3_changes(l->db);
@@ -418,6 +555,7 @@ static void sl_close(lstore *s)
 {
     sqledger *l = of(s);
     if (!l) return;
+    sqlite3_rollback_hook(l->db, NULL, NULL);
     for (int i = 0; i < L_COUNT; i++)
         sqlite3_finalize(l->st[i]);
     free(l);
@@ -431,6 +569,7 @@ static const lstore_ops sqlite_ledger_ops = {
     .set_limit = sl_set_limit,
     .set_key = sl_set_key,
     .reserve = sl_reserve,
+    .lower = sl_lower,
     .settle = sl_settle,
     .recover = sl_recover,
     .history = sl_history,
@@ -463,5 +602,6 @@ lstore *ledger_sqlite_on(qstore *q, char *err, size_t errlen)
         sl_close(&l->base);
         return NULL;
     }
+    sqlite3_rollback_hook(db, rolled_back, l);
     return &l->base;
 }

@@ -19,6 +19,9 @@
  * sent, so a response a client received whole was settled, and one whose
  * reservation is still open at a crash was never received whole.
  *
+ * A store keeps the accounts it has read in memory, so that a reservation
+ * does not read them again while nobody else changes the database.
+ *
  * Nothing here is thread-safe, and a ledger store has no transactions of its
  * own: it shares the job store's database and transactions (the writer
  * thread's group commit, queue_writer.h), made with ledger_sqlite_on.
@@ -93,12 +96,19 @@ typedef struct lstore_ops {
     int (*set_limit)(lstore *s, const char *id, int64_t limit);
     int (*set_key)(lstore *s, const char *id, const uint8_t *key_hash);
     /* Reserves amount for the response whose reservation id is res (from
-     * qjob_new_id): LS_NOFUNDS, with the account in *acct, when balance -
-     * reserved - amount would be below -limit. With an idempotency key that
-     * was charged for this account and path since `since`: LS_CHARGED, and
-     * nothing is reserved. acct may be NULL. */
-    int (*reserve)(lstore *s, const char *id, int64_t amount, const char *res, const char *path,
-                   const char *idem_key, int64_t since, int64_t now, lacct *acct);
+     * qjob_new_id), or as much of it as the account has room for if that
+     * is at least least (a hold for a response whose size is not known
+     * yet): what it reserved in *got (may be NULL). LS_NOFUNDS, with the
+     * account in *acct, when balance - reserved - least would be below
+     * -limit. With an idempotency key that was charged for this account and
+     * path since `since`: LS_CHARGED, and nothing is reserved. acct may be
+     * NULL. */
+    int (*reserve)(lstore *s, const char *id, int64_t least, int64_t amount, const char *res,
+                   const char *path, const char *idem_key, int64_t since, int64_t now, lacct *acct,
+                   int64_t *got);
+    /* Lowers reservation res to amount, when it holds more: the rest is
+     * let go at once (the response's size became known). */
+    int (*lower)(lstore *s, const char *res, int64_t amount);
     /* Ends reservation res: amount (at most what it reserved) is charged, an
      * entry with why, unless it is 0; the rest is let go. */
     int (*settle)(lstore *s, const char *res, int64_t amount, const lreason *why, int64_t now);

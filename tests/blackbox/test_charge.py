@@ -2,12 +2,14 @@
 unknown account and for too little credit, each with its PAYMENT-REQUIRED
 header decoded and checked; 401 for a wrong key; 200 with the Charge header
 and the balance going down exactly; a 404 not charged; per-KiB prices up to
-max_kib; HEAD free unless priced; a script and a store path behind a price;
+max_kib, reserved once the response's size is known, a 402 in place of a
+response the account cannot cover; HEAD free unless priced; a script and a store path behind a price;
 Idempotency-Key; a credit made with htd ledger usable at once; 32
 keep-alive clients spending an account down to zero with no overdraft and a
 clean verify."""
 
 import base64
+import http.client
 import json
 
 import socket
@@ -32,8 +34,9 @@ class Metered:
                            "www/kib/10k.bin": b"t" * 10240})
         self.cd.write("www/cgi-bin/s.sh", SCRIPT, 0o755)
         self.cd.write("www/cgi-bin/fail.sh", FAILING, 0o755)
+        self.cd.write("www/kib/cgi/s.sh", SCRIPT, 0o755)
         self.cd.mkdir("www/up")
-        conf = ('root = "www";\nstate_db = "state.db";\ncgi = ["/cgi-bin/"];\n'
+        conf = ('root = "www";\nstate_db = "state.db";\ncgi = ["/cgi-bin/", "/kib/cgi/"];\n'
                 'access_log = "access.log";\n'
                 'log_format = "$status $request_uri $charge_account $charge";\n'
                 'writable = ["/up/"];\n'
@@ -151,7 +154,7 @@ def test_charge_per_kib_head_script_store_and_a_credit_usable_at_once(ctx):
         m.ledger("credit", "acme", "100")  # made while htd runs: usable at once
         r = m.pay("/kib/3k.bin")
         eq((r.status, len(r.body)), (200, 3000), "a paid file")
-        eq(r.get("Charge"), "1; per-kib=2; reserved=9; available=91", "the header")
+        eq(r.get("Charge"), "7; balance=93", "the header: what it cost, what is left")
         eq(m.balance(), 100 - 7, "1 + 3 started KiB x 2")
         m.pay("/kib/10k.bin")
         eq(m.balance(), 93 - 9, "10 KiB charged as max_kib = 4")
@@ -165,6 +168,52 @@ def test_charge_per_kib_head_script_store_and_a_credit_usable_at_once(ctx):
         eq(m.cd.read("www/up/doc.txt"), b"stored", "stored")
         hist = m.ledger("history", "acme")
         check("status=201" in hist and "path=/up/doc.txt" in hist, "the reason: %r" % hist)
+
+
+def test_charge_per_kib_holds_what_the_response_costs_once_its_size_is_known(ctx):
+    with Metered(credit=8) as m:
+        # max_kib's worth (1 + 4 x 2 = 9) is more than the account has: a
+        # 3000-byte file (1 + 3 x 2 = 7) is served all the same
+        r = m.pay("/kib/3k.bin")
+        eq((r.status, len(r.body), r.get("Charge")), (200, 3000, "7; balance=1"), "served")
+        eq(m.balance(), 1, "charged what it cost")
+        # 1 left: the request's own part is held, the file's size is not
+        # covered: a 402 in its place, on a connection that goes on
+        conn = http.client.HTTPConnection("127.0.0.1", m.srv.port, timeout=harness.TIMEOUT)
+        h = {"ChargeTo": "acme", "Authorization": "Bearer " + m.key}
+        conn.request("GET", "/kib/3k.bin", headers=h)
+        r = conn.getresponse()
+        body = r.read()
+        eq(r.status, 402, "too little for the file")
+        doc = json.loads(base64.b64decode(r.getheader("PAYMENT-REQUIRED")))
+        check("3000 bytes and costs 7" in doc["error"], "what it costs: %r" % doc)
+        doc = json.loads(body)
+        eq((doc["balance"], doc["reserved"]), (1, 0), "the account as it stands")
+        conn.request("GET", "/kib/3k.bin", headers=dict(h, ChargeTo="nobody"))
+        r = conn.getresponse()
+        eq((r.status, json.loads(r.read())["error"]), (402, "no such account"),
+           "the connection goes on after it")
+        conn.close()
+        eq(m.balance(), 1, "nothing charged for the 402")
+        eq(m.pay("/kib/3k.bin", method="HEAD").status, 200, "HEAD costs its own price")
+        eq(m.balance(), 0, "HEAD's price")
+        # a script's length is known when it ends: max_kib's worth is held
+        m.ledger("credit", "acme", "8")
+        r = m.pay("/kib/cgi/s.sh")
+        eq(r.status, 402, "8 of 9")
+        check(b"may cost 9" in r.body, "why: %r" % r.body)
+        m.ledger("credit", "acme", "1")
+        r = m.pay("/kib/cgi/s.sh")
+        eq((r.status, r.body, r.get("Charge")),
+           (200, b"script ran\n", "1; per-kib=2; reserved=9; available=0"), "a streamed body")
+        eq(m.balance(), 6, "11 bytes: 1 + 1 x 2")
+        out = m.ledger("verify")
+        check("no problems" in out, "verify: %r" % out)
+        m.srv.stop()
+        log = sorted(m.cd.read("access.log").decode().splitlines())
+        eq(log, ["200 /kib/3k.bin acme 1", "200 /kib/3k.bin acme 7", "200 /kib/cgi/s.sh acme 3",
+                 "402 /kib/3k.bin - -", "402 /kib/3k.bin acme 0", "402 /kib/cgi/s.sh acme 0"],
+           "the access log: the 402s, not what they stood in for")
 
 
 def test_charge_idempotency_key_is_charged_once(ctx):
