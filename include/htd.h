@@ -168,6 +168,11 @@ typedef struct htd_config {
      * rather than one shared by the requests that arrive together. For
      * measuring what group commit saves; slower. */
     int queue_no_group_commit;
+    /* Reverse proxy: "PREFIX=http://HOST:PORT", each sending the requests
+     * under PREFIX to that server (the config's upstreams take every
+     * setting). */
+    const char *const *proxies;
+    size_t nproxies;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -91,7 +91,7 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     CHECK(registry_state(&r, &mod_b) == NULL);
     CHECK_EQ_INT(r.nhead, 1);
     CHECK(r.head_mod[0] == &mod_a);
-    registry_seal(&r); /* a's counter is 0: it is wanted nowhere */
+    registry_seal(&r);        /* a's counter is 0: it is wanted nowhere */
     CHECK_EQ_INT(r.nhead, 0); /* not even as a header filter */
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 0);
     CHECK_EQ_INT(r.nphase[PH_CONTENT], 1);

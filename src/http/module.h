@@ -139,7 +139,7 @@ typedef struct htd_module {
     const char *(*allow)(const struct htd_req *hr);
 } htd_module;
 
-#define REGISTRY_MAX 16
+#define REGISTRY_MAX 24
 
 /* The modules of a server, in order; for each phase, the functions of the
  * modules that have one, in the same order, so that a request asks only

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "htd.h"
 
@@ -48,6 +49,37 @@ typedef struct meter {
     unsigned max_kib;  /* the per-KiB part reserved: a larger body is charged as this */
 } meter;
 
+/* One server of an upstream group: where it listens, and what every loop
+ * knows of it (shared, so the atomics: the site is otherwise immutable). */
+typedef struct upstream_server {
+    struct sockaddr_storage addr; /* AF_INET, AF_INET6 or AF_UNIX */
+    socklen_t addr_len;
+    char name[128];           /* "127.0.0.1:9000", "unix:/run/app.sock", for logs */
+    unsigned weight;          /* its share of the requests (round robin) */
+    atomic_uint fails;        /* failures in a row */
+    atomic_ullong down_until; /* left out until this loop_clock() ms after max_fails */
+    atomic_uint active;       /* requests on it now (least_conn) */
+} upstream_server;
+
+enum { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN };
+
+/* upstreams = ( { name = "app"; servers = [...]; ... } ): a group of
+ * servers a rule's requests are proxied to (the proxy module, proxy.c). */
+typedef struct upstream {
+    char *name;
+    upstream_server *servers;
+    size_t nservers;
+    int balance;         /* BALANCE_* */
+    unsigned keepalive;  /* idle connections kept per loop and server */
+    unsigned connect_ms; /* a connect that takes longer: 504 */
+    unsigned read_ms;    /* the server silent this long while a response is awaited: 504 */
+    unsigned send_ms;    /* the server taking nothing of the request this long: 504 */
+    unsigned max_fails;  /* failures in a row that leave a server out ... */
+    unsigned fail_ms;    /* ... for this long */
+    char *host;          /* the Host sent, or NULL for the client's */
+    atomic_uint next;    /* round robin: the next turn */
+} upstream;
+
 /* What a rule may set and otherwise inherits from its vhost. The pointers
  * of a rule that inherits are its vhost's; `own` says which to free. */
 typedef struct scope {
@@ -60,6 +92,7 @@ typedef struct scope {
     size_t nerrdocs;
     const struct ratelimit *ratelimit; /* NULL: no rate limit (ratelimit.h) */
     const meter *meter;                /* NULL: free */
+    const upstream *proxy;             /* NULL: served here; the site owns it */
     uint8_t own;                       /* OWN_* bits */
 } scope;
 
@@ -69,7 +102,8 @@ enum {
     OWN_HEADERS = 4,
     OWN_ERRDOCS = 8,
     OWN_RATELIMIT = 16,
-    OWN_METER = 32
+    OWN_METER = 32,
+    OWN_PROXY = 64 /* proxy is set here ("off" included); nothing to free */
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
@@ -158,6 +192,8 @@ typedef struct site {
     vhost *fallback; /* for a Host that matches no name */
     logfile *logs;
     size_t nlogs;
+    upstream *upstreams;
+    size_t nupstreams;
     int nthreads;
     atomic_int refs;
     void (*destroy)(struct site *st); /* what the last site_release calls */

@@ -12,6 +12,7 @@
 #include "connlimit.h"
 #include "gzip.h"
 #include "log.h"
+#include "proxy.h"
 #include "queue.h"
 #include "ratelimit.h"
 #include "realip.h"
@@ -34,6 +35,7 @@ static const htd_module *const modules[] = {
     &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
     &charge_module,         /* access: metered paths (402), after the realm's check */
+    &proxy_module,          /* content: the rules' upstreams (a reverse proxy) */
     &queue_module,          /* content: job queues and their monitors */
     &cgi_module,            /* content: scripts */
     &store_module,          /* content: PUT, POST, DELETE in writable areas */
@@ -52,7 +54,8 @@ int builtin_registry(registry *r, const char *const *names, size_t n, char *err,
     const char *bad = NULL;
     if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
         snprintf(err, errlen,
-                 "no content module '%s'; they are queue, cgi, store, routes and static", bad);
+                 "no content module '%s'; they are proxy, queue, cgi, store, routes and static",
+                 bad);
         return -1;
     }
     size_t cgi = 0, stat = 0;

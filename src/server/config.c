@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -258,6 +260,8 @@ static const char *const top_keys[] = {"listen",
                                        "jobs_path",
                                        "queue_group_commit",
                                        "price",
+                                       "upstreams",
+                                       "proxy",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -809,6 +813,274 @@ static int parse_meter(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
+/* ---- upstreams (the proxy) ---- */
+
+/* "HOST:PORT", "[V6]:PORT" or "unix:/path" into u's address. -1 with a
+ * reason in why. */
+static int upstream_addr(const char *spec, upstream_server *u, char *why, size_t whylen)
+{
+    snprintf(u->name, sizeof u->name, "%s", spec);
+    if (strncmp(spec, "unix:", 5) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&u->addr;
+        const char *path = spec + 5;
+        if (path[0] != '/' || strlen(path) >= sizeof un->sun_path) {
+            snprintf(why, whylen, "a unix socket is unix:/absolute/path, shorter than %zu bytes",
+                     sizeof un->sun_path);
+            return -1;
+        }
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, path, strlen(path) + 1);
+        u->addr_len = (socklen_t)sizeof *un;
+        return 0;
+    }
+    char host[256];
+    const char *port;
+    const char *colon = strrchr(spec, ':');
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        host[close - spec - 1] = 0;
+        port = close + 2;
+    } else {
+        if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host) goto bad;
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = 0;
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 1 || p > 65535) goto bad;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot resolve '%.60s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&u->addr, ai->ai_addr, ai->ai_addrlen);
+    u->addr_len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+bad:
+    snprintf(why, whylen, "expected HOST:PORT, [IPV6]:PORT or unix:/path");
+    return -1;
+}
+
+/* The settings of u left at 0 get their defaults (keepalive is set). */
+static void upstream_defaults(upstream *u)
+{
+    if (!u->connect_ms) u->connect_ms = 5000;
+    if (!u->read_ms) u->read_ms = 60000;
+    if (!u->send_ms) u->send_ms = 60000;
+    if (!u->max_fails) u->max_fails = 1;
+    if (!u->fail_ms) u->fail_ms = 10000;
+}
+
+/* A new upstream of the site, named name. */
+static upstream *add_upstream(builder *b, const config_setting_t *s, const char *name)
+{
+    site *st = b->st;
+    for (size_t i = 0; i < st->nupstreams; i++)
+        if (strcmp(st->upstreams[i].name, name) == 0) {
+            bfail(b, s, "two upstreams named '%s'%s", name, "");
+            return NULL;
+        }
+    upstream *v = realloc(st->upstreams, (st->nupstreams + 1) * sizeof *v);
+    if (!v) {
+        bfail(b, s, "out of memory%s%s", "", "");
+        return NULL;
+    }
+    st->upstreams = v;
+    upstream *u = &v[st->nupstreams++];
+    *u = (upstream){0};
+    atomic_init(&u->next, 0);
+    if (!(u->name = strdup(name))) {
+        bfail(b, s, "out of memory%s%s", "", "");
+        return NULL;
+    }
+    return u;
+}
+
+static int add_server(builder *b, const config_setting_t *s, upstream *u, const char *spec,
+                      unsigned weight)
+{
+    upstream_server *v = realloc(u->servers, (u->nservers + 1) * sizeof *v);
+    if (!v) return bfail(b, s, "out of memory%s%s", "", "");
+    u->servers = v;
+    upstream_server *sv = &v[u->nservers];
+    memset(sv, 0, sizeof *sv);
+    char why[256];
+    if (upstream_addr(spec, sv, why, sizeof why) < 0)
+        return bfail(b, s, "bad upstream server '%s': %s", spec, why);
+    sv->weight = weight;
+    atomic_init(&sv->fails, 0);
+    atomic_init(&sv->down_until, 0);
+    atomic_init(&sv->active, 0);
+    u->nservers++;
+    return 0;
+}
+
+/* upstreams = ( { name = "app"; servers = ["127.0.0.1:9000", "unix:/run/app.sock"];
+ * balance = "round_robin"; keepalive = 32; connect_timeout = 5; ... } ); a
+ * server may be a group { address = "..."; weight = 2; }. */
+static int parse_upstreams(builder *b, const config_setting_t *list)
+{
+    static const char *const keys[] = {
+        "name",         "servers",      "balance",   "keepalive",    "host", "connect_timeout",
+        "read_timeout", "send_timeout", "max_fails", "fail_timeout", NULL};
+    if (!list) return 0;
+    if (config_setting_type(list) != CONFIG_TYPE_LIST)
+        return bfail(b, list,
+                     "upstreams must be a list: upstreams = ( { name = \"app\"; servers = "
+                     "[\"127.0.0.1:9000\"]; } );%s%s",
+                     "", "");
+    for (unsigned i = 0; i < (unsigned)config_setting_length(list); i++) {
+        const config_setting_t *g = config_setting_get_elem(list, i), *s;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+            return bfail(b, g, "each upstream is a group { name = \"app\"; servers = [...]; }%s%s",
+                         "", "");
+        if (only_keys(b->f, g, "an upstream", keys, b->err, b->errlen) < 0) return -1;
+        const char *name;
+        if (!(s = config_setting_get_member(g, "name")))
+            return bfail(b, g, "an upstream needs a name = \"app\"%s%s", "", "");
+        if (get_string(b->f, s, &name, b->err, b->errlen) < 0) return -1;
+        if (!*name || strcmp(name, "off") == 0)
+            return bfail(b, s, "an upstream's name cannot be \"%s\"%s", name, "");
+        upstream *u = add_upstream(b, s, name);
+        if (!u) return -1;
+        const config_setting_t *sv = config_setting_get_member(g, "servers");
+        int svt = sv ? config_setting_type(sv) : 0;
+        if (!sv || (svt != CONFIG_TYPE_ARRAY && svt != CONFIG_TYPE_LIST) ||
+            config_setting_length(sv) == 0)
+            return bfail(b, sv ? sv : g,
+                         "an upstream needs servers = [\"HOST:PORT\", ...] (or groups { address "
+                         "= \"HOST:PORT\"; weight = 2; })%s%s",
+                         "", "");
+        for (unsigned k = 0; k < (unsigned)config_setting_length(sv); k++) {
+            const config_setting_t *e = config_setting_get_elem(sv, k), *a;
+            const char *spec;
+            unsigned weight = 0;
+            if (config_setting_type(e) == CONFIG_TYPE_GROUP) {
+                static const char *const skeys[] = {"address", "weight", NULL};
+                if (only_keys(b->f, e, "an upstream server", skeys, b->err, b->errlen) < 0)
+                    return -1;
+                if (!(a = config_setting_get_member(e, "address")))
+                    return bfail(b, e, "an upstream server needs an address%s%s", "", "");
+                if (get_string(b->f, a, &spec, b->err, b->errlen) < 0 ||
+                    count(b->f, e, "weight", &weight, 1, 1000, b->err, b->errlen) < 0)
+                    return -1;
+            } else if (get_string(b->f, e, &spec, b->err, b->errlen) < 0) {
+                return -1;
+            }
+            if (add_server(b, e, u, spec, weight ? weight : 1) < 0) return -1;
+        }
+        if ((s = config_setting_get_member(g, "balance"))) {
+            const char *v;
+            if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+            if (strcmp(v, "round_robin") == 0)
+                u->balance = BALANCE_ROUND_ROBIN;
+            else if (strcmp(v, "least_conn") == 0)
+                u->balance = BALANCE_LEAST_CONN;
+            else
+                return bfail(
+                    b, s, "balance must be \"round_robin\" or \"least_conn\", got \"%s\"%s", v, "");
+        }
+        if ((s = config_setting_get_member(g, "host"))) {
+            const char *v;
+            if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+            if (!*v || !htd_field_value_ok(v, strlen(v)))
+                return bfail(b, s, "host must be a valid Host value, got \"%s\"%s", v, "");
+            if (!(u->host = strdup(v))) return bfail(b, s, "out of memory%s%s", "", "");
+        }
+        conf_file *f = b->f;
+        if (count(f, g, "max_fails", &u->max_fails, 1, 1000, b->err, b->errlen) < 0 ||
+            timeout(f, g, "connect_timeout", &u->connect_ms, b->err, b->errlen) < 0 ||
+            timeout(f, g, "read_timeout", &u->read_ms, b->err, b->errlen) < 0 ||
+            timeout(f, g, "send_timeout", &u->send_ms, b->err, b->errlen) < 0 ||
+            timeout(f, g, "fail_timeout", &u->fail_ms, b->err, b->errlen) < 0)
+            return -1;
+        u->keepalive = 32;
+        if ((s = config_setting_get_member(g, "keepalive"))) {
+            double d;
+            if (get_number(f, s, &d, b->err, b->errlen) < 0) return -1;
+            if (d < 0 || d > 100000 || d != (double)(unsigned)d)
+                return bfail(b, s, "keepalive must be a whole number from 0 (none) to 100000%s%s",
+                             "", "");
+            u->keepalive = (unsigned)d;
+        }
+        upstream_defaults(u);
+    }
+    return 0;
+}
+
+/* proxy = "app"; (an upstream's name) or "off". */
+static int parse_proxy(builder *b, const config_setting_t *s, scope *sc)
+{
+    const char *name;
+    if (get_string(b->f, s, &name, b->err, b->errlen) < 0) return -1;
+    sc->own |= OWN_PROXY;
+    sc->proxy = NULL;
+    if (strcmp(name, "off") == 0) return 0;
+    for (size_t i = 0; i < b->st->nupstreams; i++)
+        if (strcmp(b->st->upstreams[i].name, name) == 0) {
+            sc->proxy = &b->st->upstreams[i];
+            return 0;
+        }
+    return bfail(b, s, "no upstream named '%s' (upstreams = ( { name = \"%s\"; ... } ))", name,
+                 name);
+}
+
+static void inherit(scope *sc, const scope *from);
+
+/* --proxy PREFIX=http://HOST:PORT: an upstream of that one server (made
+ * with the config's, before any scope points at one: the array may move),
+ * and then (rules set) a prefix rule of the top-level server that sends its
+ * requests there. */
+static int flag_proxies(builder *b, vhost *top, int rules)
+{
+    const htd_config *c = b->cfg;
+    for (size_t i = 0; i < c->nproxies; i++) {
+        const char *spec = c->proxies[i], *eq = strchr(spec, '=');
+        if (!eq || spec[0] != '/' || strncmp(eq + 1, "http://", 7) != 0)
+            return bfail(b, NULL, "--proxy %s: expected PREFIX=http://HOST:PORT%s", spec, "");
+        char name[64];
+        snprintf(name, sizeof name, "--proxy %zu", i + 1);
+        if (!rules) {
+            const char *hp = eq + 8;
+            char server[300];
+            size_t n = strcspn(hp, "/");
+            if (n == 0 || n >= sizeof server || (hp[n] && strcmp(hp + n, "/") != 0))
+                return bfail(b, NULL, "--proxy %s: expected PREFIX=http://HOST:PORT, no path%s",
+                             spec, "");
+            memcpy(server, hp, n);
+            server[n] = 0;
+            upstream *u = add_upstream(b, NULL, name);
+            if (!u || add_server(b, NULL, u, server, 1) < 0) return -1;
+            u->keepalive = 32;
+            upstream_defaults(u);
+            continue;
+        }
+        char norm[4096];
+        const char *why;
+        int nl = htd_path_normalize(spec, (size_t)(eq - spec), norm, sizeof norm, &why);
+        if (nl < 0) return bfail(b, NULL, "--proxy %s: bad prefix: %s", spec, why);
+        rule *v = realloc(top->rules, (top->nrules + 1) * sizeof *v);
+        if (!v) return bfail(b, NULL, "out of memory%s%s", "", "");
+        top->rules = v;
+        rule *r = &v[top->nrules];
+        *r =
+            (rule){.kind = RULE_PREFIX, .len = (size_t)nl, .nsub = 1, .code = 302, .keep_query = 1};
+        if (!(r->pat = strndup(norm, (size_t)nl)))
+            return bfail(b, NULL, "out of memory%s%s", "", "");
+        top->nrules++;
+        r->sc.own = OWN_PROXY;
+        for (size_t k = 0; k < b->st->nupstreams; k++)
+            if (strcmp(b->st->upstreams[k].name, name) == 0) r->sc.proxy = &b->st->upstreams[k];
+        inherit(&r->sc, &top->sc);
+    }
+    return 0;
+}
+
 /* The settings a vhost and a rule share; r is NULL for a vhost's. */
 static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const vhost *vh,
                        const rule *r)
@@ -821,6 +1093,7 @@ static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const v
     if ((s = config_setting_get_member(g, "rate_limit")) && parse_ratelimit(b, s, sc, vh, r) < 0)
         return -1;
     if ((s = config_setting_get_member(g, "price")) && parse_meter(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "proxy")) && parse_proxy(b, s, sc) < 0) return -1;
     return 0;
 }
 
@@ -841,13 +1114,14 @@ static void inherit(scope *sc, const scope *from)
     }
     if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
+    if (!(sc->own & OWN_PROXY)) sc->proxy = from->proxy;
 }
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {"exact",      "prefix",  "regex",  "redirect", "code",
                                        "query",      "headers", "access", "auth",     "error_pages",
-                                       "rate_limit", "price",   NULL};
+                                       "rate_limit", "price",   "proxy",  NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1124,7 +1398,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
         "names",       "default", "root", "access_log", "log_format", "headers", "access", "auth",
-        "error_pages", "rules",   "cgi",  "rate_limit", "queues",     "price",   NULL};
+        "error_pages", "rules",   "cgi",  "rate_limit", "queues",     "price",   "proxy",  NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1249,8 +1523,12 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     if (flag_queues(&b, top) < 0 ||
         (root && parse_queues(&b, config_setting_get_member(root, "queues"), top) < 0))
         goto fail;
+    if ((root && parse_upstreams(&b, config_setting_get_member(root, "upstreams")) < 0) ||
+        flag_proxies(&b, top, 0) < 0)
+        goto fail;
     if (root && (parse_scope(&b, root, &top->sc, top, NULL) < 0 || parse_rules(&b, root, top) < 0))
         goto fail;
+    if (flag_proxies(&b, top, 1) < 0) goto fail;
     if (cache_control_rules(&b, top) < 0) goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0)
@@ -1315,6 +1593,12 @@ void site_free(site *st)
         free(vh->root);
         free(vh->name);
     }
+    for (size_t i = 0; i < st->nupstreams; i++) {
+        free(st->upstreams[i].name);
+        free(st->upstreams[i].servers);
+        free(st->upstreams[i].host);
+    }
+    free(st->upstreams);
     log_flush_all(st); /* lines of requests that ended after their loop moved on */
     for (size_t i = 0; i < st->nnames; i++)
         free(st->names[i].name);

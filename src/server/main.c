@@ -98,6 +98,9 @@ static void usage(FILE *f)
           "                         the config, or in the current directory)\n"
           "      --jobs-path PATH   where the status monitors are (default /.jobs/)\n"
           "      --no-group-commit  one transaction and fsync per accepted job (benchmarks)\n"
+          "      --proxy PREFIX=http://HOST:PORT  send the requests under PREFIX to that\n"
+          "                         server (a reverse proxy); repeatable (the config's\n"
+          "                         upstreams take every setting)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -170,13 +173,15 @@ int main(int argc, char **argv)
         {"state-db", required_argument, NULL, 'Q'},
         {"jobs-path", required_argument, NULL, 'J'},
         {"no-group-commit", no_argument, NULL, 'g'},
+        {"proxy", required_argument, NULL, 'p' + 256},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     htd_config cfg = {0};
     const char *check = NULL;
-    const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64], *queues[64];
+    const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64], *queues[64],
+        *proxies[64];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -286,6 +291,15 @@ int main(int argc, char **argv)
                     optarg, "");
             queues[cfg.nqueues++] = optarg;
             break;
+        case 'p' + 256:
+            if (cfg.nproxies == sizeof proxies / sizeof proxies[0])
+                die("--proxy %s: at most 64 proxied prefixes%s", optarg, "");
+            if (!strchr(optarg, '=') || optarg[0] != '/')
+                die("--proxy %s: expected PREFIX=http://HOST:PORT, like "
+                    "/api/=http://127.0.0.1:9000%s",
+                    optarg, "");
+            proxies[cfg.nproxies++] = optarg;
+            break;
         case 'Q':
             cfg.state_db = optarg;
             break;
@@ -315,6 +329,7 @@ int main(int argc, char **argv)
     cfg.trusted_proxies = trusted;
     cfg.cache_control = cache_control;
     cfg.queues = queues;
+    cfg.proxies = proxies;
     char err[512];
     if (check) {
         if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");

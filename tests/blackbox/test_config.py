@@ -111,6 +111,32 @@ def test_check_config_prices_of_metered_scopes(ctx):
     refused('root = "site";\nprice = { request = 1; window = 0; };\n', 2, words=["window"])
 
 
+def test_check_config_upstreams_and_proxy_rules(ctx):
+    cd = _confdir()
+    try:
+        path = cd.write_conf(MINIMAL + 'upstreams = ( { name = "app"; servers = ("127.0.0.1:9000", '
+                             '{ address = "[::1]:9001"; weight = 3; }, "unix:/run/app.sock");\n'
+                             '  balance = "least_conn"; keepalive = 0; read_timeout = 2.5; } );\n'
+                             'rules = ( { prefix = "/api/"; proxy = "app"; },\n'
+                             '  { exact = "/api/x"; proxy = "off"; } );\n')
+        p = run_htd(["--check-config", path])
+        eq((p.returncode, p.stderr), (0, b""), "good upstreams")
+    finally:
+        cd.cleanup()
+    refused('root = "site";\nrules = ( { prefix = "/a/";\n proxy = "nope"; } );\n', 3,
+            words=["no upstream named 'nope'"])
+    refused('root = "site";\nupstreams = ( { name = "a";\n servers = ["localhost"]; } );\n', 3,
+            words=["localhost", "HOST:PORT"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"];\n'
+            ' balance = "random"; } );\n', 3, words=["balance", "least_conn"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = []; } );\n', 2,
+            words=["servers"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"]; },\n'
+            ' { name = "a"; servers = ["127.0.0.1:2"]; } );\n', 3, words=["two upstreams"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["unix:relative"]; } );\n', 2,
+            words=["unix:/absolute/path"])
+
+
 def test_check_config_of_the_example_exit_0(ctx):
     repo = os.path.dirname(harness.EXAMPLES_DIR)
     p = run_htd(["--check-config", "examples/htd.conf"], cwd=repo)

@@ -1,0 +1,1065 @@
+/*
+ * proxy.c - the reverse proxy, as a content module: a request under a
+ * scope with `proxy` goes to a server of that upstream group, and its
+ * response comes back to the client as it arrives.
+ *
+ * Each loop keeps its own idle keep-alive connections to the servers (a
+ * list, newest first, at most `keepalive` per server), so a connection is
+ * only ever used by the loop that made it, with no lock. The upstream
+ * socket is a watcher of the loop; its events run the request's generator
+ * again (conn_resume), as a script's pipes do (cgi.c).
+ *
+ * Both ways stream through one buffer each, with back-pressure: the
+ * request body is read from the client only once the server has taken the
+ * previous piece, and the server is read again only once the client has
+ * taken the previous piece of the response. A slow side slows the other,
+ * and memory per request stays two buffers.
+ *
+ * The server's response head is parsed as strictly as requests are
+ * (htd_parse_response): a malformed head, both Content-Length and
+ * Transfer-Encoding, a bad chunk, or a body shorter than its length is a
+ * 502 before the head went out, and a cut connection after, never passed
+ * on. Hop-by-hop fields are dropped both ways; Via, X-Forwarded-For,
+ * X-Forwarded-Proto, X-Forwarded-Host and Forwarded are set.
+ *
+ * Failures: a server refusing, resetting or answering badly is 502; one
+ * not connecting, answering or taking the request in time is 504. A
+ * request without a body that failed before any byte of a response came is
+ * tried again once on another server if it is idempotent, and always on a
+ * fresh connection when a kept one turned out closed. A server failing
+ * max_fails times in a row is left out for fail_timeout; with every server
+ * out, 502 at once.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgienv.h"
+#include "chunked.h"
+#include "conn.h"
+#include "fields.h"
+#include "req.h"
+#include "response.h"
+#include "site.h"
+
+#define PX_IN 16384  /* response bytes read from the server at once */
+#define PX_OUT 24576 /* the request head (up to RBUF_SIZE and what is added), or body bytes */
+
+typedef struct proxy proxy;
+typedef struct pxloop pxloop;
+
+/* A connection to an upstream server: a request's, or idle in its loop's
+ * list. */
+typedef struct upconn {
+    watcher ev; /* first */
+    int fd;
+    struct sockaddr_storage addr; /* whose: the key of the idle list */
+    socklen_t addr_len;
+    unsigned keep; /* the upstream's keepalive when it went idle */
+    struct upconn *next;
+    proxy *px; /* NULL while idle */
+    pxloop *pl;
+} upconn;
+
+/* A loop's proxy state: its idle connections and its requests under way,
+ * whose deadlines a tick once a second looks at. */
+struct pxloop {
+    worker *w;
+    upconn *idle;
+    proxy *active;
+    htd_timer_list *ticks;
+    htd_timer tick;
+};
+
+enum { PX_SEND, PX_HEAD, PX_BODY, PX_DONE };
+
+struct proxy {
+    conn *c; /* NULL once the request let go */
+    pxloop *pl;
+    site *st; /* held: the upstream lives in it */
+    const upstream *u;
+    int server;  /* in u->servers, or -1 */
+    int retried; /* once, on another server */
+    upconn *up;
+    proxy *prev, *next; /* in pl->active */
+    uint64_t deadline;  /* ms (loop_now), 0: none */
+    uint8_t state, connecting, reused;
+    uint8_t timeout_504; /* what the deadline means: 504 (else a cut) */
+    uint8_t has_body, body_done, req_chunked, bodyless, head_sent, chunked_out, up_close;
+    uint8_t idempotent, finished, counted;
+    uint8_t blamed; /* the attempt's failure is counted against its server */
+    int status;
+    int64_t left; /* response body bytes still due (Content-Length), or -1 */
+    uint8_t up_chunked;
+    htd_chunked dec;
+    uint64_t sent; /* response body bytes queued for the client */
+    uint64_t got;  /* bytes read from the server */
+    size_t head_len;
+    size_t o_len, o_off, i_len;
+    htd_head_parser hp;
+    htd_response head;
+    char out[PX_OUT];
+    char in[PX_IN];
+};
+
+#define PX_OF(c) (*(proxy **)req_slot((c)->req, &proxy_module))
+
+static void px_tick(htd_timer *t);
+
+static pxloop *pxloop_of(worker *w)
+{
+    void **slot = loop_local(w->loop, &proxy_module);
+    if (!slot) return NULL;
+    if (!*slot) {
+        pxloop *pl = calloc(1, sizeof *pl);
+        if (!pl) return NULL;
+        pl->w = w;
+        pl->ticks = loop_timers(w->loop, 1000, px_tick);
+        if (!pl->ticks) {
+            free(pl);
+            return NULL;
+        }
+        *slot = pl;
+    }
+    return *slot;
+}
+
+/* ---- upstream connections ---- */
+
+static void up_event(watcher *ev, uint32_t events);
+
+static void up_close(upconn *uc)
+{
+    loop_unwatch(uc->pl->w->loop, &uc->ev);
+    close(uc->fd);
+    uc->fd = -1;
+    /* Events further down this batch may point at it. */
+    if (loop_later(uc->pl->w->loop, free, uc) < 0) uc->px = NULL; /* leaks rather than dangles */
+}
+
+static int same_addr(const upconn *uc, const upstream_server *sv)
+{
+    return uc->addr_len == sv->addr_len && memcmp(&uc->addr, &sv->addr, sv->addr_len) == 0;
+}
+
+/* An idle connection to sv, taken out of the list, or NULL. */
+static upconn *take_idle(pxloop *pl, const upstream_server *sv)
+{
+    for (upconn **p = &pl->idle; *p; p = &(*p)->next)
+        if (same_addr(*p, sv)) {
+            upconn *uc = *p;
+            *p = uc->next;
+            uc->next = NULL;
+            return uc;
+        }
+    return NULL;
+}
+
+/* uc's request is over and the connection can carry another: kept, unless
+ * its server has keepalive connections idle enough already. */
+static void put_idle(pxloop *pl, upconn *uc, unsigned keep)
+{
+    unsigned n = 0;
+    upconn **last = NULL;
+    for (upconn **p = &pl->idle; *p; p = &(*p)->next)
+        if ((*p)->addr_len == uc->addr_len && memcmp(&(*p)->addr, &uc->addr, uc->addr_len) == 0) {
+            n++;
+            last = p;
+        }
+    if (keep == 0) {
+        up_close(uc);
+        return;
+    }
+    if (n >= keep && last) { /* the oldest goes */
+        upconn *old = *last;
+        *last = old->next;
+        up_close(old);
+    }
+    uc->px = NULL;
+    uc->keep = keep;
+    uc->next = pl->idle;
+    pl->idle = uc;
+}
+
+/* A new connection to sv, its connect under way: NULL with errno. */
+static upconn *up_connect(pxloop *pl, const upstream_server *sv, int *now)
+{
+    int fd = socket(sv->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return NULL;
+    if (sv->addr.ss_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    *now = connect(fd, (const struct sockaddr *)&sv->addr, sv->addr_len) == 0;
+    if (!*now && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    upconn *uc = calloc(1, sizeof *uc);
+    if (!uc) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    uc->fd = fd;
+    uc->pl = pl;
+    memcpy(&uc->addr, &sv->addr, sv->addr_len);
+    uc->addr_len = sv->addr_len;
+    if (loop_watch(pl->w->loop, &uc->ev, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, up_event) <
+        0) {
+        int e = errno;
+        close(fd);
+        free(uc);
+        errno = e;
+        return NULL;
+    }
+    return uc;
+}
+
+/* ---- choosing a server ---- */
+
+static int server_down(const upstream_server *sv, uint64_t now)
+{
+    return atomic_load_explicit(&sv->down_until, memory_order_relaxed) > now;
+}
+
+/* The server for the next request, not `not` (a retry's), or -1 when every
+ * server is out. */
+static int pick(const upstream *u, int not, uint64_t now)
+{
+    int best = -1;
+    if (u->balance == BALANCE_LEAST_CONN) {
+        uint64_t bl = 0, bw = 1;
+        for (size_t i = 0; i < u->nservers; i++) {
+            const upstream_server *sv = &u->servers[i];
+            if ((int)i == not || server_down(sv, now)) continue;
+            uint64_t a = atomic_load_explicit(&sv->active, memory_order_relaxed);
+            /* a / weight < bl / bw, without division */
+            if (best < 0 || a * bw < bl * sv->weight) best = (int)i, bl = a, bw = sv->weight;
+        }
+        return best;
+    }
+    unsigned total = 0;
+    for (size_t i = 0; i < u->nservers; i++)
+        total += u->servers[i].weight;
+    /* Round robin by weight: turn t falls to the server whose share of
+     * [0, total) holds t mod total; one that is out passes the turn on. */
+    unsigned t = atomic_fetch_add_explicit((atomic_uint *)&u->next, 1, memory_order_relaxed);
+    for (size_t tries = 0; tries < u->nservers; tries++) {
+        unsigned at = (t + (unsigned)tries) % total, acc = 0;
+        size_t i = 0;
+        for (; i < u->nservers; i++) {
+            acc += u->servers[i].weight;
+            if (at < acc) break;
+        }
+        for (size_t k = 0; k < u->nservers; k++) {
+            size_t j = (i + k) % u->nservers;
+            if ((int)j != not && !server_down(&u->servers[j], now)) return (int)j;
+        }
+        break;
+    }
+    return best;
+}
+
+static void server_failed(proxy *px)
+{
+    if (px->blamed || px->server < 0) return;
+    px->blamed = 1;
+    const upstream *u = px->u;
+    int i = px->server;
+    upstream_server *sv = (upstream_server *)&u->servers[i];
+    unsigned f = atomic_fetch_add_explicit(&sv->fails, 1, memory_order_relaxed) + 1;
+    if (f >= u->max_fails) {
+        atomic_store_explicit(&sv->down_until, loop_clock() + u->fail_ms, memory_order_relaxed);
+        atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
+        fprintf(stderr, "htd: proxy: upstream %s server %s left out for %u ms after %u failures\n",
+                u->name, sv->name, u->fail_ms, f);
+    }
+}
+
+static void server_ok(const upstream *u, int i)
+{
+    upstream_server *sv = (upstream_server *)&u->servers[i];
+    atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
+}
+
+/* ---- deadlines ---- */
+
+static void set_deadline(proxy *px, unsigned ms, int is_504)
+{
+    pxloop *pl = px->pl;
+    px->deadline = loop_now(pl->w->loop) + ms;
+    px->timeout_504 = (uint8_t)is_504;
+    if (!px->prev && pl->active != px) {
+        px->next = pl->active;
+        if (pl->active) pl->active->prev = px;
+        pl->active = px;
+    }
+    if (!pl->tick.next) htd_timer_arm(pl->ticks, &pl->tick, loop_now(pl->w->loop));
+}
+
+static void unlist(proxy *px)
+{
+    pxloop *pl = px->pl;
+    if (px->prev)
+        px->prev->next = px->next;
+    else if (pl->active == px)
+        pl->active = px->next;
+    if (px->next) px->next->prev = px->prev;
+    px->prev = px->next = NULL;
+    px->deadline = 0;
+}
+
+/* ---- the request to the server ---- */
+
+static int hop_by_hop(htd_str name, const htd_request *r)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } names[] = {{"connection", 10},       {"keep-alive", 10},     {"te", 2},
+                 {"transfer-encoding", 17}, {"upgrade", 7},        {"trailer", 7},
+                 {"proxy-connection", 16},  {"proxy-authorization", 19}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
+    /* and every field that Connection names */
+    for (size_t i = 0; r && i < r->nheaders; i++) {
+        if (!htd_str_ieq(r->headers[i].name, "connection", 10)) continue;
+        htd_str v = r->headers[i].value;
+        size_t k = 0;
+        while (k < v.len) {
+            while (k < v.len && (v.p[k] == ',' || v.p[k] == ' ' || v.p[k] == '\t'))
+                k++;
+            size_t s = k;
+            while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
+                k++;
+            if (k > s && name.len == k - s && strncasecmp(name.p, v.p + s, k - s) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct wbuf {
+    char *p;
+    size_t len, cap;
+    int over;
+} wbuf;
+
+static void wput(wbuf *b, const char *s, size_t n)
+{
+    if (!n) return;
+    if (b->over || b->cap - b->len < n) {
+        b->over = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void wputs(wbuf *b, const char *s)
+{
+    wput(b, s, strlen(s));
+}
+
+/* The request head for the server, into px->out. -1 if it does not fit. */
+static int build_head(proxy *px, struct htd_req *hr, conn *c)
+{
+    const htd_request *r = hr->r;
+    wbuf b = {px->out, 0, sizeof px->out, 0};
+    wput(&b, r->method.p, r->method.len);
+    wputs(&b, " ");
+    if (r->target.p[0] == '/') {
+        wput(&b, r->target.p, r->target.len);
+    } else { /* absolute-form: the server gets origin-form */
+        wput(&b, r->path.p, r->path.len);
+        if (r->query.p) {
+            wputs(&b, "?");
+            wput(&b, r->query.p, r->query.len);
+        }
+    }
+    wputs(&b, " HTTP/1.1\r\nHost: ");
+    if (px->u->host)
+        wputs(&b, px->u->host);
+    else
+        wput(&b, r->host.p, r->host.len);
+    wputs(&b, "\r\n");
+    htd_str xff = {NULL, 0};
+    for (size_t i = 0; i < r->nheaders; i++) {
+        htd_str n = r->headers[i].name, v = r->headers[i].value;
+        if (hop_by_hop(n, r) || htd_str_ieq(n, "host", 4) || htd_str_ieq(n, "content-length", 14) ||
+            htd_str_ieq(n, "expect", 6) || htd_str_ieq(n, "forwarded", 9) ||
+            htd_str_ieq(n, "x-forwarded-proto", 17) || htd_str_ieq(n, "x-forwarded-host", 16) ||
+            htd_str_ieq(n, "via", 3))
+            continue;
+        if (htd_str_ieq(n, "x-forwarded-for", 15)) {
+            xff = v;
+            continue;
+        }
+        wput(&b, n.p, n.len);
+        wputs(&b, ": ");
+        wput(&b, v.p, v.len);
+        wputs(&b, "\r\n");
+    }
+    /* Who asked: the peer, after what trusted proxies before it said
+     * (their X-Forwarded-For is kept only when the real-IP module trusted
+     * them, which it shows by a client other than the peer). */
+    char peer[INET6_ADDRSTRLEN + 2], port[8];
+    env_addr_str((const struct sockaddr_storage *)&c->peer, peer, sizeof peer, port, sizeof port);
+    int trusted = memcmp(&hr->client, &c->peer, sizeof hr->client) != 0;
+    wputs(&b, "X-Forwarded-For: ");
+    if (trusted && xff.p) {
+        wput(&b, xff.p, xff.len);
+        wputs(&b, ", ");
+    }
+    wputs(&b, peer);
+    wputs(&b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+    wput(&b, r->host.p, r->host.len);
+    char client[INET6_ADDRSTRLEN + 2];
+    env_addr_str((const struct sockaddr_storage *)&hr->client, client, sizeof client, port,
+                 sizeof port);
+    int v6 = strchr(client, ':') != NULL;
+    wputs(&b, "\r\nForwarded: for=");
+    wputs(&b, v6 ? "\"[" : "");
+    wputs(&b, client);
+    wputs(&b, v6 ? "]\"" : "");
+    wputs(&b, ";proto=http");
+    if (r->host.len && htd_is_token(r->host.p, r->host.len)) {
+        wputs(&b, ";host=");
+        wput(&b, r->host.p, r->host.len);
+    } else if (r->host.len) {
+        wputs(&b, ";host=\"");
+        wput(&b, r->host.p, r->host.len);
+        wputs(&b, "\"");
+    }
+    wputs(&b, r->version == 10 ? "\r\nVia: 1.0 htd\r\n" : "\r\nVia: 1.1 htd\r\n");
+    if (!px->has_body && r->content_length == 0) wputs(&b, "Content-Length: 0\r\n");
+    if (px->has_body) {
+        if (r->chunked) {
+            wputs(&b, "Transfer-Encoding: chunked\r\n");
+            px->req_chunked = 1;
+        } else {
+            char cl[48];
+            snprintf(cl, sizeof cl, "Content-Length: %lld\r\n", (long long)r->content_length);
+            wputs(&b, cl);
+        }
+    }
+    wputs(&b, "\r\n");
+    if (b.over) return -1;
+    px->head_len = px->o_len = b.len;
+    px->o_off = 0;
+    return 0;
+}
+
+/* ---- one attempt: a server, a connection, the head sent again ---- */
+
+static int attempt(proxy *px);
+
+/* Lets go of the attempt's connection: kept if it can carry another
+ * request (reuse), else closed. */
+static void drop_up(proxy *px, int reuse)
+{
+    upconn *uc = px->up;
+    if (!uc) return;
+    px->up = NULL;
+    if (px->counted) {
+        atomic_fetch_sub_explicit(&((upstream_server *)&px->u->servers[px->server])->active, 1,
+                                  memory_order_relaxed);
+        px->counted = 0;
+    }
+    uc->px = NULL;
+    if (reuse)
+        put_idle(px->pl, uc, px->u->keepalive);
+    else
+        up_close(uc);
+}
+
+/* The attempt failed before any byte of a response: another one if that
+ * is allowed (1), else 0 and the caller answers. unsent: nothing of the
+ * request reached the server (its connect failed), so any request may go
+ * elsewhere; else only an idempotent one without a body may. */
+static int try_again(proxy *px, int unsent)
+{
+    if (!unsent && (px->got || px->has_body)) return 0;
+    int was_reused = px->reused;
+    drop_up(px, 0);
+    if (was_reused) return attempt(px) == 0; /* a kept connection the server had closed */
+    if ((!unsent && !px->idempotent) || px->retried) return 0;
+    px->retried = 1;
+    int next = pick(px->u, px->server, loop_clock());
+    if (next < 0) return 0;
+    px->server = next;
+    return attempt(px) == 0;
+}
+
+/* A connection to px->server (kept, or new) with the head to send. -1 when
+ * none can be made. */
+static int attempt(proxy *px)
+{
+    const upstream_server *sv = &px->u->servers[px->server];
+    px->o_off = 0;
+    px->o_len = px->head_len;
+    px->state = PX_SEND;
+    px->blamed = 0;
+    upconn *uc = take_idle(px->pl, sv);
+    px->reused = uc != NULL;
+    px->connecting = 0;
+    if (!uc) {
+        int now = 0;
+        uc = up_connect(px->pl, sv, &now);
+        if (!uc) {
+            fprintf(stderr, "htd: proxy: upstream %s server %s: cannot connect: %s\n", px->u->name,
+                    sv->name, strerror(errno));
+            server_failed(px);
+            return -1;
+        }
+        px->connecting = !now;
+    }
+    uc->px = px;
+    px->up = uc;
+    atomic_fetch_add_explicit(&((upstream_server *)sv)->active, 1, memory_order_relaxed);
+    px->counted = 1;
+    set_deadline(px, px->connecting ? px->u->connect_ms : px->u->send_ms, 1);
+    return 0;
+}
+
+/* ---- the response to the client ---- */
+
+/* Turns the server's head into the client's and queues it. -1 if it will
+ * not do. */
+static int send_head(conn *c, proxy *px)
+{
+    const htd_response *h = &px->head;
+    char extra[PX_IN + 256];
+    wbuf b = {extra, 0, sizeof extra, 0};
+    const char *ctype = NULL;
+    char ct[512];
+    for (size_t i = 0; i < h->nheaders; i++) {
+        htd_str n = h->headers[i].name, v = h->headers[i].value;
+        if (response_owns_header(n) || hop_by_hop(n, NULL)) continue;
+        if (htd_str_ieq(n, "content-type", 12)) {
+            if (v.len < sizeof ct) {
+                memcpy(ct, v.p, v.len);
+                ct[v.len] = 0;
+                ctype = ct;
+            }
+            continue;
+        }
+        /* and what the server's Connection named */
+        int named = 0;
+        for (size_t k = 0; k < h->nheaders && !named; k++) {
+            if (!htd_str_ieq(h->headers[k].name, "connection", 10)) continue;
+            htd_str cv = h->headers[k].value;
+            for (size_t s = 0; s + n.len <= cv.len && !named; s++)
+                named = strncasecmp(cv.p + s, n.p, n.len) == 0 &&
+                        (s == 0 || cv.p[s - 1] == ',' || cv.p[s - 1] == ' ') &&
+                        (s + n.len == cv.len || cv.p[s + n.len] == ',' || cv.p[s + n.len] == ' ');
+        }
+        if (named) continue;
+        wput(&b, n.p, n.len);
+        wputs(&b, ": ");
+        wput(&b, v.p, v.len);
+        wputs(&b, "\r\n");
+    }
+    wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
+    int st = h->status;
+    resp rs = {.status = st,
+               .reason = h->reason.len ? h->reason.p : NULL,
+               .reason_len = h->reason.len,
+               .ctype = ctype,
+               .length = -1};
+    px->bodyless = c->head_only || st == 204 || st == 304;
+    if (st == 204 || st == 304) {
+        rs.ctype = st == 304 ? NULL : ctype;
+    } else if (h->content_length >= 0) {
+        rs.length = h->content_length; /* HEAD too: it says what GET would send */
+    } else if (!c->head_only) {
+        if (c->req->r->version == 11) {
+            px->chunked_out = 1;
+            wputs(&b, "Transfer-Encoding: chunked\r\n");
+        } else {
+            c->keep_alive = 0; /* HTTP/1.0: the end of the body is the end of the connection */
+        }
+    }
+    if (b.over) return -1;
+    rs.extra = extra;
+    rs.extra_len = b.len;
+    if (response_head(c, &rs) < 0) return -1;
+    px->status = st;
+    px->head_sent = 1;
+    return 0;
+}
+
+/* ---- the request ends ---- */
+
+static void px_free(proxy *px)
+{
+    unlist(px);
+    drop_up(px, 0);
+    site_release(px->st);
+    free(px);
+}
+
+/* The request lets go: the response is whole (the connection to the
+ * server may go back to the loop's list), or the client went. */
+static void release(struct htd_req *hr)
+{
+    void **slot = req_slot(hr, &proxy_module);
+    proxy *px = *slot;
+    *slot = NULL;
+    if (!px) return;
+    px->c = NULL;
+    int reuse = px->finished && !px->up_close && px->state == PX_DONE;
+    unlist(px);
+    drop_up(px, reuse);
+    px_free(px);
+}
+
+/* Before the head went out: an error in place of the response. */
+static int fail(conn *c, proxy *px, int status, const char *why)
+{
+    const upstream_server *sv = px->server >= 0 ? &px->u->servers[px->server] : NULL;
+    fprintf(stderr, "htd: proxy: upstream %s%s%s: %d: %s\n", px->u->name, sv ? " server " : "",
+            sv ? sv->name : "", status, why);
+    if (sv && status >= 502) server_failed(px);
+    if (px->head_sent) { /* half a response is out: only closing tells the client */
+        conn_close(c);
+        return GEN_GONE;
+    }
+    drop_up(px, 0);
+    unlist(px);
+    conn_error(c, status, why, 1);
+    return GEN_DONE;
+}
+
+/* The response's body is whole. */
+static int finish(conn *c, proxy *px)
+{
+    px->state = PX_DONE;
+    px->finished = 1;
+    unlist(px);
+    if (px->chunked_out && conn_out_copy(c, "0\r\n\r\n", 5) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    if (px->has_body && !px->body_done) px->up_close = 1; /* the server answered early */
+    conn_seal(c);
+    conn_log(c, px->status, px->sent);
+    return GEN_DONE;
+}
+
+/* ---- moving bytes ---- */
+
+/* Sends what px->out holds and then the request body as it comes. 0, or
+ * -1 with errno when the server is gone; EAGAIN is 0 (its event resumes). */
+static int send_more(conn *c, proxy *px, const char **why)
+{
+    for (;;) {
+        if (px->o_off < px->o_len) {
+            ssize_t n = send(px->up->fd, px->out + px->o_off, px->o_len - px->o_off,
+                             MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) {
+                set_deadline(px, px->u->send_ms, 1);
+                return 0;
+            }
+            if (n < 0) {
+                *why = "the server closed the connection while the request was sent";
+                return -1;
+            }
+            px->o_off += (size_t)n;
+            continue;
+        }
+        if (!px->has_body || px->body_done) return 0;
+        /* The next piece of the body, from the read buffer or the socket. */
+        if (!conn_body_pending(c)) {
+            px->body_done = 1;
+            if (px->req_chunked) {
+                memcpy(px->out, "0\r\n\r\n", 5);
+                px->o_off = 0;
+                px->o_len = 5;
+                continue;
+            }
+            return 0;
+        }
+        if (c->rbuf && c->rpos < c->rlen) {
+            size_t avail = c->rlen - c->rpos, consumed, dlen;
+            size_t room = sizeof px->out - 32; /* for the chunk's framing */
+            if (avail > room) avail = room;
+            char *p = px->out + (px->req_chunked ? 20 : 0);
+            memcpy(p, c->rbuf + c->rpos, avail);
+            int rc = conn_body_take(c, p, avail, &consumed, &dlen, why);
+            if (rc < 0) return -2;
+            c->rpos += (uint32_t)consumed;
+            if (!dlen) continue;
+            if (px->req_chunked) {
+                char hex[20];
+                int hl = snprintf(hex, sizeof hex, "%zx\r\n", dlen);
+                memmove(px->out + 20 - hl, hex, (size_t)hl);
+                memcpy(px->out + 20 + dlen, "\r\n", 2);
+                px->o_off = 20 - (size_t)hl;
+                px->o_len = 20 + dlen + 2;
+            } else {
+                px->o_off = 0;
+                px->o_len = dlen;
+            }
+            continue;
+        }
+        if (!c->readable) {
+            unlist(px); /* the client's turn: its body timer watches it */
+            conn_arm_body_timer(c);
+            return 0;
+        }
+        int r = conn_fill(c);
+        if (r == IO_AGAIN) {
+            unlist(px);
+            conn_arm_body_timer(c);
+            return 0;
+        }
+        if (r == IO_ERROR) {
+            *why = "the client went away during the request body";
+            return -2;
+        }
+    }
+}
+
+/* Passes on what the server sent of the body in px->in[0..i_len): GEN_*. */
+static int pass_body(conn *c, proxy *px, size_t len, int eof)
+{
+    const char *why;
+    char *p = px->in;
+    size_t dlen = len;
+    if (px->up_chunked && len) {
+        ssize_t used = htd_chunked_decode(&px->dec, p, len, &dlen, &why);
+        if (used < 0) return fail(c, px, 502, why);
+        if ((size_t)used < len) px->up_close = 1; /* bytes after the body: not reusable */
+    } else if (px->left >= 0 && (int64_t)dlen > px->left) {
+        dlen = (size_t)px->left; /* more than promised */
+        px->up_close = 1;
+    }
+    if (px->left >= 0) px->left -= (int64_t)dlen;
+    int done = px->up_chunked ? px->dec.done : px->left == 0;
+    if (dlen && !px->bodyless) {
+        /* The last piece is copied: px goes when the request ends, before
+         * the queue is sent. */
+        if (conn_out_chunk(c, p, dlen, px->chunked_out, done || eof) < 0) {
+            conn_close(c);
+            return GEN_GONE;
+        }
+        px->sent += dlen;
+    }
+    if (done) return finish(c, px);
+    if (eof) {
+        if (px->up_chunked || px->left > 0)
+            return fail(c, px, 502, "the server's response ended before its body did");
+        px->up_close = 1; /* a body that ends with the connection */
+        return finish(c, px);
+    }
+    if (!c->out) return -1; /* nothing queued (a HEAD, or bytes not of the body): read on */
+    unlist(px); /* the client's turn: its send timeout watches it */
+    return GEN_MORE;
+}
+
+/* Waits for the server: once the request is sent, its next bytes are due
+ * within read_timeout (before, the send timeout or the client's body timer
+ * watches). */
+static int wait_server(proxy *px)
+{
+    if (px->state != PX_SEND) set_deadline(px, px->u->read_ms, px->state != PX_BODY);
+    return GEN_WAIT;
+}
+
+/* Reads from the server: the head, then the body. GEN_*, or -1 for a new
+ * attempt made. */
+static int receive(conn *c, proxy *px)
+{
+    int parse = 0; /* a head may be whole in what is read already */
+    for (;;) {
+        ssize_t n = 0;
+        int eof = 0;
+        if (!parse) {
+            size_t off = px->state == PX_BODY ? 0 : px->i_len;
+            if (off == sizeof px->in)
+                return fail(c, px, 502, "the server's response head is too large");
+            n = recv(px->up->fd, px->in + off, sizeof px->in - off, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return wait_server(px);
+            if (n < 0) {
+                if (px->state != PX_BODY && try_again(px, 0)) return -1;
+                return fail(c, px, 502, "the server reset the connection");
+            }
+            eof = n == 0;
+            px->got += (size_t)n;
+            if (px->state == PX_BODY) {
+                int rc = pass_body(c, px, (size_t)n, eof);
+                if (rc != -1) return rc;
+                continue;
+            }
+            px->i_len += (size_t)n;
+            if (eof && px->i_len == 0) {
+                if (try_again(px, 0)) return -1;
+                return fail(c, px, 502, "the server closed the connection without a response");
+            }
+        }
+        parse = 0;
+        const char *why;
+        memset(&px->hp, 0, sizeof px->hp);
+        int r = htd_parse_response(&px->hp, px->in, px->i_len, sizeof px->in, &px->head, &why);
+        if (r < 0) return fail(c, px, 502, why);
+        if (r == 0) {
+            if (eof) return fail(c, px, 502, "the server's response ended inside its head");
+            continue;
+        }
+        if (px->head.status < 200) {
+            if (px->head.status == 101)
+                return fail(c, px, 502, "the server switched protocols, which was not asked for");
+            /* 100 Continue and the like: the client had its own. */
+            memmove(px->in, px->in + r, px->i_len - (size_t)r);
+            px->i_len -= (size_t)r;
+            parse = px->i_len > 0;
+            continue;
+        }
+        server_ok(px->u, px->server);
+        if (!px->head.keep_alive) px->up_close = 1;
+        if (send_head(c, px) < 0) return fail(c, px, 502, "the server's response head is too large");
+        px->state = PX_BODY;
+        int nobody = c->req->r->method_id == HTD_M_HEAD || px->status == 204 || px->status == 304;
+        px->up_chunked = !nobody && px->head.chunked;
+        px->left = nobody ? 0 : px->head.content_length;
+        size_t rest = px->i_len - (size_t)r;
+        memmove(px->in, px->in + r, rest);
+        px->i_len = 0;
+        if (nobody) {
+            if (rest) px->up_close = 1;
+            return finish(c, px);
+        }
+        if (!px->up_chunked && px->left < 0) px->up_close = 1; /* ends with the connection */
+        if (rest || eof || px->left == 0) {
+            int rc = pass_body(c, px, rest, eof);
+            if (rc != -1) return rc;
+        }
+    }
+}
+
+/* The request's generator (module.h). */
+static int step(conn *c)
+{
+    proxy *px = PX_OF(c);
+    if (!px) return GEN_DONE;
+    if (c->hup && !conn_body_pending(c)) { /* the client went: so does the request */
+        conn_close(c);
+        return GEN_GONE;
+    }
+    if (px->state == PX_DONE) return GEN_DONE;
+    if (px->deadline && loop_now(px->pl->w->loop) >= px->deadline) {
+        if (!px->timeout_504 || px->head_sent) {
+            fprintf(stderr, "htd: proxy: upstream %s server %s: timed out in the response\n",
+                    px->u->name, px->u->servers[px->server].name);
+            conn_close(c);
+            return GEN_GONE;
+        }
+        return fail(c, px, 504,
+                    px->connecting ? "the server did not accept the connection in time"
+                    : px->o_off < px->o_len || (px->has_body && !px->body_done)
+                        ? "the server did not take the request in time"
+                        : "the server did not answer in time");
+    }
+    if (px->connecting) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(px->up->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+        if (err == EINPROGRESS || err == EALREADY) return GEN_WAIT;
+        if (err) {
+            char why[160];
+            snprintf(why, sizeof why, "cannot connect: %s", strerror(err));
+            fprintf(stderr, "htd: proxy: upstream %s server %s: %s\n", px->u->name,
+                    px->u->servers[px->server].name, why);
+            server_failed(px);
+            if (try_again(px, 1)) return step(c);
+            return fail(c, px, 502, "the server refused the connection");
+        }
+        px->connecting = 0;
+        set_deadline(px, px->u->send_ms, 1);
+    }
+    for (;;) {
+        const char *why = NULL;
+        int s = send_more(c, px, &why);
+        if (s == -2) { /* the client's body is bad, or the client went */
+            if (px->head_sent) {
+                conn_close(c);
+                return GEN_GONE;
+            }
+            drop_up(px, 0);
+            unlist(px);
+            conn_error(c, 400, why, 0);
+            return GEN_DONE;
+        }
+        if (s < 0) {
+            /* The server stopped reading: its answer may be waiting. */
+            if (!px->got && try_again(px, 0)) continue;
+            px->up_close = 1;
+        }
+        if (px->state == PX_SEND && px->o_off == px->o_len && (!px->has_body || px->body_done))
+            px->state = PX_HEAD;
+        int rc = receive(c, px);
+        if (rc == -1) continue; /* a new attempt: go on */
+        return rc;
+    }
+}
+
+/* ---- events ---- */
+
+static void up_event(watcher *ev, uint32_t events)
+{
+    upconn *uc = (upconn *)ev;
+    if (uc->fd < 0) return; /* closed earlier in this batch */
+    proxy *px = uc->px;
+    if (!px) {
+        /* Idle: room to write again says nothing; the server closing it,
+         * or sending what nobody asked for, ends it. */
+        char b;
+        if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+        if (recv(uc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) return;
+        pxloop *pl = uc->pl;
+        for (upconn **p = &pl->idle; *p; p = &(*p)->next)
+            if (*p == uc) {
+                *p = uc->next;
+                break;
+            }
+        up_close(uc);
+        return;
+    }
+    if (px->c && px->c->state == CS_GEN) conn_resume(px->c);
+}
+
+/* Once a second while requests are under way: those past their deadline
+ * run (their step answers 504, or cuts the response). */
+static void px_tick(htd_timer *t)
+{
+    pxloop *pl = (pxloop *)((char *)t - offsetof(pxloop, tick));
+    htd_timer_disarm(&pl->tick);
+    uint64_t now = loop_now(pl->w->loop);
+    for (proxy *px = pl->active, *next; px; px = next) {
+        next = px->next;
+        if (px->deadline && now >= px->deadline && px->c && px->c->state == CS_GEN)
+            conn_resume(px->c); /* may free px: next was read first */
+    }
+    if (pl->active) htd_timer_arm(pl->ticks, &pl->tick, now);
+}
+
+/* ---- the content phase ---- */
+
+static int content_phase(struct htd_req *hr)
+{
+    const upstream *u = hr->sc ? hr->sc->proxy : NULL;
+    if (!u) return MOD_DECLINED;
+    conn *c = hr->c;
+    const htd_request *r = hr->r;
+    if (r->method_id == HTD_M_CONNECT) return 405;
+    pxloop *pl = pxloop_of(c->w);
+    proxy *px = pl ? malloc(sizeof *px) : NULL;
+    void **slot = req_slot(hr, &proxy_module);
+    if (!px || !slot) {
+        free(px);
+        return 500;
+    }
+    memset(px, 0, offsetof(proxy, out));
+    px->pl = pl;
+    px->u = u;
+    px->c = c;
+    px->server = -1;
+    px->left = -1;
+    px->has_body = r->chunked || r->content_length > 0;
+    px->idempotent = r->method_id == HTD_M_GET || r->method_id == HTD_M_HEAD ||
+                     r->method_id == HTD_M_PUT || r->method_id == HTD_M_DELETE ||
+                     r->method_id == HTD_M_OPTIONS;
+    if (build_head(px, hr, c) < 0) {
+        free(px);
+        conn_answer(c, 431, "the request head is too large to pass on", NULL, 0);
+        return MOD_DONE;
+    }
+    px->server = pick(u, -1, loop_clock());
+    if (px->server < 0) {
+        free(px);
+        conn_answer(c, 502, "every server of the upstream is down", NULL, 0);
+        return MOD_DONE;
+    }
+    px->st = site_hold(c->w->site);
+    *slot = px;
+    while (attempt(px) < 0) {
+        int next = px->retried ? -1 : pick(u, px->server, loop_clock());
+        px->retried = 1;
+        if (next < 0) {
+            *slot = NULL;
+            px_free(px);
+            conn_answer(c, 502, "the server refused the connection", NULL, 0);
+            return MOD_DONE;
+        }
+        px->server = next;
+    }
+    if (px->has_body) conn_take_body(c);
+    htd_timer_disarm(&c->timer);
+    hr->gen = step; /* the phases end in GEN */
+    return MOD_DONE;
+}
+
+static void free_local(void *state)
+{
+    pxloop *pl = state;
+    while (pl->idle) {
+        upconn *uc = pl->idle;
+        pl->idle = uc->next;
+        loop_unwatch(pl->w->loop, &uc->ev);
+        close(uc->fd);
+        free(uc);
+    }
+    free(pl);
+}
+
+/* Nothing proxied in the first site: not in the content phase at all. A
+ * reload that adds an upstream needs a restart, as prices do. */
+typedef struct proxying {
+    int any;
+} proxying;
+
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    (void)cfg;
+    if (!(*state = calloc(1, sizeof(proxying)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
+{
+    (void)reg, (void)err, (void)errlen;
+    ((proxying *)state)->any = st->nupstreams > 0;
+    return 0;
+}
+
+static int wanted(const void *state, int ph)
+{
+    return ph == PH_CONTENT && ((const proxying *)state)->any;
+}
+
+const htd_module proxy_module = {
+    .name = "proxy",
+    .phase = {[PH_CONTENT] = content_phase},
+    .init = init,
+    .fini = free,
+    .start = start,
+    .wanted = wanted,
+    .release = release,
+    .free_local = free_local,
+};

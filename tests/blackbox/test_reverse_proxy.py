@@ -1,0 +1,460 @@
+"""The reverse proxy (upstreams, `proxy = "NAME"`, --proxy): small upstream
+servers the tests start, which can misbehave on command (by path): GET,
+HEAD, POST and PUT round trips byte-exact (8 MiB both ways, chunked and
+not), keep-alive reuse of upstream connections counted at the upstream,
+502 for a refused connection, a reset, a malformed head, both
+Content-Length and Transfer-Encoding, two Content-Lengths, a bad chunk and
+a short body; 504 when the server does not answer or take the request in
+time; a retry on the second server for GET but not for POST; passive
+health; round robin and least_conn spreading; X-Forwarded-*, Forwarded and
+Via set and hop-by-hop fields dropped both ways; and a slow client on a
+fast upstream with htd's memory staying bounded."""
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+
+import harness
+from harness import ConfDir, check, connect, eq, get, req, start_htd_config, wait_until
+
+
+def pattern(n):
+    block = hashlib.sha256(b"htd").digest() * 32  # 1 KiB
+    return (block * (n // len(block) + 1))[:n]
+
+
+class Upstream:
+    """An HTTP/1.1 server on 127.0.0.1 with a thread per connection; what
+    it does is chosen by the request's path. It counts the connections it
+    accepted and the requests it served."""
+
+    def __init__(self, name="up"):
+        self.name = name
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.requests = []  # (method, target, headers, body)
+        self.lock = threading.Lock()
+        self.closing = False
+        self.conns = []
+        self.stall = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.closing = True
+        self.stall.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for c in list(self.conns):
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _read_request(self, f):
+        line = f.readline()
+        if not line:
+            return None
+        method, target, _ = line.decode("latin-1").split(" ", 2)
+        headers = []
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            headers.append((k, v.strip()))
+        hd = {k.lower(): v for k, v in headers}
+        body = b""
+        if hd.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(f.readline().split(b";")[0], 16)
+                if size == 0:
+                    while f.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                body += f.read(size)
+                f.readline()
+        elif "content-length" in hd:
+            body = f.read(int(hd["content-length"]))
+        return method, target, headers, body
+
+    def _serve(self, c):
+        f = c.makefile("rb")
+        try:
+            while True:
+                r = self._read_request(f)
+                if r is None:
+                    return
+                with self.lock:
+                    self.requests.append(r)
+                if not self._answer(c, *r):
+                    return
+        except (OSError, ValueError):
+            return
+        finally:
+            c.close()
+
+    def _answer(self, c, method, target, headers, body):
+        path = target.split("?")[0]
+        send = c.sendall
+        if path == "/echo":
+            send(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + (b"" if method == "HEAD" else body))
+        elif path == "/echo-chunked":
+            send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 100000):
+                piece = body[i:i + 100000]
+                send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            send(b"0\r\n\r\n")
+        elif path == "/seen":
+            doc = json.dumps({"method": method, "target": target, "headers": headers,
+                              "body": len(body)}).encode()
+            send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: X-Hop\r\nX-Hop: secret\r\n"
+                 b"Keep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\n" % len(doc) + doc)
+        elif path == "/name":
+            b = self.name.encode()
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+        elif path == "/slow-name":
+            time.sleep(0.3)
+            b = self.name.encode()
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+        elif path == "/big":
+            n = int(target.split("=")[1])
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
+            data = pattern(n)
+            for i in range(0, n, 1 << 20):
+                send(data[i:i + (1 << 20)])
+        elif path == "/close-delimited":
+            send(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+            return False
+        elif path == "/status":
+            code = int(target.split("=")[1])
+            send(b"HTTP/1.1 %d Whatever\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n" % code)
+        elif path == "/bad/cl-te":
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"5\r\nhello\r\n0\r\n\r\n")
+        elif path == "/bad/two-cl":
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
+        elif path == "/bad/chunk":
+            send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+        elif path == "/bad/short":
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..")
+            return False
+        elif path == "/bad/garbage":
+            send(b"HELLO THERE\r\n\r\n")
+            return False
+        elif path == "/reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        elif path == "/silent":
+            self.stall.wait(10)
+            return False
+        else:
+            send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+
+class Proxied:
+    """htd with upstreams over the Upstream servers given."""
+
+    def __init__(self, ups, extra_upstream="", rules=None, top="", threads=2):
+        self.ups = ups
+        servers = ", ".join('"%s"' % u.addr for u in ups)
+        conf = ('root = "www";\n%s'
+                'upstreams = ( { name = "app"; servers = [%s]; %s } );\n'
+                'rules = ( %s );\n' % (top, servers, extra_upstream,
+                                       rules or '{ prefix = "/"; proxy = "app"; }'))
+        self.cd = ConfDir({"www/local.txt": b"served here\n"})
+        self.srv = start_htd_config(conf, confdir=self.cd, threads=threads)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.srv.stop()
+        self.srv.cleanup()
+        self.cd.cleanup()
+        for u in self.ups:
+            u.stop()
+        return False
+
+
+def test_proxy_round_trips_byte_exact_both_ways_chunked_and_not(ctx):
+    with Proxied([Upstream()]) as p:
+        data = pattern(8 << 20)
+        for method in ("POST", "PUT"):
+            r = get(p.srv, "/echo", method, headers=[("Content-Length", str(len(data)))],
+                    body=data)
+            eq((r.status, len(r.body)), (200, len(data)), method)
+            check(r.body == data, "%s: the body differs" % method)
+        # chunked to htd, chunked from the upstream
+        c = connect(p.srv)
+        c.send(b"POST /echo-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for i in range(0, len(data), 1 << 20):
+            piece = data[i:i + (1 << 20)]
+            c.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        r = c.read_response()
+        c.close()
+        eq((r.status, r.chunked), (200, True), "chunked both ways")
+        check(r.body == data, "the chunked body differs")
+        r = get(p.srv, "/big?n=%d" % (8 << 20))
+        check(r.body == pattern(8 << 20), "8 MiB down")
+        r = get(p.srv, "/echo", "HEAD")
+        eq((r.status, r.get("Content-Length"), r.body), (200, "0", b""), "HEAD")
+        r = get(p.srv, "/close-delimited")
+        eq((r.status, r.body), (200, b"until the end"), "a body that ends with the connection")
+        eq(get(p.srv, "/status?c=304").status, 304, "304 passed on")
+        eq(get(p.srv, "/nothing").status, 404, "the upstream's 404")
+
+
+def test_proxy_keeps_upstream_connections_alive_and_reuses_them(ctx):
+    up = Upstream()
+    with Proxied([up], threads=1) as p:
+        c = connect(p.srv)
+        for i in range(20):
+            c.send(req("/name"))
+            eq(c.read_response().body, b"up", "request %d" % i)
+        c.close()
+        for i in range(10):
+            eq(get(p.srv, "/name").body, b"up", "fresh client %d" % i)
+        check(up.accepted <= 2, "30 requests over %d upstream connections" % up.accepted)
+        eq(len(up.requests), 30, "every request reached the upstream")
+
+
+def test_proxy_502_for_refused_reset_malformed_and_smuggling_responses(ctx):
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()  # nothing listens there now
+    cd = ConfDir({"www/x": b"x"})
+    srv = start_htd_config('root = "www";\nupstreams = ( { name = "gone"; servers = '
+                           '["127.0.0.1:%d"]; } );\nrules = ( { prefix = "/"; proxy = "gone"; } );\n'
+                           % port, confdir=cd)
+    try:
+        eq(get(srv, "/").status, 502, "a refused connection")
+        t = time.monotonic()
+        eq(get(srv, "/").status, 502, "the server left out: 502 at once")
+        check(time.monotonic() - t < 1, "at once")
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+    with Proxied([Upstream()], extra_upstream="max_fails = 1000;") as p:
+        for path in ("/reset", "/bad/garbage", "/bad/cl-te", "/bad/two-cl"):
+            r = get(p.srv, path)
+            eq(r.status, 502, path)
+            check(b"hello" not in r.body, "%s: nothing of the response passed on" % path)
+        # a bad chunk or a short body after the head went out: the response is cut
+        for path in ("/bad/chunk", "/bad/short"):
+            c = connect(p.srv)
+            c.send(req(path))
+            raw = c.read_to_eof()
+            c.close()
+            check(raw.startswith(b"HTTP/1.1 502") or not raw.endswith(b"0\r\n\r\n"),
+                  "%s: never a whole response: %r" % (path, raw[:200]))
+        eq(get(p.srv, "/name").status, 200, "the server still serves")
+
+
+def test_proxy_504_when_the_server_does_not_answer_in_time(ctx):
+    up = Upstream()
+    with Proxied([up], extra_upstream="read_timeout = 1; max_fails = 1000;") as p:
+        t = time.monotonic()
+        r = get(p.srv, "/silent")
+        took = time.monotonic() - t
+        eq(r.status, 504, "no answer")
+        check(0.9 <= took < 4, "after the 1 s read timeout: %.2f s" % took)
+    # a server that takes nothing of the request body: the send timeout
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.bind(("127.0.0.1", 0))
+    slow.listen(8)
+    held = []
+    threading.Thread(target=lambda: held.append(slow.accept()), daemon=True).start()
+    cd = ConfDir({"www/x": b"x"})
+    srv = start_htd_config('root = "www";\nupstreams = ( { name = "s"; servers = ["127.0.0.1:%d"]; '
+                           'send_timeout = 1; } );\nrules = ( { prefix = "/"; proxy = "s"; } );\n'
+                           % slow.getsockname()[1], confdir=cd)
+    try:
+        data = pattern(16 << 20)
+        c = connect(srv)
+        c.send(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(data))
+        sender = threading.Thread(target=lambda: _send_quietly(c, data), daemon=True)
+        sender.start()
+        r = c.read_response()
+        eq(r.status, 504, "the request not taken")
+        c.close()
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+        slow.close()
+
+
+def _send_quietly(c, data):
+    try:
+        c.sock.sendall(data)
+    except OSError:
+        pass
+
+
+def test_proxy_retries_get_on_the_second_server_but_not_post(ctx):
+    good = Upstream("good")
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    # a server that accepts and resets: the request reached it
+    rst = Upstream("rst")
+    cd = ConfDir({"www/x": b"x"})
+    conf = ('root = "www";\nupstreams = ( { name = "a"; servers = ["%s", "%s"]; max_fails = 1000; } );\n'
+            'rules = ( { prefix = "/"; proxy = "a"; } );\n' % (rst.addr, good.addr))
+    srv = start_htd_config(conf, confdir=cd, threads=1)
+    try:
+        # round robin starts at the first server: /reset there, then retried
+        seen = set()
+        for i in range(4):
+            r = get(srv, "/reset")
+            seen.add(r.status)
+        eq(seen, {502}, "the good server resets too on /reset")
+        names = [get(srv, "/name").body for _ in range(4)]
+        eq(sorted(set(names)), [b"good", b"rst"], "both serve")
+        # GET /reset on rst: retried on good, which also resets (502); the
+        # count shows the retry
+        before = len(good.requests)
+        get(srv, "/reset")
+        get(srv, "/reset")
+        check(len(good.requests) - before >= 1, "a GET that failed was tried on the other server")
+        before_rst, before_good = len(rst.requests), len(good.requests)
+        r1 = get(srv, "/reset", "POST", headers=[("Content-Length", "2")], body=b"hi")
+        r2 = get(srv, "/reset", "POST", headers=[("Content-Length", "2")], body=b"hi")
+        eq((r1.status, r2.status), (502, 502), "POSTs")
+        eq(len(rst.requests) - before_rst + len(good.requests) - before_good, 2,
+           "each POST went to one server only")
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+        good.stop()
+        rst.stop()
+    # connect refused: tried on the other server whatever the method
+    good = Upstream("good")
+    cd = ConfDir({"www/x": b"x"})
+    conf = ('root = "www";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:%d", "%s"]; } );\n'
+            'rules = ( { prefix = "/"; proxy = "a"; } );\n' % (dead_port, good.addr))
+    srv = start_htd_config(conf, confdir=cd, threads=1)
+    try:
+        for i in range(4):
+            r = get(srv, "/echo", "POST", headers=[("Content-Length", "2")], body=b"ok")
+            eq((r.status, r.body), (200, b"ok"), "POST %d: a refused connect goes elsewhere" % i)
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+        good.stop()
+
+
+def test_proxy_passive_health_leaves_a_failing_server_out_then_tries_it_again(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    with Proxied([a, b], extra_upstream="max_fails = 2; fail_timeout = 1;",
+                 threads=1) as p:
+        for i in range(6):
+            get(p.srv, "/bad/garbage")
+        # both failed twice: out for 1 s, so 502 at once
+        r = get(p.srv, "/name")
+        eq(r.status, 502, "every server out")
+        time.sleep(1.2)
+        eq(get(p.srv, "/name").status, 200, "tried again after fail_timeout")
+
+
+def test_proxy_round_robin_and_least_conn_spread_requests(ctx):
+    ups = [Upstream("a"), Upstream("b"), Upstream("c")]
+    with Proxied(ups, threads=1) as p:
+        names = [get(p.srv, "/name").body for _ in range(30)]
+        eq(sorted(names.count(n) for n in (b"a", b"b", b"c")), [10, 10, 10], "round robin")
+    ups = [Upstream("a"), Upstream("b")]
+    with Proxied(ups, extra_upstream='balance = "least_conn";', threads=1) as p:
+        # one slow request on a; the next goes to b, which has none
+        results = []
+        th = threading.Thread(target=lambda: results.append(get(p.srv, "/slow-name").body))
+        th.start()
+        time.sleep(0.1)
+        fast = [get(p.srv, "/name").body for _ in range(3)]
+        th.join()
+        check(results[0] not in fast, "least_conn: %r while %r was busy" % (fast, results))
+
+
+def test_proxy_sets_forwarded_fields_and_drops_hop_by_hop_both_ways(ctx):
+    up = Upstream()
+    with Proxied([up]) as p:
+        r = get(p.srv, "/seen?x=1", headers=[
+            ("Connection", "X-Private, keep-alive"), ("X-Private", "drop me"),
+            ("Keep-Alive", "timeout=9"), ("TE", "trailers"), ("Proxy-Authorization", "Basic x"),
+            ("X-Forwarded-For", "6.6.6.6"), ("Forwarded", "for=6.6.6.6"), ("X-Kept", "1")])
+        eq(r.status, 200, "status")
+        doc = json.loads(r.body)
+        names = [k.lower() for k, v in doc["headers"]]
+        hd = {k.lower(): v for k, v in doc["headers"]}
+        for gone in ("x-private", "keep-alive", "te", "proxy-authorization", "connection"):
+            check(gone not in names, "%s passed to the upstream: %r" % (gone, doc["headers"]))
+        eq(hd.get("x-kept"), "1", "an end-to-end field")
+        eq(hd.get("x-forwarded-for"), "127.0.0.1", "a client's own X-Forwarded-For is not trusted")
+        eq(hd.get("forwarded"), "for=127.0.0.1;proto=http;host=localhost", "Forwarded")
+        eq((hd.get("x-forwarded-proto"), hd.get("via")), ("http", "1.1 htd"), "proto and Via")
+        eq(doc["target"], "/seen?x=1", "the target as sent")
+        for gone in ("X-Hop", "Keep-Alive"):
+            check(not r.has(gone), "%s passed to the client: %r" % (gone, r.headers))
+        eq((r.get("X-Kept"), r.get("Via")), ("yes", "1.1 htd"), "the response's own fields")
+        # a rule without proxy under the proxied one is served here
+    with Proxied([Upstream()], rules='{ prefix = "/"; proxy = "app"; }, '
+                 '{ exact = "/local.txt"; proxy = "off"; }') as p:
+        eq(get(p.srv, "/local.txt").body, b"served here\n", "proxy = \"off\"")
+
+
+def test_proxy_slow_client_on_a_fast_upstream_keeps_memory_bounded(ctx):
+    up = Upstream()
+    with Proxied([up], threads=1) as p:
+        n = 256 << 20
+        c = connect(p.srv, rcvbuf=65536)
+        c.send(req("/big?n=%d" % n))
+        time.sleep(1.0)  # the upstream could send it all by now, if htd read it all
+        rss = _rss_kib(p.srv.proc.pid)
+        check(rss < 64 * 1024, "htd's memory with a 256 MiB response not read: %d KiB" % rss)
+        got = 0
+        while got < 4 << 20:
+            d = c.sock.recv(1 << 16)
+            check(d, "closed early")
+            got += len(d)
+        c.close()
+
+
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
