@@ -378,8 +378,8 @@ void conn_answer(conn *c, int status, const char *why, const char *extra, size_t
 static int body_too_slow(conn *c, size_t n)
 {
     const htd_config *cfg = &c->w->srv->cfg;
-    if (!cfg->min_body_rate) return 0;
-    uint32_t now = (uint32_t)c->w->now | 1; /* 0 means "no window yet" */
+    if (!cfg->min_body_rate || c->body_left == CONN_STREAM) return 0; /* a tunnel may idle */
+    uint32_t now = (uint32_t)c->w->now | 1;                           /* 0 means "no window yet" */
     uint32_t window = cfg->min_body_window_ms ? cfg->min_body_window_ms : 10000;
     if (!c->body_window_at) c->body_window_at = now;
     c->body_window_bytes =
@@ -404,7 +404,7 @@ int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dle
         done = c->chunked.done;
     } else {
         size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
-        c->body_left -= k;
+        if (c->body_left != CONN_STREAM) c->body_left -= k;
         *consumed = *dlen = k;
         done = c->body_left == 0;
     }
@@ -528,6 +528,14 @@ void conn_take_body(conn *c)
         hr->continued = 1;
         send_continue(c);
     }
+}
+
+void conn_take_stream(conn *c)
+{
+    c->body_chunked = 0;
+    c->body_left = CONN_STREAM;
+    c->keep_alive = 0;
+    conn_take_body(c);
 }
 
 void conn_read_body(conn *c)

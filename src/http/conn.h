@@ -52,6 +52,12 @@ void conn_resume_request(conn *c);
 /* A module takes the request's body (it will read it, not drop it): a
  * client that waits for 100 Continue before sending it gets it now. */
 void conn_take_body(conn *c);
+/* For a module that makes the connection a tunnel once its response head
+ * (101 Switching Protocols) is queued: whatever the client sends from now
+ * on, as it comes and unframed, is the module's through conn_body_take
+ * (never too slow: a tunnel may idle), until the client ends its side
+ * (conn_fill says IO_ERROR); the connection closes after the response. */
+void conn_take_stream(conn *c);
 /* For a module in the content phase: read the whole request body (within
  * the request's body_max, else the server's max_body: beyond it, 413) into
  * the request, then ask the module again. */

@@ -53,7 +53,7 @@ typedef struct conn {
     char *rbuf;              /* RBUF_SIZE, from the loop's pool, or NULL when idle */
     uint32_t rpos, rlen;     /* unconsumed input is rbuf[rpos..rlen) */
     struct htd_req *req;     /* from the first byte of a head until its response is queued */
-    uint64_t body_left;      /* Content-Length bytes still to read */
+    uint64_t body_left;      /* Content-Length bytes still to read; CONN_STREAM: a tunnel's */
     htd_chunked chunked;
     char *body; /* BODY: what a handler will get */
     size_t body_len, body_cap;
@@ -67,6 +67,10 @@ static inline struct htd_req *conn_current(const conn *c)
 {
     return c->req && c->req->r ? c->req : NULL;
 }
+
+/* body_left of a connection that is a tunnel (conn_take_stream): the
+ * client's bytes go on until it ends its side. */
+#define CONN_STREAM UINT64_MAX
 
 /* Is some of the request's body still to be read? */
 static inline int conn_body_pending(const conn *c)

@@ -69,15 +69,16 @@ typedef struct upstream {
     char *name;
     upstream_server *servers;
     size_t nservers;
-    int balance;         /* BALANCE_* */
-    unsigned keepalive;  /* idle connections kept per loop and server */
-    unsigned connect_ms; /* a connect that takes longer: 504 */
-    unsigned read_ms;    /* the server silent this long while a response is awaited: 504 */
-    unsigned send_ms;    /* the server taking nothing of the request this long: 504 */
-    unsigned max_fails;  /* failures in a row that leave a server out ... */
-    unsigned fail_ms;    /* ... for this long */
-    char *host;          /* the Host sent, or NULL for the client's */
-    atomic_uint next;    /* round robin: the next turn */
+    int balance;           /* BALANCE_* */
+    unsigned keepalive;    /* idle connections kept per loop and server */
+    unsigned connect_ms;   /* a connect that takes longer: 504 */
+    unsigned read_ms;      /* the server silent this long while a response is awaited: 504 */
+    unsigned send_ms;      /* the server taking nothing of the request this long: 504 */
+    unsigned max_fails;    /* failures in a row that leave a server out ... */
+    unsigned fail_ms;      /* ... for this long */
+    char *host;            /* the Host sent, or NULL for the client's */
+    uint8_t transform_203; /* a response compressed on the fly is a 203 (else 200) */
+    atomic_uint next;      /* round robin: the next turn */
 } upstream;
 
 /* What a rule may set and otherwise inherits from its vhost. The pointers

@@ -45,7 +45,9 @@
 #include "cgienv.h"
 #include "chunked.h"
 #include "conn.h"
+#include "encoding.h"
 #include "fields.h"
+#include "gzip.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
@@ -79,7 +81,7 @@ struct pxloop {
     htd_timer tick;
 };
 
-enum { PX_SEND, PX_HEAD, PX_BODY, PX_DONE };
+enum { PX_SEND, PX_HEAD, PX_BODY, PX_TUNNEL, PX_DONE };
 
 struct proxy {
     conn *c; /* NULL once the request let go */
@@ -95,7 +97,10 @@ struct proxy {
     uint8_t timeout_504; /* what the deadline means: 504 (else a cut) */
     uint8_t has_body, body_done, req_chunked, bodyless, head_sent, chunked_out, up_close;
     uint8_t idempotent, finished, counted;
-    uint8_t blamed; /* the attempt's failure is counted against its server */
+    uint8_t blamed;  /* the attempt's failure is counted against its server */
+    uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
+    uint8_t client_done;
+    uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
     int status;
     int64_t left; /* response body bytes still due (Content-Length), or -1 */
     uint8_t up_chunked;
@@ -264,7 +269,7 @@ static int pick(const upstream *u, int not, uint64_t now)
         }
         for (size_t k = 0; k < u->nservers; k++) {
             size_t j = (i + k) % u->nservers;
-            if ((int)j != not && !server_down(&u->servers[j], now)) return (int)j;
+            if ((int)j != not &&!server_down(&u->servers[j], now)) return (int)j;
         }
         break;
     }
@@ -322,20 +327,12 @@ static void unlist(proxy *px)
 
 /* ---- the request to the server ---- */
 
-static int hop_by_hop(htd_str name, const htd_request *r)
+/* Does a Connection field of the message's h[0..nh) list the token tok? */
+static int connection_says(const htd_header *h, size_t nh, const char *tok, size_t n)
 {
-    static const struct {
-        const char *s;
-        size_t n;
-    } names[] = {{"connection", 10},       {"keep-alive", 10},     {"te", 2},
-                 {"transfer-encoding", 17}, {"upgrade", 7},        {"trailer", 7},
-                 {"proxy-connection", 16},  {"proxy-authorization", 19}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
-    /* and every field that Connection names */
-    for (size_t i = 0; r && i < r->nheaders; i++) {
-        if (!htd_str_ieq(r->headers[i].name, "connection", 10)) continue;
-        htd_str v = r->headers[i].value;
+    for (size_t i = 0; i < nh; i++) {
+        if (!htd_str_ieq(h[i].name, "connection", 10)) continue;
+        htd_str v = h[i].value;
         size_t k = 0;
         while (k < v.len) {
             while (k < v.len && (v.p[k] == ',' || v.p[k] == ' ' || v.p[k] == '\t'))
@@ -343,10 +340,29 @@ static int hop_by_hop(htd_str name, const htd_request *r)
             size_t s = k;
             while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
                 k++;
-            if (k > s && name.len == k - s && strncasecmp(name.p, v.p + s, k - s) == 0) return 1;
+            if (k - s == n && strncasecmp(v.p + s, tok, n) == 0) return 1;
         }
     }
     return 0;
+}
+
+/* Is name a field of one hop only, in the message of fields h[0..nh)? */
+static int hop_by_hop(htd_str name, const htd_header *h, size_t nh)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } names[] = {{"connection", 10},
+                 {"keep-alive", 10},
+                 {"te", 2},
+                 {"transfer-encoding", 17},
+                 {"upgrade", 7},
+                 {"trailer", 7},
+                 {"proxy-connection", 16},
+                 {"proxy-authorization", 19}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
+    return connection_says(h, nh, name.p, name.len); /* and what Connection names */
 }
 
 typedef struct wbuf {
@@ -396,10 +412,10 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     htd_str xff = {NULL, 0};
     for (size_t i = 0; i < r->nheaders; i++) {
         htd_str n = r->headers[i].name, v = r->headers[i].value;
-        if (hop_by_hop(n, r) || htd_str_ieq(n, "host", 4) || htd_str_ieq(n, "content-length", 14) ||
-            htd_str_ieq(n, "expect", 6) || htd_str_ieq(n, "forwarded", 9) ||
-            htd_str_ieq(n, "x-forwarded-proto", 17) || htd_str_ieq(n, "x-forwarded-host", 16) ||
-            htd_str_ieq(n, "via", 3))
+        if (hop_by_hop(n, r->headers, r->nheaders) || htd_str_ieq(n, "host", 4) ||
+            htd_str_ieq(n, "content-length", 14) || htd_str_ieq(n, "expect", 6) ||
+            htd_str_ieq(n, "forwarded", 9) || htd_str_ieq(n, "x-forwarded-proto", 17) ||
+            htd_str_ieq(n, "x-forwarded-host", 16) || htd_str_ieq(n, "via", 3))
             continue;
         if (htd_str_ieq(n, "x-forwarded-for", 15)) {
             xff = v;
@@ -442,6 +458,12 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
         wputs(&b, "\"");
     }
     wputs(&b, r->version == 10 ? "\r\nVia: 1.0 htd\r\n" : "\r\nVia: 1.1 htd\r\n");
+    if (px->upgrade) { /* the one hop-by-hop request the server must see */
+        htd_str up = htd_request_header(r, "upgrade", 7);
+        wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
+        wput(&b, up.p, up.len);
+        wputs(&b, "\r\n");
+    }
     if (!px->has_body && r->content_length == 0) wputs(&b, "Content-Length: 0\r\n");
     if (px->has_body) {
         if (r->chunked) {
@@ -534,6 +556,35 @@ static int attempt(proxy *px)
 
 /* ---- the response to the client ---- */
 
+/* Is the server's 200 to be compressed on the fly (and so be a 203, the
+ * content no longer the origin's)? Only with gzip on, for a client that
+ * takes gzip, a body of a compressible type not encoded already, and a
+ * server that did not forbid it (Cache-Control: no-transform). */
+static int to_transform(conn *c, const htd_response *h)
+{
+    if (!c->w->srv->cfg.gzip || h->status != 200) return 0;
+    if (h->content_length >= 0 && h->content_length < GZIP_MIN) return 0;
+    htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
+    if (ce.p && !htd_str_ieq(ce, "identity", 8)) return 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
+            htd_str v = h->headers[i].value;
+            for (size_t k = 0; k + 12 <= v.len; k++)
+                if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 0;
+        }
+    htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
+    char type[128];
+    if (!ct.p || ct.len >= sizeof type) return 0;
+    memcpy(type, ct.p, ct.len);
+    type[ct.len] = 0;
+    if (!gzip_compressible(type)) return 0;
+    htd_str ae = htd_request_known(c->req->r, HTD_H_ACCEPT_ENCODING);
+    if (!ae.p) return 0;
+    unsigned q[ENC_COUNT];
+    htd_accept_encoding(ae, q);
+    return htd_choose_encoding(q, 1u << ENC_IDENTITY | 1u << ENC_GZIP) == ENC_GZIP;
+}
+
 /* Turns the server's head into the client's and queues it. -1 if it will
  * not do. */
 static int send_head(conn *c, proxy *px)
@@ -543,9 +594,17 @@ static int send_head(conn *c, proxy *px)
     wbuf b = {extra, 0, sizeof extra, 0};
     const char *ctype = NULL;
     char ct[512];
+    px->gz = (uint8_t)to_transform(c, h);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, NULL)) continue;
+        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
+        if (px->gz && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
+            wputs(&b, "ETag: W/"); /* the same content, not the same bytes */
+            wput(&b, v.p, v.len);
+            wputs(&b, "\r\n");
+            continue;
+        }
         if (htd_str_ieq(n, "content-type", 12)) {
             if (v.len < sizeof ct) {
                 memcpy(ct, v.p, v.len);
@@ -554,17 +613,6 @@ static int send_head(conn *c, proxy *px)
             }
             continue;
         }
-        /* and what the server's Connection named */
-        int named = 0;
-        for (size_t k = 0; k < h->nheaders && !named; k++) {
-            if (!htd_str_ieq(h->headers[k].name, "connection", 10)) continue;
-            htd_str cv = h->headers[k].value;
-            for (size_t s = 0; s + n.len <= cv.len && !named; s++)
-                named = strncasecmp(cv.p + s, n.p, n.len) == 0 &&
-                        (s == 0 || cv.p[s - 1] == ',' || cv.p[s - 1] == ' ') &&
-                        (s + n.len == cv.len || cv.p[s + n.len] == ',' || cv.p[s + n.len] == ' ');
-        }
-        if (named) continue;
         wput(&b, n.p, n.len);
         wputs(&b, ": ");
         wput(&b, v.p, v.len);
@@ -572,15 +620,30 @@ static int send_head(conn *c, proxy *px)
     }
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
     int st = h->status;
+    if (px->gz) {
+        /* 203 Non-Authoritative Information: the content was changed on
+         * its way (RFC 9110 15.3.4), unless the upstream says not to. */
+        if (px->u->transform_203) st = 203;
+        wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+    }
+    if (st == 101) {
+        htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);
+        wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
+        wput(&b, up.p, up.len);
+        wputs(&b, "\r\n");
+        c->keep_alive = 1; /* no Connection: close beside it; the tunnel ends the connection */
+    }
     resp rs = {.status = st,
                .reason = h->reason.len ? h->reason.p : NULL,
                .reason_len = h->reason.len,
                .ctype = ctype,
                .length = -1};
     px->bodyless = c->head_only || st == 204 || st == 304;
-    if (st == 204 || st == 304) {
+    if (st == 101) {
+        /* no length, no framing: the bytes that follow are the tunnel's */
+    } else if (st == 204 || st == 304) {
         rs.ctype = st == 304 ? NULL : ctype;
-    } else if (h->content_length >= 0) {
+    } else if (h->content_length >= 0 && !px->gz) {
         rs.length = h->content_length; /* HEAD too: it says what GET would send */
     } else if (!c->head_only) {
         if (c->req->r->version == 11) {
@@ -591,11 +654,18 @@ static int send_head(conn *c, proxy *px)
         }
     }
     if (b.over) return -1;
+    if (st != h->status) rs.reason = NULL, rs.reason_len = 0; /* the usual phrase for it */
+    rs.status = st;
     rs.extra = extra;
     rs.extra_len = b.len;
     if (response_head(c, &rs) < 0) return -1;
     px->status = st;
     px->head_sent = 1;
+    if (px->gz && !px->bodyless) {
+        response_body_start(c->req, st, px->chunked_out);
+        if (gzip_install(c->req) < 0) return -1;
+    }
+    if (px->bodyless) px->gz = 0;
     return 0;
 }
 
@@ -647,11 +717,12 @@ static int finish(conn *c, proxy *px)
     px->state = PX_DONE;
     px->finished = 1;
     unlist(px);
+    if (px->has_body && !px->body_done) px->up_close = 1; /* the server answered early */
+    if (px->gz) return GEN_DONE; /* the filter had the end: the last chunk and the log follow it */
     if (px->chunked_out && conn_out_copy(c, "0\r\n\r\n", 5) < 0) {
         conn_close(c);
         return GEN_GONE;
     }
-    if (px->has_body && !px->body_done) px->up_close = 1; /* the server answered early */
     conn_seal(c);
     conn_log(c, px->status, px->sent);
     return GEN_DONE;
@@ -665,8 +736,7 @@ static int send_more(conn *c, proxy *px, const char **why)
 {
     for (;;) {
         if (px->o_off < px->o_len) {
-            ssize_t n = send(px->up->fd, px->out + px->o_off, px->o_len - px->o_off,
-                             MSG_NOSIGNAL);
+            ssize_t n = send(px->up->fd, px->out + px->o_off, px->o_len - px->o_off, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) {
                 set_deadline(px, px->u->send_ms, 1);
@@ -748,7 +818,16 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
     }
     if (px->left >= 0) px->left -= (int64_t)dlen;
     int done = px->up_chunked ? px->dec.done : px->left == 0;
-    if (dlen && !px->bodyless) {
+    if (px->gz && (dlen || done || eof)) {
+        /* Through the filter, the end with the last piece: the filter's
+         * output is queued by reference, so it is not called again before
+         * that is sent. The last piece stays in px until the request ends. */
+        if (response_body(c, p, dlen, done || eof) < 0) {
+            conn_close(c);
+            return GEN_GONE;
+        }
+        px->sent += dlen;
+    } else if (dlen && !px->bodyless) {
         /* The last piece is copied: px goes when the request ends, before
          * the queue is sent. */
         if (conn_out_chunk(c, p, dlen, px->chunked_out, done || eof) < 0) {
@@ -765,7 +844,7 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
         return finish(c, px);
     }
     if (!c->out) return -1; /* nothing queued (a HEAD, or bytes not of the body): read on */
-    unlist(px); /* the client's turn: its send timeout watches it */
+    unlist(px);             /* the client's turn: its send timeout watches it */
     return GEN_MORE;
 }
 
@@ -819,6 +898,22 @@ static int receive(conn *c, proxy *px)
             if (eof) return fail(c, px, 502, "the server's response ended inside its head");
             continue;
         }
+        if (px->head.status == 101 && px->upgrade) {
+            server_ok(px->u, px->server);
+            if (send_head(c, px) < 0)
+                return fail(c, px, 502, "the server's response head is too large");
+            conn_take_stream(c);
+            px->state = PX_TUNNEL;
+            px->up_close = 1;
+            size_t rest = px->i_len - (size_t)r;
+            if (rest) { /* what the server sent at once: the client's first */
+                if (conn_out_copy(c, px->in + r, rest) < 0)
+                    return fail(c, px, 500, "out of memory");
+                px->sent += rest;
+            }
+            px->i_len = 0;
+            return GEN_MORE;
+        }
         if (px->head.status < 200) {
             if (px->head.status == 101)
                 return fail(c, px, 502, "the server switched protocols, which was not asked for");
@@ -830,7 +925,8 @@ static int receive(conn *c, proxy *px)
         }
         server_ok(px->u, px->server);
         if (!px->head.keep_alive) px->up_close = 1;
-        if (send_head(c, px) < 0) return fail(c, px, 502, "the server's response head is too large");
+        if (send_head(c, px) < 0)
+            return fail(c, px, 502, "the server's response head is too large");
         px->state = PX_BODY;
         int nobody = c->req->r->method_id == HTD_M_HEAD || px->status == 204 || px->status == 304;
         px->up_chunked = !nobody && px->head.chunked;
@@ -850,16 +946,73 @@ static int receive(conn *c, proxy *px)
     }
 }
 
+/* PX_TUNNEL: bytes both ways as they come, until the server ends (the
+ * client ending its side ends the server's input). GEN_*. */
+static int tunnel(conn *c, proxy *px)
+{
+    for (;;) {
+        if (px->o_off < px->o_len) {
+            ssize_t n = send(px->up->fd, px->out + px->o_off, px->o_len - px->o_off, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno != EAGAIN) { /* the server went: so does the tunnel */
+                conn_close(c);
+                return GEN_GONE;
+            }
+            if (n > 0) {
+                px->o_off += (size_t)n;
+                continue;
+            }
+        } else if (!px->client_done) {
+            px->o_off = px->o_len = 0;
+            if (c->rbuf && c->rpos < c->rlen) {
+                size_t avail = c->rlen - c->rpos, consumed, dlen;
+                if (avail > sizeof px->out) avail = sizeof px->out;
+                const char *why;
+                memcpy(px->out, c->rbuf + c->rpos, avail);
+                (void)conn_body_take(c, px->out, avail, &consumed, &dlen, &why);
+                c->rpos += (uint32_t)consumed;
+                px->o_len = dlen;
+                continue;
+            }
+            if (c->readable || c->hup) {
+                int r = conn_fill(c);
+                if (r == IO_DONE) continue;
+                if (r == IO_ERROR) { /* the client is done: the server reads its end */
+                    px->client_done = 1;
+                    shutdown(px->up->fd, SHUT_WR);
+                }
+            }
+        }
+        ssize_t n = recv(px->up->fd, px->in, sizeof px->in, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            set_deadline(px, px->u->read_ms, 0);
+            return GEN_WAIT;
+        }
+        if (n <= 0) return finish(c, px);
+        px->got += (size_t)n;
+        if (conn_out_chunk(c, px->in, (size_t)n, 0, 0) < 0) {
+            conn_close(c);
+            return GEN_GONE;
+        }
+        px->sent += (size_t)n;
+        unlist(px);
+        return GEN_MORE;
+    }
+}
+
 /* The request's generator (module.h). */
 static int step(conn *c)
 {
     proxy *px = PX_OF(c);
     if (!px) return GEN_DONE;
-    if (c->hup && !conn_body_pending(c)) { /* the client went: so does the request */
+    if (c->hup && !conn_body_pending(c) && px->state != PX_TUNNEL) { /* the client went */
         conn_close(c);
         return GEN_GONE;
     }
     if (px->state == PX_DONE) return GEN_DONE;
+    if (px->state == PX_TUNNEL && !(px->deadline && loop_now(px->pl->w->loop) >= px->deadline))
+        return tunnel(c, px);
     if (px->deadline && loop_now(px->pl->w->loop) >= px->deadline) {
         if (!px->timeout_504 || px->head_sent) {
             fprintf(stderr, "htd: proxy: upstream %s server %s: timed out in the response\n",
@@ -979,6 +1132,9 @@ static int content_phase(struct htd_req *hr)
     px->server = -1;
     px->left = -1;
     px->has_body = r->chunked || r->content_length > 0;
+    htd_str upg = htd_request_header(r, "upgrade", 7);
+    px->upgrade = upg.len && r->version == 11 && !px->has_body &&
+                  connection_says(r->headers, r->nheaders, "upgrade", 7);
     px->idempotent = r->method_id == HTD_M_GET || r->method_id == HTD_M_HEAD ||
                      r->method_id == HTD_M_PUT || r->method_id == HTD_M_DELETE ||
                      r->method_id == HTD_M_OPTIONS;

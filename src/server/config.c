@@ -925,9 +925,10 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
  * server may be a group { address = "..."; weight = 2; }. */
 static int parse_upstreams(builder *b, const config_setting_t *list)
 {
-    static const char *const keys[] = {
-        "name",         "servers",      "balance",   "keepalive",    "host", "connect_timeout",
-        "read_timeout", "send_timeout", "max_fails", "fail_timeout", NULL};
+    static const char *const keys[] = {"name",         "servers",       "balance",
+                                       "keepalive",    "host",          "connect_timeout",
+                                       "read_timeout", "send_timeout",  "max_fails",
+                                       "fail_timeout", "transform_203", NULL};
     if (!list) return 0;
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
         return bfail(b, list,
@@ -1008,6 +1009,12 @@ static int parse_upstreams(builder *b, const config_setting_t *list)
                              "", "");
             u->keepalive = (unsigned)d;
         }
+        u->transform_203 = 1;
+        if ((s = config_setting_get_member(g, "transform_203"))) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return bfail(b, s, "transform_203 must be true or false%s%s", "", "");
+            u->transform_203 = (uint8_t)config_setting_get_bool(s);
+        }
         upstream_defaults(u);
     }
     return 0;
@@ -1057,6 +1064,7 @@ static int flag_proxies(builder *b, vhost *top, int rules)
             upstream *u = add_upstream(b, NULL, name);
             if (!u || add_server(b, NULL, u, server, 1) < 0) return -1;
             u->keepalive = 32;
+            u->transform_203 = 1;
             upstream_defaults(u);
             continue;
         }

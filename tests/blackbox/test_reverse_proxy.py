@@ -10,12 +10,14 @@ health; round robin and least_conn spreading; X-Forwarded-*, Forwarded and
 Via set and hop-by-hop fields dropped both ways; and a slow client on a
 fast upstream with htd's memory staying bounded."""
 
+import base64
 import hashlib
 import json
 import os
 import socket
 import threading
 import time
+import zlib
 
 import harness
 from harness import ConfDir, check, connect, eq, get, req, start_htd_config, wait_until
@@ -170,6 +172,42 @@ class Upstream:
         elif path == "/reset":
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             return False
+        elif path == "/ws":
+            hd = {k.lower(): v for k, v in headers}
+            if hd.get("upgrade", "").lower() != "websocket" or "upgrade" not in \
+                    hd.get("connection", "").lower():
+                send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                return True
+            accept = base64.b64encode(hashlib.sha1(
+                (hd["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
+                .digest())
+            send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            f = c.makefile("rb")
+            while True:  # echo each text frame, unmasked, until a close frame
+                b0, b1 = f.read(2)
+                n = b1 & 0x7f
+                if n == 126:
+                    n = int.from_bytes(f.read(2), "big")
+                mask = f.read(4)
+                data = bytes(x ^ mask[i % 4] for i, x in enumerate(f.read(n)))
+                if b0 & 0x0f == 8:
+                    send(b"\x88\x00")
+                    return False
+                send(bytes([0x81, 126]) + len(data).to_bytes(2, "big") + data if n >= 126
+                     else bytes([0x81, len(data)]) + data)
+        elif path in ("/text", "/text-no-transform", "/text-chunked"):
+            text = b"a line of text that compresses well\n" * 400
+            cc = b"Cache-Control: no-transform\r\n" if path == "/text-no-transform" else b""
+            if path == "/text-chunked":
+                send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nETag: \"t1\"\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+                for i in range(0, len(text), 5000):
+                    send(b"%x\r\n" % len(text[i:i + 5000]) + text[i:i + 5000] + b"\r\n")
+                send(b"0\r\n\r\n")
+            else:
+                send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nETag: \"t1\"\r\n" + cc +
+                     b"Content-Length: %d\r\n\r\n" % len(text) + (b"" if method == "HEAD" else text))
         elif path == "/silent":
             self.stall.wait(10)
             return False
@@ -450,6 +488,68 @@ def test_proxy_slow_client_on_a_fast_upstream_keeps_memory_bounded(ctx):
             check(d, "closed early")
             got += len(d)
         c.close()
+
+
+def test_proxy_203_for_a_response_compressed_on_the_fly_and_200_with_no_transform(ctx):
+    text = b"a line of text that compresses well\n" * 400
+    gz = [("Accept-Encoding", "gzip")]
+    with Proxied([Upstream()], top="gzip = true;\n") as p:
+        for path in ("/text", "/text-chunked"):
+            r = get(p.srv, path, headers=gz)
+            eq((r.status, r.reason, r.get("Content-Encoding")),
+               (203, "Non-Authoritative Information", "gzip"), path)
+            eq(zlib.decompress(r.body, 31), text, "%s: the same content" % path)
+            eq((r.get("ETag"), r.get("Vary")), ('W/"t1"', "Accept-Encoding"), "weak ETag, Vary")
+            check(r.get("Content-Length") is None, "no length: chunked")
+        r = get(p.srv, "/text", "HEAD", headers=gz)
+        eq((r.status, r.get("Content-Encoding")), (203, "gzip"), "HEAD says what GET gets")
+        r = get(p.srv, "/text-no-transform", headers=gz)
+        eq((r.status, r.get("Content-Encoding"), r.body), (200, None, text),
+           "no-transform: passed on as it is")
+        r = get(p.srv, "/text")
+        eq((r.status, r.body, r.get("ETag")), (200, text, '"t1"'), "a client without gzip")
+    with Proxied([Upstream()], top="gzip = true;\n", extra_upstream="transform_203 = false;") as p:
+        r = get(p.srv, "/text", headers=gz)
+        eq((r.status, r.get("Content-Encoding")), (200, "gzip"), "transform_203 = false")
+        eq(zlib.decompress(r.body, 31), text, "compressed all the same")
+
+
+def _ws_frame(data, opcode=1):
+    mask = os.urandom(4)
+    body = bytes(x ^ mask[i % 4] for i, x in enumerate(data))
+    n = len(data)
+    head = bytes([0x80 | opcode, 0x80 | (n if n < 126 else 126)])
+    if n >= 126:
+        head += n.to_bytes(2, "big")
+    return head + mask + body
+
+
+def test_proxy_relays_a_websocket_both_ways(ctx):
+    with Proxied([Upstream()]) as p:
+        c = connect(p.srv)
+        key = base64.b64encode(os.urandom(16)).decode()
+        c.send(("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n" % key).encode())
+        r = c.read_response("HEAD")  # a 101 has no body
+        eq(r.status, 101, "switched")
+        eq((r.get("Upgrade"), r.get("Connection")), ("websocket", "Upgrade"), "the upgrade")
+        want = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        eq(r.get("Sec-WebSocket-Accept"), want, "the server's accept")
+        for msg in (b"hello", b"x" * 5000, "caf\u00e9".encode()):
+            c.send(_ws_frame(msg))
+            head = c.read_exact(2)
+            n = head[1] & 0x7f
+            if n == 126:
+                n = int.from_bytes(c.read_exact(2), "big")
+            eq((head[0], c.read_exact(n)), (0x81, msg), "echoed")
+        c.send(_ws_frame(b"", opcode=8))
+        eq(c.read_exact(2), b"\x88\x00", "the close frame")
+        check(c.at_eof(5), "the connection ends with the tunnel")
+        c.close()
+        # an upgrade the server does not take: an ordinary response
+        r = get(p.srv, "/ws", headers=[("Connection", "Upgrade"), ("Upgrade", "h2c")])
+        eq(r.status, 400, "refused upgrade")
 
 
 def _rss_kib(pid):
