@@ -81,6 +81,15 @@ typedef struct upstream {
     atomic_uint next;      /* round robin: the next turn */
 } upstream;
 
+/* keep_copies = { path = "htd-copies"; max_size = "1M"; max_count = 1000; }:
+ * the last good 200 to each proxied GET is kept on disk, and served as a
+ * 203 when the upstream fails (the proxy module). */
+typedef struct copies {
+    char *dir;          /* absolute; made when the first copy is kept */
+    uint64_t max_size;  /* a larger body is not kept */
+    unsigned max_count; /* beyond this many, the oldest go */
+} copies;
+
 /* What a rule may set and otherwise inherits from its vhost. The pointers
  * of a rule that inherits are its vhost's; `own` says which to free. */
 typedef struct scope {
@@ -94,6 +103,7 @@ typedef struct scope {
     const struct ratelimit *ratelimit; /* NULL: no rate limit (ratelimit.h) */
     const meter *meter;                /* NULL: free */
     const upstream *proxy;             /* NULL: served here; the site owns it */
+    const copies *copies;              /* NULL: none kept */
     uint8_t own;                       /* OWN_* bits */
 } scope;
 
@@ -104,7 +114,8 @@ enum {
     OWN_ERRDOCS = 8,
     OWN_RATELIMIT = 16,
     OWN_METER = 32,
-    OWN_PROXY = 64 /* proxy is set here ("off" included); nothing to free */
+    OWN_PROXY = 64, /* proxy is set here ("off" included); nothing to free */
+    OWN_COPIES = 128
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 

@@ -32,14 +32,19 @@
  */
 #include "proxy.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgienv.h"
@@ -48,6 +53,7 @@
 #include "encoding.h"
 #include "fields.h"
 #include "gzip.h"
+#include "jobs.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
@@ -101,6 +107,10 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
+    /* keep_copies: the copy's name, and the copy being made of a 200 */
+    char key[2 * 32 + 1];
+    char *cbuf;
+    size_t clen, ccap;
     int status;
     int64_t left; /* response body bytes still due (Content-Length), or -1 */
     uint8_t up_chunked;
@@ -669,10 +679,310 @@ static int send_head(conn *c, proxy *px)
     return 0;
 }
 
+/* ---- kept copies (keep_copies): the last good 200, for when the server fails ---- */
+
+/* A copy's file: "HTDCOPY1 TIME\n", a line "V NAME: VALUE\n" for each field
+ * the response varies on with the request's value of it, an empty line,
+ * the response's header lines (as sent, before any transformation) and
+ * an empty line, then the body. */
+#define COPY_MAGIC "HTDCOPY1 "
+
+/* The copy's name: SHA-256 of the vhost, the Host and the target. */
+static void copy_key(proxy *px, const struct htd_req *hr)
+{
+    const htd_request *r = hr->r;
+    unsigned char md[32];
+    unsigned mdlen = 0;
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    char vh[16];
+    int vl = snprintf(vh, sizeof vh, "%d\n", hr->vh ? hr->vh->idx : 0);
+    if (!x || !EVP_DigestInit_ex(x, EVP_sha256(), NULL) || !EVP_DigestUpdate(x, vh, (size_t)vl) ||
+        !EVP_DigestUpdate(x, r->host.p ? r->host.p : "", r->host.len) ||
+        !EVP_DigestUpdate(x, "\n", 1) || !EVP_DigestUpdate(x, r->target.p, r->target.len) ||
+        !EVP_DigestFinal_ex(x, md, &mdlen)) {
+        EVP_MD_CTX_free(x);
+        return; /* no name: no copy */
+    }
+    EVP_MD_CTX_free(x);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(px->key + 2 * i, 3, "%02x", md[i]);
+}
+
+static void copy_drop(proxy *px)
+{
+    free(px->cbuf);
+    px->cbuf = NULL;
+    px->clen = px->ccap = 0;
+}
+
+static int copy_put(proxy *px, const char *p, size_t n)
+{
+    if (!px->cbuf) return -1;
+    if (px->ccap - px->clen < n) {
+        size_t cap = px->ccap * 2 > px->clen + n ? px->ccap * 2 : px->clen + n;
+        char *nb = realloc(px->cbuf, cap);
+        if (!nb) {
+            copy_drop(px);
+            return -1;
+        }
+        px->cbuf = nb;
+        px->ccap = cap;
+    }
+    memcpy(px->cbuf + px->clen, p, n);
+    px->clen += n;
+    return 0;
+}
+
+/* Does a Cache-Control field of h list a directive that forbids keeping
+ * it? */
+static int not_to_keep(const htd_response *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++) {
+        htd_str n = h->headers[i].name, v = h->headers[i].value;
+        if (htd_str_ieq(n, "set-cookie", 10)) return 1; /* one client's */
+        if (htd_str_ieq(n, "vary", 4) && memchr(v.p, '*', v.len)) return 1;
+        if (!htd_str_ieq(n, "cache-control", 13)) continue;
+        for (size_t k = 0; k < v.len; k++)
+            if ((k + 8 <= v.len && strncasecmp(v.p + k, "no-store", 8) == 0) ||
+                (k + 7 <= v.len && strncasecmp(v.p + k, "private", 7) == 0))
+                return 1;
+    }
+    return 0;
+}
+
+/* A copy of the server's 200 begins, its head as the server sent it. */
+static void copy_begin(conn *c, proxy *px)
+{
+    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
+    const htd_response *h = &px->head;
+    if (!cp || !px->key[0] || h->status != 200 || c->req->r->method_id != HTD_M_GET ||
+        not_to_keep(h) || (h->content_length >= 0 && (uint64_t)h->content_length > cp->max_size))
+        return;
+    px->ccap = 4096;
+    if (!(px->cbuf = malloc(px->ccap))) return;
+    char line[64];
+    snprintf(line, sizeof line, COPY_MAGIC "%lld\n", (long long)time(NULL));
+    copy_put(px, line, strlen(line));
+    const htd_request *r = c->req->r;
+    for (size_t i = 0; i < h->nheaders; i++) { /* Vary: the request's values it depends on */
+        if (!htd_str_ieq(h->headers[i].name, "vary", 4)) continue;
+        htd_str v = h->headers[i].value;
+        size_t k = 0;
+        while (k < v.len) {
+            while (k < v.len && (v.p[k] == ',' || v.p[k] == ' ' || v.p[k] == '\t'))
+                k++;
+            size_t st = k;
+            while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
+                k++;
+            if (k == st) continue;
+            htd_str rv = htd_request_header(r, v.p + st, k - st);
+            copy_put(px, "V ", 2);
+            copy_put(px, v.p + st, k - st);
+            copy_put(px, ": ", 2);
+            copy_put(px, rv.p ? rv.p : "", rv.len);
+            copy_put(px, "\n", 1);
+        }
+    }
+    copy_put(px, "\n", 1);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        htd_str n = h->headers[i].name, v = h->headers[i].value;
+        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        copy_put(px, n.p, n.len);
+        copy_put(px, ": ", 2);
+        copy_put(px, v.p, v.len);
+        copy_put(px, "\r\n", 2);
+    }
+    copy_put(px, "\r\n", 2);
+}
+
+static void copy_body(conn *c, proxy *px, const char *p, size_t n)
+{
+    if (!px->cbuf) return;
+    if (px->clen + n > c->req->sc->copies->max_size + 65536 || copy_put(px, p, n) < 0)
+        copy_drop(px); /* too large to keep */
+}
+
+/* Writing a copy, on a pool thread: a file made whole, then renamed into
+ * place, and the oldest going beyond max_count. */
+typedef struct copy_job {
+    htd_job job; /* first */
+    char path[4096];
+    char dir[4096];
+    unsigned max_count;
+    char *buf;
+    size_t len;
+} copy_job;
+
+static void copy_write(htd_job *j)
+{
+    copy_job *cj = (copy_job *)j;
+    if (mkdir(cj->dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "htd: keep_copies: cannot make %s: %s\n", cj->dir, strerror(errno));
+        return;
+    }
+    static atomic_uint seq;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", cj->dir, (int)getpid(), atomic_fetch_add(&seq, 1));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "htd: keep_copies: cannot write %s: %s\n", tmp, strerror(errno));
+        return;
+    }
+    size_t off = 0;
+    while (off < cj->len) {
+        ssize_t n = write(fd, cj->buf + off, cj->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    close(fd);
+    if (off < cj->len || rename(tmp, cj->path) < 0) {
+        fprintf(stderr, "htd: keep_copies: cannot keep %s: %s\n", cj->path, strerror(errno));
+        unlink(tmp);
+        return;
+    }
+    /* Beyond max_count: the oldest go, one per copy kept. */
+    DIR *d = opendir(cj->dir);
+    if (!d) return;
+    unsigned n = 0;
+    char oldest[256] = "";
+    struct timespec ot = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        n++;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, 0) < 0) continue;
+        if (!oldest[0] || st.st_mtim.tv_sec < ot.tv_sec ||
+            (st.st_mtim.tv_sec == ot.tv_sec && st.st_mtim.tv_nsec < ot.tv_nsec)) {
+            ot = st.st_mtim;
+            snprintf(oldest, sizeof oldest, "%s", e->d_name);
+        }
+    }
+    if (n > cj->max_count && oldest[0]) unlinkat(dirfd(d), oldest, 0);
+    closedir(d);
+}
+
+static void copy_written(htd_job *j)
+{
+    copy_job *cj = (copy_job *)j;
+    free(cj->buf);
+    free(cj);
+}
+
+/* The copy is whole: to the disk, off the loop. */
+static void copy_end(conn *c, proxy *px)
+{
+    if (!px->cbuf) return;
+    const copies *cp = c->req->sc->copies;
+    copy_job *cj = malloc(sizeof *cj);
+    if (!cj) {
+        copy_drop(px);
+        return;
+    }
+    cj->job = (htd_job){.work = copy_write, .done = copy_written, .loop = c->w->loop};
+    snprintf(cj->dir, sizeof cj->dir, "%s", cp->dir);
+    snprintf(cj->path, sizeof cj->path, "%s/%s", cp->dir, px->key);
+    cj->max_count = cp->max_count;
+    cj->buf = px->cbuf;
+    cj->len = px->clen;
+    px->cbuf = NULL;
+    px->clen = px->ccap = 0;
+    jobs_submit(c->w->srv->jobs, &cj->job);
+}
+
+/* The server failed: its last good 200 to this request, if kept, as a 203
+ * with its Age. Read at once (a small file, on a rare path). 1 if served. */
+static int serve_copy(conn *c, proxy *px)
+{
+    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
+    if (!cp || !px->key[0]) return 0; /* a GET's or HEAD's */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", cp->dir, px->key);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    char *buf = NULL;
+    ssize_t got = -1;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size <= cp->max_size + 65536 &&
+        (buf = malloc((size_t)st.st_size + 1)))
+        got = read(fd, buf, (size_t)st.st_size);
+    close(fd);
+    if (got != st.st_size || got < (ssize_t)sizeof COPY_MAGIC) {
+        free(buf);
+        return 0;
+    }
+    buf[got] = 0;
+    char *end = buf + got, *q = buf + sizeof COPY_MAGIC - 1;
+    if (memcmp(buf, COPY_MAGIC, sizeof COPY_MAGIC - 1) != 0) goto bad;
+    long long stored = strtoll(q, &q, 10);
+    if (*q++ != '\n') goto bad;
+    while (q < end && *q == 'V') { /* the request must match what it varied on */
+        char *nl = memchr(q, '\n', (size_t)(end - q)), *colon = memchr(q, ':', (size_t)(end - q));
+        if (!nl || !colon || colon > nl || colon < q + 2) goto bad;
+        htd_str rv = htd_request_header(c->req->r, q + 2, (size_t)(colon - q - 2));
+        size_t vl = (size_t)(nl - colon - 2);
+        if (rv.len != vl || (vl && memcmp(rv.p, colon + 2, vl) != 0)) {
+            free(buf);
+            return 0;
+        }
+        q = nl + 1;
+    }
+    if (q >= end || *q++ != '\n') goto bad;
+    char *hend = NULL;
+    for (char *k = q; k + 1 < end; k++)
+        if (k[0] == '\r' && k[1] == '\n' &&
+            (k == q || (k >= q + 2 && k[-2] == '\r' && k[-1] == '\n'))) {
+            hend = k + 2;
+            break;
+        }
+    if (!hend) goto bad;
+    char extra[PX_IN + 128];
+    size_t hl = (size_t)(hend - 2 - q);
+    long long age = (long long)time(NULL) - stored;
+    int al = snprintf(extra, sizeof extra, "Age: %lld\r\nVia: 1.1 htd\r\n", age < 0 ? 0 : age);
+    if (hl + (size_t)al > sizeof extra) goto bad;
+    /* Content-Type goes in its place; the rest as kept. */
+    const char *ctype = NULL;
+    char ct[512];
+    size_t xl = (size_t)al;
+    for (char *k = q; k < q + hl;) {
+        char *eol = memchr(k, '\r', (size_t)(q + hl - k));
+        if (!eol) break;
+        if ((size_t)(eol - k) > 14 && strncasecmp(k, "content-type: ", 14) == 0 &&
+            (size_t)(eol - k - 14) < sizeof ct) {
+            memcpy(ct, k + 14, (size_t)(eol - k - 14));
+            ct[eol - k - 14] = 0;
+            ctype = ct;
+        } else {
+            memcpy(extra + xl, k, (size_t)(eol - k + 2));
+            xl += (size_t)(eol - k + 2);
+        }
+        k = eol + 2;
+    }
+    size_t blen = (size_t)(end - hend);
+    resp rs = {
+        .status = 203, .ctype = ctype, .length = (int64_t)blen, .extra = extra, .extra_len = xl};
+    if (response_head(c, &rs) < 0 || conn_out_copy(c, hend, blen) < 0) {
+        conn_out_rollback(c);
+        free(buf);
+        return 0;
+    }
+    free(buf);
+    conn_seal(c);
+    conn_log(c, 203, c->head_only ? 0 : blen);
+    return 1;
+bad:
+    fprintf(stderr, "htd: keep_copies: %s is not a kept copy\n", path);
+    free(buf);
+    return 0;
+}
+
 /* ---- the request ends ---- */
 
 static void px_free(proxy *px)
 {
+    copy_drop(px);
     unlist(px);
     drop_up(px, 0);
     site_release(px->st);
@@ -707,6 +1017,8 @@ static int fail(conn *c, proxy *px, int status, const char *why)
     }
     drop_up(px, 0);
     unlist(px);
+    copy_drop(px);
+    if (status >= 502 && serve_copy(c, px)) return GEN_DONE; /* a kept copy instead */
     conn_error(c, status, why, 1);
     return GEN_DONE;
 }
@@ -717,6 +1029,7 @@ static int finish(conn *c, proxy *px)
     px->state = PX_DONE;
     px->finished = 1;
     unlist(px);
+    copy_end(c, px);
     if (px->has_body && !px->body_done) px->up_close = 1; /* the server answered early */
     if (px->gz) return GEN_DONE; /* the filter had the end: the last chunk and the log follow it */
     if (px->chunked_out && conn_out_copy(c, "0\r\n\r\n", 5) < 0) {
@@ -818,6 +1131,7 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
     }
     if (px->left >= 0) px->left -= (int64_t)dlen;
     int done = px->up_chunked ? px->dec.done : px->left == 0;
+    if (dlen) copy_body(c, px, p, dlen);
     if (px->gz && (dlen || done || eof)) {
         /* Through the filter, the end with the last piece: the filter's
          * output is queued by reference, so it is not called again before
@@ -927,6 +1241,7 @@ static int receive(conn *c, proxy *px)
         if (!px->head.keep_alive) px->up_close = 1;
         if (send_head(c, px) < 0)
             return fail(c, px, 502, "the server's response head is too large");
+        copy_begin(c, px);
         px->state = PX_BODY;
         int nobody = c->req->r->method_id == HTD_M_HEAD || px->status == 204 || px->status == 304;
         px->up_chunked = !nobody && px->head.chunked;
@@ -1143,21 +1458,23 @@ static int content_phase(struct htd_req *hr)
         conn_answer(c, 431, "the request head is too large to pass on", NULL, 0);
         return MOD_DONE;
     }
+    if (hr->sc->copies && (r->method_id == HTD_M_GET || r->method_id == HTD_M_HEAD))
+        copy_key(px, hr);
     px->server = pick(u, -1, loop_clock());
-    if (px->server < 0) {
-        free(px);
-        conn_answer(c, 502, "every server of the upstream is down", NULL, 0);
-        return MOD_DONE;
-    }
     px->st = site_hold(c->w->site);
     *slot = px;
+    if (px->server < 0) {
+        fprintf(stderr, "htd: proxy: upstream %s: every server is left out\n", u->name);
+        if (!serve_copy(c, px))
+            conn_answer(c, 502, "every server of the upstream is down", NULL, 0);
+        return MOD_DONE; /* the release hook frees px */
+    }
     while (attempt(px) < 0) {
         int next = px->retried ? -1 : pick(u, px->server, loop_clock());
         px->retried = 1;
         if (next < 0) {
-            *slot = NULL;
-            px_free(px);
-            conn_answer(c, 502, "the server refused the connection", NULL, 0);
+            if (!serve_copy(c, px))
+                conn_answer(c, 502, "the server refused the connection", NULL, 0);
             return MOD_DONE;
         }
         px->server = next;

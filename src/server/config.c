@@ -262,6 +262,7 @@ static const char *const top_keys[] = {"listen",
                                        "price",
                                        "upstreams",
                                        "proxy",
+                                       "keep_copies",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -1037,6 +1038,38 @@ static int parse_proxy(builder *b, const config_setting_t *s, scope *sc)
                  name);
 }
 
+/* keep_copies = true; or false, or { path = "htd-copies"; max_size = "1M";
+ * max_count = 1000; }. */
+static int parse_copies(builder *b, const config_setting_t *s, scope *sc)
+{
+    static const char *const keys[] = {"path", "max_size", "max_count", NULL};
+    static const char shape[] = "keep_copies must be true, false or a group { path = "
+                                "\"htd-copies\"; max_size = \"1M\"; max_count = 1000; }%s%s";
+    sc->own |= OWN_COPIES;
+    sc->copies = NULL;
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_BOOL && !config_setting_get_bool(s)) return 0;
+    if (t != CONFIG_TYPE_BOOL && t != CONFIG_TYPE_GROUP) return bfail(b, s, shape, "", "");
+    copies *cp = calloc(1, sizeof *cp);
+    if (!cp) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->copies = cp;
+    const char *path = "htd-copies";
+    if (t == CONFIG_TYPE_GROUP) {
+        if (only_keys(b->f, s, "keep_copies", keys, b->err, b->errlen) < 0) return -1;
+        const config_setting_t *v = config_setting_get_member(s, "path");
+        if (v && get_string(b->f, v, &path, b->err, b->errlen) < 0) return -1;
+        if (!*path) return bfail(b, v, "keep_copies needs a path%s%s", "", "");
+        if (size(b->f, s, "max_size", &cp->max_size, b->err, b->errlen) < 0 ||
+            count(b->f, s, "max_count", &cp->max_count, 1, 10000000, b->err, b->errlen) < 0)
+            return -1;
+    }
+    if (!cp->max_size) cp->max_size = 1 << 20;
+    if (!cp->max_count) cp->max_count = 1000;
+    cp->dir = b->f ? resolve(b->f, path) : strdup(path);
+    if (!cp->dir) return bfail(b, s, "out of memory%s%s", "", "");
+    return 0;
+}
+
 static void inherit(scope *sc, const scope *from);
 
 /* --proxy PREFIX=http://HOST:PORT: an upstream of that one server (made
@@ -1102,6 +1135,7 @@ static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const v
         return -1;
     if ((s = config_setting_get_member(g, "price")) && parse_meter(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "proxy")) && parse_proxy(b, s, sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "keep_copies")) && parse_copies(b, s, sc) < 0) return -1;
     return 0;
 }
 
@@ -1123,13 +1157,15 @@ static void inherit(scope *sc, const scope *from)
     if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
     if (!(sc->own & OWN_PROXY)) sc->proxy = from->proxy;
+    if (!(sc->own & OWN_COPIES)) sc->copies = from->copies;
 }
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact",      "prefix",  "regex",  "redirect", "code",
-                                       "query",      "headers", "access", "auth",     "error_pages",
-                                       "rate_limit", "price",   "proxy",  NULL};
+    static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
+                                       "code",  "query",       "headers",    "access",
+                                       "auth",  "error_pages", "rate_limit", "price",
+                                       "proxy", "keep_copies", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1405,8 +1441,9 @@ static int flag_queues(builder *b, vhost *top)
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
-        "names",       "default", "root", "access_log", "log_format", "headers", "access", "auth",
-        "error_pages", "rules",   "cgi",  "rate_limit", "queues",     "price",   "proxy",  NULL};
+        "names",  "default", "root",        "access_log",  "log_format", "headers",
+        "access", "auth",    "error_pages", "rules",       "cgi",        "rate_limit",
+        "queues", "price",   "proxy",       "keep_copies", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1561,6 +1598,10 @@ static void scope_free(scope *sc)
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
     if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
     if (sc->own & OWN_METER) free((void *)sc->meter);
+    if (sc->own & OWN_COPIES && sc->copies) {
+        free(sc->copies->dir);
+        free((void *)sc->copies);
+    }
     if (sc->own & OWN_ERRDOCS) {
         errdoc *e = (errdoc *)sc->errdocs;
         for (size_t i = 0; i < sc->nerrdocs; i++)

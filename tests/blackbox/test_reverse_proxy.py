@@ -33,11 +33,11 @@ class Upstream:
     it does is chosen by the request's path. It counts the connections it
     accepted and the requests it served."""
 
-    def __init__(self, name="up"):
+    def __init__(self, name="up", port=0):
         self.name = name
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
@@ -56,11 +56,16 @@ class Upstream:
         self.closing = True
         self.stall.set()
         try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept, which holds the socket
+        except OSError:
+            pass
+        try:
             self.sock.close()
         except OSError:
             pass
         for c in list(self.conns):
             try:
+                c.shutdown(socket.SHUT_RDWR)  # a thread's makefile keeps the socket open
                 c.close()
             except OSError:
                 pass
@@ -208,6 +213,12 @@ class Upstream:
             else:
                 send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nETag: \"t1\"\r\n" + cc +
                      b"Content-Length: %d\r\n\r\n" % len(text) + (b"" if method == "HEAD" else text))
+        elif path in ("/kept", "/kept-no-store", "/kept-vary"):
+            b = ("%s from %s\n" % (path, self.name)).encode()
+            extra = {"/kept-no-store": b"Cache-Control: no-store\r\n",
+                     "/kept-vary": b"Vary: Accept-Language\r\n"}.get(path, b"")
+            send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Origin: yes\r\n" + extra +
+                 b"Content-Length: %d\r\n\r\n" % len(b) + b)
         elif path == "/silent":
             self.stall.wait(10)
             return False
@@ -512,6 +523,41 @@ def test_proxy_203_for_a_response_compressed_on_the_fly_and_200_with_no_transfor
         r = get(p.srv, "/text", headers=gz)
         eq((r.status, r.get("Content-Encoding")), (200, "gzip"), "transform_203 = false")
         eq(zlib.decompress(r.body, 31), text, "compressed all the same")
+
+
+def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
+    up = Upstream("first")
+    port = up.port
+    with Proxied([up], rules='{ prefix = "/"; proxy = "app"; keep_copies = { path = "copies"; '
+                 'max_size = "64K"; max_count = 2; }; }',
+                 extra_upstream="fail_timeout = 0.2;") as p:
+        fr = [("Accept-Language", "fr")]
+        eq(get(p.srv, "/kept").body, b"/kept from first\n", "a 200, kept")
+        eq(get(p.srv, "/kept-no-store").status, 200, "no-store: not kept")
+        eq(get(p.srv, "/kept-vary", headers=fr).status, 200, "kept for fr")
+        wait_until(lambda: os.path.isdir(p.cd.p("copies")) and len(os.listdir(p.cd.p("copies"))) == 2, what="two copies on disk")
+        time.sleep(1.1)
+        up.stop()
+        r = get(p.srv, "/kept")
+        eq((r.status, r.body, r.get("X-Origin"), r.get("Content-Type")),
+           (203, b"/kept from first\n", "yes", "text/plain"), "the kept copy")
+        check(int(r.get("Age")) >= 1, "Age: %r" % r.get("Age"))
+        eq(get(p.srv, "/kept", "HEAD").status, 203, "HEAD too")
+        eq(get(p.srv, "/kept-no-store").status, 502, "nothing kept of a no-store response")
+        eq(get(p.srv, "/kept-vary", headers=fr).status, 203, "the copy for fr")
+        eq(get(p.srv, "/kept-vary", headers=[("Accept-Language", "de")]).status, 502,
+           "no copy for de: Vary")
+        eq(get(p.srv, "/other").status, 502, "nothing kept")
+        back = Upstream("second", port=port)
+        time.sleep(0.3)  # fail_timeout
+        r = get(p.srv, "/kept")
+        eq((r.status, r.body), (200, b"/kept from second\n"), "200 again once it is back")
+        # max_count = 2: a third copy pushes the oldest out
+        get(p.srv, "/kept-vary", headers=fr)
+        get(p.srv, "/kept?x")
+        wait_until(lambda: len([f for f in os.listdir(p.cd.p("copies")) if not f.startswith(".")])
+                   == 2, what="at most max_count copies")
+        back.stop()
 
 
 def _ws_frame(data, opcode=1):
