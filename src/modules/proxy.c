@@ -1345,7 +1345,11 @@ static int step(conn *c)
         int err = 0;
         socklen_t el = sizeof err;
         if (getsockopt(px->up->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
-        if (err == EINPROGRESS || err == EALREADY) return GEN_WAIT;
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        /* No error yet and no peer: still connecting (its deadline runs). */
+        if (!err && getpeername(px->up->fd, (struct sockaddr *)&peer, &pl) < 0 && errno == ENOTCONN)
+            return GEN_WAIT;
         if (err) {
             char why[160];
             snprintf(why, sizeof why, "cannot connect: %s", strerror(err));

@@ -33,13 +33,18 @@ class Upstream:
     it does is chosen by the request's path. It counts the connections it
     accepted and the requests it served."""
 
-    def __init__(self, name="up", port=0):
+    def __init__(self, name="up", port=0, unix=None):
         self.name = name
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix)
+            self.port = None
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", port))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.accepted = 0
         self.requests = []  # (method, target, headers, body)
         self.lock = threading.Lock()
@@ -362,6 +367,85 @@ def test_proxy_504_when_the_server_does_not_answer_in_time(ctx):
         srv.cleanup()
         cd.cleanup()
         slow.close()
+
+
+def test_proxy_504_when_the_server_does_not_accept_the_connection_in_time(ctx):
+    # A listener nobody accepts on, its backlog full: further connects hang.
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(8):
+        f = socket.socket()
+        f.setblocking(False)
+        try:
+            f.connect(full.getsockname())
+        except BlockingIOError:
+            pass
+        fillers.append(f)
+    time.sleep(0.2)
+    cd = ConfDir({"www/x": b"x"})
+    srv = start_htd_config('root = "www";\nupstreams = ( { name = "s"; servers = ["127.0.0.1:%d"]; '
+                           'connect_timeout = 1; } );\nrules = ( { prefix = "/"; proxy = "s"; } );\n'
+                           % full.getsockname()[1], confdir=cd)
+    try:
+        t = time.monotonic()
+        r = get(srv, "/x")
+        took = time.monotonic() - t
+        eq(r.status, 504, "the connect timed out")
+        check(0.9 <= took < 4, "after the 1 s connect timeout: %.2f s" % took)
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+        for f in fillers:
+            f.close()
+        full.close()
+
+
+def test_proxy_to_a_unix_socket(ctx):
+    cd = ConfDir({"www/x": b"x"})
+    up = Upstream("unix", unix=cd.p("app.sock"))
+    srv = start_htd_config('root = "www";\nupstreams = ( { name = "u"; servers = ["unix:%s"]; } );\n'
+                           'rules = ( { prefix = "/"; proxy = "u"; } );\n' % cd.p("app.sock"),
+                           confdir=cd)
+    try:
+        for _ in range(3):
+            eq(get(srv, "/name").body, b"unix", "over the unix socket")
+        data = pattern(1 << 20)
+        r = get(srv, "/echo", "POST", headers=[("Content-Length", str(len(data)))], body=data)
+        check(r.body == data, "a body both ways")
+    finally:
+        srv.stop()
+        srv.cleanup()
+        up.stop()
+        cd.cleanup()
+
+
+def test_proxy_in_front_of_htd_itself(ctx):
+    files = {"www/a.txt": b"alpha\n", "www/big.bin": pattern(3 << 20)}
+    inner_cd = ConfDir(files)
+    inner = start_htd_config('root = "www";\n', confdir=inner_cd)
+    cd = ConfDir({"www/x": b"x"})
+    srv = start_htd_config('root = "www";\nupstreams = ( { name = "htd"; servers = ["127.0.0.1:%d"]; '
+                           'host = "inner.example"; } );\nrules = ( { prefix = "/"; proxy = "htd"; } );\n'
+                           % inner.port, confdir=cd)
+    try:
+        r = get(srv, "/big.bin")
+        eq((r.status, r.body == files["www/big.bin"]), (200, True), "3 MiB through")
+        eq(r.get("Via"), "1.1 htd", "Via")
+        r = get(srv, "/big.bin", headers=[("Range", "bytes=10-19")])
+        eq((r.status, r.body), (206, files["www/big.bin"][10:20]), "a range, passed on")
+        r = get(srv, "/a.txt", headers=[("If-None-Match", get(srv, "/a.txt").get("ETag"))])
+        eq(r.status, 304, "a conditional request")
+        eq(get(srv, "/missing").status, 404, "the inner 404")
+    finally:
+        srv.stop()
+        srv.cleanup()
+        cd.cleanup()
+        inner.stop()
+        inner.cleanup()
+        inner_cd.cleanup()
 
 
 def _send_quietly(c, data):
