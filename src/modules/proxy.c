@@ -337,21 +337,28 @@ static void unlist(proxy *px)
 
 /* ---- the request to the server ---- */
 
+/* The next element of the list v (RFC 9110 5.6.1) from *k on, or {NULL, 0}
+ * at its end. */
+static htd_str next_token(htd_str v, size_t *k)
+{
+    size_t i = *k;
+    while (i < v.len && (v.p[i] == ',' || v.p[i] == ' ' || v.p[i] == '\t'))
+        i++;
+    size_t st = i;
+    while (i < v.len && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t')
+        i++;
+    *k = i;
+    return i > st ? (htd_str){v.p + st, i - st} : (htd_str){NULL, 0};
+}
+
 /* Does a Connection field of the message's h[0..nh) list the token tok? */
 static int connection_says(const htd_header *h, size_t nh, const char *tok, size_t n)
 {
     for (size_t i = 0; i < nh; i++) {
         if (!htd_str_ieq(h[i].name, "connection", 10)) continue;
-        htd_str v = h[i].value;
         size_t k = 0;
-        while (k < v.len) {
-            while (k < v.len && (v.p[k] == ',' || v.p[k] == ' ' || v.p[k] == '\t'))
-                k++;
-            size_t s = k;
-            while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
-                k++;
-            if (k - s == n && strncasecmp(v.p + s, tok, n) == 0) return 1;
-        }
+        for (htd_str t; (t = next_token(h[i].value, &k)).p;)
+            if (t.len == n && strncasecmp(t.p, tok, n) == 0) return 1;
     }
     return 0;
 }
@@ -766,18 +773,11 @@ static void copy_begin(conn *c, proxy *px)
     const htd_request *r = c->req->r;
     for (size_t i = 0; i < h->nheaders; i++) { /* Vary: the request's values it depends on */
         if (!htd_str_ieq(h->headers[i].name, "vary", 4)) continue;
-        htd_str v = h->headers[i].value;
         size_t k = 0;
-        while (k < v.len) {
-            while (k < v.len && (v.p[k] == ',' || v.p[k] == ' ' || v.p[k] == '\t'))
-                k++;
-            size_t st = k;
-            while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
-                k++;
-            if (k == st) continue;
-            htd_str rv = htd_request_header(r, v.p + st, k - st);
+        for (htd_str t; (t = next_token(h->headers[i].value, &k)).p;) {
+            htd_str rv = htd_request_header(r, t.p, t.len);
             copy_put(px, "V ", 2);
-            copy_put(px, v.p + st, k - st);
+            copy_put(px, t.p, t.len);
             copy_put(px, ": ", 2);
             copy_put(px, rv.p ? rv.p : "", rv.len);
             copy_put(px, "\n", 1);

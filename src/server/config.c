@@ -836,22 +836,7 @@ static int upstream_addr(const char *spec, upstream_server *u, char *why, size_t
     }
     char host[256];
     const char *port;
-    const char *colon = strrchr(spec, ':');
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
-        memcpy(host, spec + 1, (size_t)(close - spec - 1));
-        host[close - spec - 1] = 0;
-        port = close + 2;
-    } else {
-        if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host) goto bad;
-        memcpy(host, spec, (size_t)(colon - spec));
-        host[colon - spec] = 0;
-        port = colon + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 1 || p > 65535) goto bad;
+    if (hostport_split(spec, host, sizeof host, &port) < 0 || !host[0] || atoi(port) < 1) goto bad;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
     int rc = getaddrinfo(host, port, &hints, &ai);
     if (rc != 0) {

@@ -19,6 +19,30 @@
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT", then options after a space,
  * and resolves it. */
+int hostport_split(const char *spec, char *host, size_t cap, const char **port)
+{
+    const char *colon = strrchr(spec, ':');
+    host[0] = 0;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= cap) return -1;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        host[close - spec - 1] = 0;
+        *port = close + 2;
+    } else if (colon) {
+        if ((size_t)(colon - spec) >= cap) return -1;
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = 0;
+        *port = colon + 1;
+    } else {
+        *port = spec;
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(*port, &end, 10);
+    return !**port || *end || errno || p < 0 || p > 65535 ? -1 : 0;
+}
+
 int listen_parse(const char *whole, listen_addr *a, char *err, size_t errlen)
 {
     char spec[300];
@@ -44,23 +68,7 @@ int listen_parse(const char *whole, listen_addr *a, char *err, size_t errlen)
     }
     char host[256] = "";
     const char *port;
-    const char *colon = strrchr(spec, ':');
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host) goto bad;
-        memcpy(host, spec + 1, (size_t)(close - spec - 1));
-        port = close + 2;
-    } else if (colon) {
-        if ((size_t)(colon - spec) >= sizeof host) goto bad;
-        memcpy(host, spec, (size_t)(colon - spec));
-        port = colon + 1;
-    } else {
-        port = spec; /* a port alone means every interface, as nginx's `listen 8080` */
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || errno || p < 0 || p > 65535) goto bad;
+    if (hostport_split(spec, host, sizeof host, &port) < 0) goto bad;
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
