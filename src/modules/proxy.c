@@ -58,7 +58,7 @@
 #include "response.h"
 #include "site.h"
 
-#define PX_IN 16384  /* response bytes read from the server at once */
+#define PX_IN 65536  /* response bytes read from the server at once: a 64 KiB body in one send */
 #define PX_OUT 24576 /* the request head (up to RBUF_SIZE and what is added), or body bytes */
 
 typedef struct proxy proxy;
@@ -1380,8 +1380,13 @@ static int step(conn *c)
             if (!px->got && try_again(px, 0)) continue;
             px->up_close = 1;
         }
-        if (px->state == PX_SEND && px->o_off == px->o_len && (!px->has_body || px->body_done))
+        if (px->state == PX_SEND && px->o_off == px->o_len && (!px->has_body || px->body_done)) {
             px->state = PX_HEAD;
+            /* Sent just now: the answer cannot be there yet, and its arrival
+             * is an event of the socket's (edge-triggered), so no read is
+             * tried in vain. */
+            return wait_server(px);
+        }
         int rc = receive(c, px);
         if (rc == -1) continue; /* a new attempt: go on */
         return rc;
@@ -1410,6 +1415,11 @@ static void up_event(watcher *ev, uint32_t events)
         up_close(uc);
         return;
     }
+    /* Room to write matters only to a connect or a request under way: the
+     * edges that ACKs make are not worth a turn of the request. */
+    if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !px->connecting &&
+        (px->state != PX_SEND || px->o_off == px->o_len) && px->state != PX_TUNNEL)
+        return;
     if (px->c && px->c->state == CS_GEN) conn_resume(px->c);
 }
 
