@@ -982,6 +982,7 @@ bad:
 
 static void px_free(proxy *px)
 {
+    budget_sub(&px->pl->w->mem, sizeof *px);
     copy_drop(px);
     unlist(px);
     drop_up(px, 0);
@@ -1448,6 +1449,10 @@ static int content_phase(struct htd_req *hr)
     const htd_request *r = hr->r;
     if (r->method_id == HTD_M_CONNECT) return 405;
     pxloop *pl = pxloop_of(c->w);
+    if (budget_over(&c->w->mem, sizeof(proxy))) { /* the memory budget: 503 */
+        conn_busy(c);
+        return MOD_DONE;
+    }
     proxy *px = pl ? malloc(sizeof *px) : NULL;
     void **slot = req_slot(hr, &proxy_module);
     if (!px || !slot) {
@@ -1455,9 +1460,12 @@ static int content_phase(struct htd_req *hr)
         return 500;
     }
     memset(px, 0, offsetof(proxy, out));
+    budget_add(&c->w->mem, sizeof *px);
     px->pl = pl;
     px->u = u;
     px->c = c;
+    px->st = site_hold(c->w->site);
+    *slot = px; /* from here on the release hook frees it, however the request ends */
     px->server = -1;
     px->left = -1;
     px->has_body = r->chunked || r->content_length > 0;
@@ -1468,20 +1476,17 @@ static int content_phase(struct htd_req *hr)
                      r->method_id == HTD_M_PUT || r->method_id == HTD_M_DELETE ||
                      r->method_id == HTD_M_OPTIONS;
     if (build_head(px, hr, c) < 0) {
-        free(px);
         conn_answer(c, 431, "the request head is too large to pass on", NULL, 0);
         return MOD_DONE;
     }
     if (hr->sc->copies && (r->method_id == HTD_M_GET || r->method_id == HTD_M_HEAD))
         copy_key(px, hr);
     px->server = pick(u, -1, loop_clock());
-    px->st = site_hold(c->w->site);
-    *slot = px;
     if (px->server < 0) {
         fprintf(stderr, "htd: proxy: upstream %s: every server is left out\n", u->name);
         if (!serve_copy(c, px))
             conn_answer(c, 502, "every server of the upstream is down", NULL, 0);
-        return MOD_DONE; /* the release hook frees px */
+        return MOD_DONE;
     }
     while (attempt(px) < 0) {
         int next = px->retried ? -1 : pick(u, px->server, loop_clock());
