@@ -32,6 +32,7 @@
  */
 #include "proxy.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgienv.h"
 #include "chunked.h"
 #include "conn.h"
 #include "encoding.h"
@@ -404,6 +404,30 @@ static void wputs(wbuf *b, const char *s)
     wput(b, s, strlen(s));
 }
 
+/* a (AF_INET, or AF_INET6 perhaps mapping an IPv4 address) as text, into
+ * out of INET6_ADDRSTRLEN bytes; IPv4 by hand, as glibc's inet_ntop
+ * formats it with sprintf. */
+static void addr_text(const struct sockaddr_in6 *a, char *out)
+{
+    const unsigned char *b = NULL;
+    if (a->sin6_family == AF_INET)
+        b = (const unsigned char *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+    else if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+        b = &a->sin6_addr.s6_addr[12];
+    if (!b) {
+        if (!inet_ntop(AF_INET6, &a->sin6_addr, out, INET6_ADDRSTRLEN)) strcpy(out, "unknown");
+        return;
+    }
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100) *o++ = (char)('0' + v / 100);
+        if (v >= 10) *o++ = (char)('0' + v / 10 % 10);
+        *o++ = (char)('0' + v % 10);
+        *o++ = i < 3 ? '.' : 0;
+    }
+}
+
 /* The request head for the server, into px->out. -1 if it does not fit. */
 static int build_head(proxy *px, struct htd_req *hr, conn *c)
 {
@@ -446,8 +470,8 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     /* Who asked: the peer, after what trusted proxies before it said
      * (their X-Forwarded-For is kept only when the real-IP module trusted
      * them, which it shows by a client other than the peer). */
-    char peer[INET6_ADDRSTRLEN + 2], port[8];
-    env_addr_str((const struct sockaddr_storage *)&c->peer, peer, sizeof peer, port, sizeof port);
+    char peer[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN];
+    addr_text(&c->peer, peer);
     int trusted = memcmp(&hr->client, &c->peer, sizeof hr->client) != 0;
     wputs(&b, "X-Forwarded-For: ");
     if (trusted && xff.p) {
@@ -457,9 +481,10 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     wputs(&b, peer);
     wputs(&b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
     wput(&b, r->host.p, r->host.len);
-    char client[INET6_ADDRSTRLEN + 2];
-    env_addr_str((const struct sockaddr_storage *)&hr->client, client, sizeof client, port,
-                 sizeof port);
+    if (trusted)
+        addr_text(&hr->client, client);
+    else
+        memcpy(client, peer, sizeof client);
     int v6 = strchr(client, ':') != NULL;
     wputs(&b, "\r\nForwarded: for=");
     wputs(&b, v6 ? "\"[" : "");
