@@ -562,6 +562,17 @@ def test_proxy_sets_forwarded_fields_and_drops_hop_by_hop_both_ways(ctx):
         for gone in ("X-Hop", "Keep-Alive"):
             check(not r.has(gone), "%s passed to the client: %r" % (gone, r.headers))
         eq((r.get("X-Kept"), r.get("Via")), ("yes", "1.1 htd"), "the response's own fields")
+        eq(hd.get("host"), "localhost", "the client's Host passed on")
+    with Proxied([Upstream()], top='trusted_proxies = ["127.0.0.1/32"];\n') as p:
+        doc = json.loads(get(p.srv, "/seen", headers=[("X-Forwarded-For", "6.6.6.6")]).body)
+        hd = {k.lower(): v for k, v in doc["headers"]}
+        eq((hd.get("x-forwarded-for"), hd.get("forwarded")),
+           ("6.6.6.6, 127.0.0.1", "for=6.6.6.6;proto=http;host=localhost"),
+           "from a trusted proxy: its X-Forwarded-For kept, the client it names")
+    with Proxied([Upstream()], extra_upstream='host = "app.internal";') as p:
+        doc = json.loads(get(p.srv, "/seen").body)
+        eq({k.lower(): v for k, v in doc["headers"]}.get("host"), "app.internal",
+           "the upstream's host setting")
         # a rule without proxy under the proxied one is served here
     with Proxied([Upstream()], rules='{ prefix = "/"; proxy = "app"; }, '
                  '{ exact = "/local.txt"; proxy = "off"; }') as p:
