@@ -3,11 +3,23 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 LAYERS = core http modules server
+# Warnings are errors while developing; a packager building with another
+# compiler or other flags runs `make WERROR=` (CC, CFLAGS, CPPFLAGS and
+# LDFLAGS are taken from the command line or the environment as usual).
+WERROR ?= -Werror
 # Hidden unless htd.h marks it HTD_API: the library exports its interface only.
-HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
-	$(LAYERS:%=-Isrc/%) -MMD -MP
-HTD_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Iinclude -MMD -MP
+HTD_CFLAGS = -std=c17 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
+	$(LAYERS:%=-Isrc/%) -MMD -MP $(CPPFLAGS)
+HTD_CXXFLAGS = -std=c++17 -Wall -Wextra $(WERROR) -Iinclude -MMD -MP $(CPPFLAGS)
 LDLIBS = -lconfig -lcrypt -lcrypto -lz -lsqlite3 -lpthread
+
+# The version is kept in one place, include/htd.h (HTD_VERSION_MAJOR, _MINOR
+# and _PATCH; HTD_VERSION is made from them): the shared library's name and
+# soname, htd.pc and `htd --version` all follow it.
+version_part = $(shell sed -n 's/^.define HTD_VERSION_$(1)  *\([0-9][0-9]*\)$$/\1/p' include/htd.h)
+MAJOR := $(call version_part,MAJOR)
+VERSION := $(MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME = libhtd.so.$(MAJOR)
 
 ifeq ($(V),1)
 Q =
@@ -46,30 +58,38 @@ $(BUILD)/libhtd.a: $(LIB_OBJS)
 	$(Q)$(LD) -r -o $(BUILD)/libhtd.o $^ && objcopy --localize-hidden $(BUILD)/libhtd.o && \
 		rm -f $@ && ar rcs $@ $(BUILD)/libhtd.o
 
-$(BUILD)/libhtd.so: $(PIC_OBJS) scripts/libhtd.map
+# libhtd.so.MAJOR.MINOR.PATCH, whose soname is libhtd.so.MAJOR (what a
+# program records, and finds at run time), and libhtd.so, the name -lhtd
+# finds when a program is linked; both links beside it in $(BUILD) too.
+$(BUILD)/libhtd.so.$(VERSION): $(PIC_OBJS) scripts/libhtd.map
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) -shared -Wl,--version-script=scripts/libhtd.map -o $@ $(PIC_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=scripts/libhtd.map -o $@ $(PIC_OBJS) $(LDLIBS)
+
+$(BUILD)/libhtd.so: $(BUILD)/libhtd.so.$(VERSION)
+	$(Q)ln -sf libhtd.so.$(VERSION) $(BUILD)/$(SONAME) && ln -sf libhtd.so.$(VERSION) $@
 
 $(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # htd.h from C++, linked against the shared library as an embedding program
 # is (the example links the static one).
 $(BUILD)/tests/test_cxx: tests/test_cxx.cpp $(BUILD)/libhtd.so
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $<"
-	$(Q)$(CXX) $(HTD_CXXFLAGS) $(CFLAGS) -o $@ $< -L$(BUILD) -lhtd -Wl,-rpath,'$$ORIGIN/..' $(LDLIBS)
+	$(Q)$(CXX) $(HTD_CXXFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lhtd \
+		-Wl,-rpath,'$$ORIGIN/..' $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhtd.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libhtd.a $(LDLIBS)
+	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhtd.a $(LDLIBS)
 
 # Unit tests of the pure parts, then black-box tests of the real binary.
 test: unit symbols blackbox
@@ -138,8 +158,8 @@ fuzz_objs = $(patsubst src/%.c,build-fuzz/obj/%.o,$(FUZZ_SRCS_$(1)))
 .SECONDEXPANSION:
 build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $$(call fuzz_objs,$$*)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(HTD_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $< \
-		$(call fuzz_objs,$*) $(LDLIBS)
+	$(Q)clang $(HTD_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) \
+		-o $@ $< $(call fuzz_objs,$*) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 	$(Q)n=$(words $(FUZZ_TARGETS)); t=$$(($(FUZZ_SECONDS) * $(FUZZ_JOBS) / n)); \

@@ -23,12 +23,17 @@
 /* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
  * 0x000100), for comparisons at compile time; htd_version() says which
  * library a program runs with, which may differ from the header it was
- * compiled with when the library is shared. */
+ * compiled with when the library is shared. These three lines are the
+ * version's only home: the Makefile reads them for the shared library's
+ * soname and htd.pc, and HTD_VERSION ("0.1.0") is spelled from them. */
 #define HTD_VERSION_MAJOR 0
 #define HTD_VERSION_MINOR 1
 #define HTD_VERSION_PATCH 0
 #define HTD_VERSION_NUM (HTD_VERSION_MAJOR << 16 | HTD_VERSION_MINOR << 8 | HTD_VERSION_PATCH)
-#define HTD_VERSION "0.1.0"
+#define HTD_STR_(x) #x
+#define HTD_XSTR_(x) HTD_STR_(x)
+#define HTD_VERSION                                                                                \
+    HTD_XSTR_(HTD_VERSION_MAJOR) "." HTD_XSTR_(HTD_VERSION_MINOR) "." HTD_XSTR_(HTD_VERSION_PATCH)
 
 /* Marks what the library exports; it is built with -fvisibility=hidden. */
 #if defined(__GNUC__)

@@ -2,12 +2,14 @@
  * test_cxx.cpp - htd.h from C++: it compiles as C++17, and every function it
  * declares links against build/libhtd.so with C linkage (a missing extern "C"
  * would ask for mangled names, a missing HTD_API for a hidden one). Exits
- * non-zero if the library's version is not the header's.
+ * non-zero if the library's version is not the header's, or if the code it
+ * runs is not the shared library's (libhtd.so.MAJOR, by its soname).
  */
 #include "htd.h"
 
 #include <cstdio>
 #include <cstring>
+#include <dlfcn.h>
 
 /* Every function of htd.h, so the link must find each. */
 static void (*const api[])() = {
@@ -66,6 +68,15 @@ int main()
     htd_server_free(s);
     failed += fn == nullptr;
     if (std::strcmp(htd_version(), HTD_VERSION) != 0) failed++;
+    Dl_info where{};
+    char soname[64];
+    std::snprintf(soname, sizeof soname, "/libhtd.so.%d", HTD_VERSION_MAJOR);
+    if (!dladdr(reinterpret_cast<void *>(&htd_server_new_sized), &where) || !where.dli_fname ||
+        !std::strstr(where.dli_fname, soname)) {
+        std::printf("tests/test_cxx.cpp: htd_server_new_sized is in %s, not %s\n",
+                    where.dli_fname ? where.dli_fname : "(unknown)", soname + 1);
+        failed++;
+    }
     std::printf("tests/test_cxx.cpp: htd %s from C++, %d failed checks\n", htd_version(), failed);
     return failed ? 1 : 0;
 }

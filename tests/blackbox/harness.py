@@ -920,3 +920,51 @@ class StateDir:
 
     def __exit__(self, *a):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# the build itself (make man, make install)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def build_env():
+    """The environment for a child make or compiler: not the jobserver of a
+    make that runs the tests."""
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(k, None)
+    return env
+
+
+def run_ok(argv, what, env=None, timeout=120, cwd=None):
+    """Runs a build tool (make, cc, pkg-config, man) to completion; fails if
+    it is missing, times out or exits non-zero. Returns the CompletedProcess."""
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                           env=env or build_env(), cwd=cwd)
+    except FileNotFoundError:
+        fail("%s: %s is not installed (scripts/setup.sh installs it)" % (what, argv[0]))
+    except subprocess.TimeoutExpired:
+        fail("%s: %s did not finish within %d s" % (what, " ".join(argv), timeout))
+    if p.returncode != 0:
+        fail("%s: %s exited %d:\n%s" % (what, " ".join(argv), p.returncode,
+                                        (p.stdout + p.stderr).decode("utf-8", "replace")[-3000:]))
+    return p
+
+
+def build_dir():
+    """The Makefile's BUILD that made the htd under test, relative to the
+    repository; Skip for a sanitizer build, whose libraries a program can
+    link only with the sanitizer's runtime."""
+    with open(HTD, "rb") as f:
+        if b"__asan_init" in f.read():
+            raise Skip("a sanitizer build: this is tested with the plain build")
+    return os.path.relpath(os.path.dirname(HTD), REPO)
+
+
+def run_make(*args):
+    """make ARGS in the repository, in htd's build directory: what htd was
+    built from is up to date, so only what ARGS add is made."""
+    argv = ["make", "-C", REPO, "--no-print-directory", "BUILD=" + build_dir()] + list(args)
+    return run_ok(argv, "make " + " ".join(args))
