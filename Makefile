@@ -36,7 +36,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all test unit symbols blackbox asan asan-build fuzz fuzz-long livefuzz soak check demo \
-	clean format format-check layers
+	clean format format-check layers man
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -90,6 +90,15 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libhtd.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhtd.a $(LDLIBS)
+
+# The manual pages, htd(8) and htd.conf(5), from their scdoc sources in docs/;
+# @VERSION@ in them becomes the version.
+MAN_PAGES := $(patsubst docs/%.scd,$(BUILD)/man/%,$(wildcard docs/*.scd))
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/%.scd include/htd.h
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $<"
+	$(Q)sed 's/@VERSION@/$(VERSION)/g' $< | scdoc >$@.tmp && mv $@.tmp $@
 
 # Unit tests of the pure parts, then black-box tests of the real binary.
 test: unit symbols blackbox

@@ -22,8 +22,11 @@ set -euo pipefail
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
 # zlib1g-dev           gzip on the fly (--gzip)
 # libsqlite3-dev       the job queues' database (202 Accepted)
+# scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
+# man-db               man -l, with which a test renders them
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
-          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev libsqlite3-dev)
+          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev libsqlite3-dev
+          scdoc man-db)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2
