@@ -12,6 +12,15 @@ HTD_CFLAGS = -std=c17 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fvisibility=hidden 
 	$(LAYERS:%=-Isrc/%) -MMD -MP $(CPPFLAGS)
 HTD_CXXFLAGS = -std=c++17 -Wall -Wextra $(WERROR) -Iinclude -MMD -MP $(CPPFLAGS)
 LDLIBS = -lconfig -lcrypt -lcrypto -lz -lsqlite3 -lpthread
+# The pkg-config names of those libraries, for htd.pc's Requires.private: a
+# static link then gets what they need in turn (sqlite3's -lm, libcrypto's
+# -ldl). A library of LDLIBS not named here goes to Libs.private as it is.
+PC_-lconfig = libconfig
+PC_-lcrypt = libcrypt
+PC_-lssl = libssl
+PC_-lcrypto = libcrypto
+PC_-lz = zlib
+PC_-lsqlite3 = sqlite3
 
 # The version is kept in one place, include/htd.h (HTD_VERSION_MAJOR, _MINOR
 # and _PATCH; HTD_VERSION is made from them): the shared library's name and
@@ -20,6 +29,18 @@ version_part = $(shell sed -n 's/^.define HTD_VERSION_$(1)  *\([0-9][0-9]*\)$$/\
 MAJOR := $(call version_part,MAJOR)
 VERSION := $(MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME = libhtd.so.$(MAJOR)
+
+# Where `make install` puts things: DESTDIR is prepended to each (staged
+# installs, packages); PREFIX and the directories are what the installed
+# files say (htd.pc). Debian's multiarch packaging sets LIBDIR.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/htd
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL ?= install
 
 ifeq ($(V),1)
 Q =
@@ -36,7 +57,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all test unit symbols blackbox asan asan-build fuzz fuzz-long livefuzz soak check demo \
-	clean format format-check layers man
+	clean format format-check layers man install uninstall
 all: $(BUILD)/htd $(BUILD)/libhtd.so $(TEST_BINS) $(BUILD)/tests/test_cxx $(EXAMPLE_BINS)
 
 # Objects depend on the Makefile too: flags that change must rebuild them.
@@ -99,6 +120,48 @@ $(BUILD)/man/%: docs/%.scd include/htd.h
 	@mkdir -p $(dir $@)
 	@echo "  SCDOC   $<"
 	$(Q)sed 's/@VERSION@/$(VERSION)/g' $< | scdoc >$@.tmp && mv $@.tmp $@
+
+# `make install` builds what it installs if it must (with the same variables
+# as `make`), then copies it under $(DESTDIR): the program, the shared library
+# with its two links, the static library, htd.h, htd.pc (made here, so it
+# names this PREFIX), the manual pages, and examples/htd.conf as an example
+# (Debian's place for one: a file in /etc would be a configuration of its
+# own). `make uninstall` with the same variables removes exactly those.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+install: $(BUILD)/htd $(BUILD)/libhtd.so $(BUILD)/libhtd.a man
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples
+	$(Q)$(INSTALL) -m 755 $(BUILD)/htd $(DESTDIR)$(BINDIR)/htd
+	$(Q)$(INSTALL) -m 755 $(BUILD)/libhtd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhtd.so.$(VERSION)
+	$(Q)ln -sf libhtd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf libhtd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhtd.so
+	$(Q)$(INSTALL) -m 644 $(BUILD)/libhtd.a $(DESTDIR)$(LIBDIR)/libhtd.a
+	$(Q)$(INSTALL) -m 644 include/htd.h $(DESTDIR)$(INCLUDEDIR)/htd.h
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(call pc_dir,$(LIBDIR))' \
+		'includedir=$(call pc_dir,$(INCLUDEDIR))' '' 'Name: htd' \
+		'Description: an HTTP/1.1 origin server, as a library to embed' \
+		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lhtd' \
+		'Requires.private: $(strip $(foreach l,$(LDLIBS),$(PC_$(l))))' \
+		'Libs.private: $(strip $(foreach l,$(LDLIBS),$(if $(PC_$(l)),,$(l))))' \
+		>$(DESTDIR)$(PKGCONFIGDIR)/htd.pc
+	$(Q)chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/htd.pc
+	$(Q)$(INSTALL) -m 644 $(BUILD)/man/htd.8 $(DESTDIR)$(MANDIR)/man8/htd.8
+	$(Q)$(INSTALL) -m 644 $(BUILD)/man/htd.conf.5 $(DESTDIR)$(MANDIR)/man5/htd.conf.5
+	$(Q)$(INSTALL) -m 644 examples/htd.conf $(DESTDIR)$(DOCDIR)/examples/htd.conf
+	$(Q)$(INSTALL) -m 644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
+	@echo "  INSTALL htd $(VERSION) under $(DESTDIR)$(PREFIX)"
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+		ldconfig; fi
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/htd $(DESTDIR)$(LIBDIR)/libhtd.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libhtd.so $(DESTDIR)$(LIBDIR)/libhtd.a \
+		$(DESTDIR)$(INCLUDEDIR)/htd.h $(DESTDIR)$(PKGCONFIGDIR)/htd.pc \
+		$(DESTDIR)$(MANDIR)/man8/htd.8 $(DESTDIR)$(MANDIR)/man5/htd.conf.5 \
+		$(DESTDIR)$(DOCDIR)/examples/htd.conf $(DESTDIR)$(DOCDIR)/LICENSE
+	$(Q)rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@echo "  REMOVED htd $(VERSION) from $(DESTDIR)$(PREFIX)"
 
 # Unit tests of the pure parts, then black-box tests of the real binary.
 test: unit symbols blackbox

@@ -24,9 +24,10 @@ set -euo pipefail
 # libsqlite3-dev       the job queues' database (202 Accepted)
 # scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
 # man-db               man -l, with which a test renders them
+# pkgconf              pkg-config, with which a test builds programs against an install
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev libsqlite3-dev
-          scdoc man-db)
+          scdoc man-db pkgconf)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2
