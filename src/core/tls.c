@@ -251,13 +251,16 @@ static void handshake_done(tls_conn *tc)
  * drained first, so that closing does not reset the answer away. */
 static void plain_refusal(int fd)
 {
-    static const char msg[] = "HTTP/1.1 400 Bad Request\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 49\r\n"
-                              "Connection: close\r\n"
-                              "\r\n"
-                              "this port speaks HTTPS: a plain HTTP request came\n";
-    if (send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) return;
+    static const char body[] = "this port speaks HTTPS: a plain HTTP request came\n";
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 400 Bad Request\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Connection: close\r\n"
+                     "\r\n%s",
+                     sizeof body - 1, body);
+    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) return;
     shutdown(fd, SHUT_WR);
     char sink[4096];
     for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
@@ -588,8 +591,7 @@ fail:
     return -1;
 }
 
-int tls_certs_load(tls_certs *c, int i, const char *cert, const char *key, char *err,
-                   size_t errlen)
+int tls_certs_load(tls_certs *c, int i, const char *cert, const char *key, char *err, size_t errlen)
 {
     SSL_CTX *ctx = c->ctx[i];
     char why[256];
@@ -620,6 +622,13 @@ int tls_certs_load(tls_certs *c, int i, const char *cert, const char *key, char 
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                                               ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
+            ERR_clear_error();
+            snprintf(err, errlen, "private key %s does not match certificate %s", key, cert);
+            return -1;
+        }
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "cannot load private key %s: %s", key, why);
         return -1;
