@@ -171,14 +171,13 @@ TEST(certificates_are_checked_as_they_are_loaded)
     tls_settings set = {0};
     c = tls_certs_new(&set, err, sizeof err);
     tls_certs_add(c, err, sizeof err);
-    CHECK_EQ_INT(tls_certs_load(c, 0, path_of("good", "crt"), path_of("other", "key"), err,
-                                sizeof err),
-                 -1);
+    CHECK_EQ_INT(
+        tls_certs_load(c, 0, path_of("good", "crt"), path_of("other", "key"), err, sizeof err), -1);
     CHECK(strstr(err, "does not match") != NULL);
     chmod(path_of("other", "key"), 0640);
-    CHECK_EQ_INT(tls_certs_load(c, 0, path_of("other", "crt"), path_of("other", "key"), err,
-                                sizeof err),
-                 -1);
+    CHECK_EQ_INT(
+        tls_certs_load(c, 0, path_of("other", "crt"), path_of("other", "key"), err, sizeof err),
+        -1);
     CHECK(strstr(err, "may be read by its group") != NULL);
     chmod(path_of("other", "key"), 0600);
     tls_certs_release(c);

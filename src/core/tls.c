@@ -273,7 +273,8 @@ static void plain_refusal(int fd)
  * close_notify. The thread's error queue is left empty. */
 static ssize_t ssl_fail(tls_conn *tc, int fd, int r, unsigned other)
 {
-    int e = SSL_get_error(tc->ssl, r), saved = errno;
+    int saved = errno; /* a failed system call's, before anything else can change it */
+    int e = SSL_get_error(tc->ssl, r);
     ssize_t rc = -1;
     switch (e) {
     case SSL_ERROR_WANT_READ:
