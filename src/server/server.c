@@ -450,6 +450,19 @@ int htd_config_check(const char *file, char *err, size_t errlen)
     fill_defaults(&c);
     site *st = site_build(&c, f, 1, err, errlen);
     int rc = st ? 0 : -1;
+    /* As htd_server_new would: a TLS listener needs certificates. */
+    for (size_t i = 0; st && !st->tls && i < c.nlisten; i++) {
+        listen_addr a;
+        char why[256];
+        if (listen_parse(c.listen[i], &a, why, sizeof why) == 0 && a.tls) {
+            snprintf(err, errlen,
+                     "%s: the TLS listener %s needs a certificate: tls = { cert = \"FILE\"; key = "
+                     "\"FILE\"; }",
+                     file, c.listen[i]);
+            rc = -1;
+            break;
+        }
+    }
     site_free(st);
     conf_close(f);
     return rc;

@@ -39,14 +39,14 @@ def _openssl(*args):
 
 
 def _make_cert(d, name, cn, kind="ec", days=30, extra=()):
-    """name.crt and name.key in d, self-signed for cn (and *.cn); the key
-    made readable by its owner only."""
+    """name.crt and name.key in d, self-signed for cn (and *.cn, unless
+    extra names others); the key made readable by its owner only."""
     key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
     alg = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec"
            else ["-newkey", "rsa:2048"])
+    names = () if "-addext" in extra else ("-addext", "subjectAltName=DNS:%s,DNS:*.%s" % (cn, cn))
     _openssl("req", "-x509", *alg, "-nodes", "-keyout", key, "-out", crt, "-days", str(days),
-             "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:%s,DNS:*.%s" % (cn, cn),
-             *extra)
+             "-subj", "/CN=" + cn, *names, *extra)
     os.chmod(key, 0o600)
     os.chmod(crt, 0o644)
     return crt, key
@@ -356,6 +356,14 @@ def test_bad_keys_and_certificates_are_refused_at_start(ctx):
                    ["has expired"])
     _refused_start('root = "www";\ntls = { cert = "%s"; key = "%s"; };\n'
                    % (os.path.join(d, "missing.crt"), c["a"][1]), ["missing.crt"])
+    cd = ConfDir(SITE)
+    try:
+        p = harness.run_htd(["--check-config", cd.write_conf(
+            'root = "www";\nlisten = ["127.0.0.1:0 tls"];\n')])
+        eq(p.returncode, 2, "--check-config of a TLS listener without a certificate")
+        check(b"needs a certificate" in p.stderr, "stderr: %r" % p.stderr)
+    finally:
+        cd.cleanup()
     p = harness.run_htd(["--root", ".", "--tls-listen", "127.0.0.1:0"])
     eq(p.returncode, 2, "a TLS listener without a certificate")
     check(b"needs a certificate" in p.stderr, "stderr: %r" % p.stderr)
@@ -603,6 +611,44 @@ def _client_hello():
     except ssl.SSLWantReadError:
         pass
     return out.read()
+
+
+def test_a_handshake_flight_larger_than_the_socket_takes_waits_for_room(ctx):
+    """A certificate chain of about 70 KiB to a client with a 2 KiB receive
+    buffer that reads nothing for a while: the server's handshake write
+    fills the socket inside a read (OpenSSL's WANT_WRITE), and the
+    connection must wait for output room, not input, to go on."""
+    c = certs()
+    d = c["dir"]
+    chain = os.path.join(d, "chain.pem")
+    if not os.path.exists(chain):
+        sans = ",".join("DNS:host%04d.example.test" % i for i in range(3000))
+        big, _ = _make_cert(d, "big", "big.test", extra=("-addext", "subjectAltName=" + sans))
+        with open(chain, "wb") as f:
+            f.write(open(c["default"][0], "rb").read() + open(big, "rb").read())
+    conf = 'root = "www";\ntls = { cert = "%s"; key = "%s"; };\n' % (chain, c["default"][1])
+    with tls_server(conf, extra=["--header-timeout", "5"]) as srv:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        s.settimeout(harness.TIMEOUT)
+        s.connect(srv.addr)
+        t = _client_ctx().wrap_socket(s, server_hostname="localhost",
+                                      do_handshake_on_connect=False)
+        t.setblocking(False)
+        try:
+            t.do_handshake()  # the ClientHello goes; the answer fills the window
+        except ssl.SSLWantReadError:
+            pass
+        time.sleep(0.5)
+        t.setblocking(True)
+        t.settimeout(harness.TIMEOUT)
+        t0 = time.monotonic()
+        t.do_handshake()
+        check(time.monotonic() - t0 < 2, "the handshake stalled (%.1f s)" % (time.monotonic() - t0))
+        k = Conn(t)
+        k.send(req("/file.txt", headers=[("Connection", "close")]))
+        eq(k.read_response().body, b"top file\n", "the file after it")
+        k.close()
 
 
 def test_garbage_instead_of_a_client_hello_closes_the_connection(ctx):
