@@ -10,7 +10,10 @@
  * writes what is queued, and reads only when nothing buffered can make
  * progress. Sockets are edge-triggered, so `readable` and `writable`
  * remember what epoll said until a syscall shows the socket drained or
- * full.
+ * full. What the connection's transport waits for that the socket's
+ * readiness does not show (a TLS handshake's write inside a read, records
+ * decrypted meanwhile) is asked where the connection would otherwise wait
+ * (can_read, can_write, conn_fill): the transport is never named.
  */
 #include "conn.h"
 
