@@ -516,6 +516,20 @@ def test_uploads_and_pipelining_over_tls(ctx):
         c.close()
 
 
+def test_a_bad_request_and_an_http10_one_end_with_close_notify(ctx):
+    with tls_server(_conf(vhosts=False)) as srv:
+        for raw, status in ((b"GET /file.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+                            (b"GET /file.txt HTTP/1.0\r\n\r\n", 200)):
+            t = tls_connect(srv.addr)
+            k = Conn(t)
+            k.send(raw)
+            eq(k.read_response().status, status, "the answer to %r" % raw[:30])
+            # The end comes as the peer's close_notify (Python reads it as b"").
+            check(k.at_eof(5), "no end after %r" % raw[:30])
+            k.close()
+        eq(tls_get(srv.addr, "/file.txt").status, 200, "the server goes on")
+
+
 # --------------------------------------------------------------------------
 # HTTPS-only sites, scripts, logs
 
