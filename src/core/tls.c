@@ -71,6 +71,9 @@ struct tls_shared {
     ticket_key cur, prev; /* prev decrypts until the next rotation */
     uint64_t rotate_ms;
     atomic_int noted; /* the path of file bodies has been logged */
+    /* Fetched once: OpenSSL 3 looks a cipher named by EVP_aes_256_cbc() up
+     * in its provider tables, under a lock, at every use. */
+    EVP_CIPHER *aes;
 };
 
 static uint64_t now_ms(void)
@@ -112,7 +115,10 @@ tls_shared *tls_shared_new(uint64_t rotate_ms)
     tls_shared *sh = calloc(1, sizeof *sh);
     if (!sh) return NULL;
     sh->rotate_ms = rotate_ms ? rotate_ms : HOUR_MS;
-    if (new_key(&sh->cur, now_ms()) < 0) {
+    if (new_key(&sh->cur, now_ms()) < 0 ||
+        !(sh->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL))) {
+        ERR_clear_error();
+        explicit_bzero(sh, sizeof *sh);
         free(sh);
         errno = EIO;
         return NULL;
@@ -126,6 +132,7 @@ void tls_shared_free(tls_shared *sh)
 {
     if (!sh) return;
     pthread_mutex_destroy(&sh->mu);
+    EVP_CIPHER_free(sh->aes);
     explicit_bzero(sh, sizeof *sh);
     free(sh);
 }
@@ -206,8 +213,8 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
         OSSL_PARAM_construct_end(),
     };
     if (!EVP_MAC_CTX_set_params(hctx, params) ||
-        (enc ? !EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv)
-             : !EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv)))
+        (enc ? !EVP_EncryptInit_ex(cctx, sh->aes, NULL, k.aes, iv)
+             : !EVP_DecryptInit_ex(cctx, sh->aes, NULL, k.aes, iv)))
         rc = -1;
     else
         rc = old ? 2 : 1; /* 2: decrypted with the previous key; issue a new ticket */
