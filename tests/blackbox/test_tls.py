@@ -12,6 +12,7 @@ Certificates are made here with `openssl req` (ECDSA P-256, and one RSA),
 self-signed; the clients are Python's ssl module, `openssl s_client` and
 curl, over real sockets to 127.0.0.1."""
 
+import atexit
 import gzip
 import hashlib
 import os
@@ -59,6 +60,7 @@ def certs():
     if _CERTS is None:
         d = os.path.realpath(tempfile.mkdtemp(prefix="htd-tls-certs-"))
         os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
         c = {"dir": d}
         for name, cn in (("default", "localhost"), ("a", "a.test"), ("b", "b.test"),
                          ("new", "localhost")):
