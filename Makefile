@@ -7,7 +7,7 @@ LAYERS = core http modules server
 HTD_CFLAGS = -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
 	$(LAYERS:%=-Isrc/%) -MMD -MP
 HTD_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Iinclude -MMD -MP
-LDLIBS = -lconfig -lcrypt -lcrypto -lz -lsqlite3 -lpthread
+LDLIBS = -lconfig -lcrypt -lssl -lcrypto -lz -lsqlite3 -lpthread
 
 ifeq ($(V),1)
 Q =

@@ -216,6 +216,14 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "CONTENT_LENGTH", n);
     }
     if ((v = htd_request_known(r, HTD_H_CONTENT_TYPE)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
+    /* What mod_ssl gives scripts on a secure connection. */
+    transport_info ti;
+    if (transport_get_info(c->tp, &ti) == 0) {
+        env_str(e, "HTTPS", "on");
+        env_str(e, "SSL_PROTOCOL", ti.protocol);
+        env_str(e, "SSL_CIPHER", ti.cipher);
+        if (ti.server_name) env_str(e, "SSL_TLS_SNI", ti.server_name);
+    }
     if (hr->user.p) { /* a realm accepted the credentials */
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
