@@ -13,7 +13,7 @@
  * full. What the connection's transport waits for that the socket's
  * readiness does not show (a TLS handshake's write inside a read, records
  * decrypted meanwhile) is asked where the connection would otherwise wait
- * (can_read, can_write, conn_fill): the transport is never named.
+ * (conn_can_read, can_write, conn_fill): the transport is never named.
  */
 #include "conn.h"
 
@@ -119,19 +119,6 @@ static int watch_output(conn *c)
     if (c->out_watched || c->w->fresh == c) return 0; /* conn_accept registers it */
     c->out_watched = 1;
     return loop_rewatch(c->w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
-}
-
-/* The transport's side of waiting (transport.h): before c waits for its
- * socket to be readable, whether a read may give something now after all:
- * the transport holds bytes of its own (TLS records decrypted meanwhile), or
- * its last read waited for room to write (a handshake flight), which the
- * socket has now. Asked only when the socket showed nothing: once per
- * keep-alive request, one call that plain TCP answers with 0. */
-static int can_read(const conn *c)
-{
-    if (c->readable) return 1;
-    unsigned p = transport_pending(c->tp);
-    return (p & TRANSPORT_READABLE) || ((p & TRANSPORT_READ_ON_WRITABLE) && c->writable);
 }
 
 /* And before c waits to write: whether the transport's last write waited
@@ -657,7 +644,7 @@ int conn_fill(conn *c)
         release_rbuf(c);
         /* The transport's read waits for room to write (a handshake flight
          * the socket could not take): the next EPOLLOUT wakes the read
-         * (can_read). */
+         * (conn_can_read). */
         if (transport_pending(c->tp) & TRANSPORT_READ_ON_WRITABLE) {
             c->writable = 0;
             if (watch_output(c) < 0) return IO_ERROR;
@@ -740,7 +727,7 @@ static int read_body_more(conn *c)
         c->state = CS_WRITE; /* and back to the body: continuation */
         return 1;
     }
-    if (!can_read(c)) {
+    if (!conn_can_read(c)) {
         if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
         return 0;
     }
@@ -874,7 +861,7 @@ static void head_started(conn *c)
  * if the stream ended (c is then closed). */
 static int read_more(conn *c)
 {
-    if (!can_read(c)) return 0;
+    if (!conn_can_read(c)) return 0;
     switch (conn_fill(c)) {
     case IO_AGAIN:
         return 0;
@@ -1007,7 +994,7 @@ static int step_discard(conn *c)
             return 1;
         }
     }
-    if (!can_read(c)) {
+    if (!conn_can_read(c)) {
         arm(c, T_BODY);
         return 0;
     }

@@ -529,7 +529,7 @@ static int feed(conn *c, cgi *g)
             c->rpos += (uint32_t)consumed;
             continue;
         }
-        if (!c->readable) {
+        if (!conn_can_read(c)) {
             conn_arm_body_timer(c);
             return 0;
         }

@@ -479,7 +479,11 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
         wputs(&b, ", ");
     }
     wputs(&b, peer);
-    wputs(&b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+    transport_info ti;
+    const char *proto = transport_get_info(c->tp, &ti) == 0 ? "https" : "http";
+    wputs(&b, "\r\nX-Forwarded-Proto: ");
+    wputs(&b, proto);
+    wputs(&b, "\r\nX-Forwarded-Host: ");
     wput(&b, r->host.p, r->host.len);
     if (trusted)
         addr_text(&hr->client, client);
@@ -490,7 +494,8 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     wputs(&b, v6 ? "\"[" : "");
     wputs(&b, client);
     wputs(&b, v6 ? "]\"" : "");
-    wputs(&b, ";proto=http");
+    wputs(&b, ";proto=");
+    wputs(&b, proto);
     if (r->host.len && htd_is_token(r->host.p, r->host.len)) {
         wputs(&b, ";host=");
         wput(&b, r->host.p, r->host.len);
@@ -1123,7 +1128,7 @@ static int send_more(conn *c, proxy *px, const char **why)
             }
             continue;
         }
-        if (!c->readable) {
+        if (!conn_can_read(c)) {
             unlist(px); /* the client's turn: its body timer watches it */
             conn_arm_body_timer(c);
             return 0;
@@ -1315,7 +1320,7 @@ static int tunnel(conn *c, proxy *px)
                 px->o_len = dlen;
                 continue;
             }
-            if (c->readable || c->hup) {
+            if (conn_can_read(c) || c->hup) {
                 int r = conn_fill(c);
                 if (r == IO_DONE) continue;
                 if (r == IO_ERROR) { /* the client is done: the server reads its end */

@@ -15,6 +15,7 @@ curl, over real sockets to 127.0.0.1."""
 import atexit
 import gzip
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -584,6 +585,74 @@ def test_cgi_gets_https_variables_and_the_log_the_protocol_and_cipher(ctx):
         eq(len(lines), 2, "log lines %r" % lines)
         eq(lines[0], "http - - - 200", "the plain request's line")
         check(re.match(r"^https TLSv1\.3 TLS_\S+ localhost 200$", lines[1]), "log %r" % lines)
+
+
+def _echo_upstream():
+    """A one-thread upstream: each request's head and body echoed back as
+    JSON; its listening socket."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            f = c.makefile("rb")
+            try:
+                while True:
+                    line = f.readline()
+                    if not line:
+                        break
+                    hd = {}
+                    while True:
+                        h = f.readline()
+                        if h in (b"\r\n", b""):
+                            break
+                        k, _, v = h.decode().partition(":")
+                        hd[k.lower()] = v.strip()
+                    body = f.read(int(hd.get("content-length", "0")))
+                    doc = json.dumps({"headers": hd, "sha": hashlib.sha256(body).hexdigest()})
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: %d\r\n\r\n%s" % (len(doc), doc.encode()))
+            except OSError:
+                pass
+            finally:
+                c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
+
+
+def test_proxy_and_script_bodies_over_tls(ctx):
+    up = _echo_upstream()
+    script = (b"#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\n"
+              b"exec cat\n")
+    conf = (_conf(vhosts=False) + 'cgi = ["/cgi-bin/"];\n'
+            'upstreams = ( { name = "app"; servers = ["127.0.0.1:%d"]; } );\n'
+            'rules = ( { prefix = "/app/"; proxy = "app"; } );\n' % up.getsockname()[1])
+    try:
+        with tls_server(conf, files={"www/cgi-bin/cat.sh": b""}) as srv:
+            srv.confdir.write("www/cgi-bin/cat.sh", script, 0o755)
+            body = os.urandom(1 << 20)
+            t = tls_connect(srv.addr)
+            c = Conn(t)
+            c.send(b"POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n"
+                   % len(body) + body)
+            r = c.read_response()
+            doc = json.loads(r.body)
+            eq((r.status, doc["sha"]), (200, hashlib.sha256(body).hexdigest()),
+               "1 MiB through the proxy over TLS")
+            eq(doc["headers"]["x-forwarded-proto"], "https", "X-Forwarded-Proto")
+            check(";proto=https;" in doc["headers"]["forwarded"], "Forwarded: %r" % doc)
+            c.send(b"POST /cgi-bin/cat.sh HTTP/1.1\r\nHost: localhost\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            r = c.read_response()
+            eq((r.status, r.body == body), (200, True), "1 MiB through a script over TLS")
+            c.close()
+    finally:
+        up.close()
 
 
 # --------------------------------------------------------------------------
