@@ -217,7 +217,11 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
              : !EVP_DecryptInit_ex(cctx, sh->aes, NULL, k.aes, iv)))
         rc = -1;
     else
-        rc = old ? 2 : 1; /* 2: decrypted with the previous key; issue a new ticket */
+        /* 2: issue a new ticket: when the previous key sealed this one,
+         * and always in TLS 1.3, whose clients use a ticket once (browsers
+         * do): without a new one at each resumption, every other
+         * connection would be a full handshake. */
+        rc = old || (!enc && SSL_version(s) == TLS1_3_VERSION) ? 2 : 1;
 out:
     explicit_bzero(&k, sizeof k);
     return rc;

@@ -259,6 +259,22 @@ def test_session_tickets_resume_tls12_and_tls13(ctx):
                 eq(c.read_response().status, 200, "resumed request")
                 c.close()
             eq(reused, 5, "%s: resumed handshakes of 5" % v)
+        # TLS 1.3 tickets are used once, as browsers do: each resumption
+        # brings a new ticket, so a chain of them resumes every time.
+        cctx = _client_ctx(ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3)
+        sess, reused = None, 0
+        for i in range(6):
+            t = tls_connect(srv.addr, ctx=cctx, session=sess)
+            reused += t.session_reused
+            c = Conn(t)
+            c.send(req("/file.txt", headers=[("Connection", "close")]))
+            eq(c.read_response().status, 200, "chained %d" % i)
+            check(t.session is not None and t.session.has_ticket and
+                  (sess is None or t.session.id != sess.id),
+                  "a new ticket after handshake %d" % i)
+            sess = t.session
+            c.close()
+        eq(reused, 5, "each ticket used once, every connection after the first resumed")
 
 
 def test_ticket_keys_rotate_and_the_previous_still_resumes(ctx):
