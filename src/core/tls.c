@@ -45,6 +45,12 @@
 #include <unistd.h>
 
 #define TLS_RECORD 16384 /* the most plaintext a record holds */
+/* File bodies without kernel TLS: this many records are encrypted at a time
+ * and sent with one system call (a write per record costs the receiver a
+ * wakeup each, and the sender a syscall each: most of a large response's
+ * CPU beside the cipher). */
+#define TLS_BATCH_RECORDS 4
+#define TLS_BATCH (TLS_BATCH_RECORDS * (TLS_RECORD + 256)) /* + each record's header, tag */
 #define HOUR_MS 3600000u
 
 /* Mozilla's "intermediate" configuration (version 5.7) for TLS 1.2; TLS 1.3
@@ -177,6 +183,14 @@ typedef struct tls_conn {
     uint8_t ktls;    /* the kernel encrypts what is sent: sendfile stays sendfile */
     uint8_t shut;    /* close_notify was sent (or tried) */
     uint8_t no_ktls; /* the settings said never */
+    /* A batch of records of a file body (tls_sendfile): the ciphertext,
+     * sent from boff, and the plaintext it holds, which the caller is told
+     * was taken only once all of it has gone. Allocated while a batch is
+     * under way, so idle connections hold none. */
+    char *batch;
+    size_t blen, boff;
+    size_t held;
+    BIO *sock_bio; /* the socket's, while the batch's stands in as the write BIO */
 } tls_conn;
 
 /* Ticket keys: OpenSSL asks with enc = 1 for a key to seal a new ticket,
@@ -391,6 +405,94 @@ static ssize_t tls_writev(transport *t, int fd, const struct iovec *iov, int cnt
     return (ssize_t)done;
 }
 
+/* ---- batches of records for file bodies ---- */
+
+/* The write BIO of a batch: records go to the end of tc->batch. */
+static int batch_write(BIO *b, const char *p, int n)
+{
+    tls_conn *tc = BIO_get_data(b);
+    if (n <= 0 || (size_t)n > TLS_BATCH - tc->blen) { /* never: a batch has room for its records */
+        BIO_set_retry_write(b);
+        return -1;
+    }
+    memcpy(tc->batch + tc->blen, p, (size_t)n);
+    tc->blen += (size_t)n;
+    return n;
+}
+
+static long batch_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *batch_method;
+static void make_batch_method(void)
+{
+    batch_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "htd batch");
+    if (batch_method && (!BIO_meth_set_write(batch_method, batch_write) ||
+                         !BIO_meth_set_ctrl(batch_method, batch_ctrl))) {
+        BIO_meth_free(batch_method);
+        batch_method = NULL;
+    }
+}
+
+/* Sends what the batch holds: 0 when it has all gone (the batch is let
+ * go), else -1 with errno (EAGAIN: the socket is full). */
+static int batch_flush(tls_conn *tc, int fd)
+{
+    while (tc->boff < tc->blen) {
+        ssize_t n = send(fd, tc->batch + tc->boff, tc->blen - tc->boff, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        tc->boff += (size_t)n;
+    }
+    free(tc->batch);
+    tc->batch = NULL;
+    tc->blen = tc->boff = 0;
+    return 0;
+}
+
+/* Encrypts p[0..n) (at most TLS_BATCH_RECORDS records) into a new batch,
+ * the batch BIO standing in for the socket's meanwhile. The plaintext
+ * taken, or -1 with errno. */
+static ssize_t batch_fill(tls_conn *tc, int fd, const char *p, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_batch_method);
+    BIO *b = batch_method ? BIO_new(batch_method) : NULL;
+    if (!b || !(tc->batch = malloc(TLS_BATCH))) {
+        BIO_free(b);
+        errno = ENOMEM;
+        return -1;
+    }
+    BIO_set_data(b, tc);
+    BIO_set_init(b, 1);
+    tc->sock_bio = SSL_get_wbio(tc->ssl);
+    BIO_up_ref(tc->sock_bio);
+    SSL_set0_wbio(tc->ssl, b); /* the SSL owns b now */
+    size_t done = 0;
+    ssize_t rc = 0;
+    while (done < n) {
+        size_t w;
+        int r = SSL_write_ex(tc->ssl, p + done, n - done, &w);
+        if (r <= 0) {
+            rc = ssl_fail(tc, fd, r, TRANSPORT_WRITE_ON_READABLE);
+            break;
+        }
+        done += w;
+    }
+    SSL_set0_wbio(tc->ssl, tc->sock_bio); /* frees b, takes our reference back */
+    tc->sock_bio = NULL;
+    if (!done) {
+        free(tc->batch);
+        tc->batch = NULL;
+        tc->blen = 0;
+        return rc;
+    }
+    return (ssize_t)done;
+}
+
 static ssize_t tls_sendfile(transport *t, int fd, int file_fd, off_t *off, size_t len)
 {
     tls_conn *tc = (tls_conn *)t;
@@ -401,23 +503,32 @@ static ssize_t tls_sendfile(transport *t, int fd, int file_fd, off_t *off, size_
         *off += n;
         return n;
     }
-    char buf[TLS_RECORD];
+    /* A batch sent in part before: its plaintext is the first of what is
+     * offered again (the caller re-offers), and is taken once it has all
+     * gone. */
     size_t done = 0;
+    if (tc->batch) {
+        if (batch_flush(tc, fd) < 0) return -1;
+        *off += (off_t)tc->held;
+        done = tc->held;
+        tc->held = 0;
+    }
+    char buf[TLS_BATCH_RECORDS * TLS_RECORD];
     while (done < len) {
         size_t want = len - done < sizeof buf ? len - done : sizeof buf;
-        /* A record begun and refused is offered again from the same
-         * offset, so its bytes are read again as they were. */
         ssize_t n = pread(file_fd, buf, want, *off);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return done ? (ssize_t)done : n;
-        size_t w;
-        int r = SSL_write_ex(tc->ssl, buf, (size_t)n, &w);
-        if (r <= 0) {
-            ssize_t f = ssl_fail(tc, fd, r, TRANSPORT_WRITE_ON_READABLE);
-            return done ? (ssize_t)done : f;
+        ssize_t w = batch_fill(tc, fd, buf, (size_t)n);
+        if (w < 0) return done ? (ssize_t)done : -1;
+        if (batch_flush(tc, fd) < 0) {
+            /* The socket is full (or gone): these bytes count as taken once
+             * the batch has gone, at the next call. */
+            tc->held = (size_t)w;
+            return done ? (ssize_t)done : -1;
         }
-        *off += (off_t)w;
-        done += w;
+        *off += w;
+        done += (size_t)w;
     }
     return (ssize_t)done;
 }
@@ -438,6 +549,7 @@ static int tls_shutdown(transport *t, int fd)
 static void tls_close(transport *t, int fd)
 {
     tls_conn *tc = (tls_conn *)t;
+    free(tc->batch);
     SSL_free(tc->ssl);
     close(fd);
     tls_certs_release(tc->certs);
