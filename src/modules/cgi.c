@@ -195,15 +195,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "SERVER_PORT", port);
     }
     /* SERVER_NAME: the host the client asked for, without its port. */
-    htd_str h = r->host;
+    htd_str h = htd_host_without_port(r->host);
     size_t hl = h.len;
-    if (hl && h.p[0] == '[') {
-        const char *rb = memchr(h.p, ']', hl);
-        if (rb) hl = (size_t)(rb - h.p) + 1;
-    } else if (hl) {
-        const char *colon = memchr(h.p, ':', hl);
-        if (colon) hl = (size_t)(colon - h.p);
-    }
     if (hl)
         env_add(e, "SERVER_NAME", h.p, hl);
     else

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "fields.h"
 #include "req.h"
 #include "site.h"
 #include "transport.h"
@@ -22,15 +23,8 @@
  * request's without its port. -1 if it does not fit. */
 static int location(const struct htd_req *hr, unsigned port, char *out, size_t cap)
 {
-    htd_str h = hr->r->host, t = hr->r->target;
+    htd_str h = htd_host_without_port(hr->r->host), t = hr->r->target;
     size_t hl = h.len;
-    if (hl && h.p[0] == '[') {
-        const char *rb = memchr(h.p, ']', hl);
-        if (rb) hl = (size_t)(rb - h.p) + 1;
-    } else if (hl) {
-        const char *colon = memchr(h.p, ':', hl);
-        if (colon) hl = (size_t)(colon - h.p);
-    }
     /* An absolute-form target carries its own scheme and host: the path
      * alone goes after ours. */
     if (t.len && t.p[0] != '/') {

@@ -404,6 +404,15 @@ static void wputs(wbuf *b, const char *s)
     wput(b, s, strlen(s));
 }
 
+/* A field line: "NAME: VALUE" CRLF. */
+static void wfield(wbuf *b, htd_str n, htd_str v)
+{
+    wput(b, n.p, n.len);
+    wputs(b, ": ");
+    wput(b, v.p, v.len);
+    wputs(b, "\r\n");
+}
+
 /* a (AF_INET, or AF_INET6 perhaps mapping an IPv4 address) as text, into
  * out of INET6_ADDRSTRLEN bytes; IPv4 by hand, as glibc's inet_ntop
  * formats it with sprintf. */
@@ -462,10 +471,7 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
             xff = v;
             continue;
         }
-        wput(&b, n.p, n.len);
-        wputs(&b, ": ");
-        wput(&b, v.p, v.len);
-        wputs(&b, "\r\n");
+        wfield(&b, n, v);
     }
     /* Who asked: the peer, after what trusted proxies before it said
      * (their X-Forwarded-For is kept only when the real-IP module trusted
@@ -660,10 +666,7 @@ static int send_head(conn *c, proxy *px)
             }
             continue;
         }
-        wput(&b, n.p, n.len);
-        wputs(&b, ": ");
-        wput(&b, v.p, v.len);
-        wputs(&b, "\r\n");
+        wfield(&b, n, v);
     }
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
     int st = h->status;
