@@ -11,7 +11,7 @@ WERROR ?= -Werror
 HTD_CFLAGS = -std=c17 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
 	$(LAYERS:%=-Isrc/%) -MMD -MP $(CPPFLAGS)
 HTD_CXXFLAGS = -std=c++17 -Wall -Wextra $(WERROR) -Iinclude -MMD -MP $(CPPFLAGS)
-LDLIBS = -lconfig -lcrypt -lcrypto -lz -lsqlite3 -lpthread
+LDLIBS = -lconfig -lcrypt -lssl -lcrypto -lz -lsqlite3 -lpthread
 # The pkg-config names of those libraries, for htd.pc's Requires.private: a
 # static link then gets what they need in turn (sqlite3's -lm, libcrypto's
 # -ldl). A library of LDLIBS not named here goes to Libs.private as it is.

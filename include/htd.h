@@ -178,6 +178,20 @@ typedef struct htd_config {
      * setting). */
     const char *const *proxies;
     size_t nproxies;
+    /* TLS (HTTPS). A listen address followed by " tls" ("0.0.0.0:443 tls")
+     * speaks TLS 1.2 and 1.3 with ALPN http/1.1. The top-level server's
+     * certificates: tls_cert[i] (a PEM chain, the leaf first) with the
+     * private key tls_key[i]; several, one ECDSA and one RSA say, and each
+     * client gets one it supports. The config file's tls groups give the
+     * vhosts theirs, chosen by the name the client asks for (SNI). */
+    const char *const *tls_cert;
+    const char *const *tls_key;
+    size_t ntls_certs;
+    const char *tls_ciphers;       /* TLS 1.2, OpenSSL's syntax; NULL: Mozilla intermediate */
+    const char *tls_ciphersuites;  /* TLS 1.3; NULL: OpenSSL's default */
+    unsigned tls_ticket_rotate_ms; /* session ticket keys replaced this often; 0 means 1 hour */
+    int tls_no_ktls;      /* file bodies by read and SSL_write even where kernel TLS exists */
+    int tls_key_readable; /* take private key files that group or others may read */
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen
@@ -216,6 +230,9 @@ HTD_API int htd_server_handle_phase(htd_server *s, int phase, const char *prefix
 
 /* The actual address of listener i (after binding port 0), as "HOST:PORT". */
 HTD_API const char *htd_server_address(const htd_server *s, size_t i);
+/* The scheme listener i serves: "https" for a TLS listener, else "http";
+ * NULL past the last. */
+HTD_API const char *htd_server_scheme(const htd_server *s, size_t i);
 
 /* The document root of the top-level server, as configured ("" if none). */
 HTD_API const char *htd_server_root(const htd_server *s);

@@ -17,7 +17,8 @@ set -euo pipefail
 # curl                 to poke at the demo by hand
 # libconfig-dev        the config file's parser (htd --config)
 # libcrypt-dev         password hashes for Basic authentication (crypt_rn)
-# libssl-dev           SHA-256 for the verified-credentials cache; TLS later
+# libssl-dev           TLS (HTTPS), and SHA-256 for the verified-credentials cache
+# openssl              the tests' certificates (openssl req) and TLS client (s_client)
 # apache2-utils        htpasswd, with which the tests make password files
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
 # zlib1g-dev           gzip on the fly (--gzip)
@@ -26,7 +27,7 @@ set -euo pipefail
 # man-db               man -l, with which a test renders them
 # pkgconf              pkg-config, with which a test builds programs against an install
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
-          libconfig-dev libcrypt-dev libssl-dev apache2-utils whois zlib1g-dev libsqlite3-dev
+          libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
           scdoc man-db pkgconf)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

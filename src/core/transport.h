@@ -31,6 +31,10 @@
  *   Plain TCP always answers 0, so a caller that never asks is right for
  *   plain TCP only.
  * - close is the last call; the socket is forgotten by the reactor first.
+ * - info, optional, says what a secure transport negotiated (the protocol,
+ *   cipher and server name a log, a script or the Host check wants); plain
+ *   TCP has none, which is how the layers above tell the two apart without
+ *   naming either.
  */
 #ifndef HTD_TRANSPORT_H
 #define HTD_TRANSPORT_H
@@ -58,6 +62,16 @@ enum {
     TRANSPORT_WRITE_ON_READABLE = 1 << 2,
 };
 
+/* What info() tells of a connection's security; the strings live as long
+ * as the connection. */
+typedef struct transport_info {
+    const char *protocol;      /* "TLSv1.3" */
+    const char *cipher;        /* OpenSSL's name: "TLS_AES_128_GCM_SHA256" */
+    const char *server_name;   /* what the client asked for (SNI), or NULL */
+    const unsigned char *alpn; /* the protocol agreed by ALPN ("http/1.1"), or NULL */
+    unsigned alpn_len;
+} transport_info;
+
 typedef struct transport_ops {
     /* Up to len bytes into buf: a count, 0 when the peer has ended its side,
      * or -1 with errno. */
@@ -84,6 +98,9 @@ typedef struct transport_ops {
     /* TRANSPORT_READABLE, TRANSPORT_READ_ON_WRITABLE,
      * TRANSPORT_WRITE_ON_READABLE, or 0: the socket's readiness tells all. */
     unsigned (*pending)(const transport *t);
+    /* Fills *out: 0; NULL (plain TCP), or -1: the connection is not
+     * secure. */
+    int (*info)(const transport *t, transport_info *out);
 } transport_ops;
 
 /* What a connection points to; an implementation with per-connection state
@@ -126,6 +143,12 @@ static inline void transport_close(transport *t, int fd)
 static inline unsigned transport_pending(const transport *t)
 {
     return t->ops->pending(t);
+}
+
+/* 0 and *out for a secure transport, -1 for plain TCP. */
+static inline int transport_get_info(const transport *t, transport_info *out)
+{
+    return t->ops->info ? t->ops->info(t, out) : -1;
 }
 
 #endif

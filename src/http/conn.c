@@ -10,7 +10,10 @@
  * writes what is queued, and reads only when nothing buffered can make
  * progress. Sockets are edge-triggered, so `readable` and `writable`
  * remember what epoll said until a syscall shows the socket drained or
- * full.
+ * full. What the connection's transport waits for that the socket's
+ * readiness does not show (a TLS handshake's write inside a read, records
+ * decrypted meanwhile) is asked where the connection would otherwise wait
+ * (conn_can_read, can_write, conn_fill): the transport is never named.
  */
 #include "conn.h"
 
@@ -66,15 +69,16 @@ static void unadmit(conn *c)
     if (s->cfg.max_conns) atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 }
 
-void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen, int proxied)
+void conn_accept(worker *l, int fd, transport *tp, const struct sockaddr *sa, socklen_t salen,
+                 int proxied)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
-        transport_close(&transport_plain, fd);
+        transport_close(tp, fd);
         return;
     }
     c->ev.fd = fd;
-    c->tp = &transport_plain;
+    c->tp = tp;
     c->w = l;
     c->state = CS_HEAD;
     c->writable = 1;
@@ -115,6 +119,13 @@ static int watch_output(conn *c)
     if (c->out_watched || c->w->fresh == c) return 0; /* conn_accept registers it */
     c->out_watched = 1;
     return loop_rewatch(c->w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+}
+
+/* And before c waits to write: whether the transport's last write waited
+ * for input (a handshake message from the client), which has come. */
+static int can_write(const conn *c)
+{
+    return c->writable || ((transport_pending(c->tp) & TRANSPORT_WRITE_ON_READABLE) && c->readable);
 }
 
 static void req_done(conn *c)
@@ -237,7 +248,7 @@ static int flush(conn *c)
             q->cur++;
             continue;
         }
-        if (!c->writable) return IO_AGAIN;
+        if (!can_write(c)) return IO_AGAIN;
         ssize_t n;
         size_t asked = 0;
         if (s->p) {
@@ -259,6 +270,9 @@ static int flush(conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = 0;
+                /* The transport waits for input the socket has not got:
+                 * its next edge wakes the write (can_write). */
+                if (transport_pending(c->tp) & TRANSPORT_WRITE_ON_READABLE) c->readable = 0;
                 return IO_AGAIN;
             }
             return IO_ERROR;
@@ -628,6 +642,13 @@ int conn_fill(conn *c)
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->readable = 0;
         release_rbuf(c);
+        /* The transport's read waits for room to write (a handshake flight
+         * the socket could not take): the next EPOLLOUT wakes the read
+         * (conn_can_read). */
+        if (transport_pending(c->tp) & TRANSPORT_READ_ON_WRITABLE) {
+            c->writable = 0;
+            if (watch_output(c) < 0) return IO_ERROR;
+        }
         return IO_AGAIN;
     }
     return IO_ERROR;
@@ -706,7 +727,7 @@ static int read_body_more(conn *c)
         c->state = CS_WRITE; /* and back to the body: continuation */
         return 1;
     }
-    if (!c->readable) {
+    if (!conn_can_read(c)) {
         if (c->timer_kind != T_BODY || !c->timer.next) arm(c, T_BODY);
         return 0;
     }
@@ -840,7 +861,7 @@ static void head_started(conn *c)
  * if the stream ended (c is then closed). */
 static int read_more(conn *c)
 {
-    if (!c->readable) return 0;
+    if (!conn_can_read(c)) return 0;
     switch (conn_fill(c)) {
     case IO_AGAIN:
         return 0;
@@ -973,7 +994,7 @@ static int step_discard(conn *c)
             return 1;
         }
     }
-    if (!c->readable) {
+    if (!conn_can_read(c)) {
         arm(c, T_BODY);
         return 0;
     }

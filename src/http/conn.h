@@ -29,9 +29,12 @@
 #include "outq.h"
 
 /* Takes a new connection, serving what it has sent before watching it.
+ * tp: what reads and writes its socket, as its listener chose (plain TCP,
+ * or a TLS session: transport.h); closed with fd if c cannot be taken.
  * proxied: its listener has proxy_protocol, so it starts with a PROXY
  * protocol header (proxyproto.h) naming the client, before any request. */
-void conn_accept(worker *l, int fd, const struct sockaddr *sa, socklen_t salen, int proxied);
+void conn_accept(worker *l, int fd, transport *tp, const struct sockaddr *sa, socklen_t salen,
+                 int proxied);
 /* The callback of the connections' timer lists. */
 void conn_on_timer(htd_timer *t);
 /* The connection whose timer t is. */

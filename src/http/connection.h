@@ -68,6 +68,20 @@ static inline struct htd_req *conn_current(const conn *c)
     return c->req && c->req->r ? c->req : NULL;
 }
 
+/* The transport's side of waiting (transport.h): before c waits for its
+ * socket to be readable, whether a read may give something now after all:
+ * the transport holds bytes of its own (TLS records decrypted meanwhile), or
+ * its last read waited for room to write (a handshake flight), which the
+ * socket has now. Asked only when the socket showed nothing: once per
+ * keep-alive request, one call that plain TCP answers with 0. A module that
+ * reads the connection's input (a script's body, a tunnel) asks it too. */
+static inline int conn_can_read(const conn *c)
+{
+    if (c->readable) return 1;
+    unsigned p = transport_pending(c->tp);
+    return (p & TRANSPORT_READABLE) || ((p & TRANSPORT_READ_ON_WRITABLE) && c->writable);
+}
+
 /* body_left of a connection that is a tunnel (conn_take_stream): the
  * client's bytes go on until it ends its side. */
 #define CONN_STREAM UINT64_MAX

@@ -395,3 +395,16 @@ int htd_parse_header_block(htd_head_parser *p, const char *buf, size_t len, size
 {
     return parse(p, buf, len, max_head, 1, res, why);
 }
+
+htd_str htd_host_without_port(htd_str h)
+{
+    size_t hl = h.len;
+    if (hl && h.p[0] == '[') {
+        const char *rb = memchr(h.p, ']', hl);
+        if (rb) hl = (size_t)(rb - h.p) + 1;
+    } else if (hl) {
+        const char *colon = memchr(h.p, ':', hl);
+        if (colon) hl = (size_t)(colon - h.p);
+    }
+    return (htd_str){h.p, hl};
+}

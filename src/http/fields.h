@@ -158,6 +158,10 @@ int htd_parse_response(htd_head_parser *p, const char *buf, size_t len, size_t m
 int htd_parse_header_block(htd_head_parser *p, const char *buf, size_t len, size_t max_head,
                            htd_response *res, const char **why);
 
+/* The host of a Host value without its port: "example.com" of
+ * "example.com:8080", "[::1]" of "[::1]:8080". */
+htd_str htd_host_without_port(htd_str host);
+
 /* For the parsers: says why in *why and returns -status. */
 static inline int htd_refuse(const char **why, const char *msg, int status)
 {

@@ -27,6 +27,7 @@ struct access_rule;
 struct auth_users;
 struct logfmt;
 struct ratelimit;
+struct tls_certs;
 
 typedef struct realm {
     char *hdr; /* "WWW-Authenticate: Basic realm=\"...\", charset=\"UTF-8\"\r\n" */
@@ -187,6 +188,10 @@ typedef struct vhost {
     size_t ncc;
     queue_spec *queues;
     size_t nqueues;
+    int tls_ctx;         /* its certificates' context in the site's tls, or -1: the default's */
+    int https_redirect;  /* 301 or 308: plain HTTP requests go to https:// (the https module) */
+    unsigned https_port; /* the port that redirect names; 0 means 443 */
+    char *hsts;          /* Strict-Transport-Security's value on HTTPS responses, or NULL */
 } vhost;
 
 typedef struct vname {
@@ -207,6 +212,9 @@ typedef struct site {
     upstream *upstreams;
     size_t nupstreams;
     int nthreads;
+    /* The certificates of the site's vhosts (core/tls.h), NULL when none
+     * has any: what a TLS listener's new connections get. */
+    struct tls_certs *tls;
     atomic_int refs;
     void (*destroy)(struct site *st); /* what the last site_release calls */
 } site;

@@ -195,15 +195,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "SERVER_PORT", port);
     }
     /* SERVER_NAME: the host the client asked for, without its port. */
-    htd_str h = r->host;
+    htd_str h = htd_host_without_port(r->host);
     size_t hl = h.len;
-    if (hl && h.p[0] == '[') {
-        const char *rb = memchr(h.p, ']', hl);
-        if (rb) hl = (size_t)(rb - h.p) + 1;
-    } else if (hl) {
-        const char *colon = memchr(h.p, ':', hl);
-        if (colon) hl = (size_t)(colon - h.p);
-    }
     if (hl)
         env_add(e, "SERVER_NAME", h.p, hl);
     else
@@ -216,6 +209,14 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "CONTENT_LENGTH", n);
     }
     if ((v = htd_request_known(r, HTD_H_CONTENT_TYPE)).p) env_add(e, "CONTENT_TYPE", v.p, v.len);
+    /* What mod_ssl gives scripts on a secure connection. */
+    transport_info ti;
+    if (transport_get_info(c->tp, &ti) == 0) {
+        env_str(e, "HTTPS", "on");
+        env_str(e, "SSL_PROTOCOL", ti.protocol);
+        env_str(e, "SSL_CIPHER", ti.cipher);
+        if (ti.server_name) env_str(e, "SSL_TLS_SNI", ti.server_name);
+    }
     if (hr->user.p) { /* a realm accepted the credentials */
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
@@ -521,7 +522,7 @@ static int feed(conn *c, cgi *g)
             c->rpos += (uint32_t)consumed;
             continue;
         }
-        if (!c->readable) {
+        if (!conn_can_read(c)) {
             conn_arm_body_timer(c);
             return 0;
         }

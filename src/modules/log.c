@@ -41,6 +41,10 @@ enum {
     V_JOB_ID,
     V_CHARGE_ACCOUNT,
     V_CHARGE,
+    V_SCHEME,
+    V_SSL_PROTOCOL,
+    V_SSL_CIPHER,
+    V_SSL_SERVER_NAME,
     V_HTTP,
 };
 
@@ -63,6 +67,10 @@ static const struct {
     {"job_id", V_JOB_ID},
     {"charge_account", V_CHARGE_ACCOUNT},
     {"charge", V_CHARGE},
+    {"scheme", V_SCHEME},
+    {"ssl_protocol", V_SSL_PROTOCOL},
+    {"ssl_cipher", V_SSL_CIPHER},
+    {"ssl_server_name", V_SSL_SERVER_NAME},
 };
 
 typedef struct piece {
@@ -124,13 +132,12 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
             if (add_piece(f, V_HTTP, h, nlen - 5) < 0) goto oom;
         } else {
         bad:
-            snprintf(
-                err, errlen,
-                "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
-                "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
-                "$args, $status, $body_bytes_sent, $host, $job_id, $charge_account, $charge or "
-                "$http_NAME",
-                (int)(nlen > 64 ? 64 : nlen), name);
+            snprintf(err, errlen,
+                     "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
+                     "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
+                     "$args, $status, $body_bytes_sent, $host, $job_id, $charge_account, $charge, "
+                     "$scheme, $ssl_protocol, $ssl_cipher, $ssl_server_name or $http_NAME",
+                     (int)(nlen > 64 ? 64 : nlen), name);
             logfmt_free(f);
             return NULL;
         }
@@ -256,6 +263,8 @@ void log_access(const conn *c, int status, uint64_t bytes)
     if (LOG_BUF - lf->len[t] < LOG_LINE_MAX) flush_one(lf, t);
     char *start = lf->buf[t] + lf->len[t], *p = start, *end = p + LOG_LINE_MAX - 2;
     char num[32];
+    transport_info ti;
+    int secure = -1; /* not asked yet */
     for (size_t i = 0; i < lf->fmt->n; i++) {
         const piece *pc = &lf->fmt->p[i];
         switch (pc->id) {
@@ -335,6 +344,19 @@ void log_access(const conn *c, int status, uint64_t bytes)
         case V_JOB_ID:
             p = put_escaped(p, end, hr ? hr->log_id : (htd_str){NULL, 0});
             break;
+        case V_SCHEME:
+        case V_SSL_PROTOCOL:
+        case V_SSL_CIPHER:
+        case V_SSL_SERVER_NAME: {
+            if (secure < 0) secure = transport_get_info(c->tp, &ti) == 0;
+            const char *v = pc->id == V_SCHEME         ? (secure ? "https" : "http")
+                            : !secure                  ? NULL
+                            : pc->id == V_SSL_PROTOCOL ? ti.protocol
+                            : pc->id == V_SSL_CIPHER   ? ti.cipher
+                                                       : ti.server_name;
+            p = put_escaped(p, end, v ? (htd_str){v, strlen(v)} : (htd_str){NULL, 0});
+            break;
+        }
         case V_HTTP:
             p = put_escaped(p, end,
                             r ? htd_request_header(r, pc->text, pc->len) : (htd_str){NULL, 0});

@@ -404,6 +404,15 @@ static void wputs(wbuf *b, const char *s)
     wput(b, s, strlen(s));
 }
 
+/* A field line: "NAME: VALUE" CRLF. */
+static void wfield(wbuf *b, htd_str n, htd_str v)
+{
+    wput(b, n.p, n.len);
+    wputs(b, ": ");
+    wput(b, v.p, v.len);
+    wputs(b, "\r\n");
+}
+
 /* a (AF_INET, or AF_INET6 perhaps mapping an IPv4 address) as text, into
  * out of INET6_ADDRSTRLEN bytes; IPv4 by hand, as glibc's inet_ntop
  * formats it with sprintf. */
@@ -462,10 +471,7 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
             xff = v;
             continue;
         }
-        wput(&b, n.p, n.len);
-        wputs(&b, ": ");
-        wput(&b, v.p, v.len);
-        wputs(&b, "\r\n");
+        wfield(&b, n, v);
     }
     /* Who asked: the peer, after what trusted proxies before it said
      * (their X-Forwarded-For is kept only when the real-IP module trusted
@@ -479,7 +485,11 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
         wputs(&b, ", ");
     }
     wputs(&b, peer);
-    wputs(&b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+    transport_info ti;
+    const char *proto = transport_get_info(c->tp, &ti) == 0 ? "https" : "http";
+    wputs(&b, "\r\nX-Forwarded-Proto: ");
+    wputs(&b, proto);
+    wputs(&b, "\r\nX-Forwarded-Host: ");
     wput(&b, r->host.p, r->host.len);
     if (trusted)
         addr_text(&hr->client, client);
@@ -490,7 +500,8 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     wputs(&b, v6 ? "\"[" : "");
     wputs(&b, client);
     wputs(&b, v6 ? "]\"" : "");
-    wputs(&b, ";proto=http");
+    wputs(&b, ";proto=");
+    wputs(&b, proto);
     if (r->host.len && htd_is_token(r->host.p, r->host.len)) {
         wputs(&b, ";host=");
         wput(&b, r->host.p, r->host.len);
@@ -655,10 +666,7 @@ static int send_head(conn *c, proxy *px)
             }
             continue;
         }
-        wput(&b, n.p, n.len);
-        wputs(&b, ": ");
-        wput(&b, v.p, v.len);
-        wputs(&b, "\r\n");
+        wfield(&b, n, v);
     }
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
     int st = h->status;
@@ -1123,7 +1131,7 @@ static int send_more(conn *c, proxy *px, const char **why)
             }
             continue;
         }
-        if (!c->readable) {
+        if (!conn_can_read(c)) {
             unlist(px); /* the client's turn: its body timer watches it */
             conn_arm_body_timer(c);
             return 0;
@@ -1315,7 +1323,7 @@ static int tunnel(conn *c, proxy *px)
                 px->o_len = dlen;
                 continue;
             }
-            if (c->readable || c->hup) {
+            if (conn_can_read(c) || c->hup) {
                 int r = conn_fill(c);
                 if (r == IO_DONE) continue;
                 if (r == IO_ERROR) { /* the client is done: the server reads its end */

@@ -11,6 +11,7 @@
 #include "charge.h"
 #include "connlimit.h"
 #include "gzip.h"
+#include "https.h"
 #include "log.h"
 #include "proxy.h"
 #include "queue.h"
@@ -31,6 +32,7 @@ static const htd_module *const modules[] = {
      * before the rule's checks, so refused and unauthenticated requests
      * count, and those by user after the realm has accepted one. */
     &realip_module,         /* rewrite: the client behind trusted proxies */
+    &https_module,          /* access: 421 for a host the handshake did not name; to https:// */
     &ratelimit_module,      /* access: rate limits keyed by address or header */
     &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */

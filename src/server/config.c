@@ -35,6 +35,7 @@
 #include "response.h"
 #include "rewrite.h"
 #include "store.h"
+#include "tls.h"
 
 #define HEADERS_MAX 4096 /* configured header lines per scope */
 
@@ -263,6 +264,7 @@ static const char *const top_keys[] = {"listen",
                                        "upstreams",
                                        "proxy",
                                        "keep_copies",
+                                       "tls",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -310,6 +312,40 @@ static int timeout(conf_file *f, const config_setting_t *root, const char *key, 
     if (!(d >= 0.001 && d <= 86400))
         return conf_fail(err, errlen, f, s, "%s must be from 0.001 to 86400 seconds", key);
     *ms = (unsigned)(d * 1000 + 0.5);
+    return 0;
+}
+
+static const char *const tls_top_keys[] = {
+    "cert",         "key",           "redirect", "port",         "hsts", "ciphers",
+    "ciphersuites", "ticket_rotate", "ktls",     "key_readable", NULL};
+
+/* The top-level tls group's server-wide settings (the certificates and
+ * what concerns the top-level server are the site's: parse_tls). */
+static int tls_settings_of(conf_file *f, const config_setting_t *g, htd_config *c, char *err,
+                           size_t errlen)
+{
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return conf_fail(err, errlen, f, g,
+                         "tls is a group: tls = { cert = \"site.crt\"; key = \"site.key\"; };");
+    if (only_keys(f, g, "tls", tls_top_keys, err, errlen) < 0) return -1;
+    const config_setting_t *s;
+    if ((s = config_setting_get_member(g, "ciphers")) && !c->tls_ciphers &&
+        get_string(f, s, &c->tls_ciphers, err, errlen) < 0)
+        return -1;
+    if ((s = config_setting_get_member(g, "ciphersuites")) && !c->tls_ciphersuites &&
+        get_string(f, s, &c->tls_ciphersuites, err, errlen) < 0)
+        return -1;
+    if (timeout(f, g, "ticket_rotate", &c->tls_ticket_rotate_ms, err, errlen) < 0) return -1;
+    if ((s = config_setting_get_member(g, "ktls")) && !c->tls_no_ktls) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "ktls must be true or false");
+        c->tls_no_ktls = !config_setting_get_bool(s);
+    }
+    if ((s = config_setting_get_member(g, "key_readable")) && !c->tls_key_readable) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "key_readable must be true or false");
+        c->tls_key_readable = config_setting_get_bool(s);
+    }
     return 0;
 }
 
@@ -451,6 +487,8 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
     }
     if (size(f, root, "max_upload", &c->max_upload, err, errlen) < 0 ||
         size(f, root, "memory_budget", &c->memory_budget, err, errlen) < 0)
+        return -1;
+    if ((s = config_setting_get_member(root, "tls")) && tls_settings_of(f, s, c, err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -1423,12 +1461,122 @@ static int flag_queues(builder *b, vhost *top)
     return 0;
 }
 
+/* ---- TLS ---- */
+
+/* A certificate and its key for vh, into the site's contexts (made on the
+ * first); errors name the setting s. */
+static int add_cert(builder *b, const config_setting_t *s, vhost *vh, const char *cert,
+                    const char *key)
+{
+    char why[512];
+    const htd_config *c = b->cfg;
+    tls_settings set = {.ciphers = c->tls_ciphers,
+                        .ciphersuites = c->tls_ciphersuites,
+                        .no_ktls = c->tls_no_ktls,
+                        .key_readable = c->tls_key_readable};
+    if (!b->st->tls && !(b->st->tls = tls_certs_new(&set, why, sizeof why)))
+        return bfail(b, s, "%s%s", why, "");
+    if (vh->tls_ctx < 0 && (vh->tls_ctx = tls_certs_add(b->st->tls, why, sizeof why)) < 0)
+        return bfail(b, s, "tls: %s%s", why, "");
+    if (tls_certs_load(b->st->tls, vh->tls_ctx, cert, key, why, sizeof why) < 0)
+        return bfail(b, s, "%s%s", why, "");
+    return 0;
+}
+
+/* tls = { cert = ...; key = ...; redirect = 308; port = 8443; hsts = "..." }
+ * of a vhost, or of the top level (top), where the flags' certificates win
+ * over the file's. */
+static int parse_tls(builder *b, const config_setting_t *g, vhost *vh, int top)
+{
+    static const char *const keys[] = {"cert", "key", "redirect", "port", "hsts", NULL};
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return bfail(b, g,
+                     "tls is a group: tls = { cert = \"site.crt\"; key = \"site.key\"; };%s%s", "",
+                     "");
+    if (!top && only_keys(b->f, g, "a vhost's tls", keys, b->err, b->errlen) < 0) return -1;
+    const config_setting_t *cs = config_setting_get_member(g, "cert"),
+                           *ks = config_setting_get_member(g, "key"), *s;
+    if (!cs != !ks)
+        return bfail(b, cs ? cs : ks,
+                     "tls needs both cert and key (as many keys as certificates)%s%s", "", "");
+    if (cs && !(top && b->cfg->ntls_certs)) {
+        const char **certs = NULL, **keyv = NULL;
+        size_t nc = 0, nk = 0;
+        int rc = get_strings(b->f, cs, &certs, &nc, b->err, b->errlen) < 0 ||
+                         get_strings(b->f, ks, &keyv, &nk, b->err, b->errlen) < 0
+                     ? -1
+                 : nc != nk || !nc
+                     ? bfail(b, ks, "tls needs as many keys as certificates, in the same order%s%s",
+                             "", "")
+                     : 0;
+        for (size_t i = 0; rc == 0 && i < nc; i++) {
+            char *cp = resolve(b->f, certs[i]), *kp = resolve(b->f, keyv[i]);
+            rc = cp && kp ? add_cert(b, i ? ks : cs, vh, cp, kp)
+                          : bfail(b, cs, "out of memory%s%s", "", "");
+            free(cp);
+            free(kp);
+        }
+        free(certs);
+        free(keyv);
+        if (rc < 0) return -1;
+    }
+    if ((s = config_setting_get_member(g, "redirect"))) {
+        int code = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : 0;
+        if (code != 301 && code != 308)
+            return bfail(b, s, "tls redirect must be 301 or 308%s%s", "", "");
+        vh->https_redirect = code;
+    }
+    if ((s = config_setting_get_member(g, "port"))) {
+        int port = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : 0;
+        if (port < 1 || port > 65535)
+            return bfail(b, s, "tls port must be from 1 to 65535%s%s", "", "");
+        vh->https_port = (unsigned)port;
+    }
+    if ((s = config_setting_get_member(g, "hsts"))) {
+        const char *v;
+        if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+        if (!*v || !htd_field_value_ok(v, strlen(v)))
+            return bfail(b, s, "tls hsts must be a header value like \"max-age=31536000\"%s%s", "",
+                         "");
+        if (!(vh->hsts = strdup(v))) return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    return 0;
+}
+
+/* The flags' certificates (--cert, --key) for the top-level server. */
+static int flag_certs(builder *b, vhost *top)
+{
+    for (size_t i = 0; i < b->cfg->ntls_certs; i++)
+        if (add_cert(b, NULL, top, b->cfg->tls_cert[i], b->cfg->tls_key[i]) < 0) return -1;
+    return 0;
+}
+
+/* Once every vhost is read: the names that pick each context, and the
+ * default (the default vhost's certificates, else the top-level
+ * server's, else the first vhost's that has some). */
+static int tls_names(builder *b)
+{
+    site *st = b->st;
+    if (!st->tls) return 0;
+    for (size_t i = 0; i < st->nnames; i++) {
+        const vname *v = &st->names[i];
+        if (v->vh->tls_ctx >= 0 &&
+            tls_certs_name(st->tls, v->name, v->len, v->wildcard, v->vh->tls_ctx) < 0)
+            return bfail(b, NULL, "out of memory%s%s", "", "");
+    }
+    int d = st->fallback->tls_ctx;
+    for (size_t i = 0; d < 0 && i < st->nvhosts; i++)
+        d = st->vhosts[i].tls_ctx;
+    tls_certs_default(st->tls, d);
+    return 0;
+}
+
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
-        "names",  "default", "root",        "access_log",  "log_format", "headers",
-        "access", "auth",    "error_pages", "rules",       "cgi",        "rate_limit",
-        "queues", "price",   "proxy",       "keep_copies", NULL};
+        "names",  "default", "root",        "access_log", "log_format",  "headers",
+        "access", "auth",    "error_pages", "rules",      "cgi",         "rate_limit",
+        "queues", "price",   "tls",         "proxy",      "keep_copies", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1496,6 +1644,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         if (rc < 0) return -1;
     }
     if (parse_queues(b, config_setting_get_member(g, "queues"), vh) < 0) return -1;
+    if ((s = config_setting_get_member(g, "tls")) && parse_tls(b, s, vh, 0) < 0) return -1;
     if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
     return parse_rules(b, g, vh);
 }
@@ -1522,6 +1671,7 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     for (size_t i = 0; i < nv; i++) {
         st->vhosts[i].root_fd = -1;
         st->vhosts[i].idx = (int)i;
+        st->vhosts[i].tls_ctx = -1;
     }
     st->nvhosts = nv;
     st->fallback = &st->vhosts[0];
@@ -1560,9 +1710,13 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
         goto fail;
     if (flag_proxies(&b, top, 1) < 0) goto fail;
     if (cache_control_rules(&b, top) < 0) goto fail;
+    if (flag_certs(&b, top) < 0 ||
+        (root && (s = config_setting_get_member(root, "tls")) && parse_tls(&b, s, top, 1) < 0))
+        goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0)
             goto fail;
+    if (tls_names(&b) < 0) goto fail;
     return st;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -1626,6 +1780,7 @@ void site_free(site *st)
         free(vh->queues);
         free(vh->root);
         free(vh->name);
+        free(vh->hsts);
     }
     for (size_t i = 0; i < st->nupstreams; i++) {
         free(st->upstreams[i].name);
@@ -1633,6 +1788,7 @@ void site_free(site *st)
         free(st->upstreams[i].host);
     }
     free(st->upstreams);
+    tls_certs_release(st->tls);
     log_flush_all(st); /* lines of requests that ended after their loop moved on */
     for (size_t i = 0; i < st->nnames; i++)
         free(st->names[i].name);

@@ -25,7 +25,8 @@ struct htd_server {
     struct conf_file *conf; /* the config file read at start, or NULL */
     listen_addr *addrs;
     size_t naddrs;
-    int *lfds; /* nthreads * naddrs listening sockets, SO_REUSEPORT */
+    int *lfds;              /* nthreads * naddrs listening sockets, SO_REUSEPORT */
+    struct tls_shared *tls; /* the TLS listeners' ticket keys (tls.h), or NULL: none */
     int nthreads;
     struct worker **workers;
     site *site; /* the current site, under site_mu */

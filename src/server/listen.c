@@ -54,17 +54,27 @@ int listen_parse(const char *whole, listen_addr *a, char *err, size_t errlen)
     memcpy(spec, whole, n);
     spec[n] = 0;
     a->proxy_protocol = 0;
+    a->tls = 0;
     for (const char *o = whole + n; *o;) {
         o += strspn(o, " ");
         size_t k = strcspn(o, " ");
         if (k == 14 && memcmp(o, "proxy_protocol", 14) == 0)
             a->proxy_protocol = 1;
+        else if (k == 3 && memcmp(o, "tls", 3) == 0)
+            a->tls = 1;
         else if (k) {
-            snprintf(err, errlen, "bad listen option '%.*s' in '%s' (known: proxy_protocol)",
+            snprintf(err, errlen, "bad listen option '%.*s' in '%s' (known: tls, proxy_protocol)",
                      (int)k, o, whole);
             return -1;
         }
         o += k;
+    }
+    /* The PROXY header comes before the handshake, in the clear: a reading
+     * of it beneath the TLS transport is not there yet. */
+    if (a->tls && a->proxy_protocol) {
+        snprintf(err, errlen, "'%s': tls and proxy_protocol on one listener are not supported yet",
+                 whole);
+        return -1;
     }
     char host[256] = "";
     const char *port;

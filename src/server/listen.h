@@ -12,13 +12,14 @@ typedef struct listen_addr {
     socklen_t sslen;
     char name[80];      /* "127.0.0.1:8080", "[::1]:8080" */
     int proxy_protocol; /* connections start with a PROXY protocol header */
+    int tls;            /* connections speak TLS (HTTPS) */
 } listen_addr;
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" (host[0] then 0) into host (of
  * cap bytes) and *port, a number from 0 to 65535 in spec. -1 if it is not. */
 int hostport_split(const char *spec, char *host, size_t cap, const char **port);
-/* Parses "HOST:PORT", "[V6]:PORT" or "PORT", optionally followed by
- * " proxy_protocol", into a; -1 with a reason. */
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT", optionally followed by the
+ * options " tls" or " proxy_protocol", into a; -1 with a reason. */
 int listen_parse(const char *spec, listen_addr *a, char *err, size_t errlen);
 /* Binds a once without SO_REUSEPORT, so that another program on the port
  * is reported instead of silently shared; names a. For port 0 it binds with

@@ -101,6 +101,18 @@ static void usage(FILE *f)
           "      --proxy PREFIX=http://HOST:PORT  send the requests under PREFIX to that\n"
           "                         server (a reverse proxy); repeatable (the config's\n"
           "                         upstreams take every setting)\n"
+          "      --tls-listen ADDR  listen for HTTPS (TLS 1.2 and 1.3) on ADDR, as --listen;\n"
+          "                         repeatable; needs --cert and --key\n"
+          "      --cert FILE        the certificate chain (PEM) of HTTPS listeners; repeatable,\n"
+          "                         each with its --key (one ECDSA and one RSA, say)\n"
+          "      --key FILE         the private key of the --cert before it; refused if group\n"
+          "                         or others may read it (unless --tls-key-readable)\n"
+          "      --tls-ciphers LIST TLS 1.2 ciphers, OpenSSL's syntax (default: Mozilla\n"
+          "                         intermediate)\n"
+          "      --tls-ciphersuites LIST  TLS 1.3 cipher suites (default: OpenSSL's)\n"
+          "      --tls-ticket-rotate S  seconds between new session ticket keys (default 3600)\n"
+          "      --no-ktls          send files by read and SSL_write, never kernel TLS\n"
+          "      --tls-key-readable take private keys that group or others may read\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n",
           f);
@@ -174,6 +186,14 @@ int main(int argc, char **argv)
         {"jobs-path", required_argument, NULL, 'J'},
         {"no-group-commit", no_argument, NULL, 'g'},
         {"proxy", required_argument, NULL, 'p' + 256},
+        {"tls-listen", required_argument, NULL, 1000},
+        {"cert", required_argument, NULL, 1001},
+        {"key", required_argument, NULL, 1002},
+        {"tls-ciphers", required_argument, NULL, 1003},
+        {"tls-ciphersuites", required_argument, NULL, 1004},
+        {"tls-ticket-rotate", required_argument, NULL, 1005},
+        {"no-ktls", no_argument, NULL, 1006},
+        {"tls-key-readable", no_argument, NULL, 1007},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -182,6 +202,9 @@ int main(int argc, char **argv)
     const char *check = NULL;
     const char *listen[64], *writable[64], *cgi[64], *cache_control[64], *trusted[64], *queues[64],
         *proxies[64];
+    const char *certs[16], *keys[16];
+    size_t ncerts = 0, nkeys = 0;
+    char tls_specs[64][320]; /* "ADDR tls" for --tls-listen ADDR */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:r:l:t:hV", opts, NULL)) != -1) {
@@ -309,6 +332,40 @@ int main(int argc, char **argv)
         case 'g':
             cfg.queue_no_group_commit = 1;
             break;
+        case 1000:
+            if (cfg.nlisten == sizeof listen / sizeof listen[0])
+                die("--tls-listen %s: at most 64 addresses%s", optarg, "");
+            if (strlen(optarg) >= sizeof tls_specs[0] - 4)
+                die("--tls-listen %s: too long%s", optarg, "");
+            snprintf(tls_specs[cfg.nlisten], sizeof tls_specs[0], "%s tls", optarg);
+            listen[cfg.nlisten] = tls_specs[cfg.nlisten];
+            cfg.nlisten++;
+            break;
+        case 1001:
+            if (ncerts == sizeof certs / sizeof certs[0])
+                die("--cert %s: at most 16 certificates%s", optarg, "");
+            certs[ncerts++] = optarg;
+            break;
+        case 1002:
+            if (nkeys == sizeof keys / sizeof keys[0])
+                die("--key %s: at most 16 keys%s", optarg, "");
+            keys[nkeys++] = optarg;
+            break;
+        case 1003:
+            cfg.tls_ciphers = optarg;
+            break;
+        case 1004:
+            cfg.tls_ciphersuites = optarg;
+            break;
+        case 1005:
+            cfg.tls_ticket_rotate_ms = parse_seconds("--tls-ticket-rotate", optarg);
+            break;
+        case 1006:
+            cfg.tls_no_ktls = 1;
+            break;
+        case 1007:
+            cfg.tls_key_readable = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -330,6 +387,12 @@ int main(int argc, char **argv)
     cfg.cache_control = cache_control;
     cfg.queues = queues;
     cfg.proxies = proxies;
+    if (ncerts != nkeys)
+        die("each --cert needs its --key (%s)%s",
+            ncerts > nkeys ? "a --cert has no --key" : "a --key has no --cert", "");
+    cfg.tls_cert = certs;
+    cfg.tls_key = keys;
+    cfg.ntls_certs = ncerts;
     char err[512];
     if (check) {
         if (htd_config_check(check, err, sizeof err) < 0) die("%s%s", err, "");
@@ -366,7 +429,7 @@ int main(int argc, char **argv)
     const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
     if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
     for (size_t i = 0; htd_server_address(server, i); i++)
-        printf("htd " HTD_VERSION " serving %s at http://%s/\n", root,
+        printf("htd " HTD_VERSION " serving %s at %s://%s/\n", root, htd_server_scheme(server, i),
                htd_server_address(server, i));
     fflush(stdout);
 

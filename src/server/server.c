@@ -35,6 +35,7 @@
 #include "mime.h"
 #include "queue.h"
 #include "routes.h"
+#include "tls.h"
 #include "worker.h"
 
 #define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
@@ -69,6 +70,20 @@ static int make_registry(htd_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "content_order: %s", why);
         return -1;
     }
+    return 0;
+}
+
+/* A TLS listener needs certificates in the site it would serve. */
+static int tls_check(const htd_server *s, const site *st, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->naddrs; i++)
+        if (s->addrs[i].tls && !st->tls) {
+            snprintf(err, errlen,
+                     "the TLS listener %s needs a certificate: --cert FILE --key FILE, or "
+                     "tls = { cert = \"FILE\"; key = \"FILE\"; } in the config",
+                     s->addrs[i].name);
+            return -1;
+        }
     return 0;
 }
 
@@ -134,6 +149,11 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
             listen_probe(&s->addrs[i], &s->lfds[i], err, errlen) < 0)
             goto fail;
+    if (tls_check(s, s->site, err, errlen) < 0) goto fail;
+    if (s->site->tls && !(s->tls = tls_shared_new(cfg->tls_ticket_rotate_ms))) {
+        snprintf(err, errlen, "cannot make session ticket keys: %s", strerror(errno));
+        goto fail;
+    }
     for (int t = 0; t < s->nthreads; t++)
         for (size_t i = 0; i < s->naddrs; i++)
             if (s->lfds[(size_t)t * s->naddrs + i] < 0 &&
@@ -202,6 +222,11 @@ int htd_server_queue(htd_server *s, const char *prefix, htd_job_fn fn, void *arg
 const char *htd_server_address(const htd_server *s, size_t i)
 {
     return i < s->naddrs ? s->addrs[i].name : NULL;
+}
+
+const char *htd_server_scheme(const htd_server *s, size_t i)
+{
+    return i < s->naddrs ? s->addrs[i].tls ? "https" : "http" : NULL;
 }
 
 const char *htd_server_root(const htd_server *s)
@@ -309,6 +334,7 @@ void htd_server_free(htd_server *s)
     free(s->lfds);
     free(s->addrs);
     if (s->site) site_release(s->site);
+    tls_shared_free(s->tls); /* after the workers: their connections used it */
     conf_close(s->conf);
     htd_mime_free(s->ctx.mime);
     free(s);
@@ -352,6 +378,7 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
                                       next->trusted_proxies, next->ntrusted_proxies)},
         {"real_ip_header", strcasecmp(hn, hx) == 0},
         {"rate_limit_slots", now->rate_limit_slots == next->rate_limit_slots},
+        {"tls ticket_rotate", now->tls_ticket_rotate_ms == next->tls_ticket_rotate_ms},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)
@@ -384,6 +411,10 @@ int htd_server_reload(htd_server *s, char *err, size_t errlen)
         return -1;
     }
     site *st = site_build(&next, f, s->nthreads, err, errlen);
+    if (st && tls_check(s, st, err, errlen) < 0) {
+        site_free(st);
+        st = NULL;
+    }
     if (st) note_restart_only(&s->ctx.cfg, &next);
     conf_close(f); /* the site keeps copies of what it needs */
     if (!st) return -1;
@@ -419,6 +450,19 @@ int htd_config_check(const char *file, char *err, size_t errlen)
     fill_defaults(&c);
     site *st = site_build(&c, f, 1, err, errlen);
     int rc = st ? 0 : -1;
+    /* As htd_server_new would: a TLS listener needs certificates. */
+    for (size_t i = 0; st && !st->tls && i < c.nlisten; i++) {
+        listen_addr a;
+        char why[256];
+        if (listen_parse(c.listen[i], &a, why, sizeof why) == 0 && a.tls) {
+            snprintf(err, errlen,
+                     "%s: the TLS listener %s needs a certificate: tls = { cert = \"FILE\"; key = "
+                     "\"FILE\"; }",
+                     file, c.listen[i]);
+            rc = -1;
+            break;
+        }
+    }
     site_free(st);
     conf_close(f);
     return rc;

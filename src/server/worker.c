@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "log.h"
 #include "req.h"
+#include "tls.h"
 
 #define ACCEPT_BATCH 64
 #define LINGER_MS 2000
@@ -94,6 +95,15 @@ void worker_wake(worker *l)
 
 static void on_listener(watcher *w, uint32_t events);
 
+/* A TLS listener's transport: a session under the certificates of the
+ * site this worker serves new connections with, which it keeps (reloads
+ * included) until it closes. */
+static transport *open_tls(listener *ls, int fd)
+{
+    worker *l = ls->wk;
+    return tls_open(l->site->tls, l->server->tls, fd);
+}
+
 worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
 {
     worker *l = calloc(1, sizeof *l);
@@ -120,6 +130,7 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
         listener *ls = &l->listeners[i];
         ls->wk = l;
         ls->proxied = srv->addrs[i].proxy_protocol;
+        ls->open = srv->addrs[i].tls ? open_tls : NULL;
         if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN,
                        on_listener) < 0) {
             snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
@@ -227,8 +238,14 @@ static void on_listener(watcher *w, uint32_t events)
      * may have come later: read the file events once more before serving
      * them, so that none of them can get what a change replaced. */
     if (n > 1 && l->site) caches_read(l->caches, l->site->nvhosts);
-    for (int i = 0; i < n; i++)
-        conn_accept(l, fds[i], (struct sockaddr *)&ss[i], len[i], ls->proxied);
+    for (int i = 0; i < n; i++) {
+        transport *tp = ls->open ? ls->open(ls, fds[i]) : &transport_plain;
+        if (!tp) {
+            close(fds[i]);
+            continue;
+        }
+        conn_accept(l, fds[i], tp, (struct sockaddr *)&ss[i], len[i], ls->proxied);
+    }
 }
 
 /* Stop accepting; close what is idle; the rest close after their response. */

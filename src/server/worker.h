@@ -8,11 +8,16 @@
 
 #include "context.h"
 #include "instance.h"
+#include "transport.h"
 
 typedef struct listener {
     watcher w;
     struct worker *wk;
     int proxied; /* proxy_protocol: its connections start with a PROXY header */
+    /* What reads and writes an accepted socket, made for it (a TLS session
+     * under the worker's current certificates), or NULL when out of memory;
+     * NULL open: plain TCP. The connection knows only the transport. */
+    transport *(*open)(struct listener *ls, int fd);
 } listener;
 
 worker *worker_new(htd_server *srv, int id, char *err, size_t errlen);

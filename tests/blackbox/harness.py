@@ -25,8 +25,8 @@ TIMEOUT = 10.0          # seconds per socket operation and per start/stop
 HTD = "build/htd"       # set by run.py
 EXAMPLES = "build/examples"
 
-SERVING_RE = re.compile(r"^htd 0\.1\.0 serving (\S+) at http://([^/]+)/$")
-URL_RE = re.compile(r"http://([^/]+)/")
+SERVING_RE = re.compile(r"^htd 0\.1\.0 serving (\S+) at https?://([^/]+)/$")
+URL_RE = re.compile(r"https?://([^/]+)/")
 DATE_RE = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
