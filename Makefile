@@ -90,6 +90,19 @@ $(BUILD)/libhtd.so.$(VERSION): $(PIC_OBJS) scripts/libhtd.map
 $(BUILD)/libhtd.so: $(BUILD)/libhtd.so.$(VERSION)
 	$(Q)ln -sf libhtd.so.$(VERSION) $(BUILD)/$(SONAME) && ln -sf libhtd.so.$(VERSION) $@
 
+# The commit the program is built from, for htd --version ("+" when the
+# sources differ from it): rewritten only when it changes, so that main.o is
+# rebuilt then and only then. "unknown" outside a git checkout.
+$(BUILD)/commit.h: FORCE
+	@mkdir -p $(BUILD)
+	@c=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
+	if [ "$$c" != unknown ] && ! git diff --quiet HEAD -- src include 2>/dev/null; then c="$$c+"; fi; \
+	printf '#define HTD_COMMIT "%s"\n' "$$c" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: FORCE
+$(BUILD)/obj/server/main.o: $(BUILD)/commit.h
+$(BUILD)/obj/server/main.o: HTD_CFLAGS += -include $(BUILD)/commit.h
+
 $(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -178,6 +178,12 @@ typedef struct htd_config {
      * setting). */
     const char *const *proxies;
     size_t nproxies;
+    /* For the htd program (the library does not act on them): the file it
+     * writes its pid to, the user (and ":group") it runs as once its ports,
+     * logs and state are open, and whether scripts may run as root. */
+    const char *pid_file;
+    const char *user;
+    int scripts_as_root;
     /* TLS (HTTPS). A listen address followed by " tls" ("0.0.0.0:443 tls")
      * speaks TLS 1.2 and 1.3 with ALPN http/1.1. The top-level server's
      * certificates: tls_cert[i] (a PEM chain, the leaf first) with the
@@ -236,6 +242,9 @@ HTD_API const char *htd_server_scheme(const htd_server *s, size_t i);
 
 /* The document root of the top-level server, as configured ("" if none). */
 HTD_API const char *htd_server_root(const htd_server *s);
+/* Whether s's current site runs programs: CGI scripts, or queues with a
+ * command. (The htd program refuses to start them as root.) */
+HTD_API int htd_server_runs_scripts(htd_server *s);
 
 /*
  * Threads. A server has `threads` workers, each with its own event loop,

@@ -504,6 +504,29 @@ oom:
     return -1;
 }
 
+/* At start: a writable area that every client may write to is said once,
+ * as a warning (a site that means it, an intranet's, can ignore it): no
+ * address rule and no password on the scope of its top-level prefix. */
+static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
+{
+    (void)reg, (void)err, (void)errlen;
+    const areas *s = state;
+    const vhost *top = st->nvhosts ? &st->vhosts[0] : NULL;
+    for (size_t i = 0; s && top && i < s->n; i++) {
+        const char *p = s->writable[i];
+        htd_str caps[10];
+        int ncaps;
+        const rule *r = site_rule(top, p, strlen(p), caps, &ncaps);
+        const scope *sc = r ? &r->sc : &top->sc;
+        if (!sc->naccess && !sc->auth)
+            fprintf(stderr,
+                    "htd: warning: PUT, POST and DELETE under %s are open to every client "
+                    "(no access rule and no auth on it)\n",
+                    p);
+    }
+    return 0;
+}
+
 /* ---- on the loop ---- */
 
 static void upload_free(upload *u)
@@ -811,6 +834,7 @@ const htd_module store_module = {
     .phase = {[PH_CONTENT] = content_phase},
     .init = init,
     .fini = fini,
+    .start = start,
     .release = release_upload,
     .allow = allow,
 };

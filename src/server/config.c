@@ -264,6 +264,9 @@ static const char *const top_keys[] = {"listen",
                                        "upstreams",
                                        "proxy",
                                        "keep_copies",
+                                       "pid_file",
+                                       "user",
+                                       "scripts_as_root",
                                        "tls",
                                        NULL};
 
@@ -460,6 +463,26 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         }
         c->writable = f->writable;
         c->nwritable = n;
+    }
+    if ((s = config_setting_get_member(root, "pid_file")) && !c->pid_file) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (!*v) return conf_fail(err, errlen, f, s, "pid_file needs a path");
+        if (!(c->pid_file = own(f, resolve(f, v))))
+            return conf_fail(err, errlen, f, s, "out of memory");
+    }
+    if ((s = config_setting_get_member(root, "user")) && !c->user) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (!*v)
+            return conf_fail(err, errlen, f, s,
+                             "user needs a name: \"www-data\" or \"www-data:www-data\"");
+        c->user = v;
+    }
+    if ((s = config_setting_get_member(root, "scripts_as_root")) && !c->scripts_as_root) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "scripts_as_root must be true or false");
+        c->scripts_as_root = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "state_db")) && !c->state_db) {
         const char *v;

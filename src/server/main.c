@@ -7,12 +7,20 @@
  * the program's thread (htd_server_signals), not taken by handlers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <openssl/crypto.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "htd.h"
 #include "jobs_cli.h"
@@ -43,12 +51,14 @@ static void on_signal(htd_server *s, int sig, void *arg)
 
 static void usage(FILE *f)
 {
-    fputs("usage: htd [--config FILE] [--root DIR] [--listen HOST:PORT]... [--threads N] [...]\n"
+    fputs("usage: htd [--config FILE] [--root DIR] [--listen HOST:PORT]... [--threads N] [...] "
+          "[DIR]\n"
           "       htd --check-config FILE\n"
           "       htd jobs COMMAND ...   the job queues' database (see htd jobs --help)\n"
           "       htd ledger COMMAND ... the accounts of metered paths (see htd ledger --help)\n"
           "\n"
-          "Serves the files under DIR (default: the current directory) over HTTP/1.1.\n"
+          "Serves the files under DIR (default: the current directory) over HTTP/1.1;\n"
+          "DIR may be given alone, as the last argument, or with --root.\n"
           "\n"
           "  -c, --config FILE      read settings, virtual hosts and rules from FILE;\n"
           "                         the flags below override its top-level settings\n"
@@ -113,8 +123,13 @@ static void usage(FILE *f)
           "      --tls-ticket-rotate S  seconds between new session ticket keys (default 3600)\n"
           "      --no-ktls          send files by read and SSL_write, never kernel TLS\n"
           "      --tls-key-readable take private keys that group or others may read\n"
+          "      --pid-file FILE    write the process id to FILE (removed at exit)\n"
+          "      --user USER[:GROUP]  run as USER (and GROUP, else USER's) once the ports,\n"
+          "                         logs and state are open (started as root)\n"
+          "      --scripts-as-root  let CGI scripts and queue commands run as root\n"
+          "                         (refused by default)\n"
           "  -h, --help             this help\n"
-          "  -V, --version          print the version\n",
+          "  -V, --version          print the version, the commit and the libraries'\n",
           f);
 }
 
@@ -124,6 +139,76 @@ static void die(const char *fmt, const char *a, const char *b)
     fprintf(stderr, fmt, a, b);
     fputc('\n', stderr);
     exit(2);
+}
+
+/* The version, the commit it was built from, and the libraries it runs
+ * with (as loaded, where they can say). */
+static void print_version(void)
+{
+    printf("htd %s (commit %s)\n", HTD_VERSION, HTD_COMMIT);
+    printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("  zlib %s, SQLite %s, libconfig %d.%d.%d\n", zlibVersion(), sqlite3_libversion(),
+           LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+}
+
+/* Runs as spec, "USER" or "USER:GROUP", from now on: the group (USER's
+ * own unless named), USER's supplementary groups, then the user, so that
+ * nothing of root is left. 0, or -1 with why in err. */
+static int become(const char *spec, char *err, size_t errlen)
+{
+    char name[256];
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof name) {
+        snprintf(err, errlen, "expected USER or USER:GROUP");
+        return -1;
+    }
+    memcpy(name, spec, n);
+    name[n] = 0;
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        snprintf(err, errlen, "no such user");
+        return -1;
+    }
+    gid_t gid = pw->pw_gid;
+    if (colon) {
+        struct group *gr = getgrnam(colon + 1);
+        if (!gr) {
+            snprintf(err, errlen, "no such group '%s'", colon + 1);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid) return 0; /* already */
+    if (initgroups(name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "cannot change to it: %s (htd must start as root to)",
+                 strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) { /* must fail now */
+        snprintf(err, errlen, "root could be taken back");
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the process id to path (made anew). 0, or -1 with why. */
+static int write_pid(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write it: %s", strerror(errno));
+        return -1;
+    }
+    char b[32];
+    int n = snprintf(b, sizeof b, "%ld\n", (long)getpid());
+    int ok = write(fd, b, (size_t)n) == n;
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "cannot write it: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* A whole number from 1 to max. */
@@ -186,6 +271,9 @@ int main(int argc, char **argv)
         {"jobs-path", required_argument, NULL, 'J'},
         {"no-group-commit", no_argument, NULL, 'g'},
         {"proxy", required_argument, NULL, 'p' + 256},
+        {"pid-file", required_argument, NULL, 1100},
+        {"user", required_argument, NULL, 1101},
+        {"scripts-as-root", no_argument, NULL, 1102},
         {"tls-listen", required_argument, NULL, 1000},
         {"cert", required_argument, NULL, 1001},
         {"key", required_argument, NULL, 1002},
@@ -369,8 +457,17 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 1100:
+            cfg.pid_file = optarg;
+            break;
+        case 1101:
+            cfg.user = optarg;
+            break;
+        case 1102:
+            cfg.scripts_as_root = 1;
+            break;
         case 'V':
-            puts("htd " HTD_VERSION);
+            print_version();
             return 0;
         case ':':
             die("%s needs a value (see htd --help)%s", argv[optind - 1], "");
@@ -379,7 +476,12 @@ int main(int argc, char **argv)
             die("unknown option '%s' (see htd --help)%s", argv[optind - 1], "");
         }
     }
-    if (optind < argc) die("unexpected argument '%s' (see htd --help)%s", argv[optind], "");
+    /* htd DIR, as python3 -m http.server users expect. */
+    if (optind < argc && !cfg.root && optind + 1 == argc) cfg.root = argv[optind++];
+    if (optind < argc)
+        die(cfg.root && optind + 1 == argc ? "'%s': the root is given twice (--root and DIR)%s"
+                                           : "unexpected argument '%s' (see htd --help)%s",
+            argv[optind], "");
     cfg.listen = listen;
     cfg.writable = writable;
     cfg.cgi = cgi;
@@ -433,9 +535,20 @@ int main(int argc, char **argv)
                htd_server_address(server, i));
     fflush(stdout);
 
+    if (cfg.user && become(cfg.user, err, sizeof err) < 0) die("--user %s: %s", cfg.user, err);
+    if (geteuid() == 0 && !cfg.scripts_as_root && htd_server_runs_scripts(server))
+        die("%s%s",
+            "refusing to run CGI scripts or queue commands as root: give a user to run as "
+            "(--user www-data, or user = \"www-data\"; in the config), or say they may run as "
+            "root (--scripts-as-root, or scripts_as_root = true;)",
+            "");
+    if (cfg.pid_file && write_pid(cfg.pid_file, err, sizeof err) < 0)
+        die("--pid-file %s: %s", cfg.pid_file, err);
+
     if (htd_server_signals(server, &sigs, on_signal, NULL) < 0)
         die("cannot take signals: %s%s", strerror(errno), "");
     int rc = htd_server_run(server);
     htd_server_free(server);
+    if (cfg.pid_file) unlink(cfg.pid_file);
     return rc == 0 ? 0 : 1;
 }

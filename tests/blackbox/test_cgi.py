@@ -204,8 +204,8 @@ _VERSION = []
 def server_software():
     """'htd/VERSION', from `htd --version`."""
     if not _VERSION:
-        out = harness.run_htd(["--version"]).stdout.decode().split()
-        check(len(out) == 2 and out[0] == "htd", "htd --version said %r" % out)
+        out = harness.run_htd(["--version"]).stdout.decode().splitlines()[0].split()
+        check(len(out) >= 2 and out[0] == "htd", "htd --version said %r" % out)
         _VERSION.append("htd/" + out[1])
     return _VERSION[0]
 

@@ -3,13 +3,14 @@ root and an address in use (one line on stderr, exit 2), and the defaults
 (serve the current directory)."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 
 import harness
-from harness import SERVING_RE, check, check_ok_file, eq, get
+from harness import SERVING_RE, ConfDir, check, check_ok_file, eq, get, wait_until
 
 
 def run(args, cwd=None):
@@ -42,7 +43,12 @@ def test_help_exit_0_with_usage(ctx):
 def test_version(ctx):
     p = run(["--version"])
     eq(p.returncode, 0, "exit status of --version")
-    eq(p.stdout.decode().splitlines()[:1], ["htd 0.1.0"], "first line of --version")
+    lines = p.stdout.decode().splitlines()
+    check(re.match(r"^htd 0\.1\.0 \(commit ([0-9a-f]{7,}\+?|unknown)\)$", lines[0]),
+          "first line of --version: %r" % lines[:1])
+    check(len(lines) == 3 and lines[1].strip().startswith("OpenSSL ") and
+          re.match(r"^zlib [\d.]+, SQLite [\d.]+, libconfig [\d.]+$", lines[2].strip()),
+          "the libraries: %r" % lines)
 
 
 def test_unknown_flag_exit_2(ctx):
@@ -128,3 +134,89 @@ def test_defaults_serve_current_directory(ctx):
             srv.cleanup()
         shutil.rmtree(cwd, ignore_errors=True)
 
+
+
+def test_a_directory_alone_is_the_root(ctx):
+    d = ConfDir({"www/a.txt": b"positional\n"})
+    srv = None
+    try:
+        srv = harness.Server([harness.HTD, "--listen", "127.0.0.1:0", d.p("www")])
+        check_ok_file(get(srv, "/a.txt"), b"positional\n")
+        eq(srv.stop(), 0, "stopped")
+    finally:
+        if srv:
+            srv.cleanup()
+        d.cleanup()
+    p = run(["--root", ".", "somewhere"])
+    eq(p.returncode, 2, "the root twice")
+    check("root is given twice" in one_line(p.stderr), "why: %r" % p.stderr)
+
+
+def test_pid_file_is_written_and_removed(ctx):
+    d = ConfDir({"www/a.txt": b"x"})
+    srv = None
+    try:
+        pidf = d.p("htd.pid")
+        srv = harness.Server([harness.HTD, "--listen", "127.0.0.1:0", "--root", d.p("www"),
+                              "--pid-file", pidf])
+        eq(open(pidf).read(), "%d\n" % srv.proc.pid, "the pid file")
+        eq(srv.stop(), 0, "stopped")
+        check(not os.path.exists(pidf), "removed at exit")
+    finally:
+        if srv:
+            srv.cleanup()
+        d.cleanup()
+
+
+SCRIPT = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nid -u\n"
+
+
+def test_scripts_are_refused_as_root_and_run_as_the_user(ctx):
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root (CI runs as root)")
+    d = ConfDir({"www/a.txt": b"x"})
+    d.write("www/cgi-bin/id.sh", SCRIPT, 0o755)
+    os.chmod(d.path, 0o755)
+    try:
+        p = run(["--listen", "127.0.0.1:0", "--root", d.p("www"), "--cgi", "/cgi-bin/"])
+        eq(p.returncode, 2, "scripts as root: refused")
+        check("refusing to run CGI scripts" in one_line(p.stderr) and "--user" in p.stderr.decode(),
+              "why, and what to do: %r" % p.stderr)
+        srv = harness.Server([harness.HTD, "--listen", "127.0.0.1:0", "--root", d.p("www"),
+                              "--cgi", "/cgi-bin/", "--user", "nobody"])
+        try:
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                uids = [l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:"))]
+            nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
+            eq(uids[0], [str(nobody)] * 4, "every uid of htd is nobody's")
+            r = get(srv, "/cgi-bin/id.sh")
+            eq((r.status, r.body), (200, b"%d\n" % nobody), "the script runs as nobody")
+            check_ok_file(get(srv, "/a.txt"), b"x")
+            eq(srv.stop(), 0, "stopped")
+        finally:
+            srv.cleanup()
+        p = run(["--listen", "127.0.0.1:0", "--root", d.p("www"), "--user", "no-such-user-here"])
+        eq(p.returncode, 2, "an unknown user")
+        check("no such user" in one_line(p.stderr), "why: %r" % p.stderr)
+    finally:
+        d.cleanup()
+
+
+def test_a_writable_area_open_to_everyone_is_warned_of(ctx):
+    d = ConfDir({"www/a.txt": b"x"})
+    d.mkdir("www/up")
+    d.mkdir("www/safe")
+    try:
+        srv = harness.start_htd_config(
+            'root = "www";\nwritable = ["/up/", "/safe/"];\n'
+            'rules = ( { prefix = "/safe/"; access = ["allow 127.0.0.1", "deny all"]; } );\n',
+            confdir=d)
+        try:
+            err = srv.stderr()
+            check("under /up/ are open to every client" in err, "the warning: %r" % err)
+            check("/safe/" not in err, "no warning for an area with an access rule: %r" % err)
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        d.cleanup()
