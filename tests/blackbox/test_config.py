@@ -468,6 +468,8 @@ def test_example_config_serves_what_it_says(ctx):
             eq(get(srv, "/", host="example.org").body, page("org/index.html"), "example.org")
             eq(get(srv, "/", host="unknown.test").body, page("example/index.html"),
                "the default vhost")
+            r = get(srv, "/api/quote", host="example.test")
+            eq((r.status, r.has("PAYMENT-REQUIRED")), (402, True), "a metered path")
             eq(get(srv, "/", host="quiet.example.test", headers=[("User-Agent", "quiet-ua")]).body,
                page("default/index.html"), "quiet.example.test")
             # redirects
