@@ -40,6 +40,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/htd
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 
 ifeq ($(V),1)
@@ -137,14 +138,15 @@ $(BUILD)/man/%: docs/%.scd include/htd.h
 # `make install` builds what it installs if it must (with the same variables
 # as `make`), then copies it under $(DESTDIR): the program, the shared library
 # with its two links, the static library, htd.h, htd.pc (made here, so it
-# names this PREFIX), the manual pages, and examples/htd.conf as an example
+# names this PREFIX), the manual pages, the systemd units (SYSTEMDUNITDIR),
+# and examples/htd.conf as an example
 # (Debian's place for one: a file in /etc would be a configuration of its
 # own). `make uninstall` with the same variables removes exactly those.
 pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 install: $(BUILD)/htd $(BUILD)/libhtd.so $(BUILD)/libhtd.a man
 	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(Q)$(INSTALL) -m 755 $(BUILD)/htd $(DESTDIR)$(BINDIR)/htd
 	$(Q)$(INSTALL) -m 755 $(BUILD)/libhtd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhtd.so.$(VERSION)
 	$(Q)ln -sf libhtd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -163,6 +165,8 @@ install: $(BUILD)/htd $(BUILD)/libhtd.so $(BUILD)/libhtd.a man
 	$(Q)$(INSTALL) -m 644 $(BUILD)/man/htd.conf.5 $(DESTDIR)$(MANDIR)/man5/htd.conf.5
 	$(Q)$(INSTALL) -m 644 examples/htd.conf $(DESTDIR)$(DOCDIR)/examples/htd.conf
 	$(Q)$(INSTALL) -m 644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
+	$(Q)$(INSTALL) -m 644 contrib/systemd/htd.service contrib/systemd/htd.socket \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
 	@echo "  INSTALL htd $(VERSION) under $(DESTDIR)$(PREFIX)"
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
 		ldconfig; fi
@@ -172,7 +176,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libhtd.so $(DESTDIR)$(LIBDIR)/libhtd.a \
 		$(DESTDIR)$(INCLUDEDIR)/htd.h $(DESTDIR)$(PKGCONFIGDIR)/htd.pc \
 		$(DESTDIR)$(MANDIR)/man8/htd.8 $(DESTDIR)$(MANDIR)/man5/htd.conf.5 \
-		$(DESTDIR)$(DOCDIR)/examples/htd.conf $(DESTDIR)$(DOCDIR)/LICENSE
+		$(DESTDIR)$(DOCDIR)/examples/htd.conf $(DESTDIR)$(DOCDIR)/LICENSE \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/htd.service $(DESTDIR)$(SYSTEMDUNITDIR)/htd.socket
 	$(Q)rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@echo "  REMOVED htd $(VERSION) from $(DESTDIR)$(PREFIX)"
 

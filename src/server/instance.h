@@ -16,6 +16,7 @@
 #include "context.h"
 #include "htd.h"
 #include "listen.h"
+#include "notify.h"
 
 struct worker;
 
@@ -25,7 +26,7 @@ struct htd_server {
     struct conf_file *conf; /* the config file read at start, or NULL */
     listen_addr *addrs;
     size_t naddrs;
-    int *lfds;              /* nthreads * naddrs listening sockets, SO_REUSEPORT */
+    int *lfds;              /* nthreads * naddrs listening sockets, SO_REUSEPORT or dups */
     struct tls_shared *tls; /* the TLS listeners' ticket keys (tls.h), or NULL: none */
     int nthreads;
     struct worker **workers;
@@ -41,6 +42,11 @@ struct htd_server {
     watcher sigw;
     void (*on_signal)(struct htd_server *s, int signo, void *arg);
     void *signal_arg;
+    /* The service manager's socket (fd -1: none), and the timer of the
+     * periodic STATUS= in worker 0's loop (status_list NULL: none). */
+    notify sd;
+    htd_timer_list *status_list;
+    htd_timer status_timer;
 };
 
 /* A reference to the current site (site_release lets it go). */

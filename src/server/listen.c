@@ -1,10 +1,12 @@
 /*
  * listen.c - listening addresses: "HOST:PORT" parsed and resolved, probed
- * once alone, then one SO_REUSEPORT socket per worker thread.
+ * once alone, then one SO_REUSEPORT socket per worker thread; or sockets
+ * inherited from a service manager (socket activation).
  */
 #include "listen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -113,6 +115,9 @@ static void name_addr(listen_addr *a)
         snprintf(a->name, sizeof a->name, "%s:%s", h, p);
 }
 
+static void tune(int fd);
+static void defer_accept(int fd);
+
 int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
 {
     int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -124,20 +129,7 @@ int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    /* Accepted sockets inherit it: a response written in pieces (a script's,
-     * a compressed file's) must not wait on Nagle for its last small one.
-     * Whole responses go out in one write (MSG_MORE where a file follows). */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    /* Inherited too: a socket is writable again only when less than this is
-     * queued and not yet sent, so a large file goes out from our own turns
-     * rather than piling up megabytes in the kernel, which the receiver's
-     * ACKs then push out on its time (on loopback, its CPU). It does not
-     * limit what is in flight. Measured with bench/run (bench/README.md,
-     * "Large files"): with the kernel's default (no limit) the mixed-size
-     * workload ran at 34,000-37,000 requests/s and 19-22 us a request, with
-     * 16 KiB at 43,600-45,100 and 13.4-13.6 us. */
-    int lowat = NOTSENT_LOWAT;
-    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    tune(fd);
     if (bind(fd, (struct sockaddr *)&a->ss, a->sslen) < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", a->name,
                  errno == EADDRINUSE ? "address already in use" : strerror(errno));
@@ -149,9 +141,7 @@ int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    /* Wake us only once the request has arrived. */
-    int secs = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    defer_accept(fd);
     return fd;
 }
 
@@ -176,4 +166,90 @@ int listen_probe(listen_addr *a, int *keep, char *err, size_t errlen)
         close(fd);
     name_addr(a);
     return 0;
+}
+
+/* What every listening socket gets, bound here or inherited. */
+static void tune(int fd)
+{
+    int one = 1;
+    /* Accepted sockets inherit it: a response written in pieces (a script's,
+     * a compressed file's) must not wait on Nagle for its last small one.
+     * Whole responses go out in one write (MSG_MORE where a file follows). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Inherited too: a socket is writable again only when less than this is
+     * queued and not yet sent, so a large file goes out from our own turns
+     * rather than piling up megabytes in the kernel, which the receiver's
+     * ACKs then push out on its time (on loopback, its CPU). It does not
+     * limit what is in flight. Measured with bench/run (bench/README.md,
+     * "Large files"): with the kernel's default (no limit) the mixed-size
+     * workload ran at 34,000-37,000 requests/s and 19-22 us a request, with
+     * 16 KiB at 43,600-45,100 and 13.4-13.6 us. */
+    int lowat = NOTSENT_LOWAT;
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+}
+
+static void defer_accept(int fd)
+{
+    /* Wake us only once the request has arrived. */
+    int secs = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+}
+
+int listen_activated(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds) return 0;
+    char *end;
+    errno = 0;
+    long p = strtol(pid, &end, 10);
+    if (errno || *end || p != (long)getpid()) return 0; /* meant for another process */
+    long n = strtol(fds, &end, 10);
+    if (errno || *end || n <= 0 || n > 1024) return 0;
+    /* Taken: neither a script nor a program started from here may think
+     * they are its own. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return (int)n;
+}
+
+int listen_adopt(int fd, listen_addr *a, char *err, size_t errlen)
+{
+    int listening = 0, type = 0;
+    socklen_t ln = sizeof listening, lt = sizeof type;
+    a->sslen = sizeof a->ss;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ln) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &lt) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a->ss, &a->sslen) < 0) {
+        snprintf(err, errlen, "socket activation: descriptor %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    if (!listening || type != SOCK_STREAM ||
+        (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6)) {
+        snprintf(err, errlen,
+                 "socket activation: descriptor %d is not a listening TCP socket "
+                 "(ListenStream= of an IP address and port)",
+                 fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        snprintf(err, errlen, "socket activation: descriptor %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    tune(fd);
+    defer_accept(fd);
+    name_addr(a);
+    return 0;
+}
+
+int listen_same_port(const listen_addr *a, const listen_addr *b)
+{
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)&a->ss,
+                             *b4 = (const struct sockaddr_in *)&b->ss;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&a->ss,
+                              *b6 = (const struct sockaddr_in6 *)&b->ss;
+    in_port_t pa = a->ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port;
+    in_port_t pb = b->ss.ss_family == AF_INET ? b4->sin_port : b6->sin6_port;
+    return pa == pb;
 }

@@ -13,6 +13,7 @@ typedef struct listen_addr {
     char name[80];      /* "127.0.0.1:8080", "[::1]:8080" */
     int proxy_protocol; /* connections start with a PROXY protocol header */
     int tls;            /* connections speak TLS (HTTPS) */
+    int inherited;      /* from the service manager: one socket the workers share */
 } listen_addr;
 
 /* Splits "HOST:PORT", "[V6]:PORT" or "PORT" (host[0] then 0) into host (of
@@ -29,5 +30,15 @@ int listen_probe(listen_addr *a, int *keep, char *err, size_t errlen);
 /* A nonblocking listening socket on a (reuseport: SO_REUSEPORT, one per
  * worker), or -1 with a reason. */
 int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen);
+/* How many listening sockets a service manager passed, from descriptor 3
+ * on ($LISTEN_FDS, when $LISTEN_PID is this process; sd_listen_fds(3)),
+ * or 0; the variables are removed from the environment. */
+int listen_activated(void);
+/* Takes the inherited socket fd as a listener: checks it is a listening
+ * TCP socket, makes it nonblocking and close-on-exec, and names a after its
+ * address (options 0). -1 with a reason. */
+int listen_adopt(int fd, listen_addr *a, char *err, size_t errlen);
+/* Whether a and b have the same port. */
+int listen_same_port(const listen_addr *a, const listen_addr *b);
 
 #endif

@@ -3,7 +3,9 @@
  * the document root, the listening sockets, and one loop per worker thread.
  *
  * Each worker has its own listening socket per address (SO_REUSEPORT), so the
- * kernel spreads connections over the workers and no accept lock exists.
+ * kernel spreads connections over the workers and no accept lock exists
+ * (under socket activation, a duplicate of the inherited one). A service
+ * manager hears of the server's states (notify.h) when it asks to.
  * Everything that can fail for a reason the user must fix (a missing root, an
  * address in use) fails in htd_server_new, before anything is served.
  */
@@ -33,12 +35,14 @@
 #include "listen.h"
 #include "log.h"
 #include "mime.h"
+#include "notify.h"
 #include "queue.h"
 #include "routes.h"
 #include "tls.h"
 #include "worker.h"
 
 #define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
+#define STATUS_MS 5000 /* how often a service manager hears the connection count */
 
 static void fill_defaults(htd_config *c)
 {
@@ -87,6 +91,66 @@ static int tls_check(const htd_server *s, const site *st, char *err, size_t errl
     return 0;
 }
 
+/* Socket activation: the sockets from descriptor 3 on are the listeners,
+ * and nothing is bound. A socket can be bound with SO_REUSEPORT only by its
+ * own bind, which systemd made, so the workers cannot have one each as
+ * they do otherwise: each gets a duplicate of the one socket instead (its
+ * own descriptor, which its stop may close without touching the others'),
+ * watched with EPOLLEXCLUSIVE so that a connection wakes one worker rather
+ * than all. A listener takes the options (tls, proxy_protocol) of the first
+ * configured listen address with its port. */
+static int adopt_listeners(htd_server *s, char *err, size_t errlen)
+{
+    const htd_config *cfg = &s->ctx.cfg;
+    for (size_t i = 0; i < s->naddrs; i++) {
+        listen_addr *a = &s->addrs[i];
+        int fd = 3 + (int)i;
+        if (listen_adopt(fd, a, err, errlen) < 0) return -1;
+        s->lfds[i] = fd;
+        a->inherited = 1;
+        for (size_t k = 0; k < cfg->nlisten; k++) {
+            listen_addr c;
+            char why[256];
+            if (listen_parse(cfg->listen[k], &c, why, sizeof why) == 0 && listen_same_port(a, &c)) {
+                a->tls = c.tls;
+                a->proxy_protocol = c.proxy_protocol;
+                break;
+            }
+        }
+    }
+    for (int t = 1; t < s->nthreads; t++)
+        for (size_t i = 0; i < s->naddrs; i++)
+            if ((s->lfds[(size_t)t * s->naddrs + i] = fcntl(s->lfds[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+                snprintf(err, errlen, "socket activation: cannot share %s: %s", s->addrs[i].name,
+                         strerror(errno));
+                return -1;
+            }
+    return 0;
+}
+
+/* STATUS= with the workers' connection counts, read without their locks (a
+ * count a moment old is good enough for a status line), after state (such
+ * as "READY=1") if not NULL. */
+static void notify_status(htd_server *s, const char *state)
+{
+    if (s->sd.fd < 0) return;
+    size_t n = 0;
+    for (int i = 0; i < s->nthreads; i++)
+        n += __atomic_load_n(&s->workers[i]->nconns, __ATOMIC_RELAXED);
+    char msg[100];
+    snprintf(msg, sizeof msg, "%s%sSTATUS=%zu connection%s open", state ? state : "",
+             state ? "\n" : "", n, n == 1 ? "" : "s");
+    notify_send(&s->sd, msg);
+}
+
+/* Every STATUS_MS while a service manager listens, from worker 0's loop. */
+static void status_fire(htd_timer *t)
+{
+    htd_server *s = (htd_server *)((char *)t - offsetof(htd_server, status_timer));
+    notify_status(s, NULL);
+    if (!s->stop_requested) htd_timer_arm(s->status_list, t, loop_now(s->workers[0]->loop));
+}
+
 htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err, size_t errlen)
 {
     /* The growth rule of htd.h: a program's config may be shorter than
@@ -104,6 +168,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    notify_open(&s->sd);
     memcpy(&s->given, given, size < sizeof *given ? size : sizeof *given);
     s->ctx.cfg = s->given;
     pthread_mutex_init(&s->site_mu, NULL);
@@ -135,7 +200,8 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
 
     static const char *const default_listen[] = {"127.0.0.1:8080"};
     const char *const *specs = cfg->nlisten ? cfg->listen : default_listen;
-    s->naddrs = cfg->nlisten ? cfg->nlisten : 1;
+    int activated = listen_activated();
+    s->naddrs = activated ? (size_t)activated : cfg->nlisten ? cfg->nlisten : 1;
     s->addrs = calloc(s->naddrs, sizeof *s->addrs);
     s->lfds = malloc(s->naddrs * (size_t)s->nthreads * sizeof *s->lfds);
     s->workers = calloc((size_t)s->nthreads, sizeof *s->workers);
@@ -145,10 +211,14 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     }
     for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
         s->lfds[i] = -1;
-    for (size_t i = 0; i < s->naddrs; i++)
-        if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
-            listen_probe(&s->addrs[i], &s->lfds[i], err, errlen) < 0)
-            goto fail;
+    if (activated) {
+        if (adopt_listeners(s, err, errlen) < 0) goto fail;
+    } else {
+        for (size_t i = 0; i < s->naddrs; i++)
+            if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
+                listen_probe(&s->addrs[i], &s->lfds[i], err, errlen) < 0)
+                goto fail;
+    }
     if (tls_check(s, s->site, err, errlen) < 0) goto fail;
     if (s->site->tls && !(s->tls = tls_shared_new(cfg->tls_ticket_rotate_ms))) {
         snprintf(err, errlen, "cannot make session ticket keys: %s", strerror(errno));
@@ -162,6 +232,11 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
                 goto fail;
     for (int t = 0; t < s->nthreads; t++)
         if (!(s->workers[t] = worker_new(s, t, err, errlen))) goto fail;
+    if (s->sd.fd >= 0 &&
+        !(s->status_list = loop_timers(s->workers[0]->loop, STATUS_MS, status_fire))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return s;
 fail:
     htd_server_free(s);
@@ -269,7 +344,13 @@ int htd_server_start(htd_server *s)
         if ((rc = pthread_create(&w->thread, NULL, worker_run, w)) == 0) s->nstarted++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) return 0;
+    if (rc == 0) {
+        /* Every listener is bound and every worker runs. */
+        notify_status(s, "READY=1");
+        if (s->status_list)
+            htd_timer_arm(s->status_list, &s->status_timer, loop_now(s->workers[0]->loop));
+        return 0;
+    }
     join_workers(s);
     errno = rc;
     return -1;
@@ -310,6 +391,7 @@ int htd_server_run(htd_server *s)
 
 void htd_server_stop(htd_server *s)
 {
+    if (!s->stop_requested) notify_send(&s->sd, "STOPPING=1");
     s->stop_requested = 1;
     for (int t = 0; t < s->nthreads; t++)
         if (s->workers[t]) worker_stop(s->workers[t]);
@@ -336,6 +418,7 @@ void htd_server_free(htd_server *s)
     if (s->site) site_release(s->site);
     tls_shared_free(s->tls); /* after the workers: their connections used it */
     conf_close(s->conf);
+    notify_close(&s->sd);
     htd_mime_free(s->ctx.mime);
     free(s);
 }
@@ -386,7 +469,19 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
                     checks[i].name);
 }
 
+static int reload(htd_server *s, char *err, size_t errlen);
+
+/* RELOADING and READY around it, whether it succeeds or not: a failed
+ * reload leaves the previous configuration serving. */
 int htd_server_reload(htd_server *s, char *err, size_t errlen)
+{
+    notify_reloading(&s->sd);
+    int rc = reload(s, err, errlen);
+    notify_status(s, "READY=1");
+    return rc;
+}
+
+static int reload(htd_server *s, char *err, size_t errlen)
 {
     if (!s->given.config_file) {
         snprintf(err, errlen, "no config file to reload");

@@ -131,7 +131,8 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
         ls->wk = l;
         ls->proxied = srv->addrs[i].proxy_protocol;
         ls->open = srv->addrs[i].tls ? open_tls : NULL;
-        if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], EPOLLIN,
+        ls->events = EPOLLIN | (srv->addrs[i].inherited ? EPOLLEXCLUSIVE : 0);
+        if (loop_watch(l->loop, &ls->w, srv->lfds[(size_t)id * srv->naddrs + i], ls->events,
                        on_listener) < 0) {
             snprintf(err, errlen, "cannot watch a listening socket: %s", strerror(errno));
             goto fail;
@@ -209,7 +210,8 @@ static void pause_accept(worker *l)
 static void resume_accept(worker *l)
 {
     for (size_t i = 0; i < l->nlisteners; i++)
-        loop_watch(l->loop, &l->listeners[i].w, l->listeners[i].w.fd, EPOLLIN, on_listener);
+        loop_watch(l->loop, &l->listeners[i].w, l->listeners[i].w.fd, l->listeners[i].events,
+                   on_listener);
     l->accept_paused_until = 0;
 }
 

@@ -13,7 +13,8 @@
 typedef struct listener {
     watcher w;
     struct worker *wk;
-    int proxied; /* proxy_protocol: its connections start with a PROXY header */
+    int proxied;     /* proxy_protocol: its connections start with a PROXY header */
+    uint32_t events; /* EPOLLIN, with EPOLLEXCLUSIVE when the workers share the socket */
     /* What reads and writes an accepted socket, made for it (a TLS session
      * under the worker's current certificates), or NULL when out of memory;
      * NULL open: plain TCP. The connection knows only the transport. */
