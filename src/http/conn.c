@@ -922,6 +922,7 @@ static int step_head(conn *c)
                 return 0;
             }
             c->req->client = c->peer;
+            c->req->start_ms = l->now;
         }
         int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE,
                                   &c->req->head, &why);

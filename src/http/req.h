@@ -95,6 +95,9 @@ struct htd_req {
     atomic_int resume_called; /* htd_req_resume was called (any thread) */
     struct conn *c;
     struct worker *w;
+    /* When its head began to arrive: the loop's clock (ms) at the wake that
+     * read its first bytes ($request_time, the metrics' durations). */
+    uint64_t start_ms;
     /* The client: the connection's peer, or the address a trusted proxy
      * gave for it (PROXY protocol, X-Forwarded-For). What access rules,
      * rate limits, logs and scripts see; a copy, so it outlives the
