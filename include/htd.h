@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /* The version of this header. HTD_VERSION_NUM is 0xMMmmpp (0.1.0 is
  * 0x000100), for comparisons at compile time; htd_version() says which
@@ -340,6 +341,20 @@ HTD_API int htd_server_reload(htd_server *s, char *err, size_t errlen);
 
 /* Opens every access log again, for log rotation. Not async-signal-safe. */
 HTD_API void htd_server_reopen_logs(htd_server *s);
+
+/* Hands the server over to a new program without refusing or cutting a
+ * connection (the htd program does it on SIGUSR2, as nginx upgrades its
+ * binary): runs path with argv, giving it the listening sockets as socket
+ * activation does (LISTEN_FDS), and serves beside it until it serves too;
+ * then this server stops as by htd_server_stop, its connections finishing.
+ * If the program ends before it serves, this server goes on alone and says
+ * so on stderr. The new program is an htd server (a program of this
+ * library) that takes the sockets at htd_server_new and says it serves at
+ * htd_server_start. From the thread that runs worker 0 (the signal
+ * callback of htd_server_signals), while the server runs. The new
+ * process's pid, or -1 with the reason in err. */
+HTD_API pid_t htd_server_upgrade(htd_server *s, const char *path, char *const argv[], char *err,
+                                 size_t errlen);
 
 /* Checks a config file as htd_server_new would (roots, logs, password files,
  * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */

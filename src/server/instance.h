@@ -47,6 +47,12 @@ struct htd_server {
     notify sd;
     htd_timer_list *status_list;
     htd_timer status_timer;
+    /* An upgrade (upgrade.h): in the old server, the pipe from the new
+     * program (upw, fd -1 with up_pid 0: none under way); in the new one,
+     * where to say it serves (ready_fd, -1: it was not started so). */
+    watcher upw;
+    pid_t up_pid;
+    int ready_fd;
 };
 
 /* A reference to the current site (site_release lets it go). */

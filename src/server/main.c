@@ -1,7 +1,8 @@
 /*
  * main.c - the htd program: command-line flags onto an htd_config, signals
  * onto the server (SIGTERM and SIGINT stop, SIGHUP reloads the config,
- * SIGUSR1 reopens the logs). Everything else is the library.
+ * SIGUSR1 reopens the logs, SIGUSR2 hands the sockets to the program as it
+ * is on disk now: an upgrade). Everything else is the library.
  *
  * Signals are read from a signalfd by the loop of worker 0, which runs on
  * the program's thread (htd_server_signals), not taken by handlers.
@@ -29,6 +30,11 @@
 
 static htd_server *server;
 static const char *config_path;
+/* For an upgrade: this program's path, made absolute at start (the file
+ * there may be a new build by the time it is asked for), and its
+ * arguments as given (getopt reorders argv). */
+static char self[4096];
+static char **self_argv;
 
 /* On worker 0's thread, between its events (htd_server_signals): a reload
  * reads files and allocates, which no signal handler may do. */
@@ -44,6 +50,13 @@ static void on_signal(htd_server *s, int sig, void *arg)
                     err);
     } else if (sig == SIGUSR1) {
         htd_server_reopen_logs(s);
+    } else if (sig == SIGUSR2) {
+        char err[512];
+        pid_t pid = htd_server_upgrade(s, self, self_argv, err, sizeof err);
+        if (pid > 0)
+            fprintf(stderr, "htd: upgrade: started %s as process %ld\n", self, (long)pid);
+        else
+            fprintf(stderr, "htd: upgrade failed: %s; still serving\n", err);
     } else {
         htd_server_stop(s);
     }
@@ -211,6 +224,19 @@ static int write_pid(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Removes path if it still holds this process's id: after an upgrade it
+ * is the new process's. */
+static void remove_pid(const char *path)
+{
+    char b[32], mine[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    snprintf(mine, sizeof mine, "%ld\n", (long)getpid());
+    if (n > 0 && (b[n] = 0, strcmp(b, mine) == 0)) unlink(path);
+}
+
 /* A whole number from 1 to max. */
 static long parse_count(const char *flag, const char *v, long max)
 {
@@ -233,10 +259,36 @@ static unsigned parse_seconds(const char *flag, const char *v)
     return (unsigned)(d * 1000 + 0.5);
 }
 
+/* argv0 as an absolute path: as given if it has a slash (against the
+ * working directory if relative), else the first match on $PATH. */
+static void find_self(const char *argv0)
+{
+    char cwd[2048];
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/' || !getcwd(cwd, sizeof cwd))
+            snprintf(self, sizeof self, "%s", argv0);
+        else
+            snprintf(self, sizeof self, "%s/%s", cwd, argv0);
+        return;
+    }
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t n = strcspn(p, ":");
+        snprintf(self, sizeof self, "%.*s/%s", (int)n, p, argv0);
+        if (n && access(self, X_OK) == 0) return;
+        p += n + (p[n] == ':');
+    }
+    snprintf(self, sizeof self, "%s", argv0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "jobs") == 0) return jobs_cli(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ledger") == 0) return ledger_cli(argc - 1, argv + 1);
+    find_self(argv[0]);
+    self_argv = malloc(((size_t)argc + 1) * sizeof *self_argv);
+    if (!self_argv) die("%s%s", "out of memory", "");
+    memcpy(self_argv, argv, ((size_t)argc + 1) * sizeof *argv);
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},
@@ -522,6 +574,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     server = htd_server_new(&cfg, err, sizeof err);
@@ -549,6 +602,6 @@ int main(int argc, char **argv)
         die("cannot take signals: %s%s", strerror(errno), "");
     int rc = htd_server_run(server);
     htd_server_free(server);
-    if (cfg.pid_file) unlink(cfg.pid_file);
+    if (cfg.pid_file) remove_pid(cfg.pid_file);
     return rc == 0 ? 0 : 1;
 }

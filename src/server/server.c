@@ -26,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -39,6 +40,7 @@
 #include "queue.h"
 #include "routes.h"
 #include "tls.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define POOL_THREADS 4 /* jobs at once: uploads' writes and fsyncs, password checks, listings */
@@ -92,22 +94,26 @@ static int tls_check(const htd_server *s, const site *st, char *err, size_t errl
 }
 
 /* Socket activation: the sockets from descriptor 3 on are the listeners,
- * and nothing is bound. A socket can be bound with SO_REUSEPORT only by its
- * own bind, which systemd made, so the workers cannot have one each as
- * they do otherwise: each gets a duplicate of the one socket instead (its
- * own descriptor, which its stop may close without touching the others'),
- * watched with EPOLLEXCLUSIVE so that a connection wakes one worker rather
- * than all. A listener takes the options (tls, proxy_protocol) of the first
- * configured listen address with its port. */
+ * and nothing is bound. A listener takes the options (tls, proxy_protocol)
+ * of the first configured listen address with its port.
+ *
+ * From an upgrade (upgrade.h), they are the old server's: one per worker
+ * and address, each with its own queue of connections (SO_REUSEPORT). When
+ * there are as many of each address as there are workers, each worker
+ * takes one, as if it had bound it. Otherwise (systemd's single socket per
+ * address, or a new number of threads), every worker watches every socket,
+ * by a duplicate of its own (which its stop may close without touching the
+ * others'), with EPOLLEXCLUSIVE so that a connection wakes one worker
+ * rather than all. */
 static int adopt_listeners(htd_server *s, char *err, size_t errlen)
 {
     const htd_config *cfg = &s->ctx.cfg;
-    for (size_t i = 0; i < s->naddrs; i++) {
+    size_t n = s->naddrs, T = (size_t)s->nthreads;
+    for (size_t i = 0; i < n; i++) {
         listen_addr *a = &s->addrs[i];
         int fd = 3 + (int)i;
         if (listen_adopt(fd, a, err, errlen) < 0) return -1;
         s->lfds[i] = fd;
-        a->inherited = 1;
         for (size_t k = 0; k < cfg->nlisten; k++) {
             listen_addr c;
             char why[256];
@@ -118,9 +124,23 @@ static int adopt_listeners(htd_server *s, char *err, size_t errlen)
             }
         }
     }
-    for (int t = 1; t < s->nthreads; t++)
-        for (size_t i = 0; i < s->naddrs; i++)
-            if ((s->lfds[(size_t)t * s->naddrs + i] = fcntl(s->lfds[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+    /* One per worker of each address, in the order the old server gave
+     * them (worker by worker)? */
+    size_t d;
+    for (d = 1; d < n && strcmp(s->addrs[d].name, s->addrs[0].name) != 0; d++)
+        continue;
+    int own = T > 1 && n == d * T;
+    for (size_t i = 0; own && i < n; i++)
+        own = strcmp(s->addrs[i].name, s->addrs[i % d].name) == 0;
+    if (own) {
+        s->naddrs = d; /* lfds[t * d + i] is worker t's of address i already */
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->addrs[i].inherited = 1;
+    for (size_t t = 1; t < T; t++)
+        for (size_t i = 0; i < n; i++)
+            if ((s->lfds[t * n + i] = fcntl(s->lfds[i], F_DUPFD_CLOEXEC, 0)) < 0) {
                 snprintf(err, errlen, "socket activation: cannot share %s: %s", s->addrs[i].name,
                          strerror(errno));
                 return -1;
@@ -169,6 +189,8 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
         return NULL;
     }
     notify_open(&s->sd);
+    s->ready_fd = upgrade_inherited();
+    s->upw.fd = -1;
     memcpy(&s->given, given, size < sizeof *given ? size : sizeof *given);
     s->ctx.cfg = s->given;
     pthread_mutex_init(&s->site_mu, NULL);
@@ -347,6 +369,8 @@ int htd_server_start(htd_server *s)
     if (rc == 0) {
         /* Every listener is bound and every worker runs. */
         notify_status(s, "READY=1");
+        upgrade_say_ready(s->ready_fd); /* an old server stops now */
+        s->ready_fd = -1;
         if (s->status_list)
             htd_timer_arm(s->status_list, &s->status_timer, loop_now(s->workers[0]->loop));
         return 0;
@@ -397,6 +421,86 @@ void htd_server_stop(htd_server *s)
         if (s->workers[t]) worker_stop(s->workers[t]);
 }
 
+/* The new program's word, or the end of its pipe. */
+static void upgrade_heard(watcher *w, uint32_t events)
+{
+    (void)events;
+    htd_server *s = (htd_server *)((char *)w - offsetof(htd_server, upw));
+    char b;
+    ssize_t n;
+    while ((n = read(w->fd, &b, 1)) < 0 && errno == EINTR)
+        continue;
+    if (n < 0 && errno == EAGAIN) return;
+    pid_t pid = s->up_pid;
+    loop_forget(s->workers[0]->loop, w);
+    close(w->fd);
+    w->fd = -1;
+    s->up_pid = 0;
+    if (n == 1) {
+        fprintf(stderr,
+                "htd: upgrade: process %ld serves now; process %ld stops once its "
+                "connections are done\n",
+                (long)pid, (long)getpid());
+        char msg[40];
+        snprintf(msg, sizeof msg, "MAINPID=%ld", (long)pid);
+        notify_send(&s->sd, msg);
+        htd_server_stop(s);
+        return;
+    }
+    /* Its end of the pipe closes a moment before it can be reaped: wait
+     * that moment (a rare path; the loop may pause for it), but not for a
+     * program that closed the pipe and runs on. */
+    int st, got = 0;
+    for (int i = 0; i < 50 && !(got = waitpid(pid, &st, WNOHANG) == pid); i++)
+        usleep(2000);
+    if (got)
+        fprintf(stderr,
+                "htd: upgrade failed: the new program (process %ld) %s %d before it "
+                "served; still serving\n",
+                (long)pid, WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    else
+        fprintf(stderr,
+                "htd: upgrade failed: the new program (process %ld) gave up before it "
+                "served; still serving\n",
+                (long)pid);
+}
+
+pid_t htd_server_upgrade(htd_server *s, const char *path, char *const argv[], char *err,
+                         size_t errlen)
+{
+    if (s->phase != SERVER_RUNNING || s->stop_requested) {
+        snprintf(err, errlen, "the server is not running");
+        return -1;
+    }
+    if (s->up_pid) {
+        snprintf(err, errlen, "process %ld is already taking over", (long)s->up_pid);
+        return -1;
+    }
+    /* Every socket once: a shared one (inherited) is worker 0's. */
+    size_t n = 0;
+    int *fds = malloc(s->naddrs * (size_t)s->nthreads * sizeof *fds);
+    if (!fds) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int t = 0; t < s->nthreads; t++)
+        for (size_t i = 0; i < s->naddrs; i++)
+            if ((t == 0 || !s->addrs[i].inherited) && s->lfds[(size_t)t * s->naddrs + i] >= 0)
+                fds[n++] = s->lfds[(size_t)t * s->naddrs + i];
+    int ready;
+    pid_t pid = upgrade_spawn(path, argv, fds, n, &ready, err, errlen);
+    free(fds);
+    if (pid < 0) return -1;
+    if (loop_watch(s->workers[0]->loop, &s->upw, ready, EPOLLIN, upgrade_heard) < 0) {
+        snprintf(err, errlen, "cannot watch the new program: %s", strerror(errno));
+        close(ready); /* it serves beside this one, which goes on */
+        return -1;
+    }
+    s->up_pid = pid;
+    return pid;
+}
+
 void htd_server_free(htd_server *s)
 {
     if (!s) return;
@@ -419,6 +523,11 @@ void htd_server_free(htd_server *s)
     tls_shared_free(s->tls); /* after the workers: their connections used it */
     conf_close(s->conf);
     notify_close(&s->sd);
+    if (s->ready_fd >= 0) close(s->ready_fd); /* never served: the old server goes on */
+    if (s->upw.fd >= 0) {
+        loop_forget(s->workers[0]->loop, &s->upw);
+        close(s->upw.fd);
+    }
     htd_mime_free(s->ctx.mime);
     free(s);
 }
