@@ -32,8 +32,7 @@ extern char **environ;
 /* The variables this file sets, which the child must not get twice. */
 static int ours(const char *e)
 {
-    static const char *const names[] = {"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-                                        READY_VAR};
+    static const char *const names[] = {"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", READY_VAR};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0) return 1;
     return 0;
