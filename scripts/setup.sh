@@ -23,11 +23,14 @@ set -euo pipefail
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
 # zlib1g-dev           gzip on the fly (--gzip)
 # libsqlite3-dev       the job queues' database (202 Accepted)
+# libxml2-dev          WebDAV's request bodies and 207 Multi-Status answers
+# litmus               the WebDAV test suite, run by tests/blackbox/test_webdav.py
 # scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
 # man-db               man -l, with which a test renders them
 # pkgconf              pkg-config, with which a test builds programs against an install
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
+          libxml2-dev litmus
           scdoc man-db pkgconf)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

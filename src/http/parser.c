@@ -62,17 +62,28 @@ static int method_id(const char *m, size_t n)
     case 4:
         if (!memcmp(m, "HEAD", 4)) return HTD_M_HEAD;
         if (!memcmp(m, "POST", 4)) return HTD_M_POST;
+        if (!memcmp(m, "COPY", 4)) return HTD_M_COPY;
+        if (!memcmp(m, "MOVE", 4)) return HTD_M_MOVE;
+        if (!memcmp(m, "LOCK", 4)) return HTD_M_LOCK;
         break;
     case 5:
         if (!memcmp(m, "PATCH", 5)) return HTD_M_PATCH;
         if (!memcmp(m, "TRACE", 5)) return HTD_M_TRACE;
+        if (!memcmp(m, "MKCOL", 5)) return HTD_M_MKCOL;
         break;
     case 6:
         if (!memcmp(m, "DELETE", 6)) return HTD_M_DELETE;
+        if (!memcmp(m, "UNLOCK", 6)) return HTD_M_UNLOCK;
         break;
     case 7:
         if (!memcmp(m, "OPTIONS", 7)) return HTD_M_OPTIONS;
         if (!memcmp(m, "CONNECT", 7)) return HTD_M_CONNECT;
+        break;
+    case 8:
+        if (!memcmp(m, "PROPFIND", 8)) return HTD_M_PROPFIND;
+        break;
+    case 9:
+        if (!memcmp(m, "PROPPATCH", 9)) return HTD_M_PROPPATCH;
         break;
     }
     return HTD_M_UNKNOWN;

@@ -29,6 +29,14 @@ enum htd_method {
     HTD_M_TRACE,
     HTD_M_CONNECT,
     HTD_M_PATCH,
+    /* WebDAV (RFC 4918) */
+    HTD_M_PROPFIND,
+    HTD_M_PROPPATCH,
+    HTD_M_MKCOL,
+    HTD_M_COPY,
+    HTD_M_MOVE,
+    HTD_M_LOCK,
+    HTD_M_UNLOCK,
 };
 
 /* The fields htd itself reads, found once when the head is parsed. */

@@ -38,6 +38,8 @@ const char *htd_reason(int status)
         return "No Content";
     case 206:
         return "Partial Content";
+    case 207:
+        return "Multi-Status";
     case 301:
         return "Moved Permanently";
     case 302:
@@ -80,6 +82,10 @@ const char *htd_reason(int status)
         return "Range Not Satisfiable";
     case 417:
         return "Expectation Failed";
+    case 423:
+        return "Locked";
+    case 424:
+        return "Failed Dependency";
     case 429:
         return "Too Many Requests";
     case 431:

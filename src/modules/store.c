@@ -59,6 +59,7 @@ typedef struct areas {
     int *fd;         /* each area's directory (O_PATH), or -1 */
     size_t n;
     uint64_t max_upload;
+    int dav;                   /* WebDAV: a PUT makes no missing parent (409) */
     pthread_mutex_t commit_mu; /* precondition checks and renames (work) */
     atomic_ulong tmp_seq;      /* temporary file names */
 } areas;
@@ -134,15 +135,33 @@ int store_writable(const server_ctx *s, const char *path, size_t len)
     return area_of(registry_state(&s->reg, &store_module), path, len) >= 0;
 }
 
+int store_area(const server_ctx *s, const char *path, size_t len, int *fd, size_t *prefix)
+{
+    const areas *a = registry_state(&s->reg, &store_module);
+    int i = area_of(a, path, len);
+    if (i < 0) return -1;
+    size_t n = strlen(a->writable[i]);
+    if (n && a->writable[i][n - 1] == '/') n--;
+    *fd = a->fd[i];
+    *prefix = n;
+    return 0;
+}
+
+pthread_mutex_t *store_commit_lock(const server_ctx *s)
+{
+    areas *a = registry_state(&s->reg, &store_module);
+    return a ? &a->commit_mu : NULL;
+}
+
 static int cleaned;
 
+/* Visited depth first: a temporary file, or anything in a temporary tree
+ * (a WebDAV copy being built, a tree being deleted), goes. */
 static int clean_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st;
-    if (flag == FTW_F &&
-        strncmp(path + ftw->base, STORE_TMP_PREFIX, sizeof STORE_TMP_PREFIX - 1) == 0 &&
-        unlink(path) == 0)
-        cleaned++;
+    (void)st, (void)ftw;
+    if (!strstr(path, "/" STORE_TMP_PREFIX)) return 0;
+    if (flag == FTW_DP ? rmdir(path) == 0 : unlink(path) == 0) cleaned++;
     return 0;
 }
 
@@ -154,7 +173,7 @@ static int clean(const areas *s, char *err, size_t errlen)
     for (size_t i = 0; i < s->n; i++) {
         char path[4096 + REQ_PATH_MAX];
         snprintf(path, sizeof path, "%s%s", s->root, s->writable[i]);
-        if (nftw(path, clean_one, 16, FTW_PHYS) < 0 && errno != ENOENT) {
+        if (nftw(path, clean_one, 16, FTW_PHYS | FTW_DEPTH) < 0 && errno != ENOENT) {
             snprintf(err, errlen, "cannot clean writable area %s: %s", path, strerror(errno));
             return -1;
         }
@@ -346,9 +365,11 @@ static void work(htd_job *j)
     case OP_BEGIN: {
         /* If-Match needs a current document: with no directory there is
          * none, and nothing is made for a request that fails. */
-        int create = u->method == HTD_M_PUT && !u->has_if_match;
+        int create = u->method == HTD_M_PUT && !u->has_if_match && !s->dav;
         if (open_dir(u, create) < 0) {
-            if (u->status == 404 && u->method == HTD_M_PUT)
+            if (u->status == 404 && u->method == HTD_M_PUT && !u->has_if_match)
+                set(u, 409, "the parent collection does not exist");
+            else if (u->status == 404 && u->method == HTD_M_PUT)
                 set(u, 412, "precondition failed: there is no such document");
             return;
         }
@@ -477,6 +498,7 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
     s->root_fd = -1;
     pthread_mutex_init(&s->commit_mu, NULL);
     s->max_upload = cfg->max_upload;
+    s->dav = cfg->webdav;
     s->root = realpath(cfg->root, NULL);
     if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (!s->root || s->root_fd < 0) {

@@ -35,6 +35,12 @@ extern const htd_module store_module;
 
 /* Is path (decoded, normalised) inside a writable area? */
 int store_writable(const struct server_ctx *s, const char *path, size_t len);
+/* The writable area path is in: its directory (O_PATH) in *fd, and the
+ * length of its prefix in path (without a trailing '/'). -1 when none. */
+int store_area(const struct server_ctx *s, const char *path, size_t len, int *fd, size_t *prefix);
+/* The lock under which the store checks preconditions and renames: WebDAV
+ * changes take it too. NULL without writable areas. */
+pthread_mutex_t *store_commit_lock(const struct server_ctx *s);
 
 /* Parses a size: digits with an optional K, M or G. -1 if it is not one. */
 int store_parse_size(const char *v, size_t len, uint64_t *out);

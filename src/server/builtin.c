@@ -10,6 +10,7 @@
 #include "cgi.h"
 #include "charge.h"
 #include "connlimit.h"
+#include "dav.h"
 #include "gzip.h"
 #include "https.h"
 #include "log.h"
@@ -40,6 +41,7 @@ static const htd_module *const modules[] = {
     &proxy_module,          /* content: the rules' upstreams (a reverse proxy) */
     &queue_module,          /* content: job queues and their monitors */
     &cgi_module,            /* content: scripts */
+    &dav_module,            /* content: WebDAV in writable areas (webdav) */
     &store_module,          /* content: PUT, POST, DELETE in writable areas */
     &routes_module,         /* content: the embedder's handlers */
     &static_module,         /* content: files; error pages */
@@ -55,9 +57,10 @@ int builtin_registry(registry *r, const char *const *names, size_t n, char *err,
     registry_init(r, modules, sizeof modules / sizeof modules[0]);
     const char *bad = NULL;
     if (registry_order(r, PH_CONTENT, names, n, &bad) < 0) {
-        snprintf(err, errlen,
-                 "no content module '%s'; they are proxy, queue, cgi, store, routes and static",
-                 bad);
+        snprintf(
+            err, errlen,
+            "no content module '%s'; they are proxy, queue, cgi, dav, store, routes and static",
+            bad);
         return -1;
     }
     size_t cgi = 0, stat = 0;

@@ -268,6 +268,8 @@ static const char *const top_keys[] = {"listen",
                                        "user",
                                        "scripts_as_root",
                                        "tls",
+                                       "webdav",
+                                       "webdav_infinity_max",
                                        NULL};
 
 /* A size ("512K", "100M", "2G", or a number of bytes) into *v, unless a
@@ -483,6 +485,18 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
             return conf_fail(err, errlen, f, s, "scripts_as_root must be true or false");
         c->scripts_as_root = config_setting_get_bool(s);
+    }
+    if ((s = config_setting_get_member(root, "webdav")) && !c->webdav) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "webdav must be true or false");
+        c->webdav = config_setting_get_bool(s);
+    }
+    if ((s = config_setting_get_member(root, "webdav_infinity_max")) && !c->webdav_infinity_max) {
+        if (config_setting_type(s) != CONFIG_TYPE_INT || config_setting_get_int(s) < 0)
+            return conf_fail(err, errlen, f, s,
+                             "webdav_infinity_max must be a number of resources (0: refuse "
+                             "Depth: infinity)");
+        c->webdav_infinity_max = (unsigned)config_setting_get_int(s);
     }
     if ((s = config_setting_get_member(root, "state_db")) && !c->state_db) {
         const char *v;

@@ -90,6 +90,8 @@ static void usage(FILE *f)
           "      --writable PREFIX[:SIZE]  let PUT, POST and DELETE write under PREFIX,\n"
           "                         documents up to SIZE (default --max-upload); repeatable\n"
           "      --max-upload SIZE  largest document a PUT or POST may write (default 100M)\n"
+          "      --webdav           the writable areas speak WebDAV (PROPFIND, MKCOL, COPY,\n"
+          "                         MOVE, PROPPATCH); webdav = true; in the config\n"
           "      --cache-control PREFIX=VALUE  send Cache-Control: VALUE for paths under PREFIX;\n"
           "                         repeatable (the config's headers do the same per rule)\n"
           "      --gzip             compress text, JSON, JavaScript, XML and SVG files on the fly\n"
@@ -326,6 +328,7 @@ int main(int argc, char **argv)
         {"pid-file", required_argument, NULL, 1100},
         {"user", required_argument, NULL, 1101},
         {"scripts-as-root", no_argument, NULL, 1102},
+        {"webdav", no_argument, NULL, 1103},
         {"tls-listen", required_argument, NULL, 1000},
         {"cert", required_argument, NULL, 1001},
         {"key", required_argument, NULL, 1002},
@@ -517,6 +520,9 @@ int main(int argc, char **argv)
             break;
         case 1102:
             cfg.scripts_as_root = 1;
+            break;
+        case 1103:
+            cfg.webdav = 1;
             break;
         case 'V':
             print_version();

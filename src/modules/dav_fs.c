@@ -1,0 +1,283 @@
+/*
+ * dav_fs.c - WebDAV's tree operations on a writable area; see dav_fs.h.
+ *
+ * Each change becomes visible in one rename, fsynced with its directory:
+ * a copy is built under a temporary name beside its destination and
+ * renamed into place (exchanged with what it replaces), a delete renames
+ * the tree aside before removing it, and a move is a rename. A crash
+ * leaves either the old state or the new, and temporary trees, which the
+ * store removes at the next start (STORE_TMP_PREFIX is the same prefix).
+ * Below the resolved top of an operation, every directory is opened with
+ * O_NOFOLLOW relative to its parent, and symlinks are neither followed nor
+ * copied.
+ */
+#include "dav_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "beneath.h"
+
+#define COPY_CHUNK (1 << 20)
+
+static int neg(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+int davfs_parent(int area, const char *rel, char *leaf, size_t cap)
+{
+    const char *slash = strrchr(rel, '/');
+    const char *name = slash ? slash + 1 : rel;
+    size_t dl = slash ? (size_t)(slash - rel) : 0;
+    if (!*name) return -EINVAL; /* the area itself has no parent here */
+    if (strlen(name) >= cap) return -ENAMETOOLONG;
+    strcpy(leaf, name);
+    char dir[4096];
+    if (dl >= sizeof dir) return -ENAMETOOLONG;
+    memcpy(dir, rel, dl);
+    dir[dl] = 0;
+    int fd = htd_open_beneath(area, dir, O_RDONLY | O_DIRECTORY);
+    return fd < 0 ? neg() : fd;
+}
+
+int davfs_stat(int area, const char *rel, struct stat *st)
+{
+    if (!*rel) {
+        int fd = htd_open_beneath(area, "", O_RDONLY | O_DIRECTORY);
+        if (fd < 0) return neg();
+        int rc = fstat(fd, st) < 0 ? neg() : 0;
+        close(fd);
+        return rc;
+    }
+    char leaf[256];
+    int pfd = davfs_parent(area, rel, leaf, sizeof leaf);
+    if (pfd < 0) return pfd == -ENOTDIR ? -ENOENT : pfd;
+    int rc = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0 ? neg() : 0;
+    close(pfd);
+    return rc;
+}
+
+int davfs_mkcol(int area, const char *rel)
+{
+    char leaf[256];
+    int pfd = davfs_parent(area, rel, leaf, sizeof leaf);
+    if (pfd < 0) return pfd == -ENOTDIR ? -ENOENT : pfd == -EINVAL ? -EEXIST : pfd;
+    int rc = mkdirat(pfd, leaf, 0755) < 0 ? neg() : fsync(pfd) < 0 ? neg() : 0;
+    close(pfd);
+    return rc;
+}
+
+/* A fresh temporary name. */
+static int tmp_name(char *out, size_t cap)
+{
+    static atomic_ulong seq;
+    unsigned char r[8];
+    if (getrandom(r, sizeof r, 0) != sizeof r) return -EIO;
+    snprintf(out, cap, DAVFS_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x-%lx", r[0], r[1], r[2],
+             r[3], r[4], r[5], r[6], r[7], atomic_fetch_add(&seq, 1));
+    return 0;
+}
+
+/* Removes name in dirfd and everything below it, following no symlink. */
+static int remove_at(int dfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
+    if (!S_ISDIR(st.st_mode)) return unlinkat(dfd, name, 0) < 0 ? neg() : 0;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return neg();
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = neg();
+        close(fd);
+        return e;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        rc = remove_at(dirfd(d), de->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0) rc = neg();
+    return rc;
+}
+
+int davfs_delete(int area, const char *rel)
+{
+    char leaf[256], tmp[64];
+    int pfd = davfs_parent(area, rel, leaf, sizeof leaf);
+    if (pfd < 0) return pfd == -ENOTDIR ? -ENOENT : pfd;
+    int rc = tmp_name(tmp, sizeof tmp);
+    /* Gone in one step; then removed at leisure. */
+    if (rc == 0) rc = renameat(pfd, leaf, pfd, tmp) < 0 ? neg() : 0;
+    if (rc == 0) rc = fsync(pfd) < 0 ? neg() : 0;
+    if (rc == 0) remove_at(pfd, tmp);
+    close(pfd);
+    return rc;
+}
+
+static int copy_file(int sfd, const char *sname, int dfd, const char *dname)
+{
+    int in = openat(sfd, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) return neg();
+    int out = openat(dfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int e = neg();
+        close(in);
+        return e;
+    }
+    int rc = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0);
+        if (n == 0) break;
+        if (n > 0) continue;
+        if (errno == EINTR) continue;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL) {
+            rc = neg();
+            break;
+        }
+        /* No copy_file_range between these files: read and write. */
+        char *buf = malloc(COPY_CHUNK);
+        if (!buf) {
+            rc = -ENOMEM;
+            break;
+        }
+        ssize_t r;
+        while (rc == 0 && (r = read(in, buf, COPY_CHUNK)) != 0) {
+            if (r < 0) {
+                if (errno != EINTR) rc = neg();
+                continue;
+            }
+            for (ssize_t off = 0; rc == 0 && off < r;) {
+                ssize_t w = write(out, buf + off, (size_t)(r - off));
+                if (w < 0 && errno != EINTR) rc = neg();
+                if (w > 0) off += w;
+            }
+        }
+        free(buf);
+        break;
+    }
+    if (rc == 0 && fsync(out) < 0) rc = neg();
+    close(in);
+    close(out);
+    return rc;
+}
+
+/* A copy of sname (in sfd) as dname (in dfd): a document, or a directory
+ * with (tree) what is below it. Symlinks and special files are left out. */
+static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int tree)
+{
+    struct stat st;
+    if (fstatat(sfd, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return neg();
+    if (S_ISREG(st.st_mode)) return copy_file(sfd, sname, dfd, dname);
+    if (!S_ISDIR(st.st_mode)) return 0;
+    if (mkdirat(dfd, dname, 0755) < 0) return neg();
+    if (!tree) return 0;
+    int s = openat(sfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int d = s < 0 ? -1 : openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s < 0 || d < 0) {
+        int e = neg();
+        if (s >= 0) close(s);
+        return e;
+    }
+    DIR *dir = fdopendir(s);
+    if (!dir) {
+        int e = neg();
+        close(s);
+        close(d);
+        return e;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strncmp(de->d_name, DAVFS_TMP_PREFIX, sizeof DAVFS_TMP_PREFIX - 1))
+            continue;
+        rc = copy_at(dirfd(dir), de->d_name, d, de->d_name, 1);
+    }
+    closedir(dir);
+    if (rc == 0 && fsync(d) < 0) rc = neg();
+    close(d);
+    return rc;
+}
+
+/* Puts tmp (in dfd) in place as leaf: beside nothing, or over what is
+ * there when overwrite is set (exchanged, then removed), else -EEXIST. */
+static int place(int dfd, const char *tmp, const char *leaf, int overwrite)
+{
+    if (renameat2(dfd, tmp, dfd, leaf, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EEXIST) return neg();
+    if (!overwrite) return -EEXIST;
+    if (renameat2(dfd, tmp, dfd, leaf, RENAME_EXCHANGE) < 0) return neg();
+    remove_at(dfd, tmp); /* what was there, now under the temporary name */
+    return 0;
+}
+
+int davfs_copy(int from_area, const char *from, int to_area, const char *to, int tree,
+               int overwrite)
+{
+    char sleaf[256], dleaf[256], tmp[64];
+    int sfd = davfs_parent(from_area, from, sleaf, sizeof sleaf);
+    if (sfd < 0) return sfd == -ENOTDIR ? -ENOENT : sfd;
+    int dfd = davfs_parent(to_area, to, dleaf, sizeof dleaf);
+    if (dfd < 0) {
+        close(sfd);
+        return dfd == -ENOENT || dfd == -ENOTDIR ? -ENOTDIR : dfd; /* no parent: 409 */
+    }
+    int rc = tmp_name(tmp, sizeof tmp);
+    if (rc == 0) rc = copy_at(sfd, sleaf, dfd, tmp, tree);
+    if (rc == 0) rc = place(dfd, tmp, dleaf, overwrite);
+    if (rc < 0)
+        remove_at(dfd, tmp);
+    else if (fsync(dfd) < 0)
+        rc = neg();
+    close(sfd);
+    close(dfd);
+    return rc;
+}
+
+int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite)
+{
+    char sleaf[256], dleaf[256], tmp[64];
+    int sfd = davfs_parent(from_area, from, sleaf, sizeof sleaf);
+    if (sfd < 0) return sfd == -ENOTDIR ? -ENOENT : sfd;
+    int dfd = davfs_parent(to_area, to, dleaf, sizeof dleaf);
+    if (dfd < 0) {
+        close(sfd);
+        return dfd == -ENOENT || dfd == -ENOTDIR ? -ENOTDIR : dfd;
+    }
+    int rc = 0;
+    if (renameat2(sfd, sleaf, dfd, dleaf, RENAME_NOREPLACE) < 0) {
+        rc = neg();
+        if (rc == -EEXIST && !overwrite) {
+            /* as it is */
+        } else if (rc == -EEXIST) {
+            /* Over what is there: exchanged, so the destination is never
+             * missing, and what it was is removed from where the source
+             * was. */
+            rc = renameat2(sfd, sleaf, dfd, dleaf, RENAME_EXCHANGE) < 0 ? neg() : 0;
+            if (rc == 0 && tmp_name(tmp, sizeof tmp) == 0 && renameat(sfd, sleaf, sfd, tmp) == 0) {
+                fsync(sfd);
+                remove_at(sfd, tmp);
+            }
+        } else if (rc == -EXDEV) {
+            close(sfd);
+            close(dfd);
+            rc = davfs_copy(from_area, from, to_area, to, 1, overwrite);
+            return rc < 0 ? rc : davfs_delete(from_area, from);
+        }
+    }
+    if (rc == 0 && (fsync(dfd) < 0 || fsync(sfd) < 0)) rc = neg();
+    close(sfd);
+    close(dfd);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/*
+ * dav_fs.h - what WebDAV does to the files of a writable area: making a
+ * collection, and deleting, copying and moving whole trees, each as atomic
+ * as the filesystem allows and durable before it returns.
+ *
+ * Paths are relative to an area's directory (open, O_PATH), "" being the
+ * area itself; each is resolved beneath it, and nothing below is followed
+ * through a symlink, so no tree operation leaves the area. They block on
+ * the disk: the jobs pool runs them. Each returns 0 or -errno.
+ */
+#ifndef HTD_DAV_FS_H
+#define HTD_DAV_FS_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* Temporary names (dotfiles, never served, cleaned at start) start so. */
+#define DAVFS_TMP_PREFIX ".htd-tmp-"
+
+/* The directory of rel's parent, opened beneath area, and rel's last
+ * segment in leaf[0..cap). -ENOENT/-ENOTDIR when the parent is missing. */
+int davfs_parent(int area, const char *rel, char *leaf, size_t cap);
+/* rel's status (a symlink's own). */
+int davfs_stat(int area, const char *rel, struct stat *st);
+/* A new directory: -EEXIST, -ENOENT (no parent). */
+int davfs_mkcol(int area, const char *rel);
+/* rel and all below it: gone at once (renamed aside), then removed. */
+int davfs_delete(int area, const char *rel);
+/* A copy of from at to (in another area, maybe): a document, a collection
+ * alone (tree 0) or with everything below it. Built aside and renamed into
+ * place, over what was at to when overwrite is set (-EEXIST if not). */
+int davfs_copy(int from_area, const char *from, int to_area, const char *to, int tree,
+               int overwrite);
+/* from renamed to to, over what was there when overwrite is set (-EEXIST if
+ * not): one rename in an area; across areas, a copy and a delete. */
+int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite);
+
+#endif
