@@ -103,6 +103,9 @@ $(BUILD)/commit.h: FORCE
 .PHONY: FORCE
 $(BUILD)/obj/server/main.o: $(BUILD)/commit.h
 $(BUILD)/obj/server/main.o: HTD_CFLAGS += -include $(BUILD)/commit.h
+# The metrics' htd_build_info says it too.
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: $(BUILD)/commit.h
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: HTD_CFLAGS += -include $(BUILD)/commit.h
 
 $(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
 	@echo "  LINK    $@"
