@@ -253,6 +253,10 @@ static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 static void put(buf *b, const char *fmt, ...)
 {
     if (b->failed) return;
+    if (!b->p && !(b->p = malloc(b->cap = 8192))) {
+        b->failed = 1;
+        return;
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -355,8 +359,7 @@ static void prometheus(buf *b, const totals *t)
          "Connections open with no request in progress (keep-alive, waiting).", -1},
         {"htd_received_bytes_total", "counter", "Bytes read from clients (inside TLS).",
          WC_BYTES_IN},
-        {"htd_sent_bytes_total", "counter", "Bytes written to clients (inside TLS).",
-         WC_BYTES_OUT},
+        {"htd_sent_bytes_total", "counter", "Bytes written to clients (inside TLS).", WC_BYTES_OUT},
         {"htd_cache_hits_total", "counter", "Open-file cache lookups that found an entry.",
          WC_CACHE_HITS},
         {"htd_cache_misses_total", "counter", "Open-file cache lookups that found none.",
@@ -423,8 +426,8 @@ static int access_phase(struct htd_req *hr)
     msrv *s = registry_state(&hr->w->srv->reg, &metrics_module);
     totals t = {0};
     buf b = {0};
-    int as_json = accept_prefers(htd_req_header(hr, "Accept"), "application", "json", "text",
-                                 "plain");
+    int as_json =
+        accept_prefers(htd_req_header(hr, "Accept"), "application", "json", "text", "plain");
     int rc = 500;
     if (sum(hr, s, &t) == 0) {
         if (as_json)
