@@ -106,6 +106,9 @@ $(BUILD)/commit.h: FORCE
 .PHONY: FORCE
 $(BUILD)/obj/server/main.o: $(BUILD)/commit.h
 $(BUILD)/obj/server/main.o: HTD_CFLAGS += -include $(BUILD)/commit.h
+# The metrics' htd_build_info says it too.
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: $(BUILD)/commit.h
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: HTD_CFLAGS += -include $(BUILD)/commit.h
 
 $(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
 	@echo "  LINK    $@"
@@ -226,8 +229,8 @@ FUZZ_SRCS_path = src/http/path.c
 FUZZ_SRCS_range = src/http/range.c
 FUZZ_SRCS_encoding = src/http/encoding.c src/http/fields.c
 FUZZ_SRCS_htpasswd = src/modules/auth.c
-FUZZ_SRCS_listing = src/modules/listing.c src/core/beneath.c src/http/path.c src/http/encoding.c \
-	src/http/fields.c
+FUZZ_SRCS_listing = src/modules/listing.c src/http/accept.c src/core/beneath.c src/http/path.c \
+	src/http/encoding.c src/http/fields.c
 FUZZ_SRCS_config = $(LIB_SRCS)
 FUZZ_SRCS_proxyproto = src/http/proxyproto.c
 # The config target keeps the loader's files inside its sandbox and its

@@ -52,12 +52,18 @@ static int head_go(struct htd_req *hr, const struct resp *r)
     return HEAD_GO;
 }
 
+static void log_a(const struct conn *c, int status, uint64_t bytes)
+{
+    (void)c, (void)status, (void)bytes;
+}
+
 static const htd_module mod_a = {.name = "a",
                                  .phase = {[PH_ACCESS] = ph_a, [PH_CONTENT] = ph_a},
                                  .init = init_counter,
                                  .fini = free,
                                  .wanted = wanted_counter,
-                                 .head = head_go};
+                                 .head = head_go,
+                                 .log = log_a};
 static const htd_module mod_b = {.name = "b", .phase = {[PH_CONTENT] = ph_b}};
 static const htd_module mod_bad = {.name = "bad", .init = init_fails};
 
@@ -91,8 +97,10 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     CHECK(registry_state(&r, &mod_b) == NULL);
     CHECK_EQ_INT(r.nhead, 1);
     CHECK(r.head_mod[0] == &mod_a);
+    CHECK_EQ_INT(r.nlog, 1);
     registry_seal(&r);        /* a's counter is 0: it is wanted nowhere */
     CHECK_EQ_INT(r.nhead, 0); /* not even as a header filter */
+    CHECK_EQ_INT(r.nlog, 0);  /* nor for its log hook */
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 0);
     CHECK_EQ_INT(r.nphase[PH_CONTENT], 1);
     CHECK(r.phase_mod[PH_CONTENT][0] == &mod_b);
@@ -106,6 +114,8 @@ TEST(init_makes_each_modules_state_and_seal_drops_the_unwanted)
     CHECK_EQ_INT(r.nphase[PH_ACCESS], 1);
     CHECK_EQ_INT(r.nphase[PH_CONTENT], 2);
     CHECK_EQ_INT(r.nhead, 1);
+    CHECK_EQ_INT(r.nlog, 1);
+    CHECK(r.log_mod[0] == &mod_a && r.log[0] == log_a);
     registry_fini(&r);
 }
 

@@ -17,6 +17,7 @@ struct jobs {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     htd_job *head, *tail;
+    size_t queued; /* jobs from head to tail */
     int stopping;
     int nthreads; /* started */
     int max;      /* to start, with the first job */
@@ -44,6 +45,7 @@ static void *worker(void *arg)
         if (!j) break; /* stopping, and nothing left */
         p->head = j->next;
         if (!p->head) p->tail = NULL;
+        p->queued--;
         pthread_mutex_unlock(&p->mu);
         j->work(j);
         j->post.fn = job_done;
@@ -111,6 +113,15 @@ void jobs_submit(jobs *p, htd_job *j)
     else
         p->head = j;
     p->tail = j;
+    p->queued++;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+size_t jobs_queued(jobs *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->queued;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }

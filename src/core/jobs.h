@@ -13,6 +13,7 @@
 #define HTD_JOBS_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "loop.h"
 
@@ -36,5 +37,7 @@ jobs *jobs_new(int nthreads);
  * run when the loops next turn (or never, if no loop turns again). */
 void jobs_free(jobs *p);
 void jobs_submit(jobs *p, htd_job *j);
+/* How many jobs wait for a thread now (for monitoring). */
+size_t jobs_queued(jobs *p);
 
 #endif

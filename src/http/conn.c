@@ -99,6 +99,8 @@ void conn_accept(worker *l, int fd, transport *tp, const struct sockaddr *sa, so
         return;
     }
     l->nconns++;
+    counter_add(&l->ctr, WC_CONN_ACCEPTED, 1);
+    counter_add(&l->ctr, WC_CONN_OPEN, 1);
     /* Registering with epoll waits until the connection first has to wait:
      * one that is answered and closed at once (Connection: close) never
      * needs it. conn_close clears l->fresh if c goes meanwhile. */
@@ -139,6 +141,7 @@ static void req_done(conn *c)
         if (hr->slots[i].val && m->release) m->release(hr);
     }
     c->req = NULL;
+    counter_sub(&c->w->ctr, WC_CONN_ACTIVE, 1);
     if (hr->async) {
         /* Its handler's answer has not run: the request outlives its
          * connection until it does, so that the program's thread never
@@ -183,6 +186,7 @@ void conn_close(conn *c)
     transport_close(c->tp, c->ev.fd);
     unadmit(c);
     l->nconns--;
+    counter_sub(&l->ctr, WC_CONN_OPEN, 1);
     /* One never watched (answered and closed as it was accepted) has no
      * event to come: freed now. Else after the batch, since events further
      * down it may still point at c; should even that fail for want of
@@ -277,6 +281,7 @@ static int flush(conn *c)
             }
             return IO_ERROR;
         }
+        counter_add(&c->w->ctr, WC_BYTES_OUT, (uint64_t)n);
         size_t left = (size_t)n;
         while (left && q->cur < q->nseg) {
             out_seg *t = &q->seg[q->cur];
@@ -633,6 +638,7 @@ int conn_fill(conn *c)
     ssize_t n = transport_read(c->tp, c->ev.fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (uint32_t)n;
+        counter_add(&c->w->ctr, WC_BYTES_IN, (uint64_t)n);
         /* A short read drained the data, but not a close queued behind it:
          * epoll reported that with the data (EPOLLRDHUP, c->hup) and will
          * not again, so the socket stays readable until a read says EOF. */
@@ -923,6 +929,7 @@ static int step_head(conn *c)
             }
             c->req->client = c->peer;
             c->req->start_ms = l->now;
+            counter_add(&l->ctr, WC_CONN_ACTIVE, 1);
         }
         int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE,
                                   &c->req->head, &why);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "budget.h"
+#include "counters.h"
 #include "date.h"
 #include "htd.h"
 #include "loop.h"
@@ -40,10 +41,31 @@ typedef struct server_ctx {
     struct jobs *jobs; /* the job pool: uploads, password checks, listings */
     struct htd_mime *mime;
     atomic_uint nconns; /* open connections, every worker's, when cfg.max_conns is set */
+    /* For monitoring: every worker's counters (ctr below), and the reloads
+     * done since the start. */
+    counter_set counters;
+    atomic_uint reloads;
 } server_ctx;
 
 /* The connection timer lists of a worker; T_CGI: scripts' time limits. */
 enum { T_HEADER, T_BODY, T_IDLE, T_SEND, T_LINGER, T_CGI, T_COUNT };
+
+/* What a worker counts in its counters (counters.h), each in one place:
+ * connections taken, open and with a request in progress (from the first
+ * byte of its head until the connection is idle again or the next request
+ * starts; the others open are idle), bytes read from and written to clients
+ * (the plain text, under TLS), and the open-file cache's lookups. */
+enum {
+    WC_CONN_ACCEPTED, /* conn.c */
+    WC_CONN_OPEN,
+    WC_CONN_ACTIVE,
+    WC_BYTES_IN,
+    WC_BYTES_OUT,
+    WC_CACHE_HITS, /* cache.c */
+    WC_CACHE_MISSES,
+    WC_COUNT
+};
+_Static_assert(WC_COUNT <= COUNTERS_MAX, "a worker's counters fit a block");
 
 #define RBUF_SIZE 16384 /* read buffer; also the largest request head */
 
@@ -71,7 +93,8 @@ typedef struct worker {
     char iso_date[32];           /* "2026-11-25T10:00:00+00:00" */
     htd_timer_list *timers[T_COUNT];
     pool rbufs, outqs, reqs;
-    budget mem; /* this worker's share of cfg.memory_budget */
+    budget mem;   /* this worker's share of cfg.memory_budget */
+    counters ctr; /* WC_* (above), in srv->counters */
     pthread_t thread;
 } worker;
 

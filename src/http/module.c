@@ -15,7 +15,10 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n)
                 r->phase_mod[p][r->nphase[p]] = mods[i];
                 r->phase[p][r->nphase[p]++] = mods[i]->phase[p];
             }
-        if (mods[i]->log) r->log[r->nlog++] = mods[i]->log;
+        if (mods[i]->log) {
+            r->log_mod[r->nlog] = mods[i];
+            r->log[r->nlog++] = mods[i]->log;
+        }
         if (mods[i]->conn_open) r->conn_mod[r->nconn++] = mods[i];
         if (mods[i]->head) r->head_mod[r->nhead++] = mods[i];
     }
@@ -86,6 +89,14 @@ void registry_seal(registry *r)
         if (!m->wanted || m->wanted(registry_state(r, m), PH_HEAD)) r->head_mod[k++] = m;
     }
     r->nhead = k;
+    k = 0;
+    for (size_t i = 0; i < r->nlog; i++) {
+        const htd_module *m = r->log_mod[i];
+        if (m->wanted && !m->wanted(registry_state(r, m), PH_LOG)) continue;
+        r->log_mod[k] = m;
+        r->log[k++] = r->log[i];
+    }
+    r->nlog = k;
 }
 
 int registry_conn_open(const registry *r, struct conn *c)

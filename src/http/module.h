@@ -44,9 +44,9 @@ struct registry;
 struct resp;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
-/* For wanted (below): the connection hooks, and the header filters,
- * rather than a phase. */
-enum { PH_CONN = PH_COUNT, PH_HEAD };
+/* For wanted (below): the connection hooks, the header filters and the
+ * log hooks, rather than a phase. */
+enum { PH_CONN = PH_COUNT, PH_HEAD, PH_LOG };
 /* What a header filter (head, below) says. */
 enum { HEAD_GO = 0, HEAD_REFUSED = 1 };
 enum { MOD_DONE = 0, MOD_DECLINED = 1, MOD_AGAIN = 2 };
@@ -151,6 +151,7 @@ typedef struct registry {
     const htd_module *phase_mod[PH_COUNT][REGISTRY_MAX]; /* whose each function is */
     size_t nphase[PH_COUNT];
     void (*log[REGISTRY_MAX])(const struct conn *c, int status, uint64_t bytes);
+    const htd_module *log_mod[REGISTRY_MAX]; /* whose each log hook is */
     size_t nlog;
     const htd_module *head_mod[REGISTRY_MAX]; /* those with a header filter, in order */
     size_t nhead;
@@ -170,8 +171,8 @@ int registry_order(registry *r, int ph, const char *const *names, size_t n, cons
 int registry_start(registry *r, const htd_config *cfg, const struct site *st, char *err,
                    size_t errlen);
 void registry_fini(registry *r);
-/* Takes out of each phase, of the connection hooks and of the header
- * filters the modules that say they are not wanted there (when the server
+/* Takes out of each phase, of the connection hooks, of the header filters
+ * and of the log hooks the modules that say they are not wanted there (when the server
  * starts: nothing changes after). */
 void registry_seal(registry *r);
 /* Runs the modules' conn_open hooks on c: 0 if each took it; else -1, the

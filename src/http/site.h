@@ -130,6 +130,9 @@ typedef struct rule {
     int code;
     int keep_query;
     scope sc;
+    /* metrics = true: the status endpoint answers here, once the rule's
+     * checks have passed (the metrics module). */
+    uint8_t metrics;
 } rule;
 
 /* One access log file with its format and a buffer per loop. */

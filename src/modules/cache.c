@@ -48,6 +48,7 @@ struct cache {
     cache_entry *mru, *lru; /* both ends of the recency list */
     int *wds;
     size_t nwds, capwds;
+    counters *ctr; /* its worker's (WC_CACHE_*), or NULL */
 };
 
 static uint32_t hash_path(const char *p, size_t n)
@@ -189,9 +190,11 @@ cache_entry *cache_get(cache *c, const char *path, size_t len)
                 lru_remove(c, e);
                 lru_push_front(c, e);
             }
+            if (c->ctr) counter_add(c->ctr, WC_CACHE_HITS, 1);
             return e;
         }
     }
+    if (c->ctr) counter_add(c->ctr, WC_CACHE_MISSES, 1);
     return NULL;
 }
 
@@ -401,6 +404,7 @@ cache *cache_for(worker *l, const vhost *vh)
     if (lc->c || lc->tried || vh->root_fd < 0) return lc->c;
     lc->tried = 1;
     if (!(lc->c = cache_new(vh->root, vh->root_fd, CACHE_BYTES, &l->mem))) return NULL;
+    lc->c->ctr = &l->ctr;
     lc->w.first = 1;
     if (loop_watch(l->loop, &lc->w, cache_fd(lc->c), EPOLLIN, on_cache) < 0) {
         cache_free(lc->c);

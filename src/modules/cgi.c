@@ -477,6 +477,12 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
     return 0;
 }
 
+unsigned cgi_running(const registry *reg)
+{
+    atomic_uint *n = registry_state(reg, &cgi_module);
+    return n ? atomic_load_explicit(n, memory_order_relaxed) : 0;
+}
+
 const htd_module cgi_module = {
     .name = "cgi",
     .phase = {[PH_CONTENT] = content_phase},

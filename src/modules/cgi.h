@@ -28,6 +28,10 @@ int cgi_step(struct conn *c);
 /* The connection is closing: the script is killed. */
 void cgi_detach(struct conn *c);
 
+/* How many of the server's scripts are running now (started and not yet
+ * reaped), for monitoring. */
+unsigned cgi_running(const registry *reg);
+
 /* A script's time limit ran out: the callback of the worker's T_CGI list. */
 void cgi_expired(htd_timer *t);
 

@@ -472,7 +472,7 @@ static void fini(void *state)
 /* Nothing priced at start: not in the access phase at all. */
 static int wanted(const void *state, int ph)
 {
-    return (ph == PH_ACCESS || ph == PH_HEAD) && ((const charging *)state)->priced;
+    return (ph == PH_ACCESS || ph == PH_HEAD || ph == PH_LOG) && ((const charging *)state)->priced;
 }
 
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)

@@ -14,6 +14,7 @@
 #include "gzip.h"
 #include "https.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "queue.h"
 #include "ratelimit.h"
@@ -38,6 +39,7 @@ static const htd_module *const modules[] = {
     &rules_module,          /* rewrite: vhost and rule; access: addresses, passwords, redirects */
     &ratelimit_user_module, /* access: rate limits keyed by the user a realm accepted */
     &charge_module,         /* access: metered paths (402), after the realm's check */
+    &metrics_module,        /* access, last: the status endpoint, once the rule let it through */
     &proxy_module,          /* content: the rules' upstreams (a reverse proxy) */
     &queue_module,          /* content: job queues and their monitors */
     &cgi_module,            /* content: scripts */

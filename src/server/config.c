@@ -1220,12 +1220,24 @@ static void inherit(scope *sc, const scope *from)
     if (!(sc->own & OWN_COPIES)) sc->copies = from->copies;
 }
 
+/* metrics = true;: the rule's path is the status endpoint (metrics.c). */
+static int parse_metrics(builder *b, const config_setting_t *s, rule *r)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return bfail(b, s, "metrics must be true or false%s%s", "", "");
+    r->metrics = (uint8_t)config_setting_get_bool(s);
+    if (r->metrics && r->redirect)
+        return bfail(b, s, "a metrics rule answers its requests itself; it cannot redirect%s%s", "",
+                     "");
+    return 0;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
                                        "code",  "query",       "headers",    "access",
                                        "auth",  "error_pages", "rate_limit", "price",
-                                       "proxy", "keep_copies", NULL};
+                                       "proxy", "keep_copies", "metrics",    NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1298,6 +1310,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
             return bfail(b, s, "query must be \"keep\" or \"drop\", got \"%s\"%s", q, "");
         r->keep_query = q[0] == 'k';
     }
+    if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
     if (parse_scope(b, g, &r->sc, vh, r) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;

@@ -194,6 +194,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     memcpy(&s->given, given, size < sizeof *given ? size : sizeof *given);
     s->ctx.cfg = s->given;
     pthread_mutex_init(&s->site_mu, NULL);
+    counter_set_init(&s->ctx.counters);
     if (s->given.config_file) {
         if (!(s->conf = conf_open(s->given.config_file, err, errlen)) ||
             conf_settings(s->conf, &s->ctx.cfg, err, errlen) < 0)
@@ -529,6 +530,7 @@ void htd_server_free(htd_server *s)
         close(s->upw.fd);
     }
     htd_mime_free(s->ctx.mime);
+    counter_set_fini(&s->ctx.counters);
     free(s);
 }
 
@@ -629,6 +631,7 @@ static int reload(htd_server *s, char *err, size_t errlen)
     atomic_fetch_add(&s->site_gen, 1);
     pthread_mutex_unlock(&s->site_mu);
     site_release(old);
+    atomic_fetch_add_explicit(&s->ctx.reloads, 1, memory_order_relaxed);
     /* Wake every loop, so that an idle one moves to the new site now and
      * lets the old one go. */
     for (int t = 0; t < s->nthreads; t++)

@@ -157,6 +157,7 @@ worker *worker_new(htd_server *srv, int id, char *err, size_t errlen)
     l->rbufs = (pool){.size = RBUF_SIZE, .max_free = 256, .b = &l->mem};
     l->outqs = (pool){.size = OUTQ_SIZE, .max_free = 256, .b = &l->mem};
     l->reqs = (pool){.size = REQ_BLOCK, .max_free = 256, .b = &l->mem};
+    counters_join(&srv->ctx.counters, &l->ctr);
     tick(l);
     if (!l->site) {
         snprintf(err, errlen, "out of memory");
@@ -171,6 +172,7 @@ fail:
 void worker_free(worker *l)
 {
     if (!l) return;
+    counters_leave(&l->srv->counters, &l->ctr);
     free(l->listeners);
     retire(l);
     if (l->site) {

@@ -164,7 +164,7 @@ MISSING = ["/nope", "/missing/deep/path.html", "/list/nothing.txt", "/sub/nope/"
 RULES = ["/private/secret.txt", "/private/", "/old/file.txt", "/old/sub/page.txt", "/moved",
          "/moved?x=1", "/r/2024/file.txt", "/r/1/%0d%0aSet-Cookie:x", "/closed/x.txt",
          "/closed/", "/%63losed/x.txt", "//closed/./x.txt", "/local/x.txt", "/static/site.css",
-         "/old/%0d%0aX-Injected:%20yes", "/old/" + "a" * 300]
+         "/old/%0d%0aX-Injected:%20yes", "/old/" + "a" * 300, "/metrics"]
 CGI = ["/cgi-bin/echo.sh", "/cgi-bin/echo.sh/extra/path?x=1&y=%20", "/cgi-bin/slow.sh",
        "/cgi-bin/fail.sh", "/cgi-bin/echo.sh?" + "q" * 200, "/cgi-bin/", "/cgi-bin"]
 

@@ -15,7 +15,7 @@ A temporary config directory (harness.ConfDir) holding:
     vsite/              the root of the vhost vhost.test
 
 and the rules: auth on /private/, redirects from /old/ and /moved, access on
-/closed/ and /local/, headers on /static/; the connection, memory and body
+/closed/ and /local/, headers on /static/, the metrics at /metrics; the connection, memory and body
 rate limits are on too, set far above what the clients need. Standard library only; the htd
 process is started and stopped through tests/blackbox/harness.py.
 """
@@ -178,7 +178,8 @@ rules = (
   { regex = "^/r/([0-9]+)/(.*)$"; redirect = "/$2?n=$1"; code = 307; },
   { prefix = "/closed/"; access = ["deny all"]; },
   { prefix = "/local/"; access = ["allow 127.0.0.1", "deny all"]; },
-  { prefix = "/static/"; headers = { Cache-Control = "public, max-age=60"; }; }
+  { prefix = "/static/"; headers = { Cache-Control = "public, max-age=60"; }; },
+  { exact = "/metrics"; metrics = true; }
 );
 vhosts = (
   { names = ["%(vhost)s"]; root = "site-v"; }
