@@ -7,20 +7,30 @@ contents and control fields are read with dpkg-deb: the files each holds,
 the conffiles, Depends computed by dpkg-shlibdeps, and a packaged
 configuration that htd accepts.
 
-Then, as root, when port 80 is free and nothing of htd is installed yet,
-the package is installed on this very machine: no clean chroot or container
-can be made here quickly (there is a docker client but no daemon, and a
-debootstrap of bookworm takes minutes, more than this test may; tried when
-this test was written). The test installs with `apt-get install
---no-install-recommends ./htd_*.deb`, checks what postinst made, starts
-htd.service the way systemd would (when systemd is not PID 1, as here, by
-running the unit's ExecStart as its User with its capability through
-setpriv; when systemd runs, postinst started it), fetches the default page
-on 127.0.0.1:80 and [::1]:80 from a process running as www-data, stops it,
-purges the package and checks that the machine is as it was: no htd
-package, no /etc/htd, no /var/log/htd, no /var/lib/htd, no unit links, and
-/var/www as before. The same for libhtd-dev with dpkg -i, examples/hello.c
-built with the installed htd.pc and run against the installed libhtd.so.0."""
+Then, as root and with port 80 free, the htd package is installed with
+`apt-get install --no-install-recommends ./htd_*.deb` in a clean chroot of
+Debian's minimal base system (debootstrap --variant=minbase from this
+machine's mirror, about 25 s the first time, then kept as a tar file in
+BUILD/deb), where apt must fetch every library htd's Depends name. When no
+chroot can be made (no debootstrap, no mirror), on this machine itself,
+provided nothing of htd is installed and /var/www/html has no site. There is
+no container: the docker client here has no daemon.
+
+The test checks what postinst made and that running it again keeps an
+edited page, then starts htd as htd.service would: where systemd is PID 1
+postinst started it; elsewhere (in the chroot, and here, where PID 1 is not
+systemd) the unit's ExecStart runs as its User and Group with its one
+capability through setpriv. It fetches the default page on 127.0.0.1:80 and
+[::1]:80 from a process running as www-data with CAP_NET_BIND_SERVICE only,
+stops it (exit 0, two lines in the access log), purges the package, and
+checks that all is as before: the installed packages, /var/www, the units'
+links and deb-systemd-helper's state; /etc/htd, /var/log/htd and
+/var/lib/htd gone.
+
+libhtd-dev and libhtd0 are installed on this machine with dpkg -i (their
+Depends are what scripts/setup.sh installs), examples/hello.c is built with
+`pkg-config --cflags --libs htd` and run against the installed libhtd.so.0,
+and they are purged."""
 
 import atexit
 import os
@@ -210,17 +220,57 @@ def test_deb_packaged_config_is_good(ctx):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _installed():
-    """Our packages dpkg knows of, in any state."""
-    p = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n"] +
-                       list(PACKAGES), capture_output=True)
-    return [ln.split()[0] for ln in p.stdout.decode().splitlines()
-            if len(ln.split()) > 1 and ln.split()[1] != "un"]
+class Target:
+    """Where the package is installed: a fresh chroot of Debian's minimal
+    base system (root is its directory), or this machine (root is "/").
+    Commands run inside it, paths are read from outside."""
 
+    def __init__(self, root):
+        self.root = root
+        self.chroot = [] if root == "/" else ["chroot", root]
 
-def _package_set():
-    return _out(["dpkg-query", "-W", "-f", "${Package}:${Architecture} ${db:Status-Abbrev}\n"],
-                "dpkg-query")
+    def path(self, p):
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def run(self, argv, what=None, env=None):
+        return harness.run_ok(self.chroot + list(argv), what or " ".join(argv), env=env)
+
+    def out(self, argv):
+        return self.run(argv).stdout.decode()
+
+    def installed(self, names=PACKAGES):
+        """Those of names dpkg knows of, in any state but not-installed."""
+        p = subprocess.run(self.chroot + ["dpkg-query", "-W", "-f",
+                                          "${Package} ${db:Status-Abbrev}\n"] + list(names),
+                           capture_output=True)
+        return [ln.split()[0] for ln in p.stdout.decode().splitlines()
+                if len(ln.split()) > 1 and ln.split()[1] != "un"]
+
+    def package_set(self):
+        return self.out(["dpkg-query", "-W", "-f",
+                         "${Package}:${Architecture} ${db:Status-Abbrev}\n"])
+
+    def apt(self, *args):
+        env = harness.build_env()
+        env["DEBIAN_FRONTEND"] = "noninteractive"
+        return self.run(["apt-get", "-q", "-y", "--no-install-recommends"] + list(args),
+                        "apt-get " + " ".join(args), env=env)
+
+    def tree(self, p):
+        """Every path under p (None if it does not exist), for before and after."""
+        p = self.path(p)
+        if not os.path.lexists(p):
+            return None
+        found = []
+        for d, dirs, files in os.walk(p):
+            found += [os.path.join(d, n) for n in dirs + files]
+        return sorted(found)
+
+    def traces(self):
+        """What a package leaves behind it if its scripts forget something."""
+        return (self.package_set(), self.tree("/var/www"), self.tree("/etc/systemd/system"),
+                self.tree("/var/lib/systemd/deb-systemd-helper-enabled"),
+                self.tree("/var/lib/systemd/deb-systemd-helper-masked"))
 
 
 def _port_free(port):
@@ -238,51 +288,74 @@ def _port_free(port):
     return True
 
 
-def _may_install():
-    """Skip unless installing on this machine can be undone exactly."""
+def _may_install(machine):
+    """Skip unless installing here can be undone exactly: root, port 80 free
+    (a chroot shares the machine's network), and on the machine itself
+    nothing of htd installed and no site in /var/www/html."""
     if os.geteuid() != 0:
         raise Skip("installing a package needs root")
     if shutil.which("apt-get") is None or shutil.which("setpriv") is None:
         raise Skip("no apt-get or setpriv")
-    if _installed():
-        raise Skip("%s already installed: not touching it" % ", ".join(_installed()))
+    if not _port_free(80):
+        raise Skip("port 80 is in use")
+    if not machine:
+        return
+    if machine.installed():
+        raise Skip("%s already installed: not touching it" % ", ".join(machine.installed()))
     for path in ("/etc/htd", "/var/log/htd", "/var/lib/htd"):
         if os.path.exists(path):
             raise Skip("%s exists, and a purge would remove it" % path)
     html = "/var/www/html"
     if os.path.isdir(html) and any(n.startswith("index.") for n in os.listdir(html)):
         raise Skip("%s has a site: not touching it" % html)
-    if not _port_free(80):
-        raise Skip("port 80 is in use")
     try:
         pwd.getpwnam("www-data")
     except KeyError:
         raise Skip("no user www-data")
 
 
-def _apt(*args):
-    env = harness.build_env()
-    env["DEBIAN_FRONTEND"] = "noninteractive"
-    return harness.run_ok(["apt-get", "-q", "-y", "--no-install-recommends"] + list(args),
-                          "apt-get " + " ".join(args), env=env)
-
-
-def _tree(path):
-    """Every path under path (None if it does not exist), for before and after."""
-    if not os.path.lexists(path):
+def _clean_chroot():
+    """A Target in a fresh chroot of Debian's minbase, or None when none can
+    be made here (no debootstrap, no mirror). debootstrap takes about 25 s;
+    its result is kept as a tar file in BUILD/deb, so that later runs unpack
+    it in a second. The suite and mirror are this machine's."""
+    if shutil.which("debootstrap") is None:
         return None
-    out = []
-    for d, dirs, files in os.walk(path):
-        out += [os.path.join(d, n) for n in dirs + files]
-    return sorted(out)
+    cache = os.path.join(REPO, harness.build_dir(), "deb", "chroot-minbase.tar")
+    root = tempfile.mkdtemp(prefix="htd-deb-chroot-")
+    atexit.register(shutil.rmtree, root, True)
+    if not os.path.exists(cache):
+        release = harness.read_file("/etc/os-release") or ""
+        suite = re.search(r"^VERSION_CODENAME=(\w+)", release, re.M)
+        mirror = re.search(r"^URIs: (http\S+/debian)\s*$",
+                           harness.read_file("/etc/apt/sources.list.d/debian.sources") or "",
+                           re.M)
+        if not suite:
+            return None
+        argv = ["debootstrap", "--variant=minbase", suite.group(1), root,
+                mirror.group(1) if mirror else "http://deb.debian.org/debian"]
+        try:
+            if subprocess.run(argv, capture_output=True, timeout=300).returncode != 0:
+                return None
+        except subprocess.TimeoutExpired:
+            return None
+        # Neither the downloaded packages nor the lists: apt updates them.
+        harness.run_ok(["sh", "-c", "rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/*"],
+                       "emptying apt's cache", cwd=root)
+        harness.run_ok(["tar", "-C", root, "-cf", cache + ".tmp", "."], "tar of the chroot")
+        os.rename(cache + ".tmp", cache)
+    else:
+        harness.run_ok(["tar", "-C", root, "-xf", cache], "untar of the chroot")
+    os.chmod(root, 0o755)  # as a root directory is (mkdtemp's is 0700): www-data goes in
+    target = Target(root)
+    try:
+        target.apt("update")
+    except harness.TestFailure:
+        return None
+    return target
 
 
-def _unit_traces():
-    return (_tree("/etc/systemd/system"), _tree("/var/lib/systemd/deb-systemd-helper-enabled"),
-            _tree("/var/lib/systemd/deb-systemd-helper-masked"))
-
-
-def _start_like_systemd(unit):
+def _start_like_systemd(target, unit):
     """htd started as htd.service would be when systemd is not PID 1: its
     ExecStart as its User and Group with the supplementary groups, its one
     capability in the bounding, inheritable and ambient sets (so that
@@ -294,49 +367,60 @@ def _start_like_systemd(unit):
             "--bounding-set", "-all,+net_bind_service", "--inh-caps", "-all,+net_bind_service",
             "--ambient-caps", "-all,+net_bind_service", "--no-new-privs"]
     # --no-scripts-as-root: the harness adds nothing to this command line.
-    return harness.Server(argv + unit["ExecStart"].split() + ["--no-scripts-as-root"], cwd="/")
+    return harness.Server(target.chroot + argv + unit["ExecStart"].split() +
+                          ["--no-scripts-as-root"], cwd="/")
 
 
 def test_deb_installs_serves_as_www_data_and_purges(ctx):
+    """In a clean chroot when one can be made (then apt also fetches the
+    Depends a bare Debian lacks), else on this machine."""
     debs = _debs()
-    _may_install()
-    before = (_package_set(), _tree("/var/www"), _unit_traces())
+    _may_install(None)
+    target = _clean_chroot()
+    if target is None:
+        target = Target("/")
+        _may_install(target)
+    deb = debs["htd"]
+    if target.chroot:
+        shutil.copy(deb, target.path("/tmp"))
+        deb = "/tmp/" + os.path.basename(deb)
+    before = target.traces()
     with open(os.path.join(HERE, "index.html"), "rb") as f:
         page = f.read()
     srv = None
     try:
-        _apt("install", debs["htd"])
-        eq(_installed(), ["htd"], "installed packages")
-        with open("/etc/htd/htd.conf") as f, open(os.path.join(HERE, "htd.conf")) as g:
+        target.apt("install", deb)
+        eq(target.installed(), ["htd"], "installed packages")
+        with open(target.path("/etc/htd/htd.conf")) as f, \
+                open(os.path.join(HERE, "htd.conf")) as g:
             eq(f.read(), g.read(), "/etc/htd/htd.conf")
-        with open("/var/www/html/index.html", "rb") as f:
+        index = target.path("/var/www/html/index.html")
+        with open(index, "rb") as f:
             eq(f.read(), page, "the default page postinst put in /var/www/html")
-        www = pwd.getpwnam("www-data")
+        www = pwd.getpwnam("www-data")  # base-passwd's: the same in the chroot
         for d in ("/var/log/htd", "/var/lib/htd"):
-            eq(os.stat(d).st_uid, www.pw_uid, "owner of " + d)
-        harness.run_ok(["/usr/bin/htd", "--check-config", "/etc/htd/htd.conf"],
-                       "htd --check-config /etc/htd/htd.conf")
+            eq(os.stat(target.path(d)).st_uid, www.pw_uid, "owner of " + d)
+        target.run(["/usr/bin/htd", "--check-config", "/etc/htd/htd.conf"])
         # postinst again (dpkg-reconfigure, a failed upgrade) changes nothing,
         # and never replaces a page the administrator edited.
-        with open("/var/www/html/index.html", "ab") as f:
+        with open(index, "ab") as f:
             f.write(b"<!-- edited -->\n")
-        with open("/var/www/html/index.html", "rb") as f:
+        with open(index, "rb") as f:
             edited = f.read()
-        harness.run_ok(["/var/lib/dpkg/info/htd.postinst", "configure", _version()],
-                       "htd.postinst configure again")
-        with open("/var/www/html/index.html", "rb") as f:
+        target.run(["/var/lib/dpkg/info/htd.postinst", "configure", _version()])
+        with open(index, "rb") as f:
             eq(f.read(), edited, "the page after postinst ran again")
-        with open("/var/www/html/index.html", "wb") as f:
+        with open(index, "wb") as f:
             f.write(page)
-        with open("/lib/systemd/system/htd.service") as f:
+        with open(target.path("/lib/systemd/system/htd.service")) as f:
             unit = _unit(f.read())
-        if os.path.isdir("/run/systemd/system"):
+        if not target.chroot and os.path.isdir("/run/systemd/system"):
             # postinst started it through deb-systemd-invoke.
-            pid = harness.wait_until(lambda: int(_out(
-                ["systemctl", "show", "-p", "MainPID", "--value", "htd.service"],
-                "systemctl show").strip() or 0), what="htd.service's main process")
+            pid = harness.wait_until(lambda: int(target.out(
+                ["systemctl", "show", "-p", "MainPID", "--value", "htd.service"]).strip() or 0),
+                what="htd.service's main process")
         else:
-            srv = _start_like_systemd(unit)
+            srv = _start_like_systemd(target, unit)
             pid = srv.proc.pid
             eq(srv.port, 80, "the port htd serves")
         for addr in (("127.0.0.1", 80), ("::1", 80)):
@@ -351,30 +435,33 @@ def test_deb_installs_serves_as_www_data_and_purges(ctx):
         eq(int(ids["CapEff"][0], 16), 1 << 10, "htd's capabilities: CAP_NET_BIND_SERVICE only")
         if srv:
             eq(srv.stop(), 0, "exit status after SIGTERM")
-            log = harness.read_file("/var/log/htd/access.log")
+            log = harness.read_file(target.path("/var/log/htd/access.log"))
             eq(len(log.splitlines()), 2, "access log lines:\n" + log)
             check('"GET / HTTP/1.1" 200 %d' % len(page) in log, "access log:\n" + log)
     finally:
         if srv:
             srv.cleanup()
-        if _installed():
-            _apt("purge", "htd")
+        if target.installed():
+            target.apt("purge", "htd")
+        if target.chroot:
+            # What apt fetched for htd (libconfig9, ...), marked automatic.
+            target.apt("autoremove", "--purge")
     for path in ("/etc/htd", "/var/log/htd", "/var/lib/htd", "/usr/bin/htd",
                  "/lib/systemd/system/htd.service"):
-        check(not os.path.lexists(path), "%s is left after the purge" % path)
-    eq((_package_set(), _tree("/var/www"), _unit_traces()), before,
-       "the packages, /var/www and the units' links after the purge")
+        check(not os.path.lexists(target.path(path)), "%s is left after the purge" % path)
+    eq(target.traces(), before, "the packages, /var/www and the units' links after the purge")
 
 
 def test_deb_dev_package_builds_hello_against_the_installed_library(ctx):
     debs = _debs()
-    _may_install()
-    before = _package_set()
+    machine = Target("/")
+    _may_install(machine)
+    before = machine.package_set()
     work = tempfile.mkdtemp(prefix="htd-deb-dev-")
     atexit.register(shutil.rmtree, work, True)
     try:
         harness.run_ok(["dpkg", "-i", debs["libhtd0"], debs["libhtd-dev"]], "dpkg -i")
-        eq(sorted(_installed()), ["libhtd-dev", "libhtd0"], "installed packages")
+        eq(sorted(machine.installed()), ["libhtd-dev", "libhtd0"], "installed packages")
         env = harness.build_env()
         for k in ("PKG_CONFIG_PATH", "PKG_CONFIG_SYSROOT_DIR"):
             env.pop(k, None)
@@ -394,9 +481,9 @@ def test_deb_dev_package_builds_hello_against_the_installed_library(ctx):
         finally:
             srv.cleanup()
     finally:
-        if _installed():
+        if machine.installed():
             harness.run_ok(["dpkg", "--purge", "libhtd-dev", "libhtd0"], "dpkg --purge")
     check(not os.path.lexists("/usr/include/htd.h"), "htd.h is left after the purge")
     check("libhtd" not in _out(["ldconfig", "-p"], "ldconfig -p"),
           "libhtd is still in ld.so's cache")
-    eq(_package_set(), before, "the packages after the purge")
+    eq(machine.package_set(), before, "the packages after the purge")
