@@ -161,6 +161,12 @@ Description: HTTP/1.1 origin server as a library to embed - development files
 EOF
 
 for pkg in htd libhtd0 libhtd-dev; do
+    # What `dpkg --verify` checks: every file but the conffiles (dpkg keeps their sums).
+    (cd "$tree/$pkg" && find . -path ./DEBIAN -prune -o -type f -print | sed 's,^\./,,' |
+        LC_ALL=C sort | while read -r f; do
+            if [ -f DEBIAN/conffiles ] && grep -qxF "/$f" DEBIAN/conffiles; then continue; fi
+            md5sum "$f"
+        done) >"$tree/$pkg/DEBIAN/md5sums"
     find "$tree/$pkg" -newermt "@$SOURCE_DATE_EPOCH" -print0 |
         xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
     dpkg-deb --root-owner-group -Zxz --build "$tree/$pkg" "$out/${pkg}_${version}_$arch.deb" >/dev/null
