@@ -176,7 +176,7 @@ def test_deb_control_depends_and_conffiles(ctx):
           "libhtd-dev does not depend on its libhtd0")
     # Only the control files dpkg wants, and the conffiles.
     info = _out(["dpkg-deb", "-I", debs["htd"]], "dpkg-deb -I")
-    for name in ("control", "conffiles", "postinst", "prerm", "postrm"):
+    for name in ("control", "md5sums", "conffiles", "postinst", "prerm", "postrm"):
         check(re.search(r"^\s+\d+ bytes,\s+\d+ lines\s+\*?\s+%s\b" % name, info, re.M),
               "no %s in htd's control area:\n%s" % (name, info))
     tmp = tempfile.mkdtemp(prefix="htd-deb-")
@@ -401,6 +401,7 @@ def test_deb_installs_serves_as_www_data_and_purges(ctx):
         for d in ("/var/log/htd", "/var/lib/htd"):
             eq(os.stat(target.path(d)).st_uid, www.pw_uid, "owner of " + d)
         target.run(["/usr/bin/htd", "--check-config", "/etc/htd/htd.conf"])
+        eq(target.out(["dpkg", "--verify", "htd"]), "", "dpkg --verify htd")
         # postinst again (dpkg-reconfigure, a failed upgrade) changes nothing,
         # and never replaces a page the administrator edited.
         with open(index, "ab") as f:
