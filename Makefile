@@ -187,6 +187,22 @@ uninstall:
 	$(Q)rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@echo "  REMOVED htd $(VERSION) from $(DESTDIR)$(PREFIX)"
 
+# `make deb`: Debian packages in $(BUILD)/deb/ (htd, libhtd0, libhtd-dev,
+# packaging/deb/mkdeb.sh says what each holds), from a build of their own in
+# $(BUILD)/deb/build with Debian's hardening flags (dpkg-buildflags) and
+# without -Werror, installed under /usr into $(BUILD)/deb/stage.
+DEB_DIR = $(BUILD)/deb
+.PHONY: deb
+deb:
+	$(Q)rm -rf $(DEB_DIR)/stage
+	$(Q)export DEB_BUILD_MAINT_OPTIONS=hardening=+all; \
+	$(MAKE) --no-print-directory BUILD=$(DEB_DIR)/build WERROR= \
+		CFLAGS="$$(dpkg-buildflags --get CFLAGS)" CPPFLAGS="$$(dpkg-buildflags --get CPPFLAGS)" \
+		LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" PREFIX=/usr \
+		LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) \
+		SYSTEMDUNITDIR=/lib/systemd/system DESTDIR=$(abspath $(DEB_DIR)/stage) install
+	$(Q)packaging/deb/mkdeb.sh $(DEB_DIR)/stage $(DEB_DIR) $(VERSION)
+
 # Unit tests of the pure parts, then black-box tests of the real binary.
 test: unit symbols blackbox
 unit: $(TEST_BINS) $(BUILD)/tests/test_cxx

@@ -28,10 +28,13 @@ set -euo pipefail
 # scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
 # man-db               man -l, with which a test renders them
 # pkgconf              pkg-config, with which a test builds programs against an install
+# dpkg-dev             make deb: dpkg-buildflags, dpkg-architecture, dpkg-shlibdeps
+# mmdebstrap           a clean Debian in a chroot, where test_deb installs the package
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
           libxml2-dev litmus
-          scdoc man-db pkgconf)
+          scdoc man-db pkgconf
+          dpkg-dev mmdebstrap)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: dpkg-query not found; this script is for Debian 12" >&2
