@@ -251,6 +251,10 @@ HTD_API const char *htd_server_scheme(const htd_server *s, size_t i);
 
 /* The document root of the top-level server, as configured ("" if none). */
 HTD_API const char *htd_server_root(const htd_server *s);
+/* The settings the server runs with: the program's, with the config file's
+ * top-level settings where the program left them unset, and the defaults
+ * filled in. Valid until htd_server_free. */
+HTD_API const htd_config *htd_server_config(const htd_server *s);
 /* Whether s's current site runs programs: CGI scripts, or queues with a
  * command. (The htd program refuses to start them as root.) */
 HTD_API int htd_server_runs_scripts(htd_server *s);

@@ -169,12 +169,14 @@ static void print_version(void)
 /* Runs as spec, "USER" or "USER:GROUP", from now on: the group (USER's
  * own unless named), USER's supplementary groups, then the user, so that
  * nothing of root is left. 0, or -1 with why in err. */
-static int become(const char *spec, char *err, size_t errlen)
+/* USER or USER:GROUP: the user's name into name, its uid and the gid (the
+ * group's, else the user's own). 0, or -1 with why. */
+static int user_ids(const char *spec, char *name, size_t cap, uid_t *uid, gid_t *gid, char *err,
+                    size_t errlen)
 {
-    char name[256];
     const char *colon = strchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (n == 0 || n >= sizeof name) {
+    if (n == 0 || n >= cap) {
         snprintf(err, errlen, "expected USER or USER:GROUP");
         return -1;
     }
@@ -185,17 +187,27 @@ static int become(const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "no such user");
         return -1;
     }
-    gid_t gid = pw->pw_gid;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
     if (colon) {
         struct group *gr = getgrnam(colon + 1);
         if (!gr) {
             snprintf(err, errlen, "no such group '%s'", colon + 1);
             return -1;
         }
-        gid = gr->gr_gid;
+        *gid = gr->gr_gid;
     }
-    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid) return 0; /* already */
-    if (initgroups(name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+    return 0;
+}
+
+static int become(const char *spec, char *err, size_t errlen)
+{
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+    if (user_ids(spec, name, sizeof name, &uid, &gid, err, errlen) < 0) return -1;
+    if (getuid() == uid && geteuid() == uid) return 0; /* already */
+    if (initgroups(name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
         snprintf(err, errlen, "cannot change to it: %s (htd must start as root to)",
                  strerror(errno));
         return -1;
@@ -207,15 +219,22 @@ static int become(const char *spec, char *err, size_t errlen)
     return 0;
 }
 
-/* Writes the process id to path (made anew). 0, or -1 with why. */
-static int write_pid(const char *path, char *err, size_t errlen)
+/* Writes the process id to path (made anew, or rewritten by a process that
+ * may not make files there: an upgrade's, as the user). Made as root for
+ * a user (user not NULL), it is given to the user, who rewrites it on an
+ * upgrade and empties it at exit. 0, or -1 with why. */
+static int write_pid(const char *path, const char *user, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "cannot write it: %s", strerror(errno));
         return -1;
     }
-    char b[32];
+    char b[32], name[256];
+    uid_t uid;
+    gid_t gid;
+    if (user && geteuid() == 0 && user_ids(user, name, sizeof name, &uid, &gid, err, errlen) == 0)
+        (void)!fchown(fd, uid, gid);
     int n = snprintf(b, sizeof b, "%ld\n", (long)getpid());
     int ok = write(fd, b, (size_t)n) == n;
     close(fd);
@@ -236,7 +255,10 @@ static void remove_pid(const char *path)
     ssize_t n = read(fd, b, sizeof b - 1);
     close(fd);
     snprintf(mine, sizeof mine, "%ld\n", (long)getpid());
-    if (n > 0 && (b[n] = 0, strcmp(b, mine) == 0)) unlink(path);
+    if (n <= 0 || (b[n] = 0, strcmp(b, mine) != 0)) return;
+    /* Given up root, htd may not remove it from a directory of root's:
+     * emptied, it names no process. */
+    if (unlink(path) < 0 && (fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) >= 0) close(fd);
 }
 
 /* A whole number from 1 to max. */
@@ -594,20 +616,27 @@ int main(int argc, char **argv)
                htd_server_address(server, i));
     fflush(stdout);
 
-    if (cfg.user && become(cfg.user, err, sizeof err) < 0) die("--user %s: %s", cfg.user, err);
-    if (geteuid() == 0 && !cfg.scripts_as_root && htd_server_runs_scripts(server))
+    /* From here on, the settings as the server has them: the flags, with
+     * the config file's user, pid_file and scripts_as_root where no flag
+     * gave one. */
+    const htd_config *eff = htd_server_config(server);
+    /* The pid file first, while htd may still make it where root may. */
+    char *pid_file = eff->pid_file ? strdup(eff->pid_file) : NULL; /* it outlives the server */
+    if (pid_file && write_pid(pid_file, eff->user, err, sizeof err) < 0)
+        die("pid file %s: %s", pid_file, err);
+    if (eff->user && become(eff->user, err, sizeof err) < 0) die("user %s: %s", eff->user, err);
+    if (geteuid() == 0 && !eff->scripts_as_root && htd_server_runs_scripts(server))
         die("%s%s",
             "refusing to run CGI scripts or queue commands as root: give a user to run as "
             "(--user www-data, or user = \"www-data\"; in the config), or say they may run as "
             "root (--scripts-as-root, or scripts_as_root = true;)",
             "");
-    if (cfg.pid_file && write_pid(cfg.pid_file, err, sizeof err) < 0)
-        die("--pid-file %s: %s", cfg.pid_file, err);
 
     if (htd_server_signals(server, &sigs, on_signal, NULL) < 0)
         die("cannot take signals: %s%s", strerror(errno), "");
     int rc = htd_server_run(server);
     htd_server_free(server);
-    if (cfg.pid_file) remove_pid(cfg.pid_file);
+    if (pid_file) remove_pid(pid_file);
+    free(pid_file);
     return rc == 0 ? 0 : 1;
 }

@@ -332,6 +332,11 @@ const char *htd_server_root(const htd_server *s)
     return s->ctx.cfg.root ? s->ctx.cfg.root : "";
 }
 
+const htd_config *htd_server_config(const htd_server *s)
+{
+    return &s->ctx.cfg;
+}
+
 /* Worker 0 has finished: the others are asked to stop too (they have
  * been, unless its loop failed), and joined once they have drained. */
 static void join_workers(htd_server *s)

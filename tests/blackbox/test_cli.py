@@ -202,6 +202,43 @@ def test_scripts_are_refused_as_root_and_run_as_the_user(ctx):
         d.cleanup()
 
 
+def test_the_config_files_user_pid_file_and_scripts_as_root_apply(ctx):
+    """user, pid_file and scripts_as_root from the config file, with no flag:
+    the same as --user, --pid-file and --scripts-as-root."""
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root (CI runs as root)")
+    d = ConfDir({"www/a.txt": b"x"})
+    d.write("www/cgi-bin/id.sh", SCRIPT, 0o755)
+    os.chmod(d.path, 0o755)
+    try:
+        conf = 'root = "www";\ncgi = ["/cgi-bin/"];\n'
+        d.write_conf(conf)
+        p = run(["-c", d.conf, "--listen", "127.0.0.1:0"])
+        eq(p.returncode, 2, "scripts as root without a word: refused")
+        d.write_conf(conf + 'scripts_as_root = true;\n')
+        srv = harness.Server([harness.HTD, "--no-scripts-as-root", "-c", d.conf,
+                              "--listen", "127.0.0.1:0"])
+        try:
+            eq(get(srv, "/cgi-bin/id.sh").body, b"0\n", "scripts_as_root = true; lets them run")
+        finally:
+            srv.stop()
+            srv.cleanup()
+        d.write_conf(conf + 'user = "nobody";\npid_file = "htd.pid";\n')
+        srv = harness.Server([harness.HTD, "-c", d.conf, "--listen", "127.0.0.1:0"])
+        try:
+            nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                uids = [l.split()[1:] for l in f if l.startswith("Uid:")]
+            eq(uids[0], [str(nobody)] * 4, "user = \"nobody\"; in the config")
+            eq(get(srv, "/cgi-bin/id.sh").body, b"%d\n" % nobody, "the script runs as nobody")
+            eq(open(d.p("htd.pid")).read(), "%d\n" % srv.proc.pid, "pid_file in the config")
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        d.cleanup()
+
+
 def test_a_writable_area_open_to_everyone_is_warned_of(ctx):
     d = ConfDir({"www/a.txt": b"x"})
     d.mkdir("www/up")
