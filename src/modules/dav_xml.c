@@ -417,33 +417,32 @@ void davx_ms_prop_supportedlock(davx_ms *m)
     end(m);
 }
 
-static void activelock(davx_ms *m, const char *href, int exclusive, int depth_infinity,
-                       const char *owner, long timeout_s, const char *token)
+static void activelock(davx_ms *m, const davx_lock *l)
 {
     start_dav(m, "activelock");
-    prop_lock(m, exclusive);
-    davx_ms_prop_dav(m, "depth", depth_infinity ? "infinity" : "0");
-    if (owner) davx_ms_prop_raw(m, owner);
+    prop_lock(m, l->exclusive);
+    davx_ms_prop_dav(m, "depth", l->infinity ? "infinity" : "0");
+    if (l->owner) davx_ms_prop_raw(m, l->owner);
     char t[40];
-    if (timeout_s < 0)
+    if (l->timeout_s < 0)
         snprintf(t, sizeof t, "Infinite");
     else
-        snprintf(t, sizeof t, "Second-%ld", timeout_s);
+        snprintf(t, sizeof t, "Second-%ld", l->timeout_s);
     davx_ms_prop_dav(m, "timeout", t);
     start_dav(m, "locktoken");
-    davx_ms_prop_dav(m, "href", token);
+    davx_ms_prop_dav(m, "href", l->token);
     end(m);
     start_dav(m, "lockroot");
-    davx_ms_prop_dav(m, "href", href);
+    davx_ms_prop_dav(m, "href", l->root_href);
     end(m);
     end(m);
 }
 
-void davx_ms_prop_lockdiscovery(davx_ms *m, const char *href, int exclusive, int depth_infinity,
-                                const char *owner, long timeout_s, const char *token)
+void davx_ms_prop_lockdiscovery(davx_ms *m, const davx_lock *locks, size_t n)
 {
     start_dav(m, "lockdiscovery");
-    if (token) activelock(m, href, exclusive, depth_infinity, owner, timeout_s, token);
+    for (size_t i = 0; i < n; i++)
+        activelock(m, &locks[i]);
     end(m);
 }
 
@@ -464,11 +463,10 @@ int davx_ms_finish(davx_ms *m, char **out, size_t *len)
     return rc;
 }
 
-int davx_lock_answer(const char *href, int exclusive, int depth_infinity, const char *owner,
-                     long timeout_s, const char *token, char **out, size_t *len)
+int davx_lock_answer(const davx_lock *l, char **out, size_t *len)
 {
     davx_ms *m = writer_new("prop");
     if (!m) return -1;
-    davx_ms_prop_lockdiscovery(m, href, exclusive, depth_infinity, owner, timeout_s, token);
+    davx_ms_prop_lockdiscovery(m, l, 1);
     return davx_ms_finish(m, out, len);
 }

@@ -75,14 +75,20 @@ void davx_ms_prop_raw(davx_ms *m, const char *xml);
 int davx_ms_finish(davx_ms *m, char **out, size_t *len);
 void davx_ms_free(davx_ms *m);
 
-/* A whole document whose root is D:prop holding D:lockdiscovery with one
- * active lock (LOCK's answer). */
-int davx_lock_answer(const char *href, int exclusive, int depth_infinity, const char *owner,
-                     long timeout_s, const char *token, char **out, size_t *len);
-/* The D:lockdiscovery property's content for one lock, into an open
- * multistatus. */
-void davx_ms_prop_lockdiscovery(davx_ms *m, const char *href, int exclusive, int depth_infinity,
-                                const char *owner, long timeout_s, const char *token);
+/* An active lock as D:activelock shows it. */
+typedef struct davx_lock {
+    const char *root_href; /* the lock's root, as an href */
+    int exclusive, infinity;
+    const char *owner; /* the DAV:owner element, or NULL */
+    long timeout_s;    /* -1: Infinite */
+    const char *token;
+} davx_lock;
+
+/* A whole document whose root is D:prop holding D:lockdiscovery with l
+ * (LOCK's answer). */
+int davx_lock_answer(const davx_lock *l, char **out, size_t *len);
+/* The D:lockdiscovery property with locks[0..n), into an open multistatus. */
+void davx_ms_prop_lockdiscovery(davx_ms *m, const davx_lock *locks, size_t n);
 void davx_ms_prop_supportedlock(davx_ms *m);
 
 #endif
