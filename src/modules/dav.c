@@ -27,9 +27,11 @@
 #include "conn.h"
 #include "date.h"
 #include "dav_fs.h"
+#include "dav_lock.h"
 #include "dav_props.h"
 #include "dav_xml.h"
 #include "etag.h"
+#include "fields.h"
 #include "jobs.h"
 #include "mime.h"
 #include "path.h"
@@ -40,20 +42,37 @@
 #include "store.h"
 
 #define DEPTH_INF 2
+#define ALLOWED                                                                                    \
+    "GET, HEAD, OPTIONS, PUT, POST, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
 #define BODY_MAX (1 << 20) /* a PROPFIND's or PROPPATCH's XML */
 
-enum { OP_PROPFIND, OP_PROPPATCH, OP_MKCOL, OP_DELETE, OP_COPY, OP_MOVE };
+enum {
+    OP_PROPFIND,
+    OP_PROPPATCH,
+    OP_MKCOL,
+    OP_DELETE,
+    OP_COPY,
+    OP_MOVE,
+    OP_LOCK,
+    OP_UNLOCK,
+    OP_CHECK
+};
+
+#define LOCK_MAX_S 604800 /* the longest lock granted: a week */
+#define LOCK_DEFAULT_S 600
 
 /* The module's per-server state. */
 typedef struct dav_srv {
     unsigned infinity_max;
-    statedb *db; /* open: the dead properties' */
+    statedb *db; /* open: the dead properties' and the locks' */
+    dav_locks locks;
 } dav_srv;
 
 typedef struct dav_job {
     htd_job job;
     conn *c; /* NULL once the connection has gone */
     dav_srv *srv;
+    const server_ctx *sx; /* for the areas of the paths an If header names */
     const htd_mime *mime;
     pthread_mutex_t *lock; /* the store's commit lock */
     int op, done, depth, overwrite;
@@ -64,11 +83,25 @@ typedef struct dav_job {
     char to[REQ_PATH_MAX + 1], to_rel[REQ_PATH_MAX + 1];
     char *body;
     size_t body_len;
+    /* Conditions: If (RFC 4918 10.4), If-Match and If-None-Match, copied
+     * (NULL: none); for LOCK, the Timeout asked for; for UNLOCK, the token. */
+    char *if_h, *if_match, *if_none_match;
+    long timeout_s;
+    char token[DAVL_TOKEN_LEN + 64];
+    int exists; /* CHECK, LOCK: whether the resource was there */
+    int post;   /* CHECK: of a POST (which adds to the collection it names) */
     /* The answer. */
     int status;
     const char *why;
     char *out; /* a 207's document, or NULL */
     size_t out_len;
+    char lock_token[DAVL_TOKEN_LEN + 1]; /* LOCK's, for its Lock-Token header */
+    /* What the state database is to do for the locks, beside the
+     * properties: keep lock_row (LOCK, a refresh), drop the lock with
+     * drop_token (UNLOCK), or those in path's tree (drop_tree: DELETE, MOVE). */
+    dav_lock lock_row;
+    int keep_lock, drop_tree;
+    char drop_token[DAVL_TOKEN_LEN + 1];
 } dav_job;
 
 /* ---- on the pool ---- */
@@ -261,7 +294,15 @@ static int apply_ask(qstore *s, qw_op *op)
     case OP_MOVE:
         a->rc = davp_move(db, j->path, j->to);
         break;
+    case OP_LOCK: /* a resource made by the lock: what a lost one left there goes */
+        a->rc = j->exists ? SQLITE_OK : davp_delete(db, j->path);
+        break;
+    default:
+        a->rc = SQLITE_OK;
     }
+    if (a->rc == SQLITE_OK && j->keep_lock) a->rc = davp_lock_put(db, &j->lock_row);
+    if (a->rc == SQLITE_OK && j->drop_token[0]) a->rc = davp_lock_drop(db, j->drop_token);
+    if (a->rc == SQLITE_OK && j->drop_tree) a->rc = davp_lock_drop_tree(db, j->path);
     return a->rc == SQLITE_OK ? QS_OK : QS_ERROR;
 }
 
@@ -301,9 +342,9 @@ static void set_errno(dav_job *j, int e, const char *what)
     }
 }
 
-static const char *const live_names[] = {"creationdate",   "displayname", "getcontentlength",
-                                         "getcontenttype", "getetag",     "getlastmodified",
-                                         "resourcetype",   NULL};
+static const char *const live_names[] = {
+    "creationdate",    "displayname",  "getcontentlength", "getcontenttype", "getetag",
+    "getlastmodified", "resourcetype", "supportedlock",    "lockdiscovery",  NULL};
 
 static int is_live(const dav_name *nm)
 {
@@ -313,11 +354,57 @@ static int is_live(const dav_name *nm)
     return 0;
 }
 
+/* The href of a path: encoded, with a '/' for a collection. */
+static void href_of_path(const char *path, int dir, char *out, size_t cap)
+{
+    size_t n = htd_path_uri(path, strlen(path), out, cap - 2);
+    if (n >= cap - 2) n = 0;
+    if (dir && (n == 0 || out[n - 1] != '/')) out[n++] = '/';
+    out[n] = 0;
+}
+
+#define LOCKS_SHOWN 16
+
+/* D:lockdiscovery of path: the locks that cover it. */
+static void lockdiscovery(davx_ms *m, dav_locks *t, const char *path)
+{
+    dav_lock *ls[LOCKS_SHOWN];
+    davx_lock out[LOCKS_SHOWN];
+    char hrefs[LOCKS_SHOWN][256];
+    pthread_mutex_lock(&t->mu);
+    size_t n = davl_covering(t, path, ls, LOCKS_SHOWN, qstore_now_ms());
+    if (n > LOCKS_SHOWN) n = LOCKS_SHOWN;
+    for (size_t i = 0; i < n; i++) {
+        href_of_path(ls[i]->root, 0, hrefs[i], sizeof hrefs[i]);
+        out[i] = (davx_lock){.root_href = hrefs[i],
+                             .exclusive = ls[i]->exclusive,
+                             .infinity = ls[i]->infinity,
+                             .owner = ls[i]->owner,
+                             .timeout_s = ls[i]->timeout_s,
+                             .token = ls[i]->token};
+    }
+    davx_ms_prop_lockdiscovery(m, out, n);
+    pthread_mutex_unlock(&t->mu);
+}
+
 /* Writes live property name of r (when it has one): 1, else 0. */
-static int live(davx_ms *m, const res *r, const char *name, const htd_mime *mime, int names_only)
+static int live(davx_ms *m, const res *r, const char *name, const htd_mime *mime, int names_only,
+                dav_locks *locks)
 {
     char v[128];
     const char *text = NULL;
+    if (!names_only && !strcmp(name, "supportedlock")) {
+        davx_ms_prop_supportedlock(m);
+        return 1;
+    }
+    if (!names_only && !strcmp(name, "lockdiscovery")) {
+        lockdiscovery(m, locks, r->path);
+        return 1;
+    }
+    if (!strcmp(name, "supportedlock") || !strcmp(name, "lockdiscovery")) {
+        davx_ms_prop_dav(m, name, NULL);
+        return 1;
+    }
     if (!strcmp(name, "resourcetype")) {
         if (names_only)
             davx_ms_prop_dav(m, name, NULL);
@@ -362,10 +449,7 @@ static int live(davx_ms *m, const res *r, const char *name, const htd_mime *mime
 /* The href of r: its path encoded, with a '/' for a collection. */
 static void href_of(const res *r, char *out, size_t cap)
 {
-    size_t n = htd_path_uri(r->path, strlen(r->path), out, cap - 2);
-    if (n >= cap - 2) n = 0;
-    if (r->dir && (n == 0 || out[n - 1] != '/')) out[n++] = '/';
-    out[n] = 0;
+    href_of_path(r->path, r->dir, out, cap);
 }
 
 static const dprop *dead_of(const dprops *d, const char *path, const dav_name *nm)
@@ -388,7 +472,7 @@ static int has_prop(const res *r, const dav_name *nm, const dprops *d)
 }
 
 static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const dprops *d,
-                         const htd_mime *mime)
+                         const htd_mime *mime, dav_locks *locks)
 {
     char href[3 * REQ_PATH_MAX + 4];
     href_of(r, href, sizeof href);
@@ -396,7 +480,7 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
     if (pf->mode != DAVPF_PROP) {
         davx_ms_propstat_begin(m);
         for (const char *const *n = live_names; *n; n++)
-            live(m, r, *n, mime, pf->mode == DAVPF_PROPNAME);
+            live(m, r, *n, mime, pf->mode == DAVPF_PROPNAME, locks);
         for (size_t i = 0; i < d->n; i++) {
             if (strcmp(d->v[i].path, r->path) != 0) continue;
             if (pf->mode == DAVPF_PROPNAME)
@@ -420,7 +504,7 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
             if (dp)
                 davx_ms_prop_raw(m, dp->xml);
             else if (has_prop(r, nm, d))
-                live(m, r, nm->name, mime, 0);
+                live(m, r, nm->name, mime, 0, locks);
         }
         davx_ms_propstat_end(m, 200);
     }
@@ -431,6 +515,97 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
         davx_ms_propstat_end(m, 404);
     }
     davx_ms_response_end(m);
+}
+
+/* The entity-tag of a path of this server's writable areas, "" for none
+ * (a collection's, a missing resource's): for the If header's conditions. */
+static void etag_cb(void *arg, const char *path, char *out, size_t cap)
+{
+    const dav_job *j = arg;
+    int area;
+    size_t plen;
+    struct stat st;
+    out[0] = 0;
+    if (store_area(j->sx, path, strlen(path), &area, &plen) < 0) return;
+    const char *rel = path + (strlen(path) > plen ? plen : strlen(path));
+    while (*rel == '/')
+        rel++;
+    if (davfs_stat(area, rel, &st) == 0 && S_ISREG(st.st_mode)) etag_of_file(&st, out, cap);
+}
+
+/* The request's conditions on its own resource: If (with lock tokens and
+ * entity-tags), If-Match and If-None-Match. 0, or -1 with the status set
+ * (400 for a malformed If, 412). h is the parsed If, for guard. */
+static int conditions(dav_job *j, davif *h)
+{
+    dav_locks *t = &j->srv->locks;
+    if (j->if_h) {
+        if (davif_parse(j->if_h, strlen(j->if_h), h) < 0) {
+            set(j, 400, "malformed If header");
+            return -1;
+        }
+        pthread_mutex_lock(&t->mu);
+        int holds = davif_holds(h, j->path, t, etag_cb, j, qstore_now_ms());
+        pthread_mutex_unlock(&t->mu);
+        if (!holds) {
+            set(j, 412, "the If header's conditions do not hold");
+            return -1;
+        }
+    }
+    if (!j->if_match && !j->if_none_match) return 0;
+    char cur[128];
+    etag_cb(j, j->path, cur, sizeof cur);
+    struct stat st;
+    int exists = davfs_stat(j->area, j->rel, &st) == 0;
+    htd_str tag = {cur, strlen(cur)};
+    if (j->if_match &&
+        !(strcmp(j->if_match, "*") == 0
+              ? exists
+              : cur[0] && etag_match((htd_str){j->if_match, strlen(j->if_match)}, tag, 0))) {
+        set(j, 412, "precondition failed: If-Match");
+        return -1;
+    }
+    if (j->if_none_match &&
+        (strcmp(j->if_none_match, "*") == 0
+             ? exists
+             : cur[0] &&
+                   etag_match((htd_str){j->if_none_match, strlen(j->if_none_match)}, tag, 1))) {
+        set(j, 412, "precondition failed: If-None-Match");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the locks let the request change path (tree: and what is below
+ * it; member: its parent's membership), by the tokens its If submits. 0,
+ * or -1 with 423 set. */
+static int guard(dav_job *j, const davif *h, const char *path, int tree, int member)
+{
+    dav_locks *t = &j->srv->locks;
+    pthread_mutex_lock(&t->mu);
+    int ok = davl_may_write(t, path, tree, member, h->tokens, h->ntokens, qstore_now_ms());
+    pthread_mutex_unlock(&t->mu);
+    if (ok) return 0;
+    set(j, 423, "locked: the request does not submit the lock's token in an If header");
+    return -1;
+}
+
+/* Drops the locks rooted at or below the job's path (a DELETE, a MOVE's
+ * source): in memory now, in the database with the job's ask_db. */
+static void drop_locks_below(dav_job *j)
+{
+    dav_locks *t = &j->srv->locks;
+    size_t n = strlen(j->path);
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->n;) {
+        const char *r = t->v[i].root;
+        if (!strncmp(r, j->path, n) && (r[n] == 0 || r[n] == '/'))
+            davl_remove(t, t->v[i].token); /* moves the last into i */
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    j->drop_tree = 1;
 }
 
 static void do_propfind(dav_job *j)
@@ -453,7 +628,7 @@ static void do_propfind(dav_job *j)
     } else {
         davx_ms *m = davx_ms_new();
         for (size_t i = 0; m && i < w.n; i++)
-            propfind_one(m, &w.v[i], &pf, &d, j->mime);
+            propfind_one(m, &w.v[i], &pf, &d, j->mime, &j->srv->locks);
         if (m && davx_ms_finish(m, &j->out, &j->out_len) == 0)
             set(j, 207, NULL);
         else
@@ -537,6 +712,7 @@ static void do_delete(dav_job *j)
     pthread_mutex_lock(j->lock);
     int rc = davfs_delete(j->area, j->rel);
     pthread_mutex_unlock(j->lock);
+    if (rc == 0) drop_locks_below(j);
     if (rc < 0)
         set_errno(j, -rc, "cannot delete");
     else if (ask_db(j, NULL, NULL) < 0)
@@ -578,6 +754,7 @@ static void do_copy_move(dav_job *j)
     rc = move ? davfs_move(j->area, j->rel, j->to_area, j->to_rel, j->overwrite)
               : davfs_copy(j->area, j->rel, j->to_area, j->to_rel, j->depth != 0, j->overwrite);
     if (move) pthread_mutex_unlock(j->lock);
+    if (move && rc == 0) drop_locks_below(j); /* locks stay where they were taken */
     if (rc == -EEXIST)
         set(j, 412, "the destination exists and Overwrite is F");
     else if (rc == -ENOTDIR)
@@ -592,25 +769,168 @@ static void do_copy_move(dav_job *j)
         set(j, existed ? 204 : 201, NULL);
 }
 
+/* Grants the Timeout asked for, within LOCK_MAX_S. */
+static long granted(long asked)
+{
+    return asked < 0 || asked > LOCK_MAX_S ? LOCK_MAX_S : asked;
+}
+
+/* LOCK: a new lock (201 when it made the resource), or a refresh of those
+ * the If header names (an empty body). */
+static void do_lock(dav_job *j, const davif *h)
+{
+    int exclusive, refresh;
+    char *owner = NULL;
+    const char *why;
+    if (davx_parse_lockinfo(j->body, j->body_len, &exclusive, &owner, &refresh, &why) < 0) {
+        set(j, 400, why);
+        return;
+    }
+    dav_locks *t = &j->srv->locks;
+    int64_t now = qstore_now_ms();
+    long secs = granted(j->timeout_s);
+    dav_lock row = {0};
+    pthread_mutex_lock(&t->mu);
+    if (refresh) {
+        dav_lock *l = NULL;
+        for (size_t i = 0; i < h->ntokens && !l; i++)
+            l = davl_find(t, h->tokens[i], j->path, now);
+        if (!l) {
+            pthread_mutex_unlock(&t->mu);
+            set(j, j->if_h ? 412 : 400, "a refresh names a lock of the resource in an If header");
+            return;
+        }
+        l->timeout_s = secs;
+        l->expires_ms = now + secs * 1000;
+        row = *l;
+    } else {
+        struct stat st;
+        j->exists = davfs_stat(j->area, j->rel, &st) == 0;
+        if (davl_conflicts(t, j->path, j->depth == DEPTH_INF, exclusive, now) ||
+            (!j->exists && !davl_may_write(t, j->path, 0, 1, h->tokens, h->ntokens, now))) {
+            pthread_mutex_unlock(&t->mu);
+            free(owner);
+            set(j, 423, "the resource is locked already");
+            return;
+        }
+        if (!j->exists) {
+            /* A lock on nothing makes an empty resource (RFC 4918 7.3). */
+            char leaf[256];
+            int pfd = davfs_parent(j->area, j->rel, leaf, sizeof leaf), fd = -1;
+            if (pfd >= 0) fd = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            int e = errno;
+            if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+                fsync(pfd);
+            }
+            if (pfd >= 0) close(pfd);
+            if (fd < 0) {
+                pthread_mutex_unlock(&t->mu);
+                free(owner);
+                if (pfd == -ENOENT || pfd == -ENOTDIR)
+                    set(j, 409, "the parent collection does not exist");
+                else
+                    set_errno(j, pfd < 0 ? -pfd : e, "cannot make the resource");
+                return;
+            }
+        }
+        row = (dav_lock){.root = j->path,
+                         .owner = owner,
+                         .infinity = j->depth == DEPTH_INF,
+                         .exclusive = exclusive,
+                         .timeout_s = secs,
+                         .expires_ms = now + secs * 1000};
+        if (davl_new_token(row.token) < 0 || davl_add(t, &row) < 0) {
+            pthread_mutex_unlock(&t->mu);
+            free(owner);
+            set(j, 500, "cannot make a lock");
+            return;
+        }
+    }
+    /* The row to keep, with copies of what the table owns. */
+    j->lock_row = row;
+    j->lock_row.root = strdup(row.root);
+    j->lock_row.owner = row.owner ? strdup(row.owner) : NULL;
+    pthread_mutex_unlock(&t->mu);
+    free(owner);
+    j->keep_lock = 1;
+    memcpy(j->lock_token, row.token, sizeof row.token);
+    char href[3 * REQ_PATH_MAX + 4];
+    href_of_path(j->path, 0, href, sizeof href);
+    davx_lock dl = {.root_href = href,
+                    .exclusive = row.exclusive,
+                    .infinity = row.infinity,
+                    .owner = j->lock_row.owner,
+                    .timeout_s = row.timeout_s,
+                    .token = row.token};
+    if (!j->lock_row.root || ask_db(j, NULL, NULL) < 0)
+        set(j, 500, "cannot keep the lock");
+    else if (davx_lock_answer(&dl, &j->out, &j->out_len) < 0)
+        set(j, 500, "out of memory");
+    else
+        set(j, refresh || j->exists ? 200 : 201, NULL);
+}
+
+static void do_unlock(dav_job *j)
+{
+    dav_locks *t = &j->srv->locks;
+    pthread_mutex_lock(&t->mu);
+    int found = davl_find(t, j->token, j->path, qstore_now_ms()) != NULL;
+    if (found) davl_remove(t, j->token);
+    pthread_mutex_unlock(&t->mu);
+    if (!found) {
+        set(j, 409, "no lock with that token covers this resource");
+        return;
+    }
+    memcpy(j->drop_token, j->token, strlen(j->token) + 1); /* a table's token: it fits */
+    if (ask_db(j, NULL, NULL) < 0)
+        set(j, 500, "cannot drop the lock");
+    else
+        set(j, 204, NULL);
+}
+
 static void work(htd_job *jb)
 {
     dav_job *j = (dav_job *)jb;
+    davif h = {0};
+    if (conditions(j, &h) < 0) {
+        davif_free(&h);
+        return;
+    }
     switch (j->op) {
     case OP_PROPFIND:
         do_propfind(j);
         break;
     case OP_PROPPATCH:
-        do_proppatch(j);
+        if (guard(j, &h, j->path, 0, 0) == 0) do_proppatch(j);
         break;
     case OP_MKCOL:
-        do_mkcol(j);
+        if (guard(j, &h, j->path, 0, 1) == 0) do_mkcol(j);
         break;
     case OP_DELETE:
-        do_delete(j);
+        if (guard(j, &h, j->path, 1, 1) == 0) do_delete(j);
         break;
-    default:
-        do_copy_move(j);
+    case OP_COPY:
+        if (guard(j, &h, j->to, 1, 1) == 0) do_copy_move(j);
+        break;
+    case OP_MOVE:
+        if (guard(j, &h, j->path, 1, 1) == 0 && guard(j, &h, j->to, 1, 1) == 0) do_copy_move(j);
+        break;
+    case OP_LOCK:
+        do_lock(j, &h);
+        break;
+    case OP_UNLOCK:
+        do_unlock(j);
+        break;
+    case OP_CHECK: { /* a PUT's or POST's, before the store takes it */
+        struct stat st;
+        j->exists = davfs_stat(j->area, j->rel, &st) == 0;
+        guard(j, &h, j->path, 0, !j->post && !j->exists);
+        break;
     }
+    }
+    davif_free(&h);
 }
 
 /* ---- on the loop ---- */
@@ -619,6 +939,11 @@ static void job_free(dav_job *j)
 {
     free(j->body);
     free(j->out);
+    free(j->if_h);
+    free(j->if_match);
+    free(j->if_none_match);
+    free(j->lock_row.root);
+    free(j->lock_row.owner);
     free(j);
 }
 
@@ -648,7 +973,40 @@ static void release(struct htd_req *hr)
 static int is_dav_method(int m)
 {
     return m == HTD_M_PROPFIND || m == HTD_M_PROPPATCH || m == HTD_M_MKCOL || m == HTD_M_COPY ||
-           m == HTD_M_MOVE || m == HTD_M_DELETE || m == HTD_M_OPTIONS;
+           m == HTD_M_MOVE || m == HTD_M_DELETE || m == HTD_M_OPTIONS || m == HTD_M_LOCK ||
+           m == HTD_M_UNLOCK || m == HTD_M_PUT || m == HTD_M_POST;
+}
+
+/* Timeout: the first of "Second-N" and "Infinite" (-1), else -2 (none). */
+static long timeout_of(const htd_request *r)
+{
+    htd_str v = htd_request_header(r, "timeout", 7);
+    for (size_t i = 0; v.p && i < v.len;) {
+        while (i < v.len && (v.p[i] == ' ' || v.p[i] == ',' || v.p[i] == '\t'))
+            i++;
+        if (v.len - i >= 8 && !strncasecmp(v.p + i, "Infinite", 8)) return -1;
+        if (v.len - i > 7 && !strncasecmp(v.p + i, "Second-", 7)) {
+            long n = 0;
+            size_t k = i + 7, d = 0;
+            for (; k < v.len && v.p[k] >= '0' && v.p[k] <= '9' && d < 10; k++, d++)
+                n = n * 10 + (v.p[k] - '0');
+            if (d) return n;
+        }
+        while (i < v.len && v.p[i] != ',')
+            i++;
+    }
+    return -2;
+}
+
+/* A copy of header name's value, NUL-terminated, or NULL (none, or no
+ * memory: *oom set). */
+static char *header_copy(const htd_request *r, const char *name, int *oom)
+{
+    htd_str v = htd_request_header(r, name, strlen(name));
+    if (!v.p) return NULL;
+    char *s = strndup(v.p, v.len);
+    if (!s) *oom = 1;
+    return s;
 }
 
 /* Depth: 0, 1 or infinity (dflt when absent); -1 for anything else. */
@@ -714,6 +1072,11 @@ static int answer(struct htd_req *hr, dav_job *j)
 {
     conn *c = hr->c;
     *(dav_job **)req_slot(hr, &dav_module) = NULL;
+    if (j->lock_token[0]) {
+        char v[DAVL_TOKEN_LEN + 3];
+        snprintf(v, sizeof v, "<%s>", j->lock_token);
+        htd_resp_header(hr, "Lock-Token", v);
+    }
     if (j->status >= 400) {
         conn_answer(c, j->status, j->why, NULL, 0);
     } else if (htd_respond(hr, j->status, j->out ? "application/xml; charset=utf-8" : NULL, j->out,
@@ -726,13 +1089,41 @@ static int answer(struct htd_req *hr, dav_job *j)
 
 static int options(struct htd_req *hr)
 {
-    htd_resp_header(hr, "DAV", "1");
+    htd_resp_header(hr, "DAV", "1, 2");
     htd_resp_header(hr, "MS-Author-Via", "DAV");
-    htd_resp_header(
-        hr, "Allow",
-        "GET, HEAD, OPTIONS, PUT, POST, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE");
+    htd_resp_header(hr, "Allow", ALLOWED);
     if (htd_respond(hr, 200, NULL, NULL, 0) < 0) conn_error(hr->c, 500, "cannot respond", 1);
     return MOD_DONE;
+}
+
+/* Lock-Token: <token>, into out. 0, or -1. */
+static int lock_token_of(const htd_request *r, char *out, size_t cap)
+{
+    htd_str v = htd_request_header(r, "lock-token", 10);
+    while (v.len && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+        v.len--;
+    if (!v.p || v.len < 3 || v.p[0] != '<' || v.p[v.len - 1] != '>' || v.len - 2 >= cap) return -1;
+    memcpy(out, v.p + 1, v.len - 2);
+    out[v.len - 2] = 0;
+    return 0;
+}
+
+/* Suspends hr for j on the pool. */
+static int submit(struct htd_req *hr, dav_job *j)
+{
+    conn *c = hr->c;
+    void **slot = req_slot(hr, &dav_module);
+    if (!slot) {
+        job_free(j);
+        conn_error(c, 500, "out of request slots", 1);
+        return MOD_DONE;
+    }
+    *slot = j;
+    j->c = c;
+    j->job = (htd_job){.work = work, .done = done, .loop = c->w->loop};
+    conn_wait(c);
+    jobs_submit(c->w->srv->jobs, &j->job);
+    return MOD_AGAIN;
 }
 
 static int content_phase(struct htd_req *hr)
@@ -747,7 +1138,23 @@ static int content_phase(struct htd_req *hr)
         store_area(sx, hr->path, hr->path_len, &area, &plen) < 0)
         return MOD_DECLINED;
     dav_job *j = req_get(hr, &dav_module);
+    if (j && j->done && j->op == OP_CHECK && !j->status) {
+        /* The locks and conditions let the PUT or POST through: the store
+         * takes it. */
+        *(dav_job **)req_slot(hr, &dav_module) = NULL;
+        job_free(j);
+        return MOD_DECLINED;
+    }
     if (j && j->done) return answer(hr, j);
+    int put = m == HTD_M_PUT || m == HTD_M_POST;
+    htd_str if_h = htd_request_header(r, "if", 2);
+    if (put) {
+        /* Without locks or an If header, a write is the store's alone. */
+        pthread_mutex_lock(&s->locks.mu);
+        int any = davl_any(&s->locks, qstore_now_ms());
+        pthread_mutex_unlock(&s->locks.mu);
+        if (!any && !if_h.p) return MOD_DECLINED;
+    }
     if (htd_path_hidden(hr->path, hr->path_len)) {
         conn_answer(c, 403, "dotfiles cannot be read or written", NULL, 0);
         return MOD_DONE;
@@ -758,7 +1165,8 @@ static int content_phase(struct htd_req *hr)
         conn_answer(c, 415, "MKCOL takes no body", NULL, 0);
         return MOD_DONE;
     }
-    if ((m == HTD_M_PROPFIND || m == HTD_M_PROPPATCH) && !hr->body_taken && conn_body_pending(c)) {
+    if ((m == HTD_M_PROPFIND || m == HTD_M_PROPPATCH || m == HTD_M_LOCK) && !hr->body_taken &&
+        conn_body_pending(c)) {
         if (!r->chunked && (uint64_t)r->content_length > BODY_MAX) {
             conn_error(c, 413, "request body larger than a WebDAV request takes", 0);
             return MOD_DONE;
@@ -772,10 +1180,14 @@ static int content_phase(struct htd_req *hr)
              : m == HTD_M_MKCOL     ? OP_MKCOL
              : m == HTD_M_DELETE    ? OP_DELETE
              : m == HTD_M_COPY      ? OP_COPY
-                                    : OP_MOVE;
+             : m == HTD_M_MOVE      ? OP_MOVE
+             : m == HTD_M_LOCK      ? OP_LOCK
+             : m == HTD_M_UNLOCK    ? OP_UNLOCK
+                                    : OP_CHECK;
     int depth = depth_of(r, DEPTH_INF);
-    if (depth < 0 || (op == OP_COPY && depth == 1)) {
-        conn_answer(c, 400, "Depth must be 0, 1 or infinity (COPY: 0 or infinity)", NULL, 0);
+    if (depth < 0 || ((op == OP_COPY || op == OP_LOCK) && depth == 1)) {
+        conn_answer(c, 400, "Depth must be 0, 1 or infinity (COPY and LOCK: 0 or infinity)", NULL,
+                    0);
         return MOD_DONE;
     }
     if (op == OP_PROPFIND && depth == DEPTH_INF && !s->infinity_max) {
@@ -793,10 +1205,26 @@ static int content_phase(struct htd_req *hr)
     j->op = op;
     j->depth = depth;
     j->srv = s;
+    j->sx = sx;
     j->mime = sx->mime;
     j->lock = store_commit_lock(sx);
     j->area = area;
+    j->post = m == HTD_M_POST;
+    j->timeout_s = timeout_of(r);
+    if (j->timeout_s == -2) j->timeout_s = LOCK_DEFAULT_S;
     split_path(hr->path, hr->path_len, plen, j->path, j->rel);
+    int oom = 0;
+    j->if_h = header_copy(r, "if", &oom);
+    /* A PUT's If-Match and If-None-Match are the store's to check. */
+    if (!put) {
+        j->if_match = header_copy(r, "if-match", &oom);
+        j->if_none_match = header_copy(r, "if-none-match", &oom);
+    }
+    if (op == OP_UNLOCK && lock_token_of(r, j->token, sizeof j->token) < 0) {
+        job_free(j);
+        conn_answer(c, 400, "UNLOCK needs a Lock-Token: <token>", NULL, 0);
+        return MOD_DONE;
+    }
     if (op == OP_COPY || op == OP_MOVE) {
         const char *why = NULL;
         char to[REQ_PATH_MAX + 1];
@@ -816,35 +1244,24 @@ static int content_phase(struct htd_req *hr)
         j->overwrite = !ow.p || ow.p[0] == 'T';
         split_path(to, strlen(to), tplen, j->to, j->to_rel);
     }
-    if (hr->body.len && (op == OP_PROPFIND || op == OP_PROPPATCH)) {
-        if (!(j->body = malloc(hr->body.len))) {
-            job_free(j);
-            conn_error(c, 500, "out of memory", 1);
-            return MOD_DONE;
-        }
-        memcpy(j->body, hr->body.p, hr->body.len);
+    if (hr->body.len && (op == OP_PROPFIND || op == OP_PROPPATCH || op == OP_LOCK)) {
+        if ((j->body = malloc(hr->body.len))) memcpy(j->body, hr->body.p, hr->body.len);
         j->body_len = hr->body.len;
+        oom |= !j->body;
     }
-    void **slot = req_slot(hr, &dav_module);
-    if (!slot) {
+    if (oom) {
         job_free(j);
-        conn_error(c, 500, "out of request slots", 1);
+        conn_error(c, 500, "out of memory", 1);
         return MOD_DONE;
     }
-    *slot = j;
-    j->c = c;
-    j->job = (htd_job){.work = work, .done = done, .loop = c->w->loop};
-    conn_wait(c);
-    jobs_submit(sx->jobs, &j->job);
-    return MOD_AGAIN;
+    return submit(hr, j);
 }
 
 static const char *allow(const struct htd_req *hr)
 {
     const server_ctx *sx = hr->c->w->srv;
     return registry_state(&sx->reg, &dav_module) && store_writable(sx, hr->path, hr->path_len)
-               ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE, PROPFIND, PROPPATCH, MKCOL, "
-                 "COPY, MOVE\r\n"
+               ? "Allow: " ALLOWED "\r\n"
                : NULL;
 }
 
@@ -861,6 +1278,7 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
         return -1;
     }
     s->infinity_max = cfg->webdav_infinity_max;
+    davl_init(&s->locks);
     davx_init();
     *state = s;
     return 0;
@@ -868,13 +1286,27 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
 
 static void fini(void *state)
 {
-    free(state);
+    dav_srv *s = state;
+    if (!s) return;
+    davl_fini(&s->locks);
+    free(s);
 }
 
+static int add_loaded(void *arg, const dav_lock *l)
+{
+    return davl_add(arg, l);
+}
+
+/* The table, and the locks that outlived a restart. */
 static int apply_schema(qstore *s, qw_op *op)
 {
-    (void)op;
-    return davp_schema(qstore_sqlite_db(s)) == SQLITE_OK ? QS_OK : QS_ERROR;
+    dav_srv *ds = statedb_sync_arg(op);
+    sqlite3 *db = qstore_sqlite_db(s);
+    if (davp_schema(db) != SQLITE_OK) return QS_ERROR;
+    pthread_mutex_lock(&ds->locks.mu);
+    int rc = davp_lock_load(db, qstore_now_ms(), add_loaded, &ds->locks);
+    pthread_mutex_unlock(&ds->locks.mu);
+    return rc == SQLITE_OK ? QS_OK : QS_ERROR;
 }
 
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
@@ -884,8 +1316,8 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
     if (!s) return 0;
     statedb *db = statedb_of(reg);
     if (statedb_open(db, err, errlen) < 0) return -1;
-    if (statedb_sync(db, apply_schema, NULL) != QS_OK) {
-        snprintf(err, errlen, "the state database: cannot make the WebDAV properties' table");
+    if (statedb_sync(db, apply_schema, s) != QS_OK) {
+        snprintf(err, errlen, "the state database: cannot make or read the WebDAV tables");
         return -1;
     }
     s->db = db;

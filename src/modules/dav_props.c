@@ -9,6 +9,7 @@
  */
 #include "dav_props.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +20,19 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS dav_props ("
                              " xml TEXT NOT NULL,"
                              " PRIMARY KEY (path, ns, name)) WITHOUT ROWID";
 
+static const char lock_schema[] = "CREATE TABLE IF NOT EXISTS dav_locks ("
+                                  " token TEXT PRIMARY KEY,"
+                                  " root TEXT NOT NULL,"
+                                  " infinity INTEGER NOT NULL,"
+                                  " exclusive INTEGER NOT NULL,"
+                                  " owner TEXT,"
+                                  " timeout_s INTEGER NOT NULL,"
+                                  " expires_ms INTEGER NOT NULL)";
+
 int davp_schema(sqlite3 *db)
 {
-    return sqlite3_exec(db, schema, NULL, NULL, NULL);
+    int rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? sqlite3_exec(db, lock_schema, NULL, NULL, NULL) : rc;
 }
 
 /* The bounds of path's tree below it: "path/" and "path0". NULL when out
@@ -159,4 +170,75 @@ int davp_copy(sqlite3 *db, const char *from, const char *to, int tree)
                              "?2 IS NOT NULL AND ?3 IS NOT NULL",
                       from, to);
     return rc;
+}
+
+int davp_lock_put(sqlite3 *db, const dav_lock *l)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT OR REPLACE INTO dav_locks (token, root, infinity, "
+                                "exclusive, owner, timeout_s, expires_ms) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, l->token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, l->root, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, l->infinity);
+    sqlite3_bind_int(st, 4, l->exclusive);
+    if (l->owner) sqlite3_bind_text(st, 5, l->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, l->timeout_s);
+    sqlite3_bind_int64(st, 7, l->expires_ms);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int davp_lock_drop(sqlite3 *db, const char *token)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "DELETE FROM dav_locks WHERE token = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int davp_lock_drop_tree(sqlite3 *db, const char *path)
+{
+    return tree_run(db, "DELETE FROM dav_locks WHERE root = ?1 OR (root >= ?2 AND root < ?3)", path,
+                    NULL);
+}
+
+int davp_lock_load(sqlite3 *db, int64_t now_ms, int (*fn)(void *arg, const dav_lock *l), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "DELETE FROM dav_locks WHERE expires_ms != 0 AND expires_ms <= ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT token, root, infinity, exclusive, owner, timeout_s, "
+                            "expires_ms FROM dav_locks",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        dav_lock l = {0};
+        snprintf(l.token, sizeof l.token, "%s", (const char *)sqlite3_column_text(st, 0));
+        l.root = (char *)sqlite3_column_text(st, 1);
+        l.infinity = sqlite3_column_int(st, 2);
+        l.exclusive = sqlite3_column_int(st, 3);
+        l.owner = (char *)sqlite3_column_text(st, 4);
+        l.timeout_s = (long)sqlite3_column_int64(st, 5);
+        l.expires_ms = sqlite3_column_int64(st, 6);
+        if (fn(arg, &l) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

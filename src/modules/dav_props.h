@@ -1,5 +1,5 @@
 /*
- * dav_props.h - WebDAV's dead properties, kept in the state database
+ * dav_props.h - WebDAV's dead properties and locks, kept in the state database
  * (statedb.h) so that a PROPPATCH is one transaction on the disk with the
  * others of its group commit. A resource is named by its URL path as the
  * store normalises it, without a trailing slash ("/dav/a/b"); a tree is a
@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "dav_lock.h"
 #include "dav_xml.h"
 
 /* The table, made if missing. SQLITE_OK or an error code. */
@@ -35,5 +36,13 @@ int davp_patch(sqlite3 *db, const char *path, const dav_patch *p);
 int davp_move(sqlite3 *db, const char *from, const char *to);
 int davp_copy(sqlite3 *db, const char *from, const char *to, int tree);
 int davp_delete(sqlite3 *db, const char *path);
+
+/* The locks (dav_lock.h), kept so that they outlive a restart: one put
+ * (new, or refreshed), one dropped by its token, those rooted in a tree
+ * dropped, and all loaded (those expired by now_ms deleted instead). */
+int davp_lock_put(sqlite3 *db, const dav_lock *l);
+int davp_lock_drop(sqlite3 *db, const char *token);
+int davp_lock_drop_tree(sqlite3 *db, const char *path);
+int davp_lock_load(sqlite3 *db, int64_t now_ms, int (*fn)(void *arg, const dav_lock *l), void *arg);
 
 #endif

@@ -1,8 +1,10 @@
-"""WebDAV on the writable areas (webdav = true): litmus's suites, PROPFIND's
+"""WebDAV on the writable areas (webdav = true): litmus's five suites, PROPFIND's
 live properties agreeing with GET, Depth and its limit, listings that hide
 dotfiles and temporary trees, dead properties that survive a restart, COPY
 and MOVE of a tree of 1,000 documents as a desktop client does it, the
-refusals (409, 412, 415, 502, 403), hostile XML, and WebDAV off."""
+refusals (409, 412, 415, 502, 403), hostile XML, locks (423 without their
+token, lockdiscovery, a lock on nothing, refresh, UNLOCK, a lock that
+outlives a restart), and WebDAV off."""
 
 import http.client
 import os
@@ -85,7 +87,8 @@ def test_litmus_suites(ctx):
         sums = {}
         for m in re.finditer(r"<- summary for `(\w+)': of (\d+) tests run: (\d+) passed", out):
             sums[m.group(1)] = (int(m.group(3)), int(m.group(2)))
-        for suite, want in (("basic", 16), ("copymove", 13), ("props", 30), ("http", 4)):
+        for suite, want in (("basic", 16), ("copymove", 13), ("props", 30), ("locks", 41),
+                            ("http", 4)):
             eq(sums.get(suite), (want, want), "litmus %s (passed, run); output:\n%s"
                % (suite, out[-3000:]))
         d.stop()
@@ -271,7 +274,7 @@ def test_refusals(ctx):
         eq(d.req("PROPFIND", "/dav/.secret", headers={"Depth": "0"})[0], 403, "a dotfile")
         eq(d.req("PROPFIND", "/dav/none", headers={"Depth": "0"})[0], 404, "PROPFIND of nothing")
         st, h, _ = d.req("OPTIONS", "/dav/")
-        eq((st, h.get("dav")), (200, "1"), "OPTIONS says DAV")
+        eq((st, h.get("dav")), (200, "1, 2"), "OPTIONS says DAV")
         check("PROPFIND" in h.get("allow", ""), "Allow lists PROPFIND: %r" % h)
         d.stop()
     finally:
@@ -325,4 +328,88 @@ def test_webdav_off_leaves_the_store_as_it_was(ctx):
         c.close()
     finally:
         srv.cleanup()
+        confdir.cleanup()
+
+
+LOCKINFO = (b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
+            b'<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
+            b'<D:owner><D:href>mailto:alice@example.com</D:href></D:owner></D:lockinfo>')
+
+
+def test_locks_refuse_writes_without_their_token_and_outlive_a_restart(ctx):
+    confdir = harness.ConfDir()
+    d = Dav(confdir=confdir)
+    try:
+        eq(d.req("PUT", "/dav/doc.txt", body=b"v1")[0], 201, "PUT")
+        st, h, body = d.req("LOCK", "/dav/doc.txt", body=LOCKINFO,
+                            headers={"Timeout": "Second-3600", "Depth": "0"})
+        eq(st, 200, "LOCK of a document")
+        token = h["lock-token"].strip("<>")
+        check(token.startswith("urn:uuid:") and len(token) == 45, "the token: %r" % token)
+        root = ET.fromstring(body)
+        eq(root.find(D + "lockdiscovery/" + D + "activelock/" + D + "locktoken/" + D + "href").text,
+           token, "the token in the answer")
+        eq(root.find(D + "lockdiscovery/" + D + "activelock/" + D + "timeout").text,
+           "Second-3600", "the timeout granted")
+        # Without the token: 423 for the store's PUT and for WebDAV's methods.
+        eq(d.req("PUT", "/dav/doc.txt", body=b"v2")[0], 423, "PUT without the token")
+        eq(d.req("DELETE", "/dav/doc.txt")[0], 423, "DELETE without the token")
+        eq(d.req("MOVE", "/dav/doc.txt", headers={"Destination": "/dav/x.txt"})[0], 423,
+           "MOVE without the token")
+        eq(d.req("PROPPATCH", "/dav/doc.txt", body=PATCH)[0], 423, "PROPPATCH without the token")
+        eq(d.req("LOCK", "/dav/doc.txt", body=LOCKINFO)[0], 423, "a second exclusive lock")
+        eq(d.req("COPY", "/dav/doc.txt", headers={"Destination": "/dav/copy.txt"})[0], 201,
+           "a COPY of a locked document (reading it)")
+        with open(d.fs("doc.txt"), "rb") as f:
+            eq(f.read(), b"v1", "the locked document unchanged")
+        # A wrong token: the If header does not hold (412); a token of
+        # another resource does not unlock this one (409).
+        eq(d.req("PUT", "/dav/doc.txt", body=b"v2",
+                 headers={"If": "(<urn:uuid:00000000-0000-4000-8000-000000000000>)"})[0], 412,
+           "PUT with a token that is no lock's")
+        eq(d.req("UNLOCK", "/dav/copy.txt", headers={"Lock-Token": "<%s>" % token})[0], 409,
+           "UNLOCK of another resource")
+        # Lockdiscovery in PROPFIND, and after a restart.
+        d.srv.stop()
+        d.c.close()
+        d.srv.cleanup()
+        d = Dav(confdir=confdir)
+        q = b'<D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/><D:supportedlock/></D:prop></D:propfind>'
+        st, _, body = d.req("PROPFIND", "/dav/doc.txt", body=q, headers={"Depth": "0"})
+        p = _responses(body)["/dav/doc.txt"]
+        al = p[D + "lockdiscovery"][1].find(D + "activelock")
+        check(al is not None, "the lock after a restart")
+        eq(al.find(D + "locktoken/" + D + "href").text, token, "its token")
+        eq(al.find(D + "owner/" + D + "href").text, "mailto:alice@example.com", "its owner")
+        eq(len(p[D + "supportedlock"][1].findall(D + "lockentry")), 2, "exclusive and shared")
+        eq(d.req("PUT", "/dav/doc.txt", body=b"v2")[0], 423, "still locked after a restart")
+        # With the token: the write, a refresh, the unlock.
+        eq(d.req("PUT", "/dav/doc.txt", body=b"v2", headers={"If": "(<%s>)" % token})[0], 204,
+           "PUT with the token")
+        st, _, body = d.req("LOCK", "/dav/doc.txt",
+                            headers={"If": "(<%s>)" % token, "Timeout": "Second-60"})
+        eq(st, 200, "a refresh")
+        check(b"Second-60" in body, "the refreshed timeout: %r" % body)
+        eq(d.req("UNLOCK", "/dav/doc.txt", headers={"Lock-Token": "<%s>" % token})[0], 204,
+           "UNLOCK")
+        eq(d.req("DELETE", "/dav/doc.txt")[0], 204, "DELETE once unlocked")
+        # A lock on nothing makes an empty document (201); its collection's
+        # depth-infinity lock covers what is made in it.
+        st, h, _ = d.req("LOCK", "/dav/new.txt", body=LOCKINFO)
+        eq(st, 201, "LOCK of an unmapped URL")
+        eq(os.path.getsize(d.fs("new.txt")), 0, "an empty document made")
+        eq(d.req("MKCOL", "/dav/col/")[0], 201, "MKCOL")
+        st, h, _ = d.req("LOCK", "/dav/col/", body=LOCKINFO)
+        eq(st, 200, "LOCK of a collection, Depth infinity")
+        ctok = h["lock-token"]
+        eq(d.req("PUT", "/dav/col/a.txt", body=b"a")[0], 423, "PUT into a locked collection")
+        eq(d.req("PUT", "/dav/col/a.txt", body=b"a", headers={"If": "(%s)" % ctok})[0], 201,
+           "PUT into it with the token")
+        eq(d.req("LOCK", "/dav/col/a.txt", body=LOCKINFO)[0], 423, "a lock inside an exclusive one")
+        eq(d.req("DELETE", "/dav/col/", headers={"If": "(%s)" % ctok})[0], 204,
+           "DELETE of the locked collection with its token")
+        eq(d.req("PUT", "/dav/col2.txt", body=b"x")[0], 201, "the lock went with the collection")
+        d.stop()
+    finally:
+        d.cleanup()
         confdir.cleanup()
