@@ -29,7 +29,7 @@ TEST(valid_utf8_kept_ill_formed_replaced)
     CHECK(escapes_to("\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t\xc3\xa9"));
     CHECK(escapes_to("\xf0\x9f\x93\x81", 4, "\xf0\x9f\x93\x81"));
     CHECK(escapes_to("\xff\xfe", 2, "\\ufffd\\ufffd"));
-    CHECK(escapes_to("\xc0\xaf", 2, "\\ufffd\\ufffd"));           /* overlong '/' */
+    CHECK(escapes_to("\xc0\xaf", 2, "\\ufffd\\ufffd"));            /* overlong '/' */
     CHECK(escapes_to("\xe0\x80\xaf", 3, "\\ufffd\\ufffd\\ufffd")); /* overlong, 3 bytes */
     CHECK(escapes_to("\xed\xa0\x80", 3, "\\ufffd\\ufffd\\ufffd")); /* a surrogate */
     CHECK(escapes_to("\xf4\x90\x80\x80", 4, "\\ufffd\\ufffd\\ufffd\\ufffd"));
@@ -42,7 +42,10 @@ TEST(cut_short_between_whole_pieces)
     char out[8];
     memset(out, 'X', sizeof out);
     /* "ab" fits, the 6-byte escape does not: nothing after it either */
-    size_t len = json_escape(out, 5, "ab\x01" "c", 4);
+    size_t len = json_escape(out, 5,
+                             "ab\x01"
+                             "c",
+                             4);
     CHECK(len == 9);
     CHECK(strcmp(out, "ab") == 0);
     len = json_escape(out, 4, "a\xc3\xa9\xc3\xa9", 5);

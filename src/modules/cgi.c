@@ -34,6 +34,7 @@
 #include "beneath.h"
 #include "cgienv.h"
 #include "conn.h"
+#include "errlog.h"
 #include "fields.h"
 #include "log.h"
 #include "module.h"
@@ -221,6 +222,9 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
     }
+    /* The id the access log and the error log give the request. */
+    const char *id = log_request_id(c->req);
+    if (id) env_str(e, "REQUEST_ID", id);
     env_headers(e, r->headers, r->nheaders);
     env_end(e);
 }
@@ -290,7 +294,7 @@ void cgi_detach(conn *c)
 static void script_failed(conn *c, int status, const char *why)
 {
     cgi *g = CGI_OF(c);
-    fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
+    log_error(ERRLOG_ERROR, c, "htd: cgi %s: %d: %s", g->name, status, why);
     /* The worker's caches are its current site's: none for a script begun
      * under an earlier one (the script holds that site, not its caches). */
     if (g->st != c->w->site) c->req->cache = NULL;
@@ -398,7 +402,7 @@ static void start(conn *c)
     int rc = cgi_spawn(abs, argv, env->vars, dir, in[0], out[1], err[1], &g->pid);
     if (rc != 0) {
         why = "cannot run the script";
-        fprintf(stderr, "htd: cgi %s: cannot run %s: %s\n", g->name, abs, strerror(rc));
+        log_error(ERRLOG_ERROR, c, "htd: cgi %s: cannot run %s: %s", g->name, abs, strerror(rc));
         goto spawn_failed;
     }
     free(env);
@@ -748,7 +752,7 @@ static void read_stderr(cgi *g)
         if (n < 0 && errno == EAGAIN) return;
         if (n <= 0) {
             if (g->err_len)
-                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+                log_error(ERRLOG_WARN, g->c, "htd: cgi %s: %.*s", g->name, (int)g->err_len, g->err);
             g->err_len = 0;
             close_end(g, END_ERR);
             return;
@@ -756,7 +760,7 @@ static void read_stderr(cgi *g)
         /* Line by line, each prefixed, so scripts' lines never mix. */
         for (ssize_t i = 0; i < n; i++) {
             if (buf[i] == '\n' || g->err_len == sizeof g->err) {
-                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+                log_error(ERRLOG_WARN, g->c, "htd: cgi %s: %.*s", g->name, (int)g->err_len, g->err);
                 g->err_len = 0;
                 if (buf[i] == '\n') continue;
             }
@@ -794,7 +798,7 @@ void cgi_expired(htd_timer *t)
 {
     cgi *g = (cgi *)((char *)t - offsetof(cgi, timer));
     htd_timer_disarm(&g->timer);
-    fprintf(stderr, "htd: cgi %s: killed: it ran past its time limit\n", g->name);
+    log_error(ERRLOG_ERROR, g->c, "htd: cgi %s: killed: it ran past its time limit", g->name);
     kill_script(g);
     conn *c = g->c;
     if (!c) return;
