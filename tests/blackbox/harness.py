@@ -986,6 +986,10 @@ def run_make(*args):
 # something, then the message.
 ERRLOG_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}) \[(error|warn|notice|info|debug)\] "
                        r"(?:(#c\d+)(?: ([0-9a-f]{32}))? )?(.*)$")
+# The same prefix, capturing nothing: "^" + ERRLOG_PREFIX + "htd: ..." is a
+# regex for a message at the start of a line (re.M).
+ERRLOG_PREFIX = (r"(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3} \[(?:error|warn|notice|info|debug)\] "
+                 r"(?:#c\d+(?: [0-9a-f]{32})? )?)")
 
 
 def errlog_messages(text):
