@@ -103,11 +103,11 @@ static int only_keys(const conf_file *f, const config_setting_t *g, const char *
         for (const char *const *k = keys; *k && !ok; k++)
             ok = strcmp(*k, name) == 0;
         if (!ok) {
-            char list[512] = "";
-            size_t len = 0;
-            for (const char *const *k = keys; *k; k++)
-                len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0,
-                                        "%s%s", k == keys ? "" : ", ", *k);
+            char list[1024] = "";
+            size_t len = 0; /* snprintf says what it would write: stop once the list is full */
+            for (const char *const *k = keys; *k && len < sizeof list; k++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+                                        k == keys ? "" : ", ", *k);
             return conf_fail(err, errlen, f, m, "unknown setting '%s' in %s; expected one of: %s",
                              name, where, list);
         }
