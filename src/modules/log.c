@@ -99,22 +99,34 @@ static const struct {
 };
 
 /* The "json" format: one object per line, numbers as numbers. */
-static const char json_format[] =
-    "escape=json {\"time\":\"$time_iso8601\",\"msec\":$msec,\"remote_addr\":\"$remote_addr\","
-    "\"remote_user\":\"$remote_user\",\"request\":\"$request\",\"request_method\":\"$request_"
-    "method\","
-    "\"request_uri\":\"$request_uri\",\"server_protocol\":\"$server_protocol\",\"status\":$status,"
-    "\"body_bytes_sent\":$body_bytes_sent,\"request_time\":$request_time,"
-    "\"upstream_time\":$upstream_time,\"host\":\"$host\",\"scheme\":\"$scheme\","
-    "\"referer\":\"$http_referer\",\"user_agent\":\"$http_user_agent\","
-    "\"request_id\":\"$request_id\"}";
+static const char json_format[] = "escape=json {"
+                                  "\"time\":\"$time_iso8601\","
+                                  "\"msec\":$msec,"
+                                  "\"remote_addr\":\"$remote_addr\","
+                                  "\"remote_user\":\"$remote_user\","
+                                  "\"request\":\"$request\","
+                                  "\"request_method\":\"$request_method\","
+                                  "\"request_uri\":\"$request_uri\","
+                                  "\"server_protocol\":\"$server_protocol\","
+                                  "\"status\":$status,"
+                                  "\"body_bytes_sent\":$body_bytes_sent,"
+                                  "\"request_time\":$request_time,"
+                                  "\"upstream_time\":$upstream_time,"
+                                  "\"host\":\"$host\","
+                                  "\"scheme\":\"$scheme\","
+                                  "\"referer\":\"$http_referer\","
+                                  "\"user_agent\":\"$http_user_agent\","
+                                  "\"request_id\":\"$request_id\""
+                                  "}";
 
 typedef struct piece {
     int id;
     char *text; /* the literal, or the header name of $http_NAME (lowercase, '-') */
     size_t len;
-    size_t tail;  /* a variable's: the room the rest of the format needs after it */
-    uint8_t bare; /* escape=json: not inside quotes, so nothing is null (else "") */
+    size_t tail; /* a variable's: the room the rest of the format needs after it */
+    /* escape=json: not inside the format's quotes, so a string is quoted
+     * and nothing is null (inside them, nothing is ""). */
+    uint8_t bare;
 } piece;
 
 struct logfmt {
@@ -297,6 +309,7 @@ static char *put_escaped(char *p, char *end, htd_str s)
 
 static char *put_str(char *p, char *end, const char *s, size_t n)
 {
+    if (p >= end) return p;
     if ((size_t)(end - p) < n) n = (size_t)(end - p);
     memcpy(p, s, n);
     return p + n;
@@ -309,15 +322,34 @@ static char *put_none(char *p, char *end, const logfmt *f, const piece *pc)
     return pc->bare ? put_str(p, end, "null", 4) : p;
 }
 
+/* s as the inside of a JSON string. */
+static char *put_json(char *p, char *end, htd_str s)
+{
+    if (p >= end) return p;
+    size_t cap = (size_t)(end - p) + 1; /* the NUL json_escape ends with: the line has room */
+    size_t n = json_escape(p, cap, s.p, s.len);
+    return p + (n < cap ? n : strlen(p));
+}
+
 /* s as the format escapes it; absent when empty. */
 static char *put_val(char *p, char *end, const logfmt *f, const piece *pc, htd_str s)
 {
     if (!s.p || !s.len) return put_none(p, end, f, pc);
     if (!f->json) return put_escaped(p, end, s);
-    if (p >= end) return p;
-    size_t cap = (size_t)(end - p) + 1; /* the NUL json_escape ends with: the line has room */
-    size_t n = json_escape(p, cap, s.p, s.len);
-    return p + (n < cap ? n : strlen(p));
+    if (!pc->bare) return put_json(p, end, s);
+    if (end - p < 2) return p;
+    *p++ = '"';
+    p = put_json(p, end - 1, s);
+    *p++ = '"';
+    return p;
+}
+
+/* A string htd made (an address, a date), which needs no escaping: as it
+ * is, but quoted where escape=json has no quotes around it. */
+static char *put_safe(char *p, char *end, const logfmt *f, const piece *pc, const char *s, size_t n)
+{
+    if (f->json && pc->bare) return put_val(p, end, f, pc, (htd_str){s, n});
+    return put_str(p, end, s, n);
 }
 
 /* Milliseconds as seconds: "0.003". */
@@ -432,7 +464,7 @@ void log_access(const conn *c, int status, uint64_t bytes)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *)who)->sin_addr, host, sizeof host);
             else if (who->sin6_family == AF_INET6)
                 inet_ntop(AF_INET6, &who->sin6_addr, host, sizeof host);
-            p = put_str(p, end, host, strlen(host));
+            p = put_safe(p, end, f, pc, host, strlen(host));
             break;
         }
         case V_REMOTE_USER:
@@ -441,16 +473,26 @@ void log_access(const conn *c, int status, uint64_t bytes)
             break;
         case V_TIME_LOCAL:
             /* "[25/Nov/2026:10:00:00 +0000]" without its brackets */
-            p = put_str(p, end, l->log_date + 1, strlen(l->log_date) - 2);
+            p = put_safe(p, end, f, pc, l->log_date + 1, strlen(l->log_date) - 2);
             break;
         case V_TIME_ISO8601:
-            p = put_str(p, end, l->iso_date, strlen(l->iso_date));
+            p = put_safe(p, end, f, pc, l->iso_date, strlen(l->iso_date));
             break;
         case V_REQUEST:
-            if (r) {
-                p = put_val(p, end, f, pc, r->method);
+            if (r && f->json) {
+                if (pc->bare && end - p < 2) break;  /* no room for the quotes */
+                char *in = pc->bare ? end - 1 : end; /* room for a closing quote */
+                if (pc->bare) p = put_str(p, in, "\"", 1);
+                p = put_json(p, in, r->method);
+                p = put_str(p, in, " ", 1);
+                p = put_json(p, in, r->target);
+                if (r->version != 9)
+                    p = put_str(p, in, r->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
+                if (pc->bare) p = put_str(p, end, "\"", 1);
+            } else if (r) {
+                p = put_escaped(p, end, r->method);
                 p = put_str(p, end, " ", 1);
-                p = put_val(p, end, f, pc, r->target);
+                p = put_escaped(p, end, r->target);
                 if (r->version != 9)
                     p = put_str(p, end, r->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
             } else {

@@ -325,3 +325,21 @@ def test_escape_json_template_absent_values_and_a_bad_format(ctx):
     p = subprocess.run([harness.HTD, "--check-config", "/dev/stdin"], input=b'root = ".";\n'
                        b'log_format = "escape=json $nope";\n', capture_output=True)
     eq(p.returncode, 2, "an unknown variable in an escape=json format")
+
+
+def test_escape_json_quotes_strings_outside_quotes_and_says_null(ctx):
+    cd = harness.ConfDir({"site/file.txt": b"plain file\n"})
+    cd.mkdir("logs")
+    try:
+        conf = ('root = "site";\naccess_log = "logs/access.log";\nlog_format = "escape=json '
+                '[$remote_addr,$request,$http_user_agent,$status,$http_x_none,$request_time]";\n')
+        with harness.config_server(conf, confdir=cd) as srv:
+            eq(get(srv, "/file.txt?a=\"b\"", headers=[("User-Agent", 'ua "q" \\')]).status, 200,
+               "status")
+        objs = json_lines(cd.p("logs/access.log"))
+        eq(len(objs), 1, "lines")
+        eq(objs[0][:5], ["127.0.0.1", 'GET /file.txt?a="b" HTTP/1.1', 'ua "q" \\', 200, None],
+           "strings quoted, numbers bare, null for nothing")
+        check(isinstance(objs[0][5], float), "request_time a number: %r" % objs[0])
+    finally:
+        cd.cleanup()
