@@ -207,6 +207,12 @@ typedef struct htd_config {
     unsigned tls_ticket_rotate_ms; /* session ticket keys replaced this often; 0 means 1 hour */
     int tls_no_ktls;      /* file bodies by read and SSL_write even where kernel TLS exists */
     int tls_key_readable; /* take private key files that group or others may read */
+    /* The error log (the process's: the last server made with one sets
+     * it): a file, or "stderr" (the default, as NULL); and the most
+     * detailed level it keeps: "error", "warn", "notice" (the default),
+     * "info" or "debug". */
+    const char *error_log;
+    const char *error_log_level;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errlog.h"
+
 #define TLS_RECORD 16384 /* the most plaintext a record holds */
 /* File bodies without kernel TLS: this many records are encrypted at a time
  * and sent with one system call (a write per record costs the receiver a
@@ -247,7 +249,7 @@ static void note_path(tls_conn *tc)
 {
     if (atomic_exchange(&tc->sh->noted, 1)) return;
     if (tc->ktls) {
-        fprintf(stderr, "htd: TLS: kernel TLS in use\n");
+        errlog(ERRLOG_NOTICE, "htd: TLS: kernel TLS in use");
         return;
     }
     const char *why = "the connection's cipher is not one the kernel takes";
@@ -261,7 +263,7 @@ static void note_path(tls_conn *tc)
         ulp[n > 0 ? n : 0] = 0;
         if (!strstr(ulp, "tls")) why = "the kernel has no tls module";
     }
-    fprintf(stderr, "htd: TLS: kernel TLS unavailable (%s), using SSL_write\n", why);
+    errlog(ERRLOG_NOTICE, "htd: TLS: kernel TLS unavailable (%s), using SSL_write", why);
 }
 
 static void handshake_done(tls_conn *tc)

@@ -55,6 +55,14 @@ struct htd_req {
      * account and the credits charged (charging's log hook sets them). */
     htd_str log_account;
     int64_t log_charge;
+    /* The request's id ($request_id, request_id_header, REQUEST_ID, the
+     * error log): 32 hex digits in the arena, made the first time something
+     * asks (log_request_id), else NULL. */
+    const char *log_request_id;
+    /* $upstream_time: from the proxy's first try to its upstream's response
+     * head (ms), when log_upstream says there was one. */
+    uint32_t log_upstream_ms;
+    uint8_t log_upstream;
     /* Basic credentials (auth.c, rules.c): Authorization is decoded at most
      * once per request, and only the user name is kept, never the password.
      * claimed is the user the client named, accepted or not (the access

@@ -195,6 +195,9 @@ typedef struct vhost {
     int https_redirect;  /* 301 or 308: plain HTTP requests go to https:// (the https module) */
     unsigned https_port; /* the port that redirect names; 0 means 443 */
     char *hsts;          /* Strict-Transport-Security's value on HTTPS responses, or NULL */
+    /* request_id_header: the response header that carries the request's
+     * id (the log module), or NULL: the vhost's own, else the top level's. */
+    char *request_id_header;
 } vhost;
 
 typedef struct vname {

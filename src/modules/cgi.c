@@ -34,6 +34,7 @@
 #include "beneath.h"
 #include "cgienv.h"
 #include "conn.h"
+#include "errlog.h"
 #include "fields.h"
 #include "log.h"
 #include "module.h"
@@ -82,6 +83,7 @@ struct cgi {
     char method[16], target[512];
     int version, method_id;
     char name[256]; /* SCRIPT_NAME, for messages */
+    char ctx[48];   /* the error log's: its connection and request id, for as long as it runs */
     char err[256];  /* a partial stderr line */
     size_t err_len;
     char in[CGI_IN];
@@ -221,6 +223,8 @@ static void build_env(envb *e, conn *c, const vhost *vh, size_t script_len, cons
         env_str(e, "AUTH_TYPE", "Basic");
         env_add(e, "REMOTE_USER", hr->user.p, hr->user.len);
     }
+    /* The id the access log and the error log give the request. */
+    if (hr->log_request_id) env_str(e, "REQUEST_ID", hr->log_request_id);
     env_headers(e, r->headers, r->nheaders);
     env_end(e);
 }
@@ -290,7 +294,7 @@ void cgi_detach(conn *c)
 static void script_failed(conn *c, int status, const char *why)
 {
     cgi *g = CGI_OF(c);
-    fprintf(stderr, "htd: cgi %s: %d: %s\n", g->name, status, why);
+    errlog_ctx(ERRLOG_ERROR, g->ctx, "htd: cgi %s: %d: %s", g->name, status, why);
     /* The worker's caches are its current site's: none for a script begun
      * under an earlier one (the script holds that site, not its caches). */
     if (g->st != c->w->site) c->req->cache = NULL;
@@ -371,6 +375,8 @@ static void start(conn *c)
     snprintf(g->method, sizeof g->method, "%.*s", (int)r->method.len, r->method.p);
     snprintf(g->target, sizeof g->target, "%.*s", (int)r->target.len, r->target.p);
     snprintf(g->name, sizeof g->name, "%.*s", (int)script_len, hr->path);
+    const char *rid = log_request_id(hr);
+    snprintf(g->ctx, sizeof g->ctx, "#c%d%s%s", c->ev.fd, rid ? " " : "", rid ? rid : "");
     const char *base = memrchr(hr->path, '/', script_len);
     g->nph =
         base && script_len - (size_t)(base + 1 - hr->path) > 4 && memcmp(base + 1, "nph-", 4) == 0;
@@ -398,7 +404,8 @@ static void start(conn *c)
     int rc = cgi_spawn(abs, argv, env->vars, dir, in[0], out[1], err[1], &g->pid);
     if (rc != 0) {
         why = "cannot run the script";
-        fprintf(stderr, "htd: cgi %s: cannot run %s: %s\n", g->name, abs, strerror(rc));
+        errlog_ctx(ERRLOG_ERROR, g->ctx, "htd: cgi %s: cannot run %s: %s", g->name, abs,
+                   strerror(rc));
         goto spawn_failed;
     }
     free(env);
@@ -754,7 +761,8 @@ static void read_stderr(cgi *g)
         if (n < 0 && errno == EAGAIN) return;
         if (n <= 0) {
             if (g->err_len)
-                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+                errlog_ctx(ERRLOG_WARN, g->ctx, "htd: cgi %s: %.*s", g->name, (int)g->err_len,
+                           g->err);
             g->err_len = 0;
             close_end(g, END_ERR);
             return;
@@ -762,7 +770,8 @@ static void read_stderr(cgi *g)
         /* Line by line, each prefixed, so scripts' lines never mix. */
         for (ssize_t i = 0; i < n; i++) {
             if (buf[i] == '\n' || g->err_len == sizeof g->err) {
-                fprintf(stderr, "htd: cgi %s: %.*s\n", g->name, (int)g->err_len, g->err);
+                errlog_ctx(ERRLOG_WARN, g->ctx, "htd: cgi %s: %.*s", g->name, (int)g->err_len,
+                           g->err);
                 g->err_len = 0;
                 if (buf[i] == '\n') continue;
             }
@@ -800,7 +809,7 @@ void cgi_expired(htd_timer *t)
 {
     cgi *g = (cgi *)((char *)t - offsetof(cgi, timer));
     htd_timer_disarm(&g->timer);
-    fprintf(stderr, "htd: cgi %s: killed: it ran past its time limit\n", g->name);
+    errlog_ctx(ERRLOG_ERROR, g->ctx, "htd: cgi %s: killed: it ran past its time limit", g->name);
     kill_script(g);
     conn *c = g->c;
     if (!c) return;

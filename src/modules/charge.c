@@ -27,8 +27,10 @@
 #include <time.h>
 
 #include "conn.h"
+#include "errlog.h"
 #include "json.h"
 #include "ledger_key.h"
+#include "log.h"
 #include "queue_store.h"
 #include "req.h"
 #include "response.h"
@@ -136,8 +138,8 @@ static void submit(charge *ch, int kind, loop *l)
 static void settled(charge *ch)
 {
     if (ch->op.rc != LS_OK)
-        fprintf(stderr, "htd: charge %s to %s: the ledger refused the settle (%d)\n", ch->path,
-                ch->account, ch->op.rc);
+        log_error(ERRLOG_ERROR, ch->c, "htd: charge %s to %s: the ledger refused the settle (%d)",
+                  ch->path, ch->account, ch->op.rc);
     if (ch->c) {
         conn *c = ch->c;
         ch->c = NULL;
@@ -494,8 +496,8 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
         return -1;
     }
     if (n > 0)
-        fprintf(stderr, "htd: %d reservation%s left open when htd stopped released\n", n,
-                n == 1 ? "" : "s");
+        errlog(ERRLOG_NOTICE, "htd: %d reservation%s left open when htd stopped released", n,
+               n == 1 ? "" : "s");
     return 0;
 }
 

@@ -47,6 +47,7 @@
 #include "beneath.h"
 #include "encoding.h"
 #include "fields.h"
+#include "json.h"
 #include "parser.h"
 #include "path.h"
 
@@ -114,36 +115,6 @@ static char *room(buf *b, size_t n, size_t per)
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
 
-/* The length of the well-formed UTF-8 sequence at s[0..n) (n > 0), or, if
- * there is none, minus the length of the maximal ill-formed subpart there,
- * which one U+FFFD replaces (Unicode 3.9, as the WHATWG decoder does):
- * 0xff 0xfe is two, a truncated 3-byte sequence one. Overlong forms,
- * surrogates and code points past U+10FFFF are ill-formed. */
-static int utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    int need;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else {
-        return -1;
-    }
-    for (int i = 1; i <= need; i++) {
-        if ((size_t)i >= n || s[i] < lo || s[i] > hi) return -i;
-        lo = 0x80, hi = 0xBF;
-    }
-    return need + 1;
-}
-
 /* Text content or an attribute value: & < > " ' as references, control
  * characters as their U+2400 pictures, invalid UTF-8 as U+FFFD. */
 static void put_html(buf *b, const char *str, size_t n)
@@ -156,7 +127,7 @@ static void put_html(buf *b, const char *str, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
         if (c >= 0x80) {
-            int l = utf8_len(s + i, n - i);
+            int l = json_utf8_len(s + i, n - i);
             if (l > 0) {
                 memcpy(o, s + i, (size_t)l);
                 o += l, i += (size_t)l;
@@ -203,7 +174,7 @@ static void put_json(buf *b, const char *str, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
         if (c >= 0x80) {
-            int l = utf8_len(s + i, n - i);
+            int l = json_utf8_len(s + i, n - i);
             if (l > 0) {
                 memcpy(o, s + i, (size_t)l);
                 o += l, i += (size_t)l;

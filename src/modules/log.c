@@ -5,24 +5,39 @@
  * when a loop leaves a site behind and when it ends. Each write holds whole
  * lines and files are opened O_APPEND, so lines from several loops never
  * interleave. Quotes, backslashes and control bytes in logged fields are
- * escaped as \" \\ and \xHH so a client cannot forge a line.
+ * escaped as \" \\ and \xHH so a client cannot forge a line; a format
+ * that begins "escape=json " (and the "json" format) escapes them as JSON
+ * instead, as valid UTF-8 always, so every line parses.
+ *
+ * What a format does not name costs nothing: a request's id is made only
+ * when something asks for it (a format, the request_id_header setting, a
+ * script, an error about the request), its time only read when logged.
+ * Each variable's room in a line leaves what the rest of the format needs,
+ * so a long field is cut short, never the line's end (a JSON line's braces).
  */
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "errlog.h"
+#include "json.h"
 #include "req.h"
+#include "response.h"
 #include "rules.h"
 #include "site.h"
 
 #define LOG_BUF 65536
-#define LOG_LINE_MAX 4096
+#define LOG_LINE_MAX 16384
+#define VAR_ROOM 64 /* what each variable is sure of in a line: a number fits */
 
 enum {
     V_LITERAL,
@@ -45,6 +60,11 @@ enum {
     V_SSL_PROTOCOL,
     V_SSL_CIPHER,
     V_SSL_SERVER_NAME,
+    V_SERVER_PROTOCOL,
+    V_REQUEST_TIME,
+    V_UPSTREAM_TIME,
+    V_REQUEST_ID,
+    V_MSEC,
     V_HTTP,
 };
 
@@ -71,17 +91,48 @@ static const struct {
     {"ssl_protocol", V_SSL_PROTOCOL},
     {"ssl_cipher", V_SSL_CIPHER},
     {"ssl_server_name", V_SSL_SERVER_NAME},
+    {"server_protocol", V_SERVER_PROTOCOL},
+    {"request_time", V_REQUEST_TIME},
+    {"upstream_time", V_UPSTREAM_TIME},
+    {"request_id", V_REQUEST_ID},
+    {"msec", V_MSEC},
 };
+
+/* The "json" format: one object per line, numbers as numbers. */
+static const char json_format[] = "escape=json {"
+                                  "\"time\":\"$time_iso8601\","
+                                  "\"msec\":$msec,"
+                                  "\"remote_addr\":\"$remote_addr\","
+                                  "\"remote_user\":\"$remote_user\","
+                                  "\"request\":\"$request\","
+                                  "\"request_method\":\"$request_method\","
+                                  "\"request_uri\":\"$request_uri\","
+                                  "\"server_protocol\":\"$server_protocol\","
+                                  "\"status\":$status,"
+                                  "\"body_bytes_sent\":$body_bytes_sent,"
+                                  "\"request_time\":$request_time,"
+                                  "\"upstream_time\":$upstream_time,"
+                                  "\"host\":\"$host\","
+                                  "\"scheme\":\"$scheme\","
+                                  "\"referer\":\"$http_referer\","
+                                  "\"user_agent\":\"$http_user_agent\","
+                                  "\"request_id\":\"$request_id\""
+                                  "}";
 
 typedef struct piece {
     int id;
     char *text; /* the literal, or the header name of $http_NAME (lowercase, '-') */
     size_t len;
+    size_t tail; /* a variable's: the room the rest of the format needs after it */
+    /* escape=json: not inside the format's quotes, so a string is quoted
+     * and nothing is null (inside them, nothing is ""). */
+    uint8_t bare;
 } piece;
 
 struct logfmt {
     piece *p;
     size_t n;
+    uint8_t json; /* escape=json */
 };
 
 static int add_piece(logfmt *f, int id, const char *text, size_t len)
@@ -94,8 +145,25 @@ static int add_piece(logfmt *f, int id, const char *text, size_t len)
         if (!(t = malloc(len))) return -1;
         memcpy(t, text, len);
     }
-    f->p[f->n++] = (piece){id, t, len};
+    f->p[f->n++] = (piece){.id = id, .text = t, .len = len};
     return 0;
+}
+
+/* After the pieces are known: each variable's tail and quoting. */
+static void finish(logfmt *f)
+{
+    size_t tail = 0;
+    for (size_t i = f->n; i--;) {
+        piece *pc = &f->p[i];
+        if (pc->id == V_LITERAL) {
+            tail += pc->len;
+            continue;
+        }
+        pc->tail = tail;
+        tail += VAR_ROOM;
+        const piece *prev = i ? &f->p[i - 1] : NULL;
+        pc->bare = !prev || prev->id != V_LITERAL || prev->text[prev->len - 1] != '"';
+    }
 }
 
 logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
@@ -105,8 +173,16 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
                "\"$http_referer\" \"$http_user_agent\"";
     else if (strcmp(spec, "common") == 0)
         spec = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent";
+    else if (strcmp(spec, "json") == 0)
+        spec = json_format;
     logfmt *f = calloc(1, sizeof *f);
     if (!f) goto oom;
+    if (strncmp(spec, "escape=json ", 12) == 0) {
+        f->json = 1;
+        spec += 12;
+    } else if (strncmp(spec, "escape=default ", 15) == 0) {
+        spec += 15;
+    }
     const char *s = spec;
     while (*s) {
         const char *d = strchr(s, '$');
@@ -136,12 +212,14 @@ logfmt *logfmt_compile(const char *spec, char *err, size_t errlen)
                      "unknown variable $%.*s in the log format; use $remote_addr, $remote_user, "
                      "$time_local, $time_iso8601, $request, $request_method, $request_uri, $uri, "
                      "$args, $status, $body_bytes_sent, $host, $job_id, $charge_account, $charge, "
-                     "$scheme, $ssl_protocol, $ssl_cipher, $ssl_server_name or $http_NAME",
+                     "$scheme, $ssl_protocol, $ssl_cipher, $ssl_server_name, $server_protocol, "
+                     "$request_time, $upstream_time, $request_id, $msec or $http_NAME",
                      (int)(nlen > 64 ? 64 : nlen), name);
             logfmt_free(f);
             return NULL;
         }
     }
+    finish(f);
     return f;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -171,8 +249,8 @@ void log_reopen(site *st)
         if (strcmp(lf->path, "-") == 0) continue;
         int fd = log_open(lf->path);
         if (fd < 0) {
-            fprintf(stderr, "htd: cannot reopen access log %s: %m; still writing the old file\n",
-                    lf->path);
+            errlog(ERRLOG_ERROR, "htd: cannot reopen access log %s: %m; still writing the old file",
+                   lf->path);
             continue;
         }
         dup3(fd, lf->fd, O_CLOEXEC);
@@ -231,9 +309,114 @@ static char *put_escaped(char *p, char *end, htd_str s)
 
 static char *put_str(char *p, char *end, const char *s, size_t n)
 {
+    if (p >= end) return p;
     if ((size_t)(end - p) < n) n = (size_t)(end - p);
     memcpy(p, s, n);
     return p + n;
+}
+
+/* A value that is not there: - (JSON: "" inside quotes, else null). */
+static char *put_none(char *p, char *end, const logfmt *f, const piece *pc)
+{
+    if (!f->json) return put_str(p, end, "-", 1);
+    return pc->bare ? put_str(p, end, "null", 4) : p;
+}
+
+/* s as the inside of a JSON string. */
+static char *put_json(char *p, char *end, htd_str s)
+{
+    if (p >= end) return p;
+    size_t cap = (size_t)(end - p) + 1; /* the NUL json_escape ends with: the line has room */
+    size_t n = json_escape(p, cap, s.p, s.len);
+    return p + (n < cap ? n : strlen(p));
+}
+
+/* s as the format escapes it; absent when empty. */
+static char *put_val(char *p, char *end, const logfmt *f, const piece *pc, htd_str s)
+{
+    if (!s.p || !s.len) return put_none(p, end, f, pc);
+    if (!f->json) return put_escaped(p, end, s);
+    if (!pc->bare) return put_json(p, end, s);
+    if (end - p < 2) return p;
+    *p++ = '"';
+    p = put_json(p, end - 1, s);
+    *p++ = '"';
+    return p;
+}
+
+/* A string htd made (an address, a date), which needs no escaping: as it
+ * is, but quoted where escape=json has no quotes around it. */
+static char *put_safe(char *p, char *end, const logfmt *f, const piece *pc, const char *s, size_t n)
+{
+    if (f->json && pc->bare) return put_val(p, end, f, pc, (htd_str){s, n});
+    return put_str(p, end, s, n);
+}
+
+/* Milliseconds as seconds: "0.003". */
+static char *put_ms(char *p, char *end, uint64_t ms)
+{
+    char num[32];
+    int n = snprintf(num, sizeof num, "%llu.%03u", (unsigned long long)(ms / 1000),
+                     (unsigned)(ms % 1000));
+    return put_str(p, end, num, (size_t)n);
+}
+
+/* ---- request ids ---- */
+
+/* Each loop's: a random seed taken once, and a count. An id is the two
+ * halves of the seed, each offset by the count and mixed by a bijection,
+ * so a loop never repeats one and the ids of two loops are as apart as
+ * random ones, for no system call per request. */
+typedef struct idgen {
+    uint64_t a, b, n;
+} idgen;
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dull;
+    x ^= x >> 33;
+    return x;
+}
+
+static idgen *idgen_of(worker *w)
+{
+    void **slot = loop_local(w->loop, &log_module);
+    if (!slot) return NULL;
+    if (!*slot) {
+        idgen *g = calloc(1, sizeof *g);
+        if (!g) return NULL;
+        if (getrandom(g, 2 * sizeof(uint64_t), 0) != 2 * sizeof(uint64_t)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            g->a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uintptr_t)g;
+            g->b = mix(g->a ^ (uint64_t)getpid()) ^ (uint64_t)w->id;
+        }
+        *slot = g;
+    }
+    return *slot;
+}
+
+const char *log_request_id(struct htd_req *hr)
+{
+    if (hr->log_request_id) return hr->log_request_id;
+    static const char hex[] = "0123456789abcdef";
+    idgen *g = hr->w ? idgen_of(hr->w) : NULL;
+    char *id = g ? arena_alloc(&hr->mem, 33) : NULL;
+    if (!id) return NULL;
+    uint64_t n = g->n++;
+    uint64_t h[2] = {mix(g->a + n), mix(g->b + n * 0x9e3779b97f4a7c15ull)};
+    for (int i = 0; i < 32; i++)
+        id[i] = hex[(h[i / 16] >> (60 - 4 * (i % 16))) & 15];
+    id[32] = 0;
+    return hr->log_request_id = id;
+}
+
+static void free_idgen(void *state)
+{
+    free(state);
 }
 
 /* The first line of a request that did not parse, as it came. */
@@ -261,15 +444,18 @@ void log_access(const conn *c, int status, uint64_t bytes)
     if (!lf->buf[t] && !(lf->buf[t] = malloc(LOG_BUF))) return;
     if (c->head_only) bytes = 0;
     if (LOG_BUF - lf->len[t] < LOG_LINE_MAX) flush_one(lf, t);
-    char *start = lf->buf[t] + lf->len[t], *p = start, *end = p + LOG_LINE_MAX - 2;
+    char *start = lf->buf[t] + lf->len[t], *p = start, *lend = p + LOG_LINE_MAX - 2;
     char num[32];
     transport_info ti;
     int secure = -1; /* not asked yet */
-    for (size_t i = 0; i < lf->fmt->n; i++) {
-        const piece *pc = &lf->fmt->p[i];
+    const logfmt *f = lf->fmt;
+    for (size_t i = 0; i < f->n; i++) {
+        const piece *pc = &f->p[i];
+        /* A variable's room: what the rest of the format leaves. */
+        char *end = (size_t)(lend - p) > pc->tail ? lend - pc->tail : p;
         switch (pc->id) {
         case V_LITERAL:
-            p = put_str(p, end, pc->text, pc->len);
+            p = put_str(p, lend, pc->text, pc->len);
             break;
         case V_REMOTE_ADDR: {
             char host[INET6_ADDRSTRLEN] = "-";
@@ -278,71 +464,81 @@ void log_access(const conn *c, int status, uint64_t bytes)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *)who)->sin_addr, host, sizeof host);
             else if (who->sin6_family == AF_INET6)
                 inet_ntop(AF_INET6, &who->sin6_addr, host, sizeof host);
-            p = put_str(p, end, host, strlen(host));
+            p = put_safe(p, end, f, pc, host, strlen(host));
             break;
         }
         case V_REMOTE_USER:
             /* The user the client named, accepted or not, as nginx logs it. */
-            p = put_escaped(p, end, hr ? rules_claimed_user(hr) : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, hr ? rules_claimed_user(hr) : (htd_str){NULL, 0});
             break;
         case V_TIME_LOCAL:
             /* "[25/Nov/2026:10:00:00 +0000]" without its brackets */
-            p = put_str(p, end, l->log_date + 1, strlen(l->log_date) - 2);
+            p = put_safe(p, end, f, pc, l->log_date + 1, strlen(l->log_date) - 2);
             break;
         case V_TIME_ISO8601:
-            p = put_str(p, end, l->iso_date, strlen(l->iso_date));
+            p = put_safe(p, end, f, pc, l->iso_date, strlen(l->iso_date));
             break;
         case V_REQUEST:
-            if (r) {
+            if (r && f->json) {
+                if (pc->bare && end - p < 2) break;  /* no room for the quotes */
+                char *in = pc->bare ? end - 1 : end; /* room for a closing quote */
+                if (pc->bare) p = put_str(p, in, "\"", 1);
+                p = put_json(p, in, r->method);
+                p = put_str(p, in, " ", 1);
+                p = put_json(p, in, r->target);
+                if (r->version != 9)
+                    p = put_str(p, in, r->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
+                if (pc->bare) p = put_str(p, end, "\"", 1);
+            } else if (r) {
                 p = put_escaped(p, end, r->method);
                 p = put_str(p, end, " ", 1);
                 p = put_escaped(p, end, r->target);
                 if (r->version != 9)
                     p = put_str(p, end, r->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
             } else {
-                p = put_escaped(p, end, raw_line(c));
+                p = put_val(p, end, f, pc, raw_line(c));
             }
             break;
         case V_REQUEST_METHOD:
-            p = put_escaped(p, end, r ? r->method : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, r ? r->method : (htd_str){NULL, 0});
             break;
         case V_REQUEST_URI:
-            p = put_escaped(p, end, r ? r->target : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, r ? r->target : (htd_str){NULL, 0});
             break;
         case V_URI:
-            p = put_escaped(p, end,
-                            hr && hr->path ? (htd_str){hr->path, hr->path_len}
-                            : r            ? r->path
-                                           : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc,
+                        hr && hr->path ? (htd_str){hr->path, hr->path_len}
+                        : r            ? r->path
+                                       : (htd_str){NULL, 0});
             break;
         case V_ARGS:
-            p = put_escaped(p, end, r ? r->query : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, r ? r->query : (htd_str){NULL, 0});
             break;
         case V_STATUS:
             p = put_str(p, end, num, (size_t)snprintf(num, sizeof num, "%d", status));
             break;
         case V_BODY_BYTES_SENT:
-            if (bytes)
+            if (bytes || f->json) /* JSON: a number always, 0 for no body */
                 p = put_str(p, end, num,
                             (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)bytes));
             else
                 p = put_str(p, end, "-", 1);
             break;
         case V_HOST:
-            p = put_escaped(p, end, r ? r->host : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, r ? r->host : (htd_str){NULL, 0});
             break;
         case V_CHARGE_ACCOUNT:
-            p = put_escaped(p, end, hr ? hr->log_account : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, hr ? hr->log_account : (htd_str){NULL, 0});
             break;
         case V_CHARGE:
             if (hr && hr->log_account.p)
                 p = put_str(p, end, num,
                             (size_t)snprintf(num, sizeof num, "%lld", (long long)hr->log_charge));
             else
-                p = put_str(p, end, "-", 1);
+                p = put_none(p, end, f, pc);
             break;
         case V_JOB_ID:
-            p = put_escaped(p, end, hr ? hr->log_id : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, hr ? hr->log_id : (htd_str){NULL, 0});
             break;
         case V_SCHEME:
         case V_SSL_PROTOCOL:
@@ -354,12 +550,41 @@ void log_access(const conn *c, int status, uint64_t bytes)
                             : pc->id == V_SSL_PROTOCOL ? ti.protocol
                             : pc->id == V_SSL_CIPHER   ? ti.cipher
                                                        : ti.server_name;
-            p = put_escaped(p, end, v ? (htd_str){v, strlen(v)} : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc, v ? (htd_str){v, strlen(v)} : (htd_str){NULL, 0});
+            break;
+        }
+        case V_SERVER_PROTOCOL:
+            p = put_val(p, end, f, pc,
+                        !r || r->version == 9
+                            ? (htd_str){NULL, 0}
+                            : (htd_str){r->version == 10 ? "HTTP/1.0" : "HTTP/1.1", 8});
+            break;
+        case V_REQUEST_TIME: {
+            /* From the head's first bytes; a line with no request, 0. */
+            uint64_t begun = c->req ? c->req->start_ms : l->now;
+            p = put_ms(p, end, l->now > begun ? l->now - begun : 0);
+            break;
+        }
+        case V_UPSTREAM_TIME:
+            if (hr && hr->log_upstream)
+                p = put_ms(p, end, hr->log_upstream_ms);
+            else
+                p = put_none(p, end, f, pc);
+            break;
+        case V_REQUEST_ID: {
+            const char *id = c->req ? log_request_id(c->req) : NULL;
+            p = put_val(p, end, f, pc, id ? (htd_str){id, 32} : (htd_str){NULL, 0});
+            break;
+        }
+        case V_MSEC: {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            p = put_ms(p, end, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
             break;
         }
         case V_HTTP:
-            p = put_escaped(p, end,
-                            r ? htd_request_header(r, pc->text, pc->len) : (htd_str){NULL, 0});
+            p = put_val(p, end, f, pc,
+                        r ? htd_request_header(r, pc->text, pc->len) : (htd_str){NULL, 0});
             break;
         }
     }
@@ -367,7 +592,50 @@ void log_access(const conn *c, int status, uint64_t bytes)
     lf->len[t] += (size_t)(p - start);
 }
 
+/* request_id_header: the vhost's (or the top level's) header with the id. */
+static int head(struct htd_req *hr, const resp *rs)
+{
+    (void)rs;
+    const vhost *vh = hr->vh ? hr->vh : hr->w && hr->w->site ? &hr->w->site->vhosts[0] : NULL;
+    if (!vh || !vh->request_id_header) return HEAD_GO;
+    const char *id = log_request_id(hr);
+    if (id) htd_resp_header(hr, vh->request_id_header, id);
+    return HEAD_GO;
+}
+
+/* request_id_header is a config file's setting: without one, responses
+ * do not pass through the header filter at all. */
+static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    *state = cfg->config_file ? (void *)&log_module : NULL;
+    return 0;
+}
+
+static int wanted(const void *state, int ph)
+{
+    return ph != PH_HEAD || state;
+}
+
+void log_error(int level, const struct conn *c, const char *fmt, ...)
+{
+    if (!errlog_wants(level)) return;
+    char ctx[64] = "";
+    if (c) {
+        const char *id = c->req ? log_request_id(c->req) : NULL;
+        snprintf(ctx, sizeof ctx, "#c%d%s%s", c->ev.fd, id ? " " : "", id ? id : "");
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    errlog_vctx(level, c ? ctx : NULL, fmt, ap);
+    va_end(ap);
+}
+
 const htd_module log_module = {
     .name = "log",
+    .init = init,
+    .wanted = wanted,
     .log = log_access,
+    .head = head,
+    .free_local = free_idgen,
 };

@@ -41,4 +41,13 @@ void log_reopen(struct site *st);
 /* Opens path for appending ("-" is standard output). -1 with errno. */
 int log_open(const char *path);
 
+struct htd_req;
+/* hr's id ($request_id): 32 hex digits, unique, made the first time it is
+ * asked for and the same after; NULL when out of memory. */
+const char *log_request_id(struct htd_req *hr);
+/* A line in the error log (errlog.h) about connection c (or NULL): the
+ * line names it (#c and its descriptor) and its request's id. */
+void log_error(int level, const struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

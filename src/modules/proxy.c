@@ -51,9 +51,11 @@
 #include "chunked.h"
 #include "conn.h"
 #include "encoding.h"
+#include "errlog.h"
 #include "fields.h"
 #include "gzip.h"
 #include "jobs.h"
+#include "log.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
@@ -99,6 +101,7 @@ struct proxy {
     upconn *up;
     proxy *prev, *next; /* in pl->active */
     uint64_t deadline;  /* ms (loop_now), 0: none */
+    uint64_t began;     /* ms (loop_now): the first try, for $upstream_time */
     uint8_t state, connecting, reused;
     uint8_t timeout_504; /* what the deadline means: 504 (else a cut) */
     uint8_t has_body, body_done, req_chunked, bodyless, head_sent, chunked_out, up_close;
@@ -128,6 +131,15 @@ struct proxy {
 #define PX_OF(c) (*(proxy **)req_slot((c)->req, &proxy_module))
 
 static void px_tick(htd_timer *t);
+
+/* The response head has come: the log's $upstream_time. */
+static void upstream_time(conn *c, const proxy *px)
+{
+    uint64_t now = loop_now(c->w->loop);
+    if (!c->req) return;
+    c->req->log_upstream = 1;
+    c->req->log_upstream_ms = (uint32_t)(now > px->began ? now - px->began : 0);
+}
 
 static pxloop *pxloop_of(worker *w)
 {
@@ -297,8 +309,9 @@ static void server_failed(proxy *px)
     if (f >= u->max_fails) {
         atomic_store_explicit(&sv->down_until, loop_clock() + u->fail_ms, memory_order_relaxed);
         atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
-        fprintf(stderr, "htd: proxy: upstream %s server %s left out for %u ms after %u failures\n",
-                u->name, sv->name, u->fail_ms, f);
+        errlog(ERRLOG_WARN,
+               "htd: proxy: upstream %s server %s left out for %u ms after %u failures", u->name,
+               sv->name, u->fail_ms, f);
     }
 }
 
@@ -592,8 +605,8 @@ static int attempt(proxy *px)
         int now = 0;
         uc = up_connect(px->pl, sv, &now);
         if (!uc) {
-            fprintf(stderr, "htd: proxy: upstream %s server %s: cannot connect: %s\n", px->u->name,
-                    sv->name, strerror(errno));
+            log_error(ERRLOG_ERROR, px->c, "htd: proxy: upstream %s server %s: cannot connect: %s",
+                      px->u->name, sv->name, strerror(errno));
             server_failed(px);
             return -1;
         }
@@ -850,7 +863,7 @@ static void copy_write(htd_job *j)
 {
     copy_job *cj = (copy_job *)j;
     if (mkdir(cj->dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "htd: keep_copies: cannot make %s: %s\n", cj->dir, strerror(errno));
+        errlog(ERRLOG_ERROR, "htd: keep_copies: cannot make %s: %s", cj->dir, strerror(errno));
         return;
     }
     static atomic_uint seq;
@@ -858,7 +871,7 @@ static void copy_write(htd_job *j)
     snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", cj->dir, (int)getpid(), atomic_fetch_add(&seq, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "htd: keep_copies: cannot write %s: %s\n", tmp, strerror(errno));
+        errlog(ERRLOG_ERROR, "htd: keep_copies: cannot write %s: %s", tmp, strerror(errno));
         return;
     }
     size_t off = 0;
@@ -870,7 +883,7 @@ static void copy_write(htd_job *j)
     }
     close(fd);
     if (off < cj->len || rename(tmp, cj->path) < 0) {
-        fprintf(stderr, "htd: keep_copies: cannot keep %s: %s\n", cj->path, strerror(errno));
+        errlog(ERRLOG_ERROR, "htd: keep_copies: cannot keep %s: %s", cj->path, strerror(errno));
         unlink(tmp);
         return;
     }
@@ -1006,7 +1019,7 @@ static int serve_copy(conn *c, proxy *px)
     conn_log(c, 203, c->head_only ? 0 : blen);
     return 1;
 bad:
-    fprintf(stderr, "htd: keep_copies: %s is not a kept copy\n", path);
+    errlog(ERRLOG_WARN, "htd: keep_copies: %s is not a kept copy", path);
     free(buf);
     return 0;
 }
@@ -1042,8 +1055,8 @@ static void release(struct htd_req *hr)
 static int fail(conn *c, proxy *px, int status, const char *why)
 {
     const upstream_server *sv = px->server >= 0 ? &px->u->servers[px->server] : NULL;
-    fprintf(stderr, "htd: proxy: upstream %s%s%s: %d: %s\n", px->u->name, sv ? " server " : "",
-            sv ? sv->name : "", status, why);
+    log_error(ERRLOG_ERROR, px->c, "htd: proxy: upstream %s%s%s: %d: %s", px->u->name,
+              sv ? " server " : "", sv ? sv->name : "", status, why);
     if (sv && status >= 502) server_failed(px);
     if (px->head_sent) { /* half a response is out: only closing tells the client */
         conn_close(c);
@@ -1246,6 +1259,7 @@ static int receive(conn *c, proxy *px)
             if (eof) return fail(c, px, 502, "the server's response ended inside its head");
             continue;
         }
+        if (px->head.status >= 200 || px->head.status == 101) upstream_time(c, px);
         if (px->head.status == 101 && px->upgrade) {
             server_ok(px->u, px->server);
             if (send_head(c, px) < 0)
@@ -1364,8 +1378,9 @@ static int step(conn *c)
         return tunnel(c, px);
     if (px->deadline && loop_now(px->pl->w->loop) >= px->deadline) {
         if (!px->timeout_504 || px->head_sent) {
-            fprintf(stderr, "htd: proxy: upstream %s server %s: timed out in the response\n",
-                    px->u->name, px->u->servers[px->server].name);
+            log_error(ERRLOG_ERROR, c,
+                      "htd: proxy: upstream %s server %s: timed out in the response", px->u->name,
+                      px->u->servers[px->server].name);
             conn_close(c);
             return GEN_GONE;
         }
@@ -1387,8 +1402,8 @@ static int step(conn *c)
         if (err) {
             char why[160];
             snprintf(why, sizeof why, "cannot connect: %s", strerror(err));
-            fprintf(stderr, "htd: proxy: upstream %s server %s: %s\n", px->u->name,
-                    px->u->servers[px->server].name, why);
+            log_error(ERRLOG_ERROR, c, "htd: proxy: upstream %s server %s: %s", px->u->name,
+                      px->u->servers[px->server].name, why);
             server_failed(px);
             if (try_again(px, 1)) return step(c);
             return fail(c, px, 502, "the server refused the connection");
@@ -1501,6 +1516,7 @@ static int content_phase(struct htd_req *hr)
     *slot = px; /* from here on the release hook frees it, however the request ends */
     px->server = -1;
     px->left = -1;
+    px->began = loop_now(c->w->loop);
     px->has_body = r->chunked || r->content_length > 0;
     htd_str upg = htd_request_header(r, "upgrade", 7);
     px->upgrade = upg.len && r->version == 11 && !px->has_body &&
@@ -1516,7 +1532,7 @@ static int content_phase(struct htd_req *hr)
         copy_key(px, hr);
     px->server = pick(u, -1, loop_clock());
     if (px->server < 0) {
-        fprintf(stderr, "htd: proxy: upstream %s: every server is left out\n", u->name);
+        log_error(ERRLOG_ERROR, c, "htd: proxy: upstream %s: every server is left out", u->name);
         if (!serve_copy(c, px))
             conn_answer(c, 502, "every server of the upstream is down", NULL, 0);
         return MOD_DONE;

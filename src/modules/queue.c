@@ -32,7 +32,9 @@
 
 #include "cgienv.h"
 #include "conn.h"
+#include "errlog.h"
 #include "fields.h"
+#include "log.h"
 #include "path.h"
 #include "queue_run.h"
 #include "req.h"
@@ -302,7 +304,7 @@ static void answer_submit(struct htd_req *hr)
         answer_json_error(c, 507, "the disk is full: the job was not stored");
         break;
     default:
-        fprintf(stderr, "htd: queue %s: cannot store a job\n", qr->q->spec.name);
+        log_error(ERRLOG_ERROR, c, "htd: queue %s: cannot store a job", qr->q->spec.name);
         answer_json_error(c, 500, "the job could not be stored");
     }
     qreq_free(qr);
@@ -749,8 +751,8 @@ static int queue_open(qsrv *s, char *err, size_t errlen)
         return -1;
     }
     if (n > 0)
-        fprintf(stderr, "htd: %d job%s left running when htd stopped %s queued again\n", n,
-                n == 1 ? "" : "s", n == 1 ? "is" : "are");
+        errlog(ERRLOG_NOTICE, "htd: %d job%s left running when htd stopped %s queued again", n,
+               n == 1 ? "" : "s", n == 1 ? "is" : "are");
     return queue_keeper_start(s, err, errlen);
 }
 
@@ -837,7 +839,7 @@ int queue_set_handler(registry *reg, const char *prefix, htd_job_fn fn, void *ar
     q->fn = fn;
     q->arg = arg;
     if (queue_open(s, err, sizeof err) < 0 || queue_run_start(q, err, sizeof err) < 0) {
-        fprintf(stderr, "htd: queue %s: %s\n", q->spec.name, err);
+        errlog(ERRLOG_ERROR, "htd: queue %s: %s", q->spec.name, err);
         return -1;
     }
     return 0;

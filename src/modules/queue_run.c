@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cgienv.h"
+#include "errlog.h"
 #include "fields.h"
 #include "statedb.h"
 
@@ -517,8 +518,8 @@ static void record(qrt *q, const qjob *j, outcome *o)
     if (rc == QS_OK)
         queue_finished(s, j->id);
     else
-        fprintf(stderr, "htd: queue %s: job %s: its outcome could not be stored (%d)\n",
-                q->spec.name, j->id, rc);
+        errlog(ERRLOG_ERROR, "htd: queue %s: job %s: its outcome could not be stored (%d)",
+               q->spec.name, j->id, rc);
 }
 
 static void *processor(void *arg)
@@ -545,7 +546,7 @@ static void *processor(void *arg)
         int64_t next = rc == QS_EMPTY ? w.job.not_before : 0;
         qjob_clear(&w.job);
         if (rc != QS_EMPTY)
-            fprintf(stderr, "htd: queue %s: cannot lease a job (%d)\n", q->spec.name, rc);
+            errlog(ERRLOG_ERROR, "htd: queue %s: cannot lease a job (%d)", q->spec.name, rc);
         /* Nothing ready: wait for a kick, or for the next retry's time, or
          * look again in a second (for a job `htd jobs retry` queued from
          * outside). */

@@ -36,6 +36,7 @@
 #include "beneath.h"
 #include "cache.h"
 #include "conn.h"
+#include "errlog.h"
 #include "etag.h"
 #include "jobs.h"
 #include "module.h"
@@ -541,10 +542,10 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
         const rule *r = site_rule(top, p, strlen(p), caps, &ncaps);
         const scope *sc = r ? &r->sc : &top->sc;
         if (!sc->naccess && !sc->auth)
-            fprintf(stderr,
-                    "htd: warning: PUT, POST and DELETE under %s are open to every client "
-                    "(no access rule and no auth on it)\n",
-                    p);
+            errlog(ERRLOG_WARN,
+                   "htd: warning: PUT, POST and DELETE under %s are open to every client "
+                   "(no access rule and no auth on it)",
+                   p);
     }
     return 0;
 }

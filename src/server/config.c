@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -27,6 +28,7 @@
 #include "auth.h"
 #include "builtin.h"
 #include "cidr.h"
+#include "errlog.h"
 #include "fields.h"
 #include "listen.h"
 #include "log.h"
@@ -102,7 +104,7 @@ static int only_keys(const conf_file *f, const config_setting_t *g, const char *
             ok = strcmp(*k, name) == 0;
         if (!ok) {
             char list[2048] = "";
-            size_t len = 0;
+            size_t len = 0; /* snprintf says what it would write: stop once the list is full */
             for (const char *const *k = keys; *k && len < sizeof list; k++)
                 len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
                                         k == keys ? "" : ", ", *k);
@@ -226,6 +228,9 @@ static const char *const top_keys[] = {"listen",
                                        "root",
                                        "access_log",
                                        "log_format",
+                                       "request_id_header",
+                                       "error_log",
+                                       "error_log_level",
                                        "header_timeout",
                                        "body_timeout",
                                        "idle_timeout",
@@ -480,6 +485,21 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
             return conf_fail(err, errlen, f, s,
                              "user needs a name: \"www-data\" or \"www-data:www-data\"");
         c->user = v;
+    }
+    if ((s = config_setting_get_member(root, "error_log")) && !c->error_log) {
+        const char *v;
+        if (get_string(f, s, &v, err, errlen) < 0) return -1;
+        if (!*v) return conf_fail(err, errlen, f, s, "error_log needs a path, or \"stderr\"");
+        if (!(c->error_log = strcmp(v, "stderr") == 0 ? v : own(f, resolve(f, v))))
+            return conf_fail(err, errlen, f, s, "out of memory");
+    }
+    if ((s = config_setting_get_member(root, "error_log_level")) && !c->error_log_level) {
+        if (get_string(f, s, &c->error_log_level, err, errlen) < 0) return -1;
+        if (errlog_level_of(c->error_log_level) < 0)
+            return conf_fail(err, errlen, f, s,
+                             "error_log_level must be \"error\", \"warn\", \"notice\", "
+                             "\"info\" or \"debug\", got \"%s\"",
+                             c->error_log_level);
     }
     if ((s = config_setting_get_member(root, "scripts_as_root")) && !c->scripts_as_root) {
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -1621,12 +1641,38 @@ static int tls_names(builder *b)
     return 0;
 }
 
+/* request_id_header = "X-Request-Id"; in g (a vhost, or the top level):
+ * the header that carries each request's id; "off" for none. Without it, a
+ * vhost takes the top level's (top, NULL for the top level itself). */
+static int parse_request_id_header(builder *b, const config_setting_t *g, vhost *vh,
+                                   const vhost *top)
+{
+    const config_setting_t *s = config_setting_get_member(g, "request_id_header");
+    const char *v = top ? top->request_id_header : NULL;
+    if (s) {
+        if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+        size_t i = 0;
+        while (v[i] && (isalnum((unsigned char)v[i]) || v[i] == '-'))
+            i++;
+        if (strcmp(v, "off") == 0)
+            v = NULL;
+        else if (!*v || v[i] || response_owns_header((htd_str){v, strlen(v)}))
+            return bfail(b, s,
+                         "request_id_header must be a header name like \"X-Request-Id\" (or "
+                         "\"off\"), got \"%s\"%s",
+                         v, "");
+    }
+    if (v && !(vh->request_id_header = strdup(v))) return bfail(b, s, "out of memory%s%s", "", "");
+    return 0;
+}
+
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
         "names",  "default", "root",        "access_log", "log_format",  "headers",
         "access", "auth",    "error_pages", "rules",      "cgi",         "rate_limit",
-        "queues", "price",   "tls",         "proxy",      "keep_copies", NULL};
+        "queues", "price",   "tls",         "proxy",      "keep_copies", "request_id_header",
+        NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1695,6 +1741,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
     }
     if (parse_queues(b, config_setting_get_member(g, "queues"), vh) < 0) return -1;
     if ((s = config_setting_get_member(g, "tls")) && parse_tls(b, s, vh, 0) < 0) return -1;
+    if (parse_request_id_header(b, g, vh, &b->st->vhosts[0]) < 0) return -1;
     if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
     return parse_rules(b, g, vh);
 }
@@ -1763,6 +1810,7 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     if (flag_certs(&b, top) < 0 ||
         (root && (s = config_setting_get_member(root, "tls")) && parse_tls(&b, s, top, 1) < 0))
         goto fail;
+    if (root && parse_request_id_header(&b, root, top, NULL) < 0) goto fail;
     for (size_t i = 1; i < nv; i++)
         if (parse_vhost(&b, config_setting_get_elem(vs, (unsigned)(i - 1)), &st->vhosts[i]) < 0)
             goto fail;
@@ -1831,6 +1879,7 @@ void site_free(site *st)
         free(vh->root);
         free(vh->name);
         free(vh->hsts);
+        free(vh->request_id_header);
     }
     for (size_t i = 0; i < st->nupstreams; i++) {
         free(st->upstreams[i].name);

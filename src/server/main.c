@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "errlog.h"
 #include "htd.h"
 #include "jobs_cli.h"
 #include "ledger_cli.h"
@@ -44,19 +45,19 @@ static void on_signal(htd_server *s, int sig, void *arg)
     if (sig == SIGHUP) {
         char err[512];
         if (htd_server_reload(s, err, sizeof err) == 0)
-            fprintf(stderr, "htd: reloaded %s\n", config_path);
+            errlog(ERRLOG_NOTICE, "htd: reloaded %s", config_path);
         else
-            fprintf(stderr, "htd: reload failed: %s; still serving the previous configuration\n",
-                    err);
+            errlog(ERRLOG_ERROR, "htd: reload failed: %s; still serving the previous configuration",
+                   err);
     } else if (sig == SIGUSR1) {
         htd_server_reopen_logs(s);
     } else if (sig == SIGUSR2) {
         char err[512];
         pid_t pid = htd_server_upgrade(s, self, self_argv, err, sizeof err);
         if (pid > 0)
-            fprintf(stderr, "htd: upgrade: started %s as process %ld\n", self, (long)pid);
+            errlog(ERRLOG_NOTICE, "htd: upgrade: started %s as process %ld", self, (long)pid);
         else
-            fprintf(stderr, "htd: upgrade failed: %s; still serving\n", err);
+            errlog(ERRLOG_ERROR, "htd: upgrade failed: %s; still serving", err);
     } else {
         htd_server_stop(s);
     }
@@ -82,6 +83,8 @@ static void usage(FILE *f)
           "  -t, --threads N        worker threads, each with its own event loop\n"
           "                         (default: one per CPU core)\n"
           "      --access-log FILE  Combined Log Format access log; - for stdout\n"
+          "      --error-log FILE   the error log (default: stderr)\n"
+          "      --error-log-level LEVEL  error, warn, notice (default), info or debug\n"
           "      --header-timeout S seconds to receive a request head (default 10)\n"
           "      --body-timeout S   seconds between reads of a request body (default 30)\n"
           "      --idle-timeout S   seconds a keep-alive connection may idle (default 60)\n"
@@ -318,6 +321,8 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'},
         {"access-log", required_argument, NULL, 'a'},
+        {"error-log", required_argument, NULL, 1200},
+        {"error-log-level", required_argument, NULL, 1201},
         {"header-timeout", required_argument, NULL, 'H'},
         {"body-timeout", required_argument, NULL, 'B'},
         {"idle-timeout", required_argument, NULL, 'I'},
@@ -393,6 +398,15 @@ int main(int argc, char **argv)
             break;
         case 'a':
             cfg.access_log = optarg;
+            break;
+        case 1200:
+            cfg.error_log = optarg;
+            break;
+        case 1201:
+            if (errlog_level_of(optarg) < 0)
+                die("--error-log-level: expected error, warn, notice, info or debug, got '%s'%s",
+                    optarg, "");
+            cfg.error_log_level = optarg;
             break;
         case 'H':
             cfg.header_timeout_ms = parse_seconds("--header-timeout", optarg);

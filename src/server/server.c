@@ -31,6 +31,7 @@
 
 #include "builtin.h"
 #include "config.h"
+#include "errlog.h"
 #include "instance.h"
 #include "jobs.h"
 #include "listen.h"
@@ -171,6 +172,21 @@ static void status_fire(htd_timer *t)
     if (!s->stop_requested) htd_timer_arm(s->status_list, t, loop_now(s->workers[0]->loop));
 }
 
+/* The error log as cfg says, before anything is built (that may warn);
+ * left as it is when cfg names none. */
+static int open_error_log(const htd_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->error_log && !cfg->error_log_level) return 0;
+    int level = ERRLOG_NOTICE;
+    if (cfg->error_log_level && (level = errlog_level_of(cfg->error_log_level)) < 0) {
+        snprintf(err, errlen,
+                 "error_log_level must be error, warn, notice, info or debug, got '%s'",
+                 cfg->error_log_level);
+        return -1;
+    }
+    return errlog_open(cfg->error_log, level, err, errlen);
+}
+
 htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err, size_t errlen)
 {
     /* The growth rule of htd.h: a program's config may be shorter than
@@ -204,6 +220,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     }
     const htd_config *cfg = &s->ctx.cfg;
     fill_defaults(&s->ctx.cfg);
+    if (open_error_log(cfg, err, errlen) < 0) goto fail;
     if (make_registry(s, err, errlen) < 0) goto fail;
     s->nthreads = s->ctx.cfg.threads;
     /* First, so that an error in the file names its line. */
@@ -443,10 +460,10 @@ static void upgrade_heard(watcher *w, uint32_t events)
     w->fd = -1;
     s->up_pid = 0;
     if (n == 1) {
-        fprintf(stderr,
-                "htd: upgrade: process %ld serves now; process %ld stops once its "
-                "connections are done\n",
-                (long)pid, (long)getpid());
+        errlog(ERRLOG_NOTICE,
+               "htd: upgrade: process %ld serves now; process %ld stops once its connections "
+               "are done",
+               (long)pid, (long)getpid());
         char msg[40];
         snprintf(msg, sizeof msg, "MAINPID=%ld", (long)pid);
         notify_send(&s->sd, msg);
@@ -460,16 +477,16 @@ static void upgrade_heard(watcher *w, uint32_t events)
     for (int i = 0; i < 50 && !(got = waitpid(pid, &st, WNOHANG) == pid); i++)
         usleep(2000);
     if (got)
-        fprintf(stderr,
-                "htd: upgrade failed: the new program (process %ld) %s %d before it "
-                "served; still serving\n",
-                (long)pid, WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
-                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        errlog(ERRLOG_ERROR,
+               "htd: upgrade failed: the new program (process %ld) %s %d before it served; "
+               "still serving",
+               (long)pid, WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
+               WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
     else
-        fprintf(stderr,
-                "htd: upgrade failed: the new program (process %ld) gave up before it "
-                "served; still serving\n",
-                (long)pid);
+        errlog(ERRLOG_ERROR,
+               "htd: upgrade failed: the new program (process %ld) gave up before it served; "
+               "still serving",
+               (long)pid);
 }
 
 pid_t htd_server_upgrade(htd_server *s, const char *path, char *const argv[], char *err,
@@ -578,11 +595,15 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
         {"real_ip_header", strcasecmp(hn, hx) == 0},
         {"rate_limit_slots", now->rate_limit_slots == next->rate_limit_slots},
         {"tls ticket_rotate", now->tls_ticket_rotate_ms == next->tls_ticket_rotate_ms},
+        {"error_log", strcmp(now->error_log ? now->error_log : "stderr",
+                             next->error_log ? next->error_log : "stderr") == 0},
+        {"error_log_level", strcmp(now->error_log_level ? now->error_log_level : "notice",
+                                   next->error_log_level ? next->error_log_level : "notice") == 0},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].same)
-            fprintf(stderr, "htd: reload: %s changed; it takes effect when htd restarts\n",
-                    checks[i].name);
+            errlog(ERRLOG_WARN, "htd: reload: %s changed; it takes effect when htd restarts",
+                   checks[i].name);
 }
 
 static int reload(htd_server *s, char *err, size_t errlen);
@@ -649,6 +670,8 @@ void htd_server_reopen_logs(htd_server *s)
     pthread_mutex_lock(&s->site_mu);
     log_reopen(s->site);
     pthread_mutex_unlock(&s->site_mu);
+    char err[512];
+    if (errlog_reopen(err, sizeof err) < 0) errlog(ERRLOG_ERROR, "htd: %s", err);
 }
 
 int htd_config_check(const char *file, char *err, size_t errlen)

@@ -976,3 +976,28 @@ def run_make(*args):
     built from is up to date, so only what ARGS add is made."""
     argv = ["make", "-C", REPO, "--no-print-directory", "BUILD=" + build_dir()] + list(args)
     return run_ok(argv, "make " + " ".join(args))
+
+
+# --------------------------------------------------------------------------
+# the error log
+
+# A line of htd's error log: the local time with milliseconds, the level,
+# what it is about (a connection, and its request's id) when there is
+# something, then the message.
+ERRLOG_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}) \[(error|warn|notice|info|debug)\] "
+                       r"(?:(#c\d+)(?: ([0-9a-f]{32}))? )?(.*)$")
+# The same prefix, capturing nothing: "^" + ERRLOG_PREFIX + "htd: ..." is a
+# regex for a message at the start of a line (re.M).
+ERRLOG_PREFIX = (r"(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3} \[(?:error|warn|notice|info|debug)\] "
+                 r"(?:#c\d+(?: [0-9a-f]{32})? )?)")
+
+
+def errlog_messages(text):
+    """The messages of the error log lines in text (htd's stderr, or an
+    error_log file), without their time, level and context."""
+    out = []
+    for l in text.split("\n"):
+        m = ERRLOG_RE.match(l)
+        if m:
+            out.append(m.group(5))
+    return out

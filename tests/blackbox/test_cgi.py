@@ -367,7 +367,8 @@ CGI_NAMES = {"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE",
              "PATH_TRANSLATED", "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT",
              "REMOTE_USER", "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT",
              "SERVER_PROTOCOL", "SERVER_SOFTWARE", "REQUEST_URI", "SCRIPT_FILENAME",
-             "DOCUMENT_ROOT", "REMOTE_PORT", "SERVER_ADDR", "PATH"}
+             "DOCUMENT_ROOT", "REMOTE_PORT", "SERVER_ADDR", "PATH",
+             "REQUEST_ID"}  # htd's: the id its logs give the request
 
 
 # --------------------------------------------------------------------------
@@ -890,7 +891,8 @@ def test_cgi_pipelined_requests_after_a_script_answered_in_order(ctx):
 # failures
 
 def wait_stderr(srv, line, what):
-    wait_until(lambda: ("\n" + srv.stderr()).find("\n" + line + "\n") >= 0, 5,
+    """Waits for an error log line on htd's stderr whose message is line."""
+    wait_until(lambda: line in harness.errlog_messages(srv.stderr()), 5,
                "%r on htd's stderr (%s); stderr: %r" % (line, what, srv.stderr()[-1000:]))
 
 

@@ -159,6 +159,8 @@ def test_pid_file_is_written_and_removed(ctx):
         pidf = d.p("htd.pid")
         srv = harness.Server([harness.HTD, "--listen", "127.0.0.1:0", "--root", d.p("www"),
                               "--pid-file", pidf])
+        # Written once the ports are open, just after the serving line.
+        wait_until(lambda: os.path.exists(pidf) and open(pidf).read(), what="the pid file")
         eq(open(pidf).read(), "%d\n" % srv.proc.pid, "the pid file")
         eq(srv.stop(), 0, "stopped")
         check(not os.path.exists(pidf), "removed at exit")
@@ -231,6 +233,8 @@ def test_the_config_files_user_pid_file_and_scripts_as_root_apply(ctx):
                 uids = [l.split()[1:] for l in f if l.startswith("Uid:")]
             eq(uids[0], [str(nobody)] * 4, "user = \"nobody\"; in the config")
             eq(get(srv, "/cgi-bin/id.sh").body, b"%d\n" % nobody, "the script runs as nobody")
+            wait_until(lambda: os.path.exists(d.p("htd.pid")) and open(d.p("htd.pid")).read(),
+                       what="the pid file")
             eq(open(d.p("htd.pid")).read(), "%d\n" % srv.proc.pid, "pid_file in the config")
         finally:
             srv.stop()

@@ -37,7 +37,10 @@ FILES = {"one/v.txt": b"version one\n", "one/404.html": b"<p>v2 404 page</p>\n",
 
 
 def wait_stderr(srv, pattern, since, timeout=5.0):
-    """Waits for a stderr line matching the regex pattern after offset since."""
+    """Waits for a stderr line matching the regex pattern after offset since
+    (a pattern anchored with ^ matches the message of an error log line)."""
+    if pattern.startswith("^"):
+        pattern = "^" + harness.ERRLOG_PREFIX + pattern[1:]
     rx = re.compile(pattern, re.M)
 
     def found():
@@ -259,7 +262,7 @@ def test_sighup_storm_under_load_fails_no_request(ctx):
             check(not any(t.is_alive() for t in threads), "a client thread hung")
             check(srv.alive(), "htd died during the storm; stderr %r" % srv.stderr()[-1500:])
             err = srv.stderr()[since:]
-            reloads = len(re.findall(r"^htd: reloaded ", err, re.M))
+            reloads = len(re.findall(r"^%shtd: reloaded " % harness.ERRLOG_PREFIX, err, re.M))
             check("reload failed" not in err, "a reload of a valid file failed: %r" % err[:1500])
             check(reloads >= sent // 2, "%d reloads reported for %d SIGHUPs: %r"
                   % (reloads, sent, err[:1500]))

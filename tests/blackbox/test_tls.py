@@ -422,7 +422,7 @@ def test_a_reload_with_a_bad_key_keeps_the_old_certificates(ctx):
             cd.write_conf(conf % (c["default"][0], c["b"][1]))
             since = len(srv.stderr())
             srv.send_signal(signal.SIGHUP)
-            m = harness.wait_until(lambda: re.search(r"^htd: reload failed: (.*)$",
+            m = harness.wait_until(lambda: re.search(r"^%shtd: reload failed: (.*)$" % harness.ERRLOG_PREFIX,
                                                      srv.stderr()[since:], re.M),
                                    what="the failed reload")
             check(re.match(r"^%s:2: .*does not match" % re.escape(cd.conf), m.group(1)),
