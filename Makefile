@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # htd - build, test, sanitize, fuzz. `make V=1` shows the commands.
 CC ?= cc
 CFLAGS ?= -O2 -g

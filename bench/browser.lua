@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- browser.lua - wrk script: GET the URL's path with the request head a desktop
 -- Chrome 131 sends over HTTP/1.1 for an image on a page of the same site,
 -- where it holds a few cookies: 14 header fields, about 700 bytes in all with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * floor.c - the kernel's floor for the keep-alive workloads: one epoll loop
  * that answers every read with a fixed 1 KiB response from memory, with no

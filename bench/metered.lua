@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- metered.lua - wrk script: GET the URL on keep-alive connections as a paying
 -- client of htd's metered paths (ChargeTo: ACCOUNT, Authorization: Bearer KEY)
 -- and count the answers: only 200 is a served request. Every other status is

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- mixed.lua - wrk script: GET the paths listed in PATHSFILE (one a line), in
 -- order and round again, keep-alive. bench/run writes the file: a sequence of
 -- a few thousand paths under /mix/, drawn with a fixed seed from a fixed mix of

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- pipeline.lua - wrk script: send DEPTH requests for the URL's path in one
 -- write and count each response. Usage: wrk -s pipeline.lua URL -- [DEPTH]
 -- (default 16). wrk counts every response, so Requests/sec is responses/s.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- queue.lua - wrk script: POST a 1 KiB body to a job queue, keep-alive, and
 -- count the answers: only 202 Accepted is an accepted job. Every other status
 -- is counted as an error, by status, and reported at the end, since wrk's own

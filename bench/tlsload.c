@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bench/tlsload.c - TLS handshakes per second, for bench/run's workloads 16
  * and 17.
  *

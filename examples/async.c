@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * async.c - a handler that answers from a thread of the program's own:
  * GET /slow?MS sleeps MS milliseconds (at most 5000) on one of the

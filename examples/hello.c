@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hello.c - htd embedded in a program of its own: /hello, /echo and /request
  * answered by the program's handlers, every other path served as static

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ownloop.c - htd inside a program's own event loop. The program's poll()
  * watches htd's descriptor beside two of its own: a timer that ticks every

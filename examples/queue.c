@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue.c - a job queue processed by the program's own handler: POST or PUT
  * under /resize/ is stored durably and answered 202 with a status monitor

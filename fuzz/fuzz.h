@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz.h - what the libFuzzer targets share: ENSURE, which aborts with the
  * invariant that broke, a hash of the input's first bytes from which a target

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_config.c - libFuzzer target for the config loader
  * (src/server/config.c, over libconfig): conf_open, conf_settings,

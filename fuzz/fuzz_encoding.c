@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_encoding.c - libFuzzer target for Accept-Encoding
  * (src/http/encoding.c).

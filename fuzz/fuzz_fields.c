@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_fields.c - libFuzzer target for the response-head and header-block
  * parser (src/http/fields.c).

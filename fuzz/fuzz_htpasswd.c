@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_htpasswd.c - libFuzzer target for the htpasswd loader and the Basic
  * credentials parser (src/modules/auth.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_listing.c - libFuzzer target for directory listings
  * (src/modules/listing.c): the HTML and JSON escaping of names an attacker

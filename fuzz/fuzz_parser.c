@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_parser.c - libFuzzer target for the request-head parser and the
  * chunked decoder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_path.c - libFuzzer target for request paths (src/http/path.c):
  * percent-decoding and normalisation, percent-encoding back, the prefix rule

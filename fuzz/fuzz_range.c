@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_range.c - libFuzzer target for the Range field (src/http/range.c).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # fuzz/run.sh - runs libFuzzer targets, a few at a time, and sums them up.
 #
 #   fuzz/run.sh SECONDS JOBS TARGET...

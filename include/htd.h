@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * htd.h - the public interface of htd, an HTTP/1.1 origin server library.
  *

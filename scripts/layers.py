@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """layers.py - the include graph of src/, checked against the layers.
 
 The layers, each of which may include only itself and the ones before it:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # screenshot-listing.sh - regenerates docs/listing.png, the picture of htd's
 # directory listing page (htd --list-dirs) that the documentation shows.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # setup.sh - installs what htd needs to build, test and fuzz on Debian 12.
 #
 # Idempotent: each package is checked with dpkg-query, and apt is touched only

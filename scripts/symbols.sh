@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # symbols.sh - the libraries export htd.h's functions and nothing else.
 #
 # The defined global symbols of each library given (a shared library's

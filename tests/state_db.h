@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* state_db.h - for the unit tests of the state database (the job store, the
  * ledger): a fresh SQLite job store in a directory of its own under /tmp,
  * and its removal. */

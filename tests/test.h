@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test.h - the unit tests' tiny harness: TEST(name) defines a test, CHECK
  * records a failure with its line and carries on, and RUN_TESTS() in main runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_accept.c - accept_prefers: the most specific matching range gives
  * each type its q, the first wins only with a strictly higher q, malformed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_access.c - access_parse and access_check: the accepted and refused
  * rule forms, IPv4, IPv6 and IPv4-mapped peers against CIDRs of every edge

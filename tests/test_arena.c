@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_arena.c - per-request memory: aligned pieces from the block, larger
  * ones from malloc, all gone at reset (ASan checks that nothing leaks). */
 #include <stdalign.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_auth.c - Basic authentication: parsing the Authorization field's
  * base64, loading htpasswd files made by the real tools (and refusing the

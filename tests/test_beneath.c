@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_beneath.c - htd_open_beneath: files and directories beneath the root
  * open, close-on-exec; "" is the root itself; "..", absolute paths and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_cidr.c - htd_cidr_parse over a length (no NUL needed, none allowed),
  * htd_cidr_key's families and htd_cidr_list_match. The forms accepted and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_config.c - a site built from a config file: each vhost keeps the
  * first of its names as written, which is what a handler is told it was

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_connlimit.c - the key a client address counts under: IPv4 whole,
  * IPv6 cut to its prefix.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_counters.c - counters.h: a block's slots added to and taken from,
  * the set's sums over the blocks that joined it, and a block leaving (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_cxx.cpp - htd.h from C++: it compiles as C++17, and every function it
  * declares links against build/libhtd.so with C linkage (a missing extern "C"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_date.c - htd_date_format against libc's gmtime_r as an oracle, and
  * htd_date_parse over the three forms RFC 9110 names and many malformed ones.

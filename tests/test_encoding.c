@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_encoding.c - Accept-Encoding: q-values, "*", identity refused by name
  * or by "*", x-gzip, malformed elements skipped, and the choice among the

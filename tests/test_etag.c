@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_etag.c - a file's entity-tag, and matching the lists of If-Match
  * (strong comparison) and If-None-Match (weak comparison), RFC 9110 8.8.3.

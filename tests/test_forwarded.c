@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_forwarded.c - htd_forwarded_client: the walk from the right over
  * trusted proxies, for X-Forwarded-For and for Forwarded (RFC 7239's grammar

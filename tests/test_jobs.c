@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_jobs.c - the job pool: every job's work runs on a pool thread,
  * then its done runs on the reaping thread, exactly once, none lost. */
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_json.c - json_escape: quotes, backslashes and control bytes escaped,
  * valid UTF-8 kept, ill-formed UTF-8 (overlong, surrogates, truncated, past

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_ledger_key.c - accounts' secret keys (ledger_key.h): their form,
  * their randomness, and their SHA-256 as the ledger keeps it. */
 #include "ledger_key.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_ledger_store.c - the ledger (ledger_store.h) over SQLite, on a job
  * store's database of its own under /tmp. */
 #include "ledger_store.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_listing.c - listings (listing_read, listing_next, listing_length)
  * and listing_wants_json: hostile names escaped in HTML and JSON,

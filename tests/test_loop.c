@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_loop.c - the reactor: watchers and their order, a watcher forgotten in
  * the middle of its batch, work for after the batch, timers with callbacks,
  * posts from another thread, per-loop slots. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_mime.c - htd_mime: the built-in table alone, /etc/mime.types, a small
  * file written here to pin down precedence and the file format, and how a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_module.c - a registry of modules: per-phase lists in the modules'
  * order, content_order's reordering, per-server state from init, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_path.c - htd_path_normalize: dot segments, every spelling of "..",
  * percent-decoding errors, the output capacity, and a comparison with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_proxyproto.c - htd_proxy_parse: v1 lines (TCP4, TCP6, UNKNOWN) and v2
  * headers (PROXY and LOCAL, every family byte, TLVs), byte-exact results,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_queue_store.c - the job store (queue_store.h) over SQLite, in a
  * database file of its own under /tmp. */
 #include "queue_store.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_queue_writer.c - the job store's writer thread: operations applied in
  * order, handed back on their loop after the commit, and grouped into few
  * commits when they come together. */

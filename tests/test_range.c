@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_range.c - htd_range_parse: the RFC 9110 examples, list syntax,
  * clipping, unsatisfiable and invalid fields, huge numbers and the limit on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_ratelimit.c - rate limits on a fake clock: the GCRA step (burst,
  * the rate, waits for delay mode), the shared table (keys apart, a flood of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_request.c - what a handler reads of its request (request.c), on
  * requests built from raw heads without a socket (req_from_head).

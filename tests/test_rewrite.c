@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_rewrite.c - rewrite_check and rewrite_expand: each variable, the
  * percent-encoding of substitutions (never a CR or LF in the output), the

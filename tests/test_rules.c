@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_rules.c - a request's Basic credentials, decoded once: the user the
  * client named kept in the request's arena, the password nowhere, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_server.c - the parts of htd.h that need no request: the version
  * macros agree with each other and with htd_version(), and htd_server_new

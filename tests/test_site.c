@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_site.c - choosing a virtual host by Host (exact, wildcard, default,
  * ports, case, trailing dot) and a rule by path (exact over regex over the

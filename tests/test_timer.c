@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_timer.c - timer lists: ordering, re-arming, disarming, next deadline. */
 #include "test.h"
 #include "timer.h"

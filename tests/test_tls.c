@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_tls.c - the TLS transport's pure parts and its contract: ticket keys
  * rotated with the previous one kept for one period; server names looked up

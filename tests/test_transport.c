@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_transport.c - plain TCP's transport over a socketpair (and, for
  * MSG_MORE, which only TCP heeds, over loopback TCP): reads and the end of

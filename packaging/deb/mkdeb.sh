@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # mkdeb.sh - makes htd's Debian packages from a staged `make install`.
 #
 #   packaging/deb/mkdeb.sh STAGE OUTDIR VERSION

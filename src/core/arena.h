@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * arena.h - memory for one request, dropped whole when it ends: a bump
  * allocator over the space its owner gives it (the rest of a pooled block),

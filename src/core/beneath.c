@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * beneath.c - the one openat2 call: every file htd serves, writes or runs is
  * opened through it, relative to a root or area it may not leave.

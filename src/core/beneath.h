@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * beneath.h - opening a file beneath a directory, never outside it.
  */

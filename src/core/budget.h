@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * budget.h - a worker's share of the memory budget (--memory-budget): the
  * bytes its requests hold in pooled blocks (read buffers, request objects,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * counters.h - counts a loop keeps of its own work, for monitoring, and the
  * set of a server's blocks of them, summed when someone asks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * date.c - HTTP dates (RFC 9110 section 5.6.7): formatting the Date and
  * Last-Modified values, and parsing If-Modified-Since and friends.

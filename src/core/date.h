@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * date.h - HTTP dates (RFC 9110 section 5.6.7).
  */

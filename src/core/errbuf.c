@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * errbuf.c - a failure's reason into the caller's buffer (see errbuf.h).
  */

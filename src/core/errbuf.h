@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * errbuf.h - reporting a failure as a sentence in the caller's buffer, the
  * convention of every function here that parses what people write (config

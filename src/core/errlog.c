@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * errlog.c - the error log (errlog.h). Its state is the process's, like
  * standard error, which it replaces: the descriptor lines go to and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * errlog.h - the error log: what goes wrong (and, at lower levels, what
  * happens) while htd serves, one line each, to standard error or a file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs.c - the thread pool; see jobs.h. One mutex and condition variable
  * guard the shared queue; finished jobs go back to their loop as posts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs.h - a small pool of threads for work an event loop must never wait
  * on: what may block on the disk (the store's writes, fsync, rename,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * json.c - JSON string escaping (json.h). The output is always valid JSON
  * and valid UTF-8, whatever the input: bytes that are not well-formed UTF-8

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * json.h - text made safe inside a JSON string: for what htd writes as JSON
  * (a job's monitor, a 402's offer, a directory listing, an access log line)

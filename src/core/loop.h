@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * loop.h - the reactor: one per worker thread, over epoll. It knows nothing
  * of what it serves.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pool.c - pooled blocks of memory (see pool.h). A free block holds the
  * link to the next one in its first bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pool.h - pooled blocks of memory: a free list of equal-sized blocks, one
  * per loop and size, so that buffers taken and given back per request cost

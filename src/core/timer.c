@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * timer.c - timeouts by lists of equal duration; see timer.h for why a list
  * per duration stays sorted without any sorting.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls.c - TLS over OpenSSL 3 as a transport (see tls.h, transport.h).
  *

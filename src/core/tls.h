@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls.h - TLS over OpenSSL 3, the second transport (transport.h): a
  * connection's session, driven by the same reads and writes as plain TCP;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * token.h - random text for ids and secrets: bytes from the kernel's
  * generator (getrandom) written as unpadded base64url (RFC 4648 section 5),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * transport.c - plain TCP, the first transport (see transport.h): each
  * function is the one system call a connection made before there were

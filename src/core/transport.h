@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * transport.h - how a connection's bytes cross its socket: read, vectored
  * write, sendfile, shutdown and close through a table of functions, so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * accept.c - the Accept field (RFC 9110 section 12.5.1): which of two media
  * types a client prefers (accept.h).

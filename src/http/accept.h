@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * accept.h - the Accept field: which of two media types a client prefers,
  * for what can answer in either (a directory listing's HTML or JSON, the

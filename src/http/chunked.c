@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * chunked.c - decoder for the chunked transfer coding of a request body
  * (RFC 9112 7.1). A state machine moved on by each byte of the framing; the

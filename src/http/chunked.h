@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * chunked.h - incremental decoder for the chunked transfer coding of a request
  * body (RFC 9112 section 7.1). Pure and byte-driven: it can be fed any split of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cidr.c - parsing CIDR ranges once, at configuration load, and matching
  * addresses against them on every request.

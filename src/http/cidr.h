@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cidr.h - IP addresses against CIDR ranges: the one matcher behind access
  * rules (src/modules/access.c) and trusted proxies (forwarded.c). Pure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connection.h - a client connection's fields, apart from the state machine
  * that drives it (conn.h, conn.c), so that what writes into a connection (its

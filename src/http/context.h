@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * context.h - what serving a request sees of its server and of the worker
  * thread it runs on.

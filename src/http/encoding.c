@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * encoding.c - Accept-Encoding. A list of codings, each with an optional
  * weight: "gzip;q=0.8, br, *;q=0". Parsed without allocating; pure.

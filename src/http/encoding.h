@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * encoding.h - content codings: which of identity, gzip and br a client
  * takes, from its Accept-Encoding field (RFC 9110 section 12.5.3).

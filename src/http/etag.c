@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * etag.c - entity-tags: a file's, and matching a list of them.
  */

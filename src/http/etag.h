@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * etag.h - entity-tags (RFC 9110 section 8.8.3): a file's, and matching
  * the lists of If-Match and If-None-Match (section 13.1).

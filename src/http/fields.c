@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fields.c - the syntax of header fields, shared by the request parser
  * (parser.c), the parser of response heads and header blocks at the end of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fields.h - the syntax of HTTP header fields (RFC 9110 section 5, RFC 9112
  * section 5), shared by every parser of a head: which bytes a token or a field

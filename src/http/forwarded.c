@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * forwarded.c - the client's address from Forwarded (RFC 7239) or
  * X-Forwarded-For, believing only the trusted proxies at the list's right end.

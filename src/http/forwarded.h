@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * forwarded.h - the client's address behind trusted proxies, from the
  * Forwarded field (RFC 7239) or X-Forwarded-For. Pure: no I/O, no allocation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * module.c - a server's registry of modules (see module.h): the list, and
  * per phase the functions a request is asked through.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * outq.c - a connection's out queue: the responses being sent, in order,
  * in one pooled block (see outq.h). Bytes are copied into the block's data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * outq.h - a connection's out queue: responses being sent, in order, as
  * segments of memory and file ranges in one pooled block, with a mark where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * parser.c - the HTTP/1.x request-head parser (RFC 9112, RFC 9110).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * parser.h - the HTTP/1.x request-head parser. Pure: it does no I/O and keeps
  * no state but a resume offset, so it can be unit-tested and fuzzed alone.

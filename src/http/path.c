@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * path.c - percent-decoding and normalising a request path, the one gate
  * between a request-target and the file system.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * path.h - turning a request-target's path into a safe relative file path,
  * encoding a path back into a URI, and matching a path against a prefix.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxyproto.c - the PROXY protocol preamble, versions 1 (a text line) and 2
  * (binary), as HAProxy's proxy-protocol.txt defines them.

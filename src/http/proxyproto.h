@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxyproto.h - the PROXY protocol preamble (versions 1 and 2, as HAProxy,
  * AWS NLB and nginx send it) that a proxy puts before a connection's first

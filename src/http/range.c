@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * range.c - parsing a Range field of byte ranges (RFC 9110 section 14.1.2)
  * against the size of the representation it asks about.

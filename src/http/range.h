@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * range.h - the Range request header for byte ranges (RFC 9110 section 14).
  */

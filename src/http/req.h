@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * req.h - the request object: one per request, owned by its connection from
  * the moment its head is parsed until its response is wholly queued (then

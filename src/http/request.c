@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * request.c - the handler's side of the public API: reading the request and
  * answering it. A handler runs inside its worker with the request object

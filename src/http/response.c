@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * response.c - writing response heads into a connection's out queue, and
  * the bodies that generators make after them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * response.h - response heads, and the bodies that generators make. One
  * function writes every head htd sends, so that the status line, Date,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * site.c - choosing a request's virtual host and rule; a site's references.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * site.h - what a reload replaces: the virtual hosts, their roots, rules,
  * realms, error pages and access logs, built from a config file (config.c)

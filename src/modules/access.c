@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * access.c - "allow" / "deny" rules over client addresses, parsed once at
  * configuration load and checked on every request.

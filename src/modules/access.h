@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * access.h - allowing or denying a request by its client's address, with an
  * ordered list of "allow X" / "deny X" rules as in nginx.

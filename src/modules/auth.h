@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * auth.h - HTTP Basic authentication (RFC 7617): the users of an htpasswd
  * file, the Authorization field's credentials, slow password checks, and a

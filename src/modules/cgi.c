@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cgi.c - CGI/1.1 scripts (RFC 3875).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cgi.h - CGI/1.1 scripts (RFC 3875), run without ever blocking a loop.
  */

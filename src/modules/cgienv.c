@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cgienv.c - a CGI program's environment and its start (cgienv.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cgienv.h - what running a program as a CGI script (RFC 3875) takes,
  * whoever runs it: the scripts of a request (cgi.c) and the commands of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * charge.c - metered paths (402 Payment Required): a module of the access
  * phase, with a header filter and a hook at the end of the request.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * charge.h - metered paths (402 Payment Required): charge.c.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connlimit.c - connections per client address (see connlimit.h).
  */

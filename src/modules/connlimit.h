@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connlimit.h - connections per client address (max_conns_per_ip), as
  * nginx's limit_conn keyed by $binary_remote_addr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav.c - WebDAV on the writable areas; see dav.h.
  *

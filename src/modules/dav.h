@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav.h - WebDAV (RFC 4918, classes 1 and 2) on the writable areas, when
  * webdav is set: OPTIONS says DAV, PROPFIND and PROPPATCH read and write

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_fs.c - WebDAV's tree operations on a writable area; see dav_fs.h.
  *

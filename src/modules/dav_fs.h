@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_fs.h - what WebDAV does to the files of a writable area: making a
  * collection, and deleting, copying and moving whole trees, each as atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_lock.c - WebDAV's lock table and If header; see dav_lock.h.
  *

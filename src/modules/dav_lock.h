@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_lock.h - WebDAV's write locks (RFC 4918 sections 6 and 7) and the If
  * header (10.4) that submits their tokens.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_props.c - dead properties in SQLite; see dav_props.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_props.h - WebDAV's dead properties and locks, kept in the state database
  * (statedb.h) so that a PROPPATCH is one transaction on the disk with the

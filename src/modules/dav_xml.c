@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_xml.c - WebDAV's XML through libxml2; see dav_xml.h.
  *

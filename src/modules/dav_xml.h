@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dav_xml.h - the XML of WebDAV (RFC 4918), read and written with libxml2:
  * the bodies of PROPFIND and PROPPATCH, and the 207 Multi-Status answers.

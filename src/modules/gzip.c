@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * gzip.c - the gzip body filter: a response's body compressed through zlib
  * as its generator makes it (module.h). For now only static files get it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * gzip.h - compressing response bodies on the fly (--gzip): the gzip filter.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * https.c - HTTPS's rules for a request (see https.h), in the access phase,
  * once the rules module has chosen the vhost by Host.

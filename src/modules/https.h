@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * https.h - what a site asks of its HTTPS: a request over TLS must name the
  * host its handshake named (else 421 Misdirected Request), and gets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_key.c - accounts' secret keys: made from the kernel's randomness,
  * kept as SHA-256 (see ledger_key.h).

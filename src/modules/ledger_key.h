@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_key.h - an account's secret key (ledger_store.h): made once, shown
  * once, and kept only as its SHA-256, so that the database never holds a

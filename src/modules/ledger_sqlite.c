@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_sqlite.c - the ledger in SQLite (see ledger_store.h), in the job
  * store's database and on its connection, so that the writer thread's one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_store.h - where metered paths (402 Payment Required) keep their
  * accounts: one small interface, as the job store's (queue_store.h), so that

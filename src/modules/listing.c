@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * listing.c - directory listings: an HTML page for people, JSON for
  * programs, and the Accept field that chooses between them.

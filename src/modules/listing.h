@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * listing.h - directory listings, as an HTML page or as JSON. Reading
  * stats every entry of the directory, so it runs on a worker thread, never

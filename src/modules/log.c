@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log.c - access logs. A format is a list of literal pieces and variables,
  * compiled at load so that a line costs one pass over it. Lines collect in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log.h - access logs: a format compiled once from an nginx-style template
  * ("combined", "common" or "$remote_addr ... $status ..."), lines buffered

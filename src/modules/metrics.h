@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * metrics.h - the status endpoint: a rule with `metrics = true;` answers
  * GET and HEAD with the server's counts, in the Prometheus text format, or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * mime.h - Content-Type by file name extension, from /etc/mime.types with a
  * built-in table of the common web types as a fallback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxy.c - the reverse proxy, as a content module: a request under a
  * scope with `proxy` goes to a server of that upstream group, and its

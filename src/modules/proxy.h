@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxy.h - the reverse proxy: requests under a scope with `proxy` go to
  * an upstream group's servers (site.h upstream), their responses come back

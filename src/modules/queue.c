@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue.c - job queues (202 Accepted) as a module of the content phase.
  *

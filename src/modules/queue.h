@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue.h - job queues (202 Accepted): the module that stores POSTs and PUTs
  * under a queue's prefix as jobs, answers 202 with a status monitor, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_run.c - the queues' processor threads: each leases the oldest
  * ready job of its queue through the writer, runs it, and records the

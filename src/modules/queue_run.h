@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_run.h - the queues at run time, shared by the module that takes
  * requests (queue.c) and the processor threads that run the jobs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_sqlite.c - the job store in SQLite (see queue_store.h): one database
  * file, WAL mode and synchronous=FULL, so a commit is on the disk when it

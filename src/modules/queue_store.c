@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_store.c - what every job store shares: job ids, state names, and
  * freeing a job read back (see queue_store.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_store.h - where the job queues (202 Accepted) keep their jobs: one
  * small interface, so that a backend other than SQLite (PostgreSQL, later)

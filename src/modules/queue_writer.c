@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_writer.c - the job store's writer thread with group commit (see
  * queue_writer.h). One mutex and condition variable guard the waiting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * queue_writer.h - the one thread that uses a job store, so that no event
  * loop ever waits on the database or the disk.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ratelimit.c - request rate limits (see ratelimit.h): the GCRA step, the
  * server's lock-free table of buckets, and the two access-phase entries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ratelimit.h - request rate limits per vhost or rule (rate_limit), keyed by
  * the client's address, a request header or the user a realm accepted, as

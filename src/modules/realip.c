@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * realip.c - the client's address behind trusted proxies (see realip.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * realip.h - the client's address behind trusted proxies: a request whose
  * peer is in trusted_proxies has its client (hr->client) taken from

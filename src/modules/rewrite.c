@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rewrite.c - checking redirect templates at load and expanding them into a
  * Location value per request.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rewrite.h - redirect targets: templates with $-variables, checked once at
  * configuration load and expanded into a Location value per request.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * routes.c - the embedder's handlers (htd_server_handle_phase) as a
  * module: in each of the access and content phases, the handlers of that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rules.c - a request's virtual host and rule, and what they decide before
  * any handler or file: access by client address (403), Basic authentication

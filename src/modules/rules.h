@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rules.h - what the config says about a request before anything serves it:
  * its virtual host, its rule, access (403), Basic authentication (401) and

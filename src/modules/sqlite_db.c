@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sqlite_db.c - statement helpers of the SQLite backends (sqlite_db.h).
  */

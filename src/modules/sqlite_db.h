@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sqlite_db.h - what the SQLite backends of the server's durable state (the
  * job store, queue_sqlite.c; the ledger, ledger_sqlite.c) share: one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * statedb.c - the server's state database and its writer (statedb.h).
  */

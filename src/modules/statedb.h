@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * statedb.h - the server's durable state: one database (state_db, SQLite)
  * and the one writer thread over it (queue_writer.h), shared by the modules

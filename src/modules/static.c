@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * static.c - files from the document root: GET, HEAD and OPTIONS, with
  * index.html, validators (RFC 9110 section 13), and byte ranges (section 14).

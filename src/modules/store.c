@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * store.c - PUT, POST and DELETE in the writable areas; see store.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * store.h - the writable document store: PUT, POST and DELETE under the
  * writable areas of the document tree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * builtin.c - the modules a server is made of, in their order, and the
  * content phase's order as content_order sets it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config.c - the config file (libconfig syntax) onto an htd_config and a
  * site.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config.h - reading a config file: its top-level settings onto an
  * htd_config (where no flag has set them), and a site of virtual hosts and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * instance.h - a server's fields (struct htd_server): what requests see of
  * it (server_ctx), its config file, listening sockets, workers, current site

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs_cli.c - `htd jobs`: the job queues' database from the command line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs_cli.h - `htd jobs`: the job queues' database from the command line
  * (list, show, retry, cancel, purge), usable while htd runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_cli.c - `htd ledger`: the accounts of metered paths (402 Payment
  * Required) from the command line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ledger_cli.h - `htd ledger`: the accounts of metered paths in the state
  * database from the command line (create, credit, debit, balance, history,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * listen.c - listening addresses: "HOST:PORT" parsed and resolved, probed
  * once alone, then one SO_REUSEPORT socket per worker thread; or sockets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * main.c - the htd program: command-line flags onto an htd_config, signals
  * onto the server (SIGTERM and SIGINT stop, SIGHUP reloads the config,

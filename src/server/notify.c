@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * notify.c - the service manager's notification protocol (sd_notify(3)):
  * each state is one datagram of "KEY=VALUE" lines to the AF_UNIX socket

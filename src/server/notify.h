@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * notify.h - telling a service manager (systemd) how the server is doing,
  * by its notification protocol, without libsystemd.

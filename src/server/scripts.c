@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * scripts.c - whether a server runs programs of its site's (CGI scripts,
  * queue commands): what a program that runs it as root asks before it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * server.c - creating, running and stopping a server: configuration defaults,
  * the document root, the listening sockets, and one loop per worker thread.

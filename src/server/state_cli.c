@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * state_cli.c - what `htd jobs` and `htd ledger` share (see state_cli.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * state_cli.h - what the commands on the state database (`htd jobs`,
  * `htd ledger`) share: the command line (options before or after the

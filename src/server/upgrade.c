@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * upgrade.c - handing the listening sockets to a new program without
  * refusing or cutting a connection (nginx's binary upgrade on SIGUSR2).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * upgrade.h - starting a new program that takes over the listening sockets,
  * and, in that program, telling the old one that it serves.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * worker.c - one worker thread over its reactor (loop.h): accept, the
  * connection timer lists, the cached dates, the site it serves, and the

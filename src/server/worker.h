@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * worker.h - one worker thread over its reactor: its listening sockets,
  * the site it serves, its turns and its graceful stop. What requests see of

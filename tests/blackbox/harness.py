@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Shared harness for htd's black-box tests.
 
 It writes a document root of fixtures, starts the real `htd` binary on an

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Runs htd's black-box tests against the real binary.
 
     python3 tests/blackbox/run.py --htd build/htd --examples build/examples [-k SUBSTRING]

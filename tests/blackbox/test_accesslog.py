@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """--access-log FILE: one Combined Log Format line per request, written out
 by the time a SIGTERM stop completes, with quotes in Referer and User-Agent
 escaped as \\"."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The async example (examples/async.c): a handler that returns HTD_AGAIN and
 answers later from one of the program's threads through htd_req_resume.
 GET /slow?MS sleeps MS ms on a program thread, after an access check made

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Basic authentication from htpasswd files made by the real tools at test
 time: bcrypt (htpasswd -B), sha512-crypt (-5), sha256-crypt (-2) and yescrypt
 (mkpasswd). For each: 401 with the exact WWW-Authenticate without, with wrong

@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The Makefile as a packager uses it: every compile takes CPPFLAGS and
 CFLAGS, every link LDFLAGS (Debian's hardening flags), and -Werror, there
 for development builds, goes with WERROR=. Checked on `make -n` into an
 empty build directory, so nothing is built."""
 
+import os
 import re
 import shutil
 import tempfile
@@ -36,3 +38,25 @@ def test_every_compile_and_link_takes_the_packagers_flags(ctx):
         check(" -Werror " in p.stdout.decode(), "a development build without -Werror")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_every_source_file_says_its_license(ctx):
+    """An SPDX line in the first lines of every file of code the repository
+    keeps (C, C++, Python, shell, Lua, the Makefile), as LICENSE says."""
+    import subprocess
+    if not os.path.isdir(os.path.join(REPO, ".git")):
+        raise harness.Skip("not a git checkout")
+    files = subprocess.check_output(["git", "-C", REPO, "ls-files"], text=True).split("\n")
+    code = re.compile(r"\.(c|h|cc|cpp|py|sh|lua)$|(^|/)(Makefile|bench/run|\.ci/run|"
+                      r"postinst|postrm|prerm)$")
+    missing = []
+    for f in files:
+        if not f or "corpus" in f or not code.search(f):
+            continue
+        with open(os.path.join(REPO, f), encoding="utf-8", errors="replace") as fh:
+            head = "".join(fh.readline() for _ in range(3))
+        if "SPDX-License-Identifier: BSD-2-Clause" not in head:
+            missing.append(f)
+    check(not missing, "files without an SPDX line: %r" % missing[:20])
+    with open(os.path.join(REPO, "LICENSE")) as f:
+        check(f.readline().startswith("BSD 2-Clause"), "LICENSE is the BSD 2-Clause license")

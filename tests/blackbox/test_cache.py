@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The open-file cache stays correct when files change: every response after a
 change (write, replace by rename, delete, create, chmod, symlink retarget,
 to a dotfile too) shows the new state, on every worker thread, even right after the old state

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """CGI/1.1 scripts (RFC 3875) under --cgi prefixes, with small shell and
 Python scripts written into a temporary docroot under cgi-bin/: every
 meta-variable of section 4.1 checked exactly (and httpoxy: no HTTP_PROXY, no

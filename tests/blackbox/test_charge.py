@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Metered paths (402 Payment Required): 402 without ChargeTo, for an
 unknown account and for too little credit, each with its PAYMENT-REQUIRED
 header decoded and checked; 401 for a wrong key; 200 with the Charge header

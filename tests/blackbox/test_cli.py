@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The command line: --help, --version, the serving line, bad flags, a missing
 root and an address in use (one line on stderr, exit 2), and the defaults
 (serve the current directory)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Content codings of static files: precompressed FILE.gz and FILE.br chosen
 by Accept-Encoding with q-values, identity when they are refused or absent,
 406 only when identity is refused and nothing else fits, Vary and validators

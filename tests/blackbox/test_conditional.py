@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Validators and conditional requests (RFC 9110 section 13): Last-Modified,
 strong ETag, If-None-Match / If-Modified-Since -> 304, If-Match /
 If-Unmodified-Since -> 412, and the precedence between them."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The config file (--config, --check-config): a good file says
 "configuration ok"; each bad one is refused with exit 2 and one stderr line
 naming FILE:LINE (syntax, unknown keys, rule shapes, regexes, addresses,

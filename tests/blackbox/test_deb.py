@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`make deb`: the Debian packages htd, libhtd0 and libhtd-dev.
 
 The packages are made once for this module by `make deb` in the build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The error log: every line has the local time with milliseconds, the
 level in brackets, the connection and request id when it is about one, then
 the message; to stderr by default, or to error_log (--error-log), keeping

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The embedding example (examples/hello.c): its own handlers for /hello,
 /echo and /request, and static files from ROOT for every other path."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`make install` and `make uninstall` as a packager and an embedder use them.
 
 The build htd was made in is installed with DESTDIR into a temporary

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`htd jobs`: the state database from the command line. Each test fills a
 database of its own with Python's sqlite3 (the schema is queue_sqlite.c's)
 with jobs in every state over two queues, then: list (all, --queue, --state,

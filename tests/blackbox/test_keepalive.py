@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Connections: keep-alive over 100 requests, pipelining, HTTP/1.0 and 0.9,
 Connection: close, trickled requests, request bodies nobody wants (read and
 discarded), smuggling attempts (CL+TE, two TE values) and Expect: 100-continue."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`htd ledger`: the accounts of metered paths from the command line. Each
 test has a state database of its own, made by htd (started once on a queue
 and stopped), then: create (the key's form, printed once, kept only as its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Graceful stop: SIGTERM with a download in flight lets it finish intact and
 exits 0; idle keep-alive connections are closed by the stop; new connections
 are refused once it completes; SIGINT stops with 0 too."""

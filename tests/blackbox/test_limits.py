@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Running out of file descriptors: htd stops accepting for a moment instead of
 spinning on a listener it cannot accept from, serves the connections it has,
 and takes the waiting ones once descriptors are free again."""

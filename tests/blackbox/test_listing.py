@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Directory listings (--list-dirs): off by default (403); an HTML page with
 hostile file names escaped; the same listing as JSON when the client asks
 for it; dotfiles hidden, and symlinks that lead to them neither listed nor

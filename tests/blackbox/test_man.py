@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The manual pages, htd(8) and htd.conf(5), made by `make man` from
 docs/*.scd: each renders with `man -l` without a warning, and between them
 they name every flag in main.c's option table and every setting in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The status endpoint (a rule's `metrics = true;`): responses counted exactly
 by vhost and status class over several workers, the duration histogram's
 buckets cumulative with _count the responses, the JSON form (Accept:

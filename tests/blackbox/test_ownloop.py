@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The own-loop example (examples/ownloop.c): htd driven by the program's own
 poll() loop through htd_server_start, htd_server_fd, htd_server_timeout and
 htd_server_run_once. Its /status handler reports the program's timer ticks

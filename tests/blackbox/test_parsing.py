@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Strict request parsing (RFC 9112): every malformed request line or header
 gets 400 with Connection: close and the connection closed after; unknown or
 lowercase methods get 501; versions 505 or accepted; limits 414 and 431."""

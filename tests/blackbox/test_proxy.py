@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Client addresses behind a proxy or load balancer: PROXY protocol v1 and v2
 on a listener marked proxy_protocol, and X-Forwarded-For or Forwarded taken
 from trusted proxies only. The address found feeds the access log, an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Job queues (202 Accepted): POST and PUT under a queue's prefix stored in
 SQLite and answered 202 with Location and JSON; the status monitor's JSON
 through queued, running and done; the result's body, status and type; retries

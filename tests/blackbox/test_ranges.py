@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Byte ranges (RFC 9110 section 14): 206 with Content-Range for single,
 suffix, open-ended and clipped ranges; multipart/byteranges for several;
 If-Range; invalid Range ignored; 416 with Content-Range: bytes */LEN.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Request rate limits (rate_limit): 429 with Retry-After past rate + burst
 and allowed again after waiting, exactly `burst` extra requests at once,
 delay mode (each request no earlier than its turn, beyond the burst 429),

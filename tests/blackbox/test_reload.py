@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Signals with a config file: SIGHUP reloads it (a new redirect, a new vhost,
 a changed htpasswd file take effect; a bad file keeps the old configuration
 serving and says "reload failed: FILE:LINE"; start-only settings are kept;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The reverse proxy (upstreams, `proxy = "NAME"`, --proxy): small upstream
 servers the tests start, which can misbehave on command (by path): GET,
 HEAD, POST and PUT round trips byte-exact (8 MiB both ways, chunked and

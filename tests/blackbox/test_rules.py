@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Rules: redirects (301/302/303/307/308, captures, $variables, the query kept
 or dropped, Location byte-exact, captures percent-encoded so that no request
 can put a CR or LF into a response head); precedence (exact, then the first

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Static files: Content-Type by extension, index files, the 301 to the
 slash form, dotfiles, symlinks, unreadable files, 404s, traversal attempts in
 several encodings, methods (405/OPTIONS), and an 8 MiB file byte-exact."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """One representative request for every status code htd's core answers with:
 200 204 206 301 304 400 403 404 405 412 414 416 431 501 505, with the headers
 that every response carries."""

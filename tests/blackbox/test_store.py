@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The document store (--writable): PUT 201/204 with Location, POST naming the
 document, DELETE 204/404/409, 405 outside the writable areas, 409 for a file
 in the way, 412 for If-Match and If-None-Match: *, 413 declared and chunked,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """systemd: the notification protocol on a test NOTIFY_SOCKET (READY=1 with
 STATUS= once serving, RELOADING=1 with MONOTONIC_USEC= then READY=1 around
 SIGHUP, STOPPING=1 on SIGTERM, the periodic STATUS= with the connection

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Timeouts and limits, with short values set by flags: a head that never
 completes gets 408 and a close; an idle keep-alive connection is closed; a
 body that stops arriving ends the connection; a client that stops reading is

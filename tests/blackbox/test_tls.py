@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """HTTPS (TLS through OpenSSL): handshakes with TLS 1.2 and 1.3 and none
 with 1.0 or 1.1, SNI choosing each vhost's certificate and 421 for a Host
 that disagrees with it, ALPN, session tickets resumed, certificates swapped

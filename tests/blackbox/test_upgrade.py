@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Upgrade without dropping a connection (SIGUSR2): the running htd starts
 the program at its path again, hands it the listening sockets, and stops
 gracefully once the new one serves. Clients making new connections in a

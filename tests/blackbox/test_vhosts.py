@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Virtual hosts: the Host header (or an absolute-form target's authority)
 picks a vhost by exact name (any case, with a port, with a trailing dot),
 else by the longest wildcard (one or more labels deep, never the bare

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """WebDAV on the writable areas (webdav = true): litmus's five suites, PROPFIND's
 live properties agreeing with GET, Depth and its limit, listings that hide
 dotfiles and temporary trees, dead properties that survive a restart, COPY

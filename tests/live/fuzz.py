@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A live fuzzer: mutated, valid-looking traffic against a running htd.
 
     python3 tests/live/fuzz.py --htd build-asan/htd --seconds 30 [--seed S] [--conns K]

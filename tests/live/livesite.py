@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The site the live tools (fuzz.py, soak.py) run htd on, with every feature on.
 
 A temporary config directory (harness.ConfDir) holding:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A soak run: steady, mixed traffic against htd for a number of minutes.
 
     python3 tests/live/soak.py --htd build-asan/htd --minutes 10 [--interval 5]
