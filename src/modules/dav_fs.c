@@ -2,7 +2,8 @@
 /*
  * dav_fs.c - WebDAV's tree operations on a writable area; see dav_fs.h.
  *
- * Each change becomes visible in one rename, fsynced with its directory:
+ * Each change becomes visible in one rename, fsynced with its directory
+ * (a copy's documents and folders are synced in one syncfs before it):
  * a copy is built under a temporary name beside its destination and
  * renamed into place (exchanged with what it replaces), a delete renames
  * the tree aside before removing it, and a move is a rename. A crash
@@ -167,7 +168,6 @@ static int copy_file(int sfd, const char *sname, int dfd, const char *dname)
         free(buf);
         break;
     }
-    if (rc == 0 && fsync(out) < 0) rc = neg();
     close(in);
     close(out);
     return rc;
@@ -206,7 +206,6 @@ static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int t
         rc = copy_at(dirfd(dir), de->d_name, d, de->d_name, 1);
     }
     closedir(dir);
-    if (rc == 0 && fsync(d) < 0) rc = neg();
     close(d);
     return rc;
 }
@@ -236,6 +235,9 @@ int davfs_copy(int from_area, const char *from, int to_area, const char *to, int
     }
     int rc = tmp_name(tmp, sizeof tmp);
     if (rc == 0) rc = copy_at(sfd, sleaf, dfd, tmp, tree);
+    /* Everything the copy wrote, on the disk in one call rather than an
+     * fsync per document and folder, before it is renamed into place. */
+    if (rc == 0 && syncfs(dfd) < 0) rc = neg();
     if (rc == 0) rc = place(dfd, tmp, dleaf, overwrite);
     if (rc < 0)
         remove_at(dfd, tmp);
