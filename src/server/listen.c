@@ -196,9 +196,11 @@ static void defer_accept(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 }
 
-int listen_activated(void)
+int listen_activated(char *names, size_t cap)
 {
-    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS"),
+               *fdnames = getenv("LISTEN_FDNAMES");
+    names[0] = 0;
     if (!pid || !fds) return 0;
     char *end;
     errno = 0;
@@ -206,6 +208,7 @@ int listen_activated(void)
     if (errno || *end || p != (long)getpid()) return 0; /* meant for another process */
     long n = strtol(fds, &end, 10);
     if (errno || *end || n <= 0 || n > 1024) return 0;
+    if (fdnames) snprintf(names, cap, "%s", fdnames);
     /* Taken: neither a script nor a program started from here may think
      * they are its own. */
     unsetenv("LISTEN_PID");
@@ -253,4 +256,22 @@ int listen_same_port(const listen_addr *a, const listen_addr *b)
     in_port_t pa = a->ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port;
     in_port_t pb = b->ss.ss_family == AF_INET ? b4->sin_port : b6->sin6_port;
     return pa == pb;
+}
+
+static const char *const option_names[] = {"http", "https", "http+proxy", "https+proxy"};
+
+int listen_options_of_name(const char *name, size_t len, listen_addr *a)
+{
+    for (int i = 0; i < 4; i++)
+        if (strlen(option_names[i]) == len && memcmp(option_names[i], name, len) == 0) {
+            a->tls = i & 1;
+            a->proxy_protocol = i >> 1;
+            return 0;
+        }
+    return -1;
+}
+
+const char *listen_name_of_options(const listen_addr *a)
+{
+    return option_names[(a->tls ? 1 : 0) | (a->proxy_protocol ? 2 : 0)];
 }

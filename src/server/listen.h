@@ -33,8 +33,16 @@ int listen_probe(listen_addr *a, int *keep, char *err, size_t errlen);
 int listen_socket(listen_addr *a, int reuseport, char *err, size_t errlen);
 /* How many listening sockets a service manager passed, from descriptor 3
  * on ($LISTEN_FDS, when $LISTEN_PID is this process; sd_listen_fds(3)),
- * or 0; the variables are removed from the environment. */
-int listen_activated(void);
+ * or 0; their names ($LISTEN_FDNAMES, colon-separated) into names[0..cap)
+ * ("" when none). The variables are removed from the environment. */
+int listen_activated(char *names, size_t cap);
+/* The options a socket's name gives: "http", "https", "http+proxy" or
+ * "https+proxy" (an upgrade names them so; a unit may with
+ * FileDescriptorName=). 0 with a's tls and proxy_protocol set, or -1 for
+ * another name. */
+int listen_options_of_name(const char *name, size_t len, listen_addr *a);
+/* The name that says a's options. */
+const char *listen_name_of_options(const listen_addr *a);
 /* Takes the inherited socket fd as a listener: checks it is a listening
  * TCP socket, makes it nonblocking and close-on-exec, and names a after its
  * address (options 0). -1 with a reason. */

@@ -97,7 +97,8 @@ static int tls_check(const htd_server *s, const site *st, char *err, size_t errl
 
 /* Socket activation: the sockets from descriptor 3 on are the listeners,
  * and nothing is bound. A listener takes the options (tls, proxy_protocol)
- * of the first configured listen address with its port.
+ * its name gives ($LISTEN_FDNAMES: "https", ...), else those of the first
+ * configured listen address with its port.
  *
  * From an upgrade (upgrade.h), they are the old server's: one per worker
  * and address, each with its own queue of connections (SO_REUSEPORT). When
@@ -107,7 +108,7 @@ static int tls_check(const htd_server *s, const site *st, char *err, size_t errl
  * by a duplicate of its own (which its stop may close without touching the
  * others'), with EPOLLEXCLUSIVE so that a connection wakes one worker
  * rather than all. */
-static int adopt_listeners(htd_server *s, char *err, size_t errlen)
+static int adopt_listeners(htd_server *s, const char *names, char *err, size_t errlen)
 {
     const htd_config *cfg = &s->ctx.cfg;
     size_t n = s->naddrs, T = (size_t)s->nthreads;
@@ -116,7 +117,11 @@ static int adopt_listeners(htd_server *s, char *err, size_t errlen)
         int fd = 3 + (int)i;
         if (listen_adopt(fd, a, err, errlen) < 0) return -1;
         s->lfds[i] = fd;
-        for (size_t k = 0; k < cfg->nlisten; k++) {
+        /* Its name says its options (an upgrade's, FileDescriptorName=). */
+        size_t len = strcspn(names, ":");
+        int named = listen_options_of_name(names, len, a) == 0;
+        names += len + (names[len] == ':');
+        for (size_t k = 0; !named && k < cfg->nlisten; k++) {
             listen_addr c;
             char why[256];
             if (listen_parse(cfg->listen[k], &c, why, sizeof why) == 0 && listen_same_port(a, &c)) {
@@ -241,7 +246,8 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
 
     static const char *const default_listen[] = {"127.0.0.1:8080"};
     const char *const *specs = cfg->nlisten ? cfg->listen : default_listen;
-    int activated = listen_activated();
+    char names[1024];
+    int activated = listen_activated(names, sizeof names);
     s->naddrs = activated ? (size_t)activated : cfg->nlisten ? cfg->nlisten : 1;
     s->addrs = calloc(s->naddrs, sizeof *s->addrs);
     s->lfds = malloc(s->naddrs * (size_t)s->nthreads * sizeof *s->lfds);
@@ -253,7 +259,7 @@ htd_server *htd_server_new_sized(const htd_config *given, size_t size, char *err
     for (size_t i = 0; i < s->naddrs * (size_t)s->nthreads; i++)
         s->lfds[i] = -1;
     if (activated) {
-        if (adopt_listeners(s, err, errlen) < 0) goto fail;
+        if (adopt_listeners(s, names, err, errlen) < 0) goto fail;
     } else {
         for (size_t i = 0; i < s->naddrs; i++)
             if (listen_parse(specs[i], &s->addrs[i], err, errlen) < 0 ||
@@ -508,13 +514,23 @@ pid_t htd_server_upgrade(htd_server *s, const char *path, char *const argv[], ch
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int t = 0; t < s->nthreads; t++)
+    /* Named by their options, which the new server's config cannot say
+     * for an address it gave as port 0. */
+    char *names = malloc(s->naddrs * (size_t)s->nthreads * 12 + 1);
+    size_t nl = 0;
+    if (names) names[0] = 0;
+    for (int t = 0; names && t < s->nthreads; t++)
         for (size_t i = 0; i < s->naddrs; i++)
-            if ((t == 0 || !s->addrs[i].inherited) && s->lfds[(size_t)t * s->naddrs + i] >= 0)
+            if ((t == 0 || !s->addrs[i].inherited) && s->lfds[(size_t)t * s->naddrs + i] >= 0) {
                 fds[n++] = s->lfds[(size_t)t * s->naddrs + i];
-    int ready;
-    pid_t pid = upgrade_spawn(path, argv, fds, n, &ready, err, errlen);
+                nl += (size_t)sprintf(names + nl, "%s%s", nl ? ":" : "",
+                                      listen_name_of_options(&s->addrs[i]));
+            }
+    int ready = -1;
+    pid_t pid = names ? upgrade_spawn(path, argv, fds, n, names, &ready, err, errlen) : -1;
+    if (!names) snprintf(err, errlen, "out of memory");
     free(fds);
+    free(names);
     if (pid < 0) return -1;
     if (loop_watch(s->workers[0]->loop, &s->upw, ready, EPOLLIN, upgrade_heard) < 0) {
         snprintf(err, errlen, "cannot watch the new program: %s", strerror(errno));

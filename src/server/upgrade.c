@@ -28,7 +28,7 @@
 extern char **environ;
 
 #define READY_VAR "HTD_UPGRADE_READY="
-#define ENV_ADDED 3 /* LISTEN_FDS, LISTEN_PID, HTD_UPGRADE_READY */
+#define ENV_ADDED 4 /* LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, HTD_UPGRADE_READY */
 
 /* The variables this file sets, which the child must not get twice. */
 static int ours(const char *e)
@@ -74,8 +74,8 @@ static void child(const char *path, char *const argv[], char **envp, char *pid_a
     _exit(127);
 }
 
-pid_t upgrade_spawn(const char *path, char *const argv[], const int *fds, size_t n, int *ready,
-                    char *err, size_t errlen)
+pid_t upgrade_spawn(const char *path, char *const argv[], const int *fds, size_t n,
+                    const char *names, int *ready, char *err, size_t errlen)
 {
     if (n == 0 || n > UPGRADE_MAX_FDS) {
         snprintf(err, errlen, "%zu listening sockets to hand over (at most %d)", n,
@@ -93,18 +93,23 @@ pid_t upgrade_spawn(const char *path, char *const argv[], const int *fds, size_t
         ne++;
     char **envp = malloc((ne + ENV_ADDED + 1) * sizeof *envp);
     char fdsvar[40], readyvar[40], pidvar[40] = "LISTEN_PID=";
+    size_t namelen = strlen("LISTEN_FDNAMES=") + strlen(names) + 1;
+    char *namesvar = malloc(namelen);
     int p[2];
-    if (!envp || pipe2(p, O_CLOEXEC) < 0) {
+    if (!envp || !namesvar || pipe2(p, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "%s", strerror(errno));
         free(envp);
+        free(namesvar);
         return -1;
     }
+    snprintf(namesvar, namelen, "LISTEN_FDNAMES=%s", names);
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
         if (!ours(environ[i])) envp[k++] = environ[i];
     snprintf(fdsvar, sizeof fdsvar, "LISTEN_FDS=%zu", n);
     snprintf(readyvar, sizeof readyvar, READY_VAR "%zu", 3 + n);
     envp[k++] = fdsvar;
+    envp[k++] = namesvar;
     envp[k++] = readyvar;
     envp[k++] = pidvar;
     envp[k] = NULL;
@@ -112,6 +117,7 @@ pid_t upgrade_spawn(const char *path, char *const argv[], const int *fds, size_t
     if (pid == 0) child(path, argv, envp, pidvar + strlen(pidvar), fds, n, p[1]);
     int e = errno;
     free(envp);
+    free(namesvar);
     close(p[1]);
     if (pid < 0) {
         close(p[0]);

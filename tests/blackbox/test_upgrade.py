@@ -206,3 +206,33 @@ def test_upgrade_to_a_failing_program_keeps_serving(ctx):
         eq(srv.wait(10), 0, "the old process's exit status")
     finally:
         st.cleanup(srv)
+
+
+def test_upgrade_keeps_each_listeners_tls(ctx):
+    """A plain and an HTTPS listener, both given as port 0: the new process
+    cannot tell them apart from its flags, so the sockets come named by
+    their options (LISTEN_FDNAMES), and HTTPS stays HTTPS."""
+    import test_tls
+    st = _Setup()
+    crt, key = test_tls.certs()["default"]
+    srv = harness.start_htd(st.root, extra=["--pid-file", st.pid_file, "--tls-listen",
+                                            "127.0.0.1:0", "--cert", crt, "--key", key],
+                            binary=st.binary)
+    try:
+        harness.wait_until(lambda: len([ln for ln in srv.stdout().splitlines()
+                                        if "serving" in ln]) >= 2, what="both serving lines")
+        lines = [ln for ln in srv.stdout().splitlines() if "serving" in ln]
+        https = [ln for ln in lines if "https://" in ln][0]
+        port = int(https.rstrip("/").rsplit(":", 1)[1])
+        srv.send_signal(signal.SIGUSR2)
+        harness.wait_until(lambda: st.pid() not in (0, srv.proc.pid), what="the new pid")
+        st.others.append(st.pid())
+        eq(srv.wait(10), 0, "the old process's exit status")
+        r = test_tls.tls_get(("127.0.0.1", port), "/page.txt")
+        eq((r.status, r.body), (200, BODY), "HTTPS from the new process")
+        r = harness.get_addr(srv.addr, "/page.txt")
+        eq((r.status, r.body), (200, BODY), "HTTP from the new process")
+        new_lines = [ln for ln in srv.stdout().splitlines() if "serving" in ln][2:]
+        eq(sorted(new_lines), sorted(lines), "the new process's serving lines")
+    finally:
+        st.cleanup(srv)
