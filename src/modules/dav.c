@@ -199,14 +199,24 @@ static int walk_dir(walk *w, size_t i, int fd)
     return rc;
 }
 
-/* The target, and what lies below it to the job's depth. */
+/* The target, and what lies below it to the job's depth. (O_NONBLOCK: a
+ * FIFO someone made in the area must not hold a pool thread.) */
 static int walk_tree(dav_job *j, walk *w)
 {
-    int fd = htd_open_beneath(j->area, j->rel, O_RDONLY | O_NOFOLLOW);
+    int fd = htd_open_beneath(j->area, j->rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return -1;
     struct stat st;
     time_t created;
-    if (stat_at(fd, "", &st, &created) < 0 || walk_add(w, j->path, NULL, &st, created) < 0) {
+    if (stat_at(fd, "", &st, &created) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) { /* not a resource: as listings say */
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+    if (walk_add(w, j->path, NULL, &st, created) < 0) {
         close(fd);
         return -1;
     }
