@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,9 @@ typedef struct dav_srv {
     unsigned infinity_max;
     statedb *db; /* open: the dead properties' and the locks' */
     dav_locks locks;
+    /* No dead property is kept anywhere (as the database said after its
+     * last change): tree operations need not ask it about theirs. */
+    atomic_int props_empty;
 } dav_srv;
 
 typedef struct dav_job {
@@ -311,6 +315,8 @@ static int apply_ask(qstore *s, qw_op *op)
     default:
         a->rc = SQLITE_OK;
     }
+    if (a->rc == SQLITE_OK && j->op != OP_PROPFIND)
+        atomic_store(&j->srv->props_empty, davp_empty(db) == 1);
     if (a->rc == SQLITE_OK && j->keep_lock) a->rc = davp_lock_put(db, &j->lock_row);
     if (a->rc == SQLITE_OK && j->drop_token[0]) a->rc = davp_lock_drop(db, j->drop_token);
     if (a->rc == SQLITE_OK && j->drop_tree) a->rc = davp_lock_drop_tree(db, j->path);
@@ -321,6 +327,14 @@ static int apply_ask(qstore *s, qw_op *op)
 static int ask_db(dav_job *j, dprops *props, const dav_patch *p)
 {
     if (!j->srv->db) return 0;
+    /* A listing, move, copy or delete with no property anywhere and no
+     * lock to keep or drop: nothing to read or write (and no transaction
+     * to wait for). */
+    int tree_op = j->op == OP_MKCOL || j->op == OP_DELETE || j->op == OP_COPY || j->op == OP_MOVE ||
+                  j->op == OP_LOCK;
+    if ((tree_op || j->op == OP_PROPFIND) && atomic_load(&j->srv->props_empty) && !j->keep_lock &&
+        !j->drop_token[0] && !j->drop_tree)
+        return 0;
     db_ask a = {.j = j, .props = props, .p = p};
     return statedb_sync(j->srv->db, apply_ask, &a) == QS_OK ? 0 : -1;
 }
@@ -610,13 +624,14 @@ static void drop_locks_below(dav_job *j)
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n;) {
         const char *r = t->v[i].root;
-        if (!strncmp(r, j->path, n) && (r[n] == 0 || r[n] == '/'))
+        if (!strncmp(r, j->path, n) && (r[n] == 0 || r[n] == '/')) {
             davl_remove(t, t->v[i].token); /* moves the last into i */
-        else
+            j->drop_tree = 1;
+        } else {
             i++;
+        }
     }
     pthread_mutex_unlock(&t->mu);
-    j->drop_tree = 1;
 }
 
 static void do_propfind(dav_job *j)
@@ -637,7 +652,7 @@ static void do_propfind(dav_job *j)
     } else if (ask_db(j, &d, NULL) < 0 || d.failed) {
         set(j, 500, "cannot read the dead properties");
     } else {
-        davx_ms *m = davx_ms_new();
+        davx_ms *m = davx_ms_new(w.n * 800);
         for (size_t i = 0; m && i < w.n; i++)
             propfind_one(m, &w.v[i], &pf, &d, j->mime, &j->srv->locks);
         if (m && davx_ms_finish(m, &j->out, &j->out_len) == 0)
@@ -672,7 +687,7 @@ static void do_proppatch(dav_job *j)
         res r = {.path = j->path, .dir = S_ISDIR(st.st_mode)};
         char href[3 * REQ_PATH_MAX + 4];
         href_of(&r, href, sizeof href);
-        davx_ms *m = davx_ms_new();
+        davx_ms *m = davx_ms_new(0);
         if (m) {
             davx_ms_response_begin(m, href);
             for (int pass = 0; pass < 2; pass++) {
@@ -1317,6 +1332,7 @@ static int apply_schema(qstore *s, qw_op *op)
     pthread_mutex_lock(&ds->locks.mu);
     int rc = davp_lock_load(db, qstore_now_ms(), add_loaded, &ds->locks);
     pthread_mutex_unlock(&ds->locks.mu);
+    atomic_store(&ds->props_empty, davp_empty(db) == 1);
     return rc == SQLITE_OK ? QS_OK : QS_ERROR;
 }
 

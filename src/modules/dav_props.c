@@ -147,6 +147,17 @@ int davp_delete(sqlite3 *db, const char *path)
                     NULL);
 }
 
+int davp_empty(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM dav_props)", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? !sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int davp_move(sqlite3 *db, const char *from, const char *to)
 {
     int rc = davp_delete(db, to);

@@ -37,6 +37,8 @@ int davp_patch(sqlite3 *db, const char *path, const dav_patch *p);
 int davp_move(sqlite3 *db, const char *from, const char *to);
 int davp_copy(sqlite3 *db, const char *from, const char *to, int tree);
 int davp_delete(sqlite3 *db, const char *path);
+/* 1 when no dead property is kept at all, 0 when some is, or an error. */
+int davp_empty(sqlite3 *db);
 
 /* The locks (dav_lock.h), kept so that they outlive a restart: one put
  * (new, or refreshed), one dropped by its token, those rooted in a tree

@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,18 @@
 
 #define DAV_NS "DAV:"
 
-void davx_init(void)
+static void make_supportedlock(void);
+
+static void init_once(void)
 {
     xmlInitParser();
+    make_supportedlock();
+}
+
+void davx_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
 }
 
 /* --- reading ------------------------------------------------------------- */
@@ -282,9 +292,20 @@ static const xmlChar *X(const char *s)
     return (const xmlChar *)s;
 }
 
+/* A DAV: element, by its prefix: the root declares D once, and the
+ * writer's namespace bookkeeping per element would cost more than all the
+ * rest of a listing. */
 static void start_dav(davx_ms *m, const char *name)
 {
-    W(m, xmlTextWriterStartElementNS(m->w, X("D"), X(name), NULL));
+    char q[64];
+    size_t n = strlen(name);
+    if (n + 3 > sizeof q) {
+        m->failed = 1;
+        return;
+    }
+    memcpy(q, "D:", 2);
+    memcpy(q + 2, name, n + 1);
+    W(m, xmlTextWriterStartElement(m->w, X(q)));
 }
 
 static void end(davx_ms *m)
@@ -301,10 +322,17 @@ static void status_line(davx_ms *m, int status)
     end(m);
 }
 
-static davx_ms *writer_new(const char *root)
+static davx_ms *writer_new(const char *root, size_t hint)
 {
     davx_ms *m = calloc(1, sizeof *m);
-    if (!m || !(m->buf = xmlBufferCreate()) || !(m->w = xmlNewTextWriterMemory(m->buf, 0))) {
+    if (!m || !(m->buf = xmlBufferCreateSize(hint < 4096 ? 4096 : hint))) {
+        davx_ms_free(m);
+        return NULL;
+    }
+    /* Doubling, not the exact growth libxml2 starts with: a listing is
+     * hundreds of kilobytes written a few bytes at a time. */
+    xmlBufferSetAllocationScheme(m->buf, XML_BUFFER_ALLOC_DOUBLEIT);
+    if (!(m->w = xmlNewTextWriterMemory(m->buf, 0))) {
         davx_ms_free(m);
         return NULL;
     }
@@ -313,9 +341,9 @@ static davx_ms *writer_new(const char *root)
     return m;
 }
 
-davx_ms *davx_ms_new(void)
+davx_ms *davx_ms_new(size_t hint)
 {
-    return writer_new("multistatus");
+    return writer_new("multistatus", hint);
 }
 
 void davx_ms_free(davx_ms *m)
@@ -407,7 +435,7 @@ static void prop_lock(davx_ms *m, int exclusive)
     end(m);
 }
 
-void davx_ms_prop_supportedlock(davx_ms *m)
+static void supportedlock(davx_ms *m)
 {
     start_dav(m, "supportedlock");
     for (int ex = 1; ex >= 0; ex--) {
@@ -416,6 +444,38 @@ void davx_ms_prop_supportedlock(davx_ms *m)
         end(m);
     }
     end(m);
+}
+
+/* The same for every resource: written by the library once (davx_init),
+ * then put in as it came out. */
+static char *supportedlock_xml;
+
+static void make_supportedlock(void)
+{
+    davx_ms *m = writer_new("x", 0);
+    if (!m) return;
+    size_t mark = 0;
+    W(m, xmlTextWriterFlush(m->w));
+    mark = (size_t)xmlBufferLength(m->buf);
+    supportedlock(m);
+    W(m, xmlTextWriterFlush(m->w));
+    if (!m->failed) {
+        size_t n = (size_t)xmlBufferLength(m->buf) - mark;
+        /* The root's start tag (its namespace, its '>') is finished only as
+         * the first child starts: from that child's '<' on. */
+        const char *p = (const char *)xmlBufferContent(m->buf) + mark, *e = p + n;
+        const char *lt = memchr(p, '<', n);
+        if (lt) supportedlock_xml = strndup(lt, (size_t)(e - lt));
+    }
+    davx_ms_free(m);
+}
+
+void davx_ms_prop_supportedlock(davx_ms *m)
+{
+    if (supportedlock_xml)
+        davx_ms_prop_raw(m, supportedlock_xml);
+    else
+        supportedlock(m);
 }
 
 static void activelock(davx_ms *m, const davx_lock *l)
@@ -454,11 +514,9 @@ int davx_ms_finish(davx_ms *m, char **out, size_t *len)
     m->w = NULL;
     int rc = -1;
     if (!m->failed) {
+        /* The buffer's memory itself, not a copy (xmlFree is free here). */
         *len = (size_t)xmlBufferLength(m->buf);
-        if ((*out = malloc(*len + 1))) {
-            memcpy(*out, xmlBufferContent(m->buf), *len + 1);
-            rc = 0;
-        }
+        if ((*out = (char *)xmlBufferDetach(m->buf))) rc = 0;
     }
     davx_ms_free(m);
     return rc;
@@ -466,7 +524,7 @@ int davx_ms_finish(davx_ms *m, char **out, size_t *len)
 
 int davx_lock_answer(const davx_lock *l, char **out, size_t *len)
 {
-    davx_ms *m = writer_new("prop");
+    davx_ms *m = writer_new("prop", 0);
     if (!m) return -1;
     davx_ms_prop_lockdiscovery(m, l, 1);
     return davx_ms_finish(m, out, len);

@@ -57,7 +57,8 @@ int davx_parse_lockinfo(const char *body, size_t len, int *exclusive, char **own
 /* Writing a multistatus: calls in document order; an error (out of
  * memory) is kept and reported by davx_ms_finish. */
 typedef struct davx_ms davx_ms;
-davx_ms *davx_ms_new(void);
+/* hint: the size the document is likely to reach, or 0. */
+davx_ms *davx_ms_new(size_t hint);
 void davx_ms_response_begin(davx_ms *m, const char *href);
 void davx_ms_response_end(davx_ms *m);
 /* A response that is a status alone: <href/><status/>. */

@@ -70,7 +70,12 @@ def _responses(body):
         props = {}
         for ps in resp.findall(D + "propstat"):
             status = ps.find(D + "status").text
-            for p in ps.find(D + "prop"):
+            prop = ps.find(D + "prop")
+            # Elements only: no text between the properties.
+            check(not (prop.text or "").strip() and
+                  all(not (p.tail or "").strip() for p in prop),
+                  "text among the properties of %s: %r" % (href, ET.tostring(prop)[:300]))
+            for p in prop:
                 props[p.tag] = (status, p)
         out[href] = props
     return out
