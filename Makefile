@@ -246,7 +246,8 @@ FUZZ_SRCS_path = src/http/path.c
 FUZZ_SRCS_range = src/http/range.c
 FUZZ_SRCS_encoding = src/http/encoding.c src/http/fields.c
 FUZZ_SRCS_htpasswd = src/modules/auth.c
-FUZZ_SRCS_listing = src/modules/listing.c src/http/accept.c src/core/beneath.c src/http/path.c \
+FUZZ_SRCS_listing = src/modules/listing.c src/http/accept.c src/core/beneath.c src/core/json.c \
+	src/http/path.c \
 	src/http/encoding.c src/http/fields.c
 FUZZ_SRCS_config = $(LIB_SRCS)
 FUZZ_SRCS_proxyproto = src/http/proxyproto.c
