@@ -29,13 +29,13 @@ TEST(conflicts_by_scope_and_depth)
 {
     dav_locks t;
     davl_init(&t);
-    add(&t, "urn:uuid:a", "/dav/col", 1, 0, 0); /* shared, infinity */
-    CHECK(!davl_conflicts(&t, "/dav/col", 0, 0, 1000));        /* another shared */
-    CHECK(davl_conflicts(&t, "/dav/col", 0, 1, 1000));         /* exclusive on it */
-    CHECK(davl_conflicts(&t, "/dav/col/a/b", 0, 1, 1000));     /* exclusive below it */
-    CHECK(!davl_conflicts(&t, "/dav/column", 0, 1, 1000));     /* a name that only starts so */
-    CHECK(davl_conflicts(&t, "/dav", 1, 1, 1000));             /* infinity above it */
-    CHECK(!davl_conflicts(&t, "/dav", 0, 1, 1000));            /* depth 0 above it */
+    add(&t, "urn:uuid:a", "/dav/col", 1, 0, 0);            /* shared, infinity */
+    CHECK(!davl_conflicts(&t, "/dav/col", 0, 0, 1000));    /* another shared */
+    CHECK(davl_conflicts(&t, "/dav/col", 0, 1, 1000));     /* exclusive on it */
+    CHECK(davl_conflicts(&t, "/dav/col/a/b", 0, 1, 1000)); /* exclusive below it */
+    CHECK(!davl_conflicts(&t, "/dav/column", 0, 1, 1000)); /* a name that only starts so */
+    CHECK(davl_conflicts(&t, "/dav", 1, 1, 1000));         /* infinity above it */
+    CHECK(!davl_conflicts(&t, "/dav", 0, 1, 1000));        /* depth 0 above it */
     davl_fini(&t);
 }
 
@@ -94,15 +94,15 @@ TEST(if_header_grammar)
     CHECK(davif_parse("(<urn:a>)", 9, &h) == 0 && h.n == 1 && h.ntokens == 1);
     davif_free(&h);
     const char *two = "(<urn:a> [\"e1\"]) (Not <DAV:no-lock> [W/\"e1\"])";
-    CHECK(davif_parse(two, strlen(two), &h) == 0 && h.n == 2 && h.l[1].c[0].not);
+    CHECK(davif_parse(two, strlen(two), &h) == 0 && h.n == 2 && h.l[1].c[0].not );
     CHECK(h.l[0].c[1].etag && strcmp(h.l[0].c[1].val, "\"e1\"") == 0);
     davif_free(&h);
     const char *tagged = "<http://h/dav/doc> (<urn:a>) <http://h/dav/%63ol/> ([\"x\"])";
     CHECK(davif_parse(tagged, strlen(tagged), &h) == 0 && h.n == 2);
     CHECK(strcmp(h.l[0].tag, "/dav/doc") == 0 && strcmp(h.l[1].tag, "/dav/col") == 0);
     davif_free(&h);
-    static const char *const bad[] = {"", "()", "(<urn:a>", "<urn:x>", "(Not)", "x (<a>)",
-                                      "(<urn:a>) <http://h/x> (<b>)", "([)"};
+    static const char *const bad[] = {
+        "", "()", "(<urn:a>", "<urn:x>", "(Not)", "x (<a>)", "(<urn:a>) <http://h/x> (<b>)", "([)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(davif_parse(bad[i], strlen(bad[i]), &h) < 0);
 }
@@ -182,8 +182,8 @@ TEST(xml_bodies)
     CHECK(!excl && !refresh && owner && strstr(owner, "me"));
     free(owner);
     CHECK(davx_parse_lockinfo(NULL, 0, &excl, &owner, &refresh, &why) == 0 && refresh);
-    CHECK(davx_parse_lockinfo(S("<D:lockinfo xmlns:D=\"DAV:\"/>"), &excl, &owner, &refresh,
-                              &why) < 0);
+    CHECK(davx_parse_lockinfo(S("<D:lockinfo xmlns:D=\"DAV:\"/>"), &excl, &owner, &refresh, &why) <
+          0);
 }
 
 int main(void)

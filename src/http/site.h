@@ -130,6 +130,10 @@ typedef struct rule {
     char *redirect; /* a target template (rewrite.c), or NULL */
     int code;
     int keep_query;
+    /* methods = [...]: a bit (1 << HTD_M_*, parser.h) for each method the
+     * rule applies to; 0 for every method. A request with another method
+     * is matched as if the rule were not there. */
+    uint32_t methods;
     scope sc;
     /* metrics = true: the status endpoint answers here, once the rule's
      * checks have passed (the metrics module). */
@@ -229,8 +233,10 @@ typedef struct site {
 /* The vhost for a request's host (as sent; may carry a port). */
 vhost *site_vhost(const site *st, htd_str host);
 
-/* The rule for a decoded path, or NULL; fills caps ($0..$9) for a redirect. */
-const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps);
+/* The rule for a request with method (enum htd_method) and a decoded path,
+ * or NULL; fills caps ($0..$9) for a redirect. */
+const rule *site_rule(const vhost *vh, int method, const char *path, size_t len, htd_str *caps,
+                      int *ncaps);
 
 /* The error page for status in sc, or NULL. */
 const char *site_errdoc(const scope *sc, int status);

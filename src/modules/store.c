@@ -540,7 +540,7 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
         const char *p = s->writable[i];
         htd_str caps[10];
         int ncaps;
-        const rule *r = site_rule(top, p, strlen(p), caps, &ncaps);
+        const rule *r = site_rule(top, HTD_M_PUT, p, strlen(p), caps, &ncaps);
         const scope *sc = r ? &r->sc : &top->sc;
         if (!sc->naccess && !sc->auth)
             errlog(ERRLOG_WARN,

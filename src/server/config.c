@@ -33,6 +33,7 @@
 #include "fields.h"
 #include "listen.h"
 #include "log.h"
+#include "parser.h"
 #include "path.h"
 #include "ratelimit.h"
 #include "response.h"
@@ -1253,12 +1254,38 @@ static int parse_metrics(builder *b, const config_setting_t *s, rule *r)
     return 0;
 }
 
+/* methods = ["PUT", "DELETE", ...];: the rule applies to requests with
+ * these methods only. A name the parser does not know is an error: such a
+ * request is answered 501 before any rule is looked at. */
+static int parse_methods(builder *b, const config_setting_t *s, rule *r)
+{
+    const char **v;
+    size_t n;
+    if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
+    int rc = n ? 0
+               : bfail(b, s, "methods needs at least one method, like [\"PUT\", \"DELETE\"]%s%s",
+                       "", "");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int m = htd_method_id(v[i], strlen(v[i]));
+        if (m == HTD_M_UNKNOWN)
+            rc = bfail(b, s,
+                       "unknown method \"%s\" in methods; htd knows GET, HEAD, POST, PUT, DELETE, "
+                       "OPTIONS, TRACE, CONNECT, PATCH, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, "
+                       "LOCK and UNLOCK (in capitals)%s",
+                       v[i], "");
+        else
+            r->methods |= 1u << m;
+    }
+    free(v);
+    return rc;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
-                                       "code",  "query",       "headers",    "access",
-                                       "auth",  "error_pages", "rate_limit", "price",
-                                       "proxy", "keep_copies", "metrics",    NULL};
+    static const char *const keys[] = {
+        "exact",   "prefix",      "regex",   "redirect",    "code",       "query",
+        "headers", "access",      "auth",    "error_pages", "rate_limit", "price",
+        "proxy",   "keep_copies", "metrics", "methods",     NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1332,6 +1359,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         r->keep_query = q[0] == 'k';
     }
     if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
+    if ((s = config_setting_get_member(g, "methods")) && parse_methods(b, s, r) < 0) return -1;
     if (parse_scope(b, g, &r->sc, vh, r) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;
@@ -1350,6 +1378,17 @@ static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
         rule *r = &vh->rules[vh->nrules++];
         if (parse_rule(b, config_setting_get_elem(s, (unsigned)i), vh, r) < 0) return -1;
     }
+    /* Rules that name methods go first, each part in file order: of an
+     * exact path, a regex or a prefix that another rule has too, the one
+     * for the request's method wins, and matching costs nothing more. */
+    rule *sorted = malloc(n ? n * sizeof *sorted : 1);
+    if (!sorted) return bfail(b, s, "out of memory%s%s", "", "");
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++)
+            if ((vh->rules[i].methods == 0) == pass) sorted[k++] = vh->rules[i];
+    memcpy(vh->rules, sorted, n * sizeof *sorted);
+    free(sorted);
     return 0;
 }
 
