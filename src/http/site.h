@@ -203,6 +203,13 @@ typedef struct vhost {
     /* request_id_header: the response header that carries the request's
      * id (the log module), or NULL: the vhost's own, else the top level's. */
     char *request_id_header;
+    /* writable, max_upload and webdav in a vhost: its own writable areas,
+     * beneath its root, as configured ("PREFIX[:SIZE[:QUOTA]]"); the store
+     * opens them when the server starts (a reload does not change them). */
+    char **writable;
+    size_t nwritable;
+    uint64_t max_upload; /* 0: the top level's */
+    uint8_t webdav;
 } vhost;
 
 typedef struct vname {
