@@ -1255,7 +1255,7 @@ static int parse_metrics(builder *b, const config_setting_t *s, rule *r)
 }
 
 /* methods = ["PUT", "DELETE", ...];: the rule applies to requests with
- * these methods only. A name the parser does not know is an error: such a
+ * these methods only (GET's with HEAD's). A name the parser does not know is an error: such a
  * request is answered 501 before any rule is looked at. */
 static int parse_methods(builder *b, const config_setting_t *s, rule *r)
 {
@@ -1273,8 +1273,8 @@ static int parse_methods(builder *b, const config_setting_t *s, rule *r)
                        "OPTIONS, TRACE, CONNECT, PATCH, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, "
                        "LOCK and UNLOCK (in capitals)%s",
                        v[i], "");
-        else
-            r->methods |= 1u << m;
+        else /* GET takes HEAD with it: else a HEAD would slip past a GET's rule */
+            r->methods |= 1u << m | (m == HTD_M_GET ? 1u << HTD_M_HEAD : 0);
     }
     free(v);
     return rc;

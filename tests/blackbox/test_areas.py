@@ -322,6 +322,30 @@ def test_anyone_reads_only_alice_writes(ctx):
         s.confdir.cleanup()
 
 
+def test_a_get_rule_takes_head_too_and_other_methods_fall_through(ctx):
+    conf = """root = "root";
+rules = (
+  { exact = "/x.txt"; methods = ["GET"]; access = ["deny all"]; },
+  { prefix = "/"; methods = ["POST"]; headers = { X-Post = "1"; }; }
+);
+"""
+    s = Site(conf, files={"root/x.txt": b"x", "root/y.txt": b"y"})
+    try:
+        eq(s.req("GET", "/x.txt")[0], 403, "GET denied")
+        eq(s.req("HEAD", "/x.txt")[0], 403, "HEAD denied with it")
+        st, h, _ = s.req("OPTIONS", "/x.txt")
+        check(st in (200, 204), "OPTIONS falls through to the vhost: %d" % st)
+        check("x-post" not in h, "the POST rule is not an OPTIONS's")
+        st, h, _ = s.req("GET", "/y.txt")
+        eq(st, 200, "GET of another path")
+        check("x-post" not in h, "the POST rule is not a GET's")
+        st, h, _ = s.req("POST", "/y.txt", b"p")
+        eq(h.get("x-post"), "1", "the POST rule's header on a POST (status %d)" % st)
+        s.close()
+    finally:
+        s.confdir.cleanup()
+
+
 # ---- config errors
 
 def test_unknown_or_lowercase_method_in_a_rule_is_refused_with_its_line(ctx):
