@@ -1259,6 +1259,7 @@ static int parse_metrics(builder *b, const config_setting_t *s, rule *r)
  * request is answered 501 before any rule is looked at. */
 static int parse_methods(builder *b, const config_setting_t *s, rule *r)
 {
+    _Static_assert(HTD_M_UNLOCK < 32, "a rule's methods are the bits of a uint32_t");
     const char **v;
     size_t n;
     if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
