@@ -12,7 +12,10 @@ reload that changes a vhost's areas saying it needs a restart."""
 import http.client
 import os
 import re
+import shutil
 import signal
+import socket
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 
@@ -47,7 +50,7 @@ class Site:
 
     def chunked_put(self, path, data, host):
         """A PUT whose body is chunked (no declared size), in 1 KiB chunks."""
-        s = harness.socket.create_connection((self.host, self.port), timeout=harness.TIMEOUT)
+        s = socket.create_connection((self.host, self.port), timeout=harness.TIMEOUT)
         try:
             head = ("PUT %s HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
                     % (path, host)).encode()
@@ -344,6 +347,26 @@ rules = (
         s.close()
     finally:
         s.confdir.cleanup()
+
+
+def test_a_top_level_quota_from_the_flags(ctx):
+    root = tempfile.mkdtemp(prefix="htd-areas-")
+    srv = harness.start_htd(root, extra=["--writable", "/docs::2K"])
+    try:
+        def put(path, n):
+            r, c = harness.exchange(srv, harness.req(path, "PUT", [("Content-Length", str(n))])
+                                    + b"d" * n)
+            c.close()
+            return r.status
+        eq(put("/docs/a", 1500), 201, "within the quota")
+        eq(put("/docs/b", 1000), 507, "past it")
+        eq(put("/docs/a", 2048), 204, "a replacement up to it")
+        check(not os.path.exists(os.path.join(root, "docs/b")), "nothing of the refused one")
+        eq(srv.stop(), 0, "exit status")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+    finally:
+        srv.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # ---- config errors
