@@ -1099,7 +1099,11 @@ static void split_path(const char *vhost, const char *path, size_t len, size_t p
 {
     while (len > 1 && path[len - 1] == '/')
         len--;
-    size_t ns = vhost ? (size_t)snprintf(out, NS_MAX, "//%s", vhost) : 0;
+    size_t ns = 0;
+    if (vhost) { /* a host name has at most 253 bytes (config.c): it fits */
+        ns = strlen(vhost) + 2 < NS_MAX ? strlen(vhost) + 2 : NS_MAX - 1;
+        snprintf(out, ns + 1, "//%s", vhost);
+    }
     memcpy(out + ns, path, len);
     out[ns + len] = 0;
     const char *r = len > plen ? out + ns + plen : "";
