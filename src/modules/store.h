@@ -29,9 +29,13 @@ struct upload;
 #define STORE_TMP_PREFIX ".htd-tmp-"
 
 /* The module: its content phase takes PUT, POST and DELETE in the writable
- * areas (the connection gives it the body in CS_SINK). Its per-server state
- * is the writable areas of the settings (root, writable, max_upload), made,
- * opened and cleaned of a killed htd's temporary files when the server is. */
+ * areas of the request's vhost (the connection gives it the body in
+ * CS_SINK). Its per-server state is the writable areas of the settings
+ * (root, writable, max_upload; the top level's when the server is made,
+ * each vhost's with the first site), made, opened, cleaned of a killed
+ * htd's temporary files and measured for their quotas. A write that would
+ * take an area past its quota is 507: a declared body before anything is
+ * written, a chunked one as soon as it passes. */
 extern const htd_module store_module;
 
 /* The writable areas are the top-level server's (writable = [...] at the
