@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -249,6 +250,27 @@ def test_quota_507_before_writing_delete_frees_room_copy_and_move_held_to_it(ctx
         eq(_quota(s)[0], 2048 + 3000 + 2000, "the tree's copy counted")
         eq(s.req("DELETE", "/q/t/", host="q.test")[0], 204, "DELETE of a tree")
         eq(_quota(s)[0], 2048 + 3000 + 1000, "the tree freed")
+        s.close()
+    finally:
+        s.confdir.cleanup()
+
+
+def test_concurrent_puts_never_take_an_area_past_its_quota(ctx):
+    s = Site(QUOTA, dirs=("q",))
+    try:
+        got = []
+
+        def one(i):
+            got.append(s.req("PUT", "/q/p%d.bin" % i, b"p" * 2048, host="q.test")[0])
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        eq(sorted(got), [201] * 5 + [507] * 7, "five of 2 KiB fit in 10 KiB")
+        eq(_quota(s), (10240, 0), "full, exactly")
+        eq(sum(os.path.getsize(os.path.join(s.p("q/q"), f)) for f in os.listdir(s.p("q/q"))),
+           10240, "on disk")
         s.close()
     finally:
         s.confdir.cleanup()
