@@ -289,6 +289,19 @@ TEST(every_known_method_and_unknown_tokens)
     CHECK_SLICE(R.method, "get");
 }
 
+TEST(a_method_name_alone_gives_its_id_as_the_config_reads_it)
+{
+    CHECK_EQ_INT(htd_method_id("PUT", 3), HTD_M_PUT);
+    CHECK_EQ_INT(htd_method_id("MKCOL", 5), HTD_M_MKCOL);
+    CHECK_EQ_INT(htd_method_id("PROPPATCH", 9), HTD_M_PROPPATCH);
+    CHECK_EQ_INT(htd_method_id("PUTS", 3), HTD_M_PUT); /* a length, not a NUL, ends it */
+    CHECK_EQ_INT(htd_method_id("put", 3), HTD_M_UNKNOWN);
+    CHECK_EQ_INT(htd_method_id("FETCH", 5), HTD_M_UNKNOWN);
+    CHECK_EQ_INT(htd_method_id("", 0), HTD_M_UNKNOWN);
+    /* Every id fits the bits of a rule's methods. */
+    CHECK(HTD_M_UNLOCK < 32);
+}
+
 TEST(absolute_form_takes_host_from_the_target)
 {
     int r = PARSE("GET http://Example.com:8080/a/b?q=1 HTTP/1.1\r\nHost: other\r\n\r\n");

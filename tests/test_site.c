@@ -4,6 +4,7 @@
  * ports, case, trailing dot) and a rule by path (exact over regex over the
  * longest prefix, the first regex in file order, captures).
  */
+#include "parser.h"
 #include "site.h"
 #include "test.h"
 
@@ -71,7 +72,7 @@ static void setup_rules(void)
 static const rule *pick(const char *path, htd_str *caps, int *n)
 {
     setup_rules();
-    return site_rule(&rv, path, strlen(path), caps, n);
+    return site_rule(&rv, HTD_M_GET, path, strlen(path), caps, n);
 }
 
 TEST(exact_wins_then_the_first_regex_then_the_longest_prefix)
@@ -83,6 +84,32 @@ TEST(exact_wins_then_the_first_regex_then_the_longest_prefix)
     CHECK(pick("/a/b/c", caps, &n) == &rules[1]);
     CHECK(pick("/a/c", caps, &n) == &rules[0]);
     CHECK(pick("/b", caps, &n) == NULL);
+}
+
+TEST(a_rule_with_methods_is_seen_only_by_requests_with_one_of_them)
+{
+    /* The config puts rules with methods first (config.c), so that of
+     * equal prefixes theirs wins. */
+    rule rs[2] = {
+        {.kind = RULE_PREFIX,
+         .pat = "/dav/",
+         .len = 5,
+         .nsub = 1,
+         .methods = 1u << HTD_M_PUT | 1u << HTD_M_DELETE},
+        {.kind = RULE_PREFIX, .pat = "/dav/", .len = 5, .nsub = 1},
+    };
+    vhost v = {.rules = rs, .nrules = 2};
+    htd_str caps[10];
+    int n;
+    CHECK(site_rule(&v, HTD_M_GET, "/dav/x", 6, caps, &n) == &rs[1]);
+    CHECK(site_rule(&v, HTD_M_PUT, "/dav/x", 6, caps, &n) == &rs[0]);
+    CHECK(site_rule(&v, HTD_M_DELETE, "/dav/", 5, caps, &n) == &rs[0]);
+    CHECK(site_rule(&v, HTD_M_PROPFIND, "/dav/x", 6, caps, &n) == &rs[1]);
+    rule only[1] = {{.kind = RULE_EXACT, .pat = "/a", .len = 2, .methods = 1u << HTD_M_MKCOL}};
+    vhost w = {.rules = only, .nrules = 1};
+    CHECK(site_rule(&w, HTD_M_GET, "/a", 2, caps, &n) == NULL); /* falls through to the vhost */
+    CHECK(site_rule(&w, HTD_M_MKCOL, "/a", 2, caps, &n) == &only[0]);
+    CHECK(site_rule(&w, HTD_M_UNKNOWN, "/a", 2, caps, &n) == NULL);
 }
 
 TEST(captures_of_a_regex_and_of_a_prefix)

@@ -53,7 +53,7 @@ static int one_line(const char *buf, size_t e)
     return memchr(sp, ' ', (size_t)(buf + e - sp)) == NULL;
 }
 
-static int method_id(const char *m, size_t n)
+int htd_method_id(const char *m, size_t n)
 {
     switch (n) {
     case 3:
@@ -283,7 +283,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
         return htd_refuse(why, "invalid character in method", 400);
     }
     req->method = (htd_str){buf + s, i - s};
-    req->method_id = method_id(buf + s, i - s);
+    req->method_id = htd_method_id(buf + s, i - s);
 
     /* request-target, then SP or the end of a one-line request */
     s = ++i;

@@ -93,6 +93,10 @@ typedef struct htd_parser {
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why);
 
+/* The enum htd_method of a method's name m[0..n) (case-sensitive, as
+ * methods are), or HTD_M_UNKNOWN. */
+int htd_method_id(const char *m, size_t n);
+
 /* The value of the first header named name (case-insensitive), or {NULL,0}.
  * The fields of HTD_H_* are found without a scan. */
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen);

@@ -5,7 +5,8 @@
  * Host selection: an exact name, else the longest wildcard suffix, else the
  * fallback (the vhost marked default, or the top-level server). Rule
  * selection, as nginx's `location` without ^~: an exact match wins, else the
- * first regex in file order, else the longest prefix. Both run per request,
+ * first regex in file order, else the longest prefix; a rule that names
+ * methods is seen only by requests with one of them. Both run per request,
  * over a handful of entries, without allocating.
  */
 #include "site.h"
@@ -52,12 +53,21 @@ htd_str htd_req_vhost(const htd_req *r)
     return (htd_str){name, strlen(name)};
 }
 
-const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps)
+/* Whether r leaves out requests with method: one test for a rule without
+ * methods, which applies to all. */
+static inline int skips(const rule *r, int method)
+{
+    return r->methods && !(r->methods >> method & 1u);
+}
+
+const rule *site_rule(const vhost *vh, int method, const char *path, size_t len, htd_str *caps,
+                      int *ncaps)
 {
     *ncaps = 0;
     const rule *prefix = NULL;
     for (size_t i = 0; i < vh->nrules; i++) {
         const rule *r = &vh->rules[i];
+        if (skips(r, method)) continue;
         if (r->kind == RULE_EXACT && r->len == len && memcmp(r->pat, path, len) == 0) {
             caps[0] = (htd_str){path, len};
             *ncaps = 1;
@@ -70,7 +80,7 @@ const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *ca
     /* regexec wants a NUL-terminated string; the request path is one. */
     for (size_t i = 0; i < vh->nrules; i++) {
         const rule *r = &vh->rules[i];
-        if (r->kind != RULE_REGEX) continue;
+        if (r->kind != RULE_REGEX || skips(r, method)) continue;
         regmatch_t m[10];
         if (regexec(&r->re, path, 10, m, 0) != 0) continue;
         int n = r->nsub + 1 < 10 ? r->nsub + 1 : 10;

@@ -130,6 +130,10 @@ typedef struct rule {
     char *redirect; /* a target template (rewrite.c), or NULL */
     int code;
     int keep_query;
+    /* methods = [...]: a bit (1 << HTD_M_*, parser.h) for each method the
+     * rule applies to; 0 for every method. A request with another method
+     * is matched as if the rule were not there. */
+    uint32_t methods;
     scope sc;
     /* metrics = true: the status endpoint answers here, once the rule's
      * checks have passed (the metrics module). */
@@ -199,6 +203,13 @@ typedef struct vhost {
     /* request_id_header: the response header that carries the request's
      * id (the log module), or NULL: the vhost's own, else the top level's. */
     char *request_id_header;
+    /* writable, max_upload and webdav in a vhost: its own writable areas,
+     * beneath its root, as configured ("PREFIX[:SIZE[:QUOTA]]"); the store
+     * opens them when the server starts (a reload does not change them). */
+    char **writable;
+    size_t nwritable;
+    uint64_t max_upload; /* 0: the top level's */
+    uint8_t webdav;
 } vhost;
 
 typedef struct vname {
@@ -229,8 +240,10 @@ typedef struct site {
 /* The vhost for a request's host (as sent; may carry a port). */
 vhost *site_vhost(const site *st, htd_str host);
 
-/* The rule for a decoded path, or NULL; fills caps ($0..$9) for a redirect. */
-const rule *site_rule(const vhost *vh, const char *path, size_t len, htd_str *caps, int *ncaps);
+/* The rule for a request with method (enum htd_method) and a decoded path,
+ * or NULL; fills caps ($0..$9) for a redirect. */
+const rule *site_rule(const vhost *vh, int method, const char *path, size_t len, htd_str *caps,
+                      int *ncaps);
 
 /* The error page for status in sc, or NULL. */
 const char *site_errdoc(const scope *sc, int status);

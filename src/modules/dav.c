@@ -60,11 +60,13 @@ enum {
     OP_CHECK
 };
 
+#define NS_MAX 260        /* "//" and a vhost's name */
 #define LOCK_MAX_S 604800 /* the longest lock granted: a week */
 #define LOCK_DEFAULT_S 600
 
 /* The module's per-server state. */
 typedef struct dav_srv {
+    int on; /* webdav = true at the top level or in a vhost */
     unsigned infinity_max;
     statedb *db; /* open: the dead properties' and the locks' */
     dav_locks locks;
@@ -82,10 +84,15 @@ typedef struct dav_job {
     pthread_mutex_t *lock; /* the store's commit lock */
     int op, done, depth, overwrite;
     int area, to_area; /* the areas' directories */
-    /* URL paths without a trailing slash, and the same relative to their
-     * area ("" for the area itself). */
-    char path[REQ_PATH_MAX + 1], rel[REQ_PATH_MAX + 1];
-    char to[REQ_PATH_MAX + 1], to_rel[REQ_PATH_MAX + 1];
+    int ai, to_ai;     /* and their indexes (store.h) */
+    const char *vhost; /* the areas' vhost (the store's copy of its name), NULL: top level */
+    /* The key of a resource, for its locks and dead properties: its URL
+     * path without a trailing slash, after "//NAME" for a vhost's area (no
+     * URL path starts with "//"), so that the same path on two vhosts is
+     * two resources; and the URL path relative to its area ("" for the
+     * area itself). */
+    char path[NS_MAX + REQ_PATH_MAX + 1], rel[REQ_PATH_MAX + 1];
+    char to[NS_MAX + REQ_PATH_MAX + 1], to_rel[REQ_PATH_MAX + 1];
     char *body;
     size_t body_len;
     /* Conditions: If (RFC 4918 10.4), If-Match and If-None-Match, copied
@@ -367,12 +374,28 @@ static void set_errno(dav_job *j, int e, const char *what)
     }
 }
 
+/* The URL path of a key: without its "//NAME" (dav_job). */
+static const char *url_of(const char *key)
+{
+    if (key[0] != '/' || key[1] != '/') return key;
+    const char *p = strchr(key + 2, '/');
+    return p ? p : "/";
+}
+
+/* RFC 4331's, for an area with a quota, only when asked for by name. */
+static int is_quota(const dav_name *nm)
+{
+    return !strcmp(nm->ns, "DAV:") &&
+           (!strcmp(nm->name, "quota-available-bytes") || !strcmp(nm->name, "quota-used-bytes"));
+}
+
 static const char *const live_names[] = {
     "creationdate",    "displayname",  "getcontentlength", "getcontenttype", "getetag",
     "getlastmodified", "resourcetype", "supportedlock",    "lockdiscovery",  NULL};
 
 static int is_live(const dav_name *nm)
 {
+    if (is_quota(nm)) return 1;
     if (strcmp(nm->ns, "DAV:") != 0) return 0;
     for (const char *const *n = live_names; *n; n++)
         if (strcmp(*n, nm->name) == 0) return 1;
@@ -382,6 +405,7 @@ static int is_live(const dav_name *nm)
 /* The href of a path: encoded, with a '/' for a collection. */
 static void href_of_path(const char *path, int dir, char *out, size_t cap)
 {
+    path = url_of(path);
     size_t n = htd_path_uri(path, strlen(path), out, cap - 2);
     if (n >= cap - 2) n = 0;
     if (dir && (n == 0 || out[n - 1] != '/')) out[n++] = '/';
@@ -414,10 +438,16 @@ static void lockdiscovery(davx_ms *m, dav_locks *t, const char *path)
 
 /* Writes live property name of r (when it has one): 1, else 0. */
 static int live(davx_ms *m, const res *r, const char *name, const htd_mime *mime, int names_only,
-                dav_locks *locks)
+                dav_locks *locks, const uint64_t *quota)
 {
     char v[128];
     const char *text = NULL;
+    if (quota && (!strcmp(name, "quota-available-bytes") || !strcmp(name, "quota-used-bytes"))) {
+        uint64_t left = quota[1] < quota[0] ? quota[0] - quota[1] : 0;
+        snprintf(v, sizeof v, "%llu", (unsigned long long)(name[6] == 'a' ? left : quota[1]));
+        davx_ms_prop_dav(m, name, names_only ? NULL : v);
+        return 1;
+    }
     if (!names_only && !strcmp(name, "supportedlock")) {
         davx_ms_prop_supportedlock(m);
         return 1;
@@ -488,16 +518,17 @@ static const dprop *dead_of(const dprops *d, const char *path, const dav_name *n
 
 /* Whether r has property nm: a dead one, or a live one that applies (a
  * collection has no length, type or entity-tag). */
-static int has_prop(const res *r, const dav_name *nm, const dprops *d)
+static int has_prop(const res *r, const dav_name *nm, const dprops *d, const uint64_t *quota)
 {
     if (dead_of(d, r->path, nm)) return 1;
+    if (is_quota(nm)) return quota != NULL;
     if (!is_live(nm)) return 0;
     return !(r->dir && (!strcmp(nm->name, "getetag") || !strcmp(nm->name, "getcontentlength") ||
                         !strcmp(nm->name, "getcontenttype")));
 }
 
 static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const dprops *d,
-                         const htd_mime *mime, dav_locks *locks)
+                         const htd_mime *mime, dav_locks *locks, const uint64_t *quota)
 {
     char href[3 * REQ_PATH_MAX + 4];
     href_of(r, href, sizeof href);
@@ -505,7 +536,7 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
     if (pf->mode != DAVPF_PROP) {
         davx_ms_propstat_begin(m);
         for (const char *const *n = live_names; *n; n++)
-            live(m, r, *n, mime, pf->mode == DAVPF_PROPNAME, locks);
+            live(m, r, *n, mime, pf->mode == DAVPF_PROPNAME, locks, NULL);
         for (size_t i = 0; i < d->n; i++) {
             if (strcmp(d->v[i].path, r->path) != 0) continue;
             if (pf->mode == DAVPF_PROPNAME)
@@ -520,7 +551,7 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
     /* Named properties: those it has (200), then those it has not (404). */
     int found = 0, missing = 0;
     for (size_t i = 0; i < pf->n; i++)
-        has_prop(r, &pf->names[i], d) ? found++ : missing++;
+        has_prop(r, &pf->names[i], d, quota) ? found++ : missing++;
     if (found) {
         davx_ms_propstat_begin(m);
         for (size_t i = 0; i < pf->n; i++) {
@@ -528,15 +559,15 @@ static void propfind_one(davx_ms *m, const res *r, const dav_propfind *pf, const
             const dprop *dp = dead_of(d, r->path, nm);
             if (dp)
                 davx_ms_prop_raw(m, dp->xml);
-            else if (has_prop(r, nm, d))
-                live(m, r, nm->name, mime, 0, locks);
+            else if (has_prop(r, nm, d, quota))
+                live(m, r, nm->name, mime, 0, locks, quota);
         }
         davx_ms_propstat_end(m, 200);
     }
     if (missing) {
         davx_ms_propstat_begin(m);
         for (size_t i = 0; i < pf->n; i++)
-            if (!has_prop(r, &pf->names[i], d)) davx_ms_prop_empty(m, &pf->names[i]);
+            if (!has_prop(r, &pf->names[i], d, quota)) davx_ms_prop_empty(m, &pf->names[i]);
         davx_ms_propstat_end(m, 404);
     }
     davx_ms_response_end(m);
@@ -551,7 +582,8 @@ static void etag_cb(void *arg, const char *path, char *out, size_t cap)
     size_t plen;
     struct stat st;
     out[0] = 0;
-    if (store_area(j->sx, path, strlen(path), &area, &plen) < 0) return;
+    path = url_of(path);
+    if (store_area(j->sx, j->vhost, path, strlen(path), &area, &plen) < 0) return;
     const char *rel = path + (strlen(path) > plen ? plen : strlen(path));
     while (*rel == '/')
         rel++;
@@ -568,6 +600,20 @@ static int conditions(dav_job *j, davif *h)
         if (davif_parse(j->if_h, strlen(j->if_h), h) < 0) {
             set(j, 400, "malformed If header");
             return -1;
+        }
+        /* A tagged list names a URL path: the key is the vhost's. */
+        size_t ns = (size_t)(url_of(j->path) - j->path);
+        for (size_t i = 0; ns && i < h->n; i++) {
+            char *t = h->l[i].tag, *k = t ? malloc(ns + strlen(t) + 1) : NULL;
+            if (!t) continue;
+            if (!k) {
+                set(j, 500, "out of memory");
+                return -1;
+            }
+            memcpy(k, j->path, ns);
+            strcpy(k + ns, t);
+            free(t);
+            h->l[i].tag = k;
         }
         pthread_mutex_lock(&t->mu);
         int holds = davif_holds(h, j->path, t, etag_cb, j, qstore_now_ms());
@@ -652,9 +698,11 @@ static void do_propfind(dav_job *j)
     } else if (ask_db(j, &d, NULL) < 0 || d.failed) {
         set(j, 500, "cannot read the dead properties");
     } else {
+        uint64_t q[2];
+        int has_quota = store_quota(j->sx, j->ai, &q[0], &q[1]) == 0;
         davx_ms *m = davx_ms_new(w.n * 800);
         for (size_t i = 0; m && i < w.n; i++)
-            propfind_one(m, &w.v[i], &pf, &d, j->mime, &j->srv->locks);
+            propfind_one(m, &w.v[i], &pf, &d, j->mime, &j->srv->locks, has_quota ? q : NULL);
         if (m && davx_ms_finish(m, &j->out, &j->out_len) == 0)
             set(j, 207, NULL);
         else
@@ -736,7 +784,10 @@ static void do_delete(dav_job *j)
         return;
     }
     pthread_mutex_lock(j->lock);
-    int rc = davfs_delete(j->area, j->rel);
+    uint64_t bytes = 0;
+    int rc = davfs_size(j->area, j->rel, 1, &bytes);
+    if (rc == 0) rc = davfs_delete(j->area, j->rel);
+    if (rc == 0) store_quota_add(j->sx, j->ai, -(int64_t)bytes);
     pthread_mutex_unlock(j->lock);
     if (rc == 0) drop_locks_below(j);
     if (rc < 0)
@@ -776,10 +827,29 @@ static void do_copy_move(dav_job *j)
         set(j, 412, "the destination exists and Overwrite is F");
         return;
     }
+    /* What the destination's area gains: the source (all of it, or a
+     * collection alone for Depth: 0), less what it replaces; a move within
+     * an area only frees what it replaces. It is taken from the quota
+     * first (507 when it does not fit), and given back if the change fails. */
+    uint64_t src = 0, old = 0;
+    if (davfs_size(j->area, j->rel, j->depth != 0, &src) < 0 ||
+        (existed && davfs_size(j->to_area, j->to_rel, 1, &old) < 0)) {
+        set(j, 500, "cannot measure the resources");
+        return;
+    }
+    int same = move && j->ai == j->to_ai;
+    int64_t gain = (same ? 0 : (int64_t)src) - (int64_t)old;
+    if (store_quota_take(j->sx, j->to_ai, gain) < 0) {
+        set(j, 507, "the destination's quota would be exceeded");
+        return;
+    }
     if (move) pthread_mutex_lock(j->lock);
     rc = move ? davfs_move(j->area, j->rel, j->to_area, j->to_rel, j->overwrite)
               : davfs_copy(j->area, j->rel, j->to_area, j->to_rel, j->depth != 0, j->overwrite);
     if (move) pthread_mutex_unlock(j->lock);
+    if (rc < 0 && gain > 0) store_quota_add(j->sx, j->to_ai, -gain);
+    if (rc == 0 && gain < 0) store_quota_add(j->sx, j->to_ai, gain);
+    if (rc == 0 && move && !same) store_quota_add(j->sx, j->ai, -(int64_t)src);
     if (move && rc == 0) drop_locks_below(j); /* locks stay where they were taken */
     if (rc == -EEXIST)
         set(j, 412, "the destination exists and Overwrite is F");
@@ -1046,15 +1116,22 @@ static int depth_of(const htd_request *r, int dflt)
     return -1;
 }
 
-/* The URL path without a trailing slash (but "/"), and the same relative
- * to its area, whose prefix is plen bytes of it. */
-static void split_path(const char *path, size_t len, size_t plen, char *out, char *rel)
+/* The key of a URL path (dav_job: "//" and vhost first, unless NULL),
+ * without a trailing slash (but "/"), and the path relative to its area,
+ * whose prefix is plen bytes of it. */
+static void split_path(const char *vhost, const char *path, size_t len, size_t plen, char *out,
+                       char *rel)
 {
     while (len > 1 && path[len - 1] == '/')
         len--;
-    memcpy(out, path, len);
-    out[len] = 0;
-    const char *r = len > plen ? out + plen : "";
+    size_t ns = 0;
+    if (vhost) { /* a host name has at most 253 bytes (config.c): it fits */
+        ns = strlen(vhost) + 2 < NS_MAX ? strlen(vhost) + 2 : NS_MAX - 1;
+        snprintf(out, ns + 1, "//%s", vhost);
+    }
+    memcpy(out + ns, path, len);
+    out[ns + len] = 0;
+    const char *r = len > plen ? out + ns + plen : "";
     while (*r == '/')
         r++;
     strcpy(rel, r);
@@ -1158,10 +1235,11 @@ static int content_phase(struct htd_req *hr)
     const server_ctx *sx = c->w->srv;
     dav_srv *s = registry_state(&sx->reg, &dav_module);
     const htd_request *r = hr->r;
-    int m = r->method_id, area;
+    int m = r->method_id, area, ai;
     size_t plen;
-    if (!is_dav_method(m) || hr->vh != &c->w->site->vhosts[0] || hr->path[0] != '/' ||
-        store_area(sx, hr->path, hr->path_len, &area, &plen) < 0)
+    if (!is_dav_method(m) || hr->path[0] != '/' ||
+        (ai = store_area(sx, hr->vh->name, hr->path, hr->path_len, &area, &plen)) < 0 ||
+        !store_area_dav(sx, ai))
         return MOD_DECLINED;
     dav_job *j = req_get(hr, &dav_module);
     if (j && j->done && j->op == OP_CHECK && !j->status) {
@@ -1235,10 +1313,12 @@ static int content_phase(struct htd_req *hr)
     j->mime = sx->mime;
     j->lock = store_commit_lock(sx);
     j->area = area;
+    j->ai = ai;
+    j->vhost = store_area_vhost(sx, ai);
     j->post = m == HTD_M_POST;
     j->timeout_s = timeout_of(r);
     if (j->timeout_s == -2) j->timeout_s = LOCK_DEFAULT_S;
-    split_path(hr->path, hr->path_len, plen, j->path, j->rel);
+    split_path(j->vhost, hr->path, hr->path_len, plen, j->path, j->rel);
     int oom = 0;
     j->if_h = header_copy(r, "if", &oom);
     /* A PUT's If-Match and If-None-Match are the store's to check. */
@@ -1259,16 +1339,18 @@ static int content_phase(struct htd_req *hr)
         htd_str ow = htd_request_header(r, "overwrite", 9);
         if (!st && (ow.p && (ow.len != 1 || (ow.p[0] != 'T' && ow.p[0] != 'F'))))
             st = 400, why = "Overwrite must be T or F";
-        if (!st && (htd_path_hidden(to, strlen(to)) ||
-                    store_area(sx, to, strlen(to), &j->to_area, &tplen) < 0))
-            st = 403, why = "the destination is not in a writable area";
+        if (!st &&
+            (htd_path_hidden(to, strlen(to)) ||
+             (j->to_ai = store_area(sx, hr->vh->name, to, strlen(to), &j->to_area, &tplen)) < 0 ||
+             !store_area_dav(sx, j->to_ai)))
+            st = 403, why = "the destination is not in a WebDAV writable area of this host";
         if (st) {
             job_free(j);
             conn_answer(c, st, why, NULL, 0);
             return MOD_DONE;
         }
         j->overwrite = !ow.p || ow.p[0] == 'T';
-        split_path(to, strlen(to), tplen, j->to, j->to_rel);
+        split_path(j->vhost, to, strlen(to), tplen, j->to, j->to_rel);
     }
     if (hr->body.len && (op == OP_PROPFIND || op == OP_PROPPATCH || op == OP_LOCK)) {
         if ((j->body = malloc(hr->body.len))) memcpy(j->body, hr->body.p, hr->body.len);
@@ -1286,15 +1368,19 @@ static int content_phase(struct htd_req *hr)
 static const char *allow(const struct htd_req *hr)
 {
     const server_ctx *sx = hr->c->w->srv;
-    return registry_state(&sx->reg, &dav_module) && store_writable(sx, hr->path, hr->path_len)
+    int fd, ai;
+    size_t plen;
+    return (ai = store_area(sx, hr->vh->name, hr->path, hr->path_len, &fd, &plen)) >= 0 &&
+                   store_area_dav(sx, ai)
                ? "Allow: " ALLOWED "\r\n"
                : NULL;
 }
 
+/* The state is made whatever the settings say: a vhost may set webdav,
+ * which start learns. */
 static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
 {
-    if (!cfg->webdav) return 0;
-    if (!cfg->nwritable) {
+    if (cfg->webdav && !cfg->nwritable) {
         snprintf(err, errlen, "webdav needs writable areas (writable = [\"/dav/\"];)");
         return -1;
     }
@@ -1304,8 +1390,8 @@ static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
         return -1;
     }
     s->infinity_max = cfg->webdav_infinity_max;
+    s->on = cfg->webdav;
     davl_init(&s->locks);
-    davx_init();
     *state = s;
     return 0;
 }
@@ -1338,9 +1424,11 @@ static int apply_schema(qstore *s, qw_op *op)
 
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
 {
-    (void)st;
     dav_srv *s = state;
-    if (!s) return 0;
+    for (size_t i = 1; i < st->nvhosts; i++)
+        s->on |= st->vhosts[i].webdav;
+    if (!s->on) return 0;
+    davx_init();
     statedb *db = statedb_of(reg);
     if (statedb_open(db, err, errlen) < 0) return -1;
     if (statedb_sync(db, apply_schema, s) != QS_OK) {
@@ -1353,7 +1441,8 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
 
 static int wanted(const void *state, int ph)
 {
-    return state && ph == PH_CONTENT;
+    const dav_srv *s = state;
+    return s && s->on && ph == PH_CONTENT;
 }
 
 const htd_module dav_module = {

@@ -113,6 +113,51 @@ static int remove_at(int dfd, const char *name)
     return rc;
 }
 
+/* The bytes of the documents at name in dfd and below it. */
+static int size_at(int dfd, const char *name, int tree, uint64_t *bytes)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
+    if (S_ISREG(st.st_mode)) *bytes += (uint64_t)st.st_size;
+    if (!S_ISDIR(st.st_mode) || !tree) return 0;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return neg();
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = neg();
+        close(fd);
+        return e;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strncmp(de->d_name, DAVFS_TMP_PREFIX, sizeof DAVFS_TMP_PREFIX - 1))
+            continue;
+        rc = size_at(dirfd(d), de->d_name, 1, bytes);
+    }
+    closedir(d);
+    return rc;
+}
+
+int davfs_size(int area, const char *rel, int tree, uint64_t *bytes)
+{
+    *bytes = 0;
+    if (!*rel) {
+        int fd = htd_open_beneath(area, "", O_RDONLY | O_DIRECTORY);
+        if (fd < 0) return neg();
+        int rc = size_at(fd, ".", tree, bytes);
+        close(fd);
+        return rc;
+    }
+    char leaf[256];
+    int pfd = davfs_parent(area, rel, leaf, sizeof leaf);
+    if (pfd < 0) return pfd == -ENOTDIR || pfd == -ENOENT ? 0 : pfd;
+    int rc = size_at(pfd, leaf, tree, bytes);
+    close(pfd);
+    return rc;
+}
+
 int davfs_delete(int area, const char *rel)
 {
     char leaf[256], tmp[64];

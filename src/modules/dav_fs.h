@@ -13,6 +13,7 @@
 #define HTD_DAV_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* Temporary names (dotfiles, never served, cleaned at start) start so. */
@@ -23,6 +24,10 @@
 int davfs_parent(int area, const char *rel, char *leaf, size_t cap);
 /* rel's status (a symlink's own). */
 int davfs_stat(int area, const char *rel, struct stat *st);
+/* The bytes of the documents at rel (tree: and below it; symlinks not
+ * followed) into *bytes: 0 (nothing there is 0 bytes), or -errno. */
+int davfs_size(int area, const char *rel, int tree, uint64_t *bytes);
+
 /* A new directory: -EEXIST, -ENOENT (no parent). */
 int davfs_mkcol(int area, const char *rel);
 /* rel and all below it: gone at once (renamed aside), then removed. */

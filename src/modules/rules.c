@@ -243,7 +243,8 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     hr->sc = &vh->sc;
     hr->cache = cache_for(l, vh);
     *ncaps = 0;
-    const rule *ru = vh->nrules ? site_rule(vh, hr->path, hr->path_len, caps, ncaps) : NULL;
+    const rule *ru =
+        vh->nrules ? site_rule(vh, hr->r->method_id, hr->path, hr->path_len, caps, ncaps) : NULL;
     if (ru) hr->sc = &ru->sc;
     hr->rule = ru;
     hr->rule_hdrs = hr->sc->headers;
@@ -293,7 +294,7 @@ static int access_phase(struct htd_req *hr)
     if (ru && ru->redirect) {
         htd_str caps[10];
         int ncaps = 0;
-        site_rule(hr->vh, hr->path, hr->path_len, caps,
+        site_rule(hr->vh, hr->r->method_id, hr->path, hr->path_len, caps,
                   &ncaps); /* the same rule, with its captures */
         char loc[4096 + 16];
         memcpy(loc, "Location: ", 10);

@@ -695,7 +695,7 @@ void static_serve(struct htd_req *hr)
     return;
 
 options:;
-    int w = store_writable(l->srv, hr->path, hr->path_len);
+    int w = store_writable(l->srv, hr->vh->name, hr->path, hr->path_len);
     resp op = {.status = 204,
                .length = -1,
                .extra = w ? ALLOW_W : ALLOW,

@@ -52,16 +52,27 @@ enum { OP_BEGIN, OP_WRITE, OP_COMMIT, OP_ABORT, OP_DELETE };
 /* The upload of c's request (its slot: NULL when none). */
 #define UP_OF(c) (*(struct upload **)req_slot((c)->req, &store_module))
 
+/* One writable area: a directory beneath the root of the top-level server
+ * or of a vhost, opened when the server starts. */
+typedef struct area {
+    char *vhost;    /* the vhost's first name; NULL for the top-level server's */
+    char *prefix;   /* the normalised path prefix */
+    size_t plen;    /* its length without a trailing '/' */
+    char *dir;      /* its directory, absolute (cleaning and measuring) */
+    int fd;         /* O_PATH, or -1 */
+    uint64_t max;   /* a document's size limit */
+    uint64_t quota; /* the bytes its documents may take in all, or 0: no limit */
+    int dav;        /* WebDAV: a PUT makes no missing parent (409) */
+    /* The bytes of its documents (st_size of its regular files), measured
+     * at start and kept by every change: what the quota is held against. */
+    atomic_llong used;
+} area;
+
 /* The module's per-server state: the writable areas. */
 typedef struct areas {
-    char *root;      /* the top-level root, absolute */
-    int root_fd;     /* O_PATH */
-    char **writable; /* normalised writable path prefixes */
-    uint64_t *max;   /* each area's upload limit, or 0 for max_upload */
-    int *fd;         /* each area's directory (O_PATH), or -1 */
+    area *v;
     size_t n;
-    uint64_t max_upload;
-    int dav;                   /* WebDAV: a PUT makes no missing parent (409) */
+    uint64_t max_upload;       /* the top level's: a vhost's areas take it by default */
     pthread_mutex_t commit_mu; /* precondition checks and renames (work) */
     atomic_ulong tmp_seq;      /* temporary file names */
 } areas;
@@ -70,6 +81,7 @@ typedef struct upload {
     htd_job job; /* first: a job pointer is an upload pointer */
     conn *c;     /* NULL once the connection is gone */
     areas *a;
+    area *ar; /* the writable area it writes in */
     worker *w;
     int op, busy;
     int handled;         /* the sink has seen the end of the last job */
@@ -92,9 +104,13 @@ typedef struct upload {
     char *buf;   /* body bytes not yet written */
     size_t len;
     uint64_t total, limit;
-    int status;      /* the job's outcome: 0, or an HTTP status */
-    const char *why; /* for a failing status */
-    int existed;     /* COMMIT: the target existed (204) or not (201) */
+    /* Quota: the bytes the upload holds of its area's (used), and the size
+     * of the document it replaces as BEGIN found it (old). */
+    int64_t reserved, old;
+    int64_t declared; /* the body's Content-Length, or -1 (chunked) */
+    int status;       /* the job's outcome: 0, or an HTTP status */
+    const char *why;  /* for a failing status */
+    int existed;      /* COMMIT: the target existed (204) or not (201) */
     /* for the access log, as the request is long gone by then */
 } upload;
 
@@ -119,33 +135,77 @@ int store_parse_size(const char *v, size_t len, uint64_t *out)
     return 0;
 }
 
-/* The writable area of path, or -1. An area is a directory, named with or
- * without a trailing '/': /docs/ takes in /docs itself too (POST /docs). */
-static int area_of(const areas *s, const char *path, size_t len)
+/* The writable area of vhost's path, or -1. An area is a directory, named
+ * with or without a trailing '/': /docs/ takes in /docs itself too (POST
+ * /docs). */
+static int area_of(const areas *s, const char *vhost, const char *path, size_t len)
 {
     for (size_t i = 0; s && i < s->n; i++) {
-        const char *w = s->writable[i];
-        size_t n = strlen(w);
-        if (n && w[n - 1] == '/') n--;
-        if (htd_path_under(path, len, w, n)) return (int)i;
+        const area *a = &s->v[i];
+        if (a->vhost ? !vhost || strcmp(a->vhost, vhost) != 0 : vhost != NULL) continue;
+        if (htd_path_under(path, len, a->prefix, a->plen)) return (int)i;
     }
     return -1;
 }
 
-int store_writable(const server_ctx *s, const char *path, size_t len)
+int store_writable(const server_ctx *s, const char *vhost, const char *path, size_t len)
 {
-    return area_of(registry_state(&s->reg, &store_module), path, len) >= 0;
+    return area_of(registry_state(&s->reg, &store_module), vhost, path, len) >= 0;
 }
 
-int store_area(const server_ctx *s, const char *path, size_t len, int *fd, size_t *prefix)
+int store_area(const server_ctx *s, const char *vhost, const char *path, size_t len, int *fd,
+               size_t *prefix)
 {
     const areas *a = registry_state(&s->reg, &store_module);
-    int i = area_of(a, path, len);
+    int i = area_of(a, vhost, path, len);
     if (i < 0) return -1;
-    size_t n = strlen(a->writable[i]);
-    if (n && a->writable[i][n - 1] == '/') n--;
-    *fd = a->fd[i];
-    *prefix = n;
+    *fd = a->v[i].fd;
+    *prefix = a->v[i].plen;
+    return i;
+}
+
+const char *store_area_vhost(const server_ctx *s, int i)
+{
+    const areas *a = registry_state(&s->reg, &store_module);
+    return a->v[i].vhost;
+}
+
+int store_area_dav(const server_ctx *s, int i)
+{
+    const areas *a = registry_state(&s->reg, &store_module);
+    return a->v[i].dav;
+}
+
+/* Takes bytes (> 0) of area a's quota: 0, or -1 when they do not fit. */
+static int reserve(area *a, int64_t bytes)
+{
+    if (bytes <= 0) return 0;
+    long long cur = atomic_load(&a->used);
+    do {
+        if (a->quota && cur + bytes > (long long)a->quota) return -1;
+    } while (!atomic_compare_exchange_weak(&a->used, &cur, cur + bytes));
+    return 0;
+}
+
+int store_quota_take(const server_ctx *s, int i, int64_t bytes)
+{
+    areas *a = registry_state(&s->reg, &store_module);
+    return reserve(&a->v[i], bytes);
+}
+
+void store_quota_add(const server_ctx *s, int i, int64_t bytes)
+{
+    areas *a = registry_state(&s->reg, &store_module);
+    atomic_fetch_add(&a->v[i].used, bytes);
+}
+
+int store_quota(const server_ctx *s, int i, uint64_t *quota, uint64_t *used)
+{
+    const areas *a = registry_state(&s->reg, &store_module);
+    if (!a->v[i].quota) return -1;
+    long long u = atomic_load(&a->v[i].used);
+    *quota = a->v[i].quota;
+    *used = u > 0 ? (uint64_t)u : 0;
     return 0;
 }
 
@@ -156,30 +216,33 @@ pthread_mutex_t *store_commit_lock(const server_ctx *s)
 }
 
 static int cleaned;
+static long long measured;
 
 /* Visited depth first: a temporary file, or anything in a temporary tree
- * (a WebDAV copy being built, a tree being deleted), goes. */
+ * (a WebDAV copy being built, a tree being deleted), goes; the size of
+ * every other regular file is counted. */
 static int clean_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st, (void)ftw;
-    if (!strstr(path, "/" STORE_TMP_PREFIX)) return 0;
+    (void)ftw;
+    if (!strstr(path, "/" STORE_TMP_PREFIX)) {
+        if (flag == FTW_F && S_ISREG(st->st_mode)) measured += st->st_size;
+        return 0;
+    }
     if (flag == FTW_DP ? rmdir(path) == 0 : unlink(path) == 0) cleaned++;
     return 0;
 }
 
-/* Removes temporary files that a killed htd left in the writable areas.
- * Returns how many, or -1 with err set. */
-static int clean(const areas *s, char *err, size_t errlen)
+/* Removes temporary files that a killed htd left in area a, and measures
+ * what it holds. Returns how many were removed, or -1 with err set. */
+static int clean(area *a, char *err, size_t errlen)
 {
-    cleaned = 0; /* called once, before any thread starts */
-    for (size_t i = 0; i < s->n; i++) {
-        char path[4096 + REQ_PATH_MAX];
-        snprintf(path, sizeof path, "%s%s", s->root, s->writable[i]);
-        if (nftw(path, clean_one, 16, FTW_PHYS | FTW_DEPTH) < 0 && errno != ENOENT) {
-            snprintf(err, errlen, "cannot clean writable area %s: %s", path, strerror(errno));
-            return -1;
-        }
+    cleaned = 0; /* called before any thread starts */
+    measured = 0;
+    if (nftw(a->dir, clean_one, 16, FTW_PHYS | FTW_DEPTH) < 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot clean writable area %s: %s", a->dir, strerror(errno));
+        return -1;
     }
+    atomic_store(&a->used, measured);
     return cleaned;
 }
 
@@ -301,6 +364,7 @@ static int check_preconditions(upload *u)
     struct stat st;
     int exists = fstatat(u->dir_fd, u->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
     u->existed = exists;
+    u->old = exists && S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
     if (exists && S_ISDIR(st.st_mode) && u->method != HTD_M_DELETE) {
         set(u, 409, "a directory stands at this path");
         return -1;
@@ -367,7 +431,7 @@ static void work(htd_job *j)
     case OP_BEGIN: {
         /* If-Match needs a current document: with no directory there is
          * none, and nothing is made for a request that fails. */
-        int create = u->method == HTD_M_PUT && !u->has_if_match && !s->dav;
+        int create = u->method == HTD_M_PUT && !u->has_if_match && !u->ar->dav;
         if (open_dir(u, create) < 0) {
             if (u->status == 404 && u->method == HTD_M_PUT && !u->has_if_match)
                 set(u, 409, "the parent collection does not exist");
@@ -379,6 +443,13 @@ static void work(htd_job *j)
             choose_name(u);
         else if (check_preconditions(u) < 0)
             return;
+        /* A declared size that would take the area past its quota is
+         * refused before anything is written; it is held meanwhile. */
+        if (u->declared >= 0 && reserve(u->ar, u->declared - u->old) < 0) {
+            set(u, 507, "the writable area's quota would be exceeded");
+            return;
+        }
+        if (u->declared >= 0 && u->declared > u->old) u->reserved = u->declared - u->old;
         unsigned char rnd[8];
         if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
             set(u, 500, "no random bytes for a temporary name");
@@ -409,12 +480,19 @@ static void work(htd_job *j)
         if (u->method == HTD_M_POST) {
             rc = renameat2(u->dir_fd, u->tmp, u->dir_fd, u->name, RENAME_NOREPLACE);
             u->existed = 0;
+            u->old = 0;
         } else {
             rc = check_preconditions(u);
             if (rc == 0)
                 rc = renameat(u->dir_fd, u->tmp, u->dir_fd, u->name);
             else
                 rc = 1;
+        }
+        if (rc == 0) {
+            /* What the area holds now: the new size for the old one (as
+             * it was just before the rename), for what was held. */
+            atomic_fetch_add(&u->ar->used, (long long)u->total - u->old - u->reserved);
+            u->reserved = 0;
         }
         pthread_mutex_unlock(&s->commit_mu);
         if (rc != 0) {
@@ -441,6 +519,8 @@ static void work(htd_job *j)
                     set(u, 409, "the directory is not empty");
                 else
                     set_errno(u, "cannot delete the document");
+            } else if (S_ISREG(st.st_mode)) {
+                atomic_fetch_sub(&u->ar->used, (long long)st.st_size);
             }
         }
         pthread_mutex_unlock(&s->commit_mu);
@@ -449,104 +529,131 @@ static void work(htd_job *j)
     }
 }
 
-/* Makes each writable area's directory if missing and opens it: every write
- * resolves beneath its area, so a symlink inside an area cannot lead a write
- * into the read-only rest of the root. */
-static int open_areas(areas *s, char *err, size_t errlen)
+/* Adds the writable area spec ("PREFIX[:SIZE[:QUOTA]]") of the vhost named
+ * vhost (NULL: the top-level server), beneath its root (root_fd, root):
+ * its directory is made if missing and opened, so that every write
+ * resolves beneath the area and a symlink inside it cannot lead a write
+ * into the read-only rest of the root; a killed htd's temporary files are
+ * removed and what it holds is measured. 0, or -1 with err set. */
+static int add_area(areas *s, const char *vhost, int root_fd, const char *root, const char *spec,
+                    uint64_t max_upload, int dav, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        const char *rel = s->writable[i] + 1;
-        char path[REQ_PATH_MAX];
-        snprintf(path, sizeof path, "%s", rel);
-        size_t n = strlen(path);
-        if (n && path[n - 1] == '/') path[n - 1] = 0;
-        if (make_dirs(s->root_fd, path, NULL) < 0 ||
-            (s->fd[i] = htd_open_beneath(s->root_fd, path, O_PATH | O_DIRECTORY)) < 0) {
-            snprintf(err, errlen, "cannot open writable area %s: %s", s->writable[i],
-                     strerror(errno));
-            return -1;
-        }
+    area *v = realloc(s->v, (s->n + 1) * sizeof *v);
+    if (!v) goto oom;
+    s->v = v;
+    area *a = &v[s->n];
+    *a = (area){.fd = -1, .dav = dav};
+    atomic_init(&a->used, 0);
+    const char *why;
+    char norm[4096];
+    if (store_parse_area(spec, norm, sizeof norm, &a->max, &a->quota, &why) < 0) {
+        snprintf(err, errlen, "bad writable area '%s': %s", spec, why);
+        return -1;
     }
-    return clean(s, err, errlen);
+    if (!a->max) a->max = max_upload;
+    s->n++;
+    a->plen = strlen(norm);
+    if (a->plen && norm[a->plen - 1] == '/') a->plen--;
+    size_t dl = strlen(root) + a->plen + 1;
+    if (!(a->prefix = strdup(norm)) || (vhost && !(a->vhost = strdup(vhost))) ||
+        !(a->dir = malloc(dl)))
+        goto oom;
+    snprintf(a->dir, dl, "%s%.*s", root, (int)a->plen, norm);
+    char rel[REQ_PATH_MAX];
+    snprintf(rel, sizeof rel, "%.*s", a->plen ? (int)a->plen - 1 : 0, norm + 1);
+    if (make_dirs(root_fd, rel, NULL) < 0 ||
+        (a->fd = htd_open_beneath(root_fd, rel, O_PATH | O_DIRECTORY)) < 0) {
+        snprintf(err, errlen, "cannot open writable area %s%s%s: %s", norm, vhost ? " of " : "",
+                 vhost ? vhost : "", strerror(errno));
+        return -1;
+    }
+    return clean(a, err, errlen) < 0 ? -1 : 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 static void fini(void *state)
 {
     areas *s = state;
     for (size_t i = 0; i < s->n; i++) {
-        free(s->writable[i]);
-        if (s->fd[i] >= 0) close(s->fd[i]);
+        free(s->v[i].vhost);
+        free(s->v[i].prefix);
+        free(s->v[i].dir);
+        if (s->v[i].fd >= 0) close(s->v[i].fd);
     }
-    free(s->writable);
-    free(s->max);
-    free(s->fd);
-    if (s->root_fd >= 0) close(s->root_fd);
-    free(s->root);
+    free(s->v);
     pthread_mutex_destroy(&s->commit_mu);
     free(s);
 }
 
-/* The writable areas of cfg, made and opened, their leftovers cleaned. */
+/* The top-level writable areas of cfg; the vhosts' come with the site
+ * (start). */
 static int init(const htd_config *cfg, void **state, char *err, size_t errlen)
 {
+    areas *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *state = s;
+    pthread_mutex_init(&s->commit_mu, NULL);
+    atomic_init(&s->tmp_seq, 0);
+    s->max_upload = cfg->max_upload;
     if (!cfg->nwritable) return 0;
     if (!cfg->root) {
         snprintf(err, errlen, "writable areas need a document root");
         return -1;
     }
-    areas *s = calloc(1, sizeof *s);
-    if (!s) goto oom;
-    *state = s;
-    s->root_fd = -1;
-    pthread_mutex_init(&s->commit_mu, NULL);
-    s->max_upload = cfg->max_upload;
-    s->dav = cfg->webdav;
-    s->root = realpath(cfg->root, NULL);
-    if (s->root) s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (!s->root || s->root_fd < 0) {
+    char *root = realpath(cfg->root, NULL);
+    int root_fd = root ? open(root, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    int rc = 0;
+    if (root_fd < 0) {
         snprintf(err, errlen, "cannot serve root %s: %s", cfg->root, strerror(errno));
-        return -1;
+        rc = -1;
     }
-    s->writable = calloc(cfg->nwritable, sizeof *s->writable);
-    s->max = calloc(cfg->nwritable, sizeof *s->max);
-    s->fd = malloc(cfg->nwritable * sizeof *s->fd);
-    if (!s->writable || !s->max || !s->fd) goto oom;
-    for (size_t i = 0; i < cfg->nwritable; i++) {
-        const char *why;
-        char norm[4096];
-        if (store_parse_area(cfg->writable[i], norm, sizeof norm, &s->max[i], &why) < 0 ||
-            !(s->writable[i] = strdup(norm))) {
-            snprintf(err, errlen, "bad writable area '%s': %s", cfg->writable[i], why);
-            return -1;
-        }
-        s->fd[i] = -1;
-        s->n++;
-    }
-    return open_areas(s, err, errlen);
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
+    for (size_t i = 0; rc == 0 && i < cfg->nwritable; i++)
+        rc = add_area(s, NULL, root_fd, root, cfg->writable[i], cfg->max_upload, cfg->webdav, err,
+                      errlen);
+    if (root_fd >= 0) close(root_fd);
+    free(root);
+    return rc;
 }
 
-/* At start: a writable area that every client may write to is said once,
- * as a warning (a site that means it, an intranet's, can ignore it): no
- * address rule and no password on the scope of its top-level prefix. */
+/* At start: the vhosts' writable areas are opened; and a writable area
+ * that every client may write to is said once, as a warning (a site that
+ * means it, an intranet's, can ignore it): no address rule and no password
+ * on the scope a PUT to its prefix gets. */
 static int start(void *state, const registry *reg, const site *st, char *err, size_t errlen)
 {
-    (void)reg, (void)err, (void)errlen;
-    const areas *s = state;
-    const vhost *top = st->nvhosts ? &st->vhosts[0] : NULL;
-    for (size_t i = 0; s && top && i < s->n; i++) {
-        const char *p = s->writable[i];
+    (void)reg;
+    areas *s = state;
+    for (size_t k = 1; k < st->nvhosts; k++) {
+        const vhost *vh = &st->vhosts[k];
+        uint64_t max = vh->max_upload ? vh->max_upload : s->max_upload;
+        for (size_t i = 0; i < vh->nwritable; i++)
+            if (add_area(s, vh->name, vh->root_fd, vh->root, vh->writable[i], max, vh->webdav, err,
+                         errlen) < 0)
+                return -1;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const char *p = s->v[i].prefix;
+        const vhost *vh = NULL;
+        for (size_t k = 0; k < st->nvhosts && !vh; k++) {
+            const char *name = st->vhosts[k].name;
+            if (name ? s->v[i].vhost && strcmp(name, s->v[i].vhost) == 0 : !s->v[i].vhost)
+                vh = &st->vhosts[k];
+        }
+        if (!vh) continue;
         htd_str caps[10];
         int ncaps;
-        const rule *r = site_rule(top, p, strlen(p), caps, &ncaps);
-        const scope *sc = r ? &r->sc : &top->sc;
+        const rule *r = site_rule(vh, HTD_M_PUT, p, strlen(p), caps, &ncaps);
+        const scope *sc = r ? &r->sc : &vh->sc;
         if (!sc->naccess && !sc->auth)
             errlog(ERRLOG_WARN,
-                   "htd: warning: PUT, POST and DELETE under %s are open to every client "
+                   "htd: warning: PUT, POST and DELETE under %s%s%s are open to every client "
                    "(no access rule and no auth on it)",
-                   p);
+                   p, s->v[i].vhost ? " of " : "", s->v[i].vhost ? s->v[i].vhost : "");
     }
     return 0;
 }
@@ -555,6 +662,7 @@ static int start(void *state, const registry *reg, const site *st, char *err, si
 
 static void upload_free(upload *u)
 {
+    if (u->reserved) atomic_fetch_sub(&u->ar->used, u->reserved); /* not written after all */
     u->w->jobs_out--;
     budget_sub(&u->w->mem, UP_BUF);
     if (u->dir_fd >= 0) close(u->dir_fd);
@@ -669,6 +777,18 @@ static int take_body(conn *c, upload *u)
             finish_error(u, 0);
             return SINK_DONE;
         }
+        /* A body of no declared size is held against the quota as it
+         * comes: once past it, the upload ends and its file goes. */
+        int64_t more = (int64_t)u->total - u->old - u->reserved;
+        if (u->declared < 0 && more > 0) {
+            if (reserve(u->ar, more) < 0) {
+                u->status = 507;
+                u->why = "the writable area's quota is exceeded";
+                finish_error(u, 0);
+                return SINK_DONE;
+            }
+            u->reserved += more;
+        }
     }
     if (done)
         submit(u, OP_COMMIT);
@@ -758,8 +878,10 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
     u->method = r->method_id;
     u->dir_fd = u->tmp_fd = -1;
     u->expect_continue = r->expect_continue && r->version == 11 && conn_body_pending(c);
-    int area = area_of(s, hr->path, hr->path_len);
-    u->area_fd = s->fd[area];
+    int area = area_of(s, hr->vh->name, hr->path, hr->path_len);
+    u->ar = &s->v[area];
+    u->area_fd = u->ar->fd;
+    u->declared = r->chunked ? -1 : r->content_length > 0 ? r->content_length : 0;
     htd_str v = htd_request_known(r, HTD_H_IF_MATCH),
             inm = htd_request_known(r, HTD_H_IF_NONE_MATCH);
     size_t ll = hr->path_len;
@@ -777,8 +899,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         copy_str(u->if_none_match, sizeof u->if_none_match, inm);
 
     /* dir and name from the decoded path, relative to the area */
-    size_t skip = strlen(s->writable[area]);
-    if (skip && s->writable[area][skip - 1] == '/') skip--;
+    size_t skip = u->ar->plen;
     const char *p = hr->path + skip;
     size_t n = hr->path_len - skip;
     while (n && *p == '/')
@@ -808,7 +929,7 @@ void store_start(conn *c, const htd_request *r, const struct htd_req *hr)
         copy_str(u->name, sizeof u->name, name);
     }
 
-    u->limit = s->max[area] ? s->max[area] : s->max_upload;
+    u->limit = u->ar->max;
     if (u->method != HTD_M_DELETE && !r->chunked && r->content_length > 0 &&
         (uint64_t)r->content_length > u->limit) {
         u->status = 413;
@@ -825,13 +946,13 @@ refuse:
 }
 
 /* The content phase: PUT, POST and DELETE in a writable area of the
- * top-level server. */
+ * request's vhost. */
 static int content_phase(struct htd_req *hr)
 {
     conn *c = hr->c;
     int m = hr->r->method_id;
     if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) ||
-        hr->vh != &c->w->site->vhosts[0] || !store_writable(c->w->srv, hr->path, hr->path_len))
+        !store_writable(c->w->srv, hr->vh->name, hr->path, hr->path_len))
         return MOD_DECLINED;
     if (htd_path_hidden(hr->path, hr->path_len)) {
         conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
@@ -848,7 +969,7 @@ static void release_upload(struct htd_req *hr)
 
 static const char *allow(const struct htd_req *hr)
 {
-    return store_writable(hr->c->w->srv, hr->path, hr->path_len)
+    return store_writable(hr->c->w->srv, hr->vh->name, hr->path, hr->path_len)
                ? "Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r\n"
                : NULL;
 }
@@ -875,14 +996,29 @@ void store_detach(conn *c)
         upload_free(u);
 }
 
-int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, const char **why)
+int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, uint64_t *quota,
+                     const char **why)
 {
     size_t len = strlen(spec);
-    const char *colon = strrchr(spec, ':');
-    *max = 0;
+    *max = *quota = 0;
     *why = "must start with '/'";
-    if (colon && store_parse_size(colon + 1, strlen(colon + 1), max) == 0)
-        len = (size_t)(colon - spec);
+    /* From the right: a size, then before it a size or nothing (then the
+     * first was the quota). */
+    const char *last = memrchr(spec, ':', len);
+    uint64_t a;
+    if (last && store_parse_size(last + 1, len - (size_t)(last - spec) - 1, &a) == 0) {
+        len = (size_t)(last - spec);
+        const char *prev = memrchr(spec, ':', len);
+        uint64_t b = 0;
+        size_t bl = prev ? len - (size_t)(prev - spec) - 1 : 0;
+        if (prev && (bl == 0 || store_parse_size(prev + 1, bl, &b) == 0)) {
+            len = (size_t)(prev - spec);
+            *max = b;
+            *quota = a;
+        } else {
+            *max = a;
+        }
+    }
     if (spec[0] != '/') return -1;
     return htd_path_normalize(spec, len, norm, cap, why) < 0 ? -1 : 0;
 }

@@ -33,6 +33,7 @@
 #include "fields.h"
 #include "listen.h"
 #include "log.h"
+#include "parser.h"
 #include "path.h"
 #include "ratelimit.h"
 #include "response.h"
@@ -463,9 +464,9 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (get_strings(f, s, &f->writable, &n, err, errlen) < 0) return -1;
         for (size_t i = 0; i < n; i++) {
             char norm[4096];
-            uint64_t max;
+            uint64_t max, quota;
             const char *why;
-            if (store_parse_area(f->writable[i], norm, sizeof norm, &max, &why) < 0)
+            if (store_parse_area(f->writable[i], norm, sizeof norm, &max, &quota, &why) < 0)
                 return conf_fail(err, errlen, f, s, "bad writable area '%s': %s", f->writable[i],
                                  why);
         }
@@ -1253,12 +1254,39 @@ static int parse_metrics(builder *b, const config_setting_t *s, rule *r)
     return 0;
 }
 
+/* methods = ["PUT", "DELETE", ...];: the rule applies to requests with
+ * these methods only (GET's with HEAD's). A name the parser does not know is an error: such a
+ * request is answered 501 before any rule is looked at. */
+static int parse_methods(builder *b, const config_setting_t *s, rule *r)
+{
+    _Static_assert(HTD_M_UNLOCK < 32, "a rule's methods are the bits of a uint32_t");
+    const char **v;
+    size_t n;
+    if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
+    int rc = n ? 0
+               : bfail(b, s, "methods needs at least one method, like [\"PUT\", \"DELETE\"]%s%s",
+                       "", "");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int m = htd_method_id(v[i], strlen(v[i]));
+        if (m == HTD_M_UNKNOWN)
+            rc = bfail(b, s,
+                       "unknown method \"%s\" in methods; htd knows GET, HEAD, POST, PUT, DELETE, "
+                       "OPTIONS, TRACE, CONNECT, PATCH, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, "
+                       "LOCK and UNLOCK (in capitals)%s",
+                       v[i], "");
+        else /* GET takes HEAD with it: else a HEAD would slip past a GET's rule */
+            r->methods |= 1u << m | (m == HTD_M_GET ? 1u << HTD_M_HEAD : 0);
+    }
+    free(v);
+    return rc;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {"exact", "prefix",      "regex",      "redirect",
-                                       "code",  "query",       "headers",    "access",
-                                       "auth",  "error_pages", "rate_limit", "price",
-                                       "proxy", "keep_copies", "metrics",    NULL};
+    static const char *const keys[] = {
+        "exact",   "prefix",      "regex",   "redirect",    "code",       "query",
+        "headers", "access",      "auth",    "error_pages", "rate_limit", "price",
+        "proxy",   "keep_copies", "metrics", "methods",     NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1332,6 +1360,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         r->keep_query = q[0] == 'k';
     }
     if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
+    if ((s = config_setting_get_member(g, "methods")) && parse_methods(b, s, r) < 0) return -1;
     if (parse_scope(b, g, &r->sc, vh, r) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;
@@ -1350,6 +1379,17 @@ static int parse_rules(builder *b, const config_setting_t *g, vhost *vh)
         rule *r = &vh->rules[vh->nrules++];
         if (parse_rule(b, config_setting_get_elem(s, (unsigned)i), vh, r) < 0) return -1;
     }
+    /* Rules that name methods go first, each part in file order: of an
+     * exact path, a regex or a prefix that another rule has too, the one
+     * for the request's method wins, and matching costs nothing more. */
+    rule *sorted = malloc(n ? n * sizeof *sorted : 1);
+    if (!sorted) return bfail(b, s, "out of memory%s%s", "", "");
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++)
+            if ((vh->rules[i].methods == 0) == pass) sorted[k++] = vh->rules[i];
+    memcpy(vh->rules, sorted, n * sizeof *sorted);
+    free(sorted);
     return 0;
 }
 
@@ -1667,13 +1707,58 @@ static int parse_request_id_header(builder *b, const config_setting_t *g, vhost 
     return 0;
 }
 
+/* writable = ["/dav/:10M:1G"]; max_upload = "10M"; webdav = true; in a
+ * vhost: its own writable areas, beneath its root. */
+static int parse_vhost_areas(builder *b, const config_setting_t *g, vhost *vh)
+{
+    const config_setting_t *s = config_setting_get_member(g, "writable"), *d;
+    if ((d = config_setting_get_member(g, "webdav"))) {
+        if (config_setting_type(d) != CONFIG_TYPE_BOOL)
+            return bfail(b, d, "webdav must be true or false%s%s", "", "");
+        vh->webdav = (uint8_t)config_setting_get_bool(d);
+        if (vh->webdav && !s)
+            return bfail(b, d,
+                         "webdav needs writable areas in this vhost (writable = [\"/dav/\"];)%s%s",
+                         "", "");
+    }
+    if (size(b->f, g, "max_upload", &vh->max_upload, b->err, b->errlen) < 0) return -1;
+    if (!s) return 0;
+    if (!vh->name)
+        return bfail(b, s, "a vhost with writable areas needs a name (names = [\"...\"])%s%s", "",
+                     "");
+    const char **v;
+    size_t n;
+    if (get_strings(b->f, s, &v, &n, b->err, b->errlen) < 0) return -1;
+    if (!(vh->writable = calloc(n ? n : 1, sizeof *vh->writable))) {
+        free(v);
+        return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char norm[4096];
+        uint64_t max, quota;
+        const char *why;
+        if (store_parse_area(v[i], norm, sizeof norm, &max, &quota, &why) < 0) {
+            int rc = bfail(b, s, "bad writable area '%s': %s", v[i], why);
+            free(v);
+            return rc;
+        }
+        if (!(vh->writable[vh->nwritable] = strdup(v[i]))) {
+            free(v);
+            return bfail(b, s, "out of memory%s%s", "", "");
+        }
+        vh->nwritable++;
+    }
+    free(v);
+    return 0;
+}
+
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
     static const char *const keys[] = {
-        "names",  "default", "root",        "access_log", "log_format",  "headers",
-        "access", "auth",    "error_pages", "rules",      "cgi",         "rate_limit",
-        "queues", "price",   "tls",         "proxy",      "keep_copies", "request_id_header",
-        NULL};
+        "names",    "default",    "root",        "access_log", "log_format",  "headers",
+        "access",   "auth",       "error_pages", "rules",      "cgi",         "rate_limit",
+        "queues",   "price",      "tls",         "proxy",      "keep_copies", "request_id_header",
+        "writable", "max_upload", "webdav",      NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1741,6 +1826,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         if (rc < 0) return -1;
     }
     if (parse_queues(b, config_setting_get_member(g, "queues"), vh) < 0) return -1;
+    if (parse_vhost_areas(b, g, vh) < 0) return -1;
     if ((s = config_setting_get_member(g, "tls")) && parse_tls(b, s, vh, 0) < 0) return -1;
     if (parse_request_id_header(b, g, vh, &b->st->vhosts[0]) < 0) return -1;
     if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
@@ -1881,6 +1967,9 @@ void site_free(site *st)
         free(vh->name);
         free(vh->hsts);
         free(vh->request_id_header);
+        for (size_t k = 0; k < vh->nwritable; k++)
+            free(vh->writable[k]);
+        free(vh->writable);
     }
     for (size_t i = 0; i < st->nupstreams; i++) {
         free(st->upstreams[i].name);

@@ -623,6 +623,45 @@ static void note_restart_only(const htd_config *now, const htd_config *next)
                    checks[i].name);
 }
 
+/* Whether vh's writable areas are those of a vhost of st with its name. */
+static int same_areas(const vhost *vh, const site *st)
+{
+    for (size_t k = 1; k < st->nvhosts; k++) {
+        const vhost *o = &st->vhosts[k];
+        if (!o->name || strcmp(o->name, vh->name) != 0) continue;
+        return o->webdav == vh->webdav && o->max_upload == vh->max_upload &&
+               strcmp(o->root, vh->root) == 0 &&
+               same_list((const char *const *)o->writable, o->nwritable,
+                         (const char *const *)vh->writable, vh->nwritable);
+    }
+    return 0;
+}
+
+/* The vhosts' writable areas are opened at start (store.c): a reload that
+ * changes them says so. */
+static void note_vhost_areas(const site *now, const site *next)
+{
+    size_t a = 0, b = 0;
+    int same = 1;
+    for (size_t k = 1; k < now->nvhosts; k++)
+        a += now->vhosts[k].nwritable != 0;
+    for (size_t k = 1; k < next->nvhosts; k++) {
+        const vhost *vh = &next->vhosts[k];
+        if (!vh->nwritable) continue;
+        b++;
+        if (!same_areas(vh, now)) {
+            same = 0;
+            errlog(ERRLOG_WARN,
+                   "htd: reload: the writable areas of vhost %s changed; they take effect when "
+                   "htd restarts",
+                   vh->name);
+        }
+    }
+    if (same && a != b)
+        errlog(ERRLOG_WARN, "htd: reload: a vhost's writable areas changed; they take effect "
+                            "when htd restarts");
+}
+
 static int reload(htd_server *s, char *err, size_t errlen);
 
 /* RELOADING and READY around it, whether it succeeds or not: a failed
@@ -664,7 +703,12 @@ static int reload(htd_server *s, char *err, size_t errlen)
         site_free(st);
         st = NULL;
     }
-    if (st) note_restart_only(&s->ctx.cfg, &next);
+    if (st) {
+        note_restart_only(&s->ctx.cfg, &next);
+        pthread_mutex_lock(&s->site_mu);
+        note_vhost_areas(s->site, st);
+        pthread_mutex_unlock(&s->site_mu);
+    }
     conf_close(f); /* the site keeps copies of what it needs */
     if (!st) return -1;
 

@@ -514,6 +514,15 @@ def test_example_config_serves_what_it_says(ctx):
             check((r.get("Content-Type") or "").startswith("text/html"),
                   "the page's own Content-Type: %r" % r.get("Content-Type"))
             check_error(get(srv, "/nothing-here", host="a.example.org"), 404)
+            # the org vhost's own writable area: anyone reads, only admin writes
+            for creds, want in (([], 401), ([basic("admin", "admin-password")], 201)):
+                r, c = harness.exchange(srv, req("/inbox/n.txt", "PUT", [("Content-Length", "2")]
+                                                 + creds, host="example.org") + b"hi")
+                c.close()
+                eq(r.status, want, "PUT to the inbox with credentials %r" % creds)
+            eq(get(srv, "/inbox/n.txt", host="example.org").body, b"hi", "read by anyone")
+            check(os.path.isfile(os.path.join(site, "org", "inbox", "n.txt")),
+                  "under the org vhost's root")
         # logs: the example.test vhost's own file, in its template; the org
         # vhost on stdout (the top-level "-"), combined; quiet nowhere.
         log = harness.read_file(os.path.join(ex, "logs", "example.test.log")) or ""
