@@ -801,15 +801,8 @@ static void do_delete(dav_job *j)
 static void do_copy_move(dav_job *j)
 {
     int move = j->op == OP_MOVE;
-    struct stat st;
-    int rc = davfs_stat(j->area, j->rel, &st);
-    if (rc < 0) {
-        set_errno(j, -rc, "no such resource");
-        return;
-    }
     size_t n = strlen(j->path);
-    if (!strcmp(j->path, j->to) ||
-        (!strncmp(j->to, j->path, n) && j->to[n] == '/' && S_ISDIR(st.st_mode))) {
+    if (!strcmp(j->path, j->to) || (!strncmp(j->to, j->path, n) && j->to[n] == '/')) {
         set(j, 403, "the destination is the source or below it");
         return;
     }
@@ -817,39 +810,57 @@ static void do_copy_move(dav_job *j)
         set(j, 403, "a writable area itself cannot be copied, moved or replaced");
         return;
     }
-    if (move && S_ISDIR(st.st_mode) && j->depth != DEPTH_INF) {
-        set(j, 400, "a collection moves with Depth: infinity");
-        return;
-    }
-    struct stat dst;
-    int existed = davfs_stat(j->to_area, j->to_rel, &dst) == 0;
-    if (existed && !j->overwrite) {
-        set(j, 412, "the destination exists and Overwrite is F");
-        return;
+    uint64_t qa, qu;
+    int same = move && j->ai == j->to_ai;
+    int quotas =
+        store_quota(j->sx, j->ai, &qa, &qu) == 0 || store_quota(j->sx, j->to_ai, &qa, &qu) == 0;
+    /* A move with no quota to keep (the most common change a client
+     * makes: a rename) looks at nothing first: the rename says whether the
+     * source was there and what it replaced. */
+    int existed = 0, rc;
+    if (!move || quotas || j->depth != DEPTH_INF) {
+        struct stat st, dst;
+        if ((rc = davfs_stat(j->area, j->rel, &st)) < 0) {
+            set_errno(j, -rc, "no such resource");
+            return;
+        }
+        if (move && S_ISDIR(st.st_mode) && j->depth != DEPTH_INF) {
+            set(j, 400, "a collection moves with Depth: infinity");
+            return;
+        }
+        existed = davfs_stat(j->to_area, j->to_rel, &dst) == 0;
+        if (existed && !j->overwrite) {
+            set(j, 412, "the destination exists and Overwrite is F");
+            return;
+        }
     }
     /* What the destination's area gains: the source (all of it, or a
      * collection alone for Depth: 0), less what it replaces; a move within
      * an area only frees what it replaces. It is taken from the quota
-     * first (507 when it does not fit), and given back if the change fails. */
+     * first (507 when it does not fit), and given back if the change fails.
+     * Areas without quotas are not measured. */
     uint64_t src = 0, old = 0;
-    if (davfs_size(j->area, j->rel, j->depth != 0, &src) < 0 ||
-        (existed && davfs_size(j->to_area, j->to_rel, 1, &old) < 0)) {
+    if (quotas && ((!same && davfs_size(j->area, j->rel, j->depth != 0, &src) < 0) ||
+                   (existed && davfs_size(j->to_area, j->to_rel, 1, &old) < 0))) {
         set(j, 500, "cannot measure the resources");
         return;
     }
-    int same = move && j->ai == j->to_ai;
     int64_t gain = (same ? 0 : (int64_t)src) - (int64_t)old;
-    if (store_quota_take(j->sx, j->to_ai, gain) < 0) {
+    if (quotas && store_quota_take(j->sx, j->to_ai, gain) < 0) {
         set(j, 507, "the destination's quota would be exceeded");
         return;
     }
+    int replaced = 0;
     if (move) pthread_mutex_lock(j->lock);
-    rc = move ? davfs_move(j->area, j->rel, j->to_area, j->to_rel, j->overwrite)
+    rc = move ? davfs_move(j->area, j->rel, j->to_area, j->to_rel, j->overwrite, &replaced)
               : davfs_copy(j->area, j->rel, j->to_area, j->to_rel, j->depth != 0, j->overwrite);
     if (move) pthread_mutex_unlock(j->lock);
-    if (rc < 0 && gain > 0) store_quota_add(j->sx, j->to_ai, -gain);
-    if (rc == 0 && gain < 0) store_quota_add(j->sx, j->to_ai, gain);
-    if (rc == 0 && move && !same) store_quota_add(j->sx, j->ai, -(int64_t)src);
+    existed |= replaced;
+    if (quotas) {
+        if (rc < 0 && gain > 0) store_quota_add(j->sx, j->to_ai, -gain);
+        if (rc == 0 && gain < 0) store_quota_add(j->sx, j->to_ai, gain);
+        if (rc == 0 && move && !same) store_quota_add(j->sx, j->ai, -(int64_t)src);
+    }
     if (move && rc == 0) drop_locks_below(j); /* locks stay where they were taken */
     if (rc == -EEXIST)
         set(j, 412, "the destination exists and Overwrite is F");

@@ -293,12 +293,32 @@ int davfs_copy(int from_area, const char *from, int to_area, const char *to, int
     return rc;
 }
 
-int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite)
+/* How much of rel names its directory: up to its last '/', or 0. */
+static size_t dir_len(const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    return slash ? (size_t)(slash - rel) : 0;
+}
+
+int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite,
+               int *replaced)
 {
     char sleaf[256], dleaf[256], tmp[64];
+    *replaced = 0;
     int sfd = davfs_parent(from_area, from, sleaf, sizeof sleaf);
     if (sfd < 0) return sfd == -ENOTDIR ? -ENOENT : sfd;
-    int dfd = davfs_parent(to_area, to, dleaf, sizeof dleaf);
+    /* A rename within one directory (the common case) opens it once. */
+    size_t dl = dir_len(from);
+    int one = from_area == to_area && dl == dir_len(to) && !strncmp(from, to, dl);
+    int dfd = one ? sfd : davfs_parent(to_area, to, dleaf, sizeof dleaf);
+    if (one) {
+        const char *leaf = to + dl + (to[dl] == '/');
+        if (strlen(leaf) >= sizeof dleaf) {
+            close(sfd);
+            return -ENAMETOOLONG;
+        }
+        strcpy(dleaf, leaf);
+    }
     if (dfd < 0) {
         close(sfd);
         return dfd == -ENOENT || dfd == -ENOTDIR ? -ENOTDIR : dfd;
@@ -313,23 +333,26 @@ int davfs_move(int from_area, const char *from, int to_area, const char *to, int
              * missing, and what it was is removed from where the source
              * was. */
             rc = renameat2(sfd, sleaf, dfd, dleaf, RENAME_EXCHANGE) < 0 ? neg() : 0;
+            *replaced = rc == 0;
             if (rc == 0 && tmp_name(tmp, sizeof tmp) == 0 && renameat(sfd, sleaf, sfd, tmp) == 0) {
                 fsync(sfd);
                 remove_at(sfd, tmp);
             }
         } else if (rc == -EXDEV) {
             close(sfd);
-            close(dfd);
+            if (!one) close(dfd);
+            struct stat st;
+            *replaced = davfs_stat(to_area, to, &st) == 0;
             rc = davfs_copy(from_area, from, to_area, to, 1, overwrite);
             return rc < 0 ? rc : davfs_delete(from_area, from);
         }
     }
     /* Both directories on the disk; one sync when they are the same. */
     struct stat a, b;
-    int same =
-        fstat(sfd, &a) == 0 && fstat(dfd, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+    int same = one || (fstat(sfd, &a) == 0 && fstat(dfd, &b) == 0 && a.st_ino == b.st_ino &&
+                       a.st_dev == b.st_dev);
     if (rc == 0 && (fsync(dfd) < 0 || (!same && fsync(sfd) < 0))) rc = neg();
     close(sfd);
-    close(dfd);
+    if (!one) close(dfd);
     return rc;
 }

@@ -38,7 +38,9 @@ int davfs_delete(int area, const char *rel);
 int davfs_copy(int from_area, const char *from, int to_area, const char *to, int tree,
                int overwrite);
 /* from renamed to to, over what was there when overwrite is set (-EEXIST if
- * not): one rename in an area; across areas, a copy and a delete. */
-int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite);
+ * not; *replaced says whether something was): one rename in the root; across
+ * filesystems, a copy and a delete. */
+int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite,
+               int *replaced);
 
 #endif
