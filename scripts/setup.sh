@@ -25,6 +25,7 @@ set -euo pipefail
 # zlib1g-dev           gzip on the fly (--gzip)
 # libsqlite3-dev       the job queues' database (202 Accepted)
 # libxml2-dev          WebDAV's request bodies and 207 Multi-Status answers
+# libpcre2-dev         the rules' regexes (Perl syntax, JIT)
 # litmus               the WebDAV test suite, run by tests/blackbox/test_webdav.py
 # scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
 # man-db               man -l, with which a test renders them
@@ -33,7 +34,7 @@ set -euo pipefail
 # mmdebstrap           a clean Debian in a chroot, where test_deb installs the package
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
-          libxml2-dev litmus
+          libxml2-dev libpcre2-dev litmus
           scdoc man-db pkgconf
           dpkg-dev mmdebstrap)
 

@@ -5,6 +5,7 @@
  * longest prefix, the first regex in file order, captures).
  */
 #include "parser.h"
+#include "pattern.h"
 #include "site.h"
 #include "test.h"
 
@@ -64,9 +65,12 @@ static void setup_rules(void)
     rules[2] = (rule){.kind = RULE_REGEX, .pat = "^/a/(x)(y)?"};
     rules[3] = (rule){.kind = RULE_REGEX, .pat = "^/a/x"};
     rules[4] = (rule){.kind = RULE_EXACT, .pat = "/a/xy", .len = 5};
-    CHECK_EQ_INT(regcomp(&rules[2].re, rules[2].pat, REG_EXTENDED), 0);
-    CHECK_EQ_INT(regcomp(&rules[3].re, rules[3].pat, REG_EXTENDED), 0);
-    rules[2].nsub = 2;
+    char err[300];
+    for (int i = 2; i <= 3; i++)
+        CHECK((rules[i].re = regex_compile(rules[i].pat, &rules[i].nsub, &rules[i].lit,
+                                           &rules[i].lit_len, err, sizeof err)) != NULL);
+    CHECK_EQ_INT(rules[2].nsub, 2);
+    CHECK_EQ_INT(rules[2].lit_len, 3); /* "/a/" */
 }
 
 static const rule *pick(const char *path, htd_str *caps, int *n)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "path.h"
+#include "pattern.h"
 #include "req.h"
 
 vhost *site_vhost(const site *st, htd_str host)
@@ -77,17 +78,13 @@ const rule *site_rule(const vhost *vh, int method, const char *path, size_t len,
             (!prefix || r->len > prefix->len))
             prefix = r;
     }
-    /* regexec wants a NUL-terminated string; the request path is one. */
     for (size_t i = 0; i < vh->nrules; i++) {
         const rule *r = &vh->rules[i];
-        if (r->kind != RULE_REGEX || skips(r, method)) continue;
-        regmatch_t m[10];
-        if (regexec(&r->re, path, 10, m, 0) != 0) continue;
-        int n = r->nsub + 1 < 10 ? r->nsub + 1 : 10;
-        for (int k = 0; k < n; k++)
-            caps[k] = m[k].rm_so < 0
-                          ? (htd_str){NULL, 0}
-                          : (htd_str){path + m[k].rm_so, (size_t)(m[k].rm_eo - m[k].rm_so)};
+        if (r->kind != RULE_REGEX || skips(r, method) || len < r->lit_len ||
+            memcmp(path, r->lit, r->lit_len) != 0)
+            continue;
+        int n = regex_match(r->re, path, len, caps, 10);
+        if (n <= 0) continue;
         *ncaps = n;
         return r;
     }

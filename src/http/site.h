@@ -14,7 +14,6 @@
 #ifndef HTD_SITE_H
 #define HTD_SITE_H
 
-#include <regex.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,7 +124,13 @@ typedef struct rule {
     int kind;
     char *pat; /* the exact path or prefix */
     size_t len;
-    regex_t re;
+    /* A regex rule's pattern (PCRE2, JIT-compiled where the JIT works),
+     * and the literal every path it can match starts with (from a leading
+     * '^'; empty when the pattern says none): paths without it are not
+     * matched at all. */
+    struct pcre2_real_code_8 *re;
+    char *lit;
+    size_t lit_len;
     int nsub;       /* capture groups of a regex; 1 for a prefix (what follows it) */
     char *redirect; /* a target template (rewrite.c), or NULL */
     int code;

@@ -10,6 +10,7 @@
  * config means the same whatever directory htd starts in.
  */
 #include "config.h"
+#include "pattern.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1281,6 +1282,53 @@ static int parse_methods(builder *b, const config_setting_t *s, rule *r)
     return rc;
 }
 
+/* A regex rule's redirect with its named groups, ${name}, as their numbers
+ * ($1..$9), in *out (malloc'd; NULL when it names none). 0, or -1 with why. */
+static int named_groups(const rule *r, const char *t, char **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    if (!strstr(t, "${")) return 0;
+    size_t cap = strlen(t) + 1, n = 0;
+    char *o = malloc(cap);
+    if (!o) return snprintf(why, whylen, "out of memory"), -1;
+    for (const char *p = t; *p;) {
+        if (p[0] == '$' && p[1] == '$') { /* a literal '$' stays as it is written */
+            o[n++] = *p++;
+            o[n++] = *p++;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{') {
+            o[n++] = *p++;
+            continue;
+        }
+        const char *end = strchr(p + 2, '}');
+        char name[64];
+        size_t nl = end ? (size_t)(end - p - 2) : 0;
+        if (!end || !nl || nl >= sizeof name) {
+            free(o);
+            snprintf(why, whylen, "'${' without a group's name and '}' in redirect target");
+            return -1;
+        }
+        memcpy(name, p + 2, nl);
+        name[nl] = 0;
+        int g = regex_group(r->re, name);
+        if (g < 0 || g > 9) {
+            free(o);
+            snprintf(why, whylen,
+                     g < 0 ? "${%s}: the regex has no group of that name"
+                           : "${%s}: only groups 1 to 9 can be used",
+                     name);
+            return -1;
+        }
+        o[n++] = '$';
+        o[n++] = (char)('0' + g); /* never longer than "${x}" */
+        p = end + 1;
+    }
+    o[n] = 0;
+    *out = o;
+    return 0;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {
@@ -1308,14 +1356,9 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
     if (!(r->pat = strdup(pat))) return bfail(b, ms, "out of memory%s%s", "", "");
     r->len = strlen(pat);
     if (r->kind == RULE_REGEX) {
-        int rc = regcomp(&r->re, pat, REG_EXTENDED);
-        if (rc != 0) {
-            char why[256];
-            regerror(rc, &r->re, why, sizeof why);
-            r->kind = RULE_PREFIX; /* nothing to regfree */
+        char why[300];
+        if (!(r->re = regex_compile(pat, &r->nsub, &r->lit, &r->lit_len, why, sizeof why)))
             return bfail(b, ms, "bad regex \"%s\": %s", pat, why);
-        }
-        r->nsub = (int)r->re.re_nsub;
     } else {
         if (pat[0] != '/')
             return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);
@@ -1337,8 +1380,14 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         char why[256];
         if (get_string(b->f, s, &t, b->err, b->errlen) < 0) return -1;
         if (!*t) return bfail(b, s, "redirect needs a target%s%s", "", "");
-        if (rewrite_check(t, r->nsub, why, sizeof why) < 0) return bfail(b, s, "%s%s", why, "");
-        if (!(r->redirect = strdup(t))) return bfail(b, s, "out of memory%s%s", "", "");
+        char *named = NULL;
+        if (r->kind == RULE_REGEX && named_groups(r, t, &named, why, sizeof why) < 0)
+            return bfail(b, s, "%s%s", why, "");
+        if (named) t = named;
+        int rc = rewrite_check(t, r->nsub, why, sizeof why);
+        if (rc == 0 && !(r->redirect = strdup(t))) snprintf(why, sizeof why, "out of memory");
+        free(named);
+        if (rc < 0 || !r->redirect) return bfail(b, s, "%s%s", why, "");
     }
     if ((s = config_setting_get_member(g, "code"))) {
         int c = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : 0;
@@ -1942,7 +1991,8 @@ void site_free(site *st)
         for (size_t k = 0; k < vh->nrules; k++) {
             rule *r = &vh->rules[k];
             scope_free(&r->sc);
-            if (r->kind == RULE_REGEX) regfree(&r->re);
+            if (r->kind == RULE_REGEX) regex_free(r->re);
+            free(r->lit);
             free(r->pat);
             free(r->redirect);
         }

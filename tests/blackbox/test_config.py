@@ -616,3 +616,11 @@ def test_cache_control_flag_never_replaces_a_rules_auth_or_access(ctx):
             eq((r.status, r.get("Cache-Control")), (200, "no-store"), "the shortest prefix elsewhere")
     finally:
         cd.cleanup()
+
+
+def test_check_config_bad_pcre_says_why_and_where(ctx):
+    line = refused('root = "site";\nrules = (\n  { regex = "^/a/(?<n>x"; redirect = "/b"; }\n);\n', 3,
+                   words=["missing closing parenthesis", "offset"])
+    check('"^/a/(?<n>x"' in line, "the pattern named: %r" % line)
+    refused('root = "site";\nrules = (\n  { regex = "^/a/(?<n>x)"; redirect = "/b/${m}"; }\n);\n',
+            3, words=["${m}", "no group of that name"])

@@ -458,3 +458,24 @@ rules = (
            "(status, the page served) per error")
         r = get(srv, "/plain.txt", "POST")
         eq((r.status, r.get("Allow")), (405, "GET, HEAD, OPTIONS"), "POST: 405 with Allow")
+
+
+PCRE = '''root = "site";
+access_log = "off";
+rules = (
+  { regex = "^/y/(\\\\d+)$"; redirect = "/year/$1"; },
+  { regex = "^/u/(?<user>\\\\w+)/(?<page>[^/]+)$"; redirect = "/people/${user}?p=${page}"; },
+  { regex = "(?i)^/CaSe/(.+)"; redirect = "/case/$1"; }
+);
+'''
+
+
+def test_regexes_are_pcre_with_named_groups(ctx):
+    """The rules' regexes are Perl's (PCRE2): \\d is a digit, (?<name>...)
+    groups fill ${name} in a redirect, (?i) makes a pattern caseless."""
+    with config_server(PCRE, files=SITE) as srv:
+        redirect(srv, "/y/2024", 302, "/year/2024")
+        eq(get(srv, "/y/ddd").status, 404, "\\d is a digit, not the letter d")
+        redirect(srv, "/u/ann/notes", 302, "/people/ann?p=notes")
+        redirect(srv, "/case/x", 302, "/case/x")
+        redirect(srv, "/CASE/y", 302, "/case/y")
