@@ -133,6 +133,12 @@ typedef struct rule {
     size_t lit_len;
     int nsub;       /* capture groups of a regex; 1 for a prefix (what follows it) */
     char *redirect; /* a target template (rewrite.c), or NULL */
+    /* rewrite = "TARGET": the path (and query) the request goes on with,
+     * choosing its rule again (the rules module); try = [...]: candidates,
+     * the first that exists taken, else the last (a path, or "=STATUS"). */
+    char *rewrite;
+    char **tries;
+    size_t ntries;
     int code;
     int keep_query;
     /* methods = [...]: a bit (1 << HTD_M_*, parser.h) for each method the

@@ -15,16 +15,22 @@
  */
 #include "rules.h"
 
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "arena.h"
 #include "auth.h"
+#include "beneath.h"
 #include "cache.h"
 #include "conn.h"
+#include "errlog.h"
 #include "jobs.h"
+#include "log.h"
 #include "module.h"
 #include "path.h"
 #include "req.h"
@@ -269,10 +275,114 @@ void rules_scope(conn *c)
     choose(c, caps, &ncaps);
 }
 
-/* The rewrite phase: the virtual host and the rule. */
+#define REWRITES_MAX 10
+
+/* The request goes on as target ("/path?query", as rewrite_expand makes
+ * it: encoded): its path decoded and normalised, its query the target's
+ * (keep_query: the request's when the target has none). 0, or a status. */
+static int take_target(struct htd_req *hr, const char *target, int keep_query)
+{
+    const char *q = strchr(target, '?');
+    size_t plen = q ? (size_t)(q - target) : strlen(target);
+    char *path = arena_alloc(&hr->mem, plen + 2);
+    if (!path) return 500;
+    const char *why;
+    int n = htd_path_normalize(target, plen, path, plen + 2, &why);
+    if (n < 0) return 400;
+    hr->path = path;
+    hr->path_len = (size_t)n;
+    if (q) {
+        size_t ql = strlen(q + 1);
+        char *query = arena_alloc(&hr->mem, ql + 1);
+        if (!query) return 500;
+        memcpy(query, q + 1, ql + 1);
+        hr->r->query = (htd_str){query, ql};
+    } else if (!keep_query) {
+        hr->r->query = (htd_str){NULL, 0};
+    }
+    return 0;
+}
+
+/* Whether path (decoded) names a file (or, ending in '/', a directory)
+ * under the vhost's root that may be served: no dotfile. */
+static int exists(const vhost *vh, const char *path, size_t len)
+{
+    if (htd_path_hidden(path, len) || len == 0 || path[0] != '/') return 0;
+    int dir = path[len - 1] == '/';
+    char rel[REQ_PATH_MAX + 1];
+    if (len > sizeof rel) return 0;
+    memcpy(rel, path + 1, len - 1);
+    rel[len - 1] = 0;
+    int fd = htd_open_beneath(vh->root_fd, rel, O_PATH);
+    if (fd < 0) return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+    close(fd);
+    return ok;
+}
+
+/* One step of ru's rewrite or try: 0 when the request has a new path (its
+ * rule is to be chosen again), 1 when it stays as it is, else a status. */
+static int rewrite_once(struct htd_req *hr, const rule *ru, const htd_str *caps, int ncaps)
+{
+    const htd_request *r = hr->r;
+    htd_str path = {hr->path, hr->path_len};
+    char out[REQ_PATH_MAX + 16];
+    if (ru->rewrite) {
+        if (rewrite_expand(ru->rewrite, caps, ncaps, path, r->query, r->host, ru->keep_query, out,
+                           sizeof out) < 0)
+            return 414;
+        return take_target(hr, out, 0);
+    }
+    for (size_t i = 0; i < ru->ntries; i++) {
+        const char *t = ru->tries[i];
+        int last = i + 1 == ru->ntries;
+        if (last && t[0] == '=') return atoi(t + 1);
+        if (rewrite_expand(t, caps, ncaps, path, r->query, r->host, 0, out, sizeof out) < 0)
+            return 414;
+        if (last) {
+            /* The fallback: a new path, unless it is the one already. */
+            size_t n = strcspn(out, "?");
+            char norm[REQ_PATH_MAX + 16];
+            const char *why;
+            int nl = htd_path_normalize(out, n, norm, sizeof norm, &why);
+            if (nl >= 0 && (size_t)nl == hr->path_len && !memcmp(norm, hr->path, hr->path_len) &&
+                !out[n])
+                return 1;
+            return take_target(hr, out, 1);
+        }
+        char cand[REQ_PATH_MAX + 16];
+        const char *why;
+        size_t n = strcspn(out, "?");
+        int cl = htd_path_normalize(out, n, cand, sizeof cand, &why);
+        if (cl < 0 || !exists(hr->vh, cand, (size_t)cl)) continue;
+        if ((size_t)cl == hr->path_len && !memcmp(cand, hr->path, hr->path_len)) return 1;
+        return take_target(hr, out, 1);
+    }
+    return 1;
+}
+
+/* The rewrite phase: the virtual host and the rule, and a rule's rewrite
+ * or try, which choose the rule again for the new path, at most
+ * REWRITES_MAX times (then a 500 that names the loop in the log). */
 static int choose_phase(struct htd_req *hr)
 {
-    rules_scope(hr->c);
+    conn *c = hr->c;
+    htd_str caps[10];
+    int ncaps;
+    const rule *ru = choose(c, caps, &ncaps);
+    for (int n = 0; ru && (ru->rewrite || ru->ntries); n++) {
+        if (n == REWRITES_MAX) {
+            log_error(ERRLOG_ERROR, c,
+                      "htd: rewrite loop: %.*s still rewritten after %d rewrites (rule \"%s\")",
+                      (int)hr->path_len, hr->path, REWRITES_MAX, ru->pat);
+            return 500;
+        }
+        int rc = rewrite_once(hr, ru, caps, ncaps);
+        if (rc == 1) break;
+        if (rc != 0) return rc;
+        ru = choose(c, caps, &ncaps);
+    }
     return MOD_DECLINED;
 }
 

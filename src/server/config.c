@@ -1329,12 +1329,71 @@ static int named_groups(const rule *r, const char *t, char **out, char *why, siz
     return 0;
 }
 
+/* A redirect's or rewrite's target: named groups made numbers, checked,
+ * copied; NULL with the failure said. */
+static char *target_of(builder *b, const config_setting_t *s, const rule *r, const char *what)
+{
+    const char *t;
+    char why[256];
+    if (get_string(b->f, s, &t, b->err, b->errlen) < 0) return NULL;
+    if (!*t) return bfail(b, s, "%s needs a target%s", what, ""), NULL;
+    char *named = NULL, *out = NULL;
+    if (r->kind == RULE_REGEX && named_groups(r, t, &named, why, sizeof why) < 0)
+        return bfail(b, s, "%s%s", why, ""), NULL;
+    if (named) t = named;
+    int rc = rewrite_check(t, r->nsub, why, sizeof why);
+    if (rc == 0 && !(out = strdup(t))) snprintf(why, sizeof why, "out of memory");
+    free(named);
+    if (rc < 0 || !out) bfail(b, s, "%s%s", why, "");
+    return out;
+}
+
+/* try = ["$path", "$path/", "/index.html"] (the last may be "=404"). */
+static int parse_try(builder *b, const config_setting_t *s, rule *r)
+{
+    if (r->redirect || r->rewrite)
+        return bfail(b, s, "a rule with try neither redirects nor rewrites%s%s", "", "");
+    int n =
+        config_setting_type(s) == CONFIG_TYPE_ARRAY || config_setting_type(s) == CONFIG_TYPE_LIST
+            ? config_setting_length(s)
+            : 0;
+    if (n < 2)
+        return bfail(b, s,
+                     "try is a list of at least two paths, like [\"$path\", \"/index.html\"] "
+                     "(the last may be a status: \"=404\")%s%s",
+                     "", "");
+    if (!(r->tries = calloc((size_t)n, sizeof *r->tries)))
+        return bfail(b, s, "out of memory%s%s", "", "");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *t =
+            config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+        if (!t) return bfail(b, e, "each of try is a string in double quotes%s%s", "", "");
+        if (t[0] == '=') {
+            char *end;
+            long st = strtol(t + 1, &end, 10);
+            if (i != n - 1 || *end || st < 200 || st > 599)
+                return bfail(b, e,
+                             "\"%s\": a status (\"=404\") can only be the last of try, from "
+                             "200 to 599%s",
+                             t, "");
+            if (!(r->tries[r->ntries++] = strdup(t)))
+                return bfail(b, e, "out of memory%s%s", "", "");
+            continue;
+        }
+        if (t[0] != '/' && t[0] != '$')
+            return bfail(b, e, "\"%s\" in try is not a path on this server%s", t, "");
+        if (!(r->tries[r->ntries++] = target_of(b, e, r, "try"))) return -1;
+    }
+    return 0;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {
-        "exact",   "prefix",      "regex",   "redirect",    "code",       "query",
-        "headers", "access",      "auth",    "error_pages", "rate_limit", "price",
-        "proxy",   "keep_copies", "metrics", "methods",     NULL};
+        "exact",   "prefix",  "regex",       "redirect",   "code",  "query", "headers",
+        "access",  "auth",    "error_pages", "rate_limit", "price", "proxy", "keep_copies",
+        "metrics", "methods", "rewrite",     "try",        NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1375,20 +1434,18 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
     }
     r->code = 302;
     r->keep_query = 1;
-    if ((s = config_setting_get_member(g, "redirect"))) {
-        const char *t;
-        char why[256];
-        if (get_string(b->f, s, &t, b->err, b->errlen) < 0) return -1;
-        if (!*t) return bfail(b, s, "redirect needs a target%s%s", "", "");
-        char *named = NULL;
-        if (r->kind == RULE_REGEX && named_groups(r, t, &named, why, sizeof why) < 0)
-            return bfail(b, s, "%s%s", why, "");
-        if (named) t = named;
-        int rc = rewrite_check(t, r->nsub, why, sizeof why);
-        if (rc == 0 && !(r->redirect = strdup(t))) snprintf(why, sizeof why, "out of memory");
-        free(named);
-        if (rc < 0 || !r->redirect) return bfail(b, s, "%s%s", why, "");
+    if ((s = config_setting_get_member(g, "redirect")) &&
+        !(r->redirect = target_of(b, s, r, "redirect")))
+        return -1;
+    if ((s = config_setting_get_member(g, "rewrite"))) {
+        if (r->redirect)
+            return bfail(b, s, "a rule either redirects or rewrites, not both%s%s", "", "");
+        if (!(r->rewrite = target_of(b, s, r, "rewrite"))) return -1;
+        if (r->rewrite[0] != '/' && r->rewrite[0] != '$')
+            return bfail(b, s, "rewrite is a path on this server, like \"/index.php?q=$path\"%s%s",
+                         "", "");
     }
+    if ((s = config_setting_get_member(g, "try")) && parse_try(b, s, r) < 0) return -1;
     if ((s = config_setting_get_member(g, "code"))) {
         int c = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : 0;
         if (c != 301 && c != 302 && c != 303 && c != 307 && c != 308) {
@@ -1995,6 +2052,10 @@ void site_free(site *st)
             free(r->lit);
             free(r->pat);
             free(r->redirect);
+            free(r->rewrite);
+            for (size_t t = 0; t < r->ntries; t++)
+                free(r->tries[t]);
+            free(r->tries);
         }
         free(vh->rules);
         scope_free(&vh->sc);

@@ -624,3 +624,14 @@ def test_check_config_bad_pcre_says_why_and_where(ctx):
     check('"^/a/(?<n>x"' in line, "the pattern named: %r" % line)
     refused('root = "site";\nrules = (\n  { regex = "^/a/(?<n>x)"; redirect = "/b/${m}"; }\n);\n',
             3, words=["${m}", "no group of that name"])
+
+
+def test_check_config_rewrite_and_try_mistakes(ctx):
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; redirect = "/b"; rewrite = "/c"; }\n);\n',
+            3, words=["either redirects or rewrites"])
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; try = ["=404", "$path"]; }\n);\n', 3,
+            words=["=404", "last of try"])
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; try = ["/index.html"]; }\n);\n', 3,
+            words=["at least two"])
+    refused('root = "site";\nrules = (\n  { prefix = "/a/"; rewrite = "/x/$foo"; }\n);\n', 3,
+            words=["$foo"])

@@ -6,6 +6,7 @@ regex in file order, then the longest prefix; one rule per request); access
 (403 by path and by address, IPv4 and IPv6, CIDR, first match decides);
 headers added in scope only; error pages with their own body and type."""
 
+import os
 import re
 import socket
 
@@ -479,3 +480,60 @@ def test_regexes_are_pcre_with_named_groups(ctx):
         redirect(srv, "/u/ann/notes", 302, "/people/ann?p=notes")
         redirect(srv, "/case/x", 302, "/case/x")
         redirect(srv, "/CASE/y", 302, "/case/y")
+
+
+REWRITES = '''root = "site";
+cgi = ["/cgi-bin/"];
+rules = (
+  { prefix = "/app/"; try = ["$path", "$path/", "/app/index.html"]; },
+  { prefix = "/fc/"; rewrite = "/cgi-bin/index.cgi?q=$path"; },
+  { regex = "^/old-(?<n>\\\\d+)$"; rewrite = "/plain.txt"; },
+  { prefix = "/strict/"; try = ["$path", "=404"]; },
+  { regex = "^/loop/(.*)$"; rewrite = "/loop/x$1"; }
+);
+'''
+
+REWRITE_SITE = dict(SITE, **{
+    "site/app/index.html": b"<spa>\n",
+    "site/app/assets/app.js": b"js\n",
+    "site/cgi-bin/index.cgi": (b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                               b"printf 'q=%s script=%s\\n' \"$QUERY_STRING\" \"$SCRIPT_NAME\"\n"),
+})
+
+
+def _rewrite_server():
+    srv = harness.start_htd_config(REWRITES, files=REWRITE_SITE)
+    os.chmod(os.path.join(srv.confdir.path, "site/cgi-bin/index.cgi"), 0o755)
+    return harness.stops_cleanly(srv)
+
+
+def test_try_serves_a_single_page_app(ctx):
+    """try = ["$path", "$path/", "/app/index.html"]: a file that exists is
+    served as it is, any other route gets the app's page, never a 404."""
+    with _rewrite_server() as srv:
+        r = get(srv, "/app/assets/app.js")
+        eq((r.status, r.body), (200, b"js\n"), "an asset")
+        for route in ("/app/settings/profile", "/app/x?tab=2", "/app/index.html"):
+            r = get(srv, route)
+            eq((r.status, r.body), (200, b"<spa>\n"), "the route " + route)
+        r = get(srv, "/strict/none")
+        eq(r.status, 404, "try's last, =404")
+
+
+def test_rewrite_to_a_front_controller(ctx):
+    """rewrite = "/cgi-bin/index.cgi?q=$path": the script runs for every
+    path under /fc/, the path in its query, the request's query after it."""
+    with _rewrite_server() as srv:
+        r = get(srv, "/fc/blog/2026?page=2")
+        eq(r.status, 200, "status through the front controller")
+        eq(r.body, b"q=q=/fc/blog/2026&page=2 script=/cgi-bin/index.cgi\n", "what the script saw")
+        r = get(srv, "/old-12")
+        eq((r.status, r.body), (200, b"plain\n"), "a regex rewrite to a file")
+
+
+def test_a_rewrite_loop_is_a_500_named_in_the_log(ctx):
+    with _rewrite_server() as srv:
+        r = get(srv, "/loop/a")
+        eq(r.status, 500, "a rule that rewrites to itself")
+        harness.wait_until(lambda: "rewrite loop: /loop/xxxxxxxxxxa still rewritten after 10 "
+                                   "rewrites" in srv.stderr(), what="the log line naming the loop")
