@@ -88,38 +88,12 @@ static int tmp_name(char *out, size_t cap)
     return 0;
 }
 
-/* Removes name in dirfd and everything below it, following no symlink. */
-static int remove_at(int dfd, const char *name)
+/* Calls fn(fd, entry, arg) for each entry of the directory name in dfd
+ * (opened without following a symlink; fd is it), but "." and ".." and,
+ * with skip_tmp, temporary names, until one fails: 0, or its -errno. */
+static int each_entry(int dfd, const char *name, int skip_tmp,
+                      int (*fn)(int fd, const char *entry, void *arg), void *arg)
 {
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
-    if (!S_ISDIR(st.st_mode)) return unlinkat(dfd, name, 0) < 0 ? neg() : 0;
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return neg();
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = neg();
-        close(fd);
-        return e;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        rc = remove_at(dirfd(d), de->d_name);
-    }
-    closedir(d);
-    if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0) rc = neg();
-    return rc;
-}
-
-/* The bytes of the documents at name in dfd and below it. */
-static int size_at(int dfd, const char *name, int tree, uint64_t *bytes)
-{
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
-    if (S_ISREG(st.st_mode)) *bytes += (uint64_t)st.st_size;
-    if (!S_ISDIR(st.st_mode) || !tree) return 0;
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return neg();
     DIR *d = fdopendir(fd);
@@ -132,12 +106,48 @@ static int size_at(int dfd, const char *name, int tree, uint64_t *bytes)
     struct dirent *de;
     while (rc == 0 && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strncmp(de->d_name, DAVFS_TMP_PREFIX, sizeof DAVFS_TMP_PREFIX - 1))
+            (skip_tmp && !strncmp(de->d_name, DAVFS_TMP_PREFIX, sizeof DAVFS_TMP_PREFIX - 1)))
             continue;
-        rc = size_at(dirfd(d), de->d_name, 1, bytes);
+        rc = fn(dirfd(d), de->d_name, arg);
     }
     closedir(d);
     return rc;
+}
+
+static int remove_at(int dfd, const char *name);
+
+static int remove_entry(int fd, const char *entry, void *arg)
+{
+    (void)arg;
+    return remove_at(fd, entry);
+}
+
+/* Removes name in dirfd and everything below it, following no symlink. */
+static int remove_at(int dfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
+    if (!S_ISDIR(st.st_mode)) return unlinkat(dfd, name, 0) < 0 ? neg() : 0;
+    int rc = each_entry(dfd, name, 0, remove_entry, NULL);
+    if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0) rc = neg();
+    return rc;
+}
+
+/* The bytes of the documents at name in dfd and below it. */
+static int size_at(int dfd, const char *name, int tree, uint64_t *bytes);
+
+static int size_entry(int fd, const char *entry, void *arg)
+{
+    return size_at(fd, entry, 1, arg);
+}
+
+static int size_at(int dfd, const char *name, int tree, uint64_t *bytes)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : neg();
+    if (S_ISREG(st.st_mode)) *bytes += (uint64_t)st.st_size;
+    if (!S_ISDIR(st.st_mode) || !tree) return 0;
+    return each_entry(dfd, name, 1, size_entry, bytes);
 }
 
 int davfs_size(int area, const char *rel, int tree, uint64_t *bytes)
@@ -220,6 +230,13 @@ static int copy_file(int sfd, const char *sname, int dfd, const char *dname)
 
 /* A copy of sname (in sfd) as dname (in dfd): a document, or a directory
  * with (tree) what is below it. Symlinks and special files are left out. */
+static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int tree);
+
+static int copy_entry(int fd, const char *entry, void *arg)
+{
+    return copy_at(fd, entry, *(int *)arg, entry, 1);
+}
+
 static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int tree)
 {
     struct stat st;
@@ -228,29 +245,9 @@ static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int t
     if (!S_ISDIR(st.st_mode)) return 0;
     if (mkdirat(dfd, dname, 0755) < 0) return neg();
     if (!tree) return 0;
-    int s = openat(sfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int d = s < 0 ? -1 : openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (s < 0 || d < 0) {
-        int e = neg();
-        if (s >= 0) close(s);
-        return e;
-    }
-    DIR *dir = fdopendir(s);
-    if (!dir) {
-        int e = neg();
-        close(s);
-        close(d);
-        return e;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strncmp(de->d_name, DAVFS_TMP_PREFIX, sizeof DAVFS_TMP_PREFIX - 1))
-            continue;
-        rc = copy_at(dirfd(dir), de->d_name, d, de->d_name, 1);
-    }
-    closedir(dir);
+    int d = openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d < 0) return neg();
+    int rc = each_entry(sfd, sname, 1, copy_entry, &d);
     close(d);
     return rc;
 }

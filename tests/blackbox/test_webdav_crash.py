@@ -56,6 +56,22 @@ def _start(confdir):
     return harness.start_htd_config(CONF, confdir=confdir)
 
 
+def _killed_during(confdir, head, delay, before=None):
+    """Starts htd (and runs before(srv) if given), sends head, SIGKILLs it
+    delay seconds later, and starts it again (which cleans what the kill
+    left): the new server."""
+    srv = _start(confdir)
+    if before:
+        before(srv)
+    s = _send(srv.addrs[0], head)
+    time.sleep(delay)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait()
+    s.close()
+    srv.cleanup()
+    return _start(confdir)
+
+
 def _leftovers(root):
     found = []
     for dirpath, dirs, files in os.walk(root):
@@ -75,15 +91,8 @@ def test_sigkill_through_copy_and_move_of_a_large_tree(ctx):
             # A COPY over an old destination, killed after delay.
             _tree(os.path.join(area, "old"), b"old")
             want_old = _read_tree(os.path.join(area, "old"))
-            srv = _start(confdir)
-            s = _send(srv.addrs[0], b"COPY /dav/src/ HTTP/1.1\r\nHost: localhost\r\n"
-                                    b"Destination: /dav/old/\r\nOverwrite: T\r\n\r\n")
-            time.sleep(delay)
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait()
-            s.close()
-            srv.cleanup()
-            srv = _start(confdir)  # cleans what the kill left
+            srv = _killed_during(confdir, b"COPY /dav/src/ HTTP/1.1\r\nHost: localhost\r\n"
+                                          b"Destination: /dav/old/\r\nOverwrite: T\r\n\r\n", delay)
             got = _read_tree(os.path.join(area, "old"))
             check(got == want_old or got == want_src,
                   "COPY killed after %.3f s: the destination is neither tree whole (%d documents)"
@@ -97,15 +106,8 @@ def test_sigkill_through_copy_and_move_of_a_large_tree(ctx):
             os.system("rm -rf '%s'" % os.path.join(area, "old"))
             _tree(os.path.join(area, "dst"), b"dst")
             want_dst = _read_tree(os.path.join(area, "dst"))
-            srv = _start(confdir)
-            s = _send(srv.addrs[0], b"MOVE /dav/src/ HTTP/1.1\r\nHost: localhost\r\n"
-                                    b"Destination: /dav/dst/\r\nOverwrite: T\r\n\r\n")
-            time.sleep(delay)
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait()
-            s.close()
-            srv.cleanup()
-            srv = _start(confdir)
+            srv = _killed_during(confdir, b"MOVE /dav/src/ HTTP/1.1\r\nHost: localhost\r\n"
+                                          b"Destination: /dav/dst/\r\nOverwrite: T\r\n\r\n", delay)
             dst = _read_tree(os.path.join(area, "dst"))
             src = _read_tree(os.path.join(area, "src"))
             moved = dst == want_src and src is None
@@ -138,27 +140,24 @@ def test_sigkill_through_proppatch_leaves_all_or_none(ctx):
             b"".join(b"<Z:p%d>%s</Z:p%d>" % (i, b"v" * 200, i) for i in range(n)) +
             b"</D:prop></D:set></D:propertyupdate>")
     ask = (b'<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>')
+
+    def clear(srv):
+        c = http.client.HTTPConnection(*srv.addrs[0], timeout=harness.TIMEOUT)
+        c.request("PROPPATCH", "/dav/doc.txt",
+                  body=(b'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:crash"><D:remove><D:prop>' +
+                        b"".join(b"<Z:p%d/>" % i for i in range(n)) +
+                        b"</D:prop></D:remove></D:propertyupdate>"))
+        r = c.getresponse()
+        r.read()
+        eq(r.status, 207, "clearing the properties")
+        c.close()
+
     srv = None
     try:
         for delay in (0.0, 0.001, 0.003, 0.006, 0.012, 0.03):
-            srv = _start(confdir)
-            c = http.client.HTTPConnection(*srv.addrs[0], timeout=harness.TIMEOUT)
-            c.request("PROPPATCH", "/dav/doc.txt", body=(b'<D:propertyupdate xmlns:D="DAV:" '
-                                                          b'xmlns:Z="urn:crash"><D:remove><D:prop>' +
-                                                          b"".join(b"<Z:p%d/>" % i for i in range(n)) +
-                                                          b"</D:prop></D:remove></D:propertyupdate>"))
-            r = c.getresponse()
-            r.read()
-            eq(r.status, 207, "clearing the properties")
-            c.close()
-            s = _send(srv.addrs[0], b"PROPPATCH /dav/doc.txt HTTP/1.1\r\nHost: localhost\r\n"
-                                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            time.sleep(delay)
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait()
-            s.close()
-            srv.cleanup()
-            srv = _start(confdir)
+            srv = _killed_during(confdir, b"PROPPATCH /dav/doc.txt HTTP/1.1\r\nHost: localhost\r\n"
+                                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body),
+                                 delay, before=clear)
             c = http.client.HTTPConnection(*srv.addrs[0], timeout=harness.TIMEOUT)
             c.request("PROPFIND", "/dav/doc.txt", body=ask, headers={"Depth": "0"})
             r = c.getresponse()
