@@ -106,7 +106,19 @@ typedef struct scope {
     const upstream *proxy;             /* NULL: served here; the site owns it */
     const copies *copies;              /* NULL: none kept */
     uint8_t own;                       /* OWN_* bits */
+    /* gzip, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
+     * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
+     * server's (scope_feature). */
+    uint8_t gzip, list_dirs, precompressed;
 } scope;
+
+enum { FEAT_UNSET, FEAT_OFF, FEAT_ON };
+
+/* A feature's value for a scope: its own, else the server's (dflt). */
+static inline int scope_feature(uint8_t v, int dflt)
+{
+    return v == FEAT_UNSET ? dflt : v == FEAT_ON;
+}
 
 enum {
     OWN_ACCESS = 1,

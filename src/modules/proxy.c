@@ -629,7 +629,7 @@ static int attempt(proxy *px)
  * server that did not forbid it (Cache-Control: no-transform). */
 static int to_transform(conn *c, const htd_response *h)
 {
-    if (!c->w->srv->cfg.gzip || h->status != 200) return 0;
+    if (!scope_feature(c->req->sc->gzip, c->w->srv->cfg.gzip) || h->status != 200) return 0;
     if (h->content_length >= 0 && h->content_length < GZIP_MIN) return 0;
     htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
     if (ce.p && !htd_str_ieq(ce, "identity", 8)) return 0;

@@ -532,7 +532,7 @@ static cache_entry *resolve(struct htd_req *hr)
         rlen += sizeof "index.html" - 1;
         fd = open_file(hr->vh->root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, &hidden);
         int missing = fd < 0 && errno == ENOENT && !hidden;
-        if (missing && s->cfg.list_dirs) {
+        if (missing && scope_feature(hr->sc->list_dirs, s->cfg.list_dirs)) {
             list_dir(hr, dirfd);
             return NULL;
         }
@@ -557,9 +557,12 @@ static cache_entry *resolve(struct htd_req *hr)
         conn_error(hr->c, 403, "not a regular file", 1);
         return NULL;
     }
-    unsigned sib = s->cfg.no_precompressed ? 0 : siblings(hr->vh->root_fd, rel, rlen);
+    unsigned sib = scope_feature(hr->sc->precompressed, !s->cfg.no_precompressed)
+                       ? siblings(hr->vh->root_fd, rel, rlen)
+                       : 0;
     const char *ctype = htd_mime_type(s->mime, rel, rlen);
-    int vary = sib || (s->cfg.gzip && gzip_compressible(ctype) && st.st_size >= GZIP_MIN);
+    int vary = sib || (scope_feature(hr->sc->gzip, s->cfg.gzip) && gzip_compressible(ctype) &&
+                       st.st_size >= GZIP_MIN);
     cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype,
                                    l->date_sec, (cache_how){NULL, vary});
     if (!e) {
@@ -669,9 +672,9 @@ void static_serve(struct htd_req *hr)
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
         /* On the fly: never for ranges, nor where a FILE.gz is there. */
-        int fly = l->srv->cfg.gzip && !(e->siblings & 1u << ENC_GZIP) &&
-                  gzip_compressible(e->ctype) && e->size >= GZIP_MIN &&
-                  !htd_request_known(hr->r, HTD_H_RANGE).p;
+        int fly = scope_feature(hr->sc->gzip, l->srv->cfg.gzip) &&
+                  !(e->siblings & 1u << ENC_GZIP) && gzip_compressible(e->ctype) &&
+                  e->size >= GZIP_MIN && !htd_request_known(hr->r, HTD_H_RANGE).p;
         int k =
             htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
         if (k < 0) {

@@ -1153,6 +1153,22 @@ static int parse_copies(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
+/* gzip, list_dirs and precompressed in a vhost or a rule (the top level's
+ * are the server's settings, which flags override). */
+static int parse_features(builder *b, const config_setting_t *g, scope *sc)
+{
+    static const char *const names[] = {"gzip", "list_dirs", "precompressed"};
+    uint8_t *at[] = {&sc->gzip, &sc->list_dirs, &sc->precompressed};
+    for (int i = 0; i < 3; i++) {
+        const config_setting_t *s = config_setting_get_member(g, names[i]);
+        if (!s) continue;
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return bfail(b, s, "%s must be true or false%s", names[i], "");
+        *at[i] = config_setting_get_bool(s) ? FEAT_ON : FEAT_OFF;
+    }
+    return 0;
+}
+
 static void inherit(scope *sc, const scope *from);
 
 /* --proxy PREFIX=http://HOST:PORT: an upstream of that one server (made
@@ -1238,6 +1254,9 @@ static void inherit(scope *sc, const scope *from)
         sc->nerrdocs = from->nerrdocs;
     }
     if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
+    if (!sc->gzip) sc->gzip = from->gzip;
+    if (!sc->list_dirs) sc->list_dirs = from->list_dirs;
+    if (!sc->precompressed) sc->precompressed = from->precompressed;
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
     if (!(sc->own & OWN_PROXY)) sc->proxy = from->proxy;
     if (!(sc->own & OWN_COPIES)) sc->copies = from->copies;
@@ -1391,9 +1410,10 @@ static int parse_try(builder *b, const config_setting_t *s, rule *r)
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {
-        "exact",   "prefix",  "regex",       "redirect",   "code",  "query", "headers",
-        "access",  "auth",    "error_pages", "rate_limit", "price", "proxy", "keep_copies",
-        "metrics", "methods", "rewrite",     "try",        NULL};
+        "exact",   "prefix",      "regex",         "redirect",    "code",       "query",
+        "headers", "access",      "auth",          "error_pages", "rate_limit", "price",
+        "proxy",   "keep_copies", "metrics",       "methods",     "rewrite",    "try",
+        "gzip",    "list_dirs",   "precompressed", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1467,7 +1487,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
     }
     if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
     if ((s = config_setting_get_member(g, "methods")) && parse_methods(b, s, r) < 0) return -1;
-    if (parse_scope(b, g, &r->sc, vh, r) < 0) return -1;
+    if (parse_scope(b, g, &r->sc, vh, r) < 0 || parse_features(b, g, &r->sc) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;
 }
@@ -1864,7 +1884,8 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         "names",    "default",    "root",        "access_log", "log_format",  "headers",
         "access",   "auth",       "error_pages", "rules",      "cgi",         "rate_limit",
         "queues",   "price",      "tls",         "proxy",      "keep_copies", "request_id_header",
-        "writable", "max_upload", "webdav",      NULL};
+        "writable", "max_upload", "webdav",      "gzip",       "list_dirs",   "precompressed",
+        NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -1935,7 +1956,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
     if (parse_vhost_areas(b, g, vh) < 0) return -1;
     if ((s = config_setting_get_member(g, "tls")) && parse_tls(b, s, vh, 0) < 0) return -1;
     if (parse_request_id_header(b, g, vh, &b->st->vhosts[0]) < 0) return -1;
-    if (parse_scope(b, g, &vh->sc, vh, NULL) < 0) return -1;
+    if (parse_scope(b, g, &vh->sc, vh, NULL) < 0 || parse_features(b, g, &vh->sc) < 0) return -1;
     return parse_rules(b, g, vh);
 }
 

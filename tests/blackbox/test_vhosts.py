@@ -179,3 +179,49 @@ def test_log_template_escapes_so_one_request_is_one_line(ctx):
         check(m is not None, "log line %r: $uri decoded and escaped, the rest escaped" % lines[0])
     finally:
         cd.cleanup()
+
+
+TEXT = b"htd serves text that compresses well. " * 200
+
+FEATURES = '''root = "top";
+access_log = "off";
+vhosts = (
+  { names = "z.test"; root = "z"; gzip = true; precompressed = false;
+    rules = ( { prefix = "/raw/"; gzip = false; },
+              { prefix = "/pub/"; list_dirs = true; } ); }
+);
+'''
+
+FEATURE_FILES = {"top/t.txt": TEXT, "top/p.txt": TEXT, "top/p.txt.gz": b"precompressed\n",
+                 "z/t.txt": TEXT, "z/raw/t.txt": TEXT, "z/p.txt": TEXT,
+                 "z/p.txt.gz": b"precompressed\n", "z/pub/a.txt": b"a\n", "z/priv/a.txt": b"a\n"}
+
+
+def test_gzip_list_dirs_and_precompressed_per_vhost_and_rule(ctx):
+    """gzip, list_dirs and precompressed set in a vhost and in its rules: the
+    rule's setting, else the vhost's, else the server's."""
+    gz = [("Accept-Encoding", "gzip")]
+    with config_server(FEATURES, files=FEATURE_FILES) as srv:
+        r = get(srv, "/t.txt", host="z.test", headers=gz)
+        eq(r.get("Content-Encoding"), "gzip", "gzip = true; in the vhost")
+        r = get(srv, "/raw/t.txt", host="z.test", headers=gz)
+        eq((r.get("Content-Encoding"), r.body), (None, TEXT), "gzip = false; in its rule")
+        r = get(srv, "/t.txt", host="other.test", headers=gz)
+        eq((r.get("Content-Encoding"), r.body), (None, TEXT), "the top level: gzip off")
+        r = get(srv, "/p.txt", host="z.test", headers=gz)
+        eq(r.body != b"precompressed\n", True, "precompressed = false; in the vhost")
+        r = get(srv, "/p.txt", host="other.test", headers=gz)
+        eq((r.get("Content-Encoding"), r.body), ("gzip", b"precompressed\n"),
+           "the top level: precompressed files served")
+        r = get(srv, "/pub/", host="z.test")
+        eq(r.status, 200, "list_dirs = true; in a rule")
+        check(b"a.txt" in r.body, "the listing names its file")
+        eq(get(srv, "/priv/", host="z.test").status, 403, "no listing elsewhere")
+    d = ConfDir({"top/x": b"x"})
+    try:
+        p = harness.run_htd(["--check-config", d.write_conf(
+            'root = "top";\nvhosts = ( { names = "q.test"; root = "top"; gzip = "yes"; } );\n')])
+        eq(p.returncode, 2, "gzip = \"yes\" refused")
+        check(b"gzip must be true or false" in p.stderr, "why: %r" % p.stderr)
+    finally:
+        d.cleanup()
