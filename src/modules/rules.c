@@ -30,7 +30,6 @@
 #include "conn.h"
 #include "errlog.h"
 #include "jobs.h"
-#include "log.h"
 #include "module.h"
 #include "path.h"
 #include "req.h"
@@ -373,9 +372,9 @@ static int choose_phase(struct htd_req *hr)
     const rule *ru = choose(c, caps, &ncaps);
     for (int n = 0; ru && (ru->rewrite || ru->ntries); n++) {
         if (n == REWRITES_MAX) {
-            log_error(ERRLOG_ERROR, c,
-                      "htd: rewrite loop: %.*s still rewritten after %d rewrites (rule \"%s\")",
-                      (int)hr->path_len, hr->path, REWRITES_MAX, ru->pat);
+            errlog(ERRLOG_ERROR,
+                   "htd: rewrite loop: %.*s still rewritten after %d rewrites (rule \"%s\")",
+                   (int)hr->path_len, hr->path, REWRITES_MAX, ru->pat);
             return 500;
         }
         int rc = rewrite_once(hr, ru, caps, ncaps);
