@@ -451,12 +451,28 @@ static void list_dir(struct htd_req *hr, int fd)
             list_free(lj);
             return;
         }
-        static const char vary[] = "Vary: Accept\r\n";
+        /* Compressed as it goes where gzip is on and the client takes it
+         * (1.8 MB of HTML for 10,000 entries is some 200 KB of gzip). */
+        int gzip_on = scope_feature(hr->sc->gzip, l->srv->cfg.gzip), gz = 0;
+        htd_str ae = htd_request_known(hr->r, HTD_H_ACCEPT_ENCODING);
+        if (gzip_on && ae.p && lj->len >= GZIP_MIN) {
+            unsigned q[ENC_COUNT];
+            htd_accept_encoding(ae, q);
+            gz = htd_choose_encoding(q, 1u << ENC_IDENTITY | 1u << ENC_GZIP) == ENC_GZIP;
+            /* The filter first: without it (the memory budget spent), identity. */
+            if (gz && !c->head_only && gzip_install(hr) < 0) gz = 0;
+        }
+        int chunked = gz && hr->r->version == 11 && !c->head_only;
+        char extra[128];
+        int xl =
+            snprintf(extra, sizeof extra, "Vary: Accept%s\r\n%s%s",
+                     gzip_on ? ", Accept-Encoding" : "", gz ? "Content-Encoding: gzip\r\n" : "",
+                     chunked ? "Transfer-Encoding: chunked\r\n" : "");
         resp rs = {.status = 200,
                    .ctype = json ? "application/json" : "text/html; charset=utf-8",
-                   .length = (int64_t)lj->len,
-                   .extra = vary,
-                   .extra_len = sizeof vary - 1};
+                   .length = gz ? -1 : (int64_t)lj->len,
+                   .extra = extra,
+                   .extra_len = (size_t)xl};
         if (response_head(c, &rs) < 0) {
             LJ_OF(c) = NULL;
             list_free(lj);
@@ -465,12 +481,13 @@ static void list_dir(struct htd_req *hr, int fd)
         }
         if (c->head_only) {
             LJ_OF(c) = NULL;
-            finish(hr, 200, lj->len);
+            finish(hr, 200, gz ? 0 : lj->len);
             list_free(lj);
             return;
         }
+        if (gz && !chunked) c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
         hr->responded = 1;
-        response_body_start(hr, 200, 0);
+        response_body_start(hr, 200, chunked);
         hr->gen = list_gen; /* the listing stays in the slot until the request ends */
         return;
     }

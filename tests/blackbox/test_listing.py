@@ -205,3 +205,30 @@ def test_large_listing_is_framed_by_its_length_for_slow_readers_pipelined_and_ht
             c.close()
         eq(get(srv, "/plain.txt").body, b"plain\n", "still serving")
     _with(t)
+
+
+def test_listings_are_compressed_where_gzip_is_on(ctx):
+    """With --gzip, a listing goes gzip-compressed (chunked, Vary: Accept,
+    Accept-Encoding) to a client that takes it, and decompresses to the very
+    page a client without gzip gets; HEAD says the same; HTTP/1.0 gets it
+    until the connection closes."""
+    import gzip as gz
+
+    def t(srv):
+        plain = get(srv, "/big/")
+        eq(plain.status, 200, "the plain listing")
+        eq(plain.get("Vary"), "Accept, Accept-Encoding", "Vary of the plain listing")
+        r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip")])
+        eq((r.status, r.get("Content-Encoding")), (200, "gzip"), "the compressed listing")
+        eq(r.get("Transfer-Encoding"), "chunked", "framed by chunks")
+        body = gz.decompress(r.body)
+        eq(body, plain.body, "the listing decompressed")
+        check(len(r.body) * 5 < len(plain.body), "compressed: %d of %d bytes"
+              % (len(r.body), len(plain.body)))
+        h = get(srv, "/big/", method="HEAD", headers=[("Accept-Encoding", "gzip")])
+        eq((h.status, h.get("Content-Encoding"), h.body), (200, "gzip", b""), "HEAD")
+        r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip")], version="HTTP/1.0")
+        eq(gz.decompress(r.body), plain.body, "HTTP/1.0, the body up to the close")
+        r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip;q=0")])
+        eq(r.get("Content-Encoding"), None, "gzip;q=0: not compressed")
+    _with(t, extra=("--list-dirs", "--gzip"))
