@@ -180,14 +180,6 @@ typedef struct htd_config {
      * setting). */
     const char *const *proxies;
     size_t nproxies;
-    /* WebDAV (RFC 4918) on the writable areas: PROPFIND, PROPPATCH, MKCOL,
-     * COPY, MOVE and a DELETE of whole collections, with dead properties in
-     * the state database; and, as WebDAV wants, a PUT whose parent is
-     * missing is 409 rather than making it. webdav_infinity_max: the most
-     * resources a PROPFIND with Depth: infinity may list (beyond, 403); 0
-     * refuses every such PROPFIND, as Apache does by default. */
-    int webdav;
-    unsigned webdav_infinity_max;
     /* For the htd program (the library does not act on them): the file it
      * writes its pid to, the user (and ":group") it runs as once its ports,
      * logs and state are open, and whether scripts may run as root. */
@@ -214,6 +206,17 @@ typedef struct htd_config {
      * "info" or "debug". */
     const char *error_log;
     const char *error_log_level;
+    /* WebDAV (RFC 4918) on the writable areas: PROPFIND, PROPPATCH, MKCOL,
+     * COPY, MOVE and a DELETE of whole collections, with dead properties in
+     * the state database; and, as WebDAV wants, a PUT whose parent is
+     * missing is 409 rather than making it. webdav_infinity_max: the most
+     * resources a PROPFIND with Depth: infinity may list (beyond, 403); 0
+     * refuses every such PROPFIND, as Apache does by default. */
+    int webdav;
+    unsigned webdav_infinity_max;
+    /* Compress the same files as gzip with brotli on the fly, for clients
+     * that prefer it (Content-Encoding: br). */
+    int brotli;
 } htd_config;
 
 /* Creates a server: loads MIME types, opens the root and binds every listen

@@ -26,6 +26,8 @@ set -euo pipefail
 # libsqlite3-dev       the job queues' database (202 Accepted)
 # libxml2-dev          WebDAV's request bodies and 207 Multi-Status answers
 # libpcre2-dev         the rules' regexes (Perl syntax, JIT)
+# libbrotli-dev        brotli on the fly (--brotli)
+# brotli               the program with which a test decodes it
 # litmus               the WebDAV test suite, run by tests/blackbox/test_webdav.py
 # scdoc                the manual pages, htd(8) and htd.conf(5), from docs/*.scd
 # man-db               man -l, with which a test renders them
@@ -34,7 +36,7 @@ set -euo pipefail
 # mmdebstrap           a clean Debian in a chroot, where test_deb installs the package
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
           libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
-          libxml2-dev libpcre2-dev litmus
+          libxml2-dev libpcre2-dev libbrotli-dev brotli litmus
           scdoc man-db pkgconf
           dpkg-dev mmdebstrap)
 

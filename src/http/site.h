@@ -106,10 +106,10 @@ typedef struct scope {
     const upstream *proxy;             /* NULL: served here; the site owns it */
     const copies *copies;              /* NULL: none kept */
     uint8_t own;                       /* OWN_* bits */
-    /* gzip, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
+    /* gzip, brotli, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
      * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
      * server's (scope_feature). */
-    uint8_t gzip, list_dirs, precompressed;
+    uint8_t gzip, brotli, list_dirs, precompressed;
 } scope;
 
 enum { FEAT_UNSET, FEAT_OFF, FEAT_ON };

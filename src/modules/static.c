@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "brotli.h"
 #include "cache.h"
 #include "conn.h"
 #include "date.h"
@@ -254,29 +255,32 @@ static int file_gen(conn *c)
     return last ? GEN_DONE : GEN_MORE;
 }
 
-/* The file's entity-tag with "-gz" before its closing quote. */
-static size_t gz_etag(const cache_entry *e, char *out, size_t cap)
+/* The file's entity-tag with "-gz" or "-br" (coding k) before its closing
+ * quote. */
+static size_t coded_etag(const cache_entry *e, int k, char *out, size_t cap)
 {
     if (e->etag.len < 2 || e->etag.len + 4 > cap) return 0;
     memcpy(out, e->etag.p, e->etag.len - 1);
-    memcpy(out + e->etag.len - 1, "-gz\"", 4);
+    memcpy(out + e->etag.len - 1, k == ENC_BR ? "-br\"" : "-gz\"", 4);
     return e->etag.len + 3;
 }
 
-/* Answers hr with e compressed as it is sent: 200, chunked (HTTP/1.0:
- * until the connection closes), the file through the gzip filter; or 304.
- * The variant has its own entity-tag (the file's, with "-gz" inside the
- * quotes), so a cache never takes one for the other. -1 if it cannot
- * (nothing queued): the caller sends identity. */
-static int serve_gzip(struct htd_req *hr, cache_entry *e)
+/* Answers hr with e compressed as it is sent in coding k (gzip or br):
+ * 200, chunked (HTTP/1.0: until the connection closes), the file through
+ * the coding's filter; or 304. The variant has its own entity-tag (the
+ * file's, with "-gz" or "-br" inside the quotes), so a cache never takes
+ * one for another. -1 if it cannot (nothing queued): the caller sends
+ * identity. */
+static int serve_coded(struct htd_req *hr, cache_entry *e, int k)
 {
     conn *c = hr->c;
     const htd_request *r = hr->r;
     char tag[96];
-    size_t tl = gz_etag(e, tag, sizeof tag);
+    size_t tl = coded_etag(e, k, tag, sizeof tag);
     if (!tl) return -1;
     htd_str etag = {tag, tl};
-    static const char vary[] = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+    const char *vary = k == ENC_BR ? "Content-Encoding: br\r\nVary: Accept-Encoding\r\n"
+                                   : "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
 
     /* Validators of the variant: its own tag, the file's date. */
     htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
@@ -304,8 +308,8 @@ static int serve_gzip(struct htd_req *hr, cache_entry *e)
     file_stream *fs = slot ? malloc(sizeof *fs + (e->data ? 0 : FILE_PIECE)) : NULL;
     if (!c->head_only && !fs) return -1;
     int chunked = r->version == 11 && !c->head_only;
-    char extra[sizeof vary + 32];
-    size_t xl = sizeof vary - 1;
+    char extra[96];
+    size_t xl = strlen(vary);
     memcpy(extra, vary, xl);
     if (chunked) {
         memcpy(extra + xl, "Transfer-Encoding: chunked\r\n", 28);
@@ -328,7 +332,7 @@ static int serve_gzip(struct htd_req *hr, cache_entry *e)
         finish(hr, 200, 0);
         return 0;
     }
-    if (gzip_install(hr) < 0) {
+    if ((k == ENC_BR ? brotli_install(hr) : gzip_install(hr)) < 0) {
         conn_out_rollback(c);
         free(fs);
         return -1;
@@ -578,8 +582,9 @@ static cache_entry *resolve(struct htd_req *hr)
                        ? siblings(hr->vh->root_fd, rel, rlen)
                        : 0;
     const char *ctype = htd_mime_type(s->mime, rel, rlen);
-    int vary = sib || (scope_feature(hr->sc->gzip, s->cfg.gzip) && gzip_compressible(ctype) &&
-                       st.st_size >= GZIP_MIN);
+    int vary = sib || ((scope_feature(hr->sc->gzip, s->cfg.gzip) ||
+                        scope_feature(hr->sc->brotli, s->cfg.brotli)) &&
+                       gzip_compressible(ctype) && st.st_size >= GZIP_MIN);
     cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype,
                                    l->date_sec, (cache_how){NULL, vary});
     if (!e) {
@@ -688,19 +693,22 @@ void static_serve(struct htd_req *hr)
     if (ae.p) {
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
-        /* On the fly: never for ranges, nor where a FILE.gz is there. */
-        int fly = scope_feature(hr->sc->gzip, l->srv->cfg.gzip) &&
-                  !(e->siblings & 1u << ENC_GZIP) && gzip_compressible(e->ctype) &&
-                  e->size >= GZIP_MIN && !htd_request_known(hr->r, HTD_H_RANGE).p;
-        int k =
-            htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | (fly ? 1u << ENC_GZIP : 0));
+        /* On the fly: never for ranges, nor where a FILE.gz (FILE.br) is there. */
+        int can = gzip_compressible(e->ctype) && e->size >= GZIP_MIN &&
+                  !htd_request_known(hr->r, HTD_H_RANGE).p;
+        unsigned fly = 0;
+        if (can && scope_feature(hr->sc->gzip, l->srv->cfg.gzip))
+            fly |= 1u << ENC_GZIP & ~e->siblings;
+        if (can && scope_feature(hr->sc->brotli, l->srv->cfg.brotli))
+            fly |= 1u << ENC_BR & ~e->siblings;
+        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | fly);
         if (k < 0) {
             conn_error(hr->c, 406,
                        "the file is not available in any content coding the client accepts", 1);
             cache_unref(e);
             return;
         }
-        if (k == ENC_GZIP && fly && serve_gzip(hr, e) == 0) {
+        if (k > 0 && fly & 1u << k && serve_coded(hr, e, k) == 0) {
             cache_unref(e);
             return;
         }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "brotli.h"
 #include "cgi.h"
 #include "charge.h"
 #include "connlimit.h"
@@ -49,6 +50,7 @@ static const htd_module *const modules[] = {
     &routes_module,         /* content: the embedder's handlers */
     &static_module,         /* content: files; error pages */
     &gzip_module,           /* compression of files, started by static */
+    &brotli_module,         /* the same with brotli */
     &log_module,            /* access logs */
     &statedb_module,        /* the state database and its writer: last, so it goes last */
 };

@@ -252,6 +252,7 @@ static const char *const top_keys[] = {"listen",
                                        "cgi_max",
                                        "precompressed",
                                        "gzip",
+                                       "brotli",
                                        "list_dirs",
                                        "content_order",
                                        "max_conns",
@@ -413,6 +414,11 @@ int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen)
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
             return conf_fail(err, errlen, f, s, "gzip must be true or false");
         c->gzip = config_setting_get_bool(s);
+    }
+    if ((s = config_setting_get_member(root, "brotli")) && !c->brotli) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(err, errlen, f, s, "brotli must be true or false");
+        c->brotli = config_setting_get_bool(s);
     }
     if ((s = config_setting_get_member(root, "precompressed")) && !c->no_precompressed) {
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -1153,13 +1159,13 @@ static int parse_copies(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
-/* gzip, list_dirs and precompressed in a vhost or a rule (the top level's
+/* gzip, brotli, list_dirs and precompressed in a vhost or a rule (the top level's
  * are the server's settings, which flags override). */
 static int parse_features(builder *b, const config_setting_t *g, scope *sc)
 {
-    static const char *const names[] = {"gzip", "list_dirs", "precompressed"};
-    uint8_t *at[] = {&sc->gzip, &sc->list_dirs, &sc->precompressed};
-    for (int i = 0; i < 3; i++) {
+    static const char *const names[] = {"gzip", "brotli", "list_dirs", "precompressed"};
+    uint8_t *at[] = {&sc->gzip, &sc->brotli, &sc->list_dirs, &sc->precompressed};
+    for (int i = 0; i < 4; i++) {
         const config_setting_t *s = config_setting_get_member(g, names[i]);
         if (!s) continue;
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -1255,6 +1261,7 @@ static void inherit(scope *sc, const scope *from)
     }
     if (!(sc->own & OWN_RATELIMIT)) sc->ratelimit = from->ratelimit;
     if (!sc->gzip) sc->gzip = from->gzip;
+    if (!sc->brotli) sc->brotli = from->brotli;
     if (!sc->list_dirs) sc->list_dirs = from->list_dirs;
     if (!sc->precompressed) sc->precompressed = from->precompressed;
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
@@ -1885,7 +1892,7 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
         "access",   "auth",       "error_pages", "rules",      "cgi",         "rate_limit",
         "queues",   "price",      "tls",         "proxy",      "keep_copies", "request_id_header",
         "writable", "max_upload", "webdav",      "gzip",       "list_dirs",   "precompressed",
-        NULL};
+        "brotli",   NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;

@@ -101,6 +101,7 @@ static void usage(FILE *f)
           "      --cache-control PREFIX=VALUE  send Cache-Control: VALUE for paths under PREFIX;\n"
           "                         repeatable (the config's headers do the same per rule)\n"
           "      --gzip             compress text, JSON, JavaScript, XML and SVG files on the fly\n"
+          "      --brotli           the same with brotli, for clients that take it\n"
           "      --list-dirs        list directories without index.html (HTML; JSON if asked for)\n"
           "      --no-precompressed don't serve FILE.br or FILE.gz for FILE to clients that accept "
           "them\n"
@@ -337,6 +338,7 @@ int main(int argc, char **argv)
         {"cgi", required_argument, NULL, 'G'},
         {"no-precompressed", no_argument, NULL, 'P'},
         {"gzip", no_argument, NULL, 'z'},
+        {"brotli", no_argument, NULL, 1104},
         {"list-dirs", no_argument, NULL, 'D'},
         {"cache-control", required_argument, NULL, 'K'},
         {"cgi-timeout", required_argument, NULL, 'T'},
@@ -562,6 +564,9 @@ int main(int argc, char **argv)
             break;
         case 1103:
             cfg.webdav = 1;
+            break;
+        case 1104:
+            cfg.brotli = 1;
             break;
         case 'V':
             print_version();

@@ -216,3 +216,36 @@ def test_gzip_on_the_fly_from_memory_and_of_what_does_not_compress_in_chunks_of_
         eq((r.status, r.get("Content-Encoding"), r.get("Transfer-Encoding"), r.body), (200, "gzip", None, b""),
            "HEAD: no body and no framing")
     _with(t, ["--gzip"])
+
+
+def _unbrotli(data):
+    if not shutil.which("brotli"):
+        raise harness.Skip("the brotli program is not installed (Debian package brotli)")
+    p = subprocess.run(["brotli", "-d", "-c"], input=data, capture_output=True, timeout=30)
+    eq(p.returncode, 0, "brotli -d (stderr %r)" % p.stderr)
+    return p.stdout
+
+
+def test_brotli_on_the_fly_decodes_to_the_original(ctx):
+    """--brotli beside --gzip: a client that takes br gets it (preferred on
+    a tie, as for precompressed files), with its own entity-tag and 304; a
+    client that takes only gzip gets gzip; a FILE.br beside the file is sent
+    as it is; never for ranges."""
+    def t(srv):
+        r = ae(srv, "/plain.txt", "gzip, deflate, br")
+        eq((r.status, r.get("Content-Encoding"), r.get("Vary")), (200, "br", "Accept-Encoding"),
+           "compressed with brotli")
+        eq(r.get("Transfer-Encoding"), "chunked", "streamed in chunks")
+        eq(_unbrotli(r.body), TEXT, "decompresses to the file")
+        tag = r.get("ETag")
+        check(tag.endswith('-br"'), "its own tag: %r" % tag)
+        r2 = ae(srv, "/plain.txt", "br", headers=[("If-None-Match", tag)])
+        eq((r2.status, r2.get("ETag")), (304, tag), "304 for the brotli tag")
+        g = ae(srv, "/plain.txt", "gzip")
+        eq((g.get("Content-Encoding"), gzip.decompress(g.body)), ("gzip", TEXT), "gzip alone")
+        eq(ae(srv, "/a.txt", "br").body, BR, "the .br beside the file is sent as it is")
+        r = ae(srv, "/plain.txt", "br", headers=[("Range", "bytes=0-9")])
+        eq((r.status, r.get("Content-Encoding")), (206, None), "a range is identity")
+        r = ae(srv, "/plain.txt", "br", method="HEAD")
+        eq((r.status, r.get("Content-Encoding"), r.body), (200, "br", b""), "HEAD")
+    _with(t, ["--gzip", "--brotli"])

@@ -103,10 +103,11 @@ def _build(compiler, src, out, destdir, static):
     libdir = os.path.join(destdir, PREFIX.lstrip("/"), "lib")
     argv = [compiler, "-o", out, src] + flags
     argv += ["-static"] if static else ["-Wl,-rpath," + libdir]
-    # Debian's static libxml2 brings ICU, which is C++: its libxml-2.0.pc
-    # does not name the C++ runtime, so a static C link adds it.
-    if static and "-licuuc" in flags:
-        argv += ["-lstdc++"]
+    # Debian's static libxml2 brings ICU, which is C++, and its static
+    # libbrotlienc needs libm: their .pc files name neither the C++ runtime
+    # nor libm after them, so a static C link adds both.
+    if static:
+        argv += (["-lstdc++"] if "-licuuc" in flags else []) + ["-lm"]
     kind = "static" if static else "dynamic"
     harness.run_ok(argv, "building %s %s" % (os.path.basename(src), kind))
     needed = harness.run_ok(["readelf", "-d", out], "readelf").stdout.decode()
