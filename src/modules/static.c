@@ -467,6 +467,9 @@ static void list_dir(struct htd_req *hr, int fd)
             if (gz && !c->head_only && gzip_install(hr) < 0) gz = 0;
         }
         int chunked = gz && hr->r->version == 11 && !c->head_only;
+        /* HTTP/1.0 and no length: the body ends with the connection, and
+         * the head must say so. */
+        if (gz && !chunked && !c->head_only) c->keep_alive = 0;
         char extra[128];
         int xl =
             snprintf(extra, sizeof extra, "Vary: Accept%s\r\n%s%s",
@@ -489,7 +492,6 @@ static void list_dir(struct htd_req *hr, int fd)
             list_free(lj);
             return;
         }
-        if (gz && !chunked) c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
         hr->responded = 1;
         response_body_start(hr, 200, chunked);
         hr->gen = list_gen; /* the listing stays in the slot until the request ends */

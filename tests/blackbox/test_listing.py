@@ -229,6 +229,17 @@ def test_listings_are_compressed_where_gzip_is_on(ctx):
         eq((h.status, h.get("Content-Encoding"), h.body), (200, "gzip", b""), "HEAD")
         r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip")], version="HTTP/1.0")
         eq(gz.decompress(r.body), plain.body, "HTTP/1.0, the body up to the close")
+        # HTTP/1.0 asking to keep the connection: no length to give, so the
+        # head says the connection closes, and it does.
+        c = connect(srv)
+        c.send(req("/big/", headers=[("Accept-Encoding", "gzip"), ("Connection", "keep-alive")],
+                   version="HTTP/1.0"))
+        data = c.read_to_eof()
+        c.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        check(b"\r\nConnection: close" in head and b"Content-Length" not in head,
+              "an HTTP/1.0 keep-alive head: %r" % head)
+        eq(gz.decompress(body), plain.body, "its body, up to the close")
         r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip;q=0")])
         eq(r.get("Content-Encoding"), None, "gzip;q=0: not compressed")
     _with(t, extra=("--list-dirs", "--gzip"))
