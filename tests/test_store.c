@@ -56,6 +56,16 @@ TEST(a_colon_that_is_no_size_belongs_to_the_prefix)
     CHECK(!strcmp(norm, "/x:y") && max == 1024 && quota == 2048);
 }
 
+TEST(a_size_with_a_unit_it_does_not_know_is_refused)
+{
+    char norm[4096];
+    uint64_t max, quota;
+    CHECK(area("/uploads/:1MB", norm, &max, &quota) < 0); /* not an area "/uploads/:1MB" */
+    CHECK(area("/uploads/:1M:2GB", norm, &max, &quota) < 0);
+    CHECK(area("/uploads/:10x:1G", norm, &max, &quota) < 0);
+    CHECK_EQ_INT(area("/uploads/:1M", norm, &max, &quota), 0);
+}
+
 TEST(an_area_must_be_an_absolute_path_inside_the_root)
 {
     char norm[4096];

@@ -1006,11 +1006,25 @@ int store_parse_area(const char *spec, char *norm, size_t cap, uint64_t *max, ui
      * first was the quota). */
     const char *last = memrchr(spec, ':', len);
     uint64_t a;
+    /* What starts with a digit after a ':' is meant as a size: one that is
+     * not a size ("1MB") is refused, never taken as part of the path. */
+    static const char bad[] = "a size is a number of bytes, or one with K, M or G (\"1M\", "
+                              "not \"1MB\")";
+    if (last && last[1] >= '0' && last[1] <= '9' &&
+        store_parse_size(last + 1, len - (size_t)(last - spec) - 1, &a) < 0) {
+        *why = bad;
+        return -1;
+    }
     if (last && store_parse_size(last + 1, len - (size_t)(last - spec) - 1, &a) == 0) {
         len = (size_t)(last - spec);
         const char *prev = memrchr(spec, ':', len);
         uint64_t b = 0;
         size_t bl = prev ? len - (size_t)(prev - spec) - 1 : 0;
+        if (prev && bl && prev[1] >= '0' && prev[1] <= '9' &&
+            store_parse_size(prev + 1, bl, &b) < 0) {
+            *why = bad;
+            return -1;
+        }
         if (prev && (bl == 0 || store_parse_size(prev + 1, bl, &b) == 0)) {
             len = (size_t)(prev - spec);
             *max = b;

@@ -635,3 +635,13 @@ def test_check_config_rewrite_and_try_mistakes(ctx):
             words=["at least two"])
     refused('root = "site";\nrules = (\n  { prefix = "/a/"; rewrite = "/x/$foo"; }\n);\n', 3,
             words=["$foo"])
+
+
+def test_a_size_unit_htd_does_not_know_is_refused(ctx):
+    """`:1MB` is not a size htd knows: refused, where it once made an area
+    called "/uploads/:1MB"."""
+    refused('root = "site";\nwritable = [\n  "/uploads/:1MB"\n];\n', 2,
+            words=["/uploads/:1MB", "1M", "not"], files={"site/x": b"x"})
+    p = run_htd(["--root", ".", "--writable", "/uploads/:1MB", "--listen", "127.0.0.1:0"])
+    eq(p.returncode, 2, "--writable /uploads/:1MB")
+    check(b'not "1MB"' in p.stderr, "why: %r" % p.stderr)
