@@ -849,6 +849,14 @@ def run_session(sess, addr, verbose=False):
     send_failed = False
     wait_since = None  # when a body began to wait for a 100 Continue
     interim_before = {}  # request: interim answers before it was sent
+    script_from = None  # when the first script request began to be sent
+
+    def script_time_up():
+        # htd kills a script at its time limit, however long its client
+        # took to read; once part of the answer is out, the connection is
+        # closed (and reset, if body bytes are still unread): a slow reader
+        # of a large echo can meet that on a loaded machine
+        return script_from is not None and time.monotonic() - script_from >= 0.9 * CGI_TIMEOUT
 
     def idle_race():
         # htd's idle timeout runs from its last write, which may be long
@@ -904,6 +912,8 @@ def run_session(sess, addr, verbose=False):
                     if i not in reqs_started:
                         reqs_started.add(i)
                         interim_before[i] = interim
+                        if script_from is None and sess.reqs[i].target.startswith("/cgi-bin/"):
+                            script_from = now
                         st.add("requests")
                     next_send = now + (pieces[0][2] if pieces else 0)
             if cur:
@@ -1043,6 +1053,10 @@ def run_session(sess, addr, verbose=False):
                         cut_by_client = True
                         buf.clear()
                         break
+                    if eof and script_time_up() and SCRIPT_HEAD.search(bytes(buf[:4096])):
+                        st.add("script answers cut (time limit)")
+                        buf.clear()
+                        break
                     if eof and (half_closed or sess.mutated) and SCRIPT_HEAD.search(bytes(buf[:4096])):
                         # A script's answer is cut when htd gives up on its
                         # client after the head went out: a request body
@@ -1096,6 +1110,9 @@ def run_session(sess, addr, verbose=False):
             if not sess.mutated and not sess.closes_early and len(responses) < len(sess.reqs) \
                     and not any(r is not None and r.close for r in responses) and beh != "half_close" \
                     and not idle_race():
+                if script_time_up():
+                    st.add("script answers cut (time limit)")
+                    return
                 raise Failure("reset", "htd reset a clean session after %d of %d answers"
                               % (len(responses), len(sess.reqs)))
             return
@@ -1330,8 +1347,9 @@ def main():
                 print("  known bug       %d times: %s; e.g. session %d: %s"
                       % (c["known:" + name], what, kseed, example))
         print("  scripts cut     %d after a half-close (htd takes the FIN for a client that left), "
-              "%d after a body timeout" % (c.get("script answers cut (half-close)", 0),
-                                           c.get("script answers cut (body timeout)", 0)))
+              "%d after a body timeout, %d at their time limit"
+              % (c.get("script answers cut (half-close)", 0), c.get("script answers cut (body timeout)", 0),
+                 c.get("script answers cut (time limit)", 0)))
         print("  failures        %d" % len(stats.failures))
         out_dir = args.out or (os.path.join("/tmp", "htd-livefuzz-%d" % seed) if stats.failures else None)
         report_failures(stats, out_dir, args.htd)
