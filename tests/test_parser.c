@@ -844,6 +844,18 @@ TEST(stale_state_with_zeroed_offset_is_ignored)
     CHECK_EQ_INT(q.version, 9);
 }
 
+TEST(refused_is_head)
+{
+    /* as the parser reads it: after LF or CRLF empty lines, "HEAD " exactly */
+    CHECK(htd_refused_is_head(REQ("HEAD /x HTTP/2.0\r\n")));
+    CHECK(htd_refused_is_head(REQ("\r\n\nHEAD /")));
+    CHECK(!htd_refused_is_head(REQ("\rHEAD / HTTP/1.1\r\n")));
+    CHECK(!htd_refused_is_head(REQ("head / HTTP/1.1\r\n")));
+    CHECK(!htd_refused_is_head(REQ("HEADER / HTTP/1.1\r\n")));
+    CHECK(!htd_refused_is_head(REQ("HEAD")));
+    CHECK(!htd_refused_is_head(REQ("")));
+}
+
 int main(void)
 {
     RUN_TESTS();

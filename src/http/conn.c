@@ -303,8 +303,10 @@ static int flush(conn *c)
 
 /* ---- errors ---- */
 
-static void reply(conn *c, int status, const char *why, int keep, const char *extra,
-                  size_t extra_len)
+/* head: whether the answer goes without a body, for a request refused
+ * before it had a request object (-1: the request's method says). */
+static void reply_to(conn *c, int status, const char *why, int keep, const char *extra,
+                     size_t extra_len, int head)
 {
     worker *l = c->w;
     struct htd_req *hr = conn_current(c);
@@ -323,7 +325,7 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     }
     conn_out_rollback(c);
     if (!keep) c->keep_alive = 0;
-    c->head_only = hr && hr->r->method_id == HTD_M_HEAD;
+    c->head_only = hr ? hr->r->method_id == HTD_M_HEAD : head > 0;
     const registry *reg = &l->srv->reg;
     /* An error page of a module's, for the requests that would get a body. */
     if (hr && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
@@ -370,6 +372,12 @@ static void reply(conn *c, int status, const char *why, int keep, const char *ex
     conn_seal(c);
     conn_log(c, status, len);
     c->state = CS_WRITE;
+}
+
+static void reply(conn *c, int status, const char *why, int keep, const char *extra,
+                  size_t extra_len)
+{
+    reply_to(c, status, why, keep, extra, extra_len, -1);
 }
 
 void conn_busy(conn *c)
@@ -939,7 +947,8 @@ static int step_head(conn *c)
             return 1;
         }
         if (n < 0) {
-            conn_error(c, -n, why, 0);
+            reply_to(c, -n, why, 0, NULL, 0,
+                     htd_refused_is_head(c->rbuf + c->rpos, c->rlen - c->rpos));
             return 1;
         }
         head_started(c);

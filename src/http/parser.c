@@ -339,6 +339,12 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     return (int)end;
 }
 
+int htd_refused_is_head(const char *buf, size_t len)
+{
+    size_t i = skip_empty_lines(buf, len);
+    return len - i >= 5 && memcmp(buf + i, "HEAD ", 5) == 0;
+}
+
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why)
 {

@@ -93,6 +93,11 @@ typedef struct htd_parser {
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why);
 
+/* Whether the request in buf[0..len), refused by htd_parse_request, began
+ * "HEAD ": its error then goes without a body (RFC 9110 section 9.3.2), as
+ * the client will read none. */
+int htd_refused_is_head(const char *buf, size_t len);
+
 /* The enum htd_method of a method's name m[0..n) (case-sensitive, as
  * methods are), or HTD_M_UNKNOWN. */
 int htd_method_id(const char *m, size_t n);

@@ -145,6 +145,30 @@ def test_431_one_header_of_20000_bytes(ctx):
     check_ok_file(get(ctx.srv, "/file.txt"), FILE_TXT)
 
 
+def expect_head_refused(ctx, data, status):
+    """A HEAD refused while its head is parsed gets the error's head alone
+    (its Content-Length says what a GET would get), then the close."""
+    r, c = exchange(ctx.srv, data, method="HEAD")
+    try:
+        check_error(r, status, method="HEAD")
+        eq(r.get("Connection"), "close", "Connection header on %d" % status)
+        check(int(r.get("Content-Length")) > 0, "the error's length: %r" % r.head_raw)
+        check(c.at_eof(), "bytes after a HEAD's %d: %r" % (status, c.buf[:200]))
+    finally:
+        c.close()
+
+
+def test_head_refused_by_the_parser_gets_no_body(ctx):
+    expect_head_refused(ctx, b"HEAD /" + b"a" * 8200 + b" HTTP/1.1\r\n" + H + b"\r\n", 414)
+    expect_head_refused(ctx, b"HEAD /file.txt HTTP/1.1\r\n" + H + b"X-Big: " + b"b" * 20000 + b"\r\n\r\n", 431)
+    expect_head_refused(ctx, b"\r\nHEAD /file.txt HTTP/2.0\r\n" + H + b"\r\n", 505)
+    expect_head_refused(ctx, b"HEAD /file.txt HTTP/1.1\r\nBad Name: x\r\n" + H + b"\r\n", 400)
+    # and a GET's error keeps its body
+    r, c = exchange(ctx.srv, b"GET /file.txt HTTP/2.0\r\n" + H + b"\r\n")
+    check_error(r, 505)
+    c.close()
+
+
 def test_505_http_2_0(ctx):
     r, c = exchange(ctx.srv, b"GET /file.txt HTTP/2.0\r\n" + H + b"\r\n")
     check_error(r, 505)
