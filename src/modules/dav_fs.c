@@ -297,10 +297,92 @@ static size_t dir_len(const char *rel)
     return slash ? (size_t)(slash - rel) : 0;
 }
 
+/* Marks the directory leaf (in dfd) as one to remove should it be found,
+ * at the next start, under the name sleaf in the directory sfd: a file
+ * DAVFS_DOOMED_PREFIX... in it saying so (davfs_doomed reads it), synced
+ * with its directory. Its name in mark[0..cap). 0, or -errno. */
+static int mark_doomed(int sfd, const char *sleaf, int dfd, const char *leaf, char *mark,
+                       size_t cap)
+{
+    struct stat sd;
+    char tmp[64], text[320];
+    if (fstat(sfd, &sd) < 0 || tmp_name(tmp, sizeof tmp) < 0) return neg();
+    snprintf(mark, cap, DAVFS_DOOMED_PREFIX "%s", tmp + sizeof DAVFS_TMP_PREFIX - 1);
+    int n = snprintf(text, sizeof text, "%lu %lu %s\n", (unsigned long)sd.st_dev,
+                     (unsigned long)sd.st_ino, sleaf);
+    int dir = openat(dfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return neg();
+    int fd = openat(dir, mark, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc =
+        fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) < 0 || fsync(dir) < 0 ? neg() : 0;
+    if (fd >= 0) close(fd);
+    if (rc < 0) unlinkat(dir, mark, 0);
+    close(dir);
+    return rc;
+}
+
+int davfs_doomed(const char *mark_text, size_t len, const struct stat *parent, const char *leaf)
+{
+    char text[320];
+    if (len >= sizeof text) return 0;
+    memcpy(text, mark_text, len);
+    text[len] = 0;
+    unsigned long dev, ino;
+    int at = 0;
+    if (sscanf(text, "%lu %lu %n", &dev, &ino, &at) != 2 || !at) return 0;
+    size_t ll = strlen(leaf);
+    return dev == (unsigned long)parent->st_dev && ino == (unsigned long)parent->st_ino &&
+           strncmp(text + at, leaf, ll) == 0 && text[at + ll] == '\n';
+}
+
+/* MOVE sleaf (in sfd) over what is at dleaf (in dfd). A document over a
+ * document is one rename. Where a directory is either, the two are
+ * exchanged, so that the destination is never missing, and what it was is
+ * then renamed aside from the source's place and removed. A directory in
+ * the way is first marked (mark_doomed): killed between the exchange and
+ * the rename aside, htd would else find the old destination standing
+ * under the source's name at its next start; the mark has the store's
+ * cleaning remove it there, and found anywhere else only the mark goes. */
+static int move_over(int sfd, const char *sleaf, int dfd, const char *dleaf, int *replaced)
+{
+    struct stat s, d;
+    if (fstatat(sfd, sleaf, &s, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fstatat(dfd, dleaf, &d, AT_SYMLINK_NOFOLLOW) < 0)
+        return neg();
+    if (!S_ISDIR(s.st_mode) && !S_ISDIR(d.st_mode)) {
+        if (renameat(sfd, sleaf, dfd, dleaf) < 0) return neg();
+        *replaced = 1;
+        return 0;
+    }
+    char mark[80], tmp[64];
+    int marked = S_ISDIR(d.st_mode);
+    if (marked) {
+        int rc = mark_doomed(sfd, sleaf, dfd, dleaf, mark, sizeof mark);
+        if (rc < 0) return rc;
+    }
+    if (renameat2(sfd, sleaf, dfd, dleaf, RENAME_EXCHANGE) < 0) {
+        int rc = neg();
+        if (marked) { /* still the destination's: only the mark goes */
+            int dir = openat(dfd, dleaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (dir >= 0) {
+                unlinkat(dir, mark, 0);
+                close(dir);
+            }
+        }
+        return rc;
+    }
+    *replaced = 1;
+    if (tmp_name(tmp, sizeof tmp) == 0 && renameat(sfd, sleaf, sfd, tmp) == 0) {
+        fsync(sfd);
+        remove_at(sfd, tmp);
+    }
+    return 0;
+}
+
 int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite,
                int *replaced)
 {
-    char sleaf[256], dleaf[256], tmp[64];
+    char sleaf[256], dleaf[256];
     *replaced = 0;
     int sfd = davfs_parent(from_area, from, sleaf, sizeof sleaf);
     if (sfd < 0) return sfd == -ENOTDIR ? -ENOENT : sfd;
@@ -326,15 +408,7 @@ int davfs_move(int from_area, const char *from, int to_area, const char *to, int
         if (rc == -EEXIST && !overwrite) {
             /* as it is */
         } else if (rc == -EEXIST) {
-            /* Over what is there: exchanged, so the destination is never
-             * missing, and what it was is removed from where the source
-             * was. */
-            rc = renameat2(sfd, sleaf, dfd, dleaf, RENAME_EXCHANGE) < 0 ? neg() : 0;
-            *replaced = rc == 0;
-            if (rc == 0 && tmp_name(tmp, sizeof tmp) == 0 && renameat(sfd, sleaf, sfd, tmp) == 0) {
-                fsync(sfd);
-                remove_at(sfd, tmp);
-            }
+            rc = move_over(sfd, sleaf, dfd, dleaf, replaced);
         } else if (rc == -EXDEV) {
             close(sfd);
             if (!one) close(dfd);

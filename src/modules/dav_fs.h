@@ -18,6 +18,14 @@
 
 /* Temporary names (dotfiles, never served, cleaned at start) start so. */
 #define DAVFS_TMP_PREFIX ".htd-tmp-"
+/* A file so named in a directory marks it for removal at the next start,
+ * should it be found where its text says (davfs_doomed); anywhere else the
+ * file alone goes, as any temporary name. */
+#define DAVFS_DOOMED_PREFIX ".htd-tmp-doomed-"
+
+/* Whether the mark's text mark_text[0..len) dooms the directory it was
+ * found in, whose name is leaf in a directory of status parent. */
+int davfs_doomed(const char *mark_text, size_t len, const struct stat *parent, const char *leaf);
 
 /* The directory of rel's parent, opened beneath area, and rel's last
  * segment in leaf[0..cap). -ENOENT/-ENOTDIR when the parent is missing. */

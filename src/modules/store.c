@@ -37,6 +37,7 @@
 #include "beneath.h"
 #include "cache.h"
 #include "conn.h"
+#include "dav_fs.h"
 #include "errlog.h"
 #include "etag.h"
 #include "jobs.h"
@@ -217,28 +218,82 @@ pthread_mutex_t *store_commit_lock(const server_ctx *s)
 
 static int cleaned;
 static long long measured;
+/* Trees a WebDAV MOVE's mark dooms (dav_fs.h), found as the area is
+ * walked and removed after it. */
+static char **doomed;
+static size_t ndoomed;
+
+/* Whether the mark at path (a file named DAVFS_DOOMED_PREFIX...) dooms
+ * the directory it is in: read, and asked of davfs_doomed with where that
+ * directory stands. */
+static int dooms_its_directory(const char *path, const struct FTW *ftw)
+{
+    char dir[PATH_MAX], text[320];
+    if (ftw->base < 2 || (size_t)ftw->base > sizeof dir) return 0;
+    memcpy(dir, path, (size_t)ftw->base - 1);
+    dir[ftw->base - 1] = 0; /* the directory the mark is in */
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text) : -1;
+    if (fd >= 0) close(fd);
+    *slash = 0;
+    struct stat parent;
+    int yes =
+        n > 0 && lstat(dir, &parent) == 0 && davfs_doomed(text, (size_t)n, &parent, slash + 1);
+    *slash = '/';
+    return yes;
+}
 
 /* Visited depth first: a temporary file, or anything in a temporary tree
  * (a WebDAV copy being built, a tree being deleted), goes; the size of
  * every other regular file is counted. */
 static int clean_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)ftw;
     if (!strstr(path, "/" STORE_TMP_PREFIX)) {
         if (flag == FTW_F && S_ISREG(st->st_mode)) measured += st->st_size;
         return 0;
+    }
+    if (flag == FTW_F &&
+        !strncmp(path + ftw->base, DAVFS_DOOMED_PREFIX, sizeof DAVFS_DOOMED_PREFIX - 1) &&
+        dooms_its_directory(path, ftw)) {
+        char **more = realloc(doomed, (ndoomed + 1) * sizeof *doomed);
+        char *dir = strndup(path, (size_t)ftw->base - 1);
+        if (more) doomed = more;
+        if (more && dir)
+            doomed[ndoomed++] = dir;
+        else
+            free(dir);
     }
     if (flag == FTW_DP ? rmdir(path) == 0 : unlink(path) == 0) cleaned++;
     return 0;
 }
 
-/* Removes temporary files that a killed htd left in area a, and measures
- * what it holds. Returns how many were removed, or -1 with err set. */
+/* Removes what is in a doomed tree, uncounting its documents. */
+static int remove_doomed(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_F && S_ISREG(st->st_mode)) measured -= st->st_size;
+    if (flag == FTW_DP ? rmdir(path) == 0 : unlink(path) == 0) cleaned++;
+    return 0;
+}
+
+/* Removes temporary files that a killed htd left in area a, and trees a
+ * move's mark dooms, and measures what it holds. Returns how many were
+ * removed, or -1 with err set. */
 static int clean(area *a, char *err, size_t errlen)
 {
     cleaned = 0; /* called before any thread starts */
     measured = 0;
-    if (nftw(a->dir, clean_one, 16, FTW_PHYS | FTW_DEPTH) < 0 && errno != ENOENT) {
+    int rc = nftw(a->dir, clean_one, 16, FTW_PHYS | FTW_DEPTH);
+    for (size_t i = 0; i < ndoomed; i++) {
+        nftw(doomed[i], remove_doomed, 16, FTW_PHYS | FTW_DEPTH);
+        free(doomed[i]);
+    }
+    free(doomed);
+    doomed = NULL;
+    ndoomed = 0;
+    if (rc < 0 && errno != ENOENT) {
         snprintf(err, errlen, "cannot clean writable area %s: %s", a->dir, strerror(errno));
         return -1;
     }

@@ -174,3 +174,53 @@ def test_sigkill_through_proppatch_leaves_all_or_none(ctx):
         if srv:
             srv.cleanup()
         confdir.cleanup()
+
+
+def test_a_move_killed_between_its_exchange_and_its_rename_aside_is_finished_at_start(ctx):
+    """A MOVE over a collection exchanges the two, then renames the old
+    destination aside from the source's place. Killed between the two, the
+    old destination would stand under the source's name; the mark put in it
+    before the exchange has the next start remove it there. The same mark
+    found where the tree still is the destination (killed before the
+    exchange) goes alone. Both states are made here as a kill leaves them,
+    and a real MOVE over a collection then leaves no mark."""
+    confdir = harness.ConfDir()
+    area = confdir.mkdir("root/dav")
+    st = os.stat(area)
+    mark = "%d %d src\n" % (st.st_dev, st.st_ino)
+    # killed after the exchange: the old destination, marked, at src
+    _tree(os.path.join(area, "src"), b"old-dst")
+    with open(os.path.join(area, "src", ".htd-tmp-doomed-0011223344556677-1"), "w") as f:
+        f.write(mark)
+    # killed before another exchange: the destination, marked, still at dst2
+    _tree(os.path.join(area, "dst2"), b"dst2")
+    want_dst2 = _read_tree(os.path.join(area, "dst2"))
+    with open(os.path.join(area, "dst2", ".htd-tmp-doomed-8899aabbccddeeff-2"), "w") as f:
+        f.write(mark)
+    # a mark naming another directory's place dooms nothing
+    _tree(os.path.join(area, "keep"), b"keep")
+    want_keep = _read_tree(os.path.join(area, "keep"))
+    with open(os.path.join(area, "keep", ".htd-tmp-doomed-0000000000000000-3"), "w") as f:
+        f.write("%d %d keep\n" % (st.st_dev, st.st_ino + 1))
+    srv = _start(confdir)
+    try:
+        eq(_read_tree(os.path.join(area, "src")), None, "the doomed tree at the source's place")
+        eq(_read_tree(os.path.join(area, "dst2")), want_dst2, "the destination that was not exchanged")
+        eq(_read_tree(os.path.join(area, "keep")), want_keep, "a tree another place's mark names")
+        eq(_leftovers(area), [], "marks after the start")
+        # A real MOVE over a collection: the new tree there, no mark in it.
+        _tree(os.path.join(area, "a"), b"a")
+        want_a = _read_tree(os.path.join(area, "a"))
+        c = http.client.HTTPConnection(*srv.addrs[0], timeout=harness.TIMEOUT)
+        c.request("MOVE", "/dav/a/", headers={"Destination": "/dav/dst2/", "Overwrite": "T"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        eq(r.status, 204, "MOVE over a collection")
+        eq((_read_tree(os.path.join(area, "dst2")), _read_tree(os.path.join(area, "a"))), (want_a, None),
+           "the moved tree")
+        eq(_leftovers(area), [], "temporary names after the MOVE")
+        srv.stop()
+    finally:
+        srv.cleanup()
+        confdir.cleanup()
