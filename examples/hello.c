@@ -4,7 +4,8 @@
  * answered by the program's handlers, every other path served as static
  * files from ROOT (and a config file's vhosts, if one is given). /count?N
  * streams N lines piece by piece, /sendfile/NAME sends ROOT/NAME with
- * sendfile through the handler API. An access
+ * sendfile through the handler API. With gzip or brotli on in the config,
+ * htd codes what the handlers answer, as it does files. An access
  * handler guards /hello/private and files under /private: without the
  * header "X-Key: sesame" they are 403.
  *
@@ -139,6 +140,10 @@ static int count(htd_req *req, void *arg)
     if (!k) return HTD_DECLINED;
     *k = (counter){0, atol(num)};
     if (k->to <= 0) k->to = 1;
+    /* The same N gives the same lines: they have an entity-tag. */
+    char tag[40];
+    snprintf(tag, sizeof tag, "\"count-%ld\"", k->to);
+    htd_resp_header(req, "ETag", tag);
     htd_respond_stream(req, 200, "text/plain; charset=utf-8", count_next, NULL, k);
     return HTD_DONE;
 }
@@ -195,7 +200,10 @@ static int send_file(htd_req *req, void *arg)
         if (fd >= 0) close(fd);
         return HTD_DECLINED; /* a 404 from the static files */
     }
-    htd_respond_file(req, 200, "application/octet-stream", fd, 0, (uint64_t)st.st_size);
+    size_t n = strlen(path);
+    const char *type = n > 4 && strcmp(path + n - 4, ".txt") == 0 ? "text/plain; charset=utf-8"
+                                                                  : "application/octet-stream";
+    htd_respond_file(req, 200, type, fd, 0, (uint64_t)st.st_size);
     return HTD_DONE;
 }
 

@@ -133,6 +133,17 @@ typedef struct htd_module {
      * place. Not called for HTTP/0.9, nor for the heads a header filter's
      * own answer writes. */
     int (*head)(struct htd_req *hr, const struct resp *r);
+    /* A body encoder (content codings on the fly): asked, as the head of a
+     * response a handler makes (htd_respond and its kin) is written,
+     * whether its body goes out coded. It writes the header lines that say
+     * so (Content-Encoding, Vary) into lines[0..cap), their length in
+     * *nlines, and returns 1 if the body is coded: its filter is then
+     * installed (unless the request is a HEAD), the length no longer
+     * known, and the body must go through response_body. 0: as it is (a
+     * Vary line may still be there). The first module that has one is
+     * asked. */
+    int (*encode)(struct htd_req *hr, const struct resp *r, char *lines, size_t cap,
+                  size_t *nlines);
     /* 0 if it queued a response with status and a page, extra header
      * lines included; -1 to let the short body go. */
     int (*error_page)(struct htd_req *hr, int status, const char *extra, size_t extra_len);
@@ -156,6 +167,7 @@ typedef struct registry {
     size_t nlog;
     const htd_module *head_mod[REGISTRY_MAX]; /* those with a header filter, in order */
     size_t nhead;
+    const htd_module *encoder;                /* the first with a body encoder, or NULL */
     const htd_module *conn_mod[REGISTRY_MAX]; /* those with conn_open, in order */
     size_t nconn;
     void *state[REGISTRY_MAX]; /* each module's per-server state, as mods */

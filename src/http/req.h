@@ -36,6 +36,8 @@ struct scope;
 struct rule;
 struct cache;
 
+#define REQ_HDRS_MAX 1024 /* room for the response header lines a handler may add */
+
 struct htd_req {
     htd_parser parser;       /* how far the head has been scanned */
     htd_request *r;          /* &head once the head is parsed, else NULL */
@@ -72,7 +74,7 @@ struct htd_req {
     htd_str claimed;
     htd_str user;
     int creds_read; /* Authorization decoded: claimed is its user, or {NULL, 0} */
-    char *hdrs;     /* response headers added by htd_resp_header, in the arena */
+    char *hdrs;     /* response headers added by htd_resp_header, in the arena (REQ_HDRS_MAX) */
     size_t hdrs_len;
     int responded;
     uint8_t phase, mod; /* where the phases are (module.h): a suspended request resumes there */

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,8 +17,6 @@
 #include "fields.h"
 #include "req.h"
 #include "response.h"
-
-#define HDRS_MAX 1024 /* response header lines a handler may add */
 
 /* What the parser leaves NULL when absent, as the handler sees it: empty. */
 static htd_str or_empty(htd_str s)
@@ -121,9 +120,9 @@ int htd_resp_header(htd_req *r, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
     if (!valid_field(name, nl, value, vl) || response_owns_header((htd_str){name, nl}) ||
-        r->hdrs_len + nl + vl + 4 > HDRS_MAX)
+        r->hdrs_len + nl + vl + 4 > REQ_HDRS_MAX)
         return -1;
-    if (!r->hdrs && !(r->hdrs = arena_alloc(&r->mem, HDRS_MAX))) return -1;
+    if (!r->hdrs && !(r->hdrs = arena_alloc(&r->mem, REQ_HDRS_MAX))) return -1;
     char *p = r->hdrs + r->hdrs_len;
     memcpy(p, name, nl);
     p += nl;
@@ -137,19 +136,61 @@ int htd_resp_header(htd_req *r, const char *name, const char *value)
     return 0;
 }
 
+/* The head of a body whose length is not known beforehand (a stream, a
+ * coded body): chunked for HTTP/1.1, else the connection ends the body.
+ * lines holds the encoder's header lines, with room for Transfer-Encoding
+ * after them. */
+static int unsized_head(htd_req *r, resp *rs, char *lines, size_t nlines)
+{
+    conn *c = r->c;
+    int chunked = r->r->version == 11 && !c->head_only;
+    if (chunked) {
+        memcpy(lines + nlines, "Transfer-Encoding: chunked\r\n", 28);
+        nlines += 28;
+    } else if (!c->head_only) {
+        c->keep_alive = 0;
+    }
+    rs->length = -1;
+    rs->extra = lines;
+    rs->extra_len = nlines;
+    if (response_head(c, rs) < 0) return -1;
+    response_body_start(r, rs->status, chunked);
+    return 0;
+}
+
+#define CODED_LINES 128 /* the encoder's header lines, and Transfer-Encoding */
+
 int htd_respond(htd_req *r, int status, const char *content_type, const void *body, size_t len)
 {
     if (!r->c || r->responded || status < 200 || status > 599) return -1; /* !c: the client went */
+    conn *c = r->c;
     int bodiless = status == 204 || status == 304;
     resp rs = {.status = status,
                .ctype = bodiless ? NULL : content_type,
                .length = bodiless ? -1 : (int64_t)len};
-    if (response_head(r->c, &rs) < 0 || (!bodiless && len && conn_out_copy(r->c, body, len) < 0)) {
-        conn_out_rollback(r->c); /* nothing half-queued: the handler may try again */
+    char lines[CODED_LINES];
+    size_t nl = 0;
+    if (!bodiless && response_encode(r, &rs, lines, sizeof lines - 28, &nl)) {
+        /* The coder may hold on to the body until it is sent: a copy. */
+        const char *copy = c->head_only ? NULL : arena_dup(&r->mem, body, len);
+        if (unsized_head(r, &rs, lines, nl) < 0 ||
+            (!c->head_only && (!copy || response_body(c, copy, len, 1) < 0))) {
+            conn_out_rollback(c);
+            r->filter = NULL; /* its coder goes with the request */
+            return -1;
+        }
+        r->responded = 1;
+        if (c->head_only) conn_log(c, status, 0);
+        return 0;
+    }
+    rs.extra = lines;
+    rs.extra_len = nl;
+    if (response_head(c, &rs) < 0 || (!bodiless && len && conn_out_copy(c, body, len) < 0)) {
+        conn_out_rollback(c); /* nothing half-queued: the handler may try again */
         return -1;
     }
     r->responded = 1;
-    conn_log(r->c, status, bodiless ? 0 : len);
+    conn_log(c, status, bodiless ? 0 : len);
     return 0;
 }
 
@@ -191,6 +232,12 @@ typedef struct stream {
     void *arg;
     int status, chunked;
     uint64_t sent;
+    /* A coded body (response_encode): what next writes gathers here and
+     * goes to the coder when next returns; the coder may hold on to it
+     * until the next call. */
+    int coded;
+    char *pend;
+    size_t pend_len, pend_cap;
 } stream;
 
 static void stream_release(struct htd_req *hr);
@@ -206,6 +253,7 @@ static void stream_over(struct htd_req *hr)
 {
     stream **slot = stream_of(hr), *st = *slot;
     *slot = NULL;
+    free(st->pend);
     if (st->end) st->end(st->arg);
 }
 
@@ -219,6 +267,18 @@ static int stream_gen(conn *c)
 {
     struct htd_req *hr = c->req;
     stream *st = *stream_of(hr);
+    if (st->coded) {
+        st->pend_len = 0; /* the coder took all of it: a generator runs only then */
+        int rc = st->next(hr, st->arg), last = rc != HTD_MORE || !st->pend_len;
+        if (response_body(c, st->pend, st->pend_len, last) < 0) {
+            conn_close(c);
+            return GEN_GONE;
+        }
+        st->sent += st->pend_len;
+        if (!last) return GEN_MORE;
+        stream_over(hr); /* the coder seals and logs as its last bytes go */
+        return GEN_DONE;
+    }
     int rc = st->next(hr, st->arg);
     if (rc == HTD_MORE && c->out) return GEN_MORE;
     /* Done, or more promised with nothing written: the body ends here. */
@@ -234,6 +294,20 @@ int htd_stream_write(htd_req *r, const void *p, size_t len)
     stream **slot = r->c ? stream_of(r) : NULL;
     stream *st = slot ? *slot : NULL;
     if (!st || !len) return st ? 0 : -1;
+    if (st->coded) {
+        if (len > st->pend_cap - st->pend_len) {
+            size_t cap = st->pend_cap ? st->pend_cap : 16384;
+            while (cap - st->pend_len < len)
+                cap *= 2;
+            char *np = realloc(st->pend, cap);
+            if (!np) return -1;
+            st->pend = np;
+            st->pend_cap = cap;
+        }
+        memcpy(st->pend + st->pend_len, p, len);
+        st->pend_len += len;
+        return 0;
+    }
     if (conn_out_chunk(r->c, p, len, st->chunked, 1) < 0) return -1;
     st->sent += len;
     return 0;
@@ -246,16 +320,15 @@ int htd_respond_stream(htd_req *r, int status, const char *content_type,
     if (!c || r->responded || !next || status < 200 || status > 599 || status == 204 ||
         status == 304)
         return -1;
-    int chunked = r->r->version == 11 && !c->head_only;
-    static const char te[] = "Transfer-Encoding: chunked\r\n";
-    resp rs = {.status = status,
-               .ctype = content_type,
-               .length = -1,
-               .extra = chunked ? te : NULL,
-               .extra_len = chunked ? sizeof te - 1 : 0};
+    resp rs = {.status = status, .ctype = content_type, .length = -1};
     stream *st = arena_alloc(&r->mem, sizeof *st);
-    if (!st || response_head(c, &rs) < 0) {
+    if (!st) return -1;
+    char lines[CODED_LINES];
+    size_t nl = 0;
+    int coded = response_encode(r, &rs, lines, sizeof lines - 28, &nl);
+    if (unsized_head(r, &rs, lines, nl) < 0) {
         conn_out_rollback(c);
+        r->filter = NULL; /* its coder goes with the request */
         return -1;
     }
     r->responded = 1;
@@ -264,8 +337,12 @@ int htd_respond_stream(htd_req *r, int status, const char *content_type,
         if (end) end(arg);
         return 0;
     }
-    if (!chunked) c->keep_alive = 0; /* HTTP/1.0: the body ends with the connection */
-    *st = (stream){.next = next, .end = end, .arg = arg, .status = status, .chunked = chunked};
+    *st = (stream){.next = next,
+                   .end = end,
+                   .arg = arg,
+                   .status = status,
+                   .chunked = r->body_chunked,
+                   .coded = coded};
     *stream_of(r) = st;
     r->gen = stream_gen; /* the phases end in GEN */
     return 0;
@@ -281,6 +358,73 @@ static void fd_close(void *obj)
     close((int)(intptr_t)obj - 1);
 }
 
+/* A file whose body is coded (response_encode): it is read a piece at a
+ * time into the coder, as the client takes what comes out. */
+typedef struct coded_file {
+    int fd;
+    uint64_t off, left;
+    char piece[16384];
+} coded_file;
+
+static void coded_file_release(struct htd_req *hr);
+static const htd_module coded_file_module = {.name = "coded file", .release = coded_file_release};
+
+static void coded_file_release(struct htd_req *hr)
+{
+    coded_file **slot = (coded_file **)req_slot(hr, &coded_file_module), *f = *slot;
+    if (!f) return;
+    *slot = NULL;
+    close(f->fd);
+    free(f);
+}
+
+/* The generator: the file's next piece, to the coder. */
+static int coded_file_gen(conn *c)
+{
+    coded_file *f = req_get(c->req, &coded_file_module);
+    size_t n = f->left < sizeof f->piece ? (size_t)f->left : sizeof f->piece;
+    ssize_t got = n ? pread(f->fd, f->piece, n, (off_t)f->off) : 0;
+    if (got < 0 ||
+        (n && got == 0)) { /* the file shrank under us: the response cannot be finished */
+        conn_close(c);
+        return GEN_GONE;
+    }
+    f->off += (uint64_t)got;
+    f->left -= (uint64_t)got;
+    if (response_body(c, f->piece, (size_t)got, !f->left) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    return f->left ? GEN_MORE : GEN_DONE; /* the fd goes with the request */
+}
+
+/* htd_respond_file for a coded body: 0, or -1 with nothing queued and fd
+ * closed. */
+static int respond_coded_file(htd_req *r, resp *rs, char *lines, size_t nl, int fd, uint64_t off,
+                              uint64_t len)
+{
+    conn *c = r->c;
+    coded_file **slot = c->head_only ? NULL : (coded_file **)req_slot(r, &coded_file_module);
+    coded_file *f = slot ? malloc(sizeof *f) : NULL;
+    if ((!c->head_only && !f) || unsized_head(r, rs, lines, nl) < 0) {
+        conn_out_rollback(c);
+        r->filter = NULL; /* its coder goes with the request */
+        free(f);
+        close(fd);
+        return -1;
+    }
+    r->responded = 1;
+    if (c->head_only) {
+        close(fd);
+        conn_log(c, rs->status, 0);
+        return 0;
+    }
+    *f = (coded_file){.fd = fd, .off = off, .left = len};
+    *slot = f;
+    r->gen = coded_file_gen;
+    return 0;
+}
+
 int htd_respond_file(htd_req *r, int status, const char *content_type, int fd, uint64_t off,
                      uint64_t len)
 {
@@ -290,6 +434,12 @@ int htd_respond_file(htd_req *r, int status, const char *content_type, int fd, u
         return -1;
     }
     resp rs = {.status = status, .ctype = content_type, .length = (int64_t)len};
+    char lines[CODED_LINES];
+    size_t nl = 0;
+    if (response_encode(r, &rs, lines, sizeof lines - 28, &nl))
+        return respond_coded_file(r, &rs, lines, nl, fd, off, len);
+    rs.extra = lines;
+    rs.extra_len = nl;
     const outq_hold h = {(void *)(intptr_t)(fd + 1), fd_keep, fd_close};
     if (response_head(c, &rs) < 0) {
         conn_out_rollback(c);

@@ -249,6 +249,13 @@ int response_head(conn *c, const resp *r)
     return 0;
 }
 
+int response_encode(struct htd_req *hr, const resp *r, char *lines, size_t cap, size_t *nlines)
+{
+    const htd_module *m = hr->c->w->srv->reg.encoder;
+    *nlines = 0;
+    return m ? m->encode(hr, r, lines, cap, nlines) : 0;
+}
+
 void response_body_start(struct htd_req *hr, int status, int chunked)
 {
     hr->body_status = (uint16_t)status;

@@ -40,6 +40,11 @@ const char *htd_reason(int status);
  * Upgrade, Trailer)? Nobody else may set those: handlers, config, scripts. */
 int response_owns_header(htd_str name);
 
+/* Asks the server's body encoder (module.h) about the response r that
+ * hr's handler makes: 1 if its body is coded (see encode), else 0; the
+ * header lines to add are in lines[0..*nlines). */
+int response_encode(struct htd_req *hr, const resp *r, char *lines, size_t cap, size_t *nlines);
+
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */
 int response_head(struct conn *c, const resp *r);

@@ -37,6 +37,9 @@ int gzip_compressible(const char *ctype)
 {
     if (!ctype) return 0;
     size_t n = strcspn(ctype, ";");
+    /* An event stream's events are due as they come: a compressor would
+     * hold them until its buffer fills. */
+    if (n == 17 && strncmp(ctype, "text/event-stream", 17) == 0) return 0;
     if (n >= 5 && strncmp(ctype, "text/", 5) == 0) return 1;
     static const char *const types[] = {"application/json",         "application/javascript",
                                         "application/xml",          "image/svg+xml",

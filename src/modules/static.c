@@ -24,13 +24,12 @@
 #include <unistd.h>
 
 #include "beneath.h"
-#include "brotli.h"
 #include "cache.h"
+#include "compress.h"
 #include "conn.h"
 #include "date.h"
 #include "encoding.h"
 #include "etag.h"
-#include "gzip.h"
 #include "jobs.h"
 #include "listing.h"
 #include "mime.h"
@@ -332,7 +331,7 @@ static int serve_coded(struct htd_req *hr, cache_entry *e, int k)
         finish(hr, 200, 0);
         return 0;
     }
-    if ((k == ENC_BR ? brotli_install(hr) : gzip_install(hr)) < 0) {
+    if (compress_install(hr, k) < 0) {
         conn_out_rollback(c);
         free(fs);
         return -1;
@@ -455,29 +454,25 @@ static void list_dir(struct htd_req *hr, int fd)
             list_free(lj);
             return;
         }
-        /* Compressed as it goes where gzip is on and the client takes it
-         * (1.8 MB of HTML for 10,000 entries is some 200 KB of gzip). */
-        int gzip_on = scope_feature(hr->sc->gzip, l->srv->cfg.gzip), gz = 0;
-        htd_str ae = htd_request_known(hr->r, HTD_H_ACCEPT_ENCODING);
-        if (gzip_on && ae.p && lj->len >= GZIP_MIN) {
-            unsigned q[ENC_COUNT];
-            htd_accept_encoding(ae, q);
-            gz = htd_choose_encoding(q, 1u << ENC_IDENTITY | 1u << ENC_GZIP) == ENC_GZIP;
-            /* The filter first: without it (the memory budget spent), identity. */
-            if (gz && !c->head_only && gzip_install(hr) < 0) gz = 0;
-        }
-        int chunked = gz && hr->r->version == 11 && !c->head_only;
+        /* Coded as it goes where gzip or brotli is on and the client takes
+         * it (1.8 MB of HTML for 10,000 entries is some 200 KB of gzip). */
+        const char *ctype = json ? "application/json" : "text/html; charset=utf-8";
+        unsigned fly = compress_on_the_fly(hr, ctype, (int64_t)lj->len);
+        int k = compress_pick(hr, fly);
+        /* The filter first: without it (the memory budget spent), identity. */
+        if (k != ENC_IDENTITY && !c->head_only && compress_install(hr, k) < 0) k = ENC_IDENTITY;
+        int coded = k != ENC_IDENTITY, chunked = coded && hr->r->version == 11 && !c->head_only;
         /* HTTP/1.0 and no length: the body ends with the connection, and
          * the head must say so. */
-        if (gz && !chunked && !c->head_only) c->keep_alive = 0;
-        char extra[128];
-        int xl =
-            snprintf(extra, sizeof extra, "Vary: Accept%s\r\n%s%s",
-                     gzip_on ? ", Accept-Encoding" : "", gz ? "Content-Encoding: gzip\r\n" : "",
-                     chunked ? "Transfer-Encoding: chunked\r\n" : "");
+        if (coded && !chunked && !c->head_only) c->keep_alive = 0;
+        char extra[160];
+        int xl = snprintf(extra, sizeof extra, "Vary: Accept%s\r\n%s%s%s",
+                          fly ? ", Accept-Encoding" : "", coded ? "Content-Encoding: " : "",
+                          coded ? (k == ENC_BR ? "br\r\n" : "gzip\r\n") : "",
+                          chunked ? "Transfer-Encoding: chunked\r\n" : "");
         resp rs = {.status = 200,
-                   .ctype = json ? "application/json" : "text/html; charset=utf-8",
-                   .length = gz ? -1 : (int64_t)lj->len,
+                   .ctype = ctype,
+                   .length = coded ? -1 : (int64_t)lj->len,
                    .extra = extra,
                    .extra_len = (size_t)xl};
         if (response_head(c, &rs) < 0) {
@@ -488,7 +483,7 @@ static void list_dir(struct htd_req *hr, int fd)
         }
         if (c->head_only) {
             LJ_OF(c) = NULL;
-            finish(hr, 200, gz ? 0 : lj->len);
+            finish(hr, 200, coded ? 0 : lj->len);
             list_free(lj);
             return;
         }
@@ -584,9 +579,7 @@ static cache_entry *resolve(struct htd_req *hr)
                        ? siblings(hr->vh->root_fd, rel, rlen)
                        : 0;
     const char *ctype = htd_mime_type(s->mime, rel, rlen);
-    int vary = sib || ((scope_feature(hr->sc->gzip, s->cfg.gzip) ||
-                        scope_feature(hr->sc->brotli, s->cfg.brotli)) &&
-                       gzip_compressible(ctype) && st.st_size >= GZIP_MIN);
+    int vary = sib || compress_on_the_fly(hr, ctype, st.st_size);
     cache_entry *e = cache_put_how(hr->cache, hr->path, hr->path_len, rel, fd, &st, ctype,
                                    l->date_sec, (cache_how){NULL, vary});
     if (!e) {
@@ -696,13 +689,9 @@ void static_serve(struct htd_req *hr)
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
         /* On the fly: never for ranges, nor where a FILE.gz (FILE.br) is there. */
-        int can = gzip_compressible(e->ctype) && e->size >= GZIP_MIN &&
-                  !htd_request_known(hr->r, HTD_H_RANGE).p;
-        unsigned fly = 0;
-        if (can && scope_feature(hr->sc->gzip, l->srv->cfg.gzip))
-            fly |= 1u << ENC_GZIP & ~e->siblings;
-        if (can && scope_feature(hr->sc->brotli, l->srv->cfg.brotli))
-            fly |= 1u << ENC_BR & ~e->siblings;
+        unsigned fly = htd_request_known(hr->r, HTD_H_RANGE).p
+                           ? 0
+                           : compress_on_the_fly(hr, e->ctype, (int64_t)e->size) & ~e->siblings;
         int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | fly);
         if (k < 0) {
             conn_error(hr->c, 406,

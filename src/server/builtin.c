@@ -11,6 +11,7 @@
 #include "brotli.h"
 #include "cgi.h"
 #include "charge.h"
+#include "compress.h"
 #include "connlimit.h"
 #include "dav.h"
 #include "gzip.h"
@@ -51,6 +52,7 @@ static const htd_module *const modules[] = {
     &static_module,         /* content: files; error pages */
     &gzip_module,           /* compression of files, started by static */
     &brotli_module,         /* the same with brotli */
+    &compress_module,       /* which coding a response gets; codes handlers' responses */
     &log_module,            /* access logs */
     &statedb_module,        /* the state database and its writer: last, so it goes last */
 };

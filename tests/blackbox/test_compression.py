@@ -249,3 +249,80 @@ def test_brotli_on_the_fly_decodes_to_the_original(ctx):
         r = ae(srv, "/plain.txt", "br", method="HEAD")
         eq((r.status, r.get("Content-Encoding"), r.body), (200, "br", b""), "HEAD")
     _with(t, ["--gzip", "--brotli"])
+
+
+def test_handlers_responses_are_coded_as_files_are(ctx):
+    """With gzip and brotli on in the config, what an embedding program's
+    handlers answer is coded like a file: a body from memory (htd_respond),
+    a stream (htd_respond_stream) and a file (htd_respond_file), chosen by
+    q-value, chunked, with Vary, a handler's strong ETag made weak; a HEAD
+    says the coding without a body; HTTP/1.0 gets it to the close; what does
+    not compress (small, binary) goes as it is (examples/hello.c)."""
+    root = os.path.realpath(tempfile.mkdtemp(prefix="htd-handler-enc-"))
+    os.chmod(root, 0o755)
+    with open(os.path.join(root, "big.txt"), "wb") as f:
+        f.write(TEXT)
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.write(TEXT)
+    conf = os.path.join(root, "htd.conf")
+    with open(conf, "w") as f:
+        f.write("gzip = true;\nbrotli = true;\n")
+    srv = harness.start_example("hello", root, conf)
+    try:
+        lines = b"".join(b"line %d\n" % i for i in range(1, 2001))
+        # a stream, gzip by q-value, then br
+        r = ae(srv, "/count?2000", "br;q=0.5, gzip")
+        eq((r.status, r.get("Content-Encoding"), r.get("Vary"), r.get("Transfer-Encoding")),
+           (200, "gzip", "Accept-Encoding", "chunked"), "a stream in gzip")
+        eq(gzip.decompress(r.body), lines, "the stream decodes to its lines")
+        eq(r.get("ETag"), 'W/"count-2000"', "the handler's tag, weak for the coded bytes")
+        r = ae(srv, "/count?2000", "gzip, br")
+        eq((r.get("Content-Encoding"), _unbrotli(r.body)), ("br", lines), "a stream in br")
+        r = ae(srv, "/count?2000", None)
+        eq((r.get("Content-Encoding"), r.body, r.get("ETag"), r.get("Vary")),
+           (None, lines, '"count-2000"', "Accept-Encoding"), "identity keeps the strong tag and varies")
+        # a body from memory: /request lists the request's headers
+        pad = [("X-Pad-%d" % i, "p" * 40) for i in range(20)]
+        r = ae(srv, "/request", "gzip", headers=pad)
+        eq((r.status, r.get("Content-Encoding"), r.get("Content-Length")), (200, "gzip", None),
+           "a body from memory in gzip")
+        body = gzip.decompress(r.body)
+        check(body.startswith(b"method=GET\ntarget=/request\n") and b"X-Pad-19: " + b"p" * 40 in body,
+              "it decodes to the listing of the request: %r" % body[:200])
+        # a file through the handler API, read into the coder
+        r = ae(srv, "/sendfile/big.txt", "gzip")
+        eq((r.get("Content-Encoding"), gzip.decompress(r.body)), ("gzip", TEXT), "a file in gzip")
+        r = ae(srv, "/sendfile/big.txt", "br")
+        eq((r.get("Content-Encoding"), _unbrotli(r.body)), ("br", TEXT), "a file in br")
+        r = ae(srv, "/sendfile/big.bin", "gzip")
+        eq((r.get("Content-Encoding"), r.get("Content-Length"), r.body), (None, str(len(TEXT)), TEXT),
+           "a binary type goes as it is, by sendfile")
+        # too small to gain: as it is, with its length
+        r = ae(srv, "/hello", "gzip")
+        eq((r.get("Content-Encoding"), r.get("Content-Length")), (None, str(len(r.body))), "a small body")
+        # HEAD: the coding is said, no length, no body; the next answer is whole
+        c = connect(srv)
+        c.send(req("/count?2000", "HEAD", [("Accept-Encoding", "gzip")]) +
+               req("/sendfile/big.txt", "HEAD", [("Accept-Encoding", "br")]) +
+               req("/count?3", headers=[("Accept-Encoding", "identity")]))
+        h = c.read_response("HEAD")
+        eq((h.status, h.get("Content-Encoding"), h.get("Content-Length"), h.body), (200, "gzip", None, b""),
+           "HEAD of a coded stream")
+        h = c.read_response("HEAD")
+        eq((h.status, h.get("Content-Encoding"), h.body), (200, "br", b""), "HEAD of a coded file")
+        eq(c.read_response().body, b"line 1\nline 2\nline 3\n", "the answer after them")
+        c.close()
+        # HTTP/1.0: no chunks, the close ends the coded body
+        c = connect(srv)
+        c.send(req("/sendfile/big.txt", headers=[("Accept-Encoding", "gzip")], version="HTTP/1.0"))
+        r = c.read_response()
+        eq((r.get("Content-Encoding"), r.get("Transfer-Encoding"), r.get("Connection")),
+           ("gzip", None, "close"), "HTTP/1.0 head")
+        eq(gzip.decompress(r.body), TEXT, "HTTP/1.0 body, to the close")
+        c.close()
+        srv.check_health()
+        eq(srv.stop(), 0, "exit status")
+        check(srv.sanitizer_report() is None, "sanitizer report")
+    finally:
+        srv.cleanup()
+        shutil.rmtree(root, ignore_errors=True)

@@ -243,3 +243,26 @@ def test_listings_are_compressed_where_gzip_is_on(ctx):
         r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip;q=0")])
         eq(r.get("Content-Encoding"), None, "gzip;q=0: not compressed")
     _with(t, extra=("--list-dirs", "--gzip"))
+
+
+def test_listings_are_compressed_with_brotli_where_it_is_on(ctx):
+    """With --brotli (and --gzip), a client that takes br gets the listing in
+    br, which decodes to the plain page; one that takes only gzip gets gzip."""
+    import gzip as gz
+    import subprocess
+
+    if not shutil.which("brotli"):
+        raise harness.Skip("the brotli program is not installed (Debian package brotli)")
+
+    def t(srv):
+        plain = get(srv, "/big/")
+        r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip, br")])
+        eq((r.status, r.get("Content-Encoding"), r.get("Vary")), (200, "br", "Accept, Accept-Encoding"),
+           "the listing in br")
+        p = subprocess.run(["brotli", "-d", "-c"], input=r.body, capture_output=True, timeout=30)
+        eq((p.returncode, p.stdout), (0, plain.body), "it decodes to the plain listing")
+        r = get(srv, "/big/", headers=[("Accept-Encoding", "gzip")])
+        eq((r.get("Content-Encoding"), gz.decompress(r.body)), ("gzip", plain.body), "gzip alone")
+        r = get(srv, "/big/", headers=[("Accept", "application/json"), ("Accept-Encoding", "br")])
+        eq((r.get("Content-Type"), r.get("Content-Encoding")), ("application/json", "br"), "JSON too")
+    _with(t, extra=("--list-dirs", "--gzip", "--brotli"))
