@@ -170,6 +170,7 @@ TEST(correct_pcre_has_no_traps)
         "\\p{L}{1,3}",
         "[\\]%]",
         "\\Aabc\\z",
+        "(?^i)/x",
     };
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
         size_t n = regex_traps(fine[i], 0, NULL, 0);

@@ -346,8 +346,9 @@ static void scan_regex(const char *p, traps *t)
         if (c == '{') count(p, i, t);
         if (c == '%') percent(p, i, t);
         if (c == '$') delimiter(p, i, t);
-        if (c == '^' && is_plain(p[i + 1])) {
-            /* Apache's per-directory rules see "blog/x" where htd sees "/blog/x" */
+        if (c == '^' && is_plain(p[i + 1]) && !(i >= 2 && p[i - 1] == '?' && p[i - 2] == '(')) {
+            /* Apache's per-directory rules see "blog/x" where htd sees "/blog/x"
+             * ("(?^i)" resets options: no anchor) */
             size_t n = 1;
             while (is_plain(p[i + n]))
                 n++;
