@@ -379,7 +379,9 @@ HTD_API pid_t htd_server_upgrade(htd_server *s, const char *path, char *const ar
                                  size_t errlen);
 
 /* Checks a config file as htd_server_new would (roots, logs, password files,
- * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err. */
+ * regexes) without listening. 0, or -1 with "FILE:LINE: what" in err.
+ * Warnings, which do not fail it (a regex that another dialect reads
+ * otherwise), go to standard error, "htd: FILE:LINE: warning: what". */
 HTD_API int htd_config_check(const char *file, char *err, size_t errlen);
 
 /*

@@ -55,22 +55,58 @@ struct conf_file {
     const char **content_order;
     char **owned; /* strings made here (absolute paths) */
     size_t nowned;
+    conf_warn_fn *warn; /* where warnings go */
+    void *warn_arg;
 };
 
 /* ---- errors and small getters ---- */
 
+/* "FILE:LINE: " and the message, into buf. */
+static void conf_vsay(char *buf, size_t len, const conf_file *f, const config_setting_t *s,
+                      const char *fmt, va_list ap)
+{
+    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : f->path;
+    int n = s ? snprintf(buf, len, "%s:%u: ", file, config_setting_source_line(s))
+              : snprintf(buf, len, "%s: ", file);
+    if (n >= 0 && (size_t)n < len) vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+}
+
 static int conf_fail(char *err, size_t errlen, const conf_file *f, const config_setting_t *s,
                      const char *fmt, ...)
 {
-    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : f->path;
-    int n = s ? snprintf(err, errlen, "%s:%u: ", file, config_setting_source_line(s))
-              : snprintf(err, errlen, "%s: ", file);
-    if (n < 0 || (size_t)n >= errlen) return -1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    conf_vsay(err, errlen, f, s, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* A warning about s: the file still loads. */
+static void conf_warn(const conf_file *f, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void conf_warn(const conf_file *f, const config_setting_t *s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    conf_vsay(line, sizeof line, f, s, fmt, ap);
+    va_end(ap);
+    f->warn(f->warn_arg, line);
+}
+
+/* Unless told otherwise, warnings are the error log's, as anything else
+ * that is wrong but does not stop htd. */
+static void warn_to_errlog(void *arg, const char *line)
+{
+    (void)arg;
+    errlog(ERRLOG_WARN, "htd: %s", line);
+}
+
+void conf_on_warning(conf_file *f, conf_warn_fn *warn, void *arg)
+{
+    f->warn = warn;
+    f->warn_arg = arg;
 }
 
 static const char *own(conf_file *f, char *s)
@@ -180,6 +216,7 @@ conf_file *conf_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     config_init(&f->cfg);
+    f->warn = warn_to_errlog;
     f->path = strdup(path);
     char *abs = realpath(path, NULL);
     if (!f->path || !abs) {
@@ -1355,6 +1392,26 @@ static int named_groups(const rule *r, const char *t, char **out, char *why, siz
     return 0;
 }
 
+/* Warns of what in text (a rule's regex, or a target when target) PCRE2 or
+ * htd reads otherwise than the dialect it comes from: such a file is valid
+ * and loads, but likely does not do what its author meant. Each construct
+ * once, however often the pattern has it. */
+static void warn_dialects(const builder *b, const config_setting_t *s, const char *what,
+                          const char *text, int target)
+{
+    regex_trap t[8];
+    size_t n = regex_traps(text, target, t, sizeof t / sizeof t[0]);
+    if (n > sizeof t / sizeof t[0]) n = sizeof t / sizeof t[0];
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = t[k].len == t[i].len && !memcmp(text + t[k].at, text + t[i].at, t[i].len);
+        if (!seen)
+            conf_warn(b->f, s, "warning: in %s, \"%.*s\" %s; write %s", what, (int)t[i].len,
+                      text + t[i].at, t[i].why, t[i].instead);
+    }
+}
+
 /* A redirect's or rewrite's target: named groups made numbers, checked,
  * copied; NULL with the failure said. */
 static char *target_of(builder *b, const config_setting_t *s, const rule *r, const char *what)
@@ -1366,11 +1423,11 @@ static char *target_of(builder *b, const config_setting_t *s, const rule *r, con
     char *named = NULL, *out = NULL;
     if (r->kind == RULE_REGEX && named_groups(r, t, &named, why, sizeof why) < 0)
         return bfail(b, s, "%s%s", why, ""), NULL;
-    if (named) t = named;
-    int rc = rewrite_check(t, r->nsub, why, sizeof why);
-    if (rc == 0 && !(out = strdup(t))) snprintf(why, sizeof why, "out of memory");
+    int rc = rewrite_check(named ? named : t, r->nsub, why, sizeof why);
+    if (rc == 0 && !(out = strdup(named ? named : t))) snprintf(why, sizeof why, "out of memory");
     free(named);
-    if (rc < 0 || !out) bfail(b, s, "%s%s", why, "");
+    if (rc < 0 || !out) return bfail(b, s, "%s%s", why, ""), NULL;
+    warn_dialects(b, s, what, t, 1); /* as written, not as named groups made it */
     return out;
 }
 
@@ -1445,6 +1502,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         char why[300];
         if (!(r->re = regex_compile(pat, &r->nsub, &r->lit, &r->lit_len, why, sizeof why)))
             return bfail(b, ms, "bad regex \"%s\": %s", pat, why);
+        warn_dialects(b, ms, "regex", pat, 0);
     } else {
         if (pat[0] != '/')
             return bfail(b, ms, "%s must start with '/', got \"%s\"", kindkeys[r->kind], pat);

@@ -18,6 +18,12 @@ typedef struct conf_file conf_file;
 conf_file *conf_open(const char *path, char *err, size_t errlen);
 void conf_close(conf_file *f);
 
+/* What site_build warns of, as one line "FILE:LINE: warning: what" each
+ * (a regex or target that another dialect reads otherwise), goes to warn;
+ * by default, to the error log at its warn level. */
+typedef void conf_warn_fn(void *arg, const char *line);
+void conf_on_warning(conf_file *f, conf_warn_fn *warn, void *arg);
+
 /* Fills the fields of c that are still unset (zero or NULL) from the file's
  * top level. Strings point into f, which must outlive c. */
 int conf_settings(conf_file *f, htd_config *c, char *err, size_t errlen);

@@ -735,10 +735,19 @@ void htd_server_reopen_logs(htd_server *s)
     if (errlog_reopen(err, sizeof err) < 0) errlog(ERRLOG_ERROR, "htd: %s", err);
 }
 
+/* --check-config's warnings are its output, as its errors are: not the
+ * error log's lines, with their times and levels. */
+static void warn_to_stderr(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "htd: %s\n", line);
+}
+
 int htd_config_check(const char *file, char *err, size_t errlen)
 {
     htd_config c = {.config_file = file};
     conf_file *f = conf_open(file, err, errlen);
+    if (f) conf_on_warning(f, warn_to_stderr, NULL);
     if (!f || conf_settings(f, &c, err, errlen) < 0) {
         conf_close(f);
         return -1;

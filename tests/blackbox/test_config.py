@@ -645,3 +645,97 @@ def test_a_size_unit_htd_does_not_know_is_refused(ctx):
     p = run_htd(["--root", ".", "--writable", "/uploads/:1MB", "--listen", "127.0.0.1:0"])
     eq(p.returncode, 2, "--writable /uploads/:1MB")
     check(b'not "1MB"' in p.stderr, "why: %r" % p.stderr)
+
+
+# --------------------------------------------------------------------------
+# Warnings: regexes and targets written in another dialect
+
+# Each rule holds a construct that PCRE2 (or htd, in a target) reads otherwise
+# than the dialect it comes from; TRAPS_FIXED is the same file as PCRE and htd
+# want it. Libconfig strings take "\\" for a backslash.
+TRAPS = ('root = "site";\nrules = (\n'
+         '  { regex = "^/w/\\\\<word\\\\>"; redirect = "/x"; },\n'          # 3: GNU boundaries
+         '  { regex = "^/n/a{,3}$"; redirect = "/x"; },\n'                   # 4: {,n}
+         '  { regex = "^/sp%20ace$"; redirect = "/found"; },\n'              # 5: %XX
+         '  { regex = "^/old/(.*)$"; redirect = "/new/\\\\1"; },\n'          # 6: sed's \1
+         '  { prefix = "/p/"; rewrite = "/q/%1"; },\n'                       # 7: Apache's %1
+         '  { regex = "^blog/(.*)$"; redirect = "/b/$1"; }\n'                # 8: .htaccess
+         ');\n')
+TRAPS_FIXED = ('root = "site";\nrules = (\n'
+               '  { regex = "^/w/\\\\bword\\\\b"; redirect = "/x"; },\n'
+               '  { regex = "^/n/a{0,3}$"; redirect = "/x"; },\n'
+               '  { regex = "^/sp ace$"; redirect = "/found"; },\n'
+               '  { regex = "^/old/(.*)$"; redirect = "/new/$1"; },\n'
+               '  { prefix = "/p/"; rewrite = "/q/$1"; },\n'
+               '  { regex = "^/blog/(.*)$"; redirect = "/b/$1"; }\n'
+               ');\n')
+# (line, where, construct, what to write)
+TRAPS_WARNED = [
+    (3, "regex", "\\<", "\\b"),
+    (3, "regex", "\\>", "\\b"),
+    (4, "regex", "{,3}", "{0,3}"),
+    (5, "regex", "%20", "\\x20"),
+    (6, "redirect", "\\1", "$1"),
+    (7, "rewrite", "%1", "$1"),
+    (8, "regex", "^blog", "^/blog"),
+]
+
+
+def _warnings(text, path, prefix=""):
+    """The (line, where, construct, instead) of each warning line in text."""
+    rx = re.compile(r'^%shtd: %s:(\d+): warning: in (\w+), "(.*?)" .*; write (.*)$'
+                    % (prefix, re.escape(path)))
+    out = []
+    for l in text.splitlines():
+        m = rx.match(l)
+        if m:
+            out.append((int(m.group(1)), m.group(2), m.group(3), m.group(4)))
+    return out
+
+
+def test_check_config_warns_of_other_regex_dialects_and_exits_0(ctx):
+    """A regex or target with a construct of another dialect (GNU's \\<,
+    {,n}, a %XX in a pattern of the decoded path, sed's \\1, Apache's %1, a
+    path without its '/') is valid, and the file is good: each is one
+    `htd: FILE:LINE: warning:` line on stderr, naming it and what to write;
+    the file written the PCRE way has none."""
+    cd = _confdir()
+    try:
+        path = cd.write_conf(TRAPS)
+        p = run_htd(["--check-config", path])
+        err = p.stderr.decode("utf-8", "replace")
+        eq(p.returncode, 0, "exit status (stderr %r)" % err)
+        eq(p.stdout.decode(), "htd: %s: configuration ok\n" % path, "stdout")
+        eq(_warnings(err, path), TRAPS_WARNED, "the warnings (stderr %r)" % err)
+        eq(len(err.splitlines()), len(TRAPS_WARNED), "nothing else on stderr: %r" % err)
+        path = cd.write_conf(TRAPS_FIXED)
+        p = run_htd(["--check-config", path])
+        eq((p.returncode, p.stderr), (0, b""), "the file as PCRE and htd want it")
+    finally:
+        cd.cleanup()
+
+
+def test_dialect_warnings_reach_the_error_log_once_at_start(ctx):
+    """Started with such a file, htd serves, and its error log has each
+    warning once, at warn level; the rules do as PCRE2 reads them: "%20" is
+    three characters of the decoded path."""
+    cd = _confdir()
+    cd.mkdir("logs")
+    log = cd.p("logs/error.log")
+    try:
+        conf = TRAPS.replace('root = "site";\n',
+                             'root = "site";\nerror_log = "logs/error.log";\n')
+        with config_server(conf, confdir=cd) as srv:
+            eq(get(srv, "/sp%20ace").status, 404, "a space in the path is not %20")
+            r = get(srv, "/sp%2520ace")
+            eq((r.status, r.get("Location")), (302, "/found"), "a %20 in the decoded path is")
+            text = harness.read_file(log) or ""
+            lines = [harness.ERRLOG_RE.match(l) for l in text.splitlines() if l]
+            check(all(m and m.group(2) == "warn" for m in lines), "warn lines: %r" % text)
+            msgs = "\n".join(m.group(5) for m in lines if m)
+            conf_path = srv.conf_path
+            # TRAPS_WARNED's lines, one down for the error_log line
+            eq(_warnings(msgs, conf_path),
+               [(n + 1, w, c, i) for n, w, c, i in TRAPS_WARNED], "the error log: %r" % text)
+    finally:
+        cd.cleanup()
