@@ -798,6 +798,13 @@ static void do_delete(dav_job *j)
         set(j, 204, NULL);
 }
 
+/* Whether the areas open at a and b are on one filesystem (one sync). */
+static int same_fs(int a, int b)
+{
+    struct stat sa, sb;
+    return a == b || (fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev);
+}
+
 static void do_copy_move(dav_job *j)
 {
     int move = j->op == OP_MOVE;
@@ -855,6 +862,10 @@ static void do_copy_move(dav_job *j)
     rc = move ? davfs_move(j->area, j->rel, j->to_area, j->to_rel, j->overwrite, &replaced)
               : davfs_copy(j->area, j->rel, j->to_area, j->to_rel, j->depth != 0, j->overwrite);
     if (move) pthread_mutex_unlock(j->lock);
+    /* Durable before it is answered: the areas' filesystems synced, in
+     * syncs the moves made meanwhile share (the lock is let go first). */
+    if (move && rc == 0) rc = davfs_sync(j->to_area);
+    if (move && rc == 0 && !same_fs(j->area, j->to_area)) rc = davfs_sync(j->area);
     existed |= replaced;
     if (quotas) {
         if (rc < 0 && gain > 0) store_quota_add(j->sx, j->to_ai, -gain);

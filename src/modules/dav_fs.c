@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "syncgroup.h"
 
 #define COPY_CHUNK (1 << 20)
 
@@ -321,6 +322,11 @@ static int mark_doomed(int sfd, const char *sleaf, int dfd, const char *leaf, ch
     return rc;
 }
 
+int davfs_sync(int area)
+{
+    return syncgroup_sync(area);
+}
+
 int davfs_doomed(const char *mark_text, size_t len, const struct stat *parent, const char *leaf)
 {
     char text[320];
@@ -418,11 +424,6 @@ int davfs_move(int from_area, const char *from, int to_area, const char *to, int
             return rc < 0 ? rc : davfs_delete(from_area, from);
         }
     }
-    /* Both directories on the disk; one sync when they are the same. */
-    struct stat a, b;
-    int same = one || (fstat(sfd, &a) == 0 && fstat(dfd, &b) == 0 && a.st_ino == b.st_ino &&
-                       a.st_dev == b.st_dev);
-    if (rc == 0 && (fsync(dfd) < 0 || (!same && fsync(sfd) < 0))) rc = neg();
     close(sfd);
     if (!one) close(dfd);
     return rc;

@@ -23,6 +23,10 @@
  * file alone goes, as any temporary name. */
 #define DAVFS_DOOMED_PREFIX ".htd-tmp-doomed-"
 
+/* Makes the changes made so far in area's filesystem durable, in a sync
+ * shared with the threads that ask at the same time (syncgroup.h). */
+int davfs_sync(int area);
+
 /* Whether the mark's text mark_text[0..len) dooms the directory it was
  * found in, whose name is leaf in a directory of status parent. */
 int davfs_doomed(const char *mark_text, size_t len, const struct stat *parent, const char *leaf);
@@ -47,7 +51,9 @@ int davfs_copy(int from_area, const char *from, int to_area, const char *to, int
                int overwrite);
 /* from renamed to to, over what was there when overwrite is set (-EEXIST if
  * not; *replaced says whether something was): one rename in the root; across
- * filesystems, a copy and a delete. */
+ * filesystems, a copy and a delete. The rename is on the disk once
+ * davfs_sync has returned for the areas it touched: the caller syncs after
+ * letting go of its lock, so that moves at once share their syncs. */
 int davfs_move(int from_area, const char *from, int to_area, const char *to, int overwrite,
                int *replaced);
 
