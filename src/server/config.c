@@ -1420,7 +1420,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
         "exact",   "prefix",      "regex",         "redirect",    "code",       "query",
         "headers", "access",      "auth",          "error_pages", "rate_limit", "price",
         "proxy",   "keep_copies", "metrics",       "methods",     "rewrite",    "try",
-        "gzip",    "list_dirs",   "precompressed", NULL};
+        "gzip",    "list_dirs",   "precompressed", "brotli",      NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
