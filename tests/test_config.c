@@ -9,11 +9,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Builds the site of the config text conf (its roots relative to a
- * temporary directory), or NULL with the error on stderr. */
-static site *build(const char *conf, char *dir, char *path)
+ * temporary directory), or NULL with the error in err (or on stderr). */
+static site *build_err(const char *conf, char *dir, char *path, char *err, size_t errlen)
 {
     site *st = NULL;
     if (!mkdtemp(dir)) {
@@ -26,13 +27,37 @@ static site *build(const char *conf, char *dir, char *path)
         perror(path);
         return NULL;
     }
-    char err[512] = "";
     htd_config cfg = {0};
-    conf_file *f = conf_open(path, err, sizeof err);
-    if (f) st = site_build(&cfg, f, 1, err, sizeof err);
-    if (!st) fprintf(stderr, "  (%s)\n", err);
+    conf_file *f = conf_open(path, err, errlen);
+    if (f) st = site_build(&cfg, f, 1, err, errlen);
     conf_close(f);
     return st;
+}
+
+static site *build(const char *conf, char *dir, char *path)
+{
+    char err[512] = "";
+    site *st = build_err(conf, dir, path, err, sizeof err);
+    if (!st) fprintf(stderr, "  (%s)\n", err);
+    return st;
+}
+
+static void done(site *st, char *dir, char *path)
+{
+    site_free(st);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Whether conf is refused with an error that has want in it. */
+static int refused(const char *conf, const char *want)
+{
+    char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "", err[512] = "";
+    site *st = build_err(conf, dir, path, err, sizeof err);
+    int ok = !st && strstr(err, want) != NULL;
+    if (!ok) fprintf(stderr, "  (%s: %s)\n", conf, st ? "accepted" : err);
+    done(st, dir, path);
+    return ok;
 }
 
 TEST(a_vhost_is_named_by_its_first_name_as_written_and_the_top_level_by_none)
@@ -56,6 +81,40 @@ TEST(a_vhost_is_named_by_its_first_name_as_written_and_the_top_level_by_none)
     }
     unlink(path);
     rmdir(dir);
+}
+
+TEST(a_rule_that_runs_scripts_is_refused_where_uploads_land)
+{
+    static const char *const bad[] = {
+        "{ prefix = \"/\"; cgi = true; }",        "{ prefix = \"/dav\"; cgi = true; }",
+        "{ prefix = \"/dav/x/\"; cgi = true; }",  "{ exact = \"/dav/a.cgi\"; cgi = true; }",
+        "{ regex = \"\\\\.cgi$\"; cgi = true; }", "{ regex = \"^/d\"; cgi = true; }",
+        "{ regex = \"^/dav/x/\"; cgi = true; }",
+    };
+    static const char *const good[] = {
+        "{ prefix = \"/dav/\"; cgi = false; }", "{ prefix = \"/davx/\"; cgi = true; }",
+        "{ exact = \"/dav\"; cgi = false; }",   "{ regex = \"^/app/\"; cgi = true; }",
+        "{ regex = \"^/davx\"; cgi = true; }",
+    };
+    char conf[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(conf, sizeof conf,
+                 "vhosts = ( { names = \"a.test\"; root = \".\"; writable = [\"/dav/:1M\"];\n"
+                 "  rules = ( %s ); } );\n",
+                 bad[i]);
+        CHECK(refused(conf, "writable area /dav/"));
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(conf, sizeof conf,
+                 "vhosts = ( { names = \"a.test\"; root = \".\"; writable = [\"/dav/:1M\"];\n"
+                 "  rules = ( %s ); } );\n",
+                 good[i]);
+        char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
+        site *st = build(conf, dir, path);
+        CHECK(st != NULL);
+        done(st, dir, path);
+    }
+    CHECK(refused("rules = ( { prefix = \"/x/\"; cgi = [\"/y/\"]; } );\n", "true or false"));
 }
 
 int main(void)

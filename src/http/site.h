@@ -161,6 +161,10 @@ typedef struct rule {
     /* metrics = true: the status endpoint answers here, once the rule's
      * checks have passed (the metrics module). */
     uint8_t metrics;
+    /* cgi = true or false: the paths the rule matches are scripts, or
+     * files even under a script prefix (FEAT_*; FEAT_UNSET: the prefixes
+     * decide). A vhost's cgi is its list of prefixes, so this is a rule's. */
+    uint8_t cgi;
 } rule;
 
 /* One access log file with its format and a buffer per loop. */
@@ -267,6 +271,10 @@ vhost *site_vhost(const site *st, htd_str host);
  * or NULL; fills caps ($0..$9) for a redirect. */
 const rule *site_rule(const vhost *vh, int method, const char *path, size_t len, htd_str *caps,
                       int *ncaps);
+
+/* Whether r's pattern matches a decoded path, whatever the method: a
+ * script found beneath a rule's path must be one the rule names (cgi.c). */
+int site_rule_covers(const rule *r, const char *path, size_t len);
 
 /* The error page for status in sc, or NULL. */
 const char *site_errdoc(const scope *sc, int status);

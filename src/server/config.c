@@ -1414,13 +1414,62 @@ static int parse_try(builder *b, const config_setting_t *s, rule *r)
     return 0;
 }
 
+/* Whether a path can be r's and in the writable area at prefix a (a
+ * directory, named with or without its '/'). Of a regex only the literal
+ * its paths start with is known: without one, it meets every area. */
+static int rule_meets_area(const rule *r, const char *a, size_t alen)
+{
+    if (alen > 1 && a[alen - 1] == '/') alen--;
+    switch (r->kind) {
+    case RULE_EXACT:
+        return htd_path_under(r->pat, r->len, a, alen);
+    case RULE_PREFIX:
+        return htd_path_under(r->pat, r->len, a, alen) || htd_path_under(a, alen, r->pat, r->len);
+    default:
+        return r->lit_len <= alen ? memcmp(a, r->lit, r->lit_len) == 0
+                                  : htd_path_under(r->lit, r->lit_len, a, alen);
+    }
+}
+
+/* cgi = true; in a rule: the paths it matches are scripts; false: files,
+ * even under a script prefix. Never where PUT writes: a script uploaded to
+ * a writable area and then run would be a remote code execution. */
+static int parse_rule_cgi(builder *b, const config_setting_t *s, const vhost *vh, rule *r)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return bfail(b, s,
+                     "cgi in a rule must be true or false (a vhost's cgi is its list of script "
+                     "prefixes)%s%s",
+                     "", "");
+    r->cgi = config_setting_get_bool(s) ? FEAT_ON : FEAT_OFF;
+    if (r->cgi == FEAT_OFF) return 0;
+    int top = vh == &b->st->vhosts[0];
+    const char *const *areas = top ? b->cfg->writable : (const char *const *)vh->writable;
+    size_t n = top ? b->cfg->nwritable : vh->nwritable;
+    for (size_t i = 0; i < n; i++) {
+        char norm[4096];
+        uint64_t max, quota;
+        const char *why;
+        if (store_parse_area(areas[i], norm, sizeof norm, &max, &quota, &why) < 0) continue;
+        if (rule_meets_area(r, norm, strlen(norm)))
+            return bfail(b, s,
+                         "cgi = true could run what is uploaded to the writable area %s; a rule "
+                         "that runs scripts must stay out of it%s",
+                         norm,
+                         r->kind == RULE_REGEX
+                             ? " (start the regex with a path outside it, like \"^/app/.*\\.cgi$\")"
+                             : "");
+    }
+    return 0;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {
         "exact",   "prefix",      "regex",         "redirect",    "code",       "query",
         "headers", "access",      "auth",          "error_pages", "rate_limit", "price",
         "proxy",   "keep_copies", "metrics",       "methods",     "rewrite",    "try",
-        "gzip",    "list_dirs",   "precompressed", "brotli",      NULL};
+        "gzip",    "list_dirs",   "precompressed", "brotli",      "cgi",        NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1494,6 +1543,7 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
     }
     if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
     if ((s = config_setting_get_member(g, "methods")) && parse_methods(b, s, r) < 0) return -1;
+    if ((s = config_setting_get_member(g, "cgi")) && parse_rule_cgi(b, s, vh, r) < 0) return -1;
     if (parse_scope(b, g, &r->sc, vh, r) < 0 || parse_features(b, g, &r->sc) < 0) return -1;
     inherit(&r->sc, &vh->sc);
     return 0;
