@@ -60,6 +60,11 @@ static int refused(const char *conf, const char *want)
     return ok;
 }
 
+static int has(const char *lines, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(lines, want, len) == 0;
+}
+
 TEST(a_vhost_is_named_by_its_first_name_as_written_and_the_top_level_by_none)
 {
     char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
@@ -81,6 +86,49 @@ TEST(a_vhost_is_named_by_its_first_name_as_written_and_the_top_level_by_none)
     }
     unlink(path);
     rmdir(dir);
+}
+
+TEST(cache_control_is_a_rules_else_its_vhosts_and_said_once)
+{
+    char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
+    site *st =
+        build("vhosts = ( { names = \"a.test\"; root = \".\"; cache_control = \"max-age=9\";\n"
+              "  headers = { X-A = \"a\"; };\n"
+              "  rules = ( { prefix = \"/hdr/\"; headers = { Cache-Control = \"private\"; }; },\n"
+              "            { prefix = \"/more/\"; headers = { X-C = \"c\"; }; },\n"
+              "            { prefix = \"/none/\"; } ); },\n"
+              "  { names = \"b.test\"; root = \".\";\n"
+              "  headers = { X-A = \"a\"; Cache-Control = \"no-cache\"; X-B = \"b\"; };\n"
+              "  rules = ( { prefix = \"/own/\"; cache_control = \"no-store\"; } ); } );\n",
+              dir, path);
+    CHECK(st != NULL);
+    if (!st) return;
+    const vhost *a = &st->vhosts[1], *b = &st->vhosts[2];
+    CHECK(has(a->sc.cc, a->sc.cc_len, "Cache-Control: max-age=9\r\n") && !a->sc.cc_in_headers);
+    CHECK(!b->sc.cc && b->sc.cc_in_headers);
+    CHECK(!st->vhosts[0].sc.cc);
+    const scope *hdr = NULL, *more = NULL, *none = NULL;
+    for (size_t i = 0; i < a->nrules; i++) {
+        const rule *r = &a->rules[i];
+        const scope **at = strcmp(r->pat, "/hdr/") == 0    ? &hdr
+                           : strcmp(r->pat, "/more/") == 0 ? &more
+                                                           : &none;
+        *at = &r->sc;
+    }
+    /* A Cache-Control in the rule's headers outranks the vhost's cache_control. */
+    CHECK(hdr->cc == NULL && hdr->cc_in_headers);
+    /* Headers of its own replace the vhost's, cache_control stays. */
+    CHECK(has(more->cc, more->cc_len, "Cache-Control: max-age=9\r\n") && !more->cc_in_headers);
+    CHECK(none->cc == a->sc.cc && none->headers == a->sc.headers);
+    /* The rule's cache_control, and its vhost's other headers without theirs. */
+    const scope *own = &b->rules[0].sc;
+    CHECK(has(own->cc, own->cc_len, "Cache-Control: no-store\r\n"));
+    CHECK(has(own->headers, own->headers_len, "X-A: a\r\nX-B: b\r\n"));
+    CHECK(!own->cc_in_headers);
+    done(st, dir, path);
+    CHECK(refused("rules = ( { prefix = \"/x/\"; cache_control = \"a\\tb\"; } );\n",
+                  "control characters"));
+    CHECK(refused("cache_control = \"a\";\nheaders = { CACHE-CONTROL = \"b\"; };\n", "set twice"));
 }
 
 TEST(a_rule_that_runs_scripts_is_refused_where_uploads_land)

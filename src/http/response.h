@@ -40,6 +40,10 @@ const char *htd_reason(int status);
  * Upgrade, Trailer)? Nobody else may set those: handlers, config, scripts. */
 int response_owns_header(htd_str name);
 
+/* Does a block of header lines, each ending in CRLF, have a field called
+ * lower (a lowercase name of len bytes)? */
+int response_lines_have(const char *p, size_t n, const char *lower, size_t len);
+
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */
 int response_head(struct conn *c, const resp *r);

@@ -105,7 +105,14 @@ typedef struct scope {
     const meter *meter;                /* NULL: free */
     const upstream *proxy;             /* NULL: served here; the site owns it */
     const copies *copies;              /* NULL: none kept */
-    uint8_t own;                       /* OWN_* bits */
+    /* cache_control = "VALUE": "Cache-Control: VALUE\r\n", which wins over
+     * the --cache-control prefixes; NULL: none set here or inherited. */
+    const char *cc;
+    size_t cc_len;
+    /* The headers sent (own or inherited) carry a Cache-Control of their
+     * own: the prefixes' line is not added to it. */
+    uint8_t cc_in_headers;
+    uint16_t own; /* OWN_* bits */
     /* gzip, brotli, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
      * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
      * server's (scope_feature). */
@@ -128,7 +135,8 @@ enum {
     OWN_RATELIMIT = 16,
     OWN_METER = 32,
     OWN_PROXY = 64, /* proxy is set here ("off" included); nothing to free */
-    OWN_COPIES = 128
+    OWN_COPIES = 128,
+    OWN_CC = 256
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
