@@ -551,7 +551,8 @@ vhosts = (
     headers = { X-V = "v"; };
     rules = ( { prefix = "/r/"; cache_control = "no-store"; },
               { prefix = "/plain/"; headers = { X-P = "p"; }; },
-              { prefix = "/h/"; headers = { Cache-Control = "no-cache"; }; } ); },
+              { prefix = "/h/"; headers = { Cache-Control = "no-cache"; }; },
+              { exact = "/metrics"; metrics = true; } ); },
   { names = "hv.test"; root = "site"; headers = { Cache-Control = "private"; X-V = "v"; };
     rules = ( { prefix = "/r/"; cache_control = "max-age=5"; } ); }
 );
@@ -594,6 +595,7 @@ def test_cache_control_per_rule_and_vhost_over_the_prefix_list(ctx):
             eq((r.get_all("Cache-Control"), r.get("X-P"), r.get("X-V")), (["max-age=3600, public"], "p", None),
                "a rule's own headers replace the vhost's, not its cache_control")
             eq(_cc(srv, "/h/a.txt", host=v), (200, ["no-cache"]), "Cache-Control in a rule's headers wins")
+            eq(_cc(srv, "/metrics", host=v), (200, ["no-store"]), "the status page's own no-store, alone")
             hv = "hv.test"
             eq(_cc(srv, "/o.txt", host=hv), (200, ["private"]), "a vhost's headers")
             r = get(srv, "/r/a.txt", host=hv)
