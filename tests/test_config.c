@@ -25,8 +25,8 @@ static void keep_warning(void *arg, const char *line)
 }
 
 /* Builds the site of the config text conf (its roots relative to a
- * temporary directory), or NULL with the error on stderr. */
-static site *build(const char *conf, char *dir, char *path)
+ * temporary directory), or NULL with the error in err (or on stderr). */
+static site *build_err(const char *conf, char *dir, char *path, char *err, size_t errlen)
 {
     warned[0] = 0;
     site *st = NULL;
@@ -40,14 +40,43 @@ static site *build(const char *conf, char *dir, char *path)
         perror(path);
         return NULL;
     }
-    char err[512] = "";
     htd_config cfg = {0};
-    conf_file *f = conf_open(path, err, sizeof err);
+    conf_file *f = conf_open(path, err, errlen);
     if (f) conf_on_warning(f, keep_warning, NULL);
-    if (f) st = site_build(&cfg, f, 1, err, sizeof err);
-    if (!st) fprintf(stderr, "  (%s)\n", err);
+    if (f) st = site_build(&cfg, f, 1, err, errlen);
     conf_close(f);
     return st;
+}
+
+static site *build(const char *conf, char *dir, char *path)
+{
+    char err[512] = "";
+    site *st = build_err(conf, dir, path, err, sizeof err);
+    if (!st) fprintf(stderr, "  (%s)\n", err);
+    return st;
+}
+
+static void done(site *st, char *dir, char *path)
+{
+    site_free(st);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Whether conf is refused with an error that has want in it. */
+static int refused(const char *conf, const char *want)
+{
+    char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "", err[512] = "";
+    site *st = build_err(conf, dir, path, err, sizeof err);
+    int ok = !st && strstr(err, want) != NULL;
+    if (!ok) fprintf(stderr, "  (%s: %s)\n", conf, st ? "accepted" : err);
+    done(st, dir, path);
+    return ok;
+}
+
+static int has(const char *lines, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(lines, want, len) == 0;
 }
 
 TEST(a_vhost_is_named_by_its_first_name_as_written_and_the_top_level_by_none)
@@ -94,6 +123,83 @@ TEST(a_regex_of_another_dialect_is_a_warning_once_with_its_line)
     site_free(st);
     unlink(path);
     rmdir(dir);
+}
+
+TEST(cache_control_is_a_rules_else_its_vhosts_and_said_once)
+{
+    char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
+    site *st =
+        build("vhosts = ( { names = \"a.test\"; root = \".\"; cache_control = \"max-age=9\";\n"
+              "  headers = { X-A = \"a\"; };\n"
+              "  rules = ( { prefix = \"/hdr/\"; headers = { Cache-Control = \"private\"; }; },\n"
+              "            { prefix = \"/more/\"; headers = { X-C = \"c\"; }; },\n"
+              "            { prefix = \"/none/\"; } ); },\n"
+              "  { names = \"b.test\"; root = \".\";\n"
+              "  headers = { X-A = \"a\"; Cache-Control = \"no-cache\"; X-B = \"b\"; };\n"
+              "  rules = ( { prefix = \"/own/\"; cache_control = \"no-store\"; } ); } );\n",
+              dir, path);
+    CHECK(st != NULL);
+    if (!st) return;
+    const vhost *a = &st->vhosts[1], *b = &st->vhosts[2];
+    CHECK(has(a->sc.cc, a->sc.cc_len, "Cache-Control: max-age=9\r\n") && !a->sc.cc_in_headers);
+    CHECK(!b->sc.cc && b->sc.cc_in_headers);
+    CHECK(!st->vhosts[0].sc.cc);
+    const scope *hdr = NULL, *more = NULL, *none = NULL;
+    for (size_t i = 0; i < a->nrules; i++) {
+        const rule *r = &a->rules[i];
+        const scope **at = strcmp(r->pat, "/hdr/") == 0    ? &hdr
+                           : strcmp(r->pat, "/more/") == 0 ? &more
+                                                           : &none;
+        *at = &r->sc;
+    }
+    /* A Cache-Control in the rule's headers outranks the vhost's cache_control. */
+    CHECK(hdr->cc == NULL && hdr->cc_in_headers);
+    /* Headers of its own replace the vhost's, cache_control stays. */
+    CHECK(has(more->cc, more->cc_len, "Cache-Control: max-age=9\r\n") && !more->cc_in_headers);
+    CHECK(none->cc == a->sc.cc && none->headers == a->sc.headers);
+    /* The rule's cache_control, and its vhost's other headers without theirs. */
+    const scope *own = &b->rules[0].sc;
+    CHECK(has(own->cc, own->cc_len, "Cache-Control: no-store\r\n"));
+    CHECK(has(own->headers, own->headers_len, "X-A: a\r\nX-B: b\r\n"));
+    CHECK(!own->cc_in_headers);
+    done(st, dir, path);
+    CHECK(refused("rules = ( { prefix = \"/x/\"; cache_control = \"a\\tb\"; } );\n",
+                  "control characters"));
+    CHECK(refused("cache_control = \"a\";\nheaders = { CACHE-CONTROL = \"b\"; };\n", "set twice"));
+}
+
+TEST(a_rule_that_runs_scripts_is_refused_where_uploads_land)
+{
+    static const char *const bad[] = {
+        "{ prefix = \"/\"; cgi = true; }",        "{ prefix = \"/dav\"; cgi = true; }",
+        "{ prefix = \"/dav/x/\"; cgi = true; }",  "{ exact = \"/dav/a.cgi\"; cgi = true; }",
+        "{ regex = \"\\\\.cgi$\"; cgi = true; }", "{ regex = \"^/d\"; cgi = true; }",
+        "{ regex = \"^/dav/x/\"; cgi = true; }",
+    };
+    static const char *const good[] = {
+        "{ prefix = \"/dav/\"; cgi = false; }", "{ prefix = \"/davx/\"; cgi = true; }",
+        "{ exact = \"/dav\"; cgi = false; }",   "{ regex = \"^/app/\"; cgi = true; }",
+        "{ regex = \"^/davx\"; cgi = true; }",
+    };
+    char conf[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(conf, sizeof conf,
+                 "vhosts = ( { names = \"a.test\"; root = \".\"; writable = [\"/dav/:1M\"];\n"
+                 "  rules = ( %s ); } );\n",
+                 bad[i]);
+        CHECK(refused(conf, "writable area /dav/"));
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(conf, sizeof conf,
+                 "vhosts = ( { names = \"a.test\"; root = \".\"; writable = [\"/dav/:1M\"];\n"
+                 "  rules = ( %s ); } );\n",
+                 good[i]);
+        char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
+        site *st = build(conf, dir, path);
+        CHECK(st != NULL);
+        done(st, dir, path);
+    }
+    CHECK(refused("rules = ( { prefix = \"/x/\"; cgi = [\"/y/\"]; } );\n", "true or false"));
 }
 
 int main(void)

@@ -116,6 +116,20 @@ TEST(a_rule_with_methods_is_seen_only_by_requests_with_one_of_them)
     CHECK(site_rule(&w, HTD_M_UNKNOWN, "/a", 2, caps, &n) == NULL);
 }
 
+TEST(a_rule_covers_the_paths_its_pattern_matches_whatever_the_method)
+{
+    setup_rules();
+    CHECK(site_rule_covers(&rules[0], "/a/", 3));
+    CHECK(site_rule_covers(&rules[0], "/a/deep/er", 10));
+    CHECK(!site_rule_covers(&rules[0], "/ab", 3));
+    CHECK(site_rule_covers(&rules[4], "/a/xy", 5));
+    CHECK(!site_rule_covers(&rules[4], "/a/xyz", 6));
+    CHECK(site_rule_covers(&rules[2], "/a/xq", 5));
+    CHECK(!site_rule_covers(&rules[2], "/b/a/x", 6)); /* the literal "/a/" is not there */
+    rule put = {.kind = RULE_EXACT, .pat = "/p", .len = 2, .methods = 1u << HTD_M_PUT};
+    CHECK(site_rule_covers(&put, "/p", 2));
+}
+
 TEST(captures_of_a_regex_and_of_a_prefix)
 {
     htd_str caps[10];

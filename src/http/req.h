@@ -47,7 +47,7 @@ struct htd_req {
     struct cache *cache;     /* the vhost's files in this worker, or NULL */
     const char *rule_hdrs;   /* the rule's (or vhost's) header lines, each ending in CRLF */
     size_t rule_hdrs_len;
-    const char *cc; /* a --cache-control line for the path, or NULL */
+    const char *cc; /* the Cache-Control line: the rule's, vhost's or a prefix's, or NULL */
     size_t cc_len;
     char *path; /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;

@@ -155,6 +155,21 @@ int response_owns_header(htd_str name)
     return 0;
 }
 
+int response_lines_have(const char *p, size_t n, const char *lower, size_t len)
+{
+    if (!n) return 0; /* p may be NULL */
+    const char *end = p + n;
+    while (p < end) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        if (!colon) return 0;
+        if (htd_str_ieq((htd_str){p, (size_t)(colon - p)}, lower, len)) return 1;
+        const char *nl = memchr(colon, '\n', (size_t)(end - colon));
+        if (!nl) return 0;
+        p = nl + 1;
+    }
+    return 0;
+}
+
 /* Asks the header filters about the head of r (module.h): HEAD_REFUSED
  * when one answered in its place. */
 static int filter_head(conn *c, struct htd_req *hr, const resp *r)
@@ -232,7 +247,12 @@ int response_head(conn *c, const resp *r)
         c->keep_alive = 0;
     if (hr) {
         if (hr->rule_hdrs_len) put(&w, hr->rule_hdrs, hr->rule_hdrs_len);
-        if (hr->cc) put(&w, hr->cc, hr->cc_len);
+        /* The configured Cache-Control is a default: a response that says
+         * its own (a script's, an upstream's, the status page's no-store)
+         * keeps it, and has one. The pre lines are htd's and have none. */
+        if (hr->cc && !response_lines_have(r->extra, r->extra_len, "cache-control", 13) &&
+            !response_lines_have(hr->hdrs, hr->hdrs_len, "cache-control", 13))
+            put(&w, hr->cc, hr->cc_len);
         if (hr->hdrs_len) put(&w, hr->hdrs, hr->hdrs_len);
     }
     if (!c->keep_alive)

@@ -45,6 +45,10 @@ int response_owns_header(htd_str name);
  * header lines to add are in lines[0..*nlines). */
 int response_encode(struct htd_req *hr, const resp *r, char *lines, size_t cap, size_t *nlines);
 
+/* Does a block of header lines, each ending in CRLF, have a field called
+ * lower (a lowercase name of len bytes)? */
+int response_lines_have(const char *p, size_t n, const char *lower, size_t len);
+
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */
 int response_head(struct conn *c, const resp *r);

@@ -96,6 +96,20 @@ const rule *site_rule(const vhost *vh, int method, const char *path, size_t len,
     return prefix;
 }
 
+int site_rule_covers(const rule *r, const char *path, size_t len)
+{
+    htd_str caps[10];
+    switch (r->kind) {
+    case RULE_EXACT:
+        return r->len == len && memcmp(r->pat, path, len) == 0;
+    case RULE_PREFIX:
+        return htd_path_under(path, len, r->pat, r->len);
+    default:
+        return len >= r->lit_len && memcmp(path, r->lit, r->lit_len) == 0 &&
+               regex_match(r->re, path, len, caps, 10) > 0;
+    }
+}
+
 const char *site_errdoc(const scope *sc, int status)
 {
     for (size_t i = 0; i < sc->nerrdocs; i++)

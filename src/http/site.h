@@ -105,7 +105,14 @@ typedef struct scope {
     const meter *meter;                /* NULL: free */
     const upstream *proxy;             /* NULL: served here; the site owns it */
     const copies *copies;              /* NULL: none kept */
-    uint8_t own;                       /* OWN_* bits */
+    /* cache_control = "VALUE": "Cache-Control: VALUE\r\n", which wins over
+     * the --cache-control prefixes; NULL: none set here or inherited. */
+    const char *cc;
+    size_t cc_len;
+    /* The headers sent (own or inherited) carry a Cache-Control of their
+     * own: the prefixes' line is not added to it. */
+    uint8_t cc_in_headers;
+    uint16_t own; /* OWN_* bits */
     /* gzip, brotli, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
      * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
      * server's (scope_feature). */
@@ -128,7 +135,8 @@ enum {
     OWN_RATELIMIT = 16,
     OWN_METER = 32,
     OWN_PROXY = 64, /* proxy is set here ("off" included); nothing to free */
-    OWN_COPIES = 128
+    OWN_COPIES = 128,
+    OWN_CC = 256
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
@@ -161,6 +169,10 @@ typedef struct rule {
     /* metrics = true: the status endpoint answers here, once the rule's
      * checks have passed (the metrics module). */
     uint8_t metrics;
+    /* cgi = true or false: the paths the rule matches are scripts, or
+     * files even under a script prefix (FEAT_*; FEAT_UNSET: the prefixes
+     * decide). A vhost's cgi is its list of prefixes, so this is a rule's. */
+    uint8_t cgi;
 } rule;
 
 /* One access log file with its format and a buffer per loop. */
@@ -267,6 +279,10 @@ vhost *site_vhost(const site *st, htd_str host);
  * or NULL; fills caps ($0..$9) for a redirect. */
 const rule *site_rule(const vhost *vh, int method, const char *path, size_t len, htd_str *caps,
                       int *ncaps);
+
+/* Whether r's pattern matches a decoded path, whatever the method: a
+ * script found beneath a rule's path must be one the rule names (cgi.c). */
+int site_rule_covers(const rule *r, const char *path, size_t len);
 
 /* The error page for status in sc, or NULL. */
 const char *site_errdoc(const scope *sc, int status);

@@ -43,6 +43,7 @@
 #include "req.h"
 #include "response.h"
 #include "site.h"
+#include "store.h"
 
 #define CGI_BUF 16384 /* script output read at once; also the largest header block */
 #define CGI_IN 16384  /* request body bytes on their way to the script */
@@ -93,8 +94,9 @@ struct cgi {
 
 /* ---- lookup ---- */
 
-int cgi_claims(const vhost *vh, const char *path, size_t len)
+int cgi_claims(const vhost *vh, const rule *ru, const char *path, size_t len)
 {
+    if (ru && ru->cgi != FEAT_UNSET) return ru->cgi == FEAT_ON;
     for (size_t i = 0; i < vh->ncgi; i++)
         if (htd_path_under(path, len, vh->cgi[i], strlen(vh->cgi[i]))) return 1;
     return 0;
@@ -345,6 +347,21 @@ static void start(conn *c)
         return;
     }
     int st = vh->root_fd < 0 ? 404 : find_script(vh, hr->path, hr->path_len, &script_len, &why);
+    /* A rule's script is a path the rule itself names: with "\.cgi(/|$)",
+     * /photo.jpg/x.cgi must not run an executable photo.jpg (the trap of
+     * PHP's cgi.fix_pathinfo). */
+    const rule *ru = hr->rule;
+    if (!st && ru && ru->cgi == FEAT_ON && !site_rule_covers(ru, hr->path, script_len)) {
+        st = 404;
+        why = "no script named";
+    }
+    /* The config refuses such a rule over a writable area; this holds too
+     * while a reload has dropped an area that the store keeps until a
+     * restart. */
+    if (!st && ru && ru->cgi == FEAT_ON && store_writable(l->srv, vh->name, hr->path, script_len)) {
+        st = 403;
+        why = "scripts do not run in a writable area";
+    }
     if (st) {
         conn_answer(c, st, why, NULL, 0);
         return;
@@ -458,10 +475,11 @@ spawn_failed:
     conn_answer(c, 500, why, NULL, 0);
 }
 
-/* The content phase: paths under a script prefix are scripts. */
+/* The content phase: paths under a script prefix are scripts, unless
+ * their rule says otherwise; the rule is the one chosen after any rewrite. */
 static int content_phase(struct htd_req *hr)
 {
-    if (!cgi_claims(hr->vh, hr->path, hr->path_len)) return MOD_DECLINED;
+    if (!cgi_claims(hr->vh, hr->rule, hr->path, hr->path_len)) return MOD_DECLINED;
     start(hr->c);
     return MOD_DONE;
 }

@@ -14,9 +14,11 @@
 struct conn;
 struct worker;
 struct vhost;
+struct rule;
 
-/* Is the decoded path under one of vh's script prefixes? */
-int cgi_claims(const struct vhost *vh, const char *path, size_t len);
+/* Is the decoded path a script: its rule's cgi = true (or false) if set,
+ * else whether it is under one of vh's script prefixes? ru may be NULL. */
+int cgi_claims(const struct vhost *vh, const struct rule *ru, const char *path, size_t len);
 
 /* The module: its content phase runs the scripts under vh's prefixes (the
  * connection enters CS_GEN), or answers 403, 404, 500 or 503. */

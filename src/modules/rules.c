@@ -254,9 +254,13 @@ static const rule *choose(conn *c, htd_str *caps, int *ncaps)
     hr->rule = ru;
     hr->rule_hdrs = hr->sc->headers;
     hr->rule_hdrs_len = hr->sc->headers_len;
-    hr->cc = NULL;
-    size_t best = 0;
-    for (size_t i = 0; i < vh->ncc; i++) {
+    /* Cache-Control: the rule's, else the vhost's (inherited at load),
+     * else the longest --cache-control prefix, unless the headers sent
+     * here carry one: never two. */
+    hr->cc = hr->sc->cc;
+    hr->cc_len = hr->sc->cc_len;
+    size_t best = 0, ncc = hr->cc || hr->sc->cc_in_headers ? 0 : vh->ncc;
+    for (size_t i = 0; i < ncc; i++) {
         const cc_rule *r = &vh->cc[i];
         if (r->len >= best && htd_path_under(hr->path, hr->path_len, r->prefix, r->len)) {
             best = r->len;

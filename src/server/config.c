@@ -291,6 +291,7 @@ static const char *const top_keys[] = {"listen",
                                        "gzip",
                                        "brotli",
                                        "list_dirs",
+                                       "cache_control",
                                        "content_order",
                                        "max_conns",
                                        "max_conns_per_ip",
@@ -784,6 +785,64 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
     }
     sc->headers = out;
     sc->headers_len = len;
+    sc->cc_in_headers = (uint8_t)response_lines_have(out, len, "cache-control", 13);
+    sc->own |= OWN_HEADERS;
+    return 0;
+}
+
+/* cache_control = "max-age=3600, public"; in a vhost or a rule: a rule's
+ * wins over its vhost's, and both over the --cache-control prefixes. Set
+ * once per scope: here or in its headers, not in both. */
+static int parse_cache_control(builder *b, const config_setting_t *g, scope *sc)
+{
+    const config_setting_t *s = config_setting_get_member(g, "cache_control");
+    if (!s) return 0;
+    const char *v;
+    if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+    size_t n = strlen(v);
+    if (!n)
+        return bfail(b, s, "cache_control needs a value, like \"max-age=3600, public\"%s%s", "",
+                     "");
+    /* As --cache-control: a field value, and not even a tab. */
+    if (!htd_field_value_ok(v, n) || strchr(v, '\t'))
+        return bfail(b, s, "cache_control: control characters are not allowed in a value%s%s", "",
+                     "");
+    if (n > HEADERS_MAX)
+        return bfail(b, s,
+                     "cache_control is longer than 4 KiB; a response head must stay small%s%s", "",
+                     "");
+    if (sc->own & OWN_HEADERS && sc->cc_in_headers)
+        return bfail(b, s, "Cache-Control is set twice here, by cache_control and in headers%s%s",
+                     "", "");
+    char *line = malloc(n + 18);
+    if (!line) return bfail(b, s, "out of memory%s%s", "", "");
+    sc->cc_len = (size_t)snprintf(line, n + 18, "Cache-Control: %s\r\n", v);
+    sc->cc = line;
+    sc->own |= OWN_CC;
+    return 0;
+}
+
+/* A rule's cache_control under headers inherited from its vhost that say
+ * Cache-Control too: the rule's own copy of them, without that line, so
+ * that the rule's value is the one sent. */
+static int drop_inherited_cc(builder *b, const config_setting_t *g, scope *sc)
+{
+    char *out = malloc(sc->headers_len + 1);
+    if (!out) return bfail(b, g, "out of memory%s%s", "", "");
+    size_t len = 0;
+    const char *p = sc->headers, *end = p + sc->headers_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+        if (!response_lines_have(p, n, "cache-control", 13)) {
+            memcpy(out + len, p, n);
+            len += n;
+        }
+        p += n;
+    }
+    sc->headers = out;
+    sc->headers_len = len;
+    sc->cc_in_headers = 0;
     sc->own |= OWN_HEADERS;
     return 0;
 }
@@ -1291,6 +1350,13 @@ static void inherit(scope *sc, const scope *from)
     if (!(sc->own & OWN_HEADERS)) {
         sc->headers = from->headers;
         sc->headers_len = from->headers_len;
+        sc->cc_in_headers = from->cc_in_headers;
+    }
+    /* A Cache-Control in a rule's own headers outranks its vhost's
+     * cache_control, as a rule's headers outrank its vhost's. */
+    if (!(sc->own & OWN_CC) && !(sc->own & OWN_HEADERS && sc->cc_in_headers)) {
+        sc->cc = from->cc;
+        sc->cc_len = from->cc_len;
     }
     if (!(sc->own & OWN_ERRDOCS)) {
         sc->errdocs = from->errdocs;
@@ -1471,13 +1537,62 @@ static int parse_try(builder *b, const config_setting_t *s, rule *r)
     return 0;
 }
 
+/* Whether a path can be r's and in the writable area at prefix a (a
+ * directory, named with or without its '/'). Of a regex only the literal
+ * its paths start with is known: without one, it meets every area. */
+static int rule_meets_area(const rule *r, const char *a, size_t alen)
+{
+    if (alen > 1 && a[alen - 1] == '/') alen--;
+    switch (r->kind) {
+    case RULE_EXACT:
+        return htd_path_under(r->pat, r->len, a, alen);
+    case RULE_PREFIX:
+        return htd_path_under(r->pat, r->len, a, alen) || htd_path_under(a, alen, r->pat, r->len);
+    default:
+        return r->lit_len <= alen ? memcmp(a, r->lit, r->lit_len) == 0
+                                  : htd_path_under(r->lit, r->lit_len, a, alen);
+    }
+}
+
+/* cgi = true; in a rule: the paths it matches are scripts; false: files,
+ * even under a script prefix. Never where PUT writes: a script uploaded to
+ * a writable area and then run would be a remote code execution. */
+static int parse_rule_cgi(builder *b, const config_setting_t *s, const vhost *vh, rule *r)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return bfail(b, s,
+                     "cgi in a rule must be true or false (a vhost's cgi is its list of script "
+                     "prefixes)%s%s",
+                     "", "");
+    r->cgi = config_setting_get_bool(s) ? FEAT_ON : FEAT_OFF;
+    if (r->cgi == FEAT_OFF) return 0;
+    int top = vh == &b->st->vhosts[0];
+    const char *const *areas = top ? b->cfg->writable : (const char *const *)vh->writable;
+    size_t n = top ? b->cfg->nwritable : vh->nwritable;
+    for (size_t i = 0; i < n; i++) {
+        char norm[4096];
+        uint64_t max, quota;
+        const char *why;
+        if (store_parse_area(areas[i], norm, sizeof norm, &max, &quota, &why) < 0) continue;
+        if (rule_meets_area(r, norm, strlen(norm)))
+            return bfail(b, s,
+                         "cgi = true could run what is uploaded to the writable area %s; a rule "
+                         "that runs scripts must stay out of it%s",
+                         norm,
+                         r->kind == RULE_REGEX
+                             ? " (start the regex with a path outside it, like \"^/app/.*\\.cgi$\")"
+                             : "");
+    }
+    return 0;
+}
+
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
     static const char *const keys[] = {
-        "exact",   "prefix",      "regex",         "redirect",    "code",       "query",
-        "headers", "access",      "auth",          "error_pages", "rate_limit", "price",
-        "proxy",   "keep_copies", "metrics",       "methods",     "rewrite",    "try",
-        "gzip",    "list_dirs",   "precompressed", NULL};
+        "exact",   "prefix",  "regex",         "redirect",   "code",  "query",     "headers",
+        "access",  "auth",    "error_pages",   "rate_limit", "price", "proxy",     "keep_copies",
+        "metrics", "methods", "rewrite",       "try",        "gzip",  "list_dirs", "precompressed",
+        "brotli",  "cgi",     "cache_control", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -1552,8 +1667,12 @@ static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
     }
     if ((s = config_setting_get_member(g, "metrics")) && parse_metrics(b, s, r) < 0) return -1;
     if ((s = config_setting_get_member(g, "methods")) && parse_methods(b, s, r) < 0) return -1;
-    if (parse_scope(b, g, &r->sc, vh, r) < 0 || parse_features(b, g, &r->sc) < 0) return -1;
+    if ((s = config_setting_get_member(g, "cgi")) && parse_rule_cgi(b, s, vh, r) < 0) return -1;
+    if (parse_scope(b, g, &r->sc, vh, r) < 0 || parse_features(b, g, &r->sc) < 0 ||
+        parse_cache_control(b, g, &r->sc) < 0)
+        return -1;
     inherit(&r->sc, &vh->sc);
+    if (r->sc.own & OWN_CC && r->sc.cc_in_headers && drop_inherited_cc(b, g, &r->sc) < 0) return -1;
     return 0;
 }
 
@@ -1945,12 +2064,15 @@ static int parse_vhost_areas(builder *b, const config_setting_t *g, vhost *vh)
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {
-        "names",    "default",    "root",        "access_log", "log_format",  "headers",
-        "access",   "auth",       "error_pages", "rules",      "cgi",         "rate_limit",
-        "queues",   "price",      "tls",         "proxy",      "keep_copies", "request_id_header",
-        "writable", "max_upload", "webdav",      "gzip",       "list_dirs",   "precompressed",
-        "brotli",   NULL};
+    static const char *const keys[] = {"names",      "default",       "root",
+                                       "access_log", "log_format",    "headers",
+                                       "access",     "auth",          "error_pages",
+                                       "rules",      "cgi",           "rate_limit",
+                                       "queues",     "price",         "tls",
+                                       "proxy",      "keep_copies",   "request_id_header",
+                                       "writable",   "max_upload",    "webdav",
+                                       "gzip",       "list_dirs",     "precompressed",
+                                       "brotli",     "cache_control", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -2021,7 +2143,9 @@ static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
     if (parse_vhost_areas(b, g, vh) < 0) return -1;
     if ((s = config_setting_get_member(g, "tls")) && parse_tls(b, s, vh, 0) < 0) return -1;
     if (parse_request_id_header(b, g, vh, &b->st->vhosts[0]) < 0) return -1;
-    if (parse_scope(b, g, &vh->sc, vh, NULL) < 0 || parse_features(b, g, &vh->sc) < 0) return -1;
+    if (parse_scope(b, g, &vh->sc, vh, NULL) < 0 || parse_features(b, g, &vh->sc) < 0 ||
+        parse_cache_control(b, g, &vh->sc) < 0)
+        return -1;
     return parse_rules(b, g, vh);
 }
 
@@ -2082,7 +2206,8 @@ site *site_build(const htd_config *cfg, conf_file *f, int nthreads, char *err, s
     if ((root && parse_upstreams(&b, config_setting_get_member(root, "upstreams")) < 0) ||
         flag_proxies(&b, top, 0) < 0)
         goto fail;
-    if (root && (parse_scope(&b, root, &top->sc, top, NULL) < 0 || parse_rules(&b, root, top) < 0))
+    if (root && (parse_scope(&b, root, &top->sc, top, NULL) < 0 ||
+                 parse_cache_control(&b, root, &top->sc) < 0 || parse_rules(&b, root, top) < 0))
         goto fail;
     if (flag_proxies(&b, top, 1) < 0) goto fail;
     if (cache_control_rules(&b, top) < 0) goto fail;
@@ -2112,6 +2237,7 @@ static void scope_free(scope *sc)
         free(r);
     }
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
+    if (sc->own & OWN_CC) free((void *)sc->cc);
     if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
     if (sc->own & OWN_METER) free((void *)sc->meter);
     if (sc->own & OWN_COPIES && sc->copies) {

@@ -14,6 +14,8 @@ int htd_server_runs_scripts(htd_server *s)
     for (size_t i = 0; st && i < st->nvhosts && !any; i++) {
         const vhost *vh = &st->vhosts[i];
         any = vh->ncgi > 0;
+        for (size_t k = 0; k < vh->nrules && !any; k++)
+            any = vh->rules[k].cgi == FEAT_ON;
         for (size_t k = 0; k < vh->nqueues && !any; k++)
             any = vh->queues[k].command != NULL;
     }

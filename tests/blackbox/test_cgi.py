@@ -1359,3 +1359,140 @@ def test_cgi_time_limit_while_earlier_responses_are_still_sent(ctx):
         eq(c.read_response().status, 500, "then the script's 500")
         c.close()
         eq(get(s.srv, "/file.txt").body, FILE_TXT, "htd still answers")
+
+
+# --------------------------------------------------------------------------
+# cgi = true / false in a rule
+
+INFO_CGI = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+            "printf 'SCRIPT_NAME=%s\\nPATH_INFO=%s\\n' \"$SCRIPT_NAME\" \"${PATH_INFO-<unset>}\"\n")
+
+RULE_CGI = r'''root = "site";
+access_log = "off";
+cgi = ["/cgi-bin/"];
+rules = (
+  { regex = "\\.cgi(/|$)"; cgi = true; },
+  { prefix = "/cgi-bin/static/"; cgi = false; },
+  { prefix = "/app/"; rewrite = "/scripts/info.cgi/$1"; },
+  { prefix = "/raw/"; rewrite = "/cgi-bin/static/$1"; }
+);
+'''
+
+
+def _info(script, path_info):
+    return b"SCRIPT_NAME=%s\nPATH_INFO=%s\n" % (script, path_info)
+
+
+def test_cgi_rule_runs_a_regexs_paths_and_turns_a_prefix_off(ctx):
+    """A regex rule with cgi = true runs every *.cgi under the root (PATH_INFO
+    split as under a prefix); a rule with cgi = false under /cgi-bin/ serves
+    its files as they are; after a rewrite the new path's rule decides."""
+    hello = SCRIPTS["hello.sh"].encode()
+    cd = harness.ConfDir()
+    try:
+        for rel, text in (("site/scripts/info.cgi", INFO_CGI), ("site/deep/er/info.cgi", INFO_CGI),
+                          ("site/scripts/info.txt", INFO_CGI), ("site/scripts/photo.jpg", INFO_CGI),
+                          ("site/scripts/.hidden.cgi", INFO_CGI), ("site/cgi-bin/hello.sh", hello),
+                          ("site/cgi-bin/static/hello.sh", hello)):
+            cd.write(rel, text, 0o755)
+        with harness.config_server(RULE_CGI, confdir=cd) as srv:
+            r = get(srv, "/scripts/info.cgi")
+            eq((r.status, r.body), (200, _info(b"/scripts/info.cgi", b"<unset>")), "a .cgi file run")
+            r = get(srv, "/deep/er/info.cgi/a/b%20c?x=1")
+            eq((r.status, r.body), (200, _info(b"/deep/er/info.cgi", b"/a/b c")),
+               "a .cgi file deeper down, with its PATH_INFO")
+            r = get(srv, "/scripts/info.txt")
+            eq((r.status, r.body), (200, INFO_CGI.encode()), "an executable .txt is a file, not run")
+            r = get(srv, "/scripts/photo.jpg/x.cgi")
+            check_error(r, 404)
+            check(b"SCRIPT_NAME" not in r.body, "photo.jpg is not run for /photo.jpg/x.cgi: %r" % r.body)
+            check_error(get(srv, "/scripts/.hidden.cgi"), 403)
+            check_error(get(srv, "/scripts/missing.cgi"), 404)
+            r = get(srv, "/cgi-bin/hello.sh")
+            eq((r.status, r.body), (200, b"hello\n"), "the prefix still runs its scripts")
+            r = get(srv, "/cgi-bin/static/hello.sh")
+            eq((r.status, r.body), (200, hello), "cgi = false: the script's bytes, not run")
+            eq(r.get("Content-Length"), str(len(hello)), "a file's Content-Length")
+            r = get(srv, "/app/p/q")
+            eq((r.status, r.body), (200, _info(b"/scripts/info.cgi", b"/p/q")),
+               "rewritten to a .cgi path: run by the regex rule")
+            r = get(srv, "/raw/hello.sh")
+            eq((r.status, r.body), (200, hello), "rewritten under cgi = false: the file")
+        cd.write_conf('root = "site";\nrules = (\n  { prefix = "/x/"; cgi = "yes"; }\n);\n')
+        p = harness.run_htd(["--check-config", cd.conf])
+        eq(p.returncode, 2, "cgi = \"yes\" in a rule")
+        err = p.stderr.decode()
+        check(err.startswith("htd: %s:3: " % cd.conf) and "cgi in a rule must be true or false" in err,
+              "the error names its line: %r" % err)
+    finally:
+        cd.cleanup()
+
+
+def test_cgi_rule_refused_where_uploads_land(ctx):
+    """cgi = true on a path a writable area covers is refused at load, with the
+    file and line: whatever PUT stores there could then be run."""
+    cd = harness.ConfDir()
+    try:
+        cd.mkdir("site/up")
+        cd.mkdir("v/dav")
+        cases = [
+            ('writable = ["/up/"];\nrules = (\n  { regex = "\\\\.cgi$"; cgi = true; }\n);\n', 4, "/up/"),
+            ('writable = ["/up/:1M"];\nrules = (\n  { prefix = "/"; cgi = true; }\n);\n', 4, "/up/"),
+            ('writable = ["/up"];\nrules = (\n  { exact = "/up/run.sh"; cgi = true; }\n);\n', 4, "/up"),
+            ('writable = ["/up/"];\nrules = (\n  { regex = "^/u.*\\\\.cgi$"; cgi = true; }\n);\n', 4, "/up/"),
+            ('vhosts = ( { names = "v.test"; root = "v"; writable = ["/dav/"];\n'
+             '  rules = ( { prefix = "/dav/bin/"; cgi = true; } ); } );\n', 3, "/dav/"),
+        ]
+        for body, line, area in cases:
+            cd.write_conf('root = "site";\n' + body)
+            p = harness.run_htd(["--check-config", cd.conf])
+            err = p.stderr.decode()
+            eq(p.returncode, 2, "refused: %r (%r)" % (body, err))
+            check(err.startswith("htd: %s:%d: " % (cd.conf, line)) and
+                  "writable area %s" % area in err, "the error names its line and area: %r" % err)
+        # a flag's area, the top level's rule: the start is refused
+        cd.write_conf('root = "site";\nrules = (\n  { prefix = "/up/bin/"; cgi = true; }\n);\n')
+        p = harness.run_htd(["--config", cd.conf, "--writable", "/up/", "--listen", "127.0.0.1:0"])
+        eq(p.returncode, 2, "a --writable area: %r" % p.stderr)
+        check(b":3: " in p.stderr and b"writable area /up/" in p.stderr, "why: %r" % p.stderr)
+        fine = [
+            'writable = ["/up/"];\nrules = (\n  { regex = "^/app/.*\\\\.cgi$"; cgi = true; },\n'
+            '  { prefix = "/upload/"; cgi = true; },\n  { prefix = "/up/"; cgi = false; }\n);\n',
+            'vhosts = ( { names = "v.test"; root = "v"; writable = ["/dav/"]; } );\n'
+            'rules = (\n  { prefix = "/dav/"; cgi = true; }\n);\n',
+        ]
+        for body in fine:
+            cd.write_conf('root = "site";\n' + body)
+            p = harness.run_htd(["--check-config", cd.conf])
+            eq(p.returncode, 0, "accepted: %r (%r)" % (body, p.stderr))
+    finally:
+        cd.cleanup()
+
+
+def test_cgi_rule_never_runs_a_script_in_an_area_a_reload_left_writable(ctx):
+    """A reload that drops a writable area and adds cgi = true over it is taken
+    (areas change at a restart), but the area is still written to until then:
+    its files are not run, even executable ones."""
+    hello = SCRIPTS["hello.sh"]
+    cd = harness.ConfDir()
+    try:
+        cd.write("site/up/run.cgi", hello, 0o755)
+        cd.write("site/app/run.cgi", hello, 0o755)
+        conf = 'root = "site";\naccess_log = "off";\nwritable = ["/up/"];\n'
+        with harness.config_server(conf, confdir=cd) as srv:
+            r = get(srv, "/up/run.cgi")
+            eq((r.status, r.body), (200, hello.encode()), "a file before the reload")
+            since = len(srv.stderr())
+            cd.write_conf('root = "site";\naccess_log = "off";\n'
+                          'rules = ( { regex = "\\\\.cgi$"; cgi = true; } );\n')
+            srv.send_signal(signal.SIGHUP)
+            wait_until(lambda: "htd: reloaded " in srv.stderr()[since:], 5, "the reload")
+            r = get(srv, "/up/x.txt", "PUT", headers=[("Content-Length", "2")], body=b"x\n")
+            eq(r.status, 201, "the area is still writable")
+            r = get(srv, "/up/run.cgi")
+            check_error(r, 403)
+            check(b"hello" not in r.body, "not run: %r" % r.body)
+            r = get(srv, "/app/run.cgi")
+            eq((r.status, r.body), (200, b"hello\n"), "a script elsewhere runs")
+    finally:
+        cd.cleanup()

@@ -537,3 +537,86 @@ def test_a_rewrite_loop_is_a_500_named_in_the_log(ctx):
         eq(r.status, 500, "a rule that rewrites to itself")
         harness.wait_until(lambda: "rewrite loop: /loop/xxxxxxxxxxa still rewritten after 10 "
                                    "rewrites" in srv.stderr(), what="the log line naming the loop")
+
+
+CACHE_CONTROL = '''root = "site";
+access_log = "off";
+cgi = ["/cgi-bin/"];
+rules = (
+  { prefix = "/r/"; cache_control = "max-age=60"; },
+  { prefix = "/h/"; headers = { Cache-Control = "no-cache"; X-H = "h"; }; }
+);
+vhosts = (
+  { names = "v.test"; root = "site"; cache_control = "max-age=3600, public";
+    headers = { X-V = "v"; };
+    rules = ( { prefix = "/r/"; cache_control = "no-store"; },
+              { prefix = "/plain/"; headers = { X-P = "p"; }; },
+              { prefix = "/h/"; headers = { Cache-Control = "no-cache"; }; },
+              { exact = "/metrics"; metrics = true; } ); },
+  { names = "hv.test"; root = "site"; headers = { Cache-Control = "private"; X-V = "v"; };
+    rules = ( { prefix = "/r/"; cache_control = "max-age=5"; } ); }
+);
+'''
+
+CC_SCRIPT = "#!/bin/sh\nprintf 'Content-Type: text/plain\\nCache-Control: private, max-age=9\\n\\nscript\\n'\n"
+
+
+def _cc(srv, path, host="localhost", **kw):
+    r = get(srv, path, host=host, **kw)
+    return r.status, r.get_all("Cache-Control")
+
+
+def test_cache_control_per_rule_and_vhost_over_the_prefix_list(ctx):
+    """cache_control in a rule wins over its vhost's, which wins over the
+    --cache-control prefixes; a Cache-Control in headers counts at its own
+    level; whichever wins, a response has one Cache-Control, byte-exact, and
+    a script's own is kept."""
+    files = {"site/r/a.txt": b"r\n", "site/h/a.txt": b"h\n", "site/plain/a.txt": b"p\n",
+             "site/o.txt": b"o\n"}
+    cd = harness.ConfDir(files)
+    try:
+        cd.write("site/cgi-bin/cc.sh", CC_SCRIPT, 0o755)
+        with config_server(CACHE_CONTROL, confdir=cd, extra=["--cache-control", "/=max-age=1"]) as srv:
+            r = get(srv, "/r/a.txt")
+            eq((r.status, r.body), (200, b"r\n"), "the file")
+            check(b"\r\nCache-Control: max-age=60\r\n" in r.head_raw and r.head_raw.count(b"Cache-Control") == 1,
+                  "the rule's, once, byte-exact: %r" % r.head_raw)
+            eq(_cc(srv, "/r/missing"), (404, ["max-age=60"]), "the rule's on a 404")
+            eq(_cc(srv, "/r/a.txt", method="HEAD"), (200, ["max-age=60"]), "and on HEAD")
+            eq(_cc(srv, "/h/a.txt"), (200, ["no-cache"]), "a rule's headers win over the prefix list")
+            eq(_cc(srv, "/o.txt"), (200, ["max-age=1"]), "the prefix list elsewhere")
+            eq(_cc(srv, "/cgi-bin/cc.sh"), (200, ["private, max-age=9"]), "the script's own, alone")
+            v = "v.test"
+            r = get(srv, "/o.txt", host=v)
+            eq((r.get_all("Cache-Control"), r.get("X-V")), (["max-age=3600, public"], "v"), "the vhost's")
+            eq(_cc(srv, "/nothing", host=v), (404, ["max-age=3600, public"]), "the vhost's on a 404")
+            eq(_cc(srv, "/r/a.txt", host=v), (200, ["no-store"]), "the vhost's rule's")
+            r = get(srv, "/plain/a.txt", host=v)
+            eq((r.get_all("Cache-Control"), r.get("X-P"), r.get("X-V")), (["max-age=3600, public"], "p", None),
+               "a rule's own headers replace the vhost's, not its cache_control")
+            eq(_cc(srv, "/h/a.txt", host=v), (200, ["no-cache"]), "Cache-Control in a rule's headers wins")
+            eq(_cc(srv, "/metrics", host=v), (200, ["no-store"]), "the status page's own no-store, alone")
+            hv = "hv.test"
+            eq(_cc(srv, "/o.txt", host=hv), (200, ["private"]), "a vhost's headers")
+            r = get(srv, "/r/a.txt", host=hv)
+            eq((r.get_all("Cache-Control"), r.get("X-V")), (["max-age=5"], "v"),
+               "the rule's cache_control in place of the vhost's header, its other headers kept")
+        top = 'root = "site";\naccess_log = "off";\ncache_control = "no-cache";\n'
+        with config_server(top, confdir=cd, extra=["--cache-control", "/r/=max-age=2"]) as srv:
+            eq(_cc(srv, "/r/a.txt"), (200, ["no-cache"]), "the top level's over the prefix list")
+        bad = [('rules = (\n  { prefix = "/x/";\n    cache_control = "max-age=1\\n"; }\n);\n', 3,
+                "control characters"),
+               ('vhosts = ( { names = "a.test"; root = "site";\n  cache_control = ""; } );\n', 2,
+                "cache_control needs a value"),
+               ('vhosts = ( { names = "a.test"; root = "site"; cache_control = 60; } );\n', 1, "cache_control"),
+               ('rules = (\n  { prefix = "/x/"; headers = { cache-control = "a"; };\n'
+                '    cache_control = "b"; }\n);\n', 3, "set twice")]
+        for body, line, why in bad:
+            cd.write_conf('root = "site";\n' + body)
+            p = harness.run_htd(["--check-config", cd.conf])
+            err = p.stderr.decode()
+            eq(p.returncode, 2, "refused: %r (%r)" % (body, err))
+            check(err.startswith("htd: %s:%d: " % (cd.conf, line + 1)) and why in err,
+                  "the error names its line: %r" % err)
+    finally:
+        cd.cleanup()

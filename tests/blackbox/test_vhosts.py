@@ -188,13 +188,14 @@ access_log = "off";
 vhosts = (
   { names = "z.test"; root = "z"; gzip = true; precompressed = false;
     rules = ( { prefix = "/raw/"; gzip = false; },
+              { prefix = "/br/"; brotli = true; },
               { prefix = "/pub/"; list_dirs = true; } ); }
 );
 '''
 
 FEATURE_FILES = {"top/t.txt": TEXT, "top/p.txt": TEXT, "top/p.txt.gz": b"precompressed\n",
                  "z/t.txt": TEXT, "z/raw/t.txt": TEXT, "z/p.txt": TEXT,
-                 "z/p.txt.gz": b"precompressed\n", "z/pub/a.txt": b"a\n", "z/priv/a.txt": b"a\n"}
+                 "z/p.txt.gz": b"precompressed\n", "z/pub/a.txt": b"a\n", "z/br/t.txt": TEXT, "z/priv/a.txt": b"a\n"}
 
 
 def test_gzip_list_dirs_and_precompressed_per_vhost_and_rule(ctx):
@@ -208,6 +209,11 @@ def test_gzip_list_dirs_and_precompressed_per_vhost_and_rule(ctx):
         eq((r.get("Content-Encoding"), r.body), (None, TEXT), "gzip = false; in its rule")
         r = get(srv, "/t.txt", host="other.test", headers=gz)
         eq((r.get("Content-Encoding"), r.body), (None, TEXT), "the top level: gzip off")
+        br = [("Accept-Encoding", "br")]
+        eq(get(srv, "/br/t.txt", host="z.test", headers=br).get("Content-Encoding"), "br",
+           "brotli = true; in a rule")
+        r = get(srv, "/t.txt", host="z.test", headers=br)
+        eq((r.get("Content-Encoding"), r.body), (None, TEXT), "no brotli outside that rule")
         r = get(srv, "/p.txt", host="z.test", headers=gz)
         eq(r.body != b"precompressed\n", True, "precompressed = false; in the vhost")
         r = get(srv, "/p.txt", host="other.test", headers=gz)
