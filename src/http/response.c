@@ -155,19 +155,29 @@ int response_owns_header(htd_str name)
     return 0;
 }
 
-int response_lines_have(const char *p, size_t n, const char *lower, size_t len)
+long response_lines_find(const char *p, size_t n, const char *lower, size_t len)
 {
-    if (!n) return 0; /* p may be NULL */
-    const char *end = p + n;
+    if (!n) return -1; /* p may be NULL */
+    const char *start = p, *end = p + n;
     while (p < end) {
         const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (!colon) return 0;
-        if (htd_str_ieq((htd_str){p, (size_t)(colon - p)}, lower, len)) return 1;
+        if (!colon) return -1;
         const char *nl = memchr(colon, '\n', (size_t)(end - colon));
-        if (!nl) return 0;
+        if (htd_str_ieq((htd_str){p, (size_t)(colon - p)}, lower, len)) {
+            const char *v = colon + 1;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            return (long)(v - start);
+        }
+        if (!nl) return -1;
         p = nl + 1;
     }
-    return 0;
+    return -1;
+}
+
+int response_lines_have(const char *p, size_t n, const char *lower, size_t len)
+{
+    return response_lines_find(p, n, lower, len) >= 0;
 }
 
 /* Asks the header filters about the head of r (module.h): HEAD_REFUSED

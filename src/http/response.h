@@ -48,6 +48,9 @@ int response_encode(struct htd_req *hr, const resp *r, char *lines, size_t cap, 
 /* Does a block of header lines, each ending in CRLF, have a field called
  * lower (a lowercase name of len bytes)? */
 int response_lines_have(const char *p, size_t n, const char *lower, size_t len);
+/* The same field's value, as its offset in p (after the colon and blanks),
+ * or -1. */
+long response_lines_find(const char *p, size_t n, const char *lower, size_t len);
 
 /* Queues the head of r on c (nothing for an HTTP/0.9 request). 0, or -1 if it
  * does not fit. */

@@ -60,19 +60,7 @@ const char *compress_lines(int k)
  * its value, or -1. */
 static long handler_header(const struct htd_req *hr, const char *name, size_t n)
 {
-    for (size_t i = 0; i < hr->hdrs_len;) {
-        const char *line = hr->hdrs + i, *end = memchr(line, '\n', hr->hdrs_len - i);
-        if (!end) return -1;
-        if ((size_t)(end - line) > n + 1 && line[n] == ':' &&
-            htd_str_ieq((htd_str){line, n}, name, n)) {
-            size_t v = n + 1;
-            while (line[v] == ' ')
-                v++;
-            return (long)(i + v);
-        }
-        i = (size_t)(end - hr->hdrs) + 1;
-    }
-    return -1;
+    return response_lines_find(hr->hdrs, hr->hdrs_len, name, n);
 }
 
 /* A strong entity-tag the handler gave names its identity bytes, which the
