@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_loop.c - the reactor: watchers and their order, a watcher forgotten in
  * the middle of its batch, work for after the batch, timers with callbacks,
- * posts from another thread, per-loop slots. */
+ * posts from another thread, per-loop slots, long works in pieces a turn
+ * at a time within the turn's budget, in order. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -181,6 +182,52 @@ TEST(posts_from_another_thread_run_on_the_loops_thread_once_each)
     }
     free(posts);
     loop_free(l);
+}
+
+/* Long works: each piece takes 600 us, then queues the next, 4 pieces. */
+typedef struct work {
+    soon s;
+    int id, pieces;
+} work;
+
+static int ran[64], nran, turn_of[64], turn_no;
+static loop *soon_loop;
+
+static void piece(soon *s)
+{
+    work *w = (work *)s;
+    uint64_t t0 = loop_turn_us(soon_loop);
+    while (loop_turn_us(soon_loop) - t0 < 600) {
+    }
+    if (nran < 64) {
+        turn_of[nran] = turn_no;
+        ran[nran++] = w->id;
+    }
+    if (++w->pieces < 4) loop_soon(soon_loop, s, piece);
+}
+
+TEST(long_works_go_a_piece_at_a_time_in_turn_and_within_the_budget)
+{
+    soon_loop = loop_new();
+    work w[3] = {{.id = 0}, {.id = 1}, {.id = 2}}, gone = {.id = 9};
+    for (int i = 0; i < 3; i++)
+        loop_soon(soon_loop, &w[i].s, piece);
+    loop_soon(soon_loop, &w[0].s, piece); /* queued already: nothing more */
+    loop_soon(soon_loop, &gone.s, piece);
+    loop_soon_cancel(&gone.s);                /* its owner went: it never runs */
+    CHECK_EQ_INT(loop_timeout(soon_loop), 0); /* the loop does not wait with work queued */
+    for (turn_no = 0; turn_no < 20 && nran < 12; turn_no++)
+        loop_run_once(soon_loop, 1000);
+    CHECK_EQ_INT(nran, 12);
+    for (int i = 0; i < nran; i++) {
+        CHECK_EQ_INT(ran[i], i % 3); /* in turn, whatever a turn could hold */
+        /* A turn stops once its budget (1000 us) is spent: at most two
+         * pieces of 600 us, and never the same work twice. */
+        if (i >= 2) CHECK(!(turn_of[i] == turn_of[i - 1] && turn_of[i] == turn_of[i - 2]));
+    }
+    CHECK_EQ_INT(gone.pieces, 0);
+    CHECK(loop_timeout(soon_loop) != 0); /* nothing queued: it may wait again */
+    loop_free(soon_loop);
 }
 
 TEST(each_key_has_its_own_slot)

@@ -44,6 +44,8 @@ struct loop {
     } locals[MAX_LOCALS];
     void (*wake)(void *);
     void *wake_arg;
+    soon soons;       /* the queue's sentinel: works for coming turns, in order */
+    uint64_t turn_us; /* when the current turn began */
 };
 
 static atomic_int sharing_fds;
@@ -73,6 +75,7 @@ loop *loop_new(void)
         return NULL;
     }
     l->now = loop_clock();
+    l->soons.next = l->soons.prev = &l->soons;
     return l;
 }
 
@@ -139,6 +142,52 @@ htd_timer_list *loop_timers(loop *l, uint64_t duration_ms, timer_fn fire)
 uint64_t loop_now(const loop *l)
 {
     return l->now;
+}
+
+static uint64_t clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t loop_turn_us(const loop *l)
+{
+    return clock_us() - l->turn_us;
+}
+
+void loop_soon(loop *l, soon *s, void (*fn)(soon *s))
+{
+    if (s->next) return;
+    s->fn = fn;
+    s->prev = l->soons.prev;
+    s->next = &l->soons;
+    l->soons.prev->next = s;
+    l->soons.prev = s;
+}
+
+void loop_soon_cancel(soon *s)
+{
+    if (!s->next) return;
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* The queued works, in order, until the turn's budget is spent; those
+ * queued meanwhile (a work's next piece) are at the end, after the ones
+ * that waited. */
+static void run_soons(loop *l)
+{
+    soon *end = l->soons.prev; /* the last queued before this turn's works ran */
+    if (end == &l->soons) return;
+    for (;;) {
+        soon *s = l->soons.next;
+        loop_soon_cancel(s);
+        s->fn(s);
+        if (s == end || l->soons.next == &l->soons || loop_turn_us(l) >= LOOP_SOON_BUDGET_US)
+            return;
+    }
 }
 
 int loop_later(loop *l, void (*fn)(void *), void *arg)
@@ -223,7 +272,7 @@ int loop_timeout(const loop *l)
         int64_t t = htd_timer_next(&l->lists[k], l->now);
         if (t >= 0 && (best < 0 || t < best)) best = t;
     }
-    if (l->nlaters) best = 0;
+    if (l->nlaters || l->soons.next != &l->soons) best = 0;
     return (int)best;
 }
 
@@ -243,6 +292,7 @@ int loop_run_once(loop *l, int max_wait_ms)
     int n = epoll_wait(l->epfd, evs, MAX_EVENTS, wait);
     int e = errno;
     l->now = loop_clock();
+    l->turn_us = clock_us();
     if (l->wake) l->wake(l->wake_arg);
     for (int i = 0; i < n; i++) {
         watcher *w = evs[i].data.ptr;
@@ -252,6 +302,7 @@ int loop_run_once(loop *l, int max_wait_ms)
         watcher *w = evs[i].data.ptr;
         if (!w->first && w->cb) w->cb(w, evs[i].events);
     }
+    run_soons(l);
     for (size_t k = 0; k < l->nlists; k++) {
         htd_timer *t;
         while ((t = htd_timer_expired(&l->lists[k], l->now)))

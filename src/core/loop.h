@@ -47,6 +47,13 @@ struct posted {
 
 typedef void (*timer_fn)(htd_timer *t);
 
+/* Work for a coming turn (loop_soon), embedded in its owner. */
+typedef struct soon soon;
+struct soon {
+    soon *next, *prev; /* private: NULL while not queued */
+    void (*fn)(soon *s);
+};
+
 loop *loop_new(void);
 void loop_free(loop *l);
 
@@ -73,6 +80,21 @@ uint64_t loop_clock(void);
 /* Runs fn(arg) after the current batch of events (or the next one). -1 when
  * out of memory. */
 int loop_later(loop *l, void (*fn)(void *), void *arg);
+
+/* Long work in pieces: s->fn(s) runs on a coming turn, after that turn's
+ * events, and the loop does not wait meanwhile. Each turn runs the queued
+ * works in order until LOOP_SOON_BUDGET_US have gone since the turn began
+ * (at least one), leaving the rest, in order, for the next; so a turn
+ * never grows with the number of long works, and the events of other
+ * connections are served between their pieces. Queuing a queued s does
+ * nothing. */
+#define LOOP_SOON_BUDGET_US 1000
+void loop_soon(loop *l, soon *s, void (*fn)(soon *s));
+/* Takes s out of the queue (its owner is closing); nothing if not queued. */
+void loop_soon_cancel(soon *s);
+/* Microseconds since the current turn began (a fresh clock reading): what
+ * a long work asks to know whether its turn's budget is spent. */
+uint64_t loop_turn_us(const loop *l);
 
 /* Runs p->fn on l's thread soon. Thread-safe; async-signal-unsafe. */
 void loop_post(loop *l, posted *p);

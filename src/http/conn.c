@@ -135,6 +135,7 @@ static void req_done(conn *c)
 {
     struct htd_req *hr = c->req;
     if (!hr) return;
+    loop_soon_cancel(&hr->turn);
     /* What a module still holds of the request (a script, an upload, a
      * password check) goes first: the connection may be closing. */
     for (size_t i = 0; i < hr->nslots; i++) {
@@ -1030,12 +1031,28 @@ static int step_discard(conn *c)
 
 /* GEN: the generator's next piece, once what is queued is out; first the
  * rest of what its filter was given, even after the generator's last. */
+static void gen_turn(soon *s)
+{
+    struct htd_req *hr = (struct htd_req *)((char *)s - offsetof(struct htd_req, turn));
+    conn_run(hr->c);
+}
+
 static int step_gen(conn *c)
 {
     if (c->out) { /* a 100 Continue, earlier responses, the last piece */
         c->state = CS_WRITE;
         return 1;
     }
+    /* A piece may be long (a body compressed as it goes): after one in this
+     * run, once the loop's turn has spent its budget, the rest waits for a
+     * coming turn, so that a few large responses cannot hold up the
+     * requests of every other connection of the loop. */
+    struct htd_req *hr = c->req;
+    if (hr->gen_ran && loop_turn_us(c->w->loop) >= LOOP_SOON_BUDGET_US) {
+        loop_soon(c->w->loop, &hr->turn, gen_turn);
+        return 0;
+    }
+    hr->gen_ran = 1;
     int rc;
     if (!c->req->filter_more)
         rc = c->req->gen(c);
@@ -1119,6 +1136,7 @@ static void conn_run(conn *c)
         [CS_DISCARD] = step_discard, [CS_LINGER] = step_linger, [CS_SINK] = step_sink,
         [CS_WAIT] = step_wait,       [CS_GEN] = step_gen,
     };
+    if (c->req) c->req->gen_ran = 0;
     while (step[c->state](c)) {
     }
 }

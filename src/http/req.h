@@ -97,6 +97,8 @@ struct htd_req {
     uint8_t body_chunked; /* framed as chunks */
     uint8_t filter_more;  /* the filter has more of a piece: it goes before the generator */
     uint8_t nslots;       /* slots[0..nslots) are made */
+    uint8_t gen_ran;      /* the generator made a piece in this run of the connection */
+    soon turn;            /* GEN: the next piece is for a coming turn of the loop */
     /* A handler's answer from another thread (htd_req_resume). */
     uint8_t async; /* suspended by a handler (HTD_AGAIN) */
     void (*async_fn)(struct htd_req *hr, void *arg);
