@@ -43,6 +43,7 @@ struct htd_req;
 struct site;
 struct registry;
 struct resp;
+struct worker;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 /* For wanted (below): the connection hooks, the header filters and the
@@ -121,6 +122,10 @@ typedef struct htd_module {
     void (*conn_close)(const struct conn *c);
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
+    /* A loop moved to a site (w->site; its first included): for what a
+     * module runs on a loop of its own accord, not for a request (the
+     * proxy's health checks). free_local ends it with the loop. */
+    void (*adopt)(struct worker *w);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
     /* A header filter: called as the head of hr's response is about to be
      * written, with what it will say (its status and length, -1 when the

@@ -60,6 +60,9 @@ typedef struct upstream_server {
     atomic_uint fails;        /* failures in a row */
     atomic_ullong down_until; /* left out until this loop_clock() ms after max_fails */
     atomic_uint active;       /* requests on it now (least_conn) */
+    /* The group's health check found it down: left out until the check
+     * passes again (set by the one loop that checks, read by all). */
+    atomic_uint check_down;
 } upstream_server;
 
 enum { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN };
@@ -80,6 +83,11 @@ typedef struct upstream {
     char *host;            /* the Host sent, or NULL for the client's */
     uint8_t transform_203; /* a response compressed on the fly is a 203 (else 200) */
     atomic_uint next;      /* round robin: the next turn */
+    /* health_check = "/healthz": GET every check_ms on each server (2xx
+     * or 3xx passes), check_passes passes in a row to come back,
+     * check_fails failures in a row to be left out; NULL: no check. */
+    char *check_path;
+    unsigned check_ms, check_timeout_ms, check_passes, check_fails;
 } upstream;
 
 /* keep_copies = { path = "htd-copies"; max_size = "1M"; max_count = 1000; }:
@@ -292,5 +300,10 @@ const char *site_errdoc(const scope *sc, int status);
 site *site_hold(site *st);
 /* Drops a reference; the last one destroys the site. NULL is nothing. */
 void site_release(site *st);
+
+/* A reload: the servers of to's checked groups that from's same-named
+ * checked group has (by address) start as its health check left them, so
+ * that one found down is not given requests until its next check. */
+void site_carry_health(site *to, const site *from);
 
 #endif

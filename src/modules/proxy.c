@@ -28,8 +28,9 @@
  * request without a body that failed before any byte of a response came is
  * tried again once on another server if it is idempotent, and always on a
  * fresh connection when a kept one turned out closed. A server failing
- * max_fails times in a row is left out for fail_timeout; with every server
- * out, 502 at once.
+ * max_fails times in a row is left out for fail_timeout, and one failing
+ * its group's health check until it passes (proxy_health.c); with every
+ * server out, 502 at once.
  */
 #include "proxy.h"
 
@@ -57,6 +58,7 @@
 #include "gzip.h"
 #include "jobs.h"
 #include "log.h"
+#include "proxy_health.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
@@ -88,6 +90,7 @@ struct pxloop {
     proxy *active;
     htd_timer_list *ticks;
     htd_timer tick;
+    health *hc; /* loop 0's: the health checks */
 };
 
 enum { PX_SEND, PX_HEAD, PX_BODY, PX_TUNNEL, PX_DONE };
@@ -256,9 +259,11 @@ static upconn *up_connect(pxloop *pl, const upstream_server *sv, int *now)
 
 /* ---- choosing a server ---- */
 
+/* Left out: after failures (passive), or by its health check (active). */
 static int server_down(const upstream_server *sv, uint64_t now)
 {
-    return atomic_load_explicit(&sv->down_until, memory_order_relaxed) > now;
+    return atomic_load_explicit(&sv->down_until, memory_order_relaxed) > now ||
+           atomic_load_explicit(&sv->check_down, memory_order_relaxed);
 }
 
 /* The server for the next request, not `not` (a retry's), or -1 when every
@@ -1564,7 +1569,16 @@ static void free_local(void *state)
         close(uc->fd);
         free(uc);
     }
+    health_free(pl->hc);
     free(pl);
+}
+
+/* The health checks run on loop 0 alone, and follow its site. */
+static void adopt(worker *w)
+{
+    if (w->id != 0) return;
+    pxloop *pl = pxloop_of(w);
+    if (pl) pl->hc = health_follow(pl->hc, w->loop, w->site);
 }
 
 /* Nothing proxied in the first site: not in the content phase at all. A
@@ -1604,4 +1618,5 @@ const htd_module proxy_module = {
     .wanted = wanted,
     .release = release,
     .free_local = free_local,
+    .adopt = adopt,
 };

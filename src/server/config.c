@@ -1060,6 +1060,42 @@ static void upstream_defaults(upstream *u)
     if (!u->send_ms) u->send_ms = 60000;
     if (!u->max_fails) u->max_fails = 1;
     if (!u->fail_ms) u->fail_ms = 10000;
+    if (!u->check_ms) u->check_ms = 5000;
+    if (!u->check_timeout_ms) u->check_timeout_ms = 2000;
+    if (!u->check_passes) u->check_passes = 1;
+    if (!u->check_fails) u->check_fails = 1;
+}
+
+/* health_check = "/healthz"; and how often, how long, and how many in a
+ * row change a server's state. */
+static int parse_health(builder *b, const config_setting_t *g, upstream *u)
+{
+    const config_setting_t *s = config_setting_get_member(g, "health_check");
+    conf_file *f = b->f;
+    if (s) {
+        const char *v;
+        if (get_string(f, s, &v, b->err, b->errlen) < 0) return -1;
+        /* It goes into a request line as it is: a path, no space or control. */
+        int ok = v[0] == '/' && strlen(v) < 1024;
+        for (const char *p = v; ok && *p; p++)
+            ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+        if (!ok)
+            return bfail(b, s, "health_check must be a path like \"/healthz\", got \"%s\"%s", v,
+                         "");
+        if (!(u->check_path = strdup(v))) return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    if (timeout(f, g, "health_interval", &u->check_ms, b->err, b->errlen) < 0 ||
+        timeout(f, g, "health_timeout", &u->check_timeout_ms, b->err, b->errlen) < 0 ||
+        count(f, g, "health_passes", &u->check_passes, 1, 1000, b->err, b->errlen) < 0 ||
+        count(f, g, "health_fails", &u->check_fails, 1, 1000, b->err, b->errlen) < 0)
+        return -1;
+    static const char *const needs[] = {"health_interval", "health_timeout", "health_passes",
+                                        "health_fails"};
+    for (size_t i = 0; !u->check_path && i < sizeof needs / sizeof needs[0]; i++)
+        if ((s = config_setting_get_member(g, needs[i])))
+            return bfail(b, s, "%s without health_check = \"/path\" checks nothing%s", needs[i],
+                         "");
+    return 0;
 }
 
 /* A new upstream of the site, named name. */
@@ -1102,6 +1138,7 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
     atomic_init(&sv->fails, 0);
     atomic_init(&sv->down_until, 0);
     atomic_init(&sv->active, 0);
+    atomic_init(&sv->check_down, 0);
     u->nservers++;
     return 0;
 }
@@ -1111,10 +1148,23 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
  * server may be a group { address = "..."; weight = 2; }. */
 static int parse_upstreams(builder *b, const config_setting_t *list)
 {
-    static const char *const keys[] = {"name",         "servers",       "balance",
-                                       "keepalive",    "host",          "connect_timeout",
-                                       "read_timeout", "send_timeout",  "max_fails",
-                                       "fail_timeout", "transform_203", NULL};
+    static const char *const keys[] = {"name",
+                                       "servers",
+                                       "balance",
+                                       "keepalive",
+                                       "host",
+                                       "connect_timeout",
+                                       "read_timeout",
+                                       "send_timeout",
+                                       "max_fails",
+                                       "fail_timeout",
+                                       "transform_203",
+                                       "health_check",
+                                       "health_interval",
+                                       "health_timeout",
+                                       "health_passes",
+                                       "health_fails",
+                                       NULL};
     if (!list) return 0;
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
         return bfail(b, list,
@@ -1201,6 +1251,7 @@ static int parse_upstreams(builder *b, const config_setting_t *list)
                 return bfail(b, s, "transform_203 must be true or false%s%s", "", "");
             u->transform_203 = (uint8_t)config_setting_get_bool(s);
         }
+        if (parse_health(b, g, u) < 0) return -1;
         upstream_defaults(u);
     }
     return 0;
@@ -2298,6 +2349,7 @@ void site_free(site *st)
         free(st->upstreams[i].name);
         free(st->upstreams[i].servers);
         free(st->upstreams[i].host);
+        free(st->upstreams[i].check_path);
     }
     free(st->upstreams);
     tls_certs_release(st->tls);

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -52,7 +53,19 @@ class Upstream:
         self.closing = False
         self.conns = []
         self.stall = threading.Event()
+        self.health = "ok"  # what its health check paths answer: "ok", "503", "garbage"
+        self.checks = {}  # health check path: times asked
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def checked(self, path="/healthz"):
+        with self.lock:
+            return self.checks.get(path, 0)
+
+    def served(self, path):
+        """How many requests for path it had (health checks are not counted
+        apart: give a path that is not one)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r[1].split("?")[0] == path)
 
     @property
     def addr(self):
@@ -228,6 +241,14 @@ class Upstream:
         elif path == "/silent":
             self.stall.wait(10)
             return False
+        elif path in ("/healthz", "/health2"):
+            with self.lock:
+                self.checks[path] = self.checks.get(path, 0) + 1
+            if self.health == "garbage":
+                send(b"HTTP/1.1 2OO OK\r\n\r\n")
+                return False
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n" if self.health == "ok"
+                 else b"HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n")
         else:
             send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         return True
@@ -238,13 +259,24 @@ class Proxied:
 
     def __init__(self, ups, extra_upstream="", rules=None, top="", threads=2):
         self.ups = ups
+        self.cd = ConfDir({"www/local.txt": b"served here\n"})
+        self.srv = start_htd_config(self.conf(ups, extra_upstream, rules, top), confdir=self.cd,
+                                    threads=threads)
+
+    @staticmethod
+    def conf(ups, extra_upstream="", rules=None, top=""):
         servers = ", ".join('"%s"' % u.addr for u in ups)
-        conf = ('root = "www";\n%s'
+        return ('root = "www";\n%s'
                 'upstreams = ( { name = "app"; servers = [%s]; %s } );\n'
                 'rules = ( %s );\n' % (top, servers, extra_upstream,
                                        rules or '{ prefix = "/"; proxy = "app"; }'))
-        self.cd = ConfDir({"www/local.txt": b"served here\n"})
-        self.srv = start_htd_config(conf, confdir=self.cd, threads=threads)
+
+    def reload(self, ups, extra_upstream="", rules=None, top=""):
+        """The config rewritten and reloaded (SIGHUP), waited for."""
+        self.cd.write_conf(self.conf(ups, extra_upstream, rules, top))
+        since = len(self.srv.stderr())
+        self.srv.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded" in self.srv.stderr()[since:], what="the reload")
 
     def __enter__(self):
         return self
@@ -523,6 +555,75 @@ def test_proxy_passive_health_leaves_a_failing_server_out_then_tries_it_again(ct
         eq(r.status, 502, "every server out")
         time.sleep(1.2)
         eq(get(p.srv, "/name").status, 200, "tried again after fail_timeout")
+
+
+CHECKED = ('health_check = "/healthz"; health_interval = 0.2; health_timeout = 0.5; '
+           'max_fails = 1000;')
+
+
+def test_proxy_health_check_takes_a_server_out_before_requests_meet_it_and_back(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b], extra_upstream=CHECKED, top='error_log_level = "notice";\n') as p:
+        # Its second check starts only once the first one's verdict is in.
+        wait_until(lambda: b.checked() >= 2, what="two checks of b")
+        names = [get(p.srv, "/name").body for _ in range(10)]
+        eq(set(names), {b"a"}, "b failing its check gets no request")
+        eq(b.served("/name"), 0, "no request reached b")
+        b.health = "ok"
+        wait_until(lambda: get(p.srv, "/name").body == b"b", timeout=5, what="b back in")
+        # A malformed answer fails the check as a 503 does.
+        b.health = "garbage"
+        n = b.checked()
+        wait_until(lambda: b.checked() >= n + 2, what="two more checks of b")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "a malformed answer: out")
+        err = p.srv.stderr()
+        eq(err.count("server %s is down" % b.addr), 2, "each going down logged once: %r"
+           % err[-1500:])
+        eq(err.count("server %s is up" % b.addr), 1, "coming back logged once")
+        check("server %s is down" % a.addr not in err, "a never went down")
+        # Every server down: 502 at once, with no request sent.
+        a.health = "503"
+        wait_until(lambda: get(p.srv, "/local.txt").status == 502, timeout=5,
+                   what="every server out")
+        t = time.monotonic()
+        eq(get(p.srv, "/name").status, 502, "every server down")
+        check(time.monotonic() - t < 0.3, "502 at once")
+
+
+def test_proxy_health_checks_do_not_multiply_with_threads(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    with Proxied([a, b], extra_upstream=CHECKED, threads=4):
+        time.sleep(1.1)
+        for u in (a, b):
+            # one round each 0.2 s (the first at the start): about 6, and
+            # four checkers would make 24
+            n = u.checked()
+            check(4 <= n <= 8, "%s checked %d times in 1.1 s at 0.2 s with 4 threads"
+                  % (u.name, n))
+
+
+def test_proxy_reload_changes_the_health_check(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b], extra_upstream=CHECKED) as p:
+        wait_until(lambda: b.checked() >= 2, what="two checks of b")
+        # The reload keeps b out (its state carried over) until its new
+        # check passes: the new path, which says the same for now.
+        p.reload([a, b], extra_upstream=CHECKED.replace("/healthz", "/health2"))
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b still out after the reload")
+        wait_until(lambda: b.checked("/health2") >= 1, what="the new path checked")
+        n = a.checked()
+        time.sleep(0.5)
+        check(a.checked() <= n + 1, "the old path is no longer checked")
+        b.health = "ok"
+        wait_until(lambda: get(p.srv, "/name").body == b"b", timeout=5, what="b back in")
+        # A reload without the check: no more checks at all.
+        p.reload([a, b])
+        n1, n2 = a.checked("/health2"), b.checked("/health2")
+        time.sleep(0.5)
+        check(a.checked("/health2") <= n1 + 1 and b.checked("/health2") <= n2 + 1,
+              "no check once the setting is gone")
 
 
 def test_proxy_round_robin_and_least_conn_spread_requests(ctx):
