@@ -120,6 +120,14 @@ typedef struct scope {
     /* The headers sent (own or inherited) carry a Cache-Control of their
      * own: the prefixes' line is not added to it. */
     uint8_t cc_in_headers;
+    /* proxy_headers and proxy_body_append: what the proxy changes in an
+     * upstream's 200, which makes it a 203. Header lines that add or
+     * replace the upstream's, each ending in CRLF; text put before an HTML
+     * body's </body> (or at its end). Lengths 0: none. */
+    const char *px_headers;
+    size_t px_headers_len;
+    const char *px_append;
+    size_t px_append_len;
     uint16_t own; /* OWN_* bits */
     /* gzip, brotli, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
      * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
@@ -144,7 +152,9 @@ enum {
     OWN_METER = 32,
     OWN_PROXY = 64, /* proxy is set here ("off" included); nothing to free */
     OWN_COPIES = 128,
-    OWN_CC = 256
+    OWN_CC = 256,
+    OWN_PX_HEADERS = 512,
+    OWN_PX_APPEND = 1024
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 

@@ -23,6 +23,10 @@
  * on. Hop-by-hop fields are dropped both ways; Via, X-Forwarded-For,
  * X-Forwarded-Proto, X-Forwarded-Host and Forwarded are set.
  *
+ * A 200 that htd changes (compressed on the fly; a scope's proxy_headers,
+ * or its proxy_body_append put into HTML as it streams by) is a 203, the
+ * content no longer the origin's; Cache-Control: no-transform forbids it.
+ *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
  * request without a body that failed before any byte of a response came is
@@ -35,6 +39,7 @@
 #include "proxy.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +119,13 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
+    /* proxy_body_append under way: each piece is rewritten into ov with the
+     * text put in before "</body", and the end of a piece that may be the
+     * start of one is held back (hold) for the next. */
+    uint8_t ov_body, ov_done, hold_len;
+    char hold[8];
+    char *ov;
+    size_t ov_cap;
     /* keep_copies: the copy's name, and the copy being made of a 200 */
     char key[2 * 32 + 1];
     char *cbuf;
@@ -628,6 +640,53 @@ static int attempt(proxy *px)
 
 /* ---- the response to the client ---- */
 
+/* Did the server forbid any change of its content (Cache-Control:
+ * no-transform, RFC 9111 5.2.2.6)? */
+static int no_transform(const htd_response *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
+            htd_str v = h->headers[i].value;
+            for (size_t k = 0; k + 12 <= v.len; k++)
+                if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 1;
+        }
+    return 0;
+}
+
+/* Is the body in a coding other than identity, which htd cannot read? */
+static int encoded(const htd_response *h)
+{
+    htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
+    return ce.p && !htd_str_ieq(ce, "identity", 8);
+}
+
+/* May the scope's overlay (proxy_headers, proxy_body_append) change this
+ * response? Only the content of a 200 to a request other than HEAD (whose
+ * head would then say what a GET got), and not against no-transform. */
+static int overlay_applies(conn *c, const htd_response *h)
+{
+    return h->status == 200 && !c->head_only && !no_transform(h);
+}
+
+/* Does proxy_body_append go into this body: HTML that htd can read? */
+static int append_applies(conn *c, const htd_response *h)
+{
+    if (!c->req->sc->px_append_len || encoded(h)) return 0;
+    htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
+    return ct.len >= 9 && strncasecmp(ct.p, "text/html", 9) == 0 &&
+           (ct.len == 9 || ct.p[9] == ';' || ct.p[9] == ' ' || ct.p[9] == '\t');
+}
+
+/* Is the field called name one that proxy_headers sets (and so replaces)? */
+static int overlaid(const scope *sc, htd_str name)
+{
+    char lower[256];
+    if (!sc->px_headers_len || name.len >= sizeof lower) return 0;
+    for (size_t i = 0; i < name.len; i++)
+        lower[i] = (char)tolower((unsigned char)name.p[i]);
+    return response_lines_have(sc->px_headers, sc->px_headers_len, lower, name.len);
+}
+
 /* Is the server's 200 to be compressed on the fly (and so be a 203, the
  * content no longer the origin's)? Only with gzip on, for a client that
  * takes gzip, a body of a compressible type not encoded already, and a
@@ -636,14 +695,7 @@ static int to_transform(conn *c, const htd_response *h)
 {
     if (!scope_feature(c->req->sc->gzip, c->w->srv->cfg.gzip) || h->status != 200) return 0;
     if (h->content_length >= 0 && h->content_length < GZIP_MIN) return 0;
-    htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
-    if (ce.p && !htd_str_ieq(ce, "identity", 8)) return 0;
-    for (size_t i = 0; i < h->nheaders; i++)
-        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
-            htd_str v = h->headers[i].value;
-            for (size_t k = 0; k + 12 <= v.len; k++)
-                if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 0;
-        }
+    if (encoded(h) || no_transform(h)) return 0;
     htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
     char type[128];
     if (!ct.p || ct.len >= sizeof type) return 0;
@@ -657,6 +709,67 @@ static int to_transform(conn *c, const htd_response *h)
     return htd_choose_encoding(q, 1u << ENC_IDENTITY | 1u << ENC_GZIP) == ENC_GZIP;
 }
 
+/* proxy_body_append goes into this response: the buffer its pieces are
+ * rewritten into (a piece, what was held back, and the text). */
+static int begin_append(conn *c, proxy *px)
+{
+    size_t cap = sizeof px->in + sizeof px->hold + c->req->sc->px_append_len;
+    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return -1;
+    budget_add(&c->w->mem, cap);
+    px->ov_cap = cap;
+    px->ov_body = 1;
+    return 0;
+}
+
+/* Does d[0..n) begin with "</body" and a '>' or a space, ignoring case?
+ * 1 yes, 0 no, -1 not known yet: d ends in a beginning of it. */
+static int body_end_at(const char *d, size_t n)
+{
+    static const char tag[] = "</body";
+    for (size_t i = 0; i < 7; i++) {
+        if (i == n) return -1;
+        int ch = tolower((unsigned char)d[i]);
+        if (i < 6 ? ch != tag[i] : ch != '>' && !strchr(" \t\r\n\f", ch)) return 0;
+    }
+    return 1;
+}
+
+/* The piece p[0..*len) of the body with the text put in: before the first
+ * "</body>", else at the end of the last piece. Returns what to send
+ * (p itself once the text is in), its length in *len. */
+static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, int last)
+{
+    if (px->ov_done) return p;
+    const scope *sc = c->req->sc;
+    size_t n = px->hold_len + *len;
+    memcpy(px->ov, px->hold, px->hold_len);
+    memcpy(px->ov + px->hold_len, p, *len);
+    px->hold_len = 0;
+    size_t at = n; /* where the text goes, n: nowhere yet */
+    for (const char *lt = px->ov; (lt = memchr(lt, '<', (size_t)(px->ov + n - lt))); lt++) {
+        int r = body_end_at(lt, (size_t)(px->ov + n - lt));
+        if (r == 1 || (r < 0 && !last)) {
+            at = (size_t)(lt - px->ov);
+            if (r < 0) { /* perhaps: held back until the next piece says */
+                px->hold_len = (uint8_t)(n - at);
+                memcpy(px->hold, lt, px->hold_len);
+                *len = at;
+                return px->ov;
+            }
+            break;
+        }
+    }
+    if (at == n && !last) {
+        *len = n;
+        return px->ov;
+    }
+    memmove(px->ov + at + sc->px_append_len, px->ov + at, n - at);
+    memcpy(px->ov + at, sc->px_append, sc->px_append_len);
+    px->ov_done = 1;
+    *len = n + sc->px_append_len;
+    return px->ov;
+}
+
 /* Turns the server's head into the client's and queues it. -1 if it will
  * not do. */
 static int send_head(conn *c, proxy *px)
@@ -666,12 +779,17 @@ static int send_head(conn *c, proxy *px)
     wbuf b = {extra, 0, sizeof extra, 0};
     const char *ctype = NULL;
     char ct[512];
+    const scope *sc = c->req->sc;
     px->gz = (uint8_t)to_transform(c, h);
+    int overlay = overlay_applies(c, h);
+    int set_headers = overlay && sc->px_headers_len;
+    if (overlay && append_applies(c, h) && begin_append(c, px) < 0) return -1;
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
         if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (set_headers && overlaid(sc, n)) continue;                   /* replaced */
         if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
-        if (px->gz && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
+        if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
             wputs(&b, "ETag: W/"); /* the same content, not the same bytes */
             wput(&b, v.p, v.len);
             wputs(&b, "\r\n");
@@ -688,13 +806,12 @@ static int send_head(conn *c, proxy *px)
         wfield(&b, n, v);
     }
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
+    if (set_headers) wput(&b, sc->px_headers, sc->px_headers_len);
     int st = h->status;
-    if (px->gz) {
-        /* 203 Non-Authoritative Information: the content was changed on
-         * its way (RFC 9110 15.3.4), unless the upstream says not to. */
-        if (px->u->transform_203) st = 203;
-        wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
-    }
+    /* 203 Non-Authoritative Information: the content was changed on its
+     * way (RFC 9110 15.3.4), unless the upstream said not to. */
+    if ((px->gz || set_headers || px->ov_body) && px->u->transform_203) st = 203;
+    if (px->gz) wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     if (st == 101) {
         htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);
         wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
@@ -713,7 +830,9 @@ static int send_head(conn *c, proxy *px)
     } else if (st == 204 || st == 304) {
         rs.ctype = st == 304 ? NULL : ctype;
     } else if (h->content_length >= 0 && !px->gz) {
-        rs.length = h->content_length; /* HEAD too: it says what GET would send */
+        /* HEAD too: it says what GET would send. The text appended is in
+         * the body once, wherever it goes. */
+        rs.length = h->content_length + (px->ov_body ? (int64_t)sc->px_append_len : 0);
     } else if (!c->head_only) {
         if (c->req->r->version == 11) {
             px->chunked_out = 1;
@@ -1034,7 +1153,8 @@ bad:
 
 static void px_free(proxy *px)
 {
-    budget_sub(&px->pl->w->mem, sizeof *px);
+    budget_sub(&px->pl->w->mem, sizeof *px + px->ov_cap);
+    free(px->ov);
     copy_drop(px);
     unlist(px);
     drop_up(px, 0);
@@ -1184,7 +1304,8 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
     }
     if (px->left >= 0) px->left -= (int64_t)dlen;
     int done = px->up_chunked ? px->dec.done : px->left == 0;
-    if (dlen) copy_body(c, px, p, dlen);
+    if (dlen) copy_body(c, px, p, dlen); /* the origin's bytes */
+    if (px->ov_body && !px->bodyless) p = (char *)append_piece(c, px, p, &dlen, done || eof);
     if (px->gz && (dlen || done || eof)) {
         /* Through the filter, the end with the last piece: the filter's
          * output is queued by reference, so it is not called again before

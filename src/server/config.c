@@ -311,6 +311,8 @@ static const char *const top_keys[] = {"listen",
                                        "upstreams",
                                        "proxy",
                                        "keep_copies",
+                                       "proxy_headers",
+                                       "proxy_body_append",
                                        "pid_file",
                                        "user",
                                        "scripts_as_root",
@@ -736,7 +738,10 @@ static int parse_auth(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
-static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
+/* A group of header fields { Name = "value"; ... } as lines "Name: value"
+ * CRLF into *lines (malloc'd), what key says in its errors. */
+static int header_group(builder *b, const config_setting_t *s, const char *key, char **lines,
+                        size_t *lines_len)
 {
     /* Besides the framing: headers that describe the representation or the
      * answer, which htd writes for each response. */
@@ -752,8 +757,7 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
                                           "retry-after",
                                           NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-        return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "",
-                     "");
+        return bfail(b, s, "%s must be a group like { Cache-Control = \"no-store\"; }%s", key, "");
     size_t cap = 1, len = 0;
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *h = config_setting_get_elem(s, (unsigned)i);
@@ -774,8 +778,8 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         cap += strlen(name) + strlen(v) + 4;
     }
     if (cap > HEADERS_MAX)
-        return bfail(b, s, "headers add up to more than 4 KiB; a response head must stay small%s%s",
-                     "", "");
+        return bfail(b, s, "%s add up to more than 4 KiB; a response head must stay small%s", key,
+                     "");
     char *out = malloc(cap);
     if (!out) return bfail(b, s, "out of memory%s%s", "", "");
     for (int i = 0; i < config_setting_length(s); i++) {
@@ -783,6 +787,16 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n", config_setting_name(h),
                                 config_setting_get_string(h));
     }
+    *lines = out;
+    *lines_len = len;
+    return 0;
+}
+
+static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
+{
+    char *out;
+    size_t len;
+    if (header_group(b, s, "headers", &out, &len) < 0) return -1;
     sc->headers = out;
     sc->headers_len = len;
     sc->cc_in_headers = (uint8_t)response_lines_have(out, len, "cache-control", 13);
@@ -1306,6 +1320,37 @@ static int parse_copies(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
+#define APPEND_MAX 65536 /* proxy_body_append: a fragment, not a page */
+
+/* proxy_headers = { X-Frame-Options = "DENY"; }; and proxy_body_append =
+ * "<script src=/x.js></script>";: what the proxy changes in a 200 of the
+ * scope's upstream. */
+static int parse_overlay(builder *b, const config_setting_t *g, scope *sc)
+{
+    const config_setting_t *s = config_setting_get_member(g, "proxy_headers");
+    if (s) {
+        char *out;
+        size_t len;
+        if (header_group(b, s, "proxy_headers", &out, &len) < 0) return -1;
+        sc->px_headers = out;
+        sc->px_headers_len = len;
+        sc->own |= OWN_PX_HEADERS;
+    }
+    if ((s = config_setting_get_member(g, "proxy_body_append"))) {
+        const char *v;
+        if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+        size_t n = strlen(v);
+        if (n > APPEND_MAX)
+            return bfail(b, s, "proxy_body_append is longer than 64 KiB%s%s", "", "");
+        char *copy = n ? strdup(v) : NULL;
+        if (n && !copy) return bfail(b, s, "out of memory%s%s", "", "");
+        sc->px_append = copy; /* "" turns an inherited one off */
+        sc->px_append_len = n;
+        sc->own |= OWN_PX_APPEND;
+    }
+    return 0;
+}
+
 /* gzip, brotli, list_dirs and precompressed in a vhost or a rule (the top level's
  * are the server's settings, which flags override). */
 static int parse_features(builder *b, const config_setting_t *g, scope *sc)
@@ -1388,6 +1433,7 @@ static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const v
     if ((s = config_setting_get_member(g, "price")) && parse_meter(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "proxy")) && parse_proxy(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "keep_copies")) && parse_copies(b, s, sc) < 0) return -1;
+    if (parse_overlay(b, g, sc) < 0) return -1;
     return 0;
 }
 
@@ -1421,6 +1467,14 @@ static void inherit(scope *sc, const scope *from)
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
     if (!(sc->own & OWN_PROXY)) sc->proxy = from->proxy;
     if (!(sc->own & OWN_COPIES)) sc->copies = from->copies;
+    if (!(sc->own & OWN_PX_HEADERS)) {
+        sc->px_headers = from->px_headers;
+        sc->px_headers_len = from->px_headers_len;
+    }
+    if (!(sc->own & OWN_PX_APPEND)) {
+        sc->px_append = from->px_append;
+        sc->px_append_len = from->px_append_len;
+    }
 }
 
 /* metrics = true;: the rule's path is the status endpoint (metrics.c). */
@@ -1639,11 +1693,33 @@ static int parse_rule_cgi(builder *b, const config_setting_t *s, const vhost *vh
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {
-        "exact",   "prefix",  "regex",         "redirect",   "code",  "query",     "headers",
-        "access",  "auth",    "error_pages",   "rate_limit", "price", "proxy",     "keep_copies",
-        "metrics", "methods", "rewrite",       "try",        "gzip",  "list_dirs", "precompressed",
-        "brotli",  "cgi",     "cache_control", NULL};
+    static const char *const keys[] = {"exact",
+                                       "prefix",
+                                       "regex",
+                                       "redirect",
+                                       "code",
+                                       "query",
+                                       "headers",
+                                       "access",
+                                       "auth",
+                                       "error_pages",
+                                       "rate_limit",
+                                       "price",
+                                       "proxy",
+                                       "keep_copies",
+                                       "metrics",
+                                       "methods",
+                                       "rewrite",
+                                       "try",
+                                       "gzip",
+                                       "list_dirs",
+                                       "precompressed",
+                                       "brotli",
+                                       "cgi",
+                                       "cache_control",
+                                       "proxy_headers",
+                                       "proxy_body_append",
+                                       NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -2115,15 +2191,35 @@ static int parse_vhost_areas(builder *b, const config_setting_t *g, vhost *vh)
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {"names",      "default",       "root",
-                                       "access_log", "log_format",    "headers",
-                                       "access",     "auth",          "error_pages",
-                                       "rules",      "cgi",           "rate_limit",
-                                       "queues",     "price",         "tls",
-                                       "proxy",      "keep_copies",   "request_id_header",
-                                       "writable",   "max_upload",    "webdav",
-                                       "gzip",       "list_dirs",     "precompressed",
-                                       "brotli",     "cache_control", NULL};
+    static const char *const keys[] = {"names",
+                                       "default",
+                                       "root",
+                                       "access_log",
+                                       "log_format",
+                                       "headers",
+                                       "access",
+                                       "auth",
+                                       "error_pages",
+                                       "rules",
+                                       "cgi",
+                                       "rate_limit",
+                                       "queues",
+                                       "price",
+                                       "tls",
+                                       "proxy",
+                                       "keep_copies",
+                                       "request_id_header",
+                                       "writable",
+                                       "max_upload",
+                                       "webdav",
+                                       "gzip",
+                                       "list_dirs",
+                                       "precompressed",
+                                       "brotli",
+                                       "cache_control",
+                                       "proxy_headers",
+                                       "proxy_body_append",
+                                       NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -2288,6 +2384,8 @@ static void scope_free(scope *sc)
         free(r);
     }
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
+    if (sc->own & OWN_PX_HEADERS) free((void *)sc->px_headers);
+    if (sc->own & OWN_PX_APPEND) free((void *)sc->px_append);
     if (sc->own & OWN_CC) free((void *)sc->cc);
     if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
     if (sc->own & OWN_METER) free((void *)sc->meter);

@@ -30,6 +30,18 @@ def pattern(n):
     return (block * (n // len(block) + 1))[:n]
 
 
+HTML_PIECES = {
+    "split": (b"<html><body><p>hello</p></bo", b"dy>\n</html>\n"),
+    "length": (b"<html><BODY><p>hello</p></BODY", b">\n</html>\n"),
+    "chunked": (b"<html><body>a < b <", b"/body >\n</html>"),
+    "none": (b"<p>no end tag, and a near miss: </bod", b"y, </bodyguard>"),
+    "no-transform": (b"<html><body>kept</bo", b"dy></html>"),
+    "gzip": (b"\x1f\x8b not really </bo", b"dy> gzip"),
+    "json": (b'{"html": "</bo', b'dy>"}'),
+}
+APPEND = b"<script src=/x.js></script>"
+
+
 class Upstream:
     """An HTTP/1.1 server on 127.0.0.1 with a thread per connection; what
     it does is chosen by the request's path. It counts the connections it
@@ -241,6 +253,29 @@ class Upstream:
         elif path == "/silent":
             self.stall.wait(10)
             return False
+        elif path.startswith("/html/"):
+            # HTML in two pieces sent apart, so that htd reads them apart:
+            # the second begins where the first ends, which may be inside
+            # "</body>".
+            kind = path[len("/html/"):]
+            one, two = HTML_PIECES.get(kind, HTML_PIECES["split"])
+            extra = {"no-transform": b"Cache-Control: public, no-transform\r\n",
+                     "gzip": b"Content-Encoding: gzip\r\n"}.get(kind, b"")
+            ctype = b"application/json" if kind == "json" else b"text/html; charset=utf-8"
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nETag: \"h1\"\r\n"
+                    b"X-Frame-Options: SAMEORIGIN\r\nX-Origin: yes\r\n" + extra)
+            if kind in ("chunked", "split"):
+                send(head + b"Transfer-Encoding: chunked\r\n\r\n")
+                if method != "HEAD":
+                    send(b"%x\r\n%s\r\n" % (len(one), one))
+                    time.sleep(0.1)
+                    send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(two), two))
+            else:
+                send(head + b"Content-Length: %d\r\n\r\n" % (len(one) + len(two)))
+                if method != "HEAD":
+                    send(one)
+                    time.sleep(0.1)
+                    send(two)
         elif path in ("/healthz", "/health2"):
             with self.lock:
                 self.checks[path] = self.checks.get(path, 0) + 1
@@ -755,6 +790,61 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         wait_until(lambda: len([f for f in os.listdir(p.cd.p("copies")) if not f.startswith(".")])
                    == 2, what="at most max_count copies")
         back.stop()
+
+
+OVERLAY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
+           'X-Added = "by htd"; }; proxy_body_append = "%s"; }' % APPEND.decode())
+
+
+def test_proxy_overlay_sets_headers_and_appends_before_body_end_as_203(ctx):
+    with Proxied([Upstream()], rules=OVERLAY) as p:
+        want = {
+            "split": b"<html><body><p>hello</p>" + APPEND + b"</body>\n</html>\n",
+            "length": b"<html><BODY><p>hello</p>" + APPEND + b"</BODY>\n</html>\n",
+            "chunked": b"<html><body>a < b " + APPEND + b"</body >\n</html>",
+            "none": b"<p>no end tag, and a near miss: </body, </bodyguard>" + APPEND,
+        }
+        for kind, body in want.items():
+            r = get(p.srv, "/html/" + kind)
+            eq(r.status, 203, kind + ": changed content is a 203")
+            eq(r.body, body, kind + ": the text put in, byte-exact")
+            eq(r.get_all("X-Frame-Options"), ["DENY"], kind + ": the upstream's field replaced")
+            eq((r.get("X-Added"), r.get("X-Origin")), ("by htd", "yes"), kind + ": fields")
+            eq(r.get("ETag"), 'W/"h1"', kind + ": the entity-tag made weak")
+        r = get(p.srv, "/html/length")
+        eq((r.get("Content-Length"), r.chunked), (str(len(want["length"])), False),
+           "a length fixed up, not chunked")
+        # A body it cannot read or is not HTML: its fields only, still a 203.
+        for kind in ("gzip", "json"):
+            r = get(p.srv, "/html/" + kind)
+            one, two = HTML_PIECES[kind]
+            eq((r.status, r.body, r.get("X-Frame-Options")), (203, one + two, "DENY"), kind)
+            eq(r.get("ETag"), '"h1"', kind + ": the same bytes, the same entity-tag")
+        # no-transform: nothing changed, the upstream's status and bytes.
+        r = get(p.srv, "/html/no-transform")
+        one, two = HTML_PIECES["no-transform"]
+        eq((r.status, r.body), (200, one + two), "no-transform")
+        eq((r.get_all("X-Frame-Options"), r.get("X-Added")), (["SAMEORIGIN"], None),
+           "no-transform: the upstream's fields")
+        # HEAD and 304: untouched.
+        r = get(p.srv, "/html/length", "HEAD")
+        one, two = HTML_PIECES["length"]
+        eq((r.status, r.get("Content-Length"), r.get("X-Frame-Options"), r.body),
+           (200, str(len(one + two)), "SAMEORIGIN", b""), "HEAD")
+        r = get(p.srv, "/status?c=304")
+        eq((r.status, r.get("X-Added"), r.get("ETag")), (304, None, '"x"'), "304")
+
+
+def test_proxy_overlay_through_gzip_and_with_transform_203_off(ctx):
+    want = b"<html><body><p>hello</p>" + APPEND + b"</body>\n</html>\n"
+    with Proxied([Upstream()], rules=OVERLAY, top="gzip = true;\n") as p:
+        r = get(p.srv, "/html/split", headers=[("Accept-Encoding", "gzip")])
+        eq((r.status, r.get("Content-Encoding")), (203, "gzip"), "put in, then compressed")
+        eq(zlib.decompress(r.body, 31), want, "the compressed body")
+    with Proxied([Upstream()], rules=OVERLAY, extra_upstream="transform_203 = false;") as p:
+        r = get(p.srv, "/html/split")
+        eq((r.status, r.get("X-Frame-Options"), r.body), (200, "DENY", want),
+           "the overlay without the 203")
 
 
 def _ws_frame(data, opcode=1):
