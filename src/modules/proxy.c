@@ -710,15 +710,15 @@ static int to_transform(conn *c, const htd_response *h)
 }
 
 /* proxy_body_append goes into this response: the buffer its pieces are
- * rewritten into (a piece, what was held back, and the text). */
-static int begin_append(conn *c, proxy *px)
+ * rewritten into (a piece, what was held back, and the text). Without
+ * memory for it (the budget spent), the body goes as it is. */
+static void begin_append(conn *c, proxy *px)
 {
     size_t cap = sizeof px->in + sizeof px->hold + c->req->sc->px_append_len;
-    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return -1;
+    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return;
     budget_add(&c->w->mem, cap);
     px->ov_cap = cap;
     px->ov_body = 1;
-    return 0;
 }
 
 /* Does d[0..n) begin with "</body" and a '>' or a space, ignoring case?
@@ -783,11 +783,13 @@ static int send_head(conn *c, proxy *px)
     px->gz = (uint8_t)to_transform(c, h);
     int overlay = overlay_applies(c, h);
     int set_headers = overlay && sc->px_headers_len;
-    if (overlay && append_applies(c, h) && begin_append(c, px) < 0) return -1;
+    if (overlay && append_applies(c, h)) begin_append(c, px); /* out of memory: as it is */
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
         if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
-        if (set_headers && overlaid(sc, n)) continue;                   /* replaced */
+        if (set_headers && overlaid(sc, n)) continue; /* replaced */
+        /* The upstream's ranges are of its body, not of the one changed. */
+        if (px->ov_body && htd_str_ieq(n, "accept-ranges", 13)) continue;
         if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
         if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
             wputs(&b, "ETag: W/"); /* the same content, not the same bytes */

@@ -263,7 +263,8 @@ class Upstream:
                      "gzip": b"Content-Encoding: gzip\r\n"}.get(kind, b"")
             ctype = b"application/json" if kind == "json" else b"text/html; charset=utf-8"
             head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nETag: \"h1\"\r\n"
-                    b"X-Frame-Options: SAMEORIGIN\r\nX-Origin: yes\r\n" + extra)
+                    b"X-Frame-Options: SAMEORIGIN\r\nX-Origin: yes\r\nAccept-Ranges: bytes\r\n"
+                    + extra)
             if kind in ("chunked", "split"):
                 send(head + b"Transfer-Encoding: chunked\r\n\r\n")
                 if method != "HEAD":
@@ -811,6 +812,7 @@ def test_proxy_overlay_sets_headers_and_appends_before_body_end_as_203(ctx):
             eq(r.get_all("X-Frame-Options"), ["DENY"], kind + ": the upstream's field replaced")
             eq((r.get("X-Added"), r.get("X-Origin")), ("by htd", "yes"), kind + ": fields")
             eq(r.get("ETag"), 'W/"h1"', kind + ": the entity-tag made weak")
+            eq(r.get("Accept-Ranges"), None, kind + ": no ranges of the upstream's body")
         r = get(p.srv, "/html/length")
         eq((r.get("Content-Length"), r.chunked), (str(len(want["length"])), False),
            "a length fixed up, not chunked")
