@@ -23,7 +23,8 @@
  * release when a request ends (answered, or
  * its connection closing) while the module still holds something of it in
  * its slot (req_slot, keyed by the module); free_local when a loop ends,
- * for the module's per-loop state (loop_local, keyed by the module); log
+ * for the module's per-loop state (loop_local, keyed by the module); adopt
+ * when a loop moves to a site, for work a loop does of its own accord; log
  * for every response; error_page to
  * answer an error with a page of its own; allow for the methods a path
  * takes (405). A response's body may come from a generator, through a
