@@ -979,6 +979,7 @@ static void copy_body(conn *c, proxy *px, const char *p, size_t n)
  * place, and the oldest going beyond max_count. */
 typedef struct copy_job {
     htd_job job; /* first */
+    worker *w;   /* counts it in jobs_out: it does not stop before the job is done */
     char path[4096];
     char dir[4096];
     unsigned max_count;
@@ -1039,6 +1040,7 @@ static void copy_write(htd_job *j)
 static void copy_written(htd_job *j)
 {
     copy_job *cj = (copy_job *)j;
+    cj->w->jobs_out--;
     free(cj->buf);
     free(cj);
 }
@@ -1054,6 +1056,8 @@ static void copy_end(conn *c, proxy *px)
         return;
     }
     cj->job = (htd_job){.work = copy_write, .done = copy_written, .loop = c->w->loop};
+    cj->w = c->w;
+    c->w->jobs_out++;
     snprintf(cj->dir, sizeof cj->dir, "%s", cp->dir);
     snprintf(cj->path, sizeof cj->path, "%s/%s", cp->dir, px->key);
     cj->max_count = cp->max_count;
