@@ -1703,7 +1703,8 @@ static void free_local(void *state)
 /* The health checks run on loop 0 alone, and follow its site. */
 static void adopt(worker *w)
 {
-    if (w->id != 0) return;
+    void **slot = w->id == 0 ? loop_local(w->loop, &proxy_module) : NULL;
+    if (!slot || (!*slot && !health_wanted(w->site))) return; /* nothing to check, nor was */
     pxloop *pl = pxloop_of(w);
     if (pl) pl->hc = health_follow(pl->hc, w->loop, w->site);
 }

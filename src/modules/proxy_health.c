@@ -276,14 +276,18 @@ static int health_build(health *hc, site *st)
     return 0;
 }
 
+int health_wanted(const site *st)
+{
+    for (size_t i = 0; i < st->nupstreams; i++)
+        if (st->upstreams[i].check_path) return 1;
+    return 0;
+}
+
 health *health_follow(health *hc, loop *l, site *st)
 {
     if (hc && hc->st == st) return hc;
     if (!hc) {
-        int any = 0;
-        for (size_t i = 0; i < st->nupstreams; i++)
-            any |= st->upstreams[i].check_path != NULL;
-        if (!any) return NULL;
+        if (!health_wanted(st)) return NULL;
         if (!(hc = calloc(1, sizeof *hc))) return NULL;
         hc->loop = l;
         /* Lists are the loop's for good: one per loop, made once. */

@@ -13,6 +13,9 @@
 
 typedef struct health health;
 
+/* Does a group of st have a health_check? */
+int health_wanted(const site *st);
+
 /* The checker of loop l, following st: hc itself if st is the site it
  * checks already; else its checks move to st's groups, all due at once
  * (hc NULL: one is made, unless st checks nothing). NULL: nothing checked. */

@@ -678,6 +678,17 @@ def test_proxy_reload_changes_the_health_check(ctx):
               "no check once the setting is gone")
 
 
+def test_proxy_reload_adds_a_health_check(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b]) as p:
+        time.sleep(0.3)
+        eq(b.checked(), 0, "no check without health_check")
+        p.reload([a, b], extra_upstream=CHECKED)
+        wait_until(lambda: b.checked() >= 2, what="two checks of b after the reload")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b out once checked")
+
+
 def test_proxy_round_robin_and_least_conn_spread_requests(ctx):
     ups = [Upstream("a"), Upstream("b"), Upstream("c")]
     with Proxied(ups, threads=1) as p:
