@@ -65,7 +65,7 @@ class Upstream:
         self.closing = False
         self.conns = []
         self.stall = threading.Event()
-        self.health = "ok"  # what its health check paths answer: "ok", "503", "garbage"
+        self.health = "ok"  # its health check paths: "ok", "503", "garbage", "silent"
         self.checks = {}  # health check path: times asked
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -280,6 +280,9 @@ class Upstream:
         elif path in ("/healthz", "/health2"):
             with self.lock:
                 self.checks[path] = self.checks.get(path, 0) + 1
+            if self.health == "silent":
+                self.stall.wait(10)
+                return False
             if self.health == "garbage":
                 send(b"HTTP/1.1 2OO OK\r\n\r\n")
                 return False
@@ -676,6 +679,16 @@ def test_proxy_reload_changes_the_health_check(ctx):
         time.sleep(0.5)
         check(a.checked("/health2") <= n1 + 1 and b.checked("/health2") <= n2 + 1,
               "no check once the setting is gone")
+
+
+def test_proxy_health_check_without_an_answer_in_time_fails(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "silent"
+    with Proxied([a, b], extra_upstream=CHECKED.replace("0.5", "0.2")) as p:
+        wait_until(lambda: "no answer in time" in p.srv.stderr(), what="the check timing out")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b out")
+        check("server %s is down: its health check /healthz: no answer in time" % b.addr
+              in p.srv.stderr(), "the reason logged: %r" % p.srv.stderr()[-600:])
 
 
 def test_proxy_reload_adds_a_health_check(ctx):
