@@ -81,7 +81,7 @@ typedef struct upstream {
     unsigned max_fails;    /* failures in a row that leave a server out ... */
     unsigned fail_ms;      /* ... for this long */
     char *host;            /* the Host sent, or NULL for the client's */
-    uint8_t transform_203; /* a response compressed on the fly is a 203 (else 200) */
+    uint8_t transform_203; /* a 200 htd changed (compressed, overlaid) is a 203 (else 200) */
     atomic_uint next;      /* round robin: the next turn */
     /* health_check = "/healthz": GET every check_ms on each server (2xx
      * or 3xx passes), check_passes passes in a row to come back,

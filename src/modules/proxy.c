@@ -792,7 +792,7 @@ static int send_head(conn *c, proxy *px)
         if (px->ov_body && htd_str_ieq(n, "accept-ranges", 13)) continue;
         if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
         if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
-            wputs(&b, "ETag: W/"); /* the same content, not the same bytes */
+            wputs(&b, "ETag: W/"); /* no longer the origin's bytes */
             wput(&b, v.p, v.len);
             wputs(&b, "\r\n");
             continue;
@@ -832,7 +832,7 @@ static int send_head(conn *c, proxy *px)
     } else if (st == 204 || st == 304) {
         rs.ctype = st == 304 ? NULL : ctype;
     } else if (h->content_length >= 0 && !px->gz) {
-        /* HEAD too: it says what GET would send. The text appended is in
+        /* HEAD too: it says what GET would send. The text put in is in
          * the body once, wherever it goes. */
         rs.length = h->content_length + (px->ov_body ? (int64_t)sc->px_append_len : 0);
     } else if (!c->head_only) {
