@@ -2,13 +2,15 @@
 /*
  * test_site.c - choosing a virtual host by Host (exact, wildcard, default,
  * ports, case, trailing dot) and a rule by path (exact over regex over the
- * longest prefix, the first regex in file order, captures).
+ * longest prefix, the first regex in file order, captures); a reload's
+ * health check states carried over.
  */
 #include "parser.h"
 #include "pattern.h"
 #include "site.h"
 #include "test.h"
 
+#include <netinet/in.h>
 #include <stdlib.h>
 
 static vhost vh[4];
@@ -151,6 +153,37 @@ TEST(error_pages_by_status)
     CHECK(strcmp(site_errdoc(&sc, 404), "/404.html") == 0);
     CHECK(strcmp(site_errdoc(&sc, 401), "/denied.html") == 0);
     CHECK(site_errdoc(&sc, 500) == NULL);
+}
+
+static upstream_server server_at(int port, int down)
+{
+    upstream_server sv = {.addr_len = sizeof(struct sockaddr_in)};
+    struct sockaddr_in *a = (struct sockaddr_in *)&sv.addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    atomic_init(&sv.check_down, (unsigned)down);
+    return sv;
+}
+
+TEST(a_reload_carries_the_health_of_servers_checked_before_and_after_by_address)
+{
+    upstream_server was[2] = {server_at(9000, 1), server_at(9001, 1)};
+    upstream_server now[3] = {server_at(9001, 0), server_at(9002, 0), server_at(9000, 0)};
+    upstream_server other[1] = {server_at(9000, 0)};
+    upstream old_u[1] = {{.name = "app", .servers = was, .nservers = 2, .check_path = "/h"}};
+    upstream new_u[2] = {{.name = "app", .servers = now, .nservers = 3, .check_path = "/h2"},
+                         {.name = "unchecked", .servers = other, .nservers = 1}};
+    site from = {.upstreams = old_u, .nupstreams = 1}, to = {.upstreams = new_u, .nupstreams = 2};
+    site_carry_health(&to, &from);
+    CHECK(atomic_load(&now[0].check_down) == 1); /* 9001, moved in the list */
+    CHECK(atomic_load(&now[1].check_down) == 0); /* new: up until its check says */
+    CHECK(atomic_load(&now[2].check_down) == 1);
+    CHECK(atomic_load(&other[0].check_down) == 0); /* not checked now: never left out by it */
+    new_u[0].check_path = NULL;                    /* the check dropped by the reload */
+    atomic_store(&now[0].check_down, 0);
+    site_carry_health(&to, &from);
+    CHECK(atomic_load(&now[0].check_down) == 0);
 }
 
 int main(void)

@@ -23,7 +23,8 @@
  * release when a request ends (answered, or
  * its connection closing) while the module still holds something of it in
  * its slot (req_slot, keyed by the module); free_local when a loop ends,
- * for the module's per-loop state (loop_local, keyed by the module); log
+ * for the module's per-loop state (loop_local, keyed by the module); adopt
+ * when a loop moves to a site, for work a loop does of its own accord; log
  * for every response; error_page to
  * answer an error with a page of its own; allow for the methods a path
  * takes (405). A response's body may come from a generator, through a
@@ -43,6 +44,7 @@ struct htd_req;
 struct site;
 struct registry;
 struct resp;
+struct worker;
 
 enum { PH_REWRITE, PH_ACCESS, PH_CONTENT, PH_COUNT };
 /* For wanted (below): the connection hooks, the header filters and the
@@ -121,6 +123,10 @@ typedef struct htd_module {
     void (*conn_close)(const struct conn *c);
     void (*release)(struct htd_req *hr);
     void (*free_local)(void *state);
+    /* A loop moved to a site (w->site; its first included): for what a
+     * module runs on a loop of its own accord, not for a request (the
+     * proxy's health checks). free_local ends it with the loop. */
+    void (*adopt)(struct worker *w);
     void (*log)(const struct conn *c, int status, uint64_t bytes);
     /* A header filter: called as the head of hr's response is about to be
      * written, with what it will say (its status and length, -1 when the

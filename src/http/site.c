@@ -130,6 +130,23 @@ void site_release(site *st)
     if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1) st->destroy(st);
 }
 
+void site_carry_health(site *to, const site *from)
+{
+    for (size_t i = 0; i < to->nupstreams; i++) {
+        upstream *u = &to->upstreams[i];
+        const upstream *was = NULL;
+        for (size_t k = 0; k < from->nupstreams && u->check_path; k++)
+            if (from->upstreams[k].check_path && strcmp(from->upstreams[k].name, u->name) == 0)
+                was = &from->upstreams[k];
+        for (size_t s = 0; was && s < u->nservers; s++)
+            for (size_t k = 0; k < was->nservers; k++)
+                if (was->servers[k].addr_len == u->servers[s].addr_len &&
+                    memcmp(&was->servers[k].addr, &u->servers[s].addr, u->servers[s].addr_len) == 0)
+                    atomic_store(&u->servers[s].check_down,
+                                 atomic_load(&was->servers[k].check_down));
+    }
+}
+
 void queue_spec_defaults(queue_spec *q)
 {
     if (!q->workers) q->workers = 2;

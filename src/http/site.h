@@ -60,6 +60,9 @@ typedef struct upstream_server {
     atomic_uint fails;        /* failures in a row */
     atomic_ullong down_until; /* left out until this loop_clock() ms after max_fails */
     atomic_uint active;       /* requests on it now (least_conn) */
+    /* The group's health check found it down: left out until the check
+     * passes again (set by the one loop that checks, read by all). */
+    atomic_uint check_down;
 } upstream_server;
 
 enum { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN };
@@ -78,8 +81,13 @@ typedef struct upstream {
     unsigned max_fails;    /* failures in a row that leave a server out ... */
     unsigned fail_ms;      /* ... for this long */
     char *host;            /* the Host sent, or NULL for the client's */
-    uint8_t transform_203; /* a response compressed on the fly is a 203 (else 200) */
+    uint8_t transform_203; /* a 200 htd changed (compressed, overlaid) is a 203 (else 200) */
     atomic_uint next;      /* round robin: the next turn */
+    /* health_check = "/healthz": GET every check_ms on each server (2xx
+     * or 3xx passes), check_passes passes in a row to come back,
+     * check_fails failures in a row to be left out; NULL: no check. */
+    char *check_path;
+    unsigned check_ms, check_timeout_ms, check_passes, check_fails;
 } upstream;
 
 /* keep_copies = { path = "htd-copies"; max_size = "1M"; max_count = 1000; }:
@@ -112,6 +120,14 @@ typedef struct scope {
     /* The headers sent (own or inherited) carry a Cache-Control of their
      * own: the prefixes' line is not added to it. */
     uint8_t cc_in_headers;
+    /* proxy_headers and proxy_body_append: what the proxy changes in an
+     * upstream's 200, which makes it a 203. Header lines that add or
+     * replace the upstream's, each ending in CRLF; text put before an HTML
+     * body's </body> (or at its end). Lengths 0: none. */
+    const char *px_headers;
+    size_t px_headers_len;
+    const char *px_append;
+    size_t px_append_len;
     uint16_t own; /* OWN_* bits */
     /* gzip, brotli, list_dirs and precompressed set in a vhost or a rule: FEAT_ON
      * or FEAT_OFF; FEAT_UNSET takes the vhost's (for a rule), then the
@@ -136,7 +152,9 @@ enum {
     OWN_METER = 32,
     OWN_PROXY = 64, /* proxy is set here ("off" included); nothing to free */
     OWN_COPIES = 128,
-    OWN_CC = 256
+    OWN_CC = 256,
+    OWN_PX_HEADERS = 512,
+    OWN_PX_APPEND = 1024
 };
 enum { RULE_EXACT, RULE_PREFIX, RULE_REGEX };
 
@@ -292,5 +310,10 @@ const char *site_errdoc(const scope *sc, int status);
 site *site_hold(site *st);
 /* Drops a reference; the last one destroys the site. NULL is nothing. */
 void site_release(site *st);
+
+/* A reload: the servers of to's checked groups that from's same-named
+ * checked group has (by address) start as its health check left them, so
+ * that one found down is not given requests until its next check. */
+void site_carry_health(site *to, const site *from);
 
 #endif

@@ -23,17 +23,23 @@
  * on. Hop-by-hop fields are dropped both ways; Via, X-Forwarded-For,
  * X-Forwarded-Proto, X-Forwarded-Host and Forwarded are set.
  *
+ * A 200 that htd changes (compressed on the fly; a scope's proxy_headers,
+ * or its proxy_body_append put into HTML as it streams by) is a 203, the
+ * content no longer the origin's; Cache-Control: no-transform forbids it.
+ *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
  * request without a body that failed before any byte of a response came is
  * tried again once on another server if it is idempotent, and always on a
  * fresh connection when a kept one turned out closed. A server failing
- * max_fails times in a row is left out for fail_timeout; with every server
- * out, 502 at once.
+ * max_fails times in a row is left out for fail_timeout, and one failing
+ * its group's health check until it passes (proxy_health.c); with every
+ * server out, 502 at once.
  */
 #include "proxy.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +63,7 @@
 #include "gzip.h"
 #include "jobs.h"
 #include "log.h"
+#include "proxy_health.h"
 #include "req.h"
 #include "response.h"
 #include "site.h"
@@ -88,6 +95,7 @@ struct pxloop {
     proxy *active;
     htd_timer_list *ticks;
     htd_timer tick;
+    health *hc; /* loop 0's: the health checks */
 };
 
 enum { PX_SEND, PX_HEAD, PX_BODY, PX_TUNNEL, PX_DONE };
@@ -111,6 +119,13 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
+    /* proxy_body_append under way: each piece is rewritten into ov with the
+     * text put in before "</body", and the end of a piece that may be the
+     * start of one is held back (hold) for the next. */
+    uint8_t ov_body, ov_done, hold_len;
+    char hold[8];
+    char *ov;
+    size_t ov_cap;
     /* keep_copies: the copy's name, and the copy being made of a 200 */
     char key[2 * 32 + 1];
     char *cbuf;
@@ -256,9 +271,11 @@ static upconn *up_connect(pxloop *pl, const upstream_server *sv, int *now)
 
 /* ---- choosing a server ---- */
 
+/* Left out: after failures (passive), or by its health check (active). */
 static int server_down(const upstream_server *sv, uint64_t now)
 {
-    return atomic_load_explicit(&sv->down_until, memory_order_relaxed) > now;
+    return atomic_load_explicit(&sv->down_until, memory_order_relaxed) > now ||
+           atomic_load_explicit(&sv->check_down, memory_order_relaxed);
 }
 
 /* The server for the next request, not `not` (a retry's), or -1 when every
@@ -623,6 +640,53 @@ static int attempt(proxy *px)
 
 /* ---- the response to the client ---- */
 
+/* Did the server forbid any change of its content (Cache-Control:
+ * no-transform, RFC 9111 5.2.2.6)? */
+static int no_transform(const htd_response *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
+            htd_str v = h->headers[i].value;
+            for (size_t k = 0; k + 12 <= v.len; k++)
+                if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 1;
+        }
+    return 0;
+}
+
+/* Is the body in a coding other than identity, which htd cannot read? */
+static int encoded(const htd_response *h)
+{
+    htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
+    return ce.p && !htd_str_ieq(ce, "identity", 8);
+}
+
+/* May the scope's overlay (proxy_headers, proxy_body_append) change this
+ * response? Only the content of a 200 to a request other than HEAD (whose
+ * head would then say what a GET got), and not against no-transform. */
+static int overlay_applies(conn *c, const htd_response *h)
+{
+    return h->status == 200 && !c->head_only && !no_transform(h);
+}
+
+/* Does proxy_body_append go into this body: HTML that htd can read? */
+static int append_applies(conn *c, const htd_response *h)
+{
+    if (!c->req->sc->px_append_len || encoded(h)) return 0;
+    htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
+    return ct.len >= 9 && strncasecmp(ct.p, "text/html", 9) == 0 &&
+           (ct.len == 9 || ct.p[9] == ';' || ct.p[9] == ' ' || ct.p[9] == '\t');
+}
+
+/* Is the field called name one that proxy_headers sets (and so replaces)? */
+static int overlaid(const scope *sc, htd_str name)
+{
+    char lower[256];
+    if (!sc->px_headers_len || name.len >= sizeof lower) return 0;
+    for (size_t i = 0; i < name.len; i++)
+        lower[i] = (char)tolower((unsigned char)name.p[i]);
+    return response_lines_have(sc->px_headers, sc->px_headers_len, lower, name.len);
+}
+
 /* Is the server's 200 to be compressed on the fly (and so be a 203, the
  * content no longer the origin's)? Only with gzip on, for a client that
  * takes gzip, a body of a compressible type not encoded already, and a
@@ -631,14 +695,7 @@ static int to_transform(conn *c, const htd_response *h)
 {
     if (!scope_feature(c->req->sc->gzip, c->w->srv->cfg.gzip) || h->status != 200) return 0;
     if (h->content_length >= 0 && h->content_length < GZIP_MIN) return 0;
-    htd_str ce = htd_header_find(h->headers, h->nheaders, "content-encoding", 16);
-    if (ce.p && !htd_str_ieq(ce, "identity", 8)) return 0;
-    for (size_t i = 0; i < h->nheaders; i++)
-        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
-            htd_str v = h->headers[i].value;
-            for (size_t k = 0; k + 12 <= v.len; k++)
-                if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 0;
-        }
+    if (encoded(h) || no_transform(h)) return 0;
     htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
     char type[128];
     if (!ct.p || ct.len >= sizeof type) return 0;
@@ -652,6 +709,67 @@ static int to_transform(conn *c, const htd_response *h)
     return htd_choose_encoding(q, 1u << ENC_IDENTITY | 1u << ENC_GZIP) == ENC_GZIP;
 }
 
+/* proxy_body_append goes into this response: the buffer its pieces are
+ * rewritten into (a piece, what was held back, and the text). Without
+ * memory for it (the budget spent), the body goes as it is. */
+static void begin_append(conn *c, proxy *px)
+{
+    size_t cap = sizeof px->in + sizeof px->hold + c->req->sc->px_append_len;
+    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return;
+    budget_add(&c->w->mem, cap);
+    px->ov_cap = cap;
+    px->ov_body = 1;
+}
+
+/* Does d[0..n) begin with "</body" and a '>' or a space, ignoring case?
+ * 1 yes, 0 no, -1 not known yet: d ends in a beginning of it. */
+static int body_end_at(const char *d, size_t n)
+{
+    static const char tag[] = "</body";
+    for (size_t i = 0; i < 7; i++) {
+        if (i == n) return -1;
+        int ch = tolower((unsigned char)d[i]);
+        if (i < 6 ? ch != tag[i] : ch != '>' && !strchr(" \t\r\n\f", ch)) return 0;
+    }
+    return 1;
+}
+
+/* The piece p[0..*len) of the body with the text put in: before the first
+ * "</body>", else at the end of the last piece. Returns what to send
+ * (p itself once the text is in), its length in *len. */
+static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, int last)
+{
+    if (px->ov_done) return p;
+    const scope *sc = c->req->sc;
+    size_t n = px->hold_len + *len;
+    memcpy(px->ov, px->hold, px->hold_len);
+    memcpy(px->ov + px->hold_len, p, *len);
+    px->hold_len = 0;
+    size_t at = n; /* where the text goes, n: nowhere yet */
+    for (const char *lt = px->ov; (lt = memchr(lt, '<', (size_t)(px->ov + n - lt))); lt++) {
+        int r = body_end_at(lt, (size_t)(px->ov + n - lt));
+        if (r == 1 || (r < 0 && !last)) {
+            at = (size_t)(lt - px->ov);
+            if (r < 0) { /* perhaps: held back until the next piece says */
+                px->hold_len = (uint8_t)(n - at);
+                memcpy(px->hold, lt, px->hold_len);
+                *len = at;
+                return px->ov;
+            }
+            break;
+        }
+    }
+    if (at == n && !last) {
+        *len = n;
+        return px->ov;
+    }
+    memmove(px->ov + at + sc->px_append_len, px->ov + at, n - at);
+    memcpy(px->ov + at, sc->px_append, sc->px_append_len);
+    px->ov_done = 1;
+    *len = n + sc->px_append_len;
+    return px->ov;
+}
+
 /* Turns the server's head into the client's and queues it. -1 if it will
  * not do. */
 static int send_head(conn *c, proxy *px)
@@ -661,13 +779,20 @@ static int send_head(conn *c, proxy *px)
     wbuf b = {extra, 0, sizeof extra, 0};
     const char *ctype = NULL;
     char ct[512];
+    const scope *sc = c->req->sc;
     px->gz = (uint8_t)to_transform(c, h);
+    int overlay = overlay_applies(c, h);
+    int set_headers = overlay && sc->px_headers_len;
+    if (overlay && append_applies(c, h)) begin_append(c, px); /* out of memory: as it is */
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
         if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (set_headers && overlaid(sc, n)) continue; /* replaced */
+        /* The upstream's ranges are of its body, not of the one changed. */
+        if (px->ov_body && htd_str_ieq(n, "accept-ranges", 13)) continue;
         if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
-        if (px->gz && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
-            wputs(&b, "ETag: W/"); /* the same content, not the same bytes */
+        if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
+            wputs(&b, "ETag: W/"); /* no longer the origin's bytes */
             wput(&b, v.p, v.len);
             wputs(&b, "\r\n");
             continue;
@@ -683,13 +808,12 @@ static int send_head(conn *c, proxy *px)
         wfield(&b, n, v);
     }
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
+    if (set_headers) wput(&b, sc->px_headers, sc->px_headers_len);
     int st = h->status;
-    if (px->gz) {
-        /* 203 Non-Authoritative Information: the content was changed on
-         * its way (RFC 9110 15.3.4), unless the upstream says not to. */
-        if (px->u->transform_203) st = 203;
-        wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
-    }
+    /* 203 Non-Authoritative Information: the content was changed on its
+     * way (RFC 9110 15.3.4), unless the upstream said not to. */
+    if ((px->gz || set_headers || px->ov_body) && px->u->transform_203) st = 203;
+    if (px->gz) wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     if (st == 101) {
         htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);
         wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
@@ -708,7 +832,9 @@ static int send_head(conn *c, proxy *px)
     } else if (st == 204 || st == 304) {
         rs.ctype = st == 304 ? NULL : ctype;
     } else if (h->content_length >= 0 && !px->gz) {
-        rs.length = h->content_length; /* HEAD too: it says what GET would send */
+        /* HEAD too: it says what GET would send. The text put in is in
+         * the body once, wherever it goes. */
+        rs.length = h->content_length + (px->ov_body ? (int64_t)sc->px_append_len : 0);
     } else if (!c->head_only) {
         if (c->req->r->version == 11) {
             px->chunked_out = 1;
@@ -853,6 +979,7 @@ static void copy_body(conn *c, proxy *px, const char *p, size_t n)
  * place, and the oldest going beyond max_count. */
 typedef struct copy_job {
     htd_job job; /* first */
+    worker *w;   /* counts it in jobs_out: it does not stop before the job is done */
     char path[4096];
     char dir[4096];
     unsigned max_count;
@@ -913,6 +1040,7 @@ static void copy_write(htd_job *j)
 static void copy_written(htd_job *j)
 {
     copy_job *cj = (copy_job *)j;
+    cj->w->jobs_out--;
     free(cj->buf);
     free(cj);
 }
@@ -928,6 +1056,8 @@ static void copy_end(conn *c, proxy *px)
         return;
     }
     cj->job = (htd_job){.work = copy_write, .done = copy_written, .loop = c->w->loop};
+    cj->w = c->w;
+    c->w->jobs_out++;
     snprintf(cj->dir, sizeof cj->dir, "%s", cp->dir);
     snprintf(cj->path, sizeof cj->path, "%s/%s", cp->dir, px->key);
     cj->max_count = cp->max_count;
@@ -1029,7 +1159,8 @@ bad:
 
 static void px_free(proxy *px)
 {
-    budget_sub(&px->pl->w->mem, sizeof *px);
+    budget_sub(&px->pl->w->mem, sizeof *px + px->ov_cap);
+    free(px->ov);
     copy_drop(px);
     unlist(px);
     drop_up(px, 0);
@@ -1179,7 +1310,8 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
     }
     if (px->left >= 0) px->left -= (int64_t)dlen;
     int done = px->up_chunked ? px->dec.done : px->left == 0;
-    if (dlen) copy_body(c, px, p, dlen);
+    if (dlen) copy_body(c, px, p, dlen); /* the origin's bytes */
+    if (px->ov_body && !px->bodyless) p = (char *)append_piece(c, px, p, &dlen, done || eof);
     if (px->gz && (dlen || done || eof)) {
         /* Through the filter, the end with the last piece: the filter's
          * output is queued by reference, so it is not called again before
@@ -1564,7 +1696,17 @@ static void free_local(void *state)
         close(uc->fd);
         free(uc);
     }
+    health_free(pl->hc);
     free(pl);
+}
+
+/* The health checks run on loop 0 alone, and follow its site. */
+static void adopt(worker *w)
+{
+    void **slot = w->id == 0 ? loop_local(w->loop, &proxy_module) : NULL;
+    if (!slot || (!*slot && !health_wanted(w->site))) return; /* nothing to check, nor was */
+    pxloop *pl = pxloop_of(w);
+    if (pl) pl->hc = health_follow(pl->hc, w->loop, w->site);
 }
 
 /* Nothing proxied in the first site: not in the content phase at all. A
@@ -1604,4 +1746,5 @@ const htd_module proxy_module = {
     .wanted = wanted,
     .release = release,
     .free_local = free_local,
+    .adopt = adopt,
 };

@@ -311,6 +311,8 @@ static const char *const top_keys[] = {"listen",
                                        "upstreams",
                                        "proxy",
                                        "keep_copies",
+                                       "proxy_headers",
+                                       "proxy_body_append",
                                        "pid_file",
                                        "user",
                                        "scripts_as_root",
@@ -736,7 +738,10 @@ static int parse_auth(builder *b, const config_setting_t *s, scope *sc)
     return 0;
 }
 
-static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
+/* A group of header fields { Name = "value"; ... } as lines "Name: value"
+ * CRLF into *lines (malloc'd), what key says in its errors. */
+static int header_group(builder *b, const config_setting_t *s, const char *key, char **lines,
+                        size_t *lines_len)
 {
     /* Besides the framing: headers that describe the representation or the
      * answer, which htd writes for each response. */
@@ -752,8 +757,7 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
                                           "retry-after",
                                           NULL};
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-        return bfail(b, s, "headers must be a group like { Cache-Control = \"no-store\"; }%s%s", "",
-                     "");
+        return bfail(b, s, "%s must be a group like { Cache-Control = \"no-store\"; }%s", key, "");
     size_t cap = 1, len = 0;
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *h = config_setting_get_elem(s, (unsigned)i);
@@ -774,8 +778,8 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         cap += strlen(name) + strlen(v) + 4;
     }
     if (cap > HEADERS_MAX)
-        return bfail(b, s, "headers add up to more than 4 KiB; a response head must stay small%s%s",
-                     "", "");
+        return bfail(b, s, "%s add up to more than 4 KiB; a response head must stay small%s", key,
+                     "");
     char *out = malloc(cap);
     if (!out) return bfail(b, s, "out of memory%s%s", "", "");
     for (int i = 0; i < config_setting_length(s); i++) {
@@ -783,6 +787,16 @@ static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
         len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n", config_setting_name(h),
                                 config_setting_get_string(h));
     }
+    *lines = out;
+    *lines_len = len;
+    return 0;
+}
+
+static int parse_headers(builder *b, const config_setting_t *s, scope *sc)
+{
+    char *out;
+    size_t len;
+    if (header_group(b, s, "headers", &out, &len) < 0) return -1;
     sc->headers = out;
     sc->headers_len = len;
     sc->cc_in_headers = (uint8_t)response_lines_have(out, len, "cache-control", 13);
@@ -1060,6 +1074,42 @@ static void upstream_defaults(upstream *u)
     if (!u->send_ms) u->send_ms = 60000;
     if (!u->max_fails) u->max_fails = 1;
     if (!u->fail_ms) u->fail_ms = 10000;
+    if (!u->check_ms) u->check_ms = 5000;
+    if (!u->check_timeout_ms) u->check_timeout_ms = 2000;
+    if (!u->check_passes) u->check_passes = 1;
+    if (!u->check_fails) u->check_fails = 1;
+}
+
+/* health_check = "/healthz"; and how often, how long, and how many in a
+ * row change a server's state. */
+static int parse_health(builder *b, const config_setting_t *g, upstream *u)
+{
+    const config_setting_t *s = config_setting_get_member(g, "health_check");
+    conf_file *f = b->f;
+    if (s) {
+        const char *v;
+        if (get_string(f, s, &v, b->err, b->errlen) < 0) return -1;
+        /* It goes into a request line as it is: a path, no space or control. */
+        int ok = v[0] == '/' && strlen(v) < 1024;
+        for (const char *p = v; ok && *p; p++)
+            ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+        if (!ok)
+            return bfail(b, s, "health_check must be a path like \"/healthz\", got \"%s\"%s", v,
+                         "");
+        if (!(u->check_path = strdup(v))) return bfail(b, s, "out of memory%s%s", "", "");
+    }
+    if (timeout(f, g, "health_interval", &u->check_ms, b->err, b->errlen) < 0 ||
+        timeout(f, g, "health_timeout", &u->check_timeout_ms, b->err, b->errlen) < 0 ||
+        count(f, g, "health_passes", &u->check_passes, 1, 1000, b->err, b->errlen) < 0 ||
+        count(f, g, "health_fails", &u->check_fails, 1, 1000, b->err, b->errlen) < 0)
+        return -1;
+    static const char *const needs[] = {"health_interval", "health_timeout", "health_passes",
+                                        "health_fails"};
+    for (size_t i = 0; !u->check_path && i < sizeof needs / sizeof needs[0]; i++)
+        if ((s = config_setting_get_member(g, needs[i])))
+            return bfail(b, s, "%s without health_check = \"/path\" checks nothing%s", needs[i],
+                         "");
+    return 0;
 }
 
 /* A new upstream of the site, named name. */
@@ -1102,6 +1152,7 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
     atomic_init(&sv->fails, 0);
     atomic_init(&sv->down_until, 0);
     atomic_init(&sv->active, 0);
+    atomic_init(&sv->check_down, 0);
     u->nservers++;
     return 0;
 }
@@ -1111,10 +1162,23 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
  * server may be a group { address = "..."; weight = 2; }. */
 static int parse_upstreams(builder *b, const config_setting_t *list)
 {
-    static const char *const keys[] = {"name",         "servers",       "balance",
-                                       "keepalive",    "host",          "connect_timeout",
-                                       "read_timeout", "send_timeout",  "max_fails",
-                                       "fail_timeout", "transform_203", NULL};
+    static const char *const keys[] = {"name",
+                                       "servers",
+                                       "balance",
+                                       "keepalive",
+                                       "host",
+                                       "connect_timeout",
+                                       "read_timeout",
+                                       "send_timeout",
+                                       "max_fails",
+                                       "fail_timeout",
+                                       "transform_203",
+                                       "health_check",
+                                       "health_interval",
+                                       "health_timeout",
+                                       "health_passes",
+                                       "health_fails",
+                                       NULL};
     if (!list) return 0;
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
         return bfail(b, list,
@@ -1201,6 +1265,7 @@ static int parse_upstreams(builder *b, const config_setting_t *list)
                 return bfail(b, s, "transform_203 must be true or false%s%s", "", "");
             u->transform_203 = (uint8_t)config_setting_get_bool(s);
         }
+        if (parse_health(b, g, u) < 0) return -1;
         upstream_defaults(u);
     }
     return 0;
@@ -1252,6 +1317,37 @@ static int parse_copies(builder *b, const config_setting_t *s, scope *sc)
     if (!cp->max_count) cp->max_count = 1000;
     cp->dir = b->f ? resolve(b->f, path) : strdup(path);
     if (!cp->dir) return bfail(b, s, "out of memory%s%s", "", "");
+    return 0;
+}
+
+#define APPEND_MAX 65536 /* proxy_body_append: a fragment, not a page */
+
+/* proxy_headers = { X-Frame-Options = "DENY"; }; and proxy_body_append =
+ * "<script src=/x.js></script>";: what the proxy changes in a 200 of the
+ * scope's upstream. */
+static int parse_overlay(builder *b, const config_setting_t *g, scope *sc)
+{
+    const config_setting_t *s = config_setting_get_member(g, "proxy_headers");
+    if (s) {
+        char *out;
+        size_t len;
+        if (header_group(b, s, "proxy_headers", &out, &len) < 0) return -1;
+        sc->px_headers = out;
+        sc->px_headers_len = len;
+        sc->own |= OWN_PX_HEADERS;
+    }
+    if ((s = config_setting_get_member(g, "proxy_body_append"))) {
+        const char *v;
+        if (get_string(b->f, s, &v, b->err, b->errlen) < 0) return -1;
+        size_t n = strlen(v);
+        if (n > APPEND_MAX)
+            return bfail(b, s, "proxy_body_append is longer than 64 KiB%s%s", "", "");
+        char *copy = n ? strdup(v) : NULL;
+        if (n && !copy) return bfail(b, s, "out of memory%s%s", "", "");
+        sc->px_append = copy; /* "" turns an inherited one off */
+        sc->px_append_len = n;
+        sc->own |= OWN_PX_APPEND;
+    }
     return 0;
 }
 
@@ -1337,6 +1433,7 @@ static int parse_scope(builder *b, const config_setting_t *g, scope *sc, const v
     if ((s = config_setting_get_member(g, "price")) && parse_meter(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "proxy")) && parse_proxy(b, s, sc) < 0) return -1;
     if ((s = config_setting_get_member(g, "keep_copies")) && parse_copies(b, s, sc) < 0) return -1;
+    if (parse_overlay(b, g, sc) < 0) return -1;
     return 0;
 }
 
@@ -1370,6 +1467,14 @@ static void inherit(scope *sc, const scope *from)
     if (!(sc->own & OWN_METER)) sc->meter = from->meter;
     if (!(sc->own & OWN_PROXY)) sc->proxy = from->proxy;
     if (!(sc->own & OWN_COPIES)) sc->copies = from->copies;
+    if (!(sc->own & OWN_PX_HEADERS)) {
+        sc->px_headers = from->px_headers;
+        sc->px_headers_len = from->px_headers_len;
+    }
+    if (!(sc->own & OWN_PX_APPEND)) {
+        sc->px_append = from->px_append;
+        sc->px_append_len = from->px_append_len;
+    }
 }
 
 /* metrics = true;: the rule's path is the status endpoint (metrics.c). */
@@ -1588,11 +1693,33 @@ static int parse_rule_cgi(builder *b, const config_setting_t *s, const vhost *vh
 
 static int parse_rule(builder *b, const config_setting_t *g, vhost *vh, rule *r)
 {
-    static const char *const keys[] = {
-        "exact",   "prefix",  "regex",         "redirect",   "code",  "query",     "headers",
-        "access",  "auth",    "error_pages",   "rate_limit", "price", "proxy",     "keep_copies",
-        "metrics", "methods", "rewrite",       "try",        "gzip",  "list_dirs", "precompressed",
-        "brotli",  "cgi",     "cache_control", NULL};
+    static const char *const keys[] = {"exact",
+                                       "prefix",
+                                       "regex",
+                                       "redirect",
+                                       "code",
+                                       "query",
+                                       "headers",
+                                       "access",
+                                       "auth",
+                                       "error_pages",
+                                       "rate_limit",
+                                       "price",
+                                       "proxy",
+                                       "keep_copies",
+                                       "metrics",
+                                       "methods",
+                                       "rewrite",
+                                       "try",
+                                       "gzip",
+                                       "list_dirs",
+                                       "precompressed",
+                                       "brotli",
+                                       "cgi",
+                                       "cache_control",
+                                       "proxy_headers",
+                                       "proxy_body_append",
+                                       NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(
             b, g, "each rule is a group like { prefix = \"/old/\"; redirect = \"/new/$1\"; }%s%s",
@@ -2064,15 +2191,35 @@ static int parse_vhost_areas(builder *b, const config_setting_t *g, vhost *vh)
 
 static int parse_vhost(builder *b, const config_setting_t *g, vhost *vh)
 {
-    static const char *const keys[] = {"names",      "default",       "root",
-                                       "access_log", "log_format",    "headers",
-                                       "access",     "auth",          "error_pages",
-                                       "rules",      "cgi",           "rate_limit",
-                                       "queues",     "price",         "tls",
-                                       "proxy",      "keep_copies",   "request_id_header",
-                                       "writable",   "max_upload",    "webdav",
-                                       "gzip",       "list_dirs",     "precompressed",
-                                       "brotli",     "cache_control", NULL};
+    static const char *const keys[] = {"names",
+                                       "default",
+                                       "root",
+                                       "access_log",
+                                       "log_format",
+                                       "headers",
+                                       "access",
+                                       "auth",
+                                       "error_pages",
+                                       "rules",
+                                       "cgi",
+                                       "rate_limit",
+                                       "queues",
+                                       "price",
+                                       "tls",
+                                       "proxy",
+                                       "keep_copies",
+                                       "request_id_header",
+                                       "writable",
+                                       "max_upload",
+                                       "webdav",
+                                       "gzip",
+                                       "list_dirs",
+                                       "precompressed",
+                                       "brotli",
+                                       "cache_control",
+                                       "proxy_headers",
+                                       "proxy_body_append",
+                                       NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return bfail(b, g, "each vhost is a group { names = [...]; root = \"...\"; }%s%s", "", "");
     if (only_keys(b->f, g, "a vhost", keys, b->err, b->errlen) < 0) return -1;
@@ -2237,6 +2384,8 @@ static void scope_free(scope *sc)
         free(r);
     }
     if (sc->own & OWN_HEADERS) free((void *)sc->headers);
+    if (sc->own & OWN_PX_HEADERS) free((void *)sc->px_headers);
+    if (sc->own & OWN_PX_APPEND) free((void *)sc->px_append);
     if (sc->own & OWN_CC) free((void *)sc->cc);
     if (sc->own & OWN_RATELIMIT) ratelimit_free((ratelimit *)sc->ratelimit);
     if (sc->own & OWN_METER) free((void *)sc->meter);
@@ -2298,6 +2447,7 @@ void site_free(site *st)
         free(st->upstreams[i].name);
         free(st->upstreams[i].servers);
         free(st->upstreams[i].host);
+        free(st->upstreams[i].check_path);
     }
     free(st->upstreams);
     tls_certs_release(st->tls);

@@ -707,6 +707,7 @@ static int reload(htd_server *s, char *err, size_t errlen)
         note_restart_only(&s->ctx.cfg, &next);
         pthread_mutex_lock(&s->site_mu);
         note_vhost_areas(s->site, st);
+        site_carry_health(st, s->site);
         pthread_mutex_unlock(&s->site_mu);
     }
     conf_close(f); /* the site keeps copies of what it needs */

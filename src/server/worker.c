@@ -87,6 +87,8 @@ static void adopt_site(worker *l)
     l->site = st;
     l->site_gen = gen;
     l->caches = caches;
+    for (size_t i = 0; i < l->srv->reg.n; i++)
+        if (l->srv->reg.mods[i]->adopt) l->srv->reg.mods[i]->adopt(l);
 }
 
 void worker_wake(worker *l)

@@ -117,8 +117,12 @@ def test_check_config_upstreams_and_proxy_rules(ctx):
     try:
         path = cd.write_conf(MINIMAL + 'upstreams = ( { name = "app"; servers = ("127.0.0.1:9000", '
                              '{ address = "[::1]:9001"; weight = 3; }, "unix:/run/app.sock");\n'
-                             '  balance = "least_conn"; keepalive = 0; read_timeout = 2.5; } );\n'
-                             'rules = ( { prefix = "/api/"; proxy = "app"; },\n'
+                             '  balance = "least_conn"; keepalive = 0; read_timeout = 2.5;\n'
+                             '  health_check = "/healthz?full=1"; health_interval = 0.5;\n'
+                             '  health_timeout = 0.25; health_passes = 2; health_fails = 3; } );\n'
+                             'rules = ( { prefix = "/api/"; proxy = "app";\n'
+                             '  proxy_headers = { X-Frame-Options = "DENY"; };\n'
+                             '  proxy_body_append = "<script src=/x.js></script>"; },\n'
                              '  { exact = "/api/x"; proxy = "off"; } );\n')
         p = run_htd(["--check-config", path])
         eq((p.returncode, p.stderr), (0, b""), "good upstreams")
@@ -136,6 +140,21 @@ def test_check_config_upstreams_and_proxy_rules(ctx):
             ' { name = "a"; servers = ["127.0.0.1:2"]; } );\n', 3, words=["two upstreams"])
     refused('root = "site";\nupstreams = ( { name = "a"; servers = ["unix:relative"]; } );\n', 2,
             words=["unix:/absolute/path"])
+    refused('root = "site";\nrules = ( { prefix = "/a/";\n'
+            ' proxy_headers = { Content-Type = "text/plain"; }; } );\n', 3,
+            words=["Content-Type", "htd's own"])
+    refused('root = "site";\nrules = ( { prefix = "/a/";\n proxy_headers = "X-A: b"; } );\n', 3,
+            words=["proxy_headers must be a group"])
+    refused('root = "site";\nrules = ( { prefix = "/a/";\n proxy_body_append = 1; } );\n', 3,
+            words=["proxy_body_append"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"];\n'
+            ' health_check = "healthz"; } );\n', 3, words=["health_check", "/healthz"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"];\n'
+            ' health_check = "/a b"; } );\n', 3, words=["health_check"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"];\n'
+            ' health_interval = 1; } );\n', 3, words=["health_interval", "health_check"])
+    refused('root = "site";\nupstreams = ( { name = "a"; servers = ["127.0.0.1:1"];\n'
+            ' health_check = "/h"; health_fails = 0; } );\n', 3, words=["health_fails"])
 
 
 def test_check_config_of_the_example_exit_0(ctx):

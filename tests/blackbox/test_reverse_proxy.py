@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -27,6 +28,18 @@ from harness import ConfDir, check, connect, eq, get, req, start_htd_config, wai
 def pattern(n):
     block = hashlib.sha256(b"htd").digest() * 32  # 1 KiB
     return (block * (n // len(block) + 1))[:n]
+
+
+HTML_PIECES = {
+    "split": (b"<html><body><p>hello</p></bo", b"dy>\n</html>\n"),
+    "length": (b"<html><BODY><p>hello</p></BODY", b">\n</html>\n"),
+    "chunked": (b"<html><body>a < b <", b"/body >\n</html>"),
+    "none": (b"<p>no end tag, and a near miss: </bod", b"y, </bodyguard>"),
+    "no-transform": (b"<html><body>kept</bo", b"dy></html>"),
+    "gzip": (b"\x1f\x8b not really </bo", b"dy> gzip"),
+    "json": (b'{"html": "</bo', b'dy>"}'),
+}
+APPEND = b"<script src=/x.js></script>"
 
 
 class Upstream:
@@ -52,7 +65,19 @@ class Upstream:
         self.closing = False
         self.conns = []
         self.stall = threading.Event()
+        self.health = "ok"  # its health check paths: "ok", "503", "garbage", "silent"
+        self.checks = {}  # health check path: times asked
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def checked(self, path="/healthz"):
+        with self.lock:
+            return self.checks.get(path, 0)
+
+    def served(self, path):
+        """How many requests for path it had (health checks are not counted
+        apart: give a path that is not one)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r[1].split("?")[0] == path)
 
     @property
     def addr(self):
@@ -228,6 +253,41 @@ class Upstream:
         elif path == "/silent":
             self.stall.wait(10)
             return False
+        elif path.startswith("/html/"):
+            # HTML in two pieces sent apart, so that htd reads them apart:
+            # the second begins where the first ends, which may be inside
+            # "</body>".
+            kind = path[len("/html/"):]
+            one, two = HTML_PIECES.get(kind, HTML_PIECES["split"])
+            extra = {"no-transform": b"Cache-Control: public, no-transform\r\n",
+                     "gzip": b"Content-Encoding: gzip\r\n"}.get(kind, b"")
+            ctype = b"application/json" if kind == "json" else b"text/html; charset=utf-8"
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nETag: \"h1\"\r\n"
+                    b"X-Frame-Options: SAMEORIGIN\r\nX-Origin: yes\r\nAccept-Ranges: bytes\r\n"
+                    + extra)
+            if kind in ("chunked", "split"):
+                send(head + b"Transfer-Encoding: chunked\r\n\r\n")
+                if method != "HEAD":
+                    send(b"%x\r\n%s\r\n" % (len(one), one))
+                    time.sleep(0.1)
+                    send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(two), two))
+            else:
+                send(head + b"Content-Length: %d\r\n\r\n" % (len(one) + len(two)))
+                if method != "HEAD":
+                    send(one)
+                    time.sleep(0.1)
+                    send(two)
+        elif path in ("/healthz", "/health2"):
+            with self.lock:
+                self.checks[path] = self.checks.get(path, 0) + 1
+            if self.health == "silent":
+                self.stall.wait(10)
+                return False
+            if self.health == "garbage":
+                send(b"HTTP/1.1 2OO OK\r\n\r\n")
+                return False
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n" if self.health == "ok"
+                 else b"HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n")
         else:
             send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         return True
@@ -238,24 +298,43 @@ class Proxied:
 
     def __init__(self, ups, extra_upstream="", rules=None, top="", threads=2):
         self.ups = ups
+        self.cd = ConfDir({"www/local.txt": b"served here\n"})
+        self.srv = start_htd_config(self.conf(ups, extra_upstream, rules, top), confdir=self.cd,
+                                    threads=threads)
+
+    @staticmethod
+    def conf(ups, extra_upstream="", rules=None, top=""):
         servers = ", ".join('"%s"' % u.addr for u in ups)
-        conf = ('root = "www";\n%s'
+        return ('root = "www";\n%s'
                 'upstreams = ( { name = "app"; servers = [%s]; %s } );\n'
                 'rules = ( %s );\n' % (top, servers, extra_upstream,
                                        rules or '{ prefix = "/"; proxy = "app"; }'))
-        self.cd = ConfDir({"www/local.txt": b"served here\n"})
-        self.srv = start_htd_config(conf, confdir=self.cd, threads=threads)
+
+    def reload(self, ups, extra_upstream="", rules=None, top=""):
+        """The config rewritten and reloaded (SIGHUP), waited for."""
+        self.cd.write_conf(self.conf(ups, extra_upstream, rules, top))
+        since = len(self.srv.stderr())
+        self.srv.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded" in self.srv.stderr()[since:], what="the reload")
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *a):
-        self.srv.stop()
+    def __exit__(self, etype, *a):
+        rc = self.srv.stop()
+        rep = self.srv.sanitizer_report()
+        err = self.srv.stderr()
         self.srv.cleanup()
         self.cd.cleanup()
         for u in self.ups:
             u.stop()
+        if etype is None:  # a stop with checks and upstream connections in flight
+            check(rep is None, "sanitizer report on stderr:\n%s" % rep)
+            eq(rc, 0, "exit status after SIGTERM (stderr tail %r)" % err[-800:])
         return False
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.srv.proc.pid))
 
 
 def test_proxy_round_trips_byte_exact_both_ways_chunked_and_not(ctx):
@@ -525,6 +604,104 @@ def test_proxy_passive_health_leaves_a_failing_server_out_then_tries_it_again(ct
         eq(get(p.srv, "/name").status, 200, "tried again after fail_timeout")
 
 
+CHECKED = ('health_check = "/healthz"; health_interval = 0.2; health_timeout = 0.5; '
+           'max_fails = 1000;')
+
+
+def test_proxy_health_check_takes_a_server_out_before_requests_meet_it_and_back(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b], extra_upstream=CHECKED, top='error_log_level = "notice";\n') as p:
+        # Its second check starts only once the first one's verdict is in.
+        wait_until(lambda: b.checked() >= 2, what="two checks of b")
+        names = [get(p.srv, "/name").body for _ in range(10)]
+        eq(set(names), {b"a"}, "b failing its check gets no request")
+        eq(b.served("/name"), 0, "no request reached b")
+        b.health = "ok"
+        wait_until(lambda: get(p.srv, "/name").body == b"b", timeout=5, what="b back in")
+        # A malformed answer fails the check as a 503 does.
+        b.health = "garbage"
+        n = b.checked()
+        wait_until(lambda: b.checked() >= n + 2, what="two more checks of b")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "a malformed answer: out")
+        err = p.srv.stderr()
+        eq(err.count("server %s is down" % b.addr), 2, "each going down logged once: %r"
+           % err[-1500:])
+        eq(err.count("server %s is up" % b.addr), 1, "coming back logged once")
+        check("server %s is down" % a.addr not in err, "a never went down")
+        # Every server down: 502 at once, with no request sent.
+        a.health = "503"
+        wait_until(lambda: get(p.srv, "/local.txt").status == 502, timeout=5,
+                   what="every server out")
+        t = time.monotonic()
+        eq(get(p.srv, "/name").status, 502, "every server down")
+        check(time.monotonic() - t < 0.3, "502 at once")
+
+
+def test_proxy_health_checks_do_not_multiply_with_threads(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    with Proxied([a, b], extra_upstream=CHECKED, threads=4):
+        time.sleep(1.1)
+        for u in (a, b):
+            # one round each 0.2 s (the first at the start): about 6, and
+            # four checkers would make 24
+            n = u.checked()
+            check(3 <= n <= 9, "%s checked %d times in 1.1 s at 0.2 s with 4 threads"
+                  % (u.name, n))
+
+
+def test_proxy_reload_changes_the_health_check(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b], extra_upstream=CHECKED) as p:
+        wait_until(lambda: b.checked() >= 2, what="two checks of b")
+        # The reload keeps b out (its state carried over) until its new
+        # check passes: the new path, which says the same for now.
+        p.reload([a, b], extra_upstream=CHECKED.replace("/healthz", "/health2"))
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b still out after the reload")
+        wait_until(lambda: b.checked("/health2") >= 1, what="the new path checked")
+        n = a.checked()
+        time.sleep(0.5)
+        check(a.checked() <= n + 1, "the old path is no longer checked")
+        b.health = "ok"
+        wait_until(lambda: get(p.srv, "/name").body == b"b", timeout=5, what="b back in")
+        # Rounds and reloads leave no descriptor behind (a check in flight
+        # may hold one for a moment).
+        fds = p.fds()
+        for _ in range(3):
+            p.reload([a, b], extra_upstream=CHECKED)
+        time.sleep(0.5)
+        check(p.fds() <= fds + 2, "descriptors %d after rounds and reloads, %d before"
+              % (p.fds(), fds))
+        # A reload without the check: no more checks at all.
+        p.reload([a, b])
+        n1, n2 = a.checked("/health2"), b.checked("/health2")
+        time.sleep(0.5)
+        check(a.checked("/health2") <= n1 + 1 and b.checked("/health2") <= n2 + 1,
+              "no check once the setting is gone")
+
+
+def test_proxy_health_check_without_an_answer_in_time_fails(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "silent"
+    with Proxied([a, b], extra_upstream=CHECKED.replace("0.5", "0.2")) as p:
+        wait_until(lambda: "no answer in time" in p.srv.stderr(), what="the check timing out")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b out")
+        check("server %s is down: its health check /healthz: no answer in time" % b.addr
+              in p.srv.stderr(), "the reason logged: %r" % p.srv.stderr()[-600:])
+
+
+def test_proxy_reload_adds_a_health_check(ctx):
+    a, b = Upstream("a"), Upstream("b")
+    b.health = "503"
+    with Proxied([a, b]) as p:
+        time.sleep(0.3)
+        eq(b.checked(), 0, "no check without health_check")
+        p.reload([a, b], extra_upstream=CHECKED)
+        wait_until(lambda: b.checked() >= 2, what="two checks of b after the reload")
+        eq({get(p.srv, "/name").body for _ in range(6)}, {b"a"}, "b out once checked")
+
+
 def test_proxy_round_robin_and_least_conn_spread_requests(ctx):
     ups = [Upstream("a"), Upstream("b"), Upstream("c")]
     with Proxied(ups, threads=1) as p:
@@ -654,6 +831,62 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         wait_until(lambda: len([f for f in os.listdir(p.cd.p("copies")) if not f.startswith(".")])
                    == 2, what="at most max_count copies")
         back.stop()
+
+
+OVERLAY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
+           'X-Added = "by htd"; }; proxy_body_append = "%s"; }' % APPEND.decode())
+
+
+def test_proxy_overlay_sets_headers_and_appends_before_body_end_as_203(ctx):
+    with Proxied([Upstream()], rules=OVERLAY) as p:
+        want = {
+            "split": b"<html><body><p>hello</p>" + APPEND + b"</body>\n</html>\n",
+            "length": b"<html><BODY><p>hello</p>" + APPEND + b"</BODY>\n</html>\n",
+            "chunked": b"<html><body>a < b " + APPEND + b"</body >\n</html>",
+            "none": b"<p>no end tag, and a near miss: </body, </bodyguard>" + APPEND,
+        }
+        for kind, body in want.items():
+            r = get(p.srv, "/html/" + kind)
+            eq(r.status, 203, kind + ": changed content is a 203")
+            eq(r.body, body, kind + ": the text put in, byte-exact")
+            eq(r.get_all("X-Frame-Options"), ["DENY"], kind + ": the upstream's field replaced")
+            eq((r.get("X-Added"), r.get("X-Origin")), ("by htd", "yes"), kind + ": fields")
+            eq(r.get("ETag"), 'W/"h1"', kind + ": the entity-tag made weak")
+            eq(r.get("Accept-Ranges"), None, kind + ": no ranges of the upstream's body")
+        r = get(p.srv, "/html/length")
+        eq((r.get("Content-Length"), r.chunked), (str(len(want["length"])), False),
+           "a length fixed up, not chunked")
+        # A body it cannot read or is not HTML: its fields only, still a 203.
+        for kind in ("gzip", "json"):
+            r = get(p.srv, "/html/" + kind)
+            one, two = HTML_PIECES[kind]
+            eq((r.status, r.body, r.get("X-Frame-Options")), (203, one + two, "DENY"), kind)
+            eq(r.get("ETag"), '"h1"', kind + ": the same bytes, the same entity-tag")
+        # no-transform: nothing changed, the upstream's status and bytes.
+        r = get(p.srv, "/html/no-transform")
+        one, two = HTML_PIECES["no-transform"]
+        eq((r.status, r.body), (200, one + two), "no-transform")
+        eq((r.get_all("X-Frame-Options"), r.get("X-Added")), (["SAMEORIGIN"], None),
+           "no-transform: the upstream's fields")
+        # HEAD and 304: untouched.
+        r = get(p.srv, "/html/length", "HEAD")
+        one, two = HTML_PIECES["length"]
+        eq((r.status, r.get("Content-Length"), r.get("X-Frame-Options"), r.body),
+           (200, str(len(one + two)), "SAMEORIGIN", b""), "HEAD")
+        r = get(p.srv, "/status?c=304")
+        eq((r.status, r.get("X-Added"), r.get("ETag")), (304, None, '"x"'), "304")
+
+
+def test_proxy_overlay_through_gzip_and_with_transform_203_off(ctx):
+    want = b"<html><body><p>hello</p>" + APPEND + b"</body>\n</html>\n"
+    with Proxied([Upstream()], rules=OVERLAY, top="gzip = true;\n") as p:
+        r = get(p.srv, "/html/split", headers=[("Accept-Encoding", "gzip")])
+        eq((r.status, r.get("Content-Encoding")), (203, "gzip"), "put in, then compressed")
+        eq(zlib.decompress(r.body, 31), want, "the compressed body")
+    with Proxied([Upstream()], rules=OVERLAY, extra_upstream="transform_203 = false;") as p:
+        r = get(p.srv, "/html/split")
+        eq((r.status, r.get("X-Frame-Options"), r.body), (200, "DENY", want),
+           "the overlay without the 203")
 
 
 def _ws_frame(data, opcode=1):
