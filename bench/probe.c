@@ -517,9 +517,16 @@ int main(int argc, char **argv)
                 reconnects++;
                 open_conn(&conns[i]);
             }
-        /* what is due goes out on idle connections, oldest first */
-        for (int i = 0; i < nconns && next_req < total && due(next_req) <= t; i++)
-            if (conns[i].state == C_IDLE) start_request(&conns[i], next_req++, t);
+        /* what is due goes out, oldest first, each on the connection idle the
+         * longest (so a request waited only if none was idle when it was due) */
+        while (next_req < total && due(next_req) <= t) {
+            struct conn *c = NULL;
+            for (int i = 0; i < nconns; i++)
+                if (conns[i].state == C_IDLE && (!c || conns[i].idle_since < c->idle_since))
+                    c = &conns[i];
+            if (!c) break;
+            start_request(c, next_req++, t);
+        }
         /* what is due and found none idle gets a new connection, as a new
          * client would, rather than wait for one of these to come free */
         long waiting = 0;
