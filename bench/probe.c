@@ -13,8 +13,10 @@
  * the wait is in its latency; such requests are counted as waited), or,
  * with MAXCONNS above CONNS, a new connection is opened for it, as a new
  * client would. A request not answered within TIMEOUT_MS of its due time is
- * a timeout error, and its connection is closed and opened again. Every
- * response must be 200 with a Content-Length, no Content-Encoding or
+ * a timeout error, and its connection is closed and opened again; it counts
+ * in the percentiles at the timeout (a lower bound), so that a server that
+ * loses requests does not look faster for it. Other errors are not in them.
+ * Every response must be 200 with a Content-Length, no Content-Encoding or
  * Transfer-Encoding, and (with -f) exactly the file's bytes; anything else
  * is a status error and closes the connection.
  *
@@ -36,8 +38,9 @@
  *           [-f FILE] [-w WAIT] HOST PORT
  *
  * At the end it prints one line, "probe: key value key value ...": requests
- * scheduled, sent and completed, errors by kind, latency percentiles
- * (nearest rank) and mean in ms, how many sends found no connection idle
+ * scheduled, sent and completed, errors by kind, how many latencies the
+ * percentiles are of (completed and timed out), the percentiles (nearest
+ * rank) and mean in ms, how many sends found no connection idle
  * (waited), the other sends' lag (p99, max), connections opened beyond CONNS
  * and reopened after errors, and its rate, connections at the end, running
  * time (from the schedule's start) and CPU time.
@@ -95,10 +98,11 @@ static struct conn conns[CONNS_MAX];
 static double t0;
 static long total, next_req; /* requests scheduled; the next one not sent yet */
 static long long completed, sent, waited, reconnects, opened, errors[E_KINDS];
-/* ms: latency per completed request; lag of each send that found an idle
- * connection (the probe's own lateness) */
+/* ms: latency per completed request, and the timeout for each that timed
+ * out (so that the percentiles count it, at least that long); lag of each
+ * send that found an idle connection (the probe's own lateness) */
 static double *lat, *lag;
-static long lag_n;
+static long lat_n, lag_n;
 static long errors_shown;
 
 static double now(void)
@@ -271,7 +275,8 @@ static void readable(struct conn *c)
             return;
         }
         if (r == 1) {
-            lat[completed++] = (now() - due(c->req)) * 1e3;
+            lat[lat_n++] = (now() - due(c->req)) * 1e3;
+            completed++;
             c->state = C_IDLE;
             c->idle_since = now();
             c->len = 0;
@@ -505,10 +510,14 @@ int main(int argc, char **argv)
     for (;;) {
         double t = now();
         /* what waited past the timeout: a request in flight, or one not sent yet */
-        for (int i = 0; i < nconns; i++)
-            if (conns[i].state == C_BUSY && t > due(conns[i].req) + timeout_s)
+        for (int i = 0; i < nconns; i++) {
+            if (conns[i].state == C_BUSY && t > due(conns[i].req) + timeout_s) {
+                lat[lat_n++] = timeout_s * 1e3;
                 fail(&conns[i], E_TIMEOUT, "no response within the timeout");
+            }
+        }
         while (next_req < total && t > due(next_req) + timeout_s) {
+            lat[lat_n++] = timeout_s * 1e3;
             count_error(E_TIMEOUT, "no connection came free within the timeout");
             next_req++;
         }
@@ -565,17 +574,17 @@ int main(int argc, char **argv)
     }
     double took = now() - t0, cpu = cpu_seconds() - cpu0;
 
-    qsort(lat, completed, sizeof *lat, cmp_double);
+    qsort(lat, lat_n, sizeof *lat, cmp_double);
     qsort(lag, lag_n, sizeof *lag, cmp_double);
     double sum = 0;
-    for (long i = 0; i < completed; i++)
+    for (long i = 0; i < lat_n; i++)
         sum += lat[i];
     printf("probe: scheduled %ld sent %lld completed %lld", total, sent, completed);
     for (int k = 0; k < E_KINDS; k++)
         printf(" err_%s %lld", err_names[k], errors[k]);
-    printf(" p50_ms %.3f p90_ms %.3f p99_ms %.3f max_ms %.3f mean_ms %.3f", pct(lat, completed, 50),
-           pct(lat, completed, 90), pct(lat, completed, 99), completed ? lat[completed - 1] : 0.0,
-           completed ? sum / completed : 0.0);
+    printf(" measured %ld p50_ms %.3f p90_ms %.3f p99_ms %.3f max_ms %.3f mean_ms %.3f", lat_n,
+           pct(lat, lat_n, 50), pct(lat, lat_n, 90), pct(lat, lat_n, 99),
+           lat_n ? lat[lat_n - 1] : 0.0, lat_n ? sum / lat_n : 0.0);
     printf(" waited %lld lag_p99_ms %.3f lag_max_ms %.3f opened %lld reconnects %lld", waited,
            pct(lag, lag_n, 99), lag_n ? lag[lag_n - 1] : 0.0, opened, reconnects);
     printf(" rate %.1f conns %d seconds %.3f client_cpu_s %.3f\n", rate, nconns, took, cpu);
