@@ -415,10 +415,15 @@ def test_queue_access_log_records_the_job_id(ctx):
         jid = accepted(submit(q.srv, b"x", "/q/logged"))
         wait_state(q.srv, jid, "done")
         get(q.srv, "/index.html")
-        lines = wait_until(lambda: [l for l in (harness.read_file(q.cd.p("access.log")) or "")
-                                    .splitlines() if l.startswith("200 GET /index")]
-                           and (harness.read_file(q.cd.p("access.log"))).splitlines(),
-                           what="the log lines")
+        # Each thread writes its own lines: wait for all three, whichever
+        # thread answered each, before saying which is missing.
+        want = ["202 POST /q/logged %s" % jid, "200 GET /.jobs/%s %s" % (jid, jid), "200 GET /index.html -"]
+        deadline = time.monotonic() + harness.TIMEOUT
+        while True:
+            lines = (harness.read_file(q.cd.p("access.log")) or "").splitlines()
+            if all(w in lines for w in want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         check("202 POST /q/logged %s" % jid in lines, "the 202's line has the id: %r" % lines)
         check("200 GET /.jobs/%s %s" % (jid, jid) in lines, "the monitor's line: %r" % lines)
         check("200 GET /index.html -" in lines, "other lines: '-': %r" % lines)
