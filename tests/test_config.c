@@ -202,6 +202,34 @@ TEST(a_rule_that_runs_scripts_is_refused_where_uploads_land)
     CHECK(refused("rules = ( { prefix = \"/x/\"; cgi = [\"/y/\"]; } );\n", "true or false"));
 }
 
+TEST(retry_body_max_is_64k_unless_said_and_0_keeps_none)
+{
+    static const struct {
+        const char *set;
+        uint64_t want;
+    } cases[] = {{"", 65536},
+                 {"retry_body_max = \"1M\";", 1 << 20},
+                 {"retry_body_max = 0;", 0},
+                 {"retry_body_max = 100;", 100}};
+    char conf[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(conf, sizeof conf,
+                 "upstreams = ( { name = \"app\"; servers = [\"127.0.0.1:9\"]; %s } );\n",
+                 cases[i].set);
+        char dir[] = "/tmp/htd-test-config-XXXXXX", path[256] = "";
+        site *st = build(conf, dir, path);
+        CHECK(st != NULL && st->nupstreams == 1);
+        if (st && st->nupstreams == 1) CHECK(st->upstreams[0].retry_body_max == cases[i].want);
+        done(st, dir, path);
+    }
+    CHECK(refused("upstreams = ( { name = \"a\"; servers = [\"127.0.0.1:9\"]; "
+                  "retry_body_max = \"1G\"; } );\n",
+                  "at most 64M"));
+    CHECK(refused("upstreams = ( { name = \"a\"; servers = [\"127.0.0.1:9\"]; "
+                  "retry_body_max = \"lots\"; } );\n",
+                  "expected a size"));
+}
+
 int main(void)
 {
     RUN_TESTS();

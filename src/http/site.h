@@ -83,6 +83,10 @@ typedef struct upstream {
     char *host;            /* the Host sent, or NULL for the client's */
     uint8_t transform_203; /* a 200 htd changed (compressed, overlaid) is a 203 (else 200) */
     atomic_uint next;      /* round robin: the next turn */
+    /* An idempotent request's body is kept as it is sent, up to this many
+     * bytes, so that a server failing before it answers can be replaced
+     * by another (0: bodies are never sent twice). */
+    uint64_t retry_body_max;
     /* health_check = "/healthz": GET every check_ms on each server (2xx
      * or 3xx passes), check_passes passes in a row to come back,
      * check_fails failures in a row to be left out; NULL: no check. */

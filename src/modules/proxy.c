@@ -14,7 +14,8 @@
  * request body is read from the client only once the server has taken the
  * previous piece, and the server is read again only once the client has
  * taken the previous piece of the response. A slow side slows the other,
- * and memory per request stays two buffers.
+ * and memory per request stays two buffers, and the copy of the request
+ * body kept for a retry (at most retry_body_max, of what was sent).
  *
  * The server's response head is parsed as strictly as requests are
  * (htd_parse_response): a malformed head, both Content-Length and
@@ -29,9 +30,10 @@
  *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
- * request without a body that failed before any byte of a response came is
- * tried again once on another server if it is idempotent, and always on a
- * fresh connection when a kept one turned out closed. A server failing
+ * request that failed before any byte of a response came is tried again
+ * once on another server if it is idempotent and all it sent is kept, and
+ * on a fresh connection when a kept one turned out closed; one whose
+ * connect failed, whatever its method. A server failing
  * max_fails times in a row is left out for fail_timeout, and one failing
  * its group's health check until it passes (proxy_health.c); with every
  * server out, 502 at once.
@@ -138,6 +140,13 @@ struct proxy {
     uint64_t got;  /* bytes read from the server */
     size_t head_len;
     size_t o_len, o_off, i_len;
+    /* The request as sent so far, for a retry (retry_body_max): the head,
+     * then the body as framed for the server, so that another server gets
+     * the same bytes. NULL once beyond the bound, or for a request never
+     * to be sent twice; r_off..r_len is what of it is being sent again. */
+    char *rb;
+    size_t rb_len, rb_cap, r_off, r_len;
+    uint8_t body_begun; /* body bytes went into out: the head there is gone */
     htd_head_parser hp;
     htd_response head;
     char out[PX_OUT];
@@ -147,6 +156,12 @@ struct proxy {
 #define PX_OF(c) (*(proxy **)req_slot((c)->req, &proxy_module))
 
 static void px_tick(htd_timer *t);
+
+/* Is a part of the request still to go to the server? */
+static int to_send(const proxy *px)
+{
+    return px->r_off < px->r_len || px->o_off < px->o_len;
+}
 
 /* The response head has come: the log's $upstream_time. */
 static void upstream_time(conn *c, const proxy *px)
@@ -566,6 +581,79 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     return 0;
 }
 
+/* ---- the request kept for a retry ---- */
+
+/* The body is sent as it comes and not kept as a whole (nginx's
+ * proxy_request_buffering would): what was sent of it is kept instead,
+ * up to retry_body_max, so that an idempotent request whose server failed
+ * before answering can go to another one. The bytes kept are those framed
+ * for the server (htd's own chunks for a chunked body), sent again as they
+ * are: the next server gets what the first did, with no second framing. */
+
+static void keep_drop(proxy *px)
+{
+    budget_sub(&px->pl->w->mem, px->rb_cap);
+    free(px->rb);
+    px->rb = NULL;
+    px->rb_len = px->rb_cap = px->r_off = px->r_len = 0;
+}
+
+/* The first body bytes are about to take the head's place in px->out: the
+ * head is kept first, if the request may be sent twice. */
+static void keep_begin(proxy *px, const htd_request *r)
+{
+    px->body_begun = 1;
+    uint64_t max = px->u->retry_body_max;
+    if (!px->idempotent || !max) return;
+    /* A length known and within the bound: room for all of it at once;
+     * else a start, grown as the body comes. */
+    uint64_t want = max < 16384 ? max : 16384;
+    if (r->content_length > 0 && (uint64_t)r->content_length < max)
+        want = (uint64_t)r->content_length;
+    size_t cap = px->head_len + (size_t)want;
+    if (budget_over(&px->pl->w->mem, cap) || !(px->rb = malloc(cap))) return;
+    budget_add(&px->pl->w->mem, cap);
+    px->rb_cap = cap;
+    memcpy(px->rb, px->out, px->head_len);
+    px->rb_len = px->head_len;
+}
+
+/* px->out[off..len) goes to the server next: sent from there, and kept
+ * while the body kept stays within retry_body_max (beyond it, nothing is:
+ * the request can no longer be sent whole to another server). */
+static void out_body(proxy *px, size_t off, size_t len)
+{
+    px->o_off = off;
+    px->o_len = len;
+    if (!px->rb) return;
+    size_t n = len - off, limit = px->head_len + (size_t)px->u->retry_body_max;
+    if (px->rb_len + n > limit) {
+        keep_drop(px);
+        return;
+    }
+    if (px->rb_cap - px->rb_len < n) {
+        size_t cap = px->rb_cap * 2 < px->rb_len + n ? px->rb_len + n : px->rb_cap * 2;
+        if (cap > limit) cap = limit;
+        char *nb = budget_over(&px->pl->w->mem, cap - px->rb_cap) ? NULL : realloc(px->rb, cap);
+        if (!nb) {
+            keep_drop(px);
+            return;
+        }
+        budget_add(&px->pl->w->mem, cap - px->rb_cap);
+        px->rb = nb;
+        px->rb_cap = cap;
+    }
+    memcpy(px->rb + px->rb_len, px->out + off, n);
+    px->rb_len += n;
+}
+
+/* Can the request be sent again from its start: its head still in
+ * px->out (no body bytes went there yet), or all of it kept? */
+static int replayable(const proxy *px)
+{
+    return !px->body_begun || px->rb;
+}
+
 /* ---- one attempt: a server, a connection, the head sent again ---- */
 
 static int attempt(proxy *px);
@@ -589,20 +677,36 @@ static void drop_up(proxy *px, int reuse)
         up_close(uc);
 }
 
-/* The attempt failed before any byte of a response: another one if that
- * is allowed (1), else 0 and the caller answers. unsent: nothing of the
- * request reached the server (its connect failed), so any request may go
- * elsewhere; else only an idempotent one without a body may. */
-static int try_again(proxy *px, int unsent)
+/* Has the server begun an answer that is not read yet (an early one, say
+ * a 413 before it stopped reading the body)? Then it is the answer. */
+static int answer_waiting(const proxy *px)
 {
-    if (!unsent && (px->got || px->has_body)) return 0;
-    int was_reused = px->reused;
+    char b;
+    return px->up && recv(px->up->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* The attempt failed before any byte of a response (why, for the log;
+ * NULL when said already): another one if that is allowed (1), else 0
+ * and the caller answers. unsent: nothing of the request reached the
+ * server (its connect failed), so any request may go elsewhere; else only
+ * an idempotent one, and one with a body only if what was sent of it is
+ * kept (retry_body_max). */
+static int try_again(proxy *px, int unsent, const char *why)
+{
+    if (!unsent && (px->got || answer_waiting(px))) return 0;
+    if (!replayable(px)) return 0;
+    int next = px->server;
+    if (!px->reused) { /* else a kept connection the server had closed: a new one */
+        if ((!unsent && !px->idempotent) || px->retried) return 0;
+        next = pick(px->u, px->server, loop_clock());
+        if (next < 0) return 0;
+        if (why)
+            log_error(ERRLOG_ERROR, px->c, "htd: proxy: upstream %s server %s: %s; trying %s",
+                      px->u->name, px->u->servers[px->server].name, why, px->u->servers[next].name);
+        server_failed(px);
+        px->retried = 1;
+    }
     drop_up(px, 0);
-    if (was_reused) return attempt(px) == 0; /* a kept connection the server had closed */
-    if ((!unsent && !px->idempotent) || px->retried) return 0;
-    px->retried = 1;
-    int next = pick(px->u, px->server, loop_clock());
-    if (next < 0) return 0;
     px->server = next;
     return attempt(px) == 0;
 }
@@ -612,8 +716,13 @@ static int try_again(proxy *px, int unsent)
 static int attempt(proxy *px)
 {
     const upstream_server *sv = &px->u->servers[px->server];
-    px->o_off = 0;
-    px->o_len = px->head_len;
+    if (px->body_begun) { /* what was sent, from the copy kept (replayable) */
+        px->o_off = px->o_len = px->r_off = 0;
+        px->r_len = px->rb_len;
+    } else {
+        px->o_off = 0;
+        px->o_len = px->head_len;
+    }
     px->state = PX_SEND;
     px->blamed = 0;
     upconn *uc = take_idle(px->pl, sv);
@@ -1161,6 +1270,7 @@ static void px_free(proxy *px)
 {
     budget_sub(&px->pl->w->mem, sizeof *px + px->ov_cap);
     free(px->ov);
+    keep_drop(px);
     copy_drop(px);
     unlist(px);
     drop_up(px, 0);
@@ -1227,8 +1337,12 @@ static int finish(conn *c, proxy *px)
 static int send_more(conn *c, proxy *px, const char **why)
 {
     for (;;) {
-        if (px->o_off < px->o_len) {
-            ssize_t n = send(px->up->fd, px->out + px->o_off, px->o_len - px->o_off, MSG_NOSIGNAL);
+        if (to_send(px)) { /* what is sent again of a retry's comes first */
+            int again = px->r_off < px->r_len;
+            const char *from = again ? px->rb + px->r_off : px->out + px->o_off;
+            size_t *off = again ? &px->r_off : &px->o_off;
+            ssize_t n =
+                send(px->up->fd, from, (again ? px->r_len : px->o_len) - *off, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) {
                 set_deadline(px, px->u->send_ms, 1);
@@ -1238,7 +1352,7 @@ static int send_more(conn *c, proxy *px, const char **why)
                 *why = "the server closed the connection while the request was sent";
                 return -1;
             }
-            px->o_off += (size_t)n;
+            *off += (size_t)n;
             continue;
         }
         if (!px->has_body || px->body_done) return 0;
@@ -1246,9 +1360,9 @@ static int send_more(conn *c, proxy *px, const char **why)
         if (!conn_body_pending(c)) {
             px->body_done = 1;
             if (px->req_chunked) {
+                if (!px->body_begun) keep_begin(px, c->req->r);
                 memcpy(px->out, "0\r\n\r\n", 5);
-                px->o_off = 0;
-                px->o_len = 5;
+                out_body(px, 0, 5);
                 continue;
             }
             return 0;
@@ -1258,6 +1372,7 @@ static int send_more(conn *c, proxy *px, const char **why)
             size_t room = sizeof px->out - 32; /* for the chunk's framing */
             if (avail > room) avail = room;
             char *p = px->out + (px->req_chunked ? 20 : 0);
+            if (!px->body_begun) keep_begin(px, c->req->r);
             memcpy(p, c->rbuf + c->rpos, avail);
             int rc = conn_body_take(c, p, avail, &consumed, &dlen, why);
             if (rc < 0) return -2;
@@ -1268,11 +1383,9 @@ static int send_more(conn *c, proxy *px, const char **why)
                 int hl = snprintf(hex, sizeof hex, "%zx\r\n", dlen);
                 memmove(px->out + 20 - hl, hex, (size_t)hl);
                 memcpy(px->out + 20 + dlen, "\r\n", 2);
-                px->o_off = 20 - (size_t)hl;
-                px->o_len = 20 + dlen + 2;
+                out_body(px, 20 - (size_t)hl, 20 + dlen + 2);
             } else {
-                px->o_off = 0;
-                px->o_len = dlen;
+                out_body(px, 0, dlen);
             }
             continue;
         }
@@ -1367,8 +1480,9 @@ static int receive(conn *c, proxy *px)
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) return wait_server(px);
             if (n < 0) {
-                if (px->state != PX_BODY && try_again(px, 0)) return -1;
-                return fail(c, px, 502, "the server reset the connection");
+                static const char reset[] = "the server reset the connection";
+                if (px->state != PX_BODY && try_again(px, 0, reset)) return -1;
+                return fail(c, px, 502, reset);
             }
             eof = n == 0;
             px->got += (size_t)n;
@@ -1379,8 +1493,9 @@ static int receive(conn *c, proxy *px)
             }
             px->i_len += (size_t)n;
             if (eof && px->i_len == 0) {
-                if (try_again(px, 0)) return -1;
-                return fail(c, px, 502, "the server closed the connection without a response");
+                static const char closed[] = "the server closed the connection without a response";
+                if (try_again(px, 0, closed)) return -1;
+                return fail(c, px, 502, closed);
             }
         }
         parse = 0;
@@ -1517,11 +1632,13 @@ static int step(conn *c)
             conn_close(c);
             return GEN_GONE;
         }
-        return fail(c, px, 504,
-                    px->connecting ? "the server did not accept the connection in time"
-                    : px->o_off < px->o_len || (px->has_body && !px->body_done)
-                        ? "the server did not take the request in time"
-                        : "the server did not answer in time");
+        const char *why = px->connecting ? "the server did not accept the connection in time"
+                          : to_send(px) || (px->has_body && !px->body_done)
+                              ? "the server did not take the request in time"
+                              : "the server did not answer in time";
+        px->reused = 0; /* a server too slow, not a kept connection it had closed */
+        if (try_again(px, px->connecting, why)) return step(c);
+        return fail(c, px, 504, why);
     }
     if (px->connecting) {
         int err = 0;
@@ -1538,7 +1655,7 @@ static int step(conn *c)
             log_error(ERRLOG_ERROR, c, "htd: proxy: upstream %s server %s: %s", px->u->name,
                       px->u->servers[px->server].name, why);
             server_failed(px);
-            if (try_again(px, 1)) return step(c);
+            if (try_again(px, 1, NULL)) return step(c);
             return fail(c, px, 502, "the server refused the connection");
         }
         px->connecting = 0;
@@ -1559,10 +1676,10 @@ static int step(conn *c)
         }
         if (s < 0) {
             /* The server stopped reading: its answer may be waiting. */
-            if (!px->got && try_again(px, 0)) continue;
+            if (try_again(px, 0, why)) continue;
             px->up_close = 1;
         }
-        if (px->state == PX_SEND && px->o_off == px->o_len && (!px->has_body || px->body_done)) {
+        if (px->state == PX_SEND && !to_send(px) && (!px->has_body || px->body_done)) {
             px->state = PX_HEAD;
             /* Sent just now: the answer cannot be there yet, and its arrival
              * is an event of the socket's (edge-triggered), so no read is
@@ -1600,7 +1717,7 @@ static void up_event(watcher *ev, uint32_t events)
     /* Room to write matters only to a connect or a request under way: the
      * edges that ACKs make are not worth a turn of the request. */
     if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !px->connecting &&
-        (px->state != PX_SEND || px->o_off == px->o_len) && px->state != PX_TUNNEL)
+        (px->state != PX_SEND || !to_send(px)) && px->state != PX_TUNNEL)
         return;
     if (px->c && px->c->state == CS_GEN) conn_resume(px->c);
 }

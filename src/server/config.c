@@ -1157,28 +1157,43 @@ static int add_server(builder *b, const config_setting_t *s, upstream *u, const 
     return 0;
 }
 
+/* retry_body_max by default: a small form or document, not an upload. */
+#define RETRY_BODY_MAX 65536
+
+/* retry_body_max = "64K"; (a size, or 0 for none): how much of a request
+ * body is kept to be sent again on a retry. */
+static int parse_retry_body(builder *b, const config_setting_t *g, upstream *u)
+{
+    const config_setting_t *s = config_setting_get_member(g, "retry_body_max");
+    u->retry_body_max = RETRY_BODY_MAX;
+    if (!s) return 0;
+    double d;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING &&
+        get_number(b->f, s, &d, b->err, b->errlen) == 0 && d == 0) {
+        u->retry_body_max = 0;
+        return 0;
+    }
+    u->retry_body_max = 0;
+    if (size(b->f, g, "retry_body_max", &u->retry_body_max, b->err, b->errlen) < 0) return -1;
+    if (u->retry_body_max > 64u << 20)
+        return bfail(b, s, "retry_body_max must be at most 64M%s%s", "", "");
+    return 0;
+}
+
 /* upstreams = ( { name = "app"; servers = ["127.0.0.1:9000", "unix:/run/app.sock"];
  * balance = "round_robin"; keepalive = 32; connect_timeout = 5; ... } ); a
  * server may be a group { address = "..."; weight = 2; }. */
 static int parse_upstreams(builder *b, const config_setting_t *list)
 {
-    static const char *const keys[] = {"name",
-                                       "servers",
-                                       "balance",
-                                       "keepalive",
-                                       "host",
-                                       "connect_timeout",
-                                       "read_timeout",
-                                       "send_timeout",
-                                       "max_fails",
-                                       "fail_timeout",
-                                       "transform_203",
-                                       "health_check",
-                                       "health_interval",
-                                       "health_timeout",
-                                       "health_passes",
-                                       "health_fails",
-                                       NULL};
+    static const char *const keys[] = {"name",           "servers",
+                                       "balance",        "keepalive",
+                                       "host",           "connect_timeout",
+                                       "read_timeout",   "send_timeout",
+                                       "max_fails",      "fail_timeout",
+                                       "transform_203",  "retry_body_max",
+                                       "health_check",   "health_interval",
+                                       "health_timeout", "health_passes",
+                                       "health_fails",   NULL};
     if (!list) return 0;
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
         return bfail(b, list,
@@ -1265,7 +1280,7 @@ static int parse_upstreams(builder *b, const config_setting_t *list)
                 return bfail(b, s, "transform_203 must be true or false%s%s", "", "");
             u->transform_203 = (uint8_t)config_setting_get_bool(s);
         }
-        if (parse_health(b, g, u) < 0) return -1;
+        if (parse_retry_body(b, g, u) < 0 || parse_health(b, g, u) < 0) return -1;
         upstream_defaults(u);
     }
     return 0;
@@ -1395,6 +1410,7 @@ static int flag_proxies(builder *b, vhost *top, int rules)
             if (!u || add_server(b, NULL, u, server, 1) < 0) return -1;
             u->keepalive = 32;
             u->transform_203 = 1;
+            u->retry_body_max = RETRY_BODY_MAX;
             upstream_defaults(u);
             continue;
         }

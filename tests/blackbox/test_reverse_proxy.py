@@ -6,7 +6,8 @@ not), keep-alive reuse of upstream connections counted at the upstream,
 502 for a refused connection, a reset, a malformed head, both
 Content-Length and Transfer-Encoding, two Content-Lengths, a bad chunk and
 a short body; 504 when the server does not answer or take the request in
-time; a retry on the second server for GET but not for POST; passive
+time; a retry on the second server for GET but not for POST, and for a
+PUT with its body (kept up to retry_body_max) sent again byte-exact; passive
 health; round robin and least_conn spreading; X-Forwarded-*, Forwarded and
 Via set and hop-by-hop fields dropped both ways; and a slow client on a
 fast upstream with htd's memory staying bounded."""
@@ -61,6 +62,7 @@ class Upstream:
         self.sock.listen(64)
         self.accepted = 0
         self.requests = []  # (method, target, headers, body)
+        self.cut = 0  # requests reset in the middle of their body (/cut-if/NAME)
         self.lock = threading.Lock()
         self.closing = False
         self.conns = []
@@ -112,7 +114,10 @@ class Upstream:
                 self.conns.append(c)
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
-    def _read_request(self, f):
+    def _reset(self, c):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    def _read_request(self, f, c):
         line = f.readline()
         if not line:
             return None
@@ -125,6 +130,12 @@ class Upstream:
             k, _, v = h.decode("latin-1").partition(":")
             headers.append((k, v.strip()))
         hd = {k.lower(): v for k, v in headers}
+        if target == "/cut-if/" + self.name:  # a part of the body, then a reset
+            f.read(2000)
+            with self.lock:
+                self.cut += 1
+            self._reset(c)
+            return None
         body = b""
         if hd.get("transfer-encoding", "").lower() == "chunked":
             while True:
@@ -143,7 +154,7 @@ class Upstream:
         f = c.makefile("rb")
         try:
             while True:
-                r = self._read_request(f)
+                r = self._read_request(f, c)
                 if r is None:
                     return
                 with self.lock:
@@ -158,7 +169,15 @@ class Upstream:
     def _answer(self, c, method, target, headers, body):
         path = target.split("?")[0]
         send = c.sendall
-        if path == "/echo":
+        if path.split("/")[1] in ("reset-if", "cut-if", "silent-if"):
+            if path.endswith("/" + self.name):
+                if path.startswith("/silent-if/"):
+                    self.stall.wait(10)
+                else:
+                    self._reset(c)
+                return False
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif path == "/echo":
             send(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(body) + (b"" if method == "HEAD" else body))
         elif path == "/echo-chunked":
@@ -206,7 +225,7 @@ class Upstream:
             send(b"HELLO THERE\r\n\r\n")
             return False
         elif path == "/reset":
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self._reset(c)
             return False
         elif path == "/ws":
             hd = {k.lower(): v for k, v in headers}
@@ -589,6 +608,53 @@ def test_proxy_retries_get_on_the_second_server_but_not_post(ctx):
         srv.cleanup()
         cd.cleanup()
         good.stop()
+
+
+def test_proxy_retries_a_put_with_its_body_kept_but_not_beyond_the_bound_nor_a_post(ctx):
+    rst, good = Upstream("rst"), Upstream("good")
+    # keepalive = 0: a reset on a kept connection would be tried once more
+    # on a new one to the same server, and blur the counts below
+    with Proxied([rst, good], extra_upstream='max_fails = 1000; retry_body_max = "16K"; '
+                 'keepalive = 0; read_timeout = 1;', threads=1) as p:
+        # one thread, round robin from the first server: each PUT meets rst
+        # first, which reads the body and resets without an answer
+        data = pattern(5000)
+        r = get(p.srv, "/reset-if/rst", "PUT", headers=[("Content-Length", str(len(data)))],
+                body=data)
+        eq((r.status, r.body == data), (200, True), "the PUT answered by the second server")
+        eq([q[3] == data for q in rst.requests + good.requests], [True, True],
+           "both servers got the exact body")
+        check("the server reset the connection; trying %s" % good.addr in p.srv.stderr(),
+              "the first server's failure in the log")
+        # chunked, and rst resets after 2000 bytes, while the client has
+        # sent only a part: the part goes again, the rest follows
+        c = connect(p.srv)
+        c.send(b"PUT /cut-if/rst HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"%x\r\n%s\r\n" % (3000, data[:3000]))
+        wait_until(lambda: rst.cut == 1, what="rst cutting the request")
+        time.sleep(0.1)
+        c.send(b"%x\r\n%s\r\n0\r\n\r\n" % (2000, data[3000:]))
+        r = c.read_response()
+        c.close()
+        eq((r.status, r.body == data), (200, True), "the chunked PUT, on the second server")
+        eq((len(good.requests), good.requests[-1][3] == data), (2, True), "its exact body")
+        # /reset resets on both servers: the count shows who was tried
+        def tried(method, body):
+            before = len(rst.requests) + len(good.requests)
+            r = get(p.srv, "/reset", method, headers=[("Content-Length", str(len(body)))],
+                    body=body)
+            return r.status, len(rst.requests) + len(good.requests) - before
+        eq(tried("PUT", pattern(8000)), (502, 2), "a PUT within retry_body_max, tried twice")
+        eq(tried("PUT", pattern(20000)), (502, 1), "a PUT beyond retry_body_max, tried once")
+        eq(tried("POST", b"hi"), (502, 1), "a small POST, tried once")
+        # rst's turn again: it takes the body and is silent past read_timeout
+        t = time.monotonic()
+        r = get(p.srv, "/silent-if/rst", "PUT", headers=[("Content-Length", str(len(data)))],
+                body=data)
+        took = time.monotonic() - t
+        eq((r.status, r.body == data), (200, True), "the PUT after a read timeout")
+        check(0.9 <= took < 4, "after the 1 s read timeout: %.2f s" % took)
+        eq(rst.served("/silent-if/rst"), 1, "rst had it first")
 
 
 def test_proxy_passive_health_leaves_a_failing_server_out_then_tries_it_again(ctx):
