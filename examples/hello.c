@@ -3,7 +3,7 @@
  * hello.c - htd embedded in a program of its own: /hello, /echo and /request
  * answered by the program's handlers, every other path served as static
  * files from ROOT (and a config file's vhosts, if one is given). /count?N
- * streams N lines piece by piece, /sendfile/NAME sends ROOT/NAME with
+ * streams N lines piece by piece (/page?N in one piece), /sendfile/NAME sends ROOT/NAME with
  * sendfile through the handler API. With gzip or brotli on in the config,
  * htd codes what the handlers answer, as it does files. An access
  * handler guards /hello/private and files under /private: without the
@@ -148,6 +148,34 @@ static int count(htd_req *req, void *arg)
     return HTD_DONE;
 }
 
+/* GET /page?N: the same N lines as /count, written in one piece by one
+ * call of next (a stream whose body is ready at once). */
+static int page_next(htd_req *req, void *arg)
+{
+    counter *k = arg;
+    size_t cap = (size_t)k->to * 24, len = 0;
+    char *body = htd_req_alloc(req, cap);
+    if (!body) return HTD_DONE;
+    for (long i = 1; i <= k->to; i++)
+        len += (size_t)snprintf(body + len, cap - len, "line %ld\n", i);
+    htd_stream_write(req, body, len);
+    return HTD_DONE;
+}
+
+static int page(htd_req *req, void *arg)
+{
+    (void)arg;
+    htd_str q = htd_req_query(req);
+    char num[16] = "0";
+    if (q.len && q.len < sizeof num) memcpy(num, q.p, q.len), num[q.len] = 0;
+    counter *k = htd_req_alloc(req, sizeof *k);
+    if (!k) return HTD_DECLINED;
+    *k = (counter){0, atol(num)};
+    if (k->to <= 0 || k->to > 1000000) k->to = 1;
+    htd_respond_stream(req, 200, "text/plain; charset=utf-8", page_next, NULL, k);
+    return HTD_DONE;
+}
+
 /* POST /measure[?LIMIT]: the body taken as it comes (no max_body), its
  * length and a checksum answered at its end; past LIMIT bytes, 413 at
  * once. */
@@ -227,6 +255,7 @@ int main(int argc, char **argv)
     htd_server_handle(server, "/echo", echo, NULL);
     htd_server_handle(server, "/request", request, NULL);
     htd_server_handle(server, "/count", count, NULL);
+    htd_server_handle(server, "/page", page, NULL);
     htd_server_handle_phase(server, HTD_PHASE_CONTENT | HTD_BODY_STREAMED, "/measure", measure_body,
                             NULL);
     htd_server_handle(server, "/sendfile/", send_file, argv[1]);

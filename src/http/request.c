@@ -231,13 +231,15 @@ typedef struct stream {
     void (*end)(void *arg);
     void *arg;
     int status, chunked;
+    int over; /* end was called: nothing more is written */
     uint64_t sent;
-    /* A coded body (response_encode): what next writes gathers here and
-     * goes to the coder when next returns; the coder may hold on to it
-     * until the next call. */
+    /* A coded body (response_encode): what next writes gathers in pend and
+     * goes to the coder when next returns. The coder may read pend[0..given)
+     * until it has taken all of it (filter_more is clear), so pend moves
+     * only then, and is freed only with the request. */
     int coded;
     char *pend;
-    size_t pend_len, pend_cap;
+    size_t given, pend_len, pend_cap;
 } stream;
 
 static void stream_release(struct htd_req *hr);
@@ -248,18 +250,31 @@ static stream **stream_of(struct htd_req *hr)
     return (stream **)req_slot(hr, &stream_module);
 }
 
-/* The stream is over: end is called, and it is let go. */
-static void stream_over(struct htd_req *hr)
+/* The stream is over: end is called, once. */
+static void stream_over(stream *st)
 {
-    stream **slot = stream_of(hr), *st = *slot;
-    *slot = NULL;
-    free(st->pend);
+    if (st->over) return;
+    st->over = 1;
     if (st->end) st->end(st->arg);
 }
 
+/* The request ends, whole or cut short (the connection closes). */
 static void stream_release(struct htd_req *hr)
 {
-    stream_over(hr); /* cut short: the connection closes */
+    stream **slot = stream_of(hr), *st = *slot;
+    *slot = NULL;
+    stream_over(st);
+    free(st->pend);
+}
+
+/* What the coder was given and has taken goes; what was written since
+ * stays, for the next piece. */
+static void drop_given(stream *st)
+{
+    if (!st->given) return;
+    memmove(st->pend, st->pend + st->given, st->pend_len - st->given);
+    st->pend_len -= st->given;
+    st->given = 0;
 }
 
 /* The request's generator (module.h). */
@@ -268,15 +283,16 @@ static int stream_gen(conn *c)
     struct htd_req *hr = c->req;
     stream *st = *stream_of(hr);
     if (st->coded) {
-        st->pend_len = 0; /* the coder took all of it: a generator runs only then */
+        drop_given(st); /* a generator runs only once the coder has taken its piece */
         int rc = st->next(hr, st->arg), last = rc != HTD_MORE || !st->pend_len;
+        st->given = st->pend_len;
         if (response_body(c, st->pend, st->pend_len, last) < 0) {
             conn_close(c);
             return GEN_GONE;
         }
         st->sent += st->pend_len;
         if (!last) return GEN_MORE;
-        stream_over(hr); /* the coder seals and logs as its last bytes go */
+        stream_over(st); /* the coder seals and logs as its last bytes go */
         return GEN_DONE;
     }
     int rc = st->next(hr, st->arg);
@@ -285,25 +301,36 @@ static int stream_gen(conn *c)
     if (st->chunked) conn_out_copy(c, "0\r\n\r\n", 5);
     conn_seal(c);
     conn_log(c, st->status, st->sent);
-    stream_over(hr);
+    stream_over(st);
     return GEN_DONE;
+}
+
+/* Room for len more bytes in a coded stream's pend: 0, or -1 when it
+ * would have to move while the coder still reads it (or out of memory). */
+static int pend_room(htd_req *r, stream *st, size_t len)
+{
+    if (len <= st->pend_cap - st->pend_len) return 0;
+    if (r->filter_more) return -1;
+    drop_given(st);
+    if (len <= st->pend_cap - st->pend_len) return 0;
+    size_t cap = st->pend_cap ? st->pend_cap : 16384;
+    while (cap - st->pend_len < len)
+        cap *= 2;
+    char *np = realloc(st->pend, cap);
+    if (!np) return -1;
+    st->pend = np;
+    st->pend_cap = cap;
+    return 0;
 }
 
 int htd_stream_write(htd_req *r, const void *p, size_t len)
 {
     stream **slot = r->c ? stream_of(r) : NULL;
     stream *st = slot ? *slot : NULL;
-    if (!st || !len) return st ? 0 : -1;
+    if (!st || st->over) return -1;
+    if (!len) return 0;
     if (st->coded) {
-        if (len > st->pend_cap - st->pend_len) {
-            size_t cap = st->pend_cap ? st->pend_cap : 16384;
-            while (cap - st->pend_len < len)
-                cap *= 2;
-            char *np = realloc(st->pend, cap);
-            if (!np) return -1;
-            st->pend = np;
-            st->pend_cap = cap;
-        }
+        if (pend_room(r, st, len) < 0) return -1;
         memcpy(st->pend + st->pend_len, p, len);
         st->pend_len += len;
         return 0;
@@ -414,7 +441,8 @@ static int respond_coded_file(htd_req *r, resp *rs, char *lines, size_t nl, int 
         return -1;
     }
     r->responded = 1;
-    if (c->head_only) {
+    if (c->head_only) { /* a HEAD, or a header filter answered in its place */
+        free(f);
         close(fd);
         conn_log(c, rs->status, 0);
         return 0;

@@ -278,6 +278,13 @@ def test_handlers_responses_are_coded_as_files_are(ctx):
         eq(r.get("ETag"), 'W/"count-2000"', "the handler's tag, weak for the coded bytes")
         r = ae(srv, "/count?2000", "gzip, br")
         eq((r.get("Content-Encoding"), _unbrotli(r.body)), ("br", lines), "a stream in br")
+        # a stream whose one piece is the whole body, larger than a coder's
+        # buffer: the coder reads it over several turns after the stream's end
+        many = b"".join(b"line %d\n" % i for i in range(1, 200001))
+        r = ae(srv, "/page?200000", "gzip")
+        eq((r.get("Content-Encoding"), gzip.decompress(r.body)), ("gzip", many), "one large piece in gzip")
+        r = ae(srv, "/page?200000", "br")
+        eq((r.get("Content-Encoding"), _unbrotli(r.body)), ("br", many), "one large piece in br")
         r = ae(srv, "/count?2000", None)
         eq((r.get("Content-Encoding"), r.body, r.get("ETag"), r.get("Vary")),
            (None, lines, '"count-2000"', "Accept-Encoding"), "identity keeps the strong tag and varies")
