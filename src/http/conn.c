@@ -1049,11 +1049,9 @@ static int step_gen(conn *c)
      * requests of every other connection of the loop. */
     struct htd_req *hr = c->req;
     if (hr->gen_ran && loop_turn_us(c->w->loop) >= LOOP_SOON_BUDGET_US) {
+        /* No timer runs meanwhile, as none does while a generator works
+         * (response_done): the connection is not waiting for its client. */
         loop_soon(c->w->loop, &hr->turn, gen_turn);
-        /* Meanwhile the send timer runs, from now: the response is making
-         * progress, and the timer armed when its head began (the header
-         * timer) must not cut a long one short. */
-        arm(c, T_SEND);
         return 0;
     }
     hr->gen_ran = 1;
