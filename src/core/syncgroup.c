@@ -2,12 +2,11 @@
 /*
  * syncgroup.c - group commit of syncfs calls (syncgroup.h).
  *
- * Each filesystem (by device) has a ticket counter. A thread takes a
- * ticket after its change; a sync that starts after that covers it. One
- * thread at a time runs the sync, for every ticket taken before it
- * started; the others wait on the condition and are done when the round
- * that covers their ticket ends. Filesystems beyond the table's few (an
- * unusual number of writable areas on different devices) sync alone.
+ * Each filesystem (by device) has numbered rounds of syncfs, one at a
+ * time. A change is covered by the first round to begin after it: the
+ * thread notes that round's number, runs it if none is under way, or
+ * waits on the condition until it has ended, and returns its result. Filesystems beyond the table's
+ * few (an unusual number of writable areas on different devices) sync alone.
  */
 #include "syncgroup.h"
 
@@ -20,15 +19,21 @@
 
 #define GROUPS 8
 
+#define RESULTS 64 /* rounds whose results a late waiter can still read */
+
 typedef struct group {
     dev_t dev;
     int used;
-    int fd;         /* a descriptor of its own on the filesystem (the caller's may be O_PATH) */
-    int running;    /* a sync is under way */
-    uint64_t asked; /* tickets taken */
-    uint64_t done;  /* tickets covered by the rounds that ended */
-    uint64_t ok;    /* tickets covered by a round that succeeded */
-    int err;        /* the last failed round's -errno */
+    int fd;           /* a descriptor of its own on the filesystem (the caller's may be O_PATH) */
+    int running;      /* round `started` is under way */
+    uint64_t started; /* rounds begun */
+    uint64_t ended;   /* rounds over: 1..ended */
+    struct {
+        uint64_t round;
+        int err;
+    } results[RESULTS]; /* each round's -errno or 0, by round % RESULTS */
+    uint64_t failed;    /* the last round that failed, or 0 */
+    int failed_err;
 } group;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,29 +82,33 @@ int syncgroup_sync(int fd)
         pthread_mutex_unlock(&mu);
         return sync_alone(fd);
     }
-    uint64_t me = ++g->asked;
-    while (g->done < me) {
+    /* The first round to begin after this change covers it: the next one,
+     * whether or not one is under way now (that one began before it). */
+    uint64_t mine = g->started + 1;
+    while (g->ended < mine) {
         if (g->running) {
             pthread_cond_wait(&cv, &mu);
             continue;
         }
-        /* This thread runs the round, for every ticket taken so far. */
+        /* This thread runs the next round, for every change made so far. */
         g->running = 1;
-        uint64_t upto = g->asked;
+        uint64_t round = ++g->started;
         pthread_mutex_unlock(&mu);
         int rc = syncfs(g->fd) < 0 ? -errno : 0;
         pthread_mutex_lock(&mu);
         g->running = 0;
-        g->done = upto;
-        if (rc == 0)
-            g->ok = upto;
-        else
-            g->err = rc;
+        g->ended = round;
+        g->results[round % RESULTS].round = round;
+        g->results[round % RESULTS].err = rc;
+        if (rc) g->failed = round, g->failed_err = rc;
         pthread_cond_broadcast(&cv);
     }
-    /* Any round that started after my ticket covers me: one that
-     * succeeded is enough; else the last one failed as mine did. */
-    int rc = g->ok >= me ? 0 : g->err;
+    /* That round's result: a later round's success says nothing of it
+     * (syncfs reports a writeback error once per open file). Should the
+     * result be gone, after RESULTS more rounds, any failure since counts. */
+    int rc = g->results[mine % RESULTS].round == mine ? g->results[mine % RESULTS].err
+             : g->failed >= mine                      ? g->failed_err
+                                                      : 0;
     pthread_mutex_unlock(&mu);
     return rc;
 }

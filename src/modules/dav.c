@@ -863,9 +863,12 @@ static void do_copy_move(dav_job *j)
               : davfs_copy(j->area, j->rel, j->to_area, j->to_rel, j->depth != 0, j->overwrite);
     if (move) pthread_mutex_unlock(j->lock);
     /* Durable before it is answered: the areas' filesystems synced, in
-     * syncs the moves made meanwhile share (the lock is let go first). */
-    if (move && rc == 0) rc = davfs_sync(j->to_area);
-    if (move && rc == 0 && !same_fs(j->area, j->to_area)) rc = davfs_sync(j->area);
+     * syncs the moves made meanwhile share (the lock is let go first). A
+     * sync that fails leaves the move made all the same: its accounts,
+     * locks and properties follow it, and the answer says it may not last. */
+    int synced = 0;
+    if (move && rc == 0) synced = davfs_sync(j->to_area);
+    if (move && rc == 0 && !synced && !same_fs(j->area, j->to_area)) synced = davfs_sync(j->area);
     existed |= replaced;
     if (quotas) {
         if (rc < 0 && gain > 0) store_quota_add(j->sx, j->to_ai, -gain);
@@ -883,6 +886,8 @@ static void do_copy_move(dav_job *j)
         set_errno(j, -rc, move ? "cannot move" : "cannot copy");
     else if (ask_db(j, NULL, NULL) < 0)
         set(j, 500, "cannot copy the properties");
+    else if (synced < 0)
+        set_errno(j, -synced, "moved, but the disk did not confirm it");
     else
         set(j, existed ? 204 : 201, NULL);
 }

@@ -335,7 +335,9 @@ int davfs_doomed(const char *mark_text, size_t len, const struct stat *parent, c
     text[len] = 0;
     unsigned long dev, ino;
     int at = 0;
-    if (sscanf(text, "%lu %lu %n", &dev, &ino, &at) != 2 || !at) return 0;
+    /* Exactly one space before the leaf: a name may begin with blanks. */
+    if (sscanf(text, "%lu %lu%n", &dev, &ino, &at) != 2 || text[at] != ' ') return 0;
+    at++;
     size_t ll = strlen(leaf);
     return dev == (unsigned long)parent->st_dev && ino == (unsigned long)parent->st_ino &&
            strncmp(text + at, leaf, ll) == 0 && text[at + ll] == '\n';
