@@ -27,6 +27,7 @@
  * A 200 that htd changes (compressed on the fly; a scope's proxy_headers,
  * or its proxy_body_append put into HTML as it streams by) is a 203, the
  * content no longer the origin's; Cache-Control: no-transform forbids it.
+ * A HEAD gets the head the GET would, overlay and all.
  *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
@@ -121,9 +122,10 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
-    /* proxy_body_append under way: each piece is rewritten into ov with the
-     * text put in before "</body", and the end of a piece that may be the
-     * start of one is held back (hold) for the next. */
+    /* proxy_body_append under way (for a HEAD, would be: no ov then): each
+     * piece is rewritten into ov with the text put in before "</body", and
+     * the end of a piece that may be the start of one is held back (hold)
+     * for the next. */
     uint8_t ov_body, ov_done, hold_len;
     char hold[8];
     char *ov;
@@ -770,11 +772,11 @@ static int encoded(const htd_response *h)
 }
 
 /* May the scope's overlay (proxy_headers, proxy_body_append) change this
- * response? Only the content of a 200 to a request other than HEAD (whose
- * head would then say what a GET got), and not against no-transform. */
-static int overlay_applies(conn *c, const htd_response *h)
+ * response? Only the content of a 200, and not against no-transform. A
+ * HEAD is asked the same, as its head says what a GET would get. */
+static int overlay_applies(const htd_response *h)
 {
-    return h->status == 200 && !c->head_only && !no_transform(h);
+    return h->status == 200 && !no_transform(h);
 }
 
 /* Does proxy_body_append go into this body: HTML that htd can read? */
@@ -784,6 +786,24 @@ static int append_applies(conn *c, const htd_response *h)
     htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
     return ct.len >= 9 && strncasecmp(ct.p, "text/html", 9) == 0 &&
            (ct.len == 9 || ct.p[9] == ';' || ct.p[9] == ' ' || ct.p[9] == '\t');
+}
+
+/* What htd changes of a response on its way. */
+typedef struct change {
+    uint8_t headers; /* proxy_headers: fields replaced and added */
+    uint8_t body;    /* proxy_body_append: no longer the origin's bytes */
+    uint8_t gz;      /* compressed on the fly: nor its coding */
+} change;
+
+/* What the scope's overlay changes of h, the origin's head, for a GET or a
+ * HEAD alike. */
+static change overlay_of(conn *c, const htd_response *h)
+{
+    change ch = {0};
+    if (!overlay_applies(h)) return ch;
+    ch.headers = c->req->sc->px_headers_len > 0;
+    ch.body = (uint8_t)append_applies(c, h);
+    return ch;
 }
 
 /* Is the field called name one that proxy_headers sets (and so replaces)? */
@@ -819,15 +839,15 @@ static int to_transform(conn *c, const htd_response *h)
 }
 
 /* proxy_body_append goes into this response: the buffer its pieces are
- * rewritten into (a piece, what was held back, and the text). Without
- * memory for it (the budget spent), the body goes as it is. */
-static void begin_append(conn *c, proxy *px)
+ * rewritten into (a piece, what was held back, and the text). -1 without
+ * memory for it (the budget spent): the body goes as it is. */
+static int begin_append(conn *c, proxy *px)
 {
     size_t cap = sizeof px->in + sizeof px->hold + c->req->sc->px_append_len;
-    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return;
+    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return -1;
     budget_add(&c->w->mem, cap);
     px->ov_cap = cap;
-    px->ov_body = 1;
+    return 0;
 }
 
 /* Does d[0..n) begin with "</body" and a '>' or a space, ignoring case?
@@ -879,6 +899,40 @@ static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, 
     return px->ov;
 }
 
+/* The origin's fields of h as the client gets them, changed as ch says,
+ * into b; all but Content-Type, which goes into ct[0..ct_size) and is
+ * returned (NULL if none or too long). */
+static const char *put_fields(wbuf *b, const htd_response *h, const scope *sc, change ch, char *ct,
+                              size_t ct_size)
+{
+    const char *ctype = NULL;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        htd_str n = h->headers[i].name, v = h->headers[i].value;
+        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (ch.headers && overlaid(sc, n)) continue; /* replaced */
+        /* The upstream's ranges are of its body, not of the one changed. */
+        if (ch.body && htd_str_ieq(n, "accept-ranges", 13)) continue;
+        if (ch.gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
+        if ((ch.gz || ch.body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
+            wputs(b, "ETag: W/"); /* no longer the origin's bytes */
+            wput(b, v.p, v.len);
+            wputs(b, "\r\n");
+            continue;
+        }
+        if (htd_str_ieq(n, "content-type", 12)) {
+            if (v.len < ct_size) {
+                memcpy(ct, v.p, v.len);
+                ct[v.len] = 0;
+                ctype = ct;
+            }
+            continue;
+        }
+        wfield(b, n, v);
+    }
+    if (ch.headers) wput(b, sc->px_headers, sc->px_headers_len);
+    return ctype;
+}
+
 /* Turns the server's head into the client's and queues it. -1 if it will
  * not do. */
 static int send_head(conn *c, proxy *px)
@@ -886,42 +940,21 @@ static int send_head(conn *c, proxy *px)
     const htd_response *h = &px->head;
     char extra[PX_IN + 256];
     wbuf b = {extra, 0, sizeof extra, 0};
-    const char *ctype = NULL;
     char ct[512];
     const scope *sc = c->req->sc;
-    px->gz = (uint8_t)to_transform(c, h);
-    int overlay = overlay_applies(c, h);
-    int set_headers = overlay && sc->px_headers_len;
-    if (overlay && append_applies(c, h)) begin_append(c, px); /* out of memory: as it is */
-    for (size_t i = 0; i < h->nheaders; i++) {
-        htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
-        if (set_headers && overlaid(sc, n)) continue; /* replaced */
-        /* The upstream's ranges are of its body, not of the one changed. */
-        if (px->ov_body && htd_str_ieq(n, "accept-ranges", 13)) continue;
-        if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
-        if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
-            wputs(&b, "ETag: W/"); /* no longer the origin's bytes */
-            wput(&b, v.p, v.len);
-            wputs(&b, "\r\n");
-            continue;
-        }
-        if (htd_str_ieq(n, "content-type", 12)) {
-            if (v.len < sizeof ct) {
-                memcpy(ct, v.p, v.len);
-                ct[v.len] = 0;
-                ctype = ct;
-            }
-            continue;
-        }
-        wfield(&b, n, v);
-    }
+    change ch = overlay_of(c, h);
+    ch.gz = (uint8_t)to_transform(c, h);
+    /* A HEAD's head says what a GET's would, memory permitting; without
+     * memory for the rewriting a GET's body goes as it is, and so its head. */
+    if (ch.body && !c->head_only && begin_append(c, px) < 0) ch.body = 0;
+    px->gz = ch.gz;
+    px->ov_body = ch.body;
+    const char *ctype = put_fields(&b, h, sc, ch, ct, sizeof ct);
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
-    if (set_headers) wput(&b, sc->px_headers, sc->px_headers_len);
     int st = h->status;
     /* 203 Non-Authoritative Information: the content was changed on its
      * way (RFC 9110 15.3.4), unless the upstream said not to. */
-    if ((px->gz || set_headers || px->ov_body) && px->u->transform_203) st = 203;
+    if ((ch.gz || ch.headers || ch.body) && px->u->transform_203) st = 203;
     if (px->gz) wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     if (st == 101) {
         htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);

@@ -934,13 +934,52 @@ def test_proxy_overlay_sets_headers_and_appends_before_body_end_as_203(ctx):
         eq((r.status, r.body), (200, one + two), "no-transform")
         eq((r.get_all("X-Frame-Options"), r.get("X-Added")), (["SAMEORIGIN"], None),
            "no-transform: the upstream's fields")
-        # HEAD and 304: untouched.
+        # HEAD: the head a GET gets (see the test below); 304: untouched.
         r = get(p.srv, "/html/length", "HEAD")
-        one, two = HTML_PIECES["length"]
         eq((r.status, r.get("Content-Length"), r.get("X-Frame-Options"), r.body),
-           (200, str(len(one + two)), "SAMEORIGIN", b""), "HEAD")
+           (203, str(len(want["length"])), "DENY", b""), "HEAD")
         r = get(p.srv, "/status?c=304")
         eq((r.status, r.get("X-Added"), r.get("ETag")), (304, None, '"x"'), "304")
+
+
+HEADERS_ONLY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
+                'X-Added = "by htd"; }; }')
+
+
+def _head_fields(r):
+    """A response's status and fields, but those that may differ between
+    two answers (Date) or between a GET and a HEAD (the framing of a body
+    that is not sent: RFC 9110 9.3.2 lets a HEAD leave Transfer-Encoding
+    out)."""
+    return r.status, sorted((k.lower(), v) for k, v in r.headers
+                            if k.lower() not in ("date", "transfer-encoding"))
+
+
+def test_proxy_overlay_gives_head_the_status_and_fields_a_get_gets(ctx):
+    one, two = HTML_PIECES["length"]
+    grown = str(len(one + two + APPEND))
+    for rules, what in ((OVERLAY, "headers and body"), (HEADERS_ONLY, "headers only")):
+        with Proxied([Upstream()], rules=rules) as p:
+            for kind in ("length", "split", "chunked", "json", "gzip", "no-transform"):
+                g = get(p.srv, "/html/" + kind)
+                h = get(p.srv, "/html/" + kind, "HEAD")
+                eq(_head_fields(h), _head_fields(g), "%s, %s: HEAD as GET" % (what, kind))
+                eq(h.body, b"", "%s, %s: no body" % (what, kind))
+            h = get(p.srv, "/html/length", "HEAD")
+            eq((h.status, h.get("X-Frame-Options"), h.get("X-Added")), (203, "DENY", "by htd"),
+               what + ": the overlay in a HEAD's head")
+            if rules == OVERLAY:
+                eq((h.get("Content-Length"), h.get("ETag"), h.get("Accept-Ranges")),
+                   (grown, 'W/"h1"', None), "the length the GET's body has")
+                h = get(p.srv, "/html/chunked", "HEAD")
+                eq((h.status, h.get("Content-Length"), h.get("ETag")), (203, None, 'W/"h1"'),
+                   "a chunked upstream's HEAD: no length to fix up")
+            else:
+                eq((h.get("Content-Length"), h.get("ETag"), h.get("Accept-Ranges")),
+                   (str(len(one + two)), '"h1"', "bytes"), "the origin's bytes, length, tag")
+            h = get(p.srv, "/html/no-transform", "HEAD")
+            eq((h.status, h.get("X-Frame-Options"), h.get("X-Added")), (200, "SAMEORIGIN", None),
+               what + ": no-transform: nothing changed for HEAD either")
 
 
 def test_proxy_overlay_through_gzip_and_with_transform_203_off(ctx):
