@@ -27,7 +27,8 @@
  * A 200 that htd changes (compressed on the fly; a scope's proxy_headers,
  * or its proxy_body_append put into HTML as it streams by) is a 203, the
  * content no longer the origin's; Cache-Control: no-transform forbids it.
- * A HEAD gets the head the GET would, overlay and all.
+ * A HEAD gets the head the GET would, overlay and all. A kept copy
+ * (keep_copies) is the origin's response, overlaid as it is served.
  *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
@@ -863,6 +864,18 @@ static int body_end_at(const char *d, size_t n)
     return 1;
 }
 
+/* Where in d[0..n) the text goes: at the first "</body>", or, with more of
+ * the body to come (!last), at the beginning of one that d may end in; n
+ * if nowhere (yet). */
+static size_t body_end(const char *d, size_t n, int last)
+{
+    for (const char *lt = d; (lt = memchr(lt, '<', (size_t)(d + n - lt))); lt++) {
+        int r = body_end_at(lt, (size_t)(d + n - lt));
+        if (r == 1 || (r < 0 && !last)) return (size_t)(lt - d);
+    }
+    return n;
+}
+
 /* The piece p[0..*len) of the body with the text put in: before the first
  * "</body>", else at the end of the last piece. Returns what to send
  * (p itself once the text is in), its length in *len. */
@@ -874,19 +887,13 @@ static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, 
     memcpy(px->ov, px->hold, px->hold_len);
     memcpy(px->ov + px->hold_len, p, *len);
     px->hold_len = 0;
-    size_t at = n; /* where the text goes, n: nowhere yet */
-    for (const char *lt = px->ov; (lt = memchr(lt, '<', (size_t)(px->ov + n - lt))); lt++) {
-        int r = body_end_at(lt, (size_t)(px->ov + n - lt));
-        if (r == 1 || (r < 0 && !last)) {
-            at = (size_t)(lt - px->ov);
-            if (r < 0) { /* perhaps: held back until the next piece says */
-                px->hold_len = (uint8_t)(n - at);
-                memcpy(px->hold, lt, px->hold_len);
-                *len = at;
-                return px->ov;
-            }
-            break;
-        }
+    size_t at = body_end(px->ov, n, last);
+    if (at < n && body_end_at(px->ov + at, n - at) < 0) {
+        /* perhaps: held back until the next piece says */
+        px->hold_len = (uint8_t)(n - at);
+        memcpy(px->hold, px->ov + at, px->hold_len);
+        *len = at;
+        return px->ov;
     }
     if (at == n && !last) {
         *len = n;
@@ -1210,16 +1217,34 @@ static void copy_end(conn *c, proxy *px)
     jobs_submit(c->w->srv->jobs, &cj->job);
 }
 
-/* The server failed: its last good 200 to this request, if kept, as a 203
- * with its Age. Read at once (a small file, on a rare path). 1 if served. */
-static int serve_copy(conn *c, proxy *px)
+/* The kept header lines at p[0..len) into *h, as the origin's 200 with
+ * the body that follows them: their length, or 0 if they are not header
+ * lines. The same parser as a script's head's, as they are a bare block. */
+static size_t copy_fields(const char *p, size_t len, htd_response *h)
 {
-    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
-    if (!cp || !px->key[0]) return 0; /* a GET's or HEAD's */
+    htd_head_parser hp = {0};
+    const char *why;
+    int r = 2;
+    h->nheaders = 0; /* an empty line alone: the origin sent only fields htd writes */
+    if (len < 2 || p[0] != '\r' || p[1] != '\n')
+        r = htd_parse_header_block(&hp, p, len, PX_IN, h, &why);
+    if (r <= 0) return 0;
+    h->status = 200;
+    h->content_length = (int64_t)(len - (size_t)r);
+    return (size_t)r;
+}
+
+/* The kept copy for this request, read whole (a small file, on a rare
+ * path), if there is one and the request has the values it varied on:
+ * the buffer to free, its fields in *h (pointing into it), *body at its
+ * body of h->content_length bytes, *stored when it was kept. NULL if none. */
+static char *copy_read(conn *c, const proxy *px, const copies *cp, htd_response *h, char **body,
+                       long long *stored)
+{
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", cp->dir, px->key);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return NULL;
     struct stat st;
     char *buf = NULL;
     ssize_t got = -1;
@@ -1229,12 +1254,12 @@ static int serve_copy(conn *c, proxy *px)
     close(fd);
     if (got != st.st_size || got < (ssize_t)sizeof COPY_MAGIC) {
         free(buf);
-        return 0;
+        return NULL;
     }
     buf[got] = 0;
     char *end = buf + got, *q = buf + sizeof COPY_MAGIC - 1;
     if (memcmp(buf, COPY_MAGIC, sizeof COPY_MAGIC - 1) != 0) goto bad;
-    long long stored = strtoll(q, &q, 10);
+    *stored = strtoll(q, &q, 10);
     if (*q++ != '\n') goto bad;
     while (q < end && *q == 'V') { /* the request must match what it varied on */
         char *nl = memchr(q, '\n', (size_t)(end - q)), *colon = memchr(q, ':', (size_t)(end - q));
@@ -1243,58 +1268,71 @@ static int serve_copy(conn *c, proxy *px)
         size_t vl = (size_t)(nl - colon - 2);
         if (rv.len != vl || (vl && memcmp(rv.p, colon + 2, vl) != 0)) {
             free(buf);
-            return 0;
+            return NULL;
         }
         q = nl + 1;
     }
     if (q >= end || *q++ != '\n') goto bad;
-    char *hend = NULL;
-    for (char *k = q; k + 1 < end; k++)
-        if (k[0] == '\r' && k[1] == '\n' &&
-            (k == q || (k >= q + 2 && k[-2] == '\r' && k[-1] == '\n'))) {
-            hend = k + 2;
-            break;
-        }
-    if (!hend) goto bad;
-    char extra[PX_IN + 128];
-    size_t hl = (size_t)(hend - 2 - q);
-    long long age = (long long)time(NULL) - stored;
-    int al = snprintf(extra, sizeof extra, "Age: %lld\r\nVia: 1.1 htd\r\n", age < 0 ? 0 : age);
-    if (hl + (size_t)al > sizeof extra) goto bad;
-    /* Content-Type goes in its place; the rest as kept. */
-    const char *ctype = NULL;
-    char ct[512];
-    size_t xl = (size_t)al;
-    for (char *k = q; k < q + hl;) {
-        char *eol = memchr(k, '\r', (size_t)(q + hl - k));
-        if (!eol) break;
-        if ((size_t)(eol - k) > 14 && strncasecmp(k, "content-type: ", 14) == 0 &&
-            (size_t)(eol - k - 14) < sizeof ct) {
-            memcpy(ct, k + 14, (size_t)(eol - k - 14));
-            ct[eol - k - 14] = 0;
-            ctype = ct;
-        } else {
-            memcpy(extra + xl, k, (size_t)(eol - k + 2));
-            xl += (size_t)(eol - k + 2);
-        }
-        k = eol + 2;
-    }
-    size_t blen = (size_t)(end - hend);
-    resp rs = {
-        .status = 203, .ctype = ctype, .length = (int64_t)blen, .extra = extra, .extra_len = xl};
-    if (response_head(c, &rs) < 0 || conn_out_copy(c, hend, blen) < 0) {
+    size_t hl = copy_fields(q, (size_t)(end - q), h);
+    if (!hl) goto bad;
+    *body = q + hl;
+    return buf;
+bad:
+    errlog(ERRLOG_WARN, "htd: keep_copies: %s is not a kept copy", path);
+    free(buf);
+    return NULL;
+}
+
+/* The kept body to the client, with proxy_body_append put in when ch says
+ * so, as one block: a response's queue takes one large block. */
+static int copy_out(conn *c, const char *p, size_t n, change ch)
+{
+    if (!ch.body || c->head_only) return conn_out_copy(c, p, n);
+    const scope *sc = c->req->sc;
+    char *b = malloc(n + sc->px_append_len);
+    if (!b) return -1;
+    size_t at = body_end(p, n, 1);
+    memcpy(b, p, at);
+    memcpy(b + at, sc->px_append, sc->px_append_len);
+    memcpy(b + at + sc->px_append_len, p + at, n - at);
+    return conn_out_give(c, b, n + sc->px_append_len);
+}
+
+/* The server failed: its last good 200 to this request, if kept, as a 203
+ * with its Age. The copy is the origin's response: the scope's overlay goes
+ * on it now, as on a live one, so that a reload's changes to the overlay
+ * hold for it too. 1 if served. */
+static int serve_copy(conn *c, proxy *px)
+{
+    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
+    if (!cp || !px->key[0]) return 0; /* a GET's or HEAD's */
+    htd_response *h = &px->head;      /* the server's, if any, is of no more use */
+    char *body;
+    long long stored;
+    char *buf = copy_read(c, px, cp, h, &body, &stored);
+    if (!buf) return 0;
+    change ch = overlay_of(c, h);
+    char extra[PX_IN + 128], ct[512], age[64];
+    wbuf b = {extra, 0, sizeof extra, 0};
+    long long secs = (long long)time(NULL) - stored;
+    snprintf(age, sizeof age, "Age: %lld\r\nVia: 1.1 htd\r\n", secs < 0 ? 0 : secs);
+    wputs(&b, age);
+    const char *ctype = put_fields(&b, h, c->req->sc, ch, ct, sizeof ct);
+    size_t blen = (size_t)h->content_length;
+    resp rs = {.status = 203,
+               .ctype = ctype,
+               .length = (int64_t)(blen + (ch.body ? c->req->sc->px_append_len : 0)),
+               .extra = extra,
+               .extra_len = b.len};
+    if (b.over || response_head(c, &rs) < 0 || copy_out(c, body, blen, ch) < 0) {
         conn_out_rollback(c);
         free(buf);
         return 0;
     }
     free(buf);
     conn_seal(c);
-    conn_log(c, 203, c->head_only ? 0 : blen);
+    conn_log(c, 203, c->head_only ? 0 : (uint64_t)rs.length);
     return 1;
-bad:
-    errlog(ERRLOG_WARN, "htd: keep_copies: %s is not a kept copy", path);
-    free(buf);
-    return 0;
 }
 
 /* ---- the request ends ---- */

@@ -899,6 +899,46 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         back.stop()
 
 
+def test_proxy_kept_copy_is_the_origins_and_gets_the_overlay_when_served(ctx):
+    keep = ' keep_copies = { path = "copies"; max_size = "64K"; max_count = 10; }; }'
+    up = Upstream()
+    with Proxied([up], rules=OVERLAY[:-1] + keep, extra_upstream="fail_timeout = 0.2;") as p:
+        kinds = ("length", "split", "json", "no-transform")
+        live = {kind: get(p.srv, "/html/" + kind) for kind in kinds}
+        eq(get(p.srv, "/name").body, b"up", "a 200 with no field but its length")
+        wait_until(lambda: os.path.isdir(p.cd.p("copies")) and
+                   len(os.listdir(p.cd.p("copies"))) == len(kinds) + 1, what="the copies on disk")
+        up.stop()
+        r = get(p.srv, "/name")
+        eq((r.status, r.body, r.get("X-Added")), (203, b"up", "by htd"), "its copy, overlaid")
+        for kind in kinds:
+            g = get(p.srv, "/html/" + kind)
+            h = get(p.srv, "/html/" + kind, "HEAD")
+            eq((g.status, h.status), (203, 203), kind + ": the kept copy")
+            check(g.has("Age") and h.has("Age"), kind + ": with its Age")
+            eq(g.body, live[kind].body, kind + ": the body the live response had")
+            fields = [(k, v) for k, v in live[kind].headers
+                      if k.lower() not in ("date", "transfer-encoding", "content-length")]
+            for k, v in fields:
+                eq((g.get_all(k), h.get_all(k)), ([v], [v]), "%s: %s as live" % (kind, k))
+            eq(h.get("Content-Length"), str(len(g.body)), kind + ": HEAD's length")
+            eq(h.body, b"", kind + ": HEAD without a body")
+        r = get(p.srv, "/html/length")
+        eq((r.get("X-Frame-Options"), r.get("Content-Length"), r.get("Accept-Ranges")),
+           ("DENY", str(len(r.body)), None), "the security field, the length grown")
+        r = get(p.srv, "/html/no-transform")
+        eq((r.get("X-Frame-Options"), r.get("X-Added"), r.get("ETag")),
+           ("SAMEORIGIN", None, '"h1"'), "no-transform, as the origin said")
+        # Kept as the origin sent it: an overlay changed by a reload is the one applied.
+        p.reload([up], extra_upstream="fail_timeout = 0.2;",
+                 rules='{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = '
+                 '"SAMEORIGIN"; };' + keep)
+        r = get(p.srv, "/html/length")
+        one, two = HTML_PIECES["length"]
+        eq((r.status, r.body, r.get("X-Frame-Options"), r.get("ETag"), r.get("Accept-Ranges")),
+           (203, one + two, "SAMEORIGIN", '"h1"', "bytes"), "the origin's copy, today's overlay")
+
+
 OVERLAY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
            'X-Added = "by htd"; }; proxy_body_append = "%s"; }' % APPEND.decode())
 
