@@ -27,6 +27,8 @@
  * A 200 that htd changes (compressed on the fly; a scope's proxy_headers,
  * or its proxy_body_append put into HTML as it streams by) is a 203, the
  * content no longer the origin's; Cache-Control: no-transform forbids it.
+ * A HEAD gets the head the GET would, overlay and all. A kept copy
+ * (keep_copies) is the origin's response, overlaid as it is served.
  *
  * Failures: a server refusing, resetting or answering badly is 502; one
  * not connecting, answering or taking the request in time is 504. A
@@ -121,9 +123,10 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
-    /* proxy_body_append under way: each piece is rewritten into ov with the
-     * text put in before "</body", and the end of a piece that may be the
-     * start of one is held back (hold) for the next. */
+    /* proxy_body_append under way (for a HEAD, would be: no ov then): each
+     * piece is rewritten into ov with the text put in before "</body", and
+     * the end of a piece that may be the start of one is held back (hold)
+     * for the next. */
     uint8_t ov_body, ov_done, hold_len;
     char hold[8];
     char *ov;
@@ -770,11 +773,11 @@ static int encoded(const htd_response *h)
 }
 
 /* May the scope's overlay (proxy_headers, proxy_body_append) change this
- * response? Only the content of a 200 to a request other than HEAD (whose
- * head would then say what a GET got), and not against no-transform. */
-static int overlay_applies(conn *c, const htd_response *h)
+ * response? Only the content of a 200, and not against no-transform. A
+ * HEAD is asked the same, as its head says what a GET would get. */
+static int overlay_applies(const htd_response *h)
 {
-    return h->status == 200 && !c->head_only && !no_transform(h);
+    return h->status == 200 && !no_transform(h);
 }
 
 /* Does proxy_body_append go into this body: HTML that htd can read? */
@@ -784,6 +787,24 @@ static int append_applies(conn *c, const htd_response *h)
     htd_str ct = htd_header_find(h->headers, h->nheaders, "content-type", 12);
     return ct.len >= 9 && strncasecmp(ct.p, "text/html", 9) == 0 &&
            (ct.len == 9 || ct.p[9] == ';' || ct.p[9] == ' ' || ct.p[9] == '\t');
+}
+
+/* What htd changes of a response on its way. */
+typedef struct change {
+    uint8_t headers; /* proxy_headers: fields replaced and added */
+    uint8_t body;    /* proxy_body_append: no longer the origin's bytes */
+    uint8_t gz;      /* compressed on the fly: nor its coding */
+} change;
+
+/* What the scope's overlay changes of h, the origin's head, for a GET or a
+ * HEAD alike. */
+static change overlay_of(conn *c, const htd_response *h)
+{
+    change ch = {0};
+    if (!overlay_applies(h)) return ch;
+    ch.headers = c->req->sc->px_headers_len > 0;
+    ch.body = (uint8_t)append_applies(c, h);
+    return ch;
 }
 
 /* Is the field called name one that proxy_headers sets (and so replaces)? */
@@ -819,15 +840,15 @@ static int to_transform(conn *c, const htd_response *h)
 }
 
 /* proxy_body_append goes into this response: the buffer its pieces are
- * rewritten into (a piece, what was held back, and the text). Without
- * memory for it (the budget spent), the body goes as it is. */
-static void begin_append(conn *c, proxy *px)
+ * rewritten into (a piece, what was held back, and the text). -1 without
+ * memory for it (the budget spent): the body goes as it is. */
+static int begin_append(conn *c, proxy *px)
 {
     size_t cap = sizeof px->in + sizeof px->hold + c->req->sc->px_append_len;
-    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return;
+    if (budget_over(&c->w->mem, cap) || !(px->ov = malloc(cap))) return -1;
     budget_add(&c->w->mem, cap);
     px->ov_cap = cap;
-    px->ov_body = 1;
+    return 0;
 }
 
 /* Does d[0..n) begin with "</body" and a '>' or a space, ignoring case?
@@ -843,6 +864,18 @@ static int body_end_at(const char *d, size_t n)
     return 1;
 }
 
+/* Where in d[0..n) the text goes: at the first "</body>", or, with more of
+ * the body to come (!last), at the beginning of one that d may end in; n
+ * if nowhere (yet). */
+static size_t body_end(const char *d, size_t n, int last)
+{
+    for (const char *lt = d; (lt = memchr(lt, '<', (size_t)(d + n - lt))); lt++) {
+        int r = body_end_at(lt, (size_t)(d + n - lt));
+        if (r == 1 || (r < 0 && !last)) return (size_t)(lt - d);
+    }
+    return n;
+}
+
 /* The piece p[0..*len) of the body with the text put in: before the first
  * "</body>", else at the end of the last piece. Returns what to send
  * (p itself once the text is in), its length in *len. */
@@ -854,19 +887,13 @@ static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, 
     memcpy(px->ov, px->hold, px->hold_len);
     memcpy(px->ov + px->hold_len, p, *len);
     px->hold_len = 0;
-    size_t at = n; /* where the text goes, n: nowhere yet */
-    for (const char *lt = px->ov; (lt = memchr(lt, '<', (size_t)(px->ov + n - lt))); lt++) {
-        int r = body_end_at(lt, (size_t)(px->ov + n - lt));
-        if (r == 1 || (r < 0 && !last)) {
-            at = (size_t)(lt - px->ov);
-            if (r < 0) { /* perhaps: held back until the next piece says */
-                px->hold_len = (uint8_t)(n - at);
-                memcpy(px->hold, lt, px->hold_len);
-                *len = at;
-                return px->ov;
-            }
-            break;
-        }
+    size_t at = body_end(px->ov, n, last);
+    if (at < n && body_end_at(px->ov + at, n - at) < 0) {
+        /* perhaps: held back until the next piece says */
+        px->hold_len = (uint8_t)(n - at);
+        memcpy(px->hold, px->ov + at, px->hold_len);
+        *len = at;
+        return px->ov;
     }
     if (at == n && !last) {
         *len = n;
@@ -879,6 +906,40 @@ static const char *append_piece(conn *c, proxy *px, const char *p, size_t *len, 
     return px->ov;
 }
 
+/* The origin's fields of h as the client gets them, changed as ch says,
+ * into b; all but Content-Type, which goes into ct[0..ct_size) and is
+ * returned (NULL if none or too long). */
+static const char *put_fields(wbuf *b, const htd_response *h, const scope *sc, change ch, char *ct,
+                              size_t ct_size)
+{
+    const char *ctype = NULL;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        htd_str n = h->headers[i].name, v = h->headers[i].value;
+        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (ch.headers && overlaid(sc, n)) continue; /* replaced */
+        /* The upstream's ranges are of its body, not of the one changed. */
+        if (ch.body && htd_str_ieq(n, "accept-ranges", 13)) continue;
+        if (ch.gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
+        if ((ch.gz || ch.body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
+            wputs(b, "ETag: W/"); /* no longer the origin's bytes */
+            wput(b, v.p, v.len);
+            wputs(b, "\r\n");
+            continue;
+        }
+        if (htd_str_ieq(n, "content-type", 12)) {
+            if (v.len < ct_size) {
+                memcpy(ct, v.p, v.len);
+                ct[v.len] = 0;
+                ctype = ct;
+            }
+            continue;
+        }
+        wfield(b, n, v);
+    }
+    if (ch.headers) wput(b, sc->px_headers, sc->px_headers_len);
+    return ctype;
+}
+
 /* Turns the server's head into the client's and queues it. -1 if it will
  * not do. */
 static int send_head(conn *c, proxy *px)
@@ -886,42 +947,21 @@ static int send_head(conn *c, proxy *px)
     const htd_response *h = &px->head;
     char extra[PX_IN + 256];
     wbuf b = {extra, 0, sizeof extra, 0};
-    const char *ctype = NULL;
     char ct[512];
     const scope *sc = c->req->sc;
-    px->gz = (uint8_t)to_transform(c, h);
-    int overlay = overlay_applies(c, h);
-    int set_headers = overlay && sc->px_headers_len;
-    if (overlay && append_applies(c, h)) begin_append(c, px); /* out of memory: as it is */
-    for (size_t i = 0; i < h->nheaders; i++) {
-        htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
-        if (set_headers && overlaid(sc, n)) continue; /* replaced */
-        /* The upstream's ranges are of its body, not of the one changed. */
-        if (px->ov_body && htd_str_ieq(n, "accept-ranges", 13)) continue;
-        if (px->gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
-        if ((px->gz || px->ov_body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
-            wputs(&b, "ETag: W/"); /* no longer the origin's bytes */
-            wput(&b, v.p, v.len);
-            wputs(&b, "\r\n");
-            continue;
-        }
-        if (htd_str_ieq(n, "content-type", 12)) {
-            if (v.len < sizeof ct) {
-                memcpy(ct, v.p, v.len);
-                ct[v.len] = 0;
-                ctype = ct;
-            }
-            continue;
-        }
-        wfield(&b, n, v);
-    }
+    change ch = overlay_of(c, h);
+    ch.gz = (uint8_t)to_transform(c, h);
+    /* A HEAD's head says what a GET's would, memory permitting; without
+     * memory for the rewriting a GET's body goes as it is, and so its head. */
+    if (ch.body && !c->head_only && begin_append(c, px) < 0) ch.body = 0;
+    px->gz = ch.gz;
+    px->ov_body = ch.body;
+    const char *ctype = put_fields(&b, h, sc, ch, ct, sizeof ct);
     wputs(&b, h->version == 10 ? "Via: 1.0 htd\r\n" : "Via: 1.1 htd\r\n");
-    if (set_headers) wput(&b, sc->px_headers, sc->px_headers_len);
     int st = h->status;
     /* 203 Non-Authoritative Information: the content was changed on its
      * way (RFC 9110 15.3.4), unless the upstream said not to. */
-    if ((px->gz || set_headers || px->ov_body) && px->u->transform_203) st = 203;
+    if ((ch.gz || ch.headers || ch.body) && px->u->transform_203) st = 203;
     if (px->gz) wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     if (st == 101) {
         htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);
@@ -1177,16 +1217,34 @@ static void copy_end(conn *c, proxy *px)
     jobs_submit(c->w->srv->jobs, &cj->job);
 }
 
-/* The server failed: its last good 200 to this request, if kept, as a 203
- * with its Age. Read at once (a small file, on a rare path). 1 if served. */
-static int serve_copy(conn *c, proxy *px)
+/* The kept header lines at p[0..len) into *h, as the origin's 200 with
+ * the body that follows them: their length, or 0 if they are not header
+ * lines. The same parser as a script's head's, as they are a bare block. */
+static size_t copy_fields(const char *p, size_t len, htd_response *h)
 {
-    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
-    if (!cp || !px->key[0]) return 0; /* a GET's or HEAD's */
+    htd_head_parser hp = {0};
+    const char *why;
+    int r = 2;
+    h->nheaders = 0; /* an empty line alone: the origin sent only fields htd writes */
+    if (len < 2 || p[0] != '\r' || p[1] != '\n')
+        r = htd_parse_header_block(&hp, p, len, PX_IN, h, &why);
+    if (r <= 0) return 0;
+    h->status = 200;
+    h->content_length = (int64_t)(len - (size_t)r);
+    return (size_t)r;
+}
+
+/* The kept copy for this request, read whole (a small file, on a rare
+ * path), if there is one and the request has the values it varied on:
+ * the buffer to free, its fields in *h (pointing into it), *body at its
+ * body of h->content_length bytes, *stored when it was kept. NULL if none. */
+static char *copy_read(conn *c, const proxy *px, const copies *cp, htd_response *h, char **body,
+                       long long *stored)
+{
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", cp->dir, px->key);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return NULL;
     struct stat st;
     char *buf = NULL;
     ssize_t got = -1;
@@ -1196,12 +1254,12 @@ static int serve_copy(conn *c, proxy *px)
     close(fd);
     if (got != st.st_size || got < (ssize_t)sizeof COPY_MAGIC) {
         free(buf);
-        return 0;
+        return NULL;
     }
     buf[got] = 0;
     char *end = buf + got, *q = buf + sizeof COPY_MAGIC - 1;
     if (memcmp(buf, COPY_MAGIC, sizeof COPY_MAGIC - 1) != 0) goto bad;
-    long long stored = strtoll(q, &q, 10);
+    *stored = strtoll(q, &q, 10);
     if (*q++ != '\n') goto bad;
     while (q < end && *q == 'V') { /* the request must match what it varied on */
         char *nl = memchr(q, '\n', (size_t)(end - q)), *colon = memchr(q, ':', (size_t)(end - q));
@@ -1210,58 +1268,71 @@ static int serve_copy(conn *c, proxy *px)
         size_t vl = (size_t)(nl - colon - 2);
         if (rv.len != vl || (vl && memcmp(rv.p, colon + 2, vl) != 0)) {
             free(buf);
-            return 0;
+            return NULL;
         }
         q = nl + 1;
     }
     if (q >= end || *q++ != '\n') goto bad;
-    char *hend = NULL;
-    for (char *k = q; k + 1 < end; k++)
-        if (k[0] == '\r' && k[1] == '\n' &&
-            (k == q || (k >= q + 2 && k[-2] == '\r' && k[-1] == '\n'))) {
-            hend = k + 2;
-            break;
-        }
-    if (!hend) goto bad;
-    char extra[PX_IN + 128];
-    size_t hl = (size_t)(hend - 2 - q);
-    long long age = (long long)time(NULL) - stored;
-    int al = snprintf(extra, sizeof extra, "Age: %lld\r\nVia: 1.1 htd\r\n", age < 0 ? 0 : age);
-    if (hl + (size_t)al > sizeof extra) goto bad;
-    /* Content-Type goes in its place; the rest as kept. */
-    const char *ctype = NULL;
-    char ct[512];
-    size_t xl = (size_t)al;
-    for (char *k = q; k < q + hl;) {
-        char *eol = memchr(k, '\r', (size_t)(q + hl - k));
-        if (!eol) break;
-        if ((size_t)(eol - k) > 14 && strncasecmp(k, "content-type: ", 14) == 0 &&
-            (size_t)(eol - k - 14) < sizeof ct) {
-            memcpy(ct, k + 14, (size_t)(eol - k - 14));
-            ct[eol - k - 14] = 0;
-            ctype = ct;
-        } else {
-            memcpy(extra + xl, k, (size_t)(eol - k + 2));
-            xl += (size_t)(eol - k + 2);
-        }
-        k = eol + 2;
-    }
-    size_t blen = (size_t)(end - hend);
-    resp rs = {
-        .status = 203, .ctype = ctype, .length = (int64_t)blen, .extra = extra, .extra_len = xl};
-    if (response_head(c, &rs) < 0 || conn_out_copy(c, hend, blen) < 0) {
+    size_t hl = copy_fields(q, (size_t)(end - q), h);
+    if (!hl) goto bad;
+    *body = q + hl;
+    return buf;
+bad:
+    errlog(ERRLOG_WARN, "htd: keep_copies: %s is not a kept copy", path);
+    free(buf);
+    return NULL;
+}
+
+/* The kept body to the client, with proxy_body_append put in when ch says
+ * so, as one block: a response's queue takes one large block. */
+static int copy_out(conn *c, const char *p, size_t n, change ch)
+{
+    if (!ch.body || c->head_only) return conn_out_copy(c, p, n);
+    const scope *sc = c->req->sc;
+    char *b = malloc(n + sc->px_append_len);
+    if (!b) return -1;
+    size_t at = body_end(p, n, 1);
+    memcpy(b, p, at);
+    memcpy(b + at, sc->px_append, sc->px_append_len);
+    memcpy(b + at + sc->px_append_len, p + at, n - at);
+    return conn_out_give(c, b, n + sc->px_append_len);
+}
+
+/* The server failed: its last good 200 to this request, if kept, as a 203
+ * with its Age. The copy is the origin's response: the scope's overlay goes
+ * on it now, as on a live one, so that a reload's changes to the overlay
+ * hold for it too. 1 if served. */
+static int serve_copy(conn *c, proxy *px)
+{
+    const copies *cp = c->req->sc ? c->req->sc->copies : NULL;
+    if (!cp || !px->key[0]) return 0; /* a GET's or HEAD's */
+    htd_response *h = &px->head;      /* the server's, if any, is of no more use */
+    char *body;
+    long long stored;
+    char *buf = copy_read(c, px, cp, h, &body, &stored);
+    if (!buf) return 0;
+    change ch = overlay_of(c, h);
+    char extra[PX_IN + 128], ct[512], age[64];
+    wbuf b = {extra, 0, sizeof extra, 0};
+    long long secs = (long long)time(NULL) - stored;
+    snprintf(age, sizeof age, "Age: %lld\r\nVia: 1.1 htd\r\n", secs < 0 ? 0 : secs);
+    wputs(&b, age);
+    const char *ctype = put_fields(&b, h, c->req->sc, ch, ct, sizeof ct);
+    size_t blen = (size_t)h->content_length;
+    resp rs = {.status = 203,
+               .ctype = ctype,
+               .length = (int64_t)(blen + (ch.body ? c->req->sc->px_append_len : 0)),
+               .extra = extra,
+               .extra_len = b.len};
+    if (b.over || response_head(c, &rs) < 0 || copy_out(c, body, blen, ch) < 0) {
         conn_out_rollback(c);
         free(buf);
         return 0;
     }
     free(buf);
     conn_seal(c);
-    conn_log(c, 203, c->head_only ? 0 : blen);
+    conn_log(c, 203, c->head_only ? 0 : (uint64_t)rs.length);
     return 1;
-bad:
-    errlog(ERRLOG_WARN, "htd: keep_copies: %s is not a kept copy", path);
-    free(buf);
-    return 0;
 }
 
 /* ---- the request ends ---- */

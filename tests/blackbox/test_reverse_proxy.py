@@ -899,6 +899,46 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         back.stop()
 
 
+def test_proxy_kept_copy_is_the_origins_and_gets_the_overlay_when_served(ctx):
+    keep = ' keep_copies = { path = "copies"; max_size = "64K"; max_count = 10; }; }'
+    up = Upstream()
+    with Proxied([up], rules=OVERLAY[:-1] + keep, extra_upstream="fail_timeout = 0.2;") as p:
+        kinds = ("length", "split", "json", "no-transform")
+        live = {kind: get(p.srv, "/html/" + kind) for kind in kinds}
+        eq(get(p.srv, "/name").body, b"up", "a 200 with no field but its length")
+        wait_until(lambda: os.path.isdir(p.cd.p("copies")) and
+                   len(os.listdir(p.cd.p("copies"))) == len(kinds) + 1, what="the copies on disk")
+        up.stop()
+        r = get(p.srv, "/name")
+        eq((r.status, r.body, r.get("X-Added")), (203, b"up", "by htd"), "its copy, overlaid")
+        for kind in kinds:
+            g = get(p.srv, "/html/" + kind)
+            h = get(p.srv, "/html/" + kind, "HEAD")
+            eq((g.status, h.status), (203, 203), kind + ": the kept copy")
+            check(g.has("Age") and h.has("Age"), kind + ": with its Age")
+            eq(g.body, live[kind].body, kind + ": the body the live response had")
+            fields = [(k, v) for k, v in live[kind].headers
+                      if k.lower() not in ("date", "transfer-encoding", "content-length")]
+            for k, v in fields:
+                eq((g.get_all(k), h.get_all(k)), ([v], [v]), "%s: %s as live" % (kind, k))
+            eq(h.get("Content-Length"), str(len(g.body)), kind + ": HEAD's length")
+            eq(h.body, b"", kind + ": HEAD without a body")
+        r = get(p.srv, "/html/length")
+        eq((r.get("X-Frame-Options"), r.get("Content-Length"), r.get("Accept-Ranges")),
+           ("DENY", str(len(r.body)), None), "the security field, the length grown")
+        r = get(p.srv, "/html/no-transform")
+        eq((r.get("X-Frame-Options"), r.get("X-Added"), r.get("ETag")),
+           ("SAMEORIGIN", None, '"h1"'), "no-transform, as the origin said")
+        # Kept as the origin sent it: an overlay changed by a reload is the one applied.
+        p.reload([up], extra_upstream="fail_timeout = 0.2;",
+                 rules='{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = '
+                 '"SAMEORIGIN"; };' + keep)
+        r = get(p.srv, "/html/length")
+        one, two = HTML_PIECES["length"]
+        eq((r.status, r.body, r.get("X-Frame-Options"), r.get("ETag"), r.get("Accept-Ranges")),
+           (203, one + two, "SAMEORIGIN", '"h1"', "bytes"), "the origin's copy, today's overlay")
+
+
 OVERLAY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
            'X-Added = "by htd"; }; proxy_body_append = "%s"; }' % APPEND.decode())
 
@@ -934,13 +974,52 @@ def test_proxy_overlay_sets_headers_and_appends_before_body_end_as_203(ctx):
         eq((r.status, r.body), (200, one + two), "no-transform")
         eq((r.get_all("X-Frame-Options"), r.get("X-Added")), (["SAMEORIGIN"], None),
            "no-transform: the upstream's fields")
-        # HEAD and 304: untouched.
+        # HEAD: the head a GET gets (see the test below); 304: untouched.
         r = get(p.srv, "/html/length", "HEAD")
-        one, two = HTML_PIECES["length"]
         eq((r.status, r.get("Content-Length"), r.get("X-Frame-Options"), r.body),
-           (200, str(len(one + two)), "SAMEORIGIN", b""), "HEAD")
+           (203, str(len(want["length"])), "DENY", b""), "HEAD")
         r = get(p.srv, "/status?c=304")
         eq((r.status, r.get("X-Added"), r.get("ETag")), (304, None, '"x"'), "304")
+
+
+HEADERS_ONLY = ('{ prefix = "/"; proxy = "app"; proxy_headers = { X-Frame-Options = "DENY"; '
+                'X-Added = "by htd"; }; }')
+
+
+def _head_fields(r):
+    """A response's status and fields, but those that may differ between
+    two answers (Date) or between a GET and a HEAD (the framing of a body
+    that is not sent: RFC 9110 9.3.2 lets a HEAD leave Transfer-Encoding
+    out)."""
+    return r.status, sorted((k.lower(), v) for k, v in r.headers
+                            if k.lower() not in ("date", "transfer-encoding"))
+
+
+def test_proxy_overlay_gives_head_the_status_and_fields_a_get_gets(ctx):
+    one, two = HTML_PIECES["length"]
+    grown = str(len(one + two + APPEND))
+    for rules, what in ((OVERLAY, "headers and body"), (HEADERS_ONLY, "headers only")):
+        with Proxied([Upstream()], rules=rules) as p:
+            for kind in ("length", "split", "chunked", "json", "gzip", "no-transform"):
+                g = get(p.srv, "/html/" + kind)
+                h = get(p.srv, "/html/" + kind, "HEAD")
+                eq(_head_fields(h), _head_fields(g), "%s, %s: HEAD as GET" % (what, kind))
+                eq(h.body, b"", "%s, %s: no body" % (what, kind))
+            h = get(p.srv, "/html/length", "HEAD")
+            eq((h.status, h.get("X-Frame-Options"), h.get("X-Added")), (203, "DENY", "by htd"),
+               what + ": the overlay in a HEAD's head")
+            if rules == OVERLAY:
+                eq((h.get("Content-Length"), h.get("ETag"), h.get("Accept-Ranges")),
+                   (grown, 'W/"h1"', None), "the length the GET's body has")
+                h = get(p.srv, "/html/chunked", "HEAD")
+                eq((h.status, h.get("Content-Length"), h.get("ETag")), (203, None, 'W/"h1"'),
+                   "a chunked upstream's HEAD: no length to fix up")
+            else:
+                eq((h.get("Content-Length"), h.get("ETag"), h.get("Accept-Ranges")),
+                   (str(len(one + two)), '"h1"', "bytes"), "the origin's bytes, length, tag")
+            h = get(p.srv, "/html/no-transform", "HEAD")
+            eq((h.status, h.get("X-Frame-Options"), h.get("X-Added")), (200, "SAMEORIGIN", None),
+               what + ": no-transform: nothing changed for HEAD either")
 
 
 def test_proxy_overlay_through_gzip_and_with_transform_203_off(ctx):
