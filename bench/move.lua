@@ -15,15 +15,12 @@
 --
 -- Usage: wrk -s move.lua URL -- SLOTS
 
-local threads = {}
-
-setup = function(thread)
-   threads[#threads + 1] = thread
-end
+-- the shared counting (tally.lua, beside this script)
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "tally.lua")
+tally({[201] = true, [204] = true}, "dav.lua", "ok")
+setup = add_thread
 
 local reqs, n, verified = {}, 0, false
-ok, other, statuses = 0, 0, ""
-local by_status = {}
 
 init = function(args)
    local slots = tonumber(args[1]) or 10000
@@ -46,28 +43,4 @@ request = function()
    end
    n = n + 1
    return reqs[(n - 1) % #reqs + 1]
-end
-
-response = function(status, headers, resp_body)
-   if status == 201 or status == 204 then
-      ok = ok + 1
-   else
-      other = other + 1
-      by_status[status] = (by_status[status] or 0) + 1
-      local parts = {}
-      for s, c in pairs(by_status) do parts[#parts + 1] = s .. " x" .. c end
-      table.sort(parts)
-      statuses = table.concat(parts, ", ")
-   end
-end
-
-done = function(summary, latency, requests)
-   local a, o, kinds = 0, 0, {}
-   for _, t in ipairs(threads) do
-      a = a + t:get("ok")
-      o = o + t:get("other")
-      local s = t:get("statuses")
-      if s ~= "" then kinds[#kinds + 1] = s end
-   end
-   io.write(string.format("dav.lua: ok %d, other %d (%s)\n", a, o, table.concat(kinds, "; ")))
 end

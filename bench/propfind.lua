@@ -6,17 +6,14 @@
 -- done() prints one line that bench/run reads:
 --   dav.lua: ok N, other M (STATUS xCOUNT, ...)
 
-local threads = {}
-
-setup = function(thread)
-   threads[#threads + 1] = thread
-end
+-- the shared counting (tally.lua, beside this script)
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "tally.lua")
+tally({[207] = true}, "dav.lua", "ok")
+setup = add_thread
 
 local body = '<?xml version="1.0" encoding="utf-8"?>\n' ..
              '<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>\n'
 local req
-ok, other, statuses = 0, 0, ""
-local by_status = {}
 
 init = function(args)
    req = wrk.format("PROPFIND", wrk.path,
@@ -25,28 +22,4 @@ end
 
 request = function()
    return req
-end
-
-response = function(status, headers, resp_body)
-   if status == 207 then
-      ok = ok + 1
-   else
-      other = other + 1
-      by_status[status] = (by_status[status] or 0) + 1
-      local parts = {}
-      for s, c in pairs(by_status) do parts[#parts + 1] = s .. " x" .. c end
-      table.sort(parts)
-      statuses = table.concat(parts, ", ")
-   end
-end
-
-done = function(summary, latency, requests)
-   local a, o, kinds = 0, 0, {}
-   for _, t in ipairs(threads) do
-      a = a + t:get("ok")
-      o = o + t:get("other")
-      local s = t:get("statuses")
-      if s ~= "" then kinds[#kinds + 1] = s end
-   end
-   io.write(string.format("dav.lua: ok %d, other %d (%s)\n", a, o, table.concat(kinds, "; ")))
 end
