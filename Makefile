@@ -14,7 +14,7 @@ XML2_CFLAGS ?= $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr
 HTD_CFLAGS = -std=c17 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fvisibility=hidden -Iinclude \
 	$(LAYERS:%=-Isrc/%) $(XML2_CFLAGS) -MMD -MP $(CPPFLAGS)
 HTD_CXXFLAGS = -std=c++17 -Wall -Wextra $(WERROR) -Iinclude -MMD -MP $(CPPFLAGS)
-LDLIBS = -lconfig -lcrypt -lssl -lcrypto -lz -lsqlite3 -lxml2 -lpcre2-8 -lbrotlienc -lpthread
+LDLIBS = -lconfig -lcrypt -lssl -lcrypto -lz -ldeflate -lsqlite3 -lxml2 -lpcre2-8 -lbrotlienc -lpthread
 # The pkg-config names of those libraries, for htd.pc's Requires.private: a
 # static link then gets what they need in turn (sqlite3's -lm, libcrypto's
 # -ldl). A library of LDLIBS not named here goes to Libs.private as it is.
@@ -23,6 +23,7 @@ PC_-lcrypt = libcrypt
 PC_-lssl = libssl
 PC_-lcrypto = libcrypto
 PC_-lz = zlib
+PC_-ldeflate = libdeflate
 PC_-lsqlite3 = sqlite3
 PC_-lxml2 = libxml-2.0
 PC_-lpcre2-8 = libpcre2-8

@@ -22,7 +22,8 @@ set -euo pipefail
 # openssl              the tests' certificates (openssl req) and TLS client (s_client)
 # apache2-utils        htpasswd, with which the tests make password files
 # whois                mkpasswd, for yescrypt hashes htpasswd cannot make
-# zlib1g-dev           gzip on the fly (--gzip)
+# zlib1g-dev           gzip on the fly (--gzip), for bodies sent as they are made
+# libdeflate-dev       gzip on the fly for bodies of a known length up to 128 KiB
 # libsqlite3-dev       the job queues' database (202 Accepted)
 # libxml2-dev          WebDAV's request bodies and 207 Multi-Status answers
 # libpcre2-dev         the rules' regexes (Perl syntax, JIT)
@@ -35,7 +36,7 @@ set -euo pipefail
 # dpkg-dev             make deb: dpkg-buildflags, dpkg-architecture, dpkg-shlibdeps
 # mmdebstrap           a clean Debian in a chroot, where test_deb installs the package
 packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
-          libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libsqlite3-dev
+          libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libdeflate-dev libsqlite3-dev
           libxml2-dev libpcre2-dev libbrotli-dev brotli litmus
           scdoc man-db pkgconf
           dpkg-dev mmdebstrap)

@@ -151,7 +151,7 @@ EOF
 # htd.pc's Requires.private (Makefile, PC_*): pkg-config reads their .pc
 # files even for a dynamic link.
 control libhtd-dev libdevel \
-    "libhtd0 (= $version), libconfig-dev, libcrypt-dev, libssl-dev, zlib1g-dev, libsqlite3-dev, libxml2-dev, libpcre2-dev, libbrotli-dev" \
+    "libhtd0 (= $version), libconfig-dev, libcrypt-dev, libssl-dev, zlib1g-dev, libdeflate-dev, libsqlite3-dev, libxml2-dev, libpcre2-dev, libbrotli-dev" \
     "Multi-Arch: same" <<'EOF'
 Description: HTTP/1.1 origin server as a library to embed - development files
  libhtd runs htd's server (event loop, HTTP/1.1, static files, handlers)

@@ -42,9 +42,9 @@ int compress_pick(const struct htd_req *hr, unsigned fly)
     return k < 0 ? ENC_IDENTITY : k;
 }
 
-int compress_install(struct htd_req *hr, int k)
+int compress_install(struct htd_req *hr, int k, int64_t len)
 {
-    return k == ENC_BR ? brotli_install(hr) : gzip_install(hr);
+    return k == ENC_BR ? brotli_install(hr) : gzip_install(hr, len);
 }
 
 const char *compress_lines(int k)
@@ -98,7 +98,7 @@ static int encode(struct htd_req *hr, const resp *r, char *lines, size_t cap, si
     long tag = k != ENC_IDENTITY ? strong_etag(hr) : -1;
     size_t n = strlen(compress_lines(k));
     if (n > cap || (tag >= 0 && hr->hdrs_len + 2 > REQ_HDRS_MAX)) return 0; /* no room to say it */
-    if (k != ENC_IDENTITY && !hr->c->head_only && compress_install(hr, k) < 0) {
+    if (k != ENC_IDENTITY && !hr->c->head_only && compress_install(hr, k, r->length) < 0) {
         k = ENC_IDENTITY; /* sent as it is */
         n = strlen(compress_lines(k));
     } else if (tag >= 0) {

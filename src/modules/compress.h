@@ -27,9 +27,10 @@ unsigned compress_on_the_fly(const struct htd_req *hr, const char *ctype, int64_
  * ENC_IDENTITY when it takes none of them. */
 int compress_pick(const struct htd_req *hr, unsigned fly);
 
-/* Makes coding k (ENC_GZIP or ENC_BR) the filter of hr's body. -1 if it
- * cannot (the memory budget spent): nothing is changed. */
-int compress_install(struct htd_req *hr, int k);
+/* Makes coding k (ENC_GZIP or ENC_BR) the filter of hr's body, len bytes
+ * long (-1: not known beforehand). -1 if it cannot (the memory budget
+ * spent): nothing is changed. */
+int compress_install(struct htd_req *hr, int k, int64_t len);
 
 /* The header lines of a body coded in k: Content-Encoding and Vary. */
 const char *compress_lines(int k);

@@ -1002,7 +1002,9 @@ static int send_head(conn *c, proxy *px)
     px->head_sent = 1;
     if (px->gz && !px->bodyless) {
         response_body_start(c->req, st, px->chunked_out);
-        if (gzip_install(c->req) < 0) return -1;
+        /* Compressed as it comes (-1), however long: the client gets the
+         * upstream's pieces as they arrive. */
+        if (gzip_install(c->req, -1) < 0) return -1;
     }
     if (px->bodyless) px->gz = 0;
     return 0;

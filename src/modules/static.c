@@ -331,7 +331,7 @@ static int serve_coded(struct htd_req *hr, cache_entry *e, int k)
         finish(hr, 200, 0);
         return 0;
     }
-    if (compress_install(hr, k) < 0) {
+    if (compress_install(hr, k, (int64_t)e->size) < 0) {
         conn_out_rollback(c);
         free(fs);
         return -1;
@@ -460,7 +460,8 @@ static void list_dir(struct htd_req *hr, int fd)
         unsigned fly = compress_on_the_fly(hr, ctype, (int64_t)lj->len);
         int k = compress_pick(hr, fly);
         /* The filter first: without it (the memory budget spent), identity. */
-        if (k != ENC_IDENTITY && !c->head_only && compress_install(hr, k) < 0) k = ENC_IDENTITY;
+        if (k != ENC_IDENTITY && !c->head_only && compress_install(hr, k, (int64_t)lj->len) < 0)
+            k = ENC_IDENTITY;
         int coded = k != ENC_IDENTITY, chunked = coded && hr->r->version == 11 && !c->head_only;
         /* HTTP/1.0 and no length: the body ends with the connection, and
          * the head must say so. */

@@ -218,6 +218,47 @@ def test_gzip_on_the_fly_from_memory_and_of_what_does_not_compress_in_chunks_of_
     _with(t, ["--gzip"])
 
 
+def test_gzip_whole_up_to_128k_and_streamed_past_it(ctx):
+    """A body of known length up to 128 KiB is compressed whole (libdeflate,
+    one chunk); a longer one as it is read (zlib, in pieces). The gzip
+    header's OS byte tells which compressed it: 255 (unknown) from
+    libdeflate, 3 (Unix) from zlib."""
+    def t(srv):
+        rnd = random.Random(11)
+        words = [b"event", b"loop", b"socket", b"kernel", b"bytes", b"answer", b"request"]
+
+        def text(n):
+            out = b"".join(b" ".join(rnd.choice(words) for _ in range(9)) + b".\n" for _ in range(n // 40 + 1))
+            return out[:n]
+        files = {"at.txt": text(128 * 1024), "past.txt": text(128 * 1024 + 1),
+                 "noise.txt": rnd.randbytes(100000),  # more out than in: the bound holds it
+                 "mid.txt": text(20000)}  # in the file cache's memory: one piece
+        for name, data in files.items():
+            with open(os.path.join(srv.root, name), "wb") as f:
+                f.write(data)
+        for name, data in files.items():
+            for _ in range(2):  # the loop's compressor is used again
+                c = connect(srv)
+                c.send(req("/" + name, headers=[("Accept-Encoding", "gzip"), ("Connection", "close")]))
+                sizes, body = _chunks(c.read_to_eof())
+                c.close()
+                eq(gzip.decompress(body), data, name + " decompressed")
+                whole = name != "past.txt"
+                eq(body[9], 255 if whole else 3, name + ": the gzip header's OS byte")
+                if whole:
+                    eq(len(sizes), 2, "%s: one chunk and the last: %r" % (name, sizes))
+                else:
+                    check(len(sizes) > 2 and max(sizes) <= 32768, "%s: in pieces: %r" % (name, sizes))
+        # pipelined on one connection, whole and streamed in turn
+        c = connect(srv)
+        h = [("Accept-Encoding", "gzip")]
+        c.send(req("/at.txt", headers=h) + req("/past.txt", headers=h) + req("/mid.txt", headers=h))
+        got = [gzip.decompress(c.read_response().body) for _ in range(3)]
+        c.close()
+        eq(got, [files["at.txt"], files["past.txt"], files["mid.txt"]], "pipelined")
+    _with(t, ["--gzip"])
+
+
 def _unbrotli(data):
     if not shutil.which("brotli"):
         raise harness.Skip("the brotli program is not installed (Debian package brotli)")
