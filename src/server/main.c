@@ -8,11 +8,14 @@
  * Signals are read from a signalfd by the loop of worker 0, which runs on
  * the program's thread (htd_server_signals), not taken by handlers.
  */
+#include <brotli/encode.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libconfig.h>
+#include <libdeflate.h>
+#include <libxml/xmlversion.h>
 #include <openssl/crypto.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,6 +26,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "errlog.h"
 #include "htd.h"
@@ -172,6 +178,12 @@ static void print_version(void)
     printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("  zlib %s, SQLite %s, libconfig %d.%d.%d\n", zlibVersion(), sqlite3_libversion(),
            LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+    /* libdeflate and libxml2 say only the version built against. */
+    char pcre[32] = "?";
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre);
+    uint32_t br = BrotliEncoderVersion(); /* major << 24 | minor << 12 | patch */
+    printf("  libdeflate %s, brotli %u.%u.%u, PCRE2 %s, libxml2 %s\n", LIBDEFLATE_VERSION_STRING,
+           br >> 24, (br >> 12) & 0xfff, br & 0xfff, pcre, LIBXML_DOTTED_VERSION);
 }
 
 /* Runs as spec, "USER" or "USER:GROUP", from now on: the group (USER's
@@ -631,14 +643,6 @@ int main(int argc, char **argv)
     server = htd_server_new(&cfg, err, sizeof err);
     if (!server) die("%s%s", err, "");
 
-    char root[4096];
-    const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
-    if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
-    for (size_t i = 0; htd_server_address(server, i); i++)
-        printf("htd " HTD_VERSION " serving %s at %s://%s/\n", root, htd_server_scheme(server, i),
-               htd_server_address(server, i));
-    fflush(stdout);
-
     /* From here on, the settings as the server has them: the flags, with
      * the config file's user, pid_file and scripts_as_root where no flag
      * gave one. */
@@ -654,6 +658,15 @@ int main(int argc, char **argv)
             "(--user www-data, or user = \"www-data\"; in the config), or say they may run as "
             "root (--scripts-as-root, or scripts_as_root = true;)",
             "");
+
+    /* Said once htd runs as it will: as its user, its scripts allowed. */
+    char root[4096];
+    const char *shown = *htd_server_root(server) ? htd_server_root(server) : cfg.config_file;
+    if (!realpath(shown, root)) snprintf(root, sizeof root, "%s", shown);
+    for (size_t i = 0; htd_server_address(server, i); i++)
+        printf("htd " HTD_VERSION " serving %s at %s://%s/\n", root, htd_server_scheme(server, i),
+               htd_server_address(server, i));
+    fflush(stdout);
 
     if (htd_server_signals(server, &sigs, on_signal, NULL) < 0)
         die("cannot take signals: %s%s", strerror(errno), "");

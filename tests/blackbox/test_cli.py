@@ -47,8 +47,9 @@ def test_version(ctx):
     lines = p.stdout.decode().splitlines()
     check(re.match(r"^htd 0\.1\.0 \(commit ([0-9a-f]{7,}\+?|unknown)\)$", lines[0]),
           "first line of --version: %r" % lines[:1])
-    check(len(lines) == 3 and lines[1].strip().startswith("OpenSSL ") and
-          re.match(r"^zlib [\d.]+, SQLite [\d.]+, libconfig [\d.]+$", lines[2].strip()),
+    check(len(lines) == 4 and lines[1].strip().startswith("OpenSSL ") and
+          re.match(r"^zlib [\d.]+, SQLite [\d.]+, libconfig [\d.]+$", lines[2].strip()) and
+          re.match(r"^libdeflate [\d.]+, brotli [\d.]+, PCRE2 [\d.]+ \S+, libxml2 [\d.]+$", lines[3].strip()),
           "the libraries: %r" % lines)
 
 
