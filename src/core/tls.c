@@ -186,6 +186,7 @@ typedef struct tls_conn {
     uint8_t ktls;    /* the kernel encrypts what is sent: sendfile stays sendfile */
     uint8_t shut;    /* close_notify was sent (or tried) */
     uint8_t no_ktls; /* the settings said never */
+    uint8_t drained; /* the socket's last read gave less than asked (read_seen) */
     /* A batch of records of a file body (tls_sendfile): the ciphertext,
      * sent from boff, and the plaintext it holds, which the caller is told
      * was taken only once all of it has gone. Allocated while a batch is
@@ -335,17 +336,35 @@ static ssize_t ssl_fail(tls_conn *tc, int fd, int r, unsigned other)
     return rc;
 }
 
+/* The socket BIO's callback: notes whether its last read emptied the
+ * socket. OpenSSL reads ahead (as much as its buffer takes), so a read
+ * that gave less than it asked for left nothing behind it. */
+static long read_seen(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                      size_t *processed)
+{
+    (void)argp, (void)argi, (void)argl;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        tls_conn *tc = (tls_conn *)BIO_get_callback_arg(b);
+        tc->drained = ret > 0 && processed && *processed < len;
+    }
+    return ret;
+}
+
 static ssize_t tls_read(transport *t, int fd, void *buf, size_t len)
 {
     tls_conn *tc = (tls_conn *)t;
     tc->pend &= ~(unsigned)TRANSPORT_READ_ON_WRITABLE;
     size_t got = 0;
     ssize_t rc = 0;
+    tc->drained = 0;
     while (got < len) {
         size_t n;
         int r = SSL_read_ex(tc->ssl, (char *)buf + got, len - got, &n);
         if (r > 0) {
             got += n;
+            /* The socket emptied and every byte read decrypted: less than
+             * asked is EAGAIN, without a read() to be told so. */
+            if (tc->drained && !SSL_has_pending(tc->ssl)) break;
             continue;
         }
         rc = ssl_fail(tc, fd, r, TRANSPORT_READ_ON_WRITABLE);
@@ -700,6 +719,8 @@ int tls_certs_add(tls_certs *c, char *err, size_t errlen)
     uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION;
     if (!c->set.no_ktls) opts |= SSL_OP_ENABLE_KTLS;
     SSL_CTX_set_options(ctx, opts);
+    /* A record's header and body in one read, and whatever follows them. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     /* Resumption by tickets alone, sealed with the server's shared keys:
@@ -843,6 +864,9 @@ transport *tls_open(tls_certs *c, tls_shared *sh, int fd)
     }
     SSL_set_accept_state(tc->ssl);
     SSL_set_app_data(tc->ssl, tc);
+    BIO *rb = SSL_get_rbio(tc->ssl);
+    BIO_set_callback_ex(rb, read_seen);
+    BIO_set_callback_arg(rb, (char *)tc);
     tc->t.ops = &tls_ops;
     tc->certs = tls_certs_hold(c);
     tc->sh = sh;
