@@ -856,17 +856,21 @@ transport *tls_open(tls_certs *c, tls_shared *sh, int fd)
 {
     tls_conn *tc = calloc(1, sizeof *tc);
     if (!tc) return NULL;
-    if (!(tc->ssl = SSL_new(c->ctx[c->dflt])) || SSL_set_fd(tc->ssl, fd) != 1) {
-        SSL_free(tc->ssl);
+    /* A socket BIO for each direction, so that read_seen is asked about
+     * reads alone. The descriptor is the connection's to close. */
+    BIO *rb = BIO_new_socket(fd, BIO_NOCLOSE), *wb = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (!rb || !wb || !(tc->ssl = SSL_new(c->ctx[c->dflt]))) {
+        BIO_free(rb);
+        BIO_free(wb);
         ERR_clear_error();
         free(tc);
         return NULL;
     }
-    SSL_set_accept_state(tc->ssl);
-    SSL_set_app_data(tc->ssl, tc);
-    BIO *rb = SSL_get_rbio(tc->ssl);
     BIO_set_callback_ex(rb, read_seen);
     BIO_set_callback_arg(rb, (char *)tc);
+    SSL_set_bio(tc->ssl, rb, wb); /* the SSL owns them */
+    SSL_set_accept_state(tc->ssl);
+    SSL_set_app_data(tc->ssl, tc);
     tc->t.ops = &tls_ops;
     tc->certs = tls_certs_hold(c);
     tc->sh = sh;
