@@ -197,6 +197,7 @@ typedef struct tls_conn {
     uint8_t no_ktls; /* the settings said never */
     uint8_t drained; /* the socket's last read gave less than asked (read_seen) */
     uint8_t keeps;   /* one of sh->kept: its record buffers stay between records */
+    uint8_t ktls_rx; /* the kernel decrypts what is read: a short read says nothing */
     /* A batch of records of a file body (tls_sendfile): the ciphertext,
      * sent from boff, and the plaintext it holds, which the caller is told
      * was taken only once all of it has gone. Allocated while a batch is
@@ -282,6 +283,9 @@ static void handshake_done(tls_conn *tc)
 {
     tc->ready = 1;
     tc->ktls = !tc->no_ktls && BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) > 0;
+    /* Kernel TLS's reads stop at a record's end, short of what was asked
+     * with more behind them: read_seen's note would mislead. */
+    tc->ktls_rx = BIO_get_ktls_recv(SSL_get_rbio(tc->ssl)) > 0;
     note_path(tc);
 }
 
@@ -372,9 +376,10 @@ static ssize_t tls_read(transport *t, int fd, void *buf, size_t len)
         int r = SSL_read_ex(tc->ssl, (char *)buf + got, len - got, &n);
         if (r > 0) {
             got += n;
+            if (!tc->ready && SSL_is_init_finished(tc->ssl)) handshake_done(tc); /* ktls_rx */
             /* The socket emptied and every byte read decrypted: less than
              * asked is EAGAIN, without a read() to be told so. */
-            if (tc->drained && !SSL_has_pending(tc->ssl)) break;
+            if (tc->drained && !tc->ktls_rx && !SSL_has_pending(tc->ssl)) break;
             continue;
         }
         rc = ssl_fail(tc, fd, r, TRANSPORT_READ_ON_WRITABLE);
