@@ -184,10 +184,13 @@ struct gzw {
     size_t len;   /* the body's length, as its head was made for */
     size_t got;   /* gathered in `in` so far */
     size_t bound; /* out's size: libdeflate's bound for len */
-    size_t cost;  /* in the memory budget */
     char *in;     /* the pieces, unless the body came in one */
     char out[];
 };
+
+/* What it holds (memory budget): itself, out, and in when the body comes
+ * in pieces. */
+#define GZW_COST(len, bound) (sizeof(struct gzw) + (bound) + (len))
 
 static void gzw_release(struct htd_req *hr);
 static const htd_module whole_module = {.name = "gzip-whole", .release = gzw_release};
@@ -199,7 +202,7 @@ static void gzw_release(struct htd_req *hr)
     if (!z) return;
     *slot = NULL;
     hr->filter = NULL;
-    budget_sub(&hr->c->w->mem, z->cost);
+    budget_sub(&hr->c->w->mem, GZW_COST(z->len, z->bound));
     free(z->in);
     free(z);
 }
@@ -237,12 +240,12 @@ static int gzw_install(struct htd_req *hr, size_t len)
     worker *w = hr->c->w;
     /* The bound for any compressor (NULL), so it needs none yet. */
     size_t bound = libdeflate_gzip_compress_bound(NULL, len);
-    size_t cost = sizeof(struct gzw) + bound + len;
+    size_t cost = GZW_COST(len, bound);
     if (budget_over(&w->mem, cost)) return -1; /* sent as it is instead */
     void **slot = req_slot(hr, &whole_module);
     struct gzw *z = slot && !*slot ? malloc(sizeof *z + bound) : NULL;
     if (!z) return -1;
-    *z = (struct gzw){.len = len, .bound = bound, .cost = cost};
+    *z = (struct gzw){.len = len, .bound = bound};
     budget_add(&w->mem, cost);
     *slot = z;
     hr->filter = gzw_filter;

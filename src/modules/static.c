@@ -278,8 +278,7 @@ static int serve_coded(struct htd_req *hr, cache_entry *e, int k)
     size_t tl = coded_etag(e, k, tag, sizeof tag);
     if (!tl) return -1;
     htd_str etag = {tag, tl};
-    const char *vary = k == ENC_BR ? "Content-Encoding: br\r\nVary: Accept-Encoding\r\n"
-                                   : "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+    const char *vary = compress_lines(k);
 
     /* Validators of the variant: its own tag, the file's date. */
     htd_str v = htd_request_known(r, HTD_H_IF_NONE_MATCH);
