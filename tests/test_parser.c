@@ -226,6 +226,13 @@ TEST(fields_htd_reads_are_found_once_the_first_of_each)
     CHECK(v.p == NULL);
     v = htd_request_header(&R, "x-a", 3); /* not one htd reads: scanned */
     CHECK_SLICE(v, "1");
+    /* If-Unmodified-Since is one; Content-Disposition, of the same length, is not. */
+    r = PARSE("GET / HTTP/1.1\r\nHost: x\r\nContent-Disposition: inline\r\n"
+              "if-UNMODIFIED-since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n");
+    CHECK_EQ_INT(r, curlen);
+    CHECK_EQ_INT(R.known[HTD_H_IF_UNMODIFIED_SINCE], 3);
+    CHECK_SLICE(htd_request_known(&R, HTD_H_IF_UNMODIFIED_SINCE), "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK_SLICE(htd_request_header(&R, "content-disposition", 19), "inline");
     /* A one-line request has none. */
     r = PARSE("GET /\r\n");
     CHECK_EQ_INT(R.known[HTD_H_RANGE], 0);

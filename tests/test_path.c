@@ -339,9 +339,9 @@ static int model(const char *in, size_t len, char *out, size_t cap)
     return (int)n;
 }
 
-TEST(agrees_with_the_model_on_random_paths)
+/* Random paths over alphabet, each against the model. */
+static void against_the_model(const char *alphabet, size_t nalpha)
 {
-    static const char alphabet[] = "//..ab%%2eEfF0gzC3";
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     int bad = 0;
     for (int iter = 0; iter < 300000 && bad < 10; iter++) {
@@ -351,7 +351,7 @@ TEST(agrees_with_the_model_on_random_paths)
         in[0] = (x >> 20) % 16 ? '/' : 'a';
         for (size_t i = 1; i < len; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            in[i] = alphabet[x % (sizeof alphabet - 1)];
+            in[i] = alphabet[x % nalpha];
         }
         in[len] = '\0';
         const char *why = NULL;
@@ -375,6 +375,20 @@ TEST(agrees_with_the_model_on_random_paths)
             CHECK(strstr(got, "/../") == NULL);
         }
     }
+}
+
+TEST(agrees_with_the_model_on_random_paths)
+{
+    static const char alphabet[] = "//..ab%%2eEfF0gzC3";
+    against_the_model(alphabet, sizeof alphabet - 1);
+}
+
+/* Mostly paths already normal, which take the copy (plain), with now and
+ * then a dot or a second slash that sends them down the whole pass. */
+TEST(agrees_with_the_model_on_mostly_plain_paths)
+{
+    static const char alphabet[] = "abcxyz019-_~+/////.";
+    against_the_model(alphabet, sizeof alphabet - 1);
 }
 
 /* --- htd_pct_encode ------------------------------------------------------ */

@@ -470,9 +470,14 @@ static void run_phases(conn *c)
 {
     struct htd_req *hr = c->req;
     const registry *reg = &c->w->srv->reg;
-    for (; hr->phase < PH_COUNT; hr->phase++, hr->mod = 0) {
-        for (; hr->mod < reg->nphase[hr->phase]; hr->mod++) {
-            int rc = reg->phase[hr->phase][hr->mod](hr);
+    /* Counted in locals, which the calls cannot change; the request is told
+     * where it is before each call, so that one suspended resumes there. */
+    size_t ph = hr->phase, m = hr->mod;
+    for (; ph < PH_COUNT; ph++, m = 0) {
+        for (size_t n = reg->nphase[ph]; m < n; m++) {
+            hr->phase = (uint8_t)ph;
+            hr->mod = (uint8_t)m;
+            int rc = reg->phase[ph][m](hr);
             if (rc == MOD_DECLINED) continue;
             if (rc == MOD_AGAIN) return;
             if (rc != MOD_DONE) conn_error(c, rc, htd_reason(rc), 1);
@@ -480,6 +485,8 @@ static void run_phases(conn *c)
             return;
         }
     }
+    hr->phase = PH_COUNT;
+    hr->mod = 0;
     conn_error(c, 404, "no such resource", 1);
     ran(c);
 }
@@ -490,12 +497,7 @@ static void on_head(conn *c, size_t head_len)
     worker *l = c->w;
     const server_ctx *s = l->srv;
     struct htd_req *hr = c->req;
-    int taken = req_take_head(hr, c->rbuf + c->rpos, head_len);
     c->rpos += (uint32_t)head_len;
-    if (taken < 0) {
-        conn_error(c, 500, "out of memory", 0);
-        return;
-    }
     htd_request *r = hr->r;
 
     c->nreq++;
@@ -941,8 +943,9 @@ static int step_head(conn *c)
             c->req->start_ms = l->now;
             counter_add(&l->ctr, WC_CONN_ACTIVE, 1);
         }
-        int n = htd_parse_request(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE,
-                                  &c->req->head, &why);
+        int n =
+            htd_find_head(&c->req->parser, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE, &why);
+        if (n > 0) n = req_read_head(c->req, c->rbuf + c->rpos, (size_t)n, &why);
         if (n > 0) {
             on_head(c, (size_t)n);
             return 1;

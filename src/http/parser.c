@@ -206,6 +206,9 @@ static int known_field(htd_str name)
     case 17:
         lower = "if-modified-since", id = HTD_H_IF_MODIFIED_SINCE;
         break;
+    case 19:
+        lower = "if-unmodified-since", id = HTD_H_IF_UNMODIFIED_SINCE;
+        break;
     default:
         return -1;
     }
@@ -345,8 +348,7 @@ int htd_refused_is_head(const char *buf, size_t len)
     return len - i >= 5 && memcmp(buf + i, "HEAD ", 5) == 0;
 }
 
-int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
-                      const char **why)
+int htd_find_head(htd_parser *p, const char *buf, size_t len, size_t max_head, const char **why)
 {
     size_t lim = len < max_head ? len : max_head;
     size_t i = p->scanned;
@@ -377,10 +379,22 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
                        : htd_refuse(why, "request line too long", 414);
     return 0;
 
-found:;
-    int r = parse_head(buf, i, req, why);
+found:
+    return (int)i;
+}
+
+int htd_parse_head(const char *buf, size_t len, htd_request *req, const char **why)
+{
+    int r = parse_head(buf, len, req, why);
     if (r > 0) req->head_len = (size_t)r;
     return r;
+}
+
+int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
+                      const char **why)
+{
+    int n = htd_find_head(p, buf, len, max_head, why);
+    return n > 0 ? htd_parse_head(buf, (size_t)n, req, why) : n;
 }
 
 htd_str htd_request_header(const htd_request *req, const char *name, size_t namelen)

@@ -50,6 +50,7 @@ enum {
     HTD_H_IF_MODIFIED_SINCE,
     HTD_H_IF_NONE_MATCH,
     HTD_H_IF_RANGE,
+    HTD_H_IF_UNMODIFIED_SINCE,
     HTD_H_RANGE,
     HTD_H_COUNT
 };
@@ -92,6 +93,15 @@ typedef struct htd_parser {
  */
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why);
+
+/* htd_parse_request in two halves, for a caller that moves the head
+ * between them. htd_find_head: where the head at the start of buf[0..len)
+ * ends: its length once it is whole, else as htd_parse_request (0, -414 or
+ * -431); *p keeps the scan's place as there. htd_parse_head: parses a head
+ * htd_find_head found, buf[0..len) exactly, or a copy of it, into *req:
+ * len, or a refusal as htd_parse_request's. */
+int htd_find_head(htd_parser *p, const char *buf, size_t len, size_t max_head, const char **why);
+int htd_parse_head(const char *buf, size_t len, htd_request *req, const char **why);
 
 /* Whether the request in buf[0..len), refused by htd_parse_request, began
  * "HEAD ": its error then goes without a body (RFC 9110 section 9.3.2), as

@@ -45,6 +45,24 @@ static int refuse(char *out, size_t outcap, const char **why, const char *msg)
     return -1;
 }
 
+/* The common case, a path that is already its own normal form: nothing
+ * encoded, no empty segment and no segment that begins with a dot (which
+ * may be "." or ".."; a hidden name is merely left to the full pass). It is
+ * copied as it is, which is what the full pass would write. */
+static int plain(const char *in, size_t len, char *out, size_t room)
+{
+    if (len > room) return -1;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '%' || c == '\0' ||
+            (c == '/' && i + 1 < len && (in[i + 1] == '/' || in[i + 1] == '.')))
+            return -1;
+        out[i] = c;
+    }
+    out[len] = '\0';
+    return (int)len;
+}
+
 int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why)
 {
     if (len == 0 || in[0] != '/') return refuse(out, outcap, why, "path does not start with '/'");
@@ -52,6 +70,8 @@ int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, con
 
     /* Room for the result's bytes, without its NUL; no more than an int says. */
     size_t room = outcap - 1 < (size_t)INT_MAX ? outcap - 1 : (size_t)INT_MAX;
+    int fast = plain(in, len, out, room);
+    if (fast >= 0) return fast;
     size_t n = 1;    /* out[0..n) is "/" and the kept segments */
     size_t over = 0; /* kept segments past room, not in out */
     size_t seg = 0;  /* length of the segment being read */

@@ -50,27 +50,16 @@ void req_free(pool *p, struct htd_req *hr)
     pool_put(p, hr);
 }
 
-static void rebase(htd_str *s, const char *from, size_t len, const char *to)
-{
-    if (s->p && s->p >= from && s->p <= from + len) s->p = to + (s->p - from);
-}
-
-int req_take_head(struct htd_req *hr, const char *buf, size_t len)
+int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why)
 {
     char *copy = arena_dup(&hr->mem, buf, len);
-    if (!copy) return -1;
-    htd_request *r = &hr->head;
-    rebase(&r->method, buf, len, copy);
-    rebase(&r->target, buf, len, copy);
-    rebase(&r->path, buf, len, copy);
-    rebase(&r->query, buf, len, copy);
-    rebase(&r->host, buf, len, copy);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        rebase(&r->headers[i].name, buf, len, copy);
-        rebase(&r->headers[i].value, buf, len, copy);
+    if (!copy) {
+        *why = "out of memory";
+        return -500;
     }
-    hr->r = r;
-    return 0;
+    int n = htd_parse_head(copy, len, &hr->head, why);
+    if (n > 0) hr->r = &hr->head;
+    return n;
 }
 
 struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t len)
@@ -78,8 +67,8 @@ struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t l
     struct htd_req *hr = req_new(p, c, NULL);
     if (!hr) return NULL;
     const char *why;
-    int n = htd_parse_request(&hr->parser, buf, len, len, &hr->head, &why);
-    if (n <= 0 || req_take_head(hr, buf, (size_t)n) < 0) {
+    int n = htd_find_head(&hr->parser, buf, len, len, &why);
+    if (n <= 0 || req_read_head(hr, buf, (size_t)n, &why) <= 0) {
         req_free(p, hr);
         return NULL;
     }

@@ -136,12 +136,13 @@ void *req_get(const struct htd_req *hr, const void *key);
 
 /* Gives hr back to p with everything its arena holds. */
 void req_free(pool *p, struct htd_req *hr);
-/* Takes the head just parsed into hr->head from buf[0..len): copies the
- * bytes into the arena and points every slice at the copy. -1 when out of
- * memory. */
-int req_take_head(struct htd_req *hr, const char *buf, size_t len);
+/* Reads the head htd_find_head found at buf[0..len) into hr: copies its
+ * bytes into the arena and parses the copy into hr->head, so that every
+ * slice of it lives as long as the request. len, with hr->r set; or the
+ * refusal, as htd_parse_head's (-500 when out of memory), with *why. */
+int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why);
 /* A request built from the whole head at the start of buf[0..len) as a
- * connection builds one (req_new, the parser, req_take_head), but with no
+ * connection builds one (req_new, htd_find_head, req_read_head), but with no
  * socket: for unit tests of what reads a request. c may be NULL, for a
  * request with no peer, or a stub; the path, vhost and body are left for
  * the caller to set. NULL if the head is incomplete or bad, or when out of

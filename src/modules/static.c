@@ -737,7 +737,7 @@ static void serve_entry(struct htd_req *hr, cache_entry *e)
     time_t t;
     if ((v = htd_request_known(r, HTD_H_IF_MATCH)).p) {
         if (!etag_match(v, e->etag, 0)) goto precondition_failed;
-    } else if (date_of(htd_request_header(r, "if-unmodified-since", 19), &t) && e->mtime > t) {
+    } else if (date_of(htd_request_known(r, HTD_H_IF_UNMODIFIED_SINCE), &t) && e->mtime > t) {
         goto precondition_failed;
     }
     if ((v = htd_request_known(r, HTD_H_IF_NONE_MATCH)).p) {
