@@ -58,6 +58,15 @@ endif
 
 LIB_SRCS := $(filter-out src/server/main.c,$(wildcard $(LAYERS:%=src/%/*.c)))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+# The htd program is linked with link-time optimisation where the compiler
+# is GCC: a request's path runs through the connection, the parser and the
+# modules, each in a file of its own, and only LTO inlines across them
+# (callgrind, bench/README.md: 5% fewer instructions a request). Its objects
+# are made apart from the library's, which stay plain for the programs and
+# tests that link them. `make LTO=` builds htd from the plain objects.
+LTO ?= $(if $(shell $(CC) -v 2>&1 | grep '^gcc version'),-flto=auto)
+HTD_OBJS := $(if $(LTO),$(patsubst src/%.c,$(BUILD)/lto/%.o,src/server/main.c $(LIB_SRCS)),\
+	$(BUILD)/obj/server/main.o $(LIB_OBJS))
 PIC_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/pic/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -73,6 +82,11 @@ $(BUILD)/obj/%.o: src/%.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lto/%.o: src/%.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (LTO)"
+	$(Q)$(CC) $(HTD_CFLAGS) $(CFLAGS) $(LTO) -c -o $@ $<
 
 $(BUILD)/pic/%.o: src/%.c Makefile
 	@mkdir -p $(dir $@)
@@ -108,15 +122,17 @@ $(BUILD)/commit.h: FORCE
 	printf '#define HTD_COMMIT "%s"\n' "$$c" > $@.tmp; \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 .PHONY: FORCE
-$(BUILD)/obj/server/main.o: $(BUILD)/commit.h
-$(BUILD)/obj/server/main.o: HTD_CFLAGS += -include $(BUILD)/commit.h
+$(BUILD)/obj/server/main.o $(BUILD)/lto/server/main.o: $(BUILD)/commit.h
+$(BUILD)/obj/server/main.o $(BUILD)/lto/server/main.o: HTD_CFLAGS += -include $(BUILD)/commit.h
 # The metrics' htd_build_info says it too.
-$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: $(BUILD)/commit.h
-$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o: HTD_CFLAGS += -include $(BUILD)/commit.h
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o $(BUILD)/lto/modules/metrics.o: \
+	$(BUILD)/commit.h
+$(BUILD)/obj/modules/metrics.o $(BUILD)/pic/modules/metrics.o $(BUILD)/lto/modules/metrics.o: \
+	HTD_CFLAGS += -include $(BUILD)/commit.h
 
-$(BUILD)/htd: $(BUILD)/obj/server/main.o $(LIB_OBJS)
+$(BUILD)/htd: $(HTD_OBJS)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -306,5 +322,5 @@ demo: $(BUILD)/htd
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/pic/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d \
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/pic/*/*.d $(BUILD)/lto/*/*.d $(BUILD)/tests/*.d $(BUILD)/examples/*.d \
 	build-fuzz/obj/*/*.d build-fuzz/*.d)

@@ -258,9 +258,11 @@ static int flush(conn *c)
         ssize_t n;
         size_t asked = 0;
         if (s->p) {
-            struct iovec iov[16];
+            /* The whole queue in one call: a pipelined batch's heads and
+             * bodies alternate, and 16 responses need 32 pieces. */
+            struct iovec iov[OUTQ_SEGS];
             int cnt = 0;
-            for (unsigned i = q->cur; i < q->nseg && cnt < 16 && q->seg[i].p; i++, cnt++) {
+            for (unsigned i = q->cur; i < q->nseg && q->seg[i].p; i++, cnt++) {
                 /* (a gate's p is NULL: the gathering stops at it) */
                 iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
                 asked += q->seg[i].len;

@@ -206,7 +206,7 @@ static int sq_enqueue(qstore *s, const qjob_req *r, int64_t now, unsigned max_qu
         if (rc != SQLITE_DONE) return fail(q, rc);
     }
     if (max_queued) {
-        unsigned n;
+        unsigned n = 0;
         int rc = sq_count_queued(s, r->queue, &n);
         if (rc != QS_OK) return rc;
         if (n >= max_queued) return QS_FULL;
