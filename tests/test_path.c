@@ -554,6 +554,41 @@ TEST(a_segment_starting_with_a_dot_is_hidden_but_a_leading_well_known)
     CHECK(!HIDDEN(""));
 }
 
+/* The rule as written: a '/' followed by a '.', but the one of a top-level
+ * /.well-known segment. */
+static int hidden_model(const char *path, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (path[i] != '/' || path[i + 1] != '.') continue;
+        if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
+            (len == 12 || path[12] == '/'))
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+TEST(hidden_agrees_with_the_rule_on_random_paths)
+{
+    static const char alphabet[] = "//..aw-knol";
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    for (int iter = 0; iter < 200000; iter++) {
+        char in[32];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = x % 20;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            in[i] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        if (len > 12 && x % 3 == 0) memcpy(in, "/.well-known", 12);
+        char *copy = malloc(len ? len : 1); /* exact size, for ASan */
+        if (!copy) break;
+        memcpy(copy, in, len);
+        CHECK_EQ_INT(htd_path_hidden(copy, len), hidden_model(in, len));
+        free(copy);
+    }
+}
+
 int main(void)
 {
     RUN_TESTS();

@@ -257,21 +257,22 @@ static int flush(conn *c)
         if (!can_write(c)) return IO_AGAIN;
         ssize_t n;
         size_t asked = 0;
+        unsigned cnt = 0; /* segments asked for */
         if (s->p) {
             /* The whole queue in one call: a pipelined batch's heads and
              * bodies alternate, and 16 responses need 32 pieces. */
             struct iovec iov[OUTQ_SEGS];
-            int cnt = 0;
             for (unsigned i = q->cur; i < q->nseg && q->seg[i].p; i++, cnt++) {
                 /* (a gate's p is NULL: the gathering stops at it) */
                 iov[cnt] = (struct iovec){(void *)q->seg[i].p, q->seg[i].len};
                 asked += q->seg[i].len;
             }
             int more = q->cur + cnt < q->nseg;
-            n = transport_writev(c->tp, c->ev.fd, iov, cnt, more);
+            n = transport_writev(c->tp, c->ev.fd, iov, (int)cnt, more);
         } else {
             off_t off = (off_t)s->off;
             asked = s->len > (1u << 30) ? (1u << 30) : s->len;
+            cnt = asked == s->len;
             n = transport_sendfile(c->tp, c->ev.fd, s->fd, &off, asked);
             if (n == 0) return IO_ERROR; /* the file shrank under us */
         }
@@ -287,6 +288,10 @@ static int flush(conn *c)
         }
         counter_add(&c->w->ctr, WC_BYTES_OUT, (uint64_t)n);
         size_t left = (size_t)n;
+        if (left == asked && cnt) { /* all of it: nothing of those is read again */
+            q->cur += cnt;
+            continue;
+        }
         while (left && q->cur < q->nseg) {
             out_seg *t = &q->seg[q->cur];
             size_t k = left < t->len ? left : t->len;

@@ -51,13 +51,13 @@ static int refuse(char *out, size_t outcap, const char **why, const char *msg)
  * copied as it is, which is what the full pass would write. */
 static int plain(const char *in, size_t len, char *out, size_t room)
 {
+    static const unsigned char look[256] = {['%'] = 1, ['\0'] = 1, ['/'] = 1};
     if (len > room) return -1;
     for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '%' || c == '\0' ||
-            (c == '/' && i + 1 < len && (in[i + 1] == '/' || in[i + 1] == '.')))
+        unsigned char c = (unsigned char)in[i];
+        if (look[c] && (c != '/' || (i + 1 < len && (in[i + 1] == '/' || in[i + 1] == '.'))))
             return -1;
-        out[i] = c;
+        out[i] = (char)c;
     }
     out[len] = '\0';
     return (int)len;

@@ -22,95 +22,79 @@
 #include "outq.h"
 #include "req.h"
 
+/* The statuses htd knows by name, with their reason phrases. */
+#define STATUSES(X)                                                                                \
+    X(100, "Continue")                                                                             \
+    X(200, "OK")                                                                                   \
+    X(201, "Created")                                                                              \
+    X(202, "Accepted")                                                                             \
+    X(203, "Non-Authoritative Information")                                                        \
+    X(204, "No Content")                                                                           \
+    X(206, "Partial Content")                                                                      \
+    X(207, "Multi-Status")                                                                         \
+    X(301, "Moved Permanently")                                                                    \
+    X(302, "Found")                                                                                \
+    X(304, "Not Modified")                                                                         \
+    X(307, "Temporary Redirect")                                                                   \
+    X(308, "Permanent Redirect")                                                                   \
+    X(400, "Bad Request")                                                                          \
+    X(401, "Unauthorized")                                                                         \
+    X(402, "Payment Required")                                                                     \
+    X(403, "Forbidden")                                                                            \
+    X(404, "Not Found")                                                                            \
+    X(405, "Method Not Allowed")                                                                   \
+    X(406, "Not Acceptable")                                                                       \
+    X(408, "Request Timeout")                                                                      \
+    X(409, "Conflict")                                                                             \
+    X(411, "Length Required")                                                                      \
+    X(412, "Precondition Failed")                                                                  \
+    X(413, "Content Too Large")                                                                    \
+    X(414, "URI Too Long")                                                                         \
+    X(415, "Unsupported Media Type")                                                               \
+    X(416, "Range Not Satisfiable")                                                                \
+    X(417, "Expectation Failed")                                                                   \
+    X(423, "Locked")                                                                               \
+    X(424, "Failed Dependency")                                                                    \
+    X(429, "Too Many Requests")                                                                    \
+    X(431, "Request Header Fields Too Large")                                                      \
+    X(500, "Internal Server Error")                                                                \
+    X(501, "Not Implemented")                                                                      \
+    X(502, "Bad Gateway")                                                                          \
+    X(503, "Service Unavailable")                                                                  \
+    X(504, "Gateway Timeout")                                                                      \
+    X(505, "HTTP Version Not Supported")                                                           \
+    X(507, "Insufficient Storage")
+
 const char *htd_reason(int status)
 {
     switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 203:
-        return "Non-Authoritative Information";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 207:
-        return "Multi-Status";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 402:
-        return "Payment Required";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 416:
-        return "Range Not Satisfiable";
-    case 417:
-        return "Expectation Failed";
-    case 423:
-        return "Locked";
-    case 424:
-        return "Failed Dependency";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    case 507:
-        return "Insufficient Storage";
+#define REASON(code, text)                                                                         \
+    case code:                                                                                     \
+        return text;
+        STATUSES(REASON)
+#undef REASON
     default:
         return status < 200   ? "Informational"
                : status < 300 ? "Success"
                : status < 400 ? "Redirection"
                : status < 500 ? "Client Error"
                               : "Server Error";
+    }
+}
+
+/* The whole status line of a status htd knows by name, made when htd is
+ * compiled, with its length; NULL for another. */
+static const char *status_line(int status, size_t *len)
+{
+    switch (status) {
+#define LINE(code, text)                                                                           \
+    case code:                                                                                     \
+        *len = sizeof("HTTP/1.1 " #code " " text "\r\n") - 1;                                      \
+        return "HTTP/1.1 " #code " " text "\r\n";
+        STATUSES(LINE)
+#undef LINE
+    default:
+        return NULL;
     }
 }
 
@@ -212,17 +196,24 @@ int response_head(conn *c, const resp *r)
     wr w = {q->data + q->dlen, q->data + OUTQ_DATA};
     char *start = w.p;
 
-    PUTS(&w, "HTTP/1.1 ");
-    char code[4] = {(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
-                    (char)('0' + r->status % 10), ' '};
-    put(&w, code, 4);
-    if (r->reason) {
-        put(&w, r->reason, r->reason_len);
+    size_t line_len;
+    const char *line = r->reason ? NULL : status_line(r->status, &line_len);
+    if (line) {
+        put(&w, line, line_len);
     } else {
-        const char *reason = htd_reason(r->status);
-        put(&w, reason, strlen(reason));
+        PUTS(&w, "HTTP/1.1 ");
+        char code[4] = {(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
+                        (char)('0' + r->status % 10), ' '};
+        put(&w, code, 4);
+        if (r->reason) {
+            put(&w, r->reason, r->reason_len);
+        } else {
+            const char *reason = htd_reason(r->status);
+            put(&w, reason, strlen(reason));
+        }
+        PUTS(&w, "\r\n");
     }
-    PUTS(&w, "\r\nServer: htd\r\nDate: ");
+    PUTS(&w, "Server: htd\r\nDate: ");
     put(&w, l->date, HTD_DATE_LEN);
     if (r->ctype) {
         PUTS(&w, "\r\nContent-Type: ");
