@@ -211,6 +211,27 @@ TEST(origin_form_without_query_has_null_query)
     CHECK_EQ_INT(R.query.len, 0);
 }
 
+/* A Host is checked byte by byte and four at a time: a bad byte is found
+ * at every place of hosts of every length up to 13, and a good host passes. */
+TEST(a_bad_byte_anywhere_in_host_is_refused)
+{
+    static const char bad[] = {'/', '@', '"', '?'};
+    for (size_t n = 1; n <= 13; n++) {
+        char host[16], req[64];
+        memset(host, 'a', n);
+        host[n] = '\0';
+        int len = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+        CHECK_EQ_INT(parse(req, (size_t)len, MAXH), len);
+        for (size_t at = 0; at < n; at++) {
+            host[at] = bad[(n + at) % sizeof bad];
+            len = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+            CHECK_EQ_INT(parse(req, (size_t)len, MAXH), -400);
+            CHECK(W && strcmp(W, "invalid character in Host header") == 0);
+            host[at] = 'a';
+        }
+    }
+}
+
 TEST(fields_htd_reads_are_found_once_the_first_of_each)
 {
     int r = PARSE("GET / HTTP/1.1\r\nHost: x\r\nRANGE: bytes=0-1\r\nX-A: 1\r\n"

@@ -105,8 +105,14 @@ static void split_query(htd_request *req, const char *s, size_t n)
 
 static int host_chars(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!(htd_chars[(unsigned char)s[i]] & HTD_C_HOST)) return 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    for (; n - i >= 4; i += 4) /* four at a time: one test of their classes' meet */
+        if (!(htd_chars[u[i]] & htd_chars[u[i + 1]] & htd_chars[u[i + 2]] & htd_chars[u[i + 3]] &
+              HTD_C_HOST))
+            return 0;
+    for (; i < n; i++)
+        if (!(htd_chars[u[i]] & HTD_C_HOST)) return 0;
     return 1;
 }
 
