@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""instructions-client.py PORT N DEPTH CONNS - the client of bench/instructions:
+N GETs of /1k.bin on CONNS connections, DEPTH at a time on each, every
+response read whole before the next batch. Exits non-zero if one is short."""
+import socket
+import sys
+
+
+def main():
+    port, n, depth, conns = (int(a) for a in sys.argv[1:5])
+    req = f"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    socks = []
+    for _ in range(100):
+        try:
+            socks.append(socket.create_connection(("127.0.0.1", port)))
+            break
+        except OSError:
+            import time
+            time.sleep(0.1)
+    if not socks:
+        sys.exit("instructions: htd did not start")
+    socks += [socket.create_connection(("127.0.0.1", port)) for _ in range(conns - 1)]
+    # One response, to learn its length (all are alike: the Date's length is fixed).
+    s = socks[0]
+    s.sendall(req)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        sys.exit("instructions: " + head.split(b"\r\n")[0].decode(errors="replace"))
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(rest) < length:
+        rest += s.recv(65536)
+    one = len(head) + 4 + length
+    done = 0
+    while done < n:
+        for s in socks:
+            s.sendall(req * depth)
+        for s in socks:
+            want, got = one * depth, 0
+            while got < want:
+                d = s.recv(1 << 20)
+                if not d:
+                    sys.exit("instructions: the connection closed")
+                got += len(d)
+        done += depth * conns
+    for s in socks:
+        s.close()
+
+
+main()
