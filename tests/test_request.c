@@ -31,7 +31,7 @@ TEST(a_request_is_built_without_a_socket_and_keeps_no_pointer_into_the_head)
     CHECK_STR(q.p, q.len, "x=1&y");
     CHECK_STR(a.p, a.len, "*/*");
     CHECK(htd_req_header(r, "Cookie").p == NULL);
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 TEST(no_request_from_an_incomplete_or_bad_head)
@@ -49,7 +49,7 @@ TEST(no_query_is_the_empty_string)
     htd_str q = htd_req_query(r);
     CHECK(q.p != NULL);
     CHECK_EQ_INT(q.len, 0);
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 TEST(the_version_is_a_number_and_a_later_http_1_is_1_1)
@@ -68,7 +68,7 @@ TEST(the_version_is_a_number_and_a_later_http_1_is_1_1)
         CHECK(r != NULL);
         if (!r) continue;
         CHECK_EQ_INT(htd_req_version(r), cases[i].version);
-        req_free(&reqs_, r);
+        req_free(&reqs_, r, NULL);
     }
 }
 
@@ -86,7 +86,7 @@ static void check_slices(htd_str (*get)(const htd_req *), const slice_case *case
         htd_str s = get(r);
         CHECK(s.p != NULL);
         CHECK_STR(s.p, s.len, cases[i].want);
-        req_free(&reqs_, r);
+        req_free(&reqs_, r, NULL);
     }
 }
 
@@ -130,7 +130,7 @@ TEST(the_vhost_is_the_chosen_ones_name_and_empty_for_the_top_level_server)
     v = htd_req_vhost(r);
     CHECK(v.p != NULL);
     CHECK_STR(v.p, v.len, "");
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 TEST(header_fields_come_in_order_as_sent_and_a_repeated_one_each_time)
@@ -169,7 +169,7 @@ TEST(header_fields_come_in_order_as_sent_and_a_repeated_one_each_time)
     CHECK_STR(value.p, value.len, "en ,fr");
     CHECK_EQ_INT(htd_req_header_at(r, 2, &name, NULL), 0);
     CHECK_STR(name.p, name.len, "accept-LANGUAGE");
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 TEST(a_one_line_request_has_no_header_fields)
@@ -179,7 +179,7 @@ TEST(a_one_line_request_has_no_header_fields)
     if (!r) return;
     htd_str name, value;
     CHECK_EQ_INT(htd_req_header_at(r, 0, &name, &value), -1);
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 /* A request from a client at ip:port, over a stub connection c. */
@@ -229,7 +229,7 @@ TEST(the_peer_is_the_sockaddr_accept_gave_and_its_address_as_text)
         CHECK(htd_req_peer(r, NULL) == sa);
         htd_str a = htd_req_peer_addr(r);
         CHECK_STR(a.p, a.len, cases[i].text);
-        req_free(&reqs_, r);
+        req_free(&reqs_, r, NULL);
     }
 }
 
@@ -244,7 +244,7 @@ TEST(a_request_over_no_socket_has_no_peer)
     htd_str a = htd_req_peer_addr(r);
     CHECK(a.p != NULL);
     CHECK_EQ_INT(a.len, 0);
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 TEST(the_arena_gives_aligned_memory_small_and_large_all_freed_with_the_request)
@@ -270,7 +270,7 @@ TEST(the_arena_gives_aligned_memory_small_and_large_all_freed_with_the_request)
     }
     CHECK(htd_req_alloc(r, SIZE_MAX) == NULL);
     CHECK(htd_req_alloc(r, SIZE_MAX - 8) == NULL);
-    req_free(&reqs_, r); /* ASan's leak check sees the big piece go */
+    req_free(&reqs_, r, NULL); /* ASan's leak check sees the big piece go */
 }
 
 TEST(strdup_makes_a_slice_a_c_string_in_the_request)
@@ -285,7 +285,7 @@ TEST(strdup_makes_a_slice_a_c_string_in_the_request)
     char *e = htd_req_strdup(r, (htd_str){NULL, 0});
     CHECK(e != NULL && e[0] == 0);
     CHECK(htd_req_strdup(r, (htd_str){"x", SIZE_MAX}) == NULL);
-    req_free(&reqs_, r);
+    req_free(&reqs_, r, NULL);
 }
 
 int main(void)

@@ -55,7 +55,7 @@ TEST(claimed_user_is_the_name_sent_and_no_password_is_kept)
     CHECK(in_block(hr, "alice"));
     CHECK(!in_block(hr, "secret"));
     CHECK(hr->user.p == NULL); /* named, not accepted: no realm checked it */
-    req_free(&reqs, hr);
+    req_free(&reqs, hr, NULL);
 }
 
 TEST(credentials_are_decoded_once_per_request)
@@ -73,7 +73,7 @@ TEST(credentials_are_decoded_once_per_request)
     htd_str again = rules_claimed_user(hr);
     CHECK(again.p == first.p && again.len == first.len);
     CHECK(hr->mem.p == used); /* nothing more taken from the arena */
-    req_free(&reqs, hr);
+    req_free(&reqs, hr, NULL);
 }
 
 TEST(no_claimed_user_without_basic_credentials)
@@ -90,7 +90,7 @@ TEST(no_claimed_user_without_basic_credentials)
         htd_str u = rules_claimed_user(hr);
         CHECK(u.p == NULL && u.len == 0);
         CHECK(hr->creds_read);
-        req_free(&reqs, hr);
+        req_free(&reqs, hr, NULL);
     }
 }
 
@@ -172,7 +172,7 @@ static void done_with(struct htd_req *hr)
         cn.out = NULL;
     }
     cn.req = NULL;
-    req_free(&reqs, hr);
+    req_free(&reqs, hr, NULL);
 }
 
 TEST(rewrite_chooses_the_vhost_and_rule_and_access_lets_a_plain_request_go)

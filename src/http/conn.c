@@ -152,7 +152,7 @@ static void req_done(conn *c)
         if (!hr->resumed) return; /* on its way: req_async_back frees it */
         hr->async_fn(hr, hr->async_arg);
     }
-    req_free(&c->w->reqs, hr);
+    req_free(&c->w->reqs, hr, &c->w->mem);
 }
 
 static void release_rbuf(conn *c)
@@ -164,13 +164,27 @@ static void release_rbuf(conn *c)
     }
 }
 
-/* Lets go of a body read for a handler. */
-static void free_body(conn *c)
+/* Lets go of the framing of a body that will not be read on. */
+static void drop_framing(conn *c)
 {
-    budget_sub(&c->w->mem, c->body_cap);
-    free(c->body);
-    c->body = NULL;
-    c->body_len = c->body_cap = 0;
+    if (!c->bd) return;
+    budget_sub(&c->w->mem, sizeof *c->bd);
+    free(c->bd);
+    c->bd = NULL;
+}
+
+/* Makes the framing of a body to come: 0, or -1 when there is no memory
+ * for it (then there is none). */
+static int new_framing(conn *c, int chunked, uint64_t left)
+{
+    if (!c->bd) {
+        if (budget_over(&c->w->mem, sizeof *c->bd) || !(c->bd = malloc(sizeof *c->bd))) return -1;
+        budget_add(&c->w->mem, sizeof *c->bd);
+    }
+    memset(c->bd, 0, sizeof *c->bd);
+    c->bd->is_chunked = (uint8_t)(chunked != 0);
+    c->bd->left = left;
+    return 0;
 }
 
 void conn_close(conn *c)
@@ -182,7 +196,7 @@ void conn_close(conn *c)
     conn_out_release(c);
     c->rpos = c->rlen;
     release_rbuf(c);
-    free_body(c);
+    drop_framing(c);
     int watched = c->ev.cb != NULL;
     loop_forget(l->loop, &c->ev);
     transport_close(c->tp, c->ev.fd);
@@ -414,37 +428,44 @@ void conn_answer(conn *c, int status, const char *why, const char *extra, size_t
 static int body_too_slow(conn *c, size_t n)
 {
     const htd_config *cfg = &c->w->srv->cfg;
-    if (!cfg->min_body_rate || c->body_left == CONN_STREAM) return 0; /* a tunnel may idle */
-    uint32_t now = (uint32_t)c->w->now | 1;                           /* 0 means "no window yet" */
+    conn_body *b = c->bd;
+    if (!cfg->min_body_rate || b->left == CONN_STREAM) return 0; /* a tunnel may idle */
+    uint32_t now = (uint32_t)c->w->now | 1;                      /* 0 means "no window yet" */
     uint32_t window = cfg->min_body_window_ms ? cfg->min_body_window_ms : 10000;
-    if (!c->body_window_at) c->body_window_at = now;
-    c->body_window_bytes =
-        n > UINT32_MAX - c->body_window_bytes ? UINT32_MAX : c->body_window_bytes + (uint32_t)n;
-    uint32_t spent = now - c->body_window_at; /* wraps as the clock does */
+    if (!b->window_at) b->window_at = now;
+    b->window_bytes = n > UINT32_MAX - b->window_bytes ? UINT32_MAX : b->window_bytes + (uint32_t)n;
+    uint32_t spent = now - b->window_at; /* wraps as the clock does */
     if (spent < window) return 0;
-    if (c->body_window_bytes != UINT32_MAX &&
-        (uint64_t)c->body_window_bytes * 1000 < (uint64_t)cfg->min_body_rate * spent)
+    if (b->window_bytes != UINT32_MAX &&
+        (uint64_t)b->window_bytes * 1000 < (uint64_t)cfg->min_body_rate * spent)
         return 1;
-    c->body_window_at = now;
-    c->body_window_bytes = 0;
+    b->window_at = now;
+    b->window_bytes = 0;
     return 0;
 }
 
 int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dlen, const char **why)
 {
     int done;
-    if (c->body_chunked) {
-        ssize_t n = htd_chunked_decode(&c->chunked, p, avail, dlen, why);
+    conn_body *b = c->bd;
+    if (!b) { /* all of it was taken before */
+        *consumed = *dlen = 0;
+        return 1;
+    }
+    if (b->is_chunked) {
+        ssize_t n = htd_chunked_decode(&b->chunked, p, avail, dlen, why);
         if (n < 0) return -400;
         *consumed = (size_t)n;
-        done = c->chunked.done;
+        done = b->chunked.done;
     } else {
-        size_t k = avail < c->body_left ? avail : (size_t)c->body_left;
-        if (c->body_left != CONN_STREAM) c->body_left -= k;
+        size_t k = avail < b->left ? avail : (size_t)b->left;
+        if (b->left != CONN_STREAM) b->left -= k;
         *consumed = *dlen = k;
-        done = c->body_left == 0;
+        done = b->left == 0;
     }
-    if (!done && body_too_slow(c, *consumed)) {
+    if (done) {
+        drop_framing(c);
+    } else if (body_too_slow(c, *consumed)) {
         *why = "the request body arrived too slowly";
         return -408;
     }
@@ -453,13 +474,14 @@ int conn_body_take(conn *c, char *p, size_t avail, size_t *consumed, size_t *dle
 
 /* ---- the phases ---- */
 
-static void start_request_framing(conn *c, const htd_request *r)
+/* The framing of r's body, if it has one: 0, or -1 for want of memory. */
+static int start_request_framing(conn *c, const htd_request *r)
 {
-    c->body_chunked = r->chunked;
-    c->body_left = r->content_length > 0 ? (uint64_t)r->content_length : 0;
-    if (r->chunked) memset(&c->chunked, 0, sizeof c->chunked);
-    c->body_window_at = 0;
-    c->body_window_bytes = 0;
+    if (!r->chunked && r->content_length <= 0) {
+        drop_framing(c);
+        return 0;
+    }
+    return new_framing(c, r->chunked, r->chunked ? 0 : (uint64_t)r->content_length);
 }
 
 /* The phases are over for c's request: it was answered here and now, or a
@@ -468,7 +490,7 @@ static void ran(conn *c)
 {
     if (c->state == CS_HEAD) c->state = c->req->gen ? CS_GEN : c->req->sink ? CS_SINK : CS_WRITE;
     conn_seal(c);
-    free_body(c);
+    req_drop_body(c->req, &c->w->mem);
 }
 
 /* Asks the modules of each phase in turn, from where the request is (it
@@ -515,7 +537,10 @@ static void on_head(conn *c, size_t head_len)
     c->http09 = r->version == 9;
     c->http10 = r->version == 10;
     c->head_only = r->method_id == HTD_M_HEAD;
-    start_request_framing(c, r);
+    if (start_request_framing(c, r) < 0) {
+        conn_error(c, 500, "out of memory", 0);
+        return;
+    }
 
     const char *why;
     if (r->method_id == HTD_M_UNKNOWN) {
@@ -568,19 +593,19 @@ void conn_take_body(conn *c)
     }
 }
 
-void conn_take_stream(conn *c)
+int conn_take_stream(conn *c)
 {
-    c->body_chunked = 0;
-    c->body_left = CONN_STREAM;
+    if (new_framing(c, 0, CONN_STREAM) < 0) return -1;
     c->keep_alive = 0;
     conn_take_body(c);
+    return 0;
 }
 
 void conn_read_body(conn *c)
 {
     conn_take_body(c);
     c->req->reading = 1;
-    c->body_len = 0;
+    c->req->body_len = 0;
     c->state = CS_BODY;
     arm(c, T_BODY);
 }
@@ -597,35 +622,36 @@ static int read_body_step(conn *c)
         conn_error(c, -done, why, 0);
         return 0;
     }
-    uint64_t max = c->req->body_max ? c->req->body_max : l->srv->cfg.max_body;
-    if (c->body_len + dlen > max) {
+    struct htd_req *hr = c->req;
+    uint64_t max = hr->body_max ? hr->body_max : l->srv->cfg.max_body;
+    if (hr->body_len + dlen > max) {
         conn_error(c, 413, "request body larger than the server accepts", 0);
         return 0;
     }
     if (dlen) {
-        if (c->body_len + dlen > c->body_cap) {
-            size_t cap = c->body_cap ? c->body_cap : 4096;
-            while (cap < c->body_len + dlen)
+        if (hr->body_len + dlen > hr->body_cap) {
+            size_t cap = hr->body_cap ? hr->body_cap : 4096;
+            while (cap < hr->body_len + dlen)
                 cap *= 2;
-            if (budget_over(&l->mem, cap - c->body_cap)) {
+            if (budget_over(&l->mem, cap - hr->body_cap)) {
                 conn_busy(c);
                 return 1;
             }
-            char *nb = realloc(c->body, cap);
+            char *nb = realloc(hr->body_buf, cap);
             if (!nb) {
                 conn_error(c, 500, "out of memory", 0);
                 return 0;
             }
-            budget_add(&l->mem, cap - c->body_cap);
-            c->body = nb;
-            c->body_cap = cap;
+            budget_add(&l->mem, cap - hr->body_cap);
+            hr->body_buf = nb;
+            hr->body_cap = cap;
         }
-        memcpy(c->body + c->body_len, c->rbuf + c->rpos, dlen);
-        c->body_len += dlen;
+        memcpy(hr->body_buf + hr->body_len, c->rbuf + c->rpos, dlen);
+        hr->body_len += dlen;
     }
     c->rpos += (uint32_t)consumed;
     if (!done) return 0;
-    c->req->body = (htd_str){c->body, c->body_len};
+    hr->body = (htd_str){hr->body_buf, hr->body_len};
     c->req->reading = 0;
     c->state = CS_HEAD;
     run_phases(c);
@@ -775,8 +801,7 @@ void conn_wait(conn *c)
      * its body is neither read nor taken for a request (its framing comes
      * back with it). */
     c->keep_alive = 1;
-    c->body_left = 0;
-    c->body_chunked = 0;
+    if (c->bd) c->bd->parked = 1; /* made again, from its head, when it resumes */
     c->req->resumed = 0;
     c->req->waiting = 1;
     c->state = CS_WAIT;
@@ -801,7 +826,10 @@ static void resume_phases(conn *c)
     c->keep_alive = hr->keep_alive;
     /* Its body is still to come, unless a module read it before it waited
      * (a handler's, a queue's): then the next bytes are the next request's. */
-    if (!hr->body_taken) start_request_framing(c, hr->r);
+    if (hr->body_taken)
+        drop_framing(c);
+    else if (start_request_framing(c, hr->r) < 0) /* no memory (its was let go) */
+        c->keep_alive = hr->keep_alive = 0;       /* nothing after it is read as a request */
     c->state = CS_HEAD;
     if (hr->async) {
         hr->async = 0;

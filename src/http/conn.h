@@ -61,7 +61,7 @@ void conn_take_body(conn *c);
  * on, as it comes and unframed, is the module's through conn_body_take
  * (never too slow: a tunnel may idle), until the client ends its side
  * (conn_fill says IO_ERROR); the connection closes after the response. */
-void conn_take_stream(conn *c);
+int conn_take_stream(conn *c); /* 0, or -1 for want of memory (nothing changed) */
 /* For a module in the content phase: read the whole request body (within
  * the request's body_max, else the server's max_body: beyond it, 413) into
  * the request, then ask the module again. */

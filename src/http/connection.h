@@ -29,17 +29,28 @@ enum { IO_DONE, IO_AGAIN, IO_ERROR, IO_GATE }; /* IO_GATE: flush waits at a gate
 
 #define DISCARD_MAX (4u << 20) /* larger unwanted bodies end the connection instead */
 
+/* The framing of a request body some of which is still to come (a tunnel's
+ * bytes too): made when its head says there is one, freed once it is all
+ * taken, so that a connection between requests holds none. */
+typedef struct conn_body {
+    uint64_t left;         /* Content-Length bytes still to read; CONN_STREAM: a tunnel's */
+    htd_chunked chunked;   /* its decoder, when is_chunked */
+    uint32_t window_at;    /* min_body_rate: when the body's window began (ms, wrapping), or 0 */
+    uint32_t window_bytes; /* bytes of the body taken in that window (saturating) */
+    uint8_t is_chunked;
+    uint8_t parked; /* its request waits (conn_wait): not a body to read or drop meanwhile */
+} conn_body;
+
 typedef struct conn {
     watcher ev;    /* the socket */
     transport *tp; /* what reads and writes it */
     uint8_t state;
-    uint8_t readable : 1;   /* the socket may have bytes: epoll said so and no read drained it */
-    uint8_t writable : 1;   /* the socket may take bytes */
-    uint8_t keep_alive : 1; /* the current request allows another after it */
-    uint8_t head_only : 1;  /* HEAD: send the head but no body */
-    uint8_t http09 : 1;     /* a one-line request: the response is the body alone */
-    uint8_t http10 : 1;     /* an HTTP/1.0 request: keep-alive must be said */
-    uint8_t body_chunked : 1;
+    uint8_t readable : 1;     /* the socket may have bytes: epoll said so and no read drained it */
+    uint8_t writable : 1;     /* the socket may take bytes */
+    uint8_t keep_alive : 1;   /* the current request allows another after it */
+    uint8_t head_only : 1;    /* HEAD: send the head but no body */
+    uint8_t http09 : 1;       /* a one-line request: the response is the body alone */
+    uint8_t http10 : 1;       /* an HTTP/1.0 request: keep-alive must be said */
     uint8_t started : 1;      /* some bytes of the current request head have arrived */
     uint8_t out_watched : 1;  /* registered for EPOLLOUT too */
     uint8_t proxy_header : 1; /* a PROXY protocol header is due before the first request */
@@ -49,18 +60,13 @@ typedef struct conn {
     uint8_t opened;           /* the modules' conn_open took it: their conn_close is due */
     worker *w;
     htd_timer timer;
-    unsigned nreq;
-    uint32_t body_window_at; /* min_body_rate: when the body's window began (ms, wrapping), or 0 */
-    char *rbuf;              /* RBUF_SIZE, from the loop's pool, or NULL when idle */
-    uint32_t rpos, rlen;     /* unconsumed input is rbuf[rpos..rlen) */
-    struct htd_req *req;     /* from the first byte of a head until its response is queued */
-    uint64_t body_left;      /* Content-Length bytes still to read; CONN_STREAM: a tunnel's */
-    htd_chunked chunked;
-    char *body; /* BODY: what a handler will get */
-    size_t body_len, body_cap;
+    char *rbuf;          /* RBUF_SIZE, from the loop's pool, or NULL when idle */
+    uint32_t rpos, rlen; /* unconsumed input is rbuf[rpos..rlen) */
+    struct htd_req *req; /* from the first byte of a head until its response is queued */
+    conn_body *bd;       /* while a request body is still to come, else NULL */
     struct outq *out;
-    struct sockaddr_in6 peer;   /* AF_INET or AF_INET6 */
-    uint32_t body_window_bytes; /* bytes of the body taken in that window (saturating) */
+    struct sockaddr_in6 peer; /* AF_INET or AF_INET6 */
+    unsigned nreq;
 } conn;
 
 /* The request in progress on c (its head parsed), or NULL. */
@@ -90,7 +96,7 @@ static inline int conn_can_read(const conn *c)
 /* Is some of the request's body still to be read? */
 static inline int conn_body_pending(const conn *c)
 {
-    return c->body_chunked ? !c->chunked.done : c->body_left > 0;
+    return c->bd && !c->bd->parked;
 }
 
 #endif

@@ -5,6 +5,7 @@
 #include "req.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -44,8 +45,17 @@ void *req_get(const struct htd_req *hr, const void *key)
     return NULL;
 }
 
-void req_free(pool *p, struct htd_req *hr)
+void req_drop_body(struct htd_req *hr, budget *mem)
 {
+    budget_sub(mem, hr->body_cap);
+    free(hr->body_buf);
+    hr->body_buf = NULL;
+    hr->body_len = hr->body_cap = 0;
+}
+
+void req_free(pool *p, struct htd_req *hr, budget *mem)
+{
+    if (hr->body_buf) req_drop_body(hr, mem);
     arena_reset(&hr->mem, hr + 1, REQ_BLOCK - sizeof *hr);
     pool_put(p, hr);
 }
@@ -69,7 +79,7 @@ struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t l
     const char *why;
     int n = htd_find_head(&hr->parser, buf, len, len, &why);
     if (n <= 0 || req_read_head(hr, buf, (size_t)n, &why) <= 0) {
-        req_free(p, hr);
+        req_free(p, hr, NULL);
         return NULL;
     }
     return hr;

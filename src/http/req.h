@@ -52,6 +52,8 @@ struct htd_req {
     char *path; /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;
     htd_str body;
+    char *body_buf; /* conn_read_body's copy of the body (body_len of body_cap), or NULL */
+    size_t body_len, body_cap;
     uint64_t body_max; /* the most conn_read_body takes; 0: the server's max_body */
     htd_str log_id;    /* what the request made or looked at, for the log ($job_id): a job's id */
     /* A metered request's, for the log ($charge_account, $charge): the
@@ -134,8 +136,11 @@ void **req_slot(struct htd_req *hr, const void *key);
 /* What module key's slot holds, NULL if it has none (none is made). */
 void *req_get(const struct htd_req *hr, const void *key);
 
-/* Gives hr back to p with everything its arena holds. */
-void req_free(pool *p, struct htd_req *hr);
+/* Gives hr back to p with everything its arena holds, and its body_buf,
+ * whose body_cap bytes come off mem. */
+void req_free(pool *p, struct htd_req *hr, budget *mem);
+/* Lets go of hr's body_buf: its body_cap bytes come off mem. */
+void req_drop_body(struct htd_req *hr, budget *mem);
 /* Reads the head htd_find_head found at buf[0..len) into hr: copies its
  * bytes into the arena and parses the copy into hr->head, so that every
  * slice of it lives as long as the request. len, with hr->r set; or the

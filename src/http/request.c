@@ -207,7 +207,7 @@ static void async_back(posted *p)
     worker *w = hr->w;
     w->jobs_out--;
     hr->async_fn(hr, hr->async_arg);
-    req_free(&w->reqs, hr);
+    req_free(&w->reqs, hr, &w->mem);
 }
 
 int htd_req_resume(htd_req *r, void (*fn)(htd_req *req, void *arg), void *arg)

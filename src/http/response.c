@@ -244,7 +244,7 @@ int response_head(conn *c, const resp *r)
      * the client waits to be told to send it (100-continue) or it is too
      * large to be worth reading: then this response ends the connection. */
     if (hr && !hr->body_taken && conn_body_pending(c) &&
-        (hr->r->expect_continue || c->body_left > DISCARD_MAX))
+        (hr->r->expect_continue || c->bd->left > DISCARD_MAX))
         c->keep_alive = 0;
     if (hr) {
         if (hr->rule_hdrs_len) put(&w, hr->rule_hdrs, hr->rule_hdrs_len);

@@ -1585,7 +1585,7 @@ static int receive(conn *c, proxy *px)
             server_ok(px->u, px->server);
             if (send_head(c, px) < 0)
                 return fail(c, px, 502, "the server's response head is too large");
-            conn_take_stream(c);
+            if (conn_take_stream(c) < 0) return fail(c, px, 500, "out of memory");
             px->state = PX_TUNNEL;
             px->up_close = 1;
             size_t rest = px->i_len - (size_t)r;
