@@ -537,8 +537,8 @@ static void on_head(conn *c, size_t head_len)
     c->http09 = r->version == 9;
     c->http10 = r->version == 10;
     c->head_only = r->method_id == HTD_M_HEAD;
-    if (start_request_framing(c, r) < 0) {
-        conn_error(c, 500, "out of memory", 0);
+    if (start_request_framing(c, r) < 0) { /* no memory to follow its body with */
+        conn_busy(c);
         return;
     }
 
@@ -801,7 +801,7 @@ void conn_wait(conn *c)
      * its body is neither read nor taken for a request (its framing comes
      * back with it). */
     c->keep_alive = 1;
-    if (c->bd) c->bd->parked = 1; /* made again, from its head, when it resumes */
+    if (c->bd) c->bd->parked = 1; /* its again when it resumes */
     c->req->resumed = 0;
     c->req->waiting = 1;
     c->state = CS_WAIT;
@@ -824,12 +824,14 @@ static void resume_phases(conn *c)
     struct htd_req *hr = c->req;
     hr->waiting = 0;
     c->keep_alive = hr->keep_alive;
-    /* Its body is still to come, unless a module read it before it waited
-     * (a handler's, a queue's): then the next bytes are the next request's. */
-    if (hr->body_taken)
-        drop_framing(c);
-    else if (start_request_framing(c, hr->r) < 0) /* no memory (its was let go) */
-        c->keep_alive = hr->keep_alive = 0;       /* nothing after it is read as a request */
+    /* What is still to come of its body (its framing was kept, parked) is
+     * again its own, to read or to drop, with a new rate window; a body a
+     * module read whole before it waited (a handler's, a queue's) has none
+     * left, and the next bytes are the next request's. */
+    if (c->bd) {
+        c->bd->parked = 0;
+        c->bd->window_at = c->bd->window_bytes = 0;
+    }
     c->state = CS_HEAD;
     if (hr->async) {
         hr->async = 0;
