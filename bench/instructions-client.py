@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""instructions-client.py PORT N DEPTH CONNS - the client of bench/instructions:
-N GETs of /1k.bin on CONNS connections, DEPTH at a time on each, every
-response read whole before the next batch. Exits non-zero if one is short."""
+"""instructions-client.py PORT N DEPTH CONNS [PATH] - the client of
+bench/instructions: N GETs of PATH (/1k.bin) on CONNS connections, DEPTH at
+a time on each, every response read whole before the next batch. Exits
+non-zero if one is short."""
 import socket
 import sys
 
 
 def main():
     port, n, depth, conns = (int(a) for a in sys.argv[1:5])
-    req = f"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    path = sys.argv[5] if len(sys.argv) > 5 else "/1k.bin"
+    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     socks = []
     for _ in range(100):
         try:
@@ -28,7 +30,7 @@ def main():
     while b"\r\n\r\n" not in buf:
         buf += s.recv(65536)
     head, _, rest = buf.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200 "):
+    if not head.startswith(b"HTTP/1.1 "):
         sys.exit("instructions: " + head.split(b"\r\n")[0].decode(errors="replace"))
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length:"))

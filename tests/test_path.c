@@ -339,6 +339,52 @@ static int model(const char *in, size_t len, char *out, size_t cap)
     return (int)n;
 }
 
+/* The rule as written: a '/' followed by a '.', but the one of a top-level
+ * /.well-known segment. */
+static int hidden_model(const char *path, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (path[i] != '/' || path[i + 1] != '.') continue;
+        if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
+            (len == 12 || path[12] == '/'))
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* Long paths, which are looked at eight bytes at a time: a dot segment, an
+ * empty one, an escape or a hidden name at every place of one, against the
+ * model. */
+TEST(each_thing_to_look_at_is_seen_at_every_place_of_a_long_path)
+{
+    static const char base[] = "/abcdefgh/ijklmnopqrstu/vwxyz0123456789/ABCDEFGHIJ";
+    static const char *const inserts[] = {"/.", "/..", "/./", "/../", "//", "%41", "%2e", "/.x"};
+    for (size_t at = 1; at < sizeof base - 1; at++) {
+        for (size_t k = 0; k < sizeof inserts / sizeof *inserts; k++) {
+            char in[96], got[96], want[96];
+            size_t il = strlen(inserts[k]);
+            memcpy(in, base, at);
+            memcpy(in + at, inserts[k], il);
+            memcpy(in + at + il, base + at, sizeof base - at); /* with the NUL */
+            size_t len = strlen(in);
+            char *copy = malloc(len);
+            if (!copy) return;
+            memcpy(copy, in, len);
+            const char *why = NULL;
+            int g = htd_path_normalize(copy, len, got, sizeof got, &why);
+            int w = model(in, len, want, sizeof want);
+            CHECK_EQ_INT(g, w);
+            if (g >= 0 && w >= 0 && strcmp(got, want) != 0) {
+                failures_++;
+                fprintf(stderr, "\"%s\": got \"%s\", model \"%s\"\n", in, got, want);
+            }
+            CHECK_EQ_INT(htd_path_hidden(copy, len), hidden_model(in, len));
+            free(copy);
+        }
+    }
+}
+
 /* Random paths over alphabet, each against the model. */
 static void against_the_model(const char *alphabet, size_t nalpha)
 {
@@ -552,20 +598,6 @@ TEST(a_segment_starting_with_a_dot_is_hidden_but_a_leading_well_known)
     CHECK(!HIDDEN("/a.b/c."));
     CHECK(!HIDDEN("/"));
     CHECK(!HIDDEN(""));
-}
-
-/* The rule as written: a '/' followed by a '.', but the one of a top-level
- * /.well-known segment. */
-static int hidden_model(const char *path, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (path[i] != '/' || path[i + 1] != '.') continue;
-        if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
-            (len == 12 || path[12] == '/'))
-            continue;
-        return 1;
-    }
-    return 0;
 }
 
 TEST(hidden_agrees_with_the_rule_on_random_paths)

@@ -351,9 +351,8 @@ static void reply_to(conn *c, int status, const char *why, int keep, const char 
     const registry *reg = &l->srv->reg;
     /* An error page of a module's, for the requests that would get a body. */
     if (hr && status >= 400 && (hr->r->method_id == HTD_M_GET || c->head_only)) {
-        for (size_t i = 0; i < reg->n; i++) {
-            if (reg->mods[i]->error_page &&
-                reg->mods[i]->error_page(hr, status, extra, extra_len) == 0) {
+        for (size_t i = 0; i < reg->npage; i++) {
+            if (reg->page_mod[i]->error_page(hr, status, extra, extra_len) == 0) {
                 conn_seal(c);
                 c->state = CS_WRITE;
                 return;

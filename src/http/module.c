@@ -22,6 +22,7 @@ void registry_init(registry *r, const htd_module *const *mods, size_t n)
         }
         if (mods[i]->conn_open) r->conn_mod[r->nconn++] = mods[i];
         if (mods[i]->head) r->head_mod[r->nhead++] = mods[i];
+        if (mods[i]->error_page) r->page_mod[r->npage++] = mods[i];
         if (mods[i]->encode && !r->encoder) r->encoder = mods[i];
     }
 }

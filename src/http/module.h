@@ -173,6 +173,8 @@ typedef struct registry {
     size_t nlog;
     const htd_module *head_mod[REGISTRY_MAX]; /* those with a header filter, in order */
     size_t nhead;
+    const htd_module *page_mod[REGISTRY_MAX]; /* those with error pages, in order */
+    size_t npage;
     const htd_module *encoder;                /* the first with a body encoder, or NULL */
     const htd_module *conn_mod[REGISTRY_MAX]; /* those with conn_open, in order */
     size_t nconn;

@@ -28,6 +28,7 @@
 #include "path.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 static int hexval(unsigned char c)
@@ -36,6 +37,35 @@ static int hexval(unsigned char c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+/* Eight bytes at a time: zero_bytes(w) is not 0 iff some byte of w is 0,
+ * and has the high bit of every such byte set (and now and then of a byte
+ * above one, never missing one): a filter whose hits are looked at byte by
+ * byte, never an answer of its own. */
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+
+static inline uint64_t zero_bytes(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Where, in the eight bytes at p, a byte is c and the one after it is d or
+ * e (as zero_bytes, a filter); p[0..9) is read. */
+static inline uint64_t pairs(const char *p, char c, char d, char e)
+{
+    uint64_t next = load8(p + 1);
+    return zero_bytes(load8(p) ^ (ONES * (unsigned char)c)) &
+           (zero_bytes(next ^ (ONES * (unsigned char)d)) |
+            zero_bytes(next ^ (ONES * (unsigned char)e)));
 }
 
 static int refuse(char *out, size_t outcap, const char **why, const char *msg)
@@ -53,7 +83,13 @@ static int plain(const char *in, size_t len, char *out, size_t room)
 {
     static const unsigned char look[256] = {['%'] = 1, ['\0'] = 1, ['/'] = 1};
     if (len > room) return -1;
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    for (; len - i >= 9; i += 8) { /* words with nothing to look at are copied */
+        uint64_t w = load8(in + i);
+        if (zero_bytes(w ^ (ONES * '%')) | zero_bytes(w) | pairs(in + i, '/', '/', '.')) break;
+        memcpy(out + i, &w, 8);
+    }
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         if (look[c] && (c != '/' || (i + 1 < len && (in[i + 1] == '/' || in[i + 1] == '.'))))
             return -1;
@@ -169,7 +205,10 @@ int htd_path_under(const char *path, size_t len, const char *prefix, size_t plen
 
 int htd_path_hidden(const char *path, size_t len)
 {
-    for (size_t i = 0; i + 1 < len; i++) {
+    size_t i = 0;
+    for (; len - i >= 9; i += 8) /* words without a "/." are passed over */
+        if (pairs(path + i, '/', '.', '.')) break;
+    for (; i + 1 < len; i++) {
         if (path[i] == '/' && path[i + 1] == '.') {
             if (i == 0 && len >= 12 && memcmp(path + 1, ".well-known", 11) == 0 &&
                 (len == 12 || path[12] == '/'))
