@@ -52,6 +52,17 @@ static int ntests_, failures_;
         }                                                                                          \
     } while (0)
 
+/* Random strings that are the same on every run, for checks against a
+ * model: len bytes of alphabet (of n) into out, from the xorshift state *x. */
+static inline void test_random_string(unsigned long long *x, const char *alphabet, size_t n,
+                                      char *out, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        out[i] = alphabet[*x % n];
+    }
+}
+
 #define RUN_TESTS()                                                                                \
     do {                                                                                           \
         for (int i_ = 0; i_ < ntests_; i_++) {                                                     \

@@ -603,15 +603,11 @@ TEST(a_segment_starting_with_a_dot_is_hidden_but_a_leading_well_known)
 TEST(hidden_agrees_with_the_rule_on_random_paths)
 {
     static const char alphabet[] = "//..aw-knol";
-    uint64_t x = 0x2545f4914f6cdd1dULL;
+    unsigned long long x = 0x2545f4914f6cdd1dULL;
     for (int iter = 0; iter < 200000; iter++) {
         char in[32];
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         size_t len = x % 20;
-        for (size_t i = 0; i < len; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            in[i] = alphabet[x % (sizeof alphabet - 1)];
-        }
+        test_random_string(&x, alphabet, sizeof alphabet - 1, in, len);
         if (len > 12 && x % 3 == 0) memcpy(in, "/.well-known", 12);
         char *copy = malloc(len ? len : 1); /* exact size, for ASan */
         if (!copy) break;
