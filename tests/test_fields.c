@@ -29,6 +29,22 @@ static int rfc_value(int c)
     return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7E) || c >= 0x80;
 }
 
+/* htd_word_ieq against the plain rule, for every byte at every place. */
+TEST(word_ieq_matches_a_letter_in_either_case_and_nothing_else)
+{
+    static const char word[] = "host";
+    for (size_t at = 0; at < 4; at++)
+        for (int b = 0; b < 256; b++) {
+            char s[4];
+            memcpy(s, "HoSt", 4);
+            s[at] = (char)b;
+            int want = (b == word[at] || b == word[at] - 32);
+            CHECK_EQ_INT(htd_word_ieq((htd_str){s, 4}, word, 4), want);
+        }
+    CHECK(!htd_word_ieq((htd_str){"hos", 3}, word, 4));
+    CHECK(!htd_word_ieq((htd_str){"hosts", 5}, word, 4));
+}
+
 TEST(classes_match_the_rfc_grammar)
 {
     for (int c = 0; c < 256; c++) {

@@ -843,6 +843,13 @@ TEST(expect_continue)
     CHECK_EQ_INT(R.expect_continue, 0);
     PARSE("PUT / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
     CHECK_EQ_INT(R.expect_continue, 0);
+    /* Field names in any case: Host and Expect are still themselves. */
+    CHECK_EQ_INT(
+        PARSE("PUT / HTTP/1.1\r\nhOsT: a\r\nContent-Length: 1\r\neXPECT: 100-continue\r\n\r\n"),
+        curlen);
+    CHECK_EQ_INT(R.expect_continue, 1);
+    CHECK_SLICE(R.host, "a");
+    CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: a\r\nHOST: b\r\n\r\n"), -400);
 }
 
 /* ---- the resume state ---- */

@@ -175,4 +175,15 @@ static inline int htd_is_digit(unsigned char c)
     return (unsigned)(c - '0') < 10;
 }
 
+/* Whether s is word, a lower-case word of letters only, in any case. Exact
+ * for any bytes: the only byte that differs from a letter in the 0x20 bit
+ * alone is the same letter in the other case. */
+static inline int htd_word_ieq(htd_str s, const char *word, size_t n)
+{
+    if (s.len != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s.p[i] | 0x20) != (unsigned char)word[i]) return 0;
+    return 1;
+}
+
 #endif

@@ -233,7 +233,7 @@ static int field(htd_request *req, struct fields *f, size_t n, htd_str name, htd
     }
     switch (name.len) {
     case 4:
-        if (!htd_str_ieq(name, "host", 4)) break;
+        if (!htd_word_ieq(name, "host", 4)) break;
         if (f->host) return htd_refuse(why, "duplicate Host header", 400);
         if (!host_chars(value.p, value.len))
             return htd_refuse(why, "invalid character in Host header", 400);
@@ -241,7 +241,8 @@ static int field(htd_request *req, struct fields *f, size_t n, htd_str name, htd
         if (!req->host.p) req->host = value;
         break;
     case 6:
-        if (htd_str_ieq(name, "expect", 6) && htd_str_ieq(value, "100-continue", 12)) f->expect = 1;
+        if (htd_word_ieq(name, "expect", 6) && htd_str_ieq(value, "100-continue", 12))
+            f->expect = 1;
         break;
     default:
         return htd_framing_field(&f->framing, HTD_MSG_REQUEST, req->version, name, value, why);
