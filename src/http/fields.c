@@ -20,6 +20,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "word.h"
+
 const uint8_t htd_chars[256] = {
     0,  0,  0,  0,  0,  0,  0,  0,  0,  20, 0,  0,  0,  0,  0,  0,  /* 0x00 */
     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
@@ -56,30 +58,17 @@ int htd_field_value_ok(const char *p, size_t n)
 
 /*
  * The two long runs of a head, field values and the request-target, are
- * scanned eight bytes at a time while every byte of the word is plainly
- * allowed; a word with anything else (even HTAB) is left to the table. The
- * tests are exact, from "Bit Twiddling Hacks": hasless(w, n) is true iff a
- * byte of w is below n, hasmore(w, n) iff one is above n.
+ * scanned eight bytes at a time (word.h) while every byte of the word is
+ * plainly allowed; a word with anything else (even HTAB) is left to the
+ * table.
  */
-#define ONES 0x0101010101010101u
-#define HIGHS 0x8080808080808080u
-#define HASLESS(w, n) (((w)-ONES * (n)) & ~(w)&HIGHS)
-#define HASMORE(w, n) ((((w) + ONES * (127 - (n))) | (w)) & HIGHS)
-
-static inline uint64_t load8(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
 /* A field value, as htd_scan_target: the first byte at or after i that is
  * not field-value. */
 static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 {
     for (; end - i >= 8; i += 8) {
-        uint64_t w = load8(b + i), del = w ^ (ONES * 0x7F);
-        if (HASLESS(w, 0x20) | HASLESS(del, 1)) break;
+        uint64_t w = word_load(b + i), del = w ^ (WORD_ONES * 0x7F);
+        if (WORD_HASLESS(w, 0x20) | WORD_HASLESS(del, 1)) break;
     }
     while (htd_chars[b[i]] & HTD_C_VALUE)
         i++;
@@ -89,8 +78,8 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
 {
     for (; end - i >= 8; i += 8) {
-        uint64_t w = load8(b + i);
-        if (HASLESS(w, 0x21) | HASMORE(w, 0x7E)) break;
+        uint64_t w = word_load(b + i);
+        if (WORD_HASLESS(w, 0x21) | WORD_HASMORE(w, 0x7E)) break;
     }
     while (htd_chars[b[i]] & HTD_C_TARGET)
         i++;

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "word.h"
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -39,33 +41,14 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Eight bytes at a time: zero_bytes(w) is not 0 iff some byte of w is 0,
- * and has the high bit of every such byte set (and now and then of a byte
- * above one, never missing one): a filter whose hits are looked at byte by
- * byte, never an answer of its own. */
-#define ONES 0x0101010101010101u
-#define HIGHS 0x8080808080808080u
-
-static inline uint64_t zero_bytes(uint64_t w)
-{
-    return (w - ONES) & ~w & HIGHS;
-}
-
-static inline uint64_t load8(const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
 /* Where, in the eight bytes at p, a byte is c and the one after it is d or
- * e (as zero_bytes, a filter); p[0..9) is read. */
+ * e: a filter (word.h), whose hits the byte loops look at; p[0..9) is read. */
 static inline uint64_t pairs(const char *p, char c, char d, char e)
 {
-    uint64_t next = load8(p + 1);
-    return zero_bytes(load8(p) ^ (ONES * (unsigned char)c)) &
-           (zero_bytes(next ^ (ONES * (unsigned char)d)) |
-            zero_bytes(next ^ (ONES * (unsigned char)e)));
+    uint64_t next = word_load(p + 1);
+    return WORD_HASLESS(word_load(p) ^ (WORD_ONES * (unsigned char)c), 1) &
+           (WORD_HASLESS(next ^ (WORD_ONES * (unsigned char)d), 1) |
+            WORD_HASLESS(next ^ (WORD_ONES * (unsigned char)e), 1));
 }
 
 static int refuse(char *out, size_t outcap, const char **why, const char *msg)
@@ -85,8 +68,10 @@ static int plain(const char *in, size_t len, char *out, size_t room)
     if (len > room) return -1;
     size_t i = 0;
     for (; len - i >= 9; i += 8) { /* words with nothing to look at are copied */
-        uint64_t w = load8(in + i);
-        if (zero_bytes(w ^ (ONES * '%')) | zero_bytes(w) | pairs(in + i, '/', '/', '.')) break;
+        uint64_t w = word_load(in + i);
+        if (WORD_HASLESS(w ^ (WORD_ONES * '%'), 1) | WORD_HASLESS(w, 1) |
+            pairs(in + i, '/', '/', '.'))
+            break;
         memcpy(out + i, &w, 8);
     }
     for (; i < len; i++) {

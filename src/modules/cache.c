@@ -20,6 +20,7 @@
 
 #include "date.h"
 #include "etag.h"
+#include "word.h"
 
 #define BUCKETS 4096 /* a power of two */
 #define MAX_ENTRIES 8192
@@ -58,14 +59,13 @@ struct cache {
 static uint32_t hash_path(const char *p, size_t n)
 {
     const uint64_t k = 0x9E3779B97F4A7C15u;
-    uint64_t h = n * k, w;
+    uint64_t h = n * k;
     for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * k;
+        h = (h ^ word_load(p)) * k;
         h ^= h >> 29;
     }
     if (n) {
-        w = 0;
+        uint64_t w = 0;
         memcpy(&w, p, n);
         h = (h ^ w) * k;
     }
