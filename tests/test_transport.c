@@ -3,7 +3,8 @@
  * test_transport.c - plain TCP's transport over a socketpair (and, for
  * MSG_MORE, which only TCP heeds, over loopback TCP): reads and the end of
  * the stream, EAGAIN both ways, vectored writes in order, a write with more
- * held back until one without, a range of a file by sendfile, shutdown seen
+ * held back until one without, a range of a file by sendfile, a pipe's
+ * bytes by splice (and left in the pipe when the socket is full), shutdown seen
  * by the peer as the end of the stream, no SIGPIPE from a write, close, and
  * nothing ever pending.
  */
@@ -177,6 +178,33 @@ TEST(sendfile_sends_a_range_of_a_file_and_advances_the_offset)
     close(file);
 }
 
+TEST(splice_moves_a_pipes_bytes_to_the_socket_in_order)
+{
+    char data[3000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    int sv[2], pp[2];
+    CHECK_EQ_INT(tcp_pair(sv), 0);
+    CHECK_EQ_INT(pipe2(pp, O_NONBLOCK | O_CLOEXEC), 0);
+    CHECK(transport_can_splice(t));
+    CHECK_EQ_INT(write(pp[1], data, sizeof data), sizeof data);
+
+    CHECK_EQ_INT(transport_splice(t, sv[0], pp[0], 1000, 0), 1000);
+    char buf[3000];
+    CHECK_EQ_INT(peer_read(sv[1], buf, 1000), 1000);
+    CHECK(memcmp(buf, data, 1000) == 0);
+    CHECK_EQ_INT(transport_splice(t, sv[0], pp[0], 2000, 0), 2000);
+    CHECK_EQ_INT(peer_read(sv[1], buf, 2000), 2000);
+    CHECK(memcmp(buf, data + 1000, 2000) == 0);
+    /* An empty pipe is "not now", not the end. */
+    errno = 0;
+    CHECK_EQ_INT(transport_splice(t, sv[0], pp[0], 10, 0), -1);
+    CHECK_EQ_INT(errno, EAGAIN);
+    close(pp[0]);
+    close(pp[1]);
+    close_pair(sv);
+}
+
 TEST(shutdown_is_the_end_of_the_stream_for_the_peer_and_reading_goes_on)
 {
     int sv[2];
@@ -234,6 +262,19 @@ TEST(writes_to_a_full_socket_say_eagain)
     CHECK_EQ_INT(transport_sendfile(t, sv[0], file, &off, sizeof chunk), -1);
     CHECK_EQ_INT(errno, EAGAIN);
     CHECK_EQ_INT(off, 0);
+
+    /* A pipe's bytes stay in the pipe. */
+    int pp[2];
+    CHECK_EQ_INT(pipe2(pp, O_NONBLOCK | O_CLOEXEC), 0);
+    CHECK_EQ_INT(write(pp[1], chunk, 4096), 4096);
+    errno = 0;
+    CHECK_EQ_INT(transport_splice(t, sv[0], pp[0], 4096, 0), -1);
+    CHECK_EQ_INT(errno, EAGAIN);
+    int held = 0;
+    CHECK_EQ_INT(ioctl(pp[0], FIONREAD, &held), 0);
+    CHECK_EQ_INT(held, 4096);
+    close(pp[0]);
+    close(pp[1]);
     CHECK_EQ_INT(transport_pending(t), 0);
     close(file);
     close_pair(sv);

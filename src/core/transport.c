@@ -7,6 +7,7 @@
  */
 #include "transport.h"
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +36,14 @@ static ssize_t plain_sendfile(transport *t, int fd, int file_fd, off_t *off, siz
     return sendfile(fd, file_fd, off, len);
 }
 
+static ssize_t plain_splice(transport *t, int fd, int pipe_fd, size_t len, int more)
+{
+    (void)t;
+    /* Like sendfile, splice has no flag against SIGPIPE (see transport.h). */
+    unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0);
+    return splice(pipe_fd, NULL, fd, NULL, len, flags);
+}
+
 static int plain_shutdown(transport *t, int fd)
 {
     (void)t;
@@ -57,6 +66,7 @@ static const transport_ops plain_ops = {
     .read = plain_read,
     .writev = plain_writev,
     .sendfile = plain_sendfile,
+    .splice = plain_splice,
     .shutdown = plain_shutdown,
     .close = plain_close,
     .pending = plain_pending,

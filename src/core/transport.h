@@ -89,6 +89,12 @@ typedef struct transport_ops {
      * against SIGPIPE: htd ignores SIGPIPE unless the program embedding it
      * handles it (server.c). */
     ssize_t (*sendfile)(transport *t, int fd, int file_fd, off_t *off, size_t len);
+    /* Up to len bytes waiting in the pipe pipe_fd (nonblocking), moved to
+     * the socket without a copy through user space (splice(2)): the count
+     * taken, or -1 with errno; more as for writev. NULL for a transport that
+     * cannot (TLS): then nobody queues pipe bytes for its connections
+     * (transport_can_splice). */
+    ssize_t (*splice)(transport *t, int fd, int pipe_fd, size_t len, int more);
     /* Ends the sending side after what was written (TLS: a close_notify
      * first); the peer reads the end of the stream, and t can still read.
      * 0 or -1 with errno. */
@@ -111,8 +117,8 @@ struct transport {
 };
 
 /* Plain TCP: read(2); sendmsg(2) with MSG_NOSIGNAL, and MSG_MORE when more;
- * sendfile(2); shutdown(2) with SHUT_WR; close(2). Stateless, never
- * written, shared by every plain connection of every thread. */
+ * sendfile(2); splice(2), with SPLICE_F_MORE when more; shutdown(2) with SHUT_WR; close(2).
+ * Stateless, never written, shared by every plain connection of every thread. */
 extern transport transport_plain;
 
 static inline ssize_t transport_read(transport *t, int fd, void *buf, size_t len)
@@ -129,6 +135,16 @@ static inline ssize_t transport_writev(transport *t, int fd, const struct iovec 
 static inline ssize_t transport_sendfile(transport *t, int fd, int file_fd, off_t *off, size_t len)
 {
     return t->ops->sendfile(t, fd, file_fd, off, len);
+}
+
+static inline int transport_can_splice(const transport *t)
+{
+    return t->ops->splice != NULL;
+}
+
+static inline ssize_t transport_splice(transport *t, int fd, int pipe_fd, size_t len, int more)
+{
+    return t->ops->splice(t, fd, pipe_fd, len, more);
 }
 
 static inline int transport_shutdown(transport *t, int fd)

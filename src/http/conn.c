@@ -283,6 +283,13 @@ static int flush(conn *c)
             }
             int more = q->cur + cnt < q->nseg;
             n = transport_writev(c->tp, c->ev.fd, iov, (int)cnt, more);
+        } else if (s->fd == OUTQ_PIPE) {
+            out_pipe *pp = (out_pipe *)(uintptr_t)s->off;
+            asked = s->len;
+            cnt = 1;
+            n = transport_splice(c->tp, c->ev.fd, pp->rfd, asked, q->cur + 1 < q->nseg);
+            if (n == 0) return IO_ERROR; /* the pipe has less than it should */
+            if (n > 0) pp->held -= (size_t)n;
         } else {
             off_t off = (off_t)s->off;
             asked = s->len > (1u << 30) ? (1u << 30) : s->len;
@@ -311,7 +318,7 @@ static int flush(conn *c)
             size_t k = left < t->len ? left : t->len;
             if (t->p)
                 t->p += k;
-            else
+            else if (t->fd != OUTQ_PIPE)
                 t->off += k;
             t->len -= k;
             left -= k;

@@ -126,6 +126,17 @@ int conn_out_give(conn *c, char *buf, size_t len)
     return add_seg(q, buf, len, 0, -1);
 }
 
+/* Holds h's object until the queue is sent, unless the last hold is of
+ * it already. */
+static int hold(outq *q, const outq_hold *h)
+{
+    if (q->nholds && q->holds[q->nholds - 1].obj == h->obj) return 0;
+    if (q->nholds == OUTQ_HOLDS) return -1;
+    h->ref(h->obj);
+    q->holds[q->nholds++] = *h;
+    return 0;
+}
+
 int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t off, uint64_t len)
 {
     if (c->head_only || len == 0) return 0;
@@ -139,12 +150,16 @@ int conn_out_held(conn *c, const outq_hold *h, const char *p, int fd, uint64_t o
      * in one write. */
     if (p && q->nseg == 1 && len <= OUTQ_COPY_MAX && len <= OUTQ_DATA - q->dlen)
         return copy_in(q, p, len);
-    if (!q->nholds || q->holds[q->nholds - 1].obj != h->obj) {
-        if (q->nholds == OUTQ_HOLDS) return -1;
-        h->ref(h->obj);
-        q->holds[q->nholds++] = *h;
-    }
+    if (hold(q, h) < 0) return -1;
     return p ? add_seg(q, p, len, 0, -1) : add_seg(q, NULL, len, off, fd);
+}
+
+int conn_out_pipe(conn *c, const outq_hold *h, out_pipe *pp, size_t len)
+{
+    if (c->head_only || len == 0) return 0;
+    outq *q = conn_outq(c);
+    if (!q || hold(q, h) < 0) return -1;
+    return add_seg(q, NULL, len, (uintptr_t)pp, OUTQ_PIPE);
 }
 
 int conn_out_gate(conn *c, conn_gate *g)
@@ -159,7 +174,7 @@ int conn_out_gate(conn *c, conn_gate *g)
     last->len--;
     if (tail.p)
         tail.p += tail.len - 1;
-    else
+    else if (tail.fd != OUTQ_PIPE) /* a pipe's bytes come in order: both name it */
         tail.off += tail.len - 1;
     tail.len = 1;
     g->open = g->called = 0;

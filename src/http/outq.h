@@ -13,11 +13,12 @@
 struct conn;
 typedef struct conn conn;
 
-/* One piece of a response: bytes in memory, or a range of an open file. */
+/* One piece of a response: bytes in memory, a range of an open file, or
+ * bytes waiting in a pipe (fd OUTQ_PIPE). */
 typedef struct out_seg {
     const char *p; /* memory, or NULL for a file range */
     uint64_t len;
-    uint64_t off; /* file offset */
+    uint64_t off; /* file offset; the out_pipe of a pipe's bytes */
     int fd;       /* the file, for a file range */
 } out_seg;
 
@@ -57,6 +58,21 @@ typedef struct outq {
 outq *conn_outq(conn *c);
 /* Appends len bytes to the response body, copying them. -1 when out of memory. */
 int conn_out_copy(conn *c, const void *p, size_t len);
+/* Bytes waiting in a pipe, put there by its owner without a copy through
+ * user space (a proxied body spliced from its server): the queue moves them
+ * to the socket with transport_splice and takes what it sent off held. The
+ * owner puts bytes in only while none of its are queued, so that a pipe is
+ * never full when they come. */
+typedef struct out_pipe {
+    int rfd;     /* the read end, nonblocking */
+    size_t held; /* bytes in the pipe */
+} out_pipe;
+/* The out segment of bytes in a pipe: fd OUTQ_PIPE, p NULL, off the out_pipe. */
+#define OUTQ_PIPE (-3)
+/* Appends the next len bytes of pp (held in it already), holding h's
+ * object until they are sent. Only for a connection whose transport can
+ * splice (transport_can_splice). -1 when out of memory or segments. */
+int conn_out_pipe(conn *c, const outq_hold *h, out_pipe *pp, size_t len);
 /* Appends len bytes that live in h's object, at p, or (p NULL) at off in
  * the open file fd, holding a reference to the object until they are
  * sent; up to OUTQ_COPY_MAX bytes of memory right behind the queue's only

@@ -74,9 +74,28 @@
 
 #define PX_IN 65536  /* response bytes read from the server at once: a 64 KiB body in one send */
 #define PX_OUT 24576 /* the request head (up to RBUF_SIZE and what is added), or body bytes */
+/* A response whose body may be spliced is read 4 KiB at a time until its
+ * head is whole, so that most of a large body is left in the socket for
+ * splice(2); the whole of a small one comes with the head all the same. */
+#define PX_HEAD_READ 4096
+#define PX_SPLICE_MIN 32768 /* body bytes still to come for splicing to be worth a pipe */
+#define PX_PIPE 65536       /* bytes put in a pipe at once (a pipe's default size) */
+#define PX_PIPES_KEPT 16    /* empty pipes a loop keeps for the next spliced body */
 
 typedef struct proxy proxy;
 typedef struct pxloop pxloop;
+
+/* A pipe that a body goes through from the server's socket to the
+ * client's without being copied into htd (splice(2) both ways): the
+ * request's while it splices, and the client's out queue's while bytes of
+ * it are queued (a hold each); empty, it goes back to its loop's list. */
+typedef struct pxpipe {
+    out_pipe op; /* first: the queue's view (the read end, bytes held) */
+    int wfd;
+    unsigned refs;
+    pxloop *pl;
+    struct pxpipe *next; /* in pl->pipes, while unused */
+} pxpipe;
 
 /* A connection to an upstream server: a request's, or idle in its loop's
  * list. */
@@ -99,7 +118,9 @@ struct pxloop {
     proxy *active;
     htd_timer_list *ticks;
     htd_timer tick;
-    health *hc; /* loop 0's: the health checks */
+    health *hc;    /* loop 0's: the health checks */
+    pxpipe *pipes; /* empty ones, for the next spliced body */
+    unsigned npipes;
 };
 
 enum { PX_SEND, PX_HEAD, PX_BODY, PX_TUNNEL, PX_DONE };
@@ -123,6 +144,11 @@ struct proxy {
     uint8_t upgrade; /* the client asked to switch protocols (WebSocket) */
     uint8_t client_done;
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
+    /* The client's transport can take a pipe's bytes and the response will
+     * have a body: its head is read PX_HEAD_READ at a time, and a long body
+     * that comes as it is goes through pipe. */
+    uint8_t may_splice;
+    pxpipe *pipe;
     /* proxy_body_append under way (for a HEAD, would be: no ov then): each
      * piece is rewritten into ov with the text put in before "</body", and
      * the end of a piece that may be the start of one is held back (hold)
@@ -285,6 +311,58 @@ static upconn *up_connect(pxloop *pl, const upstream_server *sv, int *now)
         return NULL;
     }
     return uc;
+}
+
+/* ---- pipes, for bodies spliced through ---- */
+
+static void pipe_close(pxpipe *pp)
+{
+    close(pp->op.rfd);
+    close(pp->wfd);
+    free(pp);
+}
+
+/* An empty pipe: one the loop kept, or a new one; NULL when none can be
+ * had (no file descriptors left: the body is read and sent instead). */
+static pxpipe *pipe_get(pxloop *pl)
+{
+    pxpipe *pp = pl->pipes;
+    if (pp) {
+        pl->pipes = pp->next;
+        pl->npipes--;
+    } else {
+        int fds[2];
+        if (!(pp = malloc(sizeof *pp))) return NULL;
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+            free(pp);
+            return NULL;
+        }
+        *pp = (pxpipe){.op = {.rfd = fds[0]}, .wfd = fds[1], .pl = pl};
+    }
+    pp->refs = 1;
+    pp->next = NULL;
+    return pp;
+}
+
+static void pipe_ref(void *obj)
+{
+    ((pxpipe *)obj)->refs++;
+}
+
+/* The last one to let go: back to the loop's list if nothing is left in it
+ * (a client that went before all was sent leaves bytes: it is closed). */
+static void pipe_unref(void *obj)
+{
+    pxpipe *pp = obj;
+    if (--pp->refs) return;
+    pxloop *pl = pp->pl;
+    if (pp->op.held || pl->npipes >= PX_PIPES_KEPT) {
+        pipe_close(pp);
+        return;
+    }
+    pp->next = pl->pipes;
+    pl->pipes = pp;
+    pl->npipes++;
 }
 
 /* ---- choosing a server ---- */
@@ -1347,6 +1425,7 @@ static void px_free(proxy *px)
     copy_drop(px);
     unlist(px);
     drop_up(px, 0);
+    if (px->pipe) pipe_unref(px->pipe);
     site_release(px->st);
     free(px);
 }
@@ -1480,11 +1559,11 @@ static int send_more(conn *c, proxy *px, const char **why)
     }
 }
 
-/* Passes on what the server sent of the body in px->in[0..i_len): GEN_*. */
-static int pass_body(conn *c, proxy *px, size_t len, int eof)
+/* Passes on what the server sent of the body, p[0..len) in px->in: GEN_*,
+ * or -1 to read on. */
+static int pass_body(conn *c, proxy *px, char *p, size_t len, int eof)
 {
     const char *why;
-    char *p = px->in;
     size_t dlen = len;
     if (px->up_chunked && len) {
         ssize_t used = htd_chunked_decode(&px->dec, p, len, &dlen, &why);
@@ -1528,6 +1607,44 @@ static int pass_body(conn *c, proxy *px, size_t len, int eof)
     return GEN_MORE;
 }
 
+/* Whether the rest of the body can go from the server's socket to the
+ * client's through a pipe, untouched by htd: nothing changes it (no gzip,
+ * no text put in, no chunked framing either way), no copy is being kept,
+ * and enough of it is still to come. */
+static int to_splice(const proxy *px)
+{
+    return px->may_splice && !px->gz && !px->ov_body && !px->cbuf && !px->bodyless &&
+           !px->up_chunked && !px->chunked_out && px->left >= PX_SPLICE_MIN;
+}
+
+static int wait_server(proxy *px);
+
+/* The body through the pipe: what the server has of it now into the pipe,
+ * and the pipe's bytes into the client's queue. GEN_*. */
+static int splice_body(conn *c, proxy *px)
+{
+    size_t want = px->left < PX_PIPE ? (size_t)px->left : PX_PIPE;
+    ssize_t n;
+    do /* the pipe is empty: none of its bytes are queued when this runs */
+        n = splice(px->up->fd, NULL, px->pipe->wfd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return wait_server(px);
+    if (n < 0) return fail(c, px, 502, "the server reset the connection");
+    if (n == 0) return fail(c, px, 502, "the server's response ended before its body did");
+    px->got += (size_t)n;
+    px->left -= n;
+    px->pipe->op.held += (size_t)n;
+    const outq_hold h = {px->pipe, pipe_ref, pipe_unref};
+    if (conn_out_pipe(c, &h, &px->pipe->op, (size_t)n) < 0) {
+        conn_close(c);
+        return GEN_GONE;
+    }
+    px->sent += (size_t)n;
+    if (px->left == 0) return finish(c, px);
+    unlist(px); /* the client's turn: its send timeout watches it */
+    return GEN_MORE;
+}
+
 /* Waits for the server: once the request is sent, its next bytes are due
  * within read_timeout (before, the send timeout or the client's body timer
  * watches). */
@@ -1545,11 +1662,14 @@ static int receive(conn *c, proxy *px)
     for (;;) {
         ssize_t n = 0;
         int eof = 0;
+        if (!parse && px->pipe) return splice_body(c, px);
         if (!parse) {
             size_t off = px->state == PX_BODY ? 0 : px->i_len;
             if (off == sizeof px->in)
                 return fail(c, px, 502, "the server's response head is too large");
-            n = recv(px->up->fd, px->in + off, sizeof px->in - off, 0);
+            size_t want = sizeof px->in - off;
+            if (px->state != PX_BODY && px->may_splice && want > PX_HEAD_READ) want = PX_HEAD_READ;
+            n = recv(px->up->fd, px->in + off, want, 0);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) return wait_server(px);
             if (n < 0) {
@@ -1560,7 +1680,7 @@ static int receive(conn *c, proxy *px)
             eof = n == 0;
             px->got += (size_t)n;
             if (px->state == PX_BODY) {
-                int rc = pass_body(c, px, (size_t)n, eof);
+                int rc = pass_body(c, px, px->in, (size_t)n, eof);
                 if (rc != -1) return rc;
                 continue;
             }
@@ -1616,15 +1736,16 @@ static int receive(conn *c, proxy *px)
         px->up_chunked = !nobody && px->head.chunked;
         px->left = nobody ? 0 : px->head.content_length;
         size_t rest = px->i_len - (size_t)r;
-        memmove(px->in, px->in + r, rest);
         px->i_len = 0;
         if (nobody) {
             if (rest) px->up_close = 1;
             return finish(c, px);
         }
         if (!px->up_chunked && px->left < 0) px->up_close = 1; /* ends with the connection */
+        if (to_splice(px) && (int64_t)rest < px->left - PX_SPLICE_MIN)
+            px->pipe = pipe_get(px->pl); /* or read and sent as it is */
         if (rest || eof || px->left == 0) {
-            int rc = pass_body(c, px, rest, eof);
+            int rc = pass_body(c, px, px->in + r, rest, eof);
             if (rc != -1) return rc;
         }
     }
@@ -1841,6 +1962,7 @@ static int content_phase(struct htd_req *hr)
     px->left = -1;
     px->began = loop_now(c->w->loop);
     px->has_body = r->chunked || r->content_length > 0;
+    px->may_splice = transport_can_splice(c->tp) && r->method_id != HTD_M_HEAD;
     htd_str upg = htd_request_header(r, "upgrade", 7);
     px->upgrade = upg.len && r->version == 11 && !px->has_body &&
                   connection_says(r->headers, r->nheaders, "upgrade", 7);
@@ -1885,6 +2007,11 @@ static void free_local(void *state)
         loop_unwatch(pl->w->loop, &uc->ev);
         close(uc->fd);
         free(uc);
+    }
+    while (pl->pipes) {
+        pxpipe *pp = pl->pipes;
+        pl->pipes = pp->next;
+        pipe_close(pp);
     }
     health_free(pl->hc);
     free(pl);

@@ -9,8 +9,10 @@ a short body; 504 when the server does not answer or take the request in
 time; a retry on the second server for GET but not for POST, and for a
 PUT with its body (kept up to retry_body_max) sent again byte-exact; passive
 health; round robin and least_conn spreading; X-Forwarded-*, Forwarded and
-Via set and hop-by-hop fields dropped both ways; and a slow client on a
-fast upstream with htd's memory staying bounded."""
+Via set and hop-by-hop fields dropped both ways; a slow client on a
+fast upstream with htd's memory staying bounded; and long bodies spliced
+through a pipe a loop keeps: byte-exact, pipelined, several at once, cut
+short by the server or left by the client, with no pipe left behind."""
 
 import base64
 import hashlib
@@ -220,6 +222,11 @@ class Upstream:
             send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
         elif path == "/bad/short":
             send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..")
+            return False
+        elif path == "/bad/short-big":  # a long body, a quarter of it sent
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (1 << 20))
+            send(pattern(1 << 18))
+            time.sleep(0.2)
             return False
         elif path == "/bad/garbage":
             send(b"HELLO THERE\r\n\r\n")
@@ -1070,6 +1077,79 @@ def test_proxy_relays_a_websocket_both_ways(ctx):
         # an upgrade the server does not take: an ordinary response
         r = get(p.srv, "/ws", headers=[("Connection", "Upgrade"), ("Upgrade", "h2c")])
         eq(r.status, 400, "refused upgrade")
+
+
+def _pipes(pid):
+    """The pipe ends htd has open."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+def test_proxy_splices_long_bodies_through_a_pipe_it_keeps(ctx):
+    with Proxied([Upstream()], threads=1) as p:
+        pid = p.srv.proc.pid
+        base = _pipes(pid)
+        for n in (1 << 20, 100000, 40000, 33000, 8 << 20):
+            r = get(p.srv, "/big?n=%d" % n)
+            eq((r.status, r.get("Content-Length")), (200, str(n)), "%d bytes" % n)
+            check(r.body == pattern(n), "%d bytes: the body differs" % n)
+        eq(_pipes(pid), base + 2, "one pipe (two ends) kept for the next long body")
+        # pipelined: long, short, long, in one send, answered in order
+        c = connect(p.srv)
+        c.send(req("/big?n=300000") + req("/name") + req("/big?n=70001"))
+        r1, r2, r3 = c.read_response(), c.read_response(), c.read_response()
+        c.close()
+        check(r1.body == pattern(300000), "the first pipelined long body")
+        eq(r2.body, b"up", "the short one between")
+        check(r3.body == pattern(70001), "the second pipelined long body")
+        # several at once, each through a pipe of its own
+        out = {}
+
+        def fetch(i):
+            out[i] = get(p.srv, "/big?n=%d" % ((4 << 20) + i))
+
+        ts = [threading.Thread(target=fetch, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for i in range(4):
+            check(out[i].body == pattern((4 << 20) + i), "concurrent body %d" % i)
+        kept = _pipes(pid)
+        check(base + 2 <= kept <= base + 8, "pipes kept after 4 at once: %d over %d" % (kept, base))
+        for i in range(3):
+            check(get(p.srv, "/big?n=200000").body == pattern(200000), "again %d" % i)
+        eq(_pipes(pid), kept, "the kept pipes serve again: none more")
+
+
+def test_proxy_spliced_body_cut_by_either_side_leaves_nothing_behind(ctx):
+    with Proxied([Upstream()], threads=1, extra_upstream="max_fails = 1000;") as p:
+        pid = p.srv.proc.pid
+        base = _pipes(pid)
+        for i in range(3):
+            # the server ends a long body at a quarter: the client's response is cut
+            c = connect(p.srv)
+            c.send(req("/bad/short-big"))
+            raw = c.read_to_eof()
+            c.close()
+            head, _, body = raw.partition(b"\r\n\r\n")
+            check(head.startswith(b"HTTP/1.1 200"), "the head went: %r" % head[:60])
+            eq(body, pattern(1 << 18), "what the server sent, and the connection closed")
+            # the client goes with most of a long body unread
+            c = connect(p.srv, rcvbuf=16384)
+            c.send(req("/big?n=%d" % (64 << 20)))
+            got = c.sock.recv(65536)
+            check(got.startswith(b"HTTP/1.1 200"), "a long body began")
+            c.close()
+            eq(get(p.srv, "/name").body, b"up", "htd serves on (%d)" % i)
+        wait_until(lambda: _pipes(pid) <= base + 2, what="a pipe left with bytes in it closed")
+        eq(get(p.srv, "/big?n=100000").body, pattern(100000), "and splices on")
+        check(_pipes(pid) <= base + 2, "no pipe behind: %d over %d" % (_pipes(pid), base))
 
 
 def _rss_kib(pid):
