@@ -18,6 +18,8 @@
 #include "parser.h"
 #include "test.h"
 
+#include <ctype.h>
+
 static int rfc_tchar(int c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -43,6 +45,40 @@ TEST(word_ieq_matches_a_letter_in_either_case_and_nothing_else)
         }
     CHECK(!htd_word_ieq((htd_str){"hos", 3}, word, 4));
     CHECK(!htd_word_ieq((htd_str){"hosts", 5}, word, 4));
+}
+
+/* htd_token_ieq against htd_str_ieq, for every tchar at every place of
+ * names short and long (byte by byte, and the two words from 8 on). */
+TEST(token_ieq_is_str_ieq_on_tokens)
+{
+    static const char *const lits[] = {"te",
+                                       "x-1",
+                                       "content-length",
+                                       "x-forwarded-proto",
+                                       "proxy-authorization",
+                                       "if-none-match",
+                                       "etag0",
+                                       "abcdefgh",
+                                       "abcdefghi",
+                                       "abcdefghijklmnop",
+                                       "a-very-long-field-name-0123456789"};
+    for (size_t k = 0; k < sizeof lits / sizeof lits[0]; k++) {
+        size_t n = strlen(lits[k]);
+        char s[64];
+        for (size_t at = 0; at < n; at++)
+            for (int b = 0; b < 256; b++) {
+                if (!rfc_tchar(b)) continue;
+                for (size_t i = 0; i < n; i++) /* the rest in mixed case */
+                    s[i] = i % 2 ? (char)toupper((unsigned char)lits[k][i]) : lits[k][i];
+                s[at] = (char)b;
+                htd_str t = {s, n};
+                CHECK_EQ_INT(htd_token_ieq(t, lits[k], n), htd_str_ieq(t, lits[k], n));
+            }
+        CHECK(!htd_token_ieq((htd_str){lits[k], n - 1}, lits[k], n));
+    }
+    CHECK(htd_token_ieq((htd_str){"Content-LENGTH", 14}, "content-length", 14));
+    CHECK(!htd_token_ieq((htd_str){"Content-Lengti", 14}, "content-length", 14));
+    CHECK(!htd_token_ieq((htd_str){"Dontent-Length", 14}, "content-length", 14));
 }
 
 TEST(classes_match_the_rfc_grammar)

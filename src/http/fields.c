@@ -232,10 +232,10 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
     int response = kind == HTD_MSG_RESPONSE;
     switch (name.len) {
     case 10:
-        if (htd_str_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
+        if (htd_token_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
         break;
     case 14: {
-        if (!htd_str_ieq(name, "content-length", 14)) break;
+        if (!htd_token_ieq(name, "content-length", 14)) break;
         if (response && f->content_length >= 0)
             return htd_refuse(why, "duplicate Content-Length header", 400);
         int64_t n;
@@ -247,7 +247,7 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
         break;
     }
     case 17:
-        if (!htd_str_ieq(name, "transfer-encoding", 17)) break;
+        if (!htd_token_ieq(name, "transfer-encoding", 17)) break;
         if (version == 10)
             return htd_refuse(why,
                               response ? "Transfer-Encoding in an HTTP/1.0 response"

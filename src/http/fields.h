@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "htd.h"
+#include "word.h"
 
 /* Byte classes, one bit each: htd_chars[c] & HTD_C_... */
 enum {
@@ -99,7 +100,8 @@ enum htd_message { HTD_MSG_REQUEST, HTD_MSG_RESPONSE };
 
 /*
  * Takes one field of a message of the given version (10 or 11) into *f if it
- * is Content-Length, Transfer-Encoding or Connection. 0, or -400 with *why if it
+ * is Content-Length, Transfer-Encoding or Connection (name a token, as
+ * htd_field_line gives it). 0, or -400 with *why if it
  * makes the framing doubtful: a Content-Length that is not digits, or that
  * differs from another (a response may not even repeat it, nor list it),
  * any transfer coding but exactly "chunked", or one in an HTTP/1.0 message.
@@ -183,6 +185,27 @@ static inline int htd_word_ieq(htd_str s, const char *word, size_t n)
     if (s.len != n) return 0;
     for (size_t i = 0; i < n; i++)
         if (((unsigned char)s.p[i] | 0x20) != (unsigned char)word[i]) return 0;
+    return 1;
+}
+
+/* Whether the token s (a field name as htd_field_line gives it) is lit, n
+ * bytes of lower-case letters, digits and '-', in any case: exact, as the
+ * only bytes that differ from one of those in the 0x20 bit alone are its
+ * other case, control characters and CR, none of them in a token. Eight
+ * bytes at a time from 8 on, the last eight overlapping the word before. */
+static inline int htd_token_ieq(htd_str s, const char *lit, size_t n)
+{
+    if (s.len != n) return 0;
+    if (n >= 8) {
+        const uint64_t up = WORD_ONES * 0x20;
+        uint64_t diff = 0;
+        for (size_t i = 0; i + 8 < n; i += 8)
+            diff |= (word_load(s.p + i) | up) ^ word_load(lit + i);
+        diff |= (word_load(s.p + n - 8) | up) ^ word_load(lit + n - 8);
+        return diff == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s.p[i] | 0x20) != (unsigned char)lit[i]) return 0;
     return 1;
 }
 

@@ -218,7 +218,7 @@ static int known_field(htd_str name)
     default:
         return -1;
     }
-    return htd_str_ieq(name, lower, name.len) ? id : -1;
+    return htd_token_ieq(name, lower, name.len) ? id : -1;
 }
 
 /* Looks at one field (the n-th) for what it says about routing and framing,

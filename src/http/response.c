@@ -128,15 +128,31 @@ static void put_u64(wr *w, uint64_t v)
 
 int response_owns_header(htd_str name)
 {
-    static const struct {
-        const char *s;
-        size_t n;
-    } names[] = {
-        {"content-length", 14}, {"transfer-encoding", 17}, {"connection", 10}, {"date", 4},
-        {"server", 6},          {"keep-alive", 10},        {"upgrade", 7},     {"trailer", 7}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
-    return 0;
+    /* By the length, then one comparison: a proxy asks of every field. */
+    const char *lower;
+    switch (name.len) {
+    case 4:
+        lower = "date";
+        break;
+    case 6:
+        lower = "server";
+        break;
+    case 7:
+        lower = name.p[0] == 'u' || name.p[0] == 'U' ? "upgrade" : "trailer";
+        break;
+    case 10:
+        lower = name.p[0] == 'c' || name.p[0] == 'C' ? "connection" : "keep-alive";
+        break;
+    case 14:
+        lower = "content-length";
+        break;
+    case 17:
+        lower = "transfer-encoding";
+        break;
+    default:
+        return 0;
+    }
+    return htd_token_ieq(name, lower, name.len);
 }
 
 long response_lines_find(const char *p, size_t n, const char *lower, size_t len)

@@ -37,7 +37,8 @@ const char *htd_reason(int status);
 
 /* Is name a header that frames the message or that htd writes itself
  * (Content-Length, Transfer-Encoding, Connection, Date, Server, Keep-Alive,
- * Upgrade, Trailer)? Nobody else may set those: handlers, config, scripts. */
+ * Upgrade, Trailer)? Nobody else may set those: handlers, config, scripts.
+ * name is a token (htd_token_ieq), as every caller has checked. */
 int response_owns_header(htd_str name);
 
 /* Asks the server's body encoder (module.h) about the response r that

@@ -176,6 +176,8 @@ struct proxy {
     char *rb;
     size_t rb_len, rb_cap, r_off, r_len;
     uint8_t body_begun; /* body bytes went into out: the head there is gone */
+    /* From here on not zeroed for a new request, each part set before it
+     * is read: the server's head (3 KiB of fields) and the buffers. */
     htd_head_parser hp;
     htd_response head;
     char out[PX_OUT];
@@ -482,7 +484,7 @@ static htd_str next_token(htd_str v, size_t *k)
 static int connection_says(const htd_header *h, size_t nh, const char *tok, size_t n)
 {
     for (size_t i = 0; i < nh; i++) {
-        if (!htd_str_ieq(h[i].name, "connection", 10)) continue;
+        if (!htd_token_ieq(h[i].name, "connection", 10)) continue;
         size_t k = 0;
         for (htd_str t; (t = next_token(h[i].value, &k)).p;)
             if (t.len == n && strncasecmp(t.p, tok, n) == 0) return 1;
@@ -490,23 +492,104 @@ static int connection_says(const htd_header *h, size_t nh, const char *tok, size
     return 0;
 }
 
-/* Is name a field of one hop only, in the message of fields h[0..nh)? */
-static int hop_by_hop(htd_str name, const htd_header *h, size_t nh)
+/* What the proxy makes of a field, by its name (field_kind). */
+enum {
+    F_HOP = 1,       /* of one hop only (RFC 9110 7.6.1): never passed on */
+    F_SET = 2,       /* in a request, htd sends its own in its place */
+    F_XFF = 4,       /* X-Forwarded-For: kept, from trusted proxies, before the peer */
+    F_RANGES = 8,    /* Accept-Ranges */
+    F_ENCODING = 16, /* Content-Encoding */
+    F_ETAG = 32,
+    F_CTYPE = 64, /* Content-Type */
+};
+
+/* The F_ bits of a field name (a token, as the parsers give it): by its
+ * length and a letter, then one comparison, as every field of both heads
+ * is asked. */
+static unsigned field_kind(htd_str n)
 {
-    static const struct {
-        const char *s;
-        size_t n;
-    } names[] = {{"connection", 10},
-                 {"keep-alive", 10},
-                 {"te", 2},
-                 {"transfer-encoding", 17},
-                 {"upgrade", 7},
-                 {"trailer", 7},
-                 {"proxy-connection", 16},
-                 {"proxy-authorization", 19}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (htd_str_ieq(name, names[i].s, names[i].n)) return 1;
-    return connection_says(h, nh, name.p, name.len); /* and what Connection names */
+    const char *lower;
+    unsigned kind;
+    unsigned char c = (unsigned char)n.p[0] | 0x20;
+    switch (n.len) {
+    case 2:
+        lower = "te", kind = F_HOP;
+        break;
+    case 3:
+        lower = "via", kind = F_SET;
+        break;
+    case 4:
+        if (c == 'h')
+            lower = "host", kind = F_SET;
+        else
+            lower = "etag", kind = F_ETAG;
+        break;
+    case 6:
+        lower = "expect", kind = F_SET;
+        break;
+    case 7:
+        lower = c == 'u' ? "upgrade" : "trailer", kind = F_HOP;
+        break;
+    case 9:
+        lower = "forwarded", kind = F_SET;
+        break;
+    case 10:
+        lower = c == 'c' ? "connection" : "keep-alive", kind = F_HOP;
+        break;
+    case 12:
+        lower = "content-type", kind = F_CTYPE;
+        break;
+    case 13:
+        lower = "accept-ranges", kind = F_RANGES;
+        break;
+    case 14:
+        lower = "content-length", kind = F_SET;
+        break;
+    case 15:
+        lower = "x-forwarded-for", kind = F_XFF;
+        break;
+    case 16:
+        if (c == 'x')
+            lower = "x-forwarded-host", kind = F_SET;
+        else if (c == 'p')
+            lower = "proxy-connection", kind = F_HOP;
+        else
+            lower = "content-encoding", kind = F_ENCODING;
+        break;
+    case 17:
+        if (c == 'x')
+            lower = "x-forwarded-proto", kind = F_SET;
+        else
+            lower = "transfer-encoding", kind = F_HOP;
+        break;
+    case 19:
+        lower = "proxy-authorization", kind = F_HOP;
+        break;
+    default:
+        return 0;
+    }
+    return htd_token_ieq(n, lower, n.len) ? kind : 0;
+}
+
+/* Whether a Connection field of h[0..nh) names more than "close" and
+ * "keep-alive" (which name no field): only then must every field be looked
+ * for there. */
+static int connection_names(const htd_header *h, size_t nh)
+{
+    for (size_t i = 0; i < nh; i++) {
+        if (!htd_token_ieq(h[i].name, "connection", 10)) continue;
+        size_t k = 0;
+        for (htd_str t; (t = next_token(h[i].value, &k)).p;)
+            if (!htd_str_ieq(t, "close", 5) && !htd_str_ieq(t, "keep-alive", 10)) return 1;
+    }
+    return 0;
+}
+
+/* Is the field named name (of kind) of one hop only, in the message of
+ * fields h[0..nh)? named: connection_names of them. */
+static int hop_by_hop(htd_str name, unsigned kind, const htd_header *h, size_t nh, int named)
+{
+    return (kind & F_HOP) || (named && connection_says(h, nh, name.p, name.len));
 }
 
 typedef struct wbuf {
@@ -531,13 +614,15 @@ static void wputs(wbuf *b, const char *s)
     wput(b, s, strlen(s));
 }
 
+#define WLIT(b, lit) wput((b), (lit), sizeof(lit) - 1) /* a string literal */
+
 /* A field line: "NAME: VALUE" CRLF. */
 static void wfield(wbuf *b, htd_str n, htd_str v)
 {
     wput(b, n.p, n.len);
-    wputs(b, ": ");
+    WLIT(b, ": ");
     wput(b, v.p, v.len);
-    wputs(b, "\r\n");
+    WLIT(b, "\r\n");
 }
 
 /* a (AF_INET, or AF_INET6 perhaps mapping an IPv4 address) as text, into
@@ -570,31 +655,29 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     const htd_request *r = hr->r;
     wbuf b = {px->out, 0, sizeof px->out, 0};
     wput(&b, r->method.p, r->method.len);
-    wputs(&b, " ");
+    WLIT(&b, " ");
     if (r->target.p[0] == '/') {
         wput(&b, r->target.p, r->target.len);
     } else { /* absolute-form: the server gets origin-form */
         wput(&b, r->path.p, r->path.len);
         if (r->query.p) {
-            wputs(&b, "?");
+            WLIT(&b, "?");
             wput(&b, r->query.p, r->query.len);
         }
     }
-    wputs(&b, " HTTP/1.1\r\nHost: ");
+    WLIT(&b, " HTTP/1.1\r\nHost: ");
     if (px->u->host)
         wputs(&b, px->u->host);
     else
         wput(&b, r->host.p, r->host.len);
-    wputs(&b, "\r\n");
+    WLIT(&b, "\r\n");
     htd_str xff = {NULL, 0};
+    int named = connection_names(r->headers, r->nheaders);
     for (size_t i = 0; i < r->nheaders; i++) {
         htd_str n = r->headers[i].name, v = r->headers[i].value;
-        if (hop_by_hop(n, r->headers, r->nheaders) || htd_str_ieq(n, "host", 4) ||
-            htd_str_ieq(n, "content-length", 14) || htd_str_ieq(n, "expect", 6) ||
-            htd_str_ieq(n, "forwarded", 9) || htd_str_ieq(n, "x-forwarded-proto", 17) ||
-            htd_str_ieq(n, "x-forwarded-host", 16) || htd_str_ieq(n, "via", 3))
-            continue;
-        if (htd_str_ieq(n, "x-forwarded-for", 15)) {
+        unsigned kind = field_kind(n);
+        if ((kind & F_SET) || hop_by_hop(n, kind, r->headers, r->nheaders, named)) continue;
+        if (kind & F_XFF) {
             xff = v;
             continue;
         }
@@ -606,48 +689,48 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     char peer[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN];
     addr_text(&c->peer, peer);
     int trusted = memcmp(&hr->client, &c->peer, sizeof hr->client) != 0;
-    wputs(&b, "X-Forwarded-For: ");
+    WLIT(&b, "X-Forwarded-For: ");
     if (trusted && xff.p) {
         wput(&b, xff.p, xff.len);
-        wputs(&b, ", ");
+        WLIT(&b, ", ");
     }
     wputs(&b, peer);
     transport_info ti;
     const char *proto = transport_get_info(c->tp, &ti) == 0 ? "https" : "http";
-    wputs(&b, "\r\nX-Forwarded-Proto: ");
+    WLIT(&b, "\r\nX-Forwarded-Proto: ");
     wputs(&b, proto);
-    wputs(&b, "\r\nX-Forwarded-Host: ");
+    WLIT(&b, "\r\nX-Forwarded-Host: ");
     wput(&b, r->host.p, r->host.len);
     if (trusted)
         addr_text(&hr->client, client);
     else
         memcpy(client, peer, sizeof client);
     int v6 = strchr(client, ':') != NULL;
-    wputs(&b, "\r\nForwarded: for=");
+    WLIT(&b, "\r\nForwarded: for=");
     wputs(&b, v6 ? "\"[" : "");
     wputs(&b, client);
     wputs(&b, v6 ? "]\"" : "");
-    wputs(&b, ";proto=");
+    WLIT(&b, ";proto=");
     wputs(&b, proto);
     if (r->host.len && htd_is_token(r->host.p, r->host.len)) {
-        wputs(&b, ";host=");
+        WLIT(&b, ";host=");
         wput(&b, r->host.p, r->host.len);
     } else if (r->host.len) {
-        wputs(&b, ";host=\"");
+        WLIT(&b, ";host=\"");
         wput(&b, r->host.p, r->host.len);
-        wputs(&b, "\"");
+        WLIT(&b, "\"");
     }
     wputs(&b, r->version == 10 ? "\r\nVia: 1.0 htd\r\n" : "\r\nVia: 1.1 htd\r\n");
     if (px->upgrade) { /* the one hop-by-hop request the server must see */
         htd_str up = htd_request_header(r, "upgrade", 7);
-        wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
+        WLIT(&b, "Connection: Upgrade\r\nUpgrade: ");
         wput(&b, up.p, up.len);
-        wputs(&b, "\r\n");
+        WLIT(&b, "\r\n");
     }
-    if (!px->has_body && r->content_length == 0) wputs(&b, "Content-Length: 0\r\n");
+    if (!px->has_body && r->content_length == 0) WLIT(&b, "Content-Length: 0\r\n");
     if (px->has_body) {
         if (r->chunked) {
-            wputs(&b, "Transfer-Encoding: chunked\r\n");
+            WLIT(&b, "Transfer-Encoding: chunked\r\n");
             px->req_chunked = 1;
         } else {
             char cl[48];
@@ -655,7 +738,7 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
             wputs(&b, cl);
         }
     }
-    wputs(&b, "\r\n");
+    WLIT(&b, "\r\n");
     if (b.over) return -1;
     px->head_len = px->o_len = b.len;
     px->o_off = 0;
@@ -835,7 +918,7 @@ static int attempt(proxy *px)
 static int no_transform(const htd_response *h)
 {
     for (size_t i = 0; i < h->nheaders; i++)
-        if (htd_str_ieq(h->headers[i].name, "cache-control", 13)) {
+        if (htd_token_ieq(h->headers[i].name, "cache-control", 13)) {
             htd_str v = h->headers[i].value;
             for (size_t k = 0; k + 12 <= v.len; k++)
                 if (strncasecmp(v.p + k, "no-transform", 12) == 0) return 1;
@@ -991,20 +1074,23 @@ static const char *put_fields(wbuf *b, const htd_response *h, const scope *sc, c
                               size_t ct_size)
 {
     const char *ctype = NULL;
+    int named = connection_names(h->headers, h->nheaders);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        unsigned kind = field_kind(n);
+        if (response_owns_header(n) || hop_by_hop(n, kind, h->headers, h->nheaders, named))
+            continue;
         if (ch.headers && overlaid(sc, n)) continue; /* replaced */
         /* The upstream's ranges are of its body, not of the one changed. */
-        if (ch.body && htd_str_ieq(n, "accept-ranges", 13)) continue;
-        if (ch.gz && htd_str_ieq(n, "content-encoding", 16)) continue; /* identity */
-        if ((ch.gz || ch.body) && htd_str_ieq(n, "etag", 4) && v.len && v.p[0] == '"') {
-            wputs(b, "ETag: W/"); /* no longer the origin's bytes */
+        if (ch.body && (kind & F_RANGES)) continue;
+        if (ch.gz && (kind & F_ENCODING)) continue; /* identity */
+        if ((ch.gz || ch.body) && (kind & F_ETAG) && v.len && v.p[0] == '"') {
+            WLIT(b, "ETag: W/"); /* no longer the origin's bytes */
             wput(b, v.p, v.len);
-            wputs(b, "\r\n");
+            WLIT(b, "\r\n");
             continue;
         }
-        if (htd_str_ieq(n, "content-type", 12)) {
+        if (kind & F_CTYPE) {
             if (v.len < ct_size) {
                 memcpy(ct, v.p, v.len);
                 ct[v.len] = 0;
@@ -1040,12 +1126,12 @@ static int send_head(conn *c, proxy *px)
     /* 203 Non-Authoritative Information: the content was changed on its
      * way (RFC 9110 15.3.4), unless the upstream said not to. */
     if ((ch.gz || ch.headers || ch.body) && px->u->transform_203) st = 203;
-    if (px->gz) wputs(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+    if (px->gz) WLIT(&b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     if (st == 101) {
         htd_str up = htd_header_find(h->headers, h->nheaders, "upgrade", 7);
-        wputs(&b, "Connection: Upgrade\r\nUpgrade: ");
+        WLIT(&b, "Connection: Upgrade\r\nUpgrade: ");
         wput(&b, up.p, up.len);
-        wputs(&b, "\r\n");
+        WLIT(&b, "\r\n");
         c->keep_alive = 1; /* no Connection: close beside it; the tunnel ends the connection */
     }
     resp rs = {.status = st,
@@ -1065,7 +1151,7 @@ static int send_head(conn *c, proxy *px)
     } else if (!c->head_only) {
         if (c->req->r->version == 11) {
             px->chunked_out = 1;
-            wputs(&b, "Transfer-Encoding: chunked\r\n");
+            WLIT(&b, "Transfer-Encoding: chunked\r\n");
         } else {
             c->keep_alive = 0; /* HTTP/1.0: the end of the body is the end of the connection */
         }
@@ -1186,9 +1272,11 @@ static void copy_begin(conn *c, proxy *px)
         }
     }
     copy_put(px, "\n", 1);
+    int named = connection_names(h->headers, h->nheaders);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, h->headers, h->nheaders)) continue;
+        if (response_owns_header(n) || hop_by_hop(n, field_kind(n), h->headers, h->nheaders, named))
+            continue;
         copy_put(px, n.p, n.len);
         copy_put(px, ": ", 2);
         copy_put(px, v.p, v.len);
@@ -1305,6 +1393,9 @@ static size_t copy_fields(const char *p, size_t len, htd_response *h)
     htd_head_parser hp = {0};
     const char *why;
     int r = 2;
+    h->version = 11;
+    h->reason = (htd_str){NULL, 0};
+    h->chunked = h->keep_alive = 0;
     h->nheaders = 0; /* an empty line alone: the origin sent only fields htd writes */
     if (len < 2 || p[0] != '\r' || p[1] != '\n')
         r = htd_parse_header_block(&hp, p, len, PX_IN, h, &why);
@@ -1951,7 +2042,7 @@ static int content_phase(struct htd_req *hr)
         free(px);
         return 500;
     }
-    memset(px, 0, offsetof(proxy, out));
+    memset(px, 0, offsetof(proxy, hp));
     budget_add(&c->w->mem, sizeof *px);
     px->pl = pl;
     px->u = u;
