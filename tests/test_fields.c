@@ -166,8 +166,9 @@ static int same_answer(int r, const htd_response *res, const char *buf, size_t l
     if (r < 0) return why == WHY;
     if (res->version != RES.version || res->status != RES.status ||
         res->content_length != RES.content_length || res->chunked != RES.chunked ||
-        res->keep_alive != RES.keep_alive || res->head_len != RES.head_len ||
-        res->nheaders != RES.nheaders || !same_slice(res->reason, buf, len, RES.reason))
+        res->keep_alive != RES.keep_alive || res->connection_names != RES.connection_names ||
+        res->head_len != RES.head_len || res->nheaders != RES.nheaders ||
+        !same_slice(res->reason, buf, len, RES.reason))
         return 0;
     for (size_t i = 0; i < res->nheaders; i++)
         if (!same_slice(res->headers[i].name, buf, len, RES.headers[i].name) ||
@@ -312,10 +313,17 @@ TEST(response_framing_and_connection)
     CHECK_EQ_INT(RES.content_length, 7);
     RESPONSE("HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\n");
     CHECK_EQ_INT(RES.content_length, (int64_t)1 << 62);
+    CHECK_EQ_INT(RES.connection_names, 0);
     RESPONSE("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
     CHECK_EQ_INT(RES.keep_alive, 0);
+    CHECK_EQ_INT(RES.connection_names, 0);
+    RESPONSE("HTTP/1.1 200 OK\r\nConnection: Keep-Alive , close,\r\n\r\n");
+    CHECK_EQ_INT(RES.connection_names, 0);
     RESPONSE("HTTP/1.1 200 OK\r\nConnection: Upgrade, keep-alive\r\n\r\n");
     CHECK_EQ_INT(RES.keep_alive, 1);
+    CHECK_EQ_INT(RES.connection_names, 1); /* Upgrade is a field of this hop */
+    RESPONSE("HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: X-Hop\r\n\r\n");
+    CHECK_EQ_INT(RES.connection_names, 1);
     RESPONSE("HTTP/1.0 200 OK\r\n\r\n");
     CHECK_EQ_INT(RES.keep_alive, 0);
     RESPONSE("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n");

@@ -204,7 +204,7 @@ static int parse_content_length(htd_str v, int list, int64_t *out, const char **
 }
 
 /* Connection = #connection-option; only "close" and "keep-alive" matter. */
-static void connection_options(htd_str v, int *close, int *keep)
+static void connection_options(htd_str v, htd_framing *f)
 {
     const char *p = v.p, *end = v.p + v.len;
     while (p < end) {
@@ -216,9 +216,11 @@ static void connection_options(htd_str v, int *close, int *keep)
             z--;
         htd_str o = {p, (size_t)(z - p)};
         if (htd_str_ieq(o, "close", 5))
-            *close = 1;
+            f->close = 1;
         else if (htd_str_ieq(o, "keep-alive", 10))
-            *keep = 1;
+            f->keep = 1;
+        else if (o.len)
+            f->names = 1;
         if (!c) break;
         p = c + 1;
     }
@@ -232,7 +234,7 @@ int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_st
     int response = kind == HTD_MSG_RESPONSE;
     switch (name.len) {
     case 10:
-        if (htd_token_ieq(name, "connection", 10)) connection_options(value, &f->close, &f->keep);
+        if (htd_token_ieq(name, "connection", 10)) connection_options(value, f);
         break;
     case 14: {
         if (!htd_token_ieq(name, "content-length", 14)) break;
@@ -350,6 +352,7 @@ static int parse_head(const char *buf, size_t end, int block, htd_response *res,
     res->content_length = f.content_length;
     res->chunked = f.chunked;
     res->keep_alive = !block && !f.close && (res->version == 11 || f.keep);
+    res->connection_names = f.names;
     return 0;
 }
 

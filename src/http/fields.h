@@ -92,6 +92,7 @@ typedef struct htd_framing {
     int64_t content_length; /* -1 if absent */
     int chunked;            /* Transfer-Encoding: chunked */
     int close, keep;        /* Connection: close, keep-alive */
+    int names;              /* Connection: another option, the name of a field of this hop */
 } htd_framing;
 
 #define HTD_FRAMING_INIT ((htd_framing){.content_length = -1})
@@ -123,7 +124,8 @@ typedef struct htd_response {
     int64_t content_length;  /* -1 if absent */
     unsigned chunked : 1;    /* Transfer-Encoding: chunked; never in a header block */
     unsigned keep_alive : 1; /* by version and the Connection field; never in a header block */
-    size_t head_len;         /* bytes of the head, including the empty line */
+    unsigned connection_names : 1; /* Connection lists more than close and keep-alive */
+    size_t head_len;               /* bytes of the head, including the empty line */
     size_t nheaders;
     htd_header headers[HTD_MAX_RESP_HEADERS]; /* every field as sent, Status too */
 } htd_response;

@@ -571,9 +571,10 @@ static unsigned field_kind(htd_str n)
     return htd_token_ieq(n, lower, n.len) ? kind : 0;
 }
 
-/* Whether a Connection field of h[0..nh) names more than "close" and
- * "keep-alive" (which name no field): only then must every field be looked
- * for there. */
+/* Whether a Connection field of the request's h[0..nh) names more than
+ * "close" and "keep-alive" (which name no field): only then must every
+ * field be looked for there. (A response's parser says it:
+ * htd_response.connection_names.) */
 static int connection_names(const htd_header *h, size_t nh)
 {
     for (size_t i = 0; i < nh; i++) {
@@ -586,7 +587,7 @@ static int connection_names(const htd_header *h, size_t nh)
 }
 
 /* Is the field named name (of kind) of one hop only, in the message of
- * fields h[0..nh)? named: connection_names of them. */
+ * fields h[0..nh)? named: whether their Connection names fields. */
 static int hop_by_hop(htd_str name, unsigned kind, const htd_header *h, size_t nh, int named)
 {
     return (kind & F_HOP) || (named && connection_says(h, nh, name.p, name.len));
@@ -1074,11 +1075,11 @@ static const char *put_fields(wbuf *b, const htd_response *h, const scope *sc, c
                               size_t ct_size)
 {
     const char *ctype = NULL;
-    int named = connection_names(h->headers, h->nheaders);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
         unsigned kind = field_kind(n);
-        if (response_owns_header(n) || hop_by_hop(n, kind, h->headers, h->nheaders, named))
+        if (response_owns_header(n) ||
+            hop_by_hop(n, kind, h->headers, h->nheaders, h->connection_names))
             continue;
         if (ch.headers && overlaid(sc, n)) continue; /* replaced */
         /* The upstream's ranges are of its body, not of the one changed. */
@@ -1272,10 +1273,10 @@ static void copy_begin(conn *c, proxy *px)
         }
     }
     copy_put(px, "\n", 1);
-    int named = connection_names(h->headers, h->nheaders);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) || hop_by_hop(n, field_kind(n), h->headers, h->nheaders, named))
+        if (response_owns_header(n) ||
+            hop_by_hop(n, field_kind(n), h->headers, h->nheaders, h->connection_names))
             continue;
         copy_put(px, n.p, n.len);
         copy_put(px, ": ", 2);
@@ -1395,7 +1396,7 @@ static size_t copy_fields(const char *p, size_t len, htd_response *h)
     int r = 2;
     h->version = 11;
     h->reason = (htd_str){NULL, 0};
-    h->chunked = h->keep_alive = 0;
+    h->chunked = h->keep_alive = h->connection_names = 0;
     h->nheaders = 0; /* an empty line alone: the origin sent only fields htd writes */
     if (len < 2 || p[0] != '\r' || p[1] != '\n')
         r = htd_parse_header_block(&hp, p, len, PX_IN, h, &why);
