@@ -79,8 +79,11 @@
  * splice(2); the whole of a small one comes with the head all the same. */
 #define PX_HEAD_READ 4096
 #define PX_SPLICE_MIN 32768 /* body bytes still to come for splicing to be worth a pipe */
-#define PX_PIPE 65536       /* bytes put in a pipe at once (a pipe's default size) */
-#define PX_PIPES_KEPT 16    /* empty pipes a loop keeps for the next spliced body */
+/* Bytes put in a pipe at once, and the size asked for it: a socket's
+ * pieces of a page or less each take one of a pipe's slots (16 by default,
+ * which can leave 64 KiB two calls). */
+#define PX_PIPE (256 * 1024)
+#define PX_PIPES_KEPT 16 /* empty pipes a loop keeps for the next spliced body */
 
 typedef struct proxy proxy;
 typedef struct pxloop pxloop;
@@ -340,6 +343,7 @@ static pxpipe *pipe_get(pxloop *pl)
             return NULL;
         }
         *pp = (pxpipe){.op = {.rfd = fds[0]}, .wfd = fds[1], .pl = pl};
+        (void)fcntl(fds[1], F_SETPIPE_SZ, PX_PIPE); /* beyond the user's pipe limit: as it is */
     }
     pp->refs = 1;
     pp->next = NULL;
@@ -1680,8 +1684,10 @@ static int pass_body(conn *c, proxy *px, char *p, size_t len, int eof)
         px->sent += dlen;
     } else if (dlen && !px->bodyless) {
         /* The last piece is copied: px goes when the request ends, before
-         * the queue is sent. */
-        if (conn_out_chunk(c, p, dlen, px->chunked_out, done || eof) < 0) {
+         * the queue is sent; and so is one that the rest of the body
+         * follows at once through the pipe (a few KiB read with the head),
+         * which may end the request in the same turn. */
+        if (conn_out_chunk(c, p, dlen, px->chunked_out, done || eof || px->pipe) < 0) {
             conn_close(c);
             return GEN_GONE;
         }
@@ -1720,7 +1726,8 @@ static int splice_body(conn *c, proxy *px)
     do /* the pipe is empty: none of its bytes are queued when this runs */
         n = splice(px->up->fd, NULL, px->pipe->wfd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN) return wait_server(px);
+    if (n < 0 && errno == EAGAIN) /* what is queued (the head) goes meanwhile */
+        return c->out ? GEN_MORE : wait_server(px);
     if (n < 0) return fail(c, px, 502, "the server reset the connection");
     if (n == 0) return fail(c, px, 502, "the server's response ended before its body did");
     px->got += (size_t)n;
@@ -1838,6 +1845,8 @@ static int receive(conn *c, proxy *px)
             px->pipe = pipe_get(px->pl); /* or read and sent as it is */
         if (rest || eof || px->left == 0) {
             int rc = pass_body(c, px, px->in + r, rest, eof);
+            /* The body's next piece behind the head: they go out together. */
+            if (rc == GEN_MORE && px->pipe) return splice_body(c, px);
             if (rc != -1) return rc;
         }
     }
