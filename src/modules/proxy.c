@@ -149,7 +149,7 @@ struct proxy {
     uint8_t gz; /* compressed on the fly: the body goes through gzip's filter */
     /* The client's transport can take a pipe's bytes and the response will
      * have a body: its head is read PX_HEAD_READ at a time, and a long body
-     * that comes as it is goes through pipe. */
+     * that comes as it is goes through a pipe. */
     uint8_t may_splice;
     pxpipe *pipe;
     /* proxy_body_append under way (for a HEAD, would be: no ov then): each
