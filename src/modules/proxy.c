@@ -83,7 +83,7 @@
  * pieces of a page or less each take one of a pipe's slots (16 by default,
  * which can leave 64 KiB two calls). */
 #define PX_PIPE (256 * 1024)
-#define PX_PIPES_KEPT 16 /* empty pipes a loop keeps for the next spliced body */
+#define PX_PIPES_KEPT 64 /* empty pipes a loop keeps for the next spliced bodies */
 
 typedef struct proxy proxy;
 typedef struct pxloop pxloop;
@@ -108,6 +108,11 @@ typedef struct upconn {
     struct sockaddr_storage addr; /* whose: the key of the idle list */
     socklen_t addr_len;
     unsigned keep; /* the upstream's keepalive when it went idle */
+    /* Bytes may be waiting: input came (its edge) and no read since found
+     * the socket empty (EAGAIN, or less than asked). Such a connection is
+     * not kept: what waits would be read as the next request's response,
+     * and its edge is spent. */
+    uint8_t readable;
     struct upconn *next;
     proxy *px; /* NULL while idle */
     pxloop *pl;
@@ -259,6 +264,7 @@ static upconn *take_idle(pxloop *pl, const upstream_server *sv)
  * its server has keepalive connections idle enough already. */
 static void put_idle(pxloop *pl, upconn *uc, unsigned keep)
 {
+    if (uc->readable) keep = 0; /* something came after the response, or may have */
     unsigned n = 0;
     upconn **last = NULL;
     for (upconn **p = &pl->idle; *p; p = &(*p)->next)
@@ -1726,6 +1732,7 @@ static int splice_body(conn *c, proxy *px)
     do /* the pipe is empty: none of its bytes are queued when this runs */
         n = splice(px->up->fd, NULL, px->pipe->wfd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     while (n < 0 && errno == EINTR);
+    px->up->readable = n > 0 && (size_t)n == want;
     if (n < 0 && errno == EAGAIN) /* what is queued (the head) goes meanwhile */
         return c->out ? GEN_MORE : wait_server(px);
     if (n < 0) return fail(c, px, 502, "the server reset the connection");
@@ -1739,7 +1746,16 @@ static int splice_body(conn *c, proxy *px)
         return GEN_GONE;
     }
     px->sent += (size_t)n;
-    if (px->left == 0) return finish(c, px);
+    if (px->left == 0) {
+        /* A splice of just the body's length may have left bytes after it
+         * (upconn.readable): whether it did decides if the connection is
+         * kept, and looking costs less than a new connection. */
+        char b;
+        if (px->up->readable && recv(px->up->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+            errno == EAGAIN)
+            px->up->readable = 0;
+        return finish(c, px);
+    }
     unlist(px); /* the client's turn: its send timeout watches it */
     return GEN_MORE;
 }
@@ -1770,6 +1786,7 @@ static int receive(conn *c, proxy *px)
             if (px->state != PX_BODY && px->may_splice && want > PX_HEAD_READ) want = PX_HEAD_READ;
             n = recv(px->up->fd, px->in + off, want, 0);
             if (n < 0 && errno == EINTR) continue;
+            px->up->readable = n > 0 && (size_t)n == want; /* a full read may have left more */
             if (n < 0 && errno == EAGAIN) return wait_server(px);
             if (n < 0) {
                 static const char reset[] = "the server reset the connection";
@@ -1993,13 +2010,17 @@ static void up_event(watcher *ev, uint32_t events)
 {
     upconn *uc = (upconn *)ev;
     if (uc->fd < 0) return; /* closed earlier in this batch */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) uc->readable = 1;
     proxy *px = uc->px;
     if (!px) {
         /* Idle: room to write again says nothing; the server closing it,
          * or sending what nobody asked for, ends it. */
         char b;
         if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
-        if (recv(uc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) return;
+        if (recv(uc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+            uc->readable = 0;
+            return;
+        }
         pxloop *pl = uc->pl;
         for (upconn **p = &pl->idle; *p; p = &(*p)->next)
             if (*p == uc) {

@@ -12,7 +12,9 @@ health; round robin and least_conn spreading; X-Forwarded-*, Forwarded and
 Via set and hop-by-hop fields dropped both ways; a slow client on a
 fast upstream with htd's memory staying bounded; and long bodies spliced
 through a pipe a loop keeps: byte-exact, pipelined, several at once, cut
-short by the server or left by the client, with no pipe left behind."""
+short by the server or left by the client, with no pipe left behind; and a
+response sent behind a body (spliced, or ending where a read ends) never
+taken for the next request's."""
 
 import base64
 import hashlib
@@ -223,6 +225,15 @@ class Upstream:
         elif path == "/bad/short":
             send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..")
             return False
+        elif path == "/bad/long-then-more":  # a long body, and a response nobody asked for
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n" + pattern(40000) +
+                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+        elif path == "/bad/aligned-then-more":
+            # head and body fill htd's first read (4 KiB) to the byte, and
+            # a response nobody asked for follows at once
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %04d\r\n\r\n"
+            n = 4096 - len(head % 0)
+            send(head % n + pattern(n) + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
         elif path == "/bad/short-big":  # a long body, a quarter of it sent
             send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (1 << 20))
             send(pattern(1 << 18))
@@ -1148,6 +1159,17 @@ def test_proxy_spliced_body_cut_by_either_side_leaves_nothing_behind(ctx):
             c.close()
             eq(get(p.srv, "/name").body, b"up", "htd serves on (%d)" % i)
         wait_until(lambda: _pipes(pid) <= base + 2, what="a pipe left with bytes in it closed")
+        # a second response behind a body is never taken for the next request's:
+        # behind a spliced one, or behind one that ends where a read does
+        for i in range(3):
+            for path, n in (("/bad/long-then-more", 40000), ("/bad/aligned-then-more", None)):
+                c = connect(p.srv)
+                c.send(req(path))
+                r = c.read_response()
+                check(r.status == 200 and r.body == pattern(n or len(r.body)), path + ": the body")
+                c.send(req("/name"))
+                eq(c.read_response().body, b"up", "%s: the next request's own answer (%d)" % (path, i))
+                c.close()
         eq(get(p.srv, "/big?n=100000").body, pattern(100000), "and splices on")
         check(_pipes(pid) <= base + 2, "no pipe behind: %d over %d" % (_pipes(pid), base))
 
