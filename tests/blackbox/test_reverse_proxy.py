@@ -14,7 +14,8 @@ fast upstream with htd's memory staying bounded; and long bodies spliced
 through a pipe a loop keeps: byte-exact, pipelined, several at once, cut
 short by the server or left by the client, with no pipe left behind; and a
 response sent behind a body (spliced, or ending where a read ends) never
-taken for the next request's."""
+taken for the next request's; a priced path's charge settling at the last
+byte of a spliced body."""
 
 import base64
 import hashlib
@@ -22,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import zlib
@@ -1172,6 +1174,29 @@ def test_proxy_spliced_body_cut_by_either_side_leaves_nothing_behind(ctx):
                 c.close()
         eq(get(p.srv, "/big?n=100000").body, pattern(100000), "and splices on")
         check(_pipes(pid) <= base + 2, "no pipe behind: %d over %d" % (_pipes(pid), base))
+
+
+def test_proxy_charges_a_spliced_body_at_its_last_byte(ctx):
+    # A price on a proxied path: the charge settles at a gate before the
+    # response's last byte, which here lies in a pipe.
+    top = 'state_db = "state.db";\n'
+    rules = '{ prefix = "/"; proxy = "app"; price = 3; }'
+    with Proxied([Upstream()], rules=rules, top=top, threads=1) as p:
+        def ledger(*args):
+            r = subprocess.run([harness.HTD, "ledger", "-c", p.cd.conf] + list(args),
+                               capture_output=True, timeout=harness.TIMEOUT)
+            eq(r.returncode, 0, "htd ledger %s (%r)" % (" ".join(args), r.stderr))
+            return r.stdout.decode()
+        key = ledger("create", "acme").strip()
+        ledger("credit", "acme", "10")
+        pay = [("ChargeTo", "acme"), ("Authorization", "Bearer " + key)]
+        eq(get(p.srv, "/big?n=%d" % (1 << 20)).status, 402, "unpaid")
+        for n in ((1 << 20), 300000):
+            r = get(p.srv, "/big?n=%d" % n, headers=pay)
+            eq(r.status, 200, "paid, %d bytes" % n)
+            check(r.body == pattern(n), "%d bytes: the body differs" % n)
+        wait_until(lambda: int(ledger("balance", "acme").split()[2]) == 4,
+                   what="two responses charged 3 each")
 
 
 def _rss_kib(pid):
