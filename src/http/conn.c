@@ -807,7 +807,7 @@ void conn_wait(conn *c)
      * its body is neither read nor taken for a request (its framing comes
      * back with it). */
     c->keep_alive = 1;
-    if (c->bd) c->bd->parked = 1; /* its again when it resumes */
+    if (c->bd) c->bd->parked = 1; /* the request's again when it resumes */
     c->req->resumed = 0;
     c->req->waiting = 1;
     c->state = CS_WAIT;

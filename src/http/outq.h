@@ -14,12 +14,12 @@ struct conn;
 typedef struct conn conn;
 
 /* One piece of a response: bytes in memory, a range of an open file, or
- * bytes waiting in a pipe (fd OUTQ_PIPE). */
+ * bytes waiting in a pipe (fd OUTQ_PIPE); or a gate (fd OUTQ_GATE). */
 typedef struct out_seg {
-    const char *p; /* memory, or NULL for a file range */
+    const char *p; /* memory, or NULL for the others */
     uint64_t len;
-    uint64_t off; /* file offset; the out_pipe of a pipe's bytes */
-    int fd;       /* the file, for a file range */
+    uint64_t off; /* file offset; the out_pipe of a pipe's bytes; the conn_gate of a gate */
+    int fd;       /* the file of a file range, or OUTQ_PIPE, OUTQ_GATE */
 } out_seg;
 
 #define OUTQ_SIZE 16384 /* the block: segments and head bytes */
