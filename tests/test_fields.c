@@ -533,6 +533,32 @@ TEST(resume_state_of_another_buffer)
     CHECK_EQ_INT(res.status, 204);
 }
 
+/* A head that came whole is parsed in one pass, up to the last line there;
+ * what is wrong in one is said only once it is whole, as when it comes in
+ * pieces: before, more is asked for. */
+TEST(a_fault_is_told_once_the_head_is_whole)
+{
+    const char *why = NULL;
+    htd_response res;
+    htd_head_parser p = {0};
+    static const char part[] = "HTTP/1.1 200 OK\r\nBad Name: x\r\nA: b\r\n";
+    CHECK_EQ_INT(htd_parse_response(&p, part, sizeof part - 1, MAXH, &res, &why), 0);
+    static const char whole[] = "HTTP/1.1 200 OK\r\nBad Name: x\r\nA: b\r\n\r\n";
+    htd_head_parser q = {0};
+    CHECK_EQ_INT(htd_parse_response(&q, whole, sizeof whole - 1, MAXH, &res, &why), -1);
+    CHECK(why && strcmp(why, "whitespace between header name and colon") == 0);
+    /* the same parser, the rest come: the same answer */
+    CHECK_EQ_INT(htd_parse_response(&p, whole, sizeof whole - 1, MAXH, &res, &why), -1);
+    /* a head whose last line has not come: the lines before it are kept */
+    static const char most[] = "HTTP/1.1 200 OK\r\nA: b\r\nC: d";
+    htd_head_parser r = {0};
+    CHECK_EQ_INT(htd_parse_response(&r, most, sizeof most - 1, MAXH, &res, &why), 0);
+    static const char all[] = "HTTP/1.1 200 OK\r\nA: b\r\nC: d\r\n\r\n";
+    CHECK_EQ_INT(htd_parse_response(&r, all, sizeof all - 1, MAXH, &res, &why), sizeof all - 1);
+    CHECK_EQ_INT(res.nheaders, 2);
+    CHECK(is(res.headers[1].name, "C") && is(res.headers[1].value, "d"));
+}
+
 /* The field lines of a request and of a response are one parser's: the same
  * lines give the same fields or the same sentence. */
 TEST(request_and_response_read_field_lines_alike)

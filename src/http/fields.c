@@ -325,8 +325,11 @@ static int status_field(htd_str v, htd_response *res, const char **why)
     return 0;
 }
 
-/* Validates the whole head buf[0..end), which ends with its empty line. */
-static int parse_head(const char *buf, size_t end, int block, htd_response *res, const char **why)
+/* Validates the head at the start of buf[0..end), whose last byte is '\n':
+ * 1 with *at past its empty line, 0 with *at at the start of the first line
+ * not in buf[0..end) (the head goes on beyond it), or -1. */
+static int parse_head(const char *buf, size_t end, int block, htd_response *res, size_t *at,
+                      const char **why)
 {
     size_t i = 0, n = 0;
     res->version = res->status = 0;
@@ -334,8 +337,9 @@ static int parse_head(const char *buf, size_t end, int block, htd_response *res,
     if (!block && status_line(buf, end, res, &i, why) < 0) return -1;
 
     htd_framing f = HTD_FRAMING_INIT;
-    int r;
-    while ((r = htd_field_line(buf, &i, end, n, HTD_MAX_RESP_HEADERS, &res->headers[n], why)) > 0) {
+    int r = 1;
+    while (i < end &&
+           (r = htd_field_line(buf, &i, end, n, HTD_MAX_RESP_HEADERS, &res->headers[n], why)) > 0) {
         htd_header *h = &res->headers[n++];
         if (!block)
             r = htd_framing_field(&f, HTD_MSG_RESPONSE, res->version, h->name, h->value, why);
@@ -344,8 +348,11 @@ static int parse_head(const char *buf, size_t end, int block, htd_response *res,
         else if (htd_str_ieq(h->name, "content-length", 14))
             r = htd_framing_field(&f, HTD_MSG_RESPONSE, 11, h->name, h->value, why);
         if (r < 0) return -1;
+        r = 1;
     }
     if (r < 0) return -1;
+    *at = i;
+    if (r > 0) return 0; /* every line of buf[0..end) was a field */
     if (block && n == 0) return bad(why, "a header block without a field");
     if (htd_framing_end(&f, why) < 0) return -1;
     res->nheaders = n;
@@ -353,18 +360,41 @@ static int parse_head(const char *buf, size_t end, int block, htd_response *res,
     res->chunked = f.chunked;
     res->keep_alive = !block && !f.close && (res->version == 11 || f.keep);
     res->connection_names = f.names;
-    return 0;
+    return 1;
 }
 
 /* Both kinds of head end with the first empty line; a found head leaves *p
- * alone, so a repeated call gives the same answer. */
+ * alone, so a repeated call gives the same answer.
+ *
+ * The first look at a head parses it as far as it goes, up to the last '\n'
+ * in the buffer, in one pass: a head that came whole (the usual case) is
+ * read once, not searched for its end and then parsed. A head that goes on
+ * beyond that is searched for its end from the first line not parsed, and
+ * from where the last search stopped after that, so that one trickled in
+ * is looked at once more, not once per piece. What is wrong in a head is
+ * said only once the head is whole, however its bytes came. */
 static int parse(htd_head_parser *p, const char *buf, size_t len, size_t max_head, int block,
                  htd_response *res, const char **why)
 {
     size_t lim = len < max_head ? len : max_head;
     size_t i = p->scanned <= len ? p->scanned : 0; /* else not the buffer scanned before */
+    if (i == 0 && lim > 0) {
+        const char *nl = memrchr(buf, '\n', lim);
+        if (nl) {
+            int r = parse_head(buf, (size_t)(nl - buf) + 1, block, res, &i, why);
+            if (r > 0) goto found;
+            if (r < 0) { /* said once the head is whole, as it would be had it come in pieces */
+                *why = NULL;
+                i = 0;
+            }
+        }
+    }
     while (i < lim && htd_next_line(buf, &i, lim))
-        if (htd_empty_line(buf, i - 1)) goto found;
+        if (htd_empty_line(buf, i - 1)) {
+            size_t end = i;
+            if (parse_head(buf, end, block, res, &i, why) <= 0) return -1;
+            goto found;
+        }
     p->scanned = i;
     if (len >= max_head)
         return bad(why, block ? "header block too large" : "response head too large");
@@ -372,7 +402,6 @@ static int parse(htd_head_parser *p, const char *buf, size_t len, size_t max_hea
 
 found:
     if (i > INT_MAX) return bad(why, block ? "header block too large" : "response head too large");
-    if (parse_head(buf, i, block, res, why) < 0) return -1;
     res->head_len = i;
     return (int)i;
 }
