@@ -16,6 +16,7 @@ set -euo pipefail
 # media-types          /etc/mime.types, read by htd for Content-Type
 # util-linux           setpriv, with which a test drops root to see 403s
 # curl                 to poke at the demo by hand
+# iproute2             ss, with which a test reads the buffer of htd's socket to an upstream
 # libconfig-dev        the config file's parser (htd --config)
 # libcrypt-dev         password hashes for Basic authentication (crypt_rn)
 # libssl-dev           TLS (HTTPS), and SHA-256 for the verified-credentials cache
@@ -35,7 +36,7 @@ set -euo pipefail
 # pkgconf              pkg-config, with which a test builds programs against an install
 # dpkg-dev             make deb: dpkg-buildflags, dpkg-architecture, dpkg-shlibdeps
 # mmdebstrap           a clean Debian in a chroot, where test_deb installs the package
-packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl
+packages=(build-essential clang clang-format libclang-rt-14-dev python3 media-types util-linux curl iproute2
           libconfig-dev libcrypt-dev libssl-dev openssl apache2-utils whois zlib1g-dev libdeflate-dev libsqlite3-dev
           libxml2-dev libpcre2-dev libbrotli-dev brotli litmus
           scdoc man-db pkgconf

@@ -85,6 +85,9 @@
  * which can leave 64 KiB two calls). */
 #define PX_PIPE (256 * 1024)
 #define PX_PIPES_KEPT 64 /* empty pipes a loop keeps for the next spliced bodies */
+/* SO_RCVBUF of a server's connection that splices (the kernel doubles it,
+ * and caps it at net.core.rmem_max). */
+#define PX_RCVBUF (1024 * 1024)
 /* Requests' structs a loop keeps for the next ones (about 90 KiB each, of
  * which a request touches the few KiB it uses): as many as the requests a
  * busy loop has under way, so that none is a malloc and a free. */
@@ -118,6 +121,7 @@ typedef struct upconn {
      * not kept: what waits would be read as the next request's response,
      * and its edge is spent. */
     uint8_t readable;
+    uint8_t rcvbuf_set; /* its receive buffer is PX_RCVBUF (splice_body) */
     struct upconn *next;
     proxy *px; /* NULL while idle */
     pxloop *pl;
@@ -1750,6 +1754,17 @@ static int splice_body(conn *c, proxy *px)
 {
     size_t want = px->left < PX_PIPE ? (size_t)px->left : PX_PIPE;
     ssize_t n;
+    if (!px->up->rcvbuf_set) {
+        /* A set size, which the kernel's tuning then leaves alone: tuned,
+         * it let bodies spliced through stall about 200 ms now and then (a
+         * p99 of 130-185 ms for 64 KiB, in 4 runs of 5), and a size set
+         * does not; with a smaller one a long body costs twice the CPU
+         * (bench/README.md, "Bodies spliced through"). Once per
+         * connection, and only for one that splices. */
+        int sz = PX_RCVBUF;
+        setsockopt(px->up->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+        px->up->rcvbuf_set = 1;
+    }
     do /* the pipe is empty: none of its bytes are queued when this runs */
         n = splice(px->up->fd, NULL, px->pipe->wfd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     while (n < 0 && errno == EINTR);

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -1138,6 +1139,34 @@ def test_proxy_splices_long_bodies_through_a_pipe_it_keeps(ctx):
         for i in range(3):
             check(get(p.srv, "/big?n=200000").body == pattern(200000), "again %d" % i)
         eq(_pipes(pid), kept, "the kept pipes serve again: none more")
+
+
+def _up_rcvbufs(port):
+    """The receive buffers (skmem rb) of the connections to 127.0.0.1:port."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True, check=True).stdout
+    return [int(x) for x in re.findall(r"skmem:\(r\d+,rb(\d+),", out)]
+
+
+def test_proxy_sets_the_buffer_of_a_connection_that_splices(ctx):
+    # Left to the kernel's tuning, a connection that splices stalled about
+    # 200 ms now and then (bench/README.md); one that splices gets a set
+    # buffer (SO_RCVBUF 1 MiB, doubled by the kernel, capped by rmem_max),
+    # once, and one that never does keeps the tuned one.
+    with open("/proc/sys/net/core/rmem_max") as f:
+        want = 2 * min(1 << 20, int(f.read()))
+    up = Upstream()
+    with Proxied([up], threads=1) as p:
+        eq(get(p.srv, "/name").body, b"up", "a short response")
+        bufs = _up_rcvbufs(up.port)
+        eq(len(bufs), 1, "one connection to the upstream")
+        check(bufs[0] != want, "not set before a splice: %d" % bufs[0])
+        r = get(p.srv, "/big?n=%d" % (1 << 20))
+        check(r.body == pattern(1 << 20), "the spliced body")
+        eq(_up_rcvbufs(up.port), [want], "set by the splice, on the connection kept")
+        r = get(p.srv, "/big?n=%d" % (1 << 20))
+        check(r.body == pattern(1 << 20), "again, on the same connection")
+        eq(_up_rcvbufs(up.port), [want], "and still one connection")
 
 
 def test_proxy_spliced_body_cut_by_either_side_leaves_nothing_behind(ctx):
