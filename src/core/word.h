@@ -25,4 +25,19 @@ static inline uint64_t word_load(const void *p)
     return w;
 }
 
+/* Of a word loaded with word_load and the non-zero marks m of a test
+ * above: how many of its bytes come before the first marked one. A borrow
+ * only ever marks a byte above a hit, so the first mark is a hit. Where
+ * the first byte in memory is not the word's lowest, 0: the caller looks
+ * at the word byte by byte from its start. */
+static inline unsigned word_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (unsigned)__builtin_ctzll(m) / 8;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
 #endif

@@ -68,7 +68,11 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 {
     for (; end - i >= 8; i += 8) {
         uint64_t w = word_load(b + i), del = w ^ (WORD_ONES * 0x7F);
-        if (WORD_HASLESS(w, 0x20) | WORD_HASLESS(del, 1)) break;
+        uint64_t m = WORD_HASLESS(w, 0x20) | WORD_HASLESS(del, 1);
+        if (m) {
+            i += word_first(m);
+            break;
+        }
     }
     while (htd_chars[b[i]] & HTD_C_VALUE)
         i++;
@@ -79,7 +83,11 @@ size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
 {
     for (; end - i >= 8; i += 8) {
         uint64_t w = word_load(b + i);
-        if (WORD_HASLESS(w, 0x21) | WORD_HASMORE(w, 0x7E)) break;
+        uint64_t m = WORD_HASLESS(w, 0x21) | WORD_HASMORE(w, 0x7E);
+        if (m) {
+            i += word_first(m);
+            break;
+        }
     }
     while (htd_chars[b[i]] & HTD_C_TARGET)
         i++;
