@@ -519,6 +519,10 @@ TEST(limits)
     CHECK_STR(WHY, strlen(WHY), "too many header fields");
 }
 
+/* The answer of parser p to the literal lit, a response head or part of
+ * one (res and why are the test's). */
+#define ANSWER(p, lit) htd_parse_response(&(p), lit, sizeof lit - 1, MAXH, &res, &why)
+
 /* A parser given a different, shorter buffer than the one it scanned starts
  * over rather than trust its resume offset. */
 TEST(resume_state_of_another_buffer)
@@ -526,10 +530,9 @@ TEST(resume_state_of_another_buffer)
     const char *why = NULL;
     htd_response res;
     htd_head_parser p = {0};
-    static const char a[] = "HTTP/1.1 200 OK\r\nX-Long-Field: aaaaaaaaaaaaaaaa";
-    CHECK_EQ_INT(htd_parse_response(&p, a, sizeof a - 1, MAXH, &res, &why), 0);
+    CHECK_EQ_INT(ANSWER(p, "HTTP/1.1 200 OK\r\nX-Long-Field: aaaaaaaaaaaaaaaa"), 0);
     static const char b[] = "HTTP/1.1 204 \n\n";
-    CHECK_EQ_INT(htd_parse_response(&p, b, sizeof b - 1, MAXH, &res, &why), sizeof b - 1);
+    CHECK_EQ_INT(ANSWER(p, b), sizeof b - 1);
     CHECK_EQ_INT(res.status, 204);
 }
 
@@ -540,21 +543,16 @@ TEST(a_fault_is_told_once_the_head_is_whole)
 {
     const char *why = NULL;
     htd_response res;
-    htd_head_parser p = {0};
-    static const char part[] = "HTTP/1.1 200 OK\r\nBad Name: x\r\nA: b\r\n";
-    CHECK_EQ_INT(htd_parse_response(&p, part, sizeof part - 1, MAXH, &res, &why), 0);
+    htd_head_parser p = {0}, q = {0}, r = {0};
     static const char whole[] = "HTTP/1.1 200 OK\r\nBad Name: x\r\nA: b\r\n\r\n";
-    htd_head_parser q = {0};
-    CHECK_EQ_INT(htd_parse_response(&q, whole, sizeof whole - 1, MAXH, &res, &why), -1);
+    CHECK_EQ_INT(ANSWER(p, "HTTP/1.1 200 OK\r\nBad Name: x\r\nA: b\r\n"), 0);
+    CHECK_EQ_INT(ANSWER(q, whole), -1);
     CHECK(why && strcmp(why, "whitespace between header name and colon") == 0);
-    /* the same parser, the rest come: the same answer */
-    CHECK_EQ_INT(htd_parse_response(&p, whole, sizeof whole - 1, MAXH, &res, &why), -1);
+    CHECK_EQ_INT(ANSWER(p, whole), -1); /* the same parser, the rest come: the same answer */
     /* a head whose last line has not come: the lines before it are kept */
-    static const char most[] = "HTTP/1.1 200 OK\r\nA: b\r\nC: d";
-    htd_head_parser r = {0};
-    CHECK_EQ_INT(htd_parse_response(&r, most, sizeof most - 1, MAXH, &res, &why), 0);
     static const char all[] = "HTTP/1.1 200 OK\r\nA: b\r\nC: d\r\n\r\n";
-    CHECK_EQ_INT(htd_parse_response(&r, all, sizeof all - 1, MAXH, &res, &why), sizeof all - 1);
+    CHECK_EQ_INT(ANSWER(r, "HTTP/1.1 200 OK\r\nA: b\r\nC: d"), 0);
+    CHECK_EQ_INT(ANSWER(r, all), sizeof all - 1);
     CHECK_EQ_INT(res.nheaders, 2);
     CHECK(is(res.headers[1].name, "C") && is(res.headers[1].value, "d"));
 }
