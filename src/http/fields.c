@@ -17,6 +17,7 @@
  */
 #include "fields.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <string.h>
 
@@ -399,8 +400,10 @@ static int parse(htd_head_parser *p, const char *buf, size_t len, size_t max_hea
     }
     while (i < lim && htd_next_line(buf, &i, lim))
         if (htd_empty_line(buf, i - 1)) {
-            size_t end = i;
-            if (parse_head(buf, end, block, res, &i, why) <= 0) return -1;
+            /* buf[0..i) ends with its first empty line: parse_head ends there */
+            int r = parse_head(buf, i, block, res, &i, why);
+            assert(r != 0);
+            if (r < 0) return -1;
             goto found;
         }
     p->scanned = i;

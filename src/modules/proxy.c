@@ -644,7 +644,8 @@ static void wputs(wbuf *b, const char *s)
 static void wfield(wbuf *b, htd_str n, htd_str v)
 {
     const char *e = v.p + v.len;
-    if (v.p == n.p + n.len + 2 && n.p[n.len + 1] == ' ' && e[0] == '\r' && e[1] == '\n') {
+    if (v.p == n.p + n.len + 2 && n.p[n.len] == ':' && n.p[n.len + 1] == ' ' && e[0] == '\r' &&
+        e[1] == '\n') {
         wput(b, n.p, (size_t)(e + 2 - n.p));
         return;
     }
@@ -1756,11 +1757,12 @@ static int splice_body(conn *c, proxy *px)
     ssize_t n;
     if (!px->up->rcvbuf_set) {
         /* A set size, which the kernel's tuning then leaves alone: tuned,
-         * it let bodies spliced through stall about 200 ms now and then (a
-         * p99 of 130-185 ms for 64 KiB, in 4 runs of 5), and a size set
-         * does not; with a smaller one a long body costs twice the CPU
-         * (bench/README.md, "Bodies spliced through"). Once per
-         * connection, and only for one that splices. */
+         * it let bodies spliced through stall about 200 ms now and then
+         * (64 KiB ones: the slowest took 210-215 ms in each of 5 runs, the
+         * p99 was 130-185 ms in 3), and a size set does not; with a smaller
+         * one a long body costs twice the CPU (bench/README.md, "A stall
+         * in the spliced bodies"). Once per connection, and only for one
+         * that splices. */
         int sz = PX_RCVBUF;
         setsockopt(px->up->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
         px->up->rcvbuf_set = 1;
