@@ -811,10 +811,20 @@ TEST(host_values)
 
 TEST(connection_and_keep_alive)
 {
+    PARSE("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK_EQ_INT(R.connection_names, 0);
     PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     CHECK_EQ_INT(R.keep_alive, 0);
+    CHECK_EQ_INT(R.connection_names, 0);
     PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n");
     CHECK_EQ_INT(R.keep_alive, 0);
+    CHECK_EQ_INT(R.connection_names, 1); /* Upgrade is a field of this hop */
+    PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive , close,\r\n\r\n");
+    CHECK_EQ_INT(R.connection_names, 0);
+    PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: X-Hop\r\n\r\n");
+    CHECK_EQ_INT(R.connection_names, 1);
+    PARSE("GET /\r\n");
+    CHECK_EQ_INT(R.connection_names, 0);
     PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n");
     CHECK_EQ_INT(R.keep_alive, 1);
     PARSE("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");

@@ -116,7 +116,7 @@ struct transport {
     const transport_ops *ops;
 };
 
-/* Plain TCP: read(2); sendmsg(2) with MSG_NOSIGNAL, and MSG_MORE when more;
+/* Plain TCP: recv(2); sendmsg(2) with MSG_NOSIGNAL, and MSG_MORE when more;
  * sendfile(2); splice(2), with SPLICE_F_MORE when more; shutdown(2) with SHUT_WR; close(2).
  * Stateless, never written, shared by every plain connection of every thread. */
 extern transport transport_plain;

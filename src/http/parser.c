@@ -270,6 +270,7 @@ static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end,
     req->content_length = f.framing.content_length;
     req->chunked = f.framing.chunked;
     req->keep_alive = !f.framing.close && (req->version == 11 || f.framing.keep);
+    req->connection_names = f.framing.names;
     req->expect_continue = f.expect && req->version == 11;
     return 0;
 }
@@ -318,6 +319,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
         req->content_length = -1;
         req->chunked = 0;
         req->keep_alive = 0;
+        req->connection_names = 0;
         req->expect_continue = 0;
         req->nheaders = 0;
         memset(req->known, 0, sizeof req->known);

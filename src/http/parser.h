@@ -66,8 +66,9 @@ typedef struct htd_request {
     int64_t content_length;  /* -1 if absent */
     unsigned chunked : 1;    /* Transfer-Encoding: chunked */
     unsigned keep_alive : 1; /* by version and the Connection field */
-    unsigned expect_continue : 1; /* Expect: 100-continue */
-    size_t head_len;              /* bytes of the head, including the empty line */
+    unsigned expect_continue : 1;  /* Expect: 100-continue */
+    unsigned connection_names : 1; /* Connection lists more than close and keep-alive */
+    size_t head_len;               /* bytes of the head, including the empty line */
     size_t nheaders;
     uint8_t known[HTD_H_COUNT]; /* for each, 1 + the index of its first field, or 0 */
     htd_header headers[HTD_MAX_HEADERS];

@@ -229,7 +229,7 @@ static pxloop *pxloop_of(worker *w)
         pxloop *pl = calloc(1, sizeof *pl);
         if (!pl) return NULL;
         pl->w = w;
-        pl->pxs = (pool){.size = sizeof(proxy), .max_free = PX_KEPT};
+        pl->pxs = (pool){.size = sizeof(proxy), .max_free = PX_KEPT, .b = &w->mem};
         pl->ticks = loop_timers(w->loop, 1000, px_tick);
         if (!pl->ticks) {
             free(pl);
@@ -296,6 +296,16 @@ static void put_idle(pxloop *pl, upconn *uc, unsigned keep)
     uc->keep = keep;
     uc->next = pl->idle;
     pl->idle = uc;
+}
+
+/* Whether uc's socket is empty, looked at without taking a byte; if so,
+ * it is not readable (upconn.readable) until its next edge. An error or
+ * the end of the stream is not empty: the caller reads it. */
+static int nothing_waits(upconn *uc)
+{
+    char b;
+    if (recv(uc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) uc->readable = 0;
+    return !uc->readable;
 }
 
 /* A new connection to sv, its connect under way: NULL with errno. */
@@ -592,23 +602,9 @@ static unsigned field_kind(htd_str n)
     return htd_token_ieq(n, lower, n.len) ? kind : 0;
 }
 
-/* Whether a Connection field of the request's h[0..nh) names more than
- * "close" and "keep-alive" (which name no field): only then must every
- * field be looked for there. (A response's parser says it:
- * htd_response.connection_names.) */
-static int connection_names(const htd_header *h, size_t nh)
-{
-    for (size_t i = 0; i < nh; i++) {
-        if (!htd_token_ieq(h[i].name, "connection", 10)) continue;
-        size_t k = 0;
-        for (htd_str t; (t = next_token(h[i].value, &k)).p;)
-            if (!htd_str_ieq(t, "close", 5) && !htd_str_ieq(t, "keep-alive", 10)) return 1;
-    }
-    return 0;
-}
-
 /* Is the field named name (of kind) of one hop only, in the message of
- * fields h[0..nh)? named: whether their Connection names fields. */
+ * fields h[0..nh)? named: whether their Connection names fields (the
+ * parsers say it: htd_request and htd_response.connection_names). */
 static int hop_by_hop(htd_str name, unsigned kind, const htd_header *h, size_t nh, int named)
 {
     return (kind & F_HOP) || (named && connection_says(h, nh, name.p, name.len));
@@ -702,11 +698,11 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
         wput(&b, r->host.p, r->host.len);
     WLIT(&b, "\r\n");
     htd_str xff = {NULL, 0};
-    int named = connection_names(r->headers, r->nheaders);
     for (size_t i = 0; i < r->nheaders; i++) {
         htd_str n = r->headers[i].name, v = r->headers[i].value;
         unsigned kind = field_kind(n);
-        if ((kind & F_SET) || hop_by_hop(n, kind, r->headers, r->nheaders, named)) continue;
+        if ((kind & F_SET) || hop_by_hop(n, kind, r->headers, r->nheaders, r->connection_names))
+            continue;
         if (kind & F_XFF) {
             xff = v;
             continue;
@@ -1547,7 +1543,7 @@ static int serve_copy(conn *c, proxy *px)
 
 static void px_free(proxy *px)
 {
-    budget_sub(&px->pl->w->mem, sizeof *px + px->ov_cap);
+    budget_sub(&px->pl->w->mem, px->ov_cap); /* the struct: pool_put */
     free(px->ov);
     keep_drop(px);
     copy_drop(px);
@@ -1788,10 +1784,7 @@ static int splice_body(conn *c, proxy *px)
         /* A splice of just the body's length may have left bytes after it
          * (upconn.readable): whether it did decides if the connection is
          * kept, and looking costs less than a new connection. */
-        char b;
-        if (px->up->readable && recv(px->up->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-            errno == EAGAIN)
-            px->up->readable = 0;
+        if (px->up->readable) nothing_waits(px->up);
         return finish(c, px);
     }
     unlist(px); /* the client's turn: its send timeout watches it */
@@ -2053,12 +2046,8 @@ static void up_event(watcher *ev, uint32_t events)
     if (!px) {
         /* Idle: room to write again says nothing; the server closing it,
          * or sending what nobody asked for, ends it. */
-        char b;
         if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
-        if (recv(uc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
-            uc->readable = 0;
-            return;
-        }
+        if (nothing_waits(uc)) return;
         pxloop *pl = uc->pl;
         for (upconn **p = &pl->idle; *p; p = &(*p)->next)
             if (*p == uc) {
@@ -2108,8 +2097,7 @@ static int content_phase(struct htd_req *hr)
     void **slot = req_slot(hr, &proxy_module);
     proxy *px = pl && slot ? pool_get(&pl->pxs) : NULL;
     if (!px) return 500;
-    memset(px, 0, offsetof(proxy, hp));
-    budget_add(&c->w->mem, sizeof *px);
+    memset(px, 0, offsetof(proxy, hp)); /* counted in the budget by pool_get */
     px->pl = pl;
     px->u = u;
     px->c = c;
