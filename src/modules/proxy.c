@@ -5,8 +5,9 @@
  * response comes back to the client as it arrives.
  *
  * Each loop keeps its own idle keep-alive connections to the servers (a
- * list, newest first, at most `keepalive` per server), so a connection is
- * only ever used by the loop that made it, with no lock. The upstream
+ * list per address, newest first, at most `keepalive` per server, the
+ * oldest closed first), so a connection is only ever used by the loop
+ * that made it, with no lock. The upstream
  * socket is a watcher of the loop; its events run the request's generator
  * again (conn_resume), as a script's pipes do (cgi.c).
  *
@@ -108,22 +109,32 @@ typedef struct pxpipe {
     struct pxpipe *next; /* in pl->pipes, while unused */
 } pxpipe;
 
-/* A connection to an upstream server: a request's, or idle in its loop's
- * list. */
+/* A loop's idle connections to one address (whichever groups name it),
+ * newest first: taking one and keeping one cost the same however many
+ * wait. */
+typedef struct idleset {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    unsigned n;
+    struct upconn *first, *last;
+    struct idleset *next; /* in pl->sets */
+} idleset;
+
+/* A connection to an upstream server: a request's, or idle in its
+ * address's set. */
 typedef struct upconn {
     watcher ev; /* first */
     int fd;
-    struct sockaddr_storage addr; /* whose: the key of the idle list */
-    socklen_t addr_len;
-    unsigned keep; /* the upstream's keepalive when it went idle */
+    idleset *set;               /* its address's */
+    struct upconn *prev, *next; /* in set, while idle */
+    unsigned keep;              /* the upstream's keepalive when it went idle */
     /* Bytes may be waiting: input came (its edge) and no read since found
      * the socket empty (EAGAIN, or less than asked). Such a connection is
      * not kept: what waits would be read as the next request's response,
      * and its edge is spent. */
     uint8_t readable;
     uint8_t rcvbuf_set; /* its receive buffer is PX_RCVBUF (splice_body) */
-    struct upconn *next;
-    proxy *px; /* NULL while idle */
+    proxy *px;          /* NULL while idle */
     pxloop *pl;
 } upconn;
 
@@ -131,7 +142,7 @@ typedef struct upconn {
  * whose deadlines a tick once a second looks at. */
 struct pxloop {
     worker *w;
-    upconn *idle;
+    idleset *sets; /* one per address connected to */
     proxy *active;
     htd_timer_list *ticks;
     htd_timer tick;
@@ -253,49 +264,63 @@ static void up_close(upconn *uc)
     if (loop_later(uc->pl->w->loop, free, uc) < 0) uc->px = NULL; /* leaks rather than dangles */
 }
 
-static int same_addr(const upconn *uc, const upstream_server *sv)
+/* sv's address's set of idle connections in pl; made if make, else NULL
+ * when there is none yet (or no memory). */
+static idleset *set_of(pxloop *pl, const upstream_server *sv, int make)
 {
-    return uc->addr_len == sv->addr_len && memcmp(&uc->addr, &sv->addr, sv->addr_len) == 0;
+    for (idleset *s = pl->sets; s; s = s->next)
+        if (s->addr_len == sv->addr_len && memcmp(&s->addr, &sv->addr, sv->addr_len) == 0) return s;
+    if (!make) return NULL;
+    idleset *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    memcpy(&s->addr, &sv->addr, sv->addr_len);
+    s->addr_len = sv->addr_len;
+    s->next = pl->sets;
+    pl->sets = s;
+    return s;
 }
 
-/* An idle connection to sv, taken out of the list, or NULL. */
+/* uc, idle, taken out of its set. */
+static void unlink_idle(upconn *uc)
+{
+    idleset *s = uc->set;
+    *(uc->prev ? &uc->prev->next : &s->first) = uc->next;
+    *(uc->next ? &uc->next->prev : &s->last) = uc->prev;
+    uc->prev = uc->next = NULL;
+    s->n--;
+}
+
+/* The newest idle connection to sv, taken out of its set, or NULL. */
 static upconn *take_idle(pxloop *pl, const upstream_server *sv)
 {
-    for (upconn **p = &pl->idle; *p; p = &(*p)->next)
-        if (same_addr(*p, sv)) {
-            upconn *uc = *p;
-            *p = uc->next;
-            uc->next = NULL;
-            return uc;
-        }
-    return NULL;
+    idleset *s = set_of(pl, sv, 0);
+    upconn *uc = s ? s->first : NULL;
+    if (uc) unlink_idle(uc);
+    return uc;
 }
 
-/* uc's request is over and the connection can carry another: kept, unless
- * its server has keepalive connections idle enough already. */
-static void put_idle(pxloop *pl, upconn *uc, unsigned keep)
+/* uc's request is over and the connection can carry another: kept, the
+ * oldest of its set closed if that has keepalive connections already. */
+static void put_idle(upconn *uc, unsigned keep)
 {
-    if (uc->readable) keep = 0; /* something came after the response, or may have */
-    unsigned n = 0;
-    upconn **last = NULL;
-    for (upconn **p = &pl->idle; *p; p = &(*p)->next)
-        if ((*p)->addr_len == uc->addr_len && memcmp(&(*p)->addr, &uc->addr, uc->addr_len) == 0) {
-            n++;
-            last = p;
-        }
+    idleset *s = uc->set;
+    if (uc->readable || !s) keep = 0; /* something came after the response, or may have */
     if (keep == 0) {
         up_close(uc);
         return;
     }
-    if (n >= keep && last) { /* the oldest goes */
-        upconn *old = *last;
-        *last = old->next;
+    while (s->n >= keep) {
+        upconn *old = s->last;
+        unlink_idle(old);
         up_close(old);
     }
     uc->px = NULL;
     uc->keep = keep;
-    uc->next = pl->idle;
-    pl->idle = uc;
+    uc->prev = NULL;
+    uc->next = s->first;
+    *(s->first ? &s->first->prev : &s->last) = uc;
+    s->first = uc;
+    s->n++;
 }
 
 /* Whether uc's socket is empty, looked at without taking a byte; if so,
@@ -332,8 +357,7 @@ static upconn *up_connect(pxloop *pl, const upstream_server *sv, int *now)
     }
     uc->fd = fd;
     uc->pl = pl;
-    memcpy(&uc->addr, &sv->addr, sv->addr_len);
-    uc->addr_len = sv->addr_len;
+    uc->set = set_of(pl, sv, 1); /* NULL (no memory): the connection is not kept */
     if (loop_watch(pl->w->loop, &uc->ev, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, up_event) <
         0) {
         int e = errno;
@@ -866,7 +890,7 @@ static void drop_up(proxy *px, int reuse)
     }
     uc->px = NULL;
     if (reuse)
-        put_idle(px->pl, uc, px->u->keepalive);
+        put_idle(uc, px->u->keepalive);
     else
         up_close(uc);
 }
@@ -2048,12 +2072,7 @@ static void up_event(watcher *ev, uint32_t events)
          * or sending what nobody asked for, ends it. */
         if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
         if (nothing_waits(uc)) return;
-        pxloop *pl = uc->pl;
-        for (upconn **p = &pl->idle; *p; p = &(*p)->next)
-            if (*p == uc) {
-                *p = uc->next;
-                break;
-            }
+        unlink_idle(uc);
         up_close(uc);
         return;
     }
@@ -2146,12 +2165,17 @@ static int content_phase(struct htd_req *hr)
 static void free_local(void *state)
 {
     pxloop *pl = state;
-    while (pl->idle) {
-        upconn *uc = pl->idle;
-        pl->idle = uc->next;
-        loop_unwatch(pl->w->loop, &uc->ev);
-        close(uc->fd);
-        free(uc);
+    while (pl->sets) {
+        idleset *s = pl->sets;
+        pl->sets = s->next;
+        while (s->first) {
+            upconn *uc = s->first;
+            s->first = uc->next;
+            loop_unwatch(pl->w->loop, &uc->ev);
+            close(uc->fd);
+            free(uc);
+        }
+        free(s);
     }
     while (pl->pipes) {
         pxpipe *pp = pl->pipes;

@@ -206,6 +206,11 @@ class Upstream:
             time.sleep(0.3)
             b = self.name.encode()
             send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+        elif path == "/name-then-close":  # kept alive, then closed while idle
+            b = self.name.encode()
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+            time.sleep(0.2)
+            return False
         elif path == "/big":
             n = int(target.split("=")[1])
             send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
@@ -418,6 +423,34 @@ def test_proxy_keeps_upstream_connections_alive_and_reuses_them(ctx):
             eq(get(p.srv, "/name").body, b"up", "fresh client %d" % i)
         check(up.accepted <= 2, "30 requests over %d upstream connections" % up.accepted)
         eq(len(up.requests), 30, "every request reached the upstream")
+
+
+def test_proxy_keeps_at_most_keepalive_idle_connections_and_drops_those_closed(ctx):
+    up = Upstream()
+    with Proxied([up], extra_upstream="keepalive = 2;", threads=1) as p:
+
+        def at_once(n):
+            """n slow requests at the same time, each on a connection of its own."""
+            cs = [connect(p.srv) for _ in range(n)]
+            for c in cs:
+                c.send(req("/slow-name"))
+            for c in cs:
+                eq(c.read_response().body, b"up", "a slow request of %d at once" % n)
+                c.close()
+
+        at_once(4)
+        eq(up.accepted, 4, "four at once: four connections")
+        at_once(2)
+        eq(up.accepted, 4, "two at once: the two kept")
+        at_once(3)
+        eq(up.accepted, 5, "three at once: the two kept and one more")
+        # the server closes a kept connection: htd lets it go too, and the
+        # next request gets a new one, not an error
+        fds = p.fds()
+        eq(get(p.srv, "/name-then-close").body, b"up", "a response, then the server closes")
+        wait_until(lambda: p.fds() == fds - 1, what="htd closing its end of the closed connection")
+        eq(get(p.srv, "/name").body, b"up", "the next request")
+        eq(up.accepted, 5, "it took a kept connection")
 
 
 def test_proxy_502_for_refused_reset_malformed_and_smuggling_responses(ctx):
