@@ -556,11 +556,15 @@ enum {
     F_ENCODING = 16, /* Content-Encoding */
     F_ETAG = 32,
     F_CTYPE = 64, /* Content-Type */
+    /* in a response, one the core writes itself (response_owns_header):
+     * the origin's never passed on */
+    F_OWNED = 128,
 };
 
 /* The F_ bits of a field name (a token, as the parsers give it): by its
  * length and a letter, then one comparison, as every field of both heads
- * is asked. */
+ * is asked. F_OWNED is response_owns_header's answer, so that a response's
+ * field is looked up once. */
 static unsigned field_kind(htd_str n)
 {
     const char *lower;
@@ -576,20 +580,25 @@ static unsigned field_kind(htd_str n)
     case 4:
         if (c == 'h')
             lower = "host", kind = F_SET;
+        else if (c == 'd')
+            lower = "date", kind = F_OWNED;
         else
             lower = "etag", kind = F_ETAG;
         break;
     case 6:
-        lower = "expect", kind = F_SET;
+        if (c == 's')
+            lower = "server", kind = F_OWNED;
+        else
+            lower = "expect", kind = F_SET;
         break;
     case 7:
-        lower = c == 'u' ? "upgrade" : "trailer", kind = F_HOP;
+        lower = c == 'u' ? "upgrade" : "trailer", kind = F_HOP | F_OWNED;
         break;
     case 9:
         lower = "forwarded", kind = F_SET;
         break;
     case 10:
-        lower = c == 'c' ? "connection" : "keep-alive", kind = F_HOP;
+        lower = c == 'c' ? "connection" : "keep-alive", kind = F_HOP | F_OWNED;
         break;
     case 12:
         lower = "content-type", kind = F_CTYPE;
@@ -598,7 +607,7 @@ static unsigned field_kind(htd_str n)
         lower = "accept-ranges", kind = F_RANGES;
         break;
     case 14:
-        lower = "content-length", kind = F_SET;
+        lower = "content-length", kind = F_SET | F_OWNED;
         break;
     case 15:
         lower = "x-forwarded-for", kind = F_XFF;
@@ -615,7 +624,7 @@ static unsigned field_kind(htd_str n)
         if (c == 'x')
             lower = "x-forwarded-proto", kind = F_SET;
         else
-            lower = "transfer-encoding", kind = F_HOP;
+            lower = "transfer-encoding", kind = F_HOP | F_OWNED;
         break;
     case 19:
         lower = "proxy-authorization", kind = F_HOP;
@@ -1131,8 +1140,7 @@ static const char *put_fields(wbuf *b, const htd_response *h, const scope *sc, c
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
         unsigned kind = field_kind(n);
-        if (response_owns_header(n) ||
-            hop_by_hop(n, kind, h->headers, h->nheaders, h->connection_names))
+        if ((kind & F_OWNED) || hop_by_hop(n, kind, h->headers, h->nheaders, h->connection_names))
             continue;
         if (ch.headers && overlaid(sc, n)) continue; /* replaced */
         /* The upstream's ranges are of its body, not of the one changed. */
@@ -1331,8 +1339,8 @@ static void copy_begin(conn *c, proxy *px)
     copy_put(px, "\n", 1);
     for (size_t i = 0; i < h->nheaders; i++) {
         htd_str n = h->headers[i].name, v = h->headers[i].value;
-        if (response_owns_header(n) ||
-            hop_by_hop(n, field_kind(n), h->headers, h->nheaders, h->connection_names))
+        unsigned kind = field_kind(n);
+        if ((kind & F_OWNED) || hop_by_hop(n, kind, h->headers, h->nheaders, h->connection_names))
             continue;
         copy_put(px, n.p, n.len);
         copy_put(px, ": ", 2);

@@ -198,7 +198,8 @@ class Upstream:
                               "body": len(body)}).encode()
             send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                  b"Content-Length: %d\r\nConnection: X-Hop\r\nX-Hop: secret\r\n"
-                 b"Keep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\n" % len(doc) + doc)
+                 b"Keep-Alive: timeout=5\r\nX-Kept: yes\r\nServer: upstream/1\r\n"
+                 b"date: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n" % len(doc) + doc)
         elif path == "/name":
             b = self.name.encode()
             send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
@@ -860,6 +861,10 @@ def test_proxy_sets_forwarded_fields_and_drops_hop_by_hop_both_ways(ctx):
         for gone in ("X-Hop", "Keep-Alive"):
             check(not r.has(gone), "%s passed to the client: %r" % (gone, r.headers))
         eq((r.get("X-Kept"), r.get("Via")), ("yes", "1.1 htd"), "the response's own fields")
+        eq(r.get_all("Server"), ["htd"], "the Server is htd's, once")
+        eq(len(r.get_all("Date")), 1, "one Date")
+        check("2001" not in r.get("Date"), "the Date is htd's: %r" % r.get("Date"))
+        eq(r.get_all("Content-Length"), [str(len(r.body))], "one Content-Length, htd's")
         eq(hd.get("host"), "localhost", "the client's Host passed on")
     with Proxied([Upstream()], top='trusted_proxies = ["127.0.0.1/32"];\n') as p:
         doc = json.loads(get(p.srv, "/seen", headers=[("X-Forwarded-For", "6.6.6.6")]).body)
