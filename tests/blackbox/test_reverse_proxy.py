@@ -441,15 +441,17 @@ def test_proxy_keeps_at_most_keepalive_idle_connections_and_drops_those_closed(c
 
         at_once(4)
         eq(up.accepted, 4, "four at once: four connections")
+        wait_until(lambda: len(_to_port(up.port)) == 2, what="htd closing all but two")
         at_once(2)
         eq(up.accepted, 4, "two at once: the two kept")
         at_once(3)
         eq(up.accepted, 5, "three at once: the two kept and one more")
+        wait_until(lambda: len(_to_port(up.port)) == 2, what="htd closing all but two again")
         # the server closes a kept connection: htd lets it go too, and the
         # next request gets a new one, not an error
-        fds = p.fds()
         eq(get(p.srv, "/name-then-close").body, b"up", "a response, then the server closes")
-        wait_until(lambda: p.fds() == fds - 1, what="htd closing its end of the closed connection")
+        wait_until(lambda: len(_to_port(up.port)) == 1 and not _to_port(up.port, "close-wait"),
+                   what="htd closing its end of the connection the server closed")
         eq(get(p.srv, "/name").body, b"up", "the next request")
         eq(up.accepted, 5, "it took a kept connection")
 
@@ -1179,11 +1181,16 @@ def test_proxy_splices_long_bodies_through_a_pipe_it_keeps(ctx):
         eq(_pipes(pid), kept, "the kept pipes serve again: none more")
 
 
+def _to_port(port, state="established", opts=""):
+    """ss's lines (ss -tnH, and opts) of the sockets in state that connect
+    to 127.0.0.1:port: those htd opened to an upstream listening there."""
+    return subprocess.run(["ss", "-tnH" + opts, "state", state, "( dport = :%d )" % port],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+
+
 def _up_rcvbufs(port):
     """The receive buffers (skmem rb) of the connections to 127.0.0.1:port."""
-    out = subprocess.run(["ss", "-tmnH", "state", "established", "( dport = :%d )" % port],
-                         capture_output=True, text=True, check=True).stdout
-    return [int(x) for x in re.findall(r"skmem:\(r\d+,rb(\d+),", out)]
+    return [int(x) for x in re.findall(r"skmem:\(r\d+,rb(\d+),", "\n".join(_to_port(port, opts="m")))]
 
 
 def test_proxy_sets_the_buffer_of_a_connection_that_splices(ctx):
