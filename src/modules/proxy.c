@@ -1025,8 +1025,10 @@ typedef struct change {
 static change overlay_of(conn *c, const htd_response *h)
 {
     change ch = {0};
-    if (!overlay_applies(h)) return ch;
-    ch.headers = c->req->sc->px_headers_len > 0;
+    const scope *sc = c->req->sc;
+    if ((!sc->px_headers_len && !sc->px_append_len) || !overlay_applies(h))
+        return ch; /* none, or not for this response (its fields looked at only then) */
+    ch.headers = sc->px_headers_len > 0;
     ch.body = (uint8_t)append_applies(c, h);
     return ch;
 }
