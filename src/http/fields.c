@@ -239,9 +239,10 @@ static void connection_options(htd_str v, htd_framing *f)
 }
 
 /* The switch on the name's length keeps the common, uninteresting field to
- * one comparison. */
-int htd_framing_field(htd_framing *f, enum htd_message kind, int version, htd_str name,
-                      htd_str value, const char **why)
+ * one comparison; inlined, as htd_field_line, into the parsers' loops. */
+__attribute__((always_inline)) inline int htd_framing_field(htd_framing *f, enum htd_message kind,
+                                                            int version, htd_str name,
+                                                            htd_str value, const char **why)
 {
     int response = kind == HTD_MSG_RESPONSE;
     switch (name.len) {
