@@ -925,6 +925,13 @@ def test_proxy_203_for_a_response_compressed_on_the_fly_and_200_with_no_transfor
         eq(zlib.decompress(r.body, 31), text, "compressed all the same")
 
 
+def _copies(p):
+    """The kept copies htd wrote under the config's directory "copies": not
+    a copy still being written (".tmp.*", renamed once whole)."""
+    d = p.cd.p("copies")
+    return [f for f in os.listdir(d) if not f.startswith(".")] if os.path.isdir(d) else []
+
+
 def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
     up = Upstream("first")
     port = up.port
@@ -935,7 +942,7 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         eq(get(p.srv, "/kept").body, b"/kept from first\n", "a 200, kept")
         eq(get(p.srv, "/kept-no-store").status, 200, "no-store: not kept")
         eq(get(p.srv, "/kept-vary", headers=fr).status, 200, "kept for fr")
-        wait_until(lambda: os.path.isdir(p.cd.p("copies")) and len(os.listdir(p.cd.p("copies"))) == 2, what="two copies on disk")
+        wait_until(lambda: len(_copies(p)) == 2, what="two copies on disk")
         time.sleep(1.1)
         up.stop()
         r = get(p.srv, "/kept")
@@ -955,8 +962,7 @@ def test_proxy_serves_a_kept_copy_as_203_while_the_upstream_is_down(ctx):
         # max_count = 2: a third copy pushes the oldest out
         get(p.srv, "/kept-vary", headers=fr)
         get(p.srv, "/kept?x")
-        wait_until(lambda: len([f for f in os.listdir(p.cd.p("copies")) if not f.startswith(".")])
-                   == 2, what="at most max_count copies")
+        wait_until(lambda: len(_copies(p)) == 2, what="at most max_count copies")
         back.stop()
 
 
@@ -967,8 +973,7 @@ def test_proxy_kept_copy_is_the_origins_and_gets_the_overlay_when_served(ctx):
         kinds = ("length", "split", "json", "no-transform")
         live = {kind: get(p.srv, "/html/" + kind) for kind in kinds}
         eq(get(p.srv, "/name").body, b"up", "a 200 with no field but its length")
-        wait_until(lambda: os.path.isdir(p.cd.p("copies")) and
-                   len(os.listdir(p.cd.p("copies"))) == len(kinds) + 1, what="the copies on disk")
+        wait_until(lambda: len(_copies(p)) == len(kinds) + 1, what="the copies on disk")
         up.stop()
         r = get(p.srv, "/name")
         eq((r.status, r.body, r.get("X-Added")), (203, b"up", "by htd"), "its copy, overlaid")
