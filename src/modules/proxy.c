@@ -565,7 +565,7 @@ enum {
  * length and a letter, then one comparison, as every field of both heads
  * is asked. F_OWNED is response_owns_header's answer, so that a response's
  * field is looked up once. */
-static unsigned field_kind(htd_str n)
+static inline __attribute__((always_inline)) unsigned field_kind(htd_str n)
 {
     const char *lower;
     unsigned kind;
@@ -686,8 +686,8 @@ static void wfield(wbuf *b, htd_str n, htd_str v)
 
 /* a (AF_INET, or AF_INET6 perhaps mapping an IPv4 address) as text, into
  * out of INET6_ADDRSTRLEN bytes; IPv4 by hand, as glibc's inet_ntop
- * formats it with sprintf. */
-static void addr_text(const struct sockaddr_in6 *a, char *out)
+ * formats it with sprintf; the text, NUL-terminated, and its length. */
+static htd_str addr_text(const struct sockaddr_in6 *a, char *out)
 {
     const unsigned char *b = NULL;
     if (a->sin6_family == AF_INET)
@@ -696,7 +696,7 @@ static void addr_text(const struct sockaddr_in6 *a, char *out)
         b = &a->sin6_addr.s6_addr[12];
     if (!b) {
         if (!inet_ntop(AF_INET6, &a->sin6_addr, out, INET6_ADDRSTRLEN)) strcpy(out, "unknown");
-        return;
+        return (htd_str){out, strlen(out)};
     }
     char *o = out;
     for (int i = 0; i < 4; i++) {
@@ -706,6 +706,7 @@ static void addr_text(const struct sockaddr_in6 *a, char *out)
         *o++ = (char)('0' + v % 10);
         *o++ = i < 3 ? '.' : 0;
     }
+    return (htd_str){out, (size_t)(o - 1 - out)};
 }
 
 /* The request head for the server, into px->out. -1 if it does not fit. */
@@ -745,15 +746,15 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     /* Who asked: the peer, after what trusted proxies before it said
      * (their X-Forwarded-For is kept only when the real-IP module trusted
      * them, which it shows by a client other than the peer). */
-    char peer[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN];
-    addr_text(&c->peer, peer);
+    char peer_text[INET6_ADDRSTRLEN], client_text[INET6_ADDRSTRLEN];
+    htd_str peer = addr_text(&c->peer, peer_text);
     int trusted = memcmp(&hr->client, &c->peer, sizeof hr->client) != 0;
     WLIT(&b, "X-Forwarded-For: ");
     if (trusted && xff.p) {
         wput(&b, xff.p, xff.len);
         WLIT(&b, ", ");
     }
-    wputs(&b, peer);
+    wput(&b, peer.p, peer.len);
     transport_info ti;
     int tls = transport_get_info(c->tp, &ti) == 0;
     htd_str proto = tls ? (htd_str){"https", 5} : (htd_str){"http", 4};
@@ -761,14 +762,11 @@ static int build_head(proxy *px, struct htd_req *hr, conn *c)
     wput(&b, proto.p, proto.len);
     WLIT(&b, "\r\nX-Forwarded-Host: ");
     wput(&b, r->host.p, r->host.len);
-    if (trusted)
-        addr_text(&hr->client, client);
-    else
-        memcpy(client, peer, sizeof client);
-    int v6 = strchr(client, ':') != NULL;
+    htd_str client = trusted ? addr_text(&hr->client, client_text) : peer;
+    int v6 = memchr(client.p, ':', client.len) != NULL;
     WLIT(&b, "\r\nForwarded: for=");
     if (v6) WLIT(&b, "\"[");
-    wputs(&b, client);
+    wput(&b, client.p, client.len);
     if (v6) WLIT(&b, "]\"");
     WLIT(&b, ";proto=");
     wput(&b, proto.p, proto.len);

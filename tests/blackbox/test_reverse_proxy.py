@@ -874,6 +874,11 @@ def test_proxy_sets_forwarded_fields_and_drops_hop_by_hop_both_ways(ctx):
         eq((hd.get("x-forwarded-for"), hd.get("forwarded")),
            ("6.6.6.6, 127.0.0.1", "for=6.6.6.6;proto=http;host=localhost"),
            "from a trusted proxy: its X-Forwarded-For kept, the client it names")
+        doc = json.loads(get(p.srv, "/seen", headers=[("X-Forwarded-For", "2001:db8::5")]).body)
+        hd = {k.lower(): v for k, v in doc["headers"]}
+        eq((hd.get("x-forwarded-for"), hd.get("forwarded")),
+           ("2001:db8::5, 127.0.0.1", 'for="[2001:db8::5]";proto=http;host=localhost'),
+           "an IPv6 client: quoted and bracketed in Forwarded (RFC 7239 6)")
     with Proxied([Upstream()], extra_upstream='host = "app.internal";') as p:
         doc = json.loads(get(p.srv, "/seen").body)
         eq({k.lower(): v for k, v in doc["headers"]}.get("host"), "app.internal",
