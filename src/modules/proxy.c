@@ -436,6 +436,8 @@ static int server_down(const upstream_server *sv, uint64_t now)
 static int pick(const upstream *u, int not, uint64_t now)
 {
     int best = -1;
+    if (u->nservers == 1) /* nothing to balance; as below, without the turns' shared count */
+        return not != 0 && !server_down(&u->servers[0], now) ? 0 : -1;
     if (u->balance == BALANCE_LEAST_CONN) {
         uint64_t bl = 0, bw = 1;
         for (size_t i = 0; i < u->nservers; i++) {
@@ -2135,9 +2137,10 @@ static int content_phase(struct htd_req *hr)
     px->began = loop_now(c->w->loop);
     px->has_body = r->chunked || r->content_length > 0;
     px->may_splice = transport_can_splice(c->tp) && r->method_id != HTD_M_HEAD;
-    htd_str upg = htd_request_header(r, "upgrade", 7);
-    px->upgrade = upg.len && r->version == 11 && !px->has_body &&
-                  connection_says(r->headers, r->nheaders, "upgrade", 7);
+    /* Upgrade is of this hop: Connection names it (connection_names) */
+    px->upgrade = r->connection_names && r->version == 11 && !px->has_body &&
+                  connection_says(r->headers, r->nheaders, "upgrade", 7) &&
+                  htd_request_header(r, "upgrade", 7).len;
     px->idempotent = r->method_id == HTD_M_GET || r->method_id == HTD_M_HEAD ||
                      r->method_id == HTD_M_PUT || r->method_id == HTD_M_DELETE ||
                      r->method_id == HTD_M_OPTIONS;
