@@ -227,9 +227,11 @@ static void connection_options(htd_str v, htd_framing *f)
         while (z > p && is_ws((unsigned char)z[-1]))
             z--;
         htd_str o = {p, (size_t)(z - p)};
-        if (htd_str_ieq(o, "close", 5))
+        /* htd_token_ieq is exact on a value too: no byte of one (no CR, no
+         * control but HTAB) meets a letter or '-' in the 0x20 bit alone */
+        if (htd_token_ieq(o, "close", 5))
             f->close = 1;
-        else if (htd_str_ieq(o, "keep-alive", 10))
+        else if (htd_token_ieq(o, "keep-alive", 10))
             f->keep = 1;
         else if (o.len)
             f->names = 1;
