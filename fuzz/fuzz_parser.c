@@ -7,7 +7,9 @@
  * a point taken from the input, and both answers must agree; so must a parse
  * with a small max_head, which reaches the 414 and 431 paths. When the head
  * says chunked, the rest of the input is decoded as the body, whole and in two
- * pieces, and both must give the same bytes. Any broken invariant aborts.
+ * pieces, and both must give the same bytes. The head is also found and then
+ * parsed, the usual way, and parsed at once, its first look: both must agree
+ * with the whole parse. Any broken invariant aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +107,35 @@ static int parse(htd_parser *p, const char *buf, size_t len, size_t max_head, ht
     return ret;
 }
 
+/* htd_parse_request looks at a head in one pass first (htd_parse_at_once):
+ * the usual way, the head found and then parsed, must give what it gave
+ * (ret, whole, why), and the one pass either the same or 0; its slices
+ * must move to a copy of the head. */
+static void check_ways(const char *buf, size_t len, size_t max_head, int ret,
+                       const htd_request *whole, const char *why)
+{
+    static htd_request c, o;
+    htd_parser p = {0}, q = {0};
+    const char *wc = NULL;
+    int found = htd_find_head(&p, buf, len, max_head, &wc);
+    int canon = found > 0 ? htd_parse_head(buf, (size_t)found, &c, &wc) : found;
+    ENSURE(canon == ret);
+    if (ret > 0) ENSURE(same_request(&c, buf, whole, buf));
+    if (ret < 0) ENSURE(wc == why);
+    int once = htd_parse_at_once(&q, buf, len, max_head, &o);
+    ENSURE(once == 0 || once == ret);
+    if (once > 0) {
+        ENSURE(same_request(&o, buf, whole, buf));
+        char *moved = malloc((size_t)once);
+        ENSURE(moved != NULL);
+        memcpy(moved, buf, (size_t)once);
+        htd_request_move(&o, buf, moved);
+        check_request(&o, once, moved, (size_t)once);
+        ENSURE(same_request(&o, moved, whole, buf));
+        free(moved);
+    }
+}
+
 /* Parses buf whole, then as a prefix of k bytes (in a buffer of its own, so a
  * read past it is caught) followed by the whole: the answers must agree. */
 static int parse_both_ways(const char *buf, size_t len, size_t k, size_t max_head,
@@ -113,6 +144,7 @@ static int parse_both_ways(const char *buf, size_t len, size_t k, size_t max_hea
     htd_parser p = {0};
     const char *why, *why2;
     int ret = parse(&p, buf, len, max_head, whole, &why);
+    check_ways(buf, len, max_head, ret, whole, why);
 
     static htd_request split;
     htd_parser q = {0};

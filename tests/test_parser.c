@@ -100,6 +100,30 @@ static int parse(const char *s, size_t len, size_t max_head)
     if (whole > 0) CHECK(request_ok(&R, cur, len));
     if (whole < 0) CHECK(W != NULL);
 
+    /* The usual way, the head found and then parsed, agrees with
+     * htd_parse_request's first look in one pass; and that pass's slices
+     * move to a copy of the head. */
+    htd_parser c = {0};
+    htd_request C;
+    const char *wc = NULL;
+    int found = htd_find_head(&c, cur, len, max_head, &wc);
+    int canon = found > 0 ? htd_parse_head(cur, (size_t)found, &C, &wc) : found;
+    CHECK_EQ_INT(canon, whole);
+    if (canon > 0) CHECK(same_request(&C, cur, &R, cur));
+    if (canon < 0) CHECK(wc == W);
+    htd_parser o = {0};
+    htd_request O;
+    int once = htd_parse_at_once(&o, cur, len, max_head, &O);
+    CHECK(once == 0 || once == whole);
+    if (once > 0) {
+        CHECK(same_request(&O, cur, &R, cur));
+        char *moved = copy(cur, (size_t)once);
+        htd_request_move(&O, cur, moved);
+        CHECK(request_ok(&O, moved, (size_t)once));
+        CHECK(same_request(&O, moved, &R, cur));
+        free(moved);
+    }
+
     /* The same parser again: a found head does not move the resume state. */
     htd_request again;
     const char *why2 = NULL;
@@ -887,6 +911,38 @@ TEST(stale_state_with_zeroed_offset_is_ignored)
     p.scanned = 0;
     CHECK_EQ_INT(htd_parse_request(&p, REQ("GET /\r\n"), MAXH, &q, &why), 7);
     CHECK_EQ_INT(q.version, 9);
+}
+
+TEST(at_once)
+{
+    htd_parser p = {0};
+    htd_request r;
+    /* a whole head, the next one begun behind it */
+    static const char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo";
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ(two), MAXH, &r), 28);
+    CHECK_SLICE(r.target, "/a");
+    CHECK_EQ_INT(r.nheaders, 1);
+    CHECK_SLICE(r.headers[0].value, "x");
+    /* its slices moved to a copy of the head */
+    char *head = copy(two, 28);
+    htd_request_move(&r, two, head);
+    CHECK(r.target.p == head + 4 && r.headers[0].name.p == head + 17 && r.host.p == head + 23);
+    CHECK(r.method.p == head && r.path.p == head + 4 && !r.query.p);
+    free(head);
+    /* a one-line request, and more behind it */
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ("GET /\r\nGET"), MAXH, &r), 7);
+    CHECK_EQ_INT(r.version, 9);
+    /* not whole, a fault, empty lines only, nothing to look at: 0, and the
+     * usual way answers */
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ("GET /a HTTP/1.1\r\nHost: x\r\n"), MAXH, &r), 0);
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ("GET /a HTTP/1.1\r\nHost: x\r\nBad\r\n\r\n"), MAXH, &r),
+                 0);
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ("\r\n\r\n"), MAXH, &r), 0);
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ("GET /a HTTP/1.1"), MAXH, &r), 0);
+    /* beyond max_head, or not a first look */
+    CHECK_EQ_INT(htd_parse_at_once(&p, REQ(two), 20, &r), 0);
+    htd_parser seen = {.scanned = 5};
+    CHECK_EQ_INT(htd_parse_at_once(&seen, REQ(two), MAXH, &r), 0);
 }
 
 TEST(refused_is_head)

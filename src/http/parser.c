@@ -250,19 +250,24 @@ static int field(htd_request *req, struct fields *f, size_t n, htd_str name, htd
     return 0;
 }
 
-/* The header section: buf[i..end) is field lines and then the empty line. */
-static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end, const char **why)
+/* The header section at buf[*at], field lines and then the empty line,
+ * in buf[..end), whose last byte is '\n': 0 with *at past the empty line,
+ * 1 if buf[end - 1] ends a field line (the section goes on beyond end), or
+ * the refusal. */
+static int parse_fields(htd_request *req, const char *buf, size_t *at, size_t end, const char **why)
 {
     struct fields f = {.framing = HTD_FRAMING_INIT};
-    size_t n = 0;
-    int r;
+    size_t n = 0, i = *at;
+    int r = 1;
     memset(req->known, 0, sizeof req->known);
-    while ((r = htd_field_line(buf, &i, end, n, HTD_MAX_HEADERS, &req->headers[n], why)) > 0) {
+    while (i < end &&
+           (r = htd_field_line(buf, &i, end, n, HTD_MAX_HEADERS, &req->headers[n], why)) > 0) {
         htd_header *h = &req->headers[n];
         if ((r = field(req, &f, n++, h->name, h->value, why))) return r;
+        r = 1;
     }
-    if (r < 0) return r;
-    assert(i == end);
+    if (r) return r;
+    *at = i;
 
     if ((r = htd_framing_end(&f.framing, why))) return r;
     if (!f.host && req->version == 11) return htd_refuse(why, "missing Host header", 400);
@@ -275,12 +280,15 @@ static int parse_fields(htd_request *req, const char *buf, size_t i, size_t end,
     return 0;
 }
 
-/* Validates the whole head buf[0..end) and fills *req. */
+/* Validates the head at the start of buf[0..end), whose last byte is '\n',
+ * and fills *req: the head's length, 0 if it goes on beyond end, or the
+ * refusal. */
 static int parse_head(const char *buf, size_t end, htd_request *req, const char **why)
 {
     const unsigned char *b = (const unsigned char *)buf;
     if (end > INT_MAX) return htd_refuse(why, "request header fields too large", 431);
     size_t i = skip_empty_lines(buf, end);
+    if (i == end) return 0; /* empty lines only: the request line is to come */
 
     /* method SP */
     size_t s = i;
@@ -311,7 +319,6 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
         if (req->method_id != HTD_M_GET)
             return htd_refuse(why, "only GET is allowed in a one-line (HTTP/0.9) request", 400);
         i += b[i] == '\r' ? 2 : 1;
-        assert(i == end);
         req->version = 9;
         req->host = (htd_str){NULL, 0};
         int r = parse_target(req, why);
@@ -323,7 +330,7 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
         req->expect_continue = 0;
         req->nheaders = 0;
         memset(req->known, 0, sizeof req->known);
-        return (int)end;
+        return (int)i;
     }
 
     /* SP HTTP-version CRLF; end - i >= 9 keeps every read below in the head */
@@ -346,9 +353,9 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     req->host = (htd_str){NULL, 0};
     int r = parse_target(req, why);
     if (r) return r;
-    r = parse_fields(req, buf, i, end, why);
-    if (r) return r;
-    return (int)end;
+    r = parse_fields(req, buf, &i, end, why);
+    if (r) return r < 0 ? r : 0;
+    return (int)i;
 }
 
 int htd_refused_is_head(const char *buf, size_t len)
@@ -395,14 +402,43 @@ found:
 int htd_parse_head(const char *buf, size_t len, htd_request *req, const char **why)
 {
     int r = parse_head(buf, len, req, why);
+    assert(r != 0 && (r < 0 || (size_t)r == len)); /* the head htd_find_head found */
     if (r > 0) req->head_len = (size_t)r;
     return r;
+}
+
+int htd_parse_at_once(const htd_parser *p, const char *buf, size_t len, size_t max_head,
+                      htd_request *req)
+{
+    if (p->scanned) return 0; /* not a first look */
+    const char *nl = memrchr(buf, '\n', len < max_head ? len : max_head);
+    if (!nl) return 0;
+    const char *why;
+    int r = parse_head(buf, (size_t)(nl - buf) + 1, req, &why);
+    if (r <= 0) return 0; /* more to come, or a fault: told the usual way */
+    req->head_len = (size_t)r;
+    return r;
+}
+
+void htd_request_move(htd_request *req, const char *from, const char *to)
+{
+    const char *end = from + req->head_len;
+    htd_str *s[] = {&req->method, &req->target, &req->path, &req->query, &req->host};
+    for (size_t k = 0; k < sizeof s / sizeof *s; k++)
+        if (s[k]->p >= from && s[k]->p < end) s[k]->p = to + (s[k]->p - from);
+    for (size_t k = 0; k < req->nheaders; k++) {
+        /* names and values are always in the head */
+        req->headers[k].name.p = to + (req->headers[k].name.p - from);
+        req->headers[k].value.p = to + (req->headers[k].value.p - from);
+    }
 }
 
 int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_head, htd_request *req,
                       const char **why)
 {
-    int n = htd_find_head(p, buf, len, max_head, why);
+    int n = htd_parse_at_once(p, buf, len, max_head, req);
+    if (n > 0) return n;
+    n = htd_find_head(p, buf, len, max_head, why);
     return n > 0 ? htd_parse_head(buf, (size_t)n, req, why) : n;
 }
 

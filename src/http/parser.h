@@ -104,6 +104,20 @@ int htd_parse_request(htd_parser *p, const char *buf, size_t len, size_t max_hea
 int htd_find_head(htd_parser *p, const char *buf, size_t len, size_t max_head, const char **why);
 int htd_parse_head(const char *buf, size_t len, htd_request *req, const char **why);
 
+/* The first look at a head, in one pass: buf[0..len) parsed up to its last
+ * '\n' (within max_head), where a head most often is whole already, into
+ * *req with its slices in buf. The head's length when that gave a whole,
+ * good head, as htd_find_head and htd_parse_head would; 0 otherwise (more
+ * to come, a fault, or not a first look: p has scanned some), and the
+ * caller goes their way, which answers as always. So a fault costs a second
+ * parse, and a head that trickles in is parsed whole only on its first
+ * look. htd_parse_request does this first. */
+int htd_parse_at_once(const htd_parser *p, const char *buf, size_t len, size_t max_head,
+                      htd_request *req);
+
+/* Moves req's slices from its head at from to a copy of the head at to. */
+void htd_request_move(htd_request *req, const char *from, const char *to);
+
 /* Whether the request in buf[0..len), refused by htd_parse_request, began
  * "HEAD ": its error then goes without a body (RFC 9110 section 9.3.2), as
  * the client will read none. */

@@ -60,6 +60,18 @@ void req_free(pool *p, struct htd_req *hr, budget *mem)
     pool_put(p, hr);
 }
 
+int req_take_head(struct htd_req *hr, const char *buf, size_t len, const char **why)
+{
+    char *copy = arena_dup(&hr->mem, buf, len);
+    if (!copy) {
+        *why = "out of memory";
+        return -500;
+    }
+    htd_request_move(&hr->head, buf, copy);
+    hr->r = &hr->head;
+    return (int)len;
+}
+
 int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why)
 {
     char *copy = arena_dup(&hr->mem, buf, len);

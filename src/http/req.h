@@ -146,6 +146,10 @@ void req_drop_body(struct htd_req *hr, budget *mem);
  * slice of it lives as long as the request. len, with hr->r set; or the
  * refusal, as htd_parse_head's (-500 when out of memory), with *why. */
 int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why);
+/* Keeps the head htd_parse_at_once parsed into hr->head, len bytes at buf:
+ * copies them into the arena and moves hr->head's slices there. len, with
+ * hr->r set; or -500 when out of memory, with *why. */
+int req_take_head(struct htd_req *hr, const char *buf, size_t len, const char **why);
 /* A request built from the whole head at the start of buf[0..len) as a
  * connection builds one (req_new, htd_find_head, req_read_head), but with no
  * socket: for unit tests of what reads a request. c may be NULL, for a
