@@ -986,17 +986,7 @@ static int step_head(conn *c)
             c->req->start_ms = l->now;
             counter_add(&l->ctr, WC_CONN_ACTIVE, 1);
         }
-        const char *at = c->rbuf + c->rpos;
-        size_t avail = c->rlen - c->rpos;
-        /* Most heads are whole at their first look: parsed there in one
-         * pass, then kept; else found first, kept, then parsed. */
-        int n = htd_parse_at_once(&c->req->parser, at, avail, RBUF_SIZE, &c->req->head);
-        if (n > 0) {
-            n = req_take_head(c->req, at, (size_t)n, &why);
-        } else {
-            n = htd_find_head(&c->req->parser, at, avail, RBUF_SIZE, &why);
-            if (n > 0) n = req_read_head(c->req, at, (size_t)n, &why);
-        }
+        int n = req_read_head(c->req, c->rbuf + c->rpos, c->rlen - c->rpos, RBUF_SIZE, &why);
         if (n > 0) {
             on_head(c, (size_t)n);
             return 1;

@@ -422,10 +422,10 @@ int htd_parse_at_once(const htd_parser *p, const char *buf, size_t len, size_t m
 
 void htd_request_move(htd_request *req, const char *from, const char *to)
 {
-    const char *end = from + req->head_len;
+    /* the others may be NULL, or the static "/" */
     htd_str *s[] = {&req->method, &req->target, &req->path, &req->query, &req->host};
     for (size_t k = 0; k < sizeof s / sizeof *s; k++)
-        if (s[k]->p >= from && s[k]->p < end) s[k]->p = to + (s[k]->p - from);
+        if ((uintptr_t)s[k]->p - (uintptr_t)from < req->head_len) s[k]->p = to + (s[k]->p - from);
     for (size_t k = 0; k < req->nheaders; k++) {
         /* names and values are always in the head */
         req->headers[k].name.p = to + (req->headers[k].name.p - from);

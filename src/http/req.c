@@ -60,27 +60,25 @@ void req_free(pool *p, struct htd_req *hr, budget *mem)
     pool_put(p, hr);
 }
 
-int req_take_head(struct htd_req *hr, const char *buf, size_t len, const char **why)
+int req_read_head(struct htd_req *hr, const char *buf, size_t len, size_t max_head,
+                  const char **why)
 {
-    char *copy = arena_dup(&hr->mem, buf, len);
+    /* Most heads are whole at their first look: parsed there in one pass,
+     * then kept; any other is found first, kept, then parsed. */
+    int n = htd_parse_at_once(&hr->parser, buf, len, max_head, &hr->head);
+    int parsed = n > 0;
+    if (!parsed) n = htd_find_head(&hr->parser, buf, len, max_head, why);
+    if (n <= 0) return n;
+    char *copy = arena_dup(&hr->mem, buf, (size_t)n);
     if (!copy) {
         *why = "out of memory";
         return -500;
     }
-    htd_request_move(&hr->head, buf, copy);
+    if (parsed)
+        htd_request_move(&hr->head, buf, copy);
+    else if ((n = htd_parse_head(copy, (size_t)n, &hr->head, why)) < 0)
+        return n;
     hr->r = &hr->head;
-    return (int)len;
-}
-
-int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why)
-{
-    char *copy = arena_dup(&hr->mem, buf, len);
-    if (!copy) {
-        *why = "out of memory";
-        return -500;
-    }
-    int n = htd_parse_head(copy, len, &hr->head, why);
-    if (n > 0) hr->r = &hr->head;
     return n;
 }
 
@@ -89,8 +87,7 @@ struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t l
     struct htd_req *hr = req_new(p, c, NULL);
     if (!hr) return NULL;
     const char *why;
-    int n = htd_find_head(&hr->parser, buf, len, len, &why);
-    if (n <= 0 || req_read_head(hr, buf, (size_t)n, &why) <= 0) {
+    if (req_read_head(hr, buf, len, len, &why) <= 0) {
         req_free(p, hr, NULL);
         return NULL;
     }

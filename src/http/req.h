@@ -141,17 +141,16 @@ void *req_get(const struct htd_req *hr, const void *key);
 void req_free(pool *p, struct htd_req *hr, budget *mem);
 /* Lets go of hr's body_buf: its body_cap bytes come off mem. */
 void req_drop_body(struct htd_req *hr, budget *mem);
-/* Reads the head htd_find_head found at buf[0..len) into hr: copies its
- * bytes into the arena and parses the copy into hr->head, so that every
- * slice of it lives as long as the request. len, with hr->r set; or the
- * refusal, as htd_parse_head's (-500 when out of memory), with *why. */
-int req_read_head(struct htd_req *hr, const char *buf, size_t len, const char **why);
-/* Keeps the head htd_parse_at_once parsed into hr->head, len bytes at buf:
- * copies them into the arena and moves hr->head's slices there. len, with
- * hr->r set; or -500 when out of memory, with *why. */
-int req_take_head(struct htd_req *hr, const char *buf, size_t len, const char **why);
+/* Reads the head at the start of buf[0..len) into hr, as
+ * htd_parse_request would (hr->parser keeps its place), with its bytes
+ * copied into the arena so that every slice of it lives as long as the
+ * request. The head's length, with hr->r set; 0 when more is needed; or
+ * the refusal, as htd_parse_request's (-500 when out of memory), with
+ * *why. */
+int req_read_head(struct htd_req *hr, const char *buf, size_t len, size_t max_head,
+                  const char **why);
 /* A request built from the whole head at the start of buf[0..len) as a
- * connection builds one (req_new, htd_find_head, req_read_head), but with no
+ * connection builds one (req_new, req_read_head), but with no
  * socket: for unit tests of what reads a request. c may be NULL, for a
  * request with no peer, or a stub; the path, vhost and body are left for
  * the caller to set. NULL if the head is incomplete or bad, or when out of
