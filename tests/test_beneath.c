@@ -10,9 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static char dir_[] = "/tmp/htd-test-beneath-XXXXXX";
@@ -174,6 +178,168 @@ TEST(resolved_says_where_the_file_is_with_symlinks_followed)
     close(root);
     close(top);
     CHECK_EQ_INT(rmdir(dir2_), 0);
+}
+
+static char dir3_[] = "/tmp/htd-test-walk-XXXXXX";
+
+/* What opening rel beneath root gives: the errno, or 0 and the file's inode
+ * in *ino. */
+static int outcome(int fd, ino_t *ino)
+{
+    struct stat st;
+    if (fd < 0) return errno;
+    CHECK_EQ_INT(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    CHECK_EQ_INT(fstat(fd, &st), 0);
+    *ino = st.st_ino;
+    close(fd);
+    return 0;
+}
+
+/* htd_open_walk opens what openat2(RESOLVE_BENEATH) opens, and refuses what
+ * it refuses with the same errno; with no_symlinks, what
+ * RESOLVE_NO_SYMLINKS does. */
+static void agree(int root, const char *rel, int flags)
+{
+    for (int nosym = 0; nosym < 2; nosym++) {
+        ino_t a = 0, b = 0;
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                                          (nosym ? RESOLVE_NO_SYMLINKS : 0)};
+        int kernel =
+            outcome((int)syscall(SYS_openat2, root, *rel ? rel : ".", &how, sizeof how), &a);
+        int walk = outcome(htd_open_walk(root, rel, flags, nosym), &b);
+        if (kernel != walk || a != b)
+            fprintf(stderr, "  walk of \"%s\" (flags %#x%s): %s, openat2: %s\n", rel, flags,
+                    nosym ? ", no symlinks" : "", walk ? strerror(walk) : "opened",
+                    kernel ? strerror(kernel) : "opened");
+        CHECK_EQ_INT(walk, kernel);
+        CHECK(a == b);
+    }
+}
+
+TEST(the_walk_without_openat2_agrees_with_it)
+{
+    if (!mkdtemp(dir3_)) {
+        perror("mkdtemp");
+        CHECK(0);
+        return;
+    }
+    int top = open(dir3_, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(top >= 0);
+    CHECK_EQ_INT(mkdirat(top, "root", 0755), 0);
+    int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root >= 0);
+    static const char *const dirs[] = {"sub", "a", "a/b", "a/b/c", ".git"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        CHECK_EQ_INT(mkdirat(root, dirs[i], 0755), 0);
+    static const char *const files[] = {"sub/file", "a/b/c/deep", ".env", "top"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        int fd = openat(root, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        if (fd >= 0) close(fd);
+    }
+    int fd = openat(top, "secret", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    static const char *const links[][2] = {
+        {"in", "sub/file"},
+        {"d", "sub"},
+        {"d2", "d/"},
+        {"chain", "in"},
+        {"up", "../secret"},
+        {"abs", "/etc/passwd"},
+        {"absd", "/tmp"},
+        {"self", "."},
+        {"loop1", "loop2"},
+        {"loop2", "loop1"},
+        {"dangling", "nope"},
+        {"sub/back", "../top"},
+        {"a/b/c/far", "../../../sub/file"},
+        {"a/b/c/out", "../../../../secret"},
+        {"a/b/cd", "c/"},
+        {"a/b/dd", "./c/./deep"},
+        {"sub/dot", "../.env"},
+        {"a/b/c/rel", "../../b/c/deep"},
+        {"sub/root", ".."},
+        {"sub/above", "../.."},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        CHECK_EQ_INT(symlinkat(links[i][1], root, links[i][0]), 0);
+
+    static const char *const rels[] = {
+        "",
+        ".",
+        "./",
+        "..",
+        "../secret",
+        "/etc/passwd",
+        "sub",
+        "sub/",
+        "sub//file",
+        "./sub/./file",
+        "sub/file",
+        "sub/file/",
+        "sub/file/x",
+        "sub/nope",
+        "nope/x",
+        "in",
+        "in/",
+        "chain",
+        "d",
+        "d/",
+        "d/file",
+        "d2/file",
+        "up",
+        "abs",
+        "absd",
+        "absd/x",
+        "self",
+        "self/self/sub/file",
+        "loop1",
+        "loop1/x",
+        "dangling",
+        "sub/back",
+        "a/b/c/far",
+        "a/b/c/out",
+        "a/b/cd/deep",
+        "a/b/dd",
+        "sub/dot",
+        "a/b/c/rel",
+        "sub/root",
+        "sub/root/top",
+        "sub/above",
+        "sub/above/secret",
+        "a/b/../b/c/deep",
+        "a/b/c/../../../top",
+        "a/b/c/../../../../secret",
+        "sub/..",
+        "sub/../..",
+        ".env",
+        ".git",
+        "d/../top",
+        "d/../../secret",
+    };
+    static const int flags[] = {O_RDONLY,
+                                O_RDONLY | O_DIRECTORY,
+                                O_PATH,
+                                O_PATH | O_DIRECTORY,
+                                O_RDONLY | O_NOFOLLOW,
+                                O_PATH | O_NOFOLLOW};
+    for (size_t i = 0; i < sizeof rels / sizeof rels[0]; i++)
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+            agree(root, rels[i], flags[f]);
+
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        CHECK_EQ_INT(unlinkat(root, links[i][0], 0), 0);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        CHECK_EQ_INT(unlinkat(root, files[i], 0), 0);
+    for (size_t i = sizeof dirs / sizeof dirs[0]; i-- > 0;)
+        CHECK_EQ_INT(unlinkat(root, dirs[i], AT_REMOVEDIR), 0);
+    CHECK_EQ_INT(unlinkat(top, "secret", 0), 0);
+    CHECK_EQ_INT(unlinkat(top, "root", AT_REMOVEDIR), 0);
+    close(root);
+    close(top);
+    CHECK_EQ_INT(rmdir(dir3_), 0);
 }
 
 int main(void)

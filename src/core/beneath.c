@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * beneath.c - the one openat2 call: every file htd serves, writes or runs is
- * opened through it, relative to a root or area it may not leave.
+ * opened through it, relative to a root or area it may not leave. Where
+ * openat2 is missing (ENOSYS), the same rules are kept by a walk a name at a
+ * time.
  */
 #include "beneath.h"
 
@@ -12,13 +14,139 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static int no_openat2; /* openat2 said ENOSYS once: it never will work here */
+
 static int open_how(int dir_fd, const char *rel, int flags, uint64_t resolve)
 {
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
-    return (int)syscall(SYS_openat2, dir_fd, *rel ? rel : ".", &how, sizeof how);
+    if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
+        int fd = (int)syscall(SYS_openat2, dir_fd, *rel ? rel : ".", &how, sizeof how);
+        if (fd >= 0 || errno != ENOSYS) return fd;
+        __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+    }
+    return htd_open_walk(dir_fd, rel, flags, (resolve & RESOLVE_NO_SYMLINKS) != 0);
+}
+
+/* Keeps a descriptor's errno across the close that ends with it. */
+static int fail(int fd, int err)
+{
+    if (fd >= 0) close(fd);
+    errno = err;
+    return -1;
+}
+
+#define WALK_LINKS 40 /* symlinks followed in one walk, as the kernel's limit */
+
+/* The directory phys[0..len) names beneath dir_fd, opened one name at a time
+ * with nothing followed (phys holds no symlink: the walk put it together). */
+static int open_phys(int dir_fd, const char *phys, size_t len)
+{
+    int cur = openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char name[NAME_MAX + 1];
+    for (size_t i = 0; cur >= 0 && i < len;) {
+        size_t n = strcspn(phys + i, "/");
+        memcpy(name, phys + i, n);
+        name[n] = 0;
+        int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int err = errno;
+        close(cur);
+        errno = err;
+        cur = next;
+        i += n + 1;
+    }
+    return cur;
+}
+
+/* The walk's answer fd (or -1 and errno), once its directory cur is closed. */
+static int walked(int cur, int fd)
+{
+    int err = errno;
+    close(cur);
+    errno = err;
+    return fd;
+}
+
+int htd_open_walk(int dir_fd, const char *rel, int flags, int no_symlinks)
+{
+    /* What is left to walk sits at the end of buf, so that a symlink's
+     * target goes in front of it; phys is where the walk is, from dir_fd,
+     * and cur that directory. */
+    char buf[2 * PATH_MAX], phys[PATH_MAX], name[NAME_MAX + 1], target[PATH_MAX];
+    size_t rl = strlen(rel), plen = 0;
+    if (rl >= sizeof buf) return fail(-1, ENAMETOOLONG);
+    if (rel[0] == '/') return fail(-1, EXDEV);
+    char *rest = buf + sizeof buf - rl - 1;
+    memcpy(rest, rel, rl + 1);
+    int links = 0;
+    int cur = openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0) return -1;
+    for (;;) {
+        while (*rest == '/')
+            rest++;
+        if (!*rest) /* the walk ends on a directory: that is what is opened */
+            return walked(cur, openat(cur, ".", flags | O_CLOEXEC));
+        size_t n = strcspn(rest, "/");
+        if (n > NAME_MAX) return walked(cur, fail(-1, ENAMETOOLONG));
+        memcpy(name, rest, n);
+        name[n] = 0;
+        rest += n;
+        int last = !*rest;
+        if (strcmp(name, ".") == 0) continue;
+        if (strcmp(name, "..") == 0) {
+            if (!plen) return walked(cur, fail(-1, EXDEV));
+            while (plen && phys[plen - 1] != '/')
+                plen--;
+            if (plen) plen--;
+            close(cur);
+            if ((cur = open_phys(dir_fd, phys, plen)) < 0) return -1;
+            continue;
+        }
+        struct stat st;
+        int link;
+        if (last) {
+            /* Nothing is followed with O_NOFOLLOW, nor by O_CREAT|O_EXCL. */
+            if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+                return walked(cur, openat(cur, name, flags | O_CLOEXEC, 0));
+            int fd = openat(cur, name, flags | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (fd >= 0) /* O_PATH opens a symlink itself */
+                link = flags & O_PATH && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
+            else
+                link = (errno == ELOOP || errno == ENOTDIR) &&
+                       fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+            if (!link) return walked(cur, fd);
+            if (fd >= 0) close(fd);
+        } else {
+            int fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) return walked(cur, -1);
+            if (fstat(fd, &st) < 0) return walked(cur, fail(fd, errno));
+            link = S_ISLNK(st.st_mode);
+            if (!link) {
+                if (!S_ISDIR(st.st_mode)) return walked(cur, fail(fd, ENOTDIR));
+                if (plen + 1 + n >= sizeof phys) return walked(cur, fail(fd, ENAMETOOLONG));
+                if (plen) phys[plen++] = '/';
+                memcpy(phys + plen, name, n);
+                plen += n;
+                close(cur);
+                cur = fd;
+                continue;
+            }
+            close(fd);
+        }
+        /* A symlink: its target, relative to where it is, goes in front of
+         * what is left. Absolute ones lead out, as openat2 says. */
+        if (no_symlinks || ++links > WALK_LINKS) return walked(cur, fail(-1, ELOOP));
+        ssize_t tl = readlinkat(cur, name, target, sizeof target);
+        if (tl < 0) return walked(cur, -1);
+        if ((size_t)tl == sizeof target || (size_t)(rest - buf) < (size_t)tl)
+            return walked(cur, fail(-1, ENAMETOOLONG));
+        if (tl && target[0] == '/') return walked(cur, fail(-1, EXDEV));
+        rest -= tl;
+        memcpy(rest, target, (size_t)tl);
+    }
 }
 
 int htd_open_beneath(int dir_fd, const char *rel, int flags)
@@ -37,13 +165,6 @@ static ssize_t fd_path(int fd, char *out, size_t cap)
         return -1;
     }
     return n;
-}
-
-static int fail(int fd, int err)
-{
-    if (fd >= 0) close(fd);
-    errno = err;
-    return -1;
 }
 
 int htd_open_resolved(int dir_fd, const char *rel, int flags, char *where, size_t cap)
