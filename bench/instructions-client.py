@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""instructions-client.py PORT N DEPTH CONNS [PATH] - the client of
+"""instructions-client.py PORT N DEPTH CONNS [PATH [STATUS]] - the client of
 bench/instructions: N GETs of PATH (/1k.bin) on CONNS connections, DEPTH at
 a time on each, every response read whole before the next batch. Exits
-non-zero if one is short."""
+non-zero if one is short or has another status than STATUS (200)."""
 import socket
 import sys
 
@@ -11,6 +11,7 @@ import sys
 def main():
     port, n, depth, conns = (int(a) for a in sys.argv[1:5])
     path = sys.argv[5] if len(sys.argv) > 5 else "/1k.bin"
+    status = sys.argv[6] if len(sys.argv) > 6 else "200"
     req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     socks = []
     for _ in range(100):
@@ -30,24 +31,28 @@ def main():
     while b"\r\n\r\n" not in buf:
         buf += s.recv(65536)
     head, _, rest = buf.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 "):
+    if not head.startswith(b"HTTP/1.1 " + status.encode() + b" "):
         sys.exit("instructions: " + head.split(b"\r\n")[0].decode(errors="replace"))
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length:"))
     while len(rest) < length:
         rest += s.recv(65536)
     one = len(head) + 4 + length
+    line = b"HTTP/1.1 " + status.encode() + b" "
     done = 0
     while done < n:
         for s in socks:
             s.sendall(req * depth)
         for s in socks:
-            want, got = one * depth, 0
-            while got < want:
+            want, got = one * depth, b""
+            while len(got) < want:
                 d = s.recv(1 << 20)
                 if not d:
                     sys.exit("instructions: the connection closed")
-                got += len(d)
+                got += d
+            if len(got) != want or any(got[i:i + len(line)] != line
+                                       for i in range(0, want, one)):
+                sys.exit("instructions: an answer is not " + line.decode().strip())
         done += depth * conns
     for s in socks:
         s.close()
