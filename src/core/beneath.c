@@ -2,7 +2,7 @@
 /*
  * beneath.c - the one openat2 call: every file htd serves, writes or runs is
  * opened through it, relative to a root or area it may not leave. Where
- * openat2 is missing (ENOSYS), the same rules are kept by a walk a name at a
+ * openat2 cannot be used, the same rules are kept by a walk a name at a
  * time.
  */
 #include "beneath.h"
@@ -18,17 +18,32 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int no_openat2; /* openat2 said ENOSYS once: it never will work here */
+/* Whether openat2 can be used here: asked once, by opening "/" with it. A
+ * kernel before 5.6 and valgrind say ENOSYS; a seccomp filter that does not
+ * know it (an older container runtime's, a service manager's) may say EPERM
+ * or ENOSYS. Then every open is htd_open_walk. */
+enum { OPENAT2_UNKNOWN, OPENAT2_WORKS, OPENAT2_MISSING };
+static int openat2_state;
+
+static int have_openat2(void)
+{
+    int st = __atomic_load_n(&openat2_state, __ATOMIC_RELAXED);
+    if (st == OPENAT2_UNKNOWN) {
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC};
+        int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
+        if (fd >= 0) close(fd);
+        st = fd >= 0 ? OPENAT2_WORKS : OPENAT2_MISSING;
+        __atomic_store_n(&openat2_state, st, __ATOMIC_RELAXED);
+    }
+    return st == OPENAT2_WORKS;
+}
 
 static int open_how(int dir_fd, const char *rel, int flags, uint64_t resolve)
 {
-    if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
-        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
-        int fd = (int)syscall(SYS_openat2, dir_fd, *rel ? rel : ".", &how, sizeof how);
-        if (fd >= 0 || errno != ENOSYS) return fd;
-        __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-    }
-    return htd_open_walk(dir_fd, rel, flags, (resolve & RESOLVE_NO_SYMLINKS) != 0);
+    if (!have_openat2())
+        return htd_open_walk(dir_fd, rel, flags, (resolve & RESOLVE_NO_SYMLINKS) != 0);
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
+    return (int)syscall(SYS_openat2, dir_fd, *rel ? rel : ".", &how, sizeof how);
 }
 
 /* Keeps a descriptor's errno across the close that ends with it. */

@@ -32,9 +32,9 @@ int htd_open_beneath(int dir_fd, const char *rel, int flags);
 int htd_open_resolved(int dir_fd, const char *rel, int flags, char *where, size_t cap);
 
 /*
- * What the two above do where openat2 is missing: a kernel before 5.6, a
- * seccomp filter that does not know it, valgrind. They say ENOSYS, and from
- * then on this walk is used instead. It opens rel a name at a time, never
+ * What the two above do where openat2 cannot be used (a kernel before 5.6,
+ * valgrind, a seccomp filter that does not know it: they are asked once,
+ * and use this walk from then on). It opens rel a name at a time, never
  * letting the kernel follow anything: each symlink's target is read and put
  * in front of what is left (at most 40 of them, then ELOOP; none at all if
  * no_symlinks, as RESOLVE_NO_SYMLINKS), ".." goes back up the way the walk

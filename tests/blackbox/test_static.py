@@ -6,6 +6,7 @@ several encodings, methods (405/OPTIONS), and an 8 MiB file byte-exact."""
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -356,3 +357,50 @@ def test_slash_redirect_cannot_name_another_host(ctx):
     eq(r.get("Location"), "/sub/", "Location comes from the normalised path")
     r = get(ctx.srv, "/sub?a=%2F")
     eq(r.get("Location"), "/sub/?a=%2F", "the query as sent")
+
+
+NO_OPENAT2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_openat2.py")
+
+
+def test_files_open_by_htds_own_walk_where_openat2_is_refused(ctx):
+    """Where openat2(2) cannot be used (ENOSYS from a kernel before 5.6 or
+    valgrind, EPERM or ENOSYS from a seccomp filter), every file is opened
+    by htd's own walk, a name at a time: the same answers as openat2 gives,
+    symlinks out of the root and to dotfiles still refused, and the store
+    still writes. Before, every file was a 500."""
+    root = ctx.root.path
+    os.makedirs(os.path.join(root, "up"), exist_ok=True)
+    os.symlink("../link_out.txt", os.path.join(root, "up", "chain.txt"))
+    os.symlink(".env-walk", os.path.join(root, "envwalk"))
+    with open(os.path.join(root, ".env-walk"), "wb") as f:
+        f.write(b"never served\n")
+    try:
+        for err in ("ENOSYS", "EPERM"):
+            srv = harness.start_htd(root, extra=["--writable", "/up"], threads=1,
+                                    prefix=(sys.executable, NO_OPENAT2, err))
+            try:
+                check_ok_file(get(srv, "/file.txt"), FILE_TXT)
+                check_ok_file(get(srv, "/"), INDEX_HTML, "text/html; charset=utf-8")
+                check_ok_file(get(srv, "/sub/"), SUB_INDEX, "text/html; charset=utf-8")
+                eq(get(srv, "/sub").status, 301, "status of a directory without its slash")
+                check_ok_file(get(srv, "/link_in.txt"), FILE_TXT)
+                for path in ("/link_out.txt", "/up/chain.txt", "/envwalk", "/noindex/"):
+                    r = get(srv, path)
+                    check_error(r, 403)
+                    check(OUTSIDE not in r.body and b"never served" not in r.body,
+                          "%s (%s): a file outside the root or a dotfile leaked" % (path, err))
+                check_error(get(srv, "/missing.txt"), 404)
+                check_error(get(srv, "/sub/missing/x"), 404)
+                body = b"kept by the walk\n"
+                r = get(srv, "/up/new.txt", "PUT", headers=[("Content-Length", str(len(body)))],
+                        body=body)
+                eq(r.status, 201, "PUT status (%s)" % err)
+                check_ok_file(get(srv, "/up/new.txt"), body)
+                os.unlink(os.path.join(root, "up", "new.txt"))
+                eq(srv.stop(), 0, "exit status")
+            finally:
+                srv.cleanup()
+    finally:
+        shutil.rmtree(os.path.join(root, "up"))
+        os.unlink(os.path.join(root, "envwalk"))
+        os.unlink(os.path.join(root, ".env-walk"))
