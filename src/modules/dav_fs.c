@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "rename.h"
 #include "syncgroup.h"
 
 #define COPY_CHUNK (1 << 20)
@@ -257,7 +258,7 @@ static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int t
  * there when overwrite is set (exchanged, then removed), else -EEXIST. */
 static int place(int dfd, const char *tmp, const char *leaf, int overwrite)
 {
-    if (renameat2(dfd, tmp, dfd, leaf, RENAME_NOREPLACE) == 0) return 0;
+    if (htd_rename_noreplace(dfd, tmp, dfd, leaf) == 0) return 0;
     if (errno != EEXIST) return neg();
     if (!overwrite) return -EEXIST;
     if (renameat2(dfd, tmp, dfd, leaf, RENAME_EXCHANGE) < 0) return neg();
@@ -411,7 +412,7 @@ int davfs_move(int from_area, const char *from, int to_area, const char *to, int
         return dfd == -ENOENT || dfd == -ENOTDIR ? -ENOTDIR : dfd;
     }
     int rc = 0;
-    if (renameat2(sfd, sleaf, dfd, dleaf, RENAME_NOREPLACE) < 0) {
+    if (htd_rename_noreplace(sfd, sleaf, dfd, dleaf) < 0) {
         rc = neg();
         if (rc == -EEXIST && !overwrite) {
             /* as it is */

@@ -43,6 +43,7 @@
 #include "jobs.h"
 #include "module.h"
 #include "path.h"
+#include "rename.h"
 #include "req.h"
 #include "response.h"
 
@@ -533,7 +534,7 @@ static void work(htd_job *j)
         pthread_mutex_lock(&s->commit_mu);
         int rc;
         if (u->method == HTD_M_POST) {
-            rc = renameat2(u->dir_fd, u->tmp, u->dir_fd, u->name, RENAME_NOREPLACE);
+            rc = htd_rename_noreplace(u->dir_fd, u->tmp, u->dir_fd, u->name);
             u->existed = 0;
             u->old = 0;
         } else {

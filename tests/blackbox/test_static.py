@@ -359,7 +359,7 @@ def test_slash_redirect_cannot_name_another_host(ctx):
     eq(r.get("Location"), "/sub/?a=%2F", "the query as sent")
 
 
-NO_OPENAT2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_openat2.py")
+REFUSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "refuse_syscall.py")
 
 
 def test_files_open_by_htds_own_walk_where_openat2_is_refused(ctx):
@@ -377,7 +377,7 @@ def test_files_open_by_htds_own_walk_where_openat2_is_refused(ctx):
     try:
         for err in ("ENOSYS", "EPERM"):
             srv = harness.start_htd(root, extra=["--writable", "/up"], threads=1,
-                                    prefix=(sys.executable, NO_OPENAT2, err))
+                                    prefix=(sys.executable, REFUSE, "openat2", err))
             try:
                 check_ok_file(get(srv, "/file.txt"), FILE_TXT)
                 check_ok_file(get(srv, "/"), INDEX_HTML, "text/html; charset=utf-8")

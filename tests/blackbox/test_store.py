@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,13 +22,13 @@ from harness import check, connect, eq, get, req
 
 
 class Store:
-    def __init__(self, extra=(), root=None):
+    def __init__(self, extra=(), root=None, prefix=()):
         self.root = root or tempfile.mkdtemp(prefix="htd-store-")
         os.chmod(self.root, 0o755)
         os.makedirs(os.path.join(self.root, "docs"), exist_ok=True)
         with open(os.path.join(self.root, "readonly.txt"), "wb") as f:
             f.write(b"read only\n")
-        self.srv = harness.start_htd(self.root, threads=2,
+        self.srv = harness.start_htd(self.root, threads=2, prefix=prefix,
                                      extra=["--writable", "/docs", "--writable", "/small:1K"] + list(extra))
 
     def path(self, rel):
@@ -101,6 +102,30 @@ def test_post_names_the_document(ctx):
         eq(harness.exchange(st.srv, req("/docs/none/", "POST", [("Content-Length", "1")]) + b"x")[0].status,
            404, "POST to a missing collection")
     _with(t)
+
+
+def test_post_where_the_filesystem_cannot_rename_without_replacing(ctx):
+    """NFS, and ZFS before 2.2, answer renameat2(RENAME_NOREPLACE) with
+    EINVAL (here a seccomp filter does): POST still puts its document in
+    place, by a hard link that fails rather than replace, and leaves no
+    temporary file. Before, it was a 500."""
+    refuse = os.path.join(os.path.dirname(os.path.abspath(__file__)), "refuse_syscall.py")
+    st = Store(prefix=(sys.executable, refuse, "renameat2", "EINVAL"))
+    try:
+        locs = []
+        for i in range(3):
+            body = b"document %d\n" % i
+            r = post(st.srv, "/docs/", body)
+            eq(r.status, 201, "POST %d" % i)
+            locs.append(r.get("Location"))
+            eq(get(st.srv, locs[-1]).body, body, "the document POST %d made" % i)
+        eq(len(set(locs)), 3, "three names")
+        eq(sorted(os.listdir(st.path("docs"))), sorted(l.rsplit("/", 1)[1] for l in locs),
+           "the documents, and no temporary file beside them")
+        eq(put(st.srv, "/docs/put.txt", b"put\n").status, 201, "PUT, which renames over")
+        eq(get(st.srv, "/docs/put.txt").body, b"put\n", "the document PUT made")
+    finally:
+        st.close()
 
 
 def post(srv, path, body, ctype="text/plain"):
