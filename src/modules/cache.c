@@ -65,8 +65,19 @@ static uint32_t hash_path(const char *p, size_t n)
         h ^= h >> 29;
     }
     if (n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
+        /* The last 1-7 bytes in at most two loads of fixed size (a copy of
+         * n bytes is a call): two 4-byte ones that overlap, or the first,
+         * middle and last byte. Either takes every byte, for this n. */
+        uint64_t w;
+        if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + n - 4, 4);
+            w = (uint64_t)a | (uint64_t)b << 32;
+        } else {
+            const unsigned char *u = (const unsigned char *)p;
+            w = (uint64_t)u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16;
+        }
         h = (h ^ w) * k;
     }
     h ^= h >> 32;
