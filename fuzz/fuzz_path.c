@@ -98,8 +98,11 @@ static int normalize(const char *in, size_t len, char **out, size_t cap, const c
     *out = malloc(cap ? cap : 1);
     ENSURE(*out != NULL);
     *why = NULL;
-    int r = htd_path_normalize(in, len, *out, cap, why);
+    int dotless;
+    int r = htd_path_normalize_dotless(in, len, *out, cap, why, &dotless);
     ENSURE(r >= -1);
+    /* A path said to have no segment that starts with '.' has none. */
+    ENSURE(!dotless || (r >= 0 && !hidden_model(*out, (size_t)r)));
     ENSURE(r >= 0 || *why != NULL);
     ENSURE(r < 0 || ((size_t)r < cap && (*out)[r] == '\0'));
     return r;

@@ -404,8 +404,11 @@ static void against_the_model(const char *alphabet, size_t nalpha)
         char *copy = malloc(len);
         if (!copy) break;
         memcpy(copy, in, len);
-        int g = htd_path_normalize(copy, len, got, cap, &why);
+        int dotless;
+        int g = htd_path_normalize_dotless(copy, len, got, cap, &why, &dotless);
         free(copy);
+        /* A path said to have no segment that starts with '.' has none. */
+        if (dotless) CHECK(g >= 0 && !hidden_model(got, (size_t)g));
         int w = model(in, len, want, cap);
         if (g != w || (g >= 0 && memcmp(got, want, (size_t)g + 1) != 0) ||
             (g < 0) != (why != NULL)) {
@@ -435,6 +438,46 @@ TEST(agrees_with_the_model_on_mostly_plain_paths)
 {
     static const char alphabet[] = "abcxyz019-_~+/////.";
     against_the_model(alphabet, sizeof alphabet - 1);
+}
+
+/* A path already its own normal form, with no "/.", is said to be dotless
+ * (htd_path_hidden need not look); any other is not, hidden or not. */
+TEST(dotless_is_said_of_plain_paths_only)
+{
+    static const struct {
+        const char *in;
+        int dotless;
+    } cases[] = {
+        {"/", 1},
+        {"/1k.bin", 1},
+        {"/a/b.c/d", 1},
+        {"/a.b/", 1},
+        {"/abcdefghijklmnopq/r.s", 1},
+        {"/a/.b", 0},
+        {"/.env", 0},
+        {"/.well-known/x", 0},
+        {"/a/%2eb", 0},
+        {"/a//b", 0},
+        {"/a/./b", 0},
+        {"/a/../b", 0},
+        {"/%41", 0},
+        {"/abcdefgh/ijklmno/.p", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[64];
+        int dotless = -1;
+        const char *why;
+        int n = htd_path_normalize_dotless(cases[i].in, strlen(cases[i].in), out, sizeof out, &why,
+                                           &dotless);
+        CHECK(n >= 0);
+        if (dotless != cases[i].dotless)
+            fprintf(stderr, "  \"%s\": dotless %d\n", cases[i].in, dotless);
+        CHECK_EQ_INT(dotless, cases[i].dotless);
+    }
+    int dotless = -1;
+    char out[8];
+    CHECK_EQ_INT(htd_path_normalize_dotless("x", 1, out, sizeof out, NULL, &dotless), -1);
+    CHECK_EQ_INT(dotless, 0);
 }
 
 /* --- htd_pct_encode ------------------------------------------------------ */

@@ -565,7 +565,9 @@ static void on_head(conn *c, size_t head_len)
         hr->path[0] = '*';
         hr->path[1] = 0;
     } else {
-        n = htd_path_normalize(r->path.p, r->path.len, hr->path, cap, &why);
+        int dotless;
+        n = htd_path_normalize_dotless(r->path.p, r->path.len, hr->path, cap, &why, &dotless);
+        hr->path_dotless = (uint8_t)dotless;
     }
     if (n < 0) {
         conn_error(c, 400, why, 0); /* traversal or NUL: a hostile client */

@@ -86,13 +86,24 @@ static int plain(const char *in, size_t len, char *out, size_t room)
 
 int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why)
 {
+    int dotless;
+    return htd_path_normalize_dotless(in, len, out, outcap, why, &dotless);
+}
+
+int htd_path_normalize_dotless(const char *in, size_t len, char *out, size_t outcap,
+                               const char **why, int *dotless)
+{
+    *dotless = 0;
     if (len == 0 || in[0] != '/') return refuse(out, outcap, why, "path does not start with '/'");
     if (outcap < 2) return refuse(out, outcap, why, "path too long");
 
     /* Room for the result's bytes, without its NUL; no more than an int says. */
     size_t room = outcap - 1 < (size_t)INT_MAX ? outcap - 1 : (size_t)INT_MAX;
     int fast = plain(in, len, out, room);
-    if (fast >= 0) return fast;
+    if (fast >= 0) {
+        *dotless = 1; /* plain has no "/." */
+        return fast;
+    }
     size_t n = 1;    /* out[0..n) is "/" and the kept segments */
     size_t over = 0; /* kept segments past room, not in out */
     size_t seg = 0;  /* length of the segment being read */

@@ -20,6 +20,15 @@
 int htd_path_normalize(const char *in, size_t len, char *out, size_t outcap, const char **why);
 
 /*
+ * As htd_path_normalize, and says in *dotless whether the path was already
+ * its own normal form with no segment that starts with '.' (nothing
+ * encoded, no "//", no "/."): htd_path_hidden is then 0 for it without a
+ * look. 0 says nothing either way.
+ */
+int htd_path_normalize_dotless(const char *in, size_t len, char *out, size_t outcap,
+                               const char **why, int *dotless);
+
+/*
  * Percent-encodes in[0..len) into out: letters, digits and the bytes in keep
  * stay as they are, every other byte (NUL included) becomes %XX, upper-case
  * hex. Writes as many whole encoded bytes as fit in cap, no NUL, and returns

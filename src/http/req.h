@@ -23,6 +23,7 @@
 #include "htd.h"
 #include "loop.h"
 #include "parser.h"
+#include "path.h"
 #include "pool.h"
 
 #define REQ_PATH_MAX 4096
@@ -51,6 +52,9 @@ struct htd_req {
     size_t cc_len;
     char *path; /* decoded, normalised, NUL-terminated; in the arena */
     size_t path_len;
+    /* path has no segment that starts with '.', as it was known when it was
+     * normalised (htd_path_normalize_dotless); 0: not known. */
+    uint8_t path_dotless;
     htd_str body;
     char *body_buf; /* conn_read_body's copy of the body (body_len of body_cap), or NULL */
     size_t body_len, body_cap;
@@ -156,5 +160,12 @@ int req_read_head(struct htd_req *hr, const char *buf, size_t len, size_t max_he
  * the caller to set. NULL if the head is incomplete or bad, or when out of
  * memory. */
 struct htd_req *req_from_head(pool *p, struct conn *c, const char *buf, size_t len);
+
+/* Whether hr's path has a segment that starts with '.' (htd_path_hidden),
+ * without a look when that was known as it was normalised. */
+static inline int req_path_hidden(const struct htd_req *hr)
+{
+    return !hr->path_dotless && htd_path_hidden(hr->path, hr->path_len);
+}
 
 #endif

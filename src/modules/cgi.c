@@ -342,7 +342,7 @@ static void start(conn *c)
     const char *why = "";
     size_t script_len = 0;
 
-    if (htd_path_hidden(hr->path, hr->path_len)) {
+    if (req_path_hidden(hr)) {
         conn_answer(c, 403, "dotfiles are not served", NULL, 0);
         return;
     }

@@ -1286,7 +1286,7 @@ static int content_phase(struct htd_req *hr)
         pthread_mutex_unlock(&s->locks.mu);
         if (!any && !if_h.p) return MOD_DECLINED;
     }
-    if (htd_path_hidden(hr->path, hr->path_len)) {
+    if (req_path_hidden(hr)) {
         conn_answer(c, 403, "dotfiles cannot be read or written", NULL, 0);
         return MOD_DONE;
     }

@@ -293,6 +293,7 @@ static int take_target(struct htd_req *hr, const char *target, int keep_query)
     int n = htd_path_normalize(target, plen, path, plen + 2, &why);
     if (n < 0) return 400;
     hr->path = path;
+    hr->path_dotless = 0; /* htd_path_hidden looks */
     hr->path_len = (size_t)n;
     if (q) {
         size_t ql = strlen(q + 1);

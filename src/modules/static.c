@@ -665,7 +665,7 @@ void static_serve(struct htd_req *hr)
         }
         goto options;
     }
-    if (htd_path_hidden(hr->path, hr->path_len)) {
+    if (req_path_hidden(hr)) {
         conn_error(hr->c, 403, "dotfiles are not served", 1);
         return;
     }

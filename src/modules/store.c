@@ -1010,7 +1010,7 @@ static int content_phase(struct htd_req *hr)
     if ((m != HTD_M_PUT && m != HTD_M_POST && m != HTD_M_DELETE) ||
         !store_writable(c->w->srv, hr->vh->name, hr->path, hr->path_len))
         return MOD_DECLINED;
-    if (htd_path_hidden(hr->path, hr->path_len)) {
+    if (req_path_hidden(hr)) {
         conn_error(c, 403, "dotfiles cannot be written", !conn_body_pending(c));
         return MOD_DONE;
     }
