@@ -179,36 +179,47 @@ static inline int htd_is_digit(unsigned char c)
     return (unsigned)(c - '0') < 10;
 }
 
+/* Whether each byte of p[0..n), its 0x20 bit set, is lit's: eight bytes at a
+ * time from 8 on, the last eight overlapping the word before; two words of
+ * four that overlap from 4 to 7; a byte at a time below. */
+static inline int htd_or20_eq(const char *p, const char *lit, size_t n)
+{
+    if (n >= 8) {
+        const uint64_t up = WORD_ONES * 0x20;
+        uint64_t diff = 0;
+        for (size_t i = 0; i + 8 < n; i += 8)
+            diff |= (word_load(p + i) | up) ^ word_load(lit + i);
+        diff |= (word_load(p + n - 8) | up) ^ word_load(lit + n - 8);
+        return diff == 0;
+    }
+    if (n >= 4) {
+        uint32_t a, b, la, lb;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(&la, lit, 4);
+        memcpy(&lb, lit + n - 4, 4);
+        return (((a | 0x20202020u) ^ la) | ((b | 0x20202020u) ^ lb)) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i]) return 0;
+    return 1;
+}
+
 /* Whether s is word, a lower-case word of letters only, in any case. Exact
  * for any bytes: the only byte that differs from a letter in the 0x20 bit
  * alone is the same letter in the other case. */
 static inline int htd_word_ieq(htd_str s, const char *word, size_t n)
 {
-    if (s.len != n) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s.p[i] | 0x20) != (unsigned char)word[i]) return 0;
-    return 1;
+    return s.len == n && htd_or20_eq(s.p, word, n);
 }
 
 /* Whether the token s (a field name as htd_field_line gives it) is lit, n
  * bytes of lower-case letters, digits and '-', in any case: exact, as the
  * only bytes that differ from one of those in the 0x20 bit alone are its
- * other case, control characters and CR, none of them in a token. Eight
- * bytes at a time from 8 on, the last eight overlapping the word before. */
+ * other case, control characters and CR, none of them in a token. */
 static inline int htd_token_ieq(htd_str s, const char *lit, size_t n)
 {
-    if (s.len != n) return 0;
-    if (n >= 8) {
-        const uint64_t up = WORD_ONES * 0x20;
-        uint64_t diff = 0;
-        for (size_t i = 0; i + 8 < n; i += 8)
-            diff |= (word_load(s.p + i) | up) ^ word_load(lit + i);
-        diff |= (word_load(s.p + n - 8) | up) ^ word_load(lit + n - 8);
-        return diff == 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s.p[i] | 0x20) != (unsigned char)lit[i]) return 0;
-    return 1;
+    return s.len == n && htd_or20_eq(s.p, lit, n);
 }
 
 #endif

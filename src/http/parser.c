@@ -290,19 +290,24 @@ static int parse_head(const char *buf, size_t end, htd_request *req, const char 
     size_t i = skip_empty_lines(buf, end);
     if (i == end) return 0; /* empty lines only: the request line is to come */
 
-    /* method SP */
+    /* method SP: GET, most requests' method, in one look */
     size_t s = i;
-    while (htd_chars[b[i]] & HTD_C_TCHAR)
-        i++;
-    if (b[i] != ' ' || i == s) {
-        if (i == s && b[i] == ' ')
-            return htd_refuse(why, "request line starts with whitespace", 400);
-        if (i > s && (b[i] == '\r' || b[i] == '\n'))
-            return htd_refuse(why, "request line has no request-target", 400);
-        return htd_refuse(why, "invalid character in method", 400);
+    if (end - i >= 4 && memcmp(b + i, "GET ", 4) == 0) {
+        i += 3;
+        req->method_id = HTD_M_GET;
+    } else {
+        while (htd_chars[b[i]] & HTD_C_TCHAR)
+            i++;
+        if (b[i] != ' ' || i == s) {
+            if (i == s && b[i] == ' ')
+                return htd_refuse(why, "request line starts with whitespace", 400);
+            if (i > s && (b[i] == '\r' || b[i] == '\n'))
+                return htd_refuse(why, "request line has no request-target", 400);
+            return htd_refuse(why, "invalid character in method", 400);
+        }
+        req->method_id = htd_method_id(buf + s, i - s);
     }
     req->method = (htd_str){buf + s, i - s};
-    req->method_id = htd_method_id(buf + s, i - s);
 
     /* request-target, then SP or the end of a one-line request */
     s = ++i;
