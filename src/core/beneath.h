@@ -39,8 +39,12 @@ int htd_open_resolved(int dir_fd, const char *rel, int flags, char *where, size_
  * in front of what is left (at most 40 of them, then ELOOP; none at all if
  * no_symlinks, as RESOLVE_NO_SYMLINKS), ".." goes back up the way the walk
  * came and never above dir_fd, and an absolute path or target is refused
- * (EXDEV), as openat2(RESOLVE_BENEATH) does. A rename racing the walk can
- * make it fail, never leave dir_fd. A descriptor, or -1 with errno set.
+ * (EXDEV), as openat2(RESOLVE_BENEATH) does. What it cannot do is what
+ * the kernel does against a rename racing the walk: a directory the walk
+ * is in, moved out of dir_fd's tree meanwhile by someone who may write on
+ * both sides, is followed where it went. No client of htd can move one
+ * there (a WebDAV MOVE stays in its area), so the walk is as safe as the
+ * tree's local writers are trusted. A descriptor, or -1 with errno set.
  */
 int htd_open_walk(int dir_fd, const char *rel, int flags, int no_symlinks);
 
