@@ -970,6 +970,7 @@ static int step_head(conn *c)
 {
     worker *l = c->w;
     if (c->proxy_header) return step_proxy_header(c);
+again:
     if (c->rpos < c->rlen) {
         const char *why = "bad request";
         if (c->req && c->req->r) req_done(c); /* ended without a queued response */
@@ -1018,7 +1019,7 @@ static int step_head(conn *c)
     }
     if (!read_more(c)) return 0;
     head_started(c);
-    return 1;
+    goto again; /* what came is parsed here, not in another turn of conn_run */
 }
 
 /* BODY: the body for a handler, from the buffer, then the socket. */
