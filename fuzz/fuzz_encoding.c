@@ -104,6 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int k = 0; k < ENC_COUNT; k++)
         ENSURE(q[k] <= 1000);
+    /* A value said not to be able to refuse identity leaves it acceptable. */
+    if (!htd_accept_may_refuse_identity((htd_str){v, size}))
+        ENSURE(htd_choose_encoding(q, 1u << ENC_IDENTITY) == ENC_IDENTITY);
 
     for (unsigned avail = 0; avail < 1u << ENC_COUNT; avail++) {
         int c = htd_choose_encoding(q, avail);

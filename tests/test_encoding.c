@@ -7,7 +7,9 @@
 #include "encoding.h"
 #include "test.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned q_[ENC_COUNT];
 
@@ -81,6 +83,40 @@ TEST(malformed_elements_are_skipped)
     CHECK_EQ_INT(htd_choose_encoding(ae("gzip;level=1"), ALL), ENC_IDENTITY);
     CHECK_EQ_INT(htd_choose_encoding(ae(",,, ,br,,"), ALL), ENC_BR);
     CHECK_EQ_INT(htd_choose_encoding(ae(";q=1"), ALL), ENC_IDENTITY);
+}
+
+/* A value that cannot refuse identity (neither '*' nor 'y' in it) leaves
+ * identity acceptable, over every value of up to six elements drawn from
+ * a few; and the values that can refuse it are said to maybe. */
+TEST(a_value_without_star_or_y_cannot_refuse_identity)
+{
+    static const char *const parts[] = {
+        "gzip", "br", "identity;q=0", "*;q=0",    "IDENTITY;q=0", "x-gzip;q=0.5", "deflate",
+        "zstd", "*",  "identity",     "gzip;q=0", " br ; q=0 "};
+    const size_t np = sizeof parts / sizeof *parts;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int iter = 0; iter < 20000; iter++) {
+        char v[256] = "";
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int n = 1 + (int)(x % 6);
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (i) strcat(v, ", ");
+            strcat(v, parts[x % np]);
+        }
+        size_t len = strlen(v);
+        char *copy = malloc(len);
+        if (!copy) return;
+        memcpy(copy, v, len);
+        int may = htd_accept_may_refuse_identity((htd_str){copy, len});
+        free(copy);
+        if (!may) CHECK_EQ_INT(htd_choose_encoding(ae(v), ID), ENC_IDENTITY);
+        if (strchr(v, '*') || strstr(v, "identity") || strstr(v, "IDENTITY")) CHECK(may);
+    }
+    CHECK_EQ_INT(htd_accept_may_refuse_identity((htd_str){"gzip, deflate, br, zstd", 23}), 0);
+    CHECK_EQ_INT(htd_accept_may_refuse_identity((htd_str){"gzip, deflate, br, zstd, *", 26}), 1);
+    CHECK_EQ_INT(htd_accept_may_refuse_identity((htd_str){"gzip, deflate, br;q=0, Y", 24}), 1);
+    CHECK_EQ_INT(htd_accept_may_refuse_identity((htd_str){"", 0}), 0);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parser.h"
+#include "word.h"
 
 int htd_qvalue(const char *p, size_t n)
 {
@@ -76,6 +77,21 @@ void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT])
     if (star >= 0)
         for (int k = 0; k < ENC_COUNT; k++)
             if (!named[k]) q[k] = (unsigned)star;
+}
+
+int htd_accept_may_refuse_identity(htd_str v)
+{
+    const unsigned char *p = (const unsigned char *)v.p;
+    size_t i = 0;
+    for (; v.len - i >= 8; i += 8) { /* a '*', or a 'y' or 'Y' (0x20 set: 'y') */
+        uint64_t w = word_load(p + i);
+        if (WORD_HASLESS(w ^ (WORD_ONES * '*'), 1) |
+            WORD_HASLESS((w | WORD_ONES * 0x20) ^ (WORD_ONES * 'y'), 1))
+            return 1;
+    }
+    for (; i < v.len; i++)
+        if (p[i] == '*' || (p[i] | 0x20) == 'y') return 1;
+    return 0;
 }
 
 int htd_choose_encoding(const unsigned q[ENC_COUNT], unsigned available)

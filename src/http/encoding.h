@@ -17,6 +17,13 @@ enum { ENC_IDENTITY, ENC_GZIP, ENC_BR, ENC_COUNT };
  * skipped. */
 void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT]);
 
+/* Whether the Accept-Encoding value v may refuse identity. Only an element
+ * "identity;q=0" or "*;q=0" can, so a value with neither a '*' nor a 'y'
+ * (of "identity", in either case) cannot: when identity is all there is to
+ * send, such a value needs no parse. Exact that way; 1 says only that the
+ * value must be parsed to know. */
+int htd_accept_may_refuse_identity(htd_str v);
+
 /* A qvalue (RFC 9110 section 12.4.2): "0", "0.5", "1", "1.000", in
  * thousandths, or -1 if malformed. */
 int htd_qvalue(const char *p, size_t n);

@@ -685,14 +685,17 @@ void static_serve(struct htd_req *hr)
     /* Content codings: identity unless the client takes a precompressed
      * variant the file has; 406 only when it refuses identity too. */
     htd_str ae = htd_request_known(hr->r, HTD_H_ACCEPT_ENCODING);
-    if (ae.p) {
+    /* On the fly: never for ranges, nor where a FILE.gz (FILE.br) is there. */
+    unsigned fly = !ae.p || htd_request_known(hr->r, HTD_H_RANGE).p
+                       ? 0
+                       : compress_on_the_fly(hr, e->ctype, (int64_t)e->size) & ~e->siblings;
+    unsigned offer = 1u << ENC_IDENTITY | e->siblings | fly;
+    /* With identity all there is, most fields need no parse: they cannot
+     * refuse it. */
+    if (ae.p && (offer != 1u << ENC_IDENTITY || htd_accept_may_refuse_identity(ae))) {
         unsigned q[ENC_COUNT];
         htd_accept_encoding(ae, q);
-        /* On the fly: never for ranges, nor where a FILE.gz (FILE.br) is there. */
-        unsigned fly = htd_request_known(hr->r, HTD_H_RANGE).p
-                           ? 0
-                           : compress_on_the_fly(hr, e->ctype, (int64_t)e->size) & ~e->siblings;
-        int k = htd_choose_encoding(q, 1u << ENC_IDENTITY | e->siblings | fly);
+        int k = htd_choose_encoding(q, offer);
         if (k < 0) {
             conn_error(hr->c, 406,
                        "the file is not available in any content coding the client accepts", 1);
