@@ -18,10 +18,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Whether openat2 can be used here: asked once, by opening "/" with it. A
- * kernel before 5.6 and valgrind say ENOSYS; a seccomp filter that does not
- * know it (an older container runtime's, a service manager's) may say EPERM
- * or ENOSYS. Then every open is htd_open_walk. */
+/* Whether openat2 can be used here: asked once, with a size too small for
+ * any open_how, which a kernel that has it refuses (EINVAL) before it looks
+ * at anything else, so that no descriptor is needed (a process at its limit
+ * must not take openat2 for missing). A kernel before 5.6 and valgrind say
+ * ENOSYS; a seccomp filter that does not know it (an older container
+ * runtime's, a service manager's) says EPERM or ENOSYS. Then every open is
+ * htd_open_walk. */
 enum { OPENAT2_UNKNOWN, OPENAT2_WORKS, OPENAT2_MISSING };
 static int openat2_state;
 
@@ -29,10 +32,8 @@ static int have_openat2(void)
 {
     int st = __atomic_load_n(&openat2_state, __ATOMIC_RELAXED);
     if (st == OPENAT2_UNKNOWN) {
-        struct open_how how = {.flags = O_PATH | O_CLOEXEC};
-        int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
-        if (fd >= 0) close(fd);
-        st = fd >= 0 ? OPENAT2_WORKS : OPENAT2_MISSING;
+        long r = syscall(SYS_openat2, -1, NULL, NULL, (size_t)0);
+        st = r < 0 && (errno == ENOSYS || errno == EPERM) ? OPENAT2_MISSING : OPENAT2_WORKS;
         __atomic_store_n(&openat2_state, st, __ATOMIC_RELAXED);
     }
     return st == OPENAT2_WORKS;
@@ -63,7 +64,8 @@ static int open_phys(int dir_fd, const char *phys, size_t len)
     int cur = openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     char name[NAME_MAX + 1];
     for (size_t i = 0; cur >= 0 && i < len;) {
-        size_t n = strcspn(phys + i, "/");
+        const char *slash = memchr(phys + i, '/', len - i);
+        size_t n = slash ? (size_t)(slash - (phys + i)) : len - i;
         memcpy(name, phys + i, n);
         name[n] = 0;
         int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -92,7 +94,7 @@ int htd_open_walk(int dir_fd, const char *rel, int flags, int no_symlinks)
      * and cur that directory. */
     char buf[2 * PATH_MAX], phys[PATH_MAX], name[NAME_MAX + 1], target[PATH_MAX];
     size_t rl = strlen(rel), plen = 0;
-    if (rl >= sizeof buf) return fail(-1, ENAMETOOLONG);
+    if (rl >= PATH_MAX) return fail(-1, ENAMETOOLONG); /* as the kernel says */
     if (rel[0] == '/') return fail(-1, EXDEV);
     char *rest = buf + sizeof buf - rl - 1;
     memcpy(rest, rel, rl + 1);

@@ -11,8 +11,10 @@
  * Opens rel relative to the directory dir_fd with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS), so the kernel refuses any "..", absolute symlink
  * or symlink that would lead out of dir_fd (EXDEV, ELOOP), whatever a racing
- * rename does to the tree. The descriptor is close-on-exec. An empty rel
- * opens dir_fd's directory itself. A descriptor, or -1 with errno set.
+ * rename does to the tree; where openat2 cannot be used, htd_open_walk
+ * (below) keeps the same rules. The descriptor is close-on-exec. An empty
+ * rel opens dir_fd's directory itself. flags must not create (no O_CREAT,
+ * O_TMPFILE: the mode would be 0). A descriptor, or -1 with errno set.
  */
 int htd_open_beneath(int dir_fd, const char *rel, int flags);
 
@@ -41,10 +43,12 @@ int htd_open_resolved(int dir_fd, const char *rel, int flags, char *where, size_
  * came and never above dir_fd, and an absolute path or target is refused
  * (EXDEV), as openat2(RESOLVE_BENEATH) does. What it cannot do is what
  * the kernel does against a rename racing the walk: a directory the walk
- * is in, moved out of dir_fd's tree meanwhile by someone who may write on
- * both sides, is followed where it went. No client of htd can move one
- * there (a WebDAV MOVE stays in its area), so the walk is as safe as the
- * tree's local writers are trusted. A descriptor, or -1 with errno set.
+ * is in, moved out of dir_fd's tree meanwhile (a local writer, or a WebDAV
+ * MOVE to another writable area), is followed where it went, down; ".."
+ * still never leaves the way the walk came. Errors may differ from the
+ * kernel's where both refuse (a magic link is EXDEV or ENOENT, not ELOOP);
+ * ".." after a directory that may be read but not searched is allowed. A
+ * descriptor, or -1 with errno set.
  */
 int htd_open_walk(int dir_fd, const char *rel, int flags, int no_symlinks);
 

@@ -13,11 +13,11 @@ int htd_rename_noreplace(int olddirfd, const char *old, int newdirfd, const char
 {
     if (renameat2(olddirfd, old, newdirfd, new, RENAME_NOREPLACE) == 0) return 0;
     if (errno != EINVAL && errno != ENOSYS) return -1;
-    int err = errno;
     if (linkat(olddirfd, old, newdirfd, new, 0) < 0) {
-        /* A directory, or no hard links here either: it cannot be done
-         * here (renameat2's answer); a name that is taken says EEXIST. */
-        if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) errno = err;
+        /* A directory, a file hard links may not be made to, or no hard
+         * links here at all: it cannot be done here. A name that is taken
+         * says EEXIST. */
+        if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) errno = EOPNOTSUPP;
         return -1;
     }
     /* The file is in place; the old name goes. If that fails, the file is

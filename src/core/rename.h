@@ -12,7 +12,9 @@
  * or the kernel cannot do that (EINVAL or ENOSYS: NFS, ZFS before 2.2, a
  * kernel before 3.15), a file that is not a directory is linked as new,
  * which fails with EEXIST just as atomically, and then unlinked as old. 0,
- * or -1 with errno (renameat2's EINVAL for a directory there).
+ * or -1 with errno: EOPNOTSUPP where neither can be done (a directory, or
+ * no hard links there either), never an EINVAL that could be mistaken for
+ * a rename into the file's own subtree.
  */
 int htd_rename_noreplace(int olddirfd, const char *old, int newdirfd, const char *new);
 

@@ -882,6 +882,10 @@ static void do_copy_move(dav_job *j)
         set(j, 409, "the destination's parent collection does not exist");
     else if (rc == -EINVAL)
         set(j, 403, "the destination is below the source");
+    else if (rc == -EOPNOTSUPP)
+        set(j, 500,
+            "the file system here cannot put it in place atomically (no RENAME_NOREPLACE "
+            "or RENAME_EXCHANGE, and no hard link for it)");
     else if (rc < 0)
         set_errno(j, -rc, move ? "cannot move" : "cannot copy");
     else if (ask_db(j, NULL, NULL) < 0)

@@ -254,6 +254,14 @@ static int copy_at(int sfd, const char *sname, int dfd, const char *dname, int t
     return rc;
 }
 
+/* -errno of a RENAME_EXCHANGE that failed: EOPNOTSUPP where the file system
+ * cannot exchange (EINVAL: NFS, ZFS before 2.2), so that it is not taken
+ * for a move into the source's own subtree. */
+static int exchange_failed(void)
+{
+    return errno == EINVAL || errno == ENOSYS ? -EOPNOTSUPP : neg();
+}
+
 /* Puts tmp (in dfd) in place as leaf: beside nothing, or over what is
  * there when overwrite is set (exchanged, then removed), else -EEXIST. */
 static int place(int dfd, const char *tmp, const char *leaf, int overwrite)
@@ -261,7 +269,7 @@ static int place(int dfd, const char *tmp, const char *leaf, int overwrite)
     if (htd_rename_noreplace(dfd, tmp, dfd, leaf) == 0) return 0;
     if (errno != EEXIST) return neg();
     if (!overwrite) return -EEXIST;
-    if (renameat2(dfd, tmp, dfd, leaf, RENAME_EXCHANGE) < 0) return neg();
+    if (renameat2(dfd, tmp, dfd, leaf, RENAME_EXCHANGE) < 0) return exchange_failed();
     remove_at(dfd, tmp); /* what was there, now under the temporary name */
     return 0;
 }
@@ -370,7 +378,7 @@ static int move_over(int sfd, const char *sleaf, int dfd, const char *dleaf, int
         if (rc < 0) return rc;
     }
     if (renameat2(sfd, sleaf, dfd, dleaf, RENAME_EXCHANGE) < 0) {
-        int rc = neg();
+        int rc = exchange_failed();
         if (marked) { /* still the destination's: only the mark goes */
             int dir = openat(dfd, dleaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (dir >= 0) {

@@ -680,14 +680,15 @@ class ConfigServer(Server):
 
 
 def start_htd_config(conf, extra=(), threads=2, listen=("127.0.0.1:0",), files=None,
-                     confdir=None):
+                     confdir=None, prefix=()):
     """Starts `htd --config FILE --listen 127.0.0.1:0 --threads 2 EXTRA`.
 
     conf is the text of the config, written as htd.conf into confdir (a new
     ConfDir holding `files`, {relative path: data}, unless one is given), or
     the path of an existing file when it names one. `listen` is a list of
     --listen values (none if empty, and none when extra has its own); each
-    gives one serving line. threads=None passes no --threads.
+    gives one serving line. threads=None passes no --threads. prefix goes
+    before the command (a wrapper such as refuse_syscall.py).
     """
     own = confdir is None
     if "\n" not in conf and os.path.isfile(conf):
@@ -700,7 +701,7 @@ def start_htd_config(conf, extra=(), threads=2, listen=("127.0.0.1:0",), files=N
                 confdir.write(rel, data)
         path = confdir.write_conf(conf)
     extra = list(extra)
-    argv = [HTD, "--config", path]
+    argv = list(prefix) + [HTD, "--config", path]
     listens = [] if "--listen" in extra else list(listen)
     for a in listens:
         argv += ["--listen", a]

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -31,10 +32,11 @@ state_db = "state.db";
 
 
 class Dav:
-    def __init__(self, extra_conf="", confdir=None):
+    def __init__(self, extra_conf="", confdir=None, prefix=()):
         self.confdir = confdir or harness.ConfDir()
         self.confdir.mkdir("root/dav")
-        self.srv = harness.start_htd_config(CONF % extra_conf, confdir=self.confdir)
+        self.srv = harness.start_htd_config(CONF % extra_conf, confdir=self.confdir,
+                                            prefix=prefix)
         self.host, self.port = self.srv.addrs[0]
         self.c = http.client.HTTPConnection(self.host, self.port, timeout=harness.TIMEOUT)
 
@@ -419,3 +421,42 @@ def test_locks_refuse_writes_without_their_token_and_outlive_a_restart(ctx):
     finally:
         d.cleanup()
         confdir.cleanup()
+
+
+def test_copy_and_move_where_the_filesystem_cannot_rename_without_replacing(ctx):
+    """NFS, and ZFS before 2.2, answer renameat2 RENAME_NOREPLACE and
+    RENAME_EXCHANGE with EINVAL (here a seccomp filter does): a document
+    still moves and copies to a free name, by a hard link, and moves over
+    another by a plain rename; what cannot be done there (a collection to a
+    free name, a copy over an existing document) is a 500 that says why,
+    never the 403 of a move into its own subtree."""
+    refuse = os.path.join(os.path.dirname(os.path.abspath(__file__)), "refuse_syscall.py")
+    d = Dav(prefix=(sys.executable, refuse, "renameat2", "EINVAL"))
+    try:
+        eq(d.req("PUT", "/dav/a.txt", b"moved by a link\n")[0], 201, "PUT")
+        eq(d.req("MOVE", "/dav/a.txt", headers={"Destination": "/dav/b.txt",
+                                                 "Overwrite": "F"})[0], 201, "MOVE of a document")
+        check(not os.path.exists(d.fs("a.txt")), "the source is gone")
+        eq(d.req("GET", "/dav/b.txt")[2], b"moved by a link\n", "the document MOVE made")
+        eq(d.req("COPY", "/dav/b.txt", headers={"Destination": "/dav/c.txt",
+                                                 "Overwrite": "F"})[0], 201, "COPY of a document")
+        eq(d.req("GET", "/dav/c.txt")[2], b"moved by a link\n", "the document COPY made")
+        eq(d.req("PUT", "/dav/c.txt", b"replaced?\n")[0], 204, "PUT over")
+        st, _, body = d.req("COPY", "/dav/b.txt", headers={"Destination": "/dav/c.txt",
+                                                            "Overwrite": "T"})
+        eq(st, 500, "COPY over an existing document (an exchange)")
+        check(b"atomically" in body, "the answer says why: %r" % body)
+        eq(d.req("GET", "/dav/c.txt")[2], b"replaced?\n", "what was there is as it was")
+        eq(d.req("MOVE", "/dav/b.txt", headers={"Destination": "/dav/c.txt",
+                                                 "Overwrite": "T"})[0], 204,
+           "MOVE of a document over another (a plain rename)")
+        eq(d.req("GET", "/dav/c.txt")[2], b"moved by a link\n", "the document MOVE put there")
+        eq(d.req("MKCOL", "/dav/col/")[0], 201, "MKCOL")
+        st, _, body = d.req("MOVE", "/dav/col/", headers={"Destination": "/dav/col2/",
+                                                          "Overwrite": "F"})
+        eq(st, 500, "MOVE of a collection")
+        check(b"atomically" in body, "the answer says why: %r" % body)
+        check(os.path.isdir(d.fs("col")), "the collection is where it was")
+        d.stop()
+    finally:
+        d.cleanup()
