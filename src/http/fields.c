@@ -20,6 +20,9 @@
 #include <assert.h>
 #include <limits.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "word.h"
 
@@ -65,8 +68,31 @@ int htd_field_value_ok(const char *p, size_t n)
  */
 /* A field value, as htd_scan_target: the first byte at or after i that is
  * not field-value. */
+/* From a byte a word test stopped at: the value's bytes a byte at a time
+ * (HTAB and obs-text go on; the head's final '\n' ends it). */
+static inline size_t scan_value_tail(const unsigned char *b, size_t i)
+{
+    while (htd_chars[b[i]] & HTD_C_VALUE)
+        i++;
+    return i;
+}
+
 static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 {
+#ifdef __SSE2__
+    /* Sixteen bytes at a time where SSE2 is (every x86-64): a byte below
+     * 0x20 (min with 0x1F is itself) or DEL stops it, as below. */
+    const __m128i ctl = _mm_set1_epi8(0x1F), del = _mm_set1_epi8(0x7F);
+    for (; end - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x), _mm_cmpeq_epi8(x, del)));
+        if (m) {
+            i += (unsigned)__builtin_ctz(m);
+            return scan_value_tail(b, i);
+        }
+    }
+#endif
     for (; end - i >= 8; i += 8) {
         uint64_t w = word_load(b + i), del = w ^ (WORD_ONES * 0x7F);
         uint64_t m = WORD_HASLESS(w, 0x20) | WORD_HASLESS(del, 1);
@@ -75,13 +101,24 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
             break;
         }
     }
-    while (htd_chars[b[i]] & HTD_C_VALUE)
-        i++;
-    return i;
+    return scan_value_tail(b, i);
 }
 
 size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
 {
+#ifdef __SSE2__
+    /* Sixteen at a time: a byte below 0x21 or above 0x7E stops it. */
+    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7F);
+    for (; end - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmpeq_epi8(_mm_min_epu8(x, lo), x), _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x)));
+        if (m) {
+            i += (unsigned)__builtin_ctz(m);
+            goto tail;
+        }
+    }
+#endif
     for (; end - i >= 8; i += 8) {
         uint64_t w = word_load(b + i);
         uint64_t m = WORD_HASLESS(w, 0x21) | WORD_HASMORE(w, 0x7E);
@@ -90,6 +127,9 @@ size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
             break;
         }
     }
+#ifdef __SSE2__
+tail:
+#endif
     while (htd_chars[b[i]] & HTD_C_TARGET)
         i++;
     return i;
