@@ -681,10 +681,10 @@ TEST(bad_header_fields)
     check_bad(cases, sizeof cases / sizeof cases[0]);
 }
 
-/* The value and target scanners go sixteen bytes at a time (SSE2), then a
- * word, then a byte: a bad byte must be seen wherever it falls in any of
- * them, and every allowed byte let through. 40 bytes: two blocks of
- * sixteen, a word and a tail. */
+/* The value, target and field name scanners go sixteen bytes at a time
+ * (SSE2; a name four at a time), then a word, then a byte: a bad byte must be seen
+ * wherever it falls in any of them, and every allowed byte let through. 40
+ * bytes: two blocks of sixteen, a word and a tail. */
 TEST(every_byte_at_every_offset_of_value_and_target)
 {
     for (int c = 0; c < 256; c++) {
@@ -717,6 +717,21 @@ TEST(every_byte_at_every_offset_of_value_and_target)
             p = (htd_parser){0};
             r = htd_parse_request(&p, buf, n, MAXH, &q, &why);
             if (c != ' ' && c != '\n' && (r > 0) != target_ok) CHECK_EQ_INT(c * 1000 + (int)at, -2);
+
+            /* A field name: a tchar goes on; a ':' ends it early (the rest
+             * is the value), unless it is the first byte; a '\n' first is
+             * the empty line that ends the head. */
+            memset(v, 'n', sizeof v);
+            v[at] = (char)c;
+            n = (size_t)sprintf(buf, "GET / HTTP/1.1\r\nHost: a\r\n");
+            memcpy(buf + n, v, 40);
+            n += 40;
+            memcpy(buf + n, ": v\r\n\r\n", 7);
+            n += 7;
+            p = (htd_parser){0};
+            r = htd_parse_request(&p, buf, n, MAXH, &q, &why);
+            int name_ok = htd_is_tchar((unsigned char)c) || (c == ':' && at > 0);
+            if (!(c == '\n' && at == 0) && (r > 0) != name_ok) CHECK_EQ_INT(c * 1000 + (int)at, -3);
         }
     }
 }
