@@ -79,19 +79,26 @@ void htd_accept_encoding(htd_str v, unsigned q[ENC_COUNT])
             if (!named[k]) q[k] = (unsigned)star;
 }
 
+/* Whether the word w has a '*', or a 'y' or 'Y' (with 0x20 set: 'y'). */
+static inline int star_or_y(uint64_t w)
+{
+    return (WORD_HASLESS(w ^ (WORD_ONES * '*'), 1) |
+            WORD_HASLESS((w | WORD_ONES * 0x20) ^ (WORD_ONES * 'y'), 1)) != 0;
+}
+
 int htd_accept_may_refuse_identity(htd_str v)
 {
     const unsigned char *p = (const unsigned char *)v.p;
-    size_t i = 0;
-    for (; v.len - i >= 8; i += 8) { /* a '*', or a 'y' or 'Y' (0x20 set: 'y') */
-        uint64_t w = word_load(p + i);
-        if (WORD_HASLESS(w ^ (WORD_ONES * '*'), 1) |
-            WORD_HASLESS((w | WORD_ONES * 0x20) ^ (WORD_ONES * 'y'), 1))
-            return 1;
+    if (v.len < 8) {
+        for (size_t i = 0; i < v.len; i++)
+            if (p[i] == '*' || (p[i] | 0x20) == 'y') return 1;
+        return 0;
     }
-    for (; i < v.len; i++)
-        if (p[i] == '*' || (p[i] | 0x20) == 'y') return 1;
-    return 0;
+    /* Words of eight, the last one ending where the value does (it may
+     * look at some bytes twice). */
+    for (size_t i = 0; i + 8 < v.len; i += 8)
+        if (star_or_y(word_load(p + i))) return 1;
+    return star_or_y(word_load(p + v.len - 8));
 }
 
 int htd_choose_encoding(const unsigned q[ENC_COUNT], unsigned available)
