@@ -29,14 +29,20 @@ def main():
     s.sendall(req)
     buf = b""
     while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
+        d = s.recv(65536)
+        if not d:
+            sys.exit("instructions: the connection closed before a response")
+        buf += d
     head, _, rest = buf.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 " + status.encode() + b" "):
         sys.exit("instructions: " + head.split(b"\r\n")[0].decode(errors="replace"))
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length:"))
     while len(rest) < length:
-        rest += s.recv(65536)
+        d = s.recv(65536)
+        if not d:
+            sys.exit("instructions: the connection closed in a response")
+        rest += d
     one = len(head) + 4 + length
     line = b"HTTP/1.1 " + status.encode() + b" "
     done = 0
