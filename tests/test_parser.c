@@ -681,10 +681,10 @@ TEST(bad_header_fields)
     check_bad(cases, sizeof cases / sizeof cases[0]);
 }
 
-/* The value, target and field name scanners go sixteen bytes at a time
- * (SSE2; a name four at a time), then a word, then a byte: a bad byte must be seen
- * wherever it falls in any of them, and every allowed byte let through. 40
- * bytes: two blocks of sixteen, a word and a tail. */
+/* The value and target scanners go sixteen bytes at a time (SSE2), then a
+ * word, then a byte, and the field name's four bytes at a time, then a
+ * byte: a bad byte must be seen wherever it falls, and every allowed byte
+ * let through. 40 bytes: two blocks of sixteen, a word and a tail. */
 TEST(every_byte_at_every_offset_of_value_and_target)
 {
     for (int c = 0; c < 256; c++) {
