@@ -31,18 +31,36 @@ static int try_open(int root, const char *rel, int flags)
     return 0;
 }
 
-TEST(inside_opens_and_outside_is_refused)
+/* An empty file name in dir. */
+static void touch(int dir, const char *name)
 {
-    if (!mkdtemp(dir_)) {
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+}
+
+/* Makes dir (a mkdtemp template) and a directory "root" in it: root's
+ * descriptor, opened with how, and the top's in *top; -1 if it failed. */
+static int make_root(char *dir, int how, int *top)
+{
+    *top = -1;
+    if (!mkdtemp(dir)) {
         perror("mkdtemp");
         CHECK(0);
-        return;
+        return -1;
     }
-    int top = open(dir_, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK(top >= 0);
-    CHECK_EQ_INT(mkdirat(top, "root", 0755), 0);
-    int root = openat(top, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(*top >= 0);
+    CHECK_EQ_INT(mkdirat(*top, "root", 0755), 0);
+    int root = openat(*top, "root", how | O_DIRECTORY | O_CLOEXEC);
     CHECK(root >= 0);
+    return root;
+}
+
+TEST(inside_opens_and_outside_is_refused)
+{
+    int top, root = make_root(dir_, O_RDONLY, &top);
+    if (root < 0) return;
     CHECK_EQ_INT(mkdirat(root, "sub", 0755), 0);
     int fd = openat(root, "sub/file", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     CHECK(fd >= 0);
@@ -107,27 +125,14 @@ static int resolve(int root, const char *rel, int flags, size_t cap)
 
 TEST(resolved_says_where_the_file_is_with_symlinks_followed)
 {
-    if (!mkdtemp(dir2_)) {
-        perror("mkdtemp");
-        CHECK(0);
-        return;
-    }
-    int top = open(dir2_, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK(top >= 0);
-    CHECK_EQ_INT(mkdirat(top, "root", 0755), 0);
-    int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC); /* as a vhost's root */
-    CHECK(root >= 0);
+    int top, root = make_root(dir2_, O_PATH, &top); /* O_PATH: as a vhost's root */
+    if (root < 0) return;
     CHECK_EQ_INT(mkdirat(root, "sub", 0755), 0);
     CHECK_EQ_INT(mkdirat(root, ".git", 0755), 0);
     static const char *const files[] = {"sub/file", ".env", ".git/config"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        int fd = openat(root, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        CHECK(fd >= 0);
-        if (fd >= 0) close(fd);
-    }
-    int fd = openat(top, "secret", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        touch(root, files[i]);
+    touch(top, "secret");
     CHECK_EQ_INT(symlinkat(".env", root, "envlink"), 0);
     CHECK_EQ_INT(symlinkat(".git", root, "cfg"), 0);
     CHECK_EQ_INT(symlinkat("sub", root, "d"), 0);
@@ -219,28 +224,15 @@ static void agree(int root, const char *rel, int flags)
 
 TEST(the_walk_without_openat2_agrees_with_it)
 {
-    if (!mkdtemp(dir3_)) {
-        perror("mkdtemp");
-        CHECK(0);
-        return;
-    }
-    int top = open(dir3_, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK(top >= 0);
-    CHECK_EQ_INT(mkdirat(top, "root", 0755), 0);
-    int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    CHECK(root >= 0);
+    int top, root = make_root(dir3_, O_PATH, &top);
+    if (root < 0) return;
     static const char *const dirs[] = {"sub", "a", "a/b", "a/b/c", ".git"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         CHECK_EQ_INT(mkdirat(root, dirs[i], 0755), 0);
     static const char *const files[] = {"sub/file", "a/b/c/deep", ".env", "top"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        int fd = openat(root, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        CHECK(fd >= 0);
-        if (fd >= 0) close(fd);
-    }
-    int fd = openat(top, "secret", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        touch(root, files[i]);
+    touch(top, "secret");
     static const char *const links[][2] = {
         {"in", "sub/file"},
         {"d", "sub"},
