@@ -62,34 +62,26 @@ int htd_field_value_ok(const char *p, size_t n)
 
 /*
  * The two long runs of a head, field values and the request-target, are
- * scanned eight bytes at a time (word.h) while every byte of the word is
- * plainly allowed; a word with anything else (even HTAB) is left to the
- * table.
+ * scanned sixteen bytes at a time with SSE2 where it is (every x86-64),
+ * then eight at a time (word.h), while every byte is plainly allowed; the
+ * first block or word with anything else (even HTAB) says where the table
+ * takes over. A block that stops the scan sets end there, so that the word
+ * loop has nothing left to do.
  */
 /* A field value, as htd_scan_target: the first byte at or after i that is
  * not field-value. */
-/* From a byte a word test stopped at: the value's bytes a byte at a time
- * (HTAB and obs-text go on; the head's final '\n' ends it). */
-static inline size_t scan_value_tail(const unsigned char *b, size_t i)
-{
-    while (htd_chars[b[i]] & HTD_C_VALUE)
-        i++;
-    return i;
-}
-
 static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
 {
 #ifdef __SSE2__
-    /* Sixteen bytes at a time where SSE2 is (every x86-64): a byte below
-     * 0x20 (min with 0x1F is itself) or DEL stops it, as below. */
+    /* A byte below 0x20 (min with 0x1F is itself) or DEL. */
     const __m128i ctl = _mm_set1_epi8(0x1F), del = _mm_set1_epi8(0x7F);
     for (; end - i >= 16; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
         unsigned m = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x), _mm_cmpeq_epi8(x, del)));
         if (m) {
-            i += (unsigned)__builtin_ctz(m);
-            return scan_value_tail(b, i);
+            end = i += (unsigned)__builtin_ctz(m);
+            break;
         }
     }
 #endif
@@ -101,21 +93,23 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t end)
             break;
         }
     }
-    return scan_value_tail(b, i);
+    while (htd_chars[b[i]] & HTD_C_VALUE)
+        i++;
+    return i;
 }
 
 size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
 {
 #ifdef __SSE2__
-    /* Sixteen at a time: a byte below 0x21 or above 0x7E stops it. */
+    /* A byte below 0x21 or above 0x7E. */
     const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7F);
     for (; end - i >= 16; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
             _mm_cmpeq_epi8(_mm_min_epu8(x, lo), x), _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x)));
         if (m) {
-            i += (unsigned)__builtin_ctz(m);
-            goto tail;
+            end = i += (unsigned)__builtin_ctz(m);
+            break;
         }
     }
 #endif
@@ -127,9 +121,6 @@ size_t htd_scan_target(const unsigned char *b, size_t i, size_t end)
             break;
         }
     }
-#ifdef __SSE2__
-tail:
-#endif
     while (htd_chars[b[i]] & HTD_C_TARGET)
         i++;
     return i;

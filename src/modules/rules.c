@@ -290,10 +290,11 @@ static int take_target(struct htd_req *hr, const char *target, int keep_query)
     char *path = arena_alloc(&hr->mem, plen + 2);
     if (!path) return 500;
     const char *why;
-    int n = htd_path_normalize(target, plen, path, plen + 2, &why);
+    int dotless;
+    int n = htd_path_normalize_dotless(target, plen, path, plen + 2, &why, &dotless);
     if (n < 0) return 400;
     hr->path = path;
-    hr->path_dotless = 0; /* htd_path_hidden looks */
+    hr->path_dotless = (uint8_t)dotless;
     hr->path_len = (size_t)n;
     if (q) {
         size_t ql = strlen(q + 1);
